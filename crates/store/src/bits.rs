@@ -1,0 +1,188 @@
+//! Bit-granular writer and reader used by the segment codec.
+//!
+//! Bits are packed least-significant first into bytes, so a reader can load any 64-bit
+//! little-endian window and shift. The reader never panics on short or hostile input: every
+//! read is bounds-checked and returns `None` past the end, which callers turn into a
+//! corruption error. This module knows nothing about keys or files.
+
+/// Largest number of bits moved by one `write`/`read` call.
+pub const CHUNK: u32 = 56;
+
+/// Appends bits to a byte vector.
+#[derive(Debug, Default)]
+pub struct BitWriter {
+    buf: Vec<u8>,
+    acc: u64,
+    nacc: u32,
+}
+
+impl BitWriter {
+    /// An empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes the low `n <= 56` bits of `v`.
+    #[inline]
+    pub fn write(&mut self, v: u64, n: u32) {
+        debug_assert!(n <= CHUNK && v >> n == 0);
+        if n == 0 {
+            return;
+        }
+        if self.nacc + n > 64 {
+            let whole = self.nacc / 8;
+            self.buf
+                .extend_from_slice(&self.acc.to_le_bytes()[..whole as usize]);
+            self.acc = if whole == 8 {
+                0
+            } else {
+                self.acc >> (whole * 8)
+            };
+            self.nacc -= whole * 8;
+        }
+        self.acc |= v << self.nacc;
+        self.nacc += n;
+    }
+
+    /// Writes any number of bits from a wide value, low bits first.
+    #[inline]
+    pub fn write_wide(&mut self, mut get: impl FnMut(u32, u32) -> u64, n: u32) {
+        let mut done = 0;
+        while done < n {
+            let take = (n - done).min(CHUNK);
+            self.write(get(done, take), take);
+            done += take;
+        }
+    }
+
+    /// Writes `q` zero bits followed by a one bit.
+    #[inline]
+    pub fn write_unary(&mut self, mut q: u64) {
+        while q >= CHUNK as u64 {
+            self.write(0, CHUNK);
+            q -= CHUNK as u64;
+        }
+        self.write(1 << q, q as u32 + 1);
+    }
+
+    /// Bits written so far.
+    pub fn bit_len(&self) -> u64 {
+        self.buf.len() as u64 * 8 + self.nacc as u64
+    }
+
+    /// Pads to a whole byte and returns the bytes, leaving the writer empty.
+    pub fn take_bytes(&mut self) -> Vec<u8> {
+        let n = self.nacc.div_ceil(8) as usize;
+        self.buf.extend_from_slice(&self.acc.to_le_bytes()[..n]);
+        self.acc = 0;
+        self.nacc = 0;
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// Reads bits written by [`BitWriter`].
+#[derive(Debug, Clone)]
+pub struct BitReader<'a> {
+    data: &'a [u8],
+    pos: u64,
+    end: u64,
+}
+
+impl<'a> BitReader<'a> {
+    /// Reads `data` from its first bit.
+    pub fn new(data: &'a [u8]) -> Self {
+        BitReader {
+            data,
+            pos: 0,
+            end: data.len() as u64 * 8,
+        }
+    }
+
+    /// Current position in bits.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    #[inline]
+    fn window(&self) -> u64 {
+        let byte = (self.pos / 8) as usize;
+        let word = match self.data.get(byte..byte + 8) {
+            Some(s) => u64::from_le_bytes(s.try_into().unwrap_or([0; 8])),
+            None => {
+                let mut tmp = [0u8; 8];
+                let tail = self.data.get(byte..).unwrap_or(&[]);
+                tmp[..tail.len()].copy_from_slice(tail);
+                u64::from_le_bytes(tmp)
+            }
+        };
+        word >> (self.pos % 8)
+    }
+
+    /// Reads `n <= 56` bits.
+    #[inline]
+    pub fn read(&mut self, n: u32) -> Option<u64> {
+        debug_assert!(n <= CHUNK);
+        if self.pos + n as u64 > self.end {
+            return None;
+        }
+        let v = if n == 0 {
+            0
+        } else {
+            self.window() & ((1u64 << n) - 1)
+        };
+        self.pos += n as u64;
+        Some(v)
+    }
+
+    /// Reads a unary number written by [`BitWriter::write_unary`].
+    #[inline]
+    pub fn read_unary(&mut self) -> Option<u64> {
+        let mut q = 0u64;
+        loop {
+            let w = self.window() | (1u64 << CHUNK);
+            let tz = w.trailing_zeros();
+            if tz < CHUNK {
+                self.pos += tz as u64 + 1;
+                return (self.pos <= self.end).then_some(q + tz as u64);
+            }
+            q += CHUNK as u64;
+            self.pos += CHUNK as u64;
+            if self.pos >= self.end {
+                return None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_mixed_widths_and_unary() {
+        let mut w = BitWriter::new();
+        let items: Vec<(u64, u32)> = (0..1000u64)
+            .map(|i| ((i * 0x9E37_79B9) & ((1 << (i % 57)) - 1), (i % 57) as u32))
+            .collect();
+        for (i, &(v, n)) in items.iter().enumerate() {
+            w.write(v, n);
+            w.write_unary(i as u64 % 130);
+        }
+        let bytes = w.take_bytes();
+        let mut r = BitReader::new(&bytes);
+        for (i, &(v, n)) in items.iter().enumerate() {
+            assert_eq!(r.read(n), Some(v), "item {i}");
+            assert_eq!(r.read_unary(), Some(i as u64 % 130), "unary {i}");
+        }
+    }
+
+    #[test]
+    fn reading_past_the_end_is_none_not_a_panic() {
+        let mut r = BitReader::new(&[0xFF]);
+        assert_eq!(r.read(8), Some(0xFF));
+        assert_eq!(r.read(1), None);
+        let zeros = [0u8; 20];
+        assert_eq!(BitReader::new(&zeros).read_unary(), None);
+        assert_eq!(BitReader::new(&[]).read_unary(), None);
+    }
+}

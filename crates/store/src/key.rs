@@ -1,0 +1,329 @@
+//! Hash keys and the two password-hash namespaces.
+//!
+//! A [`Key`] is an unsigned integer of up to 160 bits: a SHA-1 digest (160 bits) or an NTLM
+//! digest (128 bits), read big-endian so that numeric order is the order of the hex strings.
+//! This module knows nothing about files; it only does the arithmetic the codec needs.
+
+use std::fmt;
+
+/// Which hash a segment holds.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Namespace {
+    /// SHA-1 of the password's UTF-8 bytes (Pwned Passwords' default mode).
+    Sha1,
+    /// NTLM: MD4 of the password's UTF-16LE encoding (`?mode=ntlm`).
+    Ntlm,
+}
+
+impl Namespace {
+    /// Both namespaces, in file-code order.
+    pub const ALL: [Namespace; 2] = [Namespace::Sha1, Namespace::Ntlm];
+
+    /// Width of the hash in bits.
+    pub const fn key_bits(self) -> u32 {
+        match self {
+            Namespace::Sha1 => 160,
+            Namespace::Ntlm => 128,
+        }
+    }
+    /// Width of the hash in hex digits.
+    pub const fn hex_len(self) -> usize {
+        self.key_bits() as usize / 4
+    }
+    /// Width of a range answer's suffix in hex digits (the hash less its 5-hex prefix).
+    pub const fn suffix_hex_len(self) -> usize {
+        self.hex_len() - 5
+    }
+    /// The code stored in segment footers.
+    pub const fn code(self) -> u8 {
+        match self {
+            Namespace::Sha1 => 1,
+            Namespace::Ntlm => 2,
+        }
+    }
+    /// Inverse of [`Namespace::code`].
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Namespace::Sha1),
+            2 => Some(Namespace::Ntlm),
+            _ => None,
+        }
+    }
+    /// Lower-case name used in file names, the manifest and the CLI.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Namespace::Sha1 => "sha1",
+            Namespace::Ntlm => "ntlm",
+        }
+    }
+    /// The namespace whose hex digests have `len` digits.
+    pub fn from_hex_len(len: usize) -> Option<Self> {
+        match len {
+            40 => Some(Namespace::Sha1),
+            32 => Some(Namespace::Ntlm),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Number of bits in a range prefix (5 hex digits).
+pub const PREFIX_BITS: u32 = 20;
+
+/// An unsigned integer below 2^160: `hi * 2^128 + lo`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Key {
+    hi: u32,
+    lo: u128,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({:08X}{:032X})", self.hi, self.lo)
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+impl Key {
+    /// Zero.
+    pub const ZERO: Key = Key { hi: 0, lo: 0 };
+
+    /// Builds a key from a value below 2^128.
+    pub const fn from_u128(lo: u128) -> Key {
+        Key { hi: 0, lo }
+    }
+
+    /// Reads a 20-byte (SHA-1) or 16-byte (NTLM) big-endian digest.
+    pub fn from_digest(bytes: &[u8]) -> Option<Key> {
+        match bytes.len() {
+            20 => Some(Key {
+                hi: u32::from_be_bytes(bytes[..4].try_into().ok()?),
+                lo: u128::from_be_bytes(bytes[4..].try_into().ok()?),
+            }),
+            16 => Some(Key {
+                hi: 0,
+                lo: u128::from_be_bytes(bytes.try_into().ok()?),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Parses hex digits (either case) into a key; `None` on a non-hex byte or > 40 digits.
+    pub fn from_hex(hex: &[u8]) -> Option<Key> {
+        if hex.len() > 40 {
+            return None;
+        }
+        let mut k = Key::ZERO;
+        for &c in hex {
+            let v = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return None,
+            };
+            k = k.shl(4).or_low(v as u64);
+        }
+        Some(k)
+    }
+
+    /// The big-endian digest bytes for a namespace (20 or 16 bytes).
+    pub fn to_digest(self, ns: Namespace) -> Vec<u8> {
+        let mut out = Vec::with_capacity(20);
+        if ns == Namespace::Sha1 {
+            out.extend_from_slice(&self.hi.to_be_bytes());
+        }
+        out.extend_from_slice(&self.lo.to_be_bytes());
+        out
+    }
+
+    /// The 20-bit range prefix of a key in namespace `ns`.
+    #[inline]
+    pub fn prefix(self, ns: Namespace) -> u32 {
+        self.shr(ns.key_bits() - PREFIX_BITS).lo as u32
+    }
+
+    /// The smallest key in namespace `ns` whose prefix is `prefix` (or whose top `prefix_bits`
+    /// bits are `prefix`).
+    pub fn first_with_prefix(ns: Namespace, prefix: u64, prefix_bits: u32) -> Key {
+        if prefix_bits == 0 {
+            return Key::ZERO;
+        }
+        Key::from_u128(prefix as u128).shl(ns.key_bits() - prefix_bits)
+    }
+
+    /// Appends the upper-case hex of the last `digits` hex digits.
+    #[inline]
+    pub fn write_hex_suffix(self, digits: usize, out: &mut Vec<u8>) {
+        for i in (0..digits).rev() {
+            let shift = (i * 4) as u32;
+            let nibble = if shift >= 128 {
+                (self.hi >> (shift - 128)) & 0xF
+            } else {
+                ((self.lo >> shift) & 0xF) as u32
+            };
+            out.push(HEX[nibble as usize]);
+        }
+    }
+
+    /// Upper-case hex of the whole digest in namespace `ns`.
+    pub fn to_hex(self, ns: Namespace) -> String {
+        let mut v = Vec::with_capacity(40);
+        self.write_hex_suffix(ns.hex_len(), &mut v);
+        String::from_utf8(v).unwrap_or_default()
+    }
+
+    /// `self - other`, wrapping below 2^160.
+    #[inline]
+    pub fn wrapping_sub(self, other: Key) -> Key {
+        let (lo, borrow) = self.lo.overflowing_sub(other.lo);
+        Key {
+            hi: self.hi.wrapping_sub(other.hi).wrapping_sub(borrow as u32),
+            lo,
+        }
+    }
+
+    /// `self + other`, or `None` past 2^160.
+    #[inline]
+    pub fn checked_add(self, other: Key) -> Option<Key> {
+        let (lo, carry) = self.lo.overflowing_add(other.lo);
+        let hi = self.hi.checked_add(other.hi)?.checked_add(carry as u32)?;
+        Some(Key { hi, lo })
+    }
+
+    /// Logical shift right.
+    #[inline]
+    pub fn shr(self, k: u32) -> Key {
+        match k {
+            0 => self,
+            1..=127 => Key {
+                hi: if k < 32 { self.hi >> k } else { 0 },
+                lo: (self.lo >> k) | ((self.hi as u128) << (128 - k)),
+            },
+            128..=159 => Key {
+                hi: 0,
+                lo: (self.hi >> (k - 128)) as u128,
+            },
+            _ => Key::ZERO,
+        }
+    }
+
+    /// Logical shift left, dropping bits past 2^160.
+    #[inline]
+    pub fn shl(self, k: u32) -> Key {
+        match k {
+            0 => self,
+            1..=127 => Key {
+                hi: (((self.hi as u128) << k) | (self.lo >> (128 - k))) as u32,
+                lo: self.lo << k,
+            },
+            128..=159 => Key {
+                hi: (self.lo << (k - 128)) as u32,
+                lo: 0,
+            },
+            _ => Key::ZERO,
+        }
+    }
+
+    /// ORs a small value into the low bits.
+    #[inline]
+    pub fn or_low(self, v: u64) -> Key {
+        Key {
+            hi: self.hi,
+            lo: self.lo | v as u128,
+        }
+    }
+
+    /// Bits `[start, start + len)` as an integer; `len <= 64`.
+    #[inline]
+    pub fn bits(self, start: u32, len: u32) -> u64 {
+        debug_assert!(len <= 64);
+        let v = self.shr(start).lo as u64;
+        if len == 64 {
+            v
+        } else {
+            v & ((1u64 << len) - 1)
+        }
+    }
+
+    /// The value as `u64` if it fits.
+    pub fn to_u64(self) -> Option<u64> {
+        (self.hi == 0 && self.lo <= u64::MAX as u128).then_some(self.lo as u64)
+    }
+
+    /// Number of significant bits (0 for zero).
+    pub fn bit_len(self) -> u32 {
+        if self.hi != 0 {
+            160 - self.hi.leading_zeros()
+        } else {
+            128 - self.lo.leading_zeros()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_hex_roundtrip(hex: &str, ns: Namespace) {
+        let k = Key::from_hex(hex.as_bytes()).unwrap();
+        assert_eq!(k.to_hex(ns), hex.to_ascii_uppercase());
+        assert_eq!(Key::from_digest(&k.to_digest(ns)).unwrap(), k);
+    }
+
+    #[test]
+    fn hex_and_digest_roundtrip() {
+        check_hex_roundtrip("5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", Namespace::Sha1);
+        check_hex_roundtrip("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", Namespace::Sha1);
+        check_hex_roundtrip("0000000000000000000000000000000000000001", Namespace::Sha1);
+        check_hex_roundtrip("8846F7EAEE8FB117AD06BDD830B7586C", Namespace::Ntlm);
+        assert_eq!(Key::from_hex(b"12G4"), None);
+    }
+
+    #[test]
+    fn prefix_is_first_five_hex_digits() {
+        let k = Key::from_hex(b"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8").unwrap();
+        assert_eq!(k.prefix(Namespace::Sha1), 0x5BAA6);
+        let n = Key::from_hex(b"8846F7EAEE8FB117AD06BDD830B7586C").unwrap();
+        assert_eq!(n.prefix(Namespace::Ntlm), 0x8846F);
+        assert_eq!(
+            Key::first_with_prefix(Namespace::Sha1, 0x5BAA6, 20).prefix(Namespace::Sha1),
+            0x5BAA6
+        );
+        let mut s = Vec::new();
+        k.write_hex_suffix(35, &mut s);
+        assert_eq!(s, b"1E4C9B93F3F0682250B6CF8331B7EE68FD8");
+    }
+
+    #[test]
+    fn arithmetic_matches_u128_reference_and_crosses_the_word_boundary() {
+        let a = Key::from_hex(b"00000001FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF").unwrap();
+        let one = Key::from_u128(1);
+        let b = a.checked_add(one).unwrap();
+        assert_eq!(
+            b.to_hex(Namespace::Sha1),
+            "0000000200000000000000000000000000000000"
+        );
+        assert_eq!(b.wrapping_sub(one), a);
+        assert_eq!(b.wrapping_sub(a), one);
+        for k in [0, 1, 31, 32, 63, 64, 100, 127, 128, 129, 140, 159, 160] {
+            assert_eq!(a.shl(k).shr(k), a.shl(k).shr(k).shl(k).shr(k), "shift {k}");
+            let x = Key::from_u128(0xDEAD_BEEF);
+            if k <= 128 {
+                assert_eq!(x.shl(k).shr(k), x, "shift {k}");
+            }
+        }
+        assert_eq!(a.bit_len(), 129);
+        assert_eq!(a.bits(125, 8), 0b1111_1111 >> 4 | 0b1000);
+        let max = Key::from_hex(&[b'F'; 40]).unwrap();
+        assert_eq!(max.checked_add(one), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! The manifest: the one mutable file, naming every published segment and imported source.
+//!
+//! A store's state *is* its manifest: a segment not named here does not exist for readers
+//! and is deleted by the next writer. The manifest is JSON (small, human-inspectable)
+//! followed by a fixed, checksummed footer (docs/FORMAT.md). It is replaced only through
+//! [`crate::Directory::atomic_write`], so a crash leaves the old or the new one, whole.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{Result, StoreError},
+    key::Namespace,
+};
+
+/// File name of the manifest in the store directory.
+pub const MANIFEST_FILE: &str = "manifest";
+/// Version of the manifest layout this build writes and reads.
+pub const MANIFEST_VERSION: u32 = 1;
+const MANIFEST_MAGIC: &[u8; 8] = b"LWMANIF\x01";
+const FOOTER_LEN: usize = 24;
+
+/// A published segment, as recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// File name in the store directory.
+    pub file: String,
+    /// Hash namespace of every key in it.
+    pub namespace: Namespace,
+    /// Distinct hashes.
+    pub hashes: u64,
+    /// Sum of counts.
+    pub total_count: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// When it was written (seconds since the Unix epoch).
+    pub created_unix: u64,
+}
+
+/// An imported source, remembered so that importing it again changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// `xxh3-128:` and the hex digest of the source's decompressed bytes.
+    pub fingerprint: String,
+    /// What the operator called it (a file name, or `-` for standard input).
+    pub label: String,
+    /// When it was imported.
+    pub imported_unix: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines accepted.
+    pub accepted: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+}
+
+/// The published state of a store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version of the JSON body.
+    pub format_version: u32,
+    /// Increases by one with every publication; 0 means nothing was ever published.
+    pub generation: u64,
+    /// When this generation was published.
+    pub published_unix: u64,
+    /// Every live segment.
+    pub segments: Vec<SegmentMeta>,
+    /// Every source imported into the store, oldest first.
+    pub sources: Vec<SourceRecord>,
+}
+
+impl Manifest {
+    /// The segments of one namespace, oldest first.
+    pub fn segments_of(&self, ns: Namespace) -> impl Iterator<Item = &SegmentMeta> {
+        self.segments.iter().filter(move |s| s.namespace == ns)
+    }
+
+    /// Serialises the manifest with its checksummed footer.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let crc = crc32c::crc32c(&out);
+        let len = out.len() as u64;
+        out.extend_from_slice(&MANIFEST_VERSION.to_le_bytes());
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(MANIFEST_MAGIC);
+        out
+    }
+
+    /// Parses and checks a manifest written by [`Manifest::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Manifest> {
+        let n = bytes.len();
+        if n < FOOTER_LEN || &bytes[n - 8..] != MANIFEST_MAGIC {
+            return Err(StoreError::corrupt(
+                MANIFEST_FILE,
+                n.saturating_sub(8) as u64,
+                "bad or missing manifest footer",
+            ));
+        }
+        let f = &bytes[n - FOOTER_LEN..];
+        let version = u32::from_le_bytes([f[0], f[1], f[2], f[3]]);
+        let crc = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&f[8..16]);
+        if version != MANIFEST_VERSION {
+            return Err(StoreError::UnsupportedVersion {
+                file: MANIFEST_FILE.into(),
+                found: version,
+                supported: MANIFEST_VERSION,
+            });
+        }
+        let body_len = (n - FOOTER_LEN) as u64;
+        if u64::from_le_bytes(len) != body_len {
+            return Err(StoreError::corrupt(
+                MANIFEST_FILE,
+                body_len + 8,
+                "manifest length mismatch",
+            ));
+        }
+        let body = &bytes[..n - FOOTER_LEN];
+        if crc32c::crc32c(body) != crc {
+            return Err(StoreError::corrupt(
+                MANIFEST_FILE,
+                0,
+                "manifest checksum mismatch",
+            ));
+        }
+        let m: Manifest = serde_json::from_slice(body).map_err(|e| {
+            StoreError::corrupt(
+                MANIFEST_FILE,
+                e.column() as u64,
+                format!("manifest JSON: {e}"),
+            )
+        })?;
+        if m.format_version != MANIFEST_VERSION {
+            return Err(StoreError::UnsupportedVersion {
+                file: MANIFEST_FILE.into(),
+                found: m.format_version,
+                supported: MANIFEST_VERSION,
+            });
+        }
+        Ok(m)
+    }
+}

@@ -1,0 +1,650 @@
+//! Segment files: an immutable, sorted set of (hash, count) pairs of one namespace.
+//!
+//! Keys are split by their top `20 - g` bits into `2^(20-g)` *groups* (`g`, the group shift,
+//! is chosen per segment so that a group holds about [`TARGET_GROUP_LEN`] keys: `g = 0` at
+//! a billion keys, larger for small segments, so the group table shrinks with the corpus).
+//! Every 5-hex range therefore lies inside one group, and a range query is one read of one
+//! contiguous, checksummed group. Inside a group, keys are Rice-coded gaps (unary high part,
+//! `k` raw low bits, `k` chosen per group) and counts are Exp-Golomb coded: together within a
+//! fraction of a bit of the information-theoretic floor. Byte layout: docs/FORMAT.md.
+//!
+//! This module does not merge segments or know about manifests; see `store.rs`.
+
+use std::io::Write;
+
+use crate::{
+    bits::{BitReader, BitWriter, CHUNK},
+    directory::{FileSlice, WriteFile},
+    error::{Result, StoreError},
+    key::{Key, Namespace, PREFIX_BITS},
+};
+
+/// Magic bytes at the start of every segment file.
+pub const SEGMENT_MAGIC: &[u8; 8] = b"LWSEG\0\0\x01";
+/// Magic bytes at the very end of every segment file.
+pub const SEGMENT_END_MAGIC: &[u8; 8] = b"LWSEGEND";
+/// Version of the segment layout this build writes and reads.
+pub const SEGMENT_VERSION: u32 = 1;
+/// Footer size in bytes.
+pub const FOOTER_LEN: usize = 64;
+/// Group table entry size in bytes.
+pub const GROUP_ENTRY_LEN: usize = 16;
+/// Keys per group the writer aims for: bigger groups cost decode time per query, smaller
+/// ones cost table bytes (16 bytes a group, about half a bit a key at this size).
+pub const TARGET_GROUP_LEN: u64 = 256;
+/// Largest count-code order the writer tries.
+const MAX_COUNT_ORDER: u32 = 12;
+
+/// The group shift for a segment expected to hold `n` keys.
+pub fn group_shift_for(n: u64) -> u32 {
+    let mut g = 0;
+    while g < PREFIX_BITS && (n << g) < (TARGET_GROUP_LEN << PREFIX_BITS) {
+        g += 1;
+    }
+    g
+}
+
+/// What a finished segment holds; recorded in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentStats {
+    /// Distinct keys.
+    pub hashes: u64,
+    /// Sum of counts (saturating).
+    pub total_count: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// Streams sorted (key, count) pairs into a new segment file.
+pub struct SegmentWriter {
+    out: Box<dyn WriteFile>,
+    ns: Namespace,
+    group_shift: u32,
+    group_count: u32,
+    next_group: u32,
+    pending: Vec<(Key, u64)>,
+    pending_group: u32,
+    table: Vec<u8>,
+    offset: u64,
+    stats: SegmentStats,
+    last: Option<Key>,
+    bits: BitWriter,
+}
+
+impl std::fmt::Debug for SegmentWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentWriter")
+            .field("ns", &self.ns)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl SegmentWriter {
+    /// Starts a segment; `expected_hashes` (an estimate is fine) sizes the groups.
+    pub fn new(mut out: Box<dyn WriteFile>, ns: Namespace, expected_hashes: u64) -> Result<Self> {
+        out.write_all(SEGMENT_MAGIC)
+            .map_err(|e| StoreError::io("segment", e))?;
+        let group_shift = group_shift_for(expected_hashes);
+        Ok(SegmentWriter {
+            out,
+            ns,
+            group_shift,
+            group_count: 1 << (PREFIX_BITS - group_shift),
+            next_group: 0,
+            pending: Vec::new(),
+            pending_group: 0,
+            table: Vec::new(),
+            offset: SEGMENT_MAGIC.len() as u64,
+            stats: SegmentStats {
+                hashes: 0,
+                total_count: 0,
+                bytes: 0,
+            },
+            last: None,
+            bits: BitWriter::new(),
+        })
+    }
+
+    /// Adds a key; keys must arrive strictly increasing and counts be at least 1.
+    pub fn push(&mut self, key: Key, count: u64) -> Result<()> {
+        if count == 0 {
+            return Err(StoreError::InvalidArgument("count 0".into()));
+        }
+        if key.bit_len() > self.ns.key_bits() {
+            return Err(StoreError::InvalidArgument(format!(
+                "{key:?} too wide for {}",
+                self.ns
+            )));
+        }
+        if self.last.is_some_and(|last| key <= last) {
+            return Err(StoreError::InvalidArgument(format!(
+                "keys out of order at {key:?}"
+            )));
+        }
+        self.last = Some(key);
+        let group = key.prefix(self.ns) >> self.group_shift;
+        if group != self.pending_group {
+            self.flush_through(group)?;
+            self.pending_group = group;
+        }
+        self.pending.push((key, count));
+        self.stats.hashes += 1;
+        self.stats.total_count = self.stats.total_count.saturating_add(count);
+        Ok(())
+    }
+
+    /// Writes every group before `until` (the pending one and empty ones after it).
+    fn flush_through(&mut self, until: u32) -> Result<()> {
+        while self.next_group < until {
+            let g = self.next_group;
+            let entry = if g == self.pending_group && !self.pending.is_empty() {
+                let base = self.group_base(g);
+                let (bytes, k, c) = encode_group(base, &self.pending, &mut self.bits);
+                self.out
+                    .write_all(&bytes)
+                    .map_err(|e| StoreError::io("segment", e))?;
+                let entry = GroupEntry {
+                    offset: self.offset,
+                    rice_k: k as u8,
+                    count_order: c as u8,
+                    len: self.pending.len() as u32,
+                    crc: crc32c::crc32c(&bytes),
+                };
+                self.offset += bytes.len() as u64;
+                self.pending.clear();
+                entry
+            } else {
+                GroupEntry {
+                    offset: self.offset,
+                    rice_k: 0,
+                    count_order: 0,
+                    len: 0,
+                    crc: 0,
+                }
+            };
+            entry.write_to(&mut self.table);
+            self.next_group += 1;
+        }
+        Ok(())
+    }
+
+    fn group_base(&self, group: u32) -> Key {
+        Key::first_with_prefix(self.ns, group as u64, PREFIX_BITS - self.group_shift)
+    }
+
+    /// Writes the group table and footer and publishes the file.
+    pub fn finish(mut self) -> Result<SegmentStats> {
+        self.flush_through(self.group_count)?;
+        let table_offset = self.offset;
+        let table_crc = crc32c::crc32c(&self.table);
+        let mut footer = Vec::with_capacity(FOOTER_LEN);
+        footer.extend_from_slice(&SEGMENT_VERSION.to_le_bytes());
+        footer.extend_from_slice(&[
+            self.ns.code(),
+            self.ns.key_bits() as u8,
+            self.group_shift as u8,
+            0,
+        ]);
+        footer.extend_from_slice(&self.stats.hashes.to_le_bytes());
+        footer.extend_from_slice(&self.stats.total_count.to_le_bytes());
+        footer.extend_from_slice(&(SEGMENT_MAGIC.len() as u64).to_le_bytes());
+        footer.extend_from_slice(&table_offset.to_le_bytes());
+        footer.extend_from_slice(&table_crc.to_le_bytes());
+        footer.extend_from_slice(&[0u8; 8]);
+        let footer_crc = crc32c::crc32c(&footer);
+        footer.extend_from_slice(&footer_crc.to_le_bytes());
+        footer.extend_from_slice(SEGMENT_END_MAGIC);
+        debug_assert_eq!(footer.len(), FOOTER_LEN);
+        self.out
+            .write_all(&self.table)
+            .map_err(|e| StoreError::io("segment", e))?;
+        self.out
+            .write_all(&footer)
+            .map_err(|e| StoreError::io("segment", e))?;
+        self.out.finish()?;
+        self.stats.bytes = table_offset + self.table.len() as u64 + FOOTER_LEN as u64;
+        Ok(self.stats)
+    }
+}
+
+/// Cost in bits of Rice-coding `gaps` with parameter `k`.
+fn rice_cost(gaps: &[Key], k: u32) -> u64 {
+    gaps.iter()
+        .map(|g| 1 + k as u64 + g.shr(k).to_u64().unwrap_or(u64::MAX / 4))
+        .fold(0u64, u64::saturating_add)
+}
+
+fn count_cost(counts: impl Iterator<Item = u64>, c: u32) -> u64 {
+    counts
+        .map(|n| {
+            let vp = (n - 1) as u128 + (1u128 << c);
+            let bl = 128 - vp.leading_zeros();
+            (2 * bl - 1 - c) as u64
+        })
+        .sum()
+}
+
+/// Encodes one group, choosing the Rice parameter and count order that minimise its size.
+fn encode_group(base: Key, elems: &[(Key, u64)], bits: &mut BitWriter) -> (Vec<u8>, u32, u32) {
+    let mut gaps = Vec::with_capacity(elems.len());
+    let mut prev = base;
+    for &(key, _) in elems {
+        gaps.push(key.wrapping_sub(prev));
+        prev = key;
+    }
+    let span_bits = gaps.iter().map(|g| g.bit_len()).max().unwrap_or(0);
+    let len_bits = 64 - (elems.len() as u64).leading_zeros();
+    // The optimum is near log2(mean gap) - 0.5; search around it. `min_k` keeps every
+    // unary part short (below 2^32), whatever the distribution.
+    let total_bits = (prev.wrapping_sub(base)).bit_len();
+    let guess = total_bits.saturating_sub(len_bits);
+    let min_k = span_bits.saturating_sub(32);
+    let k = (guess.saturating_sub(3)..=guess + 2)
+        .map(|k| k.max(min_k).min(160))
+        .min_by_key(|&k| (rice_cost(&gaps, k), k))
+        .unwrap_or(min_k);
+    let c = (0..=MAX_COUNT_ORDER)
+        .min_by_key(|&c| (count_cost(elems.iter().map(|e| e.1), c), c))
+        .unwrap_or(0);
+    for (gap, &(_, count)) in gaps.iter().zip(elems) {
+        bits.write_unary(gap.shr(k).to_u64().unwrap_or(0));
+        bits.write_wide(|start, len| gap.bits(start, len), k);
+        let vp = (count - 1) as u128 + (1u128 << c);
+        let bl = 128 - vp.leading_zeros();
+        bits.write_unary((bl - 1 - c) as u64);
+        let low = vp & !(1u128 << (bl - 1));
+        bits.write_wide(|start, len| ((low >> start) as u64) & mask(len), bl - 1);
+    }
+    (bits.take_bytes(), k, c)
+}
+
+#[inline]
+fn mask(len: u32) -> u64 {
+    if len >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << len) - 1
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct GroupEntry {
+    offset: u64,
+    rice_k: u8,
+    count_order: u8,
+    len: u32,
+    crc: u32,
+}
+
+impl GroupEntry {
+    fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.offset.to_le_bytes()[..6]);
+        out.push(self.rice_k);
+        out.push(self.count_order);
+        out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&self.crc.to_le_bytes());
+    }
+
+    fn read(b: &[u8]) -> GroupEntry {
+        let mut off = [0u8; 8];
+        off[..6].copy_from_slice(&b[..6]);
+        GroupEntry {
+            offset: u64::from_le_bytes(off),
+            rice_k: b[6],
+            count_order: b[7],
+            len: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+            crc: u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
+        }
+    }
+}
+
+/// A segment opened for reading. Cheap to clone; reads go straight to the mapped bytes.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    name: String,
+    file: FileSlice,
+    ns: Namespace,
+    group_shift: u32,
+    hashes: u64,
+    total_count: u64,
+    table_offset: usize,
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+impl Segment {
+    /// Validates the footer and group table checksums and opens the segment.
+    /// Group data is checked when each group is read.
+    pub fn open(name: &str, file: FileSlice) -> Result<Segment> {
+        let b = file.bytes();
+        let len = b.len();
+        let min = SEGMENT_MAGIC.len() + FOOTER_LEN;
+        if len < min {
+            return Err(StoreError::corrupt(
+                name,
+                0,
+                format!("{len} bytes is too short for a segment"),
+            ));
+        }
+        if &b[..8] != SEGMENT_MAGIC {
+            return Err(StoreError::corrupt(
+                name,
+                0,
+                "bad magic: not a leakwatch segment",
+            ));
+        }
+        let f = &b[len - FOOTER_LEN..];
+        let foot_at = (len - FOOTER_LEN) as u64;
+        if &f[56..64] != SEGMENT_END_MAGIC {
+            return Err(StoreError::corrupt(
+                name,
+                foot_at + 56,
+                "bad end magic: truncated segment?",
+            ));
+        }
+        if crc32c::crc32c(&f[..52]) != le_u32(f, 52) {
+            return Err(StoreError::corrupt(
+                name,
+                foot_at,
+                "footer checksum mismatch",
+            ));
+        }
+        let version = le_u32(f, 0);
+        if version != SEGMENT_VERSION {
+            return Err(StoreError::UnsupportedVersion {
+                file: name.into(),
+                found: version,
+                supported: SEGMENT_VERSION,
+            });
+        }
+        let ns = Namespace::from_code(f[4])
+            .filter(|ns| ns.key_bits() == f[5] as u32)
+            .ok_or_else(|| StoreError::corrupt(name, foot_at + 4, "unknown namespace"))?;
+        let group_shift = f[6] as u32;
+        if group_shift > PREFIX_BITS {
+            return Err(StoreError::corrupt(
+                name,
+                foot_at + 6,
+                "group shift out of range",
+            ));
+        }
+        let table_offset = le_u64(f, 32);
+        let table_len = (GROUP_ENTRY_LEN as u64) << (PREFIX_BITS - group_shift);
+        if le_u64(f, 24) != SEGMENT_MAGIC.len() as u64
+            || table_offset.checked_add(table_len) != Some(foot_at)
+        {
+            return Err(StoreError::corrupt(
+                name,
+                foot_at + 24,
+                "section offsets do not add up",
+            ));
+        }
+        let table = &b[table_offset as usize..foot_at as usize];
+        if crc32c::crc32c(table) != le_u32(f, 40) {
+            return Err(StoreError::corrupt(
+                name,
+                table_offset,
+                "group table checksum mismatch",
+            ));
+        }
+        let seg = Segment {
+            name: name.to_owned(),
+            ns,
+            group_shift,
+            hashes: le_u64(f, 8),
+            total_count: le_u64(f, 16),
+            table_offset: table_offset as usize,
+            file,
+        };
+        // Cheap structural check of the table so later reads can index without surprises.
+        let mut prev = SEGMENT_MAGIC.len() as u64;
+        let mut sum = 0u64;
+        for g in 0..seg.group_count() {
+            let e = seg.entry(g);
+            if e.offset != prev {
+                return Err(StoreError::corrupt(
+                    name,
+                    seg.entry_pos(g) as u64,
+                    "group offsets not contiguous",
+                ));
+            }
+            prev = seg.group_end(g);
+            if prev < e.offset || prev > table_offset {
+                return Err(StoreError::corrupt(
+                    name,
+                    seg.entry_pos(g) as u64,
+                    "group extends past data",
+                ));
+            }
+            sum += e.len as u64;
+        }
+        if sum != seg.hashes {
+            return Err(StoreError::corrupt(
+                name,
+                foot_at + 8,
+                "hash count disagrees with group table",
+            ));
+        }
+        Ok(seg)
+    }
+
+    /// The file name in the directory.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The namespace of every key in this segment.
+    pub fn namespace(&self) -> Namespace {
+        self.ns
+    }
+    /// Distinct keys.
+    pub fn hashes(&self) -> u64 {
+        self.hashes
+    }
+    /// Sum of all counts.
+    pub fn total_count(&self) -> u64 {
+        self.total_count
+    }
+    /// File size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.file.bytes().len() as u64
+    }
+    /// Group shift `g` (a group spans `2^g` ranges).
+    pub fn group_shift(&self) -> u32 {
+        self.group_shift
+    }
+    /// Number of groups.
+    pub fn group_count(&self) -> u32 {
+        1 << (PREFIX_BITS - self.group_shift)
+    }
+
+    fn entry_pos(&self, g: u32) -> usize {
+        self.table_offset + g as usize * GROUP_ENTRY_LEN
+    }
+    fn entry(&self, g: u32) -> GroupEntry {
+        let at = self.entry_pos(g);
+        GroupEntry::read(&self.file.bytes()[at..at + GROUP_ENTRY_LEN])
+    }
+    fn group_end(&self, g: u32) -> u64 {
+        if g + 1 < self.group_count() {
+            self.entry(g + 1).offset
+        } else {
+            self.table_offset as u64
+        }
+    }
+
+    /// Decodes group `g`, calling `f(key, count)` in key order until it returns `false`.
+    /// The group's checksum is verified first, so damaged bytes never produce an answer.
+    pub fn scan_group(&self, g: u32, mut f: impl FnMut(Key, u64) -> bool) -> Result<()> {
+        let e = self.entry(g);
+        if e.len == 0 {
+            return Ok(());
+        }
+        let end = self.group_end(g);
+        let bytes = &self.file.bytes()[e.offset as usize..end as usize];
+        if crc32c::crc32c(bytes) != e.crc {
+            return Err(StoreError::corrupt(
+                &self.name,
+                e.offset,
+                format!("group {g} checksum mismatch"),
+            ));
+        }
+        let bad =
+            |why: &str| StoreError::corrupt(&self.name, e.offset, format!("group {g}: {why}"));
+        let base = Key::first_with_prefix(self.ns, g as u64, PREFIX_BITS - self.group_shift);
+        let k = e.rice_k as u32;
+        let c = e.count_order as u32;
+        if k > 160 || c > 63 {
+            return Err(bad("codec parameters out of range"));
+        }
+        let mut r = BitReader::new(bytes);
+        let mut prev = base;
+        for i in 0..e.len {
+            let q = r.read_unary().ok_or_else(|| bad("truncated key"))?;
+            let mut gap = Key::from_u128(q as u128).shl(k);
+            let mut done = 0;
+            while done < k {
+                let take = (k - done).min(CHUNK);
+                let v = r.read(take).ok_or_else(|| bad("truncated key"))?;
+                gap = gap
+                    .checked_add(Key::from_u128(v as u128).shl(done))
+                    .ok_or_else(|| bad("key overflow"))?;
+                done += take;
+            }
+            if i > 0 && gap == Key::ZERO {
+                return Err(bad("duplicate key"));
+            }
+            let key = prev.checked_add(gap).ok_or_else(|| bad("key overflow"))?;
+            if key.bit_len() > self.ns.key_bits() || (key.prefix(self.ns) >> self.group_shift) != g
+            {
+                return Err(bad("key outside its group"));
+            }
+            let u = r.read_unary().ok_or_else(|| bad("truncated count"))?;
+            let nbits = u as u32 + c;
+            if nbits > 64 {
+                return Err(bad("count too large"));
+            }
+            let mut low = 0u128;
+            let mut done = 0;
+            while done < nbits {
+                let take = (nbits - done).min(CHUNK);
+                low |= (r.read(take).ok_or_else(|| bad("truncated count"))? as u128) << done;
+                done += take;
+            }
+            let count = ((1u128 << nbits) | low) - (1u128 << c) + 1;
+            let count = u64::try_from(count).map_err(|_| bad("count too large"))?;
+            prev = key;
+            if !f(key, count) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every key whose 20-bit prefix is `prefix`, in order.
+    pub fn for_each_in_range(&self, prefix: u32, mut f: impl FnMut(Key, u64)) -> Result<()> {
+        self.scan_group(prefix >> self.group_shift, |key, count| {
+            let p = key.prefix(self.ns);
+            if p == prefix {
+                f(key, count);
+            }
+            p <= prefix
+        })
+    }
+
+    /// The count stored for `key`, if present.
+    pub fn get(&self, key: Key) -> Result<Option<u64>> {
+        let mut found = None;
+        self.scan_group(key.prefix(self.ns) >> self.group_shift, |k, c| {
+            if k == key {
+                found = Some(c);
+            }
+            k < key
+        })?;
+        Ok(found)
+    }
+
+    /// Calls `f` for every key in order; stops early if it returns `false`.
+    pub fn for_each(&self, mut f: impl FnMut(Key, u64) -> bool) -> Result<()> {
+        for item in self.iter() {
+            let (k, c) = item?;
+            if !f(k, c) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every (key, count) in order, decoding one group at a time.
+    pub fn iter(&self) -> SegmentIter<'_> {
+        SegmentIter {
+            seg: self,
+            next_group: 0,
+            buf: Vec::new(),
+            pos: 0,
+            failed: false,
+        }
+    }
+
+    /// Checks every checksum and decodes every key; reports the first damage found.
+    pub fn verify(&self) -> Result<()> {
+        let mut n = 0u64;
+        let mut total = 0u64;
+        self.for_each(|_, c| {
+            n += 1;
+            total = total.saturating_add(c);
+            true
+        })?;
+        if n != self.hashes || total != self.total_count {
+            return Err(StoreError::corrupt(
+                &self.name,
+                self.bytes() - FOOTER_LEN as u64,
+                "totals disagree with data",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Iterator over a segment's keys in order; see [`Segment::iter`].
+#[derive(Debug)]
+pub struct SegmentIter<'a> {
+    seg: &'a Segment,
+    next_group: u32,
+    buf: Vec<(Key, u64)>,
+    pos: usize,
+    failed: bool,
+}
+
+impl Iterator for SegmentIter<'_> {
+    type Item = Result<(Key, u64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.pos == self.buf.len() {
+            if self.failed || self.next_group >= self.seg.group_count() {
+                return None;
+            }
+            self.buf.clear();
+            self.pos = 0;
+            let buf = &mut self.buf;
+            let g = self.next_group;
+            self.next_group += 1;
+            if let Err(e) = self.seg.scan_group(g, |k, c| {
+                buf.push((k, c));
+                true
+            }) {
+                self.failed = true;
+                return Some(Err(e));
+            }
+        }
+        self.pos += 1;
+        Some(Ok(self.buf[self.pos - 1]))
+    }
+}

@@ -1,0 +1,314 @@
+//! Store-level tests: segment round trips against a reference map, compaction, crash
+//! leftovers, corruption detection, and the size bound. Run on both directory backends.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use crate::*;
+
+/// Deterministic pseudo-random keys (SplitMix64), independent of the code under test.
+fn keys(ns: Namespace, n: usize, seed: u64) -> BTreeMap<Key, u64> {
+    let mut s = seed;
+    let mut next = || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut out = BTreeMap::new();
+    while out.len() < n {
+        let mut digest = vec![0u8; ns.hex_len() / 2];
+        for chunk in digest.chunks_mut(8) {
+            let v = next().to_be_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        let count = 1
+            + (next() % 1000).pow(3) / 1_000_000
+            + u64::from(next() % 97 == 0) * next() % 1_000_000;
+        out.insert(Key::from_digest(&digest).unwrap(), count);
+    }
+    out
+}
+
+fn write_segment(w: &mut StoreWriter, ns: Namespace, data: &BTreeMap<Key, u64>) -> SegmentMeta {
+    let (name, mut sw) = w.create_segment(ns, data.len() as u64).unwrap();
+    for (&k, &c) in data {
+        sw.push(k, c).unwrap();
+    }
+    StoreWriter::segment_meta(name, ns, sw.finish().unwrap())
+}
+
+fn reference_range(data: &BTreeMap<Key, u64>, ns: Namespace, prefix: u32) -> Vec<(Key, u64)> {
+    let lo = Key::first_with_prefix(ns, prefix as u64, PREFIX_BITS);
+    data.range(lo..)
+        .take_while(|(k, _)| k.prefix(ns) == prefix)
+        .map(|(&k, &c)| (k, c))
+        .collect()
+}
+
+fn backends() -> Vec<(Arc<dyn Directory>, Option<tempfile::TempDir>)> {
+    let tmp = tempfile::tempdir().unwrap();
+    vec![
+        (Arc::new(RamDirectory::new()), None),
+        (
+            Arc::new(MmapDirectory::open(tmp.path()).unwrap()),
+            Some(tmp),
+        ),
+    ]
+}
+
+#[test]
+fn ranges_and_lookups_match_reference_for_every_size_and_namespace() {
+    for (dir, _keep) in backends() {
+        for ns in Namespace::ALL {
+            for (n, seed) in [(0usize, 1u64), (1, 2), (300, 3), (20_000, 4)] {
+                let data = keys(ns, n, seed);
+                let mut w = StoreWriter::open(dir.clone()).unwrap();
+                let meta = write_segment(&mut w, ns, &data);
+                w.commit(Commit {
+                    added: vec![meta.clone()],
+                    ..Commit::default()
+                })
+                .unwrap();
+                let seg = Segment::open(&meta.file, dir.open_read(&meta.file).unwrap()).unwrap();
+                seg.verify().unwrap();
+                let all: Vec<(Key, u64)> = seg.iter().map(|r| r.unwrap()).collect();
+                assert_eq!(all, data.iter().map(|(&k, &c)| (k, c)).collect::<Vec<_>>());
+                // Every prefix that holds a key, plus its neighbours and the extremes.
+                let mut prefixes: Vec<u32> = data
+                    .keys()
+                    .flat_map(|k| {
+                        let p = k.prefix(ns);
+                        [p.saturating_sub(1), p, (p + 1).min(0xFFFFF)]
+                    })
+                    .collect();
+                prefixes.extend([0, 0xFFFFF]);
+                for p in prefixes {
+                    let mut got = Vec::new();
+                    seg.for_each_in_range(p, |k, c| got.push((k, c))).unwrap();
+                    assert_eq!(
+                        got,
+                        reference_range(&data, ns, p),
+                        "{ns} n={n} prefix {p:05X}"
+                    );
+                }
+                for (&k, &c) in data.iter().take(500) {
+                    assert_eq!(seg.get(k).unwrap(), Some(c));
+                    assert_eq!(
+                        seg.get(k.checked_add(Key::from_u128(1)).unwrap())
+                            .unwrap()
+                            .is_some(),
+                        data.contains_key(&k.checked_add(Key::from_u128(1)).unwrap())
+                    );
+                }
+                drop(w);
+            }
+        }
+    }
+}
+
+#[test]
+fn extreme_keys_and_counts_roundtrip() {
+    let ns = Namespace::Sha1;
+    let mut data = BTreeMap::new();
+    data.insert(Key::ZERO, 1);
+    data.insert(Key::from_u128(1), u64::MAX);
+    data.insert(Key::from_hex(&[b'F'; 40]).unwrap(), 2);
+    data.insert(
+        Key::from_hex(b"FFFFF00000000000000000000000000000000000").unwrap(),
+        1 << 40,
+    );
+    let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+    let mut w = StoreWriter::open(dir.clone()).unwrap();
+    let meta = write_segment(&mut w, ns, &data);
+    let seg = Segment::open(&meta.file, dir.open_read(&meta.file).unwrap()).unwrap();
+    let all: BTreeMap<Key, u64> = seg.iter().map(|r| r.unwrap()).collect();
+    assert_eq!(all, data);
+}
+
+#[test]
+fn writer_rejects_unsorted_duplicate_and_zero() {
+    let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+    let mut w = StoreWriter::open(dir).unwrap();
+    let (_, mut sw) = w.create_segment(Namespace::Ntlm, 10).unwrap();
+    sw.push(Key::from_u128(5), 1).unwrap();
+    assert!(sw.push(Key::from_u128(5), 1).is_err());
+    assert!(sw.push(Key::from_u128(4), 1).is_err());
+    assert!(sw.push(Key::from_u128(6), 0).is_err());
+    let too_wide = Key::from_hex(b"1000000000000000000000000000000000").unwrap();
+    assert!(sw.push(too_wide, 1).is_err());
+}
+
+#[test]
+fn snapshot_sums_across_segments_and_compaction_preserves_answers() {
+    for (dir, _keep) in backends() {
+        let ns = Namespace::Sha1;
+        let a = keys(ns, 5_000, 10);
+        let mut b = keys(ns, 3_000, 11);
+        // Overlap: half of b's keys also in a.
+        for (i, (&k, _)) in a.iter().enumerate().take(1500) {
+            b.insert(k, i as u64 + 1);
+        }
+        let small = keys(ns, 3, 12);
+        let mut expected = a.clone();
+        for (&k, &c) in b.iter().chain(&small) {
+            *expected.entry(k).or_default() += c;
+        }
+        let mut w = StoreWriter::open(dir.clone()).unwrap();
+        for data in [&a, &b, &small] {
+            let meta = write_segment(&mut w, ns, data);
+            w.commit(Commit {
+                added: vec![meta],
+                ..Commit::default()
+            })
+            .unwrap();
+        }
+        let snap = Snapshot::open(dir.as_ref()).unwrap();
+        assert_eq!(snap.segments(ns).len(), 3);
+        assert_eq!(snap.generation(), 3);
+        let check = |snap: &Snapshot| {
+            for (&k, &c) in expected.iter().step_by(7) {
+                assert_eq!(snap.count(ns, k).unwrap(), c);
+                let p = k.prefix(ns);
+                assert_eq!(
+                    snap.range(ns, p).unwrap(),
+                    reference_range(&expected, ns, p)
+                );
+            }
+        };
+        check(&snap);
+        let stats = w.compact(ns).unwrap().unwrap();
+        assert_eq!(stats.merged, 3);
+        assert_eq!(stats.hashes, expected.len() as u64);
+        let after = Snapshot::open(dir.as_ref()).unwrap();
+        assert_eq!(after.segments(ns).len(), 1);
+        check(&after);
+        check(&snap); // the old snapshot still answers from its (deleted) files
+        let merged: BTreeMap<Key, u64> = after.segments(ns)[0].iter().map(|r| r.unwrap()).collect();
+        assert_eq!(merged, expected);
+        assert!(
+            w.compact(ns).unwrap().is_none(),
+            "one segment: nothing to do"
+        );
+        // Only the manifest and the one live segment remain.
+        assert_eq!(dir.list().unwrap().len(), 2, "{:?}", dir.list().unwrap());
+    }
+}
+
+#[test]
+fn reopening_the_writer_removes_unpublished_leftovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(tmp.path()).unwrap());
+    let data = keys(Namespace::Sha1, 100, 20);
+    {
+        let mut w = StoreWriter::open(dir.clone()).unwrap();
+        let meta = write_segment(&mut w, Namespace::Sha1, &data);
+        w.commit(Commit {
+            added: vec![meta],
+            ..Commit::default()
+        })
+        .unwrap();
+        // Finished but never published, and one never finished: both are crash leftovers.
+        write_segment(&mut w, Namespace::Sha1, &data);
+        let (_, mut sw) = w.create_segment(Namespace::Ntlm, 1).unwrap();
+        sw.push(Key::from_u128(1), 1).unwrap();
+        std::mem::forget(sw);
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 5); // + LOCK
+    let w = StoreWriter::open(dir.clone()).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&"manifest".to_string()) && names.contains(&"LOCK".to_string()));
+    assert_eq!(w.manifest().segments.len(), 1);
+}
+
+/// Flipping any byte of a segment is either caught (at open or when the group is read) or
+/// lands in padding that no answer depends on; it never changes an answer.
+#[test]
+fn every_single_byte_flip_in_a_segment_is_detected_or_harmless() {
+    let ns = Namespace::Sha1;
+    let data = keys(ns, 700, 30);
+    let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+    let mut w = StoreWriter::open(dir.clone()).unwrap();
+    let meta = write_segment(&mut w, ns, &data);
+    let good = dir.open_read(&meta.file).unwrap().bytes().to_vec();
+    let expected: Vec<(Key, u64)> = data.iter().map(|(&k, &c)| (k, c)).collect();
+    let mut detected = 0;
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x5A;
+        let answer = Segment::open("s", FileSlice::from_vec(bad))
+            .and_then(|s| s.iter().collect::<Result<Vec<_>>>());
+        match answer {
+            Err(e) => {
+                assert!(e.is_corruption(), "byte {i}: {e}");
+                detected += 1;
+            }
+            Ok(all) => assert_eq!(all, expected, "byte {i} changed an answer undetected"),
+        }
+    }
+    assert!(
+        detected >= good.len() - 8,
+        "only {detected} of {} flips detected",
+        good.len()
+    );
+}
+
+#[test]
+fn manifest_roundtrip_and_corruption() {
+    let m = Manifest {
+        format_version: MANIFEST_VERSION,
+        generation: 3,
+        published_unix: 1_700_000_000,
+        segments: vec![],
+        sources: vec![SourceRecord {
+            fingerprint: "xxh3-128:00".into(),
+            label: "a.txt".into(),
+            imported_unix: 1,
+            lines: 2,
+            accepted: 2,
+            rejected: 0,
+        }],
+    };
+    let bytes = m.encode();
+    assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x01;
+        assert!(Manifest::decode(&bad).is_err(), "flip at {i} undetected");
+    }
+    assert!(Manifest::decode(&bytes[..bytes.len() - 1]).is_err());
+}
+
+/// Bytes per hash stay within 5% of the floor (160 - log2 n + 1.44 bits + count entropy),
+/// with the group table included, at a size where the table could dominate.
+#[test]
+fn segment_size_is_near_the_information_theoretic_floor() {
+    let ns = Namespace::Sha1;
+    let n = 200_000usize;
+    let data = keys(ns, n, 40);
+    let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+    let mut w = StoreWriter::open(dir).unwrap();
+    let meta = write_segment(&mut w, ns, &data);
+    let mut freq: BTreeMap<u64, u64> = BTreeMap::new();
+    for &c in data.values() {
+        *freq.entry(c).or_default() += 1;
+    }
+    let count_entropy: f64 = freq
+        .values()
+        .map(|&f| {
+            let p = f as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum();
+    let floor_bits = 160.0 - (n as f64).log2() + 1.4427 + count_entropy;
+    let actual_bits = meta.bytes as f64 * 8.0 / n as f64;
+    assert!(
+        actual_bits <= floor_bits * 1.05,
+        "actual {actual_bits:.2} bits/hash vs floor {floor_bits:.2}"
+    );
+}
