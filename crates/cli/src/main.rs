@@ -1,1 +1,475 @@
-fn main() {}
+//! The `leakwatch` command: argument parsing and glue. Every capability lives in a library
+//! crate (store, ingest, api, gen); this file only wires them to flags and prints results.
+//! It deliberately holds no logic a test would need to reach except through the binary.
+
+use std::{
+    io::{IsTerminal, Read, Write},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use leakwatch_api::{AppState, ServerLimits, StoreHandle};
+use leakwatch_gen::GenFormat;
+use leakwatch_ingest::{Format, IngestOptions, Source};
+use leakwatch_store::{Directory, MmapDirectory, Namespace, Snapshot, StoreWriter};
+
+#[derive(Parser)]
+#[command(
+    name = "leakwatch",
+    version,
+    about = "Self-hosted breach exposure: Pwned Passwords-compatible range API over your own leak corpora"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DataArg {
+    /// Data directory (store, spill space, rejects).
+    #[arg(long, env = "LEAKWATCH_DATA", default_value = "leakwatch-data")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Import a Pwned Passwords file or directory, or a plaintext password list.
+    Ingest {
+        #[command(flatten)]
+        data: DataArg,
+        /// Input file (plain, .gz or .zst), a downloader range directory, or `-` for stdin.
+        source: String,
+        /// Input format; `auto` detects it.
+        #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+        format: FormatArg,
+        /// Memory budget, e.g. 512M or 2G.
+        #[arg(long, default_value = "2G", value_parser = parse_size)]
+        memory: usize,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Where to write the sample of rejected lines.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Look something up in the store.
+    Check {
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
+    /// Segments, hashes and bytes per hash.
+    Stats {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Merge each namespace's segments into one.
+    Compact {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Check every checksum of every store file.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Generate synthetic, fictional corpora.
+    Gen {
+        #[command(subcommand)]
+        what: GenWhat,
+    },
+    /// Build a small demo store on first run, then serve it.
+    Demo {
+        /// Data directory for the demo store.
+        #[arg(long, env = "LEAKWATCH_DEMO_DATA")]
+        data: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckWhat {
+    /// How often a password was seen. Reads it from standard input, or asks without echo;
+    /// never from the command line, where other users and shell history could see it.
+    Password {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenWhat {
+    /// Password corpora: Pwned Passwords lines, a range directory, or a plaintext list.
+    Passwords {
+        /// Lines (distinct hashes for sha1/ntlm, passwords for plain).
+        #[arg(long, default_value_t = 1000, value_parser = parse_count)]
+        count: u64,
+        /// Seed: the same seed gives the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GenFormatArg::Sha1)]
+        format: GenFormatArg,
+        /// Output file (`-` = stdout); a directory for `--dir`.
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+        /// Write a downloader-style range directory instead of one file.
+        #[arg(long)]
+        dir: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Auto,
+    Hibp,
+    HibpDir,
+    Plain,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GenFormatArg {
+    Sha1,
+    Ntlm,
+    Plain,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = s[i..].to_ascii_uppercase();
+            let mult: usize = match unit.trim_end_matches("IB").trim_end_matches('B') {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                _ => return Err(format!("unknown size unit in {s:?} (use K, M, G)")),
+            };
+            (&s[..i], mult)
+        }
+        None => (s, 1),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?}"))?;
+    Ok((n * mult as f64) as usize)
+}
+
+fn parse_count(s: &str) -> Result<u64, String> {
+    let s = s.replace('_', "");
+    let (num, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1_000),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1_000_000),
+        Some('g' | 'G' | 'b' | 'B') => (&s[..s.len() - 1], 1_000_000_000),
+        _ => (&s[..], 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("not a count: {s:?}"))
+}
+
+fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {
+    let dir = MmapDirectory::open(data.join("store"))
+        .with_context(|| format!("opening store in {}", data.display()))?;
+    Ok(Arc::new(dir))
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Serve { data, listen } => serve(&data.data, listen, None),
+        Command::Ingest {
+            data,
+            source,
+            format,
+            memory,
+            threads,
+            rejects,
+            quiet,
+        } => {
+            let mut opts = IngestOptions::new(&data.data);
+            opts.format = match format {
+                FormatArg::Auto => None,
+                FormatArg::Hibp => Some(Format::Hibp),
+                FormatArg::HibpDir => Some(Format::HibpDir),
+                FormatArg::Plain => Some(Format::Plain),
+            };
+            opts.memory = memory;
+            if let Some(t) = threads {
+                opts.threads = t;
+            }
+            if let Some(r) = rejects {
+                opts.rejects_path = r;
+            }
+            opts.progress = !quiet;
+            ingest(&data.data, &Source::from_arg(&source), &opts)
+        }
+        Command::Check {
+            what: CheckWhat::Password { data },
+        } => check_password(&data.data),
+        Command::Stats { data } => stats(&data.data),
+        Command::Compact { data } => {
+            let mut w = StoreWriter::open(store_dir(&data.data)?)?;
+            for ns in Namespace::ALL {
+                match w.compact(ns)? {
+                    Some(s) => println!(
+                        "{ns}: merged {} segments into one: {} hashes, {} -> {} bytes",
+                        s.merged, s.hashes, s.bytes_before, s.bytes_after
+                    ),
+                    None => println!("{ns}: nothing to compact"),
+                }
+            }
+            Ok(())
+        }
+        Command::Verify { data } => {
+            let snap = Snapshot::open(store_dir(&data.data)?.as_ref())?;
+            snap.verify().context("verification failed")?;
+            let files = snap.manifest().segments.len();
+            println!(
+                "ok: manifest and {files} segments verified (generation {})",
+                snap.generation()
+            );
+            Ok(())
+        }
+        Command::Gen {
+            what:
+                GenWhat::Passwords {
+                    count,
+                    seed,
+                    format,
+                    out,
+                    dir,
+                },
+        } => {
+            let format = match format {
+                GenFormatArg::Sha1 => GenFormat::Sha1,
+                GenFormatArg::Ntlm => GenFormat::Ntlm,
+                GenFormatArg::Plain => GenFormat::Plain,
+            };
+            if dir {
+                if format == GenFormat::Plain {
+                    bail!("--dir writes hashes: use --format sha1 or ntlm");
+                }
+                return Ok(leakwatch_gen::write_range_dir(&out, format, count, seed)?);
+            }
+            let result = if out.as_os_str() == "-" {
+                leakwatch_gen::write_passwords(&mut std::io::stdout().lock(), format, count, seed)
+            } else {
+                leakwatch_gen::write_passwords(
+                    &mut std::fs::File::create(&out)?,
+                    format,
+                    count,
+                    seed,
+                )
+            };
+            match result {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
+        }
+        Command::Demo { data, listen } => demo(data, listen),
+    }
+}
+
+fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
+    let mut writer = StoreWriter::open(store_dir(data)?)?;
+    let s = leakwatch_ingest::ingest(&mut writer, source, opts)?;
+    if s.already_imported {
+        println!(
+            "{}: already imported ({}); the store is unchanged",
+            source.label(),
+            s.fingerprint
+        );
+        return Ok(());
+    }
+    println!(
+        "{}: {} lines read, {} accepted, {} rejected in {:.1}s ({:.0} lines/s), format {:?}",
+        source.label(),
+        s.lines,
+        s.accepted,
+        s.rejected,
+        s.seconds,
+        s.lines as f64 / s.seconds.max(1e-9),
+        s.format
+    );
+    for (ns, n) in [(Namespace::Sha1, s.sha1), (Namespace::Ntlm, s.ntlm)] {
+        if n.distinct > 0 {
+            println!(
+                "  {ns}: {} distinct hashes, {} new, segment {} bytes",
+                n.distinct, n.new, n.bytes
+            );
+        }
+    }
+    if let Some(path) = &s.rejects_file {
+        println!("  rejected lines sampled to {}", path.display());
+    }
+    println!("  published generation {}", s.generation);
+    Ok(())
+}
+
+fn read_secret() -> Result<String> {
+    let line = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password (not echoed): ")?
+    } else {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    };
+    let pw = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(pw.strip_suffix('\r').unwrap_or(pw).to_owned())
+}
+
+fn check_password(data: &Path) -> Result<()> {
+    let pw = read_secret()?;
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    let sha1 = snap.count(
+        Namespace::Sha1,
+        leakwatch_ingest::parse::sha1_key(pw.as_bytes()),
+    )?;
+    let ntlm = snap.count(Namespace::Ntlm, leakwatch_ingest::parse::ntlm_key(&pw))?;
+    // SHA-1 is the canonical count; a store loaded only with NTLM data answers from NTLM.
+    let count = if snap.segments(Namespace::Sha1).is_empty() {
+        ntlm
+    } else {
+        sha1
+    };
+    println!("{count}");
+    if std::io::stderr().is_terminal() {
+        if count > 0 {
+            eprintln!(
+                "This password has been seen {count} times in breaches loaded here: do not use it."
+            );
+        } else {
+            eprintln!("This password was not found in the breaches loaded here.");
+        }
+    }
+    Ok(())
+}
+
+fn stats(data: &Path) -> Result<()> {
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    println!(
+        "generation {}  sources {}",
+        snap.generation(),
+        snap.manifest().sources.len()
+    );
+    for ns in Namespace::ALL {
+        let segs = snap.segments(ns);
+        let hashes: u64 = segs.iter().map(|s| s.hashes()).sum();
+        let bytes: u64 = segs.iter().map(|s| s.bytes()).sum();
+        if segs.is_empty() {
+            println!("{ns}: empty");
+            continue;
+        }
+        let n = hashes.max(1) as f64;
+        let floor = (ns.key_bits() as f64 - n.log2() + 1.4427) / 8.0;
+        println!(
+            "{ns}: {} segments, {hashes} hashes (before merging), {bytes} bytes, {:.2} B/hash (key floor {:.2} B/hash without counts)",
+            segs.len(),
+            bytes as f64 / n,
+            floor
+        );
+    }
+    Ok(())
+}
+
+fn serve(data: &Path, listen: SocketAddr, banner: Option<String>) -> Result<()> {
+    let store = StoreHandle::open(store_dir(data)?)?;
+    let state = Arc::new(AppState::new(store, ServerLimits::default()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "leakwatch serving http://{addr}/ (generation {})",
+            state.store.snapshot().generation()
+        );
+        if let Some(b) = banner {
+            println!("{}", b.replace("{addr}", &addr.to_string()));
+            std::io::stdout().flush()?;
+        }
+        leakwatch_api::serve(listener, state, shutdown_signal()).await?;
+        eprintln!("leakwatch: shut down cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
+    let data = data.unwrap_or_else(|| {
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("leakwatch").join("demo")
+    });
+    let dir = store_dir(&data)?;
+    if Snapshot::open(dir.as_ref())?.generation() == 0 {
+        eprintln!(
+            "leakwatch demo: building a demo store in {} from generated, fictional data...",
+            data.display()
+        );
+        let mut writer = StoreWriter::open(dir)?;
+        let mut opts = IngestOptions::new(&data);
+        opts.progress = false;
+        for (format, count, seed) in [
+            (GenFormat::Plain, 300_000u64, 1u64),
+            (GenFormat::Sha1, 200_000, 2),
+            (GenFormat::Ntlm, 100_000, 3),
+        ] {
+            let file = data.join("demo-input.txt");
+            leakwatch_gen::write_passwords(
+                &mut std::fs::File::create(&file)?,
+                format,
+                count,
+                seed,
+            )?;
+            let s = leakwatch_ingest::ingest(&mut writer, &Source::File(file.clone()), &opts)?;
+            std::fs::remove_file(&file)?;
+            eprintln!(
+                "  {:?}: {} lines, {} SHA-1 and {} NTLM hashes",
+                format, s.lines, s.sha1.distinct, s.ntlm.distinct
+            );
+        }
+    } else {
+        eprintln!("leakwatch demo: using the demo store in {}", data.display());
+    }
+    let banner = "\nDemo ready. Try:\n  curl http://{addr}/range/5BAA6                       # SHA-1 prefix of \"password\"\n  curl -H 'Add-Padding: true' http://{addr}/range/5BAA6\n  curl 'http://{addr}/range/8846F?mode=ntlm'           # NTLM prefix of \"password\"\nPress Ctrl-C to stop.".to_string();
+    serve(&data, listen, Some(banner))
+}

@@ -1,1 +1,429 @@
-//! placeholder
+//! Ingest: from a leak file to published store segments.
+//!
+//! Pipeline: one reader thread decompresses and fingerprints the input and cuts it into
+//! line-aligned blocks; worker threads (one per core) parse and hash lines, sum repeats in a
+//! small cache, and radix-partition records into bounded spill buffers and files
+//! ([`spill`]); then the partitions are sorted in parallel, in order, and streamed into one new
+//! segment per namespace, and both are published with the source's fingerprint in one atomic
+//! manifest swap. A crash at any point leaves the previous manifest, and so the previous
+//! answers, untouched; the next writer removes the leftovers.
+//!
+//! This crate does not serve queries and does not decide where the store lives.
+
+pub mod parse;
+mod progress;
+mod rejects;
+pub mod source;
+mod spill;
+
+use std::{
+    io::{self, Read},
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
+    time::Instant,
+};
+
+use leakwatch_store::{
+    Commit, Key, Namespace, Snapshot, SourceRecord, StoreError, StoreWriter, unix_now,
+};
+
+pub use parse::Format;
+pub use source::Source;
+
+use crate::{
+    parse::Reject,
+    rejects::Rejects,
+    spill::{Combiner, Hll, PARTS, Spill},
+};
+
+/// Errors that stop an import (bad lines do not: they are counted and skipped).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The store refused (locked, corrupt, disk full...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Reading the input or writing spill files failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The options cannot work (e.g. a directory given with `--format plain`).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> IngestError {
+    let context = context.into();
+    move |source| IngestError::Io { context, source }
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// `None` detects: a directory is `HibpDir`, hash lines are `Hibp`, anything else `Plain`.
+    pub format: Option<Format>,
+    /// Memory budget in bytes for buffers and sorting.
+    pub memory: usize,
+    /// Worker threads (parse and sort).
+    pub threads: usize,
+    /// Where spill files go (a fresh sub-directory is made and removed).
+    pub tmp_dir: PathBuf,
+    /// Where to write a sample of rejected lines (created only if a line is rejected).
+    pub rejects_path: PathBuf,
+    /// How many rejected lines to sample.
+    pub reject_sample: usize,
+    /// Show a progress bar on a terminal, log lines otherwise; `false` for silence.
+    pub progress: bool,
+}
+
+impl IngestOptions {
+    /// Defaults: 2 GiB, every core, spill and rejects beside the given data directory.
+    pub fn new(data_dir: &std::path::Path) -> Self {
+        IngestOptions {
+            format: None,
+            memory: 2 << 30,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            tmp_dir: data_dir.join("tmp"),
+            rejects_path: data_dir.join("rejects").join(format!("{}.txt", unix_now())),
+            reject_sample: 1000,
+            progress: true,
+        }
+    }
+}
+
+/// Per-namespace outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamespaceSummary {
+    /// Distinct hashes in this import.
+    pub distinct: u64,
+    /// Of those, hashes the store did not hold before.
+    pub new: u64,
+    /// Bytes of the new segment.
+    pub bytes: u64,
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The source's fingerprint.
+    pub fingerprint: String,
+    /// The format used.
+    pub format: Format,
+    /// True if this exact content was imported before: nothing was changed.
+    pub already_imported: bool,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines accepted.
+    pub accepted: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// Where rejected lines were sampled, if any were.
+    pub rejects_file: Option<PathBuf>,
+    /// SHA-1 outcome.
+    pub sha1: NamespaceSummary,
+    /// NTLM outcome.
+    pub ntlm: NamespaceSummary,
+    /// Generation published (unchanged if nothing was).
+    pub generation: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+const BLOCK: usize = 4 << 20;
+
+struct Block {
+    bytes: Vec<u8>,
+    first_line: u64,
+}
+
+/// Imports one source into the store held by `writer`.
+pub fn ingest(
+    writer: &mut StoreWriter,
+    source: &Source,
+    opts: &IngestOptions,
+) -> Result<Summary, IngestError> {
+    let started = Instant::now();
+    let raw_bytes = Arc::new(AtomicU64::new(0));
+    let mut input = Input::open(source, raw_bytes.clone())
+        .map_err(io_err(format!("opening {}", source.label())))?;
+    let format = match (opts.format, source) {
+        (Some(Format::HibpDir), Source::Dir(_)) | (None, Source::Dir(_)) => Format::HibpDir,
+        (Some(f), Source::Dir(_)) => {
+            return Err(IngestError::Invalid(format!(
+                "a directory is read as hibp-dir, not {f:?}"
+            )));
+        }
+        (Some(Format::HibpDir), _) => {
+            return Err(IngestError::Invalid(
+                "--format hibp-dir needs a directory".into(),
+            ));
+        }
+        (Some(f), _) => f,
+        (None, _) => parse::detect(input.head()),
+    };
+
+    // Spill space lives next to the data; leftovers of a crashed import are ours to remove
+    // because we hold the writer lock.
+    let _ = std::fs::remove_dir_all(&opts.tmp_dir);
+    std::fs::create_dir_all(&opts.tmp_dir)
+        .map_err(io_err(format!("creating {}", opts.tmp_dir.display())))?;
+    let spill_dir = tempfile::Builder::new()
+        .prefix("ingest-")
+        .tempdir_in(&opts.tmp_dir)
+        .map_err(io_err("creating spill directory"))?;
+    let spills: Vec<Spill> = Namespace::ALL
+        .iter()
+        .map(|&ns| Spill::new(ns, spill_dir.path().to_path_buf(), opts.memory / 4))
+        .collect();
+    let rejects = Rejects::new(opts.rejects_path.clone(), opts.reject_sample, format);
+    let lines = AtomicU64::new(0);
+    let progress = progress::Progress::start(opts.progress, source.raw_len(), raw_bytes.clone());
+
+    let threads = opts.threads.max(1);
+    let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
+    let rx = std::sync::Mutex::new(rx);
+    let hll = std::thread::scope(|scope| -> Result<[Hll; 2], IngestError> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<[Hll; 2], IngestError> {
+                    let mut combiners = [Combiner::new(&spills[0]), Combiner::new(&spills[1])];
+                    loop {
+                        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(block) = next else { break };
+                        let n = parse_block(&block, format, &mut combiners, &rejects)
+                            .map_err(io_err("writing spill files"))?;
+                        lines.fetch_add(n, Ordering::Relaxed);
+                        progress.set_lines(lines.load(Ordering::Relaxed));
+                    }
+                    let [a, b] = combiners;
+                    Ok([
+                        a.finish().map_err(io_err("writing spill files"))?,
+                        b.finish().map_err(io_err("writing spill files"))?,
+                    ])
+                })
+            })
+            .collect();
+        let read_result = read_blocks(&mut input, tx);
+        let mut total = [Hll::new(), Hll::new()];
+        for w in workers {
+            let [a, b] = w
+                .join()
+                .map_err(|_| IngestError::Invalid("a worker thread panicked".into()))??;
+            total[0].merge(&a);
+            total[1].merge(&b);
+        }
+        read_result?;
+        Ok(total)
+    })?;
+    let fingerprint = input.fingerprint();
+    let lines = lines.load(Ordering::Relaxed);
+    let rejected = rejects.count();
+    let mut summary = Summary {
+        fingerprint: fingerprint.clone(),
+        format,
+        already_imported: writer.has_source(&fingerprint),
+        lines,
+        accepted: lines - rejected,
+        rejected,
+        rejects_file: rejects
+            .finish()
+            .map_err(io_err("writing the rejects file"))?,
+        sha1: NamespaceSummary::default(),
+        ntlm: NamespaceSummary::default(),
+        generation: writer.manifest().generation,
+        seconds: 0.0,
+    };
+    if summary.already_imported {
+        progress.finish("already imported: nothing to do");
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+
+    let before = Snapshot::open(writer.directory().as_ref())?;
+    let mut added = Vec::new();
+    for (i, ns) in Namespace::ALL.into_iter().enumerate() {
+        let spill = &spills[i];
+        if spill.records.load(Ordering::Relaxed) == 0 {
+            continue;
+        }
+        progress.phase(&format!("sorting {ns}"), PARTS as u64);
+        let (name, mut seg) = writer.create_segment(ns, hll[i].estimate())?;
+        let mut existing: Vec<_> = before
+            .segments(ns)
+            .iter()
+            .map(|s| s.iter().peekable())
+            .collect();
+        let ns_summary = if ns == Namespace::Sha1 {
+            &mut summary.sha1
+        } else {
+            &mut summary.ntlm
+        };
+        let mut push = |key: Key, count: u64| -> Result<(), IngestError> {
+            let mut seen = false;
+            for it in &mut existing {
+                while let Some(Ok((k, _))) = it.peek() {
+                    if *k >= key {
+                        seen |= *k == key;
+                        break;
+                    }
+                    it.next();
+                }
+                if let Some(Err(_)) = it.peek() {
+                    return Err(it
+                        .next()
+                        .and_then(Result::err)
+                        .map(IngestError::Store)
+                        .unwrap_or_else(|| IngestError::Invalid("segment read".into())));
+                }
+            }
+            ns_summary.distinct += 1;
+            ns_summary.new += u64::from(!seen);
+            seg.push(key, count)?;
+            Ok(())
+        };
+        // Sort `threads` partitions at a time in parallel; feed them to the writer in order.
+        for window in (0..PARTS).collect::<Vec<_>>().chunks(threads) {
+            let sorted: Vec<io::Result<Vec<(Key, u64)>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = window
+                    .iter()
+                    .map(|&p| s.spawn(move || spill.take_sorted(p)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(io::Error::other("sort thread panicked")))
+                    })
+                    .collect()
+            });
+            for part in sorted {
+                for (k, c) in part.map_err(io_err("reading spill files"))? {
+                    push(k, c)?;
+                }
+            }
+            progress.advance(window.len() as u64);
+        }
+        let stats = seg.finish()?;
+        ns_summary.bytes = stats.bytes;
+        added.push(StoreWriter::segment_meta(name, ns, stats));
+    }
+    let manifest = writer.commit(Commit {
+        added,
+        removed: Vec::new(),
+        sources: vec![SourceRecord {
+            fingerprint,
+            label: source.label(),
+            imported_unix: unix_now(),
+            lines: summary.lines,
+            accepted: summary.accepted,
+            rejected: summary.rejected,
+        }],
+    })?;
+    summary.generation = manifest.generation;
+    summary.seconds = started.elapsed().as_secs_f64();
+    progress.finish(&format!("published generation {}", summary.generation));
+    Ok(summary)
+}
+
+use source::Input;
+
+/// Cuts the input into blocks that end at a line boundary and sends them to the workers.
+fn read_blocks(input: &mut Input, tx: mpsc::SyncSender<Block>) -> Result<(), IngestError> {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut line_no = 1u64;
+    loop {
+        let mut buf = std::mem::take(&mut carry);
+        let start = buf.len();
+        buf.resize(start + BLOCK, 0);
+        let mut filled = start;
+        while filled < buf.len() {
+            let n = input
+                .read(&mut buf[filled..])
+                .map_err(io_err("reading input"))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        buf.truncate(filled);
+        let eof = filled < start + BLOCK;
+        if !eof {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) => carry = buf.split_off(i + 1),
+                None => {
+                    // One line longer than a block: keep reading it.
+                    carry = buf;
+                    continue;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            let lines_in =
+                memchr::memchr_iter(b'\n', &buf).count() as u64 + u64::from(!buf.ends_with(b"\n"));
+            if tx
+                .send(Block {
+                    bytes: buf,
+                    first_line: line_no,
+                })
+                .is_err()
+            {
+                return Ok(()); // a worker failed; its error is reported by the caller
+            }
+            line_no += lines_in;
+        }
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// Parses one block, returning the number of lines in it.
+fn parse_block(
+    block: &Block,
+    format: Format,
+    combiners: &mut [Combiner<'_>; 2],
+    rejects: &Rejects,
+) -> io::Result<u64> {
+    let mut bytes = &block.bytes[..];
+    if block.first_line == 1 {
+        bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    }
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let mut n = 0u64;
+    for line in bytes.split(|&b| b == b'\n') {
+        let line_no = block.first_line + n;
+        n += 1;
+        let line = parse::trim_cr(line);
+        let result = match format {
+            Format::Plain => parse::hash_password(line).map(|(sha, ntlm)| {
+                combiners[0]
+                    .add(sha, 1)
+                    .and_then(|_| combiners[1].add(ntlm, 1))
+            }),
+            Format::Hibp | Format::HibpDir => {
+                parse::parse_hash_line(line).map(|(ns, key, count)| {
+                    combiners[usize::from(ns == Namespace::Ntlm)].add(key, count)
+                })
+            }
+        };
+        match result {
+            Ok(r) => r?,
+            Err(reason) => rejects.reject(line_no, reason, line),
+        }
+    }
+    Ok(n)
+}
+
+/// Re-exported for callers that report rejects.
+pub type RejectReason = Reject;

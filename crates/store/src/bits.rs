@@ -65,11 +65,6 @@ impl BitWriter {
         self.write(1 << q, q as u32 + 1);
     }
 
-    /// Bits written so far.
-    pub fn bit_len(&self) -> u64 {
-        self.buf.len() as u64 * 8 + self.nacc as u64
-    }
-
     /// Pads to a whole byte and returns the bytes, leaving the writer empty.
     pub fn take_bytes(&mut self) -> Vec<u8> {
         let n = self.nacc.div_ceil(8) as usize;
@@ -96,11 +91,6 @@ impl<'a> BitReader<'a> {
             pos: 0,
             end: data.len() as u64 * 8,
         }
-    }
-
-    /// Current position in bits.
-    pub fn position(&self) -> u64 {
-        self.pos
     }
 
     #[inline]

@@ -145,6 +145,21 @@ impl Key {
         out
     }
 
+    /// Appends the big-endian digest bytes for a namespace (20 or 16 bytes).
+    #[inline]
+    pub fn write_digest(self, ns: Namespace, out: &mut Vec<u8>) {
+        if ns == Namespace::Sha1 {
+            out.extend_from_slice(&self.hi.to_be_bytes());
+        }
+        out.extend_from_slice(&self.lo.to_be_bytes());
+    }
+
+    /// The low 64 bits (uniformly distributed for a cryptographic hash).
+    #[inline]
+    pub fn low_u64(self) -> u64 {
+        self.lo as u64
+    }
+
     /// The 20-bit range prefix of a key in namespace `ns`.
     #[inline]
     pub fn prefix(self, ns: Namespace) -> u32 {

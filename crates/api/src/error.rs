@@ -1,0 +1,40 @@
+//! The server's error type: each variant is a status and a one-line plain-text reason.
+//! Internal failures (I/O, corruption) are logged by kind and answered with a generic 500 or
+//! 503; their details never reach the client.
+
+use axum::{
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// An error answered to a client.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400 with the reason.
+    BadRequest(&'static str),
+    /// 404.
+    NotFound,
+    /// 500; the detail is logged, not sent.
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, reason) = match self {
+            ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            ApiError::Internal(detail) => {
+                eprintln!("leakwatch serve: internal error: {detail}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
+        };
+        (status, [(header::CONTENT_TYPE, "text/plain")], reason).into_response()
+    }
+}
+
+impl From<leakwatch_store::StoreError> for ApiError {
+    fn from(e: leakwatch_store::StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,221 @@
+//! `GET /range/{prefix}`: Pwned Passwords' k-anonymity range endpoint, byte for byte.
+//!
+//! Answer: every stored hash with that 5-hex prefix as `SUFFIX:COUNT` (upper-case suffix),
+//! lines joined by CRLF with none after the last, `text/plain`; `?mode=ntlm` for NTLM.
+//! `Add-Padding: true` mixes in fake suffixes with count 0 up to 800–1000 lines. The ETag is
+//! a digest of the real lines, so it changes exactly when the range does (padding aside), and
+//! `If-None-Match` answers 304.
+
+use std::{collections::HashSet, sync::Arc};
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use leakwatch_store::{Key, Namespace};
+
+use crate::{ApiError, AppState};
+
+/// Padding: at least this many lines...
+const PAD_MIN: usize = 800;
+/// ...plus up to this many more, chosen at random per response.
+const PAD_JITTER: usize = 200;
+
+/// Parses a 5-hex prefix, either case.
+pub(crate) fn parse_prefix(s: &str) -> Option<u32> {
+    (s.len() == 5 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u32::from_str_radix(s, 16).ok())
+        .flatten()
+}
+
+fn parse_mode(query: Option<&str>) -> Result<Namespace, ApiError> {
+    let mut ns = Namespace::Sha1;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k.eq_ignore_ascii_case("mode") {
+            ns = match v.to_ascii_lowercase().as_str() {
+                "ntlm" => Namespace::Ntlm,
+                "sha1" | "" => Namespace::Sha1,
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "The mode parameter must be sha1 or ntlm",
+                    ));
+                }
+            };
+        }
+    }
+    Ok(ns)
+}
+
+fn render(entries: &[(Key, u64)], digits: usize, out: &mut Vec<u8>) {
+    let mut count = itoa_buf();
+    for (i, &(key, c)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        key.write_hex_suffix(digits, out);
+        out.push(b':');
+        out.extend_from_slice(fmt_u64(c, &mut count));
+    }
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Random suffixes, absent from `real`, to bring the answer up to 800–1000 lines.
+fn padding(ns: Namespace, prefix: u32, real: &[(Key, u64)]) -> Vec<(Key, u64)> {
+    let target = PAD_MIN + fastrand::usize(0..=PAD_JITTER);
+    let need = target.saturating_sub(real.len());
+    let taken: HashSet<Key> = real.iter().map(|e| e.0).collect();
+    let base = Key::first_with_prefix(ns, prefix as u64, leakwatch_store::PREFIX_BITS);
+    let suffix_bits = ns.key_bits() - leakwatch_store::PREFIX_BITS;
+    let mut fake = HashSet::with_capacity(need);
+    while fake.len() < need {
+        let r = Key::from_u128(fastrand::u128(..))
+            .shl(32)
+            .or_low(fastrand::u32(..) as u64);
+        let suffix = r.shl(160 - suffix_bits).shr(160 - suffix_bits);
+        if let Some(key) = base.checked_add(suffix) {
+            if !taken.contains(&key) {
+                fake.insert(key);
+            }
+        }
+    }
+    fake.into_iter().map(|k| (k, 0)).collect()
+}
+
+pub(crate) async fn range(
+    State(state): State<Arc<AppState>>,
+    Path(prefix): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let prefix = parse_prefix(&prefix).ok_or(ApiError::BadRequest(
+        "The hash prefix was not in a valid format",
+    ))?;
+    let ns = parse_mode(query.as_deref())?;
+    let snap = state.store.snapshot();
+    let real = snap.range(ns, prefix)?;
+
+    let digits = ns.suffix_hex_len();
+    let mut body = Vec::with_capacity((digits + 10) * real.len().max(PAD_MIN + PAD_JITTER));
+    render(&real, digits, &mut body);
+    let etag = format!(
+        "\"{}-{:016x}\"",
+        ns.name(),
+        xxhash_rust::xxh3::xxh3_64(&body)
+    );
+    let last_modified = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(snap.modified_unix(ns)),
+    );
+
+    let mut resp_headers = HeaderMap::new();
+    let mut put = |name: header::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            resp_headers.insert(name, v);
+        }
+    };
+    put(header::CONTENT_TYPE, "text/plain");
+    put(header::CACHE_CONTROL, "public, max-age=2678400");
+    put(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    put(header::ETAG, &etag);
+    put(header::LAST_MODIFIED, &last_modified);
+    put(header::VARY, "Add-Padding");
+
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        });
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
+    }
+
+    let padded = headers
+        .get("add-padding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if padded {
+        let mut all = real;
+        all.extend(padding(ns, prefix, &all));
+        all.sort_unstable_by_key(|e| e.0);
+        body.clear();
+        render(&all, digits, &mut body);
+    }
+    Ok((StatusCode::OK, resp_headers, body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        for (s, want) in [
+            ("5BAA6", Some(0x5BAA6)),
+            ("5baa6", Some(0x5BAA6)),
+            ("00000", Some(0)),
+            ("FFFFF", Some(0xFFFFF)),
+        ] {
+            assert_eq!(parse_prefix(s), want, "{s}");
+        }
+        for bad in ["5BAA", "5BAA61", "5BAG6", "", "+BAA6", "5BAA\u{e9}"] {
+            assert_eq!(parse_prefix(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode(None).unwrap(), Namespace::Sha1);
+        assert_eq!(parse_mode(Some("mode=ntlm")).unwrap(), Namespace::Ntlm);
+        assert_eq!(parse_mode(Some("x=1&mode=NTLM")).unwrap(), Namespace::Ntlm);
+        assert!(parse_mode(Some("mode=md5")).is_err());
+    }
+
+    #[test]
+    fn padding_fills_to_between_800_and_1000_with_fresh_suffixes_in_the_range() {
+        let real: Vec<(Key, u64)> = (1..=5u128)
+            .map(|i| {
+                (
+                    Key::first_with_prefix(Namespace::Sha1, 0xABCDE, 20)
+                        .checked_add(Key::from_u128(i))
+                        .unwrap(),
+                    9,
+                )
+            })
+            .collect();
+        for ns in Namespace::ALL {
+            let pad = padding(ns, 0xABCDE, &real);
+            assert!((795..=995).contains(&pad.len()), "{}", pad.len());
+            assert!(pad.iter().all(|(k, c)| *c == 0 && k.prefix(ns) == 0xABCDE));
+            assert!(pad.iter().all(|p| !real.iter().any(|r| r.0 == p.0)));
+        }
+    }
+
+    #[test]
+    fn render_is_crlf_separated_without_trailing_newline() {
+        let k = Key::from_hex(b"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8").unwrap();
+        let k2 = k.checked_add(Key::from_u128(1)).unwrap();
+        let mut out = Vec::new();
+        render(&[(k, 3), (k2, 10_434_004)], 35, &mut out);
+        assert_eq!(out, b"1E4C9B93F3F0682250B6CF8331B7EE68FD8:3\r\n1E4C9B93F3F0682250B6CF8331B7EE68FD9:10434004");
+    }
+}

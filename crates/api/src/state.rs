@@ -1,0 +1,106 @@
+//! Shared server state: the current store snapshot (swapped when a new generation is
+//! published), limits, and metrics. Nothing here handles requests.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use leakwatch_store::{Directory, Snapshot, StoreError, read_manifest};
+
+use crate::metrics::Metrics;
+
+/// Request limits applied by [`crate::app`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// A request taking longer is answered 408.
+    pub request_timeout: Duration,
+    /// Requests served at once; more wait.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            request_timeout: Duration::from_secs(10),
+            max_concurrent_requests: 1024,
+        }
+    }
+}
+
+/// The published store, reloaded when its manifest's generation changes.
+#[derive(Debug)]
+pub struct StoreHandle {
+    dir: Arc<dyn Directory>,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl StoreHandle {
+    /// Opens the published generation of a store.
+    pub fn open(dir: Arc<dyn Directory>) -> Result<StoreHandle, StoreError> {
+        let snap = Snapshot::open(dir.as_ref())?;
+        Ok(StoreHandle {
+            dir,
+            current: RwLock::new(Arc::new(snap)),
+        })
+    }
+
+    /// The snapshot requests read from.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Swaps in the published generation if it changed; returns whether it did.
+    pub fn reload_if_changed(&self) -> Result<bool, StoreError> {
+        let published = read_manifest(self.dir.as_ref())?.generation;
+        if published == self.snapshot().generation() {
+            return Ok(false);
+        }
+        let snap = Arc::new(Snapshot::open(self.dir.as_ref())?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = snap;
+        Ok(true)
+    }
+}
+
+/// Everything handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The store.
+    pub store: StoreHandle,
+    /// Limits.
+    pub limits: ServerLimits,
+    pub(crate) metrics: Metrics,
+}
+
+impl AppState {
+    /// State over an opened store.
+    pub fn new(store: StoreHandle, limits: ServerLimits) -> Self {
+        AppState {
+            store,
+            limits,
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.store.reload_if_changed()).await {
+            Ok(Ok(true)) => eprintln!(
+                "leakwatch serve: now serving generation {}",
+                state.store.snapshot().generation()
+            ),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => eprintln!(
+                "leakwatch serve: reload failed, still serving the previous generation: {e}"
+            ),
+            Err(e) => eprintln!("leakwatch serve: reload task failed: {e}"),
+        }
+    }
+}

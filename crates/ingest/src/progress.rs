@@ -1,0 +1,105 @@
+//! Progress reporting: a bar with rate and ETA on a terminal, a log line every few seconds
+//! otherwise (CI logs, pipes), nothing when disabled.
+
+use std::{
+    io::IsTerminal,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+    log: bool,
+    started: Instant,
+    last_log: std::sync::Mutex<Instant>,
+    raw_bytes: Arc<AtomicU64>,
+    lines: AtomicU64,
+}
+
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+impl Progress {
+    pub(crate) fn start(enabled: bool, total: Option<u64>, raw_bytes: Arc<AtomicU64>) -> Progress {
+        let tty = enabled && std::io::stderr().is_terminal();
+        let bar = tty.then(|| {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let template = if total.is_some() {
+                "{spinner} reading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}"
+            } else {
+                "{spinner} reading {bytes} {bytes_per_sec} {msg}"
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            log: enabled && !tty,
+            started: Instant::now(),
+            last_log: std::sync::Mutex::new(Instant::now()),
+            raw_bytes,
+            lines: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn set_lines(&self, lines: u64) {
+        self.lines.store(lines, Ordering::Relaxed);
+        let bytes = self.raw_bytes.load(Ordering::Relaxed);
+        let rate = lines as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+            bar.set_message(format!("{lines} lines, {rate:.0} lines/s"));
+        } else if self.log {
+            let mut last = self.last_log.lock().unwrap_or_else(|e| e.into_inner());
+            if last.elapsed() >= LOG_EVERY {
+                *last = Instant::now();
+                eprintln!(
+                    "ingest: read {} MB, {lines} lines, {rate:.0} lines/s",
+                    bytes / 1_000_000
+                );
+            }
+        }
+    }
+
+    pub(crate) fn phase(&self, what: &str, steps: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(steps);
+            bar.set_position(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(what.to_owned());
+        } else if self.log {
+            eprintln!("ingest: {what} ({steps} partitions)");
+        }
+    }
+
+    pub(crate) fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    pub(crate) fn finish(&self, msg: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if self.log {
+            eprintln!(
+                "ingest: {msg} after {:.1}s",
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
