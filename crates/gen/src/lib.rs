@@ -178,9 +178,9 @@ pub fn write_passwords(
     out.flush()
 }
 
-/// Writes a Pwned Passwords downloader-style directory: `XXXXX.txt` per prefix (all
-/// 1,048,576 of them, empty ones included, as the downloader does), `SUFFIX:COUNT` lines
-/// sorted, CRLF line ends. Holds the `count` hashes in memory to sort them.
+/// Writes a Pwned Passwords downloader-style directory: `XXXXX.txt` per prefix that holds
+/// a hash (at real-corpus sizes, every one of the 1,048,576), `SUFFIX:COUNT` lines sorted,
+/// CRLF line ends. Holds the `count` hashes in memory to sort them.
 pub fn write_range_dir(
     dir: &std::path::Path,
     format: GenFormat,
@@ -227,7 +227,9 @@ pub fn write_range_dir(
             body.extend_from_slice(entries[i].1);
             i += 1;
         }
-        std::fs::write(dir.join(format!("{prefix:05X}.txt")), body)?;
+        if !body.is_empty() {
+            std::fs::write(dir.join(format!("{prefix:05X}.txt")), body)?;
+        }
     }
     Ok(())
 }

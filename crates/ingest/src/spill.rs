@@ -56,7 +56,7 @@ impl Spill {
                     })
                 })
                 .collect(),
-            cap: (memory / PARTS).max(64 << 10),
+            cap: (memory / PARTS).max(4 << 10),
             records: AtomicU64::new(0),
             spilled_bytes: AtomicU64::new(0),
         }
@@ -294,8 +294,8 @@ mod tests {
         let spill = Spill::new(Namespace::Sha1, tmp.path().to_path_buf(), 0);
         let mut expected = std::collections::BTreeMap::new();
         let mut c = Combiner::new(&spill);
-        for i in 0..50_000u64 {
-            let key = crate::parse::sha1_key(&(i % 20_000).to_le_bytes());
+        for i in 0..600_000u64 {
+            let key = crate::parse::sha1_key(&(i % 300_000).to_le_bytes());
             let count = i % 7 + 1;
             *expected.entry(key).or_insert(0u64) += count;
             c.add(key, count).unwrap();

@@ -1,1 +1,11 @@
+//! leakwatch's integration tests, in one binary to keep link times down. They drive the real
+//! `leakwatch` binary (ingest, serve, crash) and the library crates in-process, and compare
+//! answers with references computed independently from the input files.
 
+mod crash;
+mod fixture;
+mod formats;
+mod hibp_js;
+mod http;
+mod ranges;
+mod support;

@@ -1,0 +1,114 @@
+//! Crash safety: SIGKILL a real `leakwatch ingest` / `compact` child at many instants across
+//! its run; afterwards the store must answer exactly as before the import or exactly as
+//! after it, never anything else, and the next writer must clean up what was left.
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use leakwatch_gen::GenFormat;
+use leakwatch_store::Namespace;
+
+use crate::support::*;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+fn state(data: &Path) -> (Model, Model) {
+    (store_model(data, Namespace::Sha1), store_model(data, Namespace::Ntlm))
+}
+
+/// Runs `args` on a copy of `base`, kills it after `delay`, and returns the copy.
+fn run_and_kill(base: &Path, work: &Path, args: &[&str], delay: Duration) -> bool {
+    let _ = std::fs::remove_dir_all(work);
+    copy_dir(base, work);
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--data", work.to_str().unwrap()]);
+    let mut child = Command::new(bin()).args(&full).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(delay);
+    let finished = child.try_wait().unwrap().is_some();
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    finished
+}
+
+fn timed(base: &Path, work: &Path, args: &[&str]) -> Duration {
+    let _ = std::fs::remove_dir_all(work);
+    copy_dir(base, work);
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--data", work.to_str().unwrap()]);
+    let t = Instant::now();
+    leakwatch(&full, None);
+    t.elapsed()
+}
+
+#[test]
+fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = generate(GenFormat::Sha1, 100_000, 1);
+    let b = generate(GenFormat::Plain, 300_000, 2);
+    let a_file = write(&tmp.path().join("a.txt"), &a);
+    let b_file = write(&tmp.path().join("b.txt"), &b);
+    let base = tmp.path().join("base");
+    leakwatch(&["ingest", "-q", "--data", base.to_str().unwrap(), a_file.to_str().unwrap()], None);
+
+    let (b_sha, b_ntlm) = model_of_plain(&b);
+    let before = (model_of_hash_lines(&a, 40), Model::new());
+    let after = (merge(&before.0, &b_sha), b_ntlm);
+    assert_eq!(state(&base), before);
+
+    let work = tmp.path().join("work");
+    // A small memory budget makes the import spill to disk, so kills land in every phase.
+    let ingest_args = ["ingest", "-q", "--memory", "4M", b_file.to_str().unwrap()];
+    let full = timed(&base, &work, &ingest_args);
+    assert_eq!(state(&work), after);
+
+    let points = 24;
+    let (mut saw_before, mut saw_after) = (0, 0);
+    for i in 0..points {
+        // Spread over the run and a little past it; 13 ms steps shift the grid each round.
+        let delay = full.mul_f64(1.2 * i as f64 / points as f64) + Duration::from_millis((i * 13 % 7) as u64);
+        run_and_kill(&base, &work, &ingest_args, delay);
+        let got = state(&work);
+        if got == before {
+            saw_before += 1;
+        } else if got == after {
+            saw_after += 1;
+        } else {
+            panic!("kill after {delay:?} left a state that is neither before nor after the import");
+        }
+        // The next writer removes leftovers and the import can be redone.
+        leakwatch(&["ingest", "-q", "--data", work.to_str().unwrap(), b_file.to_str().unwrap()], None);
+        assert_eq!(state(&work), after, "re-import after a kill at {delay:?}");
+        let store_files: Vec<String> = std::fs::read_dir(work.join("store"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(store_files.iter().all(|n| n == "manifest" || n == "LOCK" || n.ends_with(".seg")), "{store_files:?}");
+        assert!(!store_files.iter().any(|n| n.contains("partial")));
+    }
+    assert!(saw_before > 0 && saw_after > 0, "kills covered both sides: {saw_before} before, {saw_after} after");
+
+    // Compaction: killed anywhere, the answers never change.
+    let merged_base = tmp.path().join("merged-base");
+    copy_dir(&work, &merged_base);
+    let full = timed(&merged_base, &work, &["compact"]);
+    for i in 0..12 {
+        let delay = full.mul_f64(1.2 * i as f64 / 12.0);
+        run_and_kill(&merged_base, &work, &["compact"], delay);
+        assert_eq!(state(&work), after, "compaction killed after {delay:?}");
+        leakwatch(&["verify", "--data", work.to_str().unwrap()], None);
+    }
+}

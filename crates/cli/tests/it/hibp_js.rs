@@ -1,0 +1,84 @@
+//! The real npm `hibp` client (`pwnedPassword`, `pwnedPasswordRange`) against the binary:
+//! for 1,000 generated passwords it must get exactly the counts computed from the input.
+//! Needs node and `npm ci` in tests/js; `.ci/run` installs both. Elsewhere it skips loudly,
+//! but never under CI=true.
+
+use std::path::PathBuf;
+
+use leakwatch_gen::GenFormat;
+
+use crate::support::*;
+
+fn js_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js")
+}
+
+fn node_available() -> bool {
+    std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
+        && js_dir().join("node_modules/hibp").is_dir()
+}
+
+#[test]
+fn npm_hibp_client_gets_exact_counts() {
+    if !node_available() {
+        assert!(std::env::var_os("CI").is_none(), "CI must run the npm hibp test: node or tests/js/node_modules missing");
+        eprintln!("\n*** SKIPPED npm hibp compatibility test: run `npm ci --prefix tests/js` (needs node) ***\n");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let plain = generate(GenFormat::Plain, 200_000, 77);
+    let hashes = generate(GenFormat::Sha1, 100_000, 78);
+    for (name, bytes) in [("p.txt", &plain), ("h.txt", &hashes)] {
+        let f = write(&tmp.path().join(name), bytes);
+        leakwatch(&["ingest", "-q", "--data", data.to_str().unwrap(), f.to_str().unwrap()], None);
+    }
+    let (ps, ntlm) = model_of_plain(&plain);
+    let sha1 = merge(&ps, &model_of_hash_lines(&hashes, 40));
+
+    // 1,000 passwords: 900 from the list (popular and rare) and 100 never used.
+    let text = String::from_utf8(plain).unwrap();
+    let mut distinct: Vec<&str> = text.lines().collect();
+    distinct.sort();
+    distinct.dedup();
+    let step = distinct.len() / 900;
+    let mut passwords: Vec<String> = distinct.iter().step_by(step).take(900).map(|s| s.to_string()).collect();
+    passwords.extend((0..100).map(|i| format!("never-leaked-{i}-Qx")));
+    let cases: Vec<(String, u64)> = passwords
+        .into_iter()
+        .map(|p| {
+            let (s, _) = model_of_plain(format!("{p}\n").as_bytes());
+            let hash = s.keys().next().unwrap().clone();
+            let want = sha1.get(&hash).copied().unwrap_or(0);
+            (p, want)
+        })
+        .collect();
+    assert!(cases.iter().filter(|c| c.1 == 0).count() >= 100);
+    let range_obj = |m: &Model, prefix: &str| -> serde_json::Value {
+        model_range(m, prefix)
+            .into_iter()
+            .map(|l| {
+                let (s, c) = l.split_once(':').unwrap();
+                (s.to_string(), serde_json::json!(c.parse::<u64>().unwrap()))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let prefixes = ["5BAA6", "7C4A8", "00000", "FFFFF", "ABCDE", "31415"];
+    let ranges: Vec<_> = prefixes.iter().map(|p| serde_json::json!([p, range_obj(&sha1, p)])).collect();
+    let ntlm_ranges: Vec<_> = ["8846F", "32ED8", "00000"].iter().map(|p| serde_json::json!([p, range_obj(&ntlm, p)])).collect();
+    let json = serde_json::json!({ "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges });
+    let cases_file = write(&tmp.path().join("cases.json"), json.to_string().as_bytes());
+
+    let server = Server::start(&data);
+    let out = std::process::Command::new("node")
+        .arg(js_dir().join("hibp-compat.mjs"))
+        .arg(format!("http://{}", server.addr))
+        .arg(&cases_file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "hibp client failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1016 passed, 0 failed"), "{stdout}");
+}

@@ -1,0 +1,228 @@
+//! The range API: in-process through `app()`, and over a real socket against the binary.
+
+use std::{io::Read, sync::Arc};
+
+use axum::{body::Body, http::Request};
+use leakwatch_api::{AppState, ServerLimits, StoreHandle, app};
+use leakwatch_gen::GenFormat;
+use leakwatch_ingest::{IngestOptions, Source};
+use leakwatch_store::{Directory, MmapDirectory, StoreWriter};
+use tower::ServiceExt;
+
+use crate::support::*;
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    data: std::path::PathBuf,
+    sha1: Model,
+    ntlm: Model,
+}
+
+/// A store of generated SHA-1 lines plus a plaintext list (which also fills NTLM).
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let hashes = generate(GenFormat::Sha1, 50_000, 5);
+    let plain = generate(GenFormat::Plain, 20_000, 6);
+    let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
+    let mut w = StoreWriter::open(dir).unwrap();
+    let mut opts = IngestOptions::new(&data);
+    opts.progress = false;
+    for (name, bytes) in [("h.txt", &hashes), ("p.txt", &plain)] {
+        let f = write(&tmp.path().join(name), bytes);
+        leakwatch_ingest::ingest(&mut w, &Source::File(f), &opts).unwrap();
+    }
+    let (ps, pn) = model_of_plain(&plain);
+    Fixture { sha1: merge(&model_of_hash_lines(&hashes, 40), &ps), ntlm: pn, data, _tmp: tmp }
+}
+
+async fn get(state: &Arc<AppState>, uri: &str, headers: &[(&str, &str)]) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app(state.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+    (status, headers, body)
+}
+
+fn state_for(data: &std::path::Path) -> Arc<AppState> {
+    let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
+    Arc::new(AppState::new(StoreHandle::open(dir).unwrap(), ServerLimits::default()))
+}
+
+fn lines(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(!text.ends_with('\n'), "no newline after the last line");
+    assert!(!text.replace("\r\n", "").contains('\n'), "lines are CRLF-separated");
+    text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn range_answers_exactly_with_hibp_headers() {
+    let f = fixture();
+    let state = state_for(&f.data);
+    // "password" is in the generated list, so 5BAA6 is non-empty; check a spread of others.
+    for prefix in ["5BAA6", "00000", "FFFFF", "7C4A8", "ABCDE", "12345"] {
+        let (status, headers, body) = get(&state, &format!("/range/{prefix}"), &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(lines(&body), model_range(&f.sha1, prefix), "{prefix}");
+        assert_eq!(headers["content-type"], "text/plain");
+        assert_eq!(headers["cache-control"], "public, max-age=2678400");
+        assert_eq!(headers["access-control-allow-origin"], "*");
+        assert!(headers.contains_key("etag") && headers.contains_key("last-modified"));
+    }
+    let (_, _, body) = get(&state, "/range/5BAA6", &[]).await;
+    assert!(lines(&body).iter().any(|l| l.starts_with("1E4C9B93F3F0682250B6CF8331B7EE68FD8:")));
+    // Lower-case prefixes are the same range.
+    let (_, _, lower) = get(&state, "/range/5baa6", &[]).await;
+    assert_eq!(lower, body);
+}
+
+#[tokio::test]
+async fn ntlm_mode_has_27_hex_suffixes() {
+    let f = fixture();
+    let state = state_for(&f.data);
+    for prefix in ["8846F", "32ED8", "00000"] {
+        let (status, _, body) = get(&state, &format!("/range/{prefix}?mode=ntlm"), &[]).await;
+        assert_eq!(status, 200);
+        let got = lines(&body);
+        assert_eq!(got, model_range(&f.ntlm, prefix));
+        assert!(got.iter().all(|l| l.split(':').next().unwrap().len() == 27));
+    }
+    let (_, _, body) = get(&state, "/range/8846F?mode=ntlm", &[]).await;
+    assert!(lines(&body).iter().any(|l| l.starts_with("7EAEE8FB117AD06BDD830B7586C:")), "NTLM of 'password'");
+}
+
+#[tokio::test]
+async fn bad_requests_get_400_with_a_reason() {
+    let f = fixture();
+    let state = state_for(&f.data);
+    for uri in ["/range/5BAA", "/range/5BAA61", "/range/GGGGG", "/range/5BAA6?mode=md5"] {
+        let (status, headers, body) = get(&state, uri, &[]).await;
+        assert_eq!(status, 400, "{uri}");
+        assert_eq!(headers["content-type"], "text/plain");
+        let text = String::from_utf8(body).unwrap();
+        assert!(!text.is_empty() && !text.contains('\n'), "one-line reason: {text:?}");
+    }
+    let (status, _, body) = get(&state, "/range/XYZ", &[]).await;
+    assert_eq!((status, body.as_slice()), (400, &b"The hash prefix was not in a valid format"[..]));
+    assert_eq!(get(&state, "/nope", &[]).await.0, 404);
+}
+
+#[tokio::test]
+async fn padding_adds_zero_count_entries_up_to_800_to_1000() {
+    let f = fixture();
+    let state = state_for(&f.data);
+    let real = model_range(&f.sha1, "5BAA6");
+    let mut sizes = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        let (_, _, body) = get(&state, "/range/5BAA6", &[("Add-Padding", "true")]).await;
+        let all = lines(&body);
+        assert!((800..=1000).contains(&all.len()), "{}", all.len());
+        let mut sorted = all.clone();
+        sorted.sort();
+        assert_eq!(sorted, all, "padded answer is sorted");
+        let kept: Vec<String> = all.iter().filter(|l| !l.ends_with(":0")).cloned().collect();
+        assert_eq!(kept, real, "real entries unchanged");
+        assert!(all.iter().all(|l| l.len() >= 37 && l.split(':').next().unwrap().len() == 35));
+        sizes.insert(all.len());
+    }
+    assert!(sizes.len() > 1, "padding size is random: {sizes:?}");
+}
+
+#[tokio::test]
+async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
+    let f = fixture();
+    let state = state_for(&f.data);
+    let (_, headers, body) = get(&state, "/range/5BAA6", &[]).await;
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let (status, h304, b304) = get(&state, "/range/5BAA6", &[("If-None-Match", &etag)]).await;
+    assert_eq!(status, 304);
+    assert!(b304.is_empty());
+    assert_eq!(h304["etag"].to_str().unwrap(), etag);
+    assert_eq!(get(&state, "/range/5BAA6", &[("If-None-Match", "\"other\"")]).await.0, 200);
+    let (_, other, _) = get(&state, "/range/5BAA7", &[]).await;
+    assert_ne!(other["etag"], headers["etag"], "ETags differ between ranges");
+
+    let (status, gz_headers, gz) = get(&state, "/range/5BAA6", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(gz_headers["content-encoding"], "gzip");
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut plain).unwrap();
+    assert_eq!(plain, body);
+    let (_, br_headers, _) = get(&state, "/range/5BAA6", &[("Accept-Encoding", "br")]).await;
+    assert_eq!(br_headers["content-encoding"], "br");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let f = fixture();
+    let state = state_for(&f.data);
+    assert_eq!(get(&state, "/healthz", &[]).await.0, 200);
+    let (status, _, body) = get(&state, "/readyz", &[]).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(body).unwrap().contains("generation 2"));
+    get(&state, "/range/5BAA6", &[]).await;
+    get(&state, "/range/zzzzz", &[]).await;
+    let (_, _, body) = get(&state, "/metrics", &[]).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("leakwatch_http_requests_total{route=\"/range/{prefix}\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("leakwatch_http_requests_total{route=\"/range/{prefix}\",status=\"400\"} 1"));
+    assert!(text.contains("leakwatch_store_generation 2"));
+    assert!(!text.contains("5BAA6") && !text.to_lowercase().contains("zzzzz"), "queried values never in metrics");
+}
+
+#[tokio::test]
+async fn a_published_import_is_served_without_restart() {
+    let f = fixture();
+    let state = state_for(&f.data);
+    let before = get(&state, "/range/5BAA6", &[]).await.2;
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = write(&tmp.path().join("x.txt"), b"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:5\n");
+    leakwatch(&["ingest", "-q", "--data", f.data.to_str().unwrap(), extra.to_str().unwrap()], None);
+    assert!(state.store.reload_if_changed().unwrap());
+    let after = get(&state, "/range/5BAA6", &[]).await.2;
+    assert_ne!(before, after);
+    let want = f.sha1["5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"] + 5;
+    assert!(lines(&after).contains(&format!("1E4C9B93F3F0682250B6CF8331B7EE68FD8:{want}")));
+}
+
+/// The real binary over a real socket: answers, hot reload, and a clean exit on SIGTERM.
+#[test]
+fn served_over_a_socket_by_the_binary() {
+    let f = fixture();
+    let server = Server::start(&f.data);
+    for i in 0..300u32 {
+        let prefix = format!("{:05X}", i.wrapping_mul(2_654_435_761) & 0xFFFFF);
+        let (status, headers, body) = http_get(&server.addr, &format!("/range/{prefix}"), &[]);
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], "text/plain");
+        assert_eq!(lines(&body), model_range(&f.sha1, &prefix), "{prefix}");
+    }
+    let (status, _, body) = http_get(&server.addr, "/range/5baa6?mode=ntlm", &[]);
+    assert_eq!((status, lines(&body)), (200, model_range(&f.ntlm, "5BAA6")));
+
+    // A new import shows up without a restart.
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = write(&tmp.path().join("x.txt"), b"0000000000000000000000000000000000000000:77\n");
+    leakwatch(&["ingest", "-q", "--data", f.data.to_str().unwrap(), extra.to_str().unwrap()], None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, _, body) = http_get(&server.addr, "/range/00000", &[]);
+        if lines(&body).contains(&"00000000000000000000000000000000000:77".to_string()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "new generation not served within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // SIGTERM: graceful shutdown, exit status 0.
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+}

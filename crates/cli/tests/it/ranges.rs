@@ -1,0 +1,48 @@
+//! Every one of the 1,048,576 ranges of a million-hash store equals the range recomputed
+//! from the input file.
+
+use leakwatch_gen::GenFormat;
+use leakwatch_store::{MmapDirectory, Namespace, Snapshot};
+
+use crate::support::*;
+
+fn check_every_range(ns: Namespace, format: GenFormat, count: u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generate(format, count, 42);
+    let file = write(&tmp.path().join("input.txt"), &input);
+    let data = tmp.path().join("data");
+    leakwatch(&["ingest", "--quiet", "--data", data.to_str().unwrap(), file.to_str().unwrap()], None);
+    let model = model_of_hash_lines(&input, ns.hex_len());
+    assert_eq!(model.len() as u64, count);
+
+    let dir = MmapDirectory::open(data.join("store")).unwrap();
+    let snap = Snapshot::open(&dir).unwrap();
+    let mut model_iter = model.iter().peekable();
+    let mut checked = 0u64;
+    for prefix in 0..(1u32 << 20) {
+        let p = format!("{prefix:05X}");
+        let mut want = Vec::new();
+        while let Some((k, c)) = model_iter.next_if(|(k, _)| k.starts_with(&p)) {
+            want.push(format!("{}:{c}", &k[5..]));
+        }
+        let got: Vec<String> = snap
+            .range(ns, prefix)
+            .unwrap()
+            .into_iter()
+            .map(|(k, c)| format!("{}:{c}", &k.to_hex(ns)[5..]))
+            .collect();
+        assert_eq!(got, want, "range {p}");
+        checked += got.len() as u64;
+    }
+    assert_eq!(checked, count, "every hash appears in exactly one range");
+}
+
+#[test]
+fn every_sha1_range_of_a_million_hash_store_matches_the_input() {
+    check_every_range(Namespace::Sha1, GenFormat::Sha1, 1_000_000);
+}
+
+#[test]
+fn every_ntlm_range_matches_the_input() {
+    check_every_range(Namespace::Ntlm, GenFormat::Ntlm, 200_000);
+}

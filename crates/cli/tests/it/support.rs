@@ -1,0 +1,201 @@
+//! Shared test helpers: running the binary, generated inputs, an independent reference model
+//! of a store's content, and a server child process.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::Duration,
+};
+
+use leakwatch_store::{MmapDirectory, Namespace, Snapshot};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_leakwatch")
+}
+
+/// Runs `leakwatch ARGS` with optional stdin; panics with its stderr if it fails.
+pub fn leakwatch(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let out = try_leakwatch(args, stdin);
+    assert!(out.status.success(), "leakwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+pub fn try_leakwatch(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn leakwatch");
+    if let Some(input) = stdin {
+        let mut s = child.stdin.take().unwrap();
+        s.write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Generated input bytes.
+pub fn generate(format: leakwatch_gen::GenFormat, count: u64, seed: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    leakwatch_gen::write_passwords(&mut out, format, count, seed).unwrap();
+    out
+}
+
+/// Upper-case full hex hash -> summed count: what a store should hold for a namespace.
+pub type Model = BTreeMap<String, u64>;
+
+/// The reference model of `HASH:COUNT` text, parsed with nothing from leakwatch.
+pub fn model_of_hash_lines(text: &[u8], hex_len: usize) -> Model {
+    let mut m = Model::new();
+    for line in String::from_utf8_lossy(text).lines() {
+        let line = line.trim();
+        if let Some((h, c)) = line.split_once(':') {
+            if h.len() == hex_len && h.chars().all(|c| c.is_ascii_hexdigit()) {
+                if let Ok(c) = c.parse::<u64>() {
+                    if c > 0 {
+                        *m.entry(h.to_ascii_uppercase()).or_default() += c;
+                    }
+                }
+            }
+        }
+    }
+    m
+}
+
+/// The reference model of a plaintext list: SHA-1 and NTLM of each line, counted, computed
+/// with the sha1/md4 crates directly.
+pub fn model_of_plain(text: &[u8]) -> (Model, Model) {
+    use sha1::Digest;
+    let (mut s, mut n) = (Model::new(), Model::new());
+    for line in String::from_utf8_lossy(text).lines() {
+        if line.is_empty() {
+            continue;
+        }
+        let sha: String = sha1::Sha1::digest(line.as_bytes()).iter().map(|b| format!("{b:02X}")).collect();
+        let utf16: Vec<u8> = line.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let ntlm: String = md4::Md4::digest(&utf16).iter().map(|b| format!("{b:02X}")).collect();
+        *s.entry(sha).or_default() += 1;
+        *n.entry(ntlm).or_default() += 1;
+    }
+    (s, n)
+}
+
+pub fn merge(a: &Model, b: &Model) -> Model {
+    let mut m = a.clone();
+    for (k, v) in b {
+        *m.entry(k.clone()).or_default() += v;
+    }
+    m
+}
+
+/// Everything a store answers for a namespace, read through a fresh snapshot.
+pub fn store_model(data: &Path, ns: Namespace) -> Model {
+    let dir = MmapDirectory::open(data.join("store")).unwrap();
+    let snap = Snapshot::open(&dir).unwrap();
+    let mut m = Model::new();
+    for seg in snap.segments(ns) {
+        for item in seg.iter() {
+            let (k, c) = item.unwrap();
+            *m.entry(k.to_hex(ns)).or_default() += c;
+        }
+    }
+    m
+}
+
+/// The lines a range answer must hold for `prefix`: `SUFFIX:COUNT`, sorted.
+pub fn model_range(m: &Model, prefix: &str) -> Vec<String> {
+    m.range(prefix.to_string()..)
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .map(|(k, c)| format!("{}:{c}", &k[5..]))
+        .collect()
+}
+
+pub fn write(path: &Path, bytes: &[u8]) -> PathBuf {
+    std::fs::write(path, bytes).unwrap();
+    path.to_path_buf()
+}
+
+/// A `leakwatch serve` child on an ephemeral loopback port; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Server {
+        let mut child = Command::new(bin())
+            .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited before listening");
+            if let Some(rest) = line.split("http://").nth(1) {
+                break rest.split('/').next().unwrap().to_string();
+            }
+        };
+        // Keep draining stderr so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = stderr.read_to_string(&mut sink);
+        });
+        Server { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET over a real socket: (status, lower-cased headers, body).
+pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut body = raw[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let mut map = BTreeMap::new();
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            map.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    if map.get("transfer-encoding").is_some_and(|v| v == "chunked") {
+        body = dechunk(&body);
+    }
+    (status, map, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}

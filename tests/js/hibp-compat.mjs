@@ -1,0 +1,49 @@
+// Drives the real npm `hibp` client against a local leakwatch server.
+// Usage: node hibp-compat.mjs BASE_URL CASES_JSON
+// CASES_JSON: {"passwords": [[password, expectedCount], ...],
+//              "ranges": [[prefix, {SUFFIX: count, ...}], ...],
+//              "ntlm_ranges": [[prefix, {SUFFIX: count, ...}], ...]}
+// Expected values come from the test, computed from the input file, not from leakwatch.
+import { readFileSync } from 'node:fs';
+import { pwnedPassword, pwnedPasswordRange } from 'hibp';
+
+const [baseUrl, casesPath] = process.argv.slice(2);
+const cases = JSON.parse(readFileSync(casesPath, 'utf8'));
+let passed = 0;
+let failed = 0;
+const fail = (msg) => {
+  failed += 1;
+  if (failed <= 20) console.error(`FAIL ${msg}`);
+};
+const sameRange = (got, want) => {
+  const g = Object.keys(got).sort();
+  const w = Object.keys(want).sort();
+  return g.length === w.length && w.every((k, i) => g[i] === k && got[k] === want[k]);
+};
+
+for (const [password, want] of cases.passwords) {
+  const got = await pwnedPassword(password, { baseUrl });
+  if (got === want) passed += 1; else fail(`pwnedPassword(${JSON.stringify(password)}) = ${got}, want ${want}`);
+}
+for (const [prefix, want] of cases.ranges) {
+  const got = await pwnedPasswordRange(prefix, { baseUrl });
+  if (sameRange(got, want)) passed += 1; else fail(`pwnedPasswordRange(${prefix}) differs`);
+  // With padding: every real entry present, the rest count 0, 800 to 1000 in all.
+  const padded = await pwnedPasswordRange(prefix, { baseUrl, addPadding: true });
+  const real = Object.fromEntries(Object.entries(padded).filter(([, c]) => c > 0));
+  const n = Object.keys(padded).length;
+  if (sameRange(real, want) && n >= Math.max(800, Object.keys(want).length) && n <= Math.max(1000, Object.keys(want).length)) passed += 1;
+  else fail(`padded pwnedPasswordRange(${prefix}): ${n} entries`);
+}
+for (const [prefix, want] of cases.ntlm_ranges) {
+  const got = await pwnedPasswordRange(prefix, { baseUrl, mode: 'ntlm' });
+  if (sameRange(got, want)) passed += 1; else fail(`pwnedPasswordRange(${prefix}, ntlm) differs`);
+}
+try {
+  await pwnedPasswordRange('XYZ', { baseUrl });
+  fail('a bad prefix did not throw');
+} catch (e) {
+  if (String(e.message).includes('hash prefix')) passed += 1; else fail(`bad prefix error: ${e.message}`);
+}
+console.log(`hibp-compat: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
