@@ -86,13 +86,15 @@ fn padding(ns: Namespace, prefix: u32, real: &[(Key, u64)]) -> Vec<(Key, u64)> {
     let mut fake = HashSet::with_capacity(need);
     while fake.len() < need {
         let r = Key::from_u128(fastrand::u128(..))
-            .shl(32)
+            .shift_left(32)
             .or_low(fastrand::u32(..) as u64);
-        let suffix = r.shl(160 - suffix_bits).shr(160 - suffix_bits);
-        if let Some(key) = base.checked_add(suffix) {
-            if !taken.contains(&key) {
-                fake.insert(key);
-            }
+        let suffix = r
+            .shift_left(160 - suffix_bits)
+            .shift_right(160 - suffix_bits);
+        if let Some(key) = base.checked_add(suffix)
+            && !taken.contains(&key)
+        {
+            fake.insert(key);
         }
     }
     fake.into_iter().map(|k| (k, 0)).collect()

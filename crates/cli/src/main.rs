@@ -379,7 +379,7 @@ fn stats(data: &Path) -> Result<()> {
             continue;
         }
         let n = hashes.max(1) as f64;
-        let floor = (ns.key_bits() as f64 - n.log2() + 1.4427) / 8.0;
+        let floor = (ns.key_bits() as f64 - n.log2() + std::f64::consts::LOG2_E) / 8.0;
         println!(
             "{ns}: {} segments, {hashes} hashes (before merging), {bytes} bytes, {:.2} B/hash (key floor {:.2} B/hash without counts)",
             segs.len(),

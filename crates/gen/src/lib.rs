@@ -92,7 +92,7 @@ pub fn password(rank: u64) -> String {
     for _ in 0..2 + h.next_u64() % 3 {
         s.push_str(SYLLABLES[(h.next_u64() % SYLLABLES.len() as u64) as usize]);
     }
-    if h.next_u64() % 3 == 0 {
+    if h.next_u64().is_multiple_of(3) {
         s[..1].make_ascii_uppercase();
     }
     s.push_str(&rank.to_string());

@@ -130,7 +130,7 @@ impl Key {
                 b'A'..=b'F' => c - b'A' + 10,
                 _ => return None,
             };
-            k = k.shl(4).or_low(v as u64);
+            k = k.shift_left(4).or_low(v as u64);
         }
         Some(k)
     }
@@ -163,7 +163,7 @@ impl Key {
     /// The 20-bit range prefix of a key in namespace `ns`.
     #[inline]
     pub fn prefix(self, ns: Namespace) -> u32 {
-        self.shr(ns.key_bits() - PREFIX_BITS).lo as u32
+        self.shift_right(ns.key_bits() - PREFIX_BITS).lo as u32
     }
 
     /// The smallest key in namespace `ns` whose prefix is `prefix` (or whose top `prefix_bits`
@@ -172,7 +172,7 @@ impl Key {
         if prefix_bits == 0 {
             return Key::ZERO;
         }
-        Key::from_u128(prefix as u128).shl(ns.key_bits() - prefix_bits)
+        Key::from_u128(prefix as u128).shift_left(ns.key_bits() - prefix_bits)
     }
 
     /// Appends the upper-case hex of the last `digits` hex digits.
@@ -216,7 +216,7 @@ impl Key {
 
     /// Logical shift right.
     #[inline]
-    pub fn shr(self, k: u32) -> Key {
+    pub fn shift_right(self, k: u32) -> Key {
         match k {
             0 => self,
             1..=127 => Key {
@@ -233,7 +233,7 @@ impl Key {
 
     /// Logical shift left, dropping bits past 2^160.
     #[inline]
-    pub fn shl(self, k: u32) -> Key {
+    pub fn shift_left(self, k: u32) -> Key {
         match k {
             0 => self,
             1..=127 => Key {
@@ -261,7 +261,7 @@ impl Key {
     #[inline]
     pub fn bits(self, start: u32, len: u32) -> u64 {
         debug_assert!(len <= 64);
-        let v = self.shr(start).lo as u64;
+        let v = self.shift_right(start).lo as u64;
         if len == 64 {
             v
         } else {
@@ -330,10 +330,14 @@ mod tests {
         assert_eq!(b.wrapping_sub(one), a);
         assert_eq!(b.wrapping_sub(a), one);
         for k in [0, 1, 31, 32, 63, 64, 100, 127, 128, 129, 140, 159, 160] {
-            assert_eq!(a.shl(k).shr(k), a.shl(k).shr(k).shl(k).shr(k), "shift {k}");
+            assert_eq!(
+                a.shift_left(k).shift_right(k),
+                a.shift_left(k).shift_right(k).shift_left(k).shift_right(k),
+                "shift {k}"
+            );
             let x = Key::from_u128(0xDEAD_BEEF);
             if k <= 128 {
-                assert_eq!(x.shl(k).shr(k), x, "shift {k}");
+                assert_eq!(x.shift_left(k).shift_right(k), x, "shift {k}");
             }
         }
         assert_eq!(a.bit_len(), 129);

@@ -211,7 +211,7 @@ impl SegmentWriter {
 /// Cost in bits of Rice-coding `gaps` with parameter `k`.
 fn rice_cost(gaps: &[Key], k: u32) -> u64 {
     gaps.iter()
-        .map(|g| 1 + k as u64 + g.shr(k).to_u64().unwrap_or(u64::MAX / 4))
+        .map(|g| 1 + k as u64 + g.shift_right(k).to_u64().unwrap_or(u64::MAX / 4))
         .fold(0u64, u64::saturating_add)
 }
 
@@ -248,7 +248,7 @@ fn encode_group(base: Key, elems: &[(Key, u64)], bits: &mut BitWriter) -> (Vec<u
         .min_by_key(|&c| (count_cost(elems.iter().map(|e| e.1), c), c))
         .unwrap_or(0);
     for (gap, &(_, count)) in gaps.iter().zip(elems) {
-        bits.write_unary(gap.shr(k).to_u64().unwrap_or(0));
+        bits.write_unary(gap.shift_right(k).to_u64().unwrap_or(0));
         bits.write_wide(|start, len| gap.bits(start, len), k);
         let vp = (count - 1) as u128 + (1u128 << c);
         let bl = 128 - vp.leading_zeros();
@@ -508,13 +508,13 @@ impl Segment {
         let mut prev = base;
         for i in 0..e.len {
             let q = r.read_unary().ok_or_else(|| bad("truncated key"))?;
-            let mut gap = Key::from_u128(q as u128).shl(k);
+            let mut gap = Key::from_u128(q as u128).shift_left(k);
             let mut done = 0;
             while done < k {
                 let take = (k - done).min(CHUNK);
                 let v = r.read(take).ok_or_else(|| bad("truncated key"))?;
                 gap = gap
-                    .checked_add(Key::from_u128(v as u128).shl(done))
+                    .checked_add(Key::from_u128(v as u128).shift_left(done))
                     .ok_or_else(|| bad("key overflow"))?;
                 done += take;
             }

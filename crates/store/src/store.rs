@@ -317,11 +317,11 @@ fn merge_segments(segs: &[Segment], mut f: impl FnMut(Key, u64) -> Result<()>) -
     while let Some(min) = heads.iter().flatten().map(|h| h.0).min() {
         let mut count = 0u64;
         for (head, cursor) in heads.iter_mut().zip(&mut cursors) {
-            if let Some((k, c)) = *head {
-                if k == min {
-                    count = count.saturating_add(c);
-                    *head = cursor.next().transpose()?;
-                }
+            if let Some((k, c)) = *head
+                && k == min
+            {
+                count = count.saturating_add(c);
+                *head = cursor.next().transpose()?;
             }
         }
         f(min, count)?;

@@ -305,7 +305,7 @@ fn segment_size_is_near_the_information_theoretic_floor() {
             -p * p.log2()
         })
         .sum();
-    let floor_bits = 160.0 - (n as f64).log2() + 1.4427 + count_entropy;
+    let floor_bits = 160.0 - (n as f64).log2() + std::f64::consts::LOG2_E + count_entropy;
     let actual_bits = meta.bytes as f64 * 8.0 / n as f64;
     assert!(
         actual_bits <= floor_bits * 1.05,

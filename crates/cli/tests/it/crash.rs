@@ -27,7 +27,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn state(data: &Path) -> (Model, Model) {
-    (store_model(data, Namespace::Sha1), store_model(data, Namespace::Ntlm))
+    (
+        store_model(data, Namespace::Sha1),
+        store_model(data, Namespace::Ntlm),
+    )
 }
 
 /// Runs `args` on a copy of `base`, kills it after `delay`, and returns the copy.
@@ -36,7 +39,12 @@ fn run_and_kill(base: &Path, work: &Path, args: &[&str], delay: Duration) -> boo
     copy_dir(base, work);
     let mut full: Vec<&str> = args.to_vec();
     full.extend(["--data", work.to_str().unwrap()]);
-    let mut child = Command::new(bin()).args(&full).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(bin())
+        .args(&full)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(delay);
     let finished = child.try_wait().unwrap().is_some();
     let _ = child.kill(); // SIGKILL
@@ -62,7 +70,16 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
     let a_file = write(&tmp.path().join("a.txt"), &a);
     let b_file = write(&tmp.path().join("b.txt"), &b);
     let base = tmp.path().join("base");
-    leakwatch(&["ingest", "-q", "--data", base.to_str().unwrap(), a_file.to_str().unwrap()], None);
+    leakwatch(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            base.to_str().unwrap(),
+            a_file.to_str().unwrap(),
+        ],
+        None,
+    );
 
     let (b_sha, b_ntlm) = model_of_plain(&b);
     let before = (model_of_hash_lines(&a, 40), Model::new());
@@ -78,8 +95,15 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
     let points = 24;
     let (mut saw_before, mut saw_after) = (0, 0);
     for i in 0..points {
-        // Spread over the run and a little past it; 13 ms steps shift the grid each round.
-        let delay = full.mul_f64(1.2 * i as f64 / points as f64) + Duration::from_millis((i * 13 % 7) as u64);
+        // Spread over the measured run (jittered by a few ms so the grid shifts); the last
+        // points come well after it, so a machine slower than the measurement still ends
+        // some runs on the "after" side.
+        let delay = if i < points - 3 {
+            full.mul_f64(1.1 * i as f64 / (points - 3) as f64)
+                + Duration::from_millis((i * 13 % 7) as u64)
+        } else {
+            full * (3 + i - (points - 3)) as u32
+        };
         run_and_kill(&base, &work, &ingest_args, delay);
         let got = state(&work);
         if got == before {
@@ -90,16 +114,33 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
             panic!("kill after {delay:?} left a state that is neither before nor after the import");
         }
         // The next writer removes leftovers and the import can be redone.
-        leakwatch(&["ingest", "-q", "--data", work.to_str().unwrap(), b_file.to_str().unwrap()], None);
+        leakwatch(
+            &[
+                "ingest",
+                "-q",
+                "--data",
+                work.to_str().unwrap(),
+                b_file.to_str().unwrap(),
+            ],
+            None,
+        );
         assert_eq!(state(&work), after, "re-import after a kill at {delay:?}");
         let store_files: Vec<String> = std::fs::read_dir(work.join("store"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(store_files.iter().all(|n| n == "manifest" || n == "LOCK" || n.ends_with(".seg")), "{store_files:?}");
+        assert!(
+            store_files
+                .iter()
+                .all(|n| n == "manifest" || n == "LOCK" || n.ends_with(".seg")),
+            "{store_files:?}"
+        );
         assert!(!store_files.iter().any(|n| n.contains("partial")));
     }
-    assert!(saw_before > 0 && saw_after > 0, "kills covered both sides: {saw_before} before, {saw_after} after");
+    assert!(
+        saw_before > 0 && saw_after > 0,
+        "kills covered both sides: {saw_before} before, {saw_after} after"
+    );
 
     // Compaction: killed anywhere, the answers never change.
     let merged_base = tmp.path().join("merged-base");

@@ -37,14 +37,26 @@ fn version_1_store_opens_and_answers_exactly() {
 fn current_writer_reproduces_version_1_segments_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    leakwatch(&["ingest", "-q", "--data", data.to_str().unwrap(), fixtures().join("input-v1.txt").to_str().unwrap()], None);
+    leakwatch(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            data.to_str().unwrap(),
+            fixtures().join("input-v1.txt").to_str().unwrap(),
+        ],
+        None,
+    );
     let mut compared = 0;
     for e in std::fs::read_dir(fixtures().join("store-v1")).unwrap() {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".seg") {
             let fresh = std::fs::read(data.join("store").join(&name)).unwrap();
-            assert!(fresh == std::fs::read(e.path()).unwrap(), "{name} differs from the v1 fixture");
+            assert!(
+                fresh == std::fs::read(e.path()).unwrap(),
+                "{name} differs from the v1 fixture"
+            );
             compared += 1;
         }
     }
@@ -58,6 +70,18 @@ fn current_writer_reproduces_version_1_segments_byte_for_byte() {
 fn regenerate_fixture() {
     let input = fixtures().join("input-v1.txt");
     let data = fixtures().join("store-v1-new");
-    leakwatch(&["ingest", "-q", "--data", data.to_str().unwrap(), input.to_str().unwrap()], None);
-    eprintln!("written to {}; move its store/ to store-v1 only for a new version", data.display());
+    leakwatch(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            data.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    eprintln!(
+        "written to {}; move its store/ to store-v1 only for a new version",
+        data.display()
+    );
 }

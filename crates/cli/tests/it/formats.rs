@@ -8,7 +8,12 @@ use leakwatch_store::Namespace;
 
 use crate::support::*;
 
-fn ingest_into(data: &std::path::Path, source: &str, stdin: Option<&[u8]>, extra: &[&str]) -> String {
+fn ingest_into(
+    data: &std::path::Path,
+    source: &str,
+    stdin: Option<&[u8]>,
+    extra: &[&str],
+) -> String {
     let mut args = vec!["ingest", "-q", "--data", data.to_str().unwrap()];
     args.extend(extra);
     args.push(source);
@@ -26,13 +31,32 @@ fn plain_gzip_zstd_stdin_crlf_lowercase_and_directory_inputs_agree() {
     gz.write_all(&text).unwrap();
     write(&p("h.txt.gz"), &gz.finish().unwrap());
     write(&p("h.txt.zst"), &zstd::encode_all(&text[..], 3).unwrap());
-    let crlf_lower = String::from_utf8(text.clone()).unwrap().to_lowercase().replace('\n', "\r\n");
+    let crlf_lower = String::from_utf8(text.clone())
+        .unwrap()
+        .to_lowercase()
+        .replace('\n', "\r\n");
     write(&p("h-crlf.txt"), crlf_lower.as_bytes());
     write(&p("h.txt"), &text);
     let range_dir = p("ranges");
-    leakwatch(&["gen", "passwords", "--count", "20000", "--seed", "9", "--dir", "--out", range_dir.to_str().unwrap()], None);
+    leakwatch(
+        &[
+            "gen",
+            "passwords",
+            "--count",
+            "20000",
+            "--seed",
+            "9",
+            "--dir",
+            "--out",
+            range_dir.to_str().unwrap(),
+        ],
+        None,
+    );
 
-    for (i, source) in ["h.txt", "h.txt.gz", "h.txt.zst", "h-crlf.txt", "ranges"].iter().enumerate() {
+    for (i, source) in ["h.txt", "h.txt.gz", "h.txt.zst", "h-crlf.txt", "ranges"]
+        .iter()
+        .enumerate()
+    {
         let data = p(&format!("d{i}"));
         ingest_into(&data, p(source).to_str().unwrap(), None, &[]);
         assert_eq!(store_model(&data, Namespace::Sha1), model, "{source}");
@@ -53,22 +77,47 @@ fn plaintext_lists_fill_both_namespaces_and_never_reach_the_disk() {
     let file = write(&tmp.path().join("list.txt"), &text);
     let data = tmp.path().join("data");
     let rejects = tmp.path().join("rejects.txt");
-    let out = ingest_into(&data, file.to_str().unwrap(), None, &["--rejects", rejects.to_str().unwrap()]);
+    let out = ingest_into(
+        &data,
+        file.to_str().unwrap(),
+        None,
+        &["--rejects", rejects.to_str().unwrap()],
+    );
     assert!(out.contains("3 rejected"), "{out}");
 
-    let (sha, ntlm) = model_of_plain(&text.split(|&b| b == b'\n').filter(|l| std::str::from_utf8(l).is_ok() && l.len() <= 1024).collect::<Vec<_>>().join(&b'\n'));
+    let (sha, ntlm) = model_of_plain(
+        &text
+            .split(|&b| b == b'\n')
+            .filter(|l| std::str::from_utf8(l).is_ok() && l.len() <= 1024)
+            .collect::<Vec<_>>()
+            .join(&b'\n'),
+    );
     assert_eq!(store_model(&data, Namespace::Sha1), sha);
     assert_eq!(store_model(&data, Namespace::Ntlm), ntlm);
 
-    let out = leakwatch(&["check", "password", "--data", data.to_str().unwrap()], Some(b"Zebra-Canary-4711\n"));
+    let out = leakwatch(
+        &["check", "password", "--data", data.to_str().unwrap()],
+        Some(b"Zebra-Canary-4711\n"),
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "2");
-    let out = leakwatch(&["check", "password", "--data", data.to_str().unwrap()], Some(b"not-in-the-list-9999"));
+    let out = leakwatch(
+        &["check", "password", "--data", data.to_str().unwrap()],
+        Some(b"not-in-the-list-9999"),
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "0");
 
     let sample = std::fs::read_to_string(&rejects).unwrap();
-    let line_numbers: Vec<&str> = sample.lines().filter(|l| !l.starts_with('#')).map(|l| l.split('\t').next().unwrap()).collect();
+    let line_numbers: Vec<&str> = sample
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
     assert_eq!(line_numbers, ["30002", "30003", "30004"], "{sample}");
-    assert!(sample.contains("not valid UTF-8") && sample.contains("empty line") && sample.contains("longer than 1024"));
+    assert!(
+        sample.contains("not valid UTF-8")
+            && sample.contains("empty line")
+            && sample.contains("longer than 1024")
+    );
 
     // No plaintext anywhere under the data directory or in the rejects file.
     let mut stack = vec![data.clone(), rejects.clone()];
@@ -77,8 +126,16 @@ fn plaintext_lists_fill_both_namespaces_and_never_reach_the_disk() {
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(!bytes.windows(17).any(|w| w == b"Zebra-Canary-4711"), "plaintext in {}", path.display());
-            assert!(!bytes.windows(8).any(|w| w == b"not utf8"), "rejected plaintext in {}", path.display());
+            assert!(
+                !bytes.windows(17).any(|w| w == b"Zebra-Canary-4711"),
+                "plaintext in {}",
+                path.display()
+            );
+            assert!(
+                !bytes.windows(8).any(|w| w == b"not utf8"),
+                "rejected plaintext in {}",
+                path.display()
+            );
         }
     }
 }
@@ -87,19 +144,36 @@ fn plaintext_lists_fill_both_namespaces_and_never_reach_the_disk() {
 fn bad_hash_lines_are_counted_sampled_with_line_numbers_and_skipped() {
     let tmp = tempfile::tempdir().unwrap();
     let good = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:3\n";
-    let text = format!("{good}{good}NOTAHASH:1\n5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:zero\n7C4A8D09CA3762AF61E59520943DC26494F8941B:0\n7C4A8D09CA3762AF61E59520943DC26494F8941B:2\n");
+    let text = format!(
+        "{good}{good}NOTAHASH:1\n5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:zero\n7C4A8D09CA3762AF61E59520943DC26494F8941B:0\n7C4A8D09CA3762AF61E59520943DC26494F8941B:2\n"
+    );
     let file = write(&tmp.path().join("h.txt"), text.as_bytes());
     let data = tmp.path().join("data");
     let rejects = tmp.path().join("r.txt");
-    let out = ingest_into(&data, file.to_str().unwrap(), None, &["--format", "hibp", "--rejects", rejects.to_str().unwrap()]);
-    assert!(out.contains("6 lines read, 3 accepted, 3 rejected"), "{out}");
+    let out = ingest_into(
+        &data,
+        file.to_str().unwrap(),
+        None,
+        &["--format", "hibp", "--rejects", rejects.to_str().unwrap()],
+    );
+    assert!(
+        out.contains("6 lines read, 3 accepted, 3 rejected"),
+        "{out}"
+    );
     let m = store_model(&data, Namespace::Sha1);
     assert_eq!(m.len(), 2);
     assert_eq!(m["5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"], 6);
     let sample = std::fs::read_to_string(&rejects).unwrap();
     assert!(sample.contains("3\tnot HASH:COUNT"), "{sample}");
-    assert!(sample.contains("4\tcount missing") && sample.contains("5\tcount is 0\t7C4A8D09CA3762AF61E59520943DC26494F8941B:0"), "{sample}");
-    assert!(!sample.contains("NOTAHASH"), "a line that is not hash-like is withheld: {sample}");
+    assert!(
+        sample.contains("4\tcount missing")
+            && sample.contains("5\tcount is 0\t7C4A8D09CA3762AF61E59520943DC26494F8941B:0"),
+        "{sample}"
+    );
+    assert!(
+        !sample.contains("NOTAHASH"),
+        "a line that is not hash-like is withheld: {sample}"
+    );
 }
 
 #[test]
@@ -113,7 +187,12 @@ fn importing_the_same_content_twice_changes_nothing() {
         let mut v: Vec<_> = std::fs::read_dir(d.join("store"))
             .unwrap()
             .map(|e| e.unwrap())
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
             .collect();
         v.sort();
         v
@@ -122,7 +201,10 @@ fn importing_the_same_content_twice_changes_nothing() {
     // Same file, then the same content compressed and through stdin.
     let out = ingest_into(&data, file.to_str().unwrap(), None, &[]);
     assert!(out.contains("already imported"), "{out}");
-    write(&tmp.path().join("h.zst"), &zstd::encode_all(&text[..], 1).unwrap());
+    write(
+        &tmp.path().join("h.zst"),
+        &zstd::encode_all(&text[..], 1).unwrap(),
+    );
     ingest_into(&data, tmp.path().join("h.zst").to_str().unwrap(), None, &[]);
     ingest_into(&data, "-", Some(&text), &[]);
     assert_eq!(snapshot(&data), before);

@@ -14,15 +14,23 @@ fn js_dir() -> PathBuf {
 }
 
 fn node_available() -> bool {
-    std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
         && js_dir().join("node_modules/hibp").is_dir()
 }
 
 #[test]
 fn npm_hibp_client_gets_exact_counts() {
     if !node_available() {
-        assert!(std::env::var_os("CI").is_none(), "CI must run the npm hibp test: node or tests/js/node_modules missing");
-        eprintln!("\n*** SKIPPED npm hibp compatibility test: run `npm ci --prefix tests/js` (needs node) ***\n");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the npm hibp test: node or tests/js/node_modules missing"
+        );
+        eprintln!(
+            "\n*** SKIPPED npm hibp compatibility test: run `npm ci --prefix tests/js` (needs node) ***\n"
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -31,7 +39,16 @@ fn npm_hibp_client_gets_exact_counts() {
     let hashes = generate(GenFormat::Sha1, 100_000, 78);
     for (name, bytes) in [("p.txt", &plain), ("h.txt", &hashes)] {
         let f = write(&tmp.path().join(name), bytes);
-        leakwatch(&["ingest", "-q", "--data", data.to_str().unwrap(), f.to_str().unwrap()], None);
+        leakwatch(
+            &[
+                "ingest",
+                "-q",
+                "--data",
+                data.to_str().unwrap(),
+                f.to_str().unwrap(),
+            ],
+            None,
+        );
     }
     let (ps, ntlm) = model_of_plain(&plain);
     let sha1 = merge(&ps, &model_of_hash_lines(&hashes, 40));
@@ -42,7 +59,12 @@ fn npm_hibp_client_gets_exact_counts() {
     distinct.sort();
     distinct.dedup();
     let step = distinct.len() / 900;
-    let mut passwords: Vec<String> = distinct.iter().step_by(step).take(900).map(|s| s.to_string()).collect();
+    let mut passwords: Vec<String> = distinct
+        .iter()
+        .step_by(step)
+        .take(900)
+        .map(|s| s.to_string())
+        .collect();
     passwords.extend((0..100).map(|i| format!("never-leaked-{i}-Qx")));
     let cases: Vec<(String, u64)> = passwords
         .into_iter()
@@ -65,9 +87,16 @@ fn npm_hibp_client_gets_exact_counts() {
             .into()
     };
     let prefixes = ["5BAA6", "7C4A8", "00000", "FFFFF", "ABCDE", "31415"];
-    let ranges: Vec<_> = prefixes.iter().map(|p| serde_json::json!([p, range_obj(&sha1, p)])).collect();
-    let ntlm_ranges: Vec<_> = ["8846F", "32ED8", "00000"].iter().map(|p| serde_json::json!([p, range_obj(&ntlm, p)])).collect();
-    let json = serde_json::json!({ "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges });
+    let ranges: Vec<_> = prefixes
+        .iter()
+        .map(|p| serde_json::json!([p, range_obj(&sha1, p)]))
+        .collect();
+    let ntlm_ranges: Vec<_> = ["8846F", "32ED8", "00000"]
+        .iter()
+        .map(|p| serde_json::json!([p, range_obj(&ntlm, p)]))
+        .collect();
+    let json =
+        serde_json::json!({ "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges });
     let cases_file = write(&tmp.path().join("cases.json"), json.to_string().as_bytes());
 
     let server = Server::start(&data);
@@ -79,6 +108,9 @@ fn npm_hibp_client_gets_exact_counts() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "hibp client failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "hibp client failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("1016 passed, 0 failed"), "{stdout}");
 }

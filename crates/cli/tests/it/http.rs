@@ -33,31 +33,55 @@ fn fixture() -> Fixture {
         leakwatch_ingest::ingest(&mut w, &Source::File(f), &opts).unwrap();
     }
     let (ps, pn) = model_of_plain(&plain);
-    Fixture { sha1: merge(&model_of_hash_lines(&hashes, 40), &ps), ntlm: pn, data, _tmp: tmp }
+    Fixture {
+        sha1: merge(&model_of_hash_lines(&hashes, 40), &ps),
+        ntlm: pn,
+        data,
+        _tmp: tmp,
+    }
 }
 
-async fn get(state: &Arc<AppState>, uri: &str, headers: &[(&str, &str)]) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+async fn get(
+    state: &Arc<AppState>,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (u16, axum::http::HeaderMap, Vec<u8>) {
     let mut req = Request::get(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = app(state.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let resp = app(state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
     (status, headers, body)
 }
 
 fn state_for(data: &std::path::Path) -> Arc<AppState> {
     let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
-    Arc::new(AppState::new(StoreHandle::open(dir).unwrap(), ServerLimits::default()))
+    Arc::new(AppState::new(
+        StoreHandle::open(dir).unwrap(),
+        ServerLimits::default(),
+    ))
 }
 
 fn lines(body: &[u8]) -> Vec<String> {
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(!text.ends_with('\n'), "no newline after the last line");
-    assert!(!text.replace("\r\n", "").contains('\n'), "lines are CRLF-separated");
-    text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    assert!(
+        !text.replace("\r\n", "").contains('\n'),
+        "lines are CRLF-separated"
+    );
+    text.split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
@@ -75,7 +99,11 @@ async fn range_answers_exactly_with_hibp_headers() {
         assert!(headers.contains_key("etag") && headers.contains_key("last-modified"));
     }
     let (_, _, body) = get(&state, "/range/5BAA6", &[]).await;
-    assert!(lines(&body).iter().any(|l| l.starts_with("1E4C9B93F3F0682250B6CF8331B7EE68FD8:")));
+    assert!(
+        lines(&body)
+            .iter()
+            .any(|l| l.starts_with("1E4C9B93F3F0682250B6CF8331B7EE68FD8:"))
+    );
     // Lower-case prefixes are the same range.
     let (_, _, lower) = get(&state, "/range/5baa6", &[]).await;
     assert_eq!(lower, body);
@@ -93,22 +121,38 @@ async fn ntlm_mode_has_27_hex_suffixes() {
         assert!(got.iter().all(|l| l.split(':').next().unwrap().len() == 27));
     }
     let (_, _, body) = get(&state, "/range/8846F?mode=ntlm", &[]).await;
-    assert!(lines(&body).iter().any(|l| l.starts_with("7EAEE8FB117AD06BDD830B7586C:")), "NTLM of 'password'");
+    assert!(
+        lines(&body)
+            .iter()
+            .any(|l| l.starts_with("7EAEE8FB117AD06BDD830B7586C:")),
+        "NTLM of 'password'"
+    );
 }
 
 #[tokio::test]
 async fn bad_requests_get_400_with_a_reason() {
     let f = fixture();
     let state = state_for(&f.data);
-    for uri in ["/range/5BAA", "/range/5BAA61", "/range/GGGGG", "/range/5BAA6?mode=md5"] {
+    for uri in [
+        "/range/5BAA",
+        "/range/5BAA61",
+        "/range/GGGGG",
+        "/range/5BAA6?mode=md5",
+    ] {
         let (status, headers, body) = get(&state, uri, &[]).await;
         assert_eq!(status, 400, "{uri}");
         assert_eq!(headers["content-type"], "text/plain");
         let text = String::from_utf8(body).unwrap();
-        assert!(!text.is_empty() && !text.contains('\n'), "one-line reason: {text:?}");
+        assert!(
+            !text.is_empty() && !text.contains('\n'),
+            "one-line reason: {text:?}"
+        );
     }
     let (status, _, body) = get(&state, "/range/XYZ", &[]).await;
-    assert_eq!((status, body.as_slice()), (400, &b"The hash prefix was not in a valid format"[..]));
+    assert_eq!(
+        (status, body.as_slice()),
+        (400, &b"The hash prefix was not in a valid format"[..])
+    );
     assert_eq!(get(&state, "/nope", &[]).await.0, 404);
 }
 
@@ -127,7 +171,10 @@ async fn padding_adds_zero_count_entries_up_to_800_to_1000() {
         assert_eq!(sorted, all, "padded answer is sorted");
         let kept: Vec<String> = all.iter().filter(|l| !l.ends_with(":0")).cloned().collect();
         assert_eq!(kept, real, "real entries unchanged");
-        assert!(all.iter().all(|l| l.len() >= 37 && l.split(':').next().unwrap().len() == 35));
+        assert!(
+            all.iter()
+                .all(|l| l.len() >= 37 && l.split(':').next().unwrap().len() == 35)
+        );
         sizes.insert(all.len());
     }
     assert!(sizes.len() > 1, "padding size is random: {sizes:?}");
@@ -143,15 +190,26 @@ async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
     assert_eq!(status, 304);
     assert!(b304.is_empty());
     assert_eq!(h304["etag"].to_str().unwrap(), etag);
-    assert_eq!(get(&state, "/range/5BAA6", &[("If-None-Match", "\"other\"")]).await.0, 200);
+    assert_eq!(
+        get(&state, "/range/5BAA6", &[("If-None-Match", "\"other\"")])
+            .await
+            .0,
+        200
+    );
     let (_, other, _) = get(&state, "/range/5BAA7", &[]).await;
-    assert_ne!(other["etag"], headers["etag"], "ETags differ between ranges");
+    assert_ne!(
+        other["etag"], headers["etag"],
+        "ETags differ between ranges"
+    );
 
-    let (status, gz_headers, gz) = get(&state, "/range/5BAA6", &[("Accept-Encoding", "gzip")]).await;
+    let (status, gz_headers, gz) =
+        get(&state, "/range/5BAA6", &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(status, 200);
     assert_eq!(gz_headers["content-encoding"], "gzip");
     let mut plain = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut plain).unwrap();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut plain)
+        .unwrap();
     assert_eq!(plain, body);
     let (_, br_headers, _) = get(&state, "/range/5BAA6", &[("Accept-Encoding", "br")]).await;
     assert_eq!(br_headers["content-encoding"], "br");
@@ -169,10 +227,18 @@ async fn health_readiness_and_metrics() {
     get(&state, "/range/zzzzz", &[]).await;
     let (_, _, body) = get(&state, "/metrics", &[]).await;
     let text = String::from_utf8(body).unwrap();
-    assert!(text.contains("leakwatch_http_requests_total{route=\"/range/{prefix}\",status=\"200\"} 1"), "{text}");
-    assert!(text.contains("leakwatch_http_requests_total{route=\"/range/{prefix}\",status=\"400\"} 1"));
+    assert!(
+        text.contains("leakwatch_http_requests_total{route=\"/range/{prefix}\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("leakwatch_http_requests_total{route=\"/range/{prefix}\",status=\"400\"} 1")
+    );
     assert!(text.contains("leakwatch_store_generation 2"));
-    assert!(!text.contains("5BAA6") && !text.to_lowercase().contains("zzzzz"), "queried values never in metrics");
+    assert!(
+        !text.contains("5BAA6") && !text.to_lowercase().contains("zzzzz"),
+        "queried values never in metrics"
+    );
 }
 
 #[tokio::test]
@@ -181,8 +247,20 @@ async fn a_published_import_is_served_without_restart() {
     let state = state_for(&f.data);
     let before = get(&state, "/range/5BAA6", &[]).await.2;
     let tmp = tempfile::tempdir().unwrap();
-    let extra = write(&tmp.path().join("x.txt"), b"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:5\n");
-    leakwatch(&["ingest", "-q", "--data", f.data.to_str().unwrap(), extra.to_str().unwrap()], None);
+    let extra = write(
+        &tmp.path().join("x.txt"),
+        b"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:5\n",
+    );
+    leakwatch(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            f.data.to_str().unwrap(),
+            extra.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(state.store.reload_if_changed().unwrap());
     let after = get(&state, "/range/5BAA6", &[]).await.2;
     assert_ne!(before, after);
@@ -207,22 +285,43 @@ fn served_over_a_socket_by_the_binary() {
 
     // A new import shows up without a restart.
     let tmp = tempfile::tempdir().unwrap();
-    let extra = write(&tmp.path().join("x.txt"), b"0000000000000000000000000000000000000000:77\n");
-    leakwatch(&["ingest", "-q", "--data", f.data.to_str().unwrap(), extra.to_str().unwrap()], None);
+    let extra = write(
+        &tmp.path().join("x.txt"),
+        b"0000000000000000000000000000000000000000:77\n",
+    );
+    leakwatch(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            f.data.to_str().unwrap(),
+            extra.to_str().unwrap(),
+        ],
+        None,
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let (_, _, body) = http_get(&server.addr, "/range/00000", &[]);
         if lines(&body).contains(&"00000000000000000000000000000000000:77".to_string()) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "new generation not served within 10 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new generation not served within 10 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 
     // SIGTERM: graceful shutdown, exit status 0.
     let mut server = server;
     let pid = server.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = server.child.wait().unwrap();
     assert!(status.success(), "exit after SIGTERM: {status}");
 }

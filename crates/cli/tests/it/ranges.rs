@@ -11,7 +11,16 @@ fn check_every_range(ns: Namespace, format: GenFormat, count: u64) {
     let input = generate(format, count, 42);
     let file = write(&tmp.path().join("input.txt"), &input);
     let data = tmp.path().join("data");
-    leakwatch(&["ingest", "--quiet", "--data", data.to_str().unwrap(), file.to_str().unwrap()], None);
+    leakwatch(
+        &[
+            "ingest",
+            "--quiet",
+            "--data",
+            data.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
     let model = model_of_hash_lines(&input, ns.hex_len());
     assert_eq!(model.len() as u64, count);
 

@@ -19,14 +19,22 @@ pub fn bin() -> &'static str {
 /// Runs `leakwatch ARGS` with optional stdin; panics with its stderr if it fails.
 pub fn leakwatch(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let out = try_leakwatch(args, stdin);
-    assert!(out.status.success(), "leakwatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "leakwatch {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 pub fn try_leakwatch(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(bin())
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -53,14 +61,13 @@ pub fn model_of_hash_lines(text: &[u8], hex_len: usize) -> Model {
     let mut m = Model::new();
     for line in String::from_utf8_lossy(text).lines() {
         let line = line.trim();
-        if let Some((h, c)) = line.split_once(':') {
-            if h.len() == hex_len && h.chars().all(|c| c.is_ascii_hexdigit()) {
-                if let Ok(c) = c.parse::<u64>() {
-                    if c > 0 {
-                        *m.entry(h.to_ascii_uppercase()).or_default() += c;
-                    }
-                }
-            }
+        if let Some((h, c)) = line.split_once(':')
+            && h.len() == hex_len
+            && h.chars().all(|c| c.is_ascii_hexdigit())
+            && let Ok(c) = c.parse::<u64>()
+            && c > 0
+        {
+            *m.entry(h.to_ascii_uppercase()).or_default() += c;
         }
     }
     m
@@ -75,9 +82,15 @@ pub fn model_of_plain(text: &[u8]) -> (Model, Model) {
         if line.is_empty() {
             continue;
         }
-        let sha: String = sha1::Sha1::digest(line.as_bytes()).iter().map(|b| format!("{b:02X}")).collect();
+        let sha: String = sha1::Sha1::digest(line.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
         let utf16: Vec<u8> = line.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-        let ntlm: String = md4::Md4::digest(&utf16).iter().map(|b| format!("{b:02X}")).collect();
+        let ntlm: String = md4::Md4::digest(&utf16)
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
         *s.entry(sha).or_default() += 1;
         *n.entry(ntlm).or_default() += 1;
     }
@@ -128,7 +141,13 @@ pub struct Server {
 impl Server {
     pub fn start(data: &Path) -> Server {
         let mut child = Command::new(bin())
-            .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -137,7 +156,10 @@ impl Server {
         let mut line = String::new();
         let addr = loop {
             line.clear();
-            assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited before listening");
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "server exited before listening"
+            );
             if let Some(rest) = line.split("http://").nth(1) {
                 break rest.split('/').next().unwrap().to_string();
             }
@@ -159,7 +181,11 @@ impl Drop for Server {
 }
 
 /// A minimal HTTP/1.1 GET over a real socket: (status, lower-cased headers, body).
-pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+pub fn http_get(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, BTreeMap<String, String>, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -170,11 +196,21 @@ pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, BTree
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut body = raw[split + 4..].to_vec();
     let mut lines = head.lines();
-    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut map = BTreeMap::new();
     for l in lines {
         if let Some((k, v)) = l.split_once(':') {
