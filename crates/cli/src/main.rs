@@ -75,6 +75,10 @@ enum Command {
     Stats {
         #[command(flatten)]
         data: DataArg,
+        /// Also decode every segment and compare its size with the information-theoretic
+        /// floor, counts' entropy included.
+        #[arg(long)]
+        deep: bool,
     },
     /// Merge each namespace's segments into one.
     Compact {
@@ -224,7 +228,7 @@ fn main() -> Result<()> {
         Command::Check {
             what: CheckWhat::Password { data },
         } => check_password(&data.data),
-        Command::Stats { data } => stats(&data.data),
+        Command::Stats { data, deep } => stats(&data.data, deep),
         Command::Compact { data } => {
             let mut w = StoreWriter::open(store_dir(&data.data)?)?;
             for ns in Namespace::ALL {
@@ -363,7 +367,24 @@ fn check_password(data: &Path) -> Result<()> {
     Ok(())
 }
 
-fn stats(data: &Path) -> Result<()> {
+/// Bytes the best possible encoding of `n` distinct `key_bits`-bit keys with these counts
+/// needs: log2 C(2^key_bits, n) ≈ n (key_bits − log2 n + log2 e) bits, plus n times the
+/// empirical entropy of the counts.
+fn floor_bytes(key_bits: u32, counts: &std::collections::HashMap<u64, u64>) -> (f64, f64) {
+    let n: u64 = counts.values().sum();
+    let nf = n.max(1) as f64;
+    let entropy: f64 = counts
+        .values()
+        .map(|&f| {
+            let p = f as f64 / nf;
+            -p * p.log2()
+        })
+        .sum();
+    let key_bits_per_hash = key_bits as f64 - nf.log2() + std::f64::consts::LOG2_E;
+    (nf * (key_bits_per_hash + entropy) / 8.0, entropy)
+}
+
+fn stats(data: &Path, deep: bool) -> Result<()> {
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
     println!(
         "generation {}  sources {}",
@@ -386,6 +407,27 @@ fn stats(data: &Path) -> Result<()> {
             bytes as f64 / n,
             floor
         );
+        if deep {
+            for seg in segs {
+                let mut freq = std::collections::HashMap::<u64, u64>::new();
+                seg.for_each(|_, c| {
+                    *freq.entry(c).or_default() += 1;
+                    true
+                })?;
+                let (floor, entropy) = floor_bytes(ns.key_bits(), &freq);
+                let n = seg.hashes().max(1) as f64;
+                println!(
+                    "  {}: hashes={} bytes={} bytes_per_hash={:.3} floor_bytes_per_hash={:.3} count_entropy_bits={:.3} ratio_to_floor={:.4}",
+                    seg.name(),
+                    seg.hashes(),
+                    seg.bytes(),
+                    seg.bytes() as f64 / n,
+                    floor / n,
+                    entropy,
+                    seg.bytes() as f64 / floor.max(1.0)
+                );
+            }
+        }
     }
     Ok(())
 }
