@@ -30,14 +30,14 @@ for n in "$@"; do
   /usr/bin/time -f "%e %M" -o "$work/time.txt" "$bin" ingest -q --data "$work/data" "$work/input.txt" > "$work/ingest.txt"
   read -r ingest_s rss_kb < "$work/time.txt"
   deep=$("$bin" stats --deep --data "$work/data" | grep 'bytes_per_hash=' | head -1)
-  bph=$(sed -E 's/.*bytes_per_hash=([0-9.]+).*/\1/' <<< "$deep")
+  bph=$(sed -E 's/.* bytes_per_hash=([0-9.]+).*/\1/' <<< "$deep")
   fph=$(sed -E 's/.*floor_bytes_per_hash=([0-9.]+).*/\1/' <<< "$deep")
   ratio=$(sed -E 's/.*ratio_to_floor=([0-9.]+).*/\1/' <<< "$deep")
   rate=$(echo "$n / $ingest_s" | bc -l)
   vs_read=$(echo "$ingest_s / $read_s" | bc -l)
   printf '| %s | %.0f MB | %.2f s | %.2f s | %.0f | %.1f× | %s | %s | %s | %.0f MB |\n' \
     "$n" "$(echo "$size/1000000" | bc -l)" "$read_s" "$ingest_s" "$rate" "$vs_read" "$bph" "$fph" "$ratio" "$(echo "$rss_kb/1024" | bc -l)"
-  printf '{"date":"%s","hashes":%s,"input_bytes":%s,"read_s":%s,"ingest_s":%s,"lines_per_s":%.0f,"bytes_per_hash":%s,"floor_bytes_per_hash":%s,"ratio_to_floor":%s,"peak_rss_kb":%s,"cores":%s,"cpu":"%s"}\n' \
+  printf '{"date":"%s","hashes":%s,"input_bytes":%s,"read_s":%.4f,"ingest_s":%s,"lines_per_s":%.0f,"bytes_per_hash":%s,"floor_bytes_per_hash":%s,"ratio_to_floor":%s,"peak_rss_kb":%s,"cores":%s,"cpu":"%s"}\n' \
     "$(date -u +%FT%TZ)" "$n" "$size" "$read_s" "$ingest_s" "$rate" "$bph" "$fph" "$ratio" "$rss_kb" "$(nproc)" "$cpu" >> "$out"
 done
 rm -rf "$work"

@@ -292,24 +292,40 @@ pub fn ingest(
             seg.push(key, count)?;
             Ok(())
         };
-        // Sort `threads` partitions at a time in parallel; feed them to the writer in order.
+        // Sort `threads` partitions at a time in parallel and feed them to the writer in
+        // order. A partition too big for its share of the budget is split and sorted alone.
+        let per_thread = (opts.memory / 2 / threads) as u64;
         for window in (0..PARTS).collect::<Vec<_>>().chunks(threads) {
-            let sorted: Vec<io::Result<Vec<(Key, u64)>>> = std::thread::scope(|s| {
-                let handles: Vec<_> = window
-                    .iter()
-                    .map(|&p| s.spawn(move || spill.take_sorted(p)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(io::Error::other("sort thread panicked")))
-                    })
-                    .collect()
-            });
-            for part in sorted {
-                for (k, c) in part.map_err(io_err("reading spill files"))? {
-                    push(k, c)?;
+            if window
+                .iter()
+                .any(|&p| spill.part_bytes(p) * spill::SORT_EXPANSION > per_thread)
+            {
+                for &p in window {
+                    spill
+                        .take_sorted_bounded(p, per_thread * threads as u64, &mut |sorted| {
+                            sorted
+                                .for_each(&mut push)
+                                .map_err(|e| io::Error::other(e.to_string()))
+                        })
+                        .map_err(io_err("sorting spill files"))?;
+                }
+            } else {
+                let sorted: Vec<io::Result<spill::Sorted>> = std::thread::scope(|s| {
+                    let handles: Vec<_> = window
+                        .iter()
+                        .map(|&p| s.spawn(move || spill.take_sorted(p)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join()
+                                .unwrap_or_else(|_| Err(io::Error::other("sort thread panicked")))
+                        })
+                        .collect()
+                });
+                for part in sorted {
+                    part.map_err(io_err("reading spill files"))?
+                        .for_each(&mut push)?;
                 }
             }
             progress.advance(window.len() as u64);

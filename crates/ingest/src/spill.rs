@@ -8,7 +8,7 @@
 
 use std::{
     fs::{File, OpenOptions},
-    io::{self, Read, Write},
+    io::{self, Read, Seek, Write},
     path::PathBuf,
     sync::{
         Mutex,
@@ -94,49 +94,186 @@ impl Spill {
         Ok(())
     }
 
-    /// Takes a partition's records (from disk and memory), sorted by key with equal keys'
-    /// counts summed. The partition is emptied and its file removed.
-    pub fn take_sorted(&self, part: usize) -> io::Result<Vec<(Key, u64)>> {
+    /// Bytes a partition holds (memory and disk).
+    pub fn part_bytes(&self, part: usize) -> u64 {
+        let p = self.parts[part].lock().unwrap_or_else(|e| e.into_inner());
+        p.buf.len() as u64
+            + p.file
+                .as_ref()
+                .and_then(|f| f.metadata().ok())
+                .map_or(0, |m| m.len())
+    }
+
+    fn part_path(&self, part: usize) -> PathBuf {
+        self.dir.join(format!("{}-{part:04}.spill", self.ns))
+    }
+
+    /// Takes a partition's records (from disk and memory), sorted by key; equal keys are
+    /// adjacent ([`Sorted::for_each`] sums them). The partition is emptied, its file removed.
+    pub fn take_sorted(&self, part: usize) -> io::Result<Sorted> {
         let (mut bytes, file) = {
             let mut p = self.parts[part].lock().unwrap_or_else(|e| e.into_inner());
             (std::mem::take(&mut p.buf), p.file.take())
         };
         if let Some(mut f) = file {
             let mut on_disk = Vec::new();
-            use std::io::Seek;
             f.seek(io::SeekFrom::Start(0))?;
             f.read_to_end(&mut on_disk)?;
             on_disk.extend_from_slice(&bytes);
             bytes = on_disk;
-            let _ = std::fs::remove_file(self.dir.join(format!("{}-{part:04}.spill", self.ns)));
+            let _ = std::fs::remove_file(self.part_path(part));
         }
-        let digest = self.rec_len - 4;
-        let mut recs: Vec<SortRec> = bytes
-            .chunks_exact(self.rec_len)
-            .map(|r| {
-                let key = Key::from_digest(&r[..digest]).unwrap_or_default();
-                let count =
-                    u32::from_le_bytes([r[digest], r[digest + 1], r[digest + 2], r[digest + 3]]);
-                SortRec { key, count }
-            })
-            .collect();
-        drop(bytes);
-        recs.sort_unstable_by_key(|r| r.key);
-        let mut out: Vec<(Key, u64)> = Vec::with_capacity(recs.len());
-        for r in recs {
-            match out.last_mut() {
-                Some(last) if last.0 == r.key => last.1 = last.1.saturating_add(r.count as u64),
-                _ => out.push((r.key, r.count as u64)),
+        Ok(Sorted::from_records(&bytes, self.rec_len))
+    }
+
+    /// Like [`Spill::take_sorted`] for a partition too big to sort in `budget` bytes: splits
+    /// it by the next 8 bits of the hash into sub-files, recursively, and hands each sorted
+    /// piece to `f` in key order. Memory stays under `budget` unless one piece cannot be
+    /// split further (keys equal in their top 58 bits: only hostile input).
+    pub fn take_sorted_bounded(
+        &self,
+        part: usize,
+        budget: u64,
+        f: &mut dyn FnMut(Sorted) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let path = self.part_path(part);
+        {
+            let mut p = self.parts[part].lock().unwrap_or_else(|e| e.into_inner());
+            let buf = std::mem::take(&mut p.buf);
+            let mut file = match p.file.take() {
+                Some(file) => file,
+                None => OpenOptions::new().create(true).append(true).open(&path)?,
+            };
+            file.write_all(&buf)?;
+        }
+        self.sort_file(&path, PART_BITS, budget, f)
+    }
+
+    fn sort_file(
+        &self,
+        path: &std::path::Path,
+        sorted_bits: u32,
+        budget: u64,
+        f: &mut dyn FnMut(Sorted) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let size = std::fs::metadata(path)?.len();
+        if size.saturating_mul(SORT_EXPANSION) <= budget || sorted_bits + 8 > 58 {
+            let bytes = std::fs::read(path)?;
+            std::fs::remove_file(path)?;
+            return f(Sorted::from_records(&bytes, self.rec_len));
+        }
+        let shift = self.ns.key_bits() - sorted_bits - 8;
+        let sub_path = |i: usize| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(format!(".{i:03}"));
+            PathBuf::from(p)
+        };
+        {
+            let mut subs = (0..256)
+                .map(|i| {
+                    File::create(sub_path(i)).map(|f| io::BufWriter::with_capacity(64 << 10, f))
+                })
+                .collect::<io::Result<Vec<_>>>()?;
+            let mut reader = io::BufReader::with_capacity(1 << 20, File::open(path)?);
+            let mut rec = vec![0u8; self.rec_len];
+            let digest = self.rec_len - 4;
+            loop {
+                match reader.read_exact(&mut rec) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(e),
+                }
+                let key = Key::from_digest(&rec[..digest]).unwrap_or_default();
+                let sub = (key.shift_right(shift).low_u64() & 0xFF) as usize;
+                subs[sub].write_all(&rec)?;
+            }
+            for mut s in subs {
+                s.flush()?;
             }
         }
-        Ok(out)
+        std::fs::remove_file(path)?;
+        for i in 0..256 {
+            self.sort_file(&sub_path(i), sorted_bits + 8, budget, f)?;
+        }
+        Ok(())
     }
 }
 
+/// Decoded records take this many times their spilled size while being sorted.
+pub const SORT_EXPANSION: u64 = 2;
+
+/// A record while sorting: the key as big-endian words (so tuple order is key order), 24
+/// bytes with 8-byte alignment instead of the 48 a `(Key, u32)` would take.
 #[derive(Clone, Copy)]
 struct SortRec {
-    key: Key,
+    hi: u64,
+    mid: u64,
+    lo: u32,
     count: u32,
+}
+
+/// A sorted run of records in which equal keys are adjacent.
+pub struct Sorted {
+    recs: Vec<SortRec>,
+    digest: usize,
+}
+
+impl Sorted {
+    fn from_records(bytes: &[u8], rec_len: usize) -> Sorted {
+        let digest = rec_len - 4;
+        let word =
+            |r: &[u8], at: usize| u64::from_be_bytes(r[at..at + 8].try_into().unwrap_or([0; 8]));
+        let mut recs: Vec<SortRec> = bytes
+            .chunks_exact(rec_len)
+            .map(|r| SortRec {
+                hi: word(r, 0),
+                mid: word(r, 8),
+                lo: if digest == 20 {
+                    u32::from_be_bytes([r[16], r[17], r[18], r[19]])
+                } else {
+                    0
+                },
+                count: u32::from_le_bytes([r[digest], r[digest + 1], r[digest + 2], r[digest + 3]]),
+            })
+            .collect();
+        recs.sort_unstable_by_key(|r| (r.hi, r.mid, r.lo));
+        Sorted { recs, digest }
+    }
+
+    /// Calls `f` once per distinct key, in order, with the summed count.
+    pub fn for_each<E>(&self, mut f: impl FnMut(Key, u64) -> Result<(), E>) -> Result<(), E> {
+        let mut i = 0;
+        let mut digest = [0u8; 20];
+        while i < self.recs.len() {
+            let r = self.recs[i];
+            let mut count = r.count as u64;
+            i += 1;
+            while i < self.recs.len()
+                && (self.recs[i].hi, self.recs[i].mid, self.recs[i].lo) == (r.hi, r.mid, r.lo)
+            {
+                count = count.saturating_add(self.recs[i].count as u64);
+                i += 1;
+            }
+            digest[..8].copy_from_slice(&r.hi.to_be_bytes());
+            digest[8..16].copy_from_slice(&r.mid.to_be_bytes());
+            digest[16..].copy_from_slice(&r.lo.to_be_bytes());
+            f(
+                Key::from_digest(&digest[..self.digest]).unwrap_or_default(),
+                count,
+            )?;
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn to_vec(&self) -> Vec<(Key, u64)> {
+        let mut v = Vec::new();
+        let _ = self.for_each(|k, c| -> Result<(), ()> {
+            v.push((k, c));
+            Ok(())
+        });
+        v
+    }
 }
 
 /// A worker's local state for one namespace: a direct-mapped cache that sums repeats of hot
@@ -308,7 +445,7 @@ mod tests {
         assert!(spill.spilled_bytes.load(Ordering::Relaxed) > 0);
         let mut got = std::collections::BTreeMap::new();
         for part in 0..PARTS {
-            let sorted = spill.take_sorted(part).unwrap();
+            let sorted = spill.take_sorted(part).unwrap().to_vec();
             assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0));
             got.extend(sorted);
         }
@@ -318,5 +455,62 @@ mod tests {
             0,
             "spill files removed"
         );
+    }
+
+    /// A partition bigger than the sort budget is split (recursively) into sub-files and
+    /// still comes out whole, in order, summed, and with every file removed.
+    #[test]
+    fn oversized_partitions_are_split_and_sorted_within_the_budget() {
+        for ns in Namespace::ALL {
+            let tmp = tempfile::tempdir().unwrap();
+            let spill = Spill::new(ns, tmp.path().to_path_buf(), 0);
+            let mut expected = std::collections::BTreeMap::new();
+            let mut c = Combiner::new(&spill);
+            for i in 0..400_000u64 {
+                let key = crate::parse::sha1_key(&(i % 300_000).to_le_bytes());
+                let key = if ns == Namespace::Ntlm {
+                    Key::from_digest(&key.to_digest(Namespace::Sha1)[..16]).unwrap()
+                } else {
+                    key
+                };
+                *expected.entry(key).or_insert(0u64) += 1;
+                c.add(key, 1).unwrap();
+            }
+            c.finish().unwrap();
+            let mut got = Vec::new();
+            let mut pieces = 0;
+            for part in 0..PARTS {
+                if part == 0 {
+                    // A budget of 200 bytes forces splitting, twice for the rare larger pieces.
+                    spill
+                        .take_sorted_bounded(part, 200, &mut |s| {
+                            pieces += 1;
+                            got.extend(s.to_vec());
+                            Ok(())
+                        })
+                        .unwrap();
+                } else {
+                    got.extend(spill.take_sorted(part).unwrap().to_vec());
+                }
+            }
+            assert!(
+                pieces > 4 * 256,
+                "{pieces} pieces: split below the first level"
+            );
+            assert!(
+                got.windows(2).all(|w| w[0].0 < w[1].0),
+                "{ns}: strictly increasing"
+            );
+            assert_eq!(
+                got.into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+                expected
+            );
+            assert_eq!(
+                std::fs::read_dir(tmp.path()).unwrap().count(),
+                0,
+                "split files removed"
+            );
+        }
     }
 }
