@@ -197,7 +197,12 @@ pub fn ingest(
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| -> Result<[Hll; 2], IngestError> {
-                    let mut combiners = [Combiner::new(&spills[0]), Combiner::new(&spills[1])];
+                    // Plaintext lists repeat popular passwords: sum repeats before they are spilled.
+                    let combine = format == Format::Plain;
+                    let mut combiners = [
+                        Combiner::new(&spills[0], combine),
+                        Combiner::new(&spills[1], combine),
+                    ];
                     loop {
                         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok(block) = next else { break };
@@ -292,44 +297,7 @@ pub fn ingest(
             seg.push(key, count)?;
             Ok(())
         };
-        // Sort `threads` partitions at a time in parallel and feed them to the writer in
-        // order. A partition too big for its share of the budget is split and sorted alone.
-        let per_thread = (opts.memory / 2 / threads) as u64;
-        for window in (0..PARTS).collect::<Vec<_>>().chunks(threads) {
-            if window
-                .iter()
-                .any(|&p| spill.part_bytes(p) * spill::SORT_EXPANSION > per_thread)
-            {
-                for &p in window {
-                    spill
-                        .take_sorted_bounded(p, per_thread * threads as u64, &mut |sorted| {
-                            sorted
-                                .for_each(&mut push)
-                                .map_err(|e| io::Error::other(e.to_string()))
-                        })
-                        .map_err(io_err("sorting spill files"))?;
-                }
-            } else {
-                let sorted: Vec<io::Result<spill::Sorted>> = std::thread::scope(|s| {
-                    let handles: Vec<_> = window
-                        .iter()
-                        .map(|&p| s.spawn(move || spill.take_sorted(p)))
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| {
-                            h.join()
-                                .unwrap_or_else(|_| Err(io::Error::other("sort thread panicked")))
-                        })
-                        .collect()
-                });
-                for part in sorted {
-                    part.map_err(io_err("reading spill files"))?
-                        .for_each(&mut push)?;
-                }
-            }
-            progress.advance(window.len() as u64);
-        }
+        sort_in_order(spill, threads, opts.memory, &progress, &mut push)?;
         let stats = seg.finish()?;
         ns_summary.bytes = stats.bytes;
         added.push(StoreWriter::segment_meta(name, ns, stats));
@@ -353,6 +321,92 @@ pub fn ingest(
 }
 
 use source::Input;
+
+/// Feeds every partition of `spill`, sorted, to `push` in key order. Sorter threads work up
+/// to `2 × threads` partitions ahead of the caller, who encodes meanwhile; a partition too
+/// big for a sorter's share of `memory` is left to the caller, who sorts it in bounded pieces.
+fn sort_in_order(
+    spill: &Spill,
+    threads: usize,
+    memory: usize,
+    progress: &progress::Progress,
+    push: &mut dyn FnMut(Key, u64) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    use std::sync::{Condvar, Mutex, atomic::AtomicBool, atomic::AtomicUsize};
+    enum Piece {
+        Sorted(spill::Sorted),
+        TooBig,
+    }
+    let per_thread = (memory / 2 / (threads + 1)) as u64;
+    let lookahead = 2 * threads;
+    let next = AtomicUsize::new(0);
+    let encoded = Mutex::new(0usize);
+    let advanced = Condvar::new();
+    let abort = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, io::Result<Piece>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, encoded, advanced, abort) = (&next, &encoded, &advanced, &abort);
+            scope.spawn(move || {
+                loop {
+                    let p = next.fetch_add(1, Ordering::Relaxed);
+                    if p >= PARTS || abort.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let mut done = encoded.lock().unwrap_or_else(|e| e.into_inner());
+                    while p >= *done + lookahead && !abort.load(Ordering::Relaxed) {
+                        done = advanced.wait(done).unwrap_or_else(|e| e.into_inner());
+                    }
+                    drop(done);
+                    let piece = if spill.part_bytes(p) * spill::SORT_EXPANSION > per_thread {
+                        Ok(Piece::TooBig)
+                    } else {
+                        spill.take_sorted(p).map(Piece::Sorted)
+                    };
+                    if tx.send((p, piece)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let result = (|| -> Result<(), IngestError> {
+            for want in 0..PARTS {
+                let piece = loop {
+                    if let Some(piece) = pending.remove(&want) {
+                        break piece;
+                    }
+                    let (p, piece) = rx
+                        .recv()
+                        .map_err(|_| IngestError::Invalid("a sort thread stopped early".into()))?;
+                    pending.insert(p, piece);
+                };
+                match piece.map_err(io_err("reading spill files"))? {
+                    Piece::Sorted(sorted) => sorted.for_each(&mut *push)?,
+                    Piece::TooBig => spill
+                        .take_sorted_bounded(want, per_thread, &mut |sorted| {
+                            sorted
+                                .for_each(&mut *push)
+                                .map_err(|e| io::Error::other(e.to_string()))
+                        })
+                        .map_err(io_err("sorting spill files"))?,
+                }
+                *encoded.lock().unwrap_or_else(|e| e.into_inner()) = want + 1;
+                advanced.notify_all();
+                progress.advance(1);
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            abort.store(true, Ordering::Relaxed);
+            advanced.notify_all();
+        }
+        drop(rx);
+        result
+    })
+}
 
 /// Cuts the input into blocks that end at a line boundary and sends them to the workers.
 fn read_blocks(input: &mut Input, tx: mpsc::SyncSender<Block>) -> Result<(), IngestError> {

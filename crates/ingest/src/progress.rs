@@ -81,7 +81,10 @@ impl Progress {
             );
             bar.set_message(what.to_owned());
         } else if self.log {
-            eprintln!("ingest: {what} ({steps} partitions)");
+            eprintln!(
+                "ingest: {what} ({steps} partitions) at {:.1}s",
+                self.started.elapsed().as_secs_f64()
+            );
         }
     }
 

@@ -290,11 +290,16 @@ const SLOTS: usize = 1 << 14;
 const LOCAL_FLUSH: usize = 16 << 10;
 
 impl<'a> Combiner<'a> {
-    /// A combiner feeding `spill`.
-    pub fn new(spill: &'a Spill) -> Self {
+    /// A combiner feeding `spill`. Without `combine` (input already aggregated, such as a
+    /// Pwned Passwords file) keys go straight to the partitions.
+    pub fn new(spill: &'a Spill, combine: bool) -> Self {
         Combiner {
             spill,
-            slots: vec![None; SLOTS],
+            slots: if combine {
+                vec![None; SLOTS]
+            } else {
+                Vec::new()
+            },
             out: vec![Vec::new(); PARTS],
             hll: Hll::new(),
         }
@@ -304,6 +309,9 @@ impl<'a> Combiner<'a> {
     #[inline]
     pub fn add(&mut self, key: Key, count: u64) -> io::Result<()> {
         self.hll.add(key);
+        if self.slots.is_empty() {
+            return self.emit(key, count);
+        }
         let slot = &mut self.slots[(key.low_u64() as usize) & (SLOTS - 1)];
         match slot {
             Some((k, c)) if *k == key => {
@@ -335,7 +343,7 @@ impl<'a> Combiner<'a> {
 
     /// Flushes everything held locally into the spill.
     pub fn finish(mut self) -> io::Result<Hll> {
-        for i in 0..SLOTS {
+        for i in 0..self.slots.len() {
             if let Some((k, c)) = self.slots[i].take() {
                 self.emit(k, c)?;
             }
@@ -430,7 +438,7 @@ mod tests {
         // A tiny budget forces most records to disk.
         let spill = Spill::new(Namespace::Sha1, tmp.path().to_path_buf(), 0);
         let mut expected = std::collections::BTreeMap::new();
-        let mut c = Combiner::new(&spill);
+        let mut c = Combiner::new(&spill, true);
         for i in 0..600_000u64 {
             let key = crate::parse::sha1_key(&(i % 300_000).to_le_bytes());
             let count = i % 7 + 1;
@@ -465,7 +473,7 @@ mod tests {
             let tmp = tempfile::tempdir().unwrap();
             let spill = Spill::new(ns, tmp.path().to_path_buf(), 0);
             let mut expected = std::collections::BTreeMap::new();
-            let mut c = Combiner::new(&spill);
+            let mut c = Combiner::new(&spill, true);
             for i in 0..400_000u64 {
                 let key = crate::parse::sha1_key(&(i % 300_000).to_le_bytes());
                 let key = if ns == Namespace::Ntlm {

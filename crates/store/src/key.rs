@@ -93,6 +93,23 @@ impl fmt::Debug for Key {
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// Hex digit values; 0xFF for every byte that is not a hex digit.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 impl Key {
     /// Zero.
     pub const ZERO: Key = Key { hi: 0, lo: 0 };
@@ -122,17 +139,36 @@ impl Key {
         if hex.len() > 40 {
             return None;
         }
-        let mut k = Key::ZERO;
-        for &c in hex {
-            let v = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                b'A'..=b'F' => c - b'A' + 10,
-                _ => return None,
+        // Up to five 32-bit words, most significant first; the first takes the remainder.
+        // Invalid digits map to 0xFF in the table, caught once by OR-ing them together.
+        let mut words = [0u32; 5];
+        let mut bad = 0u8;
+        let first = hex.len() % 8;
+        let mut at = 0;
+        let start_word = 5 - hex.len().div_ceil(8);
+        for (w, word) in words.iter_mut().enumerate().skip(start_word) {
+            let take = if w == start_word && first != 0 {
+                first
+            } else {
+                8
             };
-            k = k.shift_left(4).or_low(v as u64);
+            let mut v = 0u32;
+            for &c in &hex[at..at + take] {
+                let d = HEX_VALUE[c as usize];
+                bad |= d;
+                v = (v << 4) | (d & 0xF) as u32;
+            }
+            *word = v;
+            at += take;
         }
-        Some(k)
+        if bad & 0xF0 != 0 {
+            return None;
+        }
+        let lo = (words[1] as u128) << 96
+            | (words[2] as u128) << 64
+            | (words[3] as u128) << 32
+            | words[4] as u128;
+        Some(Key { hi: words[0], lo })
     }
 
     /// The big-endian digest bytes for a namespace (20 or 16 bytes).

@@ -208,16 +208,22 @@ impl SegmentWriter {
     }
 }
 
-/// Cost in bits of Rice-coding `gaps` with parameter `k`.
-fn rice_cost(gaps: &[Key], k: u32) -> u64 {
-    gaps.iter()
-        .map(|g| 1 + k as u64 + g.shift_right(k).to_u64().unwrap_or(u64::MAX / 4))
-        .fold(0u64, u64::saturating_add)
+/// Cost in bits of Rice-coding gaps with parameter `k`, given `high[i] = gap[i] >> base`
+/// for some `base <= k`.
+fn rice_cost(high: &[u64], base: u32, k: u32) -> u64 {
+    let shift = k - base;
+    let unary: u64 = high
+        .iter()
+        .map(|&h| if shift >= 64 { 0 } else { h >> shift })
+        .fold(0, u64::saturating_add);
+    unary.saturating_add(high.len() as u64 * (1 + k as u64))
 }
 
-fn count_cost(counts: impl Iterator<Item = u64>, c: u32) -> u64 {
+/// Cost in bits of Exp-Golomb coding every `count - 1` with order `c`.
+fn count_cost(counts: &[u64], c: u32) -> u64 {
     counts
-        .map(|n| {
+        .iter()
+        .map(|&n| {
             let vp = (n - 1) as u128 + (1u128 << c);
             let bl = 128 - vp.leading_zeros();
             (2 * bl - 1 - c) as u64
@@ -240,12 +246,19 @@ fn encode_group(base: Key, elems: &[(Key, u64)], bits: &mut BitWriter) -> (Vec<u
     let total_bits = (prev.wrapping_sub(base)).bit_len();
     let guess = total_bits.saturating_sub(len_bits);
     let min_k = span_bits.saturating_sub(32);
+    // One wide shift per gap; the candidates then cost only word shifts.
+    let base = guess.saturating_sub(3).max(min_k).min(160);
+    let high: Vec<u64> = gaps
+        .iter()
+        .map(|g| g.shift_right(base).to_u64().unwrap_or(u64::MAX / 4))
+        .collect();
     let k = (guess.saturating_sub(3)..=guess + 2)
         .map(|k| k.max(min_k).min(160))
-        .min_by_key(|&k| (rice_cost(&gaps, k), k))
+        .min_by_key(|&k| (rice_cost(&high, base, k), k))
         .unwrap_or(min_k);
+    let counts: Vec<u64> = elems.iter().map(|e| e.1).collect();
     let c = (0..=MAX_COUNT_ORDER)
-        .min_by_key(|&c| (count_cost(elems.iter().map(|e| e.1), c), c))
+        .min_by_key(|&c| (count_cost(&counts, c), c))
         .unwrap_or(0);
     for (gap, &(_, count)) in gaps.iter().zip(elems) {
         bits.write_unary(gap.shift_right(k).to_u64().unwrap_or(0));
