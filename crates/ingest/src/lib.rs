@@ -35,8 +35,8 @@ pub use parse::Format;
 pub use source::Source;
 
 use crate::{
-    parse::Reject,
     rejects::Rejects,
+    source::Input,
     spill::{Combiner, Hll, PARTS, Spill},
 };
 
@@ -320,8 +320,6 @@ pub fn ingest(
     Ok(summary)
 }
 
-use source::Input;
-
 /// Feeds every partition of `spill`, sorted, to `push` in key order. Sorter threads work up
 /// to `2 × threads` partitions ahead of the caller, who encodes meanwhile; a partition too
 /// big for a sorter's share of `memory` is left to the caller, who sorts it in bounded pieces.
@@ -494,6 +492,3 @@ fn parse_block(
     }
     Ok(n)
 }
-
-/// Re-exported for callers that report rejects.
-pub type RejectReason = Reject;
