@@ -2,10 +2,13 @@
 // Usage: node hibp-compat.mjs BASE_URL CASES_JSON
 // CASES_JSON: {"passwords": [[password, expectedCount], ...],
 //              "ranges": [[prefix, {SUFFIX: count, ...}], ...],
-//              "ntlm_ranges": [[prefix, {SUFFIX: count, ...}], ...]}
+//              "ntlm_ranges": [[prefix, {SUFFIX: count, ...}], ...],
+//              "catalog": {"breaches": [...], "domain": d, "domain_breaches": [...],
+//                          "name": n, "breach": {...}, "latest": {...}, "data_classes": [...]}}
 // Expected values come from the test, computed from the input file, not from leakwatch.
 import { readFileSync } from 'node:fs';
-import { pwnedPassword, pwnedPasswordRange } from 'hibp';
+import { isDeepStrictEqual } from 'node:util';
+import { breach, breaches, dataClasses, latestBreach, pwnedPassword, pwnedPasswordRange } from 'hibp';
 
 const [baseUrl, casesPath] = process.argv.slice(2);
 const cases = JSON.parse(readFileSync(casesPath, 'utf8'));
@@ -44,6 +47,19 @@ try {
   fail('a bad prefix did not throw');
 } catch (e) {
   if (String(e.message).includes('hash prefix')) passed += 1; else fail(`bad prefix error: ${e.message}`);
+}
+if (cases.catalog) {
+  const c = cases.catalog;
+  const v3 = { baseUrl: `${baseUrl}/api/v3` };
+  const check = (what, got, want) => {
+    if (isDeepStrictEqual(got, want)) passed += 1; else fail(`${what}: got ${JSON.stringify(got)?.slice(0, 300)}`);
+  };
+  check('breaches()', await breaches(v3), c.breaches);
+  check(`breaches({domain: ${c.domain}})`, await breaches({ ...v3, domain: c.domain }), c.domain_breaches);
+  check(`breach(${c.name})`, await breach(c.name, v3), c.breach);
+  check('breach(unknown)', await breach('NoSuchBreach', v3), null);
+  check('dataClasses()', await dataClasses(v3), c.data_classes);
+  check('latestBreach()', await latestBreach(v3), c.latest);
 }
 console.log(`hibp-compat: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

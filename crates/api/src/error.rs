@@ -13,6 +13,8 @@ use axum::{
 pub enum ApiError {
     /// 400 with the reason.
     BadRequest(&'static str),
+    /// 403 with the reason.
+    Forbidden(&'static str),
     /// 404.
     NotFound,
     /// 500; the detail is logged, not sent.
@@ -23,6 +25,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, reason) = match self {
             ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
+            ApiError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
             ApiError::Internal(detail) => {
                 eprintln!("leakwatch serve: internal error: {detail}");
@@ -30,6 +33,12 @@ impl IntoResponse for ApiError {
             }
         };
         (status, [(header::CONTENT_TYPE, "text/plain")], reason).into_response()
+    }
+}
+
+impl From<leakwatch_catalog::CatalogError> for ApiError {
+    fn from(e: leakwatch_catalog::CatalogError) -> Self {
+        ApiError::Internal(e.to_string())
     }
 }
 

@@ -1,4 +1,5 @@
-//! leakwatch's HTTP server: the HIBP-compatible Pwned Passwords range API, health and metrics.
+//! leakwatch's HTTP server: the HIBP-compatible Pwned Passwords range API, the HIBP v3
+//! breach catalogue endpoints, health and metrics.
 //!
 //! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process and
 //! `leakwatch serve` binds it to a socket. One route table; every layer (compression,
@@ -10,6 +11,7 @@ mod error;
 mod metrics;
 mod range;
 mod state;
+mod v3;
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,7 +26,7 @@ use tower::limit::ConcurrencyLimitLayer;
 use tower_http::{compression::CompressionLayer, timeout::TimeoutLayer};
 
 pub use error::ApiError;
-pub use state::{AppState, ServerLimits, StoreHandle};
+pub use state::{AppState, CatalogHandle, ServerLimits, StoreHandle};
 
 /// The router serving every endpoint.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -34,6 +36,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
+        .merge(v3::routes(state.clone()))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -2,10 +2,11 @@
 //! published), limits, and metrics. Nothing here handles requests.
 
 use std::{
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
     time::Duration,
 };
 
+use leakwatch_catalog::{Breach, Catalog, CatalogError};
 use leakwatch_store::{Directory, Snapshot, StoreError, read_manifest};
 
 use crate::metrics::Metrics;
@@ -65,21 +66,68 @@ impl StoreHandle {
     }
 }
 
+/// The breach catalogue as requests see it: an in-memory copy, reloaded when another
+/// connection (the CLI) commits a change. It is small (HIBP lists about a thousand breaches).
+#[derive(Debug)]
+pub struct CatalogHandle {
+    db: Mutex<Catalog>,
+    version: Mutex<i64>,
+    current: RwLock<Arc<Vec<Breach>>>,
+}
+
+impl CatalogHandle {
+    /// Serves `catalog`.
+    pub fn new(catalog: Catalog) -> Result<CatalogHandle, CatalogError> {
+        let all = catalog.all()?;
+        let version = catalog.data_version()?;
+        Ok(CatalogHandle {
+            db: Mutex::new(catalog),
+            version: Mutex::new(version),
+            current: RwLock::new(Arc::new(all)),
+        })
+    }
+
+    /// Every breach, retired ones included, sorted by Title.
+    pub fn breaches(&self) -> Arc<Vec<Breach>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the catalogue if another connection changed it; returns whether it did.
+    pub fn reload_if_changed(&self) -> Result<bool, CatalogError> {
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let now = db.data_version()?;
+        let mut seen = self.version.lock().unwrap_or_else(|e| e.into_inner());
+        if now == *seen {
+            return Ok(false);
+        }
+        let all = db.all()?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
+        *seen = now;
+        Ok(true)
+    }
+}
+
 /// Everything handlers share.
 #[derive(Debug)]
 pub struct AppState {
     /// The store.
     pub store: StoreHandle,
+    /// The breach catalogue.
+    pub catalog: CatalogHandle,
     /// Limits.
     pub limits: ServerLimits,
     pub(crate) metrics: Metrics,
 }
 
 impl AppState {
-    /// State over an opened store.
-    pub fn new(store: StoreHandle, limits: ServerLimits) -> Self {
+    /// State over an opened store and catalogue.
+    pub fn new(store: StoreHandle, catalog: CatalogHandle, limits: ServerLimits) -> Self {
         AppState {
             store,
+            catalog,
             limits,
             metrics: Metrics::default(),
         }
@@ -90,6 +138,15 @@ pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.catalog.reload_if_changed()).await {
+            Ok(Ok(true)) => eprintln!("leakwatch serve: breach catalogue reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                eprintln!("leakwatch serve: catalogue reload failed, keeping the previous one: {e}")
+            }
+            Err(e) => eprintln!("leakwatch serve: reload task failed: {e}"),
+        }
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.store.reload_if_changed()).await {
             Ok(Ok(true)) => eprintln!(

@@ -66,6 +66,11 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// The breach catalogue: add, edit, import, list, show, retire.
+    Breach {
+        #[command(subcommand)]
+        what: BreachCmd,
+    },
     /// Look something up in the store.
     Check {
         #[command(subcommand)]
@@ -104,6 +109,153 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum BreachCmd {
+    /// Add a breach from flags, or from a JSON/TOML manifest with HIBP's field names.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// Manifest file (.json or .toml); flags override its fields.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        #[command(flatten)]
+        fields: BreachFields,
+    },
+    /// Change fields of a breach (ModifiedDate is set to now).
+    Edit {
+        #[command(flatten)]
+        data: DataArg,
+        /// The breach's Name.
+        breach: String,
+        #[command(flatten)]
+        fields: BreachFields,
+    },
+    /// Import a catalogue in the JSON shape of HIBP's /api/v3/breaches (replaces same names).
+    Import {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON file.
+        file: PathBuf,
+    },
+    /// List breaches (retired ones marked).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print HIBP's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one breach as HIBP's JSON.
+    Show {
+        #[command(flatten)]
+        data: DataArg,
+        /// The breach's Name.
+        breach: String,
+    },
+    /// Retire a breach: kept on record, never returned again.
+    Retire {
+        #[command(flatten)]
+        data: DataArg,
+        /// The breach's Name.
+        breach: String,
+    },
+}
+
+/// Breach fields settable from the command line (HIBP's Breach model).
+#[derive(clap::Args)]
+struct BreachFields {
+    /// Name: the stable identifier (letters, digits, - _ .).
+    #[arg(long)]
+    name: Option<String>,
+    /// Title: the display name (defaults to the Name).
+    #[arg(long)]
+    title: Option<String>,
+    /// Domain of the breached service.
+    #[arg(long)]
+    domain: Option<String>,
+    /// BreachDate, YYYY-MM-DD.
+    #[arg(long)]
+    breach_date: Option<String>,
+    /// PwnCount (computed by dump imports).
+    #[arg(long)]
+    pwn_count: Option<u64>,
+    /// Description (HTML).
+    #[arg(long)]
+    description: Option<String>,
+    /// LogoPath.
+    #[arg(long)]
+    logo_path: Option<String>,
+    /// DataClasses, comma-separated HIBP names, e.g. "Email addresses,Passwords".
+    #[arg(long)]
+    data_classes: Option<String>,
+    /// The vendor through which the data left (supply-chain breaches).
+    #[arg(long)]
+    vendor: Option<String>,
+    /// IsVerified (default true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    verified: Option<bool>,
+    /// IsFabricated.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    fabricated: Option<bool>,
+    /// IsSensitive: never returned by account searches.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    sensitive: Option<bool>,
+    /// IsSpamList.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    spam_list: Option<bool>,
+    /// IsMalware.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    malware: Option<bool>,
+    /// IsSubscriptionFree.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    subscription_free: Option<bool>,
+    /// IsStealerLog.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    stealer_log: Option<bool>,
+}
+
+impl BreachFields {
+    fn apply(self, b: &mut leakwatch_catalog::Breach) {
+        let set = |field: &mut String, v: Option<String>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        set(&mut b.name, self.name);
+        set(&mut b.title, self.title);
+        set(&mut b.domain, self.domain);
+        set(&mut b.breach_date, self.breach_date);
+        set(&mut b.description, self.description);
+        set(&mut b.logo_path, self.logo_path);
+        if let Some(n) = self.pwn_count {
+            b.pwn_count = n;
+        }
+        if let Some(c) = self.data_classes {
+            b.data_classes = c
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if self.vendor.is_some() {
+            b.vendor = self.vendor;
+        }
+        for (flag, value) in [
+            (&mut b.is_verified, self.verified),
+            (&mut b.is_fabricated, self.fabricated),
+            (&mut b.is_sensitive, self.sensitive),
+            (&mut b.is_spam_list, self.spam_list),
+            (&mut b.is_malware, self.malware),
+            (&mut b.is_subscription_free, self.subscription_free),
+            (&mut b.is_stealer_log, self.stealer_log),
+        ] {
+            if let Some(v) = value {
+                *flag = v;
+            }
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -225,6 +377,7 @@ fn main() -> Result<()> {
             opts.progress = !quiet;
             ingest(&data.data, &Source::from_arg(&source), &opts)
         }
+        Command::Breach { what } => breach(what),
         Command::Check {
             what: CheckWhat::Password { data },
         } => check_password(&data.data),
@@ -289,6 +442,97 @@ fn main() -> Result<()> {
             }
         }
         Command::Demo { data, listen } => demo(data, listen),
+    }
+}
+
+fn catalog(data: &Path) -> Result<leakwatch_catalog::Catalog> {
+    let path = data.join("catalog.db");
+    leakwatch_catalog::Catalog::open(&path).with_context(|| format!("opening {}", path.display()))
+}
+
+fn breach(cmd: BreachCmd) -> Result<()> {
+    use leakwatch_catalog::Breach;
+    let show = |b: &Breach| -> Result<()> {
+        println!("{}", serde_json::to_string_pretty(b)?);
+        Ok(())
+    };
+    match cmd {
+        BreachCmd::Add { data, from, fields } => {
+            let mut b = match &from {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let is_toml = path
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+                    Breach::from_manifest(&text, is_toml)?
+                }
+                None => {
+                    let (Some(name), Some(date)) = (&fields.name, &fields.breach_date) else {
+                        bail!("give --name and --breach-date, or --from MANIFEST");
+                    };
+                    Breach::from_manifest(
+                        &serde_json::json!({ "Name": name, "BreachDate": date }).to_string(),
+                        false,
+                    )?
+                }
+            };
+            fields.apply(&mut b);
+            show(&catalog(&data.data)?.add(b)?)
+        }
+        BreachCmd::Edit {
+            data,
+            breach,
+            fields,
+        } => show(&catalog(&data.data)?.edit(&breach, |b| fields.apply(b))?),
+        BreachCmd::Import { data, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let n = catalog(&data.data)?.import_hibp_json(&text)?;
+            println!("imported {n} breaches from {}", file.display());
+            Ok(())
+        }
+        BreachCmd::List { data, json } => {
+            let all = catalog(&data.data)?.all()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                println!(
+                    "{:<24} {:<12} {:>12}  {:<28} FLAGS",
+                    "NAME", "DATE", "PWNCOUNT", "DOMAIN"
+                );
+                for b in &all {
+                    let flags: Vec<&str> = [
+                        (b.is_retired, "retired"),
+                        (b.is_sensitive, "sensitive"),
+                        (!b.is_verified, "unverified"),
+                        (b.is_spam_list, "spam-list"),
+                        (b.is_fabricated, "fabricated"),
+                        (b.is_malware, "malware"),
+                        (b.is_stealer_log, "stealer-log"),
+                    ]
+                    .into_iter()
+                    .filter_map(|(on, label)| on.then_some(label))
+                    .collect();
+                    println!(
+                        "{:<24} {:<12} {:>12}  {:<28} {}",
+                        b.name,
+                        b.breach_date,
+                        b.pwn_count,
+                        b.domain,
+                        flags.join(",")
+                    );
+                }
+            }
+            Ok(())
+        }
+        BreachCmd::Show { data, breach } => {
+            let b = catalog(&data.data)?
+                .get(&breach)?
+                .with_context(|| format!("no breach named {breach:?}"))?;
+            show(&b)
+        }
+        BreachCmd::Retire { data, breach } => show(&catalog(&data.data)?.retire(&breach)?),
     }
 }
 
@@ -434,7 +678,8 @@ fn stats(data: &Path, deep: bool) -> Result<()> {
 
 fn serve(data: &Path, listen: SocketAddr, banner: Option<String>) -> Result<()> {
     let store = StoreHandle::open(store_dir(data)?)?;
-    let state = Arc::new(AppState::new(store, ServerLimits::default()));
+    let catalog = leakwatch_api::CatalogHandle::new(catalog(data)?)?;
+    let state = Arc::new(AppState::new(store, catalog, ServerLimits::default()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

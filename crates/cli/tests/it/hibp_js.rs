@@ -1,5 +1,6 @@
-//! The real npm `hibp` client (`pwnedPassword`, `pwnedPasswordRange`) against the binary:
-//! for 1,000 generated passwords it must get exactly the counts computed from the input.
+//! The real npm `hibp` client against the binary: `pwnedPassword` and `pwnedPasswordRange`
+//! must get, for 1,000 generated passwords, exactly the counts computed from the input, and
+//! `breaches`, `breach`, `dataClasses` and `latestBreach` exactly the catalogue fixture.
 //! Needs node and `npm ci` in tests/js; `.ci/run` installs both. Elsewhere it skips loudly,
 //! but never under CI=true.
 
@@ -95,8 +96,41 @@ fn npm_hibp_client_gets_exact_counts() {
         .iter()
         .map(|p| serde_json::json!([p, range_obj(&ntlm, p)]))
         .collect();
-    let json =
-        serde_json::json!({ "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges });
+    // The breach catalogue, from the fixture; expectations computed from the file itself.
+    let fixture = crate::catalog::fixture_path();
+    leakwatch(
+        &[
+            "breach",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            fixture.to_str().unwrap(),
+        ],
+        None,
+    );
+    let live = crate::catalog::reference_live();
+    let domain_breaches: Vec<_> = live
+        .iter()
+        .filter(|b| b["Domain"] == "fictobank.example")
+        .cloned()
+        .collect();
+    let analytica = live
+        .iter()
+        .find(|b| b["Name"] == "Analytica")
+        .cloned()
+        .unwrap();
+    let catalog = serde_json::json!({
+        "breaches": live,
+        "domain": "fictobank.example",
+        "domain_breaches": domain_breaches,
+        "name": "analytica",
+        "breach": analytica,
+        "latest": crate::catalog::reference_latest(),
+        "data_classes": crate::catalog::reference_data_classes(),
+    });
+    let json = serde_json::json!({
+        "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges, "catalog": catalog
+    });
     let cases_file = write(&tmp.path().join("cases.json"), json.to_string().as_bytes());
 
     let server = Server::start(&data);
@@ -112,5 +146,5 @@ fn npm_hibp_client_gets_exact_counts() {
         out.status.success(),
         "hibp client failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("1016 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("1022 passed, 0 failed"), "{stdout}");
 }

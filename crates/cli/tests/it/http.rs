@@ -65,8 +65,11 @@ async fn get(
 
 fn state_for(data: &std::path::Path) -> Arc<AppState> {
     let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
+    let catalog = leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap();
+    let catalog = leakwatch_api::CatalogHandle::new(catalog).unwrap();
     Arc::new(AppState::new(
         StoreHandle::open(dir).unwrap(),
+        catalog,
         ServerLimits::default(),
     ))
 }

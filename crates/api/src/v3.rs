@@ -1,0 +1,170 @@
+//! HIBP API v3, the breach catalogue half: `breaches`, `breach/{name}`, `latestbreach`,
+//! `dataclasses`. Answers are HIBP's JSON byte for byte (see `leakwatch_catalog::Breach`);
+//! every `/api/v3` request needs a `User-Agent` (403 without, as HIBP). Retired breaches are
+//! never returned. Account search and API keys are not here yet.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{Path, RawQuery, Request, State},
+    http::{StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use leakwatch_catalog::Breach;
+
+use crate::{ApiError, AppState};
+
+pub(crate) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v3/breaches", get(breaches))
+        .route("/api/v3/breach/{name}", get(breach))
+        .route("/api/v3/latestbreach", get(latest_breach))
+        .route("/api/v3/dataclasses", get(data_classes))
+        .route_layer(middleware::from_fn_with_state(state, require_user_agent))
+}
+
+async fn require_user_agent(State(_): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let has_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().is_empty());
+    if has_agent {
+        next.run(req).await
+    } else {
+        ApiError::Forbidden(
+            "A user agent is required: send a User-Agent header naming your application",
+        )
+        .into_response()
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+fn live(state: &AppState) -> impl Iterator<Item = Breach> {
+    let all = state.catalog.breaches();
+    (0..all.len())
+        .map(move |i| all[i].clone())
+        .filter(|b| !b.is_retired)
+}
+
+/// Query parameters by case-insensitive name (HIBP documents `Domain`, clients send `domain`).
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query.unwrap_or("").split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        k.eq_ignore_ascii_case(name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).and_then(|&c| (c as char).to_digit(16));
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn breaches(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let domain = query_param(query.as_deref(), "domain")
+        .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
+    let spam = match query_param(query.as_deref(), "isspamlist").map(|v| v.to_ascii_lowercase()) {
+        None => None,
+        Some(v) if v == "true" => Some(true),
+        Some(v) if v == "false" => Some(false),
+        Some(_) => return Err(ApiError::BadRequest("IsSpamList must be true or false")),
+    };
+    let list: Vec<Breach> = live(&state)
+        .filter(|b| {
+            domain
+                .as_deref()
+                .is_none_or(|d| d.is_empty() || b.domain == d)
+        })
+        .filter(|b| spam.is_none_or(|s| b.is_spam_list == s))
+        .collect();
+    Ok(json(&list))
+}
+
+async fn breach(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    live(&state)
+        .find(|b| b.name.eq_ignore_ascii_case(name.trim()))
+        .map(|b| json(&b))
+        .ok_or(ApiError::NotFound)
+}
+
+async fn latest_breach(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    // AddedDate is fixed-width ISO 8601, so text order is time order.
+    live(&state)
+        .max_by(|a, b| {
+            a.added_date
+                .cmp(&b.added_date)
+                .then_with(|| b.name.cmp(&a.name))
+        })
+        .map(|b| json(&b))
+        .ok_or(ApiError::NotFound)
+}
+
+async fn data_classes(State(state): State<Arc<AppState>>) -> Response {
+    let mut classes: Vec<String> = live(&state).flat_map(|b| b.data_classes).collect();
+    classes.sort_by_key(|c| c.to_lowercase());
+    classes.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    json(&classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_case_insensitive_and_decoded() {
+        assert_eq!(
+            query_param(Some("domain=a.example"), "Domain").as_deref(),
+            Some("a.example")
+        );
+        assert_eq!(
+            query_param(Some("x=1&Domain=b%2Eexample"), "domain").as_deref(),
+            Some("b.example")
+        );
+        assert_eq!(
+            query_param(Some("IsSpamList=true"), "isspamlist").as_deref(),
+            Some("true")
+        );
+        assert_eq!(query_param(None, "domain"), None);
+        assert_eq!(percent_decode("a%zz%4"), "a%zz%4");
+        assert_eq!(percent_decode("a+b%20c"), "a b c");
+    }
+}

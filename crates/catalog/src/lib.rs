@@ -1,0 +1,423 @@
+//! The breach catalogue: every breach's metadata in HIBP's Breach model, kept in embedded
+//! SQLite (`<data>/catalog.db`).
+//!
+//! [`Breach`] serialises to exactly the JSON HIBP's API returns (field names, order, date
+//! formats), plus `Vendor` (the supplier through which the data left, where known) when set.
+//! [`Catalog`] stores breaches, validates them, and imports a catalogue in the shape of HIBP's
+//! `/breaches` answer. It knows nothing about hashes or accounts (see the store) or HTTP.
+
+mod date;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
+
+/// Version of the SQLite schema this build reads and writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Errors from the catalogue.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// SQLite failed (I/O, locking, a damaged database file).
+    #[error("catalogue database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A breach (or manifest) that does not satisfy the model.
+    #[error("invalid breach: {0}")]
+    Invalid(String),
+    /// No breach of that name.
+    #[error("no breach named {0:?}")]
+    NotFound(String),
+    /// A breach of that name exists already.
+    #[error("a breach named {0:?} already exists")]
+    Exists(String),
+    /// The database was written by a newer leakwatch.
+    #[error("catalogue schema version {found}; this build reads version {supported}")]
+    UnsupportedVersion {
+        /// Version in the file.
+        found: i64,
+        /// Version this build reads.
+        supported: i64,
+    },
+    /// Stored data that cannot be what this code wrote.
+    #[error("corrupt catalogue row {name:?}: {reason}")]
+    Corrupt {
+        /// The breach.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Shorthand.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// A breach, field for field as HIBP's API describes it (JSON names in PascalCase).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Breach {
+    /// Stable identifier, unique (case-insensitively), used in URLs.
+    pub name: String,
+    /// Display name.
+    #[serde(default)]
+    pub title: String,
+    /// Domain of the breached service; empty when none.
+    #[serde(default)]
+    pub domain: String,
+    /// When the breach happened: `YYYY-MM-DD`.
+    pub breach_date: String,
+    /// When it was added to the catalogue: `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default)]
+    pub added_date: String,
+    /// When it was last changed: `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default)]
+    pub modified_date: String,
+    /// Accounts in the breach.
+    #[serde(default)]
+    pub pwn_count: u64,
+    /// HTML description.
+    #[serde(default)]
+    pub description: String,
+    /// URL or path of the logo.
+    #[serde(default)]
+    pub logo_path: String,
+    /// Kinds of data exposed, in HIBP's names ("Email addresses", "Passwords", ...).
+    #[serde(default)]
+    pub data_classes: Vec<String>,
+    /// The breach is verified as real.
+    #[serde(default = "yes")]
+    pub is_verified: bool,
+    /// The data is fabricated.
+    #[serde(default)]
+    pub is_fabricated: bool,
+    /// Sensitive: never returned by account searches.
+    #[serde(default)]
+    pub is_sensitive: bool,
+    /// Retired: removed from every answer.
+    #[serde(default)]
+    pub is_retired: bool,
+    /// A spam list rather than a breach.
+    #[serde(default)]
+    pub is_spam_list: bool,
+    /// From malware.
+    #[serde(default)]
+    pub is_malware: bool,
+    /// Free to subscribe to.
+    #[serde(default)]
+    pub is_subscription_free: bool,
+    /// From a stealer log.
+    #[serde(default)]
+    pub is_stealer_log: bool,
+    /// leakwatch's extension: the vendor through which the data left (supply-chain
+    /// breaches), where known. Omitted from JSON when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Breach {
+    /// Checks every field and fills what may be derived: `Title` from `Name`, the added and
+    /// modified dates from `now`; data classes are trimmed and de-duplicated in order.
+    pub fn validate(&mut self, now: u64) -> Result<()> {
+        self.name = self.name.trim().to_owned();
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 100
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !name_ok {
+            return Err(CatalogError::Invalid(format!(
+                "Name {:?} must be 1 to 100 letters, digits, '-', '_' or '.'",
+                self.name
+            )));
+        }
+        if self.title.trim().is_empty() {
+            self.title = self.name.clone();
+        }
+        self.domain = self
+            .domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if self
+            .domain
+            .contains(|c: char| c.is_whitespace() || c == '/' || c == '@')
+        {
+            return Err(CatalogError::Invalid(format!(
+                "Domain {:?} is not a domain name",
+                self.domain
+            )));
+        }
+        parse_date(&self.breach_date).ok_or_else(|| {
+            CatalogError::Invalid(format!(
+                "BreachDate {:?} is not YYYY-MM-DD",
+                self.breach_date
+            ))
+        })?;
+        for (field, value) in [
+            ("AddedDate", &mut self.added_date),
+            ("ModifiedDate", &mut self.modified_date),
+        ] {
+            if value.is_empty() {
+                *value = format_date_time(now);
+            } else {
+                let t = parse_date_time(value).ok_or_else(|| {
+                    CatalogError::Invalid(format!("{field} {value:?} is not YYYY-MM-DDTHH:MM:SSZ"))
+                })?;
+                *value = format_date_time(t);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        self.data_classes = self
+            .data_classes
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty() && seen.insert(c.to_lowercase()))
+            .collect();
+        if let Some(v) = &self.vendor {
+            let v = v.trim();
+            self.vendor = (!v.is_empty()).then(|| v.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Reads one breach from a JSON or TOML manifest with HIBP's field names.
+    pub fn from_manifest(text: &str, is_toml: bool) -> Result<Breach> {
+        if is_toml {
+            toml::from_str(text).map_err(|e| CatalogError::Invalid(format!("TOML manifest: {e}")))
+        } else {
+            serde_json::from_str(text)
+                .map_err(|e| CatalogError::Invalid(format!("JSON manifest: {e}")))
+        }
+    }
+}
+
+/// The catalogue database.
+#[derive(Debug)]
+pub struct Catalog {
+    conn: Connection,
+}
+
+const COLUMNS: &str = "name, title, domain, breach_date, added_date, modified_date, pwn_count, description, \
+     logo_path, data_classes, is_verified, is_fabricated, is_sensitive, is_retired, is_spam_list, is_malware, \
+     is_subscription_free, is_stealer_log, vendor";
+
+impl Catalog {
+    /// Opens (creating if needed) the catalogue at `path`.
+    pub fn open(path: &Path) -> Result<Catalog> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory catalogue, for tests.
+    pub fn open_in_memory() -> Result<Catalog> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Catalog> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        match version {
+            0 => {
+                conn.execute_batch(&format!(
+                    "BEGIN;
+                     CREATE TABLE breach (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                        title TEXT NOT NULL,
+                        domain TEXT NOT NULL,
+                        breach_date TEXT NOT NULL,
+                        added_date TEXT NOT NULL,
+                        modified_date TEXT NOT NULL,
+                        pwn_count INTEGER NOT NULL,
+                        description TEXT NOT NULL,
+                        logo_path TEXT NOT NULL,
+                        data_classes TEXT NOT NULL,
+                        is_verified INTEGER NOT NULL,
+                        is_fabricated INTEGER NOT NULL,
+                        is_sensitive INTEGER NOT NULL,
+                        is_retired INTEGER NOT NULL,
+                        is_spam_list INTEGER NOT NULL,
+                        is_malware INTEGER NOT NULL,
+                        is_subscription_free INTEGER NOT NULL,
+                        is_stealer_log INTEGER NOT NULL,
+                        vendor TEXT
+                     );
+                     CREATE INDEX breach_domain ON breach(domain);
+                     PRAGMA user_version = {SCHEMA_VERSION};
+                     COMMIT;"
+                ))?;
+            }
+            SCHEMA_VERSION => {}
+            found => {
+                return Err(CatalogError::UnsupportedVersion {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
+        Ok(Catalog { conn })
+    }
+
+    /// Adds a new breach (validated); fails if the name is taken.
+    pub fn add(&mut self, mut b: Breach) -> Result<Breach> {
+        b.validate(now_unix())?;
+        if self.get(&b.name)?.is_some() {
+            return Err(CatalogError::Exists(b.name));
+        }
+        self.write(&b)?;
+        Ok(b)
+    }
+
+    /// Replaces a breach (validated) by name, or adds it.
+    pub fn upsert(&mut self, mut b: Breach) -> Result<Breach> {
+        b.validate(now_unix())?;
+        self.write(&b)?;
+        Ok(b)
+    }
+
+    /// Applies `change` to a stored breach, sets ModifiedDate to now, and saves it.
+    pub fn edit(&mut self, name: &str, change: impl FnOnce(&mut Breach)) -> Result<Breach> {
+        let mut b = self
+            .get(name)?
+            .ok_or_else(|| CatalogError::NotFound(name.to_owned()))?;
+        let old_name = b.name.clone();
+        change(&mut b);
+        b.modified_date = format_date_time(now_unix());
+        b.validate(now_unix())?;
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM breach WHERE name = ?1", params![old_name])?;
+        Self::insert(&tx, &b)?;
+        tx.commit()?;
+        Ok(b)
+    }
+
+    /// Marks a breach retired: it disappears from every answer but stays on record.
+    pub fn retire(&mut self, name: &str) -> Result<Breach> {
+        self.edit(name, |b| b.is_retired = true)
+    }
+
+    fn write(&mut self, b: &Breach) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM breach WHERE name = ?1", params![b.name])?;
+        Self::insert(&tx, b)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn insert(conn: &Connection, b: &Breach) -> Result<()> {
+        let classes = serde_json::to_string(&b.data_classes).unwrap_or_else(|_| "[]".into());
+        conn.execute(
+            &format!("INSERT INTO breach ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"),
+            params![
+                b.name, b.title, b.domain, b.breach_date, b.added_date, b.modified_date, b.pwn_count as i64,
+                b.description, b.logo_path, classes, b.is_verified, b.is_fabricated, b.is_sensitive, b.is_retired,
+                b.is_spam_list, b.is_malware, b.is_subscription_free, b.is_stealer_log, b.vendor
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Breach, String)> {
+        let classes: String = r.get(9)?;
+        let pwn: i64 = r.get(6)?;
+        Ok((
+            Breach {
+                name: r.get(0)?,
+                title: r.get(1)?,
+                domain: r.get(2)?,
+                breach_date: r.get(3)?,
+                added_date: r.get(4)?,
+                modified_date: r.get(5)?,
+                pwn_count: pwn.max(0) as u64,
+                description: r.get(7)?,
+                logo_path: r.get(8)?,
+                data_classes: Vec::new(),
+                is_verified: r.get(10)?,
+                is_fabricated: r.get(11)?,
+                is_sensitive: r.get(12)?,
+                is_retired: r.get(13)?,
+                is_spam_list: r.get(14)?,
+                is_malware: r.get(15)?,
+                is_subscription_free: r.get(16)?,
+                is_stealer_log: r.get(17)?,
+                vendor: r.get(18)?,
+            },
+            classes,
+        ))
+    }
+
+    fn finish_row((mut b, classes): (Breach, String)) -> Result<Breach> {
+        b.data_classes = serde_json::from_str(&classes).map_err(|e| CatalogError::Corrupt {
+            name: b.name.clone(),
+            reason: format!("DataClasses: {e}"),
+        })?;
+        Ok(b)
+    }
+
+    /// One breach by name (case-insensitive), retired or not.
+    pub fn get(&self, name: &str) -> Result<Option<Breach>> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM breach WHERE name = ?1"),
+                params![name.trim()],
+                Self::row,
+            )
+            .optional()?;
+        row.map(Self::finish_row).transpose()
+    }
+
+    /// Every breach, retired ones included, sorted by Title then Name.
+    pub fn all(&self) -> Result<Vec<Breach>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM breach ORDER BY title COLLATE NOCASE, name COLLATE NOCASE"
+        ))?;
+        let rows = stmt
+            .query_map([], Self::row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(Self::finish_row).collect()
+    }
+
+    /// Imports a catalogue in the JSON shape of HIBP's `/breaches` answer, replacing
+    /// breaches of the same names. All or nothing: one invalid entry imports none.
+    pub fn import_hibp_json(&mut self, json: &str) -> Result<usize> {
+        let list: Vec<Breach> = serde_json::from_str(json)
+            .map_err(|e| CatalogError::Invalid(format!("not a /breaches JSON array: {e}")))?;
+        let now = now_unix();
+        let mut valid = Vec::with_capacity(list.len());
+        for mut b in list {
+            b.validate(now)?;
+            valid.push(b);
+        }
+        let tx = self.conn.transaction()?;
+        for b in &valid {
+            tx.execute("DELETE FROM breach WHERE name = ?1", params![b.name])?;
+            Self::insert(&tx, b)?;
+        }
+        tx.commit()?;
+        Ok(valid.len())
+    }
+
+    /// Changes whenever another connection commits to the database: poll it to reload.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+//! Catalogue tests: the exact HIBP JSON shape, validation, import, edit and retire, and
+//! persistence across reopening.
+
+use super::*;
+
+const HIBP_SAMPLE: &str = r#"[{"Name":"Fictobank","Title":"Fictobank","Domain":"fictobank.example","BreachDate":"2019-03-01","AddedDate":"2019-04-02T10:11:12Z","ModifiedDate":"2020-01-01T00:00:00Z","PwnCount":123456,"Description":"A <a href=\"https://fictobank.example\">fictional</a> bank.","LogoPath":"https://logos.example/Fictobank.png","DataClasses":["Email addresses","Passwords"],"IsVerified":true,"IsFabricated":false,"IsSensitive":false,"IsRetired":false,"IsSpamList":false,"IsMalware":false,"IsSubscriptionFree":false,"IsStealerLog":false}]"#;
+
+#[test]
+fn serialises_exactly_like_hibp() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    assert_eq!(c.import_hibp_json(HIBP_SAMPLE).unwrap(), 1);
+    let got = serde_json::to_string(&vec![c.get("fictobank").unwrap().unwrap()]).unwrap();
+    assert_eq!(
+        got, HIBP_SAMPLE,
+        "field names, order, date formats and values round-trip byte for byte"
+    );
+}
+
+#[test]
+fn vendor_appears_only_when_known() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    let b = c
+        .add(
+            Breach::from_manifest(
+                r#"{"Name":"Acme","BreachDate":"2024-01-31","Vendor":"TrackCo"}"#,
+                false,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert!(
+        serde_json::to_string(&b)
+            .unwrap()
+            .ends_with(r#""IsStealerLog":false,"Vendor":"TrackCo"}"#)
+    );
+    let b = c
+        .add(Breach::from_manifest(r#"{"Name":"Plain","BreachDate":"2024-01-31"}"#, false).unwrap())
+        .unwrap();
+    assert!(!serde_json::to_string(&b).unwrap().contains("Vendor"));
+}
+
+#[test]
+fn manifests_fill_defaults_and_toml_works() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    let toml = "Name = \"Shopfake\"\nBreachDate = \"2021-07-04\"\nDomain = \"Shop.Example.\"\nDataClasses = [\"Passwords\", \" Email addresses \", \"passwords\"]\nIsSensitive = true\n";
+    let b = c.add(Breach::from_manifest(toml, true).unwrap()).unwrap();
+    assert_eq!(b.title, "Shopfake");
+    assert_eq!(b.domain, "shop.example");
+    assert_eq!(b.data_classes, ["Passwords", "Email addresses"]);
+    assert!(b.is_verified && b.is_sensitive);
+    assert!(parse_date_time(&b.added_date).is_some() && b.added_date == b.modified_date);
+}
+
+#[test]
+fn invalid_breaches_are_refused_with_a_reason() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    for (json, why) in [
+        (r#"{"Name":"","BreachDate":"2024-01-01"}"#, "Name"),
+        (r#"{"Name":"a b","BreachDate":"2024-01-01"}"#, "Name"),
+        (r#"{"Name":"x","BreachDate":"2024-02-30"}"#, "BreachDate"),
+        (
+            r#"{"Name":"x","BreachDate":"2024-02-01","AddedDate":"yesterday"}"#,
+            "AddedDate",
+        ),
+        (
+            r#"{"Name":"x","BreachDate":"2024-02-01","Domain":"a@b"}"#,
+            "Domain",
+        ),
+    ] {
+        let err = c
+            .add(Breach::from_manifest(json, false).unwrap())
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{json}: {err}");
+    }
+    assert!(Breach::from_manifest(r#"{"Title":"no name"}"#, false).is_err());
+    // One bad entry in an import imports nothing.
+    let mixed = HIBP_SAMPLE.replace("]", r#",{"Name":"Bad","BreachDate":"nope"}]"#);
+    assert!(c.import_hibp_json(&mixed).is_err());
+    assert!(c.all().unwrap().is_empty());
+}
+
+#[test]
+fn names_are_unique_case_insensitively_and_edits_and_retirement_persist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("catalog.db");
+    {
+        let mut c = Catalog::open(&path).unwrap();
+        c.import_hibp_json(HIBP_SAMPLE).unwrap();
+        let dup = Breach::from_manifest(r#"{"Name":"FICTOBANK","BreachDate":"2024-01-01"}"#, false)
+            .unwrap();
+        assert!(matches!(c.add(dup), Err(CatalogError::Exists(_))));
+        let b = c.edit("Fictobank", |b| b.pwn_count = 99).unwrap();
+        assert_eq!(b.pwn_count, 99);
+        assert_ne!(b.modified_date, "2020-01-01T00:00:00Z");
+        assert_eq!(b.added_date, "2019-04-02T10:11:12Z");
+        c.retire("fictobank").unwrap();
+        assert!(matches!(c.retire("nope"), Err(CatalogError::NotFound(_))));
+    }
+    let c = Catalog::open(&path).unwrap();
+    let b = c.get("Fictobank").unwrap().unwrap();
+    assert!(b.is_retired);
+    assert_eq!(b.pwn_count, 99);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("catalog.db");
+    drop(Catalog::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    assert!(matches!(
+        Catalog::open(&path),
+        Err(CatalogError::UnsupportedVersion { found: 99, .. })
+    ));
+}
+
+#[test]
+fn list_is_sorted_by_title() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    for (name, title) in [("b", "Zeta"), ("a", "alpha"), ("c", "Beta")] {
+        c.add(
+            Breach::from_manifest(
+                &format!(r#"{{"Name":"{name}","Title":"{title}","BreachDate":"2024-01-01"}}"#),
+                false,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    }
+    let titles: Vec<String> = c.all().unwrap().into_iter().map(|b| b.title).collect();
+    assert_eq!(titles, ["alpha", "Beta", "Zeta"]);
+}
