@@ -70,16 +70,7 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
     let a_file = write(&tmp.path().join("a.txt"), &a);
     let b_file = write(&tmp.path().join("b.txt"), &b);
     let base = tmp.path().join("base");
-    leakwatch(
-        &[
-            "ingest",
-            "-q",
-            "--data",
-            base.to_str().unwrap(),
-            a_file.to_str().unwrap(),
-        ],
-        None,
-    );
+    ingest_quiet(base.to_str().unwrap(), a_file.to_str().unwrap());
 
     let (b_sha, b_ntlm) = model_of_plain(&b);
     let before = (model_of_hash_lines(&a, 40), Model::new());
@@ -114,16 +105,7 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
             panic!("kill after {delay:?} left a state that is neither before nor after the import");
         }
         // The next writer removes leftovers and the import can be redone.
-        leakwatch(
-            &[
-                "ingest",
-                "-q",
-                "--data",
-                work.to_str().unwrap(),
-                b_file.to_str().unwrap(),
-            ],
-            None,
-        );
+        ingest_quiet(work.to_str().unwrap(), b_file.to_str().unwrap());
         assert_eq!(state(&work), after, "re-import after a kill at {delay:?}");
         let store_files: Vec<String> = std::fs::read_dir(work.join("store"))
             .unwrap()

@@ -37,15 +37,9 @@ fn version_1_store_opens_and_answers_exactly() {
 fn current_writer_reproduces_version_1_segments_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    leakwatch(
-        &[
-            "ingest",
-            "-q",
-            "--data",
-            data.to_str().unwrap(),
-            fixtures().join("input-v1.txt").to_str().unwrap(),
-        ],
-        None,
+    ingest_quiet(
+        data.to_str().unwrap(),
+        fixtures().join("input-v1.txt").to_str().unwrap(),
     );
     let mut compared = 0;
     for e in std::fs::read_dir(fixtures().join("store-v1")).unwrap() {
@@ -70,16 +64,7 @@ fn current_writer_reproduces_version_1_segments_byte_for_byte() {
 fn regenerate_fixture() {
     let input = fixtures().join("input-v1.txt");
     let data = fixtures().join("store-v1-new");
-    leakwatch(
-        &[
-            "ingest",
-            "-q",
-            "--data",
-            data.to_str().unwrap(),
-            input.to_str().unwrap(),
-        ],
-        None,
-    );
+    ingest_quiet(data.to_str().unwrap(), input.to_str().unwrap());
     eprintln!(
         "written to {}; move its store/ to store-v1 only for a new version",
         data.display()

@@ -254,16 +254,7 @@ async fn a_published_import_is_served_without_restart() {
         &tmp.path().join("x.txt"),
         b"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:5\n",
     );
-    leakwatch(
-        &[
-            "ingest",
-            "-q",
-            "--data",
-            f.data.to_str().unwrap(),
-            extra.to_str().unwrap(),
-        ],
-        None,
-    );
+    ingest_quiet(f.data.to_str().unwrap(), extra.to_str().unwrap());
     assert!(state.store.reload_if_changed().unwrap());
     let after = get(&state, "/range/5BAA6", &[]).await.2;
     assert_ne!(before, after);
@@ -292,16 +283,7 @@ fn served_over_a_socket_by_the_binary() {
         &tmp.path().join("x.txt"),
         b"0000000000000000000000000000000000000000:77\n",
     );
-    leakwatch(
-        &[
-            "ingest",
-            "-q",
-            "--data",
-            f.data.to_str().unwrap(),
-            extra.to_str().unwrap(),
-        ],
-        None,
-    );
+    ingest_quiet(f.data.to_str().unwrap(), extra.to_str().unwrap());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let (_, _, body) = http_get(&server.addr, "/range/00000", &[]);

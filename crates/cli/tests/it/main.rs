@@ -3,10 +3,10 @@
 //! answers with references computed independently from the input files.
 
 mod catalog;
+mod clients;
 mod crash;
 mod fixture;
 mod formats;
-mod hibp_js;
 mod http;
 mod ranges;
 mod support;

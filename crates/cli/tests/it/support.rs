@@ -27,6 +27,11 @@ pub fn leakwatch(args: &[&str], stdin: Option<&[u8]>) -> Output {
     out
 }
 
+/// `leakwatch ingest -q --data DATA FILE`, which must succeed.
+pub fn ingest_quiet(data: &str, file: &str) -> Output {
+    leakwatch(&["ingest", "-q", "--data", data, file], None)
+}
+
 pub fn try_leakwatch(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(bin())
         .args(args)

@@ -1,10 +1,12 @@
-//! The real npm `hibp` client against the binary: `pwnedPassword` and `pwnedPasswordRange`
-//! must get, for 1,000 generated passwords, exactly the counts computed from the input, and
-//! `breaches`, `breach`, `dataClasses` and `latestBreach` exactly the catalogue fixture.
-//! Needs node and `npm ci` in tests/js; `.ci/run` installs both. Elsewhere it skips loudly,
-//! but never under CI=true.
+//! Real HIBP client libraries against the binary, each answer compared with a reference
+//! computed from the input files: npm `hibp` (`pwnedPassword`, `pwnedPasswordRange`,
+//! `breaches`, `breach`, `dataClasses`, `latestBreach`) and PyPI `pyhibp`
+//! (`is_password_breached`, `get_all_breaches`, `get_single_breach`, `get_data_classes`),
+//! 1,000 generated passwords each. Needs node with `npm ci` in tests/js and python3 with
+//! tests/py/requirements.txt; `.ci/run` installs all of it. Elsewhere a missing client skips
+//! loudly, but never under CI=true.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use leakwatch_gen::GenFormat;
 
@@ -22,34 +24,21 @@ fn node_available() -> bool {
         && js_dir().join("node_modules/hibp").is_dir()
 }
 
-#[test]
-fn npm_hibp_client_gets_exact_counts() {
-    if !node_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the npm hibp test: node or tests/js/node_modules missing"
-        );
-        eprintln!(
-            "\n*** SKIPPED npm hibp compatibility test: run `npm ci --prefix tests/js` (needs node) ***\n"
-        );
-        return;
-    }
+struct Setup {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+    cases_file: PathBuf,
+}
+
+/// A store and catalogue from generated inputs, and the cases file both clients read.
+fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let plain = generate(GenFormat::Plain, 200_000, 77);
     let hashes = generate(GenFormat::Sha1, 100_000, 78);
     for (name, bytes) in [("p.txt", &plain), ("h.txt", &hashes)] {
         let f = write(&tmp.path().join(name), bytes);
-        leakwatch(
-            &[
-                "ingest",
-                "-q",
-                "--data",
-                data.to_str().unwrap(),
-                f.to_str().unwrap(),
-            ],
-            None,
-        );
+        ingest_quiet(data.to_str().unwrap(), f.to_str().unwrap());
     }
     let (ps, ntlm) = model_of_plain(&plain);
     let sha1 = merge(&ps, &model_of_hash_lines(&hashes, 40));
@@ -132,19 +121,74 @@ fn npm_hibp_client_gets_exact_counts() {
         "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges, "catalog": catalog
     });
     let cases_file = write(&tmp.path().join("cases.json"), json.to_string().as_bytes());
+    Setup {
+        data,
+        cases_file,
+        tmp,
+    }
+}
 
-    let server = Server::start(&data);
-    let out = std::process::Command::new("node")
-        .arg(js_dir().join("hibp-compat.mjs"))
+fn skip_unless(available: bool, what: &str, how: &str) -> bool {
+    if !available {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the {what} test: {how}"
+        );
+        eprintln!("\n*** SKIPPED {what} compatibility test: {how} ***\n");
+    }
+    !available
+}
+
+fn run_client(program: &str, script: &Path, s: &Setup) -> String {
+    let server = Server::start(&s.data);
+    let out = std::process::Command::new(program)
+        .arg(script)
         .arg(format!("http://{}", server.addr))
-        .arg(&cases_file)
+        .arg(&s.cases_file)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "hibp client failed:\n{stdout}\n{stderr}"
+        "{program} client failed:\n{stdout}\n{stderr}"
     );
+    let _ = &s.tmp;
+    stdout
+}
+
+#[test]
+fn npm_hibp_client_gets_exact_answers() {
+    if skip_unless(
+        node_available(),
+        "npm hibp",
+        "run `npm ci --prefix tests/js` (needs node)",
+    ) {
+        return;
+    }
+    let s = setup();
+    let stdout = run_client("node", &js_dir().join("hibp-compat.mjs"), &s);
     assert!(stdout.contains("1022 passed, 0 failed"), "{stdout}");
+}
+
+fn pyhibp_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import pyhibp"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn pyhibp_client_gets_exact_answers() {
+    if skip_unless(
+        pyhibp_available(),
+        "PyPI pyhibp",
+        "run `pip install -r tests/py/requirements.txt`",
+    ) {
+        return;
+    }
+    let s = setup();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/pyhibp_compat.py");
+    let stdout = run_client("python3", &script, &s);
+    assert!(stdout.contains("1006 passed, 0 failed"), "{stdout}");
 }
