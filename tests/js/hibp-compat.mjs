@@ -4,11 +4,14 @@
 //              "ranges": [[prefix, {SUFFIX: count, ...}], ...],
 //              "ntlm_ranges": [[prefix, {SUFFIX: count, ...}], ...],
 //              "catalog": {"breaches": [...], "domain": d, "domain_breaches": [...],
-//                          "name": n, "breach": {...}, "latest": {...}, "data_classes": [...]}}
+//                          "name": n, "breach": {...}, "latest": {...}, "data_classes": [...]},
+//              "subscription": {"api_key": k, "expected": {...}}}
 // Expected values come from the test, computed from the input file, not from leakwatch.
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { breach, breaches, dataClasses, latestBreach, pwnedPassword, pwnedPasswordRange } from 'hibp';
+import {
+  breach, breaches, dataClasses, latestBreach, pwnedPassword, pwnedPasswordRange, subscriptionStatus,
+} from 'hibp';
 
 const [baseUrl, casesPath] = process.argv.slice(2);
 const cases = JSON.parse(readFileSync(casesPath, 'utf8'));
@@ -60,6 +63,17 @@ if (cases.catalog) {
   check('breach(unknown)', await breach('NoSuchBreach', v3), null);
   check('dataClasses()', await dataClasses(v3), c.data_classes);
   check('latestBreach()', await latestBreach(v3), c.latest);
+}
+if (cases.subscription) {
+  const v3 = { baseUrl: `${baseUrl}/api/v3` };
+  const got = await subscriptionStatus({ ...v3, apiKey: cases.subscription.api_key });
+  if (isDeepStrictEqual(got, cases.subscription.expected)) passed += 1; else fail(`subscriptionStatus(): ${JSON.stringify(got)}`);
+  try {
+    await subscriptionStatus({ ...v3, apiKey: '0123456789abcdef0123456789abcdef' });
+    fail('a wrong key was accepted');
+  } catch (e) {
+    if (String(e.message).includes('hibp-api-key')) passed += 1; else fail(`wrong key: ${e.message}`);
+  }
 }
 console.log(`hibp-compat: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

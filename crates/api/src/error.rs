@@ -13,8 +13,12 @@ use axum::{
 pub enum ApiError {
     /// 400 with the reason.
     BadRequest(&'static str),
+    /// 401: no valid `hibp-api-key`.
+    Unauthorized,
     /// 403 with the reason.
     Forbidden(&'static str),
+    /// 429: the key's rate is used up; retry after this many seconds.
+    RateLimited(u64),
     /// 404.
     NotFound,
     /// 500; the detail is logged, not sent.
@@ -24,6 +28,27 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, reason) = match self {
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "Your request to the API couldn't be authorised. Check you have the right value in the \"hibp-api-key\" header.",
+            ),
+            ApiError::RateLimited(secs) => {
+                let body = format!(
+                    "{{\"statusCode\":429,\"message\":\"Rate limit is exceeded. Try again in {secs} seconds.\"}}"
+                );
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [
+                        (
+                            header::CONTENT_TYPE,
+                            "application/json; charset=utf-8".to_owned(),
+                        ),
+                        (header::RETRY_AFTER, secs.to_string()),
+                    ],
+                    body,
+                )
+                    .into_response();
+            }
             ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
             ApiError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),

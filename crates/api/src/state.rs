@@ -6,7 +6,9 @@ use std::{
     time::Duration,
 };
 
-use leakwatch_catalog::{Breach, Catalog, CatalogError};
+use std::collections::HashMap;
+
+use leakwatch_catalog::{Breach, Catalog, CatalogError, keys::ApiKey};
 use leakwatch_store::{Directory, Snapshot, StoreError, read_manifest};
 
 use crate::metrics::Metrics;
@@ -73,18 +75,31 @@ pub struct CatalogHandle {
     db: Mutex<Catalog>,
     version: Mutex<i64>,
     current: RwLock<Arc<Vec<Breach>>>,
+    keys: RwLock<Arc<HashMap<[u8; 32], ApiKey>>>,
 }
 
 impl CatalogHandle {
     /// Serves `catalog`.
     pub fn new(catalog: Catalog) -> Result<CatalogHandle, CatalogError> {
         let all = catalog.all()?;
+        let keys = catalog.keys_by_digest()?.into_iter().collect();
         let version = catalog.data_version()?;
         Ok(CatalogHandle {
             db: Mutex::new(catalog),
             version: Mutex::new(version),
             current: RwLock::new(Arc::new(all)),
+            keys: RwLock::new(Arc::new(keys)),
         })
+    }
+
+    /// The key a request presents, if it exists (revoked and expired keys included).
+    pub fn key(&self, presented: &str) -> Option<ApiKey> {
+        let digest = leakwatch_catalog::keys::key_digest(presented);
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest)
+            .cloned()
     }
 
     /// Every breach, retired ones included, sorted by Title.
@@ -104,7 +119,9 @@ impl CatalogHandle {
             return Ok(false);
         }
         let all = db.all()?;
+        let keys = db.keys_by_digest()?.into_iter().collect();
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         *seen = now;
         Ok(true)
     }
@@ -120,6 +137,7 @@ pub struct AppState {
     /// Limits.
     pub limits: ServerLimits,
     pub(crate) metrics: Metrics,
+    pub(crate) rate: crate::v3::RateLimiter,
 }
 
 impl AppState {
@@ -130,6 +148,7 @@ impl AppState {
             catalog,
             limits,
             metrics: Metrics::default(),
+            rate: Default::default(),
         }
     }
 }

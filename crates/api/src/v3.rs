@@ -1,7 +1,10 @@
-//! HIBP API v3, the breach catalogue half: `breaches`, `breach/{name}`, `latestbreach`,
-//! `dataclasses`. Answers are HIBP's JSON byte for byte (see `leakwatch_catalog::Breach`);
-//! every `/api/v3` request needs a `User-Agent` (403 without, as HIBP). Retired breaches are
-//! never returned. Account search and API keys are not here yet.
+//! HIBP API v3: the breach catalogue (`breaches`, `breach/{name}`, `latestbreach`,
+//! `dataclasses`, no key needed) and the keyed endpoints (`subscription/status` so far).
+//! Answers are HIBP's JSON byte for byte (see `leakwatch_catalog::Breach`); every `/api/v3`
+//! request needs a `User-Agent` (403 without, as HIBP). Keyed endpoints need a valid
+//! `hibp-api-key` (401, plain text) and stay within the key's requests per minute (429 with
+//! `retry-after` and HIBP's JSON body). Retired breaches are never returned. Account search
+//! is not here yet.
 
 use std::sync::Arc;
 
@@ -13,17 +16,103 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use leakwatch_catalog::Breach;
+use leakwatch_catalog::{Breach, keys::ApiKey};
 
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let keyed = Router::new()
+        .route("/api/v3/subscription/status", get(subscription_status))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
     Router::new()
         .route("/api/v3/breaches", get(breaches))
         .route("/api/v3/breach/{name}", get(breach))
         .route("/api/v3/latestbreach", get(latest_breach))
         .route("/api/v3/dataclasses", get(data_classes))
+        .merge(keyed)
         .route_layer(middleware::from_fn_with_state(state, require_user_agent))
+}
+
+/// Per-key token buckets: `rpm` tokens, refilled continuously at `rpm` per minute.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<i64, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes a token for `key`, or says how many whole seconds until one is free.
+    fn take(&self, key: &ApiKey) -> Result<(), u64> {
+        let now = std::time::Instant::now();
+        let rpm = key.rpm.max(1) as f64;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at) = buckets.entry(key.id).or_insert((rpm, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rpm / 60.0).min(rpm);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) * 60.0 / rpm).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+async fn require_api_key(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let presented = req
+        .headers()
+        .get("hibp-api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim();
+    let key = (!presented.is_empty())
+        .then(|| state.catalog.key(presented))
+        .flatten()
+        .filter(|k| k.is_usable(leakwatch_catalog::now_unix()));
+    let Some(key) = key else {
+        return ApiError::Unauthorized.into_response();
+    };
+    if let Err(retry_after) = state.rate.take(&key) {
+        return ApiError::RateLimited(retry_after).into_response();
+    }
+    req.extensions_mut().insert(key);
+    next.run(req).await
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SubscriptionStatus {
+    subscription_name: String,
+    description: String,
+    subscribed_until: String,
+    rpm: u32,
+    domain_search_max_breached_accounts: u32,
+    includes_stealer_logs: bool,
+}
+
+async fn subscription_status(axum::Extension(key): axum::Extension<ApiKey>) -> Response {
+    json(&SubscriptionStatus {
+        subscription_name: key.name.clone(),
+        description: format!(
+            "leakwatch API key {}…, {} requests per minute",
+            key.prefix, key.rpm
+        ),
+        subscribed_until: key
+            .expires
+            .as_deref()
+            .map(|d| format!("{d}T23:59:59Z"))
+            .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned()),
+        rpm: key.rpm,
+        // Domain search has no per-key cap yet.
+        domain_search_max_breached_accounts: u32::MAX >> 1,
+        includes_stealer_logs: true,
+    })
 }
 
 async fn require_user_agent(State(_): State<Arc<AppState>>, req: Request, next: Next) -> Response {

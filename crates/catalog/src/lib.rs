@@ -1,5 +1,5 @@
-//! The breach catalogue: every breach's metadata in HIBP's Breach model, kept in embedded
-//! SQLite (`<data>/catalog.db`).
+//! The metadata database (`<data>/catalog.db`, embedded SQLite): the breach catalogue in
+//! HIBP's Breach model, and API keys ([`keys`]).
 //!
 //! [`Breach`] serialises to exactly the JSON HIBP's API returns (field names, order, date
 //! formats), plus `Vendor` (the supplier through which the data left, where known) when set.
@@ -7,6 +7,7 @@
 //! `/breaches` answer. It knows nothing about hashes or accounts (see the store) or HTTP.
 
 mod date;
+pub mod keys;
 
 use std::path::Path;
 
@@ -256,6 +257,16 @@ impl Catalog {
                         vendor TEXT
                      );
                      CREATE INDEX breach_domain ON breach(domain);
+                     CREATE TABLE api_key (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        prefix TEXT NOT NULL,
+                        key_sha256 BLOB NOT NULL UNIQUE,
+                        rpm INTEGER NOT NULL,
+                        created TEXT NOT NULL,
+                        expires TEXT,
+                        revoked TEXT
+                     );
                      PRAGMA user_version = {SCHEMA_VERSION};
                      COMMIT;"
                 ))?;

@@ -71,6 +71,11 @@ enum Command {
         #[command(subcommand)]
         what: BreachCmd,
     },
+    /// API keys for the HIBP-compatible API (`hibp-api-key` header).
+    Keys {
+        #[command(subcommand)]
+        what: KeysCmd,
+    },
     /// Look something up in the store.
     Check {
         #[command(subcommand)]
@@ -160,6 +165,36 @@ enum BreachCmd {
         data: DataArg,
         /// The breach's Name.
         breach: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Create a key; it is printed once on standard output and stored only hashed.
+    Create {
+        #[command(flatten)]
+        data: DataArg,
+        /// Who the key is for.
+        #[arg(long)]
+        name: String,
+        /// Requests per minute allowed.
+        #[arg(long, default_value_t = 10)]
+        rpm: u32,
+        /// Last valid day, YYYY-MM-DD.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List keys (never the keys themselves: id, prefix, name, allowance, state).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Revoke a key by id or prefix; the server refuses it within a second.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        /// Id or 6-digit prefix.
+        key: String,
     },
 }
 
@@ -378,6 +413,7 @@ fn main() -> Result<()> {
             ingest(&data.data, &Source::from_arg(&source), &opts)
         }
         Command::Breach { what } => breach(what),
+        Command::Keys { what } => keys(what),
         Command::Check {
             what: CheckWhat::Password { data },
         } => check_password(&data.data),
@@ -534,6 +570,57 @@ fn breach(cmd: BreachCmd) -> Result<()> {
         }
         BreachCmd::Retire { data, breach } => show(&catalog(&data.data)?.retire(&breach)?),
     }
+}
+
+fn keys(cmd: KeysCmd) -> Result<()> {
+    match cmd {
+        KeysCmd::Create {
+            data,
+            name,
+            rpm,
+            expires,
+        } => {
+            let (key, secret) = catalog(&data.data)?.create_key(&name, rpm, expires.as_deref())?;
+            println!("{secret}");
+            eprintln!(
+                "created key {} (prefix {}) for {:?}, {} requests per minute{}; it is shown only now",
+                key.id,
+                key.prefix,
+                key.name,
+                key.rpm,
+                key.expires
+                    .map(|e| format!(", valid until {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        KeysCmd::List { data } => {
+            println!(
+                "{:>4}  {:<8} {:<24} {:>6}  {:<20}  STATE",
+                "ID", "PREFIX", "NAME", "RPM", "CREATED"
+            );
+            let now = leakwatch_catalog::now_unix();
+            for k in catalog(&data.data)?.keys()? {
+                let state = match (&k.revoked, k.is_usable(now)) {
+                    (Some(when), _) => format!("revoked {when}"),
+                    (None, false) => "expired".to_owned(),
+                    (None, true) => k
+                        .expires
+                        .as_ref()
+                        .map(|e| format!("active until {e}"))
+                        .unwrap_or("active".into()),
+                };
+                println!(
+                    "{:>4}  {:<8} {:<24} {:>6}  {:<20}  {state}",
+                    k.id, k.prefix, k.name, k.rpm, k.created
+                );
+            }
+        }
+        KeysCmd::Revoke { data, key } => {
+            let k = catalog(&data.data)?.revoke_key(&key)?;
+            println!("revoked key {} (prefix {}) of {:?}", k.id, k.prefix, k.name);
+        }
+    }
+    Ok(())
 }
 
 fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {

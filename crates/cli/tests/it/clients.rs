@@ -1,6 +1,6 @@
 //! Real HIBP client libraries against the binary, each answer compared with a reference
 //! computed from the input files: npm `hibp` (`pwnedPassword`, `pwnedPasswordRange`,
-//! `breaches`, `breach`, `dataClasses`, `latestBreach`) and PyPI `pyhibp`
+//! `breaches`, `breach`, `dataClasses`, `latestBreach`, `subscriptionStatus`) and PyPI `pyhibp`
 //! (`is_password_breached`, `get_all_breaches`, `get_single_breach`, `get_data_classes`),
 //! 1,000 generated passwords each. Needs node with `npm ci` in tests/js and python3 with
 //! tests/py/requirements.txt; `.ci/run` installs all of it. Elsewhere a missing client skips
@@ -85,6 +85,19 @@ fn setup() -> Setup {
         .iter()
         .map(|p| serde_json::json!([p, range_obj(&ntlm, p)]))
         .collect();
+    // An API key from the CLI, for the keyed endpoints.
+    let api_key = crate::keys::create_key(data.to_str().unwrap(), "Compat Client", "100000");
+    let subscription = serde_json::json!({
+        "api_key": api_key,
+        "expected": {
+            "SubscriptionName": "Compat Client",
+            "Description": format!("leakwatch API key {}…, 100000 requests per minute", &api_key[..6]),
+            "SubscribedUntil": "9999-12-31T23:59:59Z",
+            "Rpm": 100000,
+            "DomainSearchMaxBreachedAccounts": 2147483647,
+            "IncludesStealerLogs": true,
+        },
+    });
     // The breach catalogue, from the fixture; expectations computed from the file itself.
     let fixture = crate::catalog::fixture_path();
     leakwatch(
@@ -118,7 +131,8 @@ fn setup() -> Setup {
         "data_classes": crate::catalog::reference_data_classes(),
     });
     let json = serde_json::json!({
-        "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges, "catalog": catalog
+        "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges, "catalog": catalog,
+        "subscription": subscription
     });
     let cases_file = write(&tmp.path().join("cases.json"), json.to_string().as_bytes());
     Setup {
@@ -168,7 +182,7 @@ fn npm_hibp_client_gets_exact_answers() {
     }
     let s = setup();
     let stdout = run_client("node", &js_dir().join("hibp-compat.mjs"), &s);
-    assert!(stdout.contains("1022 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("1024 passed, 0 failed"), "{stdout}");
 }
 
 fn pyhibp_available() -> bool {

@@ -8,5 +8,6 @@ mod crash;
 mod fixture;
 mod formats;
 mod http;
+mod keys;
 mod ranges;
 mod support;

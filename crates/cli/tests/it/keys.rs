@@ -1,0 +1,138 @@
+//! API keys: created by the CLI, checked by the keyed v3 endpoints (401 plain text, 429 with
+//! `retry-after` and HIBP's JSON body), revoked without a restart.
+
+use std::sync::Arc;
+
+use axum::{body::Body, http::Request};
+use leakwatch_api::{AppState, CatalogHandle, ServerLimits, StoreHandle, app};
+use leakwatch_store::{Directory, MmapDirectory};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::support::*;
+
+/// Creates a key with the CLI and returns the secret it printed.
+pub fn create_key(data: &str, name: &str, rpm: &str) -> String {
+    let out = leakwatch(
+        &[
+            "keys", "create", "--data", data, "--name", name, "--rpm", rpm,
+        ],
+        None,
+    );
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(secret.len(), 32, "{secret}");
+    secret
+}
+
+fn state(data: &std::path::Path) -> Arc<AppState> {
+    let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
+    let catalog =
+        CatalogHandle::new(leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap())
+            .unwrap();
+    Arc::new(AppState::new(
+        StoreHandle::open(dir).unwrap(),
+        catalog,
+        ServerLimits::default(),
+    ))
+}
+
+async fn status(state: &Arc<AppState>, key: Option<&str>) -> (u16, axum::http::HeaderMap, String) {
+    let mut req =
+        Request::get("/api/v3/subscription/status").header("user-agent", "leakwatch-tests");
+    if let Some(k) = key {
+        req = req.header("hibp-api-key", k);
+    }
+    let resp = app(state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let code = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (code, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn keys_authorise_rate_limit_and_revoke() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let fast = create_key(d, "Fast Client", "600");
+    let slow = create_key(d, "Slow Client", "2");
+    let state = state(&data);
+
+    let (code, _, body) = status(&state, Some(&fast)).await;
+    assert_eq!(code, 200);
+    let s: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(s["SubscriptionName"], "Fast Client");
+    assert_eq!(s["Rpm"], 600);
+    assert_eq!(s["SubscribedUntil"], "9999-12-31T23:59:59Z");
+    assert_eq!(s["IncludesStealerLogs"], true);
+
+    for key in [
+        None,
+        Some(""),
+        Some("0123456789abcdef0123456789abcdef"),
+        Some(&fast[..31]),
+    ] {
+        let (code, headers, body) = status(&state, key).await;
+        assert_eq!(code, 401, "{key:?}");
+        assert_eq!(headers["content-type"], "text/plain");
+        assert!(body.contains("hibp-api-key") && !body.contains('\n'));
+    }
+
+    // Two requests per minute: the third is refused with HIBP's 429.
+    assert_eq!(status(&state, Some(&slow)).await.0, 200);
+    assert_eq!(status(&state, Some(&slow)).await.0, 200);
+    let (code, headers, body) = status(&state, Some(&slow)).await;
+    assert_eq!(code, 429);
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    assert_eq!(
+        body,
+        format!(
+            "{{\"statusCode\":429,\"message\":\"Rate limit is exceeded. Try again in {retry} seconds.\"}}"
+        )
+    );
+    assert_eq!(
+        status(&state, Some(&fast)).await.0,
+        200,
+        "limits are per key"
+    );
+
+    // No user agent: 403 before the key is even looked at.
+    let req = Request::get("/api/v3/subscription/status")
+        .header("hibp-api-key", &fast)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app(state.clone())
+            .oneshot(req)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+
+    let list = String::from_utf8(leakwatch(&["keys", "list", "--data", d], None).stdout).unwrap();
+    assert!(
+        list.contains(&fast[..6]) && list.contains("Slow Client") && !list.contains(&fast),
+        "{list}"
+    );
+    leakwatch(&["keys", "revoke", "--data", d, &fast[..6]], None);
+    assert!(state.catalog.reload_if_changed().unwrap());
+    assert_eq!(
+        status(&state, Some(&fast)).await.0,
+        401,
+        "revoked keys are refused"
+    );
+    let list = String::from_utf8(leakwatch(&["keys", "list", "--data", d], None).stdout).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains("Fast Client") && l.contains("revoked")),
+        "{list}"
+    );
+}
