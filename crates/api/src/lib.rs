@@ -20,7 +20,7 @@ use axum::{
     http::{StatusCode, header},
     middleware,
     response::IntoResponse,
-    routing::get,
+    routing::{MethodRouter, get},
 };
 use tower::limit::ConcurrencyLimitLayer;
 use tower_http::{compression::CompressionLayer, timeout::TimeoutLayer};
@@ -31,12 +31,11 @@ pub use state::{AppState, CatalogHandle, ServerLimits, StoreHandle};
 /// The router serving every endpoint.
 pub fn app(state: Arc<AppState>) -> Router {
     let limits = state.limits;
-    Router::new()
-        .route("/range/{prefix}", get(range::range))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::render))
-        .merge(v3::routes(state.clone()))
+    let mut router = Router::new();
+    for (path, handler) in route_table(&state) {
+        router = router.route(path, handler);
+    }
+    router
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -49,6 +48,30 @@ pub fn app(state: Arc<AppState>) -> Router {
         ))
         .layer(ConcurrencyLimitLayer::new(limits.max_concurrent_requests))
         .with_state(state)
+}
+
+/// Every route: its path template and its handler with the layers it needs. [`app`] builds the
+/// router from this list, and a test checks that `/openapi.json` documents exactly these paths.
+fn route_table(state: &Arc<AppState>) -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
+    let mut routes = vec![
+        ("/range/{prefix}", get(range::range)),
+        ("/healthz", get(|| async { "ok\n" })),
+        ("/readyz", get(readyz)),
+        ("/metrics", get(metrics::render)),
+        ("/openapi.json", get(openapi)),
+    ];
+    routes.extend(v3::routes(state));
+    routes
+}
+
+/// The OpenAPI 3.1 description of every endpoint.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        OPENAPI,
+    )
 }
 
 async fn readyz(
@@ -77,4 +100,52 @@ pub async fn serve(
         .await;
     reload.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_documents_exactly_the_routes_served() {
+        let spec: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        assert_eq!(spec["openapi"], "3.1.0");
+        let mut documented: Vec<String> =
+            spec["paths"].as_object().unwrap().keys().cloned().collect();
+        let dir: Arc<dyn leakwatch_store::Directory> =
+            Arc::new(leakwatch_store::RamDirectory::new());
+        let catalog =
+            CatalogHandle::new(leakwatch_catalog::Catalog::open_in_memory().unwrap()).unwrap();
+        let state = Arc::new(AppState::new(
+            StoreHandle::open(dir).unwrap(),
+            catalog,
+            ServerLimits::default(),
+        ));
+        let mut served: Vec<String> = route_table(&state)
+            .into_iter()
+            .map(|(p, _)| p.to_owned())
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            let op = &item["get"];
+            assert!(
+                op["summary"].is_string() && op["responses"]["200"].is_object(),
+                "{path}"
+            );
+            for param in path
+                .split('{')
+                .skip(1)
+                .map(|p| p.split('}').next().unwrap())
+            {
+                let declared = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == param && p["in"] == "path");
+                assert!(declared, "{path}: path parameter {param} undeclared");
+            }
+        }
+    }
 }

@@ -9,31 +9,39 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::{Path, RawQuery, Request, State},
     http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{MethodRouter, get},
 };
 use leakwatch_catalog::{Breach, keys::ApiKey};
 
 use crate::{ApiError, AppState};
 
-pub(crate) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    let keyed = Router::new()
-        .route("/api/v3/subscription/status", get(subscription_status))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_api_key,
-        ));
-    Router::new()
-        .route("/api/v3/breaches", get(breaches))
-        .route("/api/v3/breach/{name}", get(breach))
-        .route("/api/v3/latestbreach", get(latest_breach))
-        .route("/api/v3/dataclasses", get(data_classes))
-        .merge(keyed)
-        .route_layer(middleware::from_fn_with_state(state, require_user_agent))
+/// The v3 routes; every one needs a `User-Agent`, the keyed ones a valid `hibp-api-key` too
+/// (checked after the user agent, as HIBP does).
+pub(crate) fn routes(state: &Arc<AppState>) -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
+    let agent = || middleware::from_fn_with_state(state.clone(), require_user_agent);
+    let key = || middleware::from_fn_with_state(state.clone(), require_api_key);
+    vec![
+        ("/api/v3/breaches", get(breaches).route_layer(agent())),
+        ("/api/v3/breach/{name}", get(breach).route_layer(agent())),
+        (
+            "/api/v3/latestbreach",
+            get(latest_breach).route_layer(agent()),
+        ),
+        (
+            "/api/v3/dataclasses",
+            get(data_classes).route_layer(agent()),
+        ),
+        (
+            "/api/v3/subscription/status",
+            get(subscription_status)
+                .route_layer(key())
+                .route_layer(agent()),
+        ),
+    ]
 }
 
 /// Per-key token buckets: `rpm` tokens, refilled continuously at `rpm` per minute.
