@@ -323,6 +323,47 @@ enum GenWhat {
         #[arg(long)]
         dir: bool,
     },
+    /// A breach dump of fictional accounts: e-mail, username, phone, password.
+    Dump {
+        /// Lines (accounts), not counting a header.
+        #[arg(long, default_value_t = 1000, value_parser = parse_count)]
+        count: u64,
+        /// Seed: the same seed gives the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DumpFormatArg::Combo)]
+        format: DumpFormatArg,
+        /// Separator of combo lines.
+        #[arg(long, value_enum, default_value_t = SeparatorArg::Colon)]
+        separator: SeparatorArg,
+        /// Malformed lines, in percent.
+        #[arg(long, default_value_t = 5.0)]
+        malformed: f64,
+        /// Output file (`-` = stdout).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DumpFormatArg {
+    /// `email<sep>password` lines.
+    Combo,
+    /// CSV with a header.
+    Csv,
+    /// TSV with a header.
+    Tsv,
+    /// JSON Lines.
+    Jsonl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SeparatorArg {
+    Colon,
+    Semicolon,
+    Pipe,
+    Tab,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -477,6 +518,37 @@ fn main() -> Result<()> {
                 other => Ok(other?),
             }
         }
+        Command::Gen {
+            what:
+                GenWhat::Dump {
+                    count,
+                    seed,
+                    format,
+                    separator,
+                    malformed,
+                    out,
+                },
+        } => {
+            let sep = match separator {
+                SeparatorArg::Colon => b':',
+                SeparatorArg::Semicolon => b';',
+                SeparatorArg::Pipe => b'|',
+                SeparatorArg::Tab => b'\t',
+            };
+            let format = match format {
+                DumpFormatArg::Combo => leakwatch_gen::DumpFormat::Combo(sep),
+                DumpFormatArg::Csv => leakwatch_gen::DumpFormat::Csv,
+                DumpFormatArg::Tsv => leakwatch_gen::DumpFormat::Tsv,
+                DumpFormatArg::Jsonl => leakwatch_gen::DumpFormat::Jsonl,
+            };
+            if !(0.0..=100.0).contains(&malformed) {
+                bail!("--malformed is a percentage from 0 to 100");
+            }
+            let per_mille = (malformed * 10.0).round() as u64;
+            write_to(&out, |w| {
+                leakwatch_gen::write_dump(w, format, count, seed, per_mille)
+            })
+        }
         Command::Demo { data, listen } => demo(data, listen),
     }
 }
@@ -621,6 +693,25 @@ fn keys(cmd: KeysCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs a generator into a file or, for `-`, standard output (a closed pipe is not an error).
+fn write_to(
+    out: &Path,
+    generate: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let result = if out.as_os_str() == "-" {
+        generate(&mut std::io::stdout().lock())
+    } else {
+        generate(
+            &mut std::fs::File::create(out)
+                .with_context(|| format!("creating {}", out.display()))?,
+        )
+    };
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {

@@ -1,4 +1,4 @@
-//! Synthetic, fictional password corpora, deterministic from a seed.
+//! Synthetic, fictional password corpora and breach dumps, deterministic from a seed.
 //!
 //! Passwords are made up (a short list of the most common real-world choices, then
 //! syllable words with digits), so tests and benchmarks never need real leak data or a
@@ -9,7 +9,11 @@
 //! The random generator is spelled out here (SplitMix64) so outputs never change with a
 //! dependency's version.
 
+mod dump;
+
 use std::io::{self, Write};
+
+pub use dump::{Account, DumpFormat, write_dump};
 
 use leakwatch_ingest::parse::{ntlm_key, sha1_key};
 use leakwatch_store::{Key, Namespace};
