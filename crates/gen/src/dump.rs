@@ -83,21 +83,21 @@ fn account(i: u64, rng: &mut Rng, vocab: f64, companies: u64, sep: u8) -> Accoun
         _ => format!("{first}_{i}"),
     };
     let mut email = format!("{local}@{}", domain(rng, companies));
-    if rng.next_u64() % 10 == 0 {
+    if rng.next_u64().is_multiple_of(10) {
         email = email.to_uppercase(); // people type addresses in every case
     }
-    let password = (rng.next_u64() % 20 != 0).then(|| {
+    let password = (!rng.next_u64().is_multiple_of(20)).then(|| {
         let rank = ((vocab + 1.0).powf(rng.unit()) - 1.0).floor() as u64;
         let mut p = password(rank);
-        if rng.next_u64() % 25 == 0 {
+        if rng.next_u64().is_multiple_of(25) {
             p.push(sep as char); // the separator inside a password
             p.push_str("x1");
         }
         p
     });
-    let phone =
-        (rng.next_u64() % 3 == 0).then(|| format!("+44 7700 900{:03}", rng.next_u64() % 1000));
-    let name = if rng.next_u64() % 5 == 0 {
+    let phone = (rng.next_u64().is_multiple_of(3))
+        .then(|| format!("+44 7700 900{:03}", rng.next_u64() % 1000));
+    let name = if rng.next_u64().is_multiple_of(5) {
         format!("{last}, {first}")
     } else {
         format!("{first} {last}")
