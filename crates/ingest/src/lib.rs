@@ -193,6 +193,9 @@ pub fn ingest(
     let threads = opts.threads.max(1);
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
     let rx = std::sync::Mutex::new(rx);
+    // Set by a worker that failed: the reader stops at its next block, and the failed worker
+    // keeps draining the channel so the reader can never block on a full one.
+    let abort = std::sync::atomic::AtomicBool::new(false);
     let hll = std::thread::scope(|scope| -> Result<[Hll; 2], IngestError> {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -203,30 +206,54 @@ pub fn ingest(
                         Combiner::new(&spills[0], combine),
                         Combiner::new(&spills[1], combine),
                     ];
+                    let mut failed = None;
                     loop {
                         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok(block) = next else { break };
-                        let n = parse_block(&block, format, &mut combiners, &rejects)
-                            .map_err(io_err("writing spill files"))?;
-                        lines.fetch_add(n, Ordering::Relaxed);
-                        progress.set_lines(lines.load(Ordering::Relaxed));
+                        if failed.is_some() {
+                            continue;
+                        }
+                        match parse_block(&block, format, &mut combiners, &rejects) {
+                            Ok(n) => {
+                                lines.fetch_add(n, Ordering::Relaxed);
+                                progress.set_lines(lines.load(Ordering::Relaxed));
+                            }
+                            Err(e) => {
+                                abort.store(true, Ordering::Relaxed);
+                                failed = Some(IngestError::Io {
+                                    context: "writing spill files".into(),
+                                    source: e,
+                                });
+                            }
+                        }
+                    }
+                    if let Some(e) = failed {
+                        return Err(e);
                     }
                     let [a, b] = combiners;
-                    Ok([
-                        a.finish().map_err(io_err("writing spill files"))?,
-                        b.finish().map_err(io_err("writing spill files"))?,
-                    ])
+                    let finished = a.finish().and_then(|a| Ok([a, b.finish()?]));
+                    finished.map_err(io_err("writing spill files"))
                 })
             })
             .collect();
-        let read_result = read_blocks(&mut input, tx);
+        let read_result = read_blocks(&mut input, tx, &abort);
         let mut total = [Hll::new(), Hll::new()];
+        let mut first_error = None;
         for w in workers {
-            let [a, b] = w
+            match w
                 .join()
-                .map_err(|_| IngestError::Invalid("a worker thread panicked".into()))??;
-            total[0].merge(&a);
-            total[1].merge(&b);
+                .map_err(|_| IngestError::Invalid("a worker thread panicked".into()))
+                .and_then(|r| r)
+            {
+                Ok([a, b]) => {
+                    total[0].merge(&a);
+                    total[1].merge(&b);
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         read_result?;
         Ok(total)
@@ -407,10 +434,17 @@ fn sort_in_order(
 }
 
 /// Cuts the input into blocks that end at a line boundary and sends them to the workers.
-fn read_blocks(input: &mut Input, tx: mpsc::SyncSender<Block>) -> Result<(), IngestError> {
+fn read_blocks(
+    input: &mut Input,
+    tx: mpsc::SyncSender<Block>,
+    abort: &std::sync::atomic::AtomicBool,
+) -> Result<(), IngestError> {
     let mut carry: Vec<u8> = Vec::new();
     let mut line_no = 1u64;
     loop {
+        if abort.load(Ordering::Relaxed) {
+            return Ok(()); // a worker failed; its error is reported by the caller
+        }
         let mut buf = std::mem::take(&mut carry);
         let start = buf.len();
         buf.resize(start + BLOCK, 0);
@@ -492,3 +526,6 @@ fn parse_block(
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests;

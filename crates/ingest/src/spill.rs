@@ -334,7 +334,9 @@ impl<'a> Combiner<'a> {
             buf.extend_from_slice(&(c as u32).to_le_bytes());
             count -= c;
         }
-        if buf.len() >= LOCAL_FLUSH {
+        // Flush at the spill's own per-partition cap when that is smaller, so worker-local
+        // buffers respect a small --memory too.
+        if buf.len() >= LOCAL_FLUSH.min(self.spill.cap) {
             self.spill.append(part, buf)?;
             buf.clear();
         }
