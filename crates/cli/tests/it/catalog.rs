@@ -4,8 +4,7 @@
 use std::{path::PathBuf, sync::Arc};
 
 use axum::{body::Body, http::Request};
-use leakwatch_api::{AppState, CatalogHandle, ServerLimits, StoreHandle, app};
-use leakwatch_store::{Directory, MmapDirectory};
+use leakwatch_api::{AppState, app};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -49,18 +48,6 @@ pub fn reference_latest() -> Value {
         .into_iter()
         .max_by_key(|b| b["AddedDate"].as_str().unwrap().to_string())
         .unwrap()
-}
-
-fn state(data: &std::path::Path) -> Arc<AppState> {
-    let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
-    let catalog =
-        CatalogHandle::new(leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap())
-            .unwrap();
-    Arc::new(AppState::new(
-        StoreHandle::open(dir).unwrap(),
-        catalog,
-        ServerLimits::default(),
-    ))
 }
 
 async fn get(state: &Arc<AppState>, uri: &str, agent: bool) -> (u16, String, Vec<u8>) {
@@ -115,7 +102,7 @@ fn imported() -> (tempfile::TempDir, PathBuf) {
 #[tokio::test]
 async fn v3_catalogue_endpoints_match_the_fixture() {
     let (_tmp, data) = imported();
-    let state = state(&data);
+    let state = app_state(&data);
     let live = reference_live();
     assert_eq!(
         get_json(&state, "/api/v3/breaches").await,
@@ -205,7 +192,7 @@ async fn v3_catalogue_endpoints_match_the_fixture() {
 async fn cli_add_edit_retire_and_a_running_server_sees_them() {
     let (_tmp, data) = imported();
     let d = data.to_str().unwrap();
-    let state = state(&data);
+    let state = app_state(&data);
     let out = leakwatch(
         &[
             "breach",

@@ -3,7 +3,7 @@
 use std::{io::Read, sync::Arc};
 
 use axum::{body::Body, http::Request};
-use leakwatch_api::{AppState, ServerLimits, StoreHandle, app};
+use leakwatch_api::{AppState, app};
 use leakwatch_gen::GenFormat;
 use leakwatch_ingest::{IngestOptions, Source};
 use leakwatch_store::{Directory, MmapDirectory, StoreWriter};
@@ -63,17 +63,6 @@ async fn get(
     (status, headers, body)
 }
 
-fn state_for(data: &std::path::Path) -> Arc<AppState> {
-    let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
-    let catalog = leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap();
-    let catalog = leakwatch_api::CatalogHandle::new(catalog).unwrap();
-    Arc::new(AppState::new(
-        StoreHandle::open(dir).unwrap(),
-        catalog,
-        ServerLimits::default(),
-    ))
-}
-
 fn lines(body: &[u8]) -> Vec<String> {
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(!text.ends_with('\n'), "no newline after the last line");
@@ -90,7 +79,7 @@ fn lines(body: &[u8]) -> Vec<String> {
 #[tokio::test]
 async fn range_answers_exactly_with_hibp_headers() {
     let f = fixture();
-    let state = state_for(&f.data);
+    let state = app_state(&f.data);
     // "password" is in the generated list, so 5BAA6 is non-empty; check a spread of others.
     for prefix in ["5BAA6", "00000", "FFFFF", "7C4A8", "ABCDE", "12345"] {
         let (status, headers, body) = get(&state, &format!("/range/{prefix}"), &[]).await;
@@ -115,7 +104,7 @@ async fn range_answers_exactly_with_hibp_headers() {
 #[tokio::test]
 async fn ntlm_mode_has_27_hex_suffixes() {
     let f = fixture();
-    let state = state_for(&f.data);
+    let state = app_state(&f.data);
     for prefix in ["8846F", "32ED8", "00000"] {
         let (status, _, body) = get(&state, &format!("/range/{prefix}?mode=ntlm"), &[]).await;
         assert_eq!(status, 200);
@@ -135,7 +124,7 @@ async fn ntlm_mode_has_27_hex_suffixes() {
 #[tokio::test]
 async fn bad_requests_get_400_with_a_reason() {
     let f = fixture();
-    let state = state_for(&f.data);
+    let state = app_state(&f.data);
     for uri in [
         "/range/5BAA",
         "/range/5BAA61",
@@ -162,7 +151,7 @@ async fn bad_requests_get_400_with_a_reason() {
 #[tokio::test]
 async fn padding_adds_zero_count_entries_up_to_800_to_1000() {
     let f = fixture();
-    let state = state_for(&f.data);
+    let state = app_state(&f.data);
     let real = model_range(&f.sha1, "5BAA6");
     let mut sizes = std::collections::BTreeSet::new();
     for _ in 0..5 {
@@ -186,7 +175,7 @@ async fn padding_adds_zero_count_entries_up_to_800_to_1000() {
 #[tokio::test]
 async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
     let f = fixture();
-    let state = state_for(&f.data);
+    let state = app_state(&f.data);
     let (_, headers, body) = get(&state, "/range/5BAA6", &[]).await;
     let etag = headers["etag"].to_str().unwrap().to_string();
     let (status, h304, b304) = get(&state, "/range/5BAA6", &[("If-None-Match", &etag)]).await;
@@ -221,7 +210,7 @@ async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let f = fixture();
-    let state = state_for(&f.data);
+    let state = app_state(&f.data);
     assert_eq!(get(&state, "/healthz", &[]).await.0, 200);
     let (status, _, body) = get(&state, "/readyz", &[]).await;
     assert_eq!(status, 200);
@@ -247,7 +236,7 @@ async fn health_readiness_and_metrics() {
 #[tokio::test]
 async fn a_published_import_is_served_without_restart() {
     let f = fixture();
-    let state = state_for(&f.data);
+    let state = app_state(&f.data);
     let before = get(&state, "/range/5BAA6", &[]).await.2;
     let tmp = tempfile::tempdir().unwrap();
     let extra = write(

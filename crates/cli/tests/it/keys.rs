@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use axum::{body::Body, http::Request};
-use leakwatch_api::{AppState, CatalogHandle, ServerLimits, StoreHandle, app};
-use leakwatch_store::{Directory, MmapDirectory};
+use leakwatch_api::{AppState, app};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -22,18 +21,6 @@ pub fn create_key(data: &str, name: &str, rpm: &str) -> String {
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(secret.len(), 32, "{secret}");
     secret
-}
-
-fn state(data: &std::path::Path) -> Arc<AppState> {
-    let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(data.join("store")).unwrap());
-    let catalog =
-        CatalogHandle::new(leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap())
-            .unwrap();
-    Arc::new(AppState::new(
-        StoreHandle::open(dir).unwrap(),
-        catalog,
-        ServerLimits::default(),
-    ))
 }
 
 async fn status(state: &Arc<AppState>, key: Option<&str>) -> (u16, axum::http::HeaderMap, String) {
@@ -61,7 +48,7 @@ async fn keys_authorise_rate_limit_and_revoke() {
     let d = data.to_str().unwrap();
     let fast = create_key(d, "Fast Client", "600");
     let slow = create_key(d, "Slow Client", "2");
-    let state = state(&data);
+    let state = app_state(&data);
 
     let (code, _, body) = status(&state, Some(&fast)).await;
     assert_eq!(code, 200);

@@ -12,6 +12,21 @@ use std::{
 
 use leakwatch_store::{MmapDirectory, Namespace, Snapshot};
 
+/// Server state over the store and catalogue of a data directory, for in-process requests.
+pub fn app_state(data: &Path) -> std::sync::Arc<leakwatch_api::AppState> {
+    use leakwatch_api::{AppState, CatalogHandle, ServerLimits, StoreHandle};
+    let dir: std::sync::Arc<dyn leakwatch_store::Directory> =
+        std::sync::Arc::new(MmapDirectory::open(data.join("store")).unwrap());
+    let catalog =
+        CatalogHandle::new(leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap())
+            .unwrap();
+    std::sync::Arc::new(AppState::new(
+        StoreHandle::open(dir).unwrap(),
+        catalog,
+        ServerLimits::default(),
+    ))
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_leakwatch")
 }
