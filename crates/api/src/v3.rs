@@ -151,11 +151,9 @@ fn json(value: &impl serde::Serialize) -> Response {
     }
 }
 
-fn live(state: &AppState) -> impl Iterator<Item = Breach> {
-    let all = state.catalog.breaches();
-    (0..all.len())
-        .map(move |i| all[i].clone())
-        .filter(|b| !b.is_retired)
+/// The breaches requests may see (not retired), borrowed from the catalogue's shared copy.
+fn live(all: &[Breach]) -> impl Iterator<Item = &Breach> {
+    all.iter().filter(|b| !b.is_retired)
 }
 
 /// Query parameters by case-insensitive name (HIBP documents `Domain`, clients send `domain`).
@@ -202,7 +200,8 @@ async fn breaches(
         Some(v) if v == "false" => Some(false),
         Some(_) => return Err(ApiError::BadRequest("IsSpamList must be true or false")),
     };
-    let list: Vec<Breach> = live(&state)
+    let all = state.catalog.breaches();
+    let list: Vec<&Breach> = live(&all)
         .filter(|b| {
             domain
                 .as_deref()
@@ -217,26 +216,31 @@ async fn breach(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    live(&state)
+    let all = state.catalog.breaches();
+    live(&all)
         .find(|b| b.name.eq_ignore_ascii_case(name.trim()))
-        .map(|b| json(&b))
+        .map(json)
         .ok_or(ApiError::NotFound)
 }
 
 async fn latest_breach(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     // AddedDate is fixed-width ISO 8601, so text order is time order.
-    live(&state)
+    let all = state.catalog.breaches();
+    live(&all)
         .max_by(|a, b| {
             a.added_date
                 .cmp(&b.added_date)
                 .then_with(|| b.name.cmp(&a.name))
         })
-        .map(|b| json(&b))
+        .map(json)
         .ok_or(ApiError::NotFound)
 }
 
 async fn data_classes(State(state): State<Arc<AppState>>) -> Response {
-    let mut classes: Vec<String> = live(&state).flat_map(|b| b.data_classes).collect();
+    let all = state.catalog.breaches();
+    let mut classes: Vec<&str> = live(&all)
+        .flat_map(|b| b.data_classes.iter().map(String::as_str))
+        .collect();
     classes.sort_by_key(|c| c.to_lowercase());
     classes.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     json(&classes)
