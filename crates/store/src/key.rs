@@ -1,4 +1,4 @@
-//! Hash keys and the two password-hash namespaces.
+//! Hash keys and the namespaces they live in (two password hashes, one account hash).
 //!
 //! A [`Key`] is an unsigned integer of up to 160 bits: a SHA-1 digest (160 bits) or an NTLM
 //! digest (128 bits), read big-endian so that numeric order is the order of the hex strings.
@@ -16,16 +16,21 @@ pub enum Namespace {
     Sha1,
     /// NTLM: MD4 of the password's UTF-16LE encoding (`?mode=ntlm`).
     Ntlm,
+    /// SHA-1 of a normalised account identifier (e-mail, phone, username). The value stored
+    /// with each key is not a count but a breach-set id into the segment's postings file.
+    Account,
 }
 
 impl Namespace {
-    /// Both namespaces, in file-code order.
-    pub const ALL: [Namespace; 2] = [Namespace::Sha1, Namespace::Ntlm];
+    /// Every namespace, in file-code order.
+    pub const ALL: [Namespace; 3] = [Namespace::Sha1, Namespace::Ntlm, Namespace::Account];
+    /// The password-hash namespaces, whose values are occurrence counts.
+    pub const PASSWORDS: [Namespace; 2] = [Namespace::Sha1, Namespace::Ntlm];
 
     /// Width of the hash in bits.
     pub const fn key_bits(self) -> u32 {
         match self {
-            Namespace::Sha1 => 160,
+            Namespace::Sha1 | Namespace::Account => 160,
             Namespace::Ntlm => 128,
         }
     }
@@ -42,6 +47,7 @@ impl Namespace {
         match self {
             Namespace::Sha1 => 1,
             Namespace::Ntlm => 2,
+            Namespace::Account => 3,
         }
     }
     /// Inverse of [`Namespace::code`].
@@ -49,6 +55,7 @@ impl Namespace {
         match code {
             1 => Some(Namespace::Sha1),
             2 => Some(Namespace::Ntlm),
+            3 => Some(Namespace::Account),
             _ => None,
         }
     }
@@ -57,9 +64,10 @@ impl Namespace {
         match self {
             Namespace::Sha1 => "sha1",
             Namespace::Ntlm => "ntlm",
+            Namespace::Account => "account",
         }
     }
-    /// The namespace whose hex digests have `len` digits.
+    /// The password namespace whose hex digests have `len` digits.
     pub fn from_hex_len(len: usize) -> Option<Self> {
         match len {
             40 => Some(Namespace::Sha1),

@@ -1,25 +1,34 @@
-//! leakwatch's storage engine: immutable, checksummed segments of hashes with counts.
+//! leakwatch's storage engine: immutable, checksummed segments of hashes with counts or
+//! breach sets.
 //!
 //! - [`Directory`]: write-once-read-many file storage ([`MmapDirectory`], [`RamDirectory`]).
 //! - [`Segment`]: one file of sorted (hash, count) pairs of one [`Namespace`], grouped by the
 //!   top bits of the hash so that a 5-hex range is one contiguous, checksummed read.
-//! - [`Manifest`]: the list of live segments and imported sources, replaced atomically.
+//! - [`Postings`]: the breach sets an account segment's values stand for.
+//! - [`AliasFile`]: sealed e-mail local parts filed by a keyed domain tag, for domain search.
+//! - [`Manifest`]: the list of live files, breaches and imported sources, replaced atomically.
 //! - [`Snapshot`] to read a published generation, [`StoreWriter`] to publish a new one.
 //!
 //! This crate does not parse input files, hash passwords, or serve HTTP.
 
+mod alias;
 mod bits;
 mod directory;
 mod error;
 mod key;
 mod manifest;
+mod postings;
 mod segment;
 mod store;
 
+pub use alias::{ALIAS_VERSION, AliasFile, AliasStats, AliasWriter, MAX_SEALED_LEN};
 pub use directory::{Directory, FileSlice, MmapDirectory, RamDirectory, WriteFile, WriterLock};
 pub use error::{Result, StoreError};
 pub use key::{Key, Namespace, PREFIX_BITS};
-pub use manifest::{MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord};
+pub use manifest::{
+    AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord,
+};
+pub use postings::{POSTINGS_VERSION, Postings};
 pub use segment::{
     SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter, TARGET_GROUP_LEN,
     group_shift_for,

@@ -34,11 +34,33 @@ pub struct SegmentMeta {
     pub bytes: u64,
     /// When it was written (seconds since the Unix epoch).
     pub created_unix: u64,
+    /// For an account segment, its postings file (breach-set id → breach ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postings: Option<String>,
+}
+
+/// A published alias file (sealed e-mail local parts by domain tag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasMeta {
+    /// File name in the store directory.
+    pub file: String,
+    /// Records in it.
+    pub records: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// When it was written.
+    pub created_unix: u64,
+    /// Identifies the operator key that sealed it (never the key itself), so that a
+    /// rotation knows which files still need re-sealing.
+    pub key_id: String,
 }
 
 /// An imported source, remembered so that importing it again changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
+    /// The breach its accounts were linked to, for a dump import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach: Option<String>,
     /// `xxh3-128:` and the hex digest of the source's decompressed bytes.
     pub fingerprint: String,
     /// What the operator called it (a file name, or `-` for standard input).
@@ -66,12 +88,35 @@ pub struct Manifest {
     pub segments: Vec<SegmentMeta>,
     /// Every source imported into the store, oldest first.
     pub sources: Vec<SourceRecord>,
+    /// Names of the breaches account segments refer to; a breach's store-local id is its
+    /// index here. Only ever appended to, so ids stay valid for every segment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breaches: Vec<String>,
+    /// Every live alias file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<AliasMeta>,
 }
 
 impl Manifest {
     /// The segments of one namespace, oldest first.
     pub fn segments_of(&self, ns: Namespace) -> impl Iterator<Item = &SegmentMeta> {
         self.segments.iter().filter(move |s| s.namespace == ns)
+    }
+
+    /// The store-local id of a breach, if any account was ever imported into it.
+    pub fn breach_id(&self, name: &str) -> Option<u32> {
+        self.breaches
+            .iter()
+            .position(|b| b == name)
+            .map(|i| i as u32)
+    }
+
+    /// Every file the manifest keeps alive (segments, postings, alias files).
+    pub fn live_files(&self) -> impl Iterator<Item = &str> {
+        self.segments
+            .iter()
+            .flat_map(|s| std::iter::once(s.file.as_str()).chain(s.postings.as_deref()))
+            .chain(self.aliases.iter().map(|a| a.file.as_str()))
     }
 
     /// Serialises the manifest with its checksummed footer.

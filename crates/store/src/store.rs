@@ -4,18 +4,23 @@
 //! segments of a namespace and sum counts. [`StoreWriter`] holds the cross-process writer
 //! lock, writes new segments, and publishes by replacing the manifest; it also removes what
 //! crashed writers left behind and merges segments ([`StoreWriter::compact`]).
+//! Account segments carry a postings file each ([`Postings`]): a lookup maps the stored
+//! breach-set id to breach ids, and compaction unions the sets of equal keys.
 //! Nothing here parses input or speaks HTTP.
 
 use std::{
+    collections::HashMap,
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use crate::{
+    alias::{AliasFile, AliasWriter},
     directory::{Directory, WriterLock},
     error::{Result, StoreError},
     key::{Key, Namespace},
-    manifest::{MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord},
+    manifest::{AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord},
+    postings::Postings,
     segment::{Segment, SegmentIter, SegmentStats, SegmentWriter},
 };
 
@@ -44,6 +49,10 @@ pub struct Snapshot {
     manifest: Manifest,
     sha1: Vec<Segment>,
     ntlm: Vec<Segment>,
+    account: Vec<Segment>,
+    /// One per account segment, same order.
+    postings: Vec<Arc<Postings>>,
+    aliases: Vec<AliasFile>,
 }
 
 impl Snapshot {
@@ -65,6 +74,9 @@ impl Snapshot {
             manifest: Manifest::default(),
             sha1: Vec::new(),
             ntlm: Vec::new(),
+            account: Vec::new(),
+            postings: Vec::new(),
+            aliases: Vec::new(),
         };
         for meta in &manifest.segments {
             let seg = Segment::open(&meta.file, dir.open_read(&meta.file)?)?;
@@ -78,7 +90,27 @@ impl Snapshot {
             match meta.namespace {
                 Namespace::Sha1 => snap.sha1.push(seg),
                 Namespace::Ntlm => snap.ntlm.push(seg),
+                Namespace::Account => {
+                    let name = meta.postings.as_deref().ok_or_else(|| {
+                        StoreError::corrupt(&meta.file, 0, "account segment without postings")
+                    })?;
+                    let postings = Postings::decode(name, dir.open_read(name)?.bytes())?;
+                    let limit = manifest.breaches.len() as u32;
+                    if postings.sets().flatten().any(|&id| id >= limit) {
+                        return Err(StoreError::corrupt(
+                            name,
+                            0,
+                            "postings name a breach the manifest does not",
+                        ));
+                    }
+                    snap.account.push(seg);
+                    snap.postings.push(Arc::new(postings));
+                }
             }
+        }
+        for meta in &manifest.aliases {
+            snap.aliases
+                .push(AliasFile::open(&meta.file, dir.open_read(&meta.file)?)?);
         }
         snap.manifest = manifest;
         Ok(snap)
@@ -97,6 +129,7 @@ impl Snapshot {
         match ns {
             Namespace::Sha1 => &self.sha1,
             Namespace::Ntlm => &self.ntlm,
+            Namespace::Account => &self.account,
         }
     }
     /// Unix time of the newest segment of a namespace (or of the manifest).
@@ -110,6 +143,7 @@ impl Snapshot {
 
     /// Every (key, summed count) with the 20-bit `prefix`, sorted by key.
     pub fn range(&self, ns: Namespace, prefix: u32) -> Result<Vec<(Key, u64)>> {
+        password_namespace(ns)?;
         let mut out = Vec::new();
         let segs = self.segments(ns);
         for seg in segs {
@@ -130,6 +164,7 @@ impl Snapshot {
 
     /// The summed count of one hash (0 when absent).
     pub fn count(&self, ns: Namespace, key: Key) -> Result<u64> {
+        password_namespace(ns)?;
         let mut total = 0u64;
         for seg in self.segments(ns) {
             total = total.saturating_add(seg.get(key)?.unwrap_or(0));
@@ -137,13 +172,122 @@ impl Snapshot {
         Ok(total)
     }
 
-    /// Checks every checksum of every segment.
-    pub fn verify(&self) -> Result<()> {
-        for seg in self.sha1.iter().chain(&self.ntlm) {
-            seg.verify()?;
+    /// The store-local ids of the breaches an account hash appears in, sorted.
+    pub fn account_breaches(&self, key: Key) -> Result<Vec<u32>> {
+        let mut out = Vec::new();
+        for (seg, postings) in self.account.iter().zip(&self.postings) {
+            if let Some(set) = seg.get(key)? {
+                out.extend_from_slice(postings_set(seg, postings, set)?);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every account hash whose top 24 bits are `prefix24` (HIBP's 6-hex account range),
+    /// with its breach ids, sorted by key.
+    pub fn account_range(&self, prefix24: u32) -> Result<Vec<(Key, Vec<u32>)>> {
+        let prefix20 = prefix24 >> 4;
+        let mut hits: Vec<(Key, Vec<u32>)> = Vec::new();
+        for (seg, postings) in self.account.iter().zip(&self.postings) {
+            let mut found = Vec::new();
+            seg.for_each_in_range(prefix20, |k, set| {
+                if (k.shift_right(136).low_u64() as u32) == prefix24 {
+                    found.push((k, set));
+                }
+            })?;
+            for (k, set) in found {
+                hits.push((k, postings_set(seg, postings, set)?.to_vec()));
+            }
+        }
+        hits.sort_unstable_by_key(|h| h.0);
+        let mut out: Vec<(Key, Vec<u32>)> = Vec::with_capacity(hits.len());
+        for (k, ids) in hits {
+            match out.last_mut() {
+                Some(last) if last.0 == k => {
+                    last.1.extend(ids);
+                    last.1.sort_unstable();
+                    last.1.dedup();
+                }
+                _ => out.push((k, ids)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The name of a store-local breach id.
+    pub fn breach_name(&self, id: u32) -> Option<&str> {
+        self.manifest.breaches.get(id as usize).map(String::as_str)
+    }
+
+    /// Distinct accounts linked to a breach (a streaming pass over the account segments
+    /// that mention it).
+    pub fn accounts_in_breach(&self, name: &str) -> Result<u64> {
+        let Some(id) = self.manifest.breach_id(name) else {
+            return Ok(0);
+        };
+        let involved: Vec<(Segment, Arc<Postings>)> = self
+            .account
+            .iter()
+            .zip(&self.postings)
+            .filter(|(_, p)| p.sets().any(|s| s.binary_search(&id).is_ok()))
+            .map(|(s, p)| (s.clone(), p.clone()))
+            .collect();
+        let segs: Vec<Segment> = involved.iter().map(|x| x.0.clone()).collect();
+        let mut n = 0u64;
+        merge_heads(&segs, |_, hits| {
+            for &(i, set) in hits {
+                let (seg, postings) = &involved[i];
+                if postings_set(seg, postings, set)?.binary_search(&id).is_ok() {
+                    n += 1;
+                    break;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// Calls `f` with every sealed alias filed under a domain tag, in every alias file.
+    /// The same alias may come from several files.
+    pub fn aliases_for_tag(&self, tag: u64, mut f: impl FnMut(&[u8])) -> Result<()> {
+        for file in &self.aliases {
+            file.for_tag(tag, &mut f)?;
         }
         Ok(())
     }
+
+    /// Checks every checksum of every segment and alias file.
+    pub fn verify(&self) -> Result<()> {
+        for seg in self.sha1.iter().chain(&self.ntlm).chain(&self.account) {
+            seg.verify()?;
+        }
+        for file in &self.aliases {
+            file.verify()?;
+        }
+        Ok(())
+    }
+}
+
+/// Account values are breach-set ids: summing them as counts would be nonsense.
+fn password_namespace(ns: Namespace) -> Result<()> {
+    if ns == Namespace::Account {
+        return Err(StoreError::InvalidArgument(
+            "accounts have breach sets, not counts".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn postings_set<'a>(seg: &Segment, postings: &'a Postings, set: u64) -> Result<&'a [u32]> {
+    postings.set(set).ok_or_else(|| {
+        StoreError::corrupt(
+            seg.name(),
+            0,
+            format!("breach set {set} missing from the postings"),
+        )
+    })
 }
 
 /// What to publish in one step.
@@ -155,6 +299,13 @@ pub struct Commit {
     pub removed: Vec<String>,
     /// Sources this publication imports.
     pub sources: Vec<SourceRecord>,
+    /// Breach names to append to the manifest's breach table (see
+    /// [`StoreWriter::breach_id`]).
+    pub breaches: Vec<String>,
+    /// New alias files.
+    pub aliases_added: Vec<AliasMeta>,
+    /// Alias files this publication retires.
+    pub aliases_removed: Vec<String>,
 }
 
 /// Result of a compaction.
@@ -197,10 +348,9 @@ impl StoreWriter {
 
     fn remove_unreferenced(&self) -> Result<usize> {
         let mut removed = self.dir.remove_partials()?;
+        let live: std::collections::HashSet<&str> = self.manifest.live_files().collect();
         for name in self.dir.list()? {
-            let live =
-                name == MANIFEST_FILE || self.manifest.segments.iter().any(|s| s.file == name);
-            if !live {
+            if name != MANIFEST_FILE && !live.contains(name.as_str()) {
                 self.dir.delete(&name)?;
                 removed += 1;
             }
@@ -216,12 +366,49 @@ impl StoreWriter {
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
-    /// Whether a source with this fingerprint was already imported.
-    pub fn has_source(&self, fingerprint: &str) -> bool {
+    /// Whether a source with this fingerprint was already imported (into this breach, for
+    /// a dump: the same file loaded into another breach links its accounts there too).
+    pub fn has_source(&self, fingerprint: &str, breach: Option<&str>) -> bool {
         self.manifest
             .sources
             .iter()
-            .any(|s| s.fingerprint == fingerprint)
+            .any(|s| s.fingerprint == fingerprint && s.breach.as_deref() == breach)
+    }
+
+    /// The store-local id a breach has, or will get when a commit lists it in
+    /// [`Commit::breaches`].
+    pub fn breach_id(&self, name: &str) -> (u32, bool) {
+        match self.manifest.breach_id(name) {
+            Some(id) => (id, false),
+            None => (self.manifest.breaches.len() as u32, true),
+        }
+    }
+
+    fn next_name(&mut self, suffix: &str) -> String {
+        let name = format!(
+            "{:010}-{:03}-{suffix}",
+            self.manifest.generation + 1,
+            self.next_seq,
+        );
+        self.next_seq += 1;
+        name
+    }
+
+    /// Writes the postings file of a new account segment; returns its name.
+    pub fn create_postings(&mut self, postings: &Postings) -> Result<String> {
+        let name = self.next_name("account.post");
+        let mut out = self.dir.create(&name)?;
+        out.write_all(&postings.encode())
+            .map_err(|e| StoreError::io("postings", e))?;
+        out.finish()?;
+        Ok(name)
+    }
+
+    /// Starts a new alias file that the next commit can publish.
+    pub fn create_alias_file(&mut self) -> Result<(String, AliasWriter)> {
+        let name = self.next_name("aliases.alias");
+        let out = self.dir.create(&name)?;
+        Ok((name, AliasWriter::new(out)?))
     }
 
     /// Starts a new segment file that the next [`StoreWriter::commit`] can publish.
@@ -230,13 +417,7 @@ impl StoreWriter {
         ns: Namespace,
         expected_hashes: u64,
     ) -> Result<(String, SegmentWriter)> {
-        let name = format!(
-            "{:010}-{:03}-{}.seg",
-            self.manifest.generation + 1,
-            self.next_seq,
-            ns.name()
-        );
-        self.next_seq += 1;
+        let name = self.next_name(&format!("{}.seg", ns.name()));
         let out = self.dir.create(&name)?;
         Ok((name.clone(), SegmentWriter::new(out, ns, expected_hashes)?))
     }
@@ -250,12 +431,14 @@ impl StoreWriter {
             total_count: stats.total_count,
             bytes: stats.bytes,
             created_unix: unix_now(),
+            postings: None,
         }
     }
 
     /// Publishes a new generation: one atomic manifest replacement. Files retired by the
     /// commit are deleted afterwards (readers holding them keep their mapped bytes).
     pub fn commit(&mut self, commit: Commit) -> Result<&Manifest> {
+        let before = self.manifest.clone();
         let mut next = self.manifest.clone();
         next.format_version = MANIFEST_VERSION;
         next.generation += 1;
@@ -263,68 +446,152 @@ impl StoreWriter {
         next.segments.retain(|s| !commit.removed.contains(&s.file));
         next.segments.extend(commit.added);
         next.sources.extend(commit.sources);
+        for name in commit.breaches {
+            if next.breach_id(&name).is_none() {
+                next.breaches.push(name);
+            }
+        }
+        next.aliases
+            .retain(|a| !commit.aliases_removed.contains(&a.file));
+        next.aliases.extend(commit.aliases_added);
         self.dir.atomic_write(MANIFEST_FILE, &next.encode())?;
         self.manifest = next;
         self.next_seq = 0;
-        for name in &commit.removed {
+        // Delete what the new manifest no longer names (retired segments, their postings,
+        // retired alias files).
+        let live: std::collections::HashSet<&str> = self.manifest.live_files().collect();
+        let retired: Vec<String> = before
+            .live_files()
+            .filter(|f| !live.contains(f))
+            .map(str::to_owned)
+            .collect();
+        for name in &retired {
             self.dir.delete(name)?;
         }
         Ok(&self.manifest)
     }
 
-    /// Merges all segments of a namespace into one, summing counts. Does nothing with fewer
-    /// than two segments.
+    /// Merges all segments of a namespace into one: password counts are summed, account
+    /// breach sets are united (and renumbered, most frequent first). Does nothing with
+    /// fewer than two segments.
     pub fn compact(&mut self, ns: Namespace) -> Result<Option<CompactStats>> {
         let snap = Snapshot::open_manifest(self.dir.as_ref(), self.manifest.clone())?;
         let segs = snap.segments(ns);
         if segs.len() < 2 {
             return Ok(None);
         }
-        // Pass one counts distinct keys so the output is sized exactly; decoding is cheap.
+        let meta = if ns == Namespace::Account {
+            self.compact_accounts(segs, &snap.postings)?
+        } else {
+            // Pass one counts distinct keys so the output is sized exactly; decoding is cheap.
+            let mut distinct = 0u64;
+            merge_segments(segs, |_, _| {
+                distinct += 1;
+                Ok(())
+            })?;
+            let (name, mut writer) = self.create_segment(ns, distinct)?;
+            merge_segments(segs, |k, c| writer.push(k, c))?;
+            Self::segment_meta(name, ns, writer.finish()?)
+        };
+        let bytes_before = segs.iter().map(Segment::bytes).sum();
+        let removed: Vec<String> = segs.iter().map(|s| s.name().to_owned()).collect();
+        let stats = CompactStats {
+            merged: removed.len(),
+            hashes: meta.hashes,
+            bytes_before,
+            bytes_after: meta.bytes,
+        };
+        self.commit(Commit {
+            added: vec![meta],
+            removed,
+            ..Commit::default()
+        })?;
+        Ok(Some(stats))
+    }
+
+    /// Writes the union of account segments: one pass to count each distinct breach set,
+    /// one to write the keys with sets numbered by descending frequency.
+    fn compact_accounts(
+        &mut self,
+        segs: &[Segment],
+        postings: &[Arc<Postings>],
+    ) -> Result<SegmentMeta> {
+        let mut union: Vec<u32> = Vec::new();
+        let unite = |hits: &[(usize, u64)], union: &mut Vec<u32>| -> Result<()> {
+            union.clear();
+            for &(i, set) in hits {
+                union.extend_from_slice(postings_set(&segs[i], &postings[i], set)?);
+            }
+            if hits.len() > 1 {
+                union.sort_unstable();
+                union.dedup();
+            }
+            Ok(())
+        };
+        let mut frequency: HashMap<Vec<u32>, u64> = HashMap::new();
         let mut distinct = 0u64;
-        merge_segments(segs, |_, _| {
+        merge_heads(segs, |_, hits| {
+            unite(hits, &mut union)?;
+            match frequency.get_mut(union.as_slice()) {
+                Some(n) => *n += 1,
+                None => {
+                    frequency.insert(union.clone(), 1);
+                }
+            }
             distinct += 1;
             Ok(())
         })?;
-        let (name, mut writer) = self.create_segment(ns, distinct)?;
-        merge_segments(segs, |k, c| writer.push(k, c))?;
-        let stats = writer.finish()?;
-        let bytes_before = segs.iter().map(Segment::bytes).sum();
-        let removed: Vec<String> = segs.iter().map(|s| s.name().to_owned()).collect();
-        let merged = removed.len();
-        self.commit(Commit {
-            added: vec![Self::segment_meta(name, ns, stats)],
-            removed,
-            sources: Vec::new(),
+        let mut by_frequency: Vec<(Vec<u32>, u64)> = frequency.into_iter().collect();
+        by_frequency.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let ids: HashMap<Vec<u32>, u64> = by_frequency
+            .iter()
+            .enumerate()
+            .map(|(i, (set, _))| (set.clone(), i as u64 + 1))
+            .collect();
+        let postings_name =
+            self.create_postings(&Postings::new(by_frequency.into_iter().map(|(s, _)| s)))?;
+        let (name, mut writer) = self.create_segment(Namespace::Account, distinct)?;
+        merge_heads(segs, |key, hits| {
+            unite(hits, &mut union)?;
+            writer.push(key, ids[union.as_slice()])
         })?;
-        Ok(Some(CompactStats {
-            merged,
-            hashes: stats.hashes,
-            bytes_before,
-            bytes_after: stats.bytes,
-        }))
+        let mut meta = Self::segment_meta(name, Namespace::Account, writer.finish()?);
+        meta.postings = Some(postings_name);
+        Ok(meta)
     }
 }
 
-/// Streams the sorted union of segments, summing the counts of equal keys. Memory is one
-/// decoded group per segment, whatever the segments' sizes.
+/// Streams the sorted union of segments, summing the counts of equal keys.
 fn merge_segments(segs: &[Segment], mut f: impl FnMut(Key, u64) -> Result<()>) -> Result<()> {
+    merge_heads(segs, |key, hits| {
+        f(key, hits.iter().map(|h| h.1).fold(0, u64::saturating_add))
+    })
+}
+
+/// Streams the sorted union of segments: `f(key, hits)` with one `(segment index, value)`
+/// per segment holding the key. Memory is one decoded group per segment, whatever the
+/// segments' sizes.
+fn merge_heads(
+    segs: &[Segment],
+    mut f: impl FnMut(Key, &[(usize, u64)]) -> Result<()>,
+) -> Result<()> {
     let mut cursors: Vec<SegmentIter<'_>> = segs.iter().map(Segment::iter).collect();
     let mut heads: Vec<Option<(Key, u64)>> = Vec::with_capacity(cursors.len());
     for c in &mut cursors {
         heads.push(c.next().transpose()?);
     }
+    let mut hits = Vec::with_capacity(segs.len());
     while let Some(min) = heads.iter().flatten().map(|h| h.0).min() {
-        let mut count = 0u64;
-        for (head, cursor) in heads.iter_mut().zip(&mut cursors) {
+        hits.clear();
+        for (i, (head, cursor)) in heads.iter_mut().zip(&mut cursors).enumerate() {
             if let Some((k, c)) = *head
                 && k == min
             {
-                count = count.saturating_add(c);
+                hits.push((i, c));
                 *head = cursor.next().transpose()?;
             }
         }
-        f(min, count)?;
+        f(min, &hits)?;
     }
     Ok(())
 }

@@ -1,0 +1,201 @@
+//! Posting lists of the account namespace: the breach set each breach-set id stands for.
+//!
+//! An account segment stores, with every account hash, a small integer (1, 2, …) instead of
+//! a count; its postings file, written beside it and named in the manifest, maps that
+//! integer to a sorted list of store-local breach ids (indexes into
+//! [`crate::Manifest::breaches`]). An import segment has one set (`{its breach}`) and so
+//! spends one bit per account on it; a compacted segment numbers the distinct sets by
+//! descending frequency, so the common sets get the short codes. A lookup is one segment
+//! probe plus one array index, whatever the number of breaches.
+//!
+//! The whole file is read into memory on open (it holds distinct *sets*, not accounts) and
+//! checked against its checksum. Layout in docs/FORMAT.md.
+
+use crate::error::{Result, StoreError};
+
+/// Trailing magic of a postings file.
+pub const POSTINGS_MAGIC: &[u8; 8] = b"LWPOSTS\x01";
+/// Layout version of postings files.
+pub const POSTINGS_VERSION: u32 = 1;
+const FOOTER_LEN: usize = 32;
+
+/// The breach sets of one account segment, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postings {
+    /// `starts[i]..starts[i + 1]` is set `i + 1` in `ids`.
+    starts: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7F) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+impl Postings {
+    /// Builds postings from sets given in id order (set 1 first). Each set is sorted and
+    /// deduplicated here.
+    pub fn new(sets: impl IntoIterator<Item = Vec<u32>>) -> Postings {
+        let mut starts = vec![0u32];
+        let mut ids = Vec::new();
+        for mut set in sets {
+            set.sort_unstable();
+            set.dedup();
+            ids.extend_from_slice(&set);
+            starts.push(ids.len() as u32);
+        }
+        Postings { starts, ids }
+    }
+
+    /// Number of sets.
+    pub fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+    /// True when there is no set.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The breach ids of set `id` (1-based, as stored in the segment), sorted.
+    pub fn set(&self, id: u64) -> Option<&[u32]> {
+        let i = usize::try_from(id.checked_sub(1)?).ok()?;
+        let (&a, &b) = (self.starts.get(i)?, self.starts.get(i + 1)?);
+        Some(&self.ids[a as usize..b as usize])
+    }
+
+    /// Every set in id order.
+    pub fn sets(&self) -> impl Iterator<Item = &[u32]> {
+        self.starts
+            .windows(2)
+            .map(|w| &self.ids[w[0] as usize..w[1] as usize])
+    }
+
+    /// Serialises: per set a varint length and delta-coded varint ids, then the footer.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.ids.len() * 2 + FOOTER_LEN);
+        for set in self.sets() {
+            put_varint(&mut out, set.len() as u64);
+            let mut prev = 0u32;
+            for (i, &id) in set.iter().enumerate() {
+                put_varint(&mut out, u64::from(if i == 0 { id } else { id - prev }));
+                prev = id;
+            }
+        }
+        let body_len = out.len() as u64;
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&POSTINGS_VERSION.to_le_bytes());
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        out.extend_from_slice(&body_len.to_le_bytes());
+        out.extend_from_slice(POSTINGS_MAGIC);
+        out
+    }
+
+    /// Parses and checks a file written by [`Postings::encode`].
+    pub fn decode(name: &str, bytes: &[u8]) -> Result<Postings> {
+        let n = bytes.len();
+        if n < FOOTER_LEN || &bytes[n - 8..] != POSTINGS_MAGIC {
+            return Err(StoreError::corrupt(
+                name,
+                n.saturating_sub(8) as u64,
+                "bad or missing postings footer",
+            ));
+        }
+        let f = &bytes[n - FOOTER_LEN..];
+        let word = |at: usize| u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
+        let long = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&f[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        let (version, crc, sets, body_len) = (word(0), word(4), long(8), long(16));
+        if version != POSTINGS_VERSION {
+            return Err(StoreError::UnsupportedVersion {
+                file: name.into(),
+                found: version,
+                supported: POSTINGS_VERSION,
+            });
+        }
+        let footer_at = (n - FOOTER_LEN) as u64;
+        if body_len != footer_at {
+            return Err(StoreError::corrupt(
+                name,
+                footer_at + 16,
+                "postings length mismatch",
+            ));
+        }
+        let body = &bytes[..n - FOOTER_LEN];
+        if crc32c::crc32c(body) != crc {
+            return Err(StoreError::corrupt(name, 0, "postings checksum mismatch"));
+        }
+        let bad = |at: usize, why: &str| StoreError::corrupt(name, at as u64, why.to_owned());
+        let mut starts = vec![0u32];
+        let mut ids = Vec::new();
+        let mut at = 0;
+        for _ in 0..sets {
+            let len = get_varint(body, &mut at).ok_or_else(|| bad(at, "truncated set"))?;
+            let mut prev = 0u64;
+            for i in 0..len {
+                let v = get_varint(body, &mut at).ok_or_else(|| bad(at, "truncated set"))?;
+                let id = if i == 0 { v } else { prev + v };
+                if (i > 0 && v == 0) || id > u64::from(u32::MAX) {
+                    return Err(bad(at, "set not strictly increasing"));
+                }
+                ids.push(id as u32);
+                prev = id;
+            }
+            starts.push(ids.len() as u32);
+        }
+        if at != body.len() {
+            return Err(bad(at, "trailing bytes after the last set"));
+        }
+        Ok(Postings { starts, ids })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_answers_by_one_based_id() {
+        let p = Postings::new([vec![3], vec![9, 1, 1, 300_000], vec![], vec![u32::MAX]]);
+        let back = Postings::decode("p", &p.encode()).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(back.set(1), Some(&[3][..]));
+        assert_eq!(back.set(2), Some(&[1, 9, 300_000][..]));
+        assert_eq!(back.set(3), Some(&[][..]));
+        assert_eq!(back.set(4), Some(&[u32::MAX][..]));
+        assert_eq!(back.set(0), None);
+        assert_eq!(back.set(5), None);
+    }
+
+    #[test]
+    fn every_flipped_byte_is_detected() {
+        let bytes = Postings::new([vec![1, 2, 3], vec![7], vec![0, 5]]).encode();
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x20;
+            assert!(
+                Postings::decode("p", &bad).is_err(),
+                "flip at {i} undetected"
+            );
+        }
+    }
+}
