@@ -13,7 +13,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use leakwatch_api::{AppState, ServerLimits, StoreHandle};
 use leakwatch_gen::GenFormat;
-use leakwatch_ingest::{Format, IngestOptions, Source};
+use leakwatch_identity::OperatorKey;
+use leakwatch_ingest::{ColumnMap, Format, IngestOptions, Source};
 use leakwatch_store::{Directory, MmapDirectory, Namespace, Snapshot, StoreWriter};
 
 #[derive(Parser)]
@@ -44,15 +45,34 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
-    /// Import a Pwned Passwords file or directory, or a plaintext password list.
+    /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
+    /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
     Ingest {
         #[command(flatten)]
         data: DataArg,
         /// Input file (plain, .gz or .zst), a downloader range directory, or `-` for stdin.
         source: String,
-        /// Input format; `auto` detects it.
+        /// Input format; `auto` detects it (a dump format when --breach is given).
         #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
         format: FormatArg,
+        /// Link the dump's accounts to this breach (add it first: `leakwatch breach add`).
+        #[arg(long)]
+        breach: Option<String>,
+        /// Where the fields are in a CSV/TSV/JSONL dump: `email=COL,phone=COL,username=COL,
+        /// password=COL` (header names or 1-based numbers); default: conventional names.
+        #[arg(long)]
+        map: Option<ColumnMap>,
+        /// What a combolist's identifiers are; detected per file by default.
+        #[arg(long, value_enum)]
+        identifier: Option<KindArg>,
+        /// Region for phone numbers without a country code (ISO 3166, e.g. GB).
+        #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
+        default_region: Option<String>,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+        /// Do not keep the e-mail aliases domain search needs (no operator key required).
+        #[arg(long)]
+        no_aliases: bool,
         /// Memory budget, e.g. 512M or 2G.
         #[arg(long, default_value = "2G", value_parser = parse_size)]
         memory: usize,
@@ -75,6 +95,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         what: KeysCmd,
+    },
+    /// The operator key that seals e-mail aliases in the store.
+    OperatorKey {
+        #[command(subcommand)]
+        what: OperatorKeyCmd,
     },
     /// Look something up in the store.
     Check {
@@ -293,8 +318,59 @@ impl BreachFields {
     }
 }
 
+/// Where the operator key comes from: `--operator-key-file` (or
+/// `LEAKWATCH_OPERATOR_KEY_FILE`), else `LEAKWATCH_OPERATOR_KEY`. Never a plain flag: the
+/// process list would show it.
+#[derive(clap::Args, Clone)]
+struct OperatorKeyArg {
+    /// File holding the operator key (64 hex digits) that seals e-mail aliases.
+    #[arg(long, env = "LEAKWATCH_OPERATOR_KEY_FILE")]
+    operator_key_file: Option<PathBuf>,
+}
+
+impl OperatorKeyArg {
+    fn load(&self) -> Result<Option<OperatorKey>> {
+        let text = match &self.operator_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the operator key from {}", path.display()))?,
+            None => match std::env::var("LEAKWATCH_OPERATOR_KEY") {
+                Ok(v) => v,
+                Err(_) => return Ok(None),
+            },
+        };
+        Ok(Some(OperatorKey::from_hex(&text)?))
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Email,
+    Phone,
+    Username,
+}
+
+#[derive(Subcommand)]
+enum OperatorKeyCmd {
+    /// Print a new random operator key (64 hex digits). Keep it outside the data directory.
+    Generate,
+}
+
 #[derive(Subcommand)]
 enum CheckWhat {
+    /// The breaches an account (e-mail, phone number, username) appears in, with their data
+    /// classes. Offline: reads the store and catalogue directly.
+    Account {
+        #[command(flatten)]
+        data: DataArg,
+        /// The account.
+        account: String,
+        /// Region for a phone number without a country code (ISO 3166, e.g. GB).
+        #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
+        default_region: Option<String>,
+        /// Print the breaches as HIBP's JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// How often a password was seen. Reads it from standard input, or asks without echo;
     /// never from the command line, where other users and shell history could see it.
     Password {
@@ -372,6 +448,10 @@ enum FormatArg {
     Hibp,
     HibpDir,
     Plain,
+    Combo,
+    Csv,
+    Tsv,
+    Jsonl,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -431,6 +511,12 @@ fn main() -> Result<()> {
             data,
             source,
             format,
+            breach,
+            map,
+            identifier,
+            default_region,
+            key,
+            no_aliases,
             memory,
             threads,
             rejects,
@@ -442,7 +528,33 @@ fn main() -> Result<()> {
                 FormatArg::Hibp => Some(Format::Hibp),
                 FormatArg::HibpDir => Some(Format::HibpDir),
                 FormatArg::Plain => Some(Format::Plain),
+                FormatArg::Combo => Some(Format::Combo),
+                FormatArg::Csv => Some(Format::Csv),
+                FormatArg::Tsv => Some(Format::Tsv),
+                FormatArg::Jsonl => Some(Format::Jsonl),
             };
+            opts.dump.map = map;
+            opts.dump.identifier = identifier.map(|k| match k {
+                KindArg::Email => leakwatch_identity::Kind::Email,
+                KindArg::Phone => leakwatch_identity::Kind::Phone,
+                KindArg::Username => leakwatch_identity::Kind::Username,
+            });
+            opts.dump.default_region = default_region;
+            if let Some(name) = &breach {
+                if catalog(&data.data)?.get(name)?.is_none() {
+                    bail!(
+                        "no breach named {name:?} in the catalogue: add it first with `leakwatch breach add --name {name} --breach-date YYYY-MM-DD ...`"
+                    );
+                }
+                if !no_aliases {
+                    opts.operator_key = Some(key.load()?.context(
+                        "a dump import seals e-mail aliases (for domain search) under the operator key: \
+                         set LEAKWATCH_OPERATOR_KEY or --operator-key-file (make one with \
+                         `leakwatch operator-key generate`), or pass --no-aliases",
+                    )?);
+                }
+            }
+            opts.breach = breach;
             opts.memory = memory;
             if let Some(t) = threads {
                 opts.threads = t;
@@ -455,9 +567,24 @@ fn main() -> Result<()> {
         }
         Command::Breach { what } => breach(what),
         Command::Keys { what } => keys(what),
+        Command::OperatorKey {
+            what: OperatorKeyCmd::Generate,
+        } => {
+            println!("{}", OperatorKey::generate_hex());
+            Ok(())
+        }
         Command::Check {
             what: CheckWhat::Password { data },
         } => check_password(&data.data),
+        Command::Check {
+            what:
+                CheckWhat::Account {
+                    data,
+                    account,
+                    default_region,
+                    json,
+                },
+        } => check_account(&data.data, &account, default_region.as_deref(), json),
         Command::Stats { data, deep } => stats(&data.data, deep),
         Command::Compact { data } => {
             let mut w = StoreWriter::open(store_dir(&data.data)?)?;
@@ -475,9 +602,11 @@ fn main() -> Result<()> {
         Command::Verify { data } => {
             let snap = Snapshot::open(store_dir(&data.data)?.as_ref())?;
             snap.verify().context("verification failed")?;
-            let files = snap.manifest().segments.len();
+            let m = snap.manifest();
             println!(
-                "ok: manifest and {files} segments verified (generation {})",
+                "ok: manifest, {} segments and {} alias files verified (generation {})",
+                m.segments.len(),
+                m.aliases.len(),
                 snap.generation()
             );
             Ok(())
@@ -735,7 +864,11 @@ fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
         s.lines as f64 / s.seconds.max(1e-9),
         s.format
     );
-    for (ns, n) in [(Namespace::Sha1, s.sha1), (Namespace::Ntlm, s.ntlm)] {
+    for (ns, n) in [
+        (Namespace::Sha1, s.sha1),
+        (Namespace::Ntlm, s.ntlm),
+        (Namespace::Account, s.accounts),
+    ] {
         if n.distinct > 0 {
             println!(
                 "  {ns}: {} distinct hashes, {} new, segment {} bytes",
@@ -743,10 +876,105 @@ fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
             );
         }
     }
+    if s.aliases > 0 {
+        println!("  {} sealed e-mail aliases", s.aliases);
+    }
     if let Some(path) = &s.rejects_file {
         println!("  rejected lines sampled to {}", path.display());
     }
     println!("  published generation {}", s.generation);
+    if let Some(breach) = &s.breach {
+        record_breach_import(data, breach, &s)?;
+    }
+    Ok(())
+}
+
+/// Brings the catalogue entry up to date after a dump import: PwnCount is the number of
+/// distinct accounts the store links to the breach (all its imports), and the data classes
+/// gain what the dump was seen to hold.
+fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary) -> Result<()> {
+    let seen = s.fields_seen;
+    let b = catalog(data)?.edit(breach, |b| {
+        b.pwn_count = s.breach_accounts;
+        for (n, class) in [
+            (seen.emails, "Email addresses"),
+            (seen.phones, "Phone numbers"),
+            (seen.usernames, "Usernames"),
+            (seen.passwords, "Passwords"),
+        ] {
+            if n > 0 && !b.data_classes.iter().any(|c| c == class) {
+                b.data_classes.push(class.to_owned());
+            }
+        }
+        b.data_classes.sort();
+    })?;
+    println!(
+        "  breach {}: PwnCount {}, data classes {}",
+        b.name,
+        b.pwn_count,
+        b.data_classes.join(", ")
+    );
+    Ok(())
+}
+
+fn check_account(data: &Path, account: &str, region: Option<&str>, json: bool) -> Result<()> {
+    let candidates = leakwatch_identity::lookup_candidates(account, region)
+        .map_err(|e| anyhow::anyhow!("not an account leakwatch can look up: {e}"))?;
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    let mut ids = Vec::new();
+    for c in &candidates {
+        let key = leakwatch_ingest::parse::sha1_key(c.as_str().as_bytes());
+        ids.extend(snap.account_breaches(key)?);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let catalog = catalog(data)?;
+    let mut found = Vec::new();
+    for id in ids {
+        let name = snap
+            .breach_name(id)
+            .context("the store names a breach id its manifest lacks")?;
+        match catalog.get(name)? {
+            Some(b) => found.push(b),
+            None => eprintln!(
+                "warning: the store links this account to {name:?}, which the catalogue does not hold"
+            ),
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("not found in any breach loaded here");
+        return Ok(());
+    }
+    println!("found in {} breach(es):", found.len());
+    for b in &found {
+        let mut flags = Vec::new();
+        if b.is_retired {
+            flags.push("retired: hidden from the API");
+        }
+        if b.is_sensitive {
+            flags.push("sensitive: hidden from the API");
+        }
+        if !b.is_verified {
+            flags.push("unverified");
+        }
+        println!(
+            "  {} ({}), breached {}{}\n    data: {}",
+            b.name,
+            b.domain,
+            b.breach_date,
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", flags.join("; "))
+            },
+            b.data_classes.join(", ")
+        );
+    }
     Ok(())
 }
 

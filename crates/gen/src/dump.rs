@@ -2,9 +2,9 @@
 //!
 //! Each line is one fictional account: an e-mail address on reserved domains (`.example`,
 //! `.test`; a few dominant "providers" take most addresses, as in real dumps, the rest spread
-//! over many company domains), a username, sometimes a phone number in the ranges set aside
-//! for fiction (UK 07700 900xxx), and a password from the same Zipf model as the password
-//! lists. Some passwords contain the separator, some lines carry no password, and a chosen
+//! over many company domains), a username, sometimes a phone number in a range set aside
+//! for fiction (UK 020 7946 0xxx; libphonenumber rejects the 07700 900xxx mobile range), and
+//! a password from the same Zipf model as the password lists. Some passwords contain the separator, some lines carry no password, and a chosen
 //! share of lines is malformed in the ways real dumps are. Deterministic from the seed.
 
 use std::io::{self, Write};
@@ -96,7 +96,7 @@ fn account(i: u64, rng: &mut Rng, vocab: f64, companies: u64, sep: u8) -> Accoun
         p
     });
     let phone = (rng.next_u64().is_multiple_of(3))
-        .then(|| format!("+44 7700 900{:03}", rng.next_u64() % 1000));
+        .then(|| format!("+44 20 7946 0{:03}", rng.next_u64() % 1000));
     let name = if rng.next_u64().is_multiple_of(5) {
         format!("{last}, {first}")
     } else {

@@ -240,8 +240,8 @@ pub fn write_range_dir(
 
 fn hash(ns: Namespace, pw: &str) -> Key {
     match ns {
-        Namespace::Sha1 => sha1_key(pw.as_bytes()),
         Namespace::Ntlm => ntlm_key(pw),
+        Namespace::Sha1 | Namespace::Account => sha1_key(pw.as_bytes()),
     }
 }
 

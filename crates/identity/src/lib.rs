@@ -13,6 +13,9 @@
 //! [`Identifier::sha1_hex`] is the hash the account store keys on and HIBP's
 //! `breachedaccount/range` uses. This crate stores nothing and never logs an identifier.
 
+mod seal;
+
+pub use seal::{OperatorKey, SealError};
 use sha1::Digest;
 
 /// What an identifier is.
@@ -27,7 +30,7 @@ pub enum Kind {
 }
 
 /// Why an identifier was rejected. The message never quotes the identifier.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidIdentifier {
     /// Nothing but white space.
@@ -92,11 +95,45 @@ impl Identifier {
     pub fn sha1_hex(&self) -> String {
         self.sha1().iter().map(|b| format!("{b:02X}")).collect()
     }
+    /// For an e-mail, the alias (local part, as normalised) and the domain (punycode).
+    pub fn email_parts(&self) -> Option<(&str, &str)> {
+        (self.kind == Kind::Email)
+            .then(|| self.normalized.rsplit_once('@'))
+            .flatten()
+    }
     /// For an e-mail, the domain (punycode); otherwise `None`.
     pub fn email_domain(&self) -> Option<&str> {
         (self.kind == Kind::Email)
             .then(|| self.normalized.rsplit_once('@').map(|(_, d)| d))
             .flatten()
+    }
+}
+
+/// The normalised forms a queried account may have been stored under: an e-mail address
+/// if it has an `@`; a phone number *and* a username if it looks like a phone number (a
+/// dump may hold `5551234` as either); a username otherwise. Errors only when no reading
+/// is valid, with the reason of the most likely one.
+pub fn lookup_candidates(
+    raw: &str,
+    default_region: Option<&str>,
+) -> Result<Vec<Identifier>, InvalidIdentifier> {
+    match guess_kind(raw) {
+        Kind::Email => Ok(vec![Identifier::parse(Kind::Email, raw, default_region)?]),
+        Kind::Phone => {
+            let phone = Identifier::parse(Kind::Phone, raw, default_region);
+            let user = Identifier::parse(Kind::Username, raw, default_region);
+            match (phone, user) {
+                (Ok(p), Ok(u)) => Ok(vec![p, u]),
+                (Ok(p), Err(_)) => Ok(vec![p]),
+                (Err(_), Ok(u)) => Ok(vec![u]),
+                (Err(e), Err(_)) => Err(e),
+            }
+        }
+        Kind::Username => Ok(vec![Identifier::parse(
+            Kind::Username,
+            raw,
+            default_region,
+        )?]),
     }
 }
 
@@ -233,6 +270,34 @@ mod tests {
             .map(|i| i.as_str().to_owned())
             .map_err(|_| ());
         assert_eq!(got.as_deref().map_err(|_| ()), expected, "{kind:?} {raw:?}");
+    }
+
+    #[test]
+    fn lookups_try_every_reading_of_a_phone_like_string() {
+        let got = |raw: &str, region| {
+            lookup_candidates(raw, region).map(|v| {
+                v.iter()
+                    .map(|i| (i.kind(), i.as_str().to_owned()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            got("Kim@Example.ORG", None).unwrap(),
+            [(Kind::Email, "kim@example.org".to_owned())]
+        );
+        assert_eq!(
+            got("020 7946 0958", Some("GB")).unwrap(),
+            [
+                (Kind::Phone, "+442079460958".to_owned()),
+                (Kind::Username, "020 7946 0958".to_owned())
+            ]
+        );
+        assert_eq!(
+            got("5551234567", None).unwrap(),
+            [(Kind::Username, "5551234567".to_owned())]
+        );
+        assert!(got("no-at-all@", None).is_err());
+        assert!(got("   ", None).is_err());
     }
 
     #[test]

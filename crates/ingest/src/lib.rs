@@ -1,5 +1,11 @@
 //! Ingest: from a leak file to published store segments.
 //!
+//! Two kinds of input: password corpora (Pwned Passwords files, plaintext lists) feed the
+//! SHA-1 and NTLM namespaces; breach dumps ([`dump`]: combolists, CSV/TSV, JSON Lines) name a
+//! breach, and each line's identifiers are normalised and hashed into the account
+//! namespace (linked to that breach), its password hashed into SHA-1 and NTLM, and each
+//! e-mail's alias sealed under the operator key into an alias file ([`aliases`]).
+//!
 //! Pipeline: one reader thread decompresses and fingerprints the input and cuts it into
 //! line-aligned blocks; worker threads (one per core) parse and hash lines, sum repeats in a
 //! small cache, and radix-partition records into bounded spill buffers and files
@@ -10,6 +16,8 @@
 //!
 //! This crate does not serve queries and does not decide where the store lives.
 
+mod aliases;
+pub mod dump;
 pub mod parse;
 mod progress;
 mod rejects;
@@ -27,14 +35,19 @@ use std::{
     time::Instant,
 };
 
+use leakwatch_identity::OperatorKey;
 use leakwatch_store::{
-    Commit, Key, Namespace, Snapshot, SourceRecord, StoreError, StoreWriter, unix_now,
+    AliasMeta, Commit, Key, Namespace, Postings, Snapshot, SourceRecord, StoreError, StoreWriter,
+    breach_ref, unix_now,
 };
 
+pub use dump::{ColumnMap, DumpOptions, Field};
 pub use parse::Format;
 pub use source::Source;
 
 use crate::{
+    aliases::{AliasBuffer, AliasRuns},
+    dump::Layout,
     rejects::Rejects,
     source::Input,
     spill::{Combiner, Hll, PARTS, Spill},
@@ -83,6 +96,13 @@ pub struct IngestOptions {
     pub reject_sample: usize,
     /// Show a progress bar on a terminal, log lines otherwise; `false` for silence.
     pub progress: bool,
+    /// The breach a dump's accounts are linked to; required for dump formats, refused for
+    /// password corpora.
+    pub breach: Option<String>,
+    /// How to read a dump.
+    pub dump: DumpOptions,
+    /// Seals e-mail aliases for domain search; `None` stores no aliases.
+    pub operator_key: Option<OperatorKey>,
 }
 
 impl IngestOptions {
@@ -98,6 +118,9 @@ impl IngestOptions {
             rejects_path: data_dir.join("rejects").join(format!("{}.txt", unix_now())),
             reject_sample: 1000,
             progress: true,
+            breach: None,
+            dump: DumpOptions::default(),
+            operator_key: None,
         }
     }
 }
@@ -134,13 +157,51 @@ pub struct Summary {
     pub sha1: NamespaceSummary,
     /// NTLM outcome.
     pub ntlm: NamespaceSummary,
+    /// Account outcome (dumps only): `distinct` identifiers, `new` to the store.
+    pub accounts: NamespaceSummary,
+    /// Distinct sealed aliases written (dumps with an operator key).
+    pub aliases: u64,
+    /// The breach the accounts were linked to.
+    pub breach: Option<String>,
+    /// Distinct accounts in the breach after this import (all its imports together).
+    pub breach_accounts: u64,
+    /// Accepted dump lines holding an e-mail, a phone number, a username, a password.
+    pub fields_seen: FieldsSeen,
     /// Generation published (unchanged if nothing was).
     pub generation: u64,
     /// Wall time in seconds.
     pub seconds: f64,
 }
 
+/// How many accepted dump lines held each field (what the breach's data classes are).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldsSeen {
+    /// Lines with an e-mail address.
+    pub emails: u64,
+    /// Lines with a phone number.
+    pub phones: u64,
+    /// Lines with a username.
+    pub usernames: u64,
+    /// Lines with a password.
+    pub passwords: u64,
+}
+
+impl FieldsSeen {
+    fn add(&mut self, o: &FieldsSeen) {
+        self.emails += o.emails;
+        self.phones += o.phones;
+        self.usernames += o.usernames;
+        self.passwords += o.passwords;
+    }
+}
+
 const BLOCK: usize = 4 << 20;
+
+/// Added to an account's spill count for each line on which it is the primary identifier
+/// (the e-mail address, else the username, else the phone number); every other occurrence
+/// adds 1. Summed counts at or above this mark an identifier that was primary somewhere
+/// (unless it occurs 2^31 times as a secondary one, which no dump approaches).
+const PRIMARY: u64 = 1 << 31;
 
 struct Block {
     bytes: Vec<u8>,
@@ -170,8 +231,30 @@ pub fn ingest(
             ));
         }
         (Some(f), _) => f,
+        (None, _) if opts.breach.is_some() => dump::detect(input.head(), source.file_name()),
         (None, _) => parse::detect(input.head()),
     };
+    match (&opts.breach, format.is_dump()) {
+        (Some(_), false) => {
+            return Err(IngestError::Invalid(format!(
+                "--breach links a dump's accounts to a breach; {} files hold no accounts",
+                format.name()
+            )));
+        }
+        (None, true) => {
+            return Err(IngestError::Invalid(format!(
+                "a {} dump needs --breach NAME (the breach its accounts are linked to)",
+                format.name()
+            )));
+        }
+        _ => {}
+    }
+    let layout = if format.is_dump() {
+        Some(Layout::new(format, input.head(), &opts.dump).map_err(IngestError::Invalid)?)
+    } else {
+        None
+    };
+    let breach_id = opts.breach.as_deref().map(|b| writer.breach_id(b));
 
     // Spill space lives next to the data; leftovers of a crashed import are ours to remove
     // because we hold the writer lock.
@@ -184,28 +267,42 @@ pub fn ingest(
         .map_err(io_err("creating spill directory"))?;
     let spills: Vec<Spill> = Namespace::ALL
         .iter()
-        .map(|&ns| Spill::new(ns, spill_dir.path().to_path_buf(), opts.memory / 4))
+        .map(|&ns| Spill::new(ns, spill_dir.path().to_path_buf(), opts.memory / 6))
         .collect();
+    let threads = opts.threads.max(1);
+    let alias_runs = AliasRuns::new(spill_dir.path().to_path_buf(), opts.memory / 8 / threads);
+    let sealer = if layout.is_some() {
+        opts.operator_key.as_ref()
+    } else {
+        None
+    };
     let rejects = Rejects::new(opts.rejects_path.clone(), opts.reject_sample, format);
     let lines = AtomicU64::new(0);
     let progress = progress::Progress::start(opts.progress, source.raw_len(), raw_bytes.clone());
 
-    let threads = opts.threads.max(1);
+    let fields_seen = std::sync::Mutex::new(FieldsSeen::default());
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
     let rx = std::sync::Mutex::new(rx);
     // Set by a worker that failed: the reader stops at its next block, and the failed worker
     // keeps draining the channel so the reader can never block on a full one.
     let abort = std::sync::atomic::AtomicBool::new(false);
-    let hll = std::thread::scope(|scope| -> Result<[Hll; 2], IngestError> {
+    let hll = std::thread::scope(|scope| -> Result<[Hll; 3], IngestError> {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                scope.spawn(|| -> Result<[Hll; 2], IngestError> {
-                    // Plaintext lists repeat popular passwords: sum repeats before they are spilled.
-                    let combine = format == Format::Plain;
+                scope.spawn(|| -> Result<[Hll; 3], IngestError> {
+                    // Plaintext lists and dumps repeat popular passwords: sum repeats before
+                    // they are spilled. Accounts are mostly distinct: no cache.
+                    let combine = format != Format::Hibp && format != Format::HibpDir;
                     let mut combiners = [
                         Combiner::new(&spills[0], combine),
                         Combiner::new(&spills[1], combine),
+                        Combiner::new(&spills[2], false),
                     ];
+                    let mut sink = Sink {
+                        combiners: &mut combiners,
+                        aliases: sealer.map(|k| (k, AliasBuffer::new(&alias_runs))),
+                        seen: FieldsSeen::default(),
+                    };
                     let mut failed = None;
                     loop {
                         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -213,7 +310,7 @@ pub fn ingest(
                         if failed.is_some() {
                             continue;
                         }
-                        match parse_block(&block, format, &mut combiners, &rejects) {
+                        match parse_block(&block, format, layout.as_ref(), &mut sink, &rejects) {
                             Ok(n) => {
                                 lines.fetch_add(n, Ordering::Relaxed);
                                 progress.set_lines(lines.load(Ordering::Relaxed));
@@ -230,14 +327,21 @@ pub fn ingest(
                     if let Some(e) = failed {
                         return Err(e);
                     }
-                    let [a, b] = combiners;
-                    let finished = a.finish().and_then(|a| Ok([a, b.finish()?]));
+                    fields_seen
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .add(&sink.seen);
+                    if let Some((_, buffer)) = sink.aliases {
+                        buffer.finish().map_err(io_err("writing alias runs"))?;
+                    }
+                    let [a, b, c] = combiners;
+                    let finished = a.finish().and_then(|a| Ok([a, b.finish()?, c.finish()?]));
                     finished.map_err(io_err("writing spill files"))
                 })
             })
             .collect();
         let read_result = read_blocks(&mut input, tx, &abort);
-        let mut total = [Hll::new(), Hll::new()];
+        let mut total = [Hll::new(), Hll::new(), Hll::new()];
         let mut first_error = None;
         for w in workers {
             match w
@@ -245,9 +349,10 @@ pub fn ingest(
                 .map_err(|_| IngestError::Invalid("a worker thread panicked".into()))
                 .and_then(|r| r)
             {
-                Ok([a, b]) => {
-                    total[0].merge(&a);
-                    total[1].merge(&b);
+                Ok(sketches) => {
+                    for (t, s) in total.iter_mut().zip(&sketches) {
+                        t.merge(s);
+                    }
                 }
                 Err(e) => first_error = first_error.or(Some(e)),
             }
@@ -264,7 +369,7 @@ pub fn ingest(
     let mut summary = Summary {
         fingerprint: fingerprint.clone(),
         format,
-        already_imported: writer.has_source(&fingerprint),
+        already_imported: writer.has_source(&fingerprint, opts.breach.as_deref()),
         lines,
         accepted: lines - rejected,
         rejected,
@@ -273,10 +378,19 @@ pub fn ingest(
             .map_err(io_err("writing the rejects file"))?,
         sha1: NamespaceSummary::default(),
         ntlm: NamespaceSummary::default(),
+        accounts: NamespaceSummary::default(),
+        aliases: 0,
+        breach: opts.breach.clone(),
+        breach_accounts: 0,
+        fields_seen: *fields_seen.lock().unwrap_or_else(|e| e.into_inner()),
         generation: writer.manifest().generation,
         seconds: 0.0,
     };
     if summary.already_imported {
+        if let Some(breach) = &opts.breach {
+            summary.breach_accounts =
+                Snapshot::open(writer.directory().as_ref())?.accounts_in_breach(breach)?;
+        }
         progress.finish("already imported: nothing to do");
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
@@ -296,11 +410,14 @@ pub fn ingest(
             .iter()
             .map(|s| s.iter().peekable())
             .collect();
-        let ns_summary = if ns == Namespace::Sha1 {
-            &mut summary.sha1
-        } else {
-            &mut summary.ntlm
+        let ns_summary = match ns {
+            Namespace::Sha1 => &mut summary.sha1,
+            Namespace::Ntlm => &mut summary.ntlm,
+            Namespace::Account => &mut summary.accounts,
         };
+        // An account's value is its breach set: `{breach, primary}` (1) or
+        // `{breach, secondary}` (2); the spill count carries PRIMARY for primary occurrences.
+        let is_account = ns == Namespace::Account;
         let mut push = |key: Key, count: u64| -> Result<(), IngestError> {
             let mut seen = false;
             for it in &mut existing {
@@ -321,17 +438,51 @@ pub fn ingest(
             }
             ns_summary.distinct += 1;
             ns_summary.new += u64::from(!seen);
-            seg.push(key, count)?;
+            let value = match (is_account, count >= PRIMARY) {
+                (false, _) => count,
+                (true, true) => 1,
+                (true, false) => 2,
+            };
+            seg.push(key, value)?;
             Ok(())
         };
         sort_in_order(spill, threads, opts.memory, &progress, &mut push)?;
         let stats = seg.finish()?;
         ns_summary.bytes = stats.bytes;
-        added.push(StoreWriter::segment_meta(name, ns, stats));
+        let mut meta = StoreWriter::segment_meta(name, ns, stats);
+        if let (true, Some((id, _))) = (is_account, breach_id) {
+            meta.postings = Some(writer.create_postings(&Postings::new([
+                vec![breach_ref(id, true)],
+                vec![breach_ref(id, false)],
+            ]))?);
+        }
+        added.push(meta);
+    }
+    let mut aliases_added = Vec::new();
+    if let Some(key) = sealer
+        && alias_runs.pushed.load(Ordering::Relaxed) > 0
+    {
+        progress.phase("merging aliases", 1);
+        let (name, mut aw) = writer.create_alias_file()?;
+        alias_runs.merge_into(&mut aw).map_err(|e| match e {
+            aliases::MergeError::Io(e) => IngestError::Io {
+                context: "reading alias runs".into(),
+                source: e,
+            },
+            aliases::MergeError::Store(e) => IngestError::Store(e),
+        })?;
+        let stats = aw.finish()?;
+        summary.aliases = stats.records;
+        aliases_added.push(AliasMeta {
+            file: name,
+            records: stats.records,
+            bytes: stats.bytes,
+            created_unix: unix_now(),
+            key_id: key.id().to_owned(),
+        });
     }
     let manifest = writer.commit(Commit {
         added,
-        removed: Vec::new(),
         sources: vec![SourceRecord {
             fingerprint,
             label: source.label(),
@@ -339,9 +490,20 @@ pub fn ingest(
             lines: summary.lines,
             accepted: summary.accepted,
             rejected: summary.rejected,
+            breach: opts.breach.clone(),
         }],
+        breaches: match (&opts.breach, breach_id) {
+            (Some(name), Some((_, true))) => vec![name.clone()],
+            _ => Vec::new(),
+        },
+        aliases_added,
+        ..Commit::default()
     })?;
     summary.generation = manifest.generation;
+    if let Some(breach) = &opts.breach {
+        summary.breach_accounts =
+            Snapshot::open(writer.directory().as_ref())?.accounts_in_breach(breach)?;
+    }
     summary.seconds = started.elapsed().as_secs_f64();
     progress.finish(&format!("published generation {}", summary.generation));
     Ok(summary)
@@ -490,11 +652,21 @@ fn read_blocks(
     }
 }
 
-/// Parses one block, returning the number of lines in it.
+/// Where a worker's parsed records go.
+struct Sink<'a, 'b> {
+    /// SHA-1, NTLM, account.
+    combiners: &'a mut [Combiner<'b>; 3],
+    /// The operator key and this worker's alias buffer, when aliases are kept.
+    aliases: Option<(&'b OperatorKey, AliasBuffer<'b>)>,
+    seen: FieldsSeen,
+}
+
+/// Parses one block, returning the number of data lines in it.
 fn parse_block(
     block: &Block,
     format: Format,
-    combiners: &mut [Combiner<'_>; 2],
+    layout: Option<&Layout>,
+    sink: &mut Sink<'_, '_>,
     rejects: &Rejects,
 ) -> io::Result<u64> {
     let mut bytes = &block.bytes[..];
@@ -502,29 +674,66 @@ fn parse_block(
         bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     }
     let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let mut n = 0u64;
-    for line in bytes.split(|&b| b == b'\n') {
+    let header = layout.map_or(0, |l| l.header_lines);
+    let mut data = 0u64;
+    for (n, line) in (0u64..).zip(bytes.split(|&b| b == b'\n')) {
         let line_no = block.first_line + n;
-        n += 1;
+        if line_no <= header {
+            continue;
+        }
+        data += 1;
         let line = parse::trim_cr(line);
-        let result = match format {
-            Format::Plain => parse::hash_password(line).map(|(sha, ntlm)| {
+        let combiners = &mut *sink.combiners;
+        let result = match (format, layout) {
+            (Format::Plain, _) => parse::hash_password(line).map(|(sha, ntlm)| {
                 combiners[0]
                     .add(sha, 1)
                     .and_then(|_| combiners[1].add(ntlm, 1))
             }),
-            Format::Hibp | Format::HibpDir => {
+            (Format::Hibp | Format::HibpDir, _) => {
                 parse::parse_hash_line(line).map(|(ns, key, count)| {
                     combiners[usize::from(ns == Namespace::Ntlm)].add(key, count)
                 })
             }
+            (_, Some(layout)) => layout.parse(line).map(|rec| {
+                use leakwatch_identity::Kind;
+                let seen = &mut sink.seen;
+                let primary = [Kind::Email, Kind::Username, Kind::Phone]
+                    .into_iter()
+                    .find(|k| rec.identifiers.iter().any(|i| i.kind() == *k));
+                for id in &rec.identifiers {
+                    match id.kind() {
+                        Kind::Email => seen.emails += 1,
+                        Kind::Phone => seen.phones += 1,
+                        Kind::Username => seen.usernames += 1,
+                    }
+                    let weight = if Some(id.kind()) == primary {
+                        PRIMARY
+                    } else {
+                        1
+                    };
+                    combiners[2].add(parse::sha1_key(id.as_str().as_bytes()), weight)?;
+                    if let (Some((key, buffer)), Some((alias, domain))) =
+                        (&mut sink.aliases, id.email_parts())
+                    {
+                        buffer.push(key.domain_tag(domain), &key.seal(domain, alias))?;
+                    }
+                }
+                if let Some(pw) = &rec.password {
+                    seen.passwords += 1;
+                    combiners[0].add(parse::sha1_key(pw.as_bytes()), 1)?;
+                    combiners[1].add(parse::ntlm_key(pw), 1)?;
+                }
+                Ok(())
+            }),
+            (_, None) => Err(parse::Reject::NotAHashLine),
         };
         match result {
             Ok(r) => r?,
             Err(reason) => rejects.reject(line_no, reason, line),
         }
     }
-    Ok(n)
+    Ok(data)
 }
 
 #[cfg(test)]

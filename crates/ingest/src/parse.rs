@@ -16,12 +16,40 @@ pub enum Format {
     HibpDir,
     /// One plaintext password per line; each is hashed to SHA-1 and NTLM, counted once.
     Plain,
+    /// A breach dump of `identifier<sep>password` lines ([`crate::dump`]).
+    Combo,
+    /// A breach dump in CSV with a header.
+    Csv,
+    /// A breach dump in TSV with a header.
+    Tsv,
+    /// A breach dump in JSON Lines.
+    Jsonl,
 }
 
 impl Format {
-    /// Whether rejected lines of this format may contain a plaintext secret.
+    /// Whether rejected lines of this format may contain a plaintext secret (a password,
+    /// or an identifier that must not be logged in clear).
     pub fn lines_are_secret(self) -> bool {
-        self == Format::Plain
+        !matches!(self, Format::Hibp | Format::HibpDir)
+    }
+    /// Whether this is a breach-dump format (identifiers linked to a breach).
+    pub fn is_dump(self) -> bool {
+        matches!(
+            self,
+            Format::Combo | Format::Csv | Format::Tsv | Format::Jsonl
+        )
+    }
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Hibp => "hibp",
+            Format::HibpDir => "hibp-dir",
+            Format::Plain => "plain",
+            Format::Combo => "combo",
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Jsonl => "jsonl",
+        }
     }
 }
 
@@ -43,14 +71,24 @@ pub enum Reject {
     ZeroCount,
     /// A password line that is not valid UTF-8 (NTLM needs text).
     NotUtf8,
-    /// A password line over [`MAX_PASSWORD_LEN`] bytes.
+    /// A password over [`MAX_PASSWORD_LEN`] bytes.
     TooLong,
+    /// A dump line's identifier did not normalise.
+    Identifier(leakwatch_identity::InvalidIdentifier),
+    /// A dump line with no identifier in any mapped field.
+    NoIdentifier,
+    /// A CSV/TSV line with fewer fields than the mapping needs.
+    TooFewColumns,
+    /// A CSV/TSV line whose quotes do not close (or a field spanning lines).
+    BadQuoting,
+    /// A JSON Lines line that is not a JSON object of strings and numbers.
+    BadJson,
 }
 
 impl Reject {
-    /// A short human reason.
-    pub fn reason(self) -> &'static str {
-        match self {
+    /// A short human reason (never quoting the line).
+    pub fn reason(self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
             Reject::Empty => "empty line",
             Reject::NotAHashLine => "not HASH:COUNT with a 40-hex SHA-1 or 32-hex NTLM hash",
             Reject::BadHex => "hash is not hexadecimal",
@@ -58,7 +96,12 @@ impl Reject {
             Reject::ZeroCount => "count is 0",
             Reject::NotUtf8 => "password is not valid UTF-8",
             Reject::TooLong => "password longer than 1024 bytes",
-        }
+            Reject::Identifier(e) => return std::borrow::Cow::Owned(e.to_string()),
+            Reject::NoIdentifier => "no identifier (e-mail, phone or username) in the line",
+            Reject::TooFewColumns => "fewer fields than the column mapping needs",
+            Reject::BadQuoting => "unbalanced or misplaced quotes (fields may not span lines)",
+            Reject::BadJson => "not a JSON object of string or number fields",
+        })
     }
 }
 

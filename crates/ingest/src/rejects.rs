@@ -77,7 +77,7 @@ impl Rejects {
         if self.format.lines_are_secret() {
             writeln!(
                 out,
-                "# content is withheld: lines of this format are plaintext passwords"
+                "# content is withheld: lines of this format hold passwords or identifiers"
             )?;
         }
         for (line_no, reason, quoted) in &sample.entries {

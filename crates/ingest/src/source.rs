@@ -44,6 +44,14 @@ impl Source {
         }
     }
 
+    /// The file's name, for a file (format detection looks at its extension).
+    pub fn file_name(&self) -> Option<&str> {
+        match self {
+            Source::File(p) => p.file_name().and_then(|n| n.to_str()),
+            _ => None,
+        }
+    }
+
     /// Size in bytes of the raw input, when known up front (for the progress bar).
     pub fn raw_len(&self) -> Option<u64> {
         match self {

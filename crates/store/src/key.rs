@@ -182,7 +182,7 @@ impl Key {
     /// The big-endian digest bytes for a namespace (20 or 16 bytes).
     pub fn to_digest(self, ns: Namespace) -> Vec<u8> {
         let mut out = Vec::with_capacity(20);
-        if ns == Namespace::Sha1 {
+        if ns.key_bits() == 160 {
             out.extend_from_slice(&self.hi.to_be_bytes());
         }
         out.extend_from_slice(&self.lo.to_be_bytes());
@@ -192,7 +192,7 @@ impl Key {
     /// Appends the big-endian digest bytes for a namespace (20 or 16 bytes).
     #[inline]
     pub fn write_digest(self, ns: Namespace, out: &mut Vec<u8>) {
-        if ns == Namespace::Sha1 {
+        if ns.key_bits() == 160 {
             out.extend_from_slice(&self.hi.to_be_bytes());
         }
         out.extend_from_slice(&self.lo.to_be_bytes());

@@ -28,7 +28,9 @@ pub use key::{Key, Namespace, PREFIX_BITS};
 pub use manifest::{
     AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord,
 };
-pub use postings::{POSTINGS_VERSION, Postings};
+pub use postings::{
+    POSTINGS_VERSION, Postings, breach_ref, canonical_refs, ref_breach, ref_is_primary,
+};
 pub use segment::{
     SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter, TARGET_GROUP_LEN,
     group_shift_for,

@@ -2,10 +2,15 @@
 //!
 //! An account segment stores, with every account hash, a small integer (1, 2, …) instead of
 //! a count; its postings file, written beside it and named in the manifest, maps that
-//! integer to a sorted list of store-local breach ids (indexes into
-//! [`crate::Manifest::breaches`]). An import segment has one set (`{its breach}`) and so
-//! spends one bit per account on it; a compacted segment numbers the distinct sets by
-//! descending frequency, so the common sets get the short codes. A lookup is one segment
+//! integer to a sorted list of *breach references*. A reference is a store-local breach id
+//! (an index into [`crate::Manifest::breaches`]) shifted left by one, with the low bit set
+//! when the identifier was only ever *secondary* in that breach (a username or phone number
+//! on a line that also had an e-mail address): PwnCount counts primary identifiers only, so
+//! one person's address, username and phone number count once. See [`breach_ref`].
+//!
+//! An import segment has two sets (`{breach, primary}` = 1, `{breach, secondary}` = 2) and
+//! spends about one bit per account on them; a compacted segment numbers the distinct sets
+//! by descending frequency, so the common sets get the short codes. A lookup is one segment
 //! probe plus one array index, whatever the number of breaches.
 //!
 //! The whole file is read into memory on open (it holds distinct *sets*, not accounts) and
@@ -18,6 +23,30 @@ pub const POSTINGS_MAGIC: &[u8; 8] = b"LWPOSTS\x01";
 /// Layout version of postings files.
 pub const POSTINGS_VERSION: u32 = 1;
 const FOOTER_LEN: usize = 32;
+
+/// The reference to breach `id` for an identifier that is primary (or only secondary) in it.
+pub const fn breach_ref(id: u32, primary: bool) -> u32 {
+    (id << 1) | (!primary as u32)
+}
+
+/// The breach id a reference names.
+pub const fn ref_breach(r: u32) -> u32 {
+    r >> 1
+}
+
+/// Whether a reference marks a primary identifier.
+pub const fn ref_is_primary(r: u32) -> bool {
+    r & 1 == 0
+}
+
+/// Makes a set of references canonical: sorted, unique, and without the secondary
+/// reference to a breach the set also references as primary.
+pub fn canonical_refs(set: &mut Vec<u32>) {
+    set.sort_unstable();
+    set.dedup();
+    // A primary `2i` sorts right before its secondary `2i + 1`.
+    set.dedup_by(|later, kept| *later == *kept + 1 && ref_is_primary(*kept));
+}
 
 /// The breach sets of one account segment, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,14 +78,13 @@ fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
 }
 
 impl Postings {
-    /// Builds postings from sets given in id order (set 1 first). Each set is sorted and
-    /// deduplicated here.
+    /// Builds postings from sets of breach references given in id order (set 1 first).
+    /// Each set is made canonical here ([`canonical_refs`]).
     pub fn new(sets: impl IntoIterator<Item = Vec<u32>>) -> Postings {
         let mut starts = vec![0u32];
         let mut ids = Vec::new();
         for mut set in sets {
-            set.sort_unstable();
-            set.dedup();
+            canonical_refs(&mut set);
             ids.extend_from_slice(&set);
             starts.push(ids.len() as u32);
         }
@@ -72,7 +100,7 @@ impl Postings {
         self.len() == 0
     }
 
-    /// The breach ids of set `id` (1-based, as stored in the segment), sorted.
+    /// The breach references of set `id` (1-based, as stored in the segment), sorted.
     pub fn set(&self, id: u64) -> Option<&[u32]> {
         let i = usize::try_from(id.checked_sub(1)?).ok()?;
         let (&a, &b) = (self.starts.get(i)?, self.starts.get(i + 1)?);
@@ -184,6 +212,24 @@ mod tests {
         assert_eq!(back.set(4), Some(&[u32::MAX][..]));
         assert_eq!(back.set(0), None);
         assert_eq!(back.set(5), None);
+    }
+
+    #[test]
+    fn references_carry_the_breach_and_whether_the_identifier_was_primary() {
+        assert_eq!(ref_breach(breach_ref(7, true)), 7);
+        assert_eq!(ref_breach(breach_ref(7, false)), 7);
+        assert!(ref_is_primary(breach_ref(7, true)));
+        assert!(!ref_is_primary(breach_ref(7, false)));
+        let mut set = vec![
+            breach_ref(3, false),
+            breach_ref(1, false),
+            breach_ref(3, true),
+            2,
+            2,
+        ];
+        canonical_refs(&mut set);
+        // 2 is breach 1 as primary: it absorbs breach 1's secondary reference.
+        assert_eq!(set, [breach_ref(1, true), breach_ref(3, true)]);
     }
 
     #[test]

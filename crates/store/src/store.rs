@@ -20,7 +20,7 @@ use crate::{
     error::{Result, StoreError},
     key::{Key, Namespace},
     manifest::{AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord},
-    postings::Postings,
+    postings::{Postings, canonical_refs, ref_breach},
     segment::{Segment, SegmentIter, SegmentStats, SegmentWriter},
 };
 
@@ -96,7 +96,7 @@ impl Snapshot {
                     })?;
                     let postings = Postings::decode(name, dir.open_read(name)?.bytes())?;
                     let limit = manifest.breaches.len() as u32;
-                    if postings.sets().flatten().any(|&id| id >= limit) {
+                    if postings.sets().flatten().any(|&r| ref_breach(r) >= limit) {
                         return Err(StoreError::corrupt(
                             name,
                             0,
@@ -173,11 +173,16 @@ impl Snapshot {
     }
 
     /// The store-local ids of the breaches an account hash appears in, sorted.
+    /// (Whether it was primary there does not matter to a lookup.)
     pub fn account_breaches(&self, key: Key) -> Result<Vec<u32>> {
         let mut out = Vec::new();
         for (seg, postings) in self.account.iter().zip(&self.postings) {
             if let Some(set) = seg.get(key)? {
-                out.extend_from_slice(postings_set(seg, postings, set)?);
+                out.extend(
+                    postings_set(seg, postings, set)?
+                        .iter()
+                        .map(|&r| ref_breach(r)),
+                );
             }
         }
         out.sort_unstable();
@@ -198,7 +203,10 @@ impl Snapshot {
                 }
             })?;
             for (k, set) in found {
-                hits.push((k, postings_set(seg, postings, set)?.to_vec()));
+                let ids = postings_set(seg, postings, set)?
+                    .iter()
+                    .map(|&r| ref_breach(r));
+                hits.push((k, ids.collect()));
             }
         }
         hits.sort_unstable_by_key(|h| h.0);
@@ -221,12 +229,13 @@ impl Snapshot {
         self.manifest.breaches.get(id as usize).map(String::as_str)
     }
 
-    /// Distinct accounts linked to a breach (a streaming pass over the account segments
-    /// that mention it).
+    /// Distinct primary identifiers linked to a breach — its PwnCount (a streaming pass
+    /// over the account segments that mention it).
     pub fn accounts_in_breach(&self, name: &str) -> Result<u64> {
         let Some(id) = self.manifest.breach_id(name) else {
             return Ok(0);
         };
+        let id = crate::postings::breach_ref(id, true);
         let involved: Vec<(Segment, Arc<Postings>)> = self
             .account
             .iter()
@@ -523,8 +532,7 @@ impl StoreWriter {
                 union.extend_from_slice(postings_set(&segs[i], &postings[i], set)?);
             }
             if hits.len() > 1 {
-                union.sort_unstable();
-                union.dedup();
+                canonical_refs(union);
             }
             Ok(())
         };

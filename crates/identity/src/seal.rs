@@ -1,0 +1,177 @@
+//! The operator key: seals e-mail aliases so that store files alone reveal no address.
+//!
+//! Domain search has to give back the local parts ("aliases") of a domain's breached
+//! addresses, so they cannot be only hashed. Each alias is sealed with AES-SIV (RFC 5297,
+//! deterministic authenticated encryption) under a key derived from the operator key, with
+//! the domain as associated data, and filed under a tag: HMAC-SHA-256 of the domain, also
+//! keyed, cut to 64 bits. Deterministic sealing makes re-imports byte-identical and lets
+//! files deduplicate; it reveals only that two records hold the same alias on the same
+//! domain, which the account hashes reveal anyway. Without the key, a store file shows
+//! neither which domains it holds nor any alias.
+//!
+//! The operator key is 32 random bytes written as 64 hex digits (`leakwatch operator-key
+//! generate`); its id (a digest, not the key) is recorded with every alias file so that a
+//! rotation knows what to re-seal. This module does not read configuration.
+
+use aes_siv::{KeyInit, siv::Aes256Siv};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// Why a key or a sealed alias was refused. Never quotes key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The key is not 64 hex digits.
+    #[error(
+        "an operator key is 64 hex digits (32 bytes); generate one with `leakwatch operator-key generate`"
+    )]
+    BadKey,
+    /// The sealed bytes do not open under this key and domain (wrong key, or damage).
+    #[error("sealed alias does not open under this operator key")]
+    Unseal,
+}
+
+/// Key material derived from one operator key.
+#[derive(Clone)]
+pub struct OperatorKey {
+    tag_key: [u8; 32],
+    siv_key: [u8; 64],
+    id: String,
+}
+
+impl std::fmt::Debug for OperatorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn derive(key: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
+impl OperatorKey {
+    /// Reads a key written as 64 hex digits (surrounding white space ignored).
+    pub fn from_hex(text: &str) -> Result<OperatorKey, SealError> {
+        let t = text.trim().as_bytes();
+        if t.len() != 64 {
+            return Err(SealError::BadKey);
+        }
+        let mut key = [0u8; 32];
+        for (i, pair) in t.chunks_exact(2).enumerate() {
+            let s = std::str::from_utf8(pair).map_err(|_| SealError::BadKey)?;
+            key[i] = u8::from_str_radix(s, 16).map_err(|_| SealError::BadKey)?;
+        }
+        Ok(Self::from_bytes(&key))
+    }
+
+    /// Derives the sealing and tagging keys from 32 key bytes.
+    pub fn from_bytes(key: &[u8; 32]) -> OperatorKey {
+        let mut siv_key = [0u8; 64];
+        siv_key[..32].copy_from_slice(&derive(key, b"leakwatch alias siv mac"));
+        siv_key[32..].copy_from_slice(&derive(key, b"leakwatch alias siv ctr"));
+        let id: String = Sha256::digest(derive(key, b"leakwatch key id"))[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        OperatorKey {
+            tag_key: derive(key, b"leakwatch domain tag"),
+            siv_key,
+            id,
+        }
+    }
+
+    /// A fresh random key, as 64 hex digits.
+    pub fn generate_hex() -> String {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random source");
+        key.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A public identifier of the key (16 hex digits): safe to store and log.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The 64-bit tag a (normalised, punycode) domain's aliases are filed under.
+    pub fn domain_tag(&self, domain: &str) -> u64 {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.tag_key).expect("any key length");
+        mac.update(domain.as_bytes());
+        let out = mac.finalize().into_bytes();
+        u64::from_be_bytes(out[..8].try_into().expect("8 bytes"))
+    }
+
+    fn cipher(&self) -> Aes256Siv {
+        Aes256Siv::new((&self.siv_key).into())
+    }
+
+    /// Seals an alias of `domain`: 16 bytes of synthetic IV, then the ciphertext.
+    pub fn seal(&self, domain: &str, alias: &str) -> Vec<u8> {
+        self.cipher()
+            .encrypt([domain.as_bytes()], alias.as_bytes())
+            .expect("AES-SIV encryption of a short alias cannot fail")
+    }
+
+    /// Opens what [`OperatorKey::seal`] sealed for the same domain.
+    pub fn open(&self, domain: &str, sealed: &[u8]) -> Result<String, SealError> {
+        let plain = self
+            .cipher()
+            .decrypt([domain.as_bytes()], sealed)
+            .map_err(|_| SealError::Unseal)?;
+        String::from_utf8(plain).map_err(|_| SealError::Unseal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn seals_deterministically_and_opens_only_with_the_same_key_and_domain() {
+        let k = OperatorKey::from_hex(KEY).unwrap();
+        let sealed = k.seal("example.org", "alex.smith+news");
+        assert_eq!(sealed, k.seal("example.org", "alex.smith+news"));
+        assert_eq!(sealed.len(), 16 + "alex.smith+news".len());
+        assert!(!sealed.windows(5).any(|w| w == b"smith"));
+        assert_eq!(k.open("example.org", &sealed).unwrap(), "alex.smith+news");
+        assert_eq!(k.open("example.com", &sealed), Err(SealError::Unseal));
+        let other = OperatorKey::from_hex(&OperatorKey::generate_hex()).unwrap();
+        assert_eq!(other.open("example.org", &sealed), Err(SealError::Unseal));
+        assert_ne!(other.id(), k.id());
+        let mut damaged = sealed.clone();
+        damaged[3] ^= 1;
+        assert_eq!(k.open("example.org", &damaged), Err(SealError::Unseal));
+    }
+
+    #[test]
+    fn tags_depend_on_key_and_domain_and_keys_must_be_64_hex() {
+        let k = OperatorKey::from_hex(KEY).unwrap();
+        let k2 = OperatorKey::from_hex(&KEY.replace("1f", "20")).unwrap();
+        assert_eq!(k.domain_tag("a.example"), k.domain_tag("a.example"));
+        assert_ne!(k.domain_tag("a.example"), k.domain_tag("b.example"));
+        assert_ne!(k.domain_tag("a.example"), k2.domain_tag("a.example"));
+        for bad in [
+            "",
+            "00",
+            &KEY[1..],
+            &KEY.replace('0', "g"),
+            &format!("{KEY}00"),
+        ] {
+            assert_eq!(
+                OperatorKey::from_hex(bad).unwrap_err(),
+                SealError::BadKey,
+                "{bad}"
+            );
+        }
+        assert!(OperatorKey::from_hex(&format!(" {KEY}\n")).is_ok());
+        assert!(
+            !format!("{k:?}").contains("0102"),
+            "Debug must not print key bytes"
+        );
+    }
+}
