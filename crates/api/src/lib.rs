@@ -1,12 +1,13 @@
 //! leakwatch's HTTP server: the HIBP-compatible Pwned Passwords range API, the HIBP v3
-//! breach catalogue endpoints, health and metrics.
+//! breach catalogue and account endpoints, health and metrics.
 //!
 //! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process and
 //! `leakwatch serve` binds it to a socket. One route table; every layer (compression,
 //! timeout, concurrency limit, metrics) is applied in `app`. Errors are [`ApiError`]s, which
 //! map to a status and a one-line plain-text reason and never reveal internals.
-//! Query values (prefixes) are never logged.
+//! Query values (prefixes, accounts) are never logged.
 
+mod account;
 mod error;
 mod metrics;
 mod range;

@@ -136,6 +136,8 @@ pub struct AppState {
     pub catalog: CatalogHandle,
     /// Limits.
     pub limits: ServerLimits,
+    /// Region for queried phone numbers written without a country code (ISO 3166).
+    pub default_region: Option<String>,
     pub(crate) metrics: Metrics,
     pub(crate) rate: crate::v3::RateLimiter,
 }
@@ -147,6 +149,7 @@ impl AppState {
             store,
             catalog,
             limits,
+            default_region: None,
             metrics: Metrics::default(),
             rate: Default::default(),
         }

@@ -3,8 +3,8 @@
 //! Answers are HIBP's JSON byte for byte (see `leakwatch_catalog::Breach`); every `/api/v3`
 //! request needs a `User-Agent` (403 without, as HIBP). Keyed endpoints need a valid
 //! `hibp-api-key` (401, plain text) and stay within the key's requests per minute (429 with
-//! `retry-after` and HIBP's JSON body). Retired breaches are never returned. Account search
-//! is not here yet.
+//! `retry-after` and HIBP's JSON body). Retired breaches are never returned. The account
+//! endpoints are in [`crate::account`].
 
 use std::sync::Arc;
 
@@ -38,6 +38,18 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Vec<(&'static str, MethodRouter<A
         (
             "/api/v3/subscription/status",
             get(subscription_status)
+                .route_layer(key())
+                .route_layer(agent()),
+        ),
+        (
+            "/api/v3/breachedaccount/{account}",
+            get(crate::account::breached_account)
+                .route_layer(key())
+                .route_layer(agent()),
+        ),
+        (
+            "/api/v3/breachedaccount/range/{prefix}",
+            get(crate::account::breached_account_range)
                 .route_layer(key())
                 .route_layer(agent()),
         ),
@@ -139,7 +151,7 @@ async fn require_user_agent(State(_): State<Arc<AppState>>, req: Request, next: 
     }
 }
 
-fn json(value: &impl serde::Serialize) -> Response {
+pub(crate) fn json(value: &impl serde::Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (
             StatusCode::OK,
@@ -152,12 +164,12 @@ fn json(value: &impl serde::Serialize) -> Response {
 }
 
 /// The breaches requests may see (not retired), borrowed from the catalogue's shared copy.
-fn live(all: &[Breach]) -> impl Iterator<Item = &Breach> {
+pub(crate) fn live(all: &[Breach]) -> impl Iterator<Item = &Breach> {
     all.iter().filter(|b| !b.is_retired)
 }
 
 /// Query parameters by case-insensitive name (HIBP documents `Domain`, clients send `domain`).
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query.unwrap_or("").split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         k.eq_ignore_ascii_case(name).then(|| percent_decode(v))

@@ -2,6 +2,7 @@
 //! `leakwatch` binary (ingest, serve, crash) and the library crates in-process, and compare
 //! answers with references computed independently from the input files.
 
+mod accounts;
 mod catalog;
 mod clients;
 mod crash;

@@ -1,0 +1,515 @@
+//! Breach dumps end to end: every dump format imports completely with each malformed line
+//! counted, every account is found in its breaches, PwnCount and password counts match a
+//! reference built from the generated file with independent parsers (the `csv` crate,
+//! serde_json, hand-written rules for the generator's mistakes), re-imports change nothing,
+//! and no address or password reaches the data directory or the output.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
+
+use leakwatch_store::{Key, MmapDirectory, Namespace, Snapshot};
+use sha1::Digest;
+
+use crate::support::*;
+
+/// A dump format as `leakwatch gen dump` writes it.
+#[derive(Debug, Clone, Copy)]
+pub enum Dump {
+    Combo(char),
+    Csv,
+    Tsv,
+    Jsonl,
+}
+
+impl Dump {
+    pub fn gen_args(self) -> Vec<&'static str> {
+        match self {
+            Dump::Combo(':') => vec!["--format", "combo", "--separator", "colon"],
+            Dump::Combo(';') => vec!["--format", "combo", "--separator", "semicolon"],
+            Dump::Combo('|') => vec!["--format", "combo", "--separator", "pipe"],
+            Dump::Combo(_) => vec!["--format", "combo", "--separator", "tab"],
+            Dump::Csv => vec!["--format", "csv"],
+            Dump::Tsv => vec!["--format", "tsv"],
+            Dump::Jsonl => vec!["--format", "jsonl"],
+        }
+    }
+}
+
+/// One accepted line of a dump, normalised by the reference rules.
+#[derive(Debug, Clone, Default)]
+pub struct Line {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Line {
+    pub fn identifiers(&self) -> impl Iterator<Item = &String> {
+        self.email.iter().chain(&self.username).chain(&self.phone)
+    }
+}
+
+/// What a dump should import as.
+#[derive(Debug, Default)]
+pub struct DumpModel {
+    pub lines: Vec<Line>,
+    pub rejected: u64,
+}
+
+impl DumpModel {
+    /// Distinct e-mail addresses: every accepted generated line has one, so this is the
+    /// breach's PwnCount.
+    pub fn distinct_emails(&self) -> BTreeSet<&String> {
+        self.lines.iter().filter_map(|l| l.email.as_ref()).collect()
+    }
+}
+
+/// The generator's e-mail addresses are ASCII on reserved domains; its malformed ones lack an
+/// `@` or a local part, end in a one-label domain, or are control characters.
+fn reference_email(raw: &str) -> Option<String> {
+    let (local, domain) = raw.trim().rsplit_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !raw.chars().any(|c| c.is_control() || c.is_whitespace());
+    ok.then(|| raw.trim().to_lowercase())
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    (!s.trim().is_empty()).then(|| s.to_owned())
+}
+
+/// Generates a dump with the CLI and returns its bytes.
+pub fn gen_dump(format: Dump, count: u64, seed: u64, malformed: &str) -> Vec<u8> {
+    let count = count.to_string();
+    let seed = seed.to_string();
+    let mut args = vec![
+        "gen",
+        "dump",
+        "--count",
+        &count,
+        "--seed",
+        &seed,
+        "--malformed",
+        malformed,
+    ];
+    args.extend(format.gen_args());
+    leakwatch(&args, None).stdout
+}
+
+/// The reference reading of a generated dump.
+pub fn model_of_dump(bytes: &[u8], format: Dump) -> DumpModel {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let mut m = DumpModel::default();
+    let mut accept = |m: &mut DumpModel, line: Option<Line>| match line {
+        Some(l) => m.lines.push(l),
+        None => m.rejected += 1,
+    };
+    match format {
+        Dump::Combo(sep) => {
+            for raw in text.lines() {
+                let (ident, password) = match raw.split_once(sep) {
+                    Some((i, p)) => (i, nonempty(p)),
+                    None => (raw, None),
+                };
+                let line = reference_email(ident).map(|email| Line {
+                    email: Some(email),
+                    password,
+                    ..Line::default()
+                });
+                accept(&mut m, line);
+            }
+        }
+        Dump::Csv | Dump::Tsv => {
+            let delim = if matches!(format, Dump::Csv) {
+                b','
+            } else {
+                b'\t'
+            };
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(delim)
+                .flexible(true)
+                .from_reader(bytes);
+            let header: Vec<String> = reader
+                .headers()
+                .unwrap()
+                .iter()
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(header, ["email", "username", "phone", "password", "name"]);
+            for rec in reader.records() {
+                let rec = rec.unwrap();
+                let line = reference_email(&rec[0]).map(|email| Line {
+                    email: Some(email),
+                    username: nonempty(&rec[1]).map(|u| u.to_lowercase()),
+                    phone: nonempty(&rec[2]).map(|p| p.replace(' ', "")),
+                    password: nonempty(&rec[3]),
+                });
+                accept(&mut m, line);
+            }
+        }
+        Dump::Jsonl => {
+            for raw in text.lines() {
+                let line = serde_json::from_str::<serde_json::Value>(raw)
+                    .ok()
+                    .and_then(|v| {
+                        let field = |k: &str| v[k].as_str().and_then(nonempty);
+                        Some(Line {
+                            email: Some(reference_email(&field("email")?)?),
+                            username: field("username").map(|u| u.to_lowercase()),
+                            phone: field("phone").map(|p| p.replace(' ', "")),
+                            password: field("password"),
+                        })
+                    });
+                accept(&mut m, line);
+            }
+        }
+    }
+    m
+}
+
+/// SHA-1 of a normalised identifier, computed here with the sha1 crate.
+pub fn account_key(id: &str) -> Key {
+    Key::from_digest(&sha1::Sha1::digest(id.as_bytes())).unwrap()
+}
+
+/// The breach names the store links to an identifier.
+pub fn store_breaches(snap: &Snapshot, id: &str) -> BTreeSet<String> {
+    snap.account_breaches(account_key(id))
+        .unwrap()
+        .into_iter()
+        .map(|i| snap.breach_name(i).unwrap().to_owned())
+        .collect()
+}
+
+pub fn snapshot(data: &Path) -> Snapshot {
+    Snapshot::open(&MmapDirectory::open(data.join("store")).unwrap()).unwrap()
+}
+
+pub const OPERATOR_KEY: &str = "6c65616b77617463682074657374206f70657261746f72206b657920666f7221";
+
+/// `leakwatch breach add` with just a name and a date.
+pub fn add_breach(data: &Path, name: &str, extra: &[&str]) {
+    let mut args = vec![
+        "breach",
+        "add",
+        "--data",
+        data.to_str().unwrap(),
+        "--name",
+        name,
+        "--breach-date",
+        "2024-03-04",
+    ];
+    args.extend(extra);
+    leakwatch(&args, None);
+}
+
+/// `leakwatch ingest --breach NAME` under the test operator key; returns stdout.
+pub fn ingest_dump(data: &Path, file: &Path, breach: &str, extra: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args([
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--breach",
+        breach,
+    ])
+    .args(extra)
+    .arg(file)
+    .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "ingest failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn summary_number(out: &str, label: &str) -> u64 {
+    let at = out
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} not in {out}"));
+    out[..at]
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn store_files(data: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(data.join("store"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_dump_format_imports_completely_and_every_account_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let formats = [
+        Dump::Combo(':'),
+        Dump::Combo(';'),
+        Dump::Combo('|'),
+        Dump::Combo('\t'),
+        Dump::Csv,
+        Dump::Tsv,
+        Dump::Jsonl,
+    ];
+    for (i, format) in formats.into_iter().enumerate() {
+        let data = tmp.path().join(format!("d{i}"));
+        let bytes = gen_dump(format, 12_000, 100 + i as u64, "6");
+        let model = model_of_dump(&bytes, format);
+        let total = model.lines.len() as u64 + model.rejected;
+        assert!(
+            model.rejected * 100 >= total * 5,
+            "{format:?}: {} of {total} malformed, want at least 5%",
+            model.rejected
+        );
+        // Compressed input too, for half of them.
+        let file = if i % 2 == 0 {
+            write(&tmp.path().join(format!("dump{i}.txt")), &bytes)
+        } else {
+            write(
+                &tmp.path().join(format!("dump{i}.txt.zst")),
+                &zstd::encode_all(&bytes[..], 3).unwrap(),
+            )
+        };
+        add_breach(&data, "Dumped", &[]);
+        let out = ingest_dump(&data, &file, "Dumped", &[]);
+        assert_eq!(
+            summary_number(&out, "lines read"),
+            total,
+            "{format:?}: {out}"
+        );
+        assert_eq!(
+            summary_number(&out, "rejected"),
+            model.rejected,
+            "{format:?}: {out}"
+        );
+        assert_eq!(
+            summary_number(&out, "accepted"),
+            model.lines.len() as u64,
+            "{format:?}: {out}"
+        );
+
+        // Every identifier of every accepted line is linked to the breach, and nothing else is.
+        let snap = snapshot(&data);
+        let ids: BTreeSet<&String> = model.lines.iter().flat_map(Line::identifiers).collect();
+        for id in &ids {
+            assert_eq!(
+                store_breaches(&snap, id),
+                BTreeSet::from(["Dumped".to_owned()]),
+                "{format:?}: {id}"
+            );
+        }
+        let stored: u64 = snap
+            .segments(Namespace::Account)
+            .iter()
+            .map(|s| s.hashes())
+            .sum();
+        assert_eq!(stored, ids.len() as u64, "{format:?}: distinct identifiers");
+        assert_eq!(
+            snap.accounts_in_breach("Dumped").unwrap(),
+            model.distinct_emails().len() as u64
+        );
+
+        // Passwords went into the password store with their counts.
+        let passwords: String = model
+            .lines
+            .iter()
+            .filter_map(|l| l.password.as_ref())
+            .map(|p| format!("{p}\n"))
+            .collect();
+        let (sha1, ntlm) = model_of_plain(passwords.as_bytes());
+        assert_eq!(store_model(&data, Namespace::Sha1), sha1, "{format:?}");
+        assert_eq!(store_model(&data, Namespace::Ntlm), ntlm, "{format:?}");
+
+        // The catalogue learnt the PwnCount and the data classes.
+        let shown: serde_json::Value = serde_json::from_slice(
+            &leakwatch(
+                &["breach", "show", "--data", data.to_str().unwrap(), "Dumped"],
+                None,
+            )
+            .stdout,
+        )
+        .unwrap();
+        assert_eq!(shown["PwnCount"], model.distinct_emails().len() as u64);
+        let has = |class: &str| {
+            shown["DataClasses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == class)
+        };
+        assert!(has("Email addresses") && has("Passwords"), "{shown}");
+        let with_usernames = matches!(format, Dump::Csv | Dump::Tsv | Dump::Jsonl);
+        assert_eq!(has("Usernames"), with_usernames, "{shown}");
+
+        // Re-importing changes nothing, byte for byte.
+        let before = store_files(&data);
+        let again = ingest_dump(&data, &file, "Dumped", &[]);
+        assert!(again.contains("already imported"), "{again}");
+        assert_eq!(
+            store_files(&data),
+            before,
+            "{format:?}: re-import changed the store"
+        );
+    }
+}
+
+#[test]
+fn the_same_accounts_in_several_breaches_are_linked_to_each_and_survive_compaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let combo = gen_dump(Dump::Combo(':'), 8_000, 7, "5");
+    let text = String::from_utf8(combo.clone()).unwrap();
+    let first_half: String = text.lines().take(4_000).map(|l| format!("{l}\n")).collect();
+    let all = write(&tmp.path().join("all.txt"), &combo);
+    let half = write(&tmp.path().join("half.txt"), first_half.as_bytes());
+    let csv = gen_dump(Dump::Csv, 3_000, 8, "5");
+    let csv_file = write(&tmp.path().join("other.csv"), &csv);
+    for b in ["Alpha", "Beta", "Gamma"] {
+        add_breach(&data, b, &[]);
+    }
+    ingest_dump(&data, &all, "Alpha", &[]);
+    ingest_dump(&data, &half, "Beta", &[]);
+    ingest_dump(&data, &csv_file, "Gamma", &[]);
+    // The same file into Gamma too: a new link, not a no-op.
+    let out = ingest_dump(&data, &half, "Gamma", &[]);
+    assert!(!out.contains("already imported"), "{out}");
+
+    let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (bytes, format, breaches) in [
+        (&combo[..], Dump::Combo(':'), &["Alpha"][..]),
+        (
+            first_half.as_bytes(),
+            Dump::Combo(':'),
+            &["Beta", "Gamma"][..],
+        ),
+        (&csv[..], Dump::Csv, &["Gamma"][..]),
+    ] {
+        for line in model_of_dump(bytes, format).lines {
+            for id in line.identifiers() {
+                let set = want.entry(id.clone()).or_default();
+                set.extend(breaches.iter().map(|b| b.to_string()));
+            }
+        }
+    }
+    let check = |snap: &Snapshot| {
+        for (id, breaches) in &want {
+            assert_eq!(&store_breaches(snap, id), breaches, "{id}");
+        }
+        assert!(store_breaches(snap, "never-in-any-dump@nowhere.example").is_empty());
+    };
+    check(&snapshot(&data));
+    leakwatch(&["compact", "--data", data.to_str().unwrap()], None);
+    let snap = snapshot(&data);
+    assert_eq!(snap.segments(Namespace::Account).len(), 1);
+    check(&snap);
+    leakwatch(&["verify", "--data", data.to_str().unwrap()], None);
+
+    // `check account` answers offline with every breach, in any spelling of the address.
+    let sample = text
+        .lines()
+        .find(|l| l.contains('@') && !l.starts_with('@'))
+        .unwrap();
+    let email = sample.split(':').next().unwrap().to_uppercase();
+    let out = leakwatch(
+        &[
+            "check",
+            "account",
+            "--data",
+            data.to_str().unwrap(),
+            "--json",
+            &email,
+        ],
+        None,
+    );
+    let got: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: BTreeSet<String> = got
+        .iter()
+        .map(|b| b["Name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(Some(&names), want.get(&email.to_lowercase()), "{email}");
+}
+
+#[test]
+fn no_address_or_password_reaches_the_data_directory_or_the_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    add_breach(&data, "Leaky", &[]);
+    let mut needles = BTreeSet::new();
+    let mut outputs = String::new();
+    for (i, format) in [Dump::Combo(':'), Dump::Csv, Dump::Jsonl]
+        .into_iter()
+        .enumerate()
+    {
+        let bytes = gen_dump(format, 5_000, 300 + i as u64, "5");
+        for line in model_of_dump(&bytes, format).lines {
+            needles.extend(line.email.clone());
+            // Short passwords ("123456") could occur in binary data by chance; eight
+            // characters cannot, in files this size.
+            needles.extend(line.password.clone().filter(|p| p.len() >= 8));
+            if let Some(e) = &line.email {
+                needles.insert(e.split('@').next().unwrap().to_owned());
+            }
+        }
+        let file = write(&tmp.path().join(format!("dump{i}")), &bytes);
+        outputs.push_str(&ingest_dump(&data, &file, "Leaky", &[]));
+    }
+    leakwatch(&["compact", "--data", data.to_str().unwrap()], None);
+    // Aliases shorter than 8 bytes are skipped for the same reason as short passwords, and
+    // so is the password "password": our own files name the data class "Passwords".
+    let own_words = "passwords email addresses usernames phone numbers";
+    let needles: Vec<&String> = needles
+        .iter()
+        .filter(|n| n.len() >= 8 && !own_words.contains(&n.to_lowercase()))
+        .collect();
+    assert!(needles.len() > 10_000, "{} needles", needles.len());
+    let patterns = write(
+        &tmp.path().join("needles.txt"),
+        needles
+            .iter()
+            .map(|n| format!("{n}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    );
+    // grep itself, as the acceptance line says: -F fixed strings, -i any case, -a binary.
+    let grep = std::process::Command::new("grep")
+        .args(["-r", "-a", "-i", "-F", "-l", "-f"])
+        .arg(&patterns)
+        .arg(&data)
+        .output()
+        .expect("grep");
+    assert_eq!(
+        grep.status.code(),
+        Some(1),
+        "grep found secrets in: {}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+    // The check is live: the same grep finds a needle planted in the directory.
+    let planted = data.join("planted.txt");
+    std::fs::write(&planted, needles[needles.len() / 2]).unwrap();
+    let grep = std::process::Command::new("grep")
+        .args(["-r", "-a", "-i", "-F", "-l", "-f"])
+        .arg(&patterns)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(grep.status.code(), Some(0));
+    std::fs::remove_file(planted).unwrap();
+    for n in &needles {
+        assert!(!outputs.contains(n.as_str()), "ingest output shows {n}");
+    }
+}
