@@ -103,7 +103,7 @@ pub fn gen_dump(format: Dump, count: u64, seed: u64, malformed: &str) -> Vec<u8>
 pub fn model_of_dump(bytes: &[u8], format: Dump) -> DumpModel {
     let text = std::str::from_utf8(bytes).unwrap();
     let mut m = DumpModel::default();
-    let mut accept = |m: &mut DumpModel, line: Option<Line>| match line {
+    let accept = |m: &mut DumpModel, line: Option<Line>| match line {
         Some(l) => m.lines.push(l),
         None => m.rejected += 1,
     };
