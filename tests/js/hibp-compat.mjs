@@ -5,12 +5,15 @@
 //              "ntlm_ranges": [[prefix, {SUFFIX: count, ...}], ...],
 //              "catalog": {"breaches": [...], "domain": d, "domain_breaches": [...],
 //                          "name": n, "breach": {...}, "latest": {...}, "data_classes": [...]},
-//              "subscription": {"api_key": k, "expected": {...}}}
+//              "subscription": {"api_key": k, "expected": {...}},
+//              "accounts": [{"account": a, "names": [...], "verified_full": [...],
+//                            "fictobank_full": [...]}, ...]}
 // Expected values come from the test, computed from the input file, not from leakwatch.
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import {
-  breach, breaches, dataClasses, latestBreach, pwnedPassword, pwnedPasswordRange, subscriptionStatus,
+  breach, breachedAccount, breaches, dataClasses, latestBreach, pwnedPassword, pwnedPasswordRange,
+  subscriptionStatus,
 } from 'hibp';
 
 const [baseUrl, casesPath] = process.argv.slice(2);
@@ -73,6 +76,28 @@ if (cases.subscription) {
     fail('a wrong key was accepted');
   } catch (e) {
     if (String(e.message).includes('hibp-api-key')) passed += 1; else fail(`wrong key: ${e.message}`);
+  }
+}
+if (cases.accounts) {
+  // 404 (not pwned) is null to the client; every other answer is compared in full.
+  const opts = { baseUrl: `${baseUrl}/api/v3`, apiKey: cases.subscription.api_key };
+  const orNull = (list) => (list.length ? list : null);
+  const check = (what, got, want) => {
+    if (isDeepStrictEqual(got, want)) passed += 1; else fail(`${what}: got ${JSON.stringify(got)?.slice(0, 300)}`);
+  };
+  for (const c of cases.accounts) {
+    const a = c.account;
+    check(`breachedAccount(${a})`, await breachedAccount(a, opts), orNull(c.names.map((n) => ({ Name: n }))));
+    check(
+      `breachedAccount(${a}, {includeUnverified: false, truncate: false})`,
+      await breachedAccount(a, { ...opts, includeUnverified: false, truncate: false }),
+      orNull(c.verified_full),
+    );
+    check(
+      `breachedAccount(${a}, {domain: fictobank.example, truncate: false})`,
+      await breachedAccount(a, { ...opts, domain: 'fictobank.example', truncate: false }),
+      orNull(c.fictobank_full),
+    );
   }
 }
 console.log(`hibp-compat: ${passed} passed, ${failed} failed`);

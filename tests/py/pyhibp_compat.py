@@ -42,5 +42,15 @@ check("get_single_breach(name)", pyhibp.get_single_breach(breach_name=c["name"])
 check("get_single_breach(unknown)", pyhibp.get_single_breach(breach_name="NoSuchBreach"), {})
 check("get_data_classes()", pyhibp.get_data_classes(), c["data_classes"])
 
+# Accounts: 404 is [] to pyhibp. Its defaults are truncate_response=False and
+# include_unverified=False, which the second call relies on.
+pyhibp.set_api_key(key=cases["subscription"]["api_key"])
+for case in cases["accounts"]:
+    a = case["account"]
+    check(f"get_account_breaches({a!r}, truncated)",
+          pyhibp.get_account_breaches(account=a, truncate_response=True, include_unverified=True),
+          [{"Name": n} for n in case["names"]])
+    check(f"get_account_breaches({a!r})", pyhibp.get_account_breaches(account=a), case["verified_full"])
+
 print(f"pyhibp-compat: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 and passed > 0 else 1)

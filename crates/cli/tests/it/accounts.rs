@@ -513,3 +513,259 @@ fn no_address_or_password_reaches_the_data_directory_or_the_output() {
         assert!(!outputs.contains(n.as_str()), "ingest output shows {n}");
     }
 }
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn get(
+    state: &std::sync::Arc<leakwatch_api::AppState>,
+    path: &str,
+    key: Option<&str>,
+    agent: bool,
+) -> (u16, String) {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::get(path);
+    if agent {
+        req = req.header("user-agent", "leakwatch-tests");
+    }
+    if let Some(k) = key {
+        req = req.header("hibp-api-key", k);
+    }
+    let resp = leakwatch_api::app(state.clone())
+        .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breachedaccount_answers_filters_and_refuses_like_hibp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let combo = gen_dump(Dump::Combo(':'), 6_000, 11, "5");
+    let text = String::from_utf8(combo.clone()).unwrap();
+    let slice = |from: usize, to: usize| -> Vec<u8> {
+        text.lines()
+            .skip(from)
+            .take(to - from)
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect()
+    };
+    add_breach(&data, "Visible", &["--domain", "visible.example"]);
+    add_breach(
+        &data,
+        "Unverified",
+        &["--domain", "other.example", "--verified", "false"],
+    );
+    add_breach(&data, "Hidden", &["--sensitive"]);
+    add_breach(&data, "Gone", &[]);
+    let imports: [(&str, Vec<u8>); 5] = [
+        ("Visible", combo.clone()),
+        ("Unverified", slice(0, 3_000)),
+        ("Hidden", slice(0, 1_000)),
+        ("Gone", slice(1_000, 2_000)),
+        // Accounts known only to sensitive or retired breaches.
+        ("Hidden", gen_dump(Dump::Combo(':'), 500, 12, "0")),
+    ];
+    let mut model: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (i, (breach, bytes)) in imports.iter().enumerate() {
+        let f = write(&tmp.path().join(format!("part{i}.txt")), bytes);
+        ingest_dump(&data, &f, breach, &[]);
+        for line in model_of_dump(bytes, Dump::Combo(':')).lines {
+            model.entry(line.email.unwrap()).or_default().insert(breach);
+        }
+    }
+    leakwatch(
+        &["breach", "retire", "--data", data.to_str().unwrap(), "Gone"],
+        None,
+    );
+    let key = crate::keys::create_key(data.to_str().unwrap(), "tests", "1000000");
+    let state = app_state(&data);
+    let catalog: Vec<serde_json::Value> = serde_json::from_slice(
+        &leakwatch(
+            &["breach", "list", "--json", "--data", data.to_str().unwrap()],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap();
+    let full = |name: &str| catalog.iter().find(|b| b["Name"] == name).unwrap().clone();
+    let visible = |set: &BTreeSet<&str>| -> Vec<&'static str> {
+        ["Unverified", "Visible"]
+            .into_iter()
+            .filter(|b| set.contains(b))
+            .collect()
+    };
+
+    let mut checked = 0;
+    for (i, (email, set)) in model.iter().enumerate().filter(|(i, _)| i % 7 == 0) {
+        // Clients send the address as the user typed it.
+        let typed = if i % 2 == 0 {
+            email.to_uppercase()
+        } else {
+            email.clone()
+        };
+        let base = format!("/api/v3/breachedaccount/{}", percent_encode(&typed));
+        let expect = |names: Vec<&str>, truncated: bool| -> (u16, serde_json::Value) {
+            if names.is_empty() {
+                return (404, serde_json::Value::Null);
+            }
+            let items: Vec<serde_json::Value> = names
+                .iter()
+                .map(|n| {
+                    if truncated {
+                        serde_json::json!({ "Name": n })
+                    } else {
+                        full(n)
+                    }
+                })
+                .collect();
+            (200, serde_json::Value::from(items))
+        };
+        let names = visible(set);
+        let cases = [
+            (base.clone(), expect(names.clone(), true)),
+            (
+                format!("{base}?includeUnverified=false"),
+                expect(
+                    names.iter().copied().filter(|n| *n == "Visible").collect(),
+                    true,
+                ),
+            ),
+            (
+                format!("{base}?domain=OTHER.example&truncateResponse=false"),
+                expect(
+                    names
+                        .iter()
+                        .copied()
+                        .filter(|n| *n == "Unverified")
+                        .collect(),
+                    false,
+                ),
+            ),
+            (
+                format!("{base}?truncateResponse=False"),
+                expect(names.clone(), false),
+            ),
+        ];
+        for (path, (want_status, want_body)) in cases {
+            let (status, body) = get(&state, &path, Some(&key), true).await;
+            assert_eq!(status, want_status, "{path}");
+            if status == 200 {
+                let got: serde_json::Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(got, want_body, "{path}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 3_000, "{checked} requests checked");
+    // Only-hidden accounts look exactly like unknown ones.
+    let hidden_only = model
+        .iter()
+        .find(|(_, s)| visible(s).is_empty())
+        .map(|(e, _)| e.clone())
+        .unwrap();
+    for account in [hidden_only.as_str(), "nobody@visible.example", "somebody"] {
+        let path = format!("/api/v3/breachedaccount/{}", percent_encode(account));
+        assert_eq!(
+            get(&state, &path, Some(&key), true).await.0,
+            404,
+            "{account}"
+        );
+    }
+
+    // Refusals: key, user agent, malformed account, bad flag.
+    let some = format!(
+        "/api/v3/breachedaccount/{}",
+        percent_encode(model.keys().next().unwrap())
+    );
+    assert_eq!(get(&state, &some, None, true).await.0, 401);
+    assert_eq!(
+        get(
+            &state,
+            &some,
+            Some("0123456789abcdef0123456789abcdef"),
+            true
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(get(&state, &some, Some(&key), false).await.0, 403);
+    for bad in ["%20%20", "a%40", "%40b.example", "x%40localhost"] {
+        let (status, body) = get(
+            &state,
+            &format!("/api/v3/breachedaccount/{bad}"),
+            Some(&key),
+            true,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            !body.contains('@'),
+            "a 400 must not echo the account: {body}"
+        );
+    }
+    let (status, _) = get(
+        &state,
+        &format!("{some}?truncateResponse=maybe"),
+        Some(&key),
+        true,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // The k-anonymity range: every account whose SHA-1 starts with the prefix, recomputed
+    // from the model, with only its visible breaches.
+    let hex = |s: &str| -> String {
+        sha1::Sha1::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    };
+    let by_hash: BTreeMap<String, &BTreeSet<&str>> =
+        model.iter().map(|(e, s)| (hex(e), s)).collect();
+    for email in model.keys().step_by(97) {
+        let prefix = &hex(email)[..6];
+        let want: Vec<serde_json::Value> = by_hash
+            .range(prefix.to_owned()..)
+            .take_while(|(h, _)| h.starts_with(prefix))
+            .filter(|(_, s)| !visible(s).is_empty())
+            .map(|(h, s)| serde_json::json!({ "hashSuffix": &h[6..], "websites": visible(s) }))
+            .collect();
+        for asked in [prefix.to_owned(), prefix.to_lowercase()] {
+            let (status, body) = get(
+                &state,
+                &format!("/api/v3/breachedaccount/range/{asked}"),
+                Some(&key),
+                true,
+            )
+            .await;
+            assert_eq!(status, 200, "{asked}");
+            assert_eq!(body, serde_json::to_string(&want).unwrap(), "{asked}");
+        }
+    }
+    for bad in ["ABCDE", "ABCDEF0", "GHIJKL"] {
+        let path = format!("/api/v3/breachedaccount/range/{bad}");
+        assert_eq!(get(&state, &path, Some(&key), true).await.0, 400, "{bad}");
+    }
+    assert_eq!(
+        get(&state, "/api/v3/breachedaccount/range/ABCDEF", None, true)
+            .await
+            .0,
+        401
+    );
+}

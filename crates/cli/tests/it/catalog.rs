@@ -27,7 +27,12 @@ pub fn reference_live() -> Vec<Value> {
 }
 
 pub fn reference_data_classes() -> Vec<String> {
-    let mut c: Vec<String> = reference_live()
+    data_classes_of(&reference_live())
+}
+
+/// Every data class of these breaches, alphabetically (case-insensitively), once.
+pub fn data_classes_of(live: &[Value]) -> Vec<String> {
+    let mut c: Vec<String> = live
         .iter()
         .flat_map(|b| {
             b["DataClasses"]
@@ -44,8 +49,13 @@ pub fn reference_data_classes() -> Vec<String> {
 }
 
 pub fn reference_latest() -> Value {
-    reference_live()
-        .into_iter()
+    latest_of(&reference_live())
+}
+
+/// The breach with the latest AddedDate.
+pub fn latest_of(live: &[Value]) -> Value {
+    live.iter()
+        .cloned()
         .max_by_key(|b| b["AddedDate"].as_str().unwrap().to_string())
         .unwrap()
 }

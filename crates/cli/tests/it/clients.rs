@@ -1,16 +1,27 @@
 //! Real HIBP client libraries against the binary, each answer compared with a reference
 //! computed from the input files: npm `hibp` (`pwnedPassword`, `pwnedPasswordRange`,
-//! `breaches`, `breach`, `dataClasses`, `latestBreach`, `subscriptionStatus`) and PyPI `pyhibp`
-//! (`is_password_breached`, `get_all_breaches`, `get_single_breach`, `get_data_classes`),
-//! 1,000 generated passwords each. Needs node with `npm ci` in tests/js and python3 with
+//! `breaches`, `breach`, `dataClasses`, `latestBreach`, `subscriptionStatus`,
+//! `breachedAccount` with each option) and PyPI `pyhibp` (`is_password_breached`,
+//! `get_all_breaches`, `get_single_breach`, `get_data_classes`, `get_account_breaches`),
+//! 1,000 generated passwords and 300 accounts each (e-mail addresses in any case, usernames,
+//! phone numbers, unknown ones) over generated dumps loaded into the fixture's breaches. Needs node with `npm ci` in tests/js and python3 with
 //! tests/py/requirements.txt; `.ci/run` installs all of it. Elsewhere a missing client skips
 //! loudly, but never under CI=true.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+};
 
 use leakwatch_gen::GenFormat;
+use serde_json::{Value, json};
 
-use crate::support::*;
+use crate::{accounts::*, support::*};
+
+/// Account cases each client runs, and how many checks each makes per case.
+const ACCOUNT_CASES: usize = 300;
+const JS_CHECKS_PER_ACCOUNT: usize = 3;
+const PY_CHECKS_PER_ACCOUNT: usize = 2;
 
 fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js")
@@ -30,6 +41,150 @@ struct Setup {
     cases_file: PathBuf,
 }
 
+/// Loads generated dumps into fixture breaches of every kind (verified, unverified spam
+/// list, sensitive, retired, two on one domain) and returns the reference: normalised
+/// identifier → breach names, plus the catalogue as the imports must have changed it
+/// (PwnCount = distinct addresses, data classes gained). Only ModifiedDate is read back,
+/// since it is the time of the import.
+fn load_dumps(
+    tmp: &Path,
+    data: &Path,
+    live: &mut [Value],
+) -> (BTreeMap<String, BTreeSet<String>>, String) {
+    let combo = gen_dump(Dump::Combo(':'), 4_000, 51, "5");
+    let text = String::from_utf8(combo.clone()).unwrap();
+    let slice = |from: usize, to: usize| -> Vec<u8> {
+        text.lines()
+            .skip(from)
+            .take(to - from)
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect()
+    };
+    let csv = gen_dump(Dump::Csv, 2_000, 52, "5");
+    let imports: Vec<(&str, Vec<u8>, Dump)> = vec![
+        ("Fictobank", combo.clone(), Dump::Combo(':')),
+        ("Analytica", slice(0, 2_000), Dump::Combo(':')),
+        ("SpamHeap", csv, Dump::Csv),
+        ("QuietClub", slice(0, 500), Dump::Combo(':')),
+        ("OldForum", slice(500, 1_000), Dump::Combo(':')),
+        ("StealerDump", slice(1_000, 1_500), Dump::Combo(':')),
+    ];
+    let mut model: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut passwords = String::new();
+    for (i, (breach, bytes, format)) in imports.iter().enumerate() {
+        let file = write(&tmp.join(format!("dump{i}")), bytes);
+        ingest_dump(data, &file, breach, &[]);
+        let m = model_of_dump(bytes, *format);
+        for line in &m.lines {
+            if let Some(p) = &line.password {
+                passwords.push_str(&format!("{p}\n"));
+            }
+            for id in line.identifiers() {
+                model
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(breach.to_string());
+            }
+        }
+        if let Some(b) = live.iter_mut().find(|b| b["Name"] == *breach) {
+            b["PwnCount"] = json!(m.distinct_emails().len());
+            let mut classes: Vec<String> = b["DataClasses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect();
+            let mut gained = vec!["Email addresses", "Passwords"];
+            if matches!(format, Dump::Csv) {
+                gained.extend(["Usernames", "Phone numbers"]);
+            }
+            for g in gained {
+                if !classes.iter().any(|c| c == g) {
+                    classes.push(g.to_owned());
+                }
+            }
+            classes.sort();
+            b["DataClasses"] = json!(classes);
+            let shown: Value = serde_json::from_slice(
+                &leakwatch(
+                    &["breach", "show", "--data", data.to_str().unwrap(), breach],
+                    None,
+                )
+                .stdout,
+            )
+            .unwrap();
+            b["ModifiedDate"] = shown["ModifiedDate"].clone();
+        }
+    }
+    (model, passwords)
+}
+
+/// 300 account queries: addresses as typed (some upper-cased), usernames in another case,
+/// phone numbers as written in the dump, and 50 unknown accounts; with the breach names each
+/// client must get back (sensitive and retired never, sorted by Name).
+fn account_cases(model: &BTreeMap<String, BTreeSet<String>>, live: &[Value]) -> Value {
+    let visible = |set: &BTreeSet<String>, pred: &dyn Fn(&Value) -> bool| -> Vec<Value> {
+        live.iter()
+            .filter(|b| set.contains(b["Name"].as_str().unwrap()) && b["IsSensitive"] == false)
+            .filter(|b| pred(b))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let sorted = |mut v: Vec<Value>| {
+        v.sort_by_key(|b| b["Name"].as_str().unwrap().to_owned());
+        v
+    };
+    let mut queries: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let known: Vec<(&String, &BTreeSet<String>)> = model.iter().collect();
+    let step = known.len() / (ACCOUNT_CASES - 50);
+    for (i, (id, set)) in known
+        .iter()
+        .step_by(step)
+        .take(ACCOUNT_CASES - 50)
+        .enumerate()
+    {
+        let typed = if id.starts_with('+') {
+            // As the dump wrote it: +44 20 7946 0123.
+            format!("{} {} {} {}", &id[..3], &id[3..5], &id[5..9], &id[9..])
+        } else if i % 3 == 0 {
+            id.to_uppercase()
+        } else {
+            id.to_string()
+        };
+        queries.push((typed, (*set).clone()));
+    }
+    queries.extend((0..50).map(|i| (format!("nobody{i}@nowhere.example"), BTreeSet::new())));
+    assert_eq!(queries.len(), ACCOUNT_CASES);
+    assert!(
+        queries.iter().any(|q| q.0.starts_with('+')),
+        "phone queries"
+    );
+    let names = |v: &[Value]| -> Vec<Value> { v.iter().map(|b| b["Name"].clone()).collect() };
+    let cases: Vec<Value> = queries
+        .iter()
+        .map(|(q, set)| {
+            let all = sorted(visible(set, &|_| true));
+            let verified = sorted(visible(set, &|b| b["IsVerified"] == true));
+            let fictobank = sorted(visible(set, &|b| b["Domain"] == "fictobank.example"));
+            json!({
+                "account": q,
+                "names": names(&all),
+                "verified_full": verified,
+                "fictobank_full": fictobank,
+            })
+        })
+        .collect();
+    assert!(
+        cases
+            .iter()
+            .filter(|c| c["names"].as_array().unwrap().len() > 1)
+            .count()
+            > 20,
+        "accounts in several visible breaches"
+    );
+    json!(cases)
+}
+
 /// A store and catalogue from generated inputs, and the cases file both clients read.
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
@@ -40,8 +195,26 @@ fn setup() -> Setup {
         let f = write(&tmp.path().join(name), bytes);
         ingest_quiet(data.to_str().unwrap(), f.to_str().unwrap());
     }
+    // The breach catalogue, from the fixture; expectations computed from the file itself,
+    // then changed as the dump imports must change it. Dumps add their passwords too.
+    let fixture = crate::catalog::fixture_path();
+    leakwatch(
+        &[
+            "breach",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            fixture.to_str().unwrap(),
+        ],
+        None,
+    );
+    let mut live = crate::catalog::reference_live();
+    let (model, dump_passwords) = load_dumps(tmp.path(), &data, &mut live);
+    let accounts = account_cases(&model, &live);
+    let (dump_sha1, dump_ntlm) = model_of_plain(dump_passwords.as_bytes());
     let (ps, ntlm) = model_of_plain(&plain);
-    let sha1 = merge(&ps, &model_of_hash_lines(&hashes, 40));
+    let ntlm = merge(&ntlm, &dump_ntlm);
+    let sha1 = merge(&merge(&ps, &model_of_hash_lines(&hashes, 40)), &dump_sha1);
 
     // 1,000 passwords: 900 from the list (popular and rare) and 100 never used.
     let text = String::from_utf8(plain).unwrap();
@@ -98,19 +271,7 @@ fn setup() -> Setup {
             "IncludesStealerLogs": true,
         },
     });
-    // The breach catalogue, from the fixture; expectations computed from the file itself.
-    let fixture = crate::catalog::fixture_path();
-    leakwatch(
-        &[
-            "breach",
-            "import",
-            "--data",
-            data.to_str().unwrap(),
-            fixture.to_str().unwrap(),
-        ],
-        None,
-    );
-    let live = crate::catalog::reference_live();
+
     let domain_breaches: Vec<_> = live
         .iter()
         .filter(|b| b["Domain"] == "fictobank.example")
@@ -127,12 +288,12 @@ fn setup() -> Setup {
         "domain_breaches": domain_breaches,
         "name": "analytica",
         "breach": analytica,
-        "latest": crate::catalog::reference_latest(),
-        "data_classes": crate::catalog::reference_data_classes(),
+        "latest": crate::catalog::latest_of(&live),
+        "data_classes": crate::catalog::data_classes_of(&live),
     });
     let json = serde_json::json!({
         "passwords": cases, "ranges": ranges, "ntlm_ranges": ntlm_ranges, "catalog": catalog,
-        "subscription": subscription
+        "subscription": subscription, "accounts": accounts,
     });
     let cases_file = write(&tmp.path().join("cases.json"), json.to_string().as_bytes());
     Setup {
@@ -182,7 +343,11 @@ fn npm_hibp_client_gets_exact_answers() {
     }
     let s = setup();
     let stdout = run_client("node", &js_dir().join("hibp-compat.mjs"), &s);
-    assert!(stdout.contains("1024 passed, 0 failed"), "{stdout}");
+    let want = 1024 + ACCOUNT_CASES * JS_CHECKS_PER_ACCOUNT;
+    assert!(
+        stdout.contains(&format!("{want} passed, 0 failed")),
+        "{stdout}"
+    );
 }
 
 fn pyhibp_available() -> bool {
@@ -204,5 +369,9 @@ fn pyhibp_client_gets_exact_answers() {
     let s = setup();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/pyhibp_compat.py");
     let stdout = run_client("python3", &script, &s);
-    assert!(stdout.contains("1006 passed, 0 failed"), "{stdout}");
+    let want = 1006 + ACCOUNT_CASES * PY_CHECKS_PER_ACCOUNT;
+    assert!(
+        stdout.contains(&format!("{want} passed, 0 failed")),
+        "{stdout}"
+    );
 }
