@@ -8,6 +8,7 @@
 //! Query values (prefixes, accounts) are never logged.
 
 mod account;
+pub mod domain;
 mod error;
 mod metrics;
 mod range;

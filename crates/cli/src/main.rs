@@ -353,6 +353,20 @@ enum KindArg {
 enum OperatorKeyCmd {
     /// Print a new random operator key (64 hex digits). Keep it outside the data directory.
     Generate,
+    /// Re-seal every alias file under the configured (new) key; the old key is read from
+    /// --old-key-file. Imports and queries may go on meanwhile; one manifest swap publishes.
+    Rotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// File holding the previous operator key.
+        #[arg(long)]
+        old_key_file: PathBuf,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+        /// Memory budget for sorting, e.g. 512M.
+        #[arg(long, default_value = "1G", value_parser = parse_size)]
+        memory: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -370,6 +384,17 @@ enum CheckWhat {
         /// Print the breaches as HIBP's JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Every breached address on a domain and its breaches, as HIBP's domain search answers
+    /// (`{"alias": ["Breach", ...]}`); needs the operator key. Retired breaches are left
+    /// out; sensitive ones are listed, as for a verified domain owner.
+    Domain {
+        #[command(flatten)]
+        data: DataArg,
+        /// The domain (IDN or punycode).
+        domain: String,
+        #[command(flatten)]
+        key: OperatorKeyArg,
     },
     /// How often a password was seen. Reads it from standard input, or asks without echo;
     /// never from the command line, where other users and shell history could see it.
@@ -573,6 +598,46 @@ fn main() -> Result<()> {
             println!("{}", OperatorKey::generate_hex());
             Ok(())
         }
+        Command::OperatorKey {
+            what:
+                OperatorKeyCmd::Rotate {
+                    data,
+                    old_key_file,
+                    key,
+                    memory,
+                },
+        } => {
+            let new = key
+                .load()?
+                .context("set the new key in LEAKWATCH_OPERATOR_KEY or --operator-key-file")?;
+            let old = OperatorKeyArg {
+                operator_key_file: Some(old_key_file),
+            }
+            .load()?
+            .context("reading the old key")?;
+            if old.id() == new.id() {
+                bail!("the old and the new key are the same");
+            }
+            let mut writer = StoreWriter::open(store_dir(&data.data)?)?;
+            let s =
+                leakwatch_ingest::reseal(&mut writer, &old, &new, &data.data.join("tmp"), memory)?;
+            if s.files == 0 {
+                println!(
+                    "nothing to re-seal: every alias file is under key {}",
+                    new.id()
+                );
+            } else {
+                println!(
+                    "re-sealed {} alias files ({} records) from key {} to key {}; published generation {}",
+                    s.files,
+                    s.records,
+                    old.id(),
+                    new.id(),
+                    s.generation
+                );
+            }
+            Ok(())
+        }
         Command::Check {
             what: CheckWhat::Password { data },
         } => check_password(&data.data),
@@ -585,6 +650,9 @@ fn main() -> Result<()> {
                     json,
                 },
         } => check_account(&data.data, &account, default_region.as_deref(), json),
+        Command::Check {
+            what: CheckWhat::Domain { data, domain, key },
+        } => check_domain(&data.data, &domain, &key),
         Command::Stats { data, deep } => stats(&data.data, deep),
         Command::Compact { data } => {
             let mut w = StoreWriter::open(store_dir(&data.data)?)?;
@@ -877,7 +945,7 @@ fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
         }
     }
     if s.aliases > 0 {
-        println!("  {} sealed e-mail aliases", s.aliases);
+        println!("  {} sealed alias and domain records", s.aliases);
     }
     if let Some(path) = &s.rejects_file {
         println!("  rejected lines sampled to {}", path.display());
@@ -914,6 +982,30 @@ fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary
         b.pwn_count,
         b.data_classes.join(", ")
     );
+    Ok(())
+}
+
+fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<()> {
+    let key = key.load()?.context(
+        "domain search opens the sealed aliases: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
+    )?;
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    let found = leakwatch_api::domain::breached_domain(&snap, &key, domain)?;
+    let retired: std::collections::HashSet<String> = catalog(data)?
+        .all()?
+        .into_iter()
+        .filter(|b| b.is_retired)
+        .map(|b| b.name)
+        .collect();
+    let shown: std::collections::BTreeMap<String, Vec<String>> = found
+        .into_iter()
+        .map(|(alias, names)| {
+            let names: Vec<String> = names.into_iter().filter(|n| !retired.contains(n)).collect();
+            (alias, names)
+        })
+        .filter(|(_, names)| !names.is_empty())
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())
 }
 

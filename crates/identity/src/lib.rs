@@ -15,7 +15,7 @@
 
 mod seal;
 
-pub use seal::{OperatorKey, SealError};
+pub use seal::{ALIAS_RECORD, DOMAIN_RECORD, OperatorKey, SealError};
 use sha1::Digest;
 
 /// What an identifier is.
@@ -189,6 +189,23 @@ pub fn normalize_email(raw: &str) -> Result<String, InvalidIdentifier> {
     if domain.starts_with('[') {
         return Err(Bad("address literals are not accepted"));
     }
+    let ascii = normalize_domain(domain)?;
+    let address = format!("{}@{ascii}", local.to_lowercase());
+    if address.len() > 254 {
+        return Err(Bad("address longer than 254 bytes"));
+    }
+    Ok(address)
+}
+
+/// Normalises an e-mail domain as [`normalize_email`] does: UTS #46 to lower-case
+/// punycode, at least two labels, a plausible top-level domain, no trailing dot.
+pub fn normalize_domain(raw: &str) -> Result<String, InvalidIdentifier> {
+    use InvalidIdentifier::Email as Bad;
+    let domain = raw.trim();
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if domain.is_empty() {
+        return Err(Bad("empty domain"));
+    }
     let ascii = idna::domain_to_ascii_strict(domain)
         .map_err(|_| Bad("domain is not a valid (internationalised) domain name"))?;
     if !ascii.contains('.')
@@ -204,11 +221,7 @@ pub fn normalize_email(raw: &str) -> Result<String, InvalidIdentifier> {
     {
         return Err(Bad("top-level domain is not valid"));
     }
-    let address = format!("{}@{ascii}", local.to_lowercase());
-    if address.len() > 254 {
-        return Err(Bad("address longer than 254 bytes"));
-    }
-    Ok(address)
+    Ok(ascii)
 }
 
 /// Normalises a phone number to E.164.

@@ -4,7 +4,10 @@
 //! addresses, so they cannot be only hashed. Each alias is sealed with AES-SIV (RFC 5297,
 //! deterministic authenticated encryption) under a key derived from the operator key, with
 //! the domain as associated data, and filed under a tag: HMAC-SHA-256 of the domain, also
-//! keyed, cut to 64 bits. Deterministic sealing makes re-imports byte-identical and lets
+//! keyed, cut to 64 bits. Beside a domain's aliases lies one sealed record of the domain
+//! name itself, so that a key rotation can re-tag and re-seal everything without the
+//! original dumps. A sealed record starts with a kind byte ([`DOMAIN_RECORD`] or
+//! [`ALIAS_RECORD`]; the domain record sorts first in its tag) and then the AES-SIV output. Deterministic sealing makes re-imports byte-identical and lets
 //! files deduplicate; it reveals only that two records hold the same alias on the same
 //! domain, which the account hashes reveal anyway. Without the key, a store file shows
 //! neither which domains it holds nor any alias.
@@ -16,6 +19,11 @@
 use aes_siv::{KeyInit, siv::Aes256Siv};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+
+/// First byte of a sealed domain-name record.
+pub const DOMAIN_RECORD: u8 = 0;
+/// First byte of a sealed alias record.
+pub const ALIAS_RECORD: u8 = 1;
 
 /// Why a key or a sealed alias was refused. Never quotes key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,20 +116,47 @@ impl OperatorKey {
         Aes256Siv::new((&self.siv_key).into())
     }
 
-    /// Seals an alias of `domain`: 16 bytes of synthetic IV, then the ciphertext.
+    fn seal_record(&self, kind: u8, ad: &[&[u8]], text: &str) -> Vec<u8> {
+        let mut out = vec![kind];
+        out.extend(
+            self.cipher()
+                .encrypt(ad, text.as_bytes())
+                .expect("AES-SIV encryption of a short text cannot fail"),
+        );
+        out
+    }
+
+    fn open_record(&self, kind: u8, ad: &[&[u8]], sealed: &[u8]) -> Result<String, SealError> {
+        let body = sealed.strip_prefix(&[kind]).ok_or(SealError::Unseal)?;
+        let plain = self
+            .cipher()
+            .decrypt(ad, body)
+            .map_err(|_| SealError::Unseal)?;
+        String::from_utf8(plain).map_err(|_| SealError::Unseal)
+    }
+
+    /// Seals an alias of `domain`: the kind byte, 16 bytes of synthetic IV, the ciphertext.
     pub fn seal(&self, domain: &str, alias: &str) -> Vec<u8> {
-        self.cipher()
-            .encrypt([domain.as_bytes()], alias.as_bytes())
-            .expect("AES-SIV encryption of a short alias cannot fail")
+        self.seal_record(ALIAS_RECORD, &[b"alias", domain.as_bytes()], alias)
     }
 
     /// Opens what [`OperatorKey::seal`] sealed for the same domain.
     pub fn open(&self, domain: &str, sealed: &[u8]) -> Result<String, SealError> {
-        let plain = self
-            .cipher()
-            .decrypt([domain.as_bytes()], sealed)
-            .map_err(|_| SealError::Unseal)?;
-        String::from_utf8(plain).map_err(|_| SealError::Unseal)
+        self.open_record(ALIAS_RECORD, &[b"alias", domain.as_bytes()], sealed)
+    }
+
+    /// Seals the domain name itself, to be filed under its own tag.
+    pub fn seal_domain(&self, domain: &str) -> Vec<u8> {
+        self.seal_record(DOMAIN_RECORD, &[b"domain"], domain)
+    }
+
+    /// Opens a domain-name record, checking that it belongs under `tag`.
+    pub fn open_domain(&self, tag: u64, sealed: &[u8]) -> Result<String, SealError> {
+        let domain = self.open_record(DOMAIN_RECORD, &[b"domain"], sealed)?;
+        if self.domain_tag(&domain) != tag {
+            return Err(SealError::Unseal);
+        }
+        Ok(domain)
     }
 }
 
@@ -136,7 +171,7 @@ mod tests {
         let k = OperatorKey::from_hex(KEY).unwrap();
         let sealed = k.seal("example.org", "alex.smith+news");
         assert_eq!(sealed, k.seal("example.org", "alex.smith+news"));
-        assert_eq!(sealed.len(), 16 + "alex.smith+news".len());
+        assert_eq!(sealed.len(), 1 + 16 + "alex.smith+news".len());
         assert!(!sealed.windows(5).any(|w| w == b"smith"));
         assert_eq!(k.open("example.org", &sealed).unwrap(), "alex.smith+news");
         assert_eq!(k.open("example.com", &sealed), Err(SealError::Unseal));
@@ -146,6 +181,14 @@ mod tests {
         let mut damaged = sealed.clone();
         damaged[3] ^= 1;
         assert_eq!(k.open("example.org", &damaged), Err(SealError::Unseal));
+        // Domain records: sort before the aliases, open only as what they are, under their tag.
+        let d = k.seal_domain("example.org");
+        assert!(d < sealed);
+        let tag = k.domain_tag("example.org");
+        assert_eq!(k.open_domain(tag, &d).unwrap(), "example.org");
+        assert_eq!(k.open_domain(tag + 1, &d), Err(SealError::Unseal));
+        assert_eq!(k.open("example.org", &d), Err(SealError::Unseal));
+        assert_eq!(k.open_domain(tag, &sealed), Err(SealError::Unseal));
     }
 
     #[test]

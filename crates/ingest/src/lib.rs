@@ -21,6 +21,7 @@ pub mod dump;
 pub mod parse;
 mod progress;
 mod rejects;
+mod reseal;
 pub mod source;
 mod spill;
 
@@ -43,6 +44,7 @@ use leakwatch_store::{
 
 pub use dump::{ColumnMap, DumpOptions, Field};
 pub use parse::Format;
+pub use reseal::{ResealSummary, reseal};
 pub use source::Source;
 
 use crate::{
@@ -716,7 +718,11 @@ fn parse_block(
                     if let (Some((key, buffer)), Some((alias, domain))) =
                         (&mut sink.aliases, id.email_parts())
                     {
-                        buffer.push(key.domain_tag(domain), &key.seal(domain, alias))?;
+                        let tag = key.domain_tag(domain);
+                        if buffer.first_sight(tag) {
+                            buffer.push(tag, &key.seal_domain(domain))?;
+                        }
+                        buffer.push(tag, &key.seal(domain, alias))?;
                     }
                 }
                 if let Some(pw) = &rec.password {

@@ -61,7 +61,8 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn corrupt(file: &str, offset: u64, reason: impl fmt::Display) -> Self {
+    /// A [`StoreError::Corrupt`] for `file` at `offset`.
+    pub fn corrupt(file: &str, offset: u64, reason: impl fmt::Display) -> Self {
         StoreError::Corrupt {
             file: file.to_owned(),
             offset,

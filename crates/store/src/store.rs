@@ -258,6 +258,11 @@ impl Snapshot {
         Ok(n)
     }
 
+    /// Every live alias file with its manifest entry (which names the sealing key).
+    pub fn alias_files(&self) -> impl Iterator<Item = (&AliasMeta, &AliasFile)> {
+        self.manifest.aliases.iter().zip(&self.aliases)
+    }
+
     /// Calls `f` with every sealed alias filed under a domain tag, in every alias file.
     /// The same alias may come from several files.
     pub fn aliases_for_tag(&self, tag: u64, mut f: impl FnMut(&[u8])) -> Result<()> {

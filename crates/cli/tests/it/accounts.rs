@@ -769,3 +769,140 @@ async fn breachedaccount_answers_filters_and_refuses_like_hibp() {
         401
     );
 }
+
+/// Runs `leakwatch ARGS` with `LEAKWATCH_OPERATOR_KEY=key`.
+fn with_key(args: &[&str], key: &str) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .env("LEAKWATCH_OPERATOR_KEY", key)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn domain_search_opens_the_sealed_aliases_before_and_after_a_key_rotation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    add_breach(&data, "Alpha", &[]);
+    add_breach(&data, "Beta", &[]);
+    add_breach(&data, "Gone", &[]);
+    let mut reference: BTreeMap<String, BTreeMap<String, BTreeSet<&str>>> = BTreeMap::new();
+    for (i, (breach, format, count)) in [
+        ("Alpha", Dump::Combo(':'), 5_000u64),
+        ("Beta", Dump::Csv, 2_000),
+        ("Gone", Dump::Combo(';'), 300),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bytes = gen_dump(format, count, 500 + i as u64, "5");
+        let file = write(&tmp.path().join(format!("dump{i}")), &bytes);
+        ingest_dump(&data, &file, breach, &[]);
+        for line in model_of_dump(&bytes, format).lines {
+            let email = line.email.unwrap();
+            let (alias, domain) = email.rsplit_once('@').unwrap();
+            if breach != "Gone" {
+                reference
+                    .entry(domain.to_owned())
+                    .or_default()
+                    .entry(alias.to_owned())
+                    .or_default()
+                    .insert(breach);
+            } else {
+                reference
+                    .entry(domain.to_owned())
+                    .or_default()
+                    .entry(alias.to_owned())
+                    .or_default();
+            }
+        }
+    }
+    leakwatch(&["breach", "retire", "--data", d, "Gone"], None);
+    // Aliases only in the retired breach drop out.
+    for aliases in reference.values_mut() {
+        aliases.retain(|_, breaches| !breaches.is_empty());
+    }
+    let mut domains: Vec<&String> = reference.keys().collect();
+    domains.sort_by_key(|d| std::cmp::Reverse(reference[*d].len()));
+    let sample: Vec<String> = domains
+        .iter()
+        .take(3)
+        .chain(domains.iter().rev().take(2))
+        .map(|d| d.to_string())
+        .collect();
+    let search = |key: &str, domain: &str| -> serde_json::Value {
+        let out = with_key(&["check", "domain", "--data", d, domain], key);
+        assert!(
+            out.status.success(),
+            "check domain {domain}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let expect =
+        |domain: &str| -> serde_json::Value { serde_json::to_value(&reference[domain]).unwrap() };
+    for domain in &sample {
+        // Any case and a trailing dot find the same domain.
+        assert_eq!(
+            search(OPERATOR_KEY, &format!("{}.", domain.to_uppercase())),
+            expect(domain)
+        );
+    }
+    assert_eq!(
+        search(OPERATOR_KEY, "nobody.example"),
+        serde_json::json!({})
+    );
+
+    // Rotate: the old key's files are replaced, the new key answers the same, the old one no
+    // longer opens anything.
+    let old_file = write(&tmp.path().join("old.key"), OPERATOR_KEY.as_bytes());
+    let new_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let before: BTreeSet<String> = store_files(&data)
+        .into_keys()
+        .filter(|f| f.ends_with(".alias"))
+        .collect();
+    assert_eq!(before.len(), 3);
+    let out = with_key(
+        &[
+            "operator-key",
+            "rotate",
+            "--data",
+            d,
+            "--old-key-file",
+            old_file.to_str().unwrap(),
+        ],
+        new_key,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after: BTreeSet<String> = store_files(&data)
+        .into_keys()
+        .filter(|f| f.ends_with(".alias"))
+        .collect();
+    assert_eq!(after.len(), 1);
+    assert!(after.is_disjoint(&before));
+    for domain in &sample {
+        assert_eq!(search(new_key, domain), expect(domain));
+    }
+    let stale = with_key(&["check", "domain", "--data", d, &sample[0]], OPERATOR_KEY);
+    assert!(!stale.status.success());
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("rotate"));
+    // A second rotation with the same keys has nothing to do.
+    let out = with_key(
+        &[
+            "operator-key",
+            "rotate",
+            "--data",
+            d,
+            "--old-key-file",
+            old_file.to_str().unwrap(),
+        ],
+        new_key,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to re-seal"));
+    leakwatch(&["verify", "--data", d], None);
+}

@@ -1,0 +1,93 @@
+//! Domain search over the sealed aliases: every breached address on a domain and the
+//! breaches each appears in (HIBP's `breacheddomain` shape, `{"alias": ["Breach", ...]}`).
+//!
+//! The aliases are opened with the operator key; each is hashed back into its account
+//! (`alias@domain`) and looked up, so an alias whose account is no longer linked to any
+//! breach is not listed. Who may ask for a domain (verification) is the caller's business;
+//! so is hiding sensitive or retired breaches, since the store knows only names.
+
+use std::collections::BTreeMap;
+
+use leakwatch_identity::{DOMAIN_RECORD, InvalidIdentifier, OperatorKey};
+use leakwatch_store::{Key, Snapshot, StoreError};
+
+/// Why a domain search failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainSearchError {
+    /// The domain is not a valid domain name.
+    #[error(transparent)]
+    Domain(#[from] InvalidIdentifier),
+    /// An alias file was sealed under another operator key.
+    #[error(
+        "{file} is sealed under operator key {found}, not the configured key {configured}: rotate with `leakwatch operator-key rotate`"
+    )]
+    WrongKey {
+        /// The alias file.
+        file: String,
+        /// Its key id.
+        found: String,
+        /// The configured key's id.
+        configured: String,
+    },
+    /// A sealed alias does not open: the file is damaged.
+    #[error("an alias in {0} does not open under the operator key: the file is damaged")]
+    Unseal(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Every alias on `domain` (normalised to punycode) with the names of the breaches its
+/// address is linked to, both sorted.
+pub fn breached_domain(
+    snap: &Snapshot,
+    key: &OperatorKey,
+    domain: &str,
+) -> Result<BTreeMap<String, Vec<String>>, DomainSearchError> {
+    let domain = leakwatch_identity::normalize_domain(domain)?;
+    let tag = key.domain_tag(&domain);
+    let mut aliases = std::collections::BTreeSet::new();
+    for (meta, file) in snap.alias_files() {
+        if meta.key_id != key.id() {
+            return Err(DomainSearchError::WrongKey {
+                file: meta.file.clone(),
+                found: meta.key_id.clone(),
+                configured: key.id().to_owned(),
+            });
+        }
+        let mut damaged = false;
+        file.for_tag(tag, |sealed| {
+            if sealed.first() == Some(&DOMAIN_RECORD) {
+                return;
+            }
+            match key.open(&domain, sealed) {
+                Ok(alias) => {
+                    aliases.insert(alias);
+                }
+                Err(_) => damaged = true,
+            }
+        })?;
+        if damaged {
+            return Err(DomainSearchError::Unseal(meta.file.clone()));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for alias in aliases {
+        let address = format!("{alias}@{domain}");
+        let digest: [u8; 20] = {
+            use sha1::Digest;
+            sha1::Sha1::digest(address.as_bytes()).into()
+        };
+        let ids = snap.account_breaches(Key::from_digest(&digest).unwrap_or_default())?;
+        let mut names: Vec<String> = ids
+            .iter()
+            .filter_map(|&id| snap.breach_name(id).map(str::to_owned))
+            .collect();
+        names.sort();
+        if !names.is_empty() {
+            out.insert(alias, names);
+        }
+    }
+    Ok(out)
+}

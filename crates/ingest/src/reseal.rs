@@ -1,0 +1,144 @@
+//! Operator-key rotation: every alias file sealed under the old key is re-tagged and
+//! re-sealed under the new one and published in one manifest swap.
+//!
+//! Each domain's records start with its sealed domain name ([`DOMAIN_RECORD`] sorts first),
+//! so the domain — needed for the new tag and as the aliases' associated data — comes back
+//! without the original dumps. The new records are sorted with the same bounded external
+//! sort as an import. Until the swap, readers see the old files; a crash leaves them, and
+//! the next writer removes the unfinished new file.
+
+use std::sync::atomic::Ordering;
+
+use leakwatch_identity::{DOMAIN_RECORD, OperatorKey};
+use leakwatch_store::{AliasMeta, Commit, Snapshot, StoreError, StoreWriter, unix_now};
+
+use crate::{
+    IngestError,
+    aliases::{AliasBuffer, AliasRuns, MergeError},
+    io_err,
+};
+
+/// What a rotation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResealSummary {
+    /// Alias files re-sealed (and replaced by one).
+    pub files: usize,
+    /// Records written.
+    pub records: u64,
+    /// Generation published (unchanged when nothing needed re-sealing).
+    pub generation: u64,
+}
+
+/// Re-seals every alias file sealed with `old` under `new`. Files already under `new` are
+/// left alone; a file under any other key stops the rotation before anything changes.
+pub fn reseal(
+    writer: &mut StoreWriter,
+    old: &OperatorKey,
+    new: &OperatorKey,
+    tmp_dir: &std::path::Path,
+    memory: usize,
+) -> Result<ResealSummary, IngestError> {
+    let manifest = writer.manifest().clone();
+    let stale: Vec<&AliasMeta> = manifest
+        .aliases
+        .iter()
+        .filter(|a| a.key_id != new.id())
+        .collect();
+    if let Some(foreign) = stale.iter().find(|a| a.key_id != old.id()) {
+        return Err(IngestError::Invalid(format!(
+            "{} was sealed with key {}, which is neither the old key ({}) nor the new one ({})",
+            foreign.file,
+            foreign.key_id,
+            old.id(),
+            new.id()
+        )));
+    }
+    let mut summary = ResealSummary {
+        generation: manifest.generation,
+        ..ResealSummary::default()
+    };
+    if stale.is_empty() {
+        return Ok(summary);
+    }
+    let _ = std::fs::remove_dir_all(tmp_dir);
+    std::fs::create_dir_all(tmp_dir).map_err(io_err(format!("creating {}", tmp_dir.display())))?;
+    let spill = tempfile::Builder::new()
+        .prefix("reseal-")
+        .tempdir_in(tmp_dir)
+        .map_err(io_err("creating spill directory"))?;
+    let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
+    let snap = Snapshot::open(writer.directory().as_ref())?;
+    let mut buffer = AliasBuffer::new(&runs);
+    for meta in &stale {
+        let file = leakwatch_store::AliasFile::open(
+            &meta.file,
+            writer.directory().open_read(&meta.file)?,
+        )?;
+        let mut current: Option<(u64, String, u64)> = None; // old tag, domain, new tag
+        let mut failure: Option<IngestError> = None;
+        let corrupt =
+            |why: &str| IngestError::Store(StoreError::corrupt(&meta.file, 0, why.to_owned()));
+        file.for_each(|tag, sealed| {
+            if failure.is_some() {
+                return;
+            }
+            let step = (|| -> Result<(), IngestError> {
+                if current.as_ref().is_none_or(|c| c.0 != tag) {
+                    if sealed.first() != Some(&DOMAIN_RECORD) {
+                        return Err(corrupt("a domain's records do not start with its name"));
+                    }
+                    let domain = old
+                        .open_domain(tag, sealed)
+                        .map_err(|_| corrupt("a domain record does not open under the old key"))?;
+                    let new_tag = new.domain_tag(&domain);
+                    buffer
+                        .push(new_tag, &new.seal_domain(&domain))
+                        .map_err(io_err("writing re-seal runs"))?;
+                    current = Some((tag, domain, new_tag));
+                    return Ok(());
+                }
+                let (_, domain, new_tag) = current.as_ref().expect("set above");
+                let alias = old
+                    .open(domain, sealed)
+                    .map_err(|_| corrupt("an alias does not open under the old key"))?;
+                buffer
+                    .push(*new_tag, &new.seal(domain, &alias))
+                    .map_err(io_err("writing re-seal runs"))
+            })();
+            if let Err(e) = step {
+                failure = Some(e);
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        summary.files += 1;
+    }
+    buffer.finish().map_err(io_err("writing re-seal runs"))?;
+    drop(snap);
+    let (name, mut out) = writer.create_alias_file()?;
+    if runs.pushed.load(Ordering::Relaxed) > 0 {
+        runs.merge_into(&mut out).map_err(|e| match e {
+            MergeError::Io(e) => IngestError::Io {
+                context: "reading re-seal runs".into(),
+                source: e,
+            },
+            MergeError::Store(e) => IngestError::Store(e),
+        })?;
+    }
+    let stats = out.finish()?;
+    summary.records = stats.records;
+    let published = writer.commit(Commit {
+        aliases_added: vec![AliasMeta {
+            file: name,
+            records: stats.records,
+            bytes: stats.bytes,
+            created_unix: unix_now(),
+            key_id: new.id().to_owned(),
+        }],
+        aliases_removed: stale.iter().map(|a| a.file.clone()).collect(),
+        ..Commit::default()
+    })?;
+    summary.generation = published.generation;
+    Ok(summary)
+}
