@@ -920,6 +920,10 @@ fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
             source.label(),
             s.fingerprint
         );
+        // A crash between publishing and updating the catalogue is repaired here.
+        if let Some(breach) = &s.breach {
+            record_breach_import(data, breach, &s)?;
+        }
         return Ok(());
     }
     println!(
@@ -962,7 +966,7 @@ fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
 /// gain what the dump was seen to hold.
 fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary) -> Result<()> {
     let seen = s.fields_seen;
-    let b = catalog(data)?.edit(breach, |b| {
+    let update = |b: &mut leakwatch_catalog::Breach| {
         b.pwn_count = s.breach_accounts;
         for (n, class) in [
             (seen.emails, "Email addresses"),
@@ -975,7 +979,19 @@ fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary
             }
         }
         b.data_classes.sort();
-    })?;
+    };
+    let mut catalog = catalog(data)?;
+    let current = catalog
+        .get(breach)?
+        .with_context(|| format!("breach {breach:?} left the catalogue during the import"))?;
+    let mut wanted = current.clone();
+    update(&mut wanted);
+    // Only a real change touches ModifiedDate (a repeated import changes nothing).
+    let b = if wanted == current {
+        current
+    } else {
+        catalog.edit(breach, update)?
+    };
     println!(
         "  breach {}: PwnCount {}, data classes {}",
         b.name,

@@ -135,3 +135,115 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
         leakwatch(&["verify", "--data", work.to_str().unwrap()], None);
     }
 }
+
+/// Everything a dump import publishes: both password namespaces, the accounts (with their
+/// primary/secondary set ids) and the breach table.
+fn dump_state(data: &Path) -> (Model, Model, Model, Vec<String>, u64) {
+    let snap = crate::accounts::snapshot(data);
+    let aliases = snap.manifest().aliases.iter().map(|a| a.records).sum();
+    (
+        store_model(data, Namespace::Sha1),
+        store_model(data, Namespace::Ntlm),
+        store_model(data, Namespace::Account),
+        snap.manifest().breaches.clone(),
+        aliases,
+    )
+}
+
+#[test]
+fn sigkill_during_a_dump_import_leaves_a_published_state_and_a_catalogue_that_catches_up() {
+    use crate::accounts::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = gen_dump(Dump::Csv, 40_000, 77, "5");
+    let model = model_of_dump(&dump, Dump::Csv);
+    let file = write(&tmp.path().join("dump.csv"), &dump);
+    let base = tmp.path().join("base");
+    add_breach(&base, "Crashy", &[]);
+    let before = dump_state(&base);
+    let work = tmp.path().join("work");
+    let args = [
+        "ingest",
+        "-q",
+        "--memory",
+        "4M",
+        "--breach",
+        "Crashy",
+        file.to_str().unwrap(),
+    ];
+    let run = |work: &Path, delay: Option<Duration>| {
+        let _ = std::fs::remove_dir_all(work);
+        copy_dir(&base, work);
+        let mut child = Command::new(bin())
+            .args(args)
+            .args(["--data", work.to_str().unwrap()])
+            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        match delay {
+            Some(d) => {
+                std::thread::sleep(d);
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            None => assert!(child.wait().unwrap().success()),
+        }
+        t.elapsed()
+    };
+    let full = run(&work, None);
+    let after = dump_state(&work);
+    assert_ne!(before, after);
+    assert_eq!(after.3, ["Crashy"]);
+    let pwn_count = |data: &Path| -> u64 {
+        let out = leakwatch(
+            &["breach", "show", "--data", data.to_str().unwrap(), "Crashy"],
+            None,
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["PwnCount"]
+            .as_u64()
+            .unwrap()
+    };
+    let want_count = model.distinct_emails().len() as u64;
+    assert_eq!(pwn_count(&work), want_count);
+
+    let points = 12;
+    let (mut saw_before, mut saw_after) = (0, 0);
+    for i in 0..points {
+        let delay = if i < points - 2 {
+            full.mul_f64(1.1 * i as f64 / (points - 2) as f64)
+                + Duration::from_millis((i * 11 % 5) as u64)
+        } else {
+            full * (2 + i - (points - 2)) as u32
+        };
+        run(&work, Some(delay));
+        let got = dump_state(&work);
+        if got == before {
+            saw_before += 1;
+        } else if got == after {
+            saw_after += 1;
+        } else {
+            panic!("kill after {delay:?} left a state that is neither before nor after the import");
+        }
+        // Running the import again finishes the job (or finds it done and brings the
+        // catalogue's PwnCount up to date, if the kill came between the two).
+        let out = ingest_dump(&work, &file, "Crashy", &[]);
+        assert_eq!(dump_state(&work), after, "after a kill at {delay:?}: {out}");
+        assert_eq!(pwn_count(&work), want_count, "after a kill at {delay:?}");
+        let names: Vec<String> = std::fs::read_dir(work.join("store"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| n == "manifest"
+                || n == "LOCK"
+                || [".seg", ".post", ".alias"].iter().any(|x| n.ends_with(x))),
+            "{names:?}"
+        );
+    }
+    assert!(
+        saw_before > 0 && saw_after > 0,
+        "kills covered both sides: {saw_before} before, {saw_after} after"
+    );
+}
