@@ -44,6 +44,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Region for queried phone numbers without a country code (ISO 3166, e.g. GB).
+        #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
+        default_region: Option<String>,
     },
     /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
     /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
@@ -531,7 +534,11 @@ fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Serve { data, listen } => serve(&data.data, listen, None),
+        Command::Serve {
+            data,
+            listen,
+            default_region,
+        } => serve(&data.data, listen, default_region, None),
         Command::Ingest {
             data,
             source,
@@ -789,7 +796,22 @@ fn breach(cmd: BreachCmd) -> Result<()> {
             data,
             breach,
             fields,
-        } => show(&catalog(&data.data)?.edit(&breach, |b| fields.apply(b))?),
+        } => {
+            // The store links accounts to breaches by Name: renaming one it knows would
+            // orphan those links.
+            if let Some(new) = &fields.name
+                && new != &breach
+                && Snapshot::open(store_dir(&data.data)?.as_ref())?
+                    .manifest()
+                    .breach_id(&breach)
+                    .is_some()
+            {
+                bail!(
+                    "{breach:?} has accounts loaded in the store, which links them by Name: it cannot be renamed to {new:?} (its Title can change freely)"
+                );
+            }
+            show(&catalog(&data.data)?.edit(&breach, |b| fields.apply(b))?)
+        }
         BreachCmd::Import { data, file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -1190,10 +1212,17 @@ fn stats(data: &Path, deep: bool) -> Result<()> {
     Ok(())
 }
 
-fn serve(data: &Path, listen: SocketAddr, banner: Option<String>) -> Result<()> {
+fn serve(
+    data: &Path,
+    listen: SocketAddr,
+    default_region: Option<String>,
+    banner: Option<String>,
+) -> Result<()> {
     let store = StoreHandle::open(store_dir(data)?)?;
     let catalog = leakwatch_api::CatalogHandle::new(catalog(data)?)?;
-    let state = Arc::new(AppState::new(store, catalog, ServerLimits::default()));
+    let mut state = AppState::new(store, catalog, ServerLimits::default());
+    state.default_region = default_region;
+    let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -1272,5 +1301,5 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
         eprintln!("leakwatch demo: using the demo store in {}", data.display());
     }
     let banner = "\nDemo ready. Try:\n  curl http://{addr}/range/5BAA6                       # SHA-1 prefix of \"password\"\n  curl -H 'Add-Padding: true' http://{addr}/range/5BAA6\n  curl 'http://{addr}/range/8846F?mode=ntlm'           # NTLM prefix of \"password\"\nPress Ctrl-C to stop.".to_string();
-    serve(&data, listen, Some(banner))
+    serve(&data, listen, None, Some(banner))
 }

@@ -419,6 +419,27 @@ fn the_same_accounts_in_several_breaches_are_linked_to_each_and_survive_compacti
     check(&snap);
     leakwatch(&["verify", "--data", data.to_str().unwrap()], None);
 
+    // The store links by Name: a loaded breach may change its Title, not its Name.
+    let d = data.to_str().unwrap();
+    let rename = try_leakwatch(
+        &["breach", "edit", "--data", d, "Alpha", "--name", "Omega"],
+        None,
+    );
+    assert!(!rename.status.success());
+    assert!(String::from_utf8_lossy(&rename.stderr).contains("cannot be renamed"));
+    leakwatch(
+        &[
+            "breach",
+            "edit",
+            "--data",
+            d,
+            "Alpha",
+            "--title",
+            "Alpha Inc.",
+        ],
+        None,
+    );
+
     // `check account` answers offline with every breach, in any spelling of the address.
     let sample = text
         .lines()
