@@ -70,3 +70,100 @@ fn regenerate_fixture() {
         data.display()
     );
 }
+
+/// The account part of format version 1 (account segments, postings, alias files): a small
+/// generated CSV dump loaded into breach `FixtureBreach` under the tests' operator key.
+fn accounts_fixture() -> PathBuf {
+    fixtures().join("accounts-v1")
+}
+
+fn load_accounts_fixture(data: &std::path::Path) {
+    use crate::accounts::*;
+    add_breach(data, "FixtureBreach", &[]);
+    ingest_dump(
+        data,
+        &accounts_fixture().join("dump.csv"),
+        "FixtureBreach",
+        &[],
+    );
+}
+
+#[test]
+fn version_1_account_store_opens_and_answers_exactly() {
+    use crate::accounts::*;
+    let dump = std::fs::read(accounts_fixture().join("dump.csv")).unwrap();
+    let model = model_of_dump(&dump, Dump::Csv);
+    assert!(model.rejected > 0 && model.lines.len() > 40);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("store")).unwrap();
+    for e in std::fs::read_dir(accounts_fixture().join("store")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), data.join("store").join(e.file_name())).unwrap();
+    }
+    let snap = snapshot(&data);
+    snap.verify().unwrap();
+    for id in model.lines.iter().flat_map(Line::identifiers) {
+        assert_eq!(
+            store_breaches(&snap, id),
+            std::collections::BTreeSet::from(["FixtureBreach".to_owned()]),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        snap.accounts_in_breach("FixtureBreach").unwrap(),
+        model.distinct_emails().len() as u64
+    );
+    // The sealed aliases of one domain open under the tests' key.
+    let email = model.lines[0].email.clone().unwrap();
+    let (alias, domain) = email.rsplit_once('@').unwrap();
+    let key = leakwatch_identity::OperatorKey::from_hex(OPERATOR_KEY).unwrap();
+    let found = leakwatch_api::domain::breached_domain(&snap, &key, domain).unwrap();
+    assert_eq!(found.get(alias), Some(&vec!["FixtureBreach".to_owned()]));
+}
+
+#[test]
+fn current_writer_reproduces_version_1_account_files_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    load_accounts_fixture(&data);
+    let mut compared = Vec::new();
+    for e in std::fs::read_dir(accounts_fixture().join("store")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if [".seg", ".post", ".alias"]
+            .iter()
+            .any(|x| name.ends_with(x))
+        {
+            let fresh = std::fs::read(data.join("store").join(&name)).unwrap();
+            assert!(
+                fresh == std::fs::read(e.path()).unwrap(),
+                "{name} differs from the v1 fixture"
+            );
+            compared.push(name);
+        }
+    }
+    compared.sort();
+    assert_eq!(compared.len(), 5, "{compared:?}");
+}
+
+/// Rebuilds the account fixture; by hand only, for a new format version:
+/// `cargo test -p leakwatch --test it -- --ignored regenerate_accounts_fixture`
+#[test]
+#[ignore]
+fn regenerate_accounts_fixture() {
+    let dump = crate::accounts::gen_dump(crate::accounts::Dump::Csv, 60, 9, "10");
+    std::fs::create_dir_all(accounts_fixture()).unwrap();
+    std::fs::write(accounts_fixture().join("dump.csv"), dump).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    load_accounts_fixture(&data);
+    let out = accounts_fixture().join("store");
+    std::fs::create_dir_all(&out).unwrap();
+    for e in std::fs::read_dir(data.join("store")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "LOCK" {
+            std::fs::copy(e.path(), out.join(e.file_name())).unwrap();
+        }
+    }
+}
