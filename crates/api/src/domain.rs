@@ -47,6 +47,7 @@ pub fn breached_domain(
 ) -> Result<BTreeMap<String, Vec<String>>, DomainSearchError> {
     let domain = leakwatch_identity::normalize_domain(domain)?;
     let tag = key.domain_tag(&domain);
+    let mut sealer = key.sealer();
     let mut aliases = std::collections::BTreeSet::new();
     for (meta, file) in snap.alias_files() {
         if meta.key_id != key.id() {
@@ -61,7 +62,7 @@ pub fn breached_domain(
             if sealed.first() == Some(&DOMAIN_RECORD) {
                 return;
             }
-            match key.open(&domain, sealed) {
+            match sealer.open(&domain, sealed) {
                 Ok(alias) => {
                     aliases.insert(alias);
                 }

@@ -15,7 +15,7 @@
 
 mod seal;
 
-pub use seal::{ALIAS_RECORD, DOMAIN_RECORD, OperatorKey, SealError};
+pub use seal::{ALIAS_RECORD, DOMAIN_RECORD, OperatorKey, SealError, Sealer};
 use sha1::Digest;
 
 /// What an identifier is.

@@ -96,9 +96,6 @@ pub(crate) struct AliasBuffer<'a> {
     runs: &'a AliasRuns,
     arena: Vec<u8>,
     starts: Vec<u32>,
-    /// Domain tags whose domain record this worker has pushed (a repeat is harmless: the
-    /// merge drops it; this only saves work).
-    domains: std::collections::HashSet<u64>,
 }
 
 impl<'a> AliasBuffer<'a> {
@@ -107,16 +104,7 @@ impl<'a> AliasBuffer<'a> {
             runs,
             arena: Vec::new(),
             starts: Vec::new(),
-            domains: std::collections::HashSet::new(),
         }
-    }
-
-    /// True the first time this worker sees a domain tag (bounded: forgets past 1M).
-    pub(crate) fn first_sight(&mut self, tag: u64) -> bool {
-        if self.domains.len() >= 1 << 20 {
-            self.domains.clear();
-        }
-        self.domains.insert(tag)
     }
 
     pub(crate) fn push(&mut self, tag: u64, sealed: &[u8]) -> io::Result<()> {

@@ -302,7 +302,11 @@ pub fn ingest(
                     ];
                     let mut sink = Sink {
                         combiners: &mut combiners,
-                        aliases: sealer.map(|k| (k, AliasBuffer::new(&alias_runs))),
+                        aliases: sealer.map(|k| AliasSink {
+                            sealer: k.sealer(),
+                            buffer: AliasBuffer::new(&alias_runs),
+                            domains: std::collections::HashMap::new(),
+                        }),
                         seen: FieldsSeen::default(),
                     };
                     let mut failed = None;
@@ -333,8 +337,11 @@ pub fn ingest(
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .add(&sink.seen);
-                    if let Some((_, buffer)) = sink.aliases {
-                        buffer.finish().map_err(io_err("writing alias runs"))?;
+                    if let Some(aliases) = sink.aliases {
+                        aliases
+                            .buffer
+                            .finish()
+                            .map_err(io_err("writing alias runs"))?;
                     }
                     let [a, b, c] = combiners;
                     let finished = a.finish().and_then(|a| Ok([a, b.finish()?, c.finish()?]));
@@ -658,9 +665,38 @@ fn read_blocks(
 struct Sink<'a, 'b> {
     /// SHA-1, NTLM, account.
     combiners: &'a mut [Combiner<'b>; 3],
-    /// The operator key and this worker's alias buffer, when aliases are kept.
-    aliases: Option<(&'b OperatorKey, AliasBuffer<'b>)>,
+    /// This worker's sealing state and alias buffer, when aliases are kept.
+    aliases: Option<AliasSink<'b>>,
     seen: FieldsSeen,
+}
+
+/// A worker's alias output.
+struct AliasSink<'b> {
+    sealer: leakwatch_identity::Sealer,
+    buffer: AliasBuffer<'b>,
+    /// Tags of domains whose sealed name this worker already pushed. Dumps repeat a few
+    /// domains endlessly, so this saves most HMACs; a repeat push is harmless (the merge
+    /// drops it), so the cache is simply emptied when it grows large.
+    domains: std::collections::HashMap<String, u64>,
+}
+
+impl AliasSink<'_> {
+    fn push(&mut self, domain: &str, alias: &str) -> io::Result<()> {
+        let tag = match self.domains.get(domain) {
+            Some(&tag) => tag,
+            None => {
+                if self.domains.len() >= 1 << 16 {
+                    self.domains.clear();
+                }
+                let tag = self.sealer.domain_tag(domain);
+                self.buffer.push(tag, &self.sealer.seal_domain(domain))?;
+                self.domains.insert(domain.to_owned(), tag);
+                tag
+            }
+        };
+        let sealed = self.sealer.seal(domain, alias);
+        self.buffer.push(tag, &sealed)
+    }
 }
 
 /// Parses one block, returning the number of data lines in it.
@@ -715,14 +751,10 @@ fn parse_block(
                         1
                     };
                     combiners[2].add(parse::sha1_key(id.as_str().as_bytes()), weight)?;
-                    if let (Some((key, buffer)), Some((alias, domain))) =
+                    if let (Some(aliases), Some((alias, domain))) =
                         (&mut sink.aliases, id.email_parts())
                     {
-                        let tag = key.domain_tag(domain);
-                        if buffer.first_sight(tag) {
-                            buffer.push(tag, &key.seal_domain(domain))?;
-                        }
-                        buffer.push(tag, &key.seal(domain, alias))?;
+                        aliases.push(domain, alias)?;
                     }
                 }
                 if let Some(pw) = &rec.password {

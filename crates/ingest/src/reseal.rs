@@ -69,6 +69,7 @@ pub fn reseal(
     let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
     let snap = Snapshot::open(writer.directory().as_ref())?;
     let mut buffer = AliasBuffer::new(&runs);
+    let (mut old_sealer, mut new_sealer) = (old.sealer(), new.sealer());
     for meta in &stale {
         let file = leakwatch_store::AliasFile::open(
             &meta.file,
@@ -87,22 +88,22 @@ pub fn reseal(
                     if sealed.first() != Some(&DOMAIN_RECORD) {
                         return Err(corrupt("a domain's records do not start with its name"));
                     }
-                    let domain = old
+                    let domain = old_sealer
                         .open_domain(tag, sealed)
                         .map_err(|_| corrupt("a domain record does not open under the old key"))?;
-                    let new_tag = new.domain_tag(&domain);
+                    let new_tag = new_sealer.domain_tag(&domain);
                     buffer
-                        .push(new_tag, &new.seal_domain(&domain))
+                        .push(new_tag, &new_sealer.seal_domain(&domain))
                         .map_err(io_err("writing re-seal runs"))?;
                     current = Some((tag, domain, new_tag));
                     return Ok(());
                 }
                 let (_, domain, new_tag) = current.as_ref().expect("set above");
-                let alias = old
+                let alias = old_sealer
                     .open(domain, sealed)
                     .map_err(|_| corrupt("an alias does not open under the old key"))?;
                 buffer
-                    .push(*new_tag, &new.seal(domain, &alias))
+                    .push(*new_tag, &new_sealer.seal(domain, &alias))
                     .map_err(io_err("writing re-seal runs"))
             })();
             if let Err(e) = step {

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Account lookups: leakwatch's /api/v3/breachedaccount over loopback against
+#   - a ripgrep scan of the raw dump (what you do without leakwatch),
+#   - PostgreSQL point selects: `pgbench -S` at the same row count and concurrency (the
+#     yardstick PRODUCT.md names), over TCP loopback like leakwatch,
+#   - DuckDB point lookups on the same accounts (PRIMARY KEY on the address), in-process.
+# All in one run on this machine, with the ratios. Not a test: numbers go to bench/results/.
+#
+# Usage: bench/accounts.sh [LINES] [SECONDS]     (default 10000000 lines, 10 s per load run)
+# Installs ripgrep, wrk, PostgreSQL (Debian) and duckdb (PyPI) if missing. Needs about
+# 100 bytes of disk per line. Load is bounded: SECONDS per run, loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-10000000}
+secs=${2:-10}
+root=$(pwd)
+work=$root/bench/work-accounts
+pgdir=/tmp/leakwatch-bench-pg
+port=58431
+pgport=58432
+
+pkgs=()
+command -v rg >/dev/null || pkgs+=(ripgrep)
+command -v wrk >/dev/null || pkgs+=(wrk)
+command -v pgbench >/dev/null || pkgs+=(postgresql postgresql-contrib)
+[ -x /usr/bin/time ] || pkgs+=(time)
+command -v bc >/dev/null || pkgs+=(bc)
+if [ ${#pkgs[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
+fi
+python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb==1.1.3
+pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
+
+cargo build --release -p leakwatch --locked
+bin=$root/target/release/leakwatch
+rm -rf "$work" && mkdir -p "$work" bench/results
+cleanup() {
+  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$pgdir"
+}
+trap cleanup EXIT
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $cpu"
+
+# --- data: one generated dump, loaded into one breach ---------------------------------
+export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate)
+"$bin" gen dump --format combo --count "$lines" --seed 1 --malformed 5 --out "$work/dump.txt"
+dump_bytes=$(stat -c %s "$work/dump.txt")
+"$bin" breach add --name BenchDump --breach-date 2026-01-01 --domain bench.example >/dev/null
+/usr/bin/time -f "%e %M" -o "$work/time.txt" "$bin" ingest -q --breach BenchDump "$work/dump.txt" >"$work/ingest.txt"
+read -r ingest_s ingest_rss_kb <"$work/time.txt"
+accounts=$("$bin" breach show BenchDump | python3 -c 'import json,sys; print(json.load(sys.stdin)["PwnCount"])')
+store_bytes=$(du -cb "$work"/data/store/*account* | tail -1 | cut -f1)
+
+# Queries: every 997th address of the dump as typed (valid ones), plus 10% never breached.
+awk -F: 'NR % 997 == 1 && $1 ~ /^[^@]+@[^@]+\.[A-Za-z]+$/ && n++ < 5000 { print $1 }' "$work/dump.txt" >"$work/queries.txt"
+n_known=$(wc -l <"$work/queries.txt")
+for i in $(seq 1 $((n_known / 10))); do echo "nobody$i@nowhere.example"; done >>"$work/queries.txt"
+sed -e 's/@/%40/g' -e 's/+/%2B/g' "$work/queries.txt" >"$work/queries.url"
+
+# --- ripgrep: one scan of the raw dump per lookup (page cache warm) ---------------------
+cat "$work/dump.txt" >/dev/null
+t0=$(date +%s.%N)
+head -5 "$work/queries.txt" | while read -r q; do rg -F -i -c -- "$q" "$work/dump.txt" >/dev/null || true; done
+t1=$(date +%s.%N)
+rg_per_lookup=$(echo "($t1 - $t0) / 5" | bc -l)
+rg_rate=$(echo "1 / $rg_per_lookup" | bc -l)
+
+# --- leakwatch over HTTP, driven by wrk -------------------------------------------------
+key=$("$bin" keys create --name bench --rpm 4000000000 2>/dev/null)
+"$bin" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+server=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+cat >"$work/lookup.lua" <<EOF
+local qs = {}
+for line in io.lines("$work/queries.url") do qs[#qs + 1] = line end
+local i = 0
+request = function()
+  i = i % #qs + 1
+  return wrk.format("GET", "/api/v3/breachedaccount/" .. qs[i],
+    { ["User-Agent"] = "leakwatch-bench", ["hibp-api-key"] = "$key" })
+end
+EOF
+wrk_run() { # concurrency -> "rate p50_ms p99_ms"
+  local c=$1 t=$(( $1 < 2 ? 1 : 2 ))
+  wrk -t"$t" -c"$c" -d"${secs}s" --latency -s "$work/lookup.lua" "http://127.0.0.1:$port" >"$work/wrk-$c.txt"
+  python3 - "$work/wrk-$c.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+def pct(p):
+    v, u = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", t).groups()
+    return float(v) * unit[u]
+print(float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)), pct(50), pct(99))
+PY
+}
+read -r lw1 lw1_p50 lw1_p99 < <(wrk_run 1)
+read -r lw16 lw16_p50 lw16_p99 < <(wrk_run 16)
+# Every query answered correctly (200 for the dump's addresses, 404 for the others)?
+ok=$(curl -s -o /dev/null -w '%{http_code}' -A bench -H "hibp-api-key: $key" "http://127.0.0.1:$port/api/v3/breachedaccount/$(head -1 "$work/queries.url")")
+[ "$ok" = 200 ] || { echo "a known account was not found ($ok)"; exit 1; }
+kill "$server"; wait "$server" 2>/dev/null || true; server=
+
+# --- PostgreSQL: pgbench -S at the same number of rows ----------------------------------
+rm -rf "$pgdir" && mkdir -p "$pgdir" && chown postgres "$pgdir"
+runuser -u postgres -- "$pgbin/initdb" -D "$pgdir" -A trust >/dev/null
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir" -l "$pgdir/log" -w \
+  -o "-p $pgport -k /tmp -c listen_addresses=127.0.0.1 -c shared_buffers=2GB -c max_connections=64" start >/dev/null
+scale=$(( (accounts + 99999) / 100000 ))
+pg_t0=$(date +%s.%N)
+pgbench -i -q -s "$scale" -h 127.0.0.1 -p "$pgport" -U postgres postgres >/dev/null 2>&1
+pg_t1=$(date +%s.%N)
+pg_load_s=$(echo "$pg_t1 - $pg_t0" | bc -l)
+pg_bytes=$(psql -h 127.0.0.1 -p "$pgport" -U postgres -tAc "select pg_total_relation_size('pgbench_accounts')" postgres)
+pg_run() {
+  pgbench -S -n -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -T "$secs" -h 127.0.0.1 -p "$pgport" -U postgres postgres 2>/dev/null |
+    awk '/^tps/ { print $3; exit }'
+}
+pg1=$(pg_run 1)
+pg16=$(pg_run 16)
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir" -m fast stop >/dev/null
+
+# --- DuckDB: the same accounts, PRIMARY KEY lookups from threads --------------------------
+# The addresses are cut out of the dump and lower-cased beforehand (not timed: DuckDB gets
+# clean input); DuckDB then loads, deduplicates and indexes them.
+awk -F: '{ print tolower($1) }' "$work/dump.txt" | grep -E '^[^@]+@[^@.][^@]*\.[a-z]+$' >"$work/emails.txt"
+read -r duck_load_s duck1 duck16 duck_bytes < <(python3 - "$work" "$secs" <<'PY'
+import os, sys, threading, time, duckdb
+work, secs = sys.argv[1], float(sys.argv[2])
+db = os.path.join(work, "accounts.duckdb")
+con = duckdb.connect(db)
+t0 = time.time()
+con.execute(f"""
+  CREATE TABLE acct(email VARCHAR PRIMARY KEY, breach VARCHAR);
+  INSERT INTO acct SELECT DISTINCT email, 'BenchDump'
+  FROM read_csv('{work}/emails.txt', header=false, columns={{'email': 'VARCHAR'}}, delim='\t');
+  CHECKPOINT;
+""")
+load = time.time() - t0
+queries = [q.lower() for q in open(os.path.join(work, "queries.txt")).read().split()]
+def rate(c):
+    done = [0] * c
+    stop = time.time() + secs
+    def run(k):
+        cur = con.cursor()
+        i = k
+        while time.time() < stop:
+            cur.execute("SELECT breach FROM acct WHERE email = ?", [queries[i % len(queries)]]).fetchall()
+            i += c; done[k] += 1
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(c)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return sum(done) / secs
+hit = con.execute("SELECT count(*) FROM acct WHERE email = ?", [queries[0]]).fetchone()[0]
+assert hit == 1, "DuckDB lost a known account"
+r1, r16 = rate(1), rate(16)
+con.close()
+print(f"{load:.2f} {r1:.1f} {r16:.1f} {os.path.getsize(db)}")
+PY
+)
+
+# --- report ----------------------------------------------------------------------------
+ratio() { echo "$1 / $2" | bc -l; }
+printf '\n%s accounts from a %s-line dump (%.0f MB); leakwatch ingest %.1f s (peak RSS %.0f MB), account files %.1f B/account\n' \
+  "$accounts" "$lines" "$(echo "$dump_bytes/1000000" | bc -l)" "$ingest_s" "$(echo "$ingest_rss_kb/1024" | bc -l)" "$(echo "$store_bytes/$accounts" | bc -l)"
+printf '| peer | lookups/s c=1 | lookups/s c=16 | leakwatch ÷ peer (c=1) | leakwatch ÷ peer (c=16) | load time | bytes |\n|---|---:|---:|---:|---:|---:|---:|\n'
+printf '| leakwatch (HTTP, wrk) | %.0f (p50 %.3f ms, p99 %.3f ms) | %.0f (p50 %.3f ms, p99 %.3f ms) | | | %.1f s | %s |\n' \
+  "$lw1" "$lw1_p50" "$lw1_p99" "$lw16" "$lw16_p50" "$lw16_p99" "$ingest_s" "$store_bytes"
+printf '| ripgrep scan (rg -F -i) | %.2f | | %.0f× | | – | %s (raw dump) |\n' "$rg_rate" "$(ratio "$lw1" "$rg_rate")" "$dump_bytes"
+printf '| PostgreSQL pgbench -S (TCP) | %.0f | %.0f | %.2f× | %.2f× | %.1f s | %s |\n' "$pg1" "$pg16" "$(ratio "$lw1" "$pg1")" "$(ratio "$lw16" "$pg16")" "$pg_load_s" "$pg_bytes"
+printf '| DuckDB (in-process, PK) | %.0f | %.0f | %.1f× | %.1f× | %.1f s | %s |\n' "$duck1" "$duck16" "$(ratio "$lw1" "$duck1")" "$(ratio "$lw16" "$duck16")" "$duck_load_s" "$duck_bytes"
+out="bench/results/accounts-$(date -u +%Y-%m-%d).json"
+printf '{"date":"%s","lines":%s,"accounts":%s,"cores":%s,"cpu":"%s","ingest_s":%s,"ingest_rss_kb":%s,"account_store_bytes":%s,"leakwatch":{"c1":%s,"c1_p50_ms":%s,"c1_p99_ms":%s,"c16":%s,"c16_p50_ms":%s,"c16_p99_ms":%s},"ripgrep_per_lookup_s":%.4f,"pgbench_S":{"c1":%s,"c16":%s,"load_s":%.2f,"bytes":%s},"duckdb":{"c1":%s,"c16":%s,"load_s":%s,"bytes":%s},"seconds_per_run":%s}\n' \
+  "$(date -u +%FT%TZ)" "$lines" "$accounts" "$(nproc)" "$cpu" "$ingest_s" "$ingest_rss_kb" "$store_bytes" \
+  "$lw1" "$lw1_p50" "$lw1_p99" "$lw16" "$lw16_p50" "$lw16_p99" "$rg_per_lookup" "$pg1" "$pg16" "$pg_load_s" "$pg_bytes" \
+  "$duck1" "$duck16" "$duck_load_s" "$duck_bytes" "$secs" >>"$out"
+echo "results appended to $out"
+rm -rf "$work"
