@@ -60,6 +60,12 @@ n_known=$(wc -l <"$work/queries.txt")
 for i in $(seq 1 $((n_known / 10))); do echo "nobody$i@nowhere.example"; done >>"$work/queries.txt"
 sed -e 's/@/%40/g' -e 's/+/%2B/g' "$work/queries.txt" >"$work/queries.url"
 
+# --- in-process: Snapshot::account_breaches, no HTTP -------------------------------------
+python3 -c 'import hashlib,sys; [print(hashlib.sha1(l.strip().lower().encode()).hexdigest()) for l in open(sys.argv[1])]' \
+  "$work/queries.txt" >"$work/queries.sha1"
+cargo build --release -p leakwatch-store --example lookup_latency --locked 2>/dev/null
+inproc_us=$("$root/target/release/examples/lookup_latency" "$work/data/store" "$work/queries.sha1" 2000000 | awk '{ print $1 }')
+
 # --- ripgrep: one scan of the raw dump per lookup (page cache warm) ---------------------
 cat "$work/dump.txt" >/dev/null
 t0=$(date +%s.%N)
@@ -163,8 +169,8 @@ PY
 
 # --- report ----------------------------------------------------------------------------
 ratio() { echo "$1 / $2" | bc -l; }
-printf '\n%s accounts from a %s-line dump (%.0f MB); leakwatch ingest %.1f s (peak RSS %.0f MB), account files %.1f B/account\n' \
-  "$accounts" "$lines" "$(echo "$dump_bytes/1000000" | bc -l)" "$ingest_s" "$(echo "$ingest_rss_kb/1024" | bc -l)" "$(echo "$store_bytes/$accounts" | bc -l)"
+printf '\n%s accounts from a %s-line dump (%.0f MB); leakwatch ingest %.1f s (peak RSS %.0f MB), account files %.1f B/account; in-process lookup %s us\n' \
+  "$accounts" "$lines" "$(echo "$dump_bytes/1000000" | bc -l)" "$ingest_s" "$(echo "$ingest_rss_kb/1024" | bc -l)" "$(echo "$store_bytes/$accounts" | bc -l)" "$inproc_us"
 printf '| peer | lookups/s c=1 | lookups/s c=16 | leakwatch ÷ peer (c=1) | leakwatch ÷ peer (c=16) | load time | bytes |\n|---|---:|---:|---:|---:|---:|---:|\n'
 printf '| leakwatch (HTTP, wrk) | %.0f (p50 %.3f ms, p99 %.3f ms) | %.0f (p50 %.3f ms, p99 %.3f ms) | | | %.1f s | %s |\n' \
   "$lw1" "$lw1_p50" "$lw1_p99" "$lw16" "$lw16_p50" "$lw16_p99" "$ingest_s" "$store_bytes"
@@ -172,8 +178,8 @@ printf '| ripgrep scan (rg -F -i) | %.2f | | %.0f× | | – | %s (raw dump) |\n'
 printf '| PostgreSQL pgbench -S (TCP) | %.0f | %.0f | %.2f× | %.2f× | %.1f s | %s |\n' "$pg1" "$pg16" "$(ratio "$lw1" "$pg1")" "$(ratio "$lw16" "$pg16")" "$pg_load_s" "$pg_bytes"
 printf '| DuckDB (in-process, PK) | %.0f | %.0f | %.1f× | %.1f× | %.1f s | %s |\n' "$duck1" "$duck16" "$(ratio "$lw1" "$duck1")" "$(ratio "$lw16" "$duck16")" "$duck_load_s" "$duck_bytes"
 out="bench/results/accounts-$(date -u +%Y-%m-%d).json"
-printf '{"date":"%s","lines":%s,"accounts":%s,"cores":%s,"cpu":"%s","ingest_s":%s,"ingest_rss_kb":%s,"account_store_bytes":%s,"leakwatch":{"c1":%s,"c1_p50_ms":%s,"c1_p99_ms":%s,"c16":%s,"c16_p50_ms":%s,"c16_p99_ms":%s},"ripgrep_per_lookup_s":%.4f,"pgbench_S":{"c1":%s,"c16":%s,"load_s":%.2f,"bytes":%s},"duckdb":{"c1":%s,"c16":%s,"load_s":%s,"bytes":%s},"seconds_per_run":%s}\n' \
-  "$(date -u +%FT%TZ)" "$lines" "$accounts" "$(nproc)" "$cpu" "$ingest_s" "$ingest_rss_kb" "$store_bytes" \
+printf '{"date":"%s","lines":%s,"accounts":%s,"cores":%s,"cpu":"%s","ingest_s":%s,"ingest_rss_kb":%s,"account_store_bytes":%s,"inprocess_lookup_us":%s,"leakwatch":{"c1":%s,"c1_p50_ms":%s,"c1_p99_ms":%s,"c16":%s,"c16_p50_ms":%s,"c16_p99_ms":%s},"ripgrep_per_lookup_s":%.4f,"pgbench_S":{"c1":%s,"c16":%s,"load_s":%.2f,"bytes":%s},"duckdb":{"c1":%s,"c16":%s,"load_s":%s,"bytes":%s},"seconds_per_run":%s}\n' \
+  "$(date -u +%FT%TZ)" "$lines" "$accounts" "$(nproc)" "$cpu" "$ingest_s" "$ingest_rss_kb" "$store_bytes" "$inproc_us" \
   "$lw1" "$lw1_p50" "$lw1_p99" "$lw16" "$lw16_p50" "$lw16_p99" "$rg_per_lookup" "$pg1" "$pg16" "$pg_load_s" "$pg_bytes" \
   "$duck1" "$duck16" "$duck_load_s" "$duck_bytes" "$secs" >>"$out"
 echo "results appended to $out"
