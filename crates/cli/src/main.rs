@@ -532,8 +532,25 @@ fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {
     Ok(Arc::new(dir))
 }
 
+/// Lets a closed pipe end the program quietly (`leakwatch gen … | head`, `leakwatch breach
+/// list | less`), as it ends other Unix tools, instead of a panic in `println!`. Not for
+/// `serve`: there a peer that hangs up must cost one connection, not the process.
+#[cfg(unix)]
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: `signal` with SIG_DFL for SIGPIPE installs no Rust code as a handler, and it
+    // runs before this program starts any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+        die_quietly_on_closed_pipe();
+    }
+    match cli.command {
         Command::Serve {
             data,
             listen,

@@ -28,6 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         found += snap.account_breaches(keys[i % keys.len()])?.len();
     }
     let per = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    println!("{per:.3} us per lookup ({n} lookups over {} hashes, {found} hits)", keys.len());
+    println!(
+        "{per:.3} us per lookup ({n} lookups over {} hashes, {found} hits)",
+        keys.len()
+    );
     Ok(())
 }

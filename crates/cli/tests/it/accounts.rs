@@ -927,3 +927,48 @@ fn domain_search_opens_the_sealed_aliases_before_and_after_a_key_rotation() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to re-seal"));
     leakwatch(&["verify", "--data", d], None);
 }
+
+#[test]
+fn a_gzipped_dump_on_standard_input_imports_like_the_file() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = gen_dump(Dump::Jsonl, 3_000, 21, "5");
+    let model = model_of_dump(&bytes, Dump::Jsonl);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let data = tmp.path().join("data");
+    add_breach(&data, "Piped", &[]);
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "ingest",
+            "-q",
+            "--data",
+            data.to_str().unwrap(),
+            "--breach",
+            "Piped",
+            "-",
+        ])
+        .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&gz).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(out.contains("format Jsonl"), "{out}");
+    assert_eq!(summary_number(&out, "rejected"), model.rejected, "{out}");
+    let snap = snapshot(&data);
+    for id in model.lines.iter().flat_map(Line::identifiers) {
+        assert_eq!(
+            store_breaches(&snap, id),
+            BTreeSet::from(["Piped".to_owned()]),
+            "{id}"
+        );
+    }
+    // The same bytes from a file are the same source: nothing new.
+    let file = write(&tmp.path().join("dump.jsonl"), &bytes);
+    assert!(ingest_dump(&data, &file, "Piped", &[]).contains("already imported"));
+}
