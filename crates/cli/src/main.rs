@@ -118,7 +118,7 @@ enum Command {
         #[arg(long)]
         deep: bool,
     },
-    /// Merge each namespace's segments into one.
+    /// Merge each namespace's segments into one, and the alias files into one.
     Compact {
         #[command(flatten)]
         data: DataArg,
@@ -688,6 +688,10 @@ fn main() -> Result<()> {
                     ),
                     None => println!("{ns}: nothing to compact"),
                 }
+            }
+            match leakwatch_ingest::compact_aliases(&mut w, &data.data.join("tmp"), 1 << 30)? {
+                0 => println!("aliases: nothing to compact"),
+                n => println!("aliases: merged {n} alias files into one"),
             }
             Ok(())
         }

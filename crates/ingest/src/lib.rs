@@ -44,7 +44,7 @@ use leakwatch_store::{
 
 pub use dump::{ColumnMap, DumpOptions, Field};
 pub use parse::Format;
-pub use reseal::{ResealSummary, reseal};
+pub use reseal::{ResealSummary, compact_aliases, reseal};
 pub use source::Source;
 
 use crate::{

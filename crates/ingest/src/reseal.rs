@@ -1,5 +1,6 @@
 //! Operator-key rotation: every alias file sealed under the old key is re-tagged and
-//! re-sealed under the new one and published in one manifest swap.
+//! re-sealed under the new one and published in one manifest swap. Also alias compaction
+//! (all files into one, same key), which shares the machinery.
 //!
 //! Each domain's records start with its sealed domain name ([`DOMAIN_RECORD`] sorts first),
 //! so the domain — needed for the new tag and as the aliases' associated data — comes back
@@ -142,4 +143,74 @@ pub fn reseal(
     })?;
     summary.generation = published.generation;
     Ok(summary)
+}
+
+/// Merges every alias file into one (same key only), so domain search reads one file
+/// whatever the number of imports. Returns the number of files merged (0: nothing to do).
+pub fn compact_aliases(
+    writer: &mut StoreWriter,
+    tmp_dir: &std::path::Path,
+    memory: usize,
+) -> Result<usize, IngestError> {
+    let manifest = writer.manifest().clone();
+    if manifest.aliases.len() < 2 {
+        return Ok(0);
+    }
+    let key_id = &manifest.aliases[0].key_id;
+    if let Some(other) = manifest.aliases.iter().find(|a| &a.key_id != key_id) {
+        return Err(IngestError::Invalid(format!(
+            "alias files are sealed under different keys ({} and {}): run `leakwatch operator-key rotate` first",
+            key_id, other.key_id
+        )));
+    }
+    let _ = std::fs::remove_dir_all(tmp_dir);
+    std::fs::create_dir_all(tmp_dir).map_err(io_err(format!("creating {}", tmp_dir.display())))?;
+    let spill = tempfile::Builder::new()
+        .prefix("aliases-")
+        .tempdir_in(tmp_dir)
+        .map_err(io_err("creating spill directory"))?;
+    let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
+    let mut buffer = AliasBuffer::new(&runs);
+    for meta in &manifest.aliases {
+        let file = leakwatch_store::AliasFile::open(
+            &meta.file,
+            writer.directory().open_read(&meta.file)?,
+        )?;
+        let mut failed = None;
+        file.for_each(|tag, sealed| {
+            if failed.is_none()
+                && let Err(e) = buffer.push(tag, sealed)
+            {
+                failed = Some(e);
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(IngestError::Io {
+                context: "writing alias runs".into(),
+                source: e,
+            });
+        }
+    }
+    buffer.finish().map_err(io_err("writing alias runs"))?;
+    let (name, mut out) = writer.create_alias_file()?;
+    runs.merge_into(&mut out).map_err(|e| match e {
+        MergeError::Io(e) => IngestError::Io {
+            context: "reading alias runs".into(),
+            source: e,
+        },
+        MergeError::Store(e) => IngestError::Store(e),
+    })?;
+    let stats = out.finish()?;
+    writer.commit(Commit {
+        aliases_added: vec![AliasMeta {
+            file: name,
+            records: stats.records,
+            bytes: stats.bytes,
+            created_unix: unix_now(),
+            key_id: key_id.clone(),
+        }],
+        aliases_removed: manifest.aliases.iter().map(|a| a.file.clone()).collect(),
+        ..Commit::default()
+    })?;
+    Ok(manifest.aliases.len())
 }
