@@ -78,6 +78,18 @@ pub(crate) enum MergeError {
     Store(StoreError),
 }
 
+impl From<MergeError> for crate::IngestError {
+    fn from(e: MergeError) -> Self {
+        match e {
+            MergeError::Io(source) => crate::IngestError::Io {
+                context: "merging alias runs".into(),
+                source,
+            },
+            MergeError::Store(e) => crate::IngestError::Store(e),
+        }
+    }
+}
+
 fn read_record(r: &mut impl Read) -> io::Result<Option<(u64, Vec<u8>)>> {
     let mut head = [0u8; 9];
     match r.read_exact(&mut head) {

@@ -473,13 +473,7 @@ pub fn ingest(
     {
         progress.phase("merging aliases", 1);
         let (name, mut aw) = writer.create_alias_file()?;
-        alias_runs.merge_into(&mut aw).map_err(|e| match e {
-            aliases::MergeError::Io(e) => IngestError::Io {
-                context: "reading alias runs".into(),
-                source: e,
-            },
-            aliases::MergeError::Store(e) => IngestError::Store(e),
-        })?;
+        alias_runs.merge_into(&mut aw)?;
         let stats = aw.finish()?;
         summary.aliases = stats.records;
         aliases_added.push(AliasMeta {

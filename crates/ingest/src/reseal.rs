@@ -15,7 +15,7 @@ use leakwatch_store::{AliasMeta, Commit, Snapshot, StoreError, StoreWriter, unix
 
 use crate::{
     IngestError,
-    aliases::{AliasBuffer, AliasRuns, MergeError},
+    aliases::{AliasBuffer, AliasRuns},
     io_err,
 };
 
@@ -120,13 +120,7 @@ pub fn reseal(
     drop(snap);
     let (name, mut out) = writer.create_alias_file()?;
     if runs.pushed.load(Ordering::Relaxed) > 0 {
-        runs.merge_into(&mut out).map_err(|e| match e {
-            MergeError::Io(e) => IngestError::Io {
-                context: "reading re-seal runs".into(),
-                source: e,
-            },
-            MergeError::Store(e) => IngestError::Store(e),
-        })?;
+        runs.merge_into(&mut out)?;
     }
     let stats = out.finish()?;
     summary.records = stats.records;
@@ -193,13 +187,7 @@ pub fn compact_aliases(
     }
     buffer.finish().map_err(io_err("writing alias runs"))?;
     let (name, mut out) = writer.create_alias_file()?;
-    runs.merge_into(&mut out).map_err(|e| match e {
-        MergeError::Io(e) => IngestError::Io {
-            context: "reading alias runs".into(),
-            source: e,
-        },
-        MergeError::Store(e) => IngestError::Store(e),
-    })?;
+    runs.merge_into(&mut out)?;
     let stats = out.finish()?;
     writer.commit(Commit {
         aliases_added: vec![AliasMeta {

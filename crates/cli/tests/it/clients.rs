@@ -52,14 +52,7 @@ fn load_dumps(
     live: &mut [Value],
 ) -> (BTreeMap<String, BTreeSet<String>>, String) {
     let combo = gen_dump(Dump::Combo(':'), 4_000, 51, "5");
-    let text = String::from_utf8(combo.clone()).unwrap();
-    let slice = |from: usize, to: usize| -> Vec<u8> {
-        text.lines()
-            .skip(from)
-            .take(to - from)
-            .flat_map(|l| format!("{l}\n").into_bytes())
-            .collect()
-    };
+    let slice = |from, to| lines_between(&combo, from, to);
     let csv = gen_dump(Dump::Csv, 2_000, 52, "5");
     let imports: Vec<(&str, Vec<u8>, Dump)> = vec![
         ("Fictobank", combo.clone(), Dump::Combo(':')),
