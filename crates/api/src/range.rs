@@ -114,7 +114,8 @@ pub(crate) async fn range(
     let real = snap.range(ns, prefix)?;
 
     let digits = ns.suffix_hex_len();
-    let mut body = Vec::with_capacity((digits + 10) * real.len().max(PAD_MIN + PAD_JITTER));
+    // A line is the suffix, ':', a count of up to 20 digits, CRLF.
+    let mut body = Vec::with_capacity((digits + 23) * real.len());
     render(&real, digits, &mut body);
     let etag = format!(
         "\"{}-{:016x}\"",
@@ -125,18 +126,24 @@ pub(crate) async fn range(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(snap.modified_unix(ns)),
     );
 
-    let mut resp_headers = HeaderMap::new();
-    let mut put = |name: header::HeaderName, value: &str| {
+    let mut resp_headers = HeaderMap::with_capacity(8);
+    let fixed = [
+        (header::CONTENT_TYPE, "text/plain"),
+        (header::CACHE_CONTROL, "public, max-age=2678400"),
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::VARY, "Add-Padding"),
+    ];
+    for (name, value) in fixed {
+        resp_headers.insert(name, HeaderValue::from_static(value));
+    }
+    for (name, value) in [
+        (header::ETAG, etag.as_str()),
+        (header::LAST_MODIFIED, &last_modified),
+    ] {
         if let Ok(v) = HeaderValue::from_str(value) {
             resp_headers.insert(name, v);
         }
-    };
-    put(header::CONTENT_TYPE, "text/plain");
-    put(header::CACHE_CONTROL, "public, max-age=2678400");
-    put(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-    put(header::ETAG, &etag);
-    put(header::LAST_MODIFIED, &last_modified);
-    put(header::VARY, "Add-Padding");
+    }
 
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
@@ -159,7 +166,7 @@ pub(crate) async fn range(
         let mut all = real;
         all.extend(padding(ns, prefix, &all));
         all.sort_unstable_by_key(|e| e.0);
-        body.clear();
+        body = Vec::with_capacity((digits + 23) * all.len());
         render(&all, digits, &mut body);
     }
     Ok((StatusCode::OK, resp_headers, body).into_response())

@@ -32,8 +32,8 @@ pub use postings::{
     POSTINGS_VERSION, Postings, breach_ref, canonical_refs, ref_breach, ref_is_primary,
 };
 pub use segment::{
-    SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter, TARGET_ACCOUNT_GROUP_LEN,
-    TARGET_GROUP_LEN, group_shift_for,
+    SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter, TARGET_GROUP_LEN,
+    group_shift_for,
 };
 pub use store::{Commit, CompactStats, Snapshot, StoreWriter, read_manifest, unix_now};
 

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Range API throughput and latency: leakwatch's /range/{prefix} against nginx (Debian)
+# serving the same ranges as 1,048,576 static files in the official downloader's layout
+# (XXXXX.txt, CRLF lines), same client (wrk), same concurrency, uniformly random prefixes,
+# page cache warm. Variants: plain, Add-Padding (nginx cannot pad: compared with its plain
+# answer), gzip (Accept-Encoding: gzip; nginx `gzip on`). Not a test: numbers go to
+# bench/results/.
+#
+# Usage: bench/range.sh [HASHES] [SECONDS] [CONNECTIONS]   (default 10000000 10 16)
+# Disk: the range directory takes about 4 KiB per file (4.1 GB) whatever HASHES is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hashes=${1:-10000000}
+secs=${2:-10}
+conns=${3:-16}
+root=$(pwd)
+work=/tmp/leakwatch-bench-range # nginx workers must be able to read it
+port=58801
+nport=58901
+
+pkgs=()
+command -v nginx >/dev/null || pkgs+=(nginx)
+command -v wrk >/dev/null || pkgs+=(wrk)
+if [ ${#pkgs[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
+fi
+cargo build --release -p leakwatch --locked
+bin=$root/target/release/leakwatch
+rm -rf "$work" && mkdir -p "$work" bench/results
+cleanup() {
+  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $cpu"
+
+# The same generated corpus, as a store and as the downloader's directory.
+"$bin" gen passwords --format sha1 --count "$hashes" --seed 3 --out "$work/hashes.txt"
+"$bin" ingest -q --data "$work/data" "$work/hashes.txt" >/dev/null
+rm "$work/hashes.txt"
+"$bin" gen passwords --format sha1 --count "$hashes" --seed 3 --dir --out "$work/ranges"
+chmod -R a+rX "$work"
+cat "$work"/ranges/*.txt >/dev/null # page cache warm for nginx; leakwatch's store is mapped
+
+cat >"$work/nginx.conf" <<EOF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  open_file_cache max=1100000 inactive=600s;
+  open_file_cache_valid 600s;
+  keepalive_requests 10000000;
+  gzip_types text/plain;
+  gzip_min_length 0;
+  server {
+    listen 127.0.0.1:$nport;
+    location ~ "^/range/([0-9A-F]{5})\$" {
+      alias $work/ranges/\$1.txt;
+      default_type text/plain;
+      add_header Cache-Control "public, max-age=2678400";
+      add_header Access-Control-Allow-Origin "*";
+      gzip on;
+    }
+  }
+}
+EOF
+nginx -c "$work/nginx.conf" -p "$work"
+"$bin" serve --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+server=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+lua() { # name, extra headers as lua table entries
+  cat >"$work/$1.lua" <<EOF
+local x = 12345
+wrk.headers = { $2 }
+request = function()
+  x = (x * 1103515245 + 12345) % 2147483648
+  return wrk.format("GET", string.format("/range/%05X", x % 1048576))
+end
+EOF
+}
+lua plain ''
+lua padded '["Add-Padding"] = "true"'
+lua gzip '["Accept-Encoding"] = "gzip"'
+run() { # port, script -> "rate p50_ms p99_ms"
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/$2.lua" "http://127.0.0.1:$1" >"$work/wrk.txt"
+  python3 - "$work/wrk.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+def pct(p):
+    v, u = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", t).groups()
+    return float(v) * unit[u]
+print(float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)), pct(50), pct(99))
+PY
+}
+# Warm both (nginx's open-file cache, leakwatch's mapped pages), then measure.
+run "$nport" plain >/dev/null
+run "$port" plain >/dev/null
+read -r n_plain n_plain_p50 n_plain_p99 < <(run "$nport" plain)
+read -r l_plain l_plain_p50 l_plain_p99 < <(run "$port" plain)
+read -r l_pad l_pad_p50 l_pad_p99 < <(run "$port" padded)
+read -r n_gz n_gz_p50 n_gz_p99 < <(run "$nport" gzip)
+read -r l_gz l_gz_p50 l_gz_p99 < <(run "$port" gzip)
+
+ratio() { echo "$1 / $2" | bc -l; }
+printf '\n%s hashes, uniformly random prefixes, %s connections, %s s a run\n' "$hashes" "$conns" "$secs"
+printf '| variant | leakwatch req/s (p50 / p99 ms) | nginx req/s (p50 / p99 ms) | leakwatch ÷ nginx |\n|---|---:|---:|---:|\n'
+printf '| plain | %.0f (%.3f / %.3f) | %.0f (%.3f / %.3f) | %.2f× |\n' "$l_plain" "$l_plain_p50" "$l_plain_p99" "$n_plain" "$n_plain_p50" "$n_plain_p99" "$(ratio "$l_plain" "$n_plain")"
+printf '| Add-Padding (nginx: plain) | %.0f (%.3f / %.3f) | %.0f | %.2f× |\n' "$l_pad" "$l_pad_p50" "$l_pad_p99" "$n_plain" "$(ratio "$l_pad" "$n_plain")"
+printf '| gzip | %.0f (%.3f / %.3f) | %.0f (%.3f / %.3f) | %.2f× |\n' "$l_gz" "$l_gz_p50" "$l_gz_p99" "$n_gz" "$n_gz_p50" "$n_gz_p99" "$(ratio "$l_gz" "$n_gz")"
+out="bench/results/range-$(date -u +%Y-%m-%d).json"
+printf '{"date":"%s","hashes":%s,"connections":%s,"seconds":%s,"cores":%s,"cpu":"%s","leakwatch":{"plain":[%s,%s,%s],"padded":[%s,%s,%s],"gzip":[%s,%s,%s]},"nginx":{"plain":[%s,%s,%s],"gzip":[%s,%s,%s]}}\n' \
+  "$(date -u +%FT%TZ)" "$hashes" "$conns" "$secs" "$(nproc)" "$cpu" \
+  "$l_plain" "$l_plain_p50" "$l_plain_p99" "$l_pad" "$l_pad_p50" "$l_pad_p99" "$l_gz" "$l_gz_p50" "$l_gz_p99" \
+  "$n_plain" "$n_plain_p50" "$n_plain_p99" "$n_gz" "$n_gz_p50" "$n_gz_p99" >>"$out"
+echo "results appended to $out"
