@@ -6,7 +6,7 @@
 //! a digest of the real lines, so it changes exactly when the range does (padding aside), and
 //! `If-None-Match` answers 304.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
     extract::{Path, RawQuery, State},
@@ -76,28 +76,32 @@ fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-/// Random suffixes, absent from `real`, to bring the answer up to 800–1000 lines.
-fn padding(ns: Namespace, prefix: u32, real: &[(Key, u64)]) -> Vec<(Key, u64)> {
-    let target = PAD_MIN + fastrand::usize(0..=PAD_JITTER);
-    let need = target.saturating_sub(real.len());
-    let taken: HashSet<Key> = real.iter().map(|e| e.0).collect();
+/// `real` mixed with random suffixes (count 0) up to 800–1000 lines, sorted. A random
+/// 135-bit suffix colliding with a real one or another fake is astronomically unlikely, but
+/// duplicates are dropped all the same, and the loop tops up what they removed.
+fn padded(ns: Namespace, prefix: u32, real: &[(Key, u64)]) -> Vec<(Key, u64)> {
+    let target = (PAD_MIN + fastrand::usize(0..=PAD_JITTER)).max(real.len());
     let base = Key::first_with_prefix(ns, prefix as u64, leakwatch_store::PREFIX_BITS);
     let suffix_bits = ns.key_bits() - leakwatch_store::PREFIX_BITS;
-    let mut fake = HashSet::with_capacity(need);
-    while fake.len() < need {
-        let r = Key::from_u128(fastrand::u128(..))
-            .shift_left(32)
-            .or_low(fastrand::u32(..) as u64);
-        let suffix = r
-            .shift_left(160 - suffix_bits)
-            .shift_right(160 - suffix_bits);
-        if let Some(key) = base.checked_add(suffix)
-            && !taken.contains(&key)
-        {
-            fake.insert(key);
+    let mut all: Vec<(Key, u64)> = Vec::with_capacity(target);
+    all.extend_from_slice(real);
+    while all.len() < target {
+        while all.len() < target {
+            let r = Key::from_u128(fastrand::u128(..))
+                .shift_left(32)
+                .or_low(fastrand::u32(..) as u64);
+            let suffix = r
+                .shift_left(160 - suffix_bits)
+                .shift_right(160 - suffix_bits);
+            if let Some(key) = base.checked_add(suffix) {
+                all.push((key, 0));
+            }
         }
+        // Real entries (count > 0) sort before a fake twin (count 0) and so survive dedup.
+        all.sort_unstable_by_key(|e| (e.0, std::cmp::Reverse(e.1)));
+        all.dedup_by_key(|e| e.0);
     }
-    fake.into_iter().map(|k| (k, 0)).collect()
+    all
 }
 
 pub(crate) async fn range(
@@ -158,14 +162,12 @@ pub(crate) async fn range(
         return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
     }
 
-    let padded = headers
+    let padded_wanted = headers
         .get("add-padding")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    if padded {
-        let mut all = real;
-        all.extend(padding(ns, prefix, &all));
-        all.sort_unstable_by_key(|e| e.0);
+    if padded_wanted {
+        let all = padded(ns, prefix, &real);
         body = Vec::with_capacity((digits + 23) * all.len());
         render(&all, digits, &mut body);
     }
@@ -201,22 +203,37 @@ mod tests {
 
     #[test]
     fn padding_fills_to_between_800_and_1000_with_fresh_suffixes_in_the_range() {
-        let real: Vec<(Key, u64)> = (1..=5u128)
+        for ns in Namespace::ALL {
+            let real: Vec<(Key, u64)> = (1..=5u128)
+                .map(|i| {
+                    let base = Key::first_with_prefix(ns, 0xABCDE, 20);
+                    (base.checked_add(Key::from_u128(i * 7)).unwrap(), 9)
+                })
+                .collect();
+            let all = padded(ns, 0xABCDE, &real);
+            assert!((800..=1000).contains(&all.len()), "{}", all.len());
+            assert!(all.iter().all(|(k, _)| k.prefix(ns) == 0xABCDE));
+            assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "sorted, unique");
+            for r in &real {
+                assert!(all.contains(r), "real entry kept with its count");
+            }
+            assert_eq!(
+                all.iter().filter(|e| e.1 == 0).count(),
+                all.len() - real.len()
+            );
+        }
+        // An answer already longer than the padding target is left as it is.
+        let many: Vec<(Key, u64)> = (1..=1200u128)
             .map(|i| {
                 (
-                    Key::first_with_prefix(Namespace::Sha1, 0xABCDE, 20)
+                    Key::first_with_prefix(Namespace::Sha1, 7, 20)
                         .checked_add(Key::from_u128(i))
                         .unwrap(),
-                    9,
+                    1,
                 )
             })
             .collect();
-        for ns in Namespace::ALL {
-            let pad = padding(ns, 0xABCDE, &real);
-            assert!((795..=995).contains(&pad.len()), "{}", pad.len());
-            assert!(pad.iter().all(|(k, c)| *c == 0 && k.prefix(ns) == 0xABCDE));
-            assert!(pad.iter().all(|p| !real.iter().any(|r| r.0 == p.0)));
-        }
+        assert_eq!(padded(Namespace::Sha1, 7, &many), many);
     }
 
     #[test]

@@ -219,18 +219,19 @@ impl Key {
         Key::from_u128(prefix as u128).shift_left(ns.key_bits() - prefix_bits)
     }
 
-    /// Appends the upper-case hex of the last `digits` hex digits.
+    /// Appends the upper-case hex of the last `digits` (at most 40) hex digits. Byte-wise
+    /// into a stack buffer, then one copy: this is most of rendering a padded range.
     #[inline]
     pub fn write_hex_suffix(self, digits: usize, out: &mut Vec<u8>) {
-        for i in (0..digits).rev() {
-            let shift = (i * 4) as u32;
-            let nibble = if shift >= 128 {
-                (self.hi >> (shift - 128)) & 0xF
-            } else {
-                ((self.lo >> shift) & 0xF) as u32
-            };
-            out.push(HEX[nibble as usize]);
+        let mut bytes = [0u8; 20];
+        bytes[..4].copy_from_slice(&self.hi.to_be_bytes());
+        bytes[4..].copy_from_slice(&self.lo.to_be_bytes());
+        let mut buf = [0u8; 40];
+        for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = HEX[(b >> 4) as usize];
+            pair[1] = HEX[(b & 0xF) as usize];
         }
+        out.extend_from_slice(&buf[40 - digits.min(40)..]);
     }
 
     /// Upper-case hex of the whole digest in namespace `ns`.
