@@ -18,7 +18,7 @@ use std::{
     },
 };
 
-use leakwatch_store::{AliasWriter, StoreError};
+use leakwatch_store::{AliasMeta, AliasWriter, StoreError, StoreWriter, unix_now};
 
 /// The run files of one import.
 pub(crate) struct AliasRuns {
@@ -42,7 +42,26 @@ impl AliasRuns {
         }
     }
 
-    /// Merges every run into `out`; returns the records written.
+    /// Merges every run into a new alias file of `writer`, sealed under key `key_id`, and
+    /// describes it for the commit that publishes it.
+    pub(crate) fn write_alias_file(
+        &self,
+        writer: &mut StoreWriter,
+        key_id: &str,
+    ) -> Result<AliasMeta, crate::IngestError> {
+        let (name, mut out) = writer.create_alias_file()?;
+        self.merge_into(&mut out)?;
+        let stats = out.finish()?;
+        Ok(AliasMeta {
+            file: name,
+            records: stats.records,
+            bytes: stats.bytes,
+            created_unix: unix_now(),
+            key_id: key_id.to_owned(),
+        })
+    }
+
+    /// Merges every run into `out`.
     pub(crate) fn merge_into(&self, out: &mut AliasWriter) -> Result<(), MergeError> {
         let runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|e| e.into_inner()));
         let mut readers = Vec::with_capacity(runs.len());

@@ -38,8 +38,8 @@ use std::{
 
 use leakwatch_identity::OperatorKey;
 use leakwatch_store::{
-    AliasMeta, Commit, Key, Namespace, Postings, Snapshot, SourceRecord, StoreError, StoreWriter,
-    breach_ref, unix_now,
+    Commit, Key, Namespace, Postings, Snapshot, SourceRecord, StoreError, StoreWriter, breach_ref,
+    unix_now,
 };
 
 pub use dump::{ColumnMap, DumpOptions, Field};
@@ -74,6 +74,21 @@ pub enum IngestError {
     /// The options cannot work (e.g. a directory given with `--format plain`).
     #[error("{0}")]
     Invalid(String),
+}
+
+/// A new spill directory under `tmp_dir`. Spill space lives next to the data; whatever a
+/// crashed writer left in `tmp_dir` is removed first, which is safe because the caller holds
+/// the store's writer lock.
+pub(crate) fn fresh_spill_dir(
+    tmp_dir: &std::path::Path,
+    prefix: &str,
+) -> Result<tempfile::TempDir, IngestError> {
+    let _ = std::fs::remove_dir_all(tmp_dir);
+    std::fs::create_dir_all(tmp_dir).map_err(io_err(format!("creating {}", tmp_dir.display())))?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(tmp_dir)
+        .map_err(io_err("creating spill directory"))
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> IngestError {
@@ -161,7 +176,8 @@ pub struct Summary {
     pub ntlm: NamespaceSummary,
     /// Account outcome (dumps only): `distinct` identifiers, `new` to the store.
     pub accounts: NamespaceSummary,
-    /// Distinct sealed aliases written (dumps with an operator key).
+    /// Sealed records written to the alias file: distinct aliases plus one sealed name per
+    /// domain (dumps with an operator key).
     pub aliases: u64,
     /// The breach the accounts were linked to.
     pub breach: Option<String>,
@@ -258,15 +274,7 @@ pub fn ingest(
     };
     let breach_id = opts.breach.as_deref().map(|b| writer.breach_id(b));
 
-    // Spill space lives next to the data; leftovers of a crashed import are ours to remove
-    // because we hold the writer lock.
-    let _ = std::fs::remove_dir_all(&opts.tmp_dir);
-    std::fs::create_dir_all(&opts.tmp_dir)
-        .map_err(io_err(format!("creating {}", opts.tmp_dir.display())))?;
-    let spill_dir = tempfile::Builder::new()
-        .prefix("ingest-")
-        .tempdir_in(&opts.tmp_dir)
-        .map_err(io_err("creating spill directory"))?;
+    let spill_dir = fresh_spill_dir(&opts.tmp_dir, "ingest-")?;
     let spills: Vec<Spill> = Namespace::ALL
         .iter()
         .map(|&ns| Spill::new(ns, spill_dir.path().to_path_buf(), opts.memory / 6))
@@ -472,17 +480,9 @@ pub fn ingest(
         && alias_runs.pushed.load(Ordering::Relaxed) > 0
     {
         progress.phase("merging aliases", 1);
-        let (name, mut aw) = writer.create_alias_file()?;
-        alias_runs.merge_into(&mut aw)?;
-        let stats = aw.finish()?;
-        summary.aliases = stats.records;
-        aliases_added.push(AliasMeta {
-            file: name,
-            records: stats.records,
-            bytes: stats.bytes,
-            created_unix: unix_now(),
-            key_id: key.id().to_owned(),
-        });
+        let meta = alias_runs.write_alias_file(writer, key.id())?;
+        summary.aliases = meta.records;
+        aliases_added.push(meta);
     }
     let manifest = writer.commit(Commit {
         added,

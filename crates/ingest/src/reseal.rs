@@ -8,15 +8,13 @@
 //! sort as an import. Until the swap, readers see the old files; a crash leaves them, and
 //! the next writer removes the unfinished new file.
 
-use std::sync::atomic::Ordering;
-
 use leakwatch_identity::{DOMAIN_RECORD, OperatorKey};
-use leakwatch_store::{AliasMeta, Commit, Snapshot, StoreError, StoreWriter, unix_now};
+use leakwatch_store::{AliasMeta, Commit, StoreError, StoreWriter};
 
 use crate::{
     IngestError,
     aliases::{AliasBuffer, AliasRuns},
-    io_err,
+    fresh_spill_dir, io_err,
 };
 
 /// What a rotation did.
@@ -61,14 +59,8 @@ pub fn reseal(
     if stale.is_empty() {
         return Ok(summary);
     }
-    let _ = std::fs::remove_dir_all(tmp_dir);
-    std::fs::create_dir_all(tmp_dir).map_err(io_err(format!("creating {}", tmp_dir.display())))?;
-    let spill = tempfile::Builder::new()
-        .prefix("reseal-")
-        .tempdir_in(tmp_dir)
-        .map_err(io_err("creating spill directory"))?;
+    let spill = fresh_spill_dir(tmp_dir, "reseal-")?;
     let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
-    let snap = Snapshot::open(writer.directory().as_ref())?;
     let mut buffer = AliasBuffer::new(&runs);
     let (mut old_sealer, mut new_sealer) = (old.sealer(), new.sealer());
     for meta in &stale {
@@ -117,21 +109,10 @@ pub fn reseal(
         summary.files += 1;
     }
     buffer.finish().map_err(io_err("writing re-seal runs"))?;
-    drop(snap);
-    let (name, mut out) = writer.create_alias_file()?;
-    if runs.pushed.load(Ordering::Relaxed) > 0 {
-        runs.merge_into(&mut out)?;
-    }
-    let stats = out.finish()?;
-    summary.records = stats.records;
+    let meta = runs.write_alias_file(writer, new.id())?;
+    summary.records = meta.records;
     let published = writer.commit(Commit {
-        aliases_added: vec![AliasMeta {
-            file: name,
-            records: stats.records,
-            bytes: stats.bytes,
-            created_unix: unix_now(),
-            key_id: new.id().to_owned(),
-        }],
+        aliases_added: vec![meta],
         aliases_removed: stale.iter().map(|a| a.file.clone()).collect(),
         ..Commit::default()
     })?;
@@ -157,12 +138,7 @@ pub fn compact_aliases(
             key_id, other.key_id
         )));
     }
-    let _ = std::fs::remove_dir_all(tmp_dir);
-    std::fs::create_dir_all(tmp_dir).map_err(io_err(format!("creating {}", tmp_dir.display())))?;
-    let spill = tempfile::Builder::new()
-        .prefix("aliases-")
-        .tempdir_in(tmp_dir)
-        .map_err(io_err("creating spill directory"))?;
+    let spill = fresh_spill_dir(tmp_dir, "aliases-")?;
     let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
     let mut buffer = AliasBuffer::new(&runs);
     for meta in &manifest.aliases {
@@ -186,17 +162,9 @@ pub fn compact_aliases(
         }
     }
     buffer.finish().map_err(io_err("writing alias runs"))?;
-    let (name, mut out) = writer.create_alias_file()?;
-    runs.merge_into(&mut out)?;
-    let stats = out.finish()?;
+    let meta = runs.write_alias_file(writer, key_id)?;
     writer.commit(Commit {
-        aliases_added: vec![AliasMeta {
-            file: name,
-            records: stats.records,
-            bytes: stats.bytes,
-            created_unix: unix_now(),
-            key_id: key_id.clone(),
-        }],
+        aliases_added: vec![meta],
         aliases_removed: manifest.aliases.iter().map(|a| a.file.clone()).collect(),
         ..Commit::default()
     })?;
