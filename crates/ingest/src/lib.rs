@@ -415,6 +415,9 @@ pub fn ingest(
 
     let before = Snapshot::open(writer.directory().as_ref())?;
     let mut added = Vec::new();
+    // Distinct primary identifiers of this import: the breach's PwnCount when the breach is
+    // new to the store, without decoding the segment just written.
+    let mut primaries = 0u64;
     for (i, ns) in Namespace::ALL.into_iter().enumerate() {
         let spill = &spills[i];
         if spill.records.load(Ordering::Relaxed) == 0 {
@@ -435,6 +438,7 @@ pub fn ingest(
         // An account's value is its breach set: `{breach, primary}` (1) or
         // `{breach, secondary}` (2); the spill count carries PRIMARY for primary occurrences.
         let is_account = ns == Namespace::Account;
+        let primaries = &mut primaries;
         let mut push = |key: Key, count: u64| -> Result<(), IngestError> {
             let mut seen = false;
             for it in &mut existing {
@@ -457,7 +461,10 @@ pub fn ingest(
             ns_summary.new += u64::from(!seen);
             let value = match (is_account, count >= PRIMARY) {
                 (false, _) => count,
-                (true, true) => 1,
+                (true, true) => {
+                    *primaries += 1;
+                    1
+                }
                 (true, false) => 2,
             };
             seg.push(key, value)?;
@@ -503,10 +510,14 @@ pub fn ingest(
         ..Commit::default()
     })?;
     summary.generation = manifest.generation;
-    if let Some(breach) = &opts.breach {
-        summary.breach_accounts =
-            Snapshot::open(writer.directory().as_ref())?.accounts_in_breach(breach)?;
-    }
+    summary.breach_accounts = match (&opts.breach, breach_id) {
+        (Some(_), Some((_, true))) => primaries,
+        // Earlier imports of this breach may share accounts with this one: count the union.
+        (Some(breach), _) => {
+            Snapshot::open(writer.directory().as_ref())?.accounts_in_breach(breach)?
+        }
+        (None, _) => 0,
+    };
     summary.seconds = started.elapsed().as_secs_f64();
     progress.finish(&format!("published generation {}", summary.generation));
     Ok(summary)

@@ -400,6 +400,26 @@ fn the_same_accounts_in_several_breaches_are_linked_to_each_and_survive_compacti
     assert!(!out.contains("already imported"), "{out}");
 
     let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // PwnCount when a breach gets a second file holding accounts it already has (the first
+    // half again, with CRLF line ends: another source, the same accounts): the union.
+    let again = write(
+        &tmp.path().join("half-crlf.txt"),
+        first_half.replace('\n', "\r\n").as_bytes(),
+    );
+    let out = ingest_dump(&data, &again, "Alpha", &[]);
+    assert!(!out.contains("already imported"), "{out}");
+    let shown: serde_json::Value = serde_json::from_slice(
+        &leakwatch(
+            &["breach", "show", "--data", data.to_str().unwrap(), "Alpha"],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap();
+    let alpha_emails = model_of_dump(&combo, Dump::Combo(':'))
+        .distinct_emails()
+        .len();
+    assert_eq!(shown["PwnCount"], alpha_emails as u64);
     for (bytes, format, breaches) in [
         (&combo[..], Dump::Combo(':'), &["Alpha"][..]),
         (
