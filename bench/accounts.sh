@@ -92,15 +92,7 @@ EOF
 wrk_run() { # concurrency -> "rate p50_ms p99_ms"
   local c=$1 t=$(( $1 < 2 ? 1 : 2 ))
   wrk -t"$t" -c"$c" -d"${secs}s" --latency -s "$work/lookup.lua" "http://127.0.0.1:$port" >"$work/wrk-$c.txt"
-  python3 - "$work/wrk-$c.txt" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-def pct(p):
-    v, u = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", t).groups()
-    return float(v) * unit[u]
-print(float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)), pct(50), pct(99))
-PY
+  python3 "$root/bench/wrk_stats.py" "$work/wrk-$c.txt"
 }
 read -r lw1 lw1_p50 lw1_p99 < <(wrk_run 1)
 read -r lw16 lw16_p50 lw16_p99 < <(wrk_run 16)

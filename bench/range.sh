@@ -88,15 +88,7 @@ lua padded '["Add-Padding"] = "true"'
 lua gzip '["Accept-Encoding"] = "gzip"'
 run() { # port, script -> "rate p50_ms p99_ms"
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/$2.lua" "http://127.0.0.1:$1" >"$work/wrk.txt"
-  python3 - "$work/wrk.txt" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-def pct(p):
-    v, u = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", t).groups()
-    return float(v) * unit[u]
-print(float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)), pct(50), pct(99))
-PY
+  python3 "$root/bench/wrk_stats.py" "$work/wrk.txt"
 }
 # Warm both (nginx's open-file cache, leakwatch's mapped pages), then measure.
 run "$nport" plain >/dev/null
