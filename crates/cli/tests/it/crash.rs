@@ -33,18 +33,24 @@ fn state(data: &Path) -> (Model, Model) {
     )
 }
 
-/// Runs `args` on a copy of `base`, kills it after `delay`, and returns the copy.
-fn run_and_kill(base: &Path, work: &Path, args: &[&str], delay: Duration) -> bool {
+/// Starts `leakwatch ARGS --data WORK` on a fresh copy of `base`. The tests' operator key
+/// is in its environment (dump imports need it; nothing else reads it).
+fn spawn_on_copy(base: &Path, work: &Path, args: &[&str]) -> std::process::Child {
     let _ = std::fs::remove_dir_all(work);
     copy_dir(base, work);
-    let mut full: Vec<&str> = args.to_vec();
-    full.extend(["--data", work.to_str().unwrap()]);
-    let mut child = Command::new(bin())
-        .args(&full)
+    Command::new(bin())
+        .args(args)
+        .args(["--data", work.to_str().unwrap()])
+        .env("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `args` on a copy of `base` and SIGKILLs it after `delay`; true if it had finished.
+fn run_and_kill(base: &Path, work: &Path, args: &[&str], delay: Duration) -> bool {
+    let mut child = spawn_on_copy(base, work, args);
     std::thread::sleep(delay);
     let finished = child.try_wait().unwrap().is_some();
     let _ = child.kill(); // SIGKILL
@@ -52,13 +58,11 @@ fn run_and_kill(base: &Path, work: &Path, args: &[&str], delay: Duration) -> boo
     finished
 }
 
+/// How long `args` takes on a copy of `base`, run to the end (it must succeed).
 fn timed(base: &Path, work: &Path, args: &[&str]) -> Duration {
-    let _ = std::fs::remove_dir_all(work);
-    copy_dir(base, work);
-    let mut full: Vec<&str> = args.to_vec();
-    full.extend(["--data", work.to_str().unwrap()]);
     let t = Instant::now();
-    leakwatch(&full, None);
+    let status = spawn_on_copy(base, work, args).wait().unwrap();
+    assert!(status.success(), "{args:?} failed");
     t.elapsed()
 }
 
@@ -170,29 +174,7 @@ fn sigkill_during_a_dump_import_leaves_a_published_state_and_a_catalogue_that_ca
         "Crashy",
         file.to_str().unwrap(),
     ];
-    let run = |work: &Path, delay: Option<Duration>| {
-        let _ = std::fs::remove_dir_all(work);
-        copy_dir(&base, work);
-        let mut child = Command::new(bin())
-            .args(args)
-            .args(["--data", work.to_str().unwrap()])
-            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t = Instant::now();
-        match delay {
-            Some(d) => {
-                std::thread::sleep(d);
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            None => assert!(child.wait().unwrap().success()),
-        }
-        t.elapsed()
-    };
-    let full = run(&work, None);
+    let full = timed(&base, &work, &args);
     let after = dump_state(&work);
     assert_ne!(before, after);
     assert_eq!(after.3, ["Crashy"]);
@@ -217,7 +199,7 @@ fn sigkill_during_a_dump_import_leaves_a_published_state_and_a_catalogue_that_ca
         } else {
             full * (2 + i - (points - 2)) as u32
         };
-        run(&work, Some(delay));
+        run_and_kill(&base, &work, &args, delay);
         let got = dump_state(&work);
         if got == before {
             saw_before += 1;
