@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use leakwatch_identity::{DOMAIN_RECORD, InvalidIdentifier, OperatorKey};
-use leakwatch_store::{Key, Snapshot, StoreError};
+use leakwatch_store::{Snapshot, StoreError};
 
 /// Why a domain search failed.
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +75,8 @@ pub fn breached_domain(
     }
     let mut out = BTreeMap::new();
     for alias in aliases {
-        let address = format!("{alias}@{domain}");
-        let digest: [u8; 20] = {
-            use sha1::Digest;
-            sha1::Sha1::digest(address.as_bytes()).into()
-        };
-        let ids = snap.account_breaches(Key::from_digest(&digest).unwrap_or_default())?;
+        let ids =
+            snap.account_breaches(crate::account::account_key(&format!("{alias}@{domain}")))?;
         let mut names: Vec<String> = ids
             .iter()
             .filter_map(|&id| snap.breach_name(id).map(str::to_owned))

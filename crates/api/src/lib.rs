@@ -7,7 +7,7 @@
 //! map to a status and a one-line plain-text reason and never reveal internals.
 //! Query values (prefixes, accounts) are never logged.
 
-mod account;
+pub mod account;
 pub mod domain;
 mod error;
 mod metrics;

@@ -1072,13 +1072,7 @@ fn check_account(data: &Path, account: &str, region: Option<&str>, json: bool) -
     let candidates = leakwatch_identity::lookup_candidates(account, region)
         .map_err(|e| anyhow::anyhow!("not an account leakwatch can look up: {e}"))?;
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
-    let mut ids = Vec::new();
-    for c in &candidates {
-        let key = leakwatch_ingest::parse::sha1_key(c.as_str().as_bytes());
-        ids.extend(snap.account_breaches(key)?);
-    }
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = leakwatch_api::account::breach_ids(&snap, &candidates)?;
     let catalog = catalog(data)?;
     let mut found = Vec::new();
     for id in ids {
