@@ -1,105 +1,209 @@
 //! Prometheus metrics: request counts by route template and status, latency histograms,
 //! and store gauges. Routes are recorded by their template (`/range/{prefix}`), never by the
 //! path, so no queried value reaches the metrics. Hand-rolled to keep dependencies lean.
+//!
+//! Recording is a [`Track`] layer put on each route by `app`: it knows its route when the
+//! router is built, so a request costs two clock reads and three relaxed atomic adds (the
+//! earlier `from_fn` middleware boxed a future, allocated the route name and took two
+//! mutexes per request: a sixth of the range API's throughput). It does not measure the
+//! time spent reading the request or writing the response to the socket.
 
 use std::{
-    collections::BTreeMap,
     fmt::Write,
-    sync::{Arc, Mutex},
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    task::{Context, Poll},
     time::Instant,
 };
 
 use axum::{
-    extract::{MatchedPath, Request, State},
+    extract::State,
     http::header,
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use leakwatch_store::Namespace;
 
 use crate::AppState;
 
+/// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
+/// Statuses are counted per code from 100 to 599.
+const STATUS_CODES: std::ops::Range<u16> = 100..600;
 
-#[derive(Debug, Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    n: u64,
+/// One route's counters.
+#[derive(Debug)]
+pub(crate) struct RouteStats {
+    by_status: Box<[AtomicU64]>,
+    /// Requests per bucket, not cumulative; the last slot is above every bound.
+    by_bucket: [AtomicU64; BUCKETS.len() + 1],
+    nanos: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
-}
-
-pub(crate) async fn track(
-    State(state): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let secs = start.elapsed().as_secs_f64();
-    let m = &state.metrics;
-    *m.requests
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry((route.clone(), resp.status().as_u16()))
-        .or_default() += 1;
-    let mut lat = m.latency.lock().unwrap_or_else(|e| e.into_inner());
-    let h = lat.entry(route).or_default();
-    for (i, b) in BUCKETS.iter().enumerate() {
-        if secs <= *b {
-            h.counts[i] += 1;
+impl RouteStats {
+    fn new() -> Self {
+        RouteStats {
+            by_status: STATUS_CODES.map(|_| AtomicU64::new(0)).collect(),
+            by_bucket: Default::default(),
+            nanos: AtomicU64::new(0),
         }
     }
-    h.sum += secs;
-    h.n += 1;
-    resp
+
+    fn record(&self, status: u16, started: Instant) {
+        let elapsed = started.elapsed();
+        let secs = elapsed.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.by_bucket[bucket].fetch_add(1, Relaxed);
+        self.nanos
+            .fetch_add(elapsed.as_nanos().min(u64::MAX as u128) as u64, Relaxed);
+        let code = status.clamp(STATUS_CODES.start, STATUS_CODES.end - 1);
+        self.by_status[usize::from(code - STATUS_CODES.start)].fetch_add(1, Relaxed);
+    }
+}
+
+/// Every route's counters, registered while the router is built.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    routes: Mutex<Vec<(&'static str, Arc<RouteStats>)>>,
+}
+
+impl Metrics {
+    /// The layer recording requests to `route` (a template); the same route always gets the
+    /// same counters, however often the router is built.
+    pub(crate) fn track(&self, route: &'static str) -> Track {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let stats = match routes.iter().find(|(r, _)| *r == route) {
+            Some((_, s)) => s.clone(),
+            None => {
+                let s = Arc::new(RouteStats::new());
+                routes.push((route, s.clone()));
+                s
+            }
+        };
+        Track(stats)
+    }
+}
+
+/// A tower layer counting a route's requests by status and timing them.
+#[derive(Debug, Clone)]
+pub(crate) struct Track(Arc<RouteStats>);
+
+impl<S> tower::Layer<S> for Track {
+    type Service = Tracked<S>;
+    fn layer(&self, inner: S) -> Tracked<S> {
+        Tracked {
+            inner,
+            stats: self.0.clone(),
+        }
+    }
+}
+
+/// The service [`Track`] wraps around a route.
+#[derive(Debug, Clone)]
+pub(crate) struct Tracked<S> {
+    inner: S,
+    stats: Arc<RouteStats>,
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for Tracked<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        TrackedFuture {
+            started: Instant::now(),
+            stats: self.stats.clone(),
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A route's response future, timed.
+    pub(crate) struct TrackedFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        stats: Arc<RouteStats>,
+    }
+}
+
+impl<F, E> Future for TrackedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let Ok(resp) = &out {
+            this.stats.record(resp.status().as_u16(), *this.started);
+        }
+        Poll::Ready(out)
+    }
 }
 
 pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let mut out = String::new();
-    let m = &state.metrics;
+    let mut routes = state
+        .metrics
+        .routes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    routes.sort_by_key(|(r, _)| *r);
     out.push_str("# HELP leakwatch_http_requests_total HTTP requests by route template and status.\n# TYPE leakwatch_http_requests_total counter\n");
-    for ((route, status), n) in m.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        let _ = writeln!(
-            out,
-            "leakwatch_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-        );
+    for (route, stats) in &routes {
+        for (code, n) in STATUS_CODES.zip(stats.by_status.iter()) {
+            let n = n.load(Relaxed);
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "leakwatch_http_requests_total{{route=\"{route}\",status=\"{code}\"}} {n}"
+                );
+            }
+        }
     }
     out.push_str("# HELP leakwatch_http_request_duration_seconds Request latency by route template.\n# TYPE leakwatch_http_request_duration_seconds histogram\n");
-    for (route, h) in m.latency.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+    for (route, stats) in &routes {
+        let mut cumulative = 0;
         for (i, b) in BUCKETS.iter().enumerate() {
+            cumulative += stats.by_bucket[i].load(Relaxed);
             let _ = writeln!(
                 out,
-                "leakwatch_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
-                h.counts[i]
+                "leakwatch_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {cumulative}"
             );
         }
+        cumulative += stats.by_bucket[BUCKETS.len()].load(Relaxed);
         let _ = writeln!(
             out,
-            "leakwatch_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-            h.n
+            "leakwatch_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {cumulative}"
         );
         let _ = writeln!(
             out,
             "leakwatch_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-            h.sum
+            stats.nanos.load(Relaxed) as f64 / 1e9
         );
         let _ = writeln!(
             out,
-            "leakwatch_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-            h.n
+            "leakwatch_http_request_duration_seconds_count{{route=\"{route}\"}} {cumulative}"
         );
     }
     let snap = state.store.snapshot();
