@@ -19,30 +19,20 @@ pgdir=/tmp/leakwatch-bench-pg
 port=58431
 pgport=58432
 
-pkgs=()
-command -v rg >/dev/null || pkgs+=(ripgrep)
-command -v wrk >/dev/null || pkgs+=(wrk)
-command -v pgbench >/dev/null || pkgs+=(postgresql postgresql-contrib)
-[ -x /usr/bin/time ] || pkgs+=(time)
-command -v bc >/dev/null || pkgs+=(bc)
-if [ ${#pkgs[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
-fi
+. bench/lib.sh
+apt_need rg ripgrep wrk wrk /usr/bin/time time bc bc curl curl
 python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb==1.1.3
-pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
 
 cargo build --release -p leakwatch --locked
 bin=$root/target/release/leakwatch
 rm -rf "$work" && mkdir -p "$work" bench/results
 cleanup() {
   [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
-  runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$pgdir"
+  pg_stop "$pgdir"
 }
 trap cleanup EXIT
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $cpu"
+machine_line
 
 # --- data: one generated dump, loaded into one breach ---------------------------------
 export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate)
@@ -102,23 +92,24 @@ ok=$(curl -s -o /dev/null -w '%{http_code}' -A bench -H "hibp-api-key: $key" "ht
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 
 # --- PostgreSQL: pgbench -S at the same number of rows ----------------------------------
-rm -rf "$pgdir" && mkdir -p "$pgdir" && chown postgres "$pgdir"
-runuser -u postgres -- "$pgbin/initdb" -D "$pgdir" -A trust >/dev/null
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir" -l "$pgdir/log" -w \
-  -o "-p $pgport -k /tmp -c listen_addresses=127.0.0.1 -c shared_buffers=2GB -c max_connections=64" start >/dev/null
+# Both query modes: simple (a parse and plan per query) and prepared (PRODUCT.md's
+# yardstick: PostgreSQL at its fastest point select).
+pg_start "$pgdir" "$pgport"
 scale=$(( (accounts + 99999) / 100000 ))
 pg_t0=$(date +%s.%N)
 pgbench -i -q -s "$scale" -h 127.0.0.1 -p "$pgport" -U postgres postgres >/dev/null 2>&1
 pg_t1=$(date +%s.%N)
 pg_load_s=$(echo "$pg_t1 - $pg_t0" | bc -l)
 pg_bytes=$(psql -h 127.0.0.1 -p "$pgport" -U postgres -tAc "select pg_total_relation_size('pgbench_accounts')" postgres)
-pg_run() {
-  pgbench -S -n -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -T "$secs" -h 127.0.0.1 -p "$pgport" -U postgres postgres 2>/dev/null |
+pg_run() { # clients mode
+  pgbench -S -n -M "$2" -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -T "$secs" -h 127.0.0.1 -p "$pgport" -U postgres postgres 2>/dev/null |
     awk '/^tps/ { print $3; exit }'
 }
-pg1=$(pg_run 1)
-pg16=$(pg_run 16)
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir" -m fast stop >/dev/null
+pg1=$(pg_run 1 simple)
+pg16=$(pg_run 16 simple)
+pgp1=$(pg_run 1 prepared)
+pgp16=$(pg_run 16 prepared)
+pg_stop "$pgdir"
 
 # --- DuckDB: the same accounts, PRIMARY KEY lookups from threads --------------------------
 # The addresses are cut out of the dump and lower-cased beforehand (not timed: DuckDB gets
@@ -167,12 +158,12 @@ printf '| peer | lookups/s c=1 | lookups/s c=16 | leakwatch ÷ peer (c=1) | leak
 printf '| leakwatch (HTTP, wrk) | %.0f (p50 %.3f ms, p99 %.3f ms) | %.0f (p50 %.3f ms, p99 %.3f ms) | | | %.1f s | %s |\n' \
   "$lw1" "$lw1_p50" "$lw1_p99" "$lw16" "$lw16_p50" "$lw16_p99" "$ingest_s" "$store_bytes"
 printf '| ripgrep scan (rg -F -i) | %.2f | | %.0f× | | – | %s (raw dump) |\n' "$rg_rate" "$(ratio "$lw1" "$rg_rate")" "$dump_bytes"
-printf '| PostgreSQL pgbench -S (TCP) | %.0f | %.0f | %.2f× | %.2f× | %.1f s | %s |\n' "$pg1" "$pg16" "$(ratio "$lw1" "$pg1")" "$(ratio "$lw16" "$pg16")" "$pg_load_s" "$pg_bytes"
+printf '| PostgreSQL pgbench -S -M prepared (TCP) | %.0f | %.0f | %.2f× | %.2f× | %.1f s | %s |\n' "$pgp1" "$pgp16" "$(ratio "$lw1" "$pgp1")" "$(ratio "$lw16" "$pgp16")" "$pg_load_s" "$pg_bytes"
+printf '| PostgreSQL pgbench -S (simple protocol) | %.0f | %.0f | %.2f× | %.2f× | (same) | (same) |\n' "$pg1" "$pg16" "$(ratio "$lw1" "$pg1")" "$(ratio "$lw16" "$pg16")"
 printf '| DuckDB (in-process, PK) | %.0f | %.0f | %.1f× | %.1f× | %.1f s | %s |\n' "$duck1" "$duck16" "$(ratio "$lw1" "$duck1")" "$(ratio "$lw16" "$duck16")" "$duck_load_s" "$duck_bytes"
-out="bench/results/accounts-$(date -u +%Y-%m-%d).json"
-printf '{"date":"%s","lines":%s,"accounts":%s,"cores":%s,"cpu":"%s","ingest_s":%s,"ingest_rss_kb":%s,"account_store_bytes":%s,"inprocess_lookup_us":%s,"leakwatch":{"c1":%s,"c1_p50_ms":%s,"c1_p99_ms":%s,"c16":%s,"c16_p50_ms":%s,"c16_p99_ms":%s},"ripgrep_per_lookup_s":%.4f,"pgbench_S":{"c1":%s,"c16":%s,"load_s":%.2f,"bytes":%s},"duckdb":{"c1":%s,"c16":%s,"load_s":%s,"bytes":%s},"seconds_per_run":%s}\n' \
-  "$(date -u +%FT%TZ)" "$lines" "$accounts" "$(nproc)" "$cpu" "$ingest_s" "$ingest_rss_kb" "$store_bytes" "$inproc_us" \
+line=$(printf '{"scenario":"accounts","date":"%s","lines":%s,"accounts":%s,"ingest_s":%s,"ingest_rss_kb":%s,"account_store_bytes":%s,"dump_bytes":%s,"inprocess_lookup_us":%s,"leakwatch":{"c1":%s,"c1_p50_ms":%s,"c1_p99_ms":%s,"c16":%s,"c16_p50_ms":%s,"c16_p99_ms":%s},"ripgrep_per_lookup_s":%.4f,"pgbench_S":{"c1":%s,"c16":%s,"load_s":%.2f,"bytes":%s},"pgbench_S_prepared":{"c1":%s,"c16":%s},"duckdb":{"c1":%s,"c16":%s,"load_s":%s,"bytes":%s},"seconds_per_run":%s}' \
+  "$(date -u +%FT%TZ)" "$lines" "$accounts" "$ingest_s" "$ingest_rss_kb" "$store_bytes" "$dump_bytes" "$inproc_us" \
   "$lw1" "$lw1_p50" "$lw1_p99" "$lw16" "$lw16_p50" "$lw16_p99" "$rg_per_lookup" "$pg1" "$pg16" "$pg_load_s" "$pg_bytes" \
-  "$duck1" "$duck16" "$duck_load_s" "$duck_bytes" "$secs" >>"$out"
-echo "results appended to $out"
+  "$pgp1" "$pgp16" "$duck1" "$duck16" "$duck_load_s" "$duck_bytes" "$secs")
+emit accounts "$line"
 rm -rf "$work"

@@ -1,0 +1,46 @@
+# Shared by the bench/ scripts (sourced, not run): package installs, the machine line, a
+# throwaway PostgreSQL cluster on loopback, and where a scenario's JSON line goes.
+# Deliberately no measuring here: each script times its own scenario.
+
+# apt_need CMD PACKAGE ...: installs the packages of the commands that are missing.
+apt_need() {
+  local pkgs=()
+  while [ $# -ge 2 ]; do
+    if ! command -v "$1" >/dev/null && [ ! -x "$1" ]; then
+      read -ra more <<<"$2"
+      pkgs+=("${more[@]}")
+    fi
+    shift 2
+  done
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  fi
+}
+
+machine_line() {
+  echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+}
+
+# emit NAME JSON: appends the scenario's JSON line to bench/results/NAME-DATE.json and, when
+# bench/run.sh drives the script, to its run file.
+emit() {
+  mkdir -p bench/results
+  echo "$2" >>"bench/results/$1-$(date -u +%Y-%m-%d).json"
+  if [ -n "${BENCH_JSON:-}" ]; then echo "$2" >>"$BENCH_JSON"; fi
+  echo "results appended to bench/results/$1-$(date -u +%Y-%m-%d).json"
+}
+
+# pg_start DIR PORT: a fresh PostgreSQL cluster (Debian's newest) on 127.0.0.1:PORT, trust
+# auth, 2 GB shared buffers. pg_stop DIR removes it.
+pg_start() {
+  apt_need pgbench "postgresql postgresql-contrib"
+  pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
+  rm -rf "$1" && mkdir -p "$1" && chown postgres "$1"
+  runuser -u postgres -- "$pgbin/initdb" -D "$1" -A trust >/dev/null
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$1" -l "$1/log" -w \
+    -o "-p $2 -k /tmp -c listen_addresses=127.0.0.1 -c shared_buffers=2GB -c max_connections=64" start >/dev/null
+}
+pg_stop() {
+  [ -n "${pgbin:-}" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$1"
+}

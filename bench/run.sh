@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Every benchmark scenario in one run, peers measured alongside leakwatch on this machine,
+# then the figures and tables of docs/BENCHMARKS.md rebuilt from the results.
+#
+#   bench/run.sh small   about 10 minutes: range (10M hashes, 5 s runs), accounts (1M
+#                        lines), ingest (10M), single-password lookup (10M), scale (10M)
+#   bench/run.sh large   range and accounts at 10M with 10 s runs, ingest at 10M and 100M,
+#                        lookup at 10M, scale at 10M and 1,000,000,000 (about 45 GB of disk
+#                        while ingesting; an hour)
+#
+# Installs the peers (nginx, wrk, PostgreSQL, ripgrep, passwdqc, bsdextrautils from Debian;
+# duckdb and pwnedpasswords-offline from PyPI) where missing. Every server listens on
+# loopback; every load run is bounded in time. Writes bench/results/DATE-MODE.json (the
+# machine, then one object per scenario) and rewrites the run section of
+# docs/BENCHMARKS.md with bench/report.py. Each scenario script also runs on its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-small}
+case "$mode" in small | large) ;; *) echo "usage: bench/run.sh [small|large]" >&2; exit 2 ;; esac
+. bench/lib.sh
+apt_need curl curl bc bc python3 python3
+started=$(date +%s)
+stamp=$(date -u +%Y-%m-%dT%H%MZ)
+out=bench/results/$stamp-$mode.json
+export BENCH_JSON
+BENCH_JSON=$(mktemp)
+trap 'rm -f "$BENCH_JSON"' EXIT
+cargo build --release -p leakwatch --locked
+machine_line
+
+step() { echo; echo "=== $* ($(($(date +%s) - started)) s in)"; "$@"; }
+if [ "$mode" = small ]; then
+  step bench/range.sh 10000000 5 16 3
+  step bench/accounts.sh 1000000 5
+  step bench/ingest.sh 10000000
+  step bench/lookup.sh 10000000 2000
+  step bench/scale.sh 10000000 5
+else
+  step bench/range.sh 10000000 10 16 3
+  step bench/accounts.sh 10000000 10
+  step bench/ingest.sh 10000000 100000000
+  step bench/lookup.sh 10000000 2000
+  step bench/scale.sh 10000000 10
+  step bench/scale.sh 1000000000 10
+fi
+
+python3 - "$BENCH_JSON" "$out" "$mode" "$(($(date +%s) - started))" <<'PY'
+import json, os, sys
+lines, out, mode, elapsed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+cpu = {}
+for line in open("/proc/cpuinfo"):
+    k, _, v = line.partition(":")
+    cpu.setdefault(k.strip(), v.strip())
+flags = [f for f in cpu.get("flags", "").split() if f in
+         ("sse4_2", "avx", "avx2", "avx512f", "bmi1", "bmi2", "popcnt", "sha_ni", "aes", "pclmulqdq")]
+run = {
+    "command": f"bench/run.sh {mode}",
+    "date": os.popen("date -u +%FT%TZ").read().strip(),
+    "file": out,
+    "elapsed_s": elapsed,
+    "machine": {
+        "cores": os.cpu_count(),
+        "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "cpu": cpu.get("model name", "?"),
+        "flags": " ".join(flags),
+        "kernel": os.uname().release,
+    },
+    "scenarios": [json.loads(l) for l in open(lines) if l.strip()],
+}
+json.dump(run, open(out, "w"), indent=1)
+print(f"{len(run['scenarios'])} scenarios in {elapsed} s -> {out}")
+PY
+python3 bench/report.py "$out" docs/BENCHMARKS.md
+echo "bench/run.sh $mode: $(($(date +%s) - started)) s"
