@@ -40,7 +40,8 @@ python3 -c '
 import hashlib, sys
 for line in open(sys.argv[1], encoding="utf-8").read().splitlines():
     print(hashlib.sha1(line.encode()).hexdigest().upper())' "$work/pw.txt" >"$work/qhash.txt"
-cut -d: -f1 "$work/corpus.txt" | pwqfilter --create="$hashes" --pre-hashed -o "$work/filter.pwq"
+# Capacity with room: pwqfilter fills to about 98% of it and gives up past that.
+cut -d: -f1 "$work/corpus.txt" | pwqfilter --create="$((hashes * 5 / 4))" --pre-hashed -o "$work/filter.pwq"
 
 can_drop=0
 if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then can_drop=1; fi

@@ -32,8 +32,8 @@ pub use postings::{
     POSTINGS_VERSION, Postings, breach_ref, canonical_refs, ref_breach, ref_is_primary,
 };
 pub use segment::{
-    SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter, TARGET_GROUP_LEN,
-    group_shift_for,
+    GroupLayout, MAX_SPLIT, SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter,
+    TARGET_GROUP_LEN,
 };
 pub use store::{Commit, CompactStats, Snapshot, StoreWriter, read_manifest, unix_now};
 

@@ -1,10 +1,11 @@
 //! Segment files: an immutable, sorted set of (hash, count) pairs of one namespace.
 //!
-//! Keys are split by their top `20 - g` bits into `2^(20-g)` *groups* (`g`, the group shift,
-//! is chosen per segment so that a group holds about [`TARGET_GROUP_LEN`] keys: `g = 0` at
-//! a billion keys, larger for small segments, so the group table shrinks with the corpus).
-//! Every 5-hex range therefore lies inside one group, and a range query is one read of one
-//! contiguous, checksummed group. Inside a group, keys are Rice-coded gaps (unary high part,
+//! Keys are split by their top bits into *groups* of about [`TARGET_GROUP_LEN`] keys (see
+//! [`GroupLayout`]): below 67 million keys a group spans `2^g` whole 5-hex ranges (`g`, the
+//! group shift), so the group table shrinks with the corpus; above, a 5-hex range is split
+//! into `2^s` groups (`s`, the split), so a point lookup decodes as few keys at a billion as
+//! at ten million. A range query reads one group or `2^s` adjacent ones, each contiguous and
+//! checksummed. Inside a group, keys are Rice-coded gaps (unary high part,
 //! `k` raw low bits, `k` chosen per group) and counts are Exp-Golomb coded: together within a
 //! fraction of a bit of the information-theoretic floor. Byte layout: docs/FORMAT.md.
 //!
@@ -23,8 +24,13 @@ use crate::{
 pub const SEGMENT_MAGIC: &[u8; 8] = b"LWSEG\0\0\x01";
 /// Magic bytes at the very end of every segment file.
 pub const SEGMENT_END_MAGIC: &[u8; 8] = b"LWSEGEND";
-/// Version of the segment layout this build writes and reads.
-pub const SEGMENT_VERSION: u32 = 1;
+/// Version of the segment layout this build writes when ranges are split (`s > 0`). Segments
+/// with whole-range groups are written as version 1, byte for byte as before splitting
+/// existed, so older builds still read them and refuse only what they cannot read.
+pub const SEGMENT_VERSION: u32 = 2;
+/// Most splits of a 5-hex range: 2^8 groups a range is enough for 2^20 · 2^8 · 64 ≈ 17
+/// billion keys at the target group size.
+pub const MAX_SPLIT: u32 = 8;
 /// Footer size in bytes.
 pub const FOOTER_LEN: usize = 64;
 /// Group table entry size in bytes.
@@ -34,18 +40,81 @@ pub const GROUP_ENTRY_LEN: usize = 16;
 /// range costs about half a group; smaller groups cost table bytes (16 a group: two bits a
 /// key at this size). 64 keys: account lookups 7.2 → 2.4 µs and range answers alike, for
 /// about 1% more bytes than 256-key groups. From about 67 million keys up a group is one
-/// 5-hex range (`g = 0`) and grows with the range instead.
+/// 5-hex range (`g = 0`); from about 134 million up ranges are split to keep groups near the
+/// target (16 bytes of table a group, so about 2 bits a key).
 pub const TARGET_GROUP_LEN: u64 = 64;
 /// Largest count-code order the writer tries.
 const MAX_COUNT_ORDER: u32 = 12;
 
-/// The group shift for a segment expected to hold `n` keys.
-pub fn group_shift_for(n: u64) -> u32 {
-    let mut g = 0;
-    while g < PREFIX_BITS && (n << g) < (TARGET_GROUP_LEN << PREFIX_BITS) {
-        g += 1;
+/// How a segment's keys are split into groups: by their top `bits` bits, so there are
+/// `2^bits` groups. `bits <= 20` means a group spans `2^(20 - bits)` whole 5-hex ranges (the
+/// group shift); `bits > 20` means each range is split into `2^(bits - 20)` groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupLayout {
+    bits: u32,
+}
+
+impl GroupLayout {
+    /// The layout for a segment expected to hold `n` keys: groups of at least
+    /// [`TARGET_GROUP_LEN`] keys on average while they span ranges, then ranges split until
+    /// groups hold fewer than that.
+    pub fn for_keys(n: u64) -> GroupLayout {
+        let mut shift = 0;
+        while shift < PREFIX_BITS && (n << shift) < (TARGET_GROUP_LEN << PREFIX_BITS) {
+            shift += 1;
+        }
+        let mut split = 0;
+        while shift == 0 && split < MAX_SPLIT && (n >> (PREFIX_BITS + split)) >= TARGET_GROUP_LEN {
+            split += 1;
+        }
+        GroupLayout {
+            bits: PREFIX_BITS - shift + split,
+        }
     }
-    g
+
+    /// The layout recorded in a footer (shift and split), if it is one this build can read.
+    fn from_footer(shift: u32, split: u32) -> Option<GroupLayout> {
+        (shift <= PREFIX_BITS && split <= MAX_SPLIT && (split == 0 || shift == 0)).then_some(
+            GroupLayout {
+                bits: PREFIX_BITS - shift + split,
+            },
+        )
+    }
+
+    /// Ranges a group spans, as a power of two (0 when ranges are split).
+    pub fn shift(self) -> u32 {
+        PREFIX_BITS.saturating_sub(self.bits)
+    }
+
+    /// Groups a range is split into, as a power of two (0 when groups span ranges).
+    pub fn split(self) -> u32 {
+        self.bits.saturating_sub(PREFIX_BITS)
+    }
+
+    /// Number of groups.
+    pub fn groups(self) -> u32 {
+        1 << self.bits
+    }
+
+    /// The group holding `key`.
+    pub fn group_of(self, ns: Namespace, key: Key) -> u32 {
+        if self.bits == 0 {
+            return 0;
+        }
+        key.shift_right(ns.key_bits() - self.bits).low_u64() as u32
+    }
+
+    /// The groups holding the 5-hex range `prefix`, in key order.
+    pub fn groups_of_range(self, prefix: u32) -> std::ops::Range<u32> {
+        let split = self.split();
+        let first = (prefix >> self.shift()) << split;
+        first..first + (1 << split)
+    }
+
+    /// The smallest key group `g` can hold.
+    fn base(self, ns: Namespace, g: u32) -> Key {
+        Key::first_with_prefix(ns, g as u64, self.bits)
+    }
 }
 
 /// What a finished segment holds; recorded in the manifest.
@@ -63,8 +132,7 @@ pub struct SegmentStats {
 pub struct SegmentWriter {
     out: Box<dyn WriteFile>,
     ns: Namespace,
-    group_shift: u32,
-    group_count: u32,
+    layout: GroupLayout,
     next_group: u32,
     pending: Vec<(Key, u64)>,
     pending_group: u32,
@@ -89,12 +157,10 @@ impl SegmentWriter {
     pub fn new(mut out: Box<dyn WriteFile>, ns: Namespace, expected_hashes: u64) -> Result<Self> {
         out.write_all(SEGMENT_MAGIC)
             .map_err(|e| StoreError::io("segment", e))?;
-        let group_shift = group_shift_for(expected_hashes);
         Ok(SegmentWriter {
             out,
             ns,
-            group_shift,
-            group_count: 1 << (PREFIX_BITS - group_shift),
+            layout: GroupLayout::for_keys(expected_hashes),
             next_group: 0,
             pending: Vec::new(),
             pending_group: 0,
@@ -127,7 +193,7 @@ impl SegmentWriter {
             )));
         }
         self.last = Some(key);
-        let group = key.prefix(self.ns) >> self.group_shift;
+        let group = self.layout.group_of(self.ns, key);
         if group != self.pending_group {
             self.flush_through(group)?;
             self.pending_group = group;
@@ -143,7 +209,7 @@ impl SegmentWriter {
         while self.next_group < until {
             let g = self.next_group;
             let entry = if g == self.pending_group && !self.pending.is_empty() {
-                let base = self.group_base(g);
+                let base = self.layout.base(self.ns, g);
                 let (bytes, k, c) = encode_group(base, &self.pending, &mut self.bits);
                 self.out
                     .write_all(&bytes)
@@ -173,22 +239,23 @@ impl SegmentWriter {
         Ok(())
     }
 
-    fn group_base(&self, group: u32) -> Key {
-        Key::first_with_prefix(self.ns, group as u64, PREFIX_BITS - self.group_shift)
-    }
-
     /// Writes the group table and footer and publishes the file.
     pub fn finish(mut self) -> Result<SegmentStats> {
-        self.flush_through(self.group_count)?;
+        self.flush_through(self.layout.groups())?;
         let table_offset = self.offset;
         let table_crc = crc32c::crc32c(&self.table);
         let mut footer = Vec::with_capacity(FOOTER_LEN);
-        footer.extend_from_slice(&SEGMENT_VERSION.to_le_bytes());
+        let version = if self.layout.split() == 0 {
+            1
+        } else {
+            SEGMENT_VERSION
+        };
+        footer.extend_from_slice(&u32::to_le_bytes(version));
         footer.extend_from_slice(&[
             self.ns.code(),
             self.ns.key_bits() as u8,
-            self.group_shift as u8,
-            0,
+            self.layout.shift() as u8,
+            self.layout.split() as u8,
         ]);
         footer.extend_from_slice(&self.stats.hashes.to_le_bytes());
         footer.extend_from_slice(&self.stats.total_count.to_le_bytes());
@@ -322,7 +389,7 @@ pub struct Segment {
     name: String,
     file: FileSlice,
     ns: Namespace,
-    group_shift: u32,
+    layout: GroupLayout,
     hashes: u64,
     total_count: u64,
     table_offset: usize,
@@ -375,7 +442,7 @@ impl Segment {
             ));
         }
         let version = le_u32(f, 0);
-        if version != SEGMENT_VERSION {
+        if !(1..=SEGMENT_VERSION).contains(&version) {
             return Err(StoreError::UnsupportedVersion {
                 file: name.into(),
                 found: version,
@@ -385,16 +452,13 @@ impl Segment {
         let ns = Namespace::from_code(f[4])
             .filter(|ns| ns.key_bits() == f[5] as u32)
             .ok_or_else(|| StoreError::corrupt(name, foot_at + 4, "unknown namespace"))?;
-        let group_shift = f[6] as u32;
-        if group_shift > PREFIX_BITS {
-            return Err(StoreError::corrupt(
-                name,
-                foot_at + 6,
-                "group shift out of range",
-            ));
-        }
+        // Version 1 had no split; its byte 7 was always 0.
+        let split = if version == 1 { 0 } else { f[7] as u32 };
+        let layout = GroupLayout::from_footer(f[6] as u32, split)
+            .filter(|_| version == 1 || split > 0)
+            .ok_or_else(|| StoreError::corrupt(name, foot_at + 6, "group layout out of range"))?;
         let table_offset = le_u64(f, 32);
-        let table_len = (GROUP_ENTRY_LEN as u64) << (PREFIX_BITS - group_shift);
+        let table_len = (GROUP_ENTRY_LEN as u64) << layout.bits;
         if le_u64(f, 24) != SEGMENT_MAGIC.len() as u64
             || table_offset.checked_add(table_len) != Some(foot_at)
         {
@@ -415,7 +479,7 @@ impl Segment {
         let seg = Segment {
             name: name.to_owned(),
             ns,
-            group_shift,
+            layout,
             hashes: le_u64(f, 8),
             total_count: le_u64(f, 16),
             table_offset: table_offset as usize,
@@ -473,13 +537,13 @@ impl Segment {
     pub fn bytes(&self) -> u64 {
         self.file.bytes().len() as u64
     }
-    /// Group shift `g` (a group spans `2^g` ranges).
-    pub fn group_shift(&self) -> u32 {
-        self.group_shift
+    /// How keys are split into groups.
+    pub fn group_layout(&self) -> GroupLayout {
+        self.layout
     }
     /// Number of groups.
     pub fn group_count(&self) -> u32 {
-        1 << (PREFIX_BITS - self.group_shift)
+        self.layout.groups()
     }
 
     fn entry_pos(&self, g: u32) -> usize {
@@ -515,7 +579,7 @@ impl Segment {
         }
         let bad =
             |why: &str| StoreError::corrupt(&self.name, e.offset, format!("group {g}: {why}"));
-        let base = Key::first_with_prefix(self.ns, g as u64, PREFIX_BITS - self.group_shift);
+        let base = self.layout.base(self.ns, g);
         let k = e.rice_k as u32;
         let c = e.count_order as u32;
         if k > 160 || c > 63 {
@@ -539,8 +603,7 @@ impl Segment {
                 return Err(bad("duplicate key"));
             }
             let key = prev.checked_add(gap).ok_or_else(|| bad("key overflow"))?;
-            if key.bit_len() > self.ns.key_bits() || (key.prefix(self.ns) >> self.group_shift) != g
-            {
+            if key.bit_len() > self.ns.key_bits() || self.layout.group_of(self.ns, key) != g {
                 return Err(bad("key outside its group"));
             }
             let u = r.read_unary().ok_or_else(|| bad("truncated count"))?;
@@ -567,19 +630,27 @@ impl Segment {
 
     /// Calls `f` for every key whose 20-bit prefix is `prefix`, in order.
     pub fn for_each_in_range(&self, prefix: u32, mut f: impl FnMut(Key, u64)) -> Result<()> {
-        self.scan_group(prefix >> self.group_shift, |key, count| {
-            let p = key.prefix(self.ns);
-            if p == prefix {
-                f(key, count);
+        for g in self.layout.groups_of_range(prefix) {
+            let mut past = false;
+            self.scan_group(g, |key, count| {
+                let p = key.prefix(self.ns);
+                if p == prefix {
+                    f(key, count);
+                }
+                past = p > prefix;
+                !past
+            })?;
+            if past {
+                break;
             }
-            p <= prefix
-        })
+        }
+        Ok(())
     }
 
     /// The count stored for `key`, if present.
     pub fn get(&self, key: Key) -> Result<Option<u64>> {
         let mut found = None;
-        self.scan_group(key.prefix(self.ns) >> self.group_shift, |k, c| {
+        self.scan_group(self.layout.group_of(self.ns, key), |k, c| {
             if k == key {
                 found = Some(c);
             }
