@@ -78,7 +78,8 @@ for s in by.get("range", []):
     for v, nv, label in [("plain", "plain", "plain"), ("padded", "plain", "Add-Padding (nginx: plain)"), ("gzip", "gzip", "gzip")]:
         a, b = lw[v], ng[nv]
         md.append(f"| {label} | {a[0]:,.0f} ({a[1]:.3f} / {a[2]:.3f}) | {b[0]:,.0f} ({b[1]:.3f} / {b[2]:.3f}) | {a[0] / b[0]:.2f}× | {a[3]:.1f} / {b[3]:.1f} |")
-        ratios.append((f"range {label} ÷ nginx", a[0] / b[0], 1.5, "×"))
+        # nginx cannot pad: that row compares with its plain answers and sets no target.
+        ratios.append((f"range {label} ÷ nginx", a[0] / b[0], None if v == "padded" else 1.5, "×"))
     md.append("")
     md.append(bars("range", "Range API throughput", [
         ("leakwatch plain", lw["plain"][0], True), ("nginx plain", ng["plain"][0], False),
@@ -137,10 +138,14 @@ for s in by.get("lookup", []):
     md.append("|---|---|---|---:|---:|---:|")
     md.append(f"| in-process | library | pwnedpasswords-offline | {lib['first_pass_us']} / {pwo['first_pass_us']} µs | {lib['hot_us']} / {pwo['hot_us']} µs (p99 {lib['p99_us']} / {pwo['p99_us']}) | {pwo['hot_us'] / lib['hot_us']:.1f}× |")
     md.append(f"| a process per lookup | `leakwatch check password` | `look` | {cli['cold_us']} / {look['cold_us']} µs | {cli['hot_us']} / {look['hot_us']} µs | {look['hot_us'] / max(cli['hot_us'], 1):.2f}× |")
-    md.append(f"| bulk stream | library | pwqfilter (Bloom-like, no counts) | – | {lib['hot_us']} / {s['pwqfilter']['hot_us']:.3f} µs | {s['pwqfilter']['hot_us'] / lib['hot_us']:.1f}× |")
-    ratios += [("password lookup: pwnedpasswords-offline ÷ library", pwo["hot_us"] / lib["hot_us"], 1, "×"),
-               ("password lookup: look ÷ leakwatch check", look["hot_us"] / max(cli["hot_us"], 1), 1, "×"),
-               ("password lookup: pwqfilter ÷ library", s["pwqfilter"]["hot_us"] / lib["hot_us"], 1, "×")]
+    # Older results timed the library on passwords (SHA-1 included) against pwqfilter's hashes.
+    bulk = s.get("library_hashed", lib)
+    given = "hashes" if "library_hashed" in s else "passwords (leakwatch) / hashes (pwqfilter)"
+    md.append(f"| bulk stream, {given} given | library | pwqfilter (probabilistic filter, no counts) | – | {bulk['hot_us']} / {s['pwqfilter']['hot_us']:.3f} µs | {s['pwqfilter']['hot_us'] / bulk['hot_us']:.1f}× |")
+    # PRODUCT.md sets no target for these: reported, not judged.
+    ratios += [("password lookup: pwnedpasswords-offline ÷ library (time per lookup)", pwo["hot_us"] / lib["hot_us"], None, "×"),
+               ("password lookup: look ÷ leakwatch check (time per process)", look["hot_us"] / max(cli["hot_us"], 1), None, "×"),
+               ("password lookup: pwqfilter ÷ library (time per lookup)", s["pwqfilter"]["hot_us"] / bulk["hot_us"], None, "×")]
     md.append("")
     md.append(bars("lookup", "Single-password lookup, hot", [
         ("leakwatch library", lib["hot_us"], True), ("pwnedpasswords-offline", pwo["hot_us"], False),
@@ -160,8 +165,12 @@ if scale:
         ratios.append((f"store bytes/hash ÷ floor (streamed {s['hashes']:,})", float(s["ratio_to_floor"]), 1.05, "× (at most)"))
     if len(scale) > 1:
         a, b = scale[0], scale[-1]
-        ratios.append((f"serving anon RSS {b['hashes']:,} ÷ {a['hashes']:,}",
-                       b["server_rss_kb"]["anon_after_load"] / a["server_rss_kb"]["anon_after_load"], 1.0, "× (flat)"))
+        # "Flat": the same within page-granular noise (the figures are a few MB).
+        ratios.append((f"serving anonymous RSS after load, {b['hashes']:,} ÷ {a['hashes']:,}",
+                       b["server_rss_kb"]["anon_after_load"] / a["server_rss_kb"]["anon_after_load"], 1.25, "× (at most)"))
+        for q in ("p50_us", "p99_us"):
+            ratios.append((f"lookup {q[:3]} latency, {b['hashes']:,} ÷ {a['hashes']:,}",
+                           b["lookup"][q] / a["lookup"][q], 1.0, "× (at most)"))
     md.append("")
     md.append(bars("scale-rss", "Server anonymous memory after load", [
         (f"{s['hashes']:,} hashes", s["server_rss_kb"]["anon_after_load"] / 1024, True) for s in scale], "MB"))
@@ -171,6 +180,10 @@ md.append("### Every ratio against its target\n")
 md.append("| what | measured | target |")
 md.append("|---|---:|---:|")
 for what, v, target, unit in ratios:
+    if target is None:
+        md.append(f"| {what} | {v:,.2f}× | none set |")
+        print(f"{what}: {v:,.2f}x (no target)")
+        continue
     ok = v <= target if "at most" in unit else v >= target
     md.append(f"| {what} | {v:,.2f}× | {'≤' if 'at most' in unit else '≥'} {target:g}× {'✓' if ok else '✗ missed'} |")
     print(f"{what}: {v:,.2f}x (target {target:g}{unit}) {'ok' if ok else 'MISSED'}")
