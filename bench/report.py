@@ -189,7 +189,7 @@ for what, v, target, unit in ratios:
     print(f"{what}: {v:,.2f}x (target {target:g}{unit}) {'ok' if ok else 'MISSED'}")
 md.append("")
 
-text = open(doc_path).read()
+text = open(doc_path).read() if os.path.exists(doc_path) else f"# {run['command']}\n"
 begin, end = "<!-- run.sh:begin -->", "<!-- run.sh:end -->"
 if begin in text and end in text:
     head, rest = text.split(begin, 1)

@@ -11,8 +11,9 @@
 # Installs the peers (nginx, wrk, PostgreSQL, ripgrep, passwdqc, bsdextrautils from Debian;
 # duckdb and pwnedpasswords-offline from PyPI) where missing. Every server listens on
 # loopback; every load run is bounded in time. Writes bench/results/DATE-MODE.json (the
-# machine, then one object per scenario) and rewrites the run section of
-# docs/BENCHMARKS.md with bench/report.py. Each scenario script also runs on its own.
+# machine, then one object per scenario) and, with bench/report.py, the tables, figures and
+# ratios: into the run section of docs/BENCHMARKS.md for `large`, into
+# bench/results/small/report.md for `small`. Each scenario script also runs on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-small}
@@ -70,5 +71,10 @@ run = {
 json.dump(run, open(out, "w"), indent=1)
 print(f"{len(run['scenarios'])} scenarios in {elapsed} s -> {out}")
 PY
-python3 bench/report.py "$out" docs/BENCHMARKS.md
+# docs/BENCHMARKS.md holds the latest full (large) run; a small run reports beside its results.
+if [ "$mode" = large ]; then
+  python3 bench/report.py "$out" docs/BENCHMARKS.md
+else
+  python3 bench/report.py "$out" bench/results/small/report.md
+fi
 echo "bench/run.sh $mode: $(($(date +%s) - started)) s"

@@ -3,8 +3,9 @@
 //!
 //! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process and
 //! `leakwatch serve` binds it to a socket. One route table; every layer (compression,
-//! timeout, concurrency limit, metrics) is applied in `app`, route by route. Errors are [`ApiError`]s, which
-//! map to a status and a one-line plain-text reason and never reveal internals.
+//! timeout, concurrency limit, metrics) is applied in `app`, route by route. Errors are
+//! [`ApiError`]s, which map to a status and a one-line plain-text reason and never reveal
+//! internals.
 //! Query values (prefixes, accounts) are never logged.
 
 pub mod account;
