@@ -31,9 +31,7 @@ mkdir -p "$work"
 chmod a+rx "$work"
 trap 'pg_stop "$pgdir"; rm -rf "$work"' EXIT
 machine_line
-can_drop=0
-if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then can_drop=1; fi
-[ "$can_drop" = 1 ] || echo "NOTE: cannot drop the page cache here (not root): the cold read is warm"
+page_cache_init
 timed() { # output-file command... -> "seconds peak_rss_kb" in the file
   local f=$1
   shift
@@ -48,7 +46,7 @@ for n in "$@"; do
   "$bin" gen passwords --format sha1 --count "$n" --seed 1 --out "$work/input.txt"
   chmod a+r "$work/input.txt"
   size=$(stat -c %s "$work/input.txt")
-  [ "$can_drop" = 1 ] && sync && echo 3 >/proc/sys/vm/drop_caches
+  drop_page_cache
   t0=$(date +%s.%N); cat "$work/input.txt" >/dev/null; t1=$(date +%s.%N)
   read_cold=$(echo "$t1 - $t0" | bc -l)
   t0=$(date +%s.%N); cat "$work/input.txt" >/dev/null; t1=$(date +%s.%N)

@@ -44,3 +44,17 @@ pg_stop() {
   [ -n "${pgbin:-}" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$1"
 }
+
+# page_cache_init: can_drop=1 when this user may drop the page cache (root), else 0 and a
+# loud note that "cold" figures are warm. drop_page_cache: drops it when it can.
+page_cache_init() {
+  can_drop=0
+  if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then can_drop=1; fi
+  [ "$can_drop" = 1 ] || echo "NOTE: cannot drop the page cache here (not root): 'cold' figures are warm"
+}
+drop_page_cache() {
+  if [ "$can_drop" = 1 ]; then sync && echo 3 >/proc/sys/vm/drop_caches; fi
+}
+
+# kv KEY TEXT: the number after KEY= in a line of key=value pairs.
+kv() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }

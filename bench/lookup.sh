@@ -43,17 +43,13 @@ for line in open(sys.argv[1], encoding="utf-8").read().splitlines():
 # Capacity with room: pwqfilter fills to about 98% of it and gives up past that.
 cut -d: -f1 "$work/corpus.txt" | pwqfilter --create="$((hashes * 5 / 4))" --pre-hashed -o "$work/filter.pwq"
 
-can_drop=0
-if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then can_drop=1; fi
-drop() { [ "$can_drop" = 1 ] && sync && echo 3 >/proc/sys/vm/drop_caches; true; }
-[ "$can_drop" = 1 ] || echo "NOTE: cannot drop the page cache here (not root): 'cold' figures are warm"
-kv() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
+page_cache_init
 now() { date +%s%N; }
 
 # In-process: leakwatch library vs pwnedpasswords-offline.
-drop
+drop_page_cache
 lib=$("$latency" "$work/data/store" "$work/pw.txt" 1000000)
-drop
+drop_page_cache
 pwo=$(python3 bench/pwo_lookup.py "$work/sorted.txt" "$work/pw.txt" 100000)
 echo "leakwatch library: $lib"
 echo "pwnedpasswords-offline: $pwo"
@@ -61,7 +57,7 @@ echo "pwnedpasswords-offline: $pwo"
 # One process per lookup: `leakwatch check password` vs `look`, cold first then hot.
 per_process() { # command template via function name -> "cold_ms hot_ms"
   local fn=$1 t0 t1 cold
-  drop
+  drop_page_cache
   t0=$(now); "$fn" 1 >/dev/null; t1=$(now); cold=$(((t1 - t0) / 1000))
   t0=$(now)
   for i in $(seq 1 200); do "$fn" "$i" >/dev/null; done

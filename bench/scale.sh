@@ -60,7 +60,6 @@ store_bytes=$(du -sb "$work/data/store" | cut -f1)
 # Lookups: the first 100,000 hashes of the same stream (uniform over the key space), found.
 "$bin" gen passwords --format sha1 --count 100000 --seed 11 | cut -c1-40 >"$work/queries.txt"
 lookup=$("$root/target/release/examples/check_latency" "$work/data/store" "$work/queries.txt" 1000000)
-kv() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 [ "$(kv found "$lookup")" = 100000 ] || { echo "lookups missed stored hashes: $lookup" >&2; exit 1; }
 
 "$bin" serve --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &

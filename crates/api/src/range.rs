@@ -287,12 +287,12 @@ pub(crate) async fn range(
     }
     // Compressed here rather than by the router's layer, which would cost this route a
     // third of its throughput (and allocated a fresh deflate state per answer).
-    let (encoding, compressed) = match preferred_coding(headers) {
-        Coding::Identity => (None, None),
-        Coding::Gzip => (Some("gzip"), gzip(&body)),
-        Coding::Brotli => (Some("br"), brotli(&body)),
+    let compressed = match preferred_coding(headers) {
+        Coding::Identity => None,
+        Coding::Gzip => gzip(&body).map(|b| ("gzip", b)),
+        Coding::Brotli => brotli(&body).map(|b| ("br", b)),
     };
-    if let (Some(encoding), Some(compressed)) = (encoding, compressed) {
+    if let Some((encoding, compressed)) = compressed {
         resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
         return Ok((StatusCode::OK, resp_headers, compressed).into_response());
     }

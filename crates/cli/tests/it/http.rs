@@ -203,8 +203,24 @@ async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
         .read_to_end(&mut plain)
         .unwrap();
     assert_eq!(plain, body);
-    let (_, br_headers, _) = get(&state, "/range/5BAA6", &[("Accept-Encoding", "br")]).await;
+    let (_, br_headers, br) = get(&state, "/range/5BAA6", &[("Accept-Encoding", "br")]).await;
     assert_eq!(br_headers["content-encoding"], "br");
+    let mut plain = Vec::new();
+    brotli::Decompressor::new(&br[..], 4096)
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, body);
+    // Every other route is compressed by the router's layer, not by its handler.
+    let (_, spec_plain_headers, spec) = get(&state, "/openapi.json", &[]).await;
+    assert!(spec_plain_headers.get("content-encoding").is_none());
+    let (_, spec_headers, spec_gz) =
+        get(&state, "/openapi.json", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(spec_headers["content-encoding"], "gzip");
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&spec_gz[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, spec);
 }
 
 #[tokio::test]
@@ -217,8 +233,29 @@ async fn health_readiness_and_metrics() {
     assert!(String::from_utf8(body).unwrap().contains("generation 2"));
     get(&state, "/range/5BAA6", &[]).await;
     get(&state, "/range/zzzzz", &[]).await;
+    assert_eq!(get(&state, "/no/such/page", &[]).await.0, 404);
     let (_, _, body) = get(&state, "/metrics", &[]).await;
     let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("leakwatch_http_requests_total{route=\"unmatched\",status=\"404\"} 1"),
+        "{text}"
+    );
+    // The latency histogram counts both range requests, cumulatively, ending at +Inf.
+    let buckets: Vec<u64> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(
+                "leakwatch_http_request_duration_seconds_bucket{route=\"/range/{prefix}\"",
+            )
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 13, "{text}");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(buckets.last(), Some(&2));
+    assert!(
+        text.contains("leakwatch_http_request_duration_seconds_count{route=\"/range/{prefix}\"} 2")
+    );
     assert!(
         text.contains("leakwatch_http_requests_total{route=\"/range/{prefix}\",status=\"200\"} 1"),
         "{text}"
