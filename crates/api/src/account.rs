@@ -19,7 +19,8 @@ use leakwatch_store::Key;
 
 use crate::{
     ApiError, AppState,
-    v3::{json, live, query_param},
+    compress::Accepts,
+    v3::{Caller, json, live, query_param},
 };
 
 /// The account-store key of a normalised identifier: the SHA-1 of its UTF-8 bytes.
@@ -78,6 +79,8 @@ struct Truncated<'a> {
 }
 
 pub(crate) async fn breached_account(
+    _: Caller,
+    accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(account): Path<String>,
     RawQuery(query): RawQuery,
@@ -116,9 +119,10 @@ pub(crate) async fn breached_account(
                 .iter()
                 .map(|b| Truncated { name: &b.name })
                 .collect::<Vec<_>>(),
+            accepts,
         )
     } else {
-        json(&found)
+        json(&found, accepts)
     })
 }
 
@@ -130,6 +134,8 @@ struct RangeEntry<'a> {
 }
 
 pub(crate) async fn breached_account_range(
+    _: Caller,
+    accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(prefix): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -157,5 +163,5 @@ pub(crate) async fn breached_account_range(
             websites,
         });
     }
-    Ok(json(&out))
+    Ok(json(&out, accepts))
 }

@@ -20,14 +20,13 @@ use std::{
     time::Instant,
 };
 
-use axum::{
-    extract::State,
-    http::header,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, response::Response};
 use leakwatch_store::Namespace;
 
-use crate::AppState;
+use crate::{
+    AppState,
+    compress::{Accepts, respond},
+};
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -160,7 +159,7 @@ where
     }
 }
 
-pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts) -> Response {
     let mut out = String::new();
     let mut routes = state
         .metrics
@@ -227,5 +226,5 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>) -> impl IntoRespo
         let n: u64 = snap.segments(ns).iter().map(|s| s.bytes()).sum();
         let _ = writeln!(out, "leakwatch_store_bytes{{namespace=\"{ns}\"}} {n}");
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    respond("text/plain; version=0.0.4", out.into_bytes(), accepts)
 }

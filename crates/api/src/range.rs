@@ -15,7 +15,10 @@ use axum::{
 };
 use leakwatch_store::{Key, Namespace};
 
-use crate::{ApiError, AppState};
+use crate::{
+    ApiError, AppState,
+    compress::{encode, preferred_coding},
+};
 
 /// Padding: at least this many lines...
 const PAD_MIN: usize = 800;
@@ -102,93 +105,6 @@ fn padded(ns: Namespace, prefix: u32, real: &[(Key, u64)]) -> Vec<(Key, u64)> {
         all.dedup_by_key(|e| e.0);
     }
     all
-}
-
-/// A content coding the range answer can be sent in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Coding {
-    Identity,
-    Gzip,
-    Brotli,
-}
-
-/// The coding `Accept-Encoding` prefers among gzip and br: the highest q-value above 0,
-/// brotli on a tie (its answers are smaller); identity if it names neither.
-fn preferred_coding(headers: &HeaderMap) -> Coding {
-    let mut best = (Coding::Identity, 0.0f32);
-    let items = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    for item in items {
-        let mut parts = item.split(';');
-        let name = parts.next().unwrap_or("").trim();
-        let coding = if name.eq_ignore_ascii_case("br") {
-            Coding::Brotli
-        } else if name.eq_ignore_ascii_case("gzip") {
-            Coding::Gzip
-        } else {
-            continue;
-        };
-        let q = parts
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
-            .unwrap_or(0.0);
-        if q > best.1 || (q > 0.0 && q == best.1 && coding == Coding::Brotli) {
-            best = (coding, q);
-        }
-    }
-    best.0
-}
-
-/// `body` as a brotli stream at quality 0 (tower-http's fastest level, which this route
-/// used before it compressed its own answers), with a window just large enough for it.
-fn brotli(body: &[u8]) -> Option<Vec<u8>> {
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 0,
-        lgwin: (usize::BITS - body.len().max(1).leading_zeros()).clamp(10, 22) as i32,
-        size_hint: body.len(),
-        ..Default::default()
-    };
-    let mut out = Vec::with_capacity(body.len() / 2 + 64);
-    brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
-    Some(out)
-}
-
-thread_local! {
-    /// One raw-deflate state per server thread, reset between answers: tower-http's layer
-    /// allocated (and page-faulted) a fresh zlib state for every response, which cost three
-    /// quarters of the gzip throughput.
-    static DEFLATE: RefCell<flate2::Compress> =
-        RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
-}
-
-/// `body` as a gzip member (RFC 1952): header, raw deflate at the fastest level (as nginx's
-/// default), CRC-32 and length. `None` if deflate reports an error (then it is sent plain).
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(body.len() / 2 + 64);
-    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-    DEFLATE.with_borrow_mut(|z| {
-        z.reset();
-        loop {
-            let consumed = z.total_in() as usize;
-            out.reserve(body.len().saturating_sub(consumed) / 2 + 64);
-            match z.compress_vec(&body[consumed..], &mut out, flate2::FlushCompress::Finish) {
-                Ok(flate2::Status::StreamEnd) => return Some(()),
-                Ok(_) => continue,
-                Err(_) => {
-                    z.reset();
-                    return None;
-                }
-            }
-        }
-    })?;
-    let mut crc = flate2::Crc::new();
-    crc.update(body);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    Some(out)
 }
 
 thread_local! {
@@ -285,14 +201,7 @@ pub(crate) async fn range(
         body = Vec::with_capacity((digits + 23) * all.len());
         render(&all, digits, &mut body);
     }
-    // Compressed here rather than by the router's layer, which would cost this route a
-    // third of its throughput (and allocated a fresh deflate state per answer).
-    let compressed = match preferred_coding(headers) {
-        Coding::Identity => None,
-        Coding::Gzip => gzip(&body).map(|b| ("gzip", b)),
-        Coding::Brotli => brotli(&body).map(|b| ("br", b)),
-    };
-    if let Some((encoding, compressed)) = compressed {
+    if let Some((encoding, compressed)) = encode(preferred_coding(headers), &body) {
         resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
         return Ok((StatusCode::OK, resp_headers, compressed).into_response());
     }
@@ -359,52 +268,6 @@ mod tests {
             })
             .collect();
         assert_eq!(padded(Namespace::Sha1, 7, &many), many);
-    }
-
-    #[test]
-    fn compressed_answers_decode_to_the_body() {
-        use std::io::Read;
-        for body in [Vec::new(), b"ABC:1".to_vec(), vec![b'7'; 200_000]] {
-            for _ in 0..2 {
-                // twice: the reused deflate state must start clean
-                let gz = gzip(&body).unwrap();
-                let mut back = Vec::new();
-                flate2::read::GzDecoder::new(&gz[..])
-                    .read_to_end(&mut back)
-                    .unwrap();
-                assert_eq!(back, body);
-            }
-            let br = brotli(&body).unwrap();
-            let mut back = Vec::new();
-            brotli::Decompressor::new(&br[..], 4096)
-                .read_to_end(&mut back)
-                .unwrap();
-            assert_eq!(back, body);
-        }
-    }
-
-    #[test]
-    fn accept_encoding_is_read_with_q_values() {
-        let check = |accept: &str, want: Coding| {
-            let mut h = HeaderMap::new();
-            h.insert(
-                header::ACCEPT_ENCODING,
-                HeaderValue::from_str(accept).unwrap(),
-            );
-            assert_eq!(preferred_coding(&h), want, "{accept}");
-        };
-        check("gzip", Coding::Gzip);
-        check("deflate, GZIP", Coding::Gzip);
-        check("br", Coding::Brotli);
-        check("gzip, deflate, br", Coding::Brotli);
-        check("br;q=0.5, gzip", Coding::Gzip);
-        check("br, gzip;q=0.9", Coding::Brotli);
-        check("br;q=0, gzip;q=0.1", Coding::Gzip);
-        check("gzip;q=0", Coding::Identity);
-        check("identity", Coding::Identity);
-        check("deflate, zstd", Coding::Identity);
-        check("gzip;q=zero", Coding::Identity);
-        assert_eq!(preferred_coding(&HeaderMap::new()), Coding::Identity);
     }
 
     #[test]

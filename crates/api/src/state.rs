@@ -13,20 +13,27 @@ use leakwatch_store::{Directory, Snapshot, StoreError, read_manifest};
 
 use crate::metrics::Metrics;
 
-/// Request limits applied by [`crate::app`].
+/// Per-connection limits applied by [`crate::serve`].
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
-    /// A request taking longer is answered 408.
-    pub request_timeout: Duration,
-    /// Requests served at once; more wait.
-    pub max_concurrent_requests: usize,
+    /// A connection that takes longer to send a request's headers, or stays idle longer
+    /// between requests, is closed.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Request line and headers together may not exceed this (431 otherwise).
+    pub max_header_bytes: usize,
+    /// On shutdown, connections still busy after this long are dropped.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
-            request_timeout: Duration::from_secs(10),
-            max_concurrent_requests: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_header_bytes: 16 * 1024,
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -9,51 +9,86 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, RawQuery, Request, State},
-    http::{StatusCode, header},
-    middleware::{self, Next},
+    extract::{FromRequestParts, Path, RawQuery, State},
+    http::{header, request::Parts},
     response::{IntoResponse, Response},
     routing::{MethodRouter, get},
 };
 use leakwatch_catalog::{Breach, keys::ApiKey};
 
-use crate::{ApiError, AppState};
+use crate::{
+    ApiError, AppState,
+    compress::{Accepts, respond},
+};
 
-/// The v3 routes; every one needs a `User-Agent`, the keyed ones a valid `hibp-api-key` too
-/// (checked after the user agent, as HIBP does).
-pub(crate) fn routes(state: &Arc<AppState>) -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
-    let agent = || middleware::from_fn_with_state(state.clone(), require_user_agent);
-    let key = || middleware::from_fn_with_state(state.clone(), require_api_key);
+/// The v3 routes. Every handler takes [`UserAgent`] or [`Caller`] as its first argument, so
+/// the user agent is checked first (403), then the key (401) and its rate (429), as HIBP
+/// does, before anything else is read.
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
     vec![
-        ("/api/v3/breaches", get(breaches).route_layer(agent())),
-        ("/api/v3/breach/{name}", get(breach).route_layer(agent())),
-        (
-            "/api/v3/latestbreach",
-            get(latest_breach).route_layer(agent()),
-        ),
-        (
-            "/api/v3/dataclasses",
-            get(data_classes).route_layer(agent()),
-        ),
-        (
-            "/api/v3/subscription/status",
-            get(subscription_status)
-                .route_layer(key())
-                .route_layer(agent()),
-        ),
+        ("/api/v3/breaches", get(breaches)),
+        ("/api/v3/breach/{name}", get(breach)),
+        ("/api/v3/latestbreach", get(latest_breach)),
+        ("/api/v3/dataclasses", get(data_classes)),
+        ("/api/v3/subscription/status", get(subscription_status)),
         (
             "/api/v3/breachedaccount/{account}",
-            get(crate::account::breached_account)
-                .route_layer(key())
-                .route_layer(agent()),
+            get(crate::account::breached_account),
         ),
         (
             "/api/v3/breachedaccount/range/{prefix}",
-            get(crate::account::breached_account_range)
-                .route_layer(key())
-                .route_layer(agent()),
+            get(crate::account::breached_account_range),
         ),
     ]
+}
+
+/// A request that names its user agent; rejected with 403 otherwise, as HIBP.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserAgent;
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.trim().is_empty())
+            .then_some(UserAgent)
+            .ok_or(ApiError::Forbidden(
+                "A user agent is required: send a User-Agent header naming your application",
+            ))
+    }
+}
+
+/// The calling API key: the request has a user agent (403), a usable `hibp-api-key` (401),
+/// and the key had a token left this minute (429), checked in that order.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub ApiKey);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        UserAgent::from_request_parts(parts, state).await?;
+        let presented = parts
+            .headers
+            .get("hibp-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim();
+        let key = (!presented.is_empty())
+            .then(|| state.catalog.key(presented))
+            .flatten()
+            .filter(|k| k.is_usable(leakwatch_catalog::now_unix()))
+            .ok_or(ApiError::Unauthorized)?;
+        state.rate.take(&key).map_err(ApiError::RateLimited)?;
+        Ok(Caller(key))
+    }
 }
 
 /// Per-key token buckets: `rpm` tokens, refilled continuously at `rpm` per minute.
@@ -80,31 +115,6 @@ impl RateLimiter {
     }
 }
 
-async fn require_api_key(
-    State(state): State<Arc<AppState>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let presented = req
-        .headers()
-        .get("hibp-api-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim();
-    let key = (!presented.is_empty())
-        .then(|| state.catalog.key(presented))
-        .flatten()
-        .filter(|k| k.is_usable(leakwatch_catalog::now_unix()));
-    let Some(key) = key else {
-        return ApiError::Unauthorized.into_response();
-    };
-    if let Err(retry_after) = state.rate.take(&key) {
-        return ApiError::RateLimited(retry_after).into_response();
-    }
-    req.extensions_mut().insert(key);
-    next.run(req).await
-}
-
 #[derive(serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct SubscriptionStatus {
@@ -116,49 +126,32 @@ struct SubscriptionStatus {
     includes_stealer_logs: bool,
 }
 
-async fn subscription_status(axum::Extension(key): axum::Extension<ApiKey>) -> Response {
-    json(&SubscriptionStatus {
-        subscription_name: key.name.clone(),
-        description: format!(
-            "leakwatch API key {}…, {} requests per minute",
-            key.prefix, key.rpm
-        ),
-        subscribed_until: key
-            .expires
-            .as_deref()
-            .map(|d| format!("{d}T23:59:59Z"))
-            .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned()),
-        rpm: key.rpm,
-        // Domain search has no per-key cap yet.
-        domain_search_max_breached_accounts: u32::MAX >> 1,
-        includes_stealer_logs: true,
-    })
+async fn subscription_status(Caller(key): Caller, accepts: Accepts) -> Response {
+    json(
+        &SubscriptionStatus {
+            subscription_name: key.name.clone(),
+            description: format!(
+                "leakwatch API key {}…, {} requests per minute",
+                key.prefix, key.rpm
+            ),
+            subscribed_until: key
+                .expires
+                .as_deref()
+                .map(|d| format!("{d}T23:59:59Z"))
+                .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_owned()),
+            rpm: key.rpm,
+            // Domain search has no per-key cap yet.
+            domain_search_max_breached_accounts: u32::MAX >> 1,
+            includes_stealer_logs: true,
+        },
+        accepts,
+    )
 }
 
-async fn require_user_agent(State(_): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let has_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| !v.trim().is_empty());
-    if has_agent {
-        next.run(req).await
-    } else {
-        ApiError::Forbidden(
-            "A user agent is required: send a User-Agent header naming your application",
-        )
-        .into_response()
-    }
-}
-
-pub(crate) fn json(value: &impl serde::Serialize) -> Response {
+/// A JSON answer, compressed when large (see [`crate::compress::respond`]).
+pub(crate) fn json(value: &impl serde::Serialize, accepts: Accepts) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            body,
-        )
-            .into_response(),
+        Ok(body) => respond("application/json; charset=utf-8", body, accepts),
         Err(e) => ApiError::Internal(e.to_string()).into_response(),
     }
 }
@@ -201,6 +194,8 @@ fn percent_decode(s: &str) -> String {
 }
 
 async fn breaches(
+    _: UserAgent,
+    accepts: Accepts,
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -221,21 +216,27 @@ async fn breaches(
         })
         .filter(|b| spam.is_none_or(|s| b.is_spam_list == s))
         .collect();
-    Ok(json(&list))
+    Ok(json(&list, accepts))
 }
 
 async fn breach(
+    _: UserAgent,
+    accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let all = state.catalog.breaches();
     live(&all)
         .find(|b| b.name.eq_ignore_ascii_case(name.trim()))
-        .map(json)
+        .map(|b| json(b, accepts))
         .ok_or(ApiError::NotFound)
 }
 
-async fn latest_breach(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+async fn latest_breach(
+    _: UserAgent,
+    accepts: Accepts,
+    State(state): State<Arc<AppState>>,
+) -> Result<Response, ApiError> {
     // AddedDate is fixed-width ISO 8601, so text order is time order.
     let all = state.catalog.breaches();
     live(&all)
@@ -244,18 +245,22 @@ async fn latest_breach(State(state): State<Arc<AppState>>) -> Result<Response, A
                 .cmp(&b.added_date)
                 .then_with(|| b.name.cmp(&a.name))
         })
-        .map(json)
+        .map(|b| json(b, accepts))
         .ok_or(ApiError::NotFound)
 }
 
-async fn data_classes(State(state): State<Arc<AppState>>) -> Response {
+async fn data_classes(
+    _: UserAgent,
+    accepts: Accepts,
+    State(state): State<Arc<AppState>>,
+) -> Response {
     let all = state.catalog.breaches();
     let mut classes: Vec<&str> = live(&all)
         .flat_map(|b| b.data_classes.iter().map(String::as_str))
         .collect();
     classes.sort_by_key(|c| c.to_lowercase());
     classes.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    json(&classes)
+    json(&classes, accepts)
 }
 
 #[cfg(test)]

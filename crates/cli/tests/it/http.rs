@@ -210,7 +210,7 @@ async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
         .read_to_end(&mut plain)
         .unwrap();
     assert_eq!(plain, body);
-    // Every other route is compressed by the router's layer, not by its handler.
+    // Other large answers are compressed by their handlers too; small ones go plain.
     let (_, spec_plain_headers, spec) = get(&state, "/openapi.json", &[]).await;
     assert!(spec_plain_headers.get("content-encoding").is_none());
     let (_, spec_headers, spec_gz) =
@@ -221,6 +221,21 @@ async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
         .read_to_end(&mut plain)
         .unwrap();
     assert_eq!(plain, spec);
+    let (_, spec_headers, spec_br) =
+        get(&state, "/openapi.json", &[("Accept-Encoding", "br")]).await;
+    assert_eq!(spec_headers["content-encoding"], "br");
+    assert_eq!(spec_headers["vary"], "Accept-Encoding");
+    let mut plain = Vec::new();
+    brotli::Decompressor::new(&spec_br[..], 4096)
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, spec);
+    let (status, ready_headers, _) = get(&state, "/readyz", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(status, 200);
+    assert!(
+        ready_headers.get("content-encoding").is_none(),
+        "tiny answers go plain"
+    );
 }
 
 #[tokio::test]
@@ -335,4 +350,125 @@ fn served_over_a_socket_by_the_binary() {
     );
     let status = server.child.wait().unwrap();
     assert!(status.success(), "exit after SIGTERM: {status}");
+}
+
+/// Starts `serve` on a loopback port with `limits`; the server stops when the sender drops.
+async fn serve_with(
+    f: &Fixture,
+    limits: leakwatch_api::ServerLimits,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let mut state = Arc::try_unwrap(app_state(&f.data)).expect("fresh state");
+    state.limits = limits;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(leakwatch_api::serve(listener, Arc::new(state), async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// What a raw client reads before the server closes or `wait` passes; `None` if the
+/// connection was still open, silent, after `wait`.
+fn read_until_close(
+    stream: &mut std::net::TcpStream,
+    wait: std::time::Duration,
+) -> Option<Vec<u8>> {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(got),
+            Err(_) if got.is_empty() => return None,
+            Err(_) => return Some(got),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_oversized_and_surplus_clients_are_cut_off_per_connection() {
+    use std::{io::Write, net::TcpStream, time::Duration};
+    let f = fixture();
+    let limits = leakwatch_api::ServerLimits {
+        header_read_timeout: Duration::from_millis(300),
+        max_header_bytes: 8192,
+        ..Default::default()
+    };
+    let (addr, _stop) = serve_with(&f, limits).await;
+    tokio::task::spawn_blocking(move || {
+        // Headers larger than the limit: 431, then the connection closes.
+        let mut big = TcpStream::connect(addr).unwrap();
+        let filler = "a".repeat(20_000);
+        let _ = write!(
+            big,
+            "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Filler: {filler}\r\n\r\n"
+        );
+        let answer = read_until_close(&mut big, Duration::from_secs(10)).expect("closed");
+        assert!(
+            answer.starts_with(b"HTTP/1.1 431"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+
+        // Half a request line, then silence: closed by the header read timeout.
+        let mut slow = TcpStream::connect(addr).unwrap();
+        slow.write_all(b"GET /heal").unwrap();
+        let answer = read_until_close(&mut slow, Duration::from_secs(10));
+        assert!(
+            answer.is_some(),
+            "a client that never finishes its headers is not cut off"
+        );
+        assert!(!answer.unwrap().starts_with(b"HTTP/1.1 200"));
+
+        // Idle between keep-alive requests: closed too.
+        let mut idle = TcpStream::connect(addr).unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let answer =
+            read_until_close(&mut idle, Duration::from_secs(10)).expect("closed when idle");
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    })
+    .await
+    .unwrap();
+
+    // One connection at most: a second client is not served while the first is open.
+    let limits = leakwatch_api::ServerLimits {
+        max_connections: 1,
+        header_read_timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let (addr, _stop) = serve_with(&f, limits).await;
+    tokio::task::spawn_blocking(move || {
+        let request = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+        let mut first = TcpStream::connect(addr).unwrap();
+        first.write_all(request).unwrap();
+        let mut buf = [0u8; 512];
+        let n = first.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        let mut second = TcpStream::connect(addr).unwrap();
+        second.write_all(request).unwrap();
+        assert_eq!(
+            read_until_close(&mut second, Duration::from_millis(500)),
+            None,
+            "served beyond max_connections"
+        );
+        drop(first);
+        second
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let n = second.read(&mut buf).unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "served once the first closed"
+        );
+    })
+    .await
+    .unwrap();
 }

@@ -1,0 +1,100 @@
+//! The accept loop: serves [`crate::app`] over HTTP/1.1 on a listener with per-connection
+//! limits, and drains on shutdown.
+//!
+//! Limits live here rather than as router layers because every handler is synchronous
+//! from request to answer (see [`crate::app`]): the costs worth bounding are per
+//! connection — clients that send headers slowly or sit idle (header read timeout, which
+//! hyper also applies between keep-alive requests), oversized headers (431), and how many
+//! connections are open at once (further clients wait in the listen backlog). Each request
+//! carries its peer address as `ConnectInfo<SocketAddr>`. TLS is not handled here.
+
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, extract::ConnectInfo, http::Request};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tower::Service;
+
+use crate::{AppState, app, state::reload_loop};
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and lets
+/// open connections finish their requests for up to `drain_timeout`.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = state.limits;
+    let reload = tokio::spawn(reload_loop(state.clone(), Duration::from_millis(500)));
+    let router = app(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192) * 2)
+        .max_header_size(limits.max_header_bytes);
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = open.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if is_per_connection(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors or memory: wait instead of spinning.
+                    eprintln!("leakwatch serve: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers go out at once instead of waiting for Nagle.
+        let _ = stream.set_nodelay(true);
+        let conn = http.serve_connection(TokioIo::new(stream), with_peer(router.clone(), peer));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Errors here are the client's (reset, timeout, malformed request): nothing to do.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await;
+    reload.abort();
+    Ok(())
+}
+
+/// The router as a hyper service that tags each request with the peer's address.
+fn with_peer(
+    router: Router,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = axum::response::Response,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone {
+    hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        // Router is always ready; `call` clones nothing but an Arc.
+        router.clone().call(request)
+    })
+}
+
+/// Accept errors that concern one connection only (it was reset before we took it).
+fn is_per_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset | Interrupted
+    )
+}
