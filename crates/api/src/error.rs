@@ -21,6 +21,12 @@ pub enum ApiError {
     RateLimited(u64),
     /// 404.
     NotFound,
+    /// 413 with the reason.
+    TooLarge(&'static str),
+    /// 415 with the reason.
+    UnsupportedMediaType(&'static str),
+    /// 503 with the reason: the feature is not set up on this server.
+    Unavailable(&'static str),
     /// 500; the detail is logged, not sent.
     Internal(String),
 }
@@ -52,6 +58,9 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
             ApiError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            ApiError::TooLarge(reason) => (StatusCode::PAYLOAD_TOO_LARGE, reason),
+            ApiError::UnsupportedMediaType(reason) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, reason),
+            ApiError::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
             ApiError::Internal(detail) => {
                 eprintln!("leakwatch serve: internal error: {detail}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")

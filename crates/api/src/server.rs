@@ -8,7 +8,15 @@
 //! connections are open at once (further clients wait in the listen backlog). Each request
 //! carries its peer address as `ConnectInfo<SocketAddr>`. TLS is not handled here.
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{Router, extract::ConnectInfo, http::Request};
 use hyper::body::Incoming;
@@ -22,7 +30,8 @@ use tower::Service;
 use crate::{AppState, app, state::reload_loop};
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and lets
-/// open connections finish their requests for up to `drain_timeout`.
+/// open connections finish their requests for up to `drain_timeout`. The outbox worker,
+/// when mail is set up, runs alongside and stops last.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -30,6 +39,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.limits;
     let reload = tokio::spawn(reload_loop(state.clone(), Duration::from_millis(500)));
+    let stop_outbox = Arc::new(AtomicBool::new(false));
+    let outbox = crate::check_mail::start_worker(state.clone(), stop_outbox.clone());
     let router = app(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -70,6 +81,11 @@ pub async fn serve(
     drop(listener);
     let _ = tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await;
     reload.abort();
+    stop_outbox.store(true, Ordering::Relaxed);
+    if let Some(worker) = outbox {
+        // It finishes the mail it is sending, if any (bounded by the SMTP timeout).
+        let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    }
     Ok(())
 }
 

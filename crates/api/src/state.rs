@@ -109,6 +109,16 @@ impl CatalogHandle {
             .cloned()
     }
 
+    /// Queues a sealed notification in the outbox (see `leakwatch_catalog::outbox`).
+    pub fn enqueue(
+        &self,
+        dedupe: Option<&[u8]>,
+        sealed: &[u8],
+    ) -> Result<Option<i64>, CatalogError> {
+        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        db.enqueue(dedupe, sealed, leakwatch_catalog::now_unix())
+    }
+
     /// Every breach, retired ones included, sorted by Title.
     pub fn breaches(&self) -> Arc<Vec<Breach>> {
         self.current
@@ -145,6 +155,8 @@ pub struct AppState {
     pub limits: ServerLimits,
     /// Region for queried phone numbers written without a country code (ISO 3166).
     pub default_region: Option<String>,
+    /// Mail delivery, if set up: needed by the private check and alerts.
+    pub mail: Option<crate::MailSetup>,
     pub(crate) metrics: Metrics,
     pub(crate) rate: crate::v3::RateLimiter,
 }
@@ -157,6 +169,7 @@ impl AppState {
             catalog,
             limits,
             default_region: None,
+            mail: None,
             metrics: Metrics::default(),
             rate: Default::default(),
         }

@@ -91,26 +91,42 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
-/// Per-key token buckets: `rpm` tokens, refilled continuously at `rpm` per minute.
+/// Token buckets by id: each holds up to `capacity` tokens, refilled continuously.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimiter {
-    buckets: std::sync::Mutex<std::collections::HashMap<i64, (f64, std::time::Instant)>>,
+    buckets: std::sync::Mutex<std::collections::HashMap<u64, (f64, std::time::Instant)>>,
 }
 
+/// Above this many buckets, full ones (idle clients) are forgotten: a full bucket and a
+/// missing one behave the same.
+const MAX_IDLE_BUCKETS: usize = 100_000;
+
 impl RateLimiter {
-    /// Takes a token for `key`, or says how many whole seconds until one is free.
+    /// Takes a token for `key` (its rpm per minute), or says how many whole seconds until
+    /// one is free.
     fn take(&self, key: &ApiKey) -> Result<(), u64> {
+        let rpm = f64::from(key.rpm.max(1));
+        self.take_tokens(key.id as u64, rpm, rpm / 60.0)
+    }
+
+    /// Takes a token from bucket `id` (created full), or says how many whole seconds until
+    /// one is free.
+    pub(crate) fn take_tokens(&self, id: u64, capacity: f64, per_second: f64) -> Result<(), u64> {
         let now = std::time::Instant::now();
-        let rpm = key.rpm.max(1) as f64;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, at) = buckets.entry(key.id).or_insert((rpm, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rpm / 60.0).min(rpm);
+        if buckets.len() >= MAX_IDLE_BUCKETS {
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * per_second < capacity
+            });
+        }
+        let (tokens, at) = buckets.entry(id).or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(capacity);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
             Ok(())
         } else {
-            Err(((1.0 - *tokens) * 60.0 / rpm).ceil().max(1.0) as u64)
+            Err(((1.0 - *tokens) / per_second).ceil().max(1.0) as u64)
         }
     }
 }

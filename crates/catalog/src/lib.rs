@@ -1,5 +1,5 @@
 //! The metadata database (`<data>/catalog.db`, embedded SQLite): the breach catalogue in
-//! HIBP's Breach model, and API keys ([`keys`]).
+//! HIBP's Breach model, API keys ([`keys`]) and the notification outbox ([`outbox`]).
 //!
 //! [`Breach`] serialises to exactly the JSON HIBP's API returns (field names, order, date
 //! formats), plus `Vendor` (the supplier through which the data left, where known) when set.
@@ -8,6 +8,7 @@
 
 mod date;
 pub mod keys;
+pub mod outbox;
 
 use std::path::Path;
 
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 
 /// Version of the SQLite schema this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +201,20 @@ impl Breach {
     }
 }
 
+/// Schema version 2: notifications waiting to be delivered (see [`outbox`]).
+const OUTBOX_TABLE: &str = "CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        dedupe BLOB UNIQUE,
+        payload BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        delivered INTEGER,
+        failed INTEGER,
+        last_error TEXT
+     );
+     CREATE INDEX outbox_due ON outbox(next_attempt) WHERE delivered IS NULL AND failed IS NULL;";
+
 /// The catalogue database.
 #[derive(Debug)]
 pub struct Catalog {
@@ -267,10 +282,15 @@ impl Catalog {
                         expires TEXT,
                         revoked TEXT
                      );
+                     {OUTBOX_TABLE}
                      PRAGMA user_version = {SCHEMA_VERSION};
                      COMMIT;"
                 ))?;
             }
+            // Version 2 only adds the outbox: created in place, nothing else changes.
+            1 => conn.execute_batch(&format!(
+                "BEGIN; {OUTBOX_TABLE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?,
             SCHEMA_VERSION => {}
             found => {
                 return Err(CatalogError::UnsupportedVersion {

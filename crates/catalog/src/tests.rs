@@ -1,5 +1,5 @@
-//! Catalogue tests: the exact HIBP JSON shape, validation, import, edit and retire, and
-//! persistence across reopening.
+//! Catalogue tests: the exact HIBP JSON shape, validation, import, edit and retire,
+//! persistence across reopening, schema upgrades, and the outbox's states.
 
 use super::*;
 
@@ -132,4 +132,92 @@ fn list_is_sorted_by_title() {
     }
     let titles: Vec<String> = c.all().unwrap().into_iter().map(|b| b.title).collect();
     assert_eq!(titles, ["alpha", "Beta", "Zeta"]);
+}
+
+#[test]
+fn outbox_dedupes_leases_retries_and_erases_delivered_payloads() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    let t = 1_000;
+    let a = c
+        .enqueue(Some(b"alert:1:Adobe"), b"sealed-a", t)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c.enqueue(Some(b"alert:1:Adobe"), b"again", t).unwrap(),
+        None,
+        "deduplicated"
+    );
+    let b = c.enqueue(None, b"sealed-b", t + 1).unwrap().unwrap();
+    assert_eq!(c.next_due().unwrap(), Some(t));
+
+    // Claimed rows are leased: not due again until the lease runs out.
+    let claimed = c.claim_due(t + 1, 60, 10).unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|p| (p.id, p.attempts))
+            .collect::<Vec<_>>(),
+        [(a, 1), (b, 1)]
+    );
+    assert_eq!(claimed[0].payload, b"sealed-a");
+    assert!(c.claim_due(t + 30, 60, 10).unwrap().is_empty());
+    let again = c.claim_due(t + 61, 60, 10).unwrap();
+    assert_eq!(
+        again.iter().map(|p| (p.id, p.attempts)).collect::<Vec<_>>(),
+        [(a, 2), (b, 2)]
+    );
+
+    c.mark_delivered(a, t + 62).unwrap();
+    c.reschedule(b, t + 500, "temporary: connection refused")
+        .unwrap();
+    assert!(c.claim_due(t + 499, 60, 10).unwrap().is_empty());
+    assert_eq!(c.next_due().unwrap(), Some(t + 500));
+    let counts = c.outbox_counts().unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.failed), (1, 1, 0));
+    let third = c.claim_due(t + 500, 60, 10).unwrap();
+    assert_eq!(
+        third.iter().map(|p| (p.id, p.attempts)).collect::<Vec<_>>(),
+        [(b, 3)]
+    );
+    c.mark_failed(b, t + 501, "permanent: 550 no such user")
+        .unwrap();
+    assert_eq!(c.next_due().unwrap(), None);
+    let counts = c.outbox_counts().unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.failed), (0, 1, 1));
+    // Delivered and failed rows keep no payload, and their dedupe key still holds.
+    let payloads: Vec<Vec<u8>> = c
+        .conn
+        .prepare("SELECT payload FROM outbox")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(payloads.iter().all(Vec::is_empty), "{payloads:?}");
+    assert_eq!(
+        c.enqueue(Some(b"alert:1:Adobe"), b"x", t + 600).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_version_1_catalogue_gains_the_outbox_and_keeps_its_breaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.db");
+    {
+        let mut c = Catalog::open(&path).unwrap();
+        c.import_hibp_json(HIBP_SAMPLE).unwrap();
+        // What version 1 had: no outbox.
+        c.conn
+            .execute_batch("DROP TABLE outbox; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let mut c = Catalog::open(&path).unwrap();
+    assert_eq!(c.get("fictobank").unwrap().unwrap().pwn_count, 123456);
+    assert!(c.enqueue(None, b"p", 1).unwrap().is_some());
+    let v: i64 = c
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
 }

@@ -47,6 +47,10 @@ enum Command {
         /// Region for queried phone numbers without a country code (ISO 3166, e.g. GB).
         #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
         default_region: Option<String>,
+        #[command(flatten)]
+        mail: MailArgs,
+        #[command(flatten)]
+        key: OperatorKeyArg,
     },
     /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
     /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
@@ -321,6 +325,31 @@ impl BreachFields {
     }
 }
 
+/// Mail delivery for the private check and alerts.
+#[derive(clap::Args, Clone)]
+struct MailArgs {
+    /// SMTP server: smtp://HOST:PORT (no TLS: loopback only), smtp://HOST:587?tls=required
+    /// (STARTTLS), smtps://HOST:465 (implicit TLS); USER:PASSWORD@ before the host for
+    /// credentials. Needs the operator key, which seals queued mail. Without it, mail
+    /// features answer 503.
+    #[arg(long, env = "LEAKWATCH_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of leakwatch's mails.
+    #[arg(
+        long,
+        env = "LEAKWATCH_MAIL_FROM",
+        default_value = "leakwatch <leakwatch@localhost>"
+    )]
+    mail_from: String,
+    /// The URL people reach this server at, quoted in mails (default: http://LISTEN).
+    #[arg(long, env = "LEAKWATCH_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Seconds before a failed delivery is tried again; doubles with each failure, up to
+    /// an hour.
+    #[arg(long, env = "LEAKWATCH_MAIL_RETRY_AFTER", default_value_t = 30)]
+    mail_retry_after: u64,
+}
+
 /// Where the operator key comes from: `--operator-key-file` (or
 /// `LEAKWATCH_OPERATOR_KEY_FILE`), else `LEAKWATCH_OPERATOR_KEY`. Never a plain flag: the
 /// process list would show it.
@@ -555,7 +584,9 @@ fn main() -> Result<()> {
             data,
             listen,
             default_region,
-        } => serve(&data.data, listen, default_region, None),
+            mail,
+            key,
+        } => serve(&data.data, listen, default_region, &mail, &key, None),
         Command::Ingest {
             data,
             source,
@@ -1231,12 +1262,31 @@ fn serve(
     data: &Path,
     listen: SocketAddr,
     default_region: Option<String>,
+    mail: &MailArgs,
+    key: &OperatorKeyArg,
     banner: Option<String>,
 ) -> Result<()> {
     let store = StoreHandle::open(store_dir(data)?)?;
     let catalog = leakwatch_api::CatalogHandle::new(catalog(data)?)?;
     let mut state = AppState::new(store, catalog, ServerLimits::default());
     state.default_region = default_region;
+    if let Some(url) = &mail.smtp_url {
+        let key = key.load()?.context(
+            "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
+             or --operator-key-file",
+        )?;
+        let mailer =
+            leakwatch_notify::Mailer::new(url, &mail.mail_from).map_err(anyhow::Error::msg)?;
+        let public_url = mail
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        eprintln!("leakwatch: mail goes through {}", mailer.server());
+        let mut setup =
+            leakwatch_api::MailSetup::new(mailer, key, data.join("catalog.db"), public_url);
+        setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
+        state.mail = Some(setup);
+    }
     let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1316,5 +1366,19 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
         eprintln!("leakwatch demo: using the demo store in {}", data.display());
     }
     let banner = "\nDemo ready. Try:\n  curl http://{addr}/range/5BAA6                       # SHA-1 prefix of \"password\"\n  curl -H 'Add-Padding: true' http://{addr}/range/5BAA6\n  curl 'http://{addr}/range/8846F?mode=ntlm'           # NTLM prefix of \"password\"\nPress Ctrl-C to stop.".to_string();
-    serve(&data, listen, None, Some(banner))
+    serve(
+        &data,
+        listen,
+        None,
+        &MailArgs {
+            smtp_url: None,
+            mail_from: String::new(),
+            public_url: None,
+            mail_retry_after: 30,
+        },
+        &OperatorKeyArg {
+            operator_key_file: None,
+        },
+        Some(banner),
+    )
 }

@@ -150,6 +150,33 @@ impl OperatorKey {
     pub fn open_domain(&self, tag: u64, sealed: &[u8]) -> Result<String, SealError> {
         self.sealer().open_domain(tag, sealed)
     }
+
+    /// Seals arbitrary bytes bound to `context` (which must be given again to open them):
+    /// 16 random bytes, then AES-SIV over `plain` with the context and those bytes as
+    /// associated data, so equal inputs seal differently. For queued notifications, which
+    /// must name their recipient.
+    pub fn seal_bytes(&self, context: &[u8], plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).expect("the operating system's random source works");
+        let mut out = nonce.to_vec();
+        out.extend(
+            Aes256Siv::new((&self.siv_key).into())
+                .encrypt([context, &nonce[..]], plain)
+                .expect("AES-SIV encryption cannot fail"),
+        );
+        out
+    }
+
+    /// Opens what [`OperatorKey::seal_bytes`] sealed with the same `context`.
+    pub fn open_bytes(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < 32 {
+            return Err(SealError::Unseal);
+        }
+        let (nonce, body) = sealed.split_at(16);
+        Aes256Siv::new((&self.siv_key).into())
+            .decrypt([context, nonce], body)
+            .map_err(|_| SealError::Unseal)
+    }
 }
 
 fn tag(keyed: &Hmac<Sha256>, domain: &str) -> u64 {

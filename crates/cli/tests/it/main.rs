@@ -10,5 +10,6 @@ mod fixture;
 mod formats;
 mod http;
 mod keys;
+mod mail;
 mod ranges;
 mod support;

@@ -156,10 +156,17 @@ pub fn write(path: &Path, bytes: &[u8]) -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// Everything the server has written to stderr so far.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
     pub fn start(data: &Path) -> Server {
+        Server::start_with(data, &[], &[])
+    }
+
+    /// `leakwatch serve` with extra arguments and environment.
+    pub fn start_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(bin())
             .args([
                 "serve",
@@ -168,28 +175,37 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut line = String::new();
         let addr = loop {
             line.clear();
             assert!(
                 stderr.read_line(&mut line).unwrap() > 0,
-                "server exited before listening"
+                "server exited before listening: {}",
+                log.lock().unwrap()
             );
-            if let Some(rest) = line.split("http://").nth(1) {
+            log.lock().unwrap().push_str(&line);
+            if let Some(rest) = line.split("leakwatch serving http://").nth(1) {
                 break rest.split('/').next().unwrap().to_string();
             }
         };
         // Keep draining stderr so the child never blocks on a full pipe.
+        let kept = log.clone();
         std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = stderr.read_to_string(&mut sink);
+            let mut line = String::new();
+            while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
+                kept.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
-        Server { child, addr }
+        Server { child, addr, log }
     }
 }
 
@@ -206,16 +222,36 @@ pub fn http_get(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+    parse_response(&http_raw(addr, "GET", path, headers, b""))
+}
+
+/// One request over a fresh connection (closed after it); the raw response bytes.
+pub fn http_raw(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
+    if !body.is_empty() || method == "POST" {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
+    raw
+}
+
+/// (status, lower-cased headers, body) of a raw HTTP/1.1 response.
+pub fn parse_response(raw: &[u8]) -> (u16, BTreeMap<String, String>, Vec<u8>) {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

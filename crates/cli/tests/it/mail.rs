@@ -1,0 +1,339 @@
+//! Mail: the private check (`POST /api/v1/check-by-mail`) and the outbox, against a real
+//! SMTP server on loopback (aiosmtpd, `tests/py/smtp_sink.py`) whose messages are parsed by
+//! Python's `email` package, not by anything of leakwatch's.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::{accounts::*, support::*};
+
+/// A real SMTP server on a loopback port, recording what it accepts; stopped on drop.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl SmtpSink {
+    /// Starts one; `None` (with a loud message) on a machine without aiosmtpd, except in CI
+    /// (`CI` set), where `.ci/run` installs it and its absence fails the test.
+    fn start(dir: &Path, fail_first: u32) -> Option<SmtpSink> {
+        let have = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !have {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "aiosmtpd is missing in CI: .ci/run installs tests/py/requirements.txt"
+            );
+            eprintln!(
+                "\n*** SKIPPED: python3 with aiosmtpd not found; `pip install -r tests/py/requirements.txt` to run the mail tests ***\n"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = dir.join("smtp.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args([
+                port.to_string(),
+                out.display().to_string(),
+                fail_first.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        Some(SmtpSink { child, port, out })
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message accepted so far.
+    fn messages(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits until `n` messages arrived (at most `secs`), then a little longer to catch any
+    /// extra one; returns them all.
+    fn wait_for(&self, n: usize, secs: u64) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.messages().len() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        self.messages()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.flush();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A data directory with one breach, "Fictobank", holding the given addresses.
+fn data_with_breach(dir: &Path, addresses: &[&str]) -> PathBuf {
+    let data = dir.join("data");
+    add_breach(
+        &data,
+        "Fictobank",
+        &[
+            "--title",
+            "Fictobank",
+            "--domain",
+            "fictobank.example",
+            "--data-classes",
+            "Email addresses,Passwords,Geographic locations",
+        ],
+    );
+    let dump: String = addresses.iter().map(|a| format!("{a}:hunter2\n")).collect();
+    let file = write(&dir.join("dump.txt"), dump.as_bytes());
+    ingest_dump(&data, &file, "Fictobank", &[]);
+    data
+}
+
+fn post_check(addr: &str, content_type: &str, body: &str) -> Vec<u8> {
+    http_raw(
+        addr,
+        "POST",
+        "/api/v1/check-by-mail",
+        &[("Content-Type", content_type)],
+        body.as_bytes(),
+    )
+}
+
+/// The response without its Date header, which changes by the second.
+fn without_date(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("date:"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+fn mails_to<'a>(mails: &'a [serde_json::Value], to: &str) -> Vec<&'a serde_json::Value> {
+    mails
+        .iter()
+        .filter(|m| m["rcpt_tos"] == serde_json::json!([to]))
+        .collect()
+}
+
+#[test]
+fn private_check_mails_the_result_to_that_address_only_and_answers_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
+        return;
+    };
+    let data = data_with_breach(tmp.path(), &["alice@example.test", "bob@example.test"]);
+    let server = Server::start_with(
+        &data,
+        &[
+            "--smtp-url",
+            &smtp.url(),
+            "--mail-from",
+            "leakwatch <alerts@leakwatch.test>",
+            "--public-url",
+            "https://leakwatch.test",
+        ],
+        &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)],
+    );
+    let addr = server.addr.as_str();
+
+    // Breached and unbreached: the same response, byte for byte (Date aside).
+    let breached = post_check(
+        addr,
+        "application/json",
+        r#"{"email":" Alice@Example.TEST "}"#,
+    );
+    let clean = post_check(
+        addr,
+        "application/json",
+        r#"{"email":"carol@example.test"}"#,
+    );
+    assert!(
+        breached.starts_with(b"HTTP/1.1 202"),
+        "{}",
+        String::from_utf8_lossy(&breached)
+    );
+    assert_eq!(without_date(&breached), without_date(&clean));
+    let form = post_check(
+        addr,
+        "application/x-www-form-urlencoded",
+        "email=dave%40example.test",
+    );
+    assert_eq!(without_date(&form), without_date(&clean));
+
+    // Bad requests: a reason, and no mail.
+    for (ct, body, status) in [
+        ("application/json", r#"{"email":"not an address"}"#, 400),
+        ("application/json", r#"{"mail":"alice@example.test"}"#, 400),
+        ("text/plain", "alice@example.test", 415),
+    ] {
+        let (got, _, reason) = parse_response(&post_check(addr, ct, body));
+        assert_eq!(got, status, "{body}");
+        assert!(!reason.is_empty());
+    }
+
+    let mails = smtp.wait_for(3, 30);
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let alice = mails_to(&mails, "alice@example.test");
+    assert_eq!(alice.len(), 1, "{mails:#?}");
+    let body = alice[0]["body"].as_str().unwrap();
+    assert!(body.contains("appears in 1 data breach:"), "{body}");
+    assert!(
+        body.contains("Fictobank (fictobank.example, 2024-03-04)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Email addresses, Geographic locations, Passwords"),
+        "{body}"
+    );
+    assert!(body.contains("https://leakwatch.test"), "{body}");
+    for clean in ["carol@example.test", "dave@example.test"] {
+        let got = mails_to(&mails, clean);
+        assert_eq!(got.len(), 1, "{clean}: {mails:#?}");
+        let body = got[0]["body"].as_str().unwrap();
+        assert!(body.contains("not in any of the 1 breaches"), "{body}");
+        assert!(!body.contains("Fictobank"), "{body}");
+    }
+    for m in &mails {
+        assert_eq!(m["subject"], "Your leakwatch check");
+        assert_eq!(m["mail_from"], "alerts@leakwatch.test");
+        assert!(
+            m["message_id"]
+                .as_str()
+                .unwrap()
+                .ends_with("@leakwatch.test>")
+        );
+    }
+    assert!(
+        mails_to(&mails, "bob@example.test").is_empty(),
+        "only who asked gets mail"
+    );
+
+    // Per address: 3 a day. Alice asked once; twice more pass, the fourth is refused.
+    for _ in 0..2 {
+        let r = post_check(
+            addr,
+            "application/json",
+            r#"{"email":"alice@example.test"}"#,
+        );
+        assert_eq!(without_date(&r), without_date(&clean));
+    }
+    let (status, headers, _) = parse_response(&post_check(
+        addr,
+        "application/json",
+        r#"{"email":"alice@example.test"}"#,
+    ));
+    assert_eq!(status, 429);
+    assert!(headers["retry-after"].parse::<u64>().unwrap() > 0);
+    // Per client IP: 10 an hour. Six taken so far: the refused fourth check of alice's
+    // counts for the client, the 400s and the 415 (refused before the limits) do not.
+    for i in 0..4 {
+        let r = post_check(
+            addr,
+            "application/json",
+            &format!(r#"{{"email":"p{i}@example.test"}}"#),
+        );
+        assert!(
+            r.starts_with(b"HTTP/1.1 202"),
+            "{}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    let (status, _, _) = parse_response(&post_check(
+        addr,
+        "application/json",
+        r#"{"email":"p9@example.test"}"#,
+    ));
+    assert_eq!(status, 429);
+    assert_eq!(smtp.wait_for(9, 30).len(), 9);
+
+    // Neither the log nor the data directory holds a queried address in clear.
+    let log = server.log.lock().unwrap().clone();
+    drop(server);
+    for needle in ["alice", "carol", "dave", "example.test"] {
+        assert!(!log.contains(needle), "{needle} in the log: {log}");
+    }
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            for needle in [&b"carol@"[..], b"dave@", b"p0@example"] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{} holds {}",
+                    path.display(),
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_busy_mail_server_delays_the_mail_but_it_arrives_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The first two attempts are refused with 451 (try again later).
+    let Some(smtp) = SmtpSink::start(tmp.path(), 2) else {
+        return;
+    };
+    let data = data_with_breach(tmp.path(), &["alice@example.test"]);
+    let server = Server::start_with(
+        &data,
+        &["--smtp-url", &smtp.url(), "--mail-retry-after", "1"],
+        &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)],
+    );
+    let r = post_check(
+        &server.addr,
+        "application/json",
+        r#"{"email":"alice@example.test"}"#,
+    );
+    assert!(r.starts_with(b"HTTP/1.1 202"));
+    let mails = smtp.wait_for(1, 30);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(
+        mails[0]["rcpt_tos"],
+        serde_json::json!(["alice@example.test"])
+    );
+}
+
+#[test]
+fn without_mail_set_up_the_private_check_answers_503() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_with_breach(tmp.path(), &["alice@example.test"]);
+    let server = Server::start(&data);
+    let (status, _, reason) = parse_response(&post_check(
+        &server.addr,
+        "application/json",
+        r#"{"email":"alice@example.test"}"#,
+    ));
+    assert_eq!(status, 503);
+    assert!(String::from_utf8_lossy(&reason).contains("not set up"));
+}

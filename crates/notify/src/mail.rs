@@ -1,0 +1,143 @@
+//! E-mail over SMTP with lettre: a [`Mailer`] built from a URL, and the [`Email`] a
+//! composer hands it. Plain text only; the body is ASCII-safe whatever it holds, since
+//! lettre picks the transfer encoding.
+
+use std::time::Duration;
+
+use lettre::{
+    Message, SmtpTransport, Transport,
+    message::{Mailbox, header::ContentType},
+};
+
+/// One mail to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// The recipient's address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// Unique and stable per notification (the outbox row), so a repeat after a crash
+    /// carries the same `Message-ID`.
+    pub id: String,
+}
+
+/// Why a mail was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// Worth trying again later: the server is unreachable, busy (4xx), or timed out.
+    #[error("temporary: {0}")]
+    Transient(String),
+    /// Will not succeed as it is: the server refused it (5xx) or the address is malformed.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Sends mail through one SMTP server.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: SmtpTransport,
+    from: Mailbox,
+    /// Right-hand side of every `Message-ID`.
+    id_domain: String,
+    /// The URL without credentials, for messages.
+    server: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("server", &self.server)
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    /// A mailer for the SMTP server at `url`, sending as `from` (`Name <addr>` or `addr`).
+    ///
+    /// `url`: `smtp://host:port` (no TLS: loopback and trusted networks only),
+    /// `smtp://host:587?tls=required` (STARTTLS, refused without it),
+    /// `smtp://host:25?tls=opportunistic` (STARTTLS when offered), or `smtps://host:465`
+    /// (implicit TLS). Credentials go in the URL's user and password (percent-encoded).
+    pub fn new(url: &str, from: &str) -> Result<Mailer, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("mail sender {from:?}: {e}"))?;
+        let server = redact(url);
+        let transport = SmtpTransport::from_url(url)
+            .map_err(|e| format!("SMTP URL {server}: {e}"))?
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        let id_domain = from.email.domain().to_owned();
+        Ok(Mailer {
+            transport,
+            from,
+            id_domain,
+            server,
+        })
+    }
+
+    /// The server's URL without credentials.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Sends `email`, waiting for the server's answer.
+    pub fn send(&self, email: &Email) -> Result<(), DeliveryError> {
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|_| DeliveryError::Permanent("the recipient address is malformed".into()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .message_id(Some(format!("<{}@{}>", email.id, self.id_domain)))
+            .header(ContentType::TEXT_PLAIN)
+            .body(email.text.clone())
+            .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
+        self.transport.send(&message).map(drop).map_err(|e| {
+            // The error's text may quote the server's reply, never the recipient.
+            let reason = e.to_string();
+            if e.is_permanent() {
+                DeliveryError::Permanent(reason)
+            } else {
+                DeliveryError::Transient(reason)
+            }
+        })
+    }
+}
+
+/// `url` with any password replaced, for logs and errors.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_credentials_never_shown() {
+        let m = Mailer::new(
+            "smtps://user:secret@mail.example.test:465",
+            "leakwatch <alerts@example.test>",
+        )
+        .unwrap();
+        assert_eq!(m.server(), "smtps://…@mail.example.test:465");
+        assert!(!format!("{m:?}").contains("secret"));
+        assert!(Mailer::new("smtp://localhost:2525", "alerts@example.test").is_ok());
+        assert!(Mailer::new("smtp://localhost:2525?tls=required", "alerts@example.test").is_ok());
+        let err = Mailer::new("http://user:secret@x", "alerts@example.test").unwrap_err();
+        assert!(!err.contains("secret"), "{err}");
+        assert!(Mailer::new("smtp://localhost:2525", "not an address").is_err());
+    }
+}

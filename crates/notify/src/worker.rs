@@ -1,0 +1,184 @@
+//! The delivery worker: drains the outbox through a [`Mailer`].
+//!
+//! One worker per server, on its own thread with its own connection to the catalogue
+//! (SQLite in WAL mode lets requests enqueue meanwhile). Each round claims the due rows for
+//! a lease, so a worker killed mid-round leaves them to the next one once the lease runs
+//! out; failures back off exponentially with jitter, up to a maximum number of attempts.
+//! It does not decide what a mail says: a composer turns each payload into an [`Email`].
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc::{Receiver, RecvTimeoutError},
+    },
+    time::Duration,
+};
+
+use leakwatch_catalog::{Catalog, CatalogError, now_unix, outbox::Pending};
+use leakwatch_identity::OperatorKey;
+
+use crate::{DeliveryError, Email, Mailer, Payload};
+
+/// When to try again and when to give up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Wait after the first failure; doubles with every further one.
+    pub first_retry: Duration,
+    /// The longest wait between attempts.
+    pub max_retry: Duration,
+    /// Attempts before a notification is given up.
+    pub max_attempts: u32,
+    /// How long a claimed notification is left to its worker before another may take it.
+    pub lease: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 30 s doubling to 1 h, 30 attempts (about a day), 2 min leases.
+    fn default() -> Self {
+        RetryPolicy {
+            first_retry: Duration::from_secs(30),
+            max_retry: Duration::from_secs(3600),
+            max_attempts: 30,
+            lease: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Seconds to wait after the `attempts`-th failed attempt, ±10% jitter so that
+    /// notifications failed together do not retry together.
+    fn backoff(&self, attempts: u32) -> u64 {
+        let doubled = self
+            .first_retry
+            .saturating_mul(1 << attempts.saturating_sub(1).min(20))
+            .min(self.max_retry)
+            .as_secs_f64();
+        (doubled * (0.9 + 0.2 * fastrand::f64())).round().max(1.0) as u64
+    }
+}
+
+/// Why the worker could not do its round (delivery failures are not errors: they are
+/// recorded in the outbox).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Sent and accepted by the server.
+    pub delivered: usize,
+    /// Failed for now; due again later.
+    pub retried: usize,
+    /// Given up.
+    pub failed: usize,
+}
+
+/// Turns an opened payload (with its outbox row id) into the mail to send, or says why
+/// it cannot be sent (then it is given up).
+pub type Composer<'a> = dyn FnMut(&Pending, Payload) -> Result<Email, String> + 'a;
+
+/// Delivers the outbox.
+#[derive(Debug)]
+pub struct Worker {
+    catalog: Catalog,
+    key: OperatorKey,
+    mailer: Mailer,
+    policy: RetryPolicy,
+}
+
+impl Worker {
+    /// A worker over its own catalogue connection.
+    pub fn new(catalog: Catalog, key: OperatorKey, mailer: Mailer, policy: RetryPolicy) -> Worker {
+        Worker {
+            catalog,
+            key,
+            mailer,
+            policy,
+        }
+    }
+
+    /// Delivers every notification due at `now`, in batches.
+    pub fn run_once(&mut self, now: u64, compose: &mut Composer<'_>) -> Result<Round, WorkerError> {
+        let mut round = Round::default();
+        loop {
+            let batch = self
+                .catalog
+                .claim_due(now, self.policy.lease.as_secs(), 32)?;
+            if batch.is_empty() {
+                return Ok(round);
+            }
+            for pending in batch {
+                let outcome = match Payload::open(&pending.payload, &self.key) {
+                    None => Err(DeliveryError::Permanent(
+                        "the payload does not open under the operator key".into(),
+                    )),
+                    Some(payload) => match compose(&pending, payload) {
+                        Err(why) => Err(DeliveryError::Permanent(why)),
+                        Ok(email) => self.mailer.send(&email),
+                    },
+                };
+                let done = now_unix();
+                match outcome {
+                    Ok(()) => {
+                        self.catalog.mark_delivered(pending.id, done)?;
+                        round.delivered += 1;
+                    }
+                    Err(DeliveryError::Transient(why))
+                        if pending.attempts < self.policy.max_attempts =>
+                    {
+                        let at = done + self.policy.backoff(pending.attempts);
+                        self.catalog.reschedule(pending.id, at, &why)?;
+                        round.retried += 1;
+                    }
+                    Err(e) => {
+                        self.catalog.mark_failed(pending.id, done, &e.to_string())?;
+                        round.failed += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs rounds until `stop` is set: whenever something is due, when `wake` receives
+    /// (a request enqueued), and at least once a second.
+    pub fn run(&mut self, stop: &AtomicBool, wake: &Receiver<()>, compose: &mut Composer<'_>) {
+        while !stop.load(Ordering::Relaxed) {
+            if let Err(e) = self.run_once(now_unix(), compose) {
+                eprintln!("leakwatch: outbox delivery: {e}");
+            }
+            let wait = match self.catalog.next_due() {
+                Ok(Some(at)) => Duration::from_secs(at.saturating_sub(now_unix())),
+                _ => Duration::from_secs(1),
+            }
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
+            match wake.recv_timeout(wait) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum_with_jitter() {
+        let p = RetryPolicy::default();
+        for (attempts, base) in [(1, 30.0), (2, 60.0), (3, 120.0), (8, 3600.0), (30, 3600.0)] {
+            for _ in 0..20 {
+                let s = p.backoff(attempts) as f64;
+                assert!(
+                    s >= base * 0.9 - 1.0 && s <= base * 1.1 + 1.0,
+                    "{attempts}: {s}"
+                );
+            }
+        }
+    }
+}

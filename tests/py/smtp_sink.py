@@ -1,0 +1,59 @@
+"""A real SMTP server on loopback (aiosmtpd) for leakwatch's mail tests.
+
+Usage: python3 smtp_sink.py PORT OUT [FAIL_FIRST]
+
+Every message it accepts is parsed with Python's own `email` package (independent of
+leakwatch and lettre) and appended to OUT as one JSON line: envelope sender and
+recipients, To, Subject, Message-ID and the decoded plain-text body. The first
+FAIL_FIRST recipients are refused with 451 (try again later), as a busy or greylisting
+server does. Prints "ready" once listening; stops when its standard input closes.
+"""
+
+import json
+import sys
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, out, fail_first):
+        self.out = out
+        self.fail_left = fail_first
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.fail_left > 0:
+            self.fail_left -= 1
+            return "451 4.3.0 Busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        body = msg.get_body(preferencelist=("plain",))
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "to": str(msg["to"]),
+            "from": str(msg["from"]),
+            "subject": str(msg["subject"]),
+            "message_id": str(msg["message-id"]),
+            "body": body.get_content() if body is not None else None,
+        }
+        with open(self.out, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        return "250 Message accepted for delivery"
+
+
+def main():
+    port, out = int(sys.argv[1]), sys.argv[2]
+    fail_first = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    controller = Controller(Sink(out, fail_first), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
