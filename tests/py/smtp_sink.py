@@ -1,14 +1,17 @@
 """A real SMTP server on loopback (aiosmtpd) for leakwatch's mail tests.
 
-Usage: python3 smtp_sink.py PORT OUT [FAIL_FIRST]
+Usage: python3 smtp_sink.py PORT OUT [FAIL_FIRST [DELAY]]
 
 Every message it accepts is parsed with Python's own `email` package (independent of
 leakwatch and lettre) and appended to OUT as one JSON line: envelope sender and
 recipients, To, Subject, Message-ID and the decoded plain-text body. The first
 FAIL_FIRST recipients are refused with 451 (try again later), as a busy or greylisting
-server does. Prints "ready" once listening; stops when its standard input closes.
+server does. With DELAY, each message is held that many seconds before it is accepted (a
+slow server, so that a test can kill a client mid-delivery). Prints "ready" once
+listening; stops when its standard input closes.
 """
 
+import asyncio
 import json
 import sys
 from email import message_from_bytes, policy
@@ -17,9 +20,10 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, out, fail_first):
+    def __init__(self, out, fail_first, delay):
         self.out = out
         self.fail_left = fail_first
+        self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.fail_left > 0:
@@ -29,6 +33,8 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         msg = message_from_bytes(envelope.content, policy=policy.default)
         body = msg.get_body(preferencelist=("plain",))
         record = {
@@ -38,6 +44,7 @@ class Sink:
             "from": str(msg["from"]),
             "subject": str(msg["subject"]),
             "message_id": str(msg["message-id"]),
+            "list_unsubscribe": msg["list-unsubscribe"] and str(msg["list-unsubscribe"]),
             "body": body.get_content() if body is not None else None,
         }
         with open(self.out, "a", encoding="utf-8") as f:
@@ -48,7 +55,8 @@ class Sink:
 def main():
     port, out = int(sys.argv[1]), sys.argv[2]
     fail_first = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    controller = Controller(Sink(out, fail_first), hostname="127.0.0.1", port=port)
+    delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    controller = Controller(Sink(out, fail_first, delay), hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()

@@ -4,7 +4,7 @@
 //!
 //! The request only validates the address, applies the rate limits (per client IP and per
 //! address) and queues a sealed [`Payload::CheckResult`] in the outbox; the lookup happens
-//! when the worker composes the mail ([`compose`]). So a breached and an unbreached address
+//! when the worker composes the mail (`crate::outbox`). So a breached and an unbreached address
 //! get the same response, byte for byte, after the same work. The address is never logged,
 //! and the per-address limit keys on a keyed hash held in memory only.
 
@@ -20,9 +20,8 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use leakwatch_catalog::{Breach, outbox::Pending};
 use leakwatch_identity::OperatorKey;
-use leakwatch_notify::{Email, Mailer, Payload, RetryPolicy};
+use leakwatch_notify::{Mailer, Payload, RetryPolicy};
 
 use crate::{ApiError, AppState, v3::query_param};
 
@@ -66,10 +65,10 @@ pub struct MailSetup {
     /// Rate limits of the private check.
     pub limits: CheckLimits,
     pub(crate) wake: Mutex<Option<Sender<()>>>,
-    by_ip: crate::v3::RateLimiter,
-    by_address: crate::v3::RateLimiter,
+    pub(crate) by_ip: crate::v3::RateLimiter,
+    pub(crate) by_address: crate::v3::RateLimiter,
     /// Keys the per-address limiter, so memory holds no address.
-    address_hasher: RandomState,
+    pub(crate) address_hasher: RandomState,
 }
 
 impl MailSetup {
@@ -94,7 +93,7 @@ impl MailSetup {
         }
     }
 
-    fn wake_worker(&self) {
+    pub(crate) fn wake_worker(&self) {
         if let Some(tx) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             let _ = tx.send(());
         }
@@ -130,9 +129,18 @@ pub(crate) async fn check_by_mail(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let mail = state.mail.as_ref().ok_or(ApiError::Unavailable(
-        "Private checks by mail are not set up on this server",
-    ))?;
+    let email = mail_request(&state, request).await?;
+    queue_and_accept(state, Payload::CheckResult { email }, ACCEPTED_BODY).await
+}
+
+/// Reads a request that names an address to mail, checks that mail is set up and the
+/// address valid, and takes a token from the client's and the address's rate limits.
+/// Returns the normalised address.
+pub(crate) async fn mail_request(state: &AppState, request: Request) -> Result<String, ApiError> {
+    let mail = state
+        .mail
+        .as_ref()
+        .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -151,7 +159,7 @@ pub(crate) async fn check_by_mail(
         .map_err(|_| ApiError::BadRequest("The address is not a valid e-mail address"))?;
 
     if let Some(ip) = peer {
-        let id = RandomState::hash_one(&mail.address_hasher, ip);
+        let id = mail.address_hasher.hash_one(ip);
         let per_hour = f64::from(mail.limits.per_ip_per_hour.max(1));
         mail.by_ip
             .take_tokens(id, per_hour, per_hour / 3600.0)
@@ -162,8 +170,20 @@ pub(crate) async fn check_by_mail(
     mail.by_address
         .take_tokens(id, per_day, per_day / 86_400.0)
         .map_err(ApiError::RateLimited)?;
+    Ok(email)
+}
 
-    let sealed = Payload::CheckResult { email }.seal(&mail.key);
+/// Seals and queues `payload`, wakes the worker, and answers 202 with `body`.
+pub(crate) async fn queue_and_accept(
+    state: Arc<AppState>,
+    payload: Payload,
+    body: &'static str,
+) -> Result<Response, ApiError> {
+    let mail = state
+        .mail
+        .as_ref()
+        .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
+    let sealed = payload.seal(&mail.key);
     let queued = state.clone();
     tokio::task::spawn_blocking(move || queued.catalog.enqueue(None, &sealed))
         .await
@@ -175,117 +195,9 @@ pub(crate) async fn check_by_mail(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         )],
-        ACCEPTED_BODY,
+        body,
     )
         .into_response())
-}
-
-/// The mail for a queued notification, looked up now in the served store and catalogue.
-pub(crate) fn compose(
-    state: &AppState,
-    pending: &Pending,
-    payload: Payload,
-) -> Result<Email, String> {
-    let mail = state.mail.as_ref().ok_or("mail is not set up")?;
-    match payload {
-        Payload::CheckResult { email } => {
-            let candidates = leakwatch_identity::lookup_candidates(&email, None)
-                .map_err(|_| "the queued address is no longer valid".to_owned())?;
-            let snap = state.store.snapshot();
-            let ids = crate::account::breach_ids(&snap, &candidates).map_err(|e| e.to_string())?;
-            let all = state.catalog.breaches();
-            let live: Vec<&Breach> = all.iter().filter(|b| !b.is_retired).collect();
-            // The owner sees every breach the address is in, sensitive ones included (HIBP
-            // shows those to verified owners, which a mailbox's reader is).
-            let mut found: Vec<&Breach> = ids
-                .iter()
-                .filter_map(|&id| snap.breach_name(id))
-                .filter_map(|name| live.iter().copied().find(|b| b.name == name))
-                .collect();
-            found.sort_by(|a, b| b.breach_date.cmp(&a.breach_date).then(a.name.cmp(&b.name)));
-            found.dedup_by(|a, b| a.name == b.name);
-            Ok(Email {
-                to: email,
-                subject: "Your leakwatch check".to_owned(),
-                text: check_result_text(&mail.public_url, &found, live.len()),
-                id: format!("check.{}.{}", pending.id, pending.created),
-            })
-        }
-        _ => Err("this server cannot compose that notification".to_owned()),
-    }
-}
-
-/// The body of a private-check mail.
-fn check_result_text(public_url: &str, found: &[&Breach], loaded: usize) -> String {
-    use std::fmt::Write;
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "Hello,\n\nsomeone (we hope you) asked leakwatch at {public_url} to check this address\nagainst the data breaches it holds.\n"
-    );
-    if found.is_empty() {
-        let _ = writeln!(
-            t,
-            "Good news: this address is not in any of the {loaded} breaches loaded here.\n\nThat is no guarantee: not every breach is known, and not every known one is\nloaded. Keep using a different password on every site (a password manager makes\nthat easy) and turn on two-step verification where it is offered."
-        );
-    } else {
-        let _ = writeln!(
-            t,
-            "This address appears in {} data breach{}:\n",
-            found.len(),
-            if found.len() == 1 { "" } else { "es" }
-        );
-        for b in found {
-            let _ = writeln!(
-                t,
-                "  * {} ({}, {})\n    Exposed: {}",
-                b.title,
-                if b.domain.is_empty() {
-                    "no domain"
-                } else {
-                    &b.domain
-                },
-                b.breach_date,
-                b.data_classes.join(", ")
-            );
-        }
-        let _ = writeln!(
-            t,
-            "\nWhat to do:\n  1. Change the password of each of these accounts, and of every other account\n     where you used the same password. Use a different password for every site;\n     a password manager makes that easy.\n  2. Turn on two-step verification wherever it is offered.\n  3. Expect phishing: mails, messages and calls that quote the exposed data to\n     look genuine. Do not follow links in them; go to the site yourself."
-        );
-    }
-    let _ = writeln!(
-        t,
-        "\nNobody but this mailbox was told the result. If you did not ask for this check,\nignore this mail: nothing more will be sent.\n\n-- \nleakwatch, {public_url}"
-    );
-    t
-}
-
-/// Starts the delivery worker on its own thread; it stops when `stop` is set.
-pub(crate) fn start_worker(
-    state: Arc<AppState>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-) -> Option<std::thread::JoinHandle<()>> {
-    let mail = state.mail.as_ref()?;
-    let catalog = match leakwatch_catalog::Catalog::open(&mail.catalog_path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("leakwatch serve: outbox worker not started: {e}");
-            return None;
-        }
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    *mail.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
-    let mut worker =
-        leakwatch_notify::Worker::new(catalog, mail.key.clone(), mail.mailer.clone(), mail.retry);
-    std::thread::Builder::new()
-        .name("leakwatch-outbox".into())
-        .spawn(move || {
-            worker.run(&stop, &rx, &mut |pending, payload| {
-                compose(&state, pending, payload)
-            });
-        })
-        .ok()
 }
 
 #[cfg(test)]

@@ -14,9 +14,11 @@ mod compress;
 pub mod domain;
 mod error;
 mod metrics;
+mod outbox;
 mod range;
 mod server;
 mod state;
+mod subscribe;
 mod v3;
 
 use std::sync::Arc;
@@ -70,7 +72,15 @@ fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         ("/openapi.json", get(openapi)),
     ];
     routes.extend(v3::routes());
-    routes.push(("/api/v1/check-by-mail", post(check_mail::check_by_mail)));
+    routes.extend([
+        ("/api/v1/check-by-mail", post(check_mail::check_by_mail)),
+        ("/api/v1/subscriptions", post(subscribe::subscribe)),
+        ("/api/v1/subscriptions/confirm", get(subscribe::confirm)),
+        (
+            "/api/v1/unsubscribe",
+            get(subscribe::unsubscribe).post(subscribe::unsubscribe),
+        ),
+    ]);
     routes
 }
 

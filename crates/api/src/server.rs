@@ -40,7 +40,7 @@ pub async fn serve(
     let limits = state.limits;
     let reload = tokio::spawn(reload_loop(state.clone(), Duration::from_millis(500)));
     let stop_outbox = Arc::new(AtomicBool::new(false));
-    let outbox = crate::check_mail::start_worker(state.clone(), stop_outbox.clone());
+    let outbox = crate::outbox::start_worker(state.clone(), stop_outbox.clone());
     let router = app(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

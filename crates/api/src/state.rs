@@ -115,8 +115,15 @@ impl CatalogHandle {
         dedupe: Option<&[u8]>,
         sealed: &[u8],
     ) -> Result<Option<i64>, CatalogError> {
-        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        db.enqueue(dedupe, sealed, leakwatch_catalog::now_unix())
+        self.write(|db| db.enqueue(dedupe, sealed, leakwatch_catalog::now_unix()))
+    }
+
+    /// Runs `change` on the database connection (blocking: call from a blocking task).
+    pub fn write<T>(
+        &self,
+        change: impl FnOnce(&mut Catalog) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        change(&mut self.db.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Every breach, retired ones included, sorted by Title.

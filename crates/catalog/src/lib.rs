@@ -1,5 +1,6 @@
 //! The metadata database (`<data>/catalog.db`, embedded SQLite): the breach catalogue in
-//! HIBP's Breach model, API keys ([`keys`]) and the notification outbox ([`outbox`]).
+//! HIBP's Breach model, API keys ([`keys`]), the notification outbox ([`outbox`]) and alert
+//! subscribers ([`subscribers`]).
 //!
 //! [`Breach`] serialises to exactly the JSON HIBP's API returns (field names, order, date
 //! formats), plus `Vendor` (the supplier through which the data left, where known) when set.
@@ -9,6 +10,7 @@
 mod date;
 pub mod keys;
 pub mod outbox;
+pub mod subscribers;
 
 use std::path::Path;
 
@@ -201,19 +203,34 @@ impl Breach {
     }
 }
 
-/// Schema version 2: notifications waiting to be delivered (see [`outbox`]).
+/// Schema version 2: notifications waiting to be delivered (see [`outbox`]), alert
+/// subscribers and the breaches already alerted (see [`subscribers`]).
 const OUTBOX_TABLE: &str = "CREATE TABLE outbox (
         id INTEGER PRIMARY KEY,
         dedupe BLOB UNIQUE,
         payload BLOB NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt INTEGER NOT NULL,
+        claimed INTEGER NOT NULL DEFAULT 0,
         created INTEGER NOT NULL,
         delivered INTEGER,
         failed INTEGER,
         last_error TEXT
      );
-     CREATE INDEX outbox_due ON outbox(next_attempt) WHERE delivered IS NULL AND failed IS NULL;";
+     CREATE INDEX outbox_due ON outbox(next_attempt) WHERE delivered IS NULL AND failed IS NULL;
+     CREATE TABLE subscriber (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        digest BLOB NOT NULL UNIQUE,
+        sealed BLOB NOT NULL,
+        key_id INTEGER,
+        created INTEGER NOT NULL,
+        verified INTEGER,
+        unsubscribed INTEGER
+     );
+     CREATE TABLE alerted_breach (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        at INTEGER NOT NULL
+     );";
 
 /// The catalogue database.
 #[derive(Debug)]
@@ -287,7 +304,7 @@ impl Catalog {
                      COMMIT;"
                 ))?;
             }
-            // Version 2 only adds the outbox: created in place, nothing else changes.
+            // Version 2 only adds tables: created in place, nothing else changes.
             1 => conn.execute_batch(&format!(
                 "BEGIN; {OUTBOX_TABLE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))?,

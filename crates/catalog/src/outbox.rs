@@ -6,8 +6,10 @@
 //! is already present adds nothing, which is how "one notification per subscriber and
 //! breach" holds however often a breach is published. A worker [claims](Catalog::claim_due)
 //! due rows for a lease; a worker that dies mid-delivery leaves its rows to be claimed
-//! again when the lease runs out. Delivered and abandoned rows keep their dedupe key but
-//! lose their payload. This module neither seals, composes nor sends anything.
+//! again when the lease runs out, or at once when the next worker starts
+//! ([`Catalog::release_claims`]: one worker per catalogue, which the server ensures with a
+//! lock file). Delivered and abandoned rows keep their dedupe key but lose their payload.
+//! This module neither seals, composes nor sends anything.
 
 use rusqlite::params;
 
@@ -74,7 +76,7 @@ impl Catalog {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut update = tx.prepare(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, claimed = 1 WHERE id = ?1",
             )?;
             for p in &rows {
                 update.execute(params![p.id, (now + lease) as i64])?;
@@ -88,7 +90,7 @@ impl Catalog {
     /// Records a delivery; the payload is erased, the dedupe key kept.
     pub fn mark_delivered(&mut self, id: i64, now: u64) -> Result<()> {
         self.conn.execute(
-            "UPDATE outbox SET delivered = ?2, payload = x'', last_error = NULL WHERE id = ?1",
+            "UPDATE outbox SET delivered = ?2, payload = x'', last_error = NULL, claimed = 0 WHERE id = ?1",
             params![id, now as i64],
         )?;
         Ok(())
@@ -97,7 +99,7 @@ impl Catalog {
     /// Records a failed attempt; the notification is due again at `at`.
     pub fn reschedule(&mut self, id: i64, at: u64, error: &str) -> Result<()> {
         self.conn.execute(
-            "UPDATE outbox SET next_attempt = ?2, last_error = ?3 WHERE id = ?1",
+            "UPDATE outbox SET next_attempt = ?2, last_error = ?3, claimed = 0 WHERE id = ?1",
             params![id, at as i64, error],
         )?;
         Ok(())
@@ -106,10 +108,20 @@ impl Catalog {
     /// Gives a notification up; the payload is erased, the dedupe key and error kept.
     pub fn mark_failed(&mut self, id: i64, now: u64, error: &str) -> Result<()> {
         self.conn.execute(
-            "UPDATE outbox SET failed = ?2, payload = x'', last_error = ?3 WHERE id = ?1",
+            "UPDATE outbox SET failed = ?2, payload = x'', last_error = ?3, claimed = 0 WHERE id = ?1",
             params![id, now as i64, error],
         )?;
         Ok(())
+    }
+
+    /// Makes every notification a dead worker had claimed due at `now`; returns how many.
+    /// Only for the worker that owns the outbox, when it starts.
+    pub fn release_claims(&mut self, now: u64) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET claimed = 0, next_attempt = min(next_attempt, ?1)
+             WHERE claimed = 1 AND delivered IS NULL AND failed IS NULL",
+            params![now as i64],
+        )?)
     }
 
     /// How many notifications are pending, delivered and failed.

@@ -209,7 +209,10 @@ fn a_version_1_catalogue_gains_the_outbox_and_keeps_its_breaches() {
         c.import_hibp_json(HIBP_SAMPLE).unwrap();
         // What version 1 had: no outbox.
         c.conn
-            .execute_batch("DROP TABLE outbox; PRAGMA user_version = 1;")
+            .execute_batch(
+                "DROP TABLE outbox; DROP TABLE subscriber; DROP TABLE alerted_breach;
+                 PRAGMA user_version = 1;",
+            )
             .unwrap();
     }
     let mut c = Catalog::open(&path).unwrap();
@@ -220,4 +223,71 @@ fn a_version_1_catalogue_gains_the_outbox_and_keeps_its_breaches() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
+}
+
+#[test]
+fn subscribers_are_found_by_digest_renewed_in_place_and_never_reuse_ids() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    let a = c
+        .put_subscriber(b"digest-a", b"sealed-a", None, Some(5), 1)
+        .unwrap();
+    let b = c
+        .put_subscriber(b"digest-b", b"sealed-b", Some(7), None, 2)
+        .unwrap();
+    assert_ne!(a, b);
+    assert!(c.subscriber(a).unwrap().unwrap().is_active());
+    assert!(
+        !c.subscriber(b).unwrap().unwrap().is_active(),
+        "not verified yet"
+    );
+    assert!(c.verify_subscriber(b, 3).unwrap());
+    assert!(c.unsubscribe(a, 4).unwrap());
+    assert!(!c.unsubscribe(a, 4).unwrap(), "already unsubscribed");
+    assert!(!c.subscriber(a).unwrap().unwrap().is_active());
+    // Subscribing again renews the same row, keeping its verification.
+    let again = c
+        .put_subscriber(b"digest-a", b"sealed-a2", None, None, 5)
+        .unwrap();
+    assert_eq!(again, a);
+    let renewed = c.subscriber_by_digest(b"digest-a").unwrap().unwrap();
+    assert_eq!(
+        (renewed.sealed.as_slice(), renewed.verified),
+        (&b"sealed-a2"[..], Some(5))
+    );
+    assert!(renewed.is_active());
+    // A removed subscriber's id is not given to the next one (alerts are deduplicated by it).
+    assert!(c.remove_subscriber(b).unwrap());
+    let next = c
+        .put_subscriber(b"digest-c", b"sealed-c", None, Some(6), 6)
+        .unwrap();
+    assert!(next > b);
+    assert_eq!(c.subscribers().unwrap().len(), 2);
+
+    assert!(c.alerted_breaches().unwrap().is_empty());
+    c.mark_alerted("Fictobank", 7).unwrap();
+    c.mark_alerted("fictobank", 8).unwrap();
+    assert_eq!(
+        c.alerted_breaches()
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["Fictobank"]
+    );
+}
+
+#[test]
+fn a_dead_workers_claims_are_released_at_once() {
+    let mut c = Catalog::open_in_memory().unwrap();
+    let a = c.enqueue(None, b"a", 10).unwrap().unwrap();
+    let b = c.enqueue(None, b"b", 10).unwrap().unwrap();
+    assert_eq!(c.claim_due(10, 120, 10).unwrap().len(), 2);
+    c.reschedule(b, 500, "temporary").unwrap();
+    // The worker dies; the next one starts at t=20.
+    assert_eq!(c.release_claims(20).unwrap(), 1);
+    let due = c.claim_due(20, 120, 10).unwrap();
+    assert_eq!(
+        due.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [a],
+        "backoff kept for b"
+    );
 }

@@ -341,7 +341,8 @@ struct MailArgs {
         default_value = "leakwatch <leakwatch@localhost>"
     )]
     mail_from: String,
-    /// The URL people reach this server at, quoted in mails (default: http://LISTEN).
+    /// The URL people reach this server at, quoted in mails (default: http:// and the
+    /// address it listens on).
     #[arg(long, env = "LEAKWATCH_PUBLIC_URL")]
     public_url: Option<String>,
     /// Seconds before a failed delivery is tried again; doubles with each failure, up to
@@ -1270,24 +1271,6 @@ fn serve(
     let catalog = leakwatch_api::CatalogHandle::new(catalog(data)?)?;
     let mut state = AppState::new(store, catalog, ServerLimits::default());
     state.default_region = default_region;
-    if let Some(url) = &mail.smtp_url {
-        let key = key.load()?.context(
-            "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
-             or --operator-key-file",
-        )?;
-        let mailer =
-            leakwatch_notify::Mailer::new(url, &mail.mail_from).map_err(anyhow::Error::msg)?;
-        let public_url = mail
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{listen}"));
-        eprintln!("leakwatch: mail goes through {}", mailer.server());
-        let mut setup =
-            leakwatch_api::MailSetup::new(mailer, key, data.join("catalog.db"), public_url);
-        setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
-        state.mail = Some(setup);
-    }
-    let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -1296,6 +1279,24 @@ fn serve(
             .await
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
+        if let Some(url) = &mail.smtp_url {
+            let key = key.load()?.context(
+                "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
+                 or --operator-key-file",
+            )?;
+            let mailer =
+                leakwatch_notify::Mailer::new(url, &mail.mail_from).map_err(anyhow::Error::msg)?;
+            let public_url = mail
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"));
+            eprintln!("leakwatch: mail goes through {}", mailer.server());
+            let mut setup =
+                leakwatch_api::MailSetup::new(mailer, key, data.join("catalog.db"), public_url);
+            setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
+            state.mail = Some(setup);
+        }
+        let state = Arc::new(state);
         eprintln!(
             "leakwatch serving http://{addr}/ (generation {})",
             state.store.snapshot().generation()

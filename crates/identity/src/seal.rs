@@ -151,6 +151,17 @@ impl OperatorKey {
         self.sealer().open_domain(tag, sealed)
     }
 
+    /// A keyed digest (HMAC-SHA-256) of `value` in `context`, to find a sealed record by
+    /// its plaintext without storing the plaintext. `context` must not contain a NUL byte
+    /// (domain tags, which hash bare domain names, never do either).
+    pub fn keyed_digest(&self, context: &[u8], value: &[u8]) -> [u8; 32] {
+        let mut mac = self.tag_mac.clone();
+        mac.update(context);
+        mac.update(&[0]);
+        mac.update(value);
+        mac.finalize().into_bytes().into()
+    }
+
     /// Seals arbitrary bytes bound to `context` (which must be given again to open them):
     /// 16 random bytes, then AES-SIV over `plain` with the context and those bytes as
     /// associated data, so equal inputs seal differently. For queued notifications, which

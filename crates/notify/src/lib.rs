@@ -16,7 +16,7 @@ mod mail;
 mod worker;
 
 pub use mail::{DeliveryError, Email, Mailer};
-pub use worker::{RetryPolicy, Worker, WorkerError};
+pub use worker::{Deliveries, RetryPolicy, Round, Worker, WorkerError};
 
 use leakwatch_identity::OperatorKey;
 
@@ -31,6 +31,124 @@ pub enum Payload {
         /// The normalised address that asked, the only one the answer goes to.
         email: String,
     },
+    /// The mail that confirms an alert subscription: a link, signed and expiring.
+    ConfirmSubscription {
+        /// The normalised address to subscribe.
+        email: String,
+    },
+    /// A subscriber's alert: a breach it is in was loaded.
+    BreachAlert {
+        /// The subscriber's row id (its address is in its sealed subscription).
+        subscriber: i64,
+        /// The breach's Name.
+        breach: String,
+        /// How many of the subscriber's addresses are in it (1 for an address; a domain
+        /// counts its addresses).
+        accounts: u64,
+    },
+}
+
+/// What a subscriber watches and where its alerts go, sealed into its catalogue row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Subscription {
+    /// One address, alerted at that address.
+    Email {
+        /// The normalised address.
+        email: String,
+    },
+    /// Every address on a domain, alerted at a contact address.
+    Domain {
+        /// The normalised domain (punycode).
+        domain: String,
+        /// Where alerts go.
+        contact: String,
+    },
+}
+
+const SUBSCRIPTION_CONTEXT: &[u8] = b"leakwatch subscription v1";
+
+impl Subscription {
+    /// The keyed digest the subscriber row is found by (not the plaintext).
+    pub fn digest(&self, key: &OperatorKey) -> [u8; 32] {
+        match self {
+            Subscription::Email { email } => {
+                key.keyed_digest(b"subscriber email", email.as_bytes())
+            }
+            Subscription::Domain { domain, .. } => {
+                key.keyed_digest(b"subscriber domain", domain.as_bytes())
+            }
+        }
+    }
+
+    /// Sealed under `key`, for the catalogue.
+    pub fn seal(&self, key: &OperatorKey) -> Vec<u8> {
+        key.seal_bytes(
+            SUBSCRIPTION_CONTEXT,
+            &serde_json::to_vec(self).expect("a subscription serialises"),
+        )
+    }
+
+    /// Opens what [`Subscription::seal`] sealed.
+    pub fn open(sealed: &[u8], key: &OperatorKey) -> Option<Subscription> {
+        serde_json::from_slice(&key.open_bytes(SUBSCRIPTION_CONTEXT, sealed).ok()?).ok()
+    }
+
+    /// Where its alerts go.
+    pub fn recipient(&self) -> &str {
+        match self {
+            Subscription::Email { email } => email,
+            Subscription::Domain { contact, .. } => contact,
+        }
+    }
+}
+
+/// What a link in a mail does, sealed into its token: the token proves that leakwatch made
+/// the link (only the operator key opens it) and carries what the link needs, so nothing is
+/// stored until it is followed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "link", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Link {
+    /// Confirms an address's subscription, until `expires` (Unix seconds).
+    Confirm {
+        /// The normalised address.
+        email: String,
+        /// After this, the link is refused.
+        expires: u64,
+    },
+    /// Unsubscribes a subscriber (does not expire).
+    Unsubscribe {
+        /// Its row id.
+        subscriber: i64,
+    },
+}
+
+const LINK_CONTEXT: &[u8] = b"leakwatch link v1";
+
+impl Link {
+    /// The token for a URL: the sealed link in lower-case hex.
+    pub fn token(&self, key: &OperatorKey) -> String {
+        let sealed = key.seal_bytes(
+            LINK_CONTEXT,
+            &serde_json::to_vec(self).expect("a link serialises"),
+        );
+        sealed.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The link a token carries, if `key` made it.
+    pub fn from_token(token: &str, key: &OperatorKey) -> Option<Link> {
+        let hex = token.trim().as_bytes();
+        if !hex.len().is_multiple_of(2) || hex.len() > 4096 {
+            return None;
+        }
+        let bytes = hex
+            .chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        serde_json::from_slice(&key.open_bytes(LINK_CONTEXT, &bytes).ok()?).ok()
+    }
 }
 
 /// Associated data that binds a sealed payload to the outbox.
@@ -72,5 +190,50 @@ mod tests {
         let mut damaged = a.clone();
         damaged[20] ^= 1;
         assert_eq!(Payload::open(&damaged, &key), None);
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_open_only_under_their_key_and_undamaged() {
+        let key = OperatorKey::from_bytes(&[1; 32]);
+        let link = Link::Confirm {
+            email: "a@example.test".into(),
+            expires: 99,
+        };
+        let token = link.token(&key);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!token.contains("example"));
+        assert_eq!(Link::from_token(&token, &key), Some(link));
+        assert_eq!(
+            Link::from_token(&token, &OperatorKey::from_bytes(&[2; 32])),
+            None
+        );
+        let mut damaged = token.into_bytes();
+        damaged[40] = if damaged[40] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            Link::from_token(std::str::from_utf8(&damaged).unwrap(), &key),
+            None
+        );
+        assert_eq!(Link::from_token("zz", &key), None);
+        assert_eq!(Link::from_token("abc", &key), None);
+    }
+
+    #[test]
+    fn subscriptions_are_found_by_a_keyed_digest_of_what_they_watch() {
+        let key = OperatorKey::from_bytes(&[1; 32]);
+        let a = Subscription::Email {
+            email: "a@example.test".into(),
+        };
+        let d = Subscription::Domain {
+            domain: "a@example.test".into(),
+            contact: "x@example.test".into(),
+        };
+        assert_ne!(a.digest(&key), d.digest(&key), "kinds never collide");
+        assert_ne!(a.digest(&key), a.digest(&OperatorKey::from_bytes(&[2; 32])));
+        assert_eq!(Subscription::open(&a.seal(&key), &key), Some(a));
     }
 }

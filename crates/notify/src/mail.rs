@@ -21,6 +21,44 @@ pub struct Email {
     /// Unique and stable per notification (the outbox row), so a repeat after a crash
     /// carries the same `Message-ID`.
     pub id: String,
+    /// The one-click unsubscribe URL (RFC 8058), for alerts.
+    pub unsubscribe: Option<String>,
+}
+
+/// `List-Unsubscribe: <URL>` (RFC 2369).
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl lettre::message::header::Header for ListUnsubscribe {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.trim_matches(['<', '>']).to_owned()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+#[derive(Debug, Clone)]
+struct OneClick;
+
+impl lettre::message::header::Header for OneClick {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(OneClick)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
+    }
 }
 
 /// Why a mail was not delivered.
@@ -91,12 +129,18 @@ impl Mailer {
             .to
             .parse()
             .map_err(|_| DeliveryError::Permanent("the recipient address is malformed".into()))?;
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
             .message_id(Some(format!("<{}@{}>", email.id, self.id_domain)))
-            .header(ContentType::TEXT_PLAIN)
+            .header(ContentType::TEXT_PLAIN);
+        if let Some(url) = &email.unsubscribe {
+            message = message
+                .header(ListUnsubscribe(url.clone()))
+                .header(OneClick);
+        }
+        let message = message
             .body(email.text.clone())
             .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
         self.transport.send(&message).map(drop).map_err(|e| {

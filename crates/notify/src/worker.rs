@@ -78,9 +78,22 @@ pub struct Round {
     pub failed: usize,
 }
 
-/// Turns an opened payload (with its outbox row id) into the mail to send, or says why
-/// it cannot be sent (then it is given up).
-pub type Composer<'a> = dyn FnMut(&Pending, Payload) -> Result<Email, String> + 'a;
+/// What the worker's owner (the server) decides: which notifications to queue, and what
+/// each says.
+pub trait Deliveries {
+    /// Called before every round with the worker's catalogue connection, to queue new
+    /// notifications (alerts for a newly published breach). Errors are reported, not fatal.
+    fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, String>;
+
+    /// The mail for an opened payload (with its outbox row), or why it cannot be sent (then
+    /// it is given up).
+    fn compose(
+        &mut self,
+        catalog: &Catalog,
+        pending: &Pending,
+        payload: Payload,
+    ) -> Result<Email, String>;
+}
 
 /// Delivers the outbox.
 #[derive(Debug)]
@@ -102,8 +115,14 @@ impl Worker {
         }
     }
 
+    /// Makes what a dead worker had claimed due at once. Call once, when this worker is
+    /// known to be the only one (the server holds a lock file).
+    pub fn release_claims(&mut self) -> Result<usize, WorkerError> {
+        Ok(self.catalog.release_claims(now_unix())?)
+    }
+
     /// Delivers every notification due at `now`, in batches.
-    pub fn run_once(&mut self, now: u64, compose: &mut Composer<'_>) -> Result<Round, WorkerError> {
+    pub fn run_once(&mut self, now: u64, owner: &mut dyn Deliveries) -> Result<Round, WorkerError> {
         let mut round = Round::default();
         loop {
             let batch = self
@@ -117,7 +136,7 @@ impl Worker {
                     None => Err(DeliveryError::Permanent(
                         "the payload does not open under the operator key".into(),
                     )),
-                    Some(payload) => match compose(&pending, payload) {
+                    Some(payload) => match owner.compose(&self.catalog, &pending, payload) {
                         Err(why) => Err(DeliveryError::Permanent(why)),
                         Ok(email) => self.mailer.send(&email),
                     },
@@ -145,10 +164,14 @@ impl Worker {
     }
 
     /// Runs rounds until `stop` is set: whenever something is due, when `wake` receives
-    /// (a request enqueued), and at least once a second.
-    pub fn run(&mut self, stop: &AtomicBool, wake: &Receiver<()>, compose: &mut Composer<'_>) {
+    /// (a request enqueued), and at least once a second. Each round first lets `owner`
+    /// queue new notifications.
+    pub fn run(&mut self, stop: &AtomicBool, wake: &Receiver<()>, owner: &mut dyn Deliveries) {
         while !stop.load(Ordering::Relaxed) {
-            if let Err(e) = self.run_once(now_unix(), compose) {
+            if let Err(e) = owner.queue(&mut self.catalog) {
+                eprintln!("leakwatch: queueing alerts: {e}");
+            }
+            if let Err(e) = self.run_once(now_unix(), owner) {
                 eprintln!("leakwatch: outbox delivery: {e}");
             }
             let wait = match self.catalog.next_due() {

@@ -1,0 +1,112 @@
+//! Alert subscriptions for e-mail addresses: `POST /api/v1/subscriptions` mails a
+//! confirmation link (signed with the operator key, expiring after two days; nothing is
+//! stored until it is followed), `GET /api/v1/subscriptions/confirm?token=` subscribes, and
+//! `GET|POST /api/v1/unsubscribe?token=` (the link in every alert, RFC 8058 one-click)
+//! unsubscribes. The subscribe request answers the same whatever the address, like the
+//! private check, and shares its rate limits. Domains are subscribed by their verified
+//! owners elsewhere.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{RawQuery, Request, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use leakwatch_catalog::now_unix;
+use leakwatch_notify::{Link, Payload, Subscription};
+
+use crate::{
+    ApiError, AppState,
+    check_mail::{mail_request, queue_and_accept},
+    v3::query_param,
+};
+
+/// The one answer to every accepted subscription request.
+pub(crate) const SUBSCRIBE_BODY: &str = "{\"status\":\"queued\",\"message\":\"Look in your inbox: if the address can receive mail, a confirmation link is on its way to it.\"}";
+
+pub(crate) async fn subscribe(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let email = mail_request(&state, request).await?;
+    queue_and_accept(
+        state,
+        Payload::ConfirmSubscription { email },
+        SUBSCRIBE_BODY,
+    )
+    .await
+}
+
+/// The link a request's `token` parameter carries, if this server made it.
+fn link(state: &AppState, query: Option<&str>) -> Result<Link, ApiError> {
+    let mail = state
+        .mail
+        .as_ref()
+        .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
+    query_param(query, "token")
+        .and_then(|t| Link::from_token(&t, &mail.key))
+        .ok_or(ApiError::BadRequest(
+            "This link is not valid: copy the whole link from the mail",
+        ))
+}
+
+/// A small page for a person who followed a link from a mail.
+fn page(title: &str, text: &str) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title} · leakwatch</title><main><h1>{title}</h1><p>{text}</p><p><a href=\"/\">leakwatch</a></p></main></html>\n"
+        ),
+    )
+        .into_response()
+}
+
+pub(crate) async fn confirm(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let Link::Confirm { email, expires } = link(&state, query.as_deref())? else {
+        return Err(ApiError::BadRequest("This is not a confirmation link"));
+    };
+    let now = now_unix();
+    if now > expires {
+        return Err(ApiError::BadRequest(
+            "This confirmation link has expired: subscribe again",
+        ));
+    }
+    let key = &state.mail.as_ref().expect("checked by link()").key;
+    let subscription = Subscription::Email { email };
+    let (digest, sealed) = (subscription.digest(key), subscription.seal(key));
+    let db = state.clone();
+    tokio::task::spawn_blocking(move || {
+        db.catalog
+            .write(|c| c.put_subscriber(&digest, &sealed, None, Some(now), now))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(page(
+        "Subscribed",
+        "You will get a mail whenever a newly loaded data breach contains this address. Every alert has a link to unsubscribe.",
+    ))
+}
+
+pub(crate) async fn unsubscribe(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let Link::Unsubscribe { subscriber } = link(&state, query.as_deref())? else {
+        return Err(ApiError::BadRequest("This is not an unsubscribe link"));
+    };
+    let db = state.clone();
+    tokio::task::spawn_blocking(move || {
+        db.catalog.write(|c| c.unsubscribe(subscriber, now_unix()))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(page(
+        "Unsubscribed",
+        "No more alerts will be sent to this address. You can subscribe again at any time.",
+    ))
+}

@@ -1,0 +1,145 @@
+//! Alert subscribers and the breaches already alerted.
+//!
+//! A subscriber is an e-mail address or a domain, stored only sealed (the caller seals; the
+//! row holds opaque bytes) and found by a keyed digest of its normalised form, so the file
+//! names nobody. A row exists once the address is confirmed or the domain verified, except
+//! domains awaiting verification (`verified` unset). `alerted_breach` records every breach
+//! whose alerts have been queued, so a breach alerts each subscriber once, and subscribers
+//! hear only of breaches loaded after they subscribed. Nothing here seals or matches.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{Catalog, Result};
+
+/// A subscriber as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// Row id, stable: alerts are deduplicated by it.
+    pub id: i64,
+    /// The sealed subscription (what, and where to send alerts).
+    pub sealed: Vec<u8>,
+    /// The API key that registered it (domains), if any.
+    pub key_id: Option<i64>,
+    /// When it was confirmed or verified (Unix seconds), if it was.
+    pub verified: Option<u64>,
+    /// When it unsubscribed, if it did.
+    pub unsubscribed: Option<u64>,
+}
+
+impl Subscriber {
+    /// Whether alerts go to it.
+    pub fn is_active(&self) -> bool {
+        self.verified.is_some() && self.unsubscribed.is_none()
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
+    let time = |v: Option<i64>| v.map(|t| t.max(0) as u64);
+    Ok(Subscriber {
+        id: r.get(0)?,
+        sealed: r.get(1)?,
+        key_id: r.get(2)?,
+        verified: time(r.get(3)?),
+        unsubscribed: time(r.get(4)?),
+    })
+}
+
+const SUBSCRIBER_COLUMNS: &str = "id, sealed, key_id, verified, unsubscribed";
+
+impl Catalog {
+    /// Adds the subscriber with this `digest`, or renews it (new sealed data and key,
+    /// subscribed again): returns its id, which stays the same for the same digest.
+    pub fn put_subscriber(
+        &mut self,
+        digest: &[u8],
+        sealed: &[u8],
+        key_id: Option<i64>,
+        verified: Option<u64>,
+        now: u64,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO subscriber (digest, sealed, key_id, created, verified) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(digest) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id,
+                verified = coalesce(excluded.verified, subscriber.verified), unsubscribed = NULL",
+            params![digest, sealed, key_id, now as i64, verified.map(|t| t as i64)],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT id FROM subscriber WHERE digest = ?1",
+            params![digest],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The subscriber with this digest.
+    pub fn subscriber_by_digest(&self, digest: &[u8]) -> Result<Option<Subscriber>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE digest = ?1"),
+                params![digest],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// The subscriber with this id.
+    pub fn subscriber(&self, id: i64) -> Result<Option<Subscriber>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE id = ?1"),
+                params![id],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// Every subscriber, in id order.
+    pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscriber ORDER BY id"
+        ))?;
+        Ok(stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Marks a subscriber verified (a domain's owner proved control).
+    pub fn verify_subscriber(&mut self, id: i64, now: u64) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE subscriber SET verified = ?2 WHERE id = ?1",
+            params![id, now as i64],
+        )? == 1)
+    }
+
+    /// Stops alerts to a subscriber; returns whether it was subscribed.
+    pub fn unsubscribe(&mut self, id: i64, now: u64) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE subscriber SET unsubscribed = ?2 WHERE id = ?1 AND unsubscribed IS NULL",
+            params![id, now as i64],
+        )? == 1)
+    }
+
+    /// Deletes a subscriber; its sent alerts stay deduplicated by id, which is not reused.
+    pub fn remove_subscriber(&mut self, id: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM subscriber WHERE id = ?1", params![id])?
+            == 1)
+    }
+
+    /// Names of the breaches whose alerts have been queued.
+    pub fn alerted_breaches(&self) -> Result<std::collections::BTreeSet<String>> {
+        let mut stmt = self.conn.prepare("SELECT name FROM alerted_breach")?;
+        Ok(stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records that a breach's alerts are queued.
+    pub fn mark_alerted(&mut self, name: &str, now: u64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO alerted_breach (name, at) VALUES (?1, ?2)",
+            params![name, now as i64],
+        )?;
+        Ok(())
+    }
+}
