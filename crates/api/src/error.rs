@@ -21,6 +21,8 @@ pub enum ApiError {
     RateLimited(u64),
     /// 404.
     NotFound,
+    /// 409 with the reason: the request is well-formed but the state it needs is not there.
+    Conflict(&'static str),
     /// 413 with the reason.
     TooLarge(&'static str),
     /// 415 with the reason.
@@ -58,6 +60,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
             ApiError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            ApiError::Conflict(reason) => (StatusCode::CONFLICT, reason),
             ApiError::TooLarge(reason) => (StatusCode::PAYLOAD_TOO_LARGE, reason),
             ApiError::UnsupportedMediaType(reason) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, reason),
             ApiError::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),

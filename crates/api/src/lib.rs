@@ -11,7 +11,9 @@
 pub mod account;
 mod check_mail;
 mod compress;
+pub mod dns;
 pub mod domain;
+mod domains;
 mod error;
 mod metrics;
 mod outbox;
@@ -32,6 +34,7 @@ use axum::{
 };
 
 pub use check_mail::{CheckLimits, MailSetup};
+pub use domains::{ROLE_ADDRESSES, dns_token};
 pub use error::ApiError;
 pub use server::serve;
 pub use state::{AppState, CatalogHandle, ServerLimits, StoreHandle};
@@ -79,6 +82,17 @@ fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         (
             "/api/v1/unsubscribe",
             get(subscribe::unsubscribe).post(subscribe::unsubscribe),
+        ),
+        ("/api/v1/domains", post(domains::register)),
+        ("/api/v1/domains/{domain}/verify", post(domains::verify)),
+        ("/api/v1/domains/verify", get(domains::verify_by_link)),
+        (
+            "/api/v3/breacheddomain/{domain}",
+            get(domains::breached_domain),
+        ),
+        (
+            "/api/v3/subscribeddomains",
+            get(domains::subscribed_domains),
         ),
     ]);
     routes

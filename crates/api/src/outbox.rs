@@ -242,6 +242,34 @@ pub(crate) fn compose(
                 unsubscribe: None,
             })
         }
+        Payload::VerifyDomain {
+            subscriber,
+            address,
+        } => {
+            let row = catalog
+                .subscriber(subscriber)
+                .map_err(|e| e.to_string())?
+                .ok_or("the domain registration was removed before delivery")?;
+            let Some(Subscription::Domain { domain, .. }) =
+                Subscription::open(&row.sealed, &mail.key)
+            else {
+                return Err("the registration does not open under the operator key".to_owned());
+            };
+            let token = Link::VerifyDomain {
+                subscriber,
+                expires: pending.created + crate::domains::VERIFY_LINK_SECS,
+            }
+            .token(&mail.key);
+            Ok(Email {
+                to: address,
+                subject: format!("Verify {domain} for leakwatch"),
+                text: format!(
+                    "Hello,\n\nsomeone asked leakwatch at {url} to let them search {domain} for breached\naddresses and to alert them when a new breach holds addresses on it. This mail\ngoes to a role address of the domain so that only its administrators can agree.\nTo verify the domain, open this link within two days:\n\n  {url}/api/v1/domains/verify?token={token}\n\nIf you did not expect this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
+                ),
+                id: format!("verify.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            })
+        }
         Payload::BreachAlert {
             subscriber,
             breach,

@@ -164,6 +164,10 @@ pub struct AppState {
     pub default_region: Option<String>,
     /// Mail delivery, if set up: needed by the private check and alerts.
     pub mail: Option<crate::MailSetup>,
+    /// The operator key, if configured: needed by domain search and verification.
+    pub operator_key: Option<leakwatch_identity::OperatorKey>,
+    /// The DNS resolver that domain verification asks for TXT records.
+    pub dns_resolver: std::net::SocketAddr,
     pub(crate) metrics: Metrics,
     pub(crate) rate: crate::v3::RateLimiter,
 }
@@ -177,6 +181,8 @@ impl AppState {
             limits,
             default_region: None,
             mail: None,
+            operator_key: None,
+            dns_resolver: crate::dns::system_resolver(),
             metrics: Metrics::default(),
             rate: Default::default(),
         }

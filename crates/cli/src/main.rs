@@ -51,6 +51,9 @@ enum Command {
         mail: MailArgs,
         #[command(flatten)]
         key: OperatorKeyArg,
+        /// The DNS resolver domain verification asks (default: the system's).
+        #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]
+        dns_resolver: Option<SocketAddr>,
     },
     /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
     /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
@@ -112,6 +115,11 @@ enum Command {
     Check {
         #[command(subcommand)]
         what: CheckWhat,
+    },
+    /// Domains of verified owners: register and verify by DNS, list, search.
+    Domain {
+        #[command(subcommand)]
+        what: DomainCmd,
     },
     /// Segments, hashes and bytes per hash.
     Stats {
@@ -403,6 +411,48 @@ enum OperatorKeyCmd {
 }
 
 #[derive(Subcommand)]
+enum DomainCmd {
+    /// Registers DOMAIN for an API key (with --contact) and verifies it: by its DNS TXT
+    /// record, or by the operator's word (--trust). Prints the TXT record to publish.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        /// The domain (IDN or punycode).
+        domain: String,
+        /// The API key (its 6-digit prefix or id) that may then search the domain.
+        #[arg(long = "key")]
+        api_key: String,
+        /// Where alerts for the domain go (needed the first time).
+        #[arg(long)]
+        contact: Option<String>,
+        /// The DNS resolver to ask (default: the system's).
+        #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]
+        dns_resolver: Option<SocketAddr>,
+        /// Verify without DNS: the operator vouches for the key holder.
+        #[arg(long)]
+        trust: bool,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Every registered domain: API key, domain, contact, verified or not.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Every breached address on a domain and its breaches (as `check domain`).
+    Search {
+        #[command(flatten)]
+        data: DataArg,
+        /// The domain (IDN or punycode).
+        domain: String,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+}
+
+#[derive(Subcommand)]
 enum CheckWhat {
     /// The breaches an account (e-mail, phone number, username) appears in, with their data
     /// classes. Offline: reads the store and catalogue directly.
@@ -587,7 +637,16 @@ fn main() -> Result<()> {
             default_region,
             mail,
             key,
-        } => serve(&data.data, listen, default_region, &mail, &key, None),
+            dns_resolver,
+        } => serve(
+            &data.data,
+            listen,
+            default_region,
+            &mail,
+            &key,
+            dns_resolver,
+            None,
+        ),
         Command::Ingest {
             data,
             source,
@@ -709,6 +768,7 @@ fn main() -> Result<()> {
         Command::Check {
             what: CheckWhat::Domain { data, domain, key },
         } => check_domain(&data.data, &domain, &key),
+        Command::Domain { what } => domain_cmd(what),
         Command::Stats { data, deep } => stats(&data.data, deep),
         Command::Compact { data } => {
             let mut w = StoreWriter::open(store_dir(&data.data)?)?;
@@ -1076,6 +1136,106 @@ fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary
     Ok(())
 }
 
+fn domain_cmd(cmd: DomainCmd) -> Result<()> {
+    use leakwatch_notify::Subscription;
+    let need_key = |key: &OperatorKeyArg| {
+        key.load()?.context(
+            "domains are sealed with the operator key: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
+        )
+    };
+    match cmd {
+        DomainCmd::Search { data, domain, key } => check_domain(&data.data, &domain, &key),
+        DomainCmd::List { data, key } => {
+            let operator = need_key(&key)?;
+            let catalog = catalog(&data.data)?;
+            let keys = catalog.keys()?;
+            println!("key\tdomain\tcontact\tverified");
+            for row in catalog.subscribers()? {
+                let Some(Subscription::Domain {
+                    domain,
+                    contact,
+                    key,
+                }) = Subscription::open(&row.sealed, &operator)
+                else {
+                    continue;
+                };
+                let prefix = keys
+                    .iter()
+                    .find(|k| k.id == key)
+                    .map_or("(removed)", |k| k.prefix.as_str());
+                let verified = row
+                    .verified
+                    .map_or("no".to_owned(), leakwatch_catalog::format_date_time);
+                println!("{prefix}\t{domain}\t{contact}\t{verified}");
+            }
+            Ok(())
+        }
+        DomainCmd::Verify {
+            data,
+            domain,
+            api_key,
+            contact,
+            dns_resolver,
+            trust,
+            key,
+        } => {
+            let operator = need_key(&key)?;
+            let domain = leakwatch_identity::normalize_domain(&domain)
+                .map_err(|e| anyhow::anyhow!("not a domain: {e}"))?;
+            let mut catalog = catalog(&data.data)?;
+            let holder = catalog
+                .keys()?
+                .into_iter()
+                .find(|k| k.prefix == api_key || k.id.to_string() == api_key)
+                .with_context(|| format!("no API key {api_key} (see `leakwatch keys list`)"))?;
+            let probe = Subscription::Domain {
+                domain: domain.clone(),
+                contact: String::new(),
+                key: holder.id,
+            };
+            let existing = catalog
+                .subscriber_by_digest(&probe.digest(&operator))?
+                .and_then(|row| Some((row.clone(), Subscription::open(&row.sealed, &operator)?)));
+            let contact = match (contact, &existing) {
+                (Some(c), _) => leakwatch_identity::normalize_email(&c)
+                    .map_err(|e| anyhow::anyhow!("--contact: {e}"))?,
+                (None, Some((_, Subscription::Domain { contact, .. }))) => contact.clone(),
+                _ => anyhow::bail!("the first registration of a domain needs --contact ADDRESS"),
+            };
+            let subscription = Subscription::Domain {
+                domain: domain.clone(),
+                contact,
+                key: holder.id,
+            };
+            let now = leakwatch_catalog::now_unix();
+            let id = catalog.put_subscriber(
+                &subscription.digest(&operator),
+                &subscription.seal(&operator),
+                Some(holder.id),
+                None,
+                now,
+            )?;
+            let record = leakwatch_api::dns_token(&operator, holder.id, &domain);
+            if !trust {
+                let resolver = dns_resolver.unwrap_or_else(leakwatch_api::dns::system_resolver);
+                let found = leakwatch_api::dns::txt_records(
+                    resolver,
+                    &domain,
+                    std::time::Duration::from_secs(3),
+                )?;
+                if !found.iter().any(|r| r.trim() == record) {
+                    anyhow::bail!(
+                        "{domain} has no TXT record {record:?} (asked {resolver}): publish it and run this again"
+                    );
+                }
+            }
+            catalog.verify_subscriber(id, now)?;
+            println!("{domain} verified for API key {}", holder.prefix);
+            Ok(())
+        }
+    }
+}
+
 fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<()> {
     let key = key.load()?.context(
         "domain search opens the sealed aliases: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
@@ -1265,12 +1425,17 @@ fn serve(
     default_region: Option<String>,
     mail: &MailArgs,
     key: &OperatorKeyArg,
+    dns_resolver: Option<SocketAddr>,
     banner: Option<String>,
 ) -> Result<()> {
     let store = StoreHandle::open(store_dir(data)?)?;
     let catalog = leakwatch_api::CatalogHandle::new(catalog(data)?)?;
     let mut state = AppState::new(store, catalog, ServerLimits::default());
     state.default_region = default_region;
+    state.operator_key = key.load()?;
+    if let Some(resolver) = dns_resolver {
+        state.dns_resolver = resolver;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -1280,7 +1445,7 @@ fn serve(
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         if let Some(url) = &mail.smtp_url {
-            let key = key.load()?.context(
+            let key = state.operator_key.clone().context(
                 "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
                  or --operator-key-file",
             )?;
@@ -1380,6 +1545,7 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
         &OperatorKeyArg {
             operator_key_file: None,
         },
+        None,
         Some(banner),
     )
 }

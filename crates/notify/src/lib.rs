@@ -36,6 +36,13 @@ pub enum Payload {
         /// The normalised address to subscribe.
         email: String,
     },
+    /// The mail that verifies a domain: a link sent to a role address at it.
+    VerifyDomain {
+        /// The domain's subscriber row id.
+        subscriber: i64,
+        /// The role address (security@, admin@, …) it goes to.
+        address: String,
+    },
     /// A subscriber's alert: a breach it is in was loaded.
     BreachAlert {
         /// The subscriber's row id (its address is in its sealed subscription).
@@ -58,12 +65,15 @@ pub enum Subscription {
         /// The normalised address.
         email: String,
     },
-    /// Every address on a domain, alerted at a contact address.
+    /// Every address on a domain, alerted at a contact address; registered by an API key,
+    /// whose holder must prove control of the domain.
     Domain {
         /// The normalised domain (punycode).
         domain: String,
         /// Where alerts go.
         contact: String,
+        /// The API key that registered it: each key verifies a domain for itself.
+        key: i64,
     },
 }
 
@@ -76,9 +86,9 @@ impl Subscription {
             Subscription::Email { email } => {
                 key.keyed_digest(b"subscriber email", email.as_bytes())
             }
-            Subscription::Domain { domain, .. } => {
-                key.keyed_digest(b"subscriber domain", domain.as_bytes())
-            }
+            Subscription::Domain {
+                domain, key: owner, ..
+            } => key.keyed_digest(b"subscriber domain", format!("{owner}:{domain}").as_bytes()),
         }
     }
 
@@ -122,6 +132,13 @@ pub enum Link {
     Unsubscribe {
         /// Its row id.
         subscriber: i64,
+    },
+    /// Verifies a registered domain (sent to a role address at it), until `expires`.
+    VerifyDomain {
+        /// The domain's subscriber row id.
+        subscriber: i64,
+        /// After this, the link is refused.
+        expires: u64,
     },
 }
 
@@ -231,7 +248,18 @@ mod link_tests {
         let d = Subscription::Domain {
             domain: "a@example.test".into(),
             contact: "x@example.test".into(),
+            key: 1,
         };
+        let other_key = Subscription::Domain {
+            domain: "a@example.test".into(),
+            contact: "x@example.test".into(),
+            key: 2,
+        };
+        assert_ne!(
+            d.digest(&key),
+            other_key.digest(&key),
+            "each API key has its own"
+        );
         assert_ne!(a.digest(&key), d.digest(&key), "kinds never collide");
         assert_ne!(a.digest(&key), a.digest(&OperatorKey::from_bytes(&[2; 32])));
         assert_eq!(Subscription::open(&a.seal(&key), &key), Some(a));

@@ -516,3 +516,253 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     assert!(body.contains("Your address is in it."), "{body}");
     drop(server);
 }
+
+/// A real DNS server on loopback (dnslib's zone resolver) serving one zone file.
+struct DnsServer {
+    child: Child,
+}
+
+impl DnsServer {
+    /// Serves `zone` on 127.0.0.1:`port`.
+    fn start_on(dir: &Path, port: u16, zone: &str) -> DnsServer {
+        let file = write(&dir.join("zone.txt"), zone.as_bytes());
+        let child = Command::new("python3")
+            .args(["-m", "dnslib.zoneresolver", "--zone"])
+            .arg(&file)
+            .args(["--port", &port.to_string(), "--address", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        // Ready once it answers (any answer; the test checks the content through leakwatch).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while leakwatch_api::dns::txt_records(
+            addr.parse().unwrap(),
+            "probe.test",
+            Duration::from_millis(200),
+        )
+        .is_err()
+        {
+            assert!(Instant::now() < deadline, "the DNS server did not start");
+        }
+        DnsServer { child }
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keyed(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: &str,
+) -> (
+    u16,
+    std::collections::BTreeMap<String, String>,
+    serde_json::Value,
+) {
+    let raw = http_raw(
+        addr,
+        method,
+        path,
+        &[
+            ("hibp-api-key", key),
+            ("User-Agent", "leakwatch-tests"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    let (status, headers, body) = parse_response(&raw);
+    let json = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (status, headers, json)
+}
+
+#[test]
+fn domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
+        return;
+    };
+    let data = data_with_breach(
+        tmp.path(),
+        &["ann@corp.test", "bob@corp.test", "eve@elsewhere.test"],
+    );
+    let d = data.to_str().unwrap();
+    let key = crate::keys::create_key(d, "corp soc", "100");
+    let other_key = crate::keys::create_key(d, "someone else", "100");
+    // The record is published once its value is known; the resolver is set up front.
+    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dns_addr = format!("127.0.0.1:{dns_port}");
+    let server = Server::start_with(
+        &data,
+        &["--smtp-url", &smtp.url(), "--dns-resolver", &dns_addr],
+        &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)],
+    );
+    let addr = server.addr.as_str();
+
+    let (status, _, reg) = keyed(
+        addr,
+        "POST",
+        "/api/v1/domains",
+        &key,
+        r#"{"domain":"Corp.Test","contact":"soc@corp.test"}"#,
+    );
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(reg["Domain"], "corp.test");
+    assert_eq!(reg["Verified"], false);
+    let record = reg["DnsTxtRecord"].as_str().unwrap().to_owned();
+    assert!(record.starts_with("leakwatch-verify="), "{record}");
+    assert_eq!(reg["VerificationAddresses"][0], "security@corp.test");
+
+    // Not verified yet: no search; and no DNS server answers yet either.
+    let (status, _, _) = keyed(addr, "GET", "/api/v3/breacheddomain/corp.test", &key, "");
+    assert_eq!(status, 403);
+    let (status, _, _) = keyed(
+        addr,
+        "POST",
+        "/api/v1/domains/corp.test/verify",
+        &key,
+        r#"{"method":"dns"}"#,
+    );
+    assert_eq!(status, 503, "resolver down");
+
+    // A zone with the wrong record first, then the right one.
+    {
+        let _dns = DnsServer::start_on(
+            tmp.path(),
+            dns_port,
+            "corp.test. 60 IN TXT \"leakwatch-verify=0000\"\n",
+        );
+        let (status, _, reason) = keyed(
+            addr,
+            "POST",
+            "/api/v1/domains/corp.test/verify",
+            &key,
+            r#"{"method":"dns"}"#,
+        );
+        assert_eq!(status, 409, "{reason}");
+    }
+    let _dns = DnsServer::start_on(
+        tmp.path(),
+        dns_port,
+        &format!("corp.test. 60 IN TXT \"v=spf1 -all\"\ncorp.test. 60 IN TXT \"{record}\"\n"),
+    );
+    let (status, _, verified) = keyed(
+        addr,
+        "POST",
+        "/api/v1/domains/corp.test/verify",
+        &key,
+        r#"{"method":"dns"}"#,
+    );
+    assert_eq!(
+        (status, &verified["Verified"]),
+        (200, &serde_json::json!(true)),
+        "{verified}"
+    );
+
+    // Search: exactly the corp.test addresses of the dump, in HIBP's shape.
+    let (status, _, found) = keyed(addr, "GET", "/api/v3/breacheddomain/corp.test", &key, "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        found,
+        serde_json::json!({"ann": ["Fictobank"], "bob": ["Fictobank"]})
+    );
+    let (status, _, _) = keyed(
+        addr,
+        "GET",
+        "/api/v3/breacheddomain/corp.test",
+        &other_key,
+        "",
+    );
+    assert_eq!(status, 403, "verified for one key only");
+    let (status, _, list) = keyed(addr, "GET", "/api/v3/subscribeddomains", &key, "");
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["DomainName"], "corp.test");
+    assert_eq!(list[0]["PwnCount"], 2);
+    assert_eq!(list[0]["PwnCountExcludingSpamLists"], 2);
+    let (_, _, none) = keyed(addr, "GET", "/api/v3/subscribeddomains", &other_key, "");
+    assert_eq!(none, serde_json::json!([]));
+
+    // Verification by mail to a role address, for another domain.
+    let (status, _, _) = keyed(
+        addr,
+        "POST",
+        "/api/v1/domains",
+        &other_key,
+        r#"{"domain":"other.test","contact":"it@other.test"}"#,
+    );
+    assert_eq!(status, 201);
+    let (status, _, _) = keyed(
+        addr,
+        "POST",
+        "/api/v1/domains/other.test/verify",
+        &other_key,
+        r#"{"method":"mail","address":"ceo@other.test"}"#,
+    );
+    assert_eq!(status, 400, "only role addresses");
+    let (status, _, _) = keyed(
+        addr,
+        "POST",
+        "/api/v1/domains/other.test/verify",
+        &other_key,
+        r#"{"method":"mail","address":"hostmaster@other.test"}"#,
+    );
+    assert_eq!(status, 202);
+    let mails = smtp.wait_for(1, 30);
+    let verify = mails_to(&mails, "hostmaster@other.test");
+    assert_eq!(verify.len(), 1, "{mails:#?}");
+    let link = link_in(
+        verify[0]["body"].as_str().unwrap(),
+        "/api/v1/domains/verify?token=",
+    );
+    assert_eq!(http_get(addr, &link, &[]).0, 200);
+    let (status, _, _) = keyed(
+        addr,
+        "GET",
+        "/api/v3/breacheddomain/other.test",
+        &other_key,
+        "",
+    );
+    assert_eq!(status, 404, "verified, but nobody there is breached");
+
+    // A new breach with an address on corp.test: the domain's contact is alerted, once.
+    load_breach(
+        tmp.path(),
+        &data,
+        "Newcorp",
+        &["carl@corp.test", "dora@corp.test"],
+    );
+    let mails = smtp.wait_for(2, 30);
+    let alerts = mails_to(&mails, "soc@corp.test");
+    assert_eq!(alerts.len(), 1, "{mails:#?}");
+    assert_eq!(alerts[0]["subject"], "leakwatch alert: Newcorp");
+    let body = alerts[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("2 addresses on corp.test are in it."),
+        "{body}"
+    );
+    assert_eq!(mails.len(), 2, "nothing for other.test: {mails:#?}");
+
+    // The CLI lists both registrations.
+    let out = std::process::Command::new(bin())
+        .args(["domain", "list", "--data", d])
+        .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\tcorp.test\tsoc@corp.test\t20"), "{text}");
+    assert!(text.contains("\tother.test\tit@other.test\t20"), "{text}");
+}

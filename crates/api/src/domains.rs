@@ -1,0 +1,378 @@
+//! Domains for verified owners, per API key: register a domain (`POST /api/v1/domains`),
+//! prove control of it by a DNS TXT record or by a link mailed to a role address at it
+//! (`POST /api/v1/domains/{domain}/verify`, `GET /api/v1/domains/verify?token=`), then
+//! search it (`GET /api/v3/breacheddomain/{domain}`) and list it
+//! (`GET /api/v3/subscribeddomains`) in HIBP's shapes; a verified domain's contact gets an
+//! alert when a new breach holds addresses on it.
+//!
+//! A registration is a subscriber row (sealed; keyed by API key and domain, so each key
+//! verifies for itself). The TXT value is derived from the operator key, the API key and the
+//! domain, so nothing about it is stored. Every endpoint needs an API key and the operator
+//! key (503 without).
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Path, RawQuery, Request, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use leakwatch_catalog::{keys::ApiKey, now_unix, subscribers::Subscriber};
+use leakwatch_identity::OperatorKey;
+use leakwatch_notify::{Link, Payload, Subscription};
+
+use crate::{
+    ApiError, AppState,
+    compress::Accepts,
+    v3::{Caller, json, query_param},
+};
+
+/// The local parts a verification mail may go to, as HIBP offers.
+pub const ROLE_ADDRESSES: [&str; 5] =
+    ["security", "admin", "hostmaster", "postmaster", "webmaster"];
+
+/// How long a domain verification link works.
+pub(crate) const VERIFY_LINK_SECS: u64 = 2 * 86_400;
+
+/// The TXT record value that proves control of `domain` for API key `key`.
+pub fn dns_token(operator: &OperatorKey, key: i64, domain: &str) -> String {
+    let digest =
+        operator.keyed_digest(b"domain verification", format!("{key}:{domain}").as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("leakwatch-verify={hex}")
+}
+
+fn operator_key(state: &AppState) -> Result<&OperatorKey, ApiError> {
+    state.operator_key.as_ref().ok_or(ApiError::Unavailable(
+        "Domains need the operator key: set LEAKWATCH_OPERATOR_KEY when serving",
+    ))
+}
+
+fn normalize(domain: &str) -> Result<String, ApiError> {
+    leakwatch_identity::normalize_domain(domain)
+        .map_err(|_| ApiError::BadRequest("The domain is not a valid domain name"))
+}
+
+/// The calling key's registration of `domain`, opened.
+async fn registration(
+    state: &Arc<AppState>,
+    key: &ApiKey,
+    domain: &str,
+) -> Result<Option<(Subscriber, Subscription)>, ApiError> {
+    let operator = operator_key(state)?;
+    let digest = Subscription::Domain {
+        domain: domain.to_owned(),
+        contact: String::new(),
+        key: key.id,
+    }
+    .digest(operator);
+    let db = state.clone();
+    let row =
+        tokio::task::spawn_blocking(move || db.catalog.write(|c| c.subscriber_by_digest(&digest)))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(row.and_then(|r| Some((r.clone(), Subscription::open(&r.sealed, operator)?))))
+}
+
+/// Every domain the calling key has verified, opened.
+async fn verified_domains(state: &Arc<AppState>, key: &ApiKey) -> Result<Vec<String>, ApiError> {
+    let operator = operator_key(state)?.clone();
+    let db = state.clone();
+    let rows = tokio::task::spawn_blocking(move || db.catalog.write(|c| c.subscribers()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let mut out: Vec<String> = rows
+        .into_iter()
+        .filter(|r| r.key_id == Some(key.id) && r.verified.is_some())
+        .filter_map(|r| match Subscription::open(&r.sealed, &operator)? {
+            Subscription::Domain { domain, .. } => Some(domain),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Registration {
+    domain: String,
+    verified: bool,
+    dns_txt_record: String,
+    verification_addresses: Vec<String>,
+}
+
+fn registration_answer(
+    operator: &OperatorKey,
+    key: &ApiKey,
+    domain: &str,
+    verified: bool,
+    accepts: Accepts,
+) -> Response {
+    json(
+        &Registration {
+            domain: domain.to_owned(),
+            verified,
+            dns_txt_record: dns_token(operator, key.id, domain),
+            verification_addresses: ROLE_ADDRESSES
+                .iter()
+                .map(|r| format!("{r}@{domain}"))
+                .collect(),
+        },
+        accepts,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct RegisterBody {
+    domain: String,
+    contact: String,
+}
+
+/// Reads a small JSON body.
+async fn json_body<T: serde::de::DeserializeOwned>(request: Request) -> Result<T, ApiError> {
+    let body = axum::body::to_bytes(request.into_body(), 4096)
+        .await
+        .map_err(|_| ApiError::TooLarge("The request body is larger than 4 KiB"))?;
+    serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("The body is not the JSON object this endpoint expects"))
+}
+
+/// `POST /api/v1/domains` `{"domain", "contact"}`: registers (or re-registers) a domain for
+/// the calling key and answers how to verify it.
+pub(crate) async fn register(
+    Caller(key): Caller,
+    accepts: Accepts,
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let operator = operator_key(&state)?.clone();
+    let body: RegisterBody = json_body(request).await?;
+    let domain = normalize(&body.domain)?;
+    let contact = leakwatch_identity::normalize_email(&body.contact)
+        .map_err(|_| ApiError::BadRequest("The contact is not a valid e-mail address"))?;
+    let subscription = Subscription::Domain {
+        domain: domain.clone(),
+        contact,
+        key: key.id,
+    };
+    let (digest, sealed) = (subscription.digest(&operator), subscription.seal(&operator));
+    let db = state.clone();
+    let key_id = key.id;
+    let row = tokio::task::spawn_blocking(move || {
+        db.catalog.write(|c| {
+            let id = c.put_subscriber(&digest, &sealed, Some(key_id), None, now_unix())?;
+            c.subscriber(id)
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let verified = row.is_some_and(|r| r.verified.is_some());
+    let mut response = registration_answer(&operator, &key, &domain, verified, accepts);
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+enum VerifyBody {
+    Dns,
+    Mail { address: String },
+}
+
+/// `POST /api/v1/domains/{domain}/verify`: `{"method":"dns"}` looks the TXT record up now;
+/// `{"method":"mail","address":"security@…"}` mails a verification link to that role address.
+pub(crate) async fn verify(
+    Caller(key): Caller,
+    accepts: Accepts,
+    State(state): State<Arc<AppState>>,
+    Path(domain): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let operator = operator_key(&state)?.clone();
+    let domain = normalize(&domain)?;
+    let body: VerifyBody = json_body(request).await?;
+    let (row, _) = registration(&state, &key, &domain)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    match body {
+        VerifyBody::Dns => {
+            let want = dns_token(&operator, key.id, &domain);
+            let resolver = state.dns_resolver;
+            let name = domain.clone();
+            let records = tokio::task::spawn_blocking(move || {
+                crate::dns::txt_records(resolver, &name, Duration::from_secs(3))
+            })
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|_| {
+                ApiError::Unavailable("The DNS resolver did not answer; try again later")
+            })?;
+            if !records.iter().any(|r| r.trim() == want) {
+                return Err(ApiError::Conflict(
+                    "The TXT record was not found on the domain: publish the DnsTxtRecord value and try again once it has propagated",
+                ));
+            }
+            let db = state.clone();
+            tokio::task::spawn_blocking(move || {
+                db.catalog
+                    .write(|c| c.verify_subscriber(row.id, now_unix()))
+            })
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+            Ok(registration_answer(&operator, &key, &domain, true, accepts))
+        }
+        VerifyBody::Mail { address } => {
+            let address = leakwatch_identity::normalize_email(&address)
+                .map_err(|_| ApiError::BadRequest("The address is not a valid e-mail address"))?;
+            let is_role = ROLE_ADDRESSES
+                .iter()
+                .any(|r| address == format!("{r}@{domain}"));
+            if !is_role {
+                return Err(ApiError::BadRequest(
+                    "Verification mail goes only to security@, admin@, hostmaster@, postmaster@ or webmaster@ the domain",
+                ));
+            }
+            crate::check_mail::queue_and_accept(
+                state,
+                Payload::VerifyDomain {
+                    subscriber: row.id,
+                    address,
+                },
+                "{\"status\":\"queued\",\"message\":\"A verification link is on its way to that address.\"}",
+            )
+            .await
+        }
+    }
+}
+
+/// `GET /api/v1/domains/verify?token=`: the link in a domain verification mail.
+pub(crate) async fn verify_by_link(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let operator = operator_key(&state)?;
+    let Some(Link::VerifyDomain {
+        subscriber,
+        expires,
+    }) = query_param(query.as_deref(), "token").and_then(|t| Link::from_token(&t, operator))
+    else {
+        return Err(ApiError::BadRequest(
+            "This link is not valid: copy the whole link from the mail",
+        ));
+    };
+    if now_unix() > expires {
+        return Err(ApiError::BadRequest(
+            "This verification link has expired: ask for a new one",
+        ));
+    }
+    let db = state.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        db.catalog
+            .write(|c| c.verify_subscriber(subscriber, now_unix()))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if !found {
+        return Err(ApiError::NotFound);
+    }
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Domain verified · leakwatch</title><main><h1>Domain verified</h1><p>Its owner can now search it, and its contact will get an alert when a new breach holds addresses on it.</p><p><a href=\"/\">leakwatch</a></p></main></html>\n",
+    )
+        .into_response())
+}
+
+/// `GET /api/v3/breacheddomain/{domain}`: every breached alias on a domain the calling key
+/// has verified, with the names of its breaches (HIBP: `{"alias": ["Breach", …]}`).
+pub(crate) async fn breached_domain(
+    Caller(key): Caller,
+    accepts: Accepts,
+    State(state): State<Arc<AppState>>,
+    Path(domain): Path<String>,
+) -> Result<Response, ApiError> {
+    let operator = operator_key(&state)?.clone();
+    let domain = normalize(&domain)?;
+    if !verified_domains(&state, &key).await?.contains(&domain) {
+        return Err(ApiError::Forbidden(
+            "The domain is not verified for this API key: verify it first (POST /api/v1/domains)",
+        ));
+    }
+    let snap = state.store.snapshot();
+    let all = state.catalog.breaches();
+    let found = tokio::task::spawn_blocking(move || {
+        crate::domain::breached_domain(&snap, &operator, &domain)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let retired = |name: &String| all.iter().any(|b| &b.name == name && b.is_retired);
+    let answer: std::collections::BTreeMap<String, Vec<String>> = found
+        .into_iter()
+        .map(|(alias, names)| {
+            (
+                alias,
+                names
+                    .into_iter()
+                    .filter(|n| !retired(n))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, names)| !names.is_empty())
+        .collect();
+    if answer.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(json(&answer, accepts))
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SubscribedDomain {
+    domain_name: String,
+    pwn_count: u64,
+    pwn_count_excluding_spam_lists: u64,
+    pwn_count_excluding_spam_lists_at_last_subscription_renewal: u64,
+    next_subscription_renewal: String,
+}
+
+/// `GET /api/v3/subscribeddomains`: the calling key's verified domains with how many of
+/// their addresses are breached (HIBP's shape; leakwatch subscriptions do not renew).
+pub(crate) async fn subscribed_domains(
+    Caller(key): Caller,
+    accepts: Accepts,
+    State(state): State<Arc<AppState>>,
+) -> Result<Response, ApiError> {
+    let operator = operator_key(&state)?.clone();
+    let domains = verified_domains(&state, &key).await?;
+    let snap = state.store.snapshot();
+    let all = state.catalog.breaches();
+    let list = tokio::task::spawn_blocking(move || {
+        let spam = |name: &String| all.iter().any(|b| &b.name == name && b.is_spam_list);
+        let live = |name: &String| all.iter().any(|b| &b.name == name && !b.is_retired);
+        domains
+            .into_iter()
+            .map(|domain| {
+                let found = crate::domain::breached_domain(&snap, &operator, &domain)?;
+                let pwned = found.values().filter(|n| n.iter().any(live)).count() as u64;
+                let not_spam = found
+                    .values()
+                    .filter(|n| n.iter().any(|b| live(b) && !spam(b)))
+                    .count() as u64;
+                Ok(SubscribedDomain {
+                    domain_name: domain,
+                    pwn_count: pwned,
+                    pwn_count_excluding_spam_lists: not_spam,
+                    pwn_count_excluding_spam_lists_at_last_subscription_renewal: not_spam,
+                    next_subscription_renewal: "9999-12-31T23:59:59".to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, crate::domain::DomainSearchError>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json(&list, accepts))
+}
