@@ -5,6 +5,8 @@
 //! (`GET /api/v3/subscribeddomains`) in HIBP's shapes; a verified domain's contact gets an
 //! alert when a new breach holds addresses on it.
 //!
+//! Alerts go to the registration's contact by mail, or, when it names a webhook
+//! (`{"url", "secret"}`), to that URL as a signed POST (see `leakwatch_notify::WebhookCall`).
 //! A registration is a subscriber row (sealed; keyed by API key and domain, so each key
 //! verifies for itself). The TXT value is derived from the operator key, the API key and the
 //! domain, so nothing about it is stored. Every endpoint needs an API key and the operator
@@ -64,6 +66,7 @@ async fn registration(
         domain: domain.to_owned(),
         contact: String::new(),
         key: key.id,
+        webhook: None,
     }
     .digest(operator);
     let db = state.clone();
@@ -128,6 +131,8 @@ fn registration_answer(
 struct RegisterBody {
     domain: String,
     contact: String,
+    #[serde(default)]
+    webhook: Option<leakwatch_notify::Webhook>,
 }
 
 /// Reads a small JSON body.
@@ -152,10 +157,24 @@ pub(crate) async fn register(
     let domain = normalize(&body.domain)?;
     let contact = leakwatch_identity::normalize_email(&body.contact)
         .map_err(|_| ApiError::BadRequest("The contact is not a valid e-mail address"))?;
+    if let Some(hook) = &body.webhook {
+        let scheme_ok = hook.url.starts_with("https://") || hook.url.starts_with("http://");
+        if !scheme_ok || hook.url.len() > 2048 {
+            return Err(ApiError::BadRequest(
+                "The webhook URL must be an http or https URL",
+            ));
+        }
+        if hook.secret.len() < 16 {
+            return Err(ApiError::BadRequest(
+                "The webhook secret must be at least 16 characters",
+            ));
+        }
+    }
     let subscription = Subscription::Domain {
         domain: domain.clone(),
         contact,
         key: key.id,
+        webhook: body.webhook,
     };
     let (digest, sealed) = (subscription.digest(&operator), subscription.seal(&operator));
     let db = state.clone();

@@ -15,7 +15,7 @@ use std::{
 };
 
 use leakwatch_catalog::{Breach, Catalog, now_unix, outbox::Pending};
-use leakwatch_notify::{Deliveries, Email, Link, Payload, Subscription};
+use leakwatch_notify::{Deliveries, Email, Link, Outgoing, Payload, Subscription, WebhookCall};
 
 use crate::AppState;
 
@@ -93,7 +93,7 @@ impl Deliveries for ServerDeliveries {
         catalog: &Catalog,
         pending: &Pending,
         payload: Payload,
-    ) -> Result<Email, String> {
+    ) -> Result<Outgoing, String> {
         compose(&self.state, catalog, pending, payload)
     }
 }
@@ -192,13 +192,13 @@ pub(crate) fn queue_alerts(
     Ok(queued)
 }
 
-/// The mail for a queued notification, looked up now in the served store and catalogue.
+/// What to send for a queued notification, looked up now in the served store and catalogue.
 pub(crate) fn compose(
     state: &AppState,
     catalog: &Catalog,
     pending: &Pending,
     payload: Payload,
-) -> Result<Email, String> {
+) -> Result<Outgoing, String> {
     let mail = state.mail.as_ref().ok_or("mail is not set up")?;
     let url = &mail.public_url;
     match payload {
@@ -218,13 +218,13 @@ pub(crate) fn compose(
                 .collect();
             found.sort_by(|a, b| b.breach_date.cmp(&a.breach_date).then(a.name.cmp(&b.name)));
             found.dedup_by(|a, b| a.name == b.name);
-            Ok(Email {
+            Ok(Outgoing::Mail(Email {
                 to: email,
                 subject: "Your leakwatch check".to_owned(),
                 text: check_result_text(url, &found, live.len()),
                 id: format!("check.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
-            })
+            }))
         }
         Payload::ConfirmSubscription { email } => {
             let token = Link::Confirm {
@@ -232,7 +232,7 @@ pub(crate) fn compose(
                 expires: pending.created + CONFIRM_LINK_SECS,
             }
             .token(&mail.key);
-            Ok(Email {
+            Ok(Outgoing::Mail(Email {
                 to: email,
                 subject: "Confirm your leakwatch alerts".to_owned(),
                 text: format!(
@@ -240,7 +240,7 @@ pub(crate) fn compose(
                 ),
                 id: format!("confirm.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
-            })
+            }))
         }
         Payload::VerifyDomain {
             subscriber,
@@ -260,7 +260,7 @@ pub(crate) fn compose(
                 expires: pending.created + crate::domains::VERIFY_LINK_SECS,
             }
             .token(&mail.key);
-            Ok(Email {
+            Ok(Outgoing::Mail(Email {
                 to: address,
                 subject: format!("Verify {domain} for leakwatch"),
                 text: format!(
@@ -268,7 +268,7 @@ pub(crate) fn compose(
                 ),
                 id: format!("verify.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
-            })
+            }))
         }
         Payload::BreachAlert {
             subscriber,
@@ -291,6 +291,28 @@ pub(crate) fn compose(
                 "{url}/api/v1/unsubscribe?token={}",
                 Link::Unsubscribe { subscriber }.token(&mail.key)
             );
+            if let Subscription::Domain {
+                domain,
+                webhook: Some(hook),
+                ..
+            } = &subscription
+            {
+                let delivery = format!("alert.{}.{}", pending.id, pending.created);
+                let body = serde_json::json!({
+                    "event": "breach.alert",
+                    "delivery": delivery,
+                    "domain": domain,
+                    "accounts": accounts,
+                    "breach": b,
+                });
+                return Ok(Outgoing::Webhook(WebhookCall {
+                    url: hook.url.clone(),
+                    secret: hook.secret.clone(),
+                    event: "breach.alert",
+                    delivery,
+                    body: serde_json::to_vec(&body).map_err(|e| e.to_string())?,
+                }));
+            }
             let whose = match &subscription {
                 Subscription::Domain { domain, .. } => format!(
                     "{accounts} address{} on {domain} {} in it.",
@@ -299,13 +321,13 @@ pub(crate) fn compose(
                 ),
                 _ => "Your address is in it.".to_owned(),
             };
-            Ok(Email {
+            Ok(Outgoing::Mail(Email {
                 to: subscription.recipient().to_owned(),
                 subject: format!("leakwatch alert: {}", b.title),
                 text: alert_text(url, b, &whose, &unsubscribe),
                 id: format!("alert.{}.{}", pending.id, pending.created),
                 unsubscribe: Some(unsubscribe),
-            })
+            }))
         }
         _ => Err("this server cannot compose that notification".to_owned()),
     }

@@ -1155,6 +1155,7 @@ fn domain_cmd(cmd: DomainCmd) -> Result<()> {
                     domain,
                     contact,
                     key,
+                    ..
                 }) = Subscription::open(&row.sealed, &operator)
                 else {
                     continue;
@@ -1192,10 +1193,15 @@ fn domain_cmd(cmd: DomainCmd) -> Result<()> {
                 domain: domain.clone(),
                 contact: String::new(),
                 key: holder.id,
+                webhook: None,
             };
             let existing = catalog
                 .subscriber_by_digest(&probe.digest(&operator))?
                 .and_then(|row| Some((row.clone(), Subscription::open(&row.sealed, &operator)?)));
+            let webhook = match &existing {
+                Some((_, Subscription::Domain { webhook, .. })) => webhook.clone(),
+                _ => None,
+            };
             let contact = match (contact, &existing) {
                 (Some(c), _) => leakwatch_identity::normalize_email(&c)
                     .map_err(|e| anyhow::anyhow!("--contact: {e}"))?,
@@ -1206,6 +1212,7 @@ fn domain_cmd(cmd: DomainCmd) -> Result<()> {
                 domain: domain.clone(),
                 contact,
                 key: holder.id,
+                webhook,
             };
             let now = leakwatch_catalog::now_unix();
             let id = catalog.put_subscriber(

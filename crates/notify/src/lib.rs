@@ -3,9 +3,10 @@
 //! A [`Payload`] says what to send and to whom; it is sealed under the operator key before
 //! it is written to the outbox (`leakwatch_catalog::outbox`), so the database never holds
 //! a recipient in clear. The [`Worker`] claims due rows, opens them, asks a composer (the
-//! server, which can look things up in the store) for the [`Email`], sends it with a
-//! [`Mailer`] (SMTP through lettre: plain, STARTTLS or implicit TLS, chosen by URL), and
-//! records the outcome: delivered, retried later with exponential backoff, or given up.
+//! server, which can look things up in the store) for what to send — an [`Email`], sent with
+//! a [`Mailer`] (SMTP through lettre: plain, STARTTLS or implicit TLS, chosen by URL), or a
+//! signed [`WebhookCall`] — and records the outcome: delivered, retried later with
+//! exponential backoff, or given up.
 //!
 //! Delivery is at least once: a crash between the SMTP server's acceptance and the outbox
 //! update sends that one mail again after the lease. Every mail's `Message-ID` is derived
@@ -13,9 +14,11 @@
 //! not decide what a mail says (composers do) and does not speak HTTP.
 
 mod mail;
+mod webhook;
 mod worker;
 
 pub use mail::{DeliveryError, Email, Mailer};
+pub use webhook::{WebhookCall, signature};
 pub use worker::{Deliveries, RetryPolicy, Round, Worker, WorkerError};
 
 use leakwatch_identity::OperatorKey;
@@ -70,11 +73,41 @@ pub enum Subscription {
     Domain {
         /// The normalised domain (punycode).
         domain: String,
-        /// Where alerts go.
+        /// Where alerts go by mail (and verification results).
         contact: String,
         /// The API key that registered it: each key verifies a domain for itself.
         key: i64,
+        /// Where alerts go instead, if set: a signed POST.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        webhook: Option<Webhook>,
     },
+}
+
+/// A webhook endpoint and its signing secret.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Webhook {
+    /// http(s) URL.
+    pub url: String,
+    /// Shared secret for the `X-Leakwatch-Signature` HMAC.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the worker sends for one notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outgoing {
+    /// A mail.
+    Mail(Email),
+    /// A webhook call.
+    Webhook(WebhookCall),
 }
 
 const SUBSCRIPTION_CONTEXT: &[u8] = b"leakwatch subscription v1";
@@ -249,11 +282,13 @@ mod link_tests {
             domain: "a@example.test".into(),
             contact: "x@example.test".into(),
             key: 1,
+            webhook: None,
         };
         let other_key = Subscription::Domain {
             domain: "a@example.test".into(),
             contact: "x@example.test".into(),
             key: 2,
+            webhook: None,
         };
         assert_ne!(
             d.digest(&key),

@@ -4,7 +4,8 @@
 //! (SQLite in WAL mode lets requests enqueue meanwhile). Each round claims the due rows for
 //! a lease, so a worker killed mid-round leaves them to the next one once the lease runs
 //! out; failures back off exponentially with jitter, up to a maximum number of attempts.
-//! It does not decide what a mail says: a composer turns each payload into an [`Email`].
+//! It does not decide what a mail says: the owner ([`Deliveries`]) turns each payload into
+//! an [`Outgoing`] mail or webhook call.
 
 use std::{
     sync::{
@@ -17,7 +18,7 @@ use std::{
 use leakwatch_catalog::{Catalog, CatalogError, now_unix, outbox::Pending};
 use leakwatch_identity::OperatorKey;
 
-use crate::{DeliveryError, Email, Mailer, Payload};
+use crate::{DeliveryError, Mailer, Outgoing, Payload};
 
 /// When to try again and when to give up.
 #[derive(Debug, Clone, Copy)]
@@ -85,14 +86,14 @@ pub trait Deliveries {
     /// notifications (alerts for a newly published breach). Errors are reported, not fatal.
     fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, String>;
 
-    /// The mail for an opened payload (with its outbox row), or why it cannot be sent (then
-    /// it is given up).
+    /// What to send for an opened payload (with its outbox row), or why it cannot be sent
+    /// (then it is given up).
     fn compose(
         &mut self,
         catalog: &Catalog,
         pending: &Pending,
         payload: Payload,
-    ) -> Result<Email, String>;
+    ) -> Result<Outgoing, String>;
 }
 
 /// Delivers the outbox.
@@ -138,7 +139,8 @@ impl Worker {
                     )),
                     Some(payload) => match owner.compose(&self.catalog, &pending, payload) {
                         Err(why) => Err(DeliveryError::Permanent(why)),
-                        Ok(email) => self.mailer.send(&email),
+                        Ok(Outgoing::Mail(email)) => self.mailer.send(&email),
+                        Ok(Outgoing::Webhook(call)) => crate::webhook::post(&call, now_unix()),
                     },
                 };
                 let done = now_unix();

@@ -766,3 +766,191 @@ fn domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted() {
     assert!(text.contains("\tcorp.test\tsoc@corp.test\t20"), "{text}");
     assert!(text.contains("\tother.test\tit@other.test\t20"), "{text}");
 }
+
+/// A real webhook receiver on loopback (`tests/py/webhook_sink.py`) that checks each call's
+/// signature with Python's hmac and records it.
+struct WebhookSink {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl WebhookSink {
+    fn start(dir: &Path, secret: &str, fail_first: u32) -> WebhookSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = dir.join("webhooks.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/webhook_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args([
+                port.to_string(),
+                out.display().to_string(),
+                secret.to_owned(),
+                fail_first.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the webhook sink did not start");
+        WebhookSink { child, port, out }
+    }
+
+    fn calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Subscribes each address through the API and follows the link in its confirmation mail.
+fn subscribe_confirmed(smtp: &SmtpSink, addr: &str, who: &[&str]) {
+    let before = smtp.messages().len();
+    for w in who {
+        let r = http_raw(
+            addr,
+            "POST",
+            "/api/v1/subscriptions",
+            &[("Content-Type", "application/json")],
+            format!(r#"{{"email":"{w}"}}"#).as_bytes(),
+        );
+        assert!(
+            r.starts_with(b"HTTP/1.1 202"),
+            "{}",
+            String::from_utf8_lossy(&r)
+        );
+    }
+    let mails = smtp.wait_for(before + who.len(), 30);
+    for w in who {
+        let got = mails_to(&mails, w);
+        assert_eq!(got.len(), 1, "{w}: {mails:#?}");
+        let link = link_in(
+            got[0]["body"].as_str().unwrap(),
+            "/api/v1/subscriptions/confirm?token=",
+        );
+        assert_eq!(http_get(addr, &link, &[]).0, 200);
+    }
+}
+
+#[test]
+fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_once_each_across_a_kill()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 0.3) else {
+        return;
+    };
+    let secret = "a webhook secret of some length";
+    // The receiver is down for the first call: the alert waits and is retried.
+    let hooks = WebhookSink::start(tmp.path(), secret, 1);
+    let data = data_with_breach(tmp.path(), &["ann@example.test"]);
+    let d = data.to_str().unwrap();
+    let key = crate::keys::create_key(d, "corp", "100");
+    let args = ["--smtp-url", &smtp.url(), "--mail-retry-after", "1"];
+    let env = [("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)];
+    let mut server = Server::start_with(&data, &args, &env);
+    let subscribers = ["ann@example.test", "ben@example.test", "cat@example.test"];
+    subscribe_confirmed(&smtp, &server.addr, &subscribers);
+    let (status, _, reg) = keyed(
+        &server.addr,
+        "POST",
+        "/api/v1/domains",
+        &key,
+        &serde_json::json!({
+            "domain": "corp.test",
+            "contact": "soc@corp.test",
+            "webhook": {"url": format!("http://127.0.0.1:{}/hook", hooks.port), "secret": secret},
+        })
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{reg}");
+    // The operator vouches for the key holder instead of DNS.
+    let out = std::process::Command::new(bin())
+        .args([
+            "domain",
+            "verify",
+            "corp.test",
+            "--trust",
+            "--data",
+            d,
+            "--key",
+            &key[..6],
+        ])
+        .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A generated dump with the three subscribers and two addresses on corp.test planted.
+    let mut dump = gen_dump(Dump::Combo(':'), 3_000, 11, "0");
+    for planted in subscribers.iter().chain(&["it@corp.test", "hr@corp.test"]) {
+        dump.extend_from_slice(format!("{planted}:pw\n").as_bytes());
+    }
+    add_breach(
+        &data,
+        "Bigbank",
+        &["--title", "Bigbank", "--domain", "bigbank.example"],
+    );
+    let before = smtp.messages().len();
+    ingest_dump(
+        &data,
+        &write(&tmp.path().join("big.txt"), &dump),
+        "Bigbank",
+        &[],
+    );
+
+    // Kill -9 once the first alert is out, start again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.messages().len() == before && hooks.calls().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let _server = Server::start_with(&data, &args, &env);
+    let mails = smtp.wait_for(before + 3, 60);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hooks.calls().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+
+    assert_eq!(
+        subjects_to(&mails[before..], "leakwatch alert: Bigbank"),
+        subscribers
+    );
+    assert_eq!(mails.len(), before + 3, "{mails:#?}");
+    let calls = hooks.calls();
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    let call = &calls[0];
+    assert_eq!(call["valid"], true, "signature and timestamp check out");
+    assert_eq!(call["event"], "breach.alert");
+    assert_eq!(call["content_type"], "application/json");
+    assert_eq!(call["body"]["domain"], "corp.test");
+    assert_eq!(call["body"]["accounts"], 2);
+    assert_eq!(call["body"]["breach"]["Name"], "Bigbank");
+    assert_eq!(call["body"]["delivery"], call["delivery"]);
+    assert!(
+        mails_to(&mails, "soc@corp.test").is_empty(),
+        "webhook instead of mail"
+    );
+}
