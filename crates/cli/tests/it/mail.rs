@@ -42,30 +42,11 @@ impl SmtpSink {
             );
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let out = dir.join("smtp.jsonl");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args([
-                port.to_string(),
-                out.display().to_string(),
-                fail_first.to_string(),
-                delay.to_string(),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        let (child, port, out) = start_py_sink(
+            "smtp_sink.py",
+            &dir.join("smtp.jsonl"),
+            &[fail_first.to_string(), delay.to_string()],
+        );
         Some(SmtpSink { child, port, out })
     }
 
@@ -75,11 +56,7 @@ impl SmtpSink {
 
     /// Every message accepted so far.
     fn messages(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        json_lines(&self.out)
     }
 
     /// Waits until `n` messages arrived (at most `secs`), then a little longer to catch any
@@ -102,6 +79,43 @@ impl Drop for SmtpSink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `tests/py/SCRIPT PORT OUT EXTRA...` on a free loopback port and waits for its
+/// "ready" line; returns the child, the port and OUT.
+fn start_py_sink(script: &str, out: &Path, extra: &[String]) -> (Child, u16, PathBuf) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/py")
+        .join(script);
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg(out)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "{} did not start", script.display());
+    (child, port, out.to_path_buf())
+}
+
+/// The JSON lines a sink has written so far.
+fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A data directory with one breach, "Fictobank", holding the given addresses.
@@ -777,39 +791,16 @@ struct WebhookSink {
 
 impl WebhookSink {
     fn start(dir: &Path, secret: &str, fail_first: u32) -> WebhookSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let out = dir.join("webhooks.jsonl");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/webhook_sink.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args([
-                port.to_string(),
-                out.display().to_string(),
-                secret.to_owned(),
-                fail_first.to_string(),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the webhook sink did not start");
+        let (child, port, out) = start_py_sink(
+            "webhook_sink.py",
+            &dir.join("webhooks.jsonl"),
+            &[secret.to_owned(), fail_first.to_string()],
+        );
         WebhookSink { child, port, out }
     }
 
     fn calls(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        json_lines(&self.out)
     }
 }
 
