@@ -6,9 +6,12 @@ Every message it accepts is parsed with Python's own `email` package (independen
 leakwatch and lettre) and appended to OUT as one JSON line: envelope sender and
 recipients, To, Subject, Message-ID and the decoded plain-text body. The first
 FAIL_FIRST recipients are refused with 451 (try again later), as a busy or greylisting
-server does. With DELAY, each message is held that many seconds before it is accepted (a
-slow server, so that a test can kill a client mid-delivery). Prints "ready" once
-listening; stops when its standard input closes.
+server does. Every RCPT is also logged to OUT.events as it starts; with DELAY, each is held
+that many seconds before it is answered — a slow server, so that a test can kill a client
+while it waits for a message that has not been accepted yet (a kill after the server has
+accepted a message but before the client has recorded that is RFC 1047's duplicate window,
+which no SMTP client can close). Prints "ready" once listening; stops when its standard
+input closes.
 """
 
 import asyncio
@@ -26,6 +29,10 @@ class Sink:
         self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with open(self.out + ".events", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"event": "rcpt", "address": address}) + "\n")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.fail_left > 0:
             self.fail_left -= 1
             return "451 4.3.0 Busy, try again later"
@@ -33,8 +40,6 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
         msg = message_from_bytes(envelope.content, policy=policy.default)
         body = msg.get_body(preferencelist=("plain",))
         record = {

@@ -22,6 +22,7 @@ mod server;
 mod state;
 mod subscribe;
 mod v3;
+mod web;
 
 use std::sync::Arc;
 
@@ -68,6 +69,9 @@ const RANGE_ROUTE: &str = "/range/{prefix}";
 /// list, and a test checks that `/openapi.json` documents exactly these paths.
 fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
     let mut routes = vec![
+        ("/", get(web::index)),
+        ("/assets/app.js", get(web::app_js)),
+        ("/assets/app.css", get(web::app_css)),
         (RANGE_ROUTE, get(range::range)),
         ("/healthz", get(|| async { "ok\n" })),
         ("/readyz", get(readyz)),

@@ -13,7 +13,7 @@ use std::{
 use crate::{accounts::*, support::*};
 
 /// A real SMTP server on a loopback port, recording what it accepts; stopped on drop.
-struct SmtpSink {
+pub struct SmtpSink {
     child: Child,
     port: u16,
     out: PathBuf,
@@ -22,11 +22,11 @@ struct SmtpSink {
 impl SmtpSink {
     /// Starts one; `None` (with a loud message) on a machine without aiosmtpd, except in CI
     /// (`CI` set), where `.ci/run` installs it and its absence fails the test.
-    fn start(dir: &Path, fail_first: u32) -> Option<SmtpSink> {
+    pub fn start(dir: &Path, fail_first: u32) -> Option<SmtpSink> {
         SmtpSink::start_slow(dir, fail_first, 0.0)
     }
 
-    /// As [`SmtpSink::start`], holding each message `delay` seconds before accepting it.
+    /// As [`SmtpSink::start`], holding each recipient `delay` seconds before accepting it.
     fn start_slow(dir: &Path, fail_first: u32, delay: f64) -> Option<SmtpSink> {
         let have = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
@@ -50,7 +50,7 @@ impl SmtpSink {
         Some(SmtpSink { child, port, out })
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
@@ -59,9 +59,23 @@ impl SmtpSink {
         json_lines(&self.out)
     }
 
+    /// How many recipients clients have started to send to so far.
+    fn rcpts(&self) -> usize {
+        json_lines(&self.out.with_extension("jsonl.events")).len()
+    }
+
+    /// Waits until clients have started `n` recipients, then a little more (at most `secs`).
+    fn wait_for_rcpts(&self, n: usize, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.rcpts() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(self.rcpts() >= n, "no delivery under way");
+    }
+
     /// Waits until `n` messages arrived (at most `secs`), then a little longer to catch any
     /// extra one; returns them all.
-    fn wait_for(&self, n: usize, secs: u64) -> Vec<serde_json::Value> {
+    pub fn wait_for(&self, n: usize, secs: u64) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while self.messages().len() < n && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
@@ -403,9 +417,9 @@ fn load_breach(dir: &Path, data: &Path, name: &str, addresses: &[&str]) {
 #[test]
 fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     let tmp = tempfile::tempdir().unwrap();
-    // Each message is held 0.3 s before the server accepts it, so the kill below lands
+    // Each recipient is held 1 s before the server accepts it, so the kill below lands
     // while alerts are being delivered.
-    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 0.3) else {
+    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 1.0) else {
         return;
     };
     let subscribers = ["ann@example.test", "ben@example.test", "cat@example.test"];
@@ -486,6 +500,7 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     );
 
     let before = smtp.messages().len();
+    let rcpts_before = smtp.rcpts();
     load_breach(
         tmp.path(),
         &data,
@@ -497,20 +512,22 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
             "dan@example.test",
         ],
     );
-    // Kill -9 as soon as the first alert is in, then start again.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while smtp.messages().len() == before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Kill -9 mid-way: once the first alert is delivered and the second is being sent
+    // (its recipient held by the slow server, so not accepted yet); then start again.
+    smtp.wait_for_rcpts(rcpts_before + 2, 30);
     server.child.kill().unwrap();
     server.child.wait().unwrap();
+    let killed_log = server.log.clone();
     let delivered_before_kill = smtp.messages().len() - before;
     let server = Server::start_with(&data, &args, &env);
     let mails = smtp.wait_for(before + 3, 60);
     let alerts = subjects_to(&mails, "leakwatch alert: Newbank");
     assert_eq!(
-        alerts, subscribers,
-        "once each, killed after {delivered_before_kill}: {mails:#?}"
+        alerts,
+        subscribers,
+        "once each, killed after {delivered_before_kill}: {mails:#?}\nbefore the kill:\n{}\nafter:\n{}",
+        killed_log.lock().unwrap(),
+        server.log.lock().unwrap()
     );
     let ids: BTreeSet<&str> = mails
         .iter()
@@ -844,7 +861,7 @@ fn subscribe_confirmed(smtp: &SmtpSink, addr: &str, who: &[&str]) {
 fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_once_each_across_a_kill()
  {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 0.3) else {
+    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 1.0) else {
         return;
     };
     let secret = "a webhook secret of some length";
@@ -903,6 +920,7 @@ fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_onc
         &["--title", "Bigbank", "--domain", "bigbank.example"],
     );
     let before = smtp.messages().len();
+    let rcpts_before = smtp.rcpts();
     ingest_dump(
         &data,
         &write(&tmp.path().join("big.txt"), &dump),
@@ -910,11 +928,9 @@ fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_onc
         &[],
     );
 
-    // Kill -9 once the first alert is out, start again.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while smtp.messages().len() == before && hooks.calls().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Kill -9 mid-way: the first alert delivered, the second under way but not accepted
+    // yet; then start again.
+    smtp.wait_for_rcpts(rcpts_before + 2, 30);
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let _server = Server::start_with(&data, &args, &env);
@@ -925,11 +941,17 @@ fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_onc
     }
     std::thread::sleep(Duration::from_millis(1500));
 
+    let logs = format!(
+        "before the kill:\n{}\nafter:\n{}\nmails: {mails:#?}",
+        server.log.lock().unwrap(),
+        _server.log.lock().unwrap()
+    );
     assert_eq!(
         subjects_to(&mails[before..], "leakwatch alert: Bigbank"),
-        subscribers
+        subscribers,
+        "{logs}"
     );
-    assert_eq!(mails.len(), before + 3, "{mails:#?}");
+    assert_eq!(mails.len(), before + 3, "{logs}");
     let calls = hooks.calls();
     assert_eq!(calls.len(), 1, "{calls:#?}");
     let call = &calls[0];

@@ -13,3 +13,4 @@ mod keys;
 mod mail;
 mod ranges;
 mod support;
+mod web;
