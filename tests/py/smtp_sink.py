@@ -1,6 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) for leakwatch's mail tests.
 
-Usage: python3 smtp_sink.py PORT OUT [FAIL_FIRST [DELAY]]
+Usage: python3 smtp_sink.py PORT OUT [FAIL_FIRST [DELAY [TLS CERT KEY]]]
 
 Every message it accepts is parsed with Python's own `email` package (independent of
 leakwatch and lettre) and appended to OUT as one JSON line: envelope sender and
@@ -16,6 +16,7 @@ input closes.
 
 import asyncio
 import json
+import ssl
 import sys
 from email import message_from_bytes, policy
 
@@ -49,6 +50,7 @@ class Sink:
             "from": str(msg["from"]),
             "subject": str(msg["subject"]),
             "message_id": str(msg["message-id"]),
+            "tls": bool(session.ssl) or server.transport.get_extra_info("ssl_object") is not None,
             "list_unsubscribe": msg["list-unsubscribe"] and str(msg["list-unsubscribe"]),
             "body": body.get_content() if body is not None else None,
         }
@@ -61,7 +63,19 @@ def main():
     port, out = int(sys.argv[1]), sys.argv[2]
     fail_first = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-    controller = Controller(Sink(out, fail_first, delay), hostname="127.0.0.1", port=port)
+    tls = sys.argv[5] if len(sys.argv) > 5 else ""
+    options = {}
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[6], sys.argv[7])
+        if tls == "starttls":
+            options = {"tls_context": context, "require_starttls": True}
+        elif tls == "implicit":
+            options = {"ssl_context": context}
+        else:
+            sys.exit(f"unknown TLS mode {tls}")
+    sink = Sink(out, fail_first, delay)
+    controller = Controller(sink, hostname="127.0.0.1", port=port, **options)
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()

@@ -342,6 +342,16 @@ struct MailArgs {
     /// features answer 503.
     #[arg(long, env = "LEAKWATCH_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
+    /// PEM file of a private CA to trust for the SMTP server's TLS certificate (besides the
+    /// public roots).
+    #[arg(long, env = "LEAKWATCH_SMTP_CA_FILE")]
+    smtp_ca_file: Option<PathBuf>,
+    /// Checks and subscriptions one client IP may ask for per hour.
+    #[arg(long, default_value_t = 10)]
+    check_limit_per_ip: u32,
+    /// Checks and subscriptions one address may receive per day.
+    #[arg(long, default_value_t = 3)]
+    check_limit_per_address: u32,
     /// Sender of leakwatch's mails.
     #[arg(
         long,
@@ -1456,8 +1466,14 @@ fn serve(
                 "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
                  or --operator-key-file",
             )?;
-            let mailer =
-                leakwatch_notify::Mailer::new(url, &mail.mail_from).map_err(anyhow::Error::msg)?;
+            let ca = match &mail.smtp_ca_file {
+                Some(path) => Some(
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let mailer = leakwatch_notify::Mailer::new(url, &mail.mail_from, ca.as_deref())
+                .map_err(anyhow::Error::msg)?;
             let public_url = mail
                 .public_url
                 .clone()
@@ -1466,6 +1482,10 @@ fn serve(
             let mut setup =
                 leakwatch_api::MailSetup::new(mailer, key, data.join("catalog.db"), public_url);
             setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
+            setup.limits = leakwatch_api::CheckLimits {
+                per_ip_per_hour: mail.check_limit_per_ip,
+                per_address_per_day: mail.check_limit_per_address,
+            };
             state.mail = Some(setup);
         }
         let state = Arc::new(state);
@@ -1545,6 +1565,9 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
         None,
         &MailArgs {
             smtp_url: None,
+            smtp_ca_file: None,
+            check_limit_per_ip: 10,
+            check_limit_per_address: 3,
             mail_from: String::new(),
             public_url: None,
             mail_retry_after: 30,

@@ -100,15 +100,39 @@ impl Mailer {
     /// `smtp://host:587?tls=required` (STARTTLS, refused without it),
     /// `smtp://host:25?tls=opportunistic` (STARTTLS when offered), or `smtps://host:465`
     /// (implicit TLS). Credentials go in the URL's user and password (percent-encoded).
-    pub fn new(url: &str, from: &str) -> Result<Mailer, String> {
+    ///
+    /// `ca_pem`: PEM certificates to trust for the server's TLS certificate besides the
+    /// public roots (a private CA); only with a TLS URL.
+    pub fn new(url: &str, from: &str, ca_pem: Option<&[u8]>) -> Result<Mailer, String> {
         let from: Mailbox = from
             .parse()
             .map_err(|e| format!("mail sender {from:?}: {e}"))?;
         let server = redact(url);
-        let transport = SmtpTransport::from_url(url)
+        let mut builder = SmtpTransport::from_url(url)
             .map_err(|e| format!("SMTP URL {server}: {e}"))?
-            .timeout(Some(Duration::from_secs(30)))
-            .build();
+            .timeout(Some(Duration::from_secs(30)));
+        if let Some(pem) = ca_pem {
+            use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+            let host = url_host(url).ok_or_else(|| format!("SMTP URL {server}: no host"))?;
+            let params = TlsParameters::builder(host.to_owned())
+                .add_root_certificate(
+                    Certificate::from_pem(pem).map_err(|e| format!("SMTP CA certificate: {e}"))?,
+                )
+                .build()
+                .map_err(|e| format!("SMTP TLS: {e}"))?;
+            builder = builder.tls(if url.starts_with("smtps://") {
+                Tls::Wrapper(params)
+            } else if url.contains("tls=required") {
+                Tls::Required(params)
+            } else if url.contains("tls=opportunistic") {
+                Tls::Opportunistic(params)
+            } else {
+                return Err(format!(
+                    "SMTP URL {server} does not use TLS, so a CA certificate makes no sense: use smtps:// or ?tls=required"
+                ));
+            });
+        }
+        let transport = builder.build();
         let id_domain = from.email.domain().to_owned();
         Ok(Mailer {
             transport,
@@ -155,6 +179,15 @@ impl Mailer {
     }
 }
 
+/// The host of an SMTP URL: after the scheme and any credentials, before the port, path or
+/// query.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let end = rest.find([':', '/', '?']).unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
 /// `url` with any password replaced, for logs and errors.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -174,14 +207,33 @@ mod tests {
         let m = Mailer::new(
             "smtps://user:secret@mail.example.test:465",
             "leakwatch <alerts@example.test>",
+            None,
         )
         .unwrap();
         assert_eq!(m.server(), "smtps://…@mail.example.test:465");
         assert!(!format!("{m:?}").contains("secret"));
-        assert!(Mailer::new("smtp://localhost:2525", "alerts@example.test").is_ok());
-        assert!(Mailer::new("smtp://localhost:2525?tls=required", "alerts@example.test").is_ok());
-        let err = Mailer::new("http://user:secret@x", "alerts@example.test").unwrap_err();
+        assert!(Mailer::new("smtp://localhost:2525", "alerts@example.test", None).is_ok());
+        assert!(
+            Mailer::new(
+                "smtp://localhost:2525?tls=required",
+                "alerts@example.test",
+                None
+            )
+            .is_ok()
+        );
+        let err = Mailer::new("http://user:secret@x", "alerts@example.test", None).unwrap_err();
         assert!(!err.contains("secret"), "{err}");
-        assert!(Mailer::new("smtp://localhost:2525", "not an address").is_err());
+        assert!(Mailer::new("smtp://localhost:2525", "not an address", None).is_err());
+        let plain_with_ca = Mailer::new("smtp://localhost:2525", "a@example.test", Some(b"x"));
+        assert!(
+            plain_with_ca.is_err(),
+            "a CA needs a TLS URL or a valid PEM"
+        );
+        assert_eq!(
+            url_host("smtps://u:p@w@mail.example.test:465/x"),
+            Some("mail.example.test")
+        );
+        assert_eq!(url_host("smtp://127.0.0.1?tls=required"), Some("127.0.0.1"));
+        assert_eq!(url_host("smtp://"), None);
     }
 }

@@ -28,6 +28,24 @@ impl SmtpSink {
 
     /// As [`SmtpSink::start`], holding each recipient `delay` seconds before accepting it.
     fn start_slow(dir: &Path, fail_first: u32, delay: f64) -> Option<SmtpSink> {
+        SmtpSink::start_with(dir, &[fail_first.to_string(), delay.to_string()])
+    }
+
+    /// As [`SmtpSink::start`], speaking TLS (`starttls` or `implicit`) with this certificate.
+    fn start_tls(dir: &Path, mode: &str, cert: &Path, key: &Path) -> Option<SmtpSink> {
+        SmtpSink::start_with(
+            dir,
+            &[
+                "0".into(),
+                "0".into(),
+                mode.into(),
+                cert.display().to_string(),
+                key.display().to_string(),
+            ],
+        )
+    }
+
+    fn start_with(dir: &Path, extra: &[String]) -> Option<SmtpSink> {
         let have = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .status()
@@ -42,11 +60,7 @@ impl SmtpSink {
             );
             return None;
         }
-        let (child, port, out) = start_py_sink(
-            "smtp_sink.py",
-            &dir.join("smtp.jsonl"),
-            &[fail_first.to_string(), delay.to_string()],
-        );
+        let (child, port, out) = start_py_sink("smtp_sink.py", &dir.join("smtp.jsonl"), extra);
         Some(SmtpSink { child, port, out })
     }
 
@@ -966,4 +980,111 @@ fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_onc
         mails_to(&mails, "soc@corp.test").is_empty(),
         "webhook instead of mail"
     );
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, made with the openssl CLI.
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=leakwatch test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "smtp.key",
+        "-out",
+        "smtp.csr",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "smtp.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "smtp.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("smtp.pem"),
+        dir.join("smtp.key"),
+    )
+}
+
+#[test]
+fn mail_goes_over_starttls_and_implicit_tls_to_a_server_with_a_private_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    if SmtpSink::start(tmp.path(), 0).is_none() {
+        return;
+    }
+    let (ca, cert, key) = private_ca(tmp.path());
+    let data = data_with_breach(tmp.path(), &["alice@example.test"]);
+    for (mode, url) in [
+        ("starttls", "smtp://127.0.0.1:{port}?tls=required"),
+        ("implicit", "smtps://127.0.0.1:{port}"),
+    ] {
+        let dir = tmp.path().join(mode);
+        std::fs::create_dir_all(&dir).unwrap();
+        let smtp = SmtpSink::start_tls(&dir, mode, &cert, &key).unwrap();
+        let url = url.replace("{port}", &smtp.port.to_string());
+        let server = Server::start_with(
+            &data,
+            &["--smtp-url", &url, "--smtp-ca-file", ca.to_str().unwrap()],
+            &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)],
+        );
+        let r = post_check(
+            &server.addr,
+            "application/json",
+            r#"{"email":"alice@example.test"}"#,
+        );
+        assert!(r.starts_with(b"HTTP/1.1 202"));
+        let mails = smtp.wait_for(1, 30);
+        assert_eq!(mails.len(), 1, "{mode}: {}", server.log.lock().unwrap());
+        assert_eq!(mails[0]["tls"], true, "{mode}");
+        assert_eq!(
+            mails[0]["rcpt_tos"],
+            serde_json::json!(["alice@example.test"])
+        );
+    }
 }
