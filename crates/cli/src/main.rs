@@ -121,6 +121,12 @@ enum Command {
         #[command(subcommand)]
         what: DomainCmd,
     },
+    /// Alert subscriptions of e-mail addresses (people subscribe themselves on the web page
+    /// or with `POST /api/v1/subscriptions`; this is for the operator).
+    Subscribe {
+        #[command(subcommand)]
+        what: SubscribeCmd,
+    },
     /// Segments, hashes and bytes per hash.
     Stats {
         #[command(flatten)]
@@ -417,6 +423,35 @@ enum OperatorKeyCmd {
         /// Memory budget for sorting, e.g. 512M.
         #[arg(long, default_value = "1G", value_parser = parse_size)]
         memory: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscribeCmd {
+    /// Subscribes an address without a confirmation mail (the operator vouches for it).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// The e-mail address.
+        email: String,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Every subscriber: id, what it watches, where alerts go, since when, unsubscribed.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Removes a subscriber by id (from `list`) or address; no more alerts go to it.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        /// Subscriber id or e-mail address.
+        who: String,
+        #[command(flatten)]
+        key: OperatorKeyArg,
     },
 }
 
@@ -779,6 +814,7 @@ fn main() -> Result<()> {
             what: CheckWhat::Domain { data, domain, key },
         } => check_domain(&data.data, &domain, &key),
         Command::Domain { what } => domain_cmd(what),
+        Command::Subscribe { what } => subscribe_cmd(what),
         Command::Stats { data, deep } => stats(&data.data, deep),
         Command::Compact { data } => {
             let mut w = StoreWriter::open(store_dir(&data.data)?)?;
@@ -1143,6 +1179,86 @@ fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary
         b.pwn_count,
         b.data_classes.join(", ")
     );
+    Ok(())
+}
+
+fn subscribe_cmd(cmd: SubscribeCmd) -> Result<()> {
+    use leakwatch_notify::Subscription;
+    let need_key = |key: &OperatorKeyArg| {
+        key.load()?.context(
+            "subscribers are sealed with the operator key: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
+        )
+    };
+    let normalize = |email: &str| {
+        leakwatch_identity::normalize_email(email)
+            .map_err(|e| anyhow::anyhow!("not an e-mail address: {e}"))
+    };
+    let now = leakwatch_catalog::now_unix();
+    match cmd {
+        SubscribeCmd::Add { data, email, key } => {
+            let operator = need_key(&key)?;
+            let s = Subscription::Email {
+                email: normalize(&email)?,
+            };
+            let id = catalog(&data.data)?.put_subscriber(
+                &s.digest(&operator),
+                &s.seal(&operator),
+                None,
+                Some(now),
+                now,
+            )?;
+            println!("subscriber {id}: alerts for breaches published from now on");
+        }
+        SubscribeCmd::List { data, key } => {
+            let operator = need_key(&key)?;
+            println!("id\twatches\talerts to\tsince\tunsubscribed");
+            for row in catalog(&data.data)?.subscribers()? {
+                let (watches, to) = match Subscription::open(&row.sealed, &operator) {
+                    Some(Subscription::Email { email }) => (email.clone(), email),
+                    Some(Subscription::Domain {
+                        domain,
+                        contact,
+                        webhook,
+                        ..
+                    }) => (format!("*@{domain}"), webhook.map_or(contact, |w| w.url)),
+                    _ => (
+                        "(does not open under this operator key)".into(),
+                        String::new(),
+                    ),
+                };
+                let when =
+                    |t: Option<u64>| t.map_or("-".into(), leakwatch_catalog::format_date_time);
+                println!(
+                    "{}\t{watches}\t{to}\t{}\t{}",
+                    row.id,
+                    if row.verified.is_some() {
+                        when(row.verified)
+                    } else {
+                        "unverified".into()
+                    },
+                    when(row.unsubscribed)
+                );
+            }
+        }
+        SubscribeCmd::Remove { data, who, key } => {
+            let mut catalog = catalog(&data.data)?;
+            let id = match who.parse::<i64>() {
+                Ok(id) => id,
+                Err(_) => {
+                    let operator = need_key(&key)?;
+                    let s = Subscription::Email {
+                        email: normalize(&who)?,
+                    };
+                    catalog
+                        .subscriber_by_digest(&s.digest(&operator))?
+                        .context("no subscriber with that address")?
+                        .id
+                }
+            };
+            anyhow::ensure!(catalog.remove_subscriber(id)?, "no subscriber {id}");
+            println!("subscriber {id} removed");
+        }
+    }
     Ok(())
 }
 

@@ -513,6 +513,35 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
         String::from_utf8_lossy(&r)
     );
 
+    // The operator subscribes eve directly, and lists everyone.
+    let operator = |args: &[&str]| {
+        let out = std::process::Command::new(bin())
+            .args(args)
+            .args(["--data", data.to_str().unwrap()])
+            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    operator(&["subscribe", "add", "Eve@Example.test"]);
+    let listed = operator(&["subscribe", "list"]);
+    for who in ["ann", "ben", "cat", "dan", "eve"] {
+        assert!(
+            listed.contains(&format!("\t{who}@example.test\t{who}@example.test\t20")),
+            "{listed}"
+        );
+    }
+    assert_eq!(
+        listed.lines().filter(|l| l.ends_with("\t-")).count(),
+        4,
+        "dan unsubscribed: {listed}"
+    );
+
     let before = smtp.messages().len();
     let rcpts_before = smtp.rcpts();
     load_breach(
@@ -524,6 +553,7 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
             "ben@example.test",
             "cat@example.test",
             "dan@example.test",
+            "eve@example.test",
         ],
     );
     // Kill -9 mid-way: once the first alert is delivered and the second is being sent
@@ -534,11 +564,13 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     let killed_log = server.log.clone();
     let delivered_before_kill = smtp.messages().len() - before;
     let server = Server::start_with(&data, &args, &env);
-    let mails = smtp.wait_for(before + 3, 60);
+    let mails = smtp.wait_for(before + 4, 60);
     let alerts = subjects_to(&mails, "leakwatch alert: Newbank");
+    let mut expected = subscribers.to_vec();
+    expected.push("eve@example.test");
     assert_eq!(
         alerts,
-        subscribers,
+        expected,
         "once each, killed after {delivered_before_kill}: {mails:#?}\nbefore the kill:\n{}\nafter:\n{}",
         killed_log.lock().unwrap(),
         server.log.lock().unwrap()
