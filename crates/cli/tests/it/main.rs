@@ -3,6 +3,7 @@
 //! answers with references computed independently from the input files.
 
 mod accounts;
+mod audit;
 mod catalog;
 mod clients;
 mod crash;
