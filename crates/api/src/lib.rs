@@ -15,6 +15,7 @@ pub mod dns;
 pub mod domain;
 mod domains;
 mod error;
+mod lookalike;
 mod metrics;
 mod outbox;
 mod range;
@@ -98,6 +99,7 @@ fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
             "/api/v3/subscribeddomains",
             get(domains::subscribed_domains),
         ),
+        ("/api/v1/lookalike", get(lookalike::lookalike)),
     ]);
     routes
 }

@@ -145,6 +145,12 @@ enum Command {
         #[arg(long)]
         show_hashes: bool,
     },
+    /// Look-alike domains: every typo, homoglyph/IDN, bit-flip and TLD variant of a domain,
+    /// or a verdict for one sender.
+    Lookalike {
+        #[command(subcommand)]
+        what: LookalikeCmd,
+    },
     /// Segments, hashes and bytes per hash.
     Stats {
         #[command(flatten)]
@@ -441,6 +447,35 @@ enum OperatorKeyCmd {
         /// Memory budget for sorting, e.g. 512M.
         #[arg(long, default_value = "1G", value_parser = parse_size)]
         memory: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum LookalikeCmd {
+    /// Every variant of DOMAIN with its kind, in Unicode and punycode.
+    Generate {
+        /// The domain (IDN or punycode).
+        domain: String,
+        /// Words for the dictionary kind, one per line.
+        #[arg(long)]
+        dictionary: Option<PathBuf>,
+        /// Top-level domains for the TLD-swap kind, one per line.
+        #[arg(long)]
+        tld: Option<PathBuf>,
+        /// Print JSON instead of `kind<TAB>unicode<TAB>punycode` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether SENDER (a domain or an address) imitates one of the protected domains, and how.
+    Check {
+        /// The sender's domain or address.
+        sender: String,
+        /// A domain to protect (repeat for several).
+        #[arg(long = "protect", required = true)]
+        protect: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -848,6 +883,7 @@ fn main() -> Result<()> {
         } => check_domain(&data.data, &domain, &key),
         Command::Domain { what } => domain_cmd(what),
         Command::Subscribe { what } => subscribe_cmd(what),
+        Command::Lookalike { what } => lookalike_cmd(what),
         Command::Audit {
             data,
             export,
@@ -1219,6 +1255,76 @@ fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary
         b.pwn_count,
         b.data_classes.join(", ")
     );
+    Ok(())
+}
+
+fn lookalike_cmd(cmd: LookalikeCmd) -> Result<()> {
+    let lines = |path: &Option<PathBuf>| -> Result<Vec<String>> {
+        Ok(match path {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect(),
+            None => Vec::new(),
+        })
+    };
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        LookalikeCmd::Generate {
+            domain,
+            dictionary,
+            tld,
+            json,
+        } => {
+            let options = leakwatch_lookalike::Options {
+                dictionary: lines(&dictionary)?,
+                tlds: lines(&tld)?,
+            };
+            let variants = leakwatch_lookalike::generate(&domain, &options)
+                .map_err(|e| anyhow::anyhow!("{domain}: {e}"))?;
+            if json {
+                serde_json::to_writer(&mut out, &variants)?;
+                writeln!(out)?;
+            } else {
+                for v in variants {
+                    writeln!(out, "{}\t{}\t{}", v.kind, v.unicode, v.punycode)?;
+                }
+            }
+        }
+        LookalikeCmd::Check {
+            sender,
+            protect,
+            json,
+        } => {
+            let verdict = leakwatch_lookalike::check(&sender, &protect)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                serde_json::to_writer(&mut out, &verdict)?;
+                writeln!(out)?;
+            } else {
+                match verdict {
+                    leakwatch_lookalike::Verdict::Legitimate { protected } => {
+                        writeln!(out, "legitimate: {protected} itself")?
+                    }
+                    leakwatch_lookalike::Verdict::Lookalike {
+                        protected,
+                        trick,
+                        distance,
+                    } => writeln!(
+                        out,
+                        "LOOK-ALIKE of {protected}: {trick}{}",
+                        distance
+                            .map(|d| format!(" (edit distance {d})"))
+                            .unwrap_or_default()
+                    )?,
+                    _ => writeln!(out, "clean: imitates none of the protected domains")?,
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -46,18 +46,11 @@ impl SmtpSink {
     }
 
     fn start_with(dir: &Path, extra: &[String]) -> Option<SmtpSink> {
-        let have = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !have {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "aiosmtpd is missing in CI: .ci/run installs tests/py/requirements.txt"
-            );
-            eprintln!(
-                "\n*** SKIPPED: python3 with aiosmtpd not found; `pip install -r tests/py/requirements.txt` to run the mail tests ***\n"
-            );
+        if !available(
+            python_has("aiosmtpd"),
+            "mail",
+            "pip install -r tests/py/requirements.txt (aiosmtpd)",
+        ) {
             return None;
         }
         let (child, port, out) = start_py_sink("smtp_sink.py", &dir.join("smtp.jsonl"), extra);

@@ -11,6 +11,7 @@ mod fixture;
 mod formats;
 mod http;
 mod keys;
+mod lookalike;
 mod mail;
 mod ranges;
 mod support;

@@ -291,3 +291,27 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + n + 2..];
     }
 }
+
+/// Whether an outside program a test needs is here. When it is not, the test should return
+/// early: outside CI with a loud message saying how to get it; in CI (`CI` set, where
+/// `.ci/run` installs everything) the test fails instead.
+pub fn available(have: bool, what: &str, how: &str) -> bool {
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the {what} tests: {how}"
+        );
+        eprintln!("\n*** SKIPPED {what} tests: {how} ***\n");
+    }
+    have
+}
+
+/// Whether `python3` can import `module`.
+pub fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

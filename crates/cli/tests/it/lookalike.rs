@@ -1,0 +1,150 @@
+//! Look-alike domains against the real dnstwist (PyPI): for several domains — plain, with a
+//! hyphen, under a two-label suffix, with a subdomain, IDN, and a `.info` one with its own
+//! IDN table — every variant dnstwist generates (all its fuzzers, the dictionary and TLD
+//! swap fed the same files) is in `leakwatch lookalike generate`'s set.
+
+use std::{collections::BTreeSet, path::Path};
+
+use crate::support::*;
+
+#[test]
+fn every_dnstwist_variant_is_generated() {
+    if !available(
+        python_has("dnstwist"),
+        "dnstwist superset",
+        "pip install -r tests/py/requirements.txt (dnstwist)",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dict = write(
+        &tmp.path().join("dict.txt"),
+        b"login\nsecure\nmail\naccount\n",
+    );
+    let tlds = write(
+        &tmp.path().join("tlds.txt"),
+        b"com\nnet\norg\nio\nco.uk\nde\ninfo\n",
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/dnstwist_variants.py");
+    for domain in [
+        "paypal.com",
+        "acme-bank.co.uk",
+        "mail.fictobank.example.com",
+        "xn--bcher-kva.de",
+        "example.info",
+        "shop-online.net",
+    ] {
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .args([domain, dict.to_str().unwrap(), tlds.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs: BTreeSet<String> = serde_json::from_slice(&out.stdout).unwrap();
+        let ours = leakwatch(
+            &[
+                "lookalike",
+                "generate",
+                domain,
+                "--dictionary",
+                dict.to_str().unwrap(),
+                "--tld",
+                tlds.to_str().unwrap(),
+                "--json",
+            ],
+            None,
+        );
+        let ours: Vec<serde_json::Value> = serde_json::from_slice(&ours.stdout).unwrap();
+        let ours: BTreeSet<String> = ours
+            .iter()
+            .map(|v| v["punycode"].as_str().unwrap().to_owned())
+            .collect();
+        let missing: Vec<&String> = theirs.difference(&ours).collect();
+        assert!(
+            missing.is_empty(),
+            "{domain}: {} of dnstwist's {} variants missing, e.g. {:?}",
+            missing.len(),
+            theirs.len(),
+            &missing[..missing.len().min(10)]
+        );
+        assert!(
+            theirs.len() > 100,
+            "{domain}: dnstwist produced only {}",
+            theirs.len()
+        );
+        eprintln!(
+            "{domain}: dnstwist {}, leakwatch {}",
+            theirs.len(),
+            ours.len()
+        );
+    }
+}
+
+#[test]
+fn check_names_the_imitated_domain_and_the_trick() {
+    let check = |sender: &str| {
+        let out = leakwatch(
+            &[
+                "lookalike",
+                "check",
+                sender,
+                "--protect",
+                "paypal.com",
+                "--protect",
+                "acme-bank.co.uk",
+                "--json",
+            ],
+            None,
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(check("billing@paypa1.com")["trick"], "homoglyph");
+    assert_eq!(check("billing@paypa1.com")["protected"], "paypal.com");
+    assert_eq!(check("acme-bnak.co.uk")["trick"], "transposition");
+    assert_eq!(check("acmebank-support.co.uk")["trick"], "brand-in-name");
+    assert_eq!(check("xn--pypal-4ve.com")["trick"], "confusable");
+    assert_eq!(check("news.paypal.com")["verdict"], "legitimate");
+    assert_eq!(check("example.org")["verdict"], "clean");
+}
+
+#[test]
+fn the_api_lists_variants_and_judges_a_sender_for_key_holders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let list = write(&tmp.path().join("p.txt"), b"hunter2\n");
+    ingest_quiet(data.to_str().unwrap(), list.to_str().unwrap());
+    let key = crate::keys::create_key(data.to_str().unwrap(), "soc", "100");
+    let server = Server::start(&data);
+    let headers = [("hibp-api-key", key.as_str()), ("User-Agent", "tests")];
+    let (status, _, body) = http_get(
+        &server.addr,
+        "/api/v1/lookalike?domain=paypal.com&sender=security%40paypa1.com",
+        &headers,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let cli = leakwatch(&["lookalike", "generate", "paypal.com", "--json"], None);
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(
+        answer["variants"], cli,
+        "the API and the CLI give the same set"
+    );
+    assert_eq!(answer["verdict"]["trick"], "homoglyph");
+    assert_eq!(
+        http_get(
+            &server.addr,
+            "/api/v1/lookalike?domain=paypal.com",
+            &[("User-Agent", "t")]
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        http_get(&server.addr, "/api/v1/lookalike?domain=a..b", &headers).0,
+        400
+    );
+}
