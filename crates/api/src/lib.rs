@@ -15,6 +15,7 @@ pub mod dns;
 pub mod domain;
 mod domains;
 mod error;
+pub mod impact;
 mod lookalike;
 mod metrics;
 mod outbox;
@@ -23,6 +24,7 @@ mod server;
 mod state;
 mod subscribe;
 mod v3;
+pub mod vendors;
 mod web;
 
 use std::sync::Arc;
@@ -32,7 +34,7 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{MethodRouter, any, get, post},
+    routing::{MethodRouter, any, delete, get, post},
 };
 
 pub use check_mail::{CheckLimits, MailSetup};
@@ -40,6 +42,7 @@ pub use domains::{ROLE_ADDRESSES, dns_token};
 pub use error::ApiError;
 pub use server::serve;
 pub use state::{AppState, CatalogHandle, ServerLimits, StoreHandle};
+pub use vendors::report as impact_report;
 
 use compress::{Accepts, respond};
 
@@ -100,6 +103,9 @@ fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
             get(domains::subscribed_domains),
         ),
         ("/api/v1/lookalike", get(lookalike::lookalike)),
+        ("/api/v1/vendors", get(vendors::list).post(vendors::put)),
+        ("/api/v1/vendors/{name}", delete(vendors::remove)),
+        ("/api/v1/vendors/impact/{breach}", get(vendors::impact)),
     ]);
     routes
 }
@@ -141,11 +147,11 @@ mod tests {
         served.sort();
         assert_eq!(documented, served);
         for (path, item) in spec["paths"].as_object().unwrap() {
-            let op = if item["post"].is_object() {
-                &item["post"]
-            } else {
-                &item["get"]
-            };
+            let op = ["post", "get", "delete"]
+                .iter()
+                .map(|m| &item[*m])
+                .find(|op| op.is_object())
+                .unwrap_or_else(|| panic!("{path}: no operation"));
             let responses = op["responses"].as_object();
             assert!(
                 op["summary"].is_string()

@@ -7,7 +7,8 @@
 //! address (or any address on whose domain) is in it gets one alert, deduplicated by
 //! (subscriber, breach) in the outbox, and the breach is then marked alerted. A crash
 //! between the two queues nothing twice: the dedupe key holds. Subscribers hear only of
-//! breaches published after they subscribed.
+//! breaches added (HIBP's AddedDate) no earlier than they subscribed, even when no server
+//! ran in between.
 
 use std::{
     collections::BTreeSet,
@@ -83,7 +84,8 @@ impl Deliveries for ServerDeliveries {
         if self.seen == Some(marker) {
             return Ok(0);
         }
-        let queued = queue_alerts(&self.state, catalog).map_err(|e| e.to_string())?;
+        let queued = queue_alerts(&self.state, catalog).map_err(|e| e.to_string())?
+            + queue_impact_alerts(&self.state, catalog).map_err(|e| e.to_string())?;
         self.seen = Some(marker);
         Ok(queued)
     }
@@ -167,7 +169,16 @@ pub(crate) fn queue_alerts(
             }
             _ => Vec::new(),
         };
-        for (id, accounts) in hits {
+        // Only breaches added after the subscriber subscribed (HIBP's AddedDate; a tie
+        // alerts): whoever subscribes later can check the older ones themselves.
+        let verified = subscriber.verified.unwrap_or(0);
+        let added_after = |id: u32| {
+            new.iter()
+                .find(|(i, _)| *i == id)
+                .and_then(|(_, b)| leakwatch_catalog::parse_date_time(&b.added_date))
+                .is_none_or(|added| verified <= added)
+        };
+        for (id, accounts) in hits.into_iter().filter(|&(id, _)| added_after(id)) {
             let breach = snap.manifest().breaches[id as usize].clone();
             let dedupe = format!("alert {} {}", subscriber.id, breach.to_lowercase());
             let payload = Payload::BreachAlert {
@@ -188,6 +199,58 @@ pub(crate) fn queue_alerts(
     }
     if queued > 0 {
         eprintln!("leakwatch serve: {queued} breach alerts queued");
+    }
+    Ok(queued)
+}
+
+/// Queues one impact report per (vendor, live breach not assessed yet) that matches, to
+/// the vendor's owner when it is an e-mail address; then marks those breaches assessed.
+/// Breaches already in the catalogue when the inventory is first used are assessed too:
+/// a vendor's past breach is news to its customer.
+pub(crate) fn queue_impact_alerts(
+    state: &AppState,
+    catalog: &mut Catalog,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let Some(mail) = state.mail.as_ref() else {
+        return Ok(0);
+    };
+    let done = catalog.impact_alerted()?;
+    let all = state.catalog.breaches();
+    let new: Vec<&Breach> = all
+        .iter()
+        .filter(|b| !b.is_retired && !done.iter().any(|d| d.eq_ignore_ascii_case(&b.name)))
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let vendors = catalog.vendors()?;
+    let now = now_unix();
+    let mut queued = 0;
+    for b in &new {
+        for v in &vendors {
+            if v.matches(&b.domain, b.vendor.as_deref()).is_none() {
+                continue;
+            }
+            let Ok(owner) = leakwatch_identity::normalize_email(&v.owner) else {
+                continue;
+            };
+            let dedupe = format!("impact {} {}", v.name.to_lowercase(), b.name.to_lowercase());
+            let payload = Payload::VendorImpact {
+                breach: b.name.clone(),
+                vendor: v.name.clone(),
+                owner,
+            };
+            if catalog
+                .enqueue(Some(dedupe.as_bytes()), &payload.seal(&mail.key), now)?
+                .is_some()
+            {
+                queued += 1;
+            }
+        }
+        catalog.mark_impact_alerted(&b.name, now)?;
+    }
+    if queued > 0 {
+        eprintln!("leakwatch serve: {queued} vendor impact reports queued");
     }
     Ok(queued)
 }
@@ -267,6 +330,33 @@ pub(crate) fn compose(
                     "Hello,\n\nsomeone asked leakwatch at {url} to let them search {domain} for breached\naddresses and to alert them when a new breach holds addresses on it. This mail\ngoes to a role address of the domain so that only its administrators can agree.\nTo verify the domain, open this link within two days:\n\n  {url}/api/v1/domains/verify?token={token}\n\nIf you did not expect this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
                 ),
                 id: format!("verify.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
+        Payload::VendorImpact {
+            breach,
+            vendor,
+            owner,
+        } => {
+            let report = crate::vendors::report(state, catalog, &breach)?
+                .ok_or("the breach no longer matches a vendor")?;
+            let v = report
+                .vendors
+                .iter()
+                .find(|v| v.vendor == vendor)
+                .ok_or("the vendor was removed before delivery")?;
+            Ok(Outgoing::Mail(Email {
+                to: owner,
+                subject: format!(
+                    "leakwatch: vendor {} hit by the {} breach (risk {:.1})",
+                    v.vendor, report.breach.title, v.risk
+                ),
+                text: format!(
+                    "Hello,\n\nyou own the relationship with {} in leakwatch's vendor inventory at {url}.\n\n{}\n-- \nleakwatch, {url}\n",
+                    v.vendor,
+                    crate::impact::render_text(&report)
+                ),
+                id: format!("impact.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
             }))
         }

@@ -1,6 +1,6 @@
 //! The metadata database (`<data>/catalog.db`, embedded SQLite): the breach catalogue in
-//! HIBP's Breach model, API keys ([`keys`]), the notification outbox ([`outbox`]) and alert
-//! subscribers ([`subscribers`]).
+//! HIBP's Breach model, API keys ([`keys`]), the notification outbox ([`outbox`]), alert
+//! subscribers ([`subscribers`]) and the vendor inventory ([`vendors`]).
 //!
 //! [`Breach`] serialises to exactly the JSON HIBP's API returns (field names, order, date
 //! formats), plus `Vendor` (the supplier through which the data left, where known) when set.
@@ -11,6 +11,7 @@ mod date;
 pub mod keys;
 pub mod outbox;
 pub mod subscribers;
+pub mod vendors;
 
 use std::path::Path;
 
@@ -204,7 +205,8 @@ impl Breach {
 }
 
 /// Schema version 2: notifications waiting to be delivered (see [`outbox`]), alert
-/// subscribers and the breaches already alerted (see [`subscribers`]).
+/// subscribers and the breaches already alerted (see [`subscribers`]), and the vendor
+/// inventory (see [`vendors`]).
 const OUTBOX_TABLE: &str = "CREATE TABLE outbox (
         id INTEGER PRIMARY KEY,
         dedupe BLOB UNIQUE,
@@ -230,6 +232,19 @@ const OUTBOX_TABLE: &str = "CREATE TABLE outbox (
      CREATE TABLE alerted_breach (
         name TEXT PRIMARY KEY COLLATE NOCASE,
         at INTEGER NOT NULL
+     );
+     CREATE TABLE impact_alerted (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        at INTEGER NOT NULL
+     );
+     CREATE TABLE vendor (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        domains TEXT NOT NULL,
+        data_classes TEXT NOT NULL,
+        criticality INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        notes TEXT NOT NULL
      );";
 
 /// The catalogue database.

@@ -211,7 +211,7 @@ fn a_version_1_catalogue_gains_the_outbox_and_keeps_its_breaches() {
         c.conn
             .execute_batch(
                 "DROP TABLE outbox; DROP TABLE subscriber; DROP TABLE alerted_breach;
-                 PRAGMA user_version = 1;",
+                 DROP TABLE vendor; DROP TABLE impact_alerted; PRAGMA user_version = 1;",
             )
             .unwrap();
     }
@@ -290,4 +290,84 @@ fn a_dead_workers_claims_are_released_at_once() {
         [a],
         "backoff kept for b"
     );
+}
+
+#[test]
+fn vendors_are_validated_matched_and_round_trip_through_csv() {
+    use crate::vendors::Vendor;
+    let mut c = Catalog::open_in_memory().unwrap();
+    let v = Vendor {
+        name: " Trackly ".into(),
+        domains: vec![
+            "Trackly.example.".into(),
+            "trackly.example".into(),
+            "cdn.trackly.net".into(),
+        ],
+        data_classes: vec!["Email addresses".into(), " Names".into(), "".into()],
+        criticality: 4,
+        owner: "cto@acme.example".into(),
+        notes: "analytics; \"EU\" region".into(),
+    };
+    let stored = c.put_vendor(v).unwrap();
+    assert_eq!(stored.name, "Trackly");
+    assert_eq!(stored.domains, ["trackly.example", "cdn.trackly.net"]);
+    assert_eq!(stored.data_classes, ["Email addresses", "Names"]);
+    assert_eq!(c.vendors().unwrap(), std::slice::from_ref(&stored));
+    assert_eq!(stored.matches("trackly.example", None), Some("domain"));
+    assert_eq!(stored.matches("eu.cdn.trackly.net", None), Some("domain"));
+    assert_eq!(stored.matches("notrackly.example", None), None);
+    assert_eq!(
+        stored.matches("shop.example", Some("TRACKLY")),
+        Some("vendor")
+    );
+    assert_eq!(
+        stored.matches("shop.example", Some("trackly.example")),
+        Some("vendor")
+    );
+    assert_eq!(stored.matches("", None), None);
+    let record = stored.to_csv_record();
+    let back =
+        Vendor::from_csv_record(&record.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    assert_eq!(back, stored);
+    for bad in [
+        Vendor {
+            criticality: 0,
+            ..stored.clone()
+        },
+        Vendor {
+            criticality: 6,
+            ..stored.clone()
+        },
+        Vendor {
+            name: " ".into(),
+            ..stored.clone()
+        },
+        Vendor {
+            domains: vec!["not a domain".into()],
+            ..stored.clone()
+        },
+    ] {
+        assert!(c.put_vendor(bad).is_err());
+    }
+    // Replacing the inventory is all or nothing.
+    let other = Vendor {
+        name: "Mailer".into(),
+        domains: vec!["mailer.example".into()],
+        ..stored.clone()
+    };
+    assert!(
+        c.replace_vendors(vec![
+            other.clone(),
+            Vendor {
+                criticality: 9,
+                ..other.clone()
+            }
+        ])
+        .is_err()
+    );
+    assert_eq!(c.vendors().unwrap().len(), 1);
+    assert_eq!(c.replace_vendors(vec![other.clone()]).unwrap(), 1);
+    assert_eq!(c.vendors().unwrap()[0].name, "Mailer");
+    assert!(c.remove_vendor("mailer").unwrap());
+    assert!(c.vendors().unwrap().is_empty());
 }

@@ -145,6 +145,11 @@ enum Command {
         #[arg(long)]
         show_hashes: bool,
     },
+    /// The vendor inventory and the supply-chain impact of breaches on it.
+    Vendors {
+        #[command(subcommand)]
+        what: VendorsCmd,
+    },
     /// Look-alike domains: every typo, homoglyph/IDN, bit-flip and TLD variant of a domain,
     /// or a verdict for one sender.
     Lookalike {
@@ -448,6 +453,86 @@ enum OperatorKeyCmd {
         #[arg(long, default_value = "1G", value_parser = parse_size)]
         memory: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum VendorsCmd {
+    /// Adds a vendor, or replaces the one with this name.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// The vendor's name.
+        name: String,
+        /// Its domains (comma-separated or repeated).
+        #[arg(long = "domain", value_delimiter = ',')]
+        domains: Vec<String>,
+        /// The data classes you send it, HIBP's names, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        data_classes: Vec<String>,
+        /// 1 (could do without) to 5 (business stops without it).
+        #[arg(long)]
+        criticality: u8,
+        /// Who owns the relationship (an e-mail address gets the impact alerts).
+        #[arg(long, default_value = "")]
+        owner: String,
+        /// Notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// Replaces the inventory with a CSV (name,domains,data_classes,criticality,owner,notes;
+    /// lists `;`-separated) or JSON file (an array), by extension; all or nothing.
+    Import {
+        #[command(flatten)]
+        data: DataArg,
+        /// The file (.csv or .json).
+        file: PathBuf,
+    },
+    /// Writes the inventory as CSV or JSON.
+    Export {
+        #[command(flatten)]
+        data: DataArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = VendorFormat::Csv)]
+        format: VendorFormat,
+    },
+    /// Lists the inventory.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Removes a vendor.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        /// The vendor's name.
+        name: String,
+    },
+    /// The supply-chain impact of BREACH (or of every breach that hits a vendor): vendors
+    /// hit, your data classes exposed, your verified domains' addresses in it, risk, actions.
+    Impact {
+        #[command(flatten)]
+        data: DataArg,
+        /// The breach's Name; all matching breaches when omitted.
+        breach: Option<String>,
+        /// Text, JSON, or a printable HTML page.
+        #[arg(long, value_enum, default_value_t = ImpactFormat::Text)]
+        format: ImpactFormat,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VendorFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImpactFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -884,6 +969,7 @@ fn main() -> Result<()> {
         Command::Domain { what } => domain_cmd(what),
         Command::Subscribe { what } => subscribe_cmd(what),
         Command::Lookalike { what } => lookalike_cmd(what),
+        Command::Vendors { what } => vendors_cmd(what),
         Command::Audit {
             data,
             export,
@@ -1255,6 +1341,145 @@ fn record_breach_import(data: &Path, breach: &str, s: &leakwatch_ingest::Summary
         b.pwn_count,
         b.data_classes.join(", ")
     );
+    Ok(())
+}
+
+fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
+    use leakwatch_catalog::vendors::{CSV_HEADER, Vendor};
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        VendorsCmd::Add {
+            data,
+            name,
+            domains,
+            data_classes,
+            criticality,
+            owner,
+            notes,
+        } => {
+            let v = catalog(&data.data)?.put_vendor(Vendor {
+                name,
+                domains,
+                data_classes,
+                criticality,
+                owner,
+                notes,
+            })?;
+            writeln!(out, "vendor {} stored", v.name)?;
+        }
+        VendorsCmd::Import { data, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let is_json = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let vendors: Vec<Vendor> = if is_json {
+                serde_json::from_str(&text).context("the JSON must be an array of vendors")?
+            } else {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .from_reader(text.as_bytes());
+                let mut v = Vec::new();
+                for (i, record) in reader.records().enumerate() {
+                    let record = record.with_context(|| format!("CSV record {}", i + 1))?;
+                    let fields: Vec<&str> = record.iter().collect();
+                    v.push(
+                        Vendor::from_csv_record(&fields)
+                            .with_context(|| format!("CSV record {}", i + 1))?,
+                    );
+                }
+                v
+            };
+            let n = catalog(&data.data)?.replace_vendors(vendors)?;
+            writeln!(out, "{n} vendors imported (the inventory was replaced)")?;
+        }
+        VendorsCmd::Export { data, format } => {
+            let vendors = catalog(&data.data)?.vendors()?;
+            match format {
+                VendorFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &vendors)?;
+                    writeln!(out)?;
+                }
+                VendorFormat::Csv => {
+                    let mut w = csv::Writer::from_writer(out);
+                    w.write_record(CSV_HEADER)?;
+                    for v in &vendors {
+                        w.write_record(v.to_csv_record())?;
+                    }
+                    w.flush()?;
+                }
+            }
+        }
+        VendorsCmd::List { data } => {
+            writeln!(out, "name\tcriticality\tdomains\tdata classes\towner")?;
+            for v in catalog(&data.data)?.vendors()? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    v.name,
+                    v.criticality,
+                    v.domains.join(","),
+                    v.data_classes.join(","),
+                    v.owner
+                )?;
+            }
+        }
+        VendorsCmd::Remove { data, name } => {
+            anyhow::ensure!(
+                catalog(&data.data)?.remove_vendor(&name)?,
+                "no vendor {name}"
+            );
+            writeln!(out, "vendor {name} removed")?;
+        }
+        VendorsCmd::Impact {
+            data,
+            breach,
+            format,
+            key,
+        } => {
+            let store = StoreHandle::open(store_dir(&data.data)?)?;
+            let handle = leakwatch_api::CatalogHandle::new(catalog(&data.data)?)?;
+            let mut state = AppState::new(store, handle, ServerLimits::default());
+            state.operator_key = key.load()?;
+            let cat = catalog(&data.data)?;
+            let names: Vec<String> = match breach {
+                Some(b) => vec![b],
+                None => state
+                    .catalog
+                    .breaches()
+                    .iter()
+                    .map(|b| b.name.clone())
+                    .collect(),
+            };
+            let mut reports = Vec::new();
+            for name in &names {
+                if let Some(r) =
+                    leakwatch_api::impact_report(&state, &cat, name).map_err(anyhow::Error::msg)?
+                {
+                    reports.push(r);
+                }
+            }
+            if reports.is_empty() {
+                anyhow::bail!("no vendor in the inventory is hit by {}", names.join(", "));
+            }
+            match format {
+                ImpactFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &reports)?;
+                    writeln!(out)?;
+                }
+                ImpactFormat::Html => {
+                    for r in &reports {
+                        write!(out, "{}", leakwatch_api::impact::render_html(r))?;
+                    }
+                }
+                ImpactFormat::Text => {
+                    for r in &reports {
+                        writeln!(out, "{}", leakwatch_api::impact::render_text(r))?;
+                    }
+                }
+            }
+        }
+    }
     Ok(())
 }
 

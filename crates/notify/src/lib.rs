@@ -46,6 +46,15 @@ pub enum Payload {
         /// The role address (security@, admin@, …) it goes to.
         address: String,
     },
+    /// A vendor's breach: its impact report, to the vendor's owner.
+    VendorImpact {
+        /// The breach's Name.
+        breach: String,
+        /// The vendor's name.
+        vendor: String,
+        /// The owner's address.
+        owner: String,
+    },
     /// A subscriber's alert: a breach it is in was loaded.
     BreachAlert {
         /// The subscriber's row id (its address is in its sealed subscription).

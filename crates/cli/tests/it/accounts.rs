@@ -814,6 +814,20 @@ async fn breachedaccount_answers_filters_and_refuses_like_hibp() {
     );
 }
 
+/// Runs `leakwatch ARGS --data DATA` under the test operator key; its stdout, which it must
+/// succeed to give.
+pub fn operator_cli(data: &Path, args: &[&str]) -> String {
+    let mut args = args.to_vec();
+    args.extend(["--data", data.to_str().unwrap()]);
+    let out = with_key(&args, OPERATOR_KEY);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Runs `leakwatch ARGS` with `LEAKWATCH_OPERATOR_KEY=key`.
 fn with_key(args: &[&str], key: &str) -> std::process::Output {
     std::process::Command::new(bin())

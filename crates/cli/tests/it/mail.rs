@@ -507,20 +507,7 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     );
 
     // The operator subscribes eve directly, and lists everyone.
-    let operator = |args: &[&str]| {
-        let out = std::process::Command::new(bin())
-            .args(args)
-            .args(["--data", data.to_str().unwrap()])
-            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let operator = |args: &[&str]| operator_cli(&data, args);
     operator(&["subscribe", "add", "Eve@Example.test"]);
     let listed = operator(&["subscribe", "list"]);
     for who in ["ann", "ben", "cat", "dan", "eve"] {

@@ -15,4 +15,5 @@ mod lookalike;
 mod mail;
 mod ranges;
 mod support;
+mod vendors;
 mod web;

@@ -1,0 +1,250 @@
+//! The vendor inventory and supply-chain impact: an inventory imported from CSV, a generated
+//! vendor breach with addresses of a verified domain planted in it, and the impact report
+//! checked against the inventory (intersections and counts computed here), through the CLI,
+//! the API and the alert mailed to the vendor's owner.
+
+use std::collections::BTreeSet;
+
+use crate::{accounts::*, support::*};
+
+const INVENTORY: &str = "name,domains,data_classes,criticality,owner,notes
+Trackly,trackly.example;cdn.trackly.net,Email addresses;Names;Geographic locations;Browser user agent details,4,cto@acme.example,web analytics
+Payroll Co,payroll.example,Passwords;Bank account numbers;Names,5,hr@acme.example,
+Mailer,mailer.example,Email addresses,2,it@acme.example,newsletters
+Unrelated,other.example,Names,1,,
+";
+
+fn cli(data: &std::path::Path, args: &[&str]) -> String {
+    operator_cli(data, args)
+}
+
+#[test]
+fn a_vendor_breach_yields_the_impact_report_the_inventory_implies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let inventory = write(&tmp.path().join("vendors.csv"), INVENTORY.as_bytes());
+    cli(&data, &["vendors", "import", inventory.to_str().unwrap()]);
+    // Export and import again: the same inventory.
+    let exported = cli(&data, &["vendors", "export"]);
+    let again = write(&tmp.path().join("again.csv"), exported.as_bytes());
+    cli(&data, &["vendors", "import", again.to_str().unwrap()]);
+    assert_eq!(cli(&data, &["vendors", "export"]), exported);
+
+    // The analytics vendor is breached; three addresses of our verified domain are in it.
+    let breach_classes = [
+        "Email addresses",
+        "Names",
+        "Geographic locations",
+        "Browser user agent details",
+        "IP addresses",
+    ];
+    add_breach(
+        &data,
+        "Trackly",
+        &[
+            "--title",
+            "Trackly",
+            "--domain",
+            "trackly.example",
+            "--data-classes",
+            &breach_classes.join(","),
+        ],
+    );
+    let mut dump = gen_dump(Dump::Combo(':'), 2_000, 17, "0");
+    for planted in [
+        "alice@acme.example",
+        "bob@acme.example",
+        "carol@acme.example",
+    ] {
+        dump.extend_from_slice(format!("{planted}:x\n").as_bytes());
+    }
+    ingest_dump(
+        &data,
+        &write(&tmp.path().join("t.txt"), &dump),
+        "Trackly",
+        &[],
+    );
+    // The domain is verified after the breach was added (AddedDate has whole seconds), so
+    // its contact gets no alert for it: it was there before they subscribed.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let key = crate::keys::create_key(d, "acme", "100");
+    cli(
+        &data,
+        &[
+            "domain",
+            "verify",
+            "acme.example",
+            "--trust",
+            "--key",
+            &key[..6],
+            "--contact",
+            "soc@acme.example",
+        ],
+    );
+
+    let reports: serde_json::Value = serde_json::from_str(&cli(
+        &data,
+        &["vendors", "impact", "Trackly", "--format", "json"],
+    ))
+    .unwrap();
+    let report = &reports[0];
+    assert_eq!(report["breach"]["Name"], "Trackly");
+    let hit: Vec<&str> = report["vendors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["vendor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hit,
+        ["Trackly"],
+        "only the vendor whose domain was breached"
+    );
+    let v = &report["vendors"][0];
+    assert_eq!(v["matchedBy"], "domain");
+    assert_eq!(v["criticality"], 4);
+    assert_eq!(v["owner"], "cto@acme.example");
+    // Exposed = what we send Trackly ∩ what the breach holds.
+    let sent = [
+        "Email addresses",
+        "Names",
+        "Geographic locations",
+        "Browser user agent details",
+    ];
+    let want: BTreeSet<&str> = sent
+        .iter()
+        .filter(|c| breach_classes.contains(c))
+        .copied()
+        .collect();
+    let got: BTreeSet<&str> = v["exposedClasses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        report["yourDomains"],
+        serde_json::json!([{"domain": "acme.example", "addresses": 3}])
+    );
+    let risk = v["risk"].as_f64().unwrap();
+    assert!((4.0..=30.0).contains(&risk), "{risk}");
+    assert!(
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains("phishing"))
+    );
+
+    // A breach elsewhere that names the vendor it left through.
+    add_breach(
+        &data,
+        "Newsblast",
+        &[
+            "--domain",
+            "newsblast.example",
+            "--vendor",
+            "Mailer",
+            "--data-classes",
+            "Email addresses,Passwords",
+        ],
+    );
+    let reports: serde_json::Value = serde_json::from_str(&cli(
+        &data,
+        &["vendors", "impact", "Newsblast", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(reports[0]["vendors"][0]["vendor"], "Mailer");
+    assert_eq!(reports[0]["vendors"][0]["matchedBy"], "vendor");
+    assert_eq!(
+        reports[0]["vendors"][0]["exposedClasses"],
+        serde_json::json!(["Email addresses"])
+    );
+    // Ranked: with no breach named, every report, each vendor list highest risk first.
+    let text = cli(&data, &["vendors", "impact"]);
+    assert!(
+        text.contains("Trackly") && text.contains("Mailer") && !text.contains("Payroll Co"),
+        "{text}"
+    );
+    let html = cli(&data, &["vendors", "impact", "Trackly", "--format", "html"]);
+    assert!(
+        html.starts_with("<!doctype html>") && html.contains("<td>4</td>"),
+        "{html}"
+    );
+
+    // Served: the API gives the same report, and a new breach of a vendor mails its owner.
+    let Some(smtp) = crate::mail::SmtpSink::start(tmp.path(), 0) else {
+        return;
+    };
+    let server = Server::start_with(
+        &data,
+        &["--smtp-url", &smtp.url()],
+        &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)],
+    );
+    let headers = [("hibp-api-key", key.as_str()), ("User-Agent", "tests")];
+    let (status, _, body) = http_get(&server.addr, "/api/v1/vendors/impact/Trackly", &headers);
+    assert_eq!(status, 200);
+    let api: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(api, reports_for(&data, "Trackly"));
+    let (_, _, list) = http_get(&server.addr, "/api/v1/vendors", &headers);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&list)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    // Existing breaches are assessed once at start: Trackly to cto@, Newsblast to it@.
+    let mails = smtp.wait_for(2, 30);
+    let owners: BTreeSet<&str> = mails
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        owners,
+        BTreeSet::from(["cto@acme.example", "it@acme.example"]),
+        "{mails:#?}"
+    );
+    add_breach(
+        &data,
+        "Payroll",
+        &[
+            "--domain",
+            "payroll.example",
+            "--data-classes",
+            "Passwords,Names",
+        ],
+    );
+    let mails = smtp.wait_for(3, 30);
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let payroll = mails
+        .iter()
+        .find(|m| m["rcpt_tos"][0] == "hr@acme.example")
+        .unwrap();
+    assert!(
+        payroll["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("leakwatch: vendor Payroll Co hit by the Payroll breach")
+    );
+    assert!(
+        payroll["body"]
+            .as_str()
+            .unwrap()
+            .contains("Reset the passwords"),
+        "{}",
+        payroll["body"]
+    );
+}
+
+fn reports_for(data: &std::path::Path, breach: &str) -> serde_json::Value {
+    let all: serde_json::Value = serde_json::from_str(&cli(
+        data,
+        &["vendors", "impact", breach, "--format", "json"],
+    ))
+    .unwrap();
+    all[0].clone()
+}
