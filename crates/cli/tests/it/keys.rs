@@ -123,3 +123,30 @@ async fn keys_authorise_rate_limit_and_revoke() {
         "{list}"
     );
 }
+
+#[test]
+fn api_keys_are_stored_only_as_their_digest() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let key = create_key(d, "Client", "10");
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            all.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    let holds = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
+    assert!(!holds(key.as_bytes()), "the key itself is on disk");
+    assert!(!holds(key.to_uppercase().as_bytes()));
+    assert!(holds(&digest), "its SHA-256 is what is stored");
+    let listed = leakwatch(&["keys", "list", "--data", d], None);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains(&key[..6]) && !listed.contains(&key),
+        "{listed}"
+    );
+}
