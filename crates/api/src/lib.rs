@@ -40,7 +40,9 @@ use axum::{
 pub use check_mail::{CheckLimits, MailSetup};
 pub use domains::{ROLE_ADDRESSES, dns_token};
 pub use error::ApiError;
-pub use server::serve;
+pub use server::{serve, tls_config};
+/// A TLS configuration for [`serve`] (rustls), made by [`tls_config`].
+pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
 pub use state::{AppState, CatalogHandle, ServerLimits, StoreHandle};
 pub use vendors::report as impact_report;
 

@@ -6,7 +6,9 @@
 //! connection — clients that send headers slowly or sit idle (header read timeout, which
 //! hyper also applies between keep-alive requests), oversized headers (431), and how many
 //! connections are open at once (further clients wait in the listen backlog). Each request
-//! carries its peer address as `ConnectInfo<SocketAddr>`. TLS is not handled here.
+//! carries its peer address as `ConnectInfo<SocketAddr>`. With a TLS configuration
+//! ([`tls_config`], rustls) every connection is a TLS one; the handshake counts against the
+//! header read timeout.
 
 use std::{
     convert::Infallible,
@@ -41,6 +43,7 @@ pub async fn serve(
     let reload = tokio::spawn(reload_loop(state.clone(), Duration::from_millis(500)));
     let stop_outbox = Arc::new(AtomicBool::new(false));
     let outbox = crate::outbox::start_worker(state.clone(), stop_outbox.clone());
+    let state_tls = state.tls.clone();
     let router = app(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -48,6 +51,7 @@ pub async fn serve(
         .max_buf_size(limits.max_header_bytes.max(8192) * 2)
         .max_header_size(limits.max_header_bytes);
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let tls = state_tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -70,11 +74,26 @@ pub async fn serve(
         };
         // Small answers go out at once instead of waiting for Nagle.
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(stream), with_peer(router.clone(), peer));
-        let conn = graceful.watch(conn);
+        let service = with_peer(router.clone(), peer);
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            // Errors here are the client's (reset, timeout, malformed request): nothing to do.
-            let _ = conn.await;
+            // Errors here are the client's (reset, timeout, bad handshake or request).
+            match tls {
+                None => {
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                }
+            }
             drop(permit);
         });
     }
@@ -104,6 +123,40 @@ fn with_peer(
         // Router is always ready; `call` clones nothing but an Arc.
         router.clone().call(request)
     })
+}
+
+/// A TLS configuration for [`serve`] from PEM files: the certificate chain (leaf first) and
+/// its private key (PKCS#8, PKCS#1 or SEC1). TLS 1.2 and 1.3 with rustls' safe defaults,
+/// HTTP/1.1 by ALPN.
+pub fn tls_config(
+    cert_pem: &std::path::Path,
+    key_pem: &std::path::Path,
+) -> Result<Arc<tokio_rustls::rustls::ServerConfig>, String> {
+    use tokio_rustls::rustls::{
+        self,
+        pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| format!("TLS certificate {}: {e}", cert_pem.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "TLS certificate {}: no certificate in it",
+            cert_pem.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_pem)
+        .map_err(|e| format!("TLS key {}: {e}", key_pem.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("TLS certificate and key: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// Accept errors that concern one connection only (it was reset before we took it).

@@ -168,6 +168,8 @@ pub struct AppState {
     pub operator_key: Option<leakwatch_identity::OperatorKey>,
     /// The DNS resolver that domain verification asks for TXT records.
     pub dns_resolver: std::net::SocketAddr,
+    /// Serve over TLS with this configuration (see `crate::tls_config`).
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     pub(crate) metrics: Metrics,
     pub(crate) rate: crate::v3::RateLimiter,
 }
@@ -183,6 +185,7 @@ impl AppState {
             mail: None,
             operator_key: None,
             dns_resolver: crate::dns::system_resolver(),
+            tls: None,
             metrics: Metrics::default(),
             rate: Default::default(),
         }

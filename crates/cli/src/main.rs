@@ -54,6 +54,12 @@ enum Command {
         /// The DNS resolver domain verification asks (default: the system's).
         #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]
         dns_resolver: Option<SocketAddr>,
+        /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+        #[arg(long, env = "LEAKWATCH_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "LEAKWATCH_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
     /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
@@ -836,15 +842,28 @@ fn main() -> Result<()> {
             mail,
             key,
             dns_resolver,
-        } => serve(
-            &data.data,
-            listen,
-            default_region,
-            &mail,
-            &key,
-            dns_resolver,
-            None,
-        ),
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(leakwatch_api::tls_config(&cert, &key).map_err(anyhow::Error::msg)?)
+                }
+                _ => None,
+            };
+            serve(
+                &data.data,
+                Serving {
+                    listen,
+                    default_region,
+                    mail: Some(mail),
+                    key,
+                    dns_resolver,
+                    tls,
+                    banner: None,
+                },
+            )
+        }
         Command::Ingest {
             data,
             source,
@@ -2047,20 +2066,36 @@ fn stats(data: &Path, deep: bool) -> Result<()> {
     Ok(())
 }
 
-fn serve(
-    data: &Path,
+/// How `serve` (and `demo`) run the server.
+struct Serving {
     listen: SocketAddr,
     default_region: Option<String>,
-    mail: &MailArgs,
-    key: &OperatorKeyArg,
+    /// Mail setup; `None` for the demo.
+    mail: Option<MailArgs>,
+    key: OperatorKeyArg,
     dns_resolver: Option<SocketAddr>,
+    tls: Option<Arc<leakwatch_api::TlsConfig>>,
+    /// Printed to stdout once listening, `{addr}` replaced.
     banner: Option<String>,
-) -> Result<()> {
+}
+
+fn serve(data: &Path, how: Serving) -> Result<()> {
+    let Serving {
+        listen,
+        default_region,
+        mail,
+        key,
+        dns_resolver,
+        tls,
+        banner,
+    } = how;
     let store = StoreHandle::open(store_dir(data)?)?;
     let catalog = leakwatch_api::CatalogHandle::new(catalog(data)?)?;
     let mut state = AppState::new(store, catalog, ServerLimits::default());
     state.default_region = default_region;
     state.operator_key = key.load()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    state.tls = tls;
     if let Some(resolver) = dns_resolver {
         state.dns_resolver = resolver;
     }
@@ -2072,7 +2107,7 @@ fn serve(
             .await
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
-        if let Some(url) = &mail.smtp_url {
+        if let Some((mail, url)) = mail.as_ref().and_then(|m| Some((m, m.smtp_url.as_ref()?))) {
             let key = state.operator_key.clone().context(
                 "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
                  or --operator-key-file",
@@ -2088,7 +2123,7 @@ fn serve(
             let public_url = mail
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{addr}"));
+                .unwrap_or_else(|| format!("{scheme}://{addr}"));
             eprintln!("leakwatch: mail goes through {}", mailer.server());
             let mut setup =
                 leakwatch_api::MailSetup::new(mailer, key, data.join("catalog.db"), public_url);
@@ -2101,7 +2136,7 @@ fn serve(
         }
         let state = Arc::new(state);
         eprintln!(
-            "leakwatch serving http://{addr}/ (generation {})",
+            "leakwatch serving {scheme}://{addr}/ (generation {})",
             state.store.snapshot().generation()
         );
         if let Some(b) = banner {
@@ -2172,21 +2207,16 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
     let banner = "\nDemo ready. Try:\n  curl http://{addr}/range/5BAA6                       # SHA-1 prefix of \"password\"\n  curl -H 'Add-Padding: true' http://{addr}/range/5BAA6\n  curl 'http://{addr}/range/8846F?mode=ntlm'           # NTLM prefix of \"password\"\nPress Ctrl-C to stop.".to_string();
     serve(
         &data,
-        listen,
-        None,
-        &MailArgs {
-            smtp_url: None,
-            smtp_ca_file: None,
-            check_limit_per_ip: 10,
-            check_limit_per_address: 3,
-            mail_from: String::new(),
-            public_url: None,
-            mail_retry_after: 30,
+        Serving {
+            listen,
+            default_region: None,
+            mail: None,
+            key: OperatorKeyArg {
+                operator_key_file: None,
+            },
+            dns_resolver: None,
+            tls: None,
+            banner: Some(banner),
         },
-        &OperatorKeyArg {
-            operator_key_file: None,
-        },
-        None,
-        Some(banner),
     )
 }

@@ -472,3 +472,76 @@ async fn slow_oversized_and_surplus_clients_are_cut_off_per_connection() {
     .await
     .unwrap();
 }
+
+/// `serve --tls-cert --tls-key`: HTTPS with a certificate from a private CA, checked by a
+/// real client (ureq, rustls) that trusts only that CA.
+#[test]
+fn served_over_https_with_the_given_certificate() {
+    let have = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available(have, "TLS", "apt-get install openssl") {
+        return;
+    }
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(tmp.path());
+    let server = Server::start_with(
+        &f.data,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        server
+            .log
+            .lock()
+            .unwrap()
+            .contains("leakwatch serving https://")
+    );
+    let root = ureq::tls::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[root]))
+                .build(),
+        )
+        .build()
+        .into();
+    let mut answer = agent
+        .get(format!("https://{}/range/5BAA6", server.addr))
+        .call()
+        .unwrap();
+    let body = answer.body_mut().read_to_vec().unwrap();
+    assert_eq!(lines(&body), model_range(&f.sha1, "5BAA6"));
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let raw = std::panic::catch_unwind(|| http_raw(&server.addr, "GET", "/healthz", &[], b""))
+        .unwrap_or_default();
+    assert!(
+        !raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    // A key that does not match the certificate is refused at start.
+    let out = try_leakwatch(
+        &[
+            "serve",
+            "--data",
+            f.data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            tmp.path().join("ca.key").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS certificate and key"));
+}
