@@ -59,10 +59,13 @@ use compress::{Accepts, respond};
 pub fn app(state: Arc<AppState>) -> Router {
     let mut router = Router::new();
     for (path, handler) in route_table() {
-        router = router.route(path, handler.layer(state.metrics.track(path)));
+        router = router.route(
+            path,
+            handler.layer(state.metrics.track(path, state.access_log)),
+        );
     }
-    let not_found: MethodRouter<Arc<AppState>> =
-        any(|| async { ApiError::NotFound }).layer(state.metrics.track("unmatched"));
+    let not_found: MethodRouter<Arc<AppState>> = any(|| async { ApiError::NotFound })
+        .layer(state.metrics.track("unmatched", state.access_log));
     router
         .fallback_service(not_found.with_state(state.clone()))
         .with_state(state)

@@ -68,6 +68,23 @@ impl RouteStats {
     }
 }
 
+/// Writes one access-log line to standard error in a single write, so lines from
+/// concurrent requests never interleave.
+fn access_log_line(
+    method: &axum::http::Method,
+    route: &str,
+    status: u16,
+    took: std::time::Duration,
+) {
+    use std::io::Write;
+    let line = format!(
+        "{} {method} {route} {status} {}us\n",
+        leakwatch_catalog::format_date_time(leakwatch_catalog::now_unix()),
+        took.as_micros()
+    );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// Every route's counters, registered while the router is built.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -77,7 +94,7 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// The layer recording requests to `route` (a template); the same route always gets the
     /// same counters, however often the router is built.
-    pub(crate) fn track(&self, route: &'static str) -> Track {
+    pub(crate) fn track(&self, route: &'static str, access_log: bool) -> Track {
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         let stats = match routes.iter().find(|(r, _)| *r == route) {
             Some((_, s)) => s.clone(),
@@ -87,20 +104,30 @@ impl Metrics {
                 s
             }
         };
-        Track(stats)
+        Track {
+            stats,
+            log: access_log.then_some(route),
+        }
     }
 }
 
-/// A tower layer counting a route's requests by status and timing them.
+/// A tower layer counting a route's requests by status and timing them, and with an access
+/// log, writing one line per request: time, method, route template (never the values in
+/// the path or query), status, latency.
 #[derive(Debug, Clone)]
-pub(crate) struct Track(Arc<RouteStats>);
+pub(crate) struct Track {
+    stats: Arc<RouteStats>,
+    /// The route template to log, when the access log is on.
+    log: Option<&'static str>,
+}
 
 impl<S> tower::Layer<S> for Track {
     type Service = Tracked<S>;
     fn layer(&self, inner: S) -> Tracked<S> {
         Tracked {
             inner,
-            stats: self.0.clone(),
+            stats: self.stats.clone(),
+            log: self.log,
         }
     }
 }
@@ -110,6 +137,7 @@ impl<S> tower::Layer<S> for Track {
 pub(crate) struct Tracked<S> {
     inner: S,
     stats: Arc<RouteStats>,
+    log: Option<&'static str>,
 }
 
 impl<S, B> tower::Service<axum::http::Request<B>> for Tracked<S>
@@ -128,6 +156,7 @@ where
         TrackedFuture {
             started: Instant::now(),
             stats: self.stats.clone(),
+            log: self.log.map(|route| (req.method().clone(), route)),
             inner: self.inner.call(req),
         }
     }
@@ -140,6 +169,7 @@ pin_project_lite::pin_project! {
         inner: F,
         started: Instant,
         stats: Arc<RouteStats>,
+        log: Option<(axum::http::Method, &'static str)>,
     }
 }
 
@@ -153,7 +183,11 @@ where
         let this = self.project();
         let out = std::task::ready!(this.inner.poll(cx));
         if let Ok(resp) = &out {
-            this.stats.record(resp.status().as_u16(), *this.started);
+            let status = resp.status().as_u16();
+            this.stats.record(status, *this.started);
+            if let Some((method, route)) = this.log.take() {
+                access_log_line(&method, route, status, this.started.elapsed());
+            }
         }
         Poll::Ready(out)
     }

@@ -168,6 +168,8 @@ pub struct AppState {
     pub operator_key: Option<leakwatch_identity::OperatorKey>,
     /// The DNS resolver that domain verification asks for TXT records.
     pub dns_resolver: std::net::SocketAddr,
+    /// Write one line per request to standard error (route templates only, never values).
+    pub access_log: bool,
     /// Serve over TLS with this configuration (see `crate::tls_config`).
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     pub(crate) metrics: Metrics,
@@ -186,6 +188,7 @@ impl AppState {
             operator_key: None,
             dns_resolver: crate::dns::system_resolver(),
             tls: None,
+            access_log: false,
             metrics: Metrics::default(),
             rate: Default::default(),
         }

@@ -54,6 +54,10 @@ enum Command {
         /// The DNS resolver domain verification asks (default: the system's).
         #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]
         dns_resolver: Option<SocketAddr>,
+        /// Log one line per request to standard error: time, method, route template (never
+        /// the prefix or account asked for), status, latency.
+        #[arg(long, env = "LEAKWATCH_ACCESS_LOG")]
+        access_log: bool,
         /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
         #[arg(long, env = "LEAKWATCH_TLS_CERT", requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -844,6 +848,7 @@ fn main() -> Result<()> {
             dns_resolver,
             tls_cert,
             tls_key,
+            access_log,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => {
@@ -856,6 +861,7 @@ fn main() -> Result<()> {
                 Serving {
                     listen,
                     default_region,
+                    access_log,
                     mail: Some(mail),
                     key,
                     dns_resolver,
@@ -2070,6 +2076,7 @@ fn stats(data: &Path, deep: bool) -> Result<()> {
 struct Serving {
     listen: SocketAddr,
     default_region: Option<String>,
+    access_log: bool,
     /// Mail setup; `None` for the demo.
     mail: Option<MailArgs>,
     key: OperatorKeyArg,
@@ -2083,6 +2090,7 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
     let Serving {
         listen,
         default_region,
+        access_log,
         mail,
         key,
         dns_resolver,
@@ -2094,6 +2102,7 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
     let mut state = AppState::new(store, catalog, ServerLimits::default());
     state.default_region = default_region;
     state.operator_key = key.load()?;
+    state.access_log = access_log;
     let scheme = if tls.is_some() { "https" } else { "http" };
     state.tls = tls;
     if let Some(resolver) = dns_resolver {
@@ -2210,6 +2219,7 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
         Serving {
             listen,
             default_region: None,
+            access_log: false,
             mail: None,
             key: OperatorKeyArg {
                 operator_key_file: None,

@@ -545,3 +545,40 @@ fn served_over_https_with_the_given_certificate() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS certificate and key"));
 }
+
+/// `serve --access-log`: one line per request with the route template and status, never the
+/// prefix or account asked for.
+#[test]
+fn the_access_log_names_routes_never_values() {
+    let f = fixture();
+    let server = Server::start_with(&f.data, &["--access-log"], &[]);
+    assert_eq!(http_get(&server.addr, "/range/5BAA6", &[]).0, 200);
+    assert_eq!(http_get(&server.addr, "/range/zzzzz", &[]).0, 400);
+    assert_eq!(http_get(&server.addr, "/no/such/page", &[]).0, 404);
+    let account = "/api/v3/breachedaccount/someone%40example.test";
+    assert_eq!(
+        http_get(&server.addr, account, &[("User-Agent", "t")]).0,
+        401
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.log.lock().unwrap().matches("us\n").count() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            server.log.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = server.log.lock().unwrap().clone();
+    for line in [
+        " GET /range/{prefix} 200 ",
+        " GET /range/{prefix} 400 ",
+        " GET unmatched 404 ",
+        " GET /api/v3/breachedaccount/{account} 401 ",
+    ] {
+        assert!(log.contains(line), "{line:?} not in {log}");
+    }
+    for value in ["5BAA6", "zzzzz", "someone", "no/such"] {
+        assert!(!log.contains(value), "{value} in {log}");
+    }
+}
