@@ -260,5 +260,21 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
         let n: u64 = snap.segments(ns).iter().map(|s| s.bytes()).sum();
         let _ = writeln!(out, "leakwatch_store_bytes{{namespace=\"{ns}\"}} {n}");
     }
+    // The outbox: a short read of the catalogue (a blocking one, but one indexed count).
+    if state.mail.is_some()
+        && let Ok(counts) = state.catalog.write(|c| c.outbox_counts())
+    {
+        out.push_str("# HELP leakwatch_outbox_notifications Notifications in the outbox by state (pending: waiting or being delivered; failed: given up).\n# TYPE leakwatch_outbox_notifications gauge\n");
+        for (name, n) in [
+            ("pending", counts.pending),
+            ("delivered", counts.delivered),
+            ("failed", counts.failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "leakwatch_outbox_notifications{{state=\"{name}\"}} {n}"
+            );
+        }
+    }
     respond("text/plain; version=0.0.4", out.into_bytes(), accepts)
 }
