@@ -166,6 +166,14 @@ enum Command {
         #[command(subcommand)]
         what: LookalikeCmd,
     },
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell, on standard output
+    /// (e.g. `leakwatch completions bash > /etc/bash_completion.d/leakwatch`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on standard output (e.g. `leakwatch manpage > leakwatch.1`).
+    Manpage,
     /// Segments, hashes and bytes per hash.
     Stats {
         #[command(flatten)]
@@ -994,6 +1002,21 @@ fn main() -> Result<()> {
         Command::Domain { what } => domain_cmd(what),
         Command::Subscribe { what } => subscribe_cmd(what),
         Command::Lookalike { what } => lookalike_cmd(what),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "leakwatch",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Manpage => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::Vendors { what } => vendors_cmd(what),
         Command::Audit {
             data,

@@ -13,6 +13,7 @@ mod http;
 mod keys;
 mod lookalike;
 mod mail;
+mod packaging;
 mod ranges;
 mod support;
 mod vendors;
