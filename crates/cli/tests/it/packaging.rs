@@ -69,3 +69,52 @@ fn the_systemd_unit_verifies_cleanly() {
     );
     assert!(out.status.success() && said.trim().is_empty(), "{said}");
 }
+
+/// Every metric the Grafana dashboard in `packaging/grafana/` queries is one the server
+/// exports (read from a live `/metrics`), so the dashboard never shows a silent empty panel.
+#[test]
+fn the_grafana_dashboard_only_queries_exported_metrics() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../packaging/grafana/leakwatch.json"),
+    )
+    .unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices("leakwatch_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 6, "{queried:?}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let list = write(&tmp.path().join("p.txt"), b"hunter2\n");
+    ingest_quiet(data.to_str().unwrap(), list.to_str().unwrap());
+    // With mail set up, so the outbox metrics are exported too (the SMTP server is never
+    // contacted: nothing is queued).
+    let server = Server::start_with(
+        &data,
+        &["--smtp-url", "smtp://127.0.0.1:9"],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY)],
+    );
+    http_get(&server.addr, "/range/5BAA6", &[]);
+    let (_, _, body) = http_get(&server.addr, "/metrics", &[]);
+    let exported = String::from_utf8(body).unwrap();
+    for name in &queried {
+        assert!(
+            exported
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the dashboard queries {name}, which /metrics does not export"
+        );
+    }
+}
