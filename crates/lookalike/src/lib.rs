@@ -403,6 +403,10 @@ pub fn generate(domain: &str, options: &Options) -> Result<Vec<Variant>, Invalid
         ));
     }
 
+    // The domain itself must be a valid host name, or there is nothing to imitate.
+    if punycode(&names[0].1).is_none() {
+        return Err(InvalidDomain);
+    }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (kind, name) in names {
@@ -591,6 +595,17 @@ mod tests {
         let v = generate("paypal.com", &Options::default()).unwrap();
         let idn = v.iter().find(|v| v.unicode == "pàypal.com").unwrap();
         assert_eq!(idn.punycode, "xn--pypal-rqa.com");
+    }
+
+    /// Found by the `lookalike` fuzz target: a name that IDNA accepts but is no host name
+    /// (control characters) left no original, and sorting the variants after it panicked.
+    #[test]
+    fn regression_fuzz_crash_9589ec12_invalid_host_is_refused_not_a_panic() {
+        assert_eq!(
+            generate("pa\0\0\0\n.com", &Options::default()),
+            Err(InvalidDomain)
+        );
+        assert!(check("pa\0\0\0\n.com", &["example.com".to_owned()]).is_ok());
     }
 
     #[test]

@@ -1,0 +1,33 @@
+//! Identifier normalisation on arbitrary text: whatever is accepted is stable (normalising
+//! the normalised form gives it back) and error messages never quote the input.
+#![no_main]
+
+use leakwatch_identity::{
+    lookup_candidates, normalize_domain, normalize_email, normalize_username,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(email) = normalize_email(text) {
+        assert_eq!(
+            normalize_email(&email).as_deref(),
+            Ok(email.as_str()),
+            "{text:?}"
+        );
+    }
+    if let Ok(user) = normalize_username(text) {
+        assert_eq!(
+            normalize_username(&user).as_deref(),
+            Ok(user.as_str()),
+            "{text:?}"
+        );
+    }
+    let _ = normalize_domain(text);
+    if let Err(e) = lookup_candidates(text, Some("GB")) {
+        let message = e.to_string();
+        assert!(text.len() < 4 || !message.contains(text), "{message}");
+    }
+});
