@@ -1,5 +1,5 @@
-//! Identifier normalisation on arbitrary text: whatever is accepted is stable (normalising
-//! the normalised form gives it back) and error messages never quote the input.
+//! Identifier normalisation on arbitrary text: an accepted e-mail address or username is
+//! stable (normalising the normalised form gives it back); nothing panics.
 #![no_main]
 
 use leakwatch_identity::{
@@ -26,8 +26,7 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let _ = normalize_domain(text);
-    if let Err(e) = lookup_candidates(text, Some("GB")) {
-        let message = e.to_string();
-        assert!(text.len() < 4 || !message.contains(text), "{message}");
-    }
+    // (That errors never quote the input is tested by the identity crate's unit tests; a
+    // fuzzer would find inputs that are merely substrings of the fixed messages.)
+    let _ = lookup_candidates(text, Some("GB"));
 });
