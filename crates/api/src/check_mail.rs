@@ -20,7 +20,6 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use leakwatch_identity::OperatorKey;
 use leakwatch_notify::{Mailer, Payload, RetryPolicy};
 
 use crate::{ApiError, AppState, v3::query_param};
@@ -49,13 +48,13 @@ impl Default for CheckLimits {
     }
 }
 
-/// What the server needs to mail private-check results.
+/// What the server needs to mail private-check results, alerts and reports. What it queues
+/// is sealed with `AppState::operator_key`, which must be set too (there is one key, so what
+/// a request seals the worker can open).
 #[derive(Debug)]
 pub struct MailSetup {
     /// The SMTP server.
     pub mailer: Mailer,
-    /// Seals queued payloads (they name their recipient).
-    pub key: OperatorKey,
     /// The catalogue database, which the delivery worker opens on its own connection.
     pub catalog_path: PathBuf,
     /// The URL people reach this server at, quoted in mails.
@@ -73,15 +72,9 @@ pub struct MailSetup {
 
 impl MailSetup {
     /// Mail setup with the default retry policy and limits.
-    pub fn new(
-        mailer: Mailer,
-        key: OperatorKey,
-        catalog_path: PathBuf,
-        public_url: String,
-    ) -> Self {
+    pub fn new(mailer: Mailer, catalog_path: PathBuf, public_url: String) -> Self {
         MailSetup {
             mailer,
-            key,
             catalog_path,
             public_url: public_url.trim_end_matches('/').to_owned(),
             retry: RetryPolicy::default(),
@@ -137,9 +130,8 @@ pub(crate) async fn check_by_mail(
 /// address valid, and takes a token from the client's and the address's rate limits.
 /// Returns the normalised address.
 pub(crate) async fn mail_request(state: &AppState, request: Request) -> Result<String, ApiError> {
-    let mail = state
-        .mail
-        .as_ref()
+    let (mail, _) = state
+        .mailing()
         .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
     let peer = request
         .extensions()
@@ -179,11 +171,10 @@ pub(crate) async fn queue_and_accept(
     payload: Payload,
     body: &'static str,
 ) -> Result<Response, ApiError> {
-    let mail = state
-        .mail
-        .as_ref()
+    let (mail, key) = state
+        .mailing()
         .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
-    let sealed = payload.seal(&mail.key);
+    let sealed = payload.seal(key);
     let queued = state.clone();
     tokio::task::spawn_blocking(move || queued.catalog.enqueue(None, &sealed))
         .await

@@ -29,7 +29,7 @@ pub(crate) fn start_worker(
     state: Arc<AppState>,
     stop: Arc<AtomicBool>,
 ) -> Option<std::thread::JoinHandle<()>> {
-    let mail = state.mail.as_ref()?;
+    let (mail, key) = state.mailing()?;
     let lock_path = mail.catalog_path.with_file_name("outbox.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -53,7 +53,7 @@ pub(crate) fn start_worker(
     let (tx, rx) = std::sync::mpsc::channel();
     *mail.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
     let mut worker =
-        leakwatch_notify::Worker::new(catalog, mail.key.clone(), mail.mailer.clone(), mail.retry);
+        leakwatch_notify::Worker::new(catalog, key.clone(), mail.mailer.clone(), mail.retry);
     std::thread::Builder::new()
         .name("leakwatch-outbox".into())
         .spawn(move || {
@@ -107,7 +107,7 @@ pub(crate) fn queue_alerts(
     state: &AppState,
     catalog: &mut Catalog,
 ) -> Result<usize, Box<dyn std::error::Error>> {
-    let Some(mail) = state.mail.as_ref() else {
+    let Some((_, key)) = state.mailing() else {
         return Ok(0);
     };
     let snap = state.store.snapshot();
@@ -136,7 +136,7 @@ pub(crate) fn queue_alerts(
         if !subscriber.is_active() {
             continue;
         }
-        let Some(subscription) = Subscription::open(&subscriber.sealed, &mail.key) else {
+        let Some(subscription) = Subscription::open(&subscriber.sealed, key) else {
             eprintln!(
                 "leakwatch serve: subscriber {} does not open under the operator key; skipped",
                 subscriber.id
@@ -155,7 +155,7 @@ pub(crate) fn queue_alerts(
                     .collect()
             }
             Subscription::Domain { domain, .. } => {
-                let found = crate::domain::breached_domain(&snap, &mail.key, domain)?;
+                let found = crate::domain::breached_domain(&snap, key, domain)?;
                 new.iter()
                     .map(|&(id, b)| {
                         let n = found
@@ -187,7 +187,7 @@ pub(crate) fn queue_alerts(
                 accounts,
             };
             if catalog
-                .enqueue(Some(dedupe.as_bytes()), &payload.seal(&mail.key), now)?
+                .enqueue(Some(dedupe.as_bytes()), &payload.seal(key), now)?
                 .is_some()
             {
                 queued += 1;
@@ -211,7 +211,7 @@ pub(crate) fn queue_impact_alerts(
     state: &AppState,
     catalog: &mut Catalog,
 ) -> Result<usize, Box<dyn std::error::Error>> {
-    let Some(mail) = state.mail.as_ref() else {
+    let Some((_, key)) = state.mailing() else {
         return Ok(0);
     };
     let done = catalog.impact_alerted()?;
@@ -241,7 +241,7 @@ pub(crate) fn queue_impact_alerts(
                 owner,
             };
             if catalog
-                .enqueue(Some(dedupe.as_bytes()), &payload.seal(&mail.key), now)?
+                .enqueue(Some(dedupe.as_bytes()), &payload.seal(key), now)?
                 .is_some()
             {
                 queued += 1;
@@ -262,7 +262,7 @@ pub(crate) fn compose(
     pending: &Pending,
     payload: Payload,
 ) -> Result<Outgoing, String> {
-    let mail = state.mail.as_ref().ok_or("mail is not set up")?;
+    let (mail, key) = state.mailing().ok_or("mail is not set up")?;
     let url = &mail.public_url;
     match payload {
         Payload::CheckResult { email } => {
@@ -294,7 +294,7 @@ pub(crate) fn compose(
                 email: email.clone(),
                 expires: pending.created + CONFIRM_LINK_SECS,
             }
-            .token(&mail.key);
+            .token(key);
             Ok(Outgoing::Mail(Email {
                 to: email,
                 subject: "Confirm your leakwatch alerts".to_owned(),
@@ -313,8 +313,7 @@ pub(crate) fn compose(
                 .subscriber(subscriber)
                 .map_err(|e| e.to_string())?
                 .ok_or("the domain registration was removed before delivery")?;
-            let Some(Subscription::Domain { domain, .. }) =
-                Subscription::open(&row.sealed, &mail.key)
+            let Some(Subscription::Domain { domain, .. }) = Subscription::open(&row.sealed, key)
             else {
                 return Err("the registration does not open under the operator key".to_owned());
             };
@@ -322,7 +321,7 @@ pub(crate) fn compose(
                 subscriber,
                 expires: pending.created + crate::domains::VERIFY_LINK_SECS,
             }
-            .token(&mail.key);
+            .token(key);
             Ok(Outgoing::Mail(Email {
                 to: address,
                 subject: format!("Verify {domain} for leakwatch"),
@@ -370,7 +369,7 @@ pub(crate) fn compose(
                 .map_err(|e| e.to_string())?
                 .filter(|s| s.is_active())
                 .ok_or("the subscriber unsubscribed before delivery")?;
-            let subscription = Subscription::open(&row.sealed, &mail.key)
+            let subscription = Subscription::open(&row.sealed, key)
                 .ok_or("the subscription does not open under the operator key")?;
             let all = state.catalog.breaches();
             let b = all
@@ -379,7 +378,7 @@ pub(crate) fn compose(
                 .ok_or("the breach was retired before delivery")?;
             let unsubscribe = format!(
                 "{url}/api/v1/unsubscribe?token={}",
-                Link::Unsubscribe { subscriber }.token(&mail.key)
+                Link::Unsubscribe { subscriber }.token(key)
             );
             if let Subscription::Domain {
                 domain,

@@ -177,6 +177,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Mail delivery and the operator key that seals everything it queues, when both are
+    /// set up (one key, so what requests seal the worker can open).
+    pub(crate) fn mailing(&self) -> Option<(&crate::MailSetup, &leakwatch_identity::OperatorKey)> {
+        Some((self.mail.as_ref()?, self.operator_key.as_ref()?))
+    }
+}
+
+impl AppState {
     /// State over an opened store and catalogue.
     pub fn new(store: StoreHandle, catalog: CatalogHandle, limits: ServerLimits) -> Self {
         AppState {

@@ -40,12 +40,11 @@ pub(crate) async fn subscribe(
 
 /// The link a request's `token` parameter carries, if this server made it.
 fn link(state: &AppState, query: Option<&str>) -> Result<Link, ApiError> {
-    let mail = state
-        .mail
-        .as_ref()
+    let (_, key) = state
+        .mailing()
         .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
     query_param(query, "token")
-        .and_then(|t| Link::from_token(&t, &mail.key))
+        .and_then(|t| Link::from_token(&t, key))
         .ok_or(ApiError::BadRequest(
             "This link is not valid: copy the whole link from the mail",
         ))
@@ -76,7 +75,7 @@ pub(crate) async fn confirm(
             "This confirmation link has expired: subscribe again",
         ));
     }
-    let key = &state.mail.as_ref().expect("checked by link()").key;
+    let (_, key) = state.mailing().expect("checked by link()");
     let subscription = Subscription::Email { email };
     let (digest, sealed) = (subscription.digest(key), subscription.seal(key));
     let db = state.clone();

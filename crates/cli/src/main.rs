@@ -2140,10 +2140,11 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         if let Some((mail, url)) = mail.as_ref().and_then(|m| Some((m, m.smtp_url.as_ref()?))) {
-            let key = state.operator_key.clone().context(
+            anyhow::ensure!(
+                state.operator_key.is_some(),
                 "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
-                 or --operator-key-file",
-            )?;
+                 or --operator-key-file"
+            );
             let ca = match &mail.smtp_ca_file {
                 Some(path) => Some(
                     std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
@@ -2158,7 +2159,7 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
                 .unwrap_or_else(|| format!("{scheme}://{addr}"));
             eprintln!("leakwatch: mail goes through {}", mailer.server());
             let mut setup =
-                leakwatch_api::MailSetup::new(mailer, key, data.join("catalog.db"), public_url);
+                leakwatch_api::MailSetup::new(mailer, data.join("catalog.db"), public_url);
             setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
             setup.limits = leakwatch_api::CheckLimits {
                 per_ip_per_hour: mail.check_limit_per_ip,
