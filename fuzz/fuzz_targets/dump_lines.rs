@@ -3,6 +3,7 @@
 //! line parsed by it. Layouts may be refused and lines rejected; nothing panics.
 #![no_main]
 
+use leakwatch_identity::Identifier;
 use leakwatch_ingest::{
     dump::{DumpOptions, Layout, detect},
     parse::Format,
@@ -32,10 +33,19 @@ fuzz_target!(|data: &[u8]| {
             .split(|&b| b == b'\n')
             .skip(layout.header_lines as usize)
         {
-            // Whatever a line yields; that identifiers come out normalised (idempotent) is
-            // not asserted yet: a phone number found by this target re-normalises
-            // differently (fuzz/seeds/dump_lines/phone-renormalised; issue #7).
-            let _ = layout.parse(line);
+            // Whatever a line yields, its identifiers come out normalised: parsing one
+            // again gives it back unchanged.
+            let Ok(record) = layout.parse(line) else {
+                continue;
+            };
+            for id in &record.identifiers {
+                let again = Identifier::parse(id.kind(), id.as_str(), Some("GB"));
+                assert_eq!(
+                    again.as_ref().ok(),
+                    Some(id),
+                    "{id:?} re-normalised as {again:?}"
+                );
+            }
         }
     }
 });

@@ -1,9 +1,9 @@
-//! Identifier normalisation on arbitrary text: an accepted e-mail address or username is
-//! stable (normalising the normalised form gives it back); nothing panics.
+//! Identifier normalisation on arbitrary text: an accepted e-mail address, phone number or
+//! username is stable (normalising the normalised form gives it back); nothing panics.
 #![no_main]
 
 use leakwatch_identity::{
-    lookup_candidates, normalize_domain, normalize_email, normalize_username,
+    lookup_candidates, normalize_domain, normalize_email, normalize_phone, normalize_username,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,6 +24,15 @@ fuzz_target!(|data: &[u8]| {
             Ok(user.as_str()),
             "{text:?}"
         );
+    }
+    for region in [None, Some("GB"), Some("US")] {
+        if let Ok(phone) = normalize_phone(text, region) {
+            assert_eq!(
+                normalize_phone(&phone, None).as_deref(),
+                Ok(phone.as_str()),
+                "{text:?} with {region:?}"
+            );
+        }
     }
     let _ = normalize_domain(text);
     // (That errors never quote the input is tested by the identity crate's unit tests; a

@@ -16,6 +16,8 @@
 mod seal;
 
 pub use seal::{ALIAS_RECORD, DOMAIN_RECORD, OperatorKey, SealError, Sealer};
+use std::borrow::Cow;
+
 use sha1::Digest;
 
 /// What an identifier is.
@@ -252,11 +254,42 @@ pub fn normalize_phone(
         }
         _ => t,
     };
-    let number = phonenumber::parse(region, t).map_err(|_| Bad("not a phone number"))?;
+    let mut number = phonenumber::parse(region, t).map_err(|_| Bad("not a phone number"))?;
+    // phonenumber 0.3 strips the *default* region's national prefix from an international
+    // number too: read with GB, "+39 06 …" loses Italy's leading 0 and becomes another number
+    // (or none). An international number is therefore read again without a region, which
+    // takes the metadata from its own country code.
+    if let Some(region) = region {
+        let international = match number.code().source() {
+            phonenumber::country::Source::Plus => Some(Cow::Borrowed(t)),
+            phonenumber::country::Source::Idd => after_idd(region, t).map(Cow::Owned),
+            _ => None,
+        };
+        if let Some(international) = international {
+            number = phonenumber::parse(None, international.as_ref())
+                .map_err(|_| Bad("not a phone number"))?;
+        }
+    }
     if !phonenumber::is_valid(&number) {
         return Err(Bad("not a valid number for its region"));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// `+` and the digits after the international dialling prefix `region` uses (`00`, `011`…),
+/// up to the first letter (an extension's `ext`/`x` is dropped, as E.164 drops it).
+fn after_idd(region: phonenumber::country::Id, t: &str) -> Option<String> {
+    let digits: String = t
+        .chars()
+        .take_while(|c| !c.is_alphabetic() && *c != '#' && *c != ';')
+        .filter(char::is_ascii_digit)
+        .collect();
+    let idd = phonenumber::metadata::DATABASE
+        .by_id(region.as_ref())?
+        .international_prefix()?
+        .find(&digits)
+        .filter(|m| m.start() == 0)?;
+    Some(format!("+{}", &digits[idd.end()..]))
 }
 
 /// Normalises a username: trimmed, Unicode case-folded.
@@ -398,6 +431,84 @@ mod tests {
         check(Phone, "+44 20", None, Err(()));
         check(Phone, "not a number", Some("GB"), Err(()));
         check(Phone, "020 7946 0958", Some("XX"), Err(()));
+    }
+
+    /// Found by fuzz target `dump_lines` (seed `fuzz/seeds/dump_lines/phone-renormalised`):
+    /// read with a default region, an international number lost a leading 0 of its own
+    /// national number to the *region's* national prefix, so `+8000000000002` came out as
+    /// `+80000000002`, which read again was not a valid number.
+    #[test]
+    fn regression_fuzz_dump_lines_phone_renormalised_international_numbers_keep_their_zeros() {
+        use Kind::Phone;
+        for region in [None, Some("GB"), Some("US"), Some("IT")] {
+            check(Phone, "+39 06 1234 5678", region, Ok("+390612345678"));
+            check(Phone, "+800 1234 5678", region, Ok("+80012345678"));
+            check(Phone, "+8000000000002", region, Err(()));
+        }
+        check(Phone, "0039 06 1234 5678", Some("GB"), Ok("+390612345678"));
+        check(
+            Phone,
+            "011 39 06 1234 5678",
+            Some("US"),
+            Ok("+390612345678"),
+        );
+        check(Phone, "00 800 1234 5678", Some("GB"), Ok("+80012345678"));
+        check(Phone, "06 1234 5678", Some("IT"), Ok("+390612345678"));
+        check(
+            Phone,
+            "+44 20 7946 0958 ext. 123",
+            Some("DE"),
+            Ok("+442079460958"),
+        );
+        check(
+            Phone,
+            "0044 20 7946 0958 ext. 123",
+            Some("DE"),
+            Ok("+442079460958"),
+        );
+    }
+
+    /// Whatever a phone number normalises to normalises to itself, with or without a region.
+    #[test]
+    fn phone_normalisation_is_idempotent() {
+        let inputs = [
+            "+8000000000002",
+            "+80000000002",
+            "+39 06 1234 5678",
+            "0039 06 1234 5678",
+            "011 39 06 1234 5678",
+            "020 7946 0958",
+            "+44 (0) 20 7946 0958",
+            "650-253-0000",
+            "+1 650 253 0000",
+            "030 901820",
+            "+49 30 901820",
+            "00 800 1234 5678",
+            "+378 0549 123456",
+            "+7 495 123-45-67",
+            "8 (495) 123-45-67",
+            "+61 2 9876 5432",
+        ];
+        for raw in inputs {
+            for region in [
+                None,
+                Some("GB"),
+                Some("US"),
+                Some("IT"),
+                Some("RU"),
+                Some("AU"),
+            ] {
+                if let Ok(once) = normalize_phone(raw, region) {
+                    for again_region in [None, region] {
+                        assert_eq!(
+                            normalize_phone(&once, again_region).as_deref(),
+                            Ok(once.as_str()),
+                            "{raw:?} read with {region:?} gave {once:?}, read again with {again_region:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
