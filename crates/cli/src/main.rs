@@ -840,8 +840,48 @@ fn die_quietly_on_closed_pipe() {
     }
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprint!("{}", error_report(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as an operator reads it: `Error:` and the message, then each cause the message
+/// does not already quote, then a hint for what the operator can fix (a full disk). No
+/// backtrace: that is for a debugger, not for a terminal.
+fn error_report(e: &anyhow::Error) -> String {
+    let mut report = format!("Error: {e}\n");
+    let mut said = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !said.contains(&cause) {
+            report.push_str(&format!("  caused by: {cause}\n"));
+            said.push_str(&cause);
+        }
+    }
+    let disk_full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        })
+    });
+    if disk_full {
+        report.push_str(
+            "hint: the disk is full (or a quota is reached). What was being written was not published and its partial \
+             files were removed, so the data directory answers as it did before. Free some \
+             space and run the command again.\n",
+        );
+    }
+    report
+}
+
+fn run(cli: Cli) -> Result<()> {
     #[cfg(unix)]
     if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
         die_quietly_on_closed_pipe();

@@ -227,7 +227,26 @@ struct Block {
 }
 
 /// Imports one source into the store held by `writer`.
+///
+/// An import that fails publishes nothing and keeps nothing: its spill files, its rejects
+/// sample and (when `writer` is dropped) its unpublished segments are removed, so a failure
+/// on a full disk gives the space back.
 pub fn ingest(
+    writer: &mut StoreWriter,
+    source: &Source,
+    opts: &IngestOptions,
+) -> Result<Summary, IngestError> {
+    let result = ingest_unclean(writer, source, opts);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&opts.rejects_path);
+        if let Some(dir) = opts.rejects_path.parent() {
+            let _ = std::fs::remove_dir(dir); // only if empty
+        }
+    }
+    result
+}
+
+fn ingest_unclean(
     writer: &mut StoreWriter,
     source: &Source,
     opts: &IngestOptions,

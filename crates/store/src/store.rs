@@ -339,6 +339,12 @@ pub struct CompactStats {
 }
 
 /// The single writer of a store: holds the lock for its lifetime.
+///
+/// Dropped, it deletes whatever it wrote and did not publish (an import that failed half
+/// way, on a full disk say, gives its space back at once instead of at the next writer's
+/// start). What counts as published is read again from the manifest on disk then, not taken
+/// from memory: a commit whose manifest reached the disk but reported an error must not lose
+/// its files.
 #[derive(Debug)]
 pub struct StoreWriter {
     dir: Arc<dyn Directory>,
@@ -359,13 +365,14 @@ impl StoreWriter {
             next_seq: 0,
             _lock: lock,
         };
-        w.remove_unreferenced()?;
+        w.remove_unreferenced_by(&w.manifest)?;
         Ok(w)
     }
 
-    fn remove_unreferenced(&self) -> Result<usize> {
+    /// Deletes unfinished files and every file `manifest` does not name.
+    fn remove_unreferenced_by(&self, manifest: &Manifest) -> Result<usize> {
         let mut removed = self.dir.remove_partials()?;
-        let live: std::collections::HashSet<&str> = self.manifest.live_files().collect();
+        let live: std::collections::HashSet<&str> = manifest.live_files().collect();
         for name in self.dir.list()? {
             if name != MANIFEST_FILE && !live.contains(name.as_str()) {
                 self.dir.delete(&name)?;
@@ -578,6 +585,16 @@ impl StoreWriter {
 }
 
 /// Streams the sorted union of segments, summing the counts of equal keys.
+impl Drop for StoreWriter {
+    fn drop(&mut self) {
+        // Best effort, still holding the lock (fields drop after this body): a manifest that
+        // cannot be read now leaves the files for the next writer's start.
+        if let Ok(published) = read_manifest(self.dir.as_ref()) {
+            let _ = self.remove_unreferenced_by(&published);
+        }
+    }
+}
+
 fn merge_segments(segs: &[Segment], mut f: impl FnMut(Key, u64) -> Result<()>) -> Result<()> {
     merge_heads(segs, |key, hits| {
         f(key, hits.iter().map(|h| h.1).fold(0, u64::saturating_add))

@@ -352,12 +352,16 @@ fn reopening_the_writer_removes_unpublished_leftovers() {
             ..Commit::default()
         })
         .unwrap();
-        // Finished but never published, and one never finished: both are crash leftovers.
-        write_segment(&mut w, Namespace::Sha1, &data);
-        let (_, mut sw) = w.create_segment(Namespace::Ntlm, 1).unwrap();
-        sw.push(Key::from_u128(1), 1).unwrap();
-        std::mem::forget(sw);
     }
+    // What a writer killed before publishing leaves (no destructor ran): a finished segment
+    // no manifest names and one never finished.
+    let published = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    std::fs::copy(&published, tmp.path().join("0000000002-000-sha1.seg")).unwrap();
+    std::fs::write(tmp.path().join("0000000002-001-ntlm.seg.partial"), b"half").unwrap();
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 5); // + LOCK
     let w = StoreWriter::open(dir.clone()).unwrap();
     let mut names: Vec<String> = std::fs::read_dir(tmp.path())
@@ -368,6 +372,52 @@ fn reopening_the_writer_removes_unpublished_leftovers() {
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.contains(&"manifest".to_string()) && names.contains(&"LOCK".to_string()));
     assert_eq!(w.manifest().segments.len(), 1);
+}
+
+/// Regression (found by the disk-full import test): an import that failed after finishing
+/// its SHA-1 segment, on the NTLM one, left the finished segment on disk until the next
+/// writer started, so the space of a failed import was not given back.
+#[test]
+fn a_dropped_writer_removes_what_it_wrote_and_did_not_publish() {
+    for (dir, tmp) in backends() {
+        let data = keys(Namespace::Sha1, 100, 21);
+        let mut w = StoreWriter::open(dir.clone()).unwrap();
+        let meta = write_segment(&mut w, Namespace::Sha1, &data);
+        w.commit(Commit {
+            added: vec![meta],
+            ..Commit::default()
+        })
+        .unwrap();
+        let published = dir.list().unwrap();
+        write_segment(&mut w, Namespace::Sha1, &data);
+        let (_, mut unfinished) = w.create_segment(Namespace::Ntlm, 1).unwrap();
+        unfinished.push(Key::from_u128(1), 1).unwrap();
+        drop(unfinished);
+        let sorted = |mut names: Vec<String>| {
+            names.sort();
+            names
+        };
+        assert!(dir.list().unwrap().len() > published.len());
+        drop(w);
+        assert_eq!(sorted(dir.list().unwrap()), sorted(published));
+        if let Some(tmp) = &tmp {
+            let on_disk: Vec<String> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(
+                !on_disk.iter().any(|n| n.contains("partial")),
+                "{on_disk:?}"
+            );
+        }
+        let snap = Snapshot::open(dir.as_ref()).unwrap();
+        assert_eq!(snap.segments(Namespace::Sha1).len(), 1);
+        assert_eq!(
+            snap.count(Namespace::Sha1, *data.keys().next().unwrap())
+                .unwrap(),
+            data.values().next().copied().unwrap()
+        );
+    }
 }
 
 /// Flipping any byte of a segment is either caught (at open or when the group is read) or

@@ -229,3 +229,151 @@ fn sigkill_during_a_dump_import_leaves_a_published_state_and_a_catalogue_that_ca
         "kills covered both sides: {saw_before} before, {saw_after} after"
     );
 }
+
+/// Runs `import` on a data directory prepared by `setup` on small tmpfs disks of each size
+/// in `kib`: an import that runs out of space must fail clearly (the OS error and the hint),
+/// leave `state` as it was, and leave the same files and the same used bytes behind; one
+/// that fits must reach `after`. Returns (failed, succeeded), or `None` where no tmpfs can
+/// be mounted (not root).
+fn disk_full_sweep<S: PartialEq + std::fmt::Debug>(
+    kib: &[u64],
+    setup: impl Fn(&Path),
+    import: &[&str],
+    state: impl Fn(&Path) -> S,
+    after: &S,
+) -> Option<(usize, usize)> {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut failed, mut succeeded) = (0, 0);
+    for &kib in kib {
+        let disk = Tmpfs::mount(&tmp.path().join(format!("disk-{kib}")), kib)?;
+        let data = disk.0.join("data");
+        setup(&data);
+        let before = state(&data);
+        let (files, used) = (file_listing(&data), disk.used_bytes());
+        let mut child = Command::new(bin());
+        child
+            .args(import)
+            .args(["--data", data.to_str().unwrap()])
+            .env("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY);
+        let out = child.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            succeeded += 1;
+            assert_eq!(&state(&data), after, "{kib} KiB");
+            continue;
+        }
+        failed += 1;
+        eprintln!("{kib} KiB: {}", stderr.lines().last().unwrap_or(""));
+        eprintln!(
+            "   {}",
+            stderr
+                .lines()
+                .find(|l| l.starts_with("Error"))
+                .unwrap_or("")
+        );
+        assert!(
+            stderr.contains("No space left on device") && stderr.contains("hint: the disk is full"),
+            "{kib} KiB: {stderr}"
+        );
+        assert!(!stderr.contains("backtrace"), "{stderr}");
+        assert_eq!(
+            state(&data),
+            before,
+            "{kib} KiB: the published state changed"
+        );
+        // The store's empty LOCK file may be new: an import opens the store to lock it.
+        let mut now = file_listing(&data);
+        if !files.contains_key("store/LOCK") && now.get("store/LOCK") == Some(&0) {
+            now.remove("store/LOCK");
+        }
+        assert_eq!(now, files, "{kib} KiB: files left behind");
+        assert_eq!(disk.used_bytes(), used, "{kib} KiB: space not reclaimed");
+        leakwatch(&["verify", "--data", data.to_str().unwrap()], None);
+    }
+    Some((failed, succeeded))
+}
+
+const NO_TMPFS: &str =
+    "\n*** SKIPPED disk-full import test: cannot mount a tmpfs here (needs root) ***\n";
+
+/// Disk full during a password import: the sizes make the space run out in the SHA-1
+/// segment, in the NTLM one and, at the last size, not at all.
+#[test]
+fn a_full_disk_fails_an_import_clearly_keeps_the_published_state_and_reclaims_the_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = generate(GenFormat::Sha1, 20_000, 1);
+    let b = generate(GenFormat::Plain, 300_000, 2);
+    let a_file = write(&tmp.path().join("a.txt"), &a);
+    let b_file = write(&tmp.path().join("b.txt"), &b);
+    let (b_sha, b_ntlm) = model_of_plain(&b);
+    let after = (merge(&model_of_hash_lines(&a, 40), &b_sha), b_ntlm);
+    // The first import takes about 380 KiB, the second about 1.5 MiB more.
+    let setup = |data: &Path| {
+        ingest_quiet(data.to_str().unwrap(), a_file.to_str().unwrap());
+    };
+    let import = ["ingest", "-q", "--memory", "4M", b_file.to_str().unwrap()];
+    let sizes = [640, 900, 1200, 1500, 1800, 8192];
+    let Some((failed, succeeded)) = disk_full_sweep(&sizes, setup, &import, state, &after) else {
+        eprintln!("{NO_TMPFS}");
+        return;
+    };
+    assert!(
+        failed >= 4 && succeeded >= 1,
+        "the sizes no longer straddle the import: {failed} failed, {succeeded} succeeded"
+    );
+}
+
+/// Disk full during a breach-dump import, which writes more kinds of file: the rejects
+/// sample, password and account segments, postings, the sealed aliases, and the catalogue's
+/// breach row (PwnCount, data classes) after publication.
+#[test]
+fn a_full_disk_fails_a_dump_import_clearly_and_keeps_the_store_and_catalogue() {
+    use crate::accounts::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = gen_dump(Dump::Csv, 40_000, 77, "5");
+    let file = write(&tmp.path().join("dump.csv"), &dump);
+    let setup = |data: &Path| add_breach(data, "Full", &[]);
+    let import = [
+        "ingest",
+        "-q",
+        "--memory",
+        "4M",
+        "--breach",
+        "Full",
+        file.to_str().unwrap(),
+    ];
+    let state = |data: &Path| {
+        let out = leakwatch(
+            &["breach", "show", "--data", data.to_str().unwrap(), "Full"],
+            None,
+        );
+        let breach: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            dump_state(data),
+            breach["PwnCount"].clone(),
+            breach["DataClasses"].clone(),
+        )
+    };
+    let after = {
+        let data = tmp.path().join("reference");
+        setup(&data);
+        let mut args = import.to_vec();
+        args.extend(["--data", data.to_str().unwrap()]);
+        Command::new(bin())
+            .args(&args)
+            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+            .output()
+            .unwrap();
+        state(&data)
+    };
+    // The catalogue alone takes about 80 KiB; the import about 3.9 MiB more.
+    let sizes = [200, 600, 1200, 2000, 2800, 3400, 3800, 16384];
+    let Some((failed, succeeded)) = disk_full_sweep(&sizes, setup, &import, state, &after) else {
+        eprintln!("{NO_TMPFS}");
+        return;
+    };
+    assert!(
+        failed >= 5 && succeeded >= 1,
+        "the sizes no longer straddle the import: {failed} failed, {succeeded} succeeded"
+    );
+}
