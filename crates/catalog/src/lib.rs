@@ -7,6 +7,7 @@
 //! [`Catalog`] stores breaches, validates them, and imports a catalogue in the shape of HIBP's
 //! `/breaches` answer. It knows nothing about hashes or accounts (see the store) or HTTP.
 
+pub mod checksums;
 mod date;
 pub mod keys;
 pub mod outbox;
@@ -21,15 +22,35 @@ use serde::{Deserialize, Serialize};
 pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 
 /// Version of the SQLite schema this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+/// Version 3 adds no table: it marks a file whose every page carries a checksum (see
+/// [`checksums`]); opening an older file converts it.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogError {
-    /// SQLite failed (I/O, locking, a damaged database file).
+    /// SQLite failed (I/O, locking).
     #[error("catalogue database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// The catalogue file is damaged where it was read: a page failed its checksum or its
+    /// structure. Nothing read from it was used.
+    #[error(
+        "the catalogue file is damaged ({0}); nothing read from it was used. `leakwatch verify` \
+         says where; restore the data directory from a backup"
+    )]
+    Damaged(String),
+    /// The catalogue file is damaged at a known place (found by [`checksums::verify_file`] or
+    /// the header check at open).
+    #[error("corrupt data in {file} at byte {offset}: {reason}")]
+    CorruptFile {
+        /// The file, by name.
+        file: String,
+        /// Byte offset of the damaged page (or header field).
+        offset: u64,
+        /// What did not check out.
+        reason: String,
+    },
     /// A breach (or manifest) that does not satisfy the model.
     #[error("invalid breach: {0}")]
     Invalid(String),
@@ -55,6 +76,23 @@ pub enum CatalogError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl From<rusqlite::Error> for CatalogError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        if let rusqlite::Error::SqliteFailure(failure, _) = &e {
+            let damaged = failure.extended_code == rusqlite::ffi::SQLITE_IOERR_DATA
+                || matches!(
+                    failure.code,
+                    ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase
+                );
+            if damaged {
+                return CatalogError::Damaged(e.to_string());
+            }
+        }
+        CatalogError::Sqlite(e)
+    }
 }
 
 /// Shorthand.
@@ -263,7 +301,11 @@ impl Catalog {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
+        checksums::register()?;
+        checksums::check_header(path)?;
         let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        checksums::enable(&conn)?;
         Self::init(conn)
     }
 
@@ -274,7 +316,17 @@ impl Catalog {
 
     fn init(conn: Connection) -> Result<Catalog> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // A rollback journal, not WAL: with SQLite's checksum shim (see [`checksums`]) in WAL
+        // mode, an update committed by the server stayed invisible to other processes (the
+        // CLI, the delivery worker's restart) in our tests. Readers wait for a writer's commit
+        // instead (milliseconds: the catalogue's writes are single rows), under the busy timeout.
+        let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+        if mode != "delete" && mode != "memory" {
+            return Err(CatalogError::Invalid(format!(
+                "the catalogue stays in {mode} mode while another process (an older leakwatch?) \
+                 has it open; stop that process and try again"
+            )));
+        }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         match version {
@@ -319,10 +371,12 @@ impl Catalog {
                      COMMIT;"
                 ))?;
             }
-            // Version 2 only adds tables: created in place, nothing else changes.
+            // Version 2 only adds tables: created in place, nothing else changes. Version 3
+            // only adds page checksums, which `open` has already written.
             1 => conn.execute_batch(&format!(
                 "BEGIN; {OUTBOX_TABLE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))?,
+            2 => conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?,
             SCHEMA_VERSION => {}
             found => {
                 return Err(CatalogError::UnsupportedVersion {
@@ -472,6 +526,22 @@ impl Catalog {
         }
         tx.commit()?;
         Ok(valid.len())
+    }
+
+    /// Checks the whole catalogue: every page checksum of the file at `path` (this
+    /// catalogue's file) recomputed, to name a damaged page by its offset, then SQLite's
+    /// integrity check (every table and index consistent).
+    pub fn verify(&self, path: &Path) -> Result<checksums::FileCheck> {
+        let file = checksums::verify_file(path)?;
+        let problems: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if problems != ["ok"] {
+            return Err(CatalogError::Damaged(problems.join("; ")));
+        }
+        Ok(file)
     }
 
     /// Changes whenever another connection commits to the database: poll it to reload.

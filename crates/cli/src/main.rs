@@ -1093,6 +1093,22 @@ fn run(cli: Cli) -> Result<()> {
                 m.aliases.len(),
                 snap.generation()
             );
+            let path = data.data.join("catalog.db");
+            if path.exists() {
+                let check = match catalog(&data.data) {
+                    Ok(c) => c.verify(&path).context("verification failed")?,
+                    Err(e) => {
+                        // Too damaged to open: the page scan may still say where.
+                        leakwatch_catalog::checksums::verify_file(&path)
+                            .context("verification failed")?;
+                        return Err(e.context("verification failed"));
+                    }
+                };
+                println!(
+                    "ok: catalogue, {} pages of {} bytes verified",
+                    check.pages, check.page_size
+                );
+            }
             Ok(())
         }
         Command::Gen {

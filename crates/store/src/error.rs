@@ -30,7 +30,10 @@ pub enum StoreError {
         reason: String,
     },
     /// A file was written by a newer (or unknown) format version.
-    #[error("{file} has format version {found}; this build reads version {supported}")]
+    #[error(
+        "{file} has format version {found}; this build reads version {supported} (a newer \
+         leakwatch wrote it, or the file is damaged at its version field)"
+    )]
     UnsupportedVersion {
         /// The store file, by its name in the directory.
         file: String,

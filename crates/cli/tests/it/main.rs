@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod catalog;
 mod clients;
+mod corruption;
 mod crash;
 mod fixture;
 mod formats;
