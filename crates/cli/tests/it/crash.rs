@@ -1,6 +1,9 @@
 //! Crash safety: SIGKILL a real `leakwatch ingest` / `compact` child at many instants across
-//! its run; afterwards the store must answer exactly as before the import or exactly as
-//! after it, never anything else, and the next writer must clean up what was left.
+//! its run (40 password imports, 20 compactions, 20 dump imports; the outbox's 20 are in
+//! `mail.rs`); afterwards the store must answer exactly as before the import or exactly as
+//! after it, never anything else, and the next writer must clean up what was left. And a full
+//! disk: the import fails clearly and leaves the published state and the free space as they
+//! were.
 
 use std::{
     path::Path,
@@ -87,7 +90,7 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
     let full = timed(&base, &work, &ingest_args);
     assert_eq!(state(&work), after);
 
-    let points = 24;
+    let points = 40;
     let (mut saw_before, mut saw_after) = (0, 0);
     for i in 0..points {
         // Spread over the measured run (jittered by a few ms so the grid shifts); the last
@@ -132,8 +135,8 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
     let merged_base = tmp.path().join("merged-base");
     copy_dir(&work, &merged_base);
     let full = timed(&merged_base, &work, &["compact"]);
-    for i in 0..12 {
-        let delay = full.mul_f64(1.2 * i as f64 / 12.0);
+    for i in 0..20 {
+        let delay = full.mul_f64(1.2 * i as f64 / 20.0);
         run_and_kill(&merged_base, &work, &["compact"], delay);
         assert_eq!(state(&work), after, "compaction killed after {delay:?}");
         leakwatch(&["verify", "--data", work.to_str().unwrap()], None);
@@ -190,7 +193,7 @@ fn sigkill_during_a_dump_import_leaves_a_published_state_and_a_catalogue_that_ca
     let want_count = model.distinct_emails().len() as u64;
     assert_eq!(pwn_count(&work), want_count);
 
-    let points = 12;
+    let points = 20;
     let (mut saw_before, mut saw_after) = (0, 0);
     for i in 0..points {
         let delay = if i < points - 2 {

@@ -582,6 +582,88 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     drop(server);
 }
 
+/// kill -9 at twenty instants spread pseudo-randomly over the delivery of 30 alerts (the
+/// first run queues them, each later run resumes the outbox), then one run to the end: every
+/// subscriber gets the alert, and a message is sent more than once only in RFC 1047's window
+/// (accepted by the mail server, killed before the outbox recorded it) — then with the same
+/// Message-ID, so the receiver can drop the copy.
+#[test]
+fn alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 30 ms per recipient: a delivery run takes about a second.
+    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 0.03) else {
+        return;
+    };
+    let data = data_with_breach(tmp.path(), &[]);
+    let subscribers: Vec<String> = (0..30).map(|i| format!("sub{i:02}@example.test")).collect();
+    for who in &subscribers {
+        operator_cli(&data, &["subscribe", "add", who]);
+    }
+    let refs: Vec<&str> = subscribers.iter().map(String::as_str).collect();
+    load_breach(tmp.path(), &data, "Killbank", &refs);
+
+    let args = ["--smtp-url", &smtp.url(), "--mail-retry-after", "1"];
+    let env = [("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut delivered_at_kill = Vec::new();
+    for _ in 0..20 {
+        let mut server = Server::start_with(&data, &args, &env);
+        // xorshift: 0 to 300 ms after the server is ready, reproducibly.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 300));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        delivered_at_kill.push(smtp.messages().len());
+    }
+    let server = Server::start_with(&data, &args, &env);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let alerts = |mails: &[serde_json::Value]| -> BTreeSet<String> {
+        subjects_to(mails, "leakwatch alert: Killbank")
+            .into_iter()
+            .collect()
+    };
+    let mut mails = smtp.messages();
+    while alerts(&mails).len() < subscribers.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        mails = smtp.messages();
+    }
+    let want: BTreeSet<String> = subscribers.iter().cloned().collect();
+    assert_eq!(
+        alerts(&mails),
+        want,
+        "delivered so far at each kill: {delivered_at_kill:?}\n{}",
+        server.log.lock().unwrap()
+    );
+    // Copies of one alert share its Message-ID; distinct alerts never do.
+    let mut ids_per_recipient: std::collections::BTreeMap<String, BTreeSet<String>> =
+        Default::default();
+    let killbank: Vec<_> = mails
+        .iter()
+        .filter(|m| m["subject"] == "leakwatch alert: Killbank")
+        .collect();
+    for m in &killbank {
+        ids_per_recipient
+            .entry(m["rcpt_tos"][0].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(m["message_id"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        ids_per_recipient.values().all(|ids| ids.len() == 1),
+        "{ids_per_recipient:#?}"
+    );
+    let copies = killbank.len() - subscribers.len();
+    assert!(copies <= 20, "{copies} copies for 20 kills");
+    eprintln!(
+        "20 kills (delivered at each: {delivered_at_kill:?}); {copies} copies in RFC 1047's window"
+    );
+    assert!(
+        delivered_at_kill.iter().any(|&n| n > 1) && delivered_at_kill[0] < subscribers.len(),
+        "the kills landed during delivery: {delivered_at_kill:?}"
+    );
+}
+
 /// A real DNS server on loopback (dnslib's zone resolver) serving one zone file.
 struct DnsServer {
     child: Child,
