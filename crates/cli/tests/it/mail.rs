@@ -582,7 +582,7 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     drop(server);
 }
 
-/// kill -9 at twenty instants spread pseudo-randomly over the delivery of 30 alerts (the
+/// kill -9 at twenty instants spread pseudo-randomly over the delivery of 40 alerts (the
 /// first run queues them, each later run resumes the outbox), then one run to the end: every
 /// subscriber gets the alert, and a message is sent more than once only in RFC 1047's window
 /// (accepted by the mail server, killed before the outbox recorded it) — then with the same
@@ -590,12 +590,12 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
 #[test]
 fn alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id() {
     let tmp = tempfile::tempdir().unwrap();
-    // 30 ms per recipient: a delivery run takes about a second.
-    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 0.03) else {
+    // 50 ms per recipient: delivering all 40 takes 2 s, more than the twenty runs get.
+    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 0.05) else {
         return;
     };
     let data = data_with_breach(tmp.path(), &[]);
-    let subscribers: Vec<String> = (0..30).map(|i| format!("sub{i:02}@example.test")).collect();
+    let subscribers: Vec<String> = (0..40).map(|i| format!("sub{i:02}@example.test")).collect();
     for who in &subscribers {
         operator_cli(&data, &["subscribe", "add", who]);
     }
@@ -608,11 +608,11 @@ fn alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id
     let mut delivered_at_kill = Vec::new();
     for _ in 0..20 {
         let mut server = Server::start_with(&data, &args, &env);
-        // xorshift: 0 to 300 ms after the server is ready, reproducibly.
+        // xorshift: 0 to 150 ms after the server is ready, reproducibly.
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(seed % 300));
+        std::thread::sleep(Duration::from_millis(seed % 150));
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         delivered_at_kill.push(smtp.messages().len());
@@ -654,13 +654,20 @@ fn alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id
         "{ids_per_recipient:#?}"
     );
     let copies = killbank.len() - subscribers.len();
-    assert!(copies <= 20, "{copies} copies for 20 kills");
+    assert!(
+        copies <= 2,
+        "{copies} copies for 20 kills: the window is wider than a commit"
+    );
     eprintln!(
         "20 kills (delivered at each: {delivered_at_kill:?}); {copies} copies in RFC 1047's window"
     );
+    let during = delivered_at_kill
+        .windows(2)
+        .filter(|w| w[0] < w[1] && w[1] < subscribers.len())
+        .count();
     assert!(
-        delivered_at_kill.iter().any(|&n| n > 1) && delivered_at_kill[0] < subscribers.len(),
-        "the kills landed during delivery: {delivered_at_kill:?}"
+        during >= 10,
+        "only {during} kills landed while alerts were going out: {delivered_at_kill:?}"
     );
 }
 
