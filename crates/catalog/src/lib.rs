@@ -23,7 +23,7 @@ pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 
 /// Version of the SQLite schema this build reads and writes (`PRAGMA user_version`).
 /// Version 3 adds no table: it marks a file whose every page carries a checksum (see
-/// [`checksums`]); opening an older file converts it.
+/// [`checksums`]). An older file is refused until [`Catalog::migrate`] converts it.
 pub const SCHEMA_VERSION: i64 = 3;
 
 /// Errors from the catalogue.
@@ -60,6 +60,18 @@ pub enum CatalogError {
     /// A breach of that name exists already.
     #[error("a breach named {0:?} already exists")]
     Exists(String),
+    /// The database was written by an older leakwatch: `leakwatch migrate` brings it up to
+    /// date. It is never converted silently.
+    #[error(
+        "catalogue schema version {found}; this build uses version {supported}: back up the \
+         data directory and run `leakwatch migrate`"
+    )]
+    NeedsMigration {
+        /// Version in the file.
+        found: i64,
+        /// Version this build uses.
+        supported: i64,
+    },
     /// The database was written by a newer leakwatch.
     #[error("catalogue schema version {found}; this build reads version {supported}")]
     UnsupportedVersion {
@@ -295,6 +307,10 @@ const COLUMNS: &str = "name, title, domain, breach_date, added_date, modified_da
      logo_path, data_classes, is_verified, is_fabricated, is_sensitive, is_retired, is_spam_list, is_malware, \
      is_subscription_free, is_stealer_log, vendor";
 
+fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
 /// Waits for another connection's lock in 1 ms steps, for up to 5 s. SQLite's own busy
 /// timeout sleeps in growing steps (up to 100 ms), which kept a writer waiting tens of
 /// milliseconds behind a reader that held its lock for one: with a rollback journal, readers
@@ -314,12 +330,59 @@ impl Catalog {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
+        let conn = Self::connect(path)?;
+        match user_version(&conn)? {
+            // New (checksums from its first page), or current (checksums verified).
+            0 | SCHEMA_VERSION => checksums::enable(&conn)?,
+            found @ 1..SCHEMA_VERSION => {
+                return Err(CatalogError::NeedsMigration {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            _ => {} // refused by `init`
+        }
+        Self::init(conn)
+    }
+
+    /// Brings the catalogue at `path` to [`SCHEMA_VERSION`]: version 1 gains the tables of
+    /// version 2, and a file without page checksums is rewritten with them (`VACUUM`, which
+    /// needs the file to itself). Returns the version it found, or `None` if there was nothing
+    /// to do (current, or no catalogue yet). Nothing else changes an existing catalogue's
+    /// version: [`Catalog::open`] refuses an older one.
+    pub fn migrate(path: &Path) -> Result<Option<i64>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Self::connect(path)?;
+        let found = user_version(&conn)?;
+        match found {
+            0 | SCHEMA_VERSION => return Ok(None),
+            1..SCHEMA_VERSION => {}
+            found => {
+                return Err(CatalogError::UnsupportedVersion {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
+        if found == 1 {
+            // Version 2 only added tables.
+            conn.execute_batch(&format!("BEGIN; {OUTBOX_TABLE} COMMIT;"))?;
+        }
+        // Version 3 only added page checksums.
+        checksums::enable(&conn)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?;
+        Ok(Some(found))
+    }
+
+    /// A connection through the checksum VFS to a file whose header is sound.
+    fn connect(path: &Path) -> Result<Connection> {
         checksums::register()?;
         checksums::check_header(path)?;
         let conn = Connection::open(path)?;
         wait_for_locks(&conn)?;
-        checksums::enable(&conn)?;
-        Self::init(conn)
+        Ok(conn)
     }
 
     /// An in-memory catalogue, for tests.
@@ -341,8 +404,7 @@ impl Catalog {
             )));
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        match version {
+        match user_version(&conn)? {
             0 => {
                 conn.execute_batch(&format!(
                     "BEGIN;
@@ -384,13 +446,13 @@ impl Catalog {
                      COMMIT;"
                 ))?;
             }
-            // Version 2 only adds tables: created in place, nothing else changes. Version 3
-            // only adds page checksums, which `open` has already written.
-            1 => conn.execute_batch(&format!(
-                "BEGIN; {OUTBOX_TABLE} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?,
-            2 => conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?,
             SCHEMA_VERSION => {}
+            found @ 1..SCHEMA_VERSION => {
+                return Err(CatalogError::NeedsMigration {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
             found => {
                 return Err(CatalogError::UnsupportedVersion {
                     found,

@@ -201,7 +201,7 @@ fn outbox_dedupes_leases_retries_and_erases_delivered_payloads() {
 }
 
 #[test]
-fn a_version_1_catalogue_gains_the_outbox_and_keeps_its_breaches() {
+fn a_version_1_catalogue_is_refused_until_migrated_then_has_the_outbox_and_its_breaches() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("catalog.db");
     {
@@ -215,6 +215,12 @@ fn a_version_1_catalogue_gains_the_outbox_and_keeps_its_breaches() {
             )
             .unwrap();
     }
+    assert!(matches!(
+        Catalog::open(&path),
+        Err(CatalogError::NeedsMigration { found: 1, .. })
+    ));
+    assert_eq!(Catalog::migrate(&path).unwrap(), Some(1));
+    assert_eq!(Catalog::migrate(&path).unwrap(), None, "once is enough");
     let mut c = Catalog::open(&path).unwrap();
     assert_eq!(c.get("fictobank").unwrap().unwrap().pwn_count, 123456);
     assert!(c.enqueue(None, b"p", 1).unwrap().is_some());
@@ -481,10 +487,10 @@ fn every_flipped_byte_of_the_catalogue_is_detected_or_harmless() {
     assert!(refused > 0, "{refused} refused, {harmless} harmless");
 }
 
-/// A catalogue written before page checksums (schema version 2) gets them when opened: the
-/// file is rewritten once, keeps its rows and then verifies.
+/// A catalogue written before page checksums (schema version 2) is refused until migrated;
+/// the migration rewrites it once, it keeps its rows and then verifies.
 #[test]
-fn a_catalogue_without_checksums_gets_them_when_opened() {
+fn a_catalogue_without_checksums_is_refused_until_migrated_then_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("catalog.db");
     // Written as an older leakwatch wrote it: through SQLite's plain unix VFS (no reserved
@@ -501,6 +507,11 @@ fn a_catalogue_without_checksums_gets_them_when_opened() {
         checksums::verify_file(&path),
         Err(CatalogError::CorruptFile { offset: 20, .. })
     ));
+    assert!(matches!(
+        Catalog::open(&path),
+        Err(CatalogError::NeedsMigration { found: 2, .. })
+    ));
+    assert_eq!(Catalog::migrate(&path).unwrap(), Some(2));
     let c = Catalog::open(&path).unwrap();
     let version: i64 = c
         .conn

@@ -188,8 +188,17 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
     },
-    /// Check every checksum of every store file.
+    /// Check every checksum of every store file and every catalogue page.
     Verify {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Bring the data directory's formats up to this build's versions (back up first).
+    ///
+    /// leakwatch never upgrades a file on its own: a catalogue written by an older release
+    /// is refused (`serve` does not start) until this converts it. Store files of every
+    /// released format are read as they are and need nothing.
+    Migrate {
         #[command(flatten)]
         data: DataArg,
     },
@@ -1109,6 +1118,28 @@ fn run(cli: Cli) -> Result<()> {
                     check.pages, check.page_size
                 );
             }
+            Ok(())
+        }
+        Command::Migrate { data } => {
+            let path = data.data.join("catalog.db");
+            match leakwatch_catalog::Catalog::migrate(&path)
+                .with_context(|| format!("migrating {}", path.display()))?
+            {
+                Some(found) => println!(
+                    "catalogue: schema version {found} → {}",
+                    leakwatch_catalog::SCHEMA_VERSION
+                ),
+                None => println!(
+                    "catalogue: schema version {}, nothing to do",
+                    leakwatch_catalog::SCHEMA_VERSION
+                ),
+            }
+            let snap = Snapshot::open(store_dir(&data.data)?.as_ref())?;
+            println!(
+                "store: generation {}, manifest format {}: read as it is",
+                snap.generation(),
+                snap.manifest().format_version
+            );
             Ok(())
         }
         Command::Gen {

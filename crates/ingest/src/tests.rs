@@ -38,6 +38,10 @@ fn a_full_spill_disk_fails_the_import_instead_of_hanging() {
     let tmp = tempfile::tempdir().unwrap();
     let small = tmp.path().join("small");
     let Some(_mounted) = mount_small_tmpfs(&small) else {
+        assert!(
+            std::env::var_os("LEAKWATCH_REQUIRE_TMPFS").is_none(),
+            "a tmpfs could be mounted before the tests but not now"
+        );
         eprintln!(
             "\n*** SKIPPED disk-full ingest test: cannot mount a tmpfs here (needs root) ***\n"
         );

@@ -175,3 +175,44 @@ fn regenerate_accounts_fixture() {
         }
     }
 }
+
+/// A catalogue of schema version 2 (before page checksums), written by the release before
+/// them (commit f481e66) with `tests/fixtures/catalog-v2/make.sh`, which also saved that
+/// release's own listings of it. It is refused until `leakwatch migrate`; after it the current
+/// build lists exactly what the old one did, and every page verifies.
+#[test]
+fn a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held() {
+    let fixture = fixtures().join("catalog-v2");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(fixture.join("catalog.db"), data.join("catalog.db")).unwrap();
+    let d = data.to_str().unwrap();
+    let list = |what: &[&str]| -> String {
+        let mut args = what.to_vec();
+        args.extend(["--data", d]);
+        String::from_utf8(leakwatch(&args, None).stdout).unwrap()
+    };
+
+    let refused = try_leakwatch(&["breach", "list", "--data", d], None);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("schema version 2") && stderr.contains("leakwatch migrate"),
+        "{stderr}"
+    );
+
+    let migrated = list(&["migrate"]);
+    assert!(migrated.contains("schema version 2 → 3"), "{migrated}");
+    for (args, file) in [
+        (&["breach", "list"][..], "breach-list.txt"),
+        (&["keys", "list"][..], "keys-list.txt"),
+        (&["vendors", "export"][..], "vendors-export.csv"),
+    ] {
+        let want = std::fs::read_to_string(fixture.join(file)).unwrap();
+        assert_eq!(list(args), want, "{args:?}");
+    }
+    leakwatch(&["verify", "--data", d], None);
+    let again = list(&["migrate"]);
+    assert!(again.contains("nothing to do"), "{again}");
+}
