@@ -2,6 +2,8 @@
 //! crate (store, ingest, api, gen); this file only wires them to flags and prints results.
 //! It deliberately holds no logic a test would need to reach except through the binary.
 
+mod config;
+
 use std::{
     io::{IsTerminal, Read, Write},
     net::SocketAddr,
@@ -24,6 +26,12 @@ use leakwatch_store::{Directory, MmapDirectory, Namespace, Snapshot, StoreWriter
     about = "Self-hosted breach exposure: Pwned Passwords-compatible range API over your own leak corpora"
 )]
 struct Cli {
+    /// Configuration file (TOML; `leakwatch config example` shows every setting). Without
+    /// it: LEAKWATCH_CONFIG, then ./leakwatch.toml, ~/.config/leakwatch/leakwatch.toml,
+    /// /etc/leakwatch/leakwatch.toml. Flags win over the environment, the environment over
+    /// the file.
+    #[arg(long, global = true, env = "LEAKWATCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,7 +50,7 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
         /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        #[arg(long, env = "LEAKWATCH_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// Region for queried phone numbers without a country code (ISO 3166, e.g. GB).
         #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
@@ -192,6 +200,11 @@ enum Command {
     Verify {
         #[command(flatten)]
         data: DataArg,
+    },
+    /// The configuration file: an example with every setting, or a check of one.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
     },
     /// Bring the data directory's formats up to this build's versions (back up first).
     ///
@@ -408,11 +421,15 @@ struct MailArgs {
     /// public roots).
     #[arg(long, env = "LEAKWATCH_SMTP_CA_FILE")]
     smtp_ca_file: Option<PathBuf>,
+    /// File holding the SMTP password for the user named in --smtp-url (USER@HOST), so the
+    /// password is in neither the environment nor the process list.
+    #[arg(long, env = "LEAKWATCH_SMTP_PASSWORD_FILE")]
+    smtp_password_file: Option<PathBuf>,
     /// Checks and subscriptions one client IP may ask for per hour.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "LEAKWATCH_CHECK_LIMIT_PER_IP", default_value_t = 10)]
     check_limit_per_ip: u32,
     /// Checks and subscriptions one address may receive per day.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, env = "LEAKWATCH_CHECK_LIMIT_PER_ADDRESS", default_value_t = 3)]
     check_limit_per_address: u32,
     /// Sender of leakwatch's mails.
     #[arg(
@@ -453,6 +470,17 @@ impl OperatorKeyArg {
         };
         Ok(Some(OperatorKey::from_hex(&text)?))
     }
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print a configuration file with every setting, its variable and its default, commented.
+    Example,
+    /// Check a configuration file: every unknown setting or bad value, with its line.
+    Check {
+        /// The file (default: the one leakwatch would read; see --config).
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -850,6 +878,20 @@ fn die_quietly_on_closed_pipe() {
 }
 
 fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // `config check` reads the file itself: a broken file must not stop it.
+    let checking_config =
+        args.iter().skip(1).find(|a| !a.starts_with('-')) == Some(&"config".to_owned());
+    if !checking_config {
+        let applied = config::locate(&args).and_then(|file| match file {
+            Some(file) => config::apply(&file),
+            None => Ok(()),
+        });
+        if let Err(e) = applied {
+            eprint!("{}", error_report(&e));
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -1120,6 +1162,23 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Config { what } => match what {
+            ConfigCmd::Example => {
+                print!("{}", config::example());
+                Ok(())
+            }
+            ConfigCmd::Check { file } => {
+                let args: Vec<String> = std::env::args().collect();
+                let file = match file {
+                    Some(f) => f,
+                    None => config::locate(&args)?
+                        .context("no configuration file: none given and none in the search path")?,
+                };
+                let n = config::check_file(&file)?;
+                println!("{}: ok, {n} setting(s)", file.display());
+                Ok(())
+            }
+        },
         Command::Migrate { data } => {
             let path = data.data.join("catalog.db");
             match leakwatch_catalog::Catalog::migrate(&path)
@@ -2238,7 +2297,15 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
                 ),
                 None => None,
             };
-            let mailer = leakwatch_notify::Mailer::new(url, &mail.mail_from, ca.as_deref())
+            let url = match &mail.smtp_password_file {
+                Some(path) => {
+                    let password = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    with_password(url, password.trim_end_matches(['\r', '\n']))?
+                }
+                None => url.clone(),
+            };
+            let mailer = leakwatch_notify::Mailer::new(&url, &mail.mail_from, ca.as_deref())
                 .map_err(anyhow::Error::msg)?;
             let public_url = mail
                 .public_url
@@ -2267,6 +2334,31 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
         eprintln!("leakwatch: shut down cleanly");
         Ok(())
     })
+}
+
+/// `url` (smtp://USER@HOST…) with `password` added to its user, percent-encoded.
+fn with_password(url: &str, password: &str) -> Result<String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .context("the SMTP URL has no scheme")?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((user, host)) = authority.rsplit_once('@') else {
+        bail!("--smtp-password-file needs a user name in the SMTP URL: {scheme}://USER@HOST");
+    };
+    if user.contains(':') {
+        bail!("the SMTP URL has a password already; give it in one place only");
+    }
+    let encoded: String = password
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Ok(format!("{scheme}://{user}:{encoded}@{host}{tail}"))
 }
 
 async fn shutdown_signal() {
@@ -2340,4 +2432,28 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
             banner: Some(banner),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_password;
+
+    #[test]
+    fn a_password_from_a_file_joins_the_user_in_the_smtp_url_percent_encoded() {
+        let check = |url: &str, password: &str, want: Result<&str, &str>| {
+            let got = with_password(url, password).map_err(|e| e.to_string());
+            match want {
+                Ok(w) => assert_eq!(got.as_deref(), Ok(w), "{url}"),
+                Err(part) => assert!(got.as_ref().is_err_and(|e| e.contains(part)), "{got:?}"),
+            }
+        };
+        check(
+            "smtp://alerts@mail.example.org:587?tls=required",
+            "p@ss:w/rd 1",
+            Ok("smtp://alerts:p%40ss%3Aw%2Frd%201@mail.example.org:587?tls=required"),
+        );
+        check("smtps://u@h:465", "plain", Ok("smtps://u:plain@h:465"));
+        check("smtp://mail.example.org:25", "x", Err("needs a user name"));
+        check("smtp://u:old@h:25", "x", Err("has a password already"));
+    }
 }

@@ -16,6 +16,7 @@ mod lookalike;
 mod mail;
 mod packaging;
 mod ranges;
+mod settings;
 mod support;
 mod vendors;
 mod web;
