@@ -603,6 +603,34 @@ impl Catalog {
         Ok(valid.len())
     }
 
+    /// Copies this catalogue into a new file at `dest` with SQLite's online backup API: a
+    /// consistent copy taken while other connections read and write, page for page (so with
+    /// the page checksums). Fails if `dest` exists.
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(CatalogError::Invalid(format!(
+                "{} exists already: a backup goes into a new file",
+                dest.display()
+            )));
+        }
+        checksums::register()?;
+        let mut out = Connection::open(dest)?;
+        rusqlite::backup::Backup::new(&self.conn, &mut out)?.run_to_completion(
+            256,
+            std::time::Duration::from_millis(1),
+            None,
+        )?;
+        let verifying: String = out.query_row("PRAGMA checksum_verification", [], |r| r.get(0))?;
+        drop(out);
+        if verifying != "1" {
+            return Err(CatalogError::Invalid(
+                "the backup's pages carry no checksums".into(),
+            ));
+        }
+        checksums::verify_file(dest)?;
+        Ok(())
+    }
+
     /// Checks the whole catalogue: every page checksum of the file at `path` (this
     /// catalogue's file) recomputed, to name a damaged page by its offset, then SQLite's
     /// integrity check (every table and index consistent).

@@ -10,13 +10,14 @@
 
 use std::{
     collections::HashMap,
+    io::Write,
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use crate::{
     alias::{AliasFile, AliasWriter},
-    directory::{Directory, WriterLock},
+    directory::{Directory, FileSlice, WriterLock},
     error::{Result, StoreError},
     key::{Key, Namespace, PREFIX_BITS},
     manifest::{AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord},
@@ -53,6 +54,9 @@ pub struct Snapshot {
     /// One per account segment, same order.
     postings: Vec<Arc<Postings>>,
     aliases: Vec<AliasFile>,
+    /// Every file the manifest names, as mapped when the snapshot was opened (what
+    /// [`Snapshot::copy_to`] writes out).
+    files: Vec<(String, FileSlice)>,
 }
 
 impl Snapshot {
@@ -77,9 +81,12 @@ impl Snapshot {
             account: Vec::new(),
             postings: Vec::new(),
             aliases: Vec::new(),
+            files: Vec::new(),
         };
         for meta in &manifest.segments {
-            let seg = Segment::open(&meta.file, dir.open_read(&meta.file)?)?;
+            let file = dir.open_read(&meta.file)?;
+            snap.files.push((meta.file.clone(), file.clone()));
+            let seg = Segment::open(&meta.file, file)?;
             if seg.namespace() != meta.namespace || seg.hashes() != meta.hashes {
                 return Err(StoreError::corrupt(
                     &meta.file,
@@ -94,7 +101,9 @@ impl Snapshot {
                     let name = meta.postings.as_deref().ok_or_else(|| {
                         StoreError::corrupt(&meta.file, 0, "account segment without postings")
                     })?;
-                    let postings = Postings::decode(name, dir.open_read(name)?.bytes())?;
+                    let file = dir.open_read(name)?;
+                    snap.files.push((name.to_owned(), file.clone()));
+                    let postings = Postings::decode(name, file.bytes())?;
                     let limit = manifest.breaches.len() as u32;
                     if postings.sets().flatten().any(|&r| ref_breach(r) >= limit) {
                         return Err(StoreError::corrupt(
@@ -109,11 +118,38 @@ impl Snapshot {
             }
         }
         for meta in &manifest.aliases {
-            snap.aliases
-                .push(AliasFile::open(&meta.file, dir.open_read(&meta.file)?)?);
+            let file = dir.open_read(&meta.file)?;
+            snap.files.push((meta.file.clone(), file.clone()));
+            snap.aliases.push(AliasFile::open(&meta.file, file)?);
         }
         snap.manifest = manifest;
         Ok(snap)
+    }
+
+    /// Writes this generation into `dest`, an empty store directory: every file it maps,
+    /// each through `dest`'s write path (written under a partial name, synced, renamed), then
+    /// the manifest, atomically and last, so `dest` holds a store only once it is whole.
+    ///
+    /// This is a consistent backup taken while imports and compactions go on: published
+    /// files never change, and the snapshot holds each one mapped, so one that a newer
+    /// generation deletes meanwhile is still copied whole. Returns the bytes written.
+    pub fn copy_to(&self, dest: &dyn Directory) -> Result<u64> {
+        if read_manifest(dest)?.generation != 0 || !dest.list()?.is_empty() {
+            return Err(StoreError::InvalidArgument(
+                "the backup's store directory is not empty".into(),
+            ));
+        }
+        let mut bytes = 0;
+        for (name, file) in &self.files {
+            let mut out = dest.create(name)?;
+            out.write_all(file.bytes())
+                .map_err(|e| StoreError::io(name, e))?;
+            out.finish()?;
+            bytes += file.bytes().len() as u64;
+        }
+        let manifest = self.manifest.encode();
+        dest.atomic_write(MANIFEST_FILE, &manifest)?;
+        Ok(bytes + manifest.len() as u64)
     }
 
     /// The manifest this snapshot was opened from.

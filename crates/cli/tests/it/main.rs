@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod catalog;
 mod clients;
 mod corruption;
