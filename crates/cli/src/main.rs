@@ -201,6 +201,24 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Erase account identifiers from every breach: from the next publication on they are
+    /// never answered (searches, ranges, domain search, alerts), the next compaction drops
+    /// them from the files, and a later import of a dump that holds them cannot bring them
+    /// back. Every reading of an identifier is forgotten (a phone-like string is also a
+    /// username).
+    Forget {
+        #[command(flatten)]
+        data: DataArg,
+        /// Region for phone numbers written without a country code (ISO 3166).
+        #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
+        default_region: Option<String>,
+        /// Compact the account segments now, so the keys leave the files at once.
+        #[arg(long)]
+        compact: bool,
+        /// The identifiers: e-mail addresses, phone numbers, usernames.
+        #[arg(required = true)]
+        identifiers: Vec<String>,
+    },
     /// Copy the data directory into DEST while it serves and imports: one consistent
     /// published generation of the store and an online copy of the catalogue.
     Backup {
@@ -1174,6 +1192,43 @@ fn run(cli: Cli) -> Result<()> {
                     "ok: catalogue, {} pages of {} bytes verified",
                     check.pages, check.page_size
                 );
+            }
+            Ok(())
+        }
+        Command::Forget {
+            data,
+            default_region,
+            compact,
+            identifiers,
+        } => {
+            let mut keys = Vec::new();
+            for raw in &identifiers {
+                let readings =
+                    leakwatch_identity::lookup_candidates(raw, default_region.as_deref())
+                        .map_err(|e| anyhow::anyhow!("an identifier: {e}"))?;
+                keys.extend(
+                    readings
+                        .iter()
+                        .map(|c| leakwatch_api::account::account_key(c.as_str())),
+                );
+            }
+            let mut writer = StoreWriter::open(store_dir(&data.data)?)?;
+            let generation = writer
+                .commit(leakwatch_store::Commit {
+                    forget: keys.clone(),
+                    ..Default::default()
+                })?
+                .generation;
+            println!(
+                "forgot {} identifier(s) ({} key(s)): never answered from generation {generation} on",
+                identifiers.len(),
+                keys.len()
+            );
+            if compact {
+                writer.compact(Namespace::Account)?;
+                println!("account segments compacted: the keys are gone from the files");
+            } else {
+                println!("they leave the segment files at the next `leakwatch compact`");
             }
             Ok(())
         }

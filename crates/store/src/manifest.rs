@@ -15,7 +15,11 @@ use crate::{
 /// File name of the manifest in the store directory.
 pub const MANIFEST_FILE: &str = "manifest";
 /// Version of the manifest layout this build writes and reads.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
+
+/// The version written when nothing needs version 2: a store that never forgot an account
+/// keeps writing exactly the manifest version 1 readers know.
+const MANIFEST_VERSION_1: u32 = 1;
 const MANIFEST_MAGIC: &[u8; 8] = b"LWMANIF\x01";
 const FOOTER_LEN: usize = 24;
 
@@ -95,6 +99,11 @@ pub struct Manifest {
     /// Every live alias file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<AliasMeta>,
+    /// Account keys (40 hex digits, sorted) erased by `leakwatch forget`: never answered,
+    /// dropped by compaction, and kept here so a later import cannot bring them back.
+    /// Version 2; a manifest without any is written as version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forgotten: Vec<String>,
 }
 
 impl Manifest {
@@ -121,10 +130,19 @@ impl Manifest {
 
     /// Serialises the manifest with its checksummed footer.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let version = if self.forgotten.is_empty() {
+            MANIFEST_VERSION_1
+        } else {
+            MANIFEST_VERSION
+        };
+        let body = Manifest {
+            format_version: version,
+            ..self.clone()
+        };
+        let mut out = serde_json::to_vec_pretty(&body).unwrap_or_default();
         let crc = crc32c::crc32c(&out);
         let len = out.len() as u64;
-        out.extend_from_slice(&MANIFEST_VERSION.to_le_bytes());
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&crc.to_le_bytes());
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(MANIFEST_MAGIC);
@@ -146,7 +164,7 @@ impl Manifest {
         let crc = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
         let mut len = [0u8; 8];
         len.copy_from_slice(&f[8..16]);
-        if version != MANIFEST_VERSION {
+        if !(MANIFEST_VERSION_1..=MANIFEST_VERSION).contains(&version) {
             return Err(StoreError::UnsupportedVersion {
                 file: MANIFEST_FILE.into(),
                 found: version,
@@ -176,7 +194,7 @@ impl Manifest {
                 format!("manifest JSON: {e}"),
             )
         })?;
-        if m.format_version != MANIFEST_VERSION {
+        if m.format_version != version {
             return Err(StoreError::UnsupportedVersion {
                 file: MANIFEST_FILE.into(),
                 found: m.format_version,

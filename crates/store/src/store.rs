@@ -57,6 +57,8 @@ pub struct Snapshot {
     /// Every file the manifest names, as mapped when the snapshot was opened (what
     /// [`Snapshot::copy_to`] writes out).
     files: Vec<(String, FileSlice)>,
+    /// Account keys the manifest says are forgotten: never answered.
+    forgotten: std::collections::HashSet<Key>,
 }
 
 impl Snapshot {
@@ -82,6 +84,7 @@ impl Snapshot {
             postings: Vec::new(),
             aliases: Vec::new(),
             files: Vec::new(),
+            forgotten: forgotten_keys(&manifest)?,
         };
         for meta in &manifest.segments {
             let file = dir.open_read(&meta.file)?;
@@ -215,6 +218,9 @@ impl Snapshot {
     /// (Whether it was primary there does not matter to a lookup.)
     pub fn account_breaches(&self, key: Key) -> Result<Vec<u32>> {
         let mut out = Vec::new();
+        if self.forgotten.contains(&key) {
+            return Ok(out);
+        }
         for (seg, postings) in self.account.iter().zip(&self.postings) {
             if let Some(set) = seg.get(key)? {
                 out.extend(
@@ -242,6 +248,9 @@ impl Snapshot {
                 }
             })?;
             for (k, set) in found {
+                if self.forgotten.contains(&k) {
+                    continue;
+                }
                 let ids = postings_set(seg, postings, set)?
                     .iter()
                     .map(|&r| ref_breach(r));
@@ -323,6 +332,19 @@ impl Snapshot {
     }
 }
 
+/// The manifest's forgotten account keys.
+fn forgotten_keys(manifest: &Manifest) -> Result<std::collections::HashSet<Key>> {
+    manifest
+        .forgotten
+        .iter()
+        .map(|hex| {
+            Key::from_hex(hex.as_bytes()).ok_or_else(|| {
+                StoreError::corrupt(MANIFEST_FILE, 0, "a forgotten key is not 40 hex digits")
+            })
+        })
+        .collect()
+}
+
 /// Account values are breach-set ids: summing them as counts would be nonsense.
 fn password_namespace(ns: Namespace) -> Result<()> {
     if ns == Namespace::Account {
@@ -359,6 +381,8 @@ pub struct Commit {
     pub aliases_added: Vec<AliasMeta>,
     /// Alias files this publication retires.
     pub aliases_removed: Vec<String>,
+    /// Account keys to forget from this publication on (see [`Manifest::forgotten`]).
+    pub forget: Vec<Key>,
 }
 
 /// Result of a compaction.
@@ -514,6 +538,14 @@ impl StoreWriter {
         next.aliases
             .retain(|a| !commit.aliases_removed.contains(&a.file));
         next.aliases.extend(commit.aliases_added);
+        next.forgotten.extend(
+            commit
+                .forget
+                .iter()
+                .map(|k| k.to_hex(Namespace::Account).to_ascii_lowercase()),
+        );
+        next.forgotten.sort_unstable();
+        next.forgotten.dedup();
         self.dir.atomic_write(MANIFEST_FILE, &next.encode())?;
         self.manifest = next;
         self.next_seq = 0;
@@ -537,11 +569,17 @@ impl StoreWriter {
     pub fn compact(&mut self, ns: Namespace) -> Result<Option<CompactStats>> {
         let snap = Snapshot::open_manifest(self.dir.as_ref(), self.manifest.clone())?;
         let segs = snap.segments(ns);
-        if segs.len() < 2 {
+        // One account segment is rewritten too while it still holds a forgotten key.
+        let erasing = ns == Namespace::Account
+            && snap
+                .forgotten
+                .iter()
+                .any(|&k| segs.iter().any(|s| s.get(k).is_ok_and(|v| v.is_some())));
+        if segs.len() < 2 && !erasing {
             return Ok(None);
         }
         let meta = if ns == Namespace::Account {
-            self.compact_accounts(segs, &snap.postings)?
+            self.compact_accounts(segs, &snap.postings, &snap.forgotten)?
         } else {
             // Pass one counts distinct keys so the output is sized exactly; decoding is cheap.
             let mut distinct = 0u64;
@@ -575,6 +613,7 @@ impl StoreWriter {
         &mut self,
         segs: &[Segment],
         postings: &[Arc<Postings>],
+        forgotten: &std::collections::HashSet<Key>,
     ) -> Result<SegmentMeta> {
         let mut union: Vec<u32> = Vec::new();
         let unite = |hits: &[(usize, u64)], union: &mut Vec<u32>| -> Result<()> {
@@ -589,7 +628,10 @@ impl StoreWriter {
         };
         let mut frequency: HashMap<Vec<u32>, u64> = HashMap::new();
         let mut distinct = 0u64;
-        merge_heads(segs, |_, hits| {
+        merge_heads(segs, |key, hits| {
+            if forgotten.contains(&key) {
+                return Ok(()); // erased: not written again
+            }
             unite(hits, &mut union)?;
             match frequency.get_mut(union.as_slice()) {
                 Some(n) => *n += 1,
@@ -611,6 +653,9 @@ impl StoreWriter {
             self.create_postings(&Postings::new(by_frequency.into_iter().map(|(s, _)| s)))?;
         let (name, mut writer) = self.create_segment(Namespace::Account, distinct)?;
         merge_heads(segs, |key, hits| {
+            if forgotten.contains(&key) {
+                return Ok(());
+            }
             unite(hits, &mut union)?;
             writer.push(key, ids[union.as_slice()])
         })?;

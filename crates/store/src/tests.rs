@@ -455,7 +455,7 @@ fn every_single_byte_flip_in_a_segment_is_detected_or_harmless() {
 #[test]
 fn manifest_roundtrip_and_corruption() {
     let m = Manifest {
-        format_version: MANIFEST_VERSION,
+        format_version: 1,
         generation: 3,
         published_unix: 1_700_000_000,
         segments: vec![],
@@ -476,15 +476,29 @@ fn manifest_roundtrip_and_corruption() {
             created_unix: 1,
             key_id: "k1".into(),
         }],
+        forgotten: vec![],
     };
-    let bytes = m.encode();
-    assert_eq!(Manifest::decode(&bytes).unwrap(), m);
-    for i in 0..bytes.len() {
-        let mut bad = bytes.clone();
-        bad[i] ^= 0x01;
-        assert!(Manifest::decode(&bad).is_err(), "flip at {i} undetected");
+    // Without forgotten keys a manifest is version 1, byte for byte what version-1 readers
+    // know; with them, version 2.
+    let forgetful = Manifest {
+        format_version: MANIFEST_VERSION,
+        forgotten: vec!["00ff".repeat(10)],
+        ..m.clone()
+    };
+    for (m, version) in [(m, 1u32), (forgetful, 2)] {
+        let bytes = m.encode();
+        assert_eq!(
+            bytes[bytes.len() - 24..bytes.len() - 20],
+            version.to_le_bytes()
+        );
+        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x01;
+            assert!(Manifest::decode(&bad).is_err(), "flip at {i} undetected");
+        }
+        assert!(Manifest::decode(&bytes[..bytes.len() - 1]).is_err());
     }
-    assert!(Manifest::decode(&bytes[..bytes.len() - 1]).is_err());
 }
 
 /// Bytes per hash stay within 5% of the floor (160 - log2 n + 1.44 bits + count entropy),

@@ -10,6 +10,7 @@ mod clients;
 mod corruption;
 mod crash;
 mod fixture;
+mod forget;
 mod formats;
 mod http;
 mod keys;

@@ -1,0 +1,125 @@
+//! Erasure (`leakwatch forget`): a forgotten identifier is never answered again — by the
+//! running server, the CLI, a later import of the same dump, a compaction and a restored
+//! backup — and the compaction removes its key from the files, while every other account
+//! answers exactly as before.
+
+use std::time::{Duration, Instant};
+
+use leakwatch_store::Namespace;
+
+use crate::{accounts::*, support::*};
+
+#[test]
+fn a_forgotten_identifier_is_never_answered_again_and_leaves_the_files_at_compaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    add_breach(&data, "First", &[]);
+    add_breach(&data, "Second", &[]);
+    let dump = gen_dump(Dump::Csv, 2_000, 31, "0");
+    let model = model_of_dump(&dump, Dump::Csv);
+    let file = write(&tmp.path().join("dump.csv"), &dump);
+    ingest_dump(&data, &file, "First", &[]);
+    let mut emails = model.lines.iter().filter_map(|l| l.email.clone());
+    let (gone, kept) = (emails.next().unwrap(), emails.next().unwrap());
+    let key_hex = |email: &str| {
+        let normalized = leakwatch_identity::normalize_email(email).unwrap();
+        leakwatch_api::account::account_key(&normalized).to_hex(Namespace::Account)
+    };
+    let (gone_key, kept_key) = (key_hex(&gone), key_hex(&kept));
+    let in_files =
+        |data: &std::path::Path, key: &str| store_model(data, Namespace::Account).contains_key(key);
+    assert!(in_files(&data, &gone_key) && in_files(&data, &kept_key));
+
+    let api_key = String::from_utf8(
+        leakwatch(
+            &[
+                "keys", "create", "--data", d, "--name", "t", "--rpm", "100000",
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let server = Server::start(&data);
+    let status = |email: &str| {
+        let path = format!("/api/v3/breachedaccount/{}", email.replace('@', "%40"));
+        let headers = [
+            ("hibp-api-key", api_key.as_str()),
+            ("User-Agent", "forget-test"),
+        ];
+        http_get(&server.addr, &path, &headers).0
+    };
+    assert_eq!((status(&gone), status(&kept)), (200, 200));
+
+    let out = leakwatch(&["forget", "--data", d, &gone], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("never answered"));
+    // The running server picks up the new generation.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status(&gone) != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "the server still answers the forgotten account"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status(&kept), 200);
+    let range = format!("/api/v3/breachedaccount/range/{}", &gone_key[..6]);
+    let headers = [
+        ("hibp-api-key", api_key.as_str()),
+        ("User-Agent", "forget-test"),
+    ];
+    let body = String::from_utf8(http_get(&server.addr, &range, &headers).2).unwrap();
+    assert!(
+        !body
+            .to_ascii_uppercase()
+            .contains(&gone_key[6..].to_ascii_uppercase()),
+        "{body}"
+    );
+    let check = |data: &std::path::Path, email: &str| {
+        String::from_utf8(
+            leakwatch(
+                &["check", "account", "--data", data.to_str().unwrap(), email],
+                None,
+            )
+            .stdout,
+        )
+        .unwrap()
+    };
+    assert!(check(&data, &gone).contains("not found"));
+
+    // Still in the files until a compaction; a new import of the same dump brings nothing back.
+    assert!(in_files(&data, &gone_key));
+    ingest_dump(&data, &file, "Second", &[]);
+    assert!(check(&data, &gone).contains("not found"));
+    let kept_now = check(&data, &kept);
+    assert!(
+        kept_now.contains("First") && kept_now.contains("Second"),
+        "{kept_now}"
+    );
+
+    leakwatch(&["compact", "--data", d], None);
+    assert!(!in_files(&data, &gone_key), "compaction erased the key");
+    assert!(in_files(&data, &kept_key));
+    assert!(check(&data, &gone).contains("not found"));
+    leakwatch(&["verify", "--data", d], None);
+
+    // A backup and its restore keep it forgotten.
+    let backup = tmp.path().join("backup");
+    leakwatch(&["backup", "--data", d, backup.to_str().unwrap()], None);
+    let restored = tmp.path().join("restored");
+    leakwatch(
+        &[
+            "restore",
+            "--data",
+            restored.to_str().unwrap(),
+            backup.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(check(&restored, &gone).contains("not found"));
+    assert!(check(&restored, &kept).contains("Second"));
+    assert!(!in_files(&restored, &gone_key));
+}
