@@ -260,6 +260,7 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
         let n: u64 = snap.segments(ns).iter().map(|s| s.bytes()).sum();
         let _ = writeln!(out, "leakwatch_store_bytes{{namespace=\"{ns}\"}} {n}");
     }
+    render_import(&mut out, state.store.data_dir().as_deref());
     // The outbox: a short read of the catalogue (a blocking one, but one indexed count).
     if state.mail.is_some()
         && let Ok(counts) = state.catalog.write(|c| c.outbox_counts())
@@ -277,4 +278,69 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
         }
     }
     respond("text/plain; version=0.0.4", out.into_bytes(), accepts)
+}
+
+/// The import running on this data directory, from the status file `leakwatch ingest` keeps
+/// there (`leakwatch_ingest::STATUS_FILE`: pid, phase, counts). A file whose process is gone
+/// (a killed import) counts as no import.
+fn render_import(out: &mut String, data: Option<&std::path::Path>) {
+    let status = data
+        .and_then(|d| std::fs::read(d.join("import-status.json")).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter(|v| v["pid"].as_u64().is_some_and(process_is_leakwatch));
+    out.push_str(
+        "# HELP leakwatch_import_running 1 while an import into this data directory runs.
+# TYPE leakwatch_import_running gauge
+",
+    );
+    let _ = writeln!(
+        out,
+        "leakwatch_import_running {}",
+        u8::from(status.is_some())
+    );
+    let Some(v) = status else {
+        return;
+    };
+    let phase: String = v["phase"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
+        .collect();
+    out.push_str("# HELP leakwatch_import_phase The running import's phase (reading, then sorting each namespace).
+# TYPE leakwatch_import_phase gauge
+");
+    let _ = writeln!(out, "leakwatch_import_phase{{phase=\"{phase}\"}} 1");
+    for (name, field, help) in [
+        (
+            "leakwatch_import_lines_read",
+            "lines",
+            "Lines the running import has read.",
+        ),
+        (
+            "leakwatch_import_bytes_read",
+            "bytes_read",
+            "Input bytes the running import has read.",
+        ),
+        (
+            "leakwatch_import_bytes_total",
+            "bytes_total",
+            "The running import's input size, when known.",
+        ),
+        (
+            "leakwatch_import_started_seconds",
+            "started_unix",
+            "When the running import started (Unix time).",
+        ),
+    ] {
+        if let Some(n) = v[field].as_u64() {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {n}");
+        }
+    }
+}
+
+/// Whether `pid` is a running leakwatch process (Linux: its /proc entry).
+fn process_is_leakwatch(pid: u64) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.windows(9).any(|w| w == b"leakwatch"))
 }

@@ -46,6 +46,11 @@ pub struct StoreHandle {
 }
 
 impl StoreHandle {
+    /// The data directory the store lives in (the store directory's parent), when on disk.
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        Some(self.dir.local_path()?.parent()?.to_path_buf())
+    }
+
     /// Opens the published generation of a store.
     pub fn open(dir: Arc<dyn Directory>) -> Result<StoreHandle, StoreError> {
         let snap = Snapshot::open(dir.as_ref())?;

@@ -44,6 +44,7 @@ use leakwatch_store::{
 
 pub use dump::{ColumnMap, DumpOptions, Field};
 pub use parse::Format;
+pub use progress::{ImportStatus, STATUS_FILE};
 pub use reseal::{ResealSummary, compact_aliases, reseal};
 pub use source::Source;
 
@@ -120,6 +121,9 @@ pub struct IngestOptions {
     pub dump: DumpOptions,
     /// Seals e-mail aliases for domain search; `None` stores no aliases.
     pub operator_key: Option<OperatorKey>,
+    /// Where to keep the import's status for a running server's metrics
+    /// ([`ImportStatus`]); `None` writes none.
+    pub status_file: Option<PathBuf>,
 }
 
 impl IngestOptions {
@@ -138,6 +142,7 @@ impl IngestOptions {
             breach: None,
             dump: DumpOptions::default(),
             operator_key: None,
+            status_file: Some(data_dir.join(progress::STATUS_FILE)),
         }
     }
 }
@@ -307,7 +312,12 @@ fn ingest_unclean(
     };
     let rejects = Rejects::new(opts.rejects_path.clone(), opts.reject_sample, format);
     let lines = AtomicU64::new(0);
-    let progress = progress::Progress::start(opts.progress, source.raw_len(), raw_bytes.clone());
+    let progress = progress::Progress::start(
+        opts.progress,
+        source.raw_len(),
+        raw_bytes.clone(),
+        opts.status_file.clone(),
+    );
 
     let fields_seen = std::sync::Mutex::new(FieldsSeen::default());
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);

@@ -582,3 +582,51 @@ fn the_access_log_names_routes_never_values() {
         assert!(!log.contains(value), "{value} in {log}");
     }
 }
+
+/// A running import shows in the server's metrics — its phase, the lines it has read so far —
+/// and stops showing when it ends; a status file left by a killed import counts as none.
+#[test]
+fn a_running_import_shows_in_the_metrics_until_it_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let first = write(&tmp.path().join("p.txt"), b"hunter2\n");
+    ingest_quiet(data.to_str().unwrap(), first.to_str().unwrap());
+    let server = Server::start(&data);
+    let idle = metrics_until(&server.addr, |_| true);
+    assert_eq!(metric(&idle, "leakwatch_import_running"), Some(0.0));
+
+    let written = 300_000u64;
+    let (mut import, stdin) = running_import(&data, written);
+    let busy = metrics_until(&server.addr, |t| {
+        metric(t, "leakwatch_import_lines_read").is_some_and(|n| n > 0.0)
+    });
+    assert_eq!(metric(&busy, "leakwatch_import_running"), Some(1.0));
+    assert!(
+        busy.contains("leakwatch_import_phase{phase=\"reading\"} 1"),
+        "{busy}"
+    );
+    let lines = metric(&busy, "leakwatch_import_lines_read").unwrap();
+    assert!(
+        lines <= written as f64,
+        "{lines} lines read of {written} written"
+    );
+    drop(stdin);
+    assert!(import.wait().unwrap().success());
+    let done = metrics_until(&server.addr, |t| {
+        metric(t, "leakwatch_import_running") == Some(0.0)
+    });
+    assert!(!done.contains("leakwatch_import_lines_read"), "{done}");
+
+    // A killed import's status file: its process is gone, so no import runs.
+    std::fs::write(
+        data.join("import-status.json"),
+        br#"{"pid":4194000,"started_unix":1,"updated_unix":1,"phase":"reading","lines":5,"bytes_read":9,"bytes_total":null}"#,
+    )
+    .unwrap();
+    let stale = metrics_until(&server.addr, |_| true);
+    assert_eq!(
+        metric(&stale, "leakwatch_import_running"),
+        Some(0.0),
+        "{stale}"
+    );
+}

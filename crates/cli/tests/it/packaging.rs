@@ -107,8 +107,13 @@ fn the_grafana_dashboard_only_queries_exported_metrics() {
         &[("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY)],
     );
     http_get(&server.addr, "/range/5BAA6", &[]);
-    let (_, _, body) = http_get(&server.addr, "/metrics", &[]);
-    let exported = String::from_utf8(body).unwrap();
+    // And an import running, so its metrics are exported too.
+    let (mut import, stdin) = running_import(&data, 300_000);
+    let exported = metrics_until(&server.addr, |t| {
+        metric(t, "leakwatch_import_running") == Some(1.0)
+    });
+    drop(stdin);
+    assert!(import.wait().unwrap().success());
     for name in &queried {
         assert!(
             exported

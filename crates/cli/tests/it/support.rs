@@ -439,3 +439,48 @@ pub fn file_listing(dir: &Path) -> BTreeMap<String, u64> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// A `leakwatch ingest -` into `data` that has read `lines` generated SHA-1 lines (about 45
+/// bytes each) from its standard input and waits for more: it runs until the returned
+/// stdin is dropped. Its phase is `reading` meanwhile.
+pub fn running_import(data: &Path, lines: u64) -> (Child, std::process::ChildStdin) {
+    let mut child = Command::new(bin())
+        .args(["ingest", "-q", "--format", "hibp", "--data"])
+        .arg(data)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&generate(leakwatch_gen::GenFormat::Sha1, lines, 77))
+        .unwrap();
+    stdin.flush().unwrap();
+    (child, stdin)
+}
+
+/// Polls `GET /metrics` until `done` holds for its text (at most 30 s); returns the text.
+pub fn metrics_until(addr: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, _, body) = http_get(addr, "/metrics", &[]);
+        let text = String::from_utf8(body).unwrap();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never got there:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of an unlabelled metric in a Prometheus text page.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
