@@ -92,6 +92,11 @@ fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         ("/api/v1/check-by-mail", post(check_mail::check_by_mail)),
         ("/api/v1/subscriptions", post(subscribe::subscribe)),
         ("/api/v1/subscriptions/confirm", get(subscribe::confirm)),
+        ("/api/v1/opt-out", post(subscribe::opt_out)),
+        (
+            "/api/v1/opt-out/confirm",
+            get(subscribe::opt_out_page).post(subscribe::opt_out_confirm),
+        ),
         (
             "/api/v1/unsubscribe",
             get(subscribe::unsubscribe).post(subscribe::unsubscribe),

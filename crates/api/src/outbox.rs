@@ -305,6 +305,22 @@ pub(crate) fn compose(
                 unsubscribe: None,
             }))
         }
+        Payload::ConfirmOptOut { email } => {
+            let token = Link::OptOut {
+                email: email.clone(),
+                expires: pending.created + CONFIRM_LINK_SECS,
+            }
+            .token(key);
+            Ok(Outgoing::Mail(Email {
+                to: email,
+                subject: "Confirm: hide this address in leakwatch".to_owned(),
+                text: format!(
+                    "Hello,\n\nsomeone (we hope you) asked {url} to hide this address: it would no longer\nappear in any search of {url} or any alert, for any data breach, now or later.\nTo confirm, open this link within two days and press the button:\n\n  {url}/api/v1/opt-out/confirm?token={token}\n\nIf you did not ask for this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
+                ),
+                id: format!("optout.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
         Payload::VerifyDomain {
             subscriber,
             address,

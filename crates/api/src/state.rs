@@ -68,6 +68,19 @@ impl StoreHandle {
             .clone()
     }
 
+    /// Forgets account keys (as `leakwatch forget` does: one publication, taking the store's
+    /// writer lock for it, failing with [`StoreError::Locked`] while another writer holds
+    /// it), then serves the new generation.
+    pub fn forget(&self, keys: &[leakwatch_store::Key]) -> Result<(), StoreError> {
+        let mut writer = leakwatch_store::StoreWriter::open(self.dir.clone())?;
+        writer.commit(leakwatch_store::Commit {
+            forget: keys.to_vec(),
+            ..Default::default()
+        })?;
+        drop(writer);
+        self.reload_if_changed().map(drop)
+    }
+
     /// Swaps in the published generation if it changed; returns whether it did.
     pub fn reload_if_changed(&self) -> Result<bool, StoreError> {
         let published = read_manifest(self.dir.as_ref())?.generation;

@@ -109,3 +109,75 @@ pub(crate) async fn unsubscribe(
         "No more alerts will be sent to this address. You can subscribe again at any time.",
     ))
 }
+
+/// The one answer to every accepted opt-out request.
+pub(crate) const OPT_OUT_BODY: &str = "{\"status\":\"queued\",\"message\":\"Look in your inbox: if the address can receive mail, a confirmation link is on its way to it.\"}";
+
+/// `POST /api/v1/opt-out`: mails the address a link that hides it. Answers like the private
+/// check, whatever the address, and shares its rate limits.
+pub(crate) async fn opt_out(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let email = mail_request(&state, request).await?;
+    queue_and_accept(state, Payload::ConfirmOptOut { email }, OPT_OUT_BODY).await
+}
+
+/// The opt-out link's address, if the link is this server's, unexpired and an opt-out.
+fn opt_out_link(state: &AppState, query: Option<&str>) -> Result<String, ApiError> {
+    let Link::OptOut { email, expires } = link(state, query)? else {
+        return Err(ApiError::BadRequest("This is not an opt-out link"));
+    };
+    if now_unix() > expires {
+        return Err(ApiError::BadRequest(
+            "This link has expired: ask to hide the address again",
+        ));
+    }
+    Ok(email)
+}
+
+/// `GET /api/v1/opt-out/confirm?token=`: a page with a button, not the opt-out itself, so
+/// that a mail scanner that follows every link hides nothing.
+pub(crate) async fn opt_out_page(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    opt_out_link(&state, query.as_deref())?;
+    let token = query_param(query.as_deref(), "token").unwrap_or_default();
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Hide this address · leakwatch</title><main><h1>Hide this address</h1><p>It will no longer appear in any search or alert here, for any data breach, now or later. This cannot be undone from this page.</p><form method=\"post\" action=\"/api/v1/opt-out/confirm\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\">Hide this address</button></form></main></html>\n"
+        ),
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/opt-out/confirm` (form field `token`): forgets the address in the store at
+/// once, as `leakwatch forget` does (one publication). While an import holds the store's
+/// writer lock it answers 503 and the link stays good to try again.
+pub(crate) async fn opt_out_confirm(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
+        .await
+        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
+    let form = String::from_utf8_lossy(&body).into_owned();
+    let email = opt_out_link(&state, Some(&form))?;
+    let db = state.clone();
+    tokio::task::spawn_blocking(move || db.store.forget(&[crate::account::account_key(&email)]))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            leakwatch_store::StoreError::Locked(_) => {
+                ApiError::Unavailable("An import is running: open the link again in a few minutes")
+            }
+            other => ApiError::Internal(other.to_string()),
+        })?;
+    Ok(page(
+        "Hidden",
+        "This address no longer appears in any search or alert here, for any data breach.",
+    ))
+}

@@ -55,6 +55,12 @@ pub enum Payload {
         /// The owner's address.
         owner: String,
     },
+    /// The mail that confirms an opt-out: a link that hides the address from every search
+    /// and alert.
+    ConfirmOptOut {
+        /// The normalised address to hide.
+        email: String,
+    },
     /// A subscriber's alert: a breach it is in was loaded.
     BreachAlert {
         /// The subscriber's row id (its address is in its sealed subscription).
@@ -179,6 +185,13 @@ pub enum Link {
     VerifyDomain {
         /// The domain's subscriber row id.
         subscriber: i64,
+        /// After this, the link is refused.
+        expires: u64,
+    },
+    /// Hides an address from every search and alert (its owner's opt-out), until `expires`.
+    OptOut {
+        /// The normalised address.
+        email: String,
         /// After this, the link is refused.
         expires: u64,
     },

@@ -427,6 +427,114 @@ fn a_mail_server_that_is_down_gets_the_mail_once_it_is_up() {
     );
 }
 
+/// The owner's opt-out: a request mails a link (the same answer for any address); the link
+/// shows a button and hides nothing by itself; pressing it hides the address from account
+/// search at once, and nobody else's.
+#[test]
+fn an_owner_hides_an_address_by_the_mailed_link_and_its_button() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
+        return;
+    };
+    let data = data_with_breach(tmp.path(), &["alice@example.test", "bob@example.test"]);
+    let d = data.to_str().unwrap();
+    let api_key = String::from_utf8(
+        leakwatch(
+            &[
+                "keys", "create", "--data", d, "--name", "t", "--rpm", "100000",
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let server = Server::start_with(
+        &data,
+        &["--smtp-url", &smtp.url(), "--mail-retry-after", "1"],
+        &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)],
+    );
+    let search = |who: &str| {
+        let path = format!("/api/v3/breachedaccount/{}", who.replace('@', "%40"));
+        let headers = [
+            ("hibp-api-key", api_key.as_str()),
+            ("User-Agent", "opt-out-test"),
+        ];
+        http_get(&server.addr, &path, &headers).0
+    };
+    assert_eq!(
+        (search("alice@example.test"), search("bob@example.test")),
+        (200, 200)
+    );
+
+    let ask = |body: &str| {
+        let r = http_raw(
+            &server.addr,
+            "POST",
+            "/api/v1/opt-out",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        let (status, _, body) = parse_response(&r);
+        (status, body)
+    };
+    let (status, answer) = ask(r#"{"email":"Alice@Example.test"}"#);
+    assert_eq!(status, 202);
+    assert_eq!(
+        ask(r#"{"email":"nobody@example.test"}"#),
+        (202, answer.clone())
+    );
+
+    let mails = smtp.wait_for(2, 30);
+    let to_alice = mails
+        .iter()
+        .find(|m| m["rcpt_tos"] == serde_json::json!(["alice@example.test"]))
+        .unwrap_or_else(|| panic!("{mails:#?}"));
+    assert_eq!(
+        to_alice["subject"],
+        "Confirm: hide this address in leakwatch"
+    );
+    let link = link_in(
+        to_alice["body"].as_str().unwrap(),
+        "/api/v1/opt-out/confirm?token=",
+    );
+    let (status, _, page) = http_get(&server.addr, &link, &[]);
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    assert_eq!(
+        search("alice@example.test"),
+        200,
+        "opening the link hides nothing"
+    );
+
+    let token = link.split("token=").nth(1).unwrap();
+    let confirm = |token: &str| {
+        let r = http_raw(
+            &server.addr,
+            "POST",
+            "/api/v1/opt-out/confirm",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            format!("token={token}").as_bytes(),
+        );
+        parse_response(&r).0
+    };
+    assert_eq!(confirm("00ff"), 400, "a forged token is refused");
+    assert_eq!(confirm(token), 200);
+    assert_eq!(search("alice@example.test"), 404, "hidden at once");
+    assert_eq!(search("bob@example.test"), 200);
+    let checked = String::from_utf8(
+        leakwatch(
+            &["check", "account", "--data", d, "alice@example.test"],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(checked.contains("not found"), "{checked}");
+}
+
 #[test]
 fn without_mail_set_up_the_private_check_answers_503() {
     let tmp = tempfile::tempdir().unwrap();
