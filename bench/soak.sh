@@ -126,6 +126,6 @@ done
 wait "${importer:-}" 2>/dev/null || true
 import_s=$(cat "$work/import_s.txt" 2>/dev/null || echo null)
 echo "imports under load (${import_s} s in all):"; grep -E "lines read|published" "$work/import.txt" || true
-grep -c "now serving generation" "$work/serve.log" | xargs echo "generations switched by the server:"
+grep -c "now serving a new generation" "$work/serve.log" | xargs echo "generations switched by the server:"
 json_rows=$(IFS=,; echo "${rows[*]}")
 emit soak "{\"scenario\":\"soak\",\"date\":\"$(date -u +%FT%TZ)\",\"seconds\":$secs,\"slice_s\":$slice,\"offered_rate\":$rate,\"connections\":$conns,\"import_s\":$import_s,\"slices\":[$json_rows]}"

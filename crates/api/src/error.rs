@@ -65,7 +65,7 @@ impl IntoResponse for ApiError {
             ApiError::UnsupportedMediaType(reason) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, reason),
             ApiError::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
             ApiError::Internal(detail) => {
-                eprintln!("leakwatch serve: internal error: {detail}");
+                tracing::error!("internal error: {detail}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
         };

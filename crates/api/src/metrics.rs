@@ -68,21 +68,21 @@ impl RouteStats {
     }
 }
 
-/// Writes one access-log line to standard error in a single write, so lines from
-/// concurrent requests never interleave.
+/// One access-log event: method, route template, status and latency as fields (never the
+/// path itself, which holds the prefix or account asked for).
 fn access_log_line(
     method: &axum::http::Method,
     route: &str,
     status: u16,
     took: std::time::Duration,
 ) {
-    use std::io::Write;
-    let line = format!(
-        "{} {method} {route} {status} {}us\n",
-        leakwatch_catalog::format_date_time(leakwatch_catalog::now_unix()),
-        took.as_micros()
+    tracing::info!(
+        target: "leakwatch::access",
+        method = %method,
+        route = %route,
+        status,
+        latency_us = took.as_micros() as u64,
     );
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Every route's counters, registered while the router is built.

@@ -38,15 +38,15 @@ pub(crate) fn start_worker(
         .open(&lock_path)
         .ok()?;
     if lock.try_lock().is_err() {
-        eprintln!(
-            "leakwatch serve: another server delivers this data directory's mail; this one only queues it"
+        tracing::warn!(
+            "another server delivers this data directory's mail; this one only queues it"
         );
         return None;
     }
     let catalog = match Catalog::open(&mail.catalog_path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("leakwatch serve: outbox worker not started: {e}");
+            tracing::error!("outbox worker not started: {e}");
             return None;
         }
     };
@@ -61,8 +61,8 @@ pub(crate) fn start_worker(
             let _lock = lock;
             match worker.release_claims() {
                 Ok(0) => {}
-                Ok(n) => eprintln!("leakwatch serve: {n} interrupted deliveries resumed"),
-                Err(e) => eprintln!("leakwatch serve: outbox: {e}"),
+                Ok(n) => tracing::info!("{n} interrupted deliveries resumed"),
+                Err(e) => tracing::error!("outbox: {e}"),
             }
             let mut owner = ServerDeliveries { state, seen: None };
             worker.run(&stop, &rx, &mut owner);
@@ -137,9 +137,9 @@ pub(crate) fn queue_alerts(
             continue;
         }
         let Some(subscription) = Subscription::open(&subscriber.sealed, key) else {
-            eprintln!(
-                "leakwatch serve: subscriber {} does not open under the operator key; skipped",
-                subscriber.id
+            tracing::warn!(
+                subscriber = subscriber.id,
+                "a subscriber does not open under the operator key; skipped"
             );
             continue;
         };
@@ -198,7 +198,7 @@ pub(crate) fn queue_alerts(
         catalog.mark_alerted(&b.name, now)?;
     }
     if queued > 0 {
-        eprintln!("leakwatch serve: {queued} breach alerts queued");
+        tracing::info!(queued, "breach alerts queued");
     }
     Ok(queued)
 }
@@ -250,7 +250,7 @@ pub(crate) fn queue_impact_alerts(
         catalog.mark_impact_alerted(&b.name, now)?;
     }
     if queued > 0 {
-        eprintln!("leakwatch serve: {queued} vendor impact reports queued");
+        tracing::info!(queued, "vendor impact reports queued");
     }
     Ok(queued)
 }

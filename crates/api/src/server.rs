@@ -65,7 +65,7 @@ pub async fn serve(
                 Err(e) if is_per_connection(&e) => continue,
                 Err(e) => {
                     // Out of file descriptors or memory: wait instead of spinning.
-                    eprintln!("leakwatch serve: accept failed: {e}");
+                    tracing::warn!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }

@@ -227,24 +227,24 @@ pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
         tick.tick().await;
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.catalog.reload_if_changed()).await {
-            Ok(Ok(true)) => eprintln!("leakwatch serve: breach catalogue reloaded"),
+            Ok(Ok(true)) => tracing::info!("breach catalogue reloaded"),
             Ok(Ok(false)) => {}
             Ok(Err(e)) => {
-                eprintln!("leakwatch serve: catalogue reload failed, keeping the previous one: {e}")
+                tracing::error!("catalogue reload failed, keeping the previous one: {e}")
             }
-            Err(e) => eprintln!("leakwatch serve: reload task failed: {e}"),
+            Err(e) => tracing::error!("reload task failed: {e}"),
         }
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.store.reload_if_changed()).await {
-            Ok(Ok(true)) => eprintln!(
-                "leakwatch serve: now serving generation {}",
-                state.store.snapshot().generation()
+            Ok(Ok(true)) => tracing::info!(
+                generation = state.store.snapshot().generation(),
+                "now serving a new generation"
             ),
             Ok(Ok(false)) => {}
-            Ok(Err(e)) => eprintln!(
-                "leakwatch serve: reload failed, still serving the previous generation: {e}"
-            ),
-            Err(e) => eprintln!("leakwatch serve: reload task failed: {e}"),
+            Ok(Err(e)) => {
+                tracing::error!("reload failed, still serving the previous generation: {e}")
+            }
+            Err(e) => tracing::error!("reload task failed: {e}"),
         }
     }
 }

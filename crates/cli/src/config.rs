@@ -25,6 +25,7 @@ enum Kind {
     Switch,
     Region,
     SmtpUrl,
+    LogFormat,
 }
 
 /// One setting: `[section] key` in the file, its variable, its default and what it does.
@@ -114,6 +115,15 @@ static SETTINGS: &[Setting] = &[
         Some("false"),
         "One line per request on standard error: time, method, route template, status,\n\
          latency; never the prefix, account or domain asked for.",
+    ),
+    setting(
+        "serve",
+        "log_format",
+        "LEAKWATCH_LOG_FORMAT",
+        Kind::LogFormat,
+        Some("human"),
+        "Log lines on standard error: \"human\" (time, level, message) or \"json\" (one\n\
+         object per line, for a log collector).",
     ),
     setting(
         "serve",
@@ -355,6 +365,10 @@ fn check(setting: &Setting, value: &toml::de::DeValue<'_>) -> Result<String, Str
                 ))
             }
         }
+        Kind::LogFormat => match text.as_str() {
+            "human" | "json" => Ok(text),
+            _ => Err(format!("{text:?} is not \"human\" or \"json\"")),
+        },
         Kind::SmtpUrl => {
             if text.starts_with("smtp://") || text.starts_with("smtps://") {
                 Ok(text)

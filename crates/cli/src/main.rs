@@ -72,6 +72,10 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "LEAKWATCH_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// How log lines look on standard error: `human` (a time, a level and a message per
+        /// line) or `json` (one JSON object per line, fields as keys, for a log collector).
+        #[arg(long, value_enum, env = "LEAKWATCH_LOG_FORMAT", default_value_t = LogFormat::Human)]
+        log_format: LogFormat,
     },
     /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
     /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
@@ -503,6 +507,27 @@ impl OperatorKeyArg {
         };
         Ok(Some(OperatorKey::from_hex(&text)?))
     }
+}
+
+/// The server's log format (`serve --log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Sends the server's log events (`tracing`) to standard error in `format`: its own lines,
+/// the access log (`--access-log`, target `leakwatch::access`), the outbox worker's. Events
+/// carry route templates, counts and error kinds, never a queried value.
+fn start_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 #[derive(Subcommand)]
@@ -981,7 +1006,9 @@ fn run(cli: Cli) -> Result<()> {
             tls_cert,
             tls_key,
             access_log,
+            log_format,
         } => {
+            start_logging(log_format);
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => {
                     Some(leakwatch_api::tls_config(&cert, &key).map_err(anyhow::Error::msg)?)
@@ -2383,7 +2410,7 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("{scheme}://{addr}"));
-            eprintln!("leakwatch: mail goes through {}", mailer.server());
+            tracing::info!("mail goes through {}", mailer.server());
             let mut setup =
                 leakwatch_api::MailSetup::new(mailer, data.join("catalog.db"), public_url);
             setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
@@ -2394,7 +2421,7 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
             state.mail = Some(setup);
         }
         let state = Arc::new(state);
-        eprintln!(
+        tracing::info!(
             "leakwatch serving {scheme}://{addr}/ (generation {})",
             state.store.snapshot().generation()
         );
@@ -2403,7 +2430,7 @@ fn serve(data: &Path, how: Serving) -> Result<()> {
             std::io::stdout().flush()?;
         }
         leakwatch_api::serve(listener, state, shutdown_signal()).await?;
-        eprintln!("leakwatch: shut down cleanly");
+        tracing::info!("shut down cleanly");
         Ok(())
     })
 }
@@ -2578,6 +2605,7 @@ fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
     } else {
         eprintln!("leakwatch demo: using the demo store in {}", data.display());
     }
+    start_logging(LogFormat::Human);
     let banner = "\nDemo ready. Try:\n  curl http://{addr}/range/5BAA6                       # SHA-1 prefix of \"password\"\n  curl -H 'Add-Padding: true' http://{addr}/range/5BAA6\n  curl 'http://{addr}/range/8846F?mode=ntlm'           # NTLM prefix of \"password\"\nPress Ctrl-C to stop.".to_string();
     serve(
         &data,

@@ -546,40 +546,67 @@ fn served_over_https_with_the_given_certificate() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS certificate and key"));
 }
 
-/// `serve --access-log`: one line per request with the route template and status, never the
-/// prefix or account asked for.
+/// `serve --access-log`: one event per request with the method, the route template, the
+/// status and the latency, never the prefix or account asked for; as a human line or, with
+/// `--log-format json`, as one JSON object per line with those fields.
 #[test]
 fn the_access_log_names_routes_never_values() {
     let f = fixture();
-    let server = Server::start_with(&f.data, &["--access-log"], &[]);
-    assert_eq!(http_get(&server.addr, "/range/5BAA6", &[]).0, 200);
-    assert_eq!(http_get(&server.addr, "/range/zzzzz", &[]).0, 400);
-    assert_eq!(http_get(&server.addr, "/no/such/page", &[]).0, 404);
-    let account = "/api/v3/breachedaccount/someone%40example.test";
-    assert_eq!(
-        http_get(&server.addr, account, &[("User-Agent", "t")]).0,
-        401
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.log.lock().unwrap().matches("us\n").count() < 4 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}",
-            server.log.lock().unwrap()
+    for format in ["human", "json"] {
+        let server = Server::start_with(&f.data, &["--access-log", "--log-format", format], &[]);
+        assert_eq!(http_get(&server.addr, "/range/5BAA6", &[]).0, 200);
+        assert_eq!(http_get(&server.addr, "/range/zzzzz", &[]).0, 400);
+        assert_eq!(http_get(&server.addr, "/no/such/page", &[]).0, 404);
+        let account = "/api/v3/breachedaccount/someone%40example.test";
+        assert_eq!(
+            http_get(&server.addr, account, &[("User-Agent", "t")]).0,
+            401
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let log = server.log.lock().unwrap().clone();
-    for line in [
-        " GET /range/{prefix} 200 ",
-        " GET /range/{prefix} 400 ",
-        " GET unmatched 404 ",
-        " GET /api/v3/breachedaccount/{account} 401 ",
-    ] {
-        assert!(log.contains(line), "{line:?} not in {log}");
-    }
-    for value in ["5BAA6", "zzzzz", "someone", "no/such"] {
-        assert!(!log.contains(value), "{value} in {log}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while server.log.lock().unwrap().matches("latency_us").count() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                server.log.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let log = server.log.lock().unwrap().clone();
+        let expected = [
+            ("GET", "/range/{prefix}", 200),
+            ("GET", "/range/{prefix}", 400),
+            ("GET", "unmatched", 404),
+            ("GET", "/api/v3/breachedaccount/{account}", 401),
+        ];
+        if format == "human" {
+            for (method, route, status) in expected {
+                let line = format!("method={method} route={route} status={status} latency_us=");
+                assert!(log.contains(&line), "{line:?} not in {log}");
+            }
+        } else {
+            // Every line is a JSON object; the access events carry the fields.
+            let events: Vec<serde_json::Value> = log
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect();
+            assert!(events.iter().any(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("leakwatch serving"))
+            }));
+            for (method, route, status) in expected {
+                assert!(
+                    events.iter().any(|e| e["method"] == method
+                        && e["route"] == route
+                        && e["status"] == status
+                        && e["latency_us"].is_u64()),
+                    "{method} {route} {status} not in {log}"
+                );
+            }
+        }
+        for value in ["5BAA6", "zzzzz", "someone", "no/such"] {
+            assert!(!log.contains(value), "{value} in {log}");
+        }
     }
 }
 
