@@ -283,6 +283,9 @@ fn dictionary(d: &Chars, words: &[String]) -> Vec<String> {
 /// name. Variants that are not valid host names are left out.
 pub fn generate(domain: &str, options: &Options) -> Result<Vec<Variant>, InvalidDomain> {
     let unicode = to_unicode(domain).ok_or(InvalidDomain)?;
+    // A host name by the rule the variants must meet (labels of at most 63 letters, digits
+    // and inner hyphens): the work grows with the label, so an unbounded one is refused.
+    punycode(&unicode).ok_or(InvalidDomain)?;
     let (sub, label, tld) = split(&unicode);
     if label.is_empty() {
         return Err(InvalidDomain);
@@ -606,6 +609,20 @@ mod tests {
             Err(InvalidDomain)
         );
         assert!(check("pa\0\0\0\n.com", &["example.com".to_owned()]).is_ok());
+    }
+
+    /// Found by the `http_requests` fuzz target (a timeout): `?domain=` with a 130-letter
+    /// label and slashes, which IDNA's lenient mapping accepts, took 19 s to expand. The
+    /// domain to protect must be a host name (labels of at most 63 LDH characters) first.
+    #[test]
+    fn regression_fuzz_timeout_1b25c77f_a_name_that_is_no_host_is_refused_not_expanded() {
+        let long = format!("examplaccount/e/v1/lookalikered=fal{}se", "T".repeat(100));
+        assert_eq!(generate(&long, &Options::default()), Err(InvalidDomain));
+        let label_64 = format!("{}.com", "a".repeat(64));
+        assert_eq!(generate(&label_64, &Options::default()), Err(InvalidDomain));
+        let label_63 = format!("{}.com", "a".repeat(63));
+        assert!(generate(&label_63, &Options::default()).is_ok());
+        assert!(generate("bücher.example", &Options::default()).is_ok());
     }
 
     #[test]
