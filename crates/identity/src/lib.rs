@@ -273,7 +273,18 @@ pub fn normalize_phone(
     if !phonenumber::is_valid(&number) {
         return Err(Bad("not a valid number for its region"));
     }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // Only a fixed point is a normal form: what phonenumber reads from some spellings (vanity
+    // letters, stray prefixes) it does not read back from its own E.164 output, and such a
+    // number would be stored under a key that no query finds.
+    let again = phonenumber::parse(None, &e164)
+        .ok()
+        .filter(phonenumber::is_valid)
+        .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
+    if again.as_deref() != Some(e164.as_str()) {
+        return Err(Bad("not a valid number for its region"));
+    }
+    Ok(e164)
 }
 
 /// `+` and the digits after the international dialling prefix `region` uses (`00`, `011`…),
@@ -464,6 +475,26 @@ mod tests {
             Phone,
             "0044 20 7946 0958 ext. 123",
             Some("DE"),
+            Ok("+442079460958"),
+        );
+    }
+
+    /// Found by fuzz target `dump_lines` (crash-2f5c82ea): a line of letters and digits that
+    /// phonenumber read (with GB) as +37080000070, which it does not read back. A number
+    /// whose E.164 form is not a fixed point is refused.
+    #[test]
+    fn regression_fuzz_dump_lines_crash_2f5c82ea_only_fixed_points_are_phone_numbers() {
+        let raw = "{JJJJJJJJJJJJJJJ003~p0800000R0'";
+        for region in [None, Some("GB")] {
+            if let Ok(once) = normalize_phone(raw, region) {
+                assert_eq!(normalize_phone(&once, None).as_deref(), Ok(once.as_str()));
+                assert_eq!(normalize_phone(&once, region).as_deref(), Ok(once.as_str()));
+            }
+        }
+        check(
+            Kind::Phone,
+            "+44 20 7946 0958",
+            Some("GB"),
             Ok("+442079460958"),
         );
     }
