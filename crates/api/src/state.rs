@@ -72,12 +72,7 @@ impl StoreHandle {
     /// writer lock for it, failing with [`StoreError::Locked`] while another writer holds
     /// it), then serves the new generation.
     pub fn forget(&self, keys: &[leakwatch_store::Key]) -> Result<(), StoreError> {
-        let mut writer = leakwatch_store::StoreWriter::open(self.dir.clone())?;
-        writer.commit(leakwatch_store::Commit {
-            forget: keys.to_vec(),
-            ..Default::default()
-        })?;
-        drop(writer);
+        leakwatch_store::StoreWriter::open(self.dir.clone())?.forget(keys.to_vec())?;
         self.reload_if_changed().map(drop)
     }
 

@@ -1240,16 +1240,11 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let mut writer = StoreWriter::open(store_dir(&data.data)?)?;
-            let generation = writer
-                .commit(leakwatch_store::Commit {
-                    forget: keys.clone(),
-                    ..Default::default()
-                })?
-                .generation;
+            let forgotten = keys.len();
+            let generation = writer.forget(keys)?.generation;
             println!(
-                "forgot {} identifier(s) ({} key(s)): never answered from generation {generation} on",
+                "forgot {} identifier(s) ({forgotten} key(s)): never answered from generation {generation} on",
                 identifiers.len(),
-                keys.len()
             );
             if compact {
                 writer.compact(Namespace::Account)?;

@@ -137,7 +137,7 @@ impl Snapshot {
     /// files never change, and the snapshot holds each one mapped, so one that a newer
     /// generation deletes meanwhile is still copied whole. Returns the bytes written.
     pub fn copy_to(&self, dest: &dyn Directory) -> Result<u64> {
-        if read_manifest(dest)?.generation != 0 || !dest.list()?.is_empty() {
+        if !dest.list()?.is_empty() {
             return Err(StoreError::InvalidArgument(
                 "the backup's store directory is not empty".into(),
             ));
@@ -561,6 +561,15 @@ impl StoreWriter {
             self.dir.delete(name)?;
         }
         Ok(&self.manifest)
+    }
+
+    /// Publishes a generation that forgets `keys` (see [`Manifest::forgotten`]): from it on
+    /// they are never answered, and the next account compaction leaves them out.
+    pub fn forget(&mut self, keys: Vec<Key>) -> Result<&Manifest> {
+        self.commit(Commit {
+            forget: keys,
+            ..Commit::default()
+        })
     }
 
     /// Merges all segments of a namespace into one: password counts are summed, account

@@ -31,18 +31,7 @@ fn a_forgotten_identifier_is_never_answered_again_and_leaves_the_files_at_compac
         |data: &std::path::Path, key: &str| store_model(data, Namespace::Account).contains_key(key);
     assert!(in_files(&data, &gone_key) && in_files(&data, &kept_key));
 
-    let api_key = String::from_utf8(
-        leakwatch(
-            &[
-                "keys", "create", "--data", d, "--name", "t", "--rpm", "100000",
-            ],
-            None,
-        )
-        .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    let api_key = crate::keys::create_key(d, "t", "100000");
     let server = Server::start(&data);
     let status = |email: &str| {
         let path = format!("/api/v3/breachedaccount/{}", email.replace('@', "%40"));

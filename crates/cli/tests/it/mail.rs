@@ -438,18 +438,7 @@ fn an_owner_hides_an_address_by_the_mailed_link_and_its_button() {
     };
     let data = data_with_breach(tmp.path(), &["alice@example.test", "bob@example.test"]);
     let d = data.to_str().unwrap();
-    let api_key = String::from_utf8(
-        leakwatch(
-            &[
-                "keys", "create", "--data", d, "--name", "t", "--rpm", "100000",
-            ],
-            None,
-        )
-        .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    let api_key = crate::keys::create_key(d, "t", "100000");
     let server = Server::start_with(
         &data,
         &["--smtp-url", &smtp.url(), "--mail-retry-after", "1"],
