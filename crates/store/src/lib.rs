@@ -6,6 +6,7 @@
 //!   top bits of the hash so that a 5-hex range is one contiguous, checksummed read.
 //! - [`Postings`]: the breach sets an account segment's values stand for.
 //! - [`AliasFile`]: sealed e-mail local parts filed by a keyed domain tag, for domain search.
+//! - [`EtagTable`]: a mirrored namespace's per-range ETags from its source.
 //! - [`Manifest`]: the list of live files, breaches and imported sources, replaced atomically.
 //! - [`Snapshot`] to read a published generation, [`StoreWriter`] to publish a new one.
 //!
@@ -15,6 +16,7 @@ mod alias;
 mod bits;
 mod directory;
 mod error;
+mod etags;
 mod key;
 mod manifest;
 mod postings;
@@ -24,9 +26,10 @@ mod store;
 pub use alias::{ALIAS_VERSION, AliasFile, AliasStats, AliasWriter, MAX_SEALED_LEN};
 pub use directory::{Directory, FileSlice, MmapDirectory, RamDirectory, WriteFile, WriterLock};
 pub use error::{Result, StoreError};
+pub use etags::{ETAGS_VERSION, EtagTable, MAX_ETAG_LEN, RANGES};
 pub use key::{Key, Namespace, PREFIX_BITS};
 pub use manifest::{
-    AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord,
+    AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SegmentMeta, SourceRecord,
 };
 pub use postings::{
     POSTINGS_VERSION, Postings, breach_ref, canonical_refs, ref_breach, ref_is_primary,

@@ -15,11 +15,13 @@ use crate::{
 /// File name of the manifest in the store directory.
 pub const MANIFEST_FILE: &str = "manifest";
 /// Version of the manifest layout this build writes and reads.
-pub const MANIFEST_VERSION: u32 = 2;
+pub const MANIFEST_VERSION: u32 = 3;
 
-/// The version written when nothing needs version 2: a store that never forgot an account
-/// keeps writing exactly the manifest version 1 readers know.
+/// The oldest version, written when nothing needs a newer one: a store that never forgot an
+/// account nor mirrored a source keeps writing exactly the manifest version 1 readers know.
 const MANIFEST_VERSION_1: u32 = 1;
+/// Version 2 added `forgotten`; version 3 added `mirrors`.
+const MANIFEST_VERSION_2: u32 = 2;
 const MANIFEST_MAGIC: &[u8; 8] = b"LWMANIF\x01";
 const FOOTER_LEN: usize = 24;
 
@@ -57,6 +59,23 @@ pub struct AliasMeta {
     /// Identifies the operator key that sealed it (never the key itself), so that a
     /// rotation knows which files still need re-sealing.
     pub key_id: String,
+}
+
+/// A namespace kept in sync with an HIBP-compatible range API (`leakwatch sync`): which
+/// segment holds exactly the source's ranges, and the ETags that source gave for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorMeta {
+    /// The password namespace mirrored.
+    pub namespace: Namespace,
+    /// The range API it mirrors (its base URL or URL template, without credentials).
+    pub source: String,
+    /// The segment holding the source's ranges as last synced; also listed in `segments`,
+    /// and never merged by compaction (imports add their own segments beside it).
+    pub segment: String,
+    /// The ETag table (one tag per range) describing `segment`'s content.
+    pub etags: String,
+    /// When the last sync that changed something published.
+    pub synced_unix: u64,
 }
 
 /// An imported source, remembered so that importing it again changes nothing.
@@ -104,6 +123,9 @@ pub struct Manifest {
     /// Version 2; a manifest without any is written as version 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forgotten: Vec<String>,
+    /// Mirrored namespaces (at most one entry each). Version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MirrorMeta>,
 }
 
 impl Manifest {
@@ -120,20 +142,30 @@ impl Manifest {
             .map(|i| i as u32)
     }
 
-    /// Every file the manifest keeps alive (segments, postings, alias files).
+    /// The mirror entry of a namespace, if it is synced from a source.
+    pub fn mirror(&self, ns: Namespace) -> Option<&MirrorMeta> {
+        self.mirrors.iter().find(|m| m.namespace == ns)
+    }
+
+    /// Every file the manifest keeps alive (segments, postings, alias files, ETag tables).
     pub fn live_files(&self) -> impl Iterator<Item = &str> {
         self.segments
             .iter()
             .flat_map(|s| std::iter::once(s.file.as_str()).chain(s.postings.as_deref()))
             .chain(self.aliases.iter().map(|a| a.file.as_str()))
+            .chain(self.mirrors.iter().map(|m| m.etags.as_str()))
     }
 
     /// Serialises the manifest with its checksummed footer.
     pub fn encode(&self) -> Vec<u8> {
-        let version = if self.forgotten.is_empty() {
-            MANIFEST_VERSION_1
-        } else {
+        // The oldest version that can say everything in it, so older builds keep reading
+        // stores that use none of the newer fields.
+        let version = if !self.mirrors.is_empty() {
             MANIFEST_VERSION
+        } else if !self.forgotten.is_empty() {
+            MANIFEST_VERSION_2
+        } else {
+            MANIFEST_VERSION_1
         };
         let body = Manifest {
             format_version: version,

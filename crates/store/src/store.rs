@@ -19,8 +19,11 @@ use crate::{
     alias::{AliasFile, AliasWriter},
     directory::{Directory, FileSlice, WriterLock},
     error::{Result, StoreError},
+    etags::EtagTable,
     key::{Key, Namespace, PREFIX_BITS},
-    manifest::{AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SegmentMeta, SourceRecord},
+    manifest::{
+        AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SegmentMeta, SourceRecord,
+    },
     postings::{Postings, canonical_refs, ref_breach},
     segment::{Segment, SegmentIter, SegmentStats, SegmentWriter},
 };
@@ -125,6 +128,21 @@ impl Snapshot {
             snap.files.push((meta.file.clone(), file.clone()));
             snap.aliases.push(AliasFile::open(&meta.file, file)?);
         }
+        for mirror in &manifest.mirrors {
+            let ours = manifest
+                .segments_of(mirror.namespace)
+                .any(|s| s.file == mirror.segment);
+            if !ours || mirror.namespace == Namespace::Account {
+                return Err(StoreError::corrupt(
+                    MANIFEST_FILE,
+                    0,
+                    format!("mirror of {} names no segment of it", mirror.namespace),
+                ));
+            }
+            // Held mapped (for `copy_to`); its checksum is checked when a sync reads it.
+            let file = dir.open_read(&mirror.etags)?;
+            snap.files.push((mirror.etags.clone(), file));
+        }
         snap.manifest = manifest;
         Ok(snap)
     }
@@ -153,6 +171,26 @@ impl Snapshot {
         let manifest = self.manifest.encode();
         dest.atomic_write(MANIFEST_FILE, &manifest)?;
         Ok(bytes + manifest.len() as u64)
+    }
+
+    /// A mirrored namespace's segment (exactly its source's ranges as last synced) and the
+    /// source's ETag table, checked against its checksum; `None` if `ns` is not mirrored.
+    pub fn mirror(&self, ns: Namespace) -> Result<Option<(&MirrorMeta, &Segment, EtagTable)>> {
+        let Some(meta) = self.manifest.mirror(ns) else {
+            return Ok(None);
+        };
+        let segment = self
+            .segments(ns)
+            .iter()
+            .find(|s| s.name() == meta.segment)
+            .ok_or_else(|| StoreError::NotFound(meta.segment.clone()))?;
+        let file = self
+            .files
+            .iter()
+            .find(|(name, _)| *name == meta.etags)
+            .ok_or_else(|| StoreError::NotFound(meta.etags.clone()))?;
+        let table = EtagTable::decode(&meta.etags, file.1.bytes())?;
+        Ok(Some((meta, segment, table)))
     }
 
     /// The manifest this snapshot was opened from.
@@ -328,6 +366,9 @@ impl Snapshot {
         for file in &self.aliases {
             file.verify()?;
         }
+        for mirror in &self.manifest.mirrors {
+            self.mirror(mirror.namespace)?;
+        }
         Ok(())
     }
 }
@@ -383,6 +424,9 @@ pub struct Commit {
     pub aliases_removed: Vec<String>,
     /// Account keys to forget from this publication on (see [`Manifest::forgotten`]).
     pub forget: Vec<Key>,
+    /// A mirror entry replacing its namespace's (see [`Manifest::mirrors`]); the segment and
+    /// ETag table it names must be among `added` or already published.
+    pub mirror: Option<MirrorMeta>,
 }
 
 /// Result of a compaction.
@@ -495,6 +539,16 @@ impl StoreWriter {
         Ok((name, AliasWriter::new(out)?))
     }
 
+    /// Writes a mirror's ETag table that the next commit can publish; returns its name.
+    pub fn create_etags(&mut self, ns: Namespace, table: &EtagTable) -> Result<String> {
+        let name = self.next_name(&format!("{}.etags", ns.name()));
+        let mut out = self.dir.create(&name)?;
+        out.write_all(&table.encode())
+            .map_err(|e| StoreError::io("ETag table", e))?;
+        out.finish()?;
+        Ok(name)
+    }
+
     /// Starts a new segment file that the next [`StoreWriter::commit`] can publish.
     pub fn create_segment(
         &mut self,
@@ -546,6 +600,10 @@ impl StoreWriter {
         );
         next.forgotten.sort_unstable();
         next.forgotten.dedup();
+        if let Some(mirror) = commit.mirror {
+            next.mirrors.retain(|m| m.namespace != mirror.namespace);
+            next.mirrors.push(mirror);
+        }
         self.dir.atomic_write(MANIFEST_FILE, &next.encode())?;
         self.manifest = next;
         self.next_seq = 0;
@@ -574,10 +632,18 @@ impl StoreWriter {
 
     /// Merges all segments of a namespace into one: password counts are summed, account
     /// breach sets are united (and renumbered, most frequent first). Does nothing with
-    /// fewer than two segments.
+    /// fewer than two segments. A mirror's segment is left as it is: it must keep holding
+    /// exactly its source's ranges for the next sync.
     pub fn compact(&mut self, ns: Namespace) -> Result<Option<CompactStats>> {
         let snap = Snapshot::open_manifest(self.dir.as_ref(), self.manifest.clone())?;
-        let segs = snap.segments(ns);
+        let mirror = self.manifest.mirror(ns).map(|m| m.segment.as_str());
+        let segs: Vec<Segment> = snap
+            .segments(ns)
+            .iter()
+            .filter(|s| Some(s.name()) != mirror)
+            .cloned()
+            .collect();
+        let segs = segs.as_slice();
         // One account segment is rewritten too while it still holds a forgotten key.
         let erasing = ns == Namespace::Account
             && snap

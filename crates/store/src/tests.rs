@@ -340,6 +340,83 @@ fn snapshot_sums_across_segments_and_compaction_preserves_answers() {
 }
 
 #[test]
+fn a_mirror_segment_is_summed_with_imports_but_never_compacted_and_its_etags_travel_with_it() {
+    for (dir, _keep) in backends() {
+        let ns = Namespace::Sha1;
+        let mirrored = keys(ns, 2_000, 20);
+        let imported = keys(ns, 1_000, 21);
+        let tags = |n: u32| -> Vec<Vec<u8>> {
+            (0..RANGES)
+                .map(|p| format!("\"{n}-{p}\"").into_bytes())
+                .collect()
+        };
+        let mut w = StoreWriter::open(dir.clone()).unwrap();
+        let mirror_at = |w: &mut StoreWriter, data: &BTreeMap<Key, u64>, n: u32| {
+            let seg = write_segment(w, ns, data);
+            let table = EtagTable::from_ordered(tags(n).iter().map(Vec::as_slice)).unwrap();
+            let etags = w.create_etags(ns, &table).unwrap();
+            let mirror = MirrorMeta {
+                namespace: ns,
+                source: "http://127.0.0.1:1".into(),
+                segment: seg.file.clone(),
+                etags,
+                synced_unix: 1,
+            };
+            let removed = w.manifest().mirror(ns).map(|m| vec![m.segment.clone()]);
+            w.commit(Commit {
+                added: vec![seg],
+                removed: removed.unwrap_or_default(),
+                mirror: Some(mirror),
+                ..Commit::default()
+            })
+            .unwrap();
+        };
+        mirror_at(&mut w, &mirrored, 1);
+        for data in [&imported, &keys(ns, 10, 22)] {
+            let meta = write_segment(&mut w, ns, data);
+            w.commit(Commit {
+                added: vec![meta],
+                ..Commit::default()
+            })
+            .unwrap();
+        }
+        let stats = w.compact(ns).unwrap().unwrap();
+        assert_eq!(stats.merged, 2, "the two imports, not the mirror");
+        let snap = Snapshot::open(dir.as_ref()).unwrap();
+        assert_eq!(snap.segments(ns).len(), 2);
+        let (meta, seg, table) = snap.mirror(ns).unwrap().unwrap();
+        let held: BTreeMap<Key, u64> = seg.iter().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            held, mirrored,
+            "the mirror segment is exactly what was synced"
+        );
+        assert_eq!(table.get(0xABCDE), b"\"1-703710\"");
+        let (k, c) = mirrored.iter().next().unwrap();
+        assert_eq!(
+            snap.count(ns, *k).unwrap(),
+            c + imported.get(k).copied().unwrap_or(0)
+        );
+        // A backup carries the ETag table and reads back the same mirror.
+        let backup = RamDirectory::new();
+        snap.copy_to(&backup).unwrap();
+        let copy = Snapshot::open(&backup).unwrap();
+        let (copied_meta, _, copied_table) = copy.mirror(ns).unwrap().unwrap();
+        assert_eq!((copied_meta, &copied_table), (meta, &table));
+        // A new sync replaces segment and table; the old ones are deleted.
+        let old_files = [meta.segment.clone(), meta.etags.clone()];
+        mirror_at(&mut w, &keys(ns, 500, 23), 2);
+        let listing = dir.list().unwrap();
+        for old in &old_files {
+            assert!(!listing.contains(old), "{old} still there: {listing:?}");
+        }
+        let snap = Snapshot::open(dir.as_ref()).unwrap();
+        assert_eq!(snap.mirror(ns).unwrap().unwrap().2.get(7), b"\"2-7\"");
+        snap.verify().unwrap();
+        assert_eq!(snap.manifest().mirrors.len(), 1);
+    }
+}
+
+#[test]
 fn reopening_the_writer_removes_unpublished_leftovers() {
     let tmp = tempfile::tempdir().unwrap();
     let dir: Arc<dyn Directory> = Arc::new(MmapDirectory::open(tmp.path()).unwrap());
@@ -477,15 +554,27 @@ fn manifest_roundtrip_and_corruption() {
             key_id: "k1".into(),
         }],
         forgotten: vec![],
+        mirrors: vec![],
     };
     // Without forgotten keys a manifest is version 1, byte for byte what version-1 readers
-    // know; with them, version 2.
+    // know; with them, version 2; with a mirror, version 3.
     let forgetful = Manifest {
-        format_version: MANIFEST_VERSION,
+        format_version: 2,
         forgotten: vec!["00ff".repeat(10)],
         ..m.clone()
     };
-    for (m, version) in [(m, 1u32), (forgetful, 2)] {
+    let mirrored = Manifest {
+        format_version: MANIFEST_VERSION,
+        mirrors: vec![MirrorMeta {
+            namespace: Namespace::Sha1,
+            source: "https://api.pwnedpasswords.com".into(),
+            segment: "0000000003-000-sha1.seg".into(),
+            etags: "0000000003-001-sha1.etags".into(),
+            synced_unix: 5,
+        }],
+        ..m.clone()
+    };
+    for (m, version) in [(m, 1u32), (forgetful, 2), (mirrored, 3)] {
         let bytes = m.encode();
         assert_eq!(
             bytes[bytes.len() - 24..bytes.len() - 20],
