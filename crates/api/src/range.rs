@@ -17,7 +17,7 @@ use leakwatch_store::{Key, Namespace};
 
 use crate::{
     ApiError, AppState,
-    compress::{encode, preferred_coding},
+    compress::{MIN_COMPRESSED_LEN, encode, preferred_coding},
 };
 
 /// Padding: at least this many lines...
@@ -201,7 +201,10 @@ pub(crate) async fn range(
         body = Vec::with_capacity((digits + 23) * all.len());
         render(&all, digits, &mut body);
     }
-    if let Some((encoding, compressed)) = encode(preferred_coding(headers), &body) {
+    // An empty or tiny range goes plain: gzip's own header and trailer would be most of it.
+    if body.len() >= MIN_COMPRESSED_LEN
+        && let Some((encoding, compressed)) = encode(preferred_coding(headers), &body)
+    {
         resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
         return Ok((StatusCode::OK, resp_headers, compressed).into_response());
     }

@@ -43,6 +43,13 @@ struct DataArg {
     data: PathBuf,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum SyncMode {
+    Sha1,
+    Ntlm,
+    Both,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
@@ -114,6 +121,41 @@ enum Command {
         /// Where to write the sample of rejected lines.
         #[arg(long)]
         rejects: Option<PathBuf>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Mirror the Pwned Passwords corpus from an HIBP-compatible range API, fetching only
+    /// the ranges that changed since the last sync (by their ETags).
+    ///
+    /// All 1,048,576 ranges are asked for; an unchanged one costs a 304. Interrupted (killed,
+    /// network down), the next run resumes where it stopped; the store and a server reading
+    /// it keep answering from the previous generation until every range is in.
+    Sync {
+        #[command(flatten)]
+        data: DataArg,
+        /// The range API's base URL (`/range/{prefix}` is appended), or a URL template with
+        /// `{prefix}` for static per-prefix files, e.g. https://api.pwnedpasswords.com
+        #[arg(long)]
+        from: String,
+        /// Which hashes to mirror.
+        #[arg(long, value_enum, default_value_t = SyncMode::Sha1)]
+        mode: SyncMode,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 64)]
+        parallel: usize,
+        /// Seconds a request may take, body included, before it is retried.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Retries of one range (with exponential backoff) before the sync stops.
+        #[arg(long, default_value_t = 10)]
+        retries: u32,
+        /// Extra root certificates (PEM) to trust, for a private CA or a TLS-inspecting proxy.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -1177,6 +1219,58 @@ fn run(cli: Cli) -> Result<()> {
             show_hashes,
         } => audit_cmd(&data.data, &export, format, output, show_hashes),
         Command::Stats { data, deep } => stats(&data.data, deep),
+        Command::Sync {
+            data,
+            from,
+            mode,
+            parallel,
+            timeout,
+            retries,
+            ca_cert,
+            json,
+            quiet,
+        } => {
+            let options = leakwatch_mirror::SyncOptions {
+                source: leakwatch_mirror::Source::parse(&from)?,
+                namespaces: match mode {
+                    SyncMode::Sha1 => vec![Namespace::Sha1],
+                    SyncMode::Ntlm => vec![Namespace::Ntlm],
+                    SyncMode::Both => vec![Namespace::Sha1, Namespace::Ntlm],
+                },
+                parallel,
+                timeout: std::time::Duration::from_secs(timeout.max(1)),
+                retries,
+                ca_cert,
+                progress: !quiet,
+                work_dir: data.data.join("sync"),
+            };
+            let reports = leakwatch_mirror::sync(store_dir(&data.data)?, &options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+                return Ok(());
+            }
+            for r in &reports {
+                let what = match r.published_generation {
+                    Some(g) => format!("published generation {g}"),
+                    None => "nothing changed, nothing published".to_owned(),
+                };
+                println!(
+                    "{}: {} ranges changed, {} ETags refreshed; {} fetched ({} not modified, {} resumed from an interrupted sync), {:.1} MB received, {} retries, {} rejected lines; {} hashes; {what} in {:.1} s",
+                    r.namespace,
+                    r.changed,
+                    r.etags_only,
+                    r.fetched,
+                    r.not_modified,
+                    r.resumed,
+                    r.bytes as f64 / 1e6,
+                    r.retries,
+                    r.rejected_lines,
+                    r.hashes,
+                    r.seconds
+                );
+            }
+            Ok(())
+        }
         Command::Compact { data } => {
             let mut w = StoreWriter::open(store_dir(&data.data)?)?;
             for ns in Namespace::ALL {

@@ -16,6 +16,7 @@ mod http;
 mod keys;
 mod lookalike;
 mod mail;
+mod mirror;
 mod packaging;
 mod ranges;
 mod settings;

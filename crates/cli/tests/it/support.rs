@@ -165,16 +165,17 @@ impl Server {
         Server::start_with(data, &[], &[])
     }
 
-    /// `leakwatch serve` with extra arguments and environment.
+    /// `leakwatch serve` with extra arguments and environment (on an ephemeral port unless
+    /// they say `--listen`).
     pub fn start_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
+            .args(["serve", "--data", data.to_str().unwrap()])
+            .args(listen)
             .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
