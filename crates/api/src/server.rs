@@ -1,5 +1,5 @@
-//! The accept loop: serves [`crate::app`] over HTTP/1.1 on a listener with per-connection
-//! limits, and drains on shutdown.
+//! The accept loop: serves [`crate::app`] over HTTP/1.1 (and HTTP/2 when a TLS client offers
+//! it by ALPN) on a listener with per-connection limits, and drains on shutdown.
 //!
 //! Limits live here rather than as router layers because every handler is synchronous
 //! from request to answer (see [`crate::app`]): the costs worth bounding are per
@@ -8,7 +8,9 @@
 //! connections are open at once (further clients wait in the listen backlog). Each request
 //! carries its peer address as `ConnectInfo<SocketAddr>`. With a TLS configuration
 //! ([`tls_config`], rustls) every connection is a TLS one; the handshake counts against the
-//! header read timeout.
+//! header read timeout. An HTTP/2 connection carries at most [`H2_MAX_STREAMS`] requests at
+//! once, so a connection still bounds the work one client can ask for; plain-text
+//! connections are HTTP/1.1 only (no h2c), which keeps the hot path free of protocol sniffing.
 
 use std::{
     convert::Infallible,
@@ -23,13 +25,16 @@ use std::{
 use axum::{Router, extract::ConnectInfo, http::Request};
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioIo, TokioTimer},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::Service;
 
 use crate::{AppState, app, state::reload_loop};
+
+/// Requests one HTTP/2 connection may have in flight (HTTP/1.1 has one).
+pub const H2_MAX_STREAMS: u32 = 128;
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and lets
 /// open connections finish their requests for up to `drain_timeout`. The outbox worker,
@@ -50,6 +55,11 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192) * 2)
         .max_header_size(limits.max_header_bytes);
+    let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(limits.max_header_bytes.max(8192) as u32)
+        .keep_alive_interval(Some(Duration::from_secs(30)));
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tls = state_tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
@@ -75,7 +85,7 @@ pub async fn serve(
         // Small answers go out at once instead of waiting for Nagle.
         let _ = stream.set_nodelay(true);
         let service = with_peer(router.clone(), peer);
-        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
+        let (http, h2, watcher, tls) = (http.clone(), h2.clone(), graceful.watcher(), tls.clone());
         let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
             // Errors here are the client's (reset, timeout, bad handshake or request).
@@ -90,8 +100,13 @@ pub async fn serve(
                     else {
                         return;
                     };
-                    let conn = http.serve_connection(TokioIo::new(stream), service);
-                    let _ = watcher.watch(conn).await;
+                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        let conn = h2.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
+                    } else {
+                        let conn = http.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
+                    }
                 }
             }
             drop(permit);
@@ -116,7 +131,9 @@ fn with_peer(
     Request<Incoming>,
     Response = axum::response::Response,
     Error = Infallible,
-    Future = impl Send + 'static,
+    Future = impl std::future::Future<Output = Result<axum::response::Response, Infallible>>
+             + Send
+             + 'static,
 > + Clone {
     hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
@@ -127,7 +144,7 @@ fn with_peer(
 
 /// A TLS configuration for [`serve`] from PEM files: the certificate chain (leaf first) and
 /// its private key (PKCS#8, PKCS#1 or SEC1). TLS 1.2 and 1.3 with rustls' safe defaults,
-/// HTTP/1.1 by ALPN.
+/// HTTP/2 or HTTP/1.1 by ALPN.
 pub fn tls_config(
     cert_pem: &std::path::Path,
     key_pem: &std::path::Path,
@@ -155,7 +172,7 @@ pub fn tls_config(
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .map_err(|e| format!("TLS certificate and key: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

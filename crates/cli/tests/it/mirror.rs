@@ -273,18 +273,35 @@ fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
 }
 
 #[test]
-fn a_sync_cut_off_from_its_source_stops_with_a_clear_error_and_resumes_later() {
+/// Also the mirror chain as the public API is served: a leakwatch over TLS, which speaks
+/// HTTP/2 to the syncing leakwatch by ALPN.
+fn a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resumes_later() {
+    if !available(has("openssl"), "TLS sync", "apt-get install openssl") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let mirror = tmp.path().join("mirror");
     let input = generate(GenFormat::Sha1, 5_000, 51);
     let file = write(&tmp.path().join("in.txt"), &input);
     ingest_quiet(src.to_str().unwrap(), file.to_str().unwrap());
-    let server = Server::start(&src);
+    let (ca, cert, key) = private_ca(tmp.path());
+    let tls = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let server = Server::start_with(&src, &tls, &[]);
     let addr = server.addr.clone();
-    let from = format!("http://{addr}");
+    let from = format!("https://{addr}");
+    let ca_arg = ["--ca-cert", ca.to_str().unwrap()];
     let journal = mirror.join("sync").join("sha1.journal");
-    let child = spawn_sync(&mirror, &from, &["--retries", "2", "--timeout", "2"]);
+    let child = spawn_sync(
+        &mirror,
+        &from,
+        &["--retries", "2", "--timeout", "2", ca_arg[0], ca_arg[1]],
+    );
     while std::fs::metadata(&journal).map_or(0, |m| m.len()) < 4 << 20 {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -299,10 +316,13 @@ fn a_sync_cut_off_from_its_source_stops_with_a_clear_error_and_resumes_later() {
     assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
     assert_eq!(generation(&mirror), 0);
     // The source comes back at the same address; the sync resumes.
-    let _server = Server::start_with(&src, &["--listen", &addr], &[]);
-    let r = &sync(&mirror, &from, &[])[0];
+    let mut args = vec!["--listen", &addr];
+    args.extend_from_slice(&tls);
+    let _server = Server::start_with(&src, &args, &[]);
+    let r = &sync(&mirror, &from, &ca_arg)[0];
     assert!(n(r, "resumed") > 0, "{r}");
     assert_eq!(n(r, "resumed") + n(r, "fetched"), RANGES, "{r}");
+    assert_eq!(n(r, "http2"), n(r, "fetched"), "HTTP/2 by ALPN: {r}");
     assert_eq!(
         store_model(&mirror, Namespace::Sha1),
         model_of_hash_lines(&input, 40)
@@ -387,7 +407,7 @@ http {{
   access_log off;
   client_body_temp_path {d}/client; proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  keepalive_requests 1000000;
+  keepalive_requests 100000000;
   server {{
     listen 127.0.0.1:{port} ssl http2;
     ssl_certificate {cert};
@@ -507,6 +527,7 @@ fn a_mirror_of_nginx_serving_downloader_files_over_tls_uses_http2_and_gzip_and_r
         "every answer over HTTP/2: {first}"
     );
     assert_eq!(n(first, "rejected_lines"), 1, "{first}");
+    assert_eq!(n(first, "retries"), 0, "{first}");
     let model = model_of_dir(&root);
     assert_eq!(store_model(&mirror, Namespace::Sha1), model);
     // nginx compresses every file above its 20-byte minimum: all but the empty range's.
