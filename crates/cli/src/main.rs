@@ -2404,6 +2404,15 @@ fn stats(data: &Path, deep: bool) -> Result<()> {
             bytes as f64 / n,
             floor
         );
+        if let Some(m) = snap.manifest().mirror(ns) {
+            let ago = leakwatch_store::unix_now().saturating_sub(m.synced_unix);
+            println!(
+                "  mirror of {} in {} (last changed by a sync {} h ago)",
+                m.source,
+                m.segment,
+                ago / 3600
+            );
+        }
         if deep {
             for seg in segs {
                 let mut freq = std::collections::HashMap::<u64, u64>::new();

@@ -168,7 +168,11 @@ pub fn sync(store: Arc<dyn Directory>, options: &SyncOptions) -> Result<Vec<Name
         source: e,
     })?;
     let _lock = sync_lock(&options.work_dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the work per answer is small (a gzip inflate, a parse, a compare), and on
+    // a multi-thread runtime every answer woke the loop across threads; measured on 2 cores,
+    // one thread did a first sync in 23 s instead of 28 and used 30 % less CPU
+    // (docs/BENCHMARKS.md). A real upstream is further away than one core can keep busy.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| MirrorError::Io {

@@ -114,15 +114,6 @@ fn start_py_sink(script: &str, out: &Path, extra: &[String]) -> (Child, u16, Pat
     start_py_sink_on(free_port(), script, out, extra)
 }
 
-/// A loopback port nothing listens on (just now).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start_py_sink_on(
     port: u16,
     script: &str,

@@ -15,7 +15,7 @@ use leakwatch_store::Namespace;
 use serde_json::Value;
 
 use crate::support::{
-    Model, Server, available, generate, http_get, ingest_quiet, leakwatch, merge,
+    Model, Server, available, free_port, generate, http_get, ingest_quiet, leakwatch, merge,
     model_of_hash_lines, model_range, private_ca, store_model, try_leakwatch, write,
 };
 
@@ -23,17 +23,12 @@ const RANGES: u64 = 1 << 20;
 
 /// Runs `leakwatch sync --json` into `data` and returns its per-namespace reports.
 fn sync(data: &Path, from: &str, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec![
-        "sync",
-        "--quiet",
-        "--json",
-        "--data",
-        data.to_str().unwrap(),
-        "--from",
-        from,
-    ];
-    args.extend_from_slice(extra);
-    let out = leakwatch(&args, None);
+    let out = spawn_sync(data, from, extra).wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
     reports.as_array().unwrap().clone()
 }
@@ -156,6 +151,9 @@ fn a_mirror_syncs_every_range_then_only_the_changed_ones_and_ends_identical_to_i
     assert_eq!(n(&third[0], "bytes"), 0);
     assert!(third[0]["published_generation"].is_null());
     assert_eq!(generation(&mirror), before + 1);
+    let stats = leakwatch(&["stats", "--data", mirror.to_str().unwrap()], None);
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.contains(&format!("mirror of {from}")), "{stats}");
 
     // The mirror's own answers are a good upstream: served, they match the source's, ETags
     // included (content digests), so a mirror of the mirror would see no change.
@@ -365,15 +363,6 @@ fn sync_refuses_what_is_not_a_range_api_with_one_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{from}: {stderr}");
     }
     assert_eq!(generation(&data), 0);
-}
-
-/// A free loopback port (bound and released; nginx takes it next).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// nginx serving `root` over TLS with HTTP/2 and gzip; killed on drop.

@@ -294,6 +294,15 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A loopback port nothing listens on (just now: bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Whether an outside program a test needs is here. When it is not, the test should return
 /// early: outside CI with a loud message saying how to get it; in CI (`CI` set, where
 /// `.ci/run` installs everything) the test fails instead.
