@@ -18,7 +18,7 @@
 
 mod client;
 mod journal;
-mod parse;
+pub mod parse;
 
 use std::{
     io::{IsTerminal, Write},

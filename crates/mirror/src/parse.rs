@@ -11,17 +11,15 @@ use leakwatch_store::{Key, Namespace};
 
 /// One line that was not an entry: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rejected {
+pub struct Rejected {
+    /// 1-based line number in the body.
     pub line: u32,
+    /// Why it is not an entry.
     pub reason: &'static str,
 }
 
 /// The entries of range `prefix` in `body`, sorted by key, and the lines rejected.
-pub(crate) fn parse_range(
-    ns: Namespace,
-    prefix: u32,
-    body: &[u8],
-) -> (Vec<(Key, u64)>, Vec<Rejected>) {
+pub fn parse_range(ns: Namespace, prefix: u32, body: &[u8]) -> (Vec<(Key, u64)>, Vec<Rejected>) {
     let digits = ns.suffix_hex_len();
     let head = format!("{prefix:05X}");
     let mut entries = Vec::with_capacity(body.len() / (digits + 4) + 1);
