@@ -459,7 +459,9 @@ fn publish(
     let mut removed = Vec::new();
     let segment_name;
     let hashes;
-    if journal.changed().next().is_some() {
+    // A first sync writes a segment even when every range is empty: the mirror entry must
+    // name one.
+    if journal.changed().next().is_some() || old.is_none() {
         let estimate = old.map_or(0, Segment::hashes) + journal.new_entries();
         let (name, mut out) = writer.create_segment(ns, estimate)?;
         for prefix in 0..RANGES {
@@ -490,10 +492,11 @@ fn publish(
         added.push(meta);
         removed.extend(old.map(|s| s.name().to_owned()));
         segment_name = name;
-    } else {
-        let seg = old.expect("an ETag-only change has a previous mirror");
+    } else if let Some(seg) = old {
         hashes = seg.hashes();
         segment_name = seg.name().to_owned();
+    } else {
+        unreachable!("no previous mirror means a new segment above");
     }
     let table = EtagTable::from_ordered((0..RANGES).map(|p| journal.etag(p)))?;
     let etags = writer.create_etags(ns, &table)?;
@@ -651,5 +654,122 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leakwatch_store::RamDirectory;
+
+    use super::*;
+
+    fn options(work: &Path) -> SyncOptions {
+        SyncOptions {
+            source: Source::parse("http://127.0.0.1:9").unwrap(),
+            namespaces: vec![Namespace::Sha1],
+            parallel: 1,
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            ca_cert: None,
+            progress: false,
+            work_dir: work.to_owned(),
+        }
+    }
+
+    /// A journal in which every range answered: `entries(prefix)` for the changed ones.
+    fn journal(
+        work: &Path,
+        base: &str,
+        mut entries: impl FnMut(u32) -> Option<Vec<(Key, u64)>>,
+    ) -> Journal {
+        let header = Header {
+            namespace: Namespace::Sha1,
+            source: "http://127.0.0.1:9".into(),
+            base: base.into(),
+        };
+        let (mut j, _) = Journal::open(&work.join("sha1.journal"), &header).unwrap();
+        for prefix in 0..RANGES {
+            j.append(&RangeRecord {
+                prefix,
+                etag: format!("\"{prefix}\"").into_bytes(),
+                entries: entries(prefix),
+                rejected: 0,
+            })
+            .unwrap();
+        }
+        j.flush(false).unwrap();
+        j
+    }
+
+    fn key(prefix: u32, low: u128) -> Key {
+        Key::first_with_prefix(Namespace::Sha1, u64::from(prefix), 20)
+            .checked_add(Key::from_u128(low))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_source_with_no_hashes_at_all_is_mirrored_as_an_empty_segment() {
+        let work = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+        let j = journal(work.path(), "", |_| None);
+        let snap = Snapshot::open(store.as_ref()).unwrap();
+        let base = base_of(&snap, Namespace::Sha1, &options(work.path()).source).unwrap();
+        let (generation, hashes) =
+            publish(&store, &options(work.path()), Namespace::Sha1, &base, &j).unwrap();
+        assert_eq!((generation, hashes), (1, 0));
+        let snap = Snapshot::open(store.as_ref()).unwrap();
+        let (_, seg, etags) = snap.mirror(Namespace::Sha1).unwrap().unwrap();
+        assert_eq!(seg.hashes(), 0);
+        assert_eq!(etags.get(0xABCDE), b"\"703710\"");
+    }
+
+    #[test]
+    fn changed_ranges_replace_theirs_and_the_others_are_copied() {
+        let work = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+        let opts = options(work.path());
+        // First: ranges 0..8 hold two keys each.
+        let j = journal(work.path(), "", |p| {
+            (p < 8).then(|| vec![(key(p, 1), 10), (key(p, 2), 20)])
+        });
+        let snap = Snapshot::open(store.as_ref()).unwrap();
+        let base = base_of(&snap, Namespace::Sha1, &opts.source).unwrap();
+        publish(&store, &opts, Namespace::Sha1, &base, &j).unwrap();
+        j.remove().unwrap();
+        // Then range 3 changes (one key gone, one count changed) and range 9 appears.
+        let snap = Snapshot::open(store.as_ref()).unwrap();
+        let base = base_of(&snap, Namespace::Sha1, &opts.source).unwrap();
+        let j = journal(work.path(), &base.etags_file, |p| match p {
+            3 => Some(vec![(key(3, 2), 99)]),
+            9 => Some(vec![(key(9, 5), 1)]),
+            _ => None,
+        });
+        let (generation, hashes) = publish(&store, &opts, Namespace::Sha1, &base, &j).unwrap();
+        assert_eq!((generation, hashes), (2, 16));
+        let snap = Snapshot::open(store.as_ref()).unwrap();
+        assert_eq!(
+            snap.range(Namespace::Sha1, 3).unwrap(),
+            vec![(key(3, 2), 99)]
+        );
+        assert_eq!(
+            snap.range(Namespace::Sha1, 9).unwrap(),
+            vec![(key(9, 5), 1)]
+        );
+        assert_eq!(
+            snap.range(Namespace::Sha1, 7).unwrap(),
+            vec![(key(7, 1), 10), (key(7, 2), 20)],
+            "unchanged ranges are copied"
+        );
+        assert_eq!(
+            snap.segments(Namespace::Sha1).len(),
+            1,
+            "the old mirror segment is retired"
+        );
+        // A journal from before another publication is refused, not mixed in.
+        let stale = Base {
+            etags_file: "0000000001-001-sha1.etags".into(),
+            ..base
+        };
+        assert!(publish(&store, &opts, Namespace::Sha1, &stale, &j).is_err());
     }
 }
