@@ -295,7 +295,7 @@ fn sync_namespace(
     ));
     // What arrived is kept for the next run, whatever happened.
     let flushed = journal.flush(true);
-    progress.finish();
+    progress.finish(report.bytes);
     fetched?;
     flushed?;
 
@@ -639,20 +639,28 @@ impl Progress {
             }
         } else if self.log && self.last_log.get().elapsed() >= Duration::from_secs(10) {
             self.last_log.set(Instant::now());
-            let rate = (pos - self.start_pos) as f64 / self.started.elapsed().as_secs_f64();
-            let left = u64::from(RANGES) - pos;
-            eprintln!(
-                "sync {}: {pos}/{RANGES} ranges, {rate:.0} ranges/s, ETA {:.0} s, {:.1} MB received",
-                self.ns.name(),
-                left as f64 / rate.max(1e-9),
-                bytes as f64 / 1e6
-            );
+            self.log_line(bytes);
         }
     }
 
-    fn finish(&self) {
+    fn log_line(&self, bytes: u64) {
+        let pos = self.pos.get();
+        let rate = (pos - self.start_pos) as f64 / self.started.elapsed().as_secs_f64();
+        let left = u64::from(RANGES) - pos;
+        eprintln!(
+            "sync {}: {pos}/{RANGES} ranges, {rate:.0} ranges/s, ETA {:.0} s, {:.1} MB received",
+            self.ns.name(),
+            left as f64 / rate.max(1e-9),
+            bytes as f64 / 1e6
+        );
+    }
+
+    /// Clears the bar; in log mode, says where the fetching ended.
+    fn finish(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        } else if self.log {
+            self.log_line(bytes);
         }
     }
 }

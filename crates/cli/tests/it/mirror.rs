@@ -557,3 +557,116 @@ fn a_mirror_of_nginx_serving_downloader_files_over_tls_uses_http2_and_gzip_and_r
     assert_eq!(n(third, "not_modified"), RANGES - 4, "{third}");
     assert_eq!(store_model(&mirror, Namespace::Sha1), model_of_dir(&root));
 }
+
+/// A range source that fails on purpose: the first request for one range in every 50,000 is
+/// answered 503, 429 (`Retry-After: 1`), or not at all within the sync's timeout; every other
+/// request is served from the model, with content ETags and 304s. Counts every request.
+struct FlakySource {
+    model: Model,
+    hits: Vec<std::sync::atomic::AtomicU32>,
+}
+
+const FAULT_EVERY: u32 = 50_000;
+
+fn fault(prefix: u32) -> Option<u32> {
+    matches!(prefix % FAULT_EVERY, 7..=9).then_some(prefix % FAULT_EVERY)
+}
+
+async fn flaky_range(
+    axum::extract::State(source): axum::extract::State<std::sync::Arc<FlakySource>>,
+    axum::extract::Path(hex): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::{http::StatusCode, response::IntoResponse};
+    let Ok(prefix) = u32::from_str_radix(&hex, 16) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let first =
+        source.hits[prefix as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+    match fault(prefix) {
+        Some(7) if first => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Some(8) if first => {
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")]).into_response();
+        }
+        Some(9) if first => tokio::time::sleep(Duration::from_secs(8)).await,
+        _ => {}
+    }
+    let body = model_range(&source.model, &hex).join("\r\n");
+    let etag = format!("\"{:x}\"", fnv1a(body.as_bytes()));
+    if headers
+        .get("if-none-match")
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
+    }
+    ([("etag", etag)], body).into_response()
+}
+
+/// FNV-1a: any digest of the body does for these ETags.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+#[test]
+fn timeouts_429_and_5xx_are_retried_with_backoff_and_the_mirror_still_ends_identical() {
+    let input = generate(GenFormat::Sha1, 10_000, 81);
+    let source = std::sync::Arc::new(FlakySource {
+        model: model_of_hash_lines(&input, 40),
+        hits: (0..RANGES)
+            .map(|_| std::sync::atomic::AtomicU32::new(0))
+            .collect(),
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let app = axum::Router::new()
+        .route("/range/{prefix}", axum::routing::get(flaky_range))
+        .with_state(source.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let mirror = tmp.path().join("mirror");
+    let from = format!("http://{addr}");
+    // Not --quiet: without a terminal, progress comes as log lines with rate and ETA.
+    let out = Command::new(crate::support::bin())
+        .args([
+            "sync",
+            "--json",
+            "--timeout",
+            "3",
+            "--retries",
+            "3",
+            "--data",
+        ])
+        .arg(&mirror)
+        .args(["--from", &from])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("1048576/1048576 ranges") && stderr.contains("ranges/s, ETA"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &report[0];
+    let faults = (0..RANGES as u32).filter(|&p| fault(p).is_some()).count() as u64;
+    assert_eq!(faults, 63);
+    assert_eq!(n(r, "retries"), faults, "one retry per injected fault: {r}");
+    for p in 0..RANGES as u32 {
+        let hits = source.hits[p as usize].load(std::sync::atomic::Ordering::Relaxed);
+        let want = if fault(p).is_some() { 2 } else { 1 };
+        assert_eq!(hits, want, "requests for {p:05X}");
+    }
+    assert_eq!(store_model(&mirror, Namespace::Sha1), source.model);
+    // A second sync is all 304s from this source too.
+    let again = &sync(&mirror, &from, &[])[0];
+    assert_eq!(n(again, "not_modified"), RANGES, "{again}");
+}
