@@ -9,7 +9,9 @@
 //! carries its peer address as `ConnectInfo<SocketAddr>`. With a TLS configuration
 //! ([`tls_config`], rustls) every connection is a TLS one; the handshake counts against the
 //! header read timeout. An HTTP/2 connection carries at most [`H2_MAX_STREAMS`] requests at
-//! once, so a connection still bounds the work one client can ask for; plain-text
+//! once, so a connection still bounds the work one client can ask for, and is closed when the
+//! client sends nothing for the header read timeout ([`IdleRead`]: HTTP/2 has no per-request
+//! header timeout to do it, and an idle connection holds one of the open slots); plain-text
 //! connections are HTTP/1.1 only (no h2c), which keeps the hot path free of protocol sniffing.
 
 use std::{
@@ -56,10 +58,11 @@ pub async fn serve(
         .max_buf_size(limits.max_header_bytes.max(8192) * 2)
         .max_header_size(limits.max_header_bytes);
     let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    // No keep-alive pings: a client's answers to them would count as activity and keep an
+    // idle connection open; `IdleRead` closes it instead.
     h2.timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_STREAMS)
-        .max_header_list_size(limits.max_header_bytes.max(8192) as u32)
-        .keep_alive_interval(Some(Duration::from_secs(30)));
+        .max_header_list_size(limits.max_header_bytes.max(8192) as u32);
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tls = state_tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
@@ -101,6 +104,7 @@ pub async fn serve(
                         return;
                     };
                     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        let stream = IdleRead::new(stream, handshake_timeout);
                         let conn = h2.serve_connection(TokioIo::new(stream), service);
                         let _ = watcher.watch(conn).await;
                     } else {
@@ -174,6 +178,84 @@ pub fn tls_config(
     .map_err(|e| format!("TLS certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A connection whose reads fail once the client has sent nothing for `idle`: what closes an
+/// idle HTTP/2 connection (writes, ours, do not count as activity).
+struct IdleRead<S> {
+    inner: S,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    idle: Duration,
+}
+
+impl<S> IdleRead<S> {
+    fn new(inner: S, idle: Duration) -> Self {
+        IdleRead {
+            inner,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            idle,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleRead<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    let next = tokio::time::Instant::now() + this.idle;
+                    this.timer.as_mut().reset(next);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client sent nothing for the idle timeout",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleRead<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 /// Accept errors that concern one connection only (it was reset before we took it).

@@ -568,6 +568,77 @@ fn served_over_https_with_the_given_certificate() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS certificate and key"));
 }
 
+/// HTTP/2 (TLS, ALPN h2) has no header timeout between requests: a client that sends its
+/// preface and settings and then nothing is closed after the header read timeout, like an
+/// idle HTTP/1.1 client, instead of holding one of the open connections forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_http2_client_is_cut_off_like_an_idle_http1_one() {
+    use std::{io::Write, process::Stdio, time::Duration};
+    let have = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available(have, "TLS", "apt-get install openssl") {
+        return;
+    }
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(tmp.path());
+    let mut state = Arc::try_unwrap(app_state(&f.data)).expect("fresh state");
+    state.limits = leakwatch_api::ServerLimits {
+        header_read_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    state.tls = Some(leakwatch_api::tls_config(&cert, &key).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(leakwatch_api::serve(listener, Arc::new(state), async {
+        let _ = stopped.await;
+    }));
+    tokio::task::spawn_blocking(move || {
+        let mut client = std::process::Command::new("openssl")
+            .args(["s_client", "-connect", &addr.to_string(), "-alpn", "h2"])
+            .arg("-CAfile")
+            .arg(&ca)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The HTTP/2 preface and an empty SETTINGS frame, then silence (stdin stays open).
+        let mut stdin = client.stdin.take().unwrap();
+        stdin
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .unwrap();
+        stdin.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
+        stdin.flush().unwrap();
+        let started = std::time::Instant::now();
+        let closed = loop {
+            if client.try_wait().unwrap().is_some() {
+                break true;
+            }
+            if started.elapsed() > Duration::from_secs(15) {
+                let _ = client.kill();
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Text from openssl, then the server's binary HTTP/2 frames.
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut client.stdout.take().unwrap(), &mut out).unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.contains("ALPN protocol: h2"), "{out}");
+        assert!(
+            closed,
+            "an idle HTTP/2 connection was still open after 15 s"
+        );
+        drop(stdin);
+    })
+    .await
+    .unwrap();
+}
+
 /// `serve --access-log`: one event per request with the method, the route template, the
 /// status and the latency, never the prefix or account asked for; as a human line or, with
 /// `--log-format json`, as one JSON object per line with those fields.
