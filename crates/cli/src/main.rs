@@ -238,9 +238,12 @@ enum Command {
         deep: bool,
     },
     /// Merge each namespace's segments into one, and the alias files into one.
+    /// With the operator key, the aliases of forgotten accounts leave the alias files too.
     Compact {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        key: OperatorKeyArg,
     },
     /// Check every checksum of every store file and every catalogue page.
     Verify {
@@ -258,9 +261,12 @@ enum Command {
         /// Region for phone numbers written without a country code (ISO 3166).
         #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
         default_region: Option<String>,
-        /// Compact the account segments now, so the keys leave the files at once.
+        /// Compact the account segments now, so the keys leave the files at once (and, with
+        /// the operator key, their e-mail aliases leave the alias files).
         #[arg(long)]
         compact: bool,
+        #[command(flatten)]
+        key: OperatorKeyArg,
         /// The identifiers: e-mail addresses, phone numbers, usernames.
         #[arg(required = true)]
         identifiers: Vec<String>,
@@ -1271,7 +1277,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Compact { data } => {
+        Command::Compact { data, key } => {
             let mut w = StoreWriter::open(store_dir(&data.data)?)?;
             for ns in Namespace::ALL {
                 match w.compact(ns)? {
@@ -1282,11 +1288,7 @@ fn run(cli: Cli) -> Result<()> {
                     None => println!("{ns}: nothing to compact"),
                 }
             }
-            match leakwatch_ingest::compact_aliases(&mut w, &data.data.join("tmp"), 1 << 30)? {
-                0 => println!("aliases: nothing to compact"),
-                n => println!("aliases: merged {n} alias files into one"),
-            }
-            Ok(())
+            compact_aliases(&mut w, &data.data, &key)
         }
         Command::Verify { data } => {
             let snap = Snapshot::open(store_dir(&data.data)?.as_ref())?;
@@ -1320,6 +1322,7 @@ fn run(cli: Cli) -> Result<()> {
             data,
             default_region,
             compact,
+            key,
             identifiers,
         } => {
             let mut keys = Vec::new();
@@ -1343,6 +1346,7 @@ fn run(cli: Cli) -> Result<()> {
             if compact {
                 writer.compact(Namespace::Account)?;
                 println!("account segments compacted: the keys are gone from the files");
+                compact_aliases(&mut writer, &data.data, &key)?;
             } else {
                 println!("they leave the segment files at the next `leakwatch compact`");
             }
@@ -2379,6 +2383,26 @@ fn floor_bytes(key_bits: u32, counts: &std::collections::HashMap<u64, u64>) -> (
         .sum();
     let key_bits_per_hash = key_bits as f64 - nf.log2() + std::f64::consts::LOG2_E;
     (nf * (key_bits_per_hash + entropy) / 8.0, entropy)
+}
+
+/// Alias compaction, leaving out forgotten accounts' aliases when the operator key is given.
+fn compact_aliases(w: &mut StoreWriter, data: &Path, key: &OperatorKeyArg) -> Result<()> {
+    let key = key.load()?;
+    let done = leakwatch_ingest::compact_aliases(w, &data.join("tmp"), 1 << 30, key.as_ref())?;
+    match done.files {
+        0 => println!("aliases: nothing to compact"),
+        n => println!(
+            "aliases: merged {n} alias file(s) into one, leaving out {} alias(es) of forgotten accounts",
+            done.erased
+        ),
+    }
+    let m = w.manifest();
+    if key.is_none() && !m.forgotten.is_empty() && !m.aliases.is_empty() {
+        println!(
+            "aliases of forgotten accounts stay sealed in the alias files (never answered): give the operator key to remove them"
+        );
+    }
+    Ok(())
 }
 
 fn stats(data: &Path, deep: bool) -> Result<()> {

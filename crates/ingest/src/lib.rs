@@ -45,7 +45,7 @@ use leakwatch_store::{
 pub use dump::{ColumnMap, DumpOptions, Field};
 pub use parse::Format;
 pub use progress::{ImportStatus, STATUS_FILE};
-pub use reseal::{ResealSummary, compact_aliases, reseal};
+pub use reseal::{AliasCompaction, ResealSummary, compact_aliases, reseal};
 pub use source::Source;
 
 use crate::{

@@ -1,6 +1,8 @@
 //! Operator-key rotation: every alias file sealed under the old key is re-tagged and
 //! re-sealed under the new one and published in one manifest swap. Also alias compaction
-//! (all files into one, same key), which shares the machinery.
+//! (all files into one, same key), which shares the machinery and, given the operator key,
+//! leaves out the aliases of forgotten accounts (`leakwatch forget`): the store only sees
+//! sealed bytes, so only the key holder can tell which records those are.
 //!
 //! Each domain's records start with its sealed domain name ([`DOMAIN_RECORD`] sorts first),
 //! so the domain — needed for the new tag and as the aliases' associated data — comes back
@@ -120,16 +122,34 @@ pub fn reseal(
     Ok(summary)
 }
 
+/// What an alias compaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AliasCompaction {
+    /// Alias files merged into one (0: nothing was rewritten).
+    pub files: usize,
+    /// Aliases of forgotten accounts left out.
+    pub erased: u64,
+}
+
 /// Merges every alias file into one (same key only), so domain search reads one file
-/// whatever the number of imports. Returns the number of files merged (0: nothing to do).
+/// whatever the number of imports. With the operator key (`erase`), the aliases of
+/// forgotten accounts are left out too, and a single file that holds one is rewritten.
 pub fn compact_aliases(
     writer: &mut StoreWriter,
     tmp_dir: &std::path::Path,
     memory: usize,
-) -> Result<usize, IngestError> {
+    erase: Option<&OperatorKey>,
+) -> Result<AliasCompaction, IngestError> {
     let manifest = writer.manifest().clone();
-    if manifest.aliases.len() < 2 {
-        return Ok(0);
+    let forgotten: std::collections::HashSet<&str> =
+        manifest.forgotten.iter().map(String::as_str).collect();
+    let erase = erase.filter(|_| !forgotten.is_empty());
+    let erasing = match erase {
+        Some(key) if !manifest.aliases.is_empty() => count_forgotten(writer, key, &forgotten)? > 0,
+        _ => false,
+    };
+    if manifest.aliases.len() < 2 && !erasing {
+        return Ok(AliasCompaction::default());
     }
     let key_id = &manifest.aliases[0].key_id;
     if let Some(other) = manifest.aliases.iter().find(|a| &a.key_id != key_id) {
@@ -141,6 +161,10 @@ pub fn compact_aliases(
     let spill = fresh_spill_dir(tmp_dir, "aliases-")?;
     let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
     let mut buffer = AliasBuffer::new(&runs);
+    let mut erased = 0u64;
+    let mut judge = erase
+        .filter(|_| erasing)
+        .map(|key| ForgottenAliases::new(key, &forgotten));
     for meta in &manifest.aliases {
         let file = leakwatch_store::AliasFile::open(
             &meta.file,
@@ -148,17 +172,28 @@ pub fn compact_aliases(
         )?;
         let mut failed = None;
         file.for_each(|tag, sealed| {
-            if failed.is_none()
-                && let Err(e) = buffer.push(tag, sealed)
-            {
-                failed = Some(e);
+            if failed.is_some() {
+                return;
+            }
+            if let Some(judge) = judge.as_mut() {
+                match judge.is_forgotten(&meta.file, tag, sealed) {
+                    Ok(true) => {
+                        erased += 1;
+                        return;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        return;
+                    }
+                }
+            }
+            if let Err(e) = buffer.push(tag, sealed) {
+                failed = Some(io_err("writing alias runs")(e));
             }
         })?;
         if let Some(e) = failed {
-            return Err(IngestError::Io {
-                context: "writing alias runs".into(),
-                source: e,
-            });
+            return Err(e);
         }
     }
     buffer.finish().map_err(io_err("writing alias runs"))?;
@@ -168,5 +203,85 @@ pub fn compact_aliases(
         aliases_removed: manifest.aliases.iter().map(|a| a.file.clone()).collect(),
         ..Commit::default()
     })?;
-    Ok(manifest.aliases.len())
+    Ok(AliasCompaction {
+        files: manifest.aliases.len(),
+        erased,
+    })
+}
+
+/// How many alias records belong to forgotten accounts (a pass that writes nothing).
+fn count_forgotten(
+    writer: &StoreWriter,
+    key: &OperatorKey,
+    forgotten: &std::collections::HashSet<&str>,
+) -> Result<u64, IngestError> {
+    let mut judge = ForgottenAliases::new(key, forgotten);
+    let mut count = 0u64;
+    for meta in &writer.manifest().aliases {
+        let file = leakwatch_store::AliasFile::open(
+            &meta.file,
+            writer.directory().open_read(&meta.file)?,
+        )?;
+        let mut failed = None;
+        file.for_each(|tag, sealed| {
+            if failed.is_none() {
+                match judge.is_forgotten(&meta.file, tag, sealed) {
+                    Ok(hit) => count += u64::from(hit),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    Ok(count)
+}
+
+/// Tells, record by record in file order, whether an alias is a forgotten account's: each
+/// domain's records start with its sealed name, which gives the domain the aliases after it
+/// are sealed with; an alias's account key is SHA-1 of `alias@domain`, as at import.
+struct ForgottenAliases<'a> {
+    sealer: leakwatch_identity::Sealer,
+    key_id: String,
+    forgotten: &'a std::collections::HashSet<&'a str>,
+    domain: Option<(u64, String)>,
+}
+
+impl<'a> ForgottenAliases<'a> {
+    fn new(key: &OperatorKey, forgotten: &'a std::collections::HashSet<&'a str>) -> Self {
+        ForgottenAliases {
+            sealer: key.sealer(),
+            key_id: key.id().to_owned(),
+            forgotten,
+            domain: None,
+        }
+    }
+
+    fn is_forgotten(&mut self, file: &str, tag: u64, sealed: &[u8]) -> Result<bool, IngestError> {
+        use sha1::Digest;
+        let corrupt = |why: String| IngestError::Store(StoreError::corrupt(file, 0, why));
+        if sealed.first() == Some(&DOMAIN_RECORD) {
+            let domain = self.sealer.open_domain(tag, sealed).map_err(|_| {
+                corrupt(format!(
+                    "a domain record does not open under the operator key {}",
+                    self.key_id
+                ))
+            })?;
+            self.domain = Some((tag, domain));
+            return Ok(false);
+        }
+        let Some((_, domain)) = self.domain.as_ref().filter(|d| d.0 == tag) else {
+            return Err(corrupt(
+                "a domain's records do not start with its name".into(),
+            ));
+        };
+        let alias = self
+            .sealer
+            .open(domain, sealed)
+            .map_err(|_| corrupt("an alias does not open under the operator key".into()))?;
+        let digest = sha1::Sha1::digest(format!("{alias}@{domain}").as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(self.forgotten.contains(hex.as_str()))
+    }
 }

@@ -829,7 +829,7 @@ pub fn operator_cli(data: &Path, args: &[&str]) -> String {
 }
 
 /// Runs `leakwatch ARGS` with `LEAKWATCH_OPERATOR_KEY=key`.
-fn with_key(args: &[&str], key: &str) -> std::process::Output {
+pub fn with_key(args: &[&str], key: &str) -> std::process::Output {
     std::process::Command::new(bin())
         .args(args)
         .env("LEAKWATCH_OPERATOR_KEY", key)

@@ -89,9 +89,33 @@ fn a_forgotten_identifier_is_never_answered_again_and_leaves_the_files_at_compac
         "{kept_now}"
     );
 
-    leakwatch(&["compact", "--data", d], None);
+    // Without the operator key, compaction erases the key but cannot tell which sealed
+    // aliases are the forgotten account's, and says so; with it, those go too.
+    let gone_address = leakwatch_identity::normalize_email(&gone).unwrap();
+    let kept_address = leakwatch_identity::normalize_email(&kept).unwrap();
+    assert!(sealed_addresses(&data).contains(&gone_address));
+    let out = leakwatch(&["compact", "--data", d], None);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("give the operator key"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(!in_files(&data, &gone_key), "compaction erased the key");
     assert!(in_files(&data, &kept_key));
+    assert!(sealed_addresses(&data).contains(&gone_address));
+    let out = with_key(&["compact", "--data", d], OPERATOR_KEY);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("leaving out 1 alias(es)"),
+        "the two imports' identical records were merged into one by the first compaction: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let sealed = sealed_addresses(&data);
+    assert!(
+        !sealed.contains(&gone_address),
+        "the forgotten alias left the files"
+    );
+    assert!(sealed.contains(&kept_address));
     assert!(check(&data, &gone).contains("not found"));
     leakwatch(&["verify", "--data", d], None);
 
@@ -111,4 +135,29 @@ fn a_forgotten_identifier_is_never_answered_again_and_leaves_the_files_at_compac
     assert!(check(&restored, &gone).contains("not found"));
     assert!(check(&restored, &kept).contains("Second"));
     assert!(!in_files(&restored, &gone_key));
+}
+
+/// Every address the alias files hold, unsealed with the test's operator key.
+fn sealed_addresses(data: &std::path::Path) -> std::collections::BTreeSet<String> {
+    use leakwatch_identity::{DOMAIN_RECORD, OperatorKey};
+    let key = OperatorKey::from_hex(OPERATOR_KEY).unwrap();
+    let mut sealer = key.sealer();
+    let dir = leakwatch_store::MmapDirectory::open(data.join("store")).unwrap();
+    let snap = leakwatch_store::Snapshot::open(&dir).unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for (_, file) in snap.alias_files() {
+        let mut domain = String::new();
+        file.for_each(|tag, sealed| {
+            if sealed.first() == Some(&DOMAIN_RECORD) {
+                domain = sealer.open_domain(tag, sealed).unwrap();
+            } else {
+                out.insert(format!(
+                    "{}@{domain}",
+                    sealer.open(&domain, sealed).unwrap()
+                ));
+            }
+        })
+        .unwrap();
+    }
+    out
 }
