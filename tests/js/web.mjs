@@ -4,7 +4,7 @@
 // Usage: node web.mjs BASE_URL SCREENSHOT_DIR EXPECT_JSON
 // EXPECT_JSON (written by crates/cli/tests/it/web.rs from its own reference) holds:
 //   knownPassword, knownCount, unknownPassword, breaches (count), months (bars expected),
-//   filter {query, expected}, checkEmail, subscribeEmail.
+//   filter {query, expected}, checkEmail, subscribeEmail, hideEmail.
 // Prints one JSON line with what the page sent, for the Rust side to check against the SMTP
 // server; exits non-zero on the first failed assertion.
 import assert from "node:assert/strict";
@@ -98,6 +98,13 @@ try {
   await page.waitForFunction(() =>
     document.querySelector("#alert-result").textContent.includes("confirmation link"));
   await page.locator("#alerts").screenshot({ path: `${shots}/subscribe.png` });
+
+  // ---- Hide an address (opt-out) -------------------------------------------------------------
+  await page.locator("#hide-input").fill(expect.hideEmail);
+  await page.getByRole("button", { name: "Mail me the link" }).click();
+  await page.waitForFunction(() =>
+    document.querySelector("#hide-result").textContent.includes("confirmation link"));
+  await page.locator("#hide").screenshot({ path: `${shots}/hide.png` });
   await page.screenshot({ path: `${shots}/page.png`, fullPage: true });
 
   // ---- On a phone: no sideways scrolling ---------------------------------------------------

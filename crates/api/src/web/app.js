@@ -1,5 +1,5 @@
 // leakwatch's page: private e-mail check, k-anonymity password check, the breach catalogue
-// with its timeline, and alert subscription. Plain JavaScript, no libraries, nothing loaded
+// with its timeline, alert subscription, and hiding an address (opt-out). Plain JavaScript, no libraries, nothing loaded
 // from elsewhere. The password is hashed here and only the first 5 hex digits of its SHA-1
 // are sent (with Add-Padding); it is never stored or logged.
 "use strict";
@@ -281,6 +281,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("alert-form").addEventListener("submit", (e) => {
     e.preventDefault();
     postAddress(e.target, $("alert-input"), $("alert-result"), "/api/v1/subscriptions");
+  });
+  $("hide-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    postAddress(e.target, $("hide-input"), $("hide-result"), "/api/v1/opt-out");
   });
   $("password-form").addEventListener("submit", checkPassword);
   $("breach-filter").addEventListener("input", renderBreaches);

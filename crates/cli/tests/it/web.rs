@@ -107,6 +107,7 @@ fn the_web_page_runs_every_flow_in_chromium() {
         "filter": {"query": "betagame", "expected": 1, "title": "Betagame"},
         "checkEmail": "reader@example.test",
         "subscribeEmail": "watcher@example.test",
+        "hideEmail": "private@example.test",
     });
     let expect_file = write(
         &tmp.path().join("expect.json"),
@@ -135,6 +136,7 @@ fn the_web_page_runs_every_flow_in_chromium() {
         "password-not-found",
         "email-check",
         "subscribe",
+        "hide",
     ] {
         let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{shot}.png");
@@ -154,7 +156,7 @@ fn the_web_page_runs_every_flow_in_chromium() {
     );
 
     // What the page asked to be mailed arrived, to those addresses only.
-    let mails = smtp.wait_for(2, 30);
+    let mails = smtp.wait_for(3, 30);
     let to = |who: &str| {
         mails
             .iter()
@@ -167,5 +169,9 @@ fn the_web_page_runs_every_flow_in_chromium() {
         to("watcher@example.test"),
         ["Confirm your leakwatch alerts"]
     );
-    assert_eq!(mails.len(), 2, "{mails:#?}");
+    assert_eq!(
+        to("private@example.test"),
+        ["Confirm: hide this address in leakwatch"]
+    );
+    assert_eq!(mails.len(), 3, "{mails:#?}");
 }
