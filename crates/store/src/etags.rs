@@ -5,7 +5,8 @@
 //! A table is a store file like a segment: written once, named by the manifest's mirror entry,
 //! published in the same manifest swap as the segment whose content it describes (an ETag
 //! must never claim content the store does not hold), and checked by its footer checksum
-//! before any tag is used. Layout in docs/FORMAT.md.
+//! before any tag is used. Layout in docs/FORMAT.md: a length byte and the tag per range,
+//! zstd-compressed, and a checksummed footer.
 //!
 //! This module does not speak HTTP or decide what a tag means: tags are opaque bytes
 //! (at most [`MAX_ETAG_LEN`]); an empty one means "unknown, fetch the range whole".
@@ -88,14 +89,18 @@ impl EtagTable {
         &self.bytes[start..self.ends[i] as usize]
     }
 
-    /// Serialises the table: per range a length byte and the tag, then the footer.
+    /// Serialises the table: per range a length byte and the tag, zstd-compressed (tags
+    /// repeat their shape, and a source without ETags leaves a million empty ones), then the
+    /// footer.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.bytes.len() + self.ends.len() + FOOTER_LEN);
+        let mut raw = Vec::with_capacity(self.bytes.len() + self.ends.len());
         for prefix in 0..RANGES {
             let tag = self.get(prefix);
-            out.push(tag.len() as u8);
-            out.extend_from_slice(tag);
+            raw.push(tag.len() as u8);
+            raw.extend_from_slice(tag);
         }
+        let mut out = zstd::bulk::compress(&raw, 3).unwrap_or_default();
+        out.reserve(FOOTER_LEN);
         let crc = crc32c::crc32c(&out);
         let len = out.len() as u64;
         out.extend_from_slice(&ETAGS_VERSION.to_le_bytes());
@@ -107,7 +112,11 @@ impl EtagTable {
 
     /// Checks the footer and checksum of `bytes` (the file `name`) and reads the table.
     pub fn decode(name: &str, bytes: &[u8]) -> Result<EtagTable> {
-        let body = check_footer(name, bytes)?;
+        let compressed = check_footer(name, bytes)?;
+        let max = RANGES as usize * (1 + MAX_ETAG_LEN);
+        let body = zstd::bulk::decompress(compressed, max).map_err(|e| {
+            StoreError::corrupt(name, 0, format!("ETag table does not decompress: {e}"))
+        })?;
         let mut table = EtagTable {
             bytes: Vec::with_capacity(body.len()),
             ends: Vec::with_capacity(RANGES as usize),

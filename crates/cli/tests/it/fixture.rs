@@ -4,7 +4,8 @@
 //! tests/fixtures/store-v1-current from the same input, so an accidental encoding change
 //! fails here; a deliberate writer change within the format (such as the group size, which
 //! every reader of the version handles) regenerates store-v1-current only. A format change
-//! bumps the version and adds new fixtures; old ones stay.
+//! bumps the version and adds new fixtures; old ones stay: store-v3-mirror holds manifest
+//! version 3 (a mirror and its ETag table, a forgotten account).
 
 use std::path::PathBuf;
 
@@ -215,4 +216,108 @@ fn a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held() {
     leakwatch(&["verify", "--data", d], None);
     let again = list(&["migrate"]);
     assert!(again.contains("nothing to do"), "{again}");
+}
+
+const V3_SOURCE: &str = "https://mirror-source.example";
+const V3_FORGOTTEN: &str = "someone@example.test";
+
+/// The ETag the v3 fixture gives a range: a tag where the range holds hashes, none elsewhere
+/// (as from a source that sends ETags for some answers only).
+fn v3_tag(prefix: u32, holds: bool) -> Vec<u8> {
+    if holds {
+        format!("\"fixture-{prefix:05X}\"").into_bytes()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Writes tests/fixtures/store-v3-mirror, a store whose manifest is version 3: the SHA-1
+/// hashes of input-v1.txt as a mirror's segment with its ETag table, and a forgotten
+/// account. Run once, by the build that introduced version 3; committed, never rewritten:
+/// `cargo test -p leakwatch --test it -- --ignored write_store_v3_fixture`.
+#[test]
+#[ignore = "writes the committed fixture; run by hand only"]
+fn write_store_v3_fixture() {
+    use leakwatch_store::{Commit, EtagTable, MirrorMeta, RANGES, StoreWriter};
+    let input = std::fs::read(fixtures().join("input-v1.txt")).unwrap();
+    let (sha1, _) = model_of_plain(&input);
+    let out = fixtures().join("store-v3-mirror");
+    std::fs::create_dir_all(&out).unwrap();
+    assert!(
+        std::fs::read_dir(&out).unwrap().next().is_none(),
+        "the fixture exists already"
+    );
+    let dir: std::sync::Arc<dyn leakwatch_store::Directory> =
+        std::sync::Arc::new(MmapDirectory::open(&out).unwrap());
+    let mut w = StoreWriter::open(dir).unwrap();
+    let (name, mut seg) = w
+        .create_segment(Namespace::Sha1, sha1.len() as u64)
+        .unwrap();
+    for (hex, &count) in &sha1 {
+        seg.push(
+            leakwatch_store::Key::from_hex(hex.as_bytes()).unwrap(),
+            count,
+        )
+        .unwrap();
+    }
+    let meta = StoreWriter::segment_meta(name.clone(), Namespace::Sha1, seg.finish().unwrap());
+    let held: std::collections::BTreeSet<u32> = sha1
+        .keys()
+        .map(|h| u32::from_str_radix(&h[..5], 16).unwrap())
+        .collect();
+    let tags: Vec<Vec<u8>> = (0..RANGES).map(|p| v3_tag(p, held.contains(&p))).collect();
+    let table = EtagTable::from_ordered(tags.iter().map(Vec::as_slice)).unwrap();
+    let etags = w.create_etags(Namespace::Sha1, &table).unwrap();
+    let forgotten = leakwatch_api::account::account_key(V3_FORGOTTEN);
+    w.commit(Commit {
+        added: vec![meta],
+        forget: vec![forgotten],
+        mirror: Some(MirrorMeta {
+            namespace: Namespace::Sha1,
+            source: V3_SOURCE.into(),
+            segment: name,
+            etags,
+            synced_unix: 1_764_500_000,
+        }),
+        ..Commit::default()
+    })
+    .unwrap();
+    drop(w);
+    std::fs::remove_file(out.join("LOCK")).unwrap();
+}
+
+#[test]
+fn version_3_store_with_a_mirror_opens_and_answers_exactly() {
+    let input = std::fs::read(fixtures().join("input-v1.txt")).unwrap();
+    let (sha1, _) = model_of_plain(&input);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("store")).unwrap();
+    for e in std::fs::read_dir(fixtures().join("store-v3-mirror")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), data.join("store").join(e.file_name())).unwrap();
+    }
+    assert_eq!(store_model(&data, Namespace::Sha1), sha1);
+    let snap = Snapshot::open(&MmapDirectory::open(data.join("store")).unwrap()).unwrap();
+    assert_eq!(snap.manifest().format_version, 3);
+    let (meta, seg, table) = snap.mirror(Namespace::Sha1).unwrap().unwrap();
+    assert_eq!(meta.source, V3_SOURCE);
+    assert_eq!(seg.hashes(), sha1.len() as u64);
+    let held: std::collections::BTreeSet<u32> = sha1
+        .keys()
+        .map(|h| u32::from_str_radix(&h[..5], 16).unwrap())
+        .collect();
+    for p in (0..leakwatch_store::RANGES)
+        .step_by(997)
+        .chain(held.iter().copied())
+    {
+        assert_eq!(table.get(p), v3_tag(p, held.contains(&p)), "{p:05X}");
+    }
+    let forgotten = leakwatch_api::account::account_key(V3_FORGOTTEN).to_hex(Namespace::Account);
+    assert_eq!(snap.manifest().forgotten, [forgotten.to_ascii_lowercase()]);
+    snap.verify().unwrap();
+    let d = data.to_str().unwrap();
+    leakwatch(&["verify", "--data", d], None);
+    let stats = String::from_utf8(leakwatch(&["stats", "--data", d], None).stdout).unwrap();
+    assert!(stats.contains(&format!("mirror of {V3_SOURCE}")), "{stats}");
 }
