@@ -29,10 +29,11 @@ fn completions_and_the_manual_page_come_from_the_cli_definition() {
     assert!(man.contains("serve") && man.contains("audit"), "{man}");
 }
 
-/// The hardened unit in `packaging/` passes `systemd-analyze verify` with no warning (an
-/// unknown or misspelt setting would be one), pointed at the binary under test.
+/// The hardened units in `packaging/` (the server, and the daily sync with its timer) pass
+/// `systemd-analyze verify` with no warning (an unknown or misspelt setting would be one),
+/// pointed at the binary under test.
 #[test]
-fn the_systemd_unit_verifies_cleanly() {
+fn the_systemd_units_verify_cleanly() {
     let have = std::process::Command::new("systemd-analyze")
         .arg("--version")
         .output()
@@ -40,26 +41,37 @@ fn the_systemd_unit_verifies_cleanly() {
     if !available(have, "systemd unit", "apt-get install systemd") {
         return;
     }
-    let unit = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/leakwatch.service"),
-    )
-    .unwrap();
-    for setting in [
-        "DynamicUser=yes",
-        "ProtectSystem=strict",
-        "NoNewPrivileges=yes",
-        "ReadWritePaths=/var/lib/leakwatch",
-    ] {
-        assert!(unit.lines().any(|l| l == setting), "{setting}");
-    }
+    let packaging = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging");
     let tmp = tempfile::tempdir().unwrap();
-    let path = write(
-        &tmp.path().join("leakwatch.service"),
-        unit.replace("/usr/local/bin/leakwatch", bin()).as_bytes(),
-    );
+    let mut paths = Vec::new();
+    for name in [
+        "leakwatch.service",
+        "leakwatch-sync.service",
+        "leakwatch-sync.timer",
+    ] {
+        let unit = std::fs::read_to_string(packaging.join(name)).unwrap();
+        if name.ends_with(".service") {
+            for setting in [
+                "DynamicUser=yes",
+                "ProtectSystem=strict",
+                "NoNewPrivileges=yes",
+                "ReadWritePaths=/var/lib/leakwatch",
+                "StateDirectory=leakwatch",
+            ] {
+                assert!(unit.lines().any(|l| l == setting), "{name}: {setting}");
+            }
+        }
+        paths.push(write(
+            &tmp.path().join(name),
+            unit.replace("/usr/local/bin/leakwatch", bin()).as_bytes(),
+        ));
+    }
+    // The sync runs as the server's dynamic user (named after leakwatch.service).
+    let sync = std::fs::read_to_string(packaging.join("leakwatch-sync.service")).unwrap();
+    assert!(sync.lines().any(|l| l == "User=leakwatch"));
     let out = std::process::Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
-        .arg(&path)
+        .args(&paths)
         .output()
         .unwrap();
     let said = format!(
