@@ -190,17 +190,22 @@ fn spawn_sync(data: &Path, from: &str, extra: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Waits until the sync's journal holds at least `bytes`, then kills the sync (SIGKILL).
-fn kill_when_journal_reaches(mut child: Child, journal: &Path, bytes: u64) {
+/// Waits until the sync's journal holds at least `bytes` (the sync still running).
+fn wait_for_journal(child: &mut Child, journal: &Path, bytes: u64) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while std::fs::metadata(journal).map_or(0, |m| m.len()) < bytes {
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the sync ended before it could be killed"
+            "the sync ended before the journal reached {bytes} bytes"
         );
         assert!(Instant::now() < deadline, "the journal never grew");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits until the sync's journal holds at least `bytes`, then kills the sync (SIGKILL).
+fn kill_when_journal_reaches(mut child: Child, journal: &Path, bytes: u64) {
+    wait_for_journal(&mut child, journal, bytes);
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -295,14 +300,12 @@ fn a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resume
     let from = format!("https://{addr}");
     let ca_arg = ["--ca-cert", ca.to_str().unwrap()];
     let journal = mirror.join("sync").join("sha1.journal");
-    let child = spawn_sync(
+    let mut child = spawn_sync(
         &mirror,
         &from,
         &["--retries", "2", "--timeout", "2", ca_arg[0], ca_arg[1]],
     );
-    while std::fs::metadata(&journal).map_or(0, |m| m.len()) < 4 << 20 {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_journal(&mut child, &journal, 4 << 20);
     drop(server); // the network goes away
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
