@@ -43,7 +43,7 @@ pub use error::ApiError;
 pub use server::{serve, tls_config};
 /// A TLS configuration for [`serve`] (rustls), made by [`tls_config`].
 pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
-pub use state::{AppState, CatalogHandle, ServerLimits, StoreHandle};
+pub use state::{AppState, CatalogHandle, Forgot, PENDING_FORGET_FILE, ServerLimits, StoreHandle};
 pub use vendors::report as impact_report;
 
 use compress::{Accepts, respond};

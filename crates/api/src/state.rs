@@ -9,7 +9,7 @@ use std::{
 use std::collections::HashMap;
 
 use leakwatch_catalog::{Breach, Catalog, CatalogError, keys::ApiKey};
-use leakwatch_store::{Directory, Snapshot, StoreError, read_manifest};
+use leakwatch_store::{Directory, Key, Snapshot, StoreError, read_manifest};
 
 use crate::metrics::Metrics;
 
@@ -43,6 +43,22 @@ impl Default for ServerLimits {
 pub struct StoreHandle {
     dir: Arc<dyn Directory>,
     current: RwLock<Arc<Snapshot>>,
+    /// Erasures accepted while another writer held the store (an import): hidden from every
+    /// answer at once, kept in [`PENDING_FORGET_FILE`] until published.
+    pending: Mutex<Vec<Key>>,
+}
+
+/// Account keys (40 hex digits a line) whose erasure waits for the store's writer lock; in
+/// the data directory, so a server restarted meanwhile still hides and then publishes them.
+pub const PENDING_FORGET_FILE: &str = "pending-forget.txt";
+
+/// What [`StoreHandle::forget`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forgot {
+    /// Published: a new generation forgets the keys.
+    Published,
+    /// Another writer holds the store: the keys are hidden now and published when it is done.
+    Queued,
 }
 
 impl StoreHandle {
@@ -51,13 +67,34 @@ impl StoreHandle {
         Some(self.dir.local_path()?.parent()?.to_path_buf())
     }
 
-    /// Opens the published generation of a store.
+    fn pending_path(&self) -> Option<std::path::PathBuf> {
+        Some(self.data_dir()?.join(PENDING_FORGET_FILE))
+    }
+
+    /// Opens the published generation of a store, hiding the erasures a previous server
+    /// accepted and could not publish.
     pub fn open(dir: Arc<dyn Directory>) -> Result<StoreHandle, StoreError> {
         let snap = Snapshot::open(dir.as_ref())?;
-        Ok(StoreHandle {
+        let handle = StoreHandle {
             dir,
             current: RwLock::new(Arc::new(snap)),
-        })
+            pending: Mutex::new(Vec::new()),
+        };
+        if let Some(path) = handle.pending_path()
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            let keys: Vec<Key> = text
+                .lines()
+                .map(|l| {
+                    Key::from_hex(l.trim().as_bytes()).ok_or_else(|| {
+                        StoreError::corrupt(PENDING_FORGET_FILE, 0, "a line is not 40 hex digits")
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            *handle.pending.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+            handle.swap_in(handle.snapshot().as_ref().clone());
+        }
+        Ok(handle)
     }
 
     /// The snapshot requests read from.
@@ -68,12 +105,101 @@ impl StoreHandle {
             .clone()
     }
 
-    /// Forgets account keys (as `leakwatch forget` does: one publication, taking the store's
-    /// writer lock for it, failing with [`StoreError::Locked`] while another writer holds
-    /// it), then serves the new generation.
-    pub fn forget(&self, keys: &[leakwatch_store::Key]) -> Result<(), StoreError> {
-        leakwatch_store::StoreWriter::open(self.dir.clone())?.forget(keys.to_vec())?;
-        self.reload_if_changed().map(drop)
+    /// Serves `snap`, with the pending erasures hidden.
+    fn swap_in(&self, snap: Snapshot) {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = if pending.is_empty() {
+            snap
+        } else {
+            snap.with_forgotten(&pending)
+        };
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+    }
+
+    /// Forgets account keys as `leakwatch forget` does (one publication, taking the store's
+    /// writer lock), then serves the new generation. While another writer (an import) holds
+    /// the lock, the keys are hidden from every answer at once and written to
+    /// [`PENDING_FORGET_FILE`]; [`StoreHandle::publish_pending`] publishes them later.
+    pub fn forget(&self, keys: &[Key]) -> Result<Forgot, StoreError> {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.extend_from_slice(keys);
+            pending.sort_unstable();
+            pending.dedup();
+        }
+        if self.publish_pending()? {
+            return Ok(Forgot::Published);
+        }
+        self.write_pending()?;
+        self.swap_in(self.snapshot().as_ref().clone());
+        Ok(Forgot::Queued)
+    }
+
+    /// Publishes the pending erasures if the writer lock is free; true if it did (or there
+    /// were none), false while another writer holds the store.
+    pub fn publish_pending(&self) -> Result<bool, StoreError> {
+        let keys = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if keys.is_empty() {
+            return Ok(true);
+        }
+        let mut writer = match leakwatch_store::StoreWriter::open(self.dir.clone()) {
+            Err(StoreError::Locked(_)) => return Ok(false),
+            other => other?,
+        };
+        writer.forget(keys.clone())?;
+        drop(writer);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k| !keys.contains(k));
+        self.write_pending()?;
+        self.reload_if_changed()?;
+        Ok(true)
+    }
+
+    /// Replaces (or removes) the pending file: temporary file, fsync, rename.
+    fn write_pending(&self) -> Result<(), StoreError> {
+        let Some(path) = self.pending_path() else {
+            return Ok(());
+        };
+        let keys = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let io = |e| StoreError::Io {
+            path: path.clone(),
+            source: e,
+        };
+        if keys.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            };
+        }
+        let text: String = keys
+            .iter()
+            .map(|k| {
+                k.to_hex(leakwatch_store::Namespace::Account)
+                    .to_ascii_lowercase()
+                    + "\n"
+            })
+            .collect();
+        let tmp = path.with_extension("tmp");
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(())
     }
 
     /// Swaps in the published generation if it changed; returns whether it did.
@@ -82,8 +208,7 @@ impl StoreHandle {
         if published == self.snapshot().generation() {
             return Ok(false);
         }
-        let snap = Arc::new(Snapshot::open(self.dir.as_ref())?);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = snap;
+        self.swap_in(Snapshot::open(self.dir.as_ref())?);
         Ok(true)
     }
 }
@@ -228,6 +353,12 @@ pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
                 tracing::error!("catalogue reload failed, keeping the previous one: {e}")
             }
             Err(e) => tracing::error!("reload task failed: {e}"),
+        }
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.store.publish_pending()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("publishing pending erasures failed, will retry: {e}"),
+            Err(e) => tracing::error!("erasure task failed: {e}"),
         }
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.store.reload_if_changed()).await {

@@ -156,7 +156,8 @@ pub(crate) async fn opt_out_page(
 
 /// `POST /api/v1/opt-out/confirm` (form field `token`): forgets the address in the store at
 /// once, as `leakwatch forget` does (one publication). While an import holds the store's
-/// writer lock it answers 503 and the link stays good to try again.
+/// writer lock, the address is hidden at once all the same and the publication follows when
+/// the import is done ([`crate::StoreHandle::forget`]).
 pub(crate) async fn opt_out_confirm(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -170,12 +171,7 @@ pub(crate) async fn opt_out_confirm(
     tokio::task::spawn_blocking(move || db.store.forget(&[crate::account::account_key(&email)]))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| match e {
-            leakwatch_store::StoreError::Locked(_) => {
-                ApiError::Unavailable("An import is running: open the link again in a few minutes")
-            }
-            other => ApiError::Internal(other.to_string()),
-        })?;
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(page(
         "Hidden",
         "This address no longer appears in any search or alert here, for any data breach.",

@@ -193,6 +193,14 @@ impl Snapshot {
         Ok(Some((meta, segment, table)))
     }
 
+    /// This snapshot, also never answering `keys` (an erasure a server has accepted but could
+    /// not publish yet: see `leakwatch_api::StoreHandle::forget`).
+    pub fn with_forgotten(&self, keys: &[Key]) -> Snapshot {
+        let mut snap = self.clone();
+        snap.forgotten.extend(keys.iter().copied());
+        snap
+    }
+
     /// The manifest this snapshot was opened from.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest

@@ -515,6 +515,100 @@ fn an_owner_hides_an_address_by_the_mailed_link_and_its_button() {
     assert!(checked.contains("not found"), "{checked}");
 }
 
+/// An opt-out confirmed while an import holds the store's writer lock: the address is hidden
+/// from every answer at once, stays hidden across a server restart (the pending erasure is on
+/// disk), and is published as soon as the import is done.
+#[test]
+fn an_opt_out_during_an_import_hides_at_once_survives_a_restart_and_is_published_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
+        return;
+    };
+    let data = data_with_breach(tmp.path(), &["alice@example.test", "bob@example.test"]);
+    let d = data.to_str().unwrap();
+    let api_key = crate::keys::create_key(d, "t", "100000");
+    let args = ["--smtp-url", &smtp.url(), "--mail-retry-after", "1"];
+    let env = [("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)];
+    let mut server = Server::start_with(&data, &args, &env);
+    let search = |server: &Server, who: &str| {
+        let path = format!("/api/v3/breachedaccount/{}", who.replace('@', "%40"));
+        let headers = [
+            ("hibp-api-key", api_key.as_str()),
+            ("User-Agent", "opt-out-test"),
+        ];
+        http_get(&server.addr, &path, &headers).0
+    };
+    let r = http_raw(
+        &server.addr,
+        "POST",
+        "/api/v1/opt-out",
+        &[("Content-Type", "application/json")],
+        br#"{"email":"alice@example.test"}"#,
+    );
+    assert_eq!(parse_response(&r).0, 202);
+    let mails = smtp.wait_for(1, 30);
+    let link = link_in(
+        mails[0]["body"].as_str().unwrap(),
+        "/api/v1/opt-out/confirm?token=",
+    );
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+
+    // An import takes the writer lock (its status file appears once it holds it).
+    let (mut import, stdin) = running_import(&data, 2_000);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !data.join("import-status.json").exists() {
+        assert!(Instant::now() < deadline, "the import never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = http_raw(
+        &server.addr,
+        "POST",
+        "/api/v1/opt-out/confirm",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={token}").as_bytes(),
+    );
+    assert_eq!(parse_response(&r).0, 200);
+    assert_eq!(search(&server, "alice@example.test"), 404, "hidden at once");
+    assert_eq!(search(&server, "bob@example.test"), 200);
+    let pending = data.join(leakwatch_api::PENDING_FORGET_FILE);
+    let alice_key = leakwatch_api::account::account_key("alice@example.test")
+        .to_hex(leakwatch_store::Namespace::Account)
+        .to_ascii_lowercase();
+    assert_eq!(std::fs::read_to_string(&pending).unwrap().trim(), alice_key);
+    let check = |who: &str| {
+        String::from_utf8(leakwatch(&["check", "account", "--data", d, who], None).stdout).unwrap()
+    };
+    assert!(
+        !check("alice@example.test").contains("not found"),
+        "not published while the import holds the store"
+    );
+
+    // A restart meanwhile keeps it hidden.
+    drop(server);
+    server = Server::start_with(&data, &args, &env);
+    assert_eq!(
+        search(&server, "alice@example.test"),
+        404,
+        "hidden after a restart"
+    );
+
+    // The import ends; the server publishes the erasure.
+    drop(stdin);
+    assert!(import.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pending.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the pending erasure was never published"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(check("alice@example.test").contains("not found"));
+    assert!(!check("bob@example.test").contains("not found"));
+    assert_eq!(search(&server, "alice@example.test"), 404);
+    assert_eq!(search(&server, "bob@example.test"), 200);
+}
+
 #[test]
 fn without_mail_set_up_the_private_check_answers_503() {
     let tmp = tempfile::tempdir().unwrap();
