@@ -165,37 +165,17 @@ pub fn compact_aliases(
     let mut judge = erase
         .filter(|_| erasing)
         .map(|key| ForgottenAliases::new(key, &forgotten));
-    for meta in &manifest.aliases {
-        let file = leakwatch_store::AliasFile::open(
-            &meta.file,
-            writer.directory().open_read(&meta.file)?,
-        )?;
-        let mut failed = None;
-        file.for_each(|tag, sealed| {
-            if failed.is_some() {
-                return;
-            }
-            if let Some(judge) = judge.as_mut() {
-                match judge.is_forgotten(&meta.file, tag, sealed) {
-                    Ok(true) => {
-                        erased += 1;
-                        return;
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        failed = Some(e);
-                        return;
-                    }
-                }
-            }
-            if let Err(e) = buffer.push(tag, sealed) {
-                failed = Some(io_err("writing alias runs")(e));
-            }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
+    each_alias_record(writer, |file, tag, sealed| {
+        if let Some(judge) = judge.as_mut()
+            && judge.is_forgotten(file, tag, sealed)?
+        {
+            erased += 1;
+            return Ok(());
         }
-    }
+        buffer
+            .push(tag, sealed)
+            .map_err(io_err("writing alias runs"))
+    })?;
     buffer.finish().map_err(io_err("writing alias runs"))?;
     let meta = runs.write_alias_file(writer, key_id)?;
     writer.commit(Commit {
@@ -217,6 +197,19 @@ fn count_forgotten(
 ) -> Result<u64, IngestError> {
     let mut judge = ForgottenAliases::new(key, forgotten);
     let mut count = 0u64;
+    each_alias_record(writer, |file, tag, sealed| {
+        count += u64::from(judge.is_forgotten(file, tag, sealed)?);
+        Ok(())
+    })?;
+    Ok(count)
+}
+
+/// Calls `f(file name, tag, sealed)` for every record of every published alias file, in
+/// file order; the first error stops it.
+fn each_alias_record(
+    writer: &StoreWriter,
+    mut f: impl FnMut(&str, u64, &[u8]) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
     for meta in &writer.manifest().aliases {
         let file = leakwatch_store::AliasFile::open(
             &meta.file,
@@ -224,18 +217,17 @@ fn count_forgotten(
         )?;
         let mut failed = None;
         file.for_each(|tag, sealed| {
-            if failed.is_none() {
-                match judge.is_forgotten(&meta.file, tag, sealed) {
-                    Ok(hit) => count += u64::from(hit),
-                    Err(e) => failed = Some(e),
-                }
+            if failed.is_none()
+                && let Err(e) = f(&meta.file, tag, sealed)
+            {
+                failed = Some(e);
             }
         })?;
         if let Some(e) = failed {
             return Err(e);
         }
     }
-    Ok(count)
+    Ok(())
 }
 
 /// Tells, record by record in file order, whether an alias is a forgotten account's: each

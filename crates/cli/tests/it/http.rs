@@ -499,11 +499,7 @@ async fn slow_oversized_and_surplus_clients_are_cut_off_per_connection() {
 /// real client (ureq, rustls) that trusts only that CA.
 #[test]
 fn served_over_https_with_the_given_certificate() {
-    let have = std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available(have, "TLS", "apt-get install openssl") {
+    if !available(has_program("openssl"), "TLS", "apt-get install openssl") {
         return;
     }
     let f = fixture();
@@ -574,11 +570,7 @@ fn served_over_https_with_the_given_certificate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_http2_client_is_cut_off_like_an_idle_http1_one() {
     use std::{io::Write, process::Stdio, time::Duration};
-    let have = std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available(have, "TLS", "apt-get install openssl") {
+    if !available(has_program("openssl"), "TLS", "apt-get install openssl") {
         return;
     }
     let f = fixture();

@@ -15,8 +15,8 @@ use leakwatch_store::Namespace;
 use serde_json::Value;
 
 use crate::support::{
-    Model, Server, available, free_port, generate, http_get, ingest_quiet, leakwatch, merge,
-    model_of_hash_lines, model_range, private_ca, store_model, try_leakwatch, write,
+    Model, Server, available, free_port, generate, has_program, http_get, ingest_quiet, leakwatch,
+    merge, model_of_hash_lines, model_range, private_ca, store_model, try_leakwatch, write,
 };
 
 const RANGES: u64 = 1 << 20;
@@ -279,7 +279,11 @@ fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
 /// Also the mirror chain as the public API is served: a leakwatch over TLS, which speaks
 /// HTTP/2 to the syncing leakwatch by ALPN.
 fn a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resumes_later() {
-    if !available(has("openssl"), "TLS sync", "apt-get install openssl") {
+    if !available(
+        has_program("openssl"),
+        "TLS sync",
+        "apt-get install openssl",
+    ) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -447,15 +451,6 @@ http {{
     Nginx { child, port }
 }
 
-fn has(program: &str) -> bool {
-    Command::new(program)
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 /// The model of a downloader directory: its files' lines under their prefixes.
 fn model_of_dir(root: &Path) -> Model {
     let mut text = Vec::new();
@@ -476,7 +471,7 @@ fn model_of_dir(root: &Path) -> Model {
 fn a_mirror_of_nginx_serving_downloader_files_over_tls_uses_http2_and_gzip_and_refetches_only_changed_files()
  {
     if !available(
-        has("nginx") && has("openssl"),
+        has_program("nginx") && has_program("openssl"),
         "nginx mirror",
         "apt-get install nginx openssl",
     ) {

@@ -303,6 +303,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether `program` can be run here (it starts; its exit status does not matter).
+pub fn has_program(program: &str) -> bool {
+    Command::new(program)
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
 /// Whether an outside program a test needs is here. When it is not, the test should return
 /// early: outside CI with a loud message saying how to get it; in CI (`CI` set, where
 /// `.ci/run` installs everything) the test fails instead.
