@@ -261,6 +261,11 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
         let _ = writeln!(out, "leakwatch_store_bytes{{namespace=\"{ns}\"}} {n}");
     }
     render_import(&mut out, state.store.data_dir().as_deref());
+    render_sync(
+        &mut out,
+        state.store.data_dir().as_deref(),
+        &state.store.snapshot(),
+    );
     // The outbox: a short read of the catalogue (a blocking one, but one indexed count).
     if state.mail.is_some()
         && let Ok(counts) = state.catalog.write(|c| c.outbox_counts())
@@ -335,6 +340,68 @@ fn render_import(out: &mut String, data: Option<&std::path::Path>) {
     ] {
         if let Some(n) = v[field].as_u64() {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {n}");
+        }
+    }
+}
+
+/// The sync running on this data directory (from `<data>/sync/status.json`, which
+/// `leakwatch sync` keeps: a file whose process is gone counts as no sync), and when each
+/// mirrored namespace last changed by a sync (from the manifest).
+fn render_sync(out: &mut String, data: Option<&std::path::Path>, snap: &leakwatch_store::Snapshot) {
+    let status = data
+        .and_then(|d| std::fs::read(d.join("sync").join("status.json")).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter(|v| v["pid"].as_u64().is_some_and(process_is_leakwatch));
+    let _ = writeln!(
+        out,
+        "# HELP leakwatch_sync_running 1 while `leakwatch sync` runs on this data directory.\n# TYPE leakwatch_sync_running gauge\nleakwatch_sync_running {}",
+        u8::from(status.is_some())
+    );
+    if let Some(v) = status {
+        let ns = match v["namespace"].as_str() {
+            Some("ntlm") => "ntlm",
+            _ => "sha1",
+        };
+        for (name, field, help) in [
+            (
+                "leakwatch_sync_ranges_done",
+                "ranges_done",
+                "Ranges the running sync has answers for.",
+            ),
+            (
+                "leakwatch_sync_ranges_total",
+                "ranges_total",
+                "Ranges a sync asks for.",
+            ),
+            (
+                "leakwatch_sync_bytes_received",
+                "bytes_received",
+                "Body bytes the running sync has received.",
+            ),
+            (
+                "leakwatch_sync_started_seconds",
+                "started_unix",
+                "When the running sync started (Unix time).",
+            ),
+        ] {
+            if let Some(n) = v[field].as_u64() {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{namespace=\"{ns}\"}} {n}"
+                );
+            }
+        }
+    }
+    let mirrors = &snap.manifest().mirrors;
+    if !mirrors.is_empty() {
+        out.push_str("# HELP leakwatch_mirror_changed_seconds When a sync last published a change to a mirrored namespace (Unix time).\n# TYPE leakwatch_mirror_changed_seconds gauge\n");
+        for m in mirrors {
+            let _ = writeln!(
+                out,
+                "leakwatch_mirror_changed_seconds{{namespace=\"{}\"}} {}",
+                m.namespace.name(),
+                m.synced_unix
+            );
         }
     }
 }

@@ -155,6 +155,11 @@ pub struct NamespaceReport {
     pub seconds: f64,
 }
 
+/// The running sync's progress, in its work directory (`<data>/sync/`), rewritten about once
+/// a second and removed when the namespace's sync ends; the server turns it into
+/// `leakwatch_sync_*` metrics. Counts only.
+pub const STATUS_FILE: &str = "status.json";
+
 /// Rejected lines sampled per namespace.
 const REJECTS_SAMPLE: usize = 1000;
 /// The journal is handed to the OS at least this often, and to the disk this often.
@@ -281,7 +286,8 @@ fn sync_namespace(
         resumed,
         ..NamespaceReport::default()
     };
-    let progress = Progress::new(options.progress, ns, u64::from(resumed));
+    let progress = Progress::new(options.progress, ns, u64::from(resumed))
+        .with_status_file(options.work_dir.join(STATUS_FILE));
 
     let fetched = runtime.block_on(fetch_all(
         fetcher,
@@ -591,15 +597,27 @@ impl Rejects {
     }
 }
 
-/// A bar with rate and ETA on a terminal; a line every ten seconds otherwise.
+/// A bar with rate and ETA on a terminal; a line every ten seconds otherwise; and the
+/// status file ([`STATUS_FILE`]) whatever the terminal.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     log: bool,
     ns: Namespace,
     started: Instant,
+    started_unix: u64,
     start_pos: u64,
     pos: std::cell::Cell<u64>,
     last_log: std::cell::Cell<Instant>,
+    status: Option<PathBuf>,
+    last_status: std::cell::Cell<Instant>,
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(path) = &self.status {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 impl Progress {
@@ -623,15 +641,49 @@ impl Progress {
             log: enabled && !terminal,
             ns,
             started: Instant::now(),
+            started_unix: unix_now(),
             start_pos: done,
             pos: std::cell::Cell::new(done),
             last_log: std::cell::Cell::new(Instant::now()),
+            status: None,
+            last_status: std::cell::Cell::new(Instant::now()),
+        }
+    }
+
+    fn with_status_file(mut self, path: PathBuf) -> Progress {
+        self.status = Some(path);
+        self.write_status(0);
+        self
+    }
+
+    /// Replaces the status file (a temporary file renamed over it; best effort: progress
+    /// reporting never stops a sync).
+    fn write_status(&self, bytes: u64) {
+        let Some(path) = &self.status else {
+            return;
+        };
+        let status = serde_json::json!({
+            "pid": std::process::id(),
+            "namespace": self.ns.name(),
+            "started_unix": self.started_unix,
+            "updated_unix": unix_now(),
+            "ranges_done": self.pos.get(),
+            "ranges_total": RANGES,
+            "bytes_received": bytes,
+        });
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, status.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
         }
     }
 
     fn advance(&self, bytes: u64) {
         let pos = self.pos.get() + 1;
         self.pos.set(pos);
+        if self.last_status.get().elapsed() >= Duration::from_secs(1) {
+            self.last_status.set(Instant::now());
+            self.write_status(bytes);
+        }
         if let Some(bar) = &self.bar {
             bar.set_position(pos);
             if pos.is_multiple_of(256) {

@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use crate::support::{
     Model, Server, available, free_port, generate, has_program, http_get, ingest_quiet, leakwatch,
-    merge, model_of_hash_lines, model_range, private_ca, store_model, try_leakwatch, write,
+    merge, metric, metrics_until, model_of_hash_lines, model_range, private_ca, store_model,
+    try_leakwatch, write,
 };
 
 const RANGES: u64 = 1 << 20;
@@ -253,11 +254,34 @@ fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
     let mirror_server = Server::start(&mirror);
     let published = generation(&mirror);
     let manifest = std::fs::read(mirror.join("store").join("manifest")).unwrap();
-    kill_when_journal_reaches(spawn_sync(&mirror, &from, &[]), &journal, 8 << 20);
+    let mut child = spawn_sync(&mirror, &from, &[]);
+    wait_for_journal(&mut child, &journal, 4 << 20);
+    // The server on the mirror shows the running sync's progress in its metrics.
+    let text = metrics_until(&mirror_server.addr, |t| {
+        metric(t, "leakwatch_sync_running") == Some(1.0)
+            && metric(t, "leakwatch_sync_ranges_done{namespace=\"sha1\"}").is_some_and(|n| n > 0.0)
+    });
+    assert_eq!(
+        metric(&text, "leakwatch_sync_ranges_total{namespace=\"sha1\"}"),
+        Some(RANGES as f64)
+    );
+    assert!(
+        metric(
+            &text,
+            "leakwatch_mirror_changed_seconds{namespace=\"sha1\"}"
+        )
+        .is_some()
+    );
+    kill_when_journal_reaches(child, &journal, 8 << 20);
     assert_eq!(
         std::fs::read(mirror.join("store").join("manifest")).unwrap(),
         manifest
     );
+    // Killed, its status file names a process that is gone: no sync runs.
+    let text = metrics_until(&mirror_server.addr, |t| {
+        metric(t, "leakwatch_sync_running") == Some(0.0)
+    });
+    assert!(metric(&text, "leakwatch_sync_ranges_done{namespace=\"sha1\"}").is_none());
     for prefix in changed.iter().take(10) {
         let (_, _, body) = http_get(&mirror_server.addr, &format!("/range/{prefix}"), &[]);
         assert_eq!(
