@@ -14,6 +14,7 @@
 use crate::{
     PREFIX_BITS,
     error::{Result, StoreError},
+    trailer,
 };
 
 /// Ranges in a table: one per 5-hex prefix.
@@ -24,7 +25,6 @@ pub const MAX_ETAG_LEN: usize = 255;
 pub const ETAGS_VERSION: u32 = 1;
 
 const ETAGS_MAGIC: &[u8; 8] = b"LWETAGS\x01";
-const FOOTER_LEN: usize = 24;
 
 /// One ETag per range, by prefix.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,19 +100,19 @@ impl EtagTable {
             raw.extend_from_slice(tag);
         }
         let mut out = zstd::bulk::compress(&raw, 3).unwrap_or_default();
-        out.reserve(FOOTER_LEN);
-        let crc = crc32c::crc32c(&out);
-        let len = out.len() as u64;
-        out.extend_from_slice(&ETAGS_VERSION.to_le_bytes());
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(ETAGS_MAGIC);
+        trailer::append(&mut out, ETAGS_VERSION, ETAGS_MAGIC);
         out
     }
 
     /// Checks the footer and checksum of `bytes` (the file `name`) and reads the table.
     pub fn decode(name: &str, bytes: &[u8]) -> Result<EtagTable> {
-        let compressed = check_footer(name, bytes)?;
+        let (_, compressed) = trailer::check(
+            name,
+            "ETag table",
+            bytes,
+            ETAGS_MAGIC,
+            ETAGS_VERSION..=ETAGS_VERSION,
+        )?;
         let max = RANGES as usize * (1 + MAX_ETAG_LEN);
         let body = zstd::bulk::decompress(compressed, max).map_err(|e| {
             StoreError::corrupt(name, 0, format!("ETag table does not decompress: {e}"))
@@ -140,43 +140,6 @@ impl EtagTable {
         }
         Ok(table)
     }
-}
-
-/// Validates magic, version, length and checksum; returns the body.
-pub(crate) fn check_footer<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a [u8]> {
-    let n = bytes.len();
-    if n < FOOTER_LEN || &bytes[n - 8..] != ETAGS_MAGIC {
-        return Err(StoreError::corrupt(
-            name,
-            n.saturating_sub(8) as u64,
-            "bad or missing ETag table footer",
-        ));
-    }
-    let f = &bytes[n - FOOTER_LEN..];
-    let version = u32::from_le_bytes([f[0], f[1], f[2], f[3]]);
-    if version != ETAGS_VERSION {
-        return Err(StoreError::UnsupportedVersion {
-            file: name.into(),
-            found: version,
-            supported: ETAGS_VERSION,
-        });
-    }
-    let crc = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&f[8..16]);
-    let body_len = (n - FOOTER_LEN) as u64;
-    if u64::from_le_bytes(len) != body_len {
-        return Err(StoreError::corrupt(
-            name,
-            body_len + 8,
-            "ETag table length mismatch",
-        ));
-    }
-    let body = &bytes[..n - FOOTER_LEN];
-    if crc32c::crc32c(body) != crc {
-        return Err(StoreError::corrupt(name, 0, "ETag table checksum mismatch"));
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod manifest;
 mod postings;
 mod segment;
 mod store;
+mod trailer;
 
 pub use alias::{ALIAS_VERSION, AliasFile, AliasStats, AliasWriter, MAX_SEALED_LEN};
 pub use directory::{Directory, FileSlice, MmapDirectory, RamDirectory, WriteFile, WriterLock};

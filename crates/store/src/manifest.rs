@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::{Result, StoreError},
     key::Namespace,
+    trailer,
 };
 
 /// File name of the manifest in the store directory.
@@ -23,7 +24,6 @@ const MANIFEST_VERSION_1: u32 = 1;
 /// Version 2 added `forgotten`; version 3 added `mirrors`.
 const MANIFEST_VERSION_2: u32 = 2;
 const MANIFEST_MAGIC: &[u8; 8] = b"LWMANIF\x01";
-const FOOTER_LEN: usize = 24;
 
 /// A published segment, as recorded in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,53 +172,19 @@ impl Manifest {
             ..self.clone()
         };
         let mut out = serde_json::to_vec_pretty(&body).unwrap_or_default();
-        let crc = crc32c::crc32c(&out);
-        let len = out.len() as u64;
-        out.extend_from_slice(&version.to_le_bytes());
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(MANIFEST_MAGIC);
+        trailer::append(&mut out, version, MANIFEST_MAGIC);
         out
     }
 
     /// Parses and checks a manifest written by [`Manifest::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Manifest> {
-        let n = bytes.len();
-        if n < FOOTER_LEN || &bytes[n - 8..] != MANIFEST_MAGIC {
-            return Err(StoreError::corrupt(
-                MANIFEST_FILE,
-                n.saturating_sub(8) as u64,
-                "bad or missing manifest footer",
-            ));
-        }
-        let f = &bytes[n - FOOTER_LEN..];
-        let version = u32::from_le_bytes([f[0], f[1], f[2], f[3]]);
-        let crc = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
-        let mut len = [0u8; 8];
-        len.copy_from_slice(&f[8..16]);
-        if !(MANIFEST_VERSION_1..=MANIFEST_VERSION).contains(&version) {
-            return Err(StoreError::UnsupportedVersion {
-                file: MANIFEST_FILE.into(),
-                found: version,
-                supported: MANIFEST_VERSION,
-            });
-        }
-        let body_len = (n - FOOTER_LEN) as u64;
-        if u64::from_le_bytes(len) != body_len {
-            return Err(StoreError::corrupt(
-                MANIFEST_FILE,
-                body_len + 8,
-                "manifest length mismatch",
-            ));
-        }
-        let body = &bytes[..n - FOOTER_LEN];
-        if crc32c::crc32c(body) != crc {
-            return Err(StoreError::corrupt(
-                MANIFEST_FILE,
-                0,
-                "manifest checksum mismatch",
-            ));
-        }
+        let (version, body) = trailer::check(
+            MANIFEST_FILE,
+            "manifest",
+            bytes,
+            MANIFEST_MAGIC,
+            MANIFEST_VERSION_1..=MANIFEST_VERSION,
+        )?;
         let m: Manifest = serde_json::from_slice(body).map_err(|e| {
             StoreError::corrupt(
                 MANIFEST_FILE,
