@@ -122,17 +122,17 @@ fn tls_config(ca_cert: Option<&Path>) -> Result<tokio_rustls::rustls::ClientConf
         pki_types::{CertificateDer, pem::PemObject},
     };
     let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots_anchors());
+    // Mozilla's roots, bundled: no dependence on the host's certificate store.
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_cert {
+        let bad = |e: &dyn std::fmt::Display| {
+            MirrorError::BadSource(format!("CA certificate {}: {e}", path.display()))
+        };
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .and_then(|c| c.collect())
-            .map_err(|e| {
-                MirrorError::BadSource(format!("CA certificate {}: {e}", path.display()))
-            })?;
+            .map_err(|e| bad(&e))?;
         for cert in certs {
-            roots.add(cert).map_err(|e| {
-                MirrorError::BadSource(format!("CA certificate {}: {e}", path.display()))
-            })?;
+            roots.add(cert).map_err(|e| bad(&e))?;
         }
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -143,12 +143,6 @@ fn tls_config(ca_cert: Option<&Path>) -> Result<tokio_rustls::rustls::ClientConf
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(config)
-}
-
-/// Mozilla's root certificates, as bundled by hyper-rustls' `webpki-roots`.
-fn webpki_roots_anchors()
--> impl Iterator<Item = tokio_rustls::rustls::pki_types::TrustAnchor<'static>> {
-    webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
 }
 
 impl Fetcher {

@@ -89,6 +89,12 @@ pub enum MirrorError {
     /// Another sync holds the data directory's sync lock.
     #[error("another sync of this data directory is running")]
     Busy,
+    /// The store's mirror is no longer the one the sync started from (only a restore does
+    /// that: syncs hold the sync lock).
+    #[error(
+        "the store's mirror changed during the sync (restored from a backup?); run the sync again"
+    )]
+    StoreChanged,
     /// The store's writer lock stayed taken (an import or compaction is running).
     #[error(
         "the store is busy with another writer; run the sync again to publish (nothing is downloaded again)"
@@ -353,7 +359,7 @@ async fn fetch_all(
             in_flight.spawn(async move {
                 let fetched = fetcher.fetch(ns, prefix, base.etags.get(prefix)).await?;
                 let not_modified = matches!(fetched.answer, Answer::NotModified { .. });
-                // Parsed and compared here, on the runtime's threads, not in the loop.
+                // Parsed and compared in the task, as soon as its answer is in.
                 let (record, bad) = to_record(ns, prefix, &base, fetched.answer)?;
                 Ok::<_, MirrorError>(Done {
                     record,
@@ -456,54 +462,46 @@ fn publish(
     if published_base.unwrap_or_default() != base.etags_file {
         // Only a sync changes a mirror, and syncs hold the sync lock: this is a store
         // restored from a backup under our feet. Start over rather than mix generations.
-        return Err(MirrorError::BadSource(
-            "the store's mirror changed during the sync (restored?); run the sync again".into(),
-        ));
+        return Err(MirrorError::StoreChanged);
     }
     let old = base.segment.as_ref();
     let mut added = Vec::new();
     let mut removed = Vec::new();
-    let segment_name;
-    let hashes;
-    // A first sync writes a segment even when every range is empty: the mirror entry must
-    // name one.
-    if journal.changed().next().is_some() || old.is_none() {
-        let estimate = old.map_or(0, Segment::hashes) + journal.new_entries();
-        let (name, mut out) = writer.create_segment(ns, estimate)?;
-        for prefix in 0..RANGES {
-            if journal.is_changed(prefix) {
-                let record = journal
-                    .read(prefix)?
-                    .and_then(|r| r.entries)
-                    .unwrap_or_default();
-                for (key, count) in record {
-                    out.push(key, count)?;
-                }
-            } else if let Some(seg) = old {
-                let mut failed = None;
-                seg.for_each_in_range(prefix, |k, c| {
-                    if failed.is_none()
-                        && let Err(e) = out.push(k, c)
-                    {
-                        failed = Some(e);
+    let (segment_name, hashes) = match old {
+        // Only ETags changed: the mirror segment stays as it is.
+        Some(seg) if journal.changed().next().is_none() => (seg.name().to_owned(), seg.hashes()),
+        // A first sync writes a segment even when every range is empty: the mirror entry
+        // must name one.
+        _ => {
+            let estimate = old.map_or(0, Segment::hashes) + journal.new_entries();
+            let (name, mut out) = writer.create_segment(ns, estimate)?;
+            // The old segment is read once, in order, alongside the ranges: its keys in a
+            // changed range are skipped, the journal's entries written instead.
+            let mut old_keys = old.map(Segment::iter).into_iter().flatten().peekable();
+            for prefix in 0..RANGES {
+                let changed = journal.is_changed(prefix);
+                while let Some(item) = old_keys
+                    .next_if(|item| item.as_ref().map_or(true, |(k, _)| k.prefix(ns) == prefix))
+                {
+                    let (key, count) = item?;
+                    if !changed {
+                        out.push(key, count)?;
                     }
-                })?;
-                if let Some(e) = failed {
-                    return Err(e.into());
+                }
+                if changed {
+                    let record = journal.read(prefix)?.and_then(|r| r.entries);
+                    for (key, count) in record.unwrap_or_default() {
+                        out.push(key, count)?;
+                    }
                 }
             }
+            let meta = StoreWriter::segment_meta(name.clone(), ns, out.finish()?);
+            let hashes = meta.hashes;
+            added.push(meta);
+            removed.extend(old.map(|s| s.name().to_owned()));
+            (name, hashes)
         }
-        let meta = StoreWriter::segment_meta(name.clone(), ns, out.finish()?);
-        hashes = meta.hashes;
-        added.push(meta);
-        removed.extend(old.map(|s| s.name().to_owned()));
-        segment_name = name;
-    } else if let Some(seg) = old {
-        hashes = seg.hashes();
-        segment_name = seg.name().to_owned();
-    } else {
-        unreachable!("no previous mirror means a new segment above");
-    }
+    };
     let table = EtagTable::from_ordered((0..RANGES).map(|p| journal.etag(p)))?;
     let etags = writer.create_etags(ns, &table)?;
     let manifest = writer.commit(Commit {
@@ -830,6 +828,9 @@ mod tests {
             etags_file: "0000000001-001-sha1.etags".into(),
             ..base
         };
-        assert!(publish(&store, &opts, Namespace::Sha1, &stale, &j).is_err());
+        assert!(matches!(
+            publish(&store, &opts, Namespace::Sha1, &stale, &j),
+            Err(MirrorError::StoreChanged)
+        ));
     }
 }
