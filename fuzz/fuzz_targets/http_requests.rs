@@ -17,9 +17,8 @@ use axum::{
     extract::ConnectInfo,
     http::{Request, StatusCode},
 };
-use leakwatch_api::{
-    AppState, CatalogHandle, CheckLimits, MailSetup, ServerLimits, StoreHandle, app,
-};
+use leakwatch_api::{AppState, CheckLimits, MailSetup, ServerLimits, app};
+use leakwatch_service::{CatalogHandle, StoreHandle};
 use leakwatch_catalog::{Breach, Catalog};
 use leakwatch_ingest::{IngestOptions, Source, ingest};
 use leakwatch_notify::Mailer;

@@ -15,34 +15,12 @@ use axum::{
     response::Response,
 };
 use leakwatch_catalog::Breach;
-use leakwatch_store::Key;
 
 use crate::{
     ApiError, AppState,
     compress::Accepts,
     v3::{Caller, json, live, query_param},
 };
-
-/// The account-store key of a normalised identifier: the SHA-1 of its UTF-8 bytes.
-pub fn account_key(normalized: &str) -> Key {
-    use sha1::Digest;
-    Key::from_digest(&sha1::Sha1::digest(normalized.as_bytes())).unwrap_or_default()
-}
-
-/// The store-local ids of every breach any reading of a queried account is linked to,
-/// sorted and unique (see `leakwatch_identity::lookup_candidates`).
-pub fn breach_ids(
-    snap: &leakwatch_store::Snapshot,
-    candidates: &[leakwatch_identity::Identifier],
-) -> Result<Vec<u32>, leakwatch_store::StoreError> {
-    let mut ids = Vec::new();
-    for c in candidates {
-        ids.extend(snap.account_breaches(account_key(c.as_str()))?);
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
 
 fn flag(query: Option<&str>, name: &str, default: bool) -> Result<bool, ApiError> {
     match query_param(query, name).map(|v| v.to_ascii_lowercase()) {
@@ -99,7 +77,7 @@ pub(crate) async fn breached_account(
         ApiError::BadRequest("The account is not a valid e-mail address, phone number or username")
     })?;
     let snap = state.store.snapshot();
-    let ids = breach_ids(&snap, &candidates)?;
+    let ids = leakwatch_service::accounts::breach_ids(&snap, &candidates)?;
     let all = state.catalog.breaches();
     let found: Vec<&Breach> = visible(&all, &snap, &ids)
         .into_iter()

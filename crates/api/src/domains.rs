@@ -29,21 +29,6 @@ use crate::{
     v3::{Caller, json, query_param},
 };
 
-/// The local parts a verification mail may go to, as HIBP offers.
-pub const ROLE_ADDRESSES: [&str; 5] =
-    ["security", "admin", "hostmaster", "postmaster", "webmaster"];
-
-/// How long a domain verification link works.
-pub(crate) const VERIFY_LINK_SECS: u64 = 2 * 86_400;
-
-/// The TXT record value that proves control of `domain` for API key `key`.
-pub fn dns_token(operator: &OperatorKey, key: i64, domain: &str) -> String {
-    let digest =
-        operator.keyed_digest(b"domain verification", format!("{key}:{domain}").as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("leakwatch-verify={hex}")
-}
-
 fn operator_key(state: &AppState) -> Result<&OperatorKey, ApiError> {
     state.operator_key.as_ref().ok_or(ApiError::Unavailable(
         "Domains need the operator key: set LEAKWATCH_OPERATOR_KEY when serving",
@@ -117,8 +102,8 @@ fn registration_answer(
         &Registration {
             domain: domain.to_owned(),
             verified,
-            dns_txt_record: dns_token(operator, key.id, domain),
-            verification_addresses: ROLE_ADDRESSES
+            dns_txt_record: leakwatch_service::domains::dns_token(operator, key.id, domain),
+            verification_addresses: leakwatch_service::domains::ROLE_ADDRESSES
                 .iter()
                 .map(|r| format!("{r}@{domain}"))
                 .collect(),
@@ -217,11 +202,11 @@ pub(crate) async fn verify(
         .ok_or(ApiError::NotFound)?;
     match body {
         VerifyBody::Dns => {
-            let want = dns_token(&operator, key.id, &domain);
+            let want = leakwatch_service::domains::dns_token(&operator, key.id, &domain);
             let resolver = state.dns_resolver;
             let name = domain.clone();
             let records = tokio::task::spawn_blocking(move || {
-                crate::dns::txt_records(resolver, &name, Duration::from_secs(3))
+                leakwatch_service::dns::txt_records(resolver, &name, Duration::from_secs(3))
             })
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -245,7 +230,7 @@ pub(crate) async fn verify(
         VerifyBody::Mail { address } => {
             let address = leakwatch_identity::normalize_email(&address)
                 .map_err(|_| ApiError::BadRequest("The address is not a valid e-mail address"))?;
-            let is_role = ROLE_ADDRESSES
+            let is_role = leakwatch_service::domains::ROLE_ADDRESSES
                 .iter()
                 .any(|r| address == format!("{r}@{domain}"));
             if !is_role {
@@ -322,7 +307,7 @@ pub(crate) async fn breached_domain(
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
     let found = tokio::task::spawn_blocking(move || {
-        crate::domain::breached_domain(&snap, &operator, &domain)
+        leakwatch_service::domain_search::breached_domain(&snap, &operator, &domain)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -374,7 +359,8 @@ pub(crate) async fn subscribed_domains(
         domains
             .into_iter()
             .map(|domain| {
-                let found = crate::domain::breached_domain(&snap, &operator, &domain)?;
+                let found =
+                    leakwatch_service::domain_search::breached_domain(&snap, &operator, &domain)?;
                 let pwned = found.values().filter(|n| n.iter().any(live)).count() as u64;
                 let not_spam = found
                     .values()
@@ -388,7 +374,7 @@ pub(crate) async fn subscribed_domains(
                     next_subscription_renewal: "9999-12-31T23:59:59".to_owned(),
                 })
             })
-            .collect::<Result<Vec<_>, crate::domain::DomainSearchError>>()
+            .collect::<Result<Vec<_>, leakwatch_service::domain_search::DomainSearchError>>()
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?

@@ -8,14 +8,11 @@
 //! one-line plain-text reason and never reveal internals.
 //! Query values (prefixes, accounts) are never logged.
 
-pub mod account;
+mod account;
 mod check_mail;
 mod compress;
-pub mod dns;
-pub mod domain;
 mod domains;
 mod error;
-pub mod impact;
 mod lookalike;
 mod metrics;
 mod outbox;
@@ -24,7 +21,7 @@ mod server;
 mod state;
 mod subscribe;
 mod v3;
-pub mod vendors;
+mod vendors;
 mod web;
 
 use std::sync::Arc;
@@ -38,13 +35,11 @@ use axum::{
 };
 
 pub use check_mail::{CheckLimits, MailSetup};
-pub use domains::{ROLE_ADDRESSES, dns_token};
 pub use error::ApiError;
 pub use server::{serve, tls_config};
 /// A TLS configuration for [`serve`] (rustls), made by [`tls_config`].
 pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
-pub use state::{AppState, CatalogHandle, Forgot, PENDING_FORGET_FILE, ServerLimits, StoreHandle};
-pub use vendors::report as impact_report;
+pub use state::{AppState, ServerLimits};
 
 use compress::{Accepts, respond};
 
@@ -75,7 +70,10 @@ pub fn app(state: Arc<AppState>) -> Router {
 const RANGE_ROUTE: &str = "/range/{prefix}";
 
 /// Every route: its path template and its handler. [`app`] builds the router from this
-/// list, and a test checks that `/openapi.json` documents exactly these paths.
+/// list, and a test checks that `/openapi.json` documents exactly these paths. Every
+/// `/api/v3` handler takes `v3::UserAgent` or `v3::Caller` as its first argument, so the
+/// user agent is checked first (403), then the key (401) and its rate (429), as HIBP does,
+/// before anything else is read.
 fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
     let mut routes = vec![
         ("/", get(web::index)),
@@ -87,7 +85,21 @@ fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         ("/metrics", get(metrics::render)),
         ("/openapi.json", get(openapi)),
     ];
-    routes.extend(v3::routes());
+    routes.extend([
+        ("/api/v3/breaches", get(v3::breaches)),
+        ("/api/v3/breach/{name}", get(v3::breach)),
+        ("/api/v3/latestbreach", get(v3::latest_breach)),
+        ("/api/v3/dataclasses", get(v3::data_classes)),
+        ("/api/v3/subscription/status", get(v3::subscription_status)),
+        (
+            "/api/v3/breachedaccount/{account}",
+            get(account::breached_account),
+        ),
+        (
+            "/api/v3/breachedaccount/range/{prefix}",
+            get(account::breached_account_range),
+        ),
+    ]);
     routes.extend([
         ("/api/v1/check-by-mail", post(check_mail::check_by_mail)),
         ("/api/v1/subscriptions", post(subscribe::subscribe)),

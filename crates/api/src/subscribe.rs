@@ -168,7 +168,7 @@ pub(crate) async fn opt_out_confirm(
     let form = String::from_utf8_lossy(&body).into_owned();
     let email = opt_out_link(&state, Some(&form))?;
     let db = state.clone();
-    tokio::task::spawn_blocking(move || db.store.forget(&[crate::account::account_key(&email)]))
+    tokio::task::spawn_blocking(move || db.store.forget(&[leakwatch_store::Key::account(&email)]))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -12,7 +12,6 @@ use axum::{
     extract::{FromRequestParts, Path, RawQuery, State},
     http::{header, request::Parts},
     response::{IntoResponse, Response},
-    routing::{MethodRouter, get},
 };
 use leakwatch_catalog::{Breach, keys::ApiKey};
 
@@ -20,27 +19,6 @@ use crate::{
     ApiError, AppState,
     compress::{Accepts, respond},
 };
-
-/// The v3 routes. Every handler takes [`UserAgent`] or [`Caller`] as its first argument, so
-/// the user agent is checked first (403), then the key (401) and its rate (429), as HIBP
-/// does, before anything else is read.
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
-    vec![
-        ("/api/v3/breaches", get(breaches)),
-        ("/api/v3/breach/{name}", get(breach)),
-        ("/api/v3/latestbreach", get(latest_breach)),
-        ("/api/v3/dataclasses", get(data_classes)),
-        ("/api/v3/subscription/status", get(subscription_status)),
-        (
-            "/api/v3/breachedaccount/{account}",
-            get(crate::account::breached_account),
-        ),
-        (
-            "/api/v3/breachedaccount/range/{prefix}",
-            get(crate::account::breached_account_range),
-        ),
-    ]
-}
 
 /// A request that names its user agent; rejected with 403 otherwise, as HIBP.
 #[derive(Debug, Clone, Copy)]
@@ -142,7 +120,7 @@ struct SubscriptionStatus {
     includes_stealer_logs: bool,
 }
 
-async fn subscription_status(Caller(key): Caller, accepts: Accepts) -> Response {
+pub(crate) async fn subscription_status(Caller(key): Caller, accepts: Accepts) -> Response {
     json(
         &SubscriptionStatus {
             subscription_name: key.name.clone(),
@@ -209,7 +187,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn breaches(
+pub(crate) async fn breaches(
     _: UserAgent,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
@@ -235,7 +213,7 @@ async fn breaches(
     Ok(json(&list, accepts))
 }
 
-async fn breach(
+pub(crate) async fn breach(
     _: UserAgent,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
@@ -248,7 +226,7 @@ async fn breach(
         .ok_or(ApiError::NotFound)
 }
 
-async fn latest_breach(
+pub(crate) async fn latest_breach(
     _: UserAgent,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
@@ -265,7 +243,7 @@ async fn latest_breach(
         .ok_or(ApiError::NotFound)
 }
 
-async fn data_classes(
+pub(crate) async fn data_classes(
     _: UserAgent,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,

@@ -10,13 +10,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use leakwatch_catalog::{Catalog, CatalogError, vendors::Vendor};
-use leakwatch_notify::Subscription;
-use leakwatch_store::Snapshot;
 
 use crate::{
     ApiError, AppState,
     compress::Accepts,
-    impact::{DomainExposure, ImpactReport},
     v3::{Caller, json, query_param},
 };
 
@@ -76,72 +73,6 @@ pub(crate) async fn remove(
     }
 }
 
-/// How many addresses of each verified domain (of any key) are in `breach`.
-pub fn your_domains(
-    state: &AppState,
-    catalog: &Catalog,
-    snap: &Snapshot,
-    breach: &str,
-) -> Result<Vec<DomainExposure>, String> {
-    let Some(key) = state.operator_key.as_ref() else {
-        return Ok(Vec::new());
-    };
-    let mut domains: Vec<String> = catalog
-        .subscribers()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|s| s.is_active())
-        .filter_map(|s| match Subscription::open(&s.sealed, key)? {
-            Subscription::Domain { domain, .. } => Some(domain),
-            _ => None,
-        })
-        .collect();
-    domains.sort();
-    domains.dedup();
-    let mut out = Vec::new();
-    for domain in domains {
-        let found =
-            crate::domain::breached_domain(snap, key, &domain).map_err(|e| e.to_string())?;
-        let n = found
-            .values()
-            .filter(|names| names.iter().any(|n| n == breach))
-            .count() as u64;
-        if n > 0 {
-            out.push(DomainExposure {
-                domain,
-                addresses: n,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The impact report of the live breach `name`, if a vendor matches it (the CLI calls this
-/// too, on a state it builds without serving).
-pub fn report(
-    state: &AppState,
-    catalog: &Catalog,
-    name: &str,
-) -> Result<Option<ImpactReport>, String> {
-    let all = state.catalog.breaches();
-    let Some(breach) = all
-        .iter()
-        .find(|b| b.name.eq_ignore_ascii_case(name) && !b.is_retired)
-    else {
-        return Ok(None);
-    };
-    let vendors = catalog.vendors().map_err(|e| e.to_string())?;
-    if !vendors.iter().any(|v| {
-        v.matches(&breach.domain, breach.vendor.as_deref())
-            .is_some()
-    }) {
-        return Ok(None);
-    }
-    let snap = state.store.snapshot();
-    let domains = your_domains(state, catalog, &snap, &breach.name)?;
-    Ok(crate::impact::impact(breach, &vendors, domains))
-}
-
 pub(crate) async fn impact(
     _: Caller,
     accepts: Accepts,
@@ -151,16 +82,24 @@ pub(crate) async fn impact(
 ) -> Result<Response, ApiError> {
     let html = query_param(query.as_deref(), "format").is_some_and(|f| f == "html");
     let s = state.clone();
-    let report =
-        tokio::task::spawn_blocking(move || s.catalog.write(|c| Ok(report(&s, c, &breach))))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??
-            .map_err(ApiError::Internal)?
-            .ok_or(ApiError::NotFound)?;
+    let report = tokio::task::spawn_blocking(move || {
+        s.catalog.write(|c| {
+            Ok(leakwatch_service::vendors::report(
+                (&s.store, &s.catalog),
+                c,
+                s.operator_key.as_ref(),
+                &breach,
+            ))
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??
+    .map_err(ApiError::Internal)?
+    .ok_or(ApiError::NotFound)?;
     if html {
         return Ok((
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            crate::impact::render_html(&report),
+            leakwatch_service::impact::render_html(&report),
         )
             .into_response());
     }

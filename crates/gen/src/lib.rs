@@ -15,7 +15,6 @@ use std::io::{self, Write};
 
 pub use dump::{Account, DumpFormat, write_dump};
 
-use leakwatch_ingest::parse::{ntlm_key, sha1_key};
 use leakwatch_store::{Key, Namespace};
 
 /// SplitMix64: small, fast, and fixed forever.
@@ -240,8 +239,8 @@ pub fn write_range_dir(
 
 fn hash(ns: Namespace, pw: &str) -> Key {
     match ns {
-        Namespace::Ntlm => ntlm_key(pw),
-        Namespace::Sha1 | Namespace::Account => sha1_key(pw.as_bytes()),
+        Namespace::Ntlm => Key::ntlm_of(pw),
+        Namespace::Sha1 | Namespace::Account => Key::sha1_of(pw.as_bytes()),
     }
 }
 

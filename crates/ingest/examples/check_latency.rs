@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lookup = |pw: &str| -> Result<u64, leakwatch_store::StoreError> {
         let key = match leakwatch_store::Key::from_hex(pw.as_bytes()) {
             Some(key) if pw.len() == 40 => key,
-            _ => leakwatch_ingest::parse::sha1_key(pw.as_bytes()),
+            _ => leakwatch_store::Key::sha1_of(pw.as_bytes()),
         };
         snap.count(Namespace::Sha1, key)
     };

@@ -24,9 +24,10 @@ mod rejects;
 mod reseal;
 pub mod source;
 mod spill;
+mod workers;
 
 use std::{
-    io::{self, Read},
+    io,
     path::PathBuf,
     sync::{
         Arc,
@@ -49,11 +50,12 @@ pub use reseal::{AliasCompaction, ResealSummary, compact_aliases, reseal};
 pub use source::Source;
 
 use crate::{
-    aliases::{AliasBuffer, AliasRuns},
+    aliases::AliasRuns,
     dump::Layout,
     rejects::Rejects,
     source::Input,
-    spill::{Combiner, Hll, PARTS, Spill},
+    spill::{PARTS, Spill},
+    workers::{PRIMARY, ParseJob},
 };
 
 /// Errors that stop an import (bad lines do not: they are counted and skipped).
@@ -72,9 +74,31 @@ pub enum IngestError {
         #[source]
         source: io::Error,
     },
-    /// The options cannot work (e.g. a directory given with `--format plain`).
+    /// The options do not fit the input (see [`Mismatch`]).
+    #[error(transparent)]
+    Mismatch(#[from] Mismatch),
+    /// The options cannot work otherwise (a dump's layout, alias files under several keys).
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Import options that do not fit the input. Each says what is wrong in the library's terms;
+/// the CLI words it with the flags that fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// A directory was given with a format other than the range directory's.
+    #[error("a directory is read as a Pwned Passwords range directory, not as {}", .0.name())]
+    DirectoryAs(Format),
+    /// The range-directory format was asked for, but the source is not a directory.
+    #[error("a Pwned Passwords range directory must be a directory")]
+    RangeDirectoryIsAFile,
+    /// A breach was named for a file of this (password) format, which holds no accounts.
+    #[error("{} files hold no accounts to link to a breach", .0.name())]
+    NoAccounts(Format),
+    /// A dump of this format was given without the breach its accounts are linked to.
+    #[error("the accounts of a {} dump must be linked to a breach", .0.name())]
+    NoBreach(Format),
 }
 
 /// A new spill directory under `tmp_dir`. Spill space lives next to the data; whatever a
@@ -218,19 +242,6 @@ impl FieldsSeen {
     }
 }
 
-const BLOCK: usize = 4 << 20;
-
-/// Added to an account's spill count for each line on which it is the primary identifier
-/// (the e-mail address, else the username, else the phone number); every other occurrence
-/// adds 1. Summed counts at or above this mark an identifier that was primary somewhere
-/// (unless it occurs 2^31 times as a secondary one, which no dump approaches).
-const PRIMARY: u64 = 1 << 31;
-
-struct Block {
-    bytes: Vec<u8>,
-    first_line: u64,
-}
-
 /// Imports one source into the store held by `writer`.
 ///
 /// An import that fails publishes nothing and keeps nothing: its spill files, its rejects
@@ -251,6 +262,38 @@ pub fn ingest(
     result
 }
 
+/// The format to read `source` as: the one asked for, else detected from its first bytes
+/// (`head`), checked against the source's kind and against `opts.breach` (only dumps hold
+/// accounts to link to a breach, and a dump needs one).
+fn resolve_format(
+    opts: &IngestOptions,
+    source: &Source,
+    head: &[u8],
+) -> Result<Format, IngestError> {
+    let format = match (opts.format, source) {
+        (Some(Format::HibpDir), Source::Dir(_)) | (None, Source::Dir(_)) => Format::HibpDir,
+        (Some(f), Source::Dir(_)) => {
+            return Err(Mismatch::DirectoryAs(f).into());
+        }
+        (Some(Format::HibpDir), _) => {
+            return Err(Mismatch::RangeDirectoryIsAFile.into());
+        }
+        (Some(f), _) => f,
+        (None, _) if opts.breach.is_some() => dump::detect(head, source.file_name()),
+        (None, _) => parse::detect(head),
+    };
+    match (&opts.breach, format.is_dump()) {
+        (Some(_), false) => {
+            return Err(Mismatch::NoAccounts(format).into());
+        }
+        (None, true) => {
+            return Err(Mismatch::NoBreach(format).into());
+        }
+        _ => {}
+    }
+    Ok(format)
+}
+
 fn ingest_unclean(
     writer: &mut StoreWriter,
     source: &Source,
@@ -260,37 +303,7 @@ fn ingest_unclean(
     let raw_bytes = Arc::new(AtomicU64::new(0));
     let mut input = Input::open(source, raw_bytes.clone())
         .map_err(io_err(format!("opening {}", source.label())))?;
-    let format = match (opts.format, source) {
-        (Some(Format::HibpDir), Source::Dir(_)) | (None, Source::Dir(_)) => Format::HibpDir,
-        (Some(f), Source::Dir(_)) => {
-            return Err(IngestError::Invalid(format!(
-                "a directory is read as hibp-dir, not {f:?}"
-            )));
-        }
-        (Some(Format::HibpDir), _) => {
-            return Err(IngestError::Invalid(
-                "--format hibp-dir needs a directory".into(),
-            ));
-        }
-        (Some(f), _) => f,
-        (None, _) if opts.breach.is_some() => dump::detect(input.head(), source.file_name()),
-        (None, _) => parse::detect(input.head()),
-    };
-    match (&opts.breach, format.is_dump()) {
-        (Some(_), false) => {
-            return Err(IngestError::Invalid(format!(
-                "--breach links a dump's accounts to a breach; {} files hold no accounts",
-                format.name()
-            )));
-        }
-        (None, true) => {
-            return Err(IngestError::Invalid(format!(
-                "a {} dump needs --breach NAME (the breach its accounts are linked to)",
-                format.name()
-            )));
-        }
-        _ => {}
-    }
+    let format = resolve_format(opts, source, input.head())?;
     let layout = if format.is_dump() {
         Some(Layout::new(format, input.head(), &opts.dump).map_err(IngestError::Invalid)?)
     } else {
@@ -311,7 +324,6 @@ fn ingest_unclean(
         None
     };
     let rejects = Rejects::new(opts.rejects_path.clone(), opts.reject_sample, format);
-    let lines = AtomicU64::new(0);
     let progress = progress::Progress::start(
         opts.progress,
         source.raw_len(),
@@ -319,98 +331,20 @@ fn ingest_unclean(
         opts.status_file.clone(),
     );
 
-    let fields_seen = std::sync::Mutex::new(FieldsSeen::default());
-    let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
-    let rx = std::sync::Mutex::new(rx);
-    // Set by a worker that failed: the reader stops at its next block, and the failed worker
-    // keeps draining the channel so the reader can never block on a full one.
-    let abort = std::sync::atomic::AtomicBool::new(false);
-    let hll = std::thread::scope(|scope| -> Result<[Hll; 3], IngestError> {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| -> Result<[Hll; 3], IngestError> {
-                    // Plaintext lists and dumps repeat popular passwords: sum repeats before
-                    // they are spilled. Accounts are mostly distinct: no cache.
-                    let combine = format != Format::Hibp && format != Format::HibpDir;
-                    let mut combiners = [
-                        Combiner::new(&spills[0], combine),
-                        Combiner::new(&spills[1], combine),
-                        Combiner::new(&spills[2], false),
-                    ];
-                    let mut sink = Sink {
-                        combiners: &mut combiners,
-                        aliases: sealer.map(|k| AliasSink {
-                            sealer: k.sealer(),
-                            buffer: AliasBuffer::new(&alias_runs),
-                            domains: std::collections::HashMap::new(),
-                        }),
-                        seen: FieldsSeen::default(),
-                    };
-                    let mut failed = None;
-                    loop {
-                        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        let Ok(block) = next else { break };
-                        if failed.is_some() {
-                            continue;
-                        }
-                        match parse_block(&block, format, layout.as_ref(), &mut sink, &rejects) {
-                            Ok(n) => {
-                                lines.fetch_add(n, Ordering::Relaxed);
-                                progress.set_lines(lines.load(Ordering::Relaxed));
-                            }
-                            Err(e) => {
-                                abort.store(true, Ordering::Relaxed);
-                                failed = Some(IngestError::Io {
-                                    context: "writing spill files".into(),
-                                    source: e,
-                                });
-                            }
-                        }
-                    }
-                    if let Some(e) = failed {
-                        return Err(e);
-                    }
-                    fields_seen
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .add(&sink.seen);
-                    if let Some(aliases) = sink.aliases {
-                        aliases
-                            .buffer
-                            .finish()
-                            .map_err(io_err("writing alias runs"))?;
-                    }
-                    let [a, b, c] = combiners;
-                    let finished = a.finish().and_then(|a| Ok([a, b.finish()?, c.finish()?]));
-                    finished.map_err(io_err("writing spill files"))
-                })
-            })
-            .collect();
-        let read_result = read_blocks(&mut input, tx, &abort);
-        let mut total = [Hll::new(), Hll::new(), Hll::new()];
-        let mut first_error = None;
-        for w in workers {
-            match w
-                .join()
-                .map_err(|_| IngestError::Invalid("a worker thread panicked".into()))
-                .and_then(|r| r)
-            {
-                Ok(sketches) => {
-                    for (t, s) in total.iter_mut().zip(&sketches) {
-                        t.merge(s);
-                    }
-                }
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        read_result?;
-        Ok(total)
-    })?;
+    let job = ParseJob {
+        format,
+        layout: layout.as_ref(),
+        spills: &spills,
+        alias_runs: &alias_runs,
+        sealer,
+        rejects: &rejects,
+        progress: &progress,
+        threads,
+    };
+    let parsed = workers::parse_all(&mut input, &job)?;
+    let hll = parsed.hll;
     let fingerprint = input.fingerprint();
-    let lines = lines.load(Ordering::Relaxed);
+    let lines = parsed.lines;
     let rejected = rejects.count();
     let mut summary = Summary {
         fingerprint: fingerprint.clone(),
@@ -428,7 +362,7 @@ fn ingest_unclean(
         aliases: 0,
         breach: opts.breach.clone(),
         breach_accounts: 0,
-        fields_seen: *fields_seen.lock().unwrap_or_else(|e| e.into_inner()),
+        fields_seen: parsed.fields_seen,
         generation: writer.manifest().generation,
         seconds: 0.0,
     };
@@ -442,7 +376,71 @@ fn ingest_unclean(
         return Ok(summary);
     }
 
+    let (added, primaries) = write_segments(
+        writer,
+        &spills,
+        &hll,
+        breach_id,
+        (threads, opts.memory),
+        &progress,
+        &mut summary,
+    )?;
+    let mut aliases_added = Vec::new();
+    if let Some(key) = sealer
+        && alias_runs.pushed.load(Ordering::Relaxed) > 0
+    {
+        progress.phase("merging aliases", 1);
+        let meta = alias_runs.write_alias_file(writer, key.id())?;
+        summary.aliases = meta.records;
+        aliases_added.push(meta);
+    }
+    let manifest = writer.commit(Commit {
+        added,
+        sources: vec![SourceRecord {
+            fingerprint,
+            label: source.label(),
+            imported_unix: unix_now(),
+            lines: summary.lines,
+            accepted: summary.accepted,
+            rejected: summary.rejected,
+            breach: opts.breach.clone(),
+        }],
+        breaches: match (&opts.breach, breach_id) {
+            (Some(name), Some((_, true))) => vec![name.clone()],
+            _ => Vec::new(),
+        },
+        aliases_added,
+        ..Commit::default()
+    })?;
+    summary.generation = manifest.generation;
+    summary.breach_accounts = match (&opts.breach, breach_id) {
+        (Some(_), Some((_, true))) => primaries,
+        // Earlier imports of this breach may share accounts with this one: count the union.
+        (Some(breach), _) => {
+            Snapshot::open(writer.directory().as_ref())?.accounts_in_breach(breach)?
+        }
+        (None, _) => 0,
+    };
+    summary.seconds = started.elapsed().as_secs_f64();
+    progress.finish(&format!("published generation {}", summary.generation));
+    Ok(summary)
+}
+
+/// Writes one new segment per namespace with spilled records, in key order, counting the
+/// distinct and new keys of each (new: in no segment of `writer`'s current generation) into
+/// `summary`; an account segment gets the postings of `breach_id`. Returns the segments'
+/// metadata, to publish, and the number of identifiers that were primary on some line.
+fn write_segments(
+    writer: &mut StoreWriter,
+    spills: &[Spill],
+    hll: &[spill::Hll; 3],
+    breach_id: Option<(u32, bool)>,
+    threads_and_memory: (usize, usize),
+    progress: &progress::Progress,
+    summary: &mut Summary,
+) -> Result<(Vec<leakwatch_store::SegmentMeta>, u64), IngestError> {
     let before = Snapshot::open(writer.directory().as_ref())?;
+    let (threads, memory) = threads_and_memory;
     let mut added = Vec::new();
     // Distinct primary identifiers of this import: the breach's PwnCount when the breach is
     // new to the store, without decoding the segment just written.
@@ -499,7 +497,7 @@ fn ingest_unclean(
             seg.push(key, value)?;
             Ok(())
         };
-        sort_in_order(spill, threads, opts.memory, &progress, &mut push)?;
+        sort_in_order(spill, threads, memory, progress, &mut push)?;
         let stats = seg.finish()?;
         ns_summary.bytes = stats.bytes;
         let mut meta = StoreWriter::segment_meta(name, ns, stats);
@@ -511,45 +509,7 @@ fn ingest_unclean(
         }
         added.push(meta);
     }
-    let mut aliases_added = Vec::new();
-    if let Some(key) = sealer
-        && alias_runs.pushed.load(Ordering::Relaxed) > 0
-    {
-        progress.phase("merging aliases", 1);
-        let meta = alias_runs.write_alias_file(writer, key.id())?;
-        summary.aliases = meta.records;
-        aliases_added.push(meta);
-    }
-    let manifest = writer.commit(Commit {
-        added,
-        sources: vec![SourceRecord {
-            fingerprint,
-            label: source.label(),
-            imported_unix: unix_now(),
-            lines: summary.lines,
-            accepted: summary.accepted,
-            rejected: summary.rejected,
-            breach: opts.breach.clone(),
-        }],
-        breaches: match (&opts.breach, breach_id) {
-            (Some(name), Some((_, true))) => vec![name.clone()],
-            _ => Vec::new(),
-        },
-        aliases_added,
-        ..Commit::default()
-    })?;
-    summary.generation = manifest.generation;
-    summary.breach_accounts = match (&opts.breach, breach_id) {
-        (Some(_), Some((_, true))) => primaries,
-        // Earlier imports of this breach may share accounts with this one: count the union.
-        (Some(breach), _) => {
-            Snapshot::open(writer.directory().as_ref())?.accounts_in_breach(breach)?
-        }
-        (None, _) => 0,
-    };
-    summary.seconds = started.elapsed().as_secs_f64();
-    progress.finish(&format!("published generation {}", summary.generation));
-    Ok(summary)
+    Ok((added, primaries))
 }
 
 /// Feeds every partition of `spill`, sorted, to `push` in key order. Sorter threads work up
@@ -636,176 +596,6 @@ fn sort_in_order(
         drop(rx);
         result
     })
-}
-
-/// Cuts the input into blocks that end at a line boundary and sends them to the workers.
-fn read_blocks(
-    input: &mut Input,
-    tx: mpsc::SyncSender<Block>,
-    abort: &std::sync::atomic::AtomicBool,
-) -> Result<(), IngestError> {
-    let mut carry: Vec<u8> = Vec::new();
-    let mut line_no = 1u64;
-    loop {
-        if abort.load(Ordering::Relaxed) {
-            return Ok(()); // a worker failed; its error is reported by the caller
-        }
-        let mut buf = std::mem::take(&mut carry);
-        let start = buf.len();
-        buf.resize(start + BLOCK, 0);
-        let mut filled = start;
-        while filled < buf.len() {
-            let n = input
-                .read(&mut buf[filled..])
-                .map_err(io_err("reading input"))?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        buf.truncate(filled);
-        let eof = filled < start + BLOCK;
-        if !eof {
-            match memchr::memrchr(b'\n', &buf) {
-                Some(i) => carry = buf.split_off(i + 1),
-                None => {
-                    // One line longer than a block: keep reading it.
-                    carry = buf;
-                    continue;
-                }
-            }
-        }
-        if !buf.is_empty() {
-            let lines_in =
-                memchr::memchr_iter(b'\n', &buf).count() as u64 + u64::from(!buf.ends_with(b"\n"));
-            if tx
-                .send(Block {
-                    bytes: buf,
-                    first_line: line_no,
-                })
-                .is_err()
-            {
-                return Ok(()); // a worker failed; its error is reported by the caller
-            }
-            line_no += lines_in;
-        }
-        if eof {
-            return Ok(());
-        }
-    }
-}
-
-/// Where a worker's parsed records go.
-struct Sink<'a, 'b> {
-    /// SHA-1, NTLM, account.
-    combiners: &'a mut [Combiner<'b>; 3],
-    /// This worker's sealing state and alias buffer, when aliases are kept.
-    aliases: Option<AliasSink<'b>>,
-    seen: FieldsSeen,
-}
-
-/// A worker's alias output.
-struct AliasSink<'b> {
-    sealer: leakwatch_identity::Sealer,
-    buffer: AliasBuffer<'b>,
-    /// Tags of domains whose sealed name this worker already pushed. Dumps repeat a few
-    /// domains endlessly, so this saves most HMACs; a repeat push is harmless (the merge
-    /// drops it), so the cache is simply emptied when it grows large.
-    domains: std::collections::HashMap<String, u64>,
-}
-
-impl AliasSink<'_> {
-    fn push(&mut self, domain: &str, alias: &str) -> io::Result<()> {
-        let tag = match self.domains.get(domain) {
-            Some(&tag) => tag,
-            None => {
-                if self.domains.len() >= 1 << 16 {
-                    self.domains.clear();
-                }
-                let tag = self.sealer.domain_tag(domain);
-                self.buffer.push(tag, &self.sealer.seal_domain(domain))?;
-                self.domains.insert(domain.to_owned(), tag);
-                tag
-            }
-        };
-        let sealed = self.sealer.seal(domain, alias);
-        self.buffer.push(tag, &sealed)
-    }
-}
-
-/// Parses one block, returning the number of data lines in it.
-fn parse_block(
-    block: &Block,
-    format: Format,
-    layout: Option<&Layout>,
-    sink: &mut Sink<'_, '_>,
-    rejects: &Rejects,
-) -> io::Result<u64> {
-    let mut bytes = &block.bytes[..];
-    if block.first_line == 1 {
-        bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    }
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let header = layout.map_or(0, |l| l.header_lines);
-    let mut data = 0u64;
-    for (n, line) in (0u64..).zip(bytes.split(|&b| b == b'\n')) {
-        let line_no = block.first_line + n;
-        if line_no <= header {
-            continue;
-        }
-        data += 1;
-        let line = parse::trim_cr(line);
-        let combiners = &mut *sink.combiners;
-        let result = match (format, layout) {
-            (Format::Plain, _) => parse::hash_password(line).map(|(sha, ntlm)| {
-                combiners[0]
-                    .add(sha, 1)
-                    .and_then(|_| combiners[1].add(ntlm, 1))
-            }),
-            (Format::Hibp | Format::HibpDir, _) => {
-                parse::parse_hash_line(line).map(|(ns, key, count)| {
-                    combiners[usize::from(ns == Namespace::Ntlm)].add(key, count)
-                })
-            }
-            (_, Some(layout)) => layout.parse(line).map(|rec| {
-                use leakwatch_identity::Kind;
-                let seen = &mut sink.seen;
-                let primary = [Kind::Email, Kind::Username, Kind::Phone]
-                    .into_iter()
-                    .find(|k| rec.identifiers.iter().any(|i| i.kind() == *k));
-                for id in &rec.identifiers {
-                    match id.kind() {
-                        Kind::Email => seen.emails += 1,
-                        Kind::Phone => seen.phones += 1,
-                        Kind::Username => seen.usernames += 1,
-                    }
-                    let weight = if Some(id.kind()) == primary {
-                        PRIMARY
-                    } else {
-                        1
-                    };
-                    combiners[2].add(parse::sha1_key(id.as_str().as_bytes()), weight)?;
-                    if let (Some(aliases), Some((alias, domain))) =
-                        (&mut sink.aliases, id.email_parts())
-                    {
-                        aliases.push(domain, alias)?;
-                    }
-                }
-                if let Some(pw) = &rec.password {
-                    seen.passwords += 1;
-                    combiners[0].add(parse::sha1_key(pw.as_bytes()), 1)?;
-                    combiners[1].add(parse::ntlm_key(pw), 1)?;
-                }
-                Ok(())
-            }),
-            (_, None) => Err(parse::Reject::NotAHashLine),
-        };
-        match result {
-            Ok(r) => r?,
-            Err(reason) => rejects.reject(line_no, reason, line),
-        }
-    }
-    Ok(data)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! buffer; a rejected plaintext line is reported by number and reason only.
 
 use leakwatch_store::{Key, Namespace};
-use sha1::Digest;
 
 /// The formats `leakwatch ingest` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,25 +147,7 @@ pub fn hash_password(line: &[u8]) -> Result<(Key, Key), Reject> {
         return Err(Reject::TooLong);
     }
     let text = std::str::from_utf8(line).map_err(|_| Reject::NotUtf8)?;
-    Ok((sha1_key(text.as_bytes()), ntlm_key(text)))
-}
-
-/// SHA-1 of bytes as a key.
-pub fn sha1_key(bytes: &[u8]) -> Key {
-    let digest = sha1::Sha1::digest(bytes);
-    Key::from_digest(&digest).unwrap_or_default()
-}
-
-/// NTLM (MD4 of UTF-16LE) of a password as a key.
-pub fn ntlm_key(password: &str) -> Key {
-    let mut h = md4::Md4::new();
-    let mut buf = [0u8; 2];
-    for unit in password.encode_utf16() {
-        buf = unit.to_le_bytes();
-        h.update(buf);
-    }
-    let _ = buf;
-    Key::from_digest(&h.finalize()).unwrap_or_default()
+    Ok((Key::sha1_of(text.as_bytes()), Key::ntlm_of(text)))
 }
 
 /// Picks `Hibp` when every sampled non-empty line is a hash line, else `Plain`.
@@ -276,7 +257,7 @@ mod tests {
         );
         // Non-ASCII goes through UTF-16LE for NTLM.
         let (_, ntlm) = hash_password("pässwörd".as_bytes()).unwrap();
-        assert_eq!(ntlm, ntlm_key("pässwörd"));
+        assert_eq!(ntlm, Key::ntlm_of("pässwörd"));
         assert_eq!(hash_password(b""), Err(Reject::Empty));
         assert_eq!(hash_password(b"\xFF\xFE"), Err(Reject::NotUtf8));
         assert_eq!(hash_password(&[b'a'; 1025]), Err(Reject::TooLong));

@@ -11,7 +11,7 @@
 //! the next writer removes the unfinished new file.
 
 use leakwatch_identity::{DOMAIN_RECORD, OperatorKey};
-use leakwatch_store::{AliasMeta, Commit, StoreError, StoreWriter};
+use leakwatch_store::{AliasMeta, Commit, Key, StoreError, StoreWriter};
 
 use crate::{
     IngestError,
@@ -141,8 +141,13 @@ pub fn compact_aliases(
     erase: Option<&OperatorKey>,
 ) -> Result<AliasCompaction, IngestError> {
     let manifest = writer.manifest().clone();
-    let forgotten: std::collections::HashSet<&str> =
-        manifest.forgotten.iter().map(String::as_str).collect();
+    // The manifest's keys were checked when the store opened them; an unreadable one
+    // cannot match an alias either.
+    let forgotten: std::collections::HashSet<Key> = manifest
+        .forgotten
+        .iter()
+        .filter_map(|hex| Key::from_hex(hex.as_bytes()))
+        .collect();
     let erase = erase.filter(|_| !forgotten.is_empty());
     let erasing = match erase {
         Some(key) if !manifest.aliases.is_empty() => count_forgotten(writer, key, &forgotten)? > 0,
@@ -193,7 +198,7 @@ pub fn compact_aliases(
 fn count_forgotten(
     writer: &StoreWriter,
     key: &OperatorKey,
-    forgotten: &std::collections::HashSet<&str>,
+    forgotten: &std::collections::HashSet<Key>,
 ) -> Result<u64, IngestError> {
     let mut judge = ForgottenAliases::new(key, forgotten);
     let mut count = 0u64;
@@ -236,12 +241,12 @@ fn each_alias_record(
 struct ForgottenAliases<'a> {
     sealer: leakwatch_identity::Sealer,
     key_id: String,
-    forgotten: &'a std::collections::HashSet<&'a str>,
+    forgotten: &'a std::collections::HashSet<Key>,
     domain: Option<(u64, String)>,
 }
 
 impl<'a> ForgottenAliases<'a> {
-    fn new(key: &OperatorKey, forgotten: &'a std::collections::HashSet<&'a str>) -> Self {
+    fn new(key: &OperatorKey, forgotten: &'a std::collections::HashSet<Key>) -> Self {
         ForgottenAliases {
             sealer: key.sealer(),
             key_id: key.id().to_owned(),
@@ -251,7 +256,6 @@ impl<'a> ForgottenAliases<'a> {
     }
 
     fn is_forgotten(&mut self, file: &str, tag: u64, sealed: &[u8]) -> Result<bool, IngestError> {
-        use sha1::Digest;
         let corrupt = |why: String| IngestError::Store(StoreError::corrupt(file, 0, why));
         if sealed.first() == Some(&DOMAIN_RECORD) {
             let domain = self.sealer.open_domain(tag, sealed).map_err(|_| {
@@ -272,8 +276,8 @@ impl<'a> ForgottenAliases<'a> {
             .sealer
             .open(domain, sealed)
             .map_err(|_| corrupt("an alias does not open under the operator key".into()))?;
-        let digest = sha1::Sha1::digest(format!("{alias}@{domain}").as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(self.forgotten.contains(hex.as_str()))
+        Ok(self
+            .forgotten
+            .contains(&Key::account(&format!("{alias}@{domain}"))))
     }
 }

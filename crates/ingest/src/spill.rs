@@ -423,8 +423,8 @@ mod tests {
         for n in [0u64, 10, 1_000, 100_000] {
             let mut h = Hll::new();
             for i in 0..n {
-                h.add(crate::parse::sha1_key(&i.to_le_bytes()));
-                h.add(crate::parse::sha1_key(&i.to_le_bytes())); // repeats do not count
+                h.add(Key::sha1_of(&i.to_le_bytes()));
+                h.add(Key::sha1_of(&i.to_le_bytes())); // repeats do not count
             }
             let e = h.estimate() as f64;
             assert!(
@@ -442,13 +442,13 @@ mod tests {
         let mut expected = std::collections::BTreeMap::new();
         let mut c = Combiner::new(&spill, true);
         for i in 0..600_000u64 {
-            let key = crate::parse::sha1_key(&(i % 300_000).to_le_bytes());
+            let key = Key::sha1_of(&(i % 300_000).to_le_bytes());
             let count = i % 7 + 1;
             *expected.entry(key).or_insert(0u64) += count;
             c.add(key, count).unwrap();
         }
         // One huge count is split into u32 records and summed back.
-        let big = crate::parse::sha1_key(b"big");
+        let big = Key::sha1_of(b"big");
         c.add(big, 10_000_000_000).unwrap();
         *expected.entry(big).or_insert(0) += 10_000_000_000;
         c.finish().unwrap();
@@ -477,7 +477,7 @@ mod tests {
             let mut expected = std::collections::BTreeMap::new();
             let mut c = Combiner::new(&spill, true);
             for i in 0..400_000u64 {
-                let key = crate::parse::sha1_key(&(i % 300_000).to_le_bytes());
+                let key = Key::sha1_of(&(i % 300_000).to_le_bytes());
                 let key = if ns == Namespace::Ntlm {
                     Key::from_digest(&key.to_digest(Namespace::Sha1)[..16]).unwrap()
                 } else {

@@ -9,7 +9,7 @@ use std::{
 
 use leakwatch_store::{Directory, Namespace, RamDirectory, Snapshot, StoreWriter};
 
-use crate::{IngestError, IngestOptions, Source, parse::sha1_key};
+use crate::{IngestError, IngestOptions, Source};
 
 struct Mounted(PathBuf);
 
@@ -52,7 +52,7 @@ fn a_full_spill_disk_fails_the_import_instead_of_hanging() {
     // More 4 MiB blocks (about 16) than the channel holds (2 per worker), so a reader that
     // is not told to stop must block.
     for i in 0..1_500_000u32 {
-        text.push_str(&sha1_key(&i.to_le_bytes()).to_hex(Namespace::Sha1));
+        text.push_str(&leakwatch_store::Key::sha1_of(&i.to_le_bytes()).to_hex(Namespace::Sha1));
         text.push_str(":1\n");
     }
     std::fs::write(&input, text).unwrap();

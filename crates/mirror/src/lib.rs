@@ -19,9 +19,9 @@
 mod client;
 mod journal;
 pub mod parse;
+mod progress;
 
 use std::{
-    io::{IsTerminal, Write},
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
@@ -34,6 +34,7 @@ use leakwatch_store::{
     Commit, Directory, EtagTable, Key, MirrorMeta, Namespace, RANGES, Segment, Snapshot,
     StoreError, StoreWriter, unix_now,
 };
+use progress::{Progress, Rejects};
 
 /// Errors of a sync.
 #[derive(Debug, thiserror::Error)]
@@ -529,188 +530,6 @@ fn open_writer(store: &Arc<dyn Directory>) -> Result<StoreWriter> {
             }
             Err(StoreError::Locked(_)) => return Err(MirrorError::StoreBusy),
             other => return Ok(other?),
-        }
-    }
-}
-
-/// The rejects sample: range and line number and reason of lines that were not entries.
-struct Rejects {
-    path: PathBuf,
-    file: Option<std::fs::File>,
-    written: usize,
-}
-
-impl Rejects {
-    fn open(path: &Path, resuming: bool) -> Result<Rejects> {
-        if !resuming {
-            match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(MirrorError::Io {
-                        path: path.to_owned(),
-                        source: e,
-                    });
-                }
-                _ => {}
-            }
-        }
-        Ok(Rejects {
-            path: path.to_owned(),
-            file: None,
-            written: 0,
-        })
-    }
-
-    fn sample(&mut self, ns: Namespace, prefix: u32, bad: &[parse::Rejected]) -> Result<()> {
-        for r in bad {
-            if self.written >= REJECTS_SAMPLE {
-                return Ok(());
-            }
-            let io = |e| MirrorError::Io {
-                path: self.path.clone(),
-                source: e,
-            };
-            if self.file.is_none() {
-                self.file = Some(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&self.path)
-                        .map_err(io)?,
-                );
-            }
-            let line = format!(
-                "{} range {prefix:05X} line {}: {}\n",
-                ns.name(),
-                r.line,
-                r.reason
-            );
-            self.file
-                .as_mut()
-                .expect("opened above")
-                .write_all(line.as_bytes())
-                .map_err(io)?;
-            self.written += 1;
-        }
-        Ok(())
-    }
-}
-
-/// A bar with rate and ETA on a terminal; a line every ten seconds otherwise; and the
-/// status file ([`STATUS_FILE`]) whatever the terminal.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    log: bool,
-    ns: Namespace,
-    started: Instant,
-    started_unix: u64,
-    start_pos: u64,
-    pos: std::cell::Cell<u64>,
-    last_log: std::cell::Cell<Instant>,
-    status: Option<PathBuf>,
-    last_status: std::cell::Cell<Instant>,
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if let Some(path) = &self.status {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-impl Progress {
-    fn new(enabled: bool, ns: Namespace, done: u64) -> Progress {
-        let terminal = enabled && std::io::stderr().is_terminal();
-        let bar = terminal.then(|| {
-            let bar = indicatif::ProgressBar::new(u64::from(RANGES));
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} ranges  {per_sec}  ETA {eta}  {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar.set_prefix(format!("sync {}", ns.name()));
-            bar.set_position(done);
-            bar
-        });
-        Progress {
-            bar,
-            log: enabled && !terminal,
-            ns,
-            started: Instant::now(),
-            started_unix: unix_now(),
-            start_pos: done,
-            pos: std::cell::Cell::new(done),
-            last_log: std::cell::Cell::new(Instant::now()),
-            status: None,
-            last_status: std::cell::Cell::new(Instant::now()),
-        }
-    }
-
-    fn with_status_file(mut self, path: PathBuf) -> Progress {
-        self.status = Some(path);
-        self.write_status(0);
-        self
-    }
-
-    /// Replaces the status file (a temporary file renamed over it; best effort: progress
-    /// reporting never stops a sync).
-    fn write_status(&self, bytes: u64) {
-        let Some(path) = &self.status else {
-            return;
-        };
-        let status = serde_json::json!({
-            "pid": std::process::id(),
-            "namespace": self.ns.name(),
-            "started_unix": self.started_unix,
-            "updated_unix": unix_now(),
-            "ranges_done": self.pos.get(),
-            "ranges_total": RANGES,
-            "bytes_received": bytes,
-        });
-        let tmp = path.with_extension("tmp");
-        if std::fs::write(&tmp, status.to_string()).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
-    }
-
-    fn advance(&self, bytes: u64) {
-        let pos = self.pos.get() + 1;
-        self.pos.set(pos);
-        if self.last_status.get().elapsed() >= Duration::from_secs(1) {
-            self.last_status.set(Instant::now());
-            self.write_status(bytes);
-        }
-        if let Some(bar) = &self.bar {
-            bar.set_position(pos);
-            if pos.is_multiple_of(256) {
-                bar.set_message(format!("{:.1} MB", bytes as f64 / 1e6));
-            }
-        } else if self.log && self.last_log.get().elapsed() >= Duration::from_secs(10) {
-            self.last_log.set(Instant::now());
-            self.log_line(bytes);
-        }
-    }
-
-    fn log_line(&self, bytes: u64) {
-        let pos = self.pos.get();
-        let rate = (pos - self.start_pos) as f64 / self.started.elapsed().as_secs_f64();
-        let left = u64::from(RANGES) - pos;
-        eprintln!(
-            "sync {}: {pos}/{RANGES} ranges, {rate:.0} ranges/s, ETA {:.0} s, {:.1} MB received",
-            self.ns.name(),
-            left as f64 / rate.max(1e-9),
-            bytes as f64 / 1e6
-        );
-    }
-
-    /// Clears the bar; in log mode, says where the fetching ended.
-    fn finish(&self, bytes: u64) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        } else if self.log {
-            self.log_line(bytes);
         }
     }
 }

@@ -127,6 +127,28 @@ impl Key {
         Key { hi: 0, lo }
     }
 
+    /// SHA-1 of `bytes`: a password's key in the SHA-1 namespace (of its UTF-8 bytes).
+    pub fn sha1_of(bytes: &[u8]) -> Key {
+        use sha1::Digest;
+        Key::from_digest(&sha1::Sha1::digest(bytes)).unwrap_or_default()
+    }
+
+    /// NTLM of a password (MD4 of its UTF-16LE encoding): its key in the NTLM namespace.
+    pub fn ntlm_of(password: &str) -> Key {
+        use md4::Digest;
+        let mut h = md4::Md4::new();
+        for unit in password.encode_utf16() {
+            h.update(unit.to_le_bytes());
+        }
+        Key::from_digest(&h.finalize()).unwrap_or_default()
+    }
+
+    /// An account's key: SHA-1 of its normalised identifier (`leakwatch-identity` normalises;
+    /// HIBP's `breachedaccount/range` is over the same hash). The one place it is computed.
+    pub fn account(normalized: &str) -> Key {
+        Key::sha1_of(normalized.as_bytes())
+    }
+
     /// Reads a 20-byte (SHA-1) or 16-byte (NTLM) big-endian digest.
     pub fn from_digest(bytes: &[u8]) -> Option<Key> {
         match bytes.len() {

@@ -8,6 +8,15 @@ use leakwatch_gen::GenFormat;
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![test!(
+        audit_finds_exactly_the_planted_exposed_accounts_of_a_100k_export
+    )]
+}
+
 fn ntlm_hex(password: &str) -> String {
     use md4::Digest;
     let utf16: Vec<u8> = password
@@ -20,7 +29,6 @@ fn ntlm_hex(password: &str) -> String {
         .collect()
 }
 
-#[test]
 fn audit_finds_exactly_the_planted_exposed_accounts_of_a_100k_export() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

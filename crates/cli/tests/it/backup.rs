@@ -13,6 +13,16 @@ use leakwatch_store::Namespace;
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(backups_taken_during_an_import_while_serving_restore_to_what_was_published),
+        test!(restore_refuses_a_damaged_backup_and_a_directory_in_use),
+    ]
+}
+
 /// Everything the directory answers: both password namespaces, the accounts, and the
 /// catalogue's breaches as HIBP's JSON.
 fn state(data: &Path) -> (Model, Model, Model, String) {
@@ -25,9 +35,7 @@ fn state(data: &Path) -> (Model, Model, Model, String) {
     )
 }
 
-#[test]
 fn backups_taken_during_an_import_while_serving_restore_to_what_was_published() {
-    use crate::accounts::*;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     add_breach(&data, "Backed", &[]);
@@ -123,7 +131,6 @@ fn backups_taken_during_an_import_while_serving_restore_to_what_was_published() 
     );
 }
 
-#[test]
 fn restore_refuses_a_damaged_backup_and_a_directory_in_use() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -132,7 +139,7 @@ fn restore_refuses_a_damaged_backup_and_a_directory_in_use() {
         data.to_str().unwrap(),
         write(&tmp.path().join("h.txt"), &hashes).to_str().unwrap(),
     );
-    crate::accounts::add_breach(&data, "Kept", &[]);
+    crate::support::add_breach(&data, "Kept", &[]);
     let backup = tmp.path().join("backup");
     leakwatch(
         &[

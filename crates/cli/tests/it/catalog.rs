@@ -3,12 +3,20 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use axum::{body::Body, http::Request};
-use leakwatch_api::{AppState, app};
+use leakwatch_api::AppState;
 use serde_json::Value;
-use tower::ServiceExt;
 
 use crate::support::*;
+
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(async v3_catalogue_endpoints_match_the_fixture),
+        test!(async cli_add_edit_retire_and_a_running_server_sees_them),
+    ]
+}
 
 pub fn fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalog.json")
@@ -60,29 +68,19 @@ pub fn latest_of(live: &[Value]) -> Value {
         .unwrap()
 }
 
+/// A GET in-process, with or without a User-Agent: status, content type, body.
 async fn get(state: &Arc<AppState>, uri: &str, agent: bool) -> (u16, String, Vec<u8>) {
-    let mut req = Request::get(uri);
-    if agent {
-        req = req.header("user-agent", "leakwatch-tests");
-    }
-    let resp = app(state.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
+    let agent: &[(&str, &str)] = if agent {
+        &[("user-agent", "leakwatch-tests")]
+    } else {
+        &[]
+    };
+    let (status, headers, body) = crate::support::get(state, uri, agent).await;
+    let ct = headers
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
-    (
-        status,
-        ct,
-        axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec(),
-    )
+    (status, ct, body)
 }
 
 async fn get_json(state: &Arc<AppState>, uri: &str) -> Value {
@@ -109,7 +107,6 @@ fn imported() -> (tempfile::TempDir, PathBuf) {
     (tmp, data)
 }
 
-#[tokio::test]
 async fn v3_catalogue_endpoints_match_the_fixture() {
     let (_tmp, data) = imported();
     let state = app_state(&data);
@@ -198,7 +195,6 @@ async fn v3_catalogue_endpoints_match_the_fixture() {
     );
 }
 
-#[tokio::test]
 async fn cli_add_edit_retire_and_a_running_server_sees_them() {
     let (_tmp, data) = imported();
     let d = data.to_str().unwrap();

@@ -5,8 +5,8 @@
 //! `get_all_breaches`, `get_single_breach`, `get_data_classes`, `get_account_breaches`),
 //! 1,000 generated passwords and 300 accounts each (e-mail addresses in any case, usernames,
 //! phone numbers, unknown ones) over generated dumps loaded into the fixture's breaches. Needs node with `npm ci` in tests/js and python3 with
-//! tests/py/requirements.txt; `.ci/run` installs all of it. Elsewhere a missing client skips
-//! loudly, but never under CI=true.
+//! tests/py/requirements.txt; `.ci/run` installs all of it. Elsewhere a missing client makes
+//! its test count as ignored (see harness.rs), but never under CI=true.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -16,7 +16,17 @@ use std::{
 use leakwatch_gen::GenFormat;
 use serde_json::{Value, json};
 
-use crate::{accounts::*, support::*};
+use crate::support::*;
+
+use crate::harness::{Need, Test};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(npm_hibp_client_gets_exact_answers).needs(&[Need::NodePackages]),
+        test!(pyhibp_client_gets_exact_answers).needs(&[Need::Pyhibp]),
+    ]
+}
 
 /// Account cases each client runs, and how many checks each makes per case.
 const ACCOUNT_CASES: usize = 300;
@@ -25,14 +35,6 @@ const PY_CHECKS_PER_ACCOUNT: usize = 2;
 
 fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js")
-}
-
-fn node_available() -> bool {
-    std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && js_dir().join("node_modules/hibp").is_dir()
 }
 
 struct Setup {
@@ -296,10 +298,6 @@ fn setup() -> Setup {
     }
 }
 
-fn skip_unless(have: bool, what: &str, how: &str) -> bool {
-    !available(have, &format!("{what} compatibility"), how)
-}
-
 fn run_client(program: &str, script: &Path, s: &Setup) -> String {
     let server = Server::start(&s.data);
     let out = std::process::Command::new(program)
@@ -318,15 +316,7 @@ fn run_client(program: &str, script: &Path, s: &Setup) -> String {
     stdout
 }
 
-#[test]
 fn npm_hibp_client_gets_exact_answers() {
-    if skip_unless(
-        node_available(),
-        "npm hibp",
-        "run `npm ci --prefix tests/js` (needs node)",
-    ) {
-        return;
-    }
     let s = setup();
     let stdout = run_client("node", &js_dir().join("hibp-compat.mjs"), &s);
     let want = 1024 + ACCOUNT_CASES * JS_CHECKS_PER_ACCOUNT;
@@ -336,22 +326,7 @@ fn npm_hibp_client_gets_exact_answers() {
     );
 }
 
-fn pyhibp_available() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import pyhibp"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-#[test]
 fn pyhibp_client_gets_exact_answers() {
-    if skip_unless(
-        pyhibp_available(),
-        "PyPI pyhibp",
-        "run `pip install -r tests/py/requirements.txt`",
-    ) {
-        return;
-    }
     let s = setup();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/py/pyhibp_compat.py");
     let stdout = run_client("python3", &script, &s);

@@ -7,11 +7,21 @@
 use std::{path::Path, sync::Arc};
 
 use axum::{body::Body, http::Request};
-use leakwatch_api::{AppState, CatalogHandle, ServerLimits, StoreHandle, app};
+use leakwatch_api::{AppState, ServerLimits, app};
+use leakwatch_service::{CatalogHandle, StoreHandle};
 use leakwatch_store::{Directory, Key, MmapDirectory, Namespace, Snapshot};
 use tower::ServiceExt;
 
 use crate::support::*;
+
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![test!(
+        a_flipped_byte_in_any_file_is_named_by_verify_and_never_answered
+    )]
+}
 
 /// What the data directory answers: range bodies (SHA-1 and NTLM), the breach list, and the
 /// breach sets of some accounts, or why it could not answer.
@@ -101,9 +111,7 @@ fn offsets(len: usize) -> Vec<usize> {
     at
 }
 
-#[test]
 fn a_flipped_byte_in_any_file_is_named_by_verify_and_never_answered() {
-    use crate::accounts::*;
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
     add_breach(&base, "Flipped", &[]);

@@ -16,6 +16,20 @@ use leakwatch_store::Namespace;
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(sigkill_during_ingest_or_compaction_leaves_a_published_state),
+        test!(
+            sigkill_during_a_dump_import_leaves_a_published_state_and_a_catalogue_that_catches_up
+        ),
+        test!(a_full_disk_fails_an_import_clearly_keeps_the_published_state_and_reclaims_the_space),
+        test!(a_full_disk_fails_a_dump_import_clearly_and_keeps_the_store_and_catalogue),
+    ]
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -44,7 +58,7 @@ fn spawn_on_copy(base: &Path, work: &Path, args: &[&str]) -> std::process::Child
     Command::new(bin())
         .args(args)
         .args(["--data", work.to_str().unwrap()])
-        .env("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY)
+        .env("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -69,7 +83,6 @@ fn timed(base: &Path, work: &Path, args: &[&str]) -> Duration {
     t.elapsed()
 }
 
-#[test]
 fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
     let tmp = tempfile::tempdir().unwrap();
     let a = generate(GenFormat::Sha1, 100_000, 1);
@@ -146,7 +159,7 @@ fn sigkill_during_ingest_or_compaction_leaves_a_published_state() {
 /// Everything a dump import publishes: both password namespaces, the accounts (with their
 /// primary/secondary set ids) and the breach table.
 fn dump_state(data: &Path) -> (Model, Model, Model, Vec<String>, u64) {
-    let snap = crate::accounts::snapshot(data);
+    let snap = crate::support::snapshot(data);
     let aliases = snap.manifest().aliases.iter().map(|a| a.records).sum();
     (
         store_model(data, Namespace::Sha1),
@@ -157,9 +170,7 @@ fn dump_state(data: &Path) -> (Model, Model, Model, Vec<String>, u64) {
     )
 }
 
-#[test]
 fn sigkill_during_a_dump_import_leaves_a_published_state_and_a_catalogue_that_catches_up() {
-    use crate::accounts::*;
     let tmp = tempfile::tempdir().unwrap();
     let dump = gen_dump(Dump::Csv, 40_000, 77, "5");
     let model = model_of_dump(&dump, Dump::Csv);
@@ -257,7 +268,7 @@ fn disk_full_sweep<S: PartialEq + std::fmt::Debug>(
         child
             .args(import)
             .args(["--data", data.to_str().unwrap()])
-            .env("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY);
+            .env("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY);
         let out = child.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
@@ -308,7 +319,6 @@ fn no_tmpfs() {
 
 /// Disk full during a password import: the sizes make the space run out in the SHA-1
 /// segment, in the NTLM one and, at the last size, not at all.
-#[test]
 fn a_full_disk_fails_an_import_clearly_keeps_the_published_state_and_reclaims_the_space() {
     let tmp = tempfile::tempdir().unwrap();
     let a = generate(GenFormat::Sha1, 20_000, 1);
@@ -335,9 +345,7 @@ fn a_full_disk_fails_an_import_clearly_keeps_the_published_state_and_reclaims_th
 /// Disk full during a breach-dump import, which writes more kinds of file: the rejects
 /// sample, password and account segments, postings, the sealed aliases, and the catalogue's
 /// breach row (PwnCount, data classes) after publication.
-#[test]
 fn a_full_disk_fails_a_dump_import_clearly_and_keeps_the_store_and_catalogue() {
-    use crate::accounts::*;
     let tmp = tempfile::tempdir().unwrap();
     let dump = gen_dump(Dump::Csv, 40_000, 77, "5");
     let file = write(&tmp.path().join("dump.csv"), &dump);

@@ -13,11 +13,27 @@ use leakwatch_store::{MmapDirectory, Namespace, Snapshot};
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(version_1_store_opens_and_answers_exactly),
+        test!(current_writer_reproduces_version_1_segments_byte_for_byte),
+        test!(regenerate_fixture).ignore("by hand only"),
+        test!(version_1_account_store_opens_and_answers_exactly),
+        test!(current_writer_reproduces_version_1_account_files_byte_for_byte),
+        test!(regenerate_accounts_fixture).ignore("by hand only"),
+        test!(a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held),
+        test!(write_store_v3_fixture).ignore("writes the committed fixture; run by hand only"),
+        test!(version_3_store_with_a_mirror_opens_and_answers_exactly),
+    ]
+}
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-#[test]
 fn version_1_store_opens_and_answers_exactly() {
     let input = std::fs::read(fixtures().join("input-v1.txt")).unwrap();
     let (sha1, ntlm) = model_of_plain(&input);
@@ -36,7 +52,6 @@ fn version_1_store_opens_and_answers_exactly() {
     leakwatch(&["verify", "--data", data.to_str().unwrap()], None);
 }
 
-#[test]
 fn current_writer_reproduces_version_1_segments_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -62,8 +77,6 @@ fn current_writer_reproduces_version_1_segments_byte_for_byte() {
 
 /// Rebuilds store-v1-current after a deliberate writer change; by hand only:
 /// `cargo test -p leakwatch --test it -- --ignored regenerate_fixture`
-#[test]
-#[ignore]
 fn regenerate_fixture() {
     let input = fixtures().join("input-v1.txt");
     let tmp = tempfile::tempdir().unwrap();
@@ -87,7 +100,6 @@ fn accounts_fixture() -> PathBuf {
 }
 
 fn load_accounts_fixture(data: &std::path::Path) {
-    use crate::accounts::*;
     add_breach(data, "FixtureBreach", &[]);
     ingest_dump(
         data,
@@ -97,9 +109,7 @@ fn load_accounts_fixture(data: &std::path::Path) {
     );
 }
 
-#[test]
 fn version_1_account_store_opens_and_answers_exactly() {
-    use crate::accounts::*;
     let dump = std::fs::read(accounts_fixture().join("dump.csv")).unwrap();
     let model = model_of_dump(&dump, Dump::Csv);
     assert!(model.rejected > 0 && model.lines.len() > 40);
@@ -127,11 +137,10 @@ fn version_1_account_store_opens_and_answers_exactly() {
     let email = model.lines[0].email.clone().unwrap();
     let (alias, domain) = email.rsplit_once('@').unwrap();
     let key = leakwatch_identity::OperatorKey::from_hex(OPERATOR_KEY).unwrap();
-    let found = leakwatch_api::domain::breached_domain(&snap, &key, domain).unwrap();
+    let found = leakwatch_service::domain_search::breached_domain(&snap, &key, domain).unwrap();
     assert_eq!(found.get(alias), Some(&vec!["FixtureBreach".to_owned()]));
 }
 
-#[test]
 fn current_writer_reproduces_version_1_account_files_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -158,10 +167,8 @@ fn current_writer_reproduces_version_1_account_files_byte_for_byte() {
 
 /// Rebuilds the account fixture; by hand only, for a new format version:
 /// `cargo test -p leakwatch --test it -- --ignored regenerate_accounts_fixture`
-#[test]
-#[ignore]
 fn regenerate_accounts_fixture() {
-    let dump = crate::accounts::gen_dump(crate::accounts::Dump::Csv, 60, 9, "10");
+    let dump = crate::support::gen_dump(crate::support::Dump::Csv, 60, 9, "10");
     std::fs::create_dir_all(accounts_fixture()).unwrap();
     std::fs::write(accounts_fixture().join("dump.csv"), dump).unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -181,7 +188,6 @@ fn regenerate_accounts_fixture() {
 /// them (commit f481e66) with `tests/fixtures/catalog-v2/make.sh`, which also saved that
 /// release's own listings of it. It is refused until `leakwatch migrate`; after it the current
 /// build lists exactly what the old one did, and every page verifies.
-#[test]
 fn a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held() {
     let fixture = fixtures().join("catalog-v2");
     let tmp = tempfile::tempdir().unwrap();
@@ -235,8 +241,6 @@ fn v3_tag(prefix: u32, holds: bool) -> Vec<u8> {
 /// hashes of input-v1.txt as a mirror's segment with its ETag table, and a forgotten
 /// account. Run once, by the build that introduced version 3; committed, never rewritten:
 /// `cargo test -p leakwatch --test it -- --ignored write_store_v3_fixture`.
-#[test]
-#[ignore = "writes the committed fixture; run by hand only"]
 fn write_store_v3_fixture() {
     use leakwatch_store::{Commit, EtagTable, MirrorMeta, RANGES, StoreWriter};
     let input = std::fs::read(fixtures().join("input-v1.txt")).unwrap();
@@ -268,7 +272,7 @@ fn write_store_v3_fixture() {
     let tags: Vec<Vec<u8>> = (0..RANGES).map(|p| v3_tag(p, held.contains(&p))).collect();
     let table = EtagTable::from_ordered(tags.iter().map(Vec::as_slice)).unwrap();
     let etags = w.create_etags(Namespace::Sha1, &table).unwrap();
-    let forgotten = leakwatch_api::account::account_key(V3_FORGOTTEN);
+    let forgotten = account_key(V3_FORGOTTEN);
     w.commit(Commit {
         added: vec![meta],
         forget: vec![forgotten],
@@ -286,7 +290,6 @@ fn write_store_v3_fixture() {
     std::fs::remove_file(out.join("LOCK")).unwrap();
 }
 
-#[test]
 fn version_3_store_with_a_mirror_opens_and_answers_exactly() {
     let input = std::fs::read(fixtures().join("input-v1.txt")).unwrap();
     let (sha1, _) = model_of_plain(&input);
@@ -313,7 +316,7 @@ fn version_3_store_with_a_mirror_opens_and_answers_exactly() {
     {
         assert_eq!(table.get(p), v3_tag(p, held.contains(&p)), "{p:05X}");
     }
-    let forgotten = leakwatch_api::account::account_key(V3_FORGOTTEN).to_hex(Namespace::Account);
+    let forgotten = account_key(V3_FORGOTTEN).to_hex(Namespace::Account);
     assert_eq!(snap.manifest().forgotten, [forgotten.to_ascii_lowercase()]);
     snap.verify().unwrap();
     let d = data.to_str().unwrap();

@@ -7,9 +7,17 @@ use std::time::{Duration, Instant};
 
 use leakwatch_store::Namespace;
 
-use crate::{accounts::*, support::*};
+use crate::support::*;
 
-#[test]
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![test!(
+        a_forgotten_identifier_is_never_answered_again_and_leaves_the_files_at_compaction
+    )]
+}
+
 fn a_forgotten_identifier_is_never_answered_again_and_leaves_the_files_at_compaction() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -24,7 +32,7 @@ fn a_forgotten_identifier_is_never_answered_again_and_leaves_the_files_at_compac
     let (gone, kept) = (emails.next().unwrap(), emails.next().unwrap());
     let key_hex = |email: &str| {
         let normalized = leakwatch_identity::normalize_email(email).unwrap();
-        leakwatch_api::account::account_key(&normalized).to_hex(Namespace::Account)
+        account_key(&normalized).to_hex(Namespace::Account)
     };
     let (gone_key, kept_key) = (key_hex(&gone), key_hex(&kept));
     let in_files =

@@ -8,6 +8,19 @@ use leakwatch_store::Namespace;
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(plain_gzip_zstd_stdin_crlf_lowercase_and_directory_inputs_agree),
+        test!(plaintext_lists_fill_both_namespaces_and_never_reach_the_disk),
+        test!(bad_hash_lines_are_counted_sampled_with_line_numbers_and_skipped),
+        test!(importing_the_same_content_twice_changes_nothing),
+        test!(options_that_do_not_fit_the_input_are_refused_naming_the_flag),
+    ]
+}
+
 fn ingest_into(
     data: &std::path::Path,
     source: &str,
@@ -20,7 +33,6 @@ fn ingest_into(
     String::from_utf8(leakwatch(&args, stdin).stdout).unwrap()
 }
 
-#[test]
 fn plain_gzip_zstd_stdin_crlf_lowercase_and_directory_inputs_agree() {
     let tmp = tempfile::tempdir().unwrap();
     let text = generate(GenFormat::Sha1, 20_000, 9);
@@ -66,7 +78,6 @@ fn plain_gzip_zstd_stdin_crlf_lowercase_and_directory_inputs_agree() {
     assert_eq!(store_model(&data, Namespace::Sha1), model, "stdin");
 }
 
-#[test]
 fn plaintext_lists_fill_both_namespaces_and_never_reach_the_disk() {
     let tmp = tempfile::tempdir().unwrap();
     let mut text = generate(GenFormat::Plain, 30_000, 4);
@@ -140,7 +151,6 @@ fn plaintext_lists_fill_both_namespaces_and_never_reach_the_disk() {
     }
 }
 
-#[test]
 fn bad_hash_lines_are_counted_sampled_with_line_numbers_and_skipped() {
     let tmp = tempfile::tempdir().unwrap();
     let good = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:3\n";
@@ -176,7 +186,6 @@ fn bad_hash_lines_are_counted_sampled_with_line_numbers_and_skipped() {
     );
 }
 
-#[test]
 fn importing_the_same_content_twice_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let text = generate(GenFormat::Sha1, 5_000, 3);
@@ -208,4 +217,79 @@ fn importing_the_same_content_twice_changes_nothing() {
     ingest_into(&data, tmp.path().join("h.zst").to_str().unwrap(), None, &[]);
     ingest_into(&data, "-", Some(&text), &[]);
     assert_eq!(snapshot(&data), before);
+}
+
+/// The import library says what does not fit (`ingest::Mismatch`); the CLI says which flag
+/// fixes it, in one line, and nothing is published.
+fn options_that_do_not_fit_the_input_are_refused_naming_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let hashes = write(&tmp.path().join("h.txt"), &generate(GenFormat::Sha1, 10, 1));
+    let h = hashes.to_str().unwrap();
+    let dir = tmp.path().join("ranges");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(
+        &dir.join("00000.txt"),
+        b"0005AD76BD555C1D6D771DE417A4B87E4B4:10\n",
+    );
+    let dump = write(
+        &tmp.path().join("d.csv"),
+        b"email,password\na@example.test,x\n",
+    );
+    add_breach(&data, "Fictobank", &[]);
+    let check = |args: &[&str], want: &str| {
+        let out = try_leakwatch(args, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(err.trim_end(), format!("Error: {want}"), "{args:?}");
+    };
+    check(
+        &["ingest", "-q", "--data", d, "--format", "hibp-dir", h],
+        "--format hibp-dir needs a directory",
+    );
+    check(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            d,
+            "--format",
+            "plain",
+            dir.to_str().unwrap(),
+        ],
+        "a directory is read as hibp-dir, not Plain",
+    );
+    check(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            d,
+            "--format",
+            "hibp",
+            "--breach",
+            "Fictobank",
+            "--no-aliases",
+            h,
+        ],
+        "--breach links a dump's accounts to a breach; hibp files hold no accounts",
+    );
+    check(
+        &[
+            "ingest",
+            "-q",
+            "--data",
+            d,
+            "--format",
+            "csv",
+            dump.to_str().unwrap(),
+        ],
+        "a csv dump needs --breach NAME (the breach its accounts are linked to)",
+    );
+    assert_eq!(
+        store_model(&data, Namespace::Sha1).len(),
+        0,
+        "nothing published"
+    );
 }

@@ -2,14 +2,31 @@
 
 use std::{io::Read, sync::Arc};
 
-use axum::{body::Body, http::Request};
-use leakwatch_api::{AppState, app};
 use leakwatch_gen::GenFormat;
 use leakwatch_ingest::{IngestOptions, Source};
 use leakwatch_store::{Directory, MmapDirectory, StoreWriter};
-use tower::ServiceExt;
 
 use crate::support::*;
+
+use crate::harness::{Need, Test};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(async range_answers_exactly_with_hibp_headers),
+        test!(async ntlm_mode_has_27_hex_suffixes),
+        test!(async bad_requests_get_400_with_a_reason),
+        test!(async padding_adds_zero_count_entries_up_to_800_to_1000),
+        test!(async etag_gives_304_and_gzip_and_brotli_are_served_on_request),
+        test!(async health_readiness_and_metrics),
+        test!(async a_published_import_is_served_without_restart),
+        test!(served_over_a_socket_by_the_binary),
+        test!(async(2) slow_oversized_and_surplus_clients_are_cut_off_per_connection),
+        test!(served_over_https_with_the_given_certificate).needs(&[Need::Openssl]),
+        test!(the_access_log_names_routes_never_values),
+        test!(a_running_import_shows_in_the_metrics_until_it_ends),
+    ]
+}
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -41,28 +58,6 @@ fn fixture() -> Fixture {
     }
 }
 
-async fn get(
-    state: &Arc<AppState>,
-    uri: &str,
-    headers: &[(&str, &str)],
-) -> (u16, axum::http::HeaderMap, Vec<u8>) {
-    let mut req = Request::get(uri);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = app(state.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    (status, headers, body)
-}
-
 fn lines(body: &[u8]) -> Vec<String> {
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(!text.ends_with('\n'), "no newline after the last line");
@@ -76,7 +71,6 @@ fn lines(body: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn range_answers_exactly_with_hibp_headers() {
     let f = fixture();
     let state = app_state(&f.data);
@@ -101,7 +95,6 @@ async fn range_answers_exactly_with_hibp_headers() {
     assert_eq!(lower, body);
 }
 
-#[tokio::test]
 async fn ntlm_mode_has_27_hex_suffixes() {
     let f = fixture();
     let state = app_state(&f.data);
@@ -121,7 +114,6 @@ async fn ntlm_mode_has_27_hex_suffixes() {
     );
 }
 
-#[tokio::test]
 async fn bad_requests_get_400_with_a_reason() {
     let f = fixture();
     let state = app_state(&f.data);
@@ -148,7 +140,6 @@ async fn bad_requests_get_400_with_a_reason() {
     assert_eq!(get(&state, "/nope", &[]).await.0, 404);
 }
 
-#[tokio::test]
 async fn padding_adds_zero_count_entries_up_to_800_to_1000() {
     let f = fixture();
     let state = app_state(&f.data);
@@ -172,7 +163,6 @@ async fn padding_adds_zero_count_entries_up_to_800_to_1000() {
     assert!(sizes.len() > 1, "padding size is random: {sizes:?}");
 }
 
-#[tokio::test]
 async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
     let f = fixture();
     let state = app_state(&f.data);
@@ -260,7 +250,6 @@ async fn etag_gives_304_and_gzip_and_brotli_are_served_on_request() {
     );
 }
 
-#[tokio::test]
 async fn health_readiness_and_metrics() {
     let f = fixture();
     let state = app_state(&f.data);
@@ -307,7 +296,6 @@ async fn health_readiness_and_metrics() {
     );
 }
 
-#[tokio::test]
 async fn a_published_import_is_served_without_restart() {
     let f = fixture();
     let state = app_state(&f.data);
@@ -326,7 +314,6 @@ async fn a_published_import_is_served_without_restart() {
 }
 
 /// The real binary over a real socket: answers, hot reload, and a clean exit on SIGTERM.
-#[test]
 fn served_over_a_socket_by_the_binary() {
     let f = fixture();
     let server = Server::start(&f.data);
@@ -410,7 +397,6 @@ fn read_until_close(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_oversized_and_surplus_clients_are_cut_off_per_connection() {
     use std::{io::Write, net::TcpStream, time::Duration};
     let f = fixture();
@@ -497,11 +483,7 @@ async fn slow_oversized_and_surplus_clients_are_cut_off_per_connection() {
 
 /// `serve --tls-cert --tls-key`: HTTPS with a certificate from a private CA, checked by a
 /// real client (ureq, rustls) that trusts only that CA.
-#[test]
 fn served_over_https_with_the_given_certificate() {
-    if !available(has_program("openssl"), "TLS", "apt-get install openssl") {
-        return;
-    }
     let f = fixture();
     let tmp = tempfile::tempdir().unwrap();
     let (ca, cert, key) = private_ca(tmp.path());
@@ -570,9 +552,6 @@ fn served_over_https_with_the_given_certificate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_http2_client_is_cut_off_like_an_idle_http1_one() {
     use std::{io::Write, process::Stdio, time::Duration};
-    if !available(has_program("openssl"), "TLS", "apt-get install openssl") {
-        return;
-    }
     let f = fixture();
     let tmp = tempfile::tempdir().unwrap();
     let (ca, cert, key) = private_ca(tmp.path());
@@ -634,7 +613,6 @@ async fn an_idle_http2_client_is_cut_off_like_an_idle_http1_one() {
 /// `serve --access-log`: one event per request with the method, the route template, the
 /// status and the latency, never the prefix or account asked for; as a human line or, with
 /// `--log-format json`, as one JSON object per line with those fields.
-#[test]
 fn the_access_log_names_routes_never_values() {
     let f = fixture();
     for format in ["human", "json"] {
@@ -697,7 +675,6 @@ fn the_access_log_names_routes_never_values() {
 
 /// A running import shows in the server's metrics — its phase, the lines it has read so far —
 /// and stops showing when it ends; a status file left by a killed import counts as none.
-#[test]
 fn a_running_import_shows_in_the_metrics_until_it_ends() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -10,6 +10,16 @@ use tower::ServiceExt;
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(async keys_authorise_rate_limit_and_revoke),
+        test!(api_keys_are_stored_only_as_their_digest),
+    ]
+}
+
 /// Creates a key with the CLI and returns the secret it printed.
 pub fn create_key(data: &str, name: &str, rpm: &str) -> String {
     let out = leakwatch(
@@ -41,7 +51,6 @@ async fn status(state: &Arc<AppState>, key: Option<&str>) -> (u16, axum::http::H
     (code, headers, String::from_utf8(body.to_vec()).unwrap())
 }
 
-#[tokio::test]
 async fn keys_authorise_rate_limit_and_revoke() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -124,7 +133,6 @@ async fn keys_authorise_rate_limit_and_revoke() {
     );
 }
 
-#[test]
 fn api_keys_are_stored_only_as_their_digest() {
     use sha2::Digest;
     let tmp = tempfile::tempdir().unwrap();

@@ -7,15 +7,18 @@ use std::{collections::BTreeSet, path::Path};
 
 use crate::support::*;
 
-#[test]
+use crate::harness::{Need, Test};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(every_dnstwist_variant_is_generated).needs(&[Need::Dnstwist]),
+        test!(check_names_the_imitated_domain_and_the_trick),
+        test!(the_api_lists_variants_and_judges_a_sender_for_key_holders),
+    ]
+}
+
 fn every_dnstwist_variant_is_generated() {
-    if !available(
-        python_has("dnstwist"),
-        "dnstwist superset",
-        "pip install -r tests/py/requirements.txt (dnstwist)",
-    ) {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let dict = write(
         &tmp.path().join("dict.txt"),
@@ -84,7 +87,6 @@ fn every_dnstwist_variant_is_generated() {
     }
 }
 
-#[test]
 fn check_names_the_imitated_domain_and_the_trick() {
     let check = |sender: &str| {
         let out = leakwatch(
@@ -111,7 +113,6 @@ fn check_names_the_imitated_domain_and_the_trick() {
     assert_eq!(check("example.org")["verdict"], "clean");
 }
 
-#[test]
 fn the_api_lists_variants_and_judges_a_sender_for_key_holders() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

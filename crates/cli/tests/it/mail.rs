@@ -4,149 +4,29 @@
 
 use std::{
     collections::BTreeSet,
-    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::{accounts::*, support::*};
+use crate::support::*;
 
-/// A real SMTP server on a loopback port, recording what it accepts; stopped on drop.
-pub struct SmtpSink {
-    child: Child,
-    port: u16,
-    out: PathBuf,
-}
+use crate::harness::{Need, Test};
 
-impl SmtpSink {
-    /// Starts one; `None` (with a loud message) on a machine without aiosmtpd, except in CI
-    /// (`CI` set), where `.ci/run` installs it and its absence fails the test.
-    pub fn start(dir: &Path, fail_first: u32) -> Option<SmtpSink> {
-        SmtpSink::start_slow(dir, fail_first, 0.0)
-    }
-
-    /// As [`SmtpSink::start`], holding each recipient `delay` seconds before accepting it.
-    fn start_slow(dir: &Path, fail_first: u32, delay: f64) -> Option<SmtpSink> {
-        SmtpSink::start_with(dir, &[fail_first.to_string(), delay.to_string()])
-    }
-
-    /// As [`SmtpSink::start`], speaking TLS (`starttls` or `implicit`) with this certificate.
-    fn start_tls(dir: &Path, mode: &str, cert: &Path, key: &Path) -> Option<SmtpSink> {
-        SmtpSink::start_with(
-            dir,
-            &[
-                "0".into(),
-                "0".into(),
-                mode.into(),
-                cert.display().to_string(),
-                key.display().to_string(),
-            ],
-        )
-    }
-
-    fn start_with(dir: &Path, extra: &[String]) -> Option<SmtpSink> {
-        SmtpSink::start_on(dir, free_port(), extra)
-    }
-
-    /// As [`SmtpSink::start`], on `port`.
-    fn start_on(dir: &Path, port: u16, extra: &[String]) -> Option<SmtpSink> {
-        if !available(
-            python_has("aiosmtpd"),
-            "mail",
-            "pip install -r tests/py/requirements.txt (aiosmtpd)",
-        ) {
-            return None;
-        }
-        let (child, port, out) =
-            start_py_sink_on(port, "smtp_sink.py", &dir.join("smtp.jsonl"), extra);
-        Some(SmtpSink { child, port, out })
-    }
-
-    pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    /// Every message accepted so far.
-    fn messages(&self) -> Vec<serde_json::Value> {
-        json_lines(&self.out)
-    }
-
-    /// How many recipients clients have started to send to so far.
-    fn rcpts(&self) -> usize {
-        json_lines(&self.out.with_extension("jsonl.events")).len()
-    }
-
-    /// Waits until clients have started `n` recipients, then a little more (at most `secs`).
-    fn wait_for_rcpts(&self, n: usize, secs: u64) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while self.rcpts() < n && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(self.rcpts() >= n, "no delivery under way");
-    }
-
-    /// Waits until `n` messages arrived (at most `secs`), then a little longer to catch any
-    /// extra one; returns them all.
-    pub fn wait_for(&self, n: usize, secs: u64) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while self.messages().len() < n && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(700));
-        self.messages()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        if let Some(mut stdin) = self.child.stdin.take() {
-            let _ = stdin.flush();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `tests/py/SCRIPT PORT OUT EXTRA...` on a free loopback port and waits for its
-/// "ready" line; returns the child, the port and OUT.
-fn start_py_sink(script: &str, out: &Path, extra: &[String]) -> (Child, u16, PathBuf) {
-    start_py_sink_on(free_port(), script, out, extra)
-}
-
-fn start_py_sink_on(
-    port: u16,
-    script: &str,
-    out: &Path,
-    extra: &[String],
-) -> (Child, u16, PathBuf) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/py")
-        .join(script);
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(port.to_string())
-        .arg(out)
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready", "{} did not start", script.display());
-    (child, port, out.to_path_buf())
-}
-
-/// The JSON lines a sink has written so far.
-fn json_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(private_check_mails_the_result_to_that_address_only_and_answers_identically).needs(&[Need::Aiosmtpd]),
+        test!(a_busy_mail_server_delays_the_mail_but_it_arrives_once).needs(&[Need::Aiosmtpd]),
+        test!(a_mail_server_that_is_down_gets_the_mail_once_it_is_up).needs(&[Need::Aiosmtpd]),
+        test!(an_owner_hides_an_address_by_the_mailed_link_and_its_button).needs(&[Need::Aiosmtpd]),
+        test!(an_opt_out_during_an_import_hides_at_once_survives_a_restart_and_is_published_after).needs(&[Need::Aiosmtpd]),
+        test!(without_mail_set_up_the_private_check_answers_503),
+        test!(alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway).needs(&[Need::Aiosmtpd]),
+        test!(alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id).needs(&[Need::Aiosmtpd]),
+        test!(domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted).needs(&[Need::Aiosmtpd, Need::Dnslib]),
+        test!(a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_once_each_across_a_kill).needs(&[Need::Aiosmtpd]),
+        test!(mail_goes_over_starttls_and_implicit_tls_to_a_server_with_a_private_ca).needs(&[Need::Aiosmtpd, Need::Openssl]),
+    ]
 }
 
 /// A data directory with one breach, "Fictobank", holding the given addresses.
@@ -196,12 +76,9 @@ fn mails_to<'a>(mails: &'a [serde_json::Value], to: &str) -> Vec<&'a serde_json:
         .collect()
 }
 
-#[test]
 fn private_check_mails_the_result_to_that_address_only_and_answers_identically() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
-        return;
-    };
+    let smtp = SmtpSink::start(tmp.path(), 0);
     let data = data_with_breach(tmp.path(), &["alice@example.test", "bob@example.test"]);
     let server = Server::start_with(
         &data,
@@ -357,13 +234,10 @@ fn private_check_mails_the_result_to_that_address_only_and_answers_identically()
     }
 }
 
-#[test]
 fn a_busy_mail_server_delays_the_mail_but_it_arrives_once() {
     let tmp = tempfile::tempdir().unwrap();
     // The first two attempts are refused with 451 (try again later).
-    let Some(smtp) = SmtpSink::start(tmp.path(), 2) else {
-        return;
-    };
+    let smtp = SmtpSink::start(tmp.path(), 2);
     let data = data_with_breach(tmp.path(), &["alice@example.test"]);
     let server = Server::start_with(
         &data,
@@ -386,13 +260,8 @@ fn a_busy_mail_server_delays_the_mail_but_it_arrives_once() {
 
 /// The mail server is down (nothing listens on its port) when the mail is queued: the
 /// delivery waits, retrying, and arrives once the server is up.
-#[test]
 fn a_mail_server_that_is_down_gets_the_mail_once_it_is_up() {
     let tmp = tempfile::tempdir().unwrap();
-    if !python_has("aiosmtpd") {
-        let _ = SmtpSink::start(tmp.path(), 0); // says why it skips, or fails in CI
-        return;
-    }
     let port = free_port();
     let data = data_with_breach(tmp.path(), &["alice@example.test"]);
     let url = format!("smtp://127.0.0.1:{port}");
@@ -409,7 +278,7 @@ fn a_mail_server_that_is_down_gets_the_mail_once_it_is_up() {
     assert!(r.starts_with(b"HTTP/1.1 202"));
     // Down for three seconds: the first attempts find nothing listening.
     std::thread::sleep(Duration::from_secs(3));
-    let smtp = SmtpSink::start_on(tmp.path(), port, &[]).unwrap();
+    let smtp = SmtpSink::start_on(tmp.path(), port, &[]);
     let mails = smtp.wait_for(1, 60);
     assert_eq!(mails.len(), 1, "{mails:#?}\n{}", server.log.lock().unwrap());
     assert_eq!(
@@ -421,12 +290,9 @@ fn a_mail_server_that_is_down_gets_the_mail_once_it_is_up() {
 /// The owner's opt-out: a request mails a link (the same answer for any address); the link
 /// shows a button and hides nothing by itself; pressing it hides the address from account
 /// search at once, and nobody else's.
-#[test]
 fn an_owner_hides_an_address_by_the_mailed_link_and_its_button() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
-        return;
-    };
+    let smtp = SmtpSink::start(tmp.path(), 0);
     let data = data_with_breach(tmp.path(), &["alice@example.test", "bob@example.test"]);
     let d = data.to_str().unwrap();
     let api_key = crate::keys::create_key(d, "t", "100000");
@@ -518,12 +384,9 @@ fn an_owner_hides_an_address_by_the_mailed_link_and_its_button() {
 /// An opt-out confirmed while an import holds the store's writer lock: the address is hidden
 /// from every answer at once, stays hidden across a server restart (the pending erasure is on
 /// disk), and is published as soon as the import is done.
-#[test]
 fn an_opt_out_during_an_import_hides_at_once_survives_a_restart_and_is_published_after() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
-        return;
-    };
+    let smtp = SmtpSink::start(tmp.path(), 0);
     let data = data_with_breach(tmp.path(), &["alice@example.test", "bob@example.test"]);
     let d = data.to_str().unwrap();
     let api_key = crate::keys::create_key(d, "t", "100000");
@@ -570,8 +433,8 @@ fn an_opt_out_during_an_import_hides_at_once_survives_a_restart_and_is_published
     assert_eq!(parse_response(&r).0, 200);
     assert_eq!(search(&server, "alice@example.test"), 404, "hidden at once");
     assert_eq!(search(&server, "bob@example.test"), 200);
-    let pending = data.join(leakwatch_api::PENDING_FORGET_FILE);
-    let alice_key = leakwatch_api::account::account_key("alice@example.test")
+    let pending = data.join(leakwatch_service::PENDING_FORGET_FILE);
+    let alice_key = account_key("alice@example.test")
         .to_hex(leakwatch_store::Namespace::Account)
         .to_ascii_lowercase();
     assert_eq!(std::fs::read_to_string(&pending).unwrap().trim(), alice_key);
@@ -609,7 +472,6 @@ fn an_opt_out_during_an_import_hides_at_once_survives_a_restart_and_is_published
     assert_eq!(search(&server, "bob@example.test"), 200);
 }
 
-#[test]
 fn without_mail_set_up_the_private_check_answers_503() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_with_breach(tmp.path(), &["alice@example.test"]);
@@ -664,14 +526,11 @@ fn load_breach(dir: &Path, data: &Path, name: &str, addresses: &[&str]) {
     ingest_dump(data, &file, name, &[]);
 }
 
-#[test]
 fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
     let tmp = tempfile::tempdir().unwrap();
     // Each recipient is held 1 s before the server accepts it, so the kill below lands
     // while alerts are being delivered.
-    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 1.0) else {
-        return;
-    };
+    let smtp = SmtpSink::start_slow(tmp.path(), 0, 1.0);
     let subscribers = ["ann@example.test", "ben@example.test", "cat@example.test"];
     // An old breach that already holds ann: loaded before anyone subscribed, never alerted.
     let data = data_with_breach(tmp.path(), &["ann@example.test"]);
@@ -822,13 +681,10 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
 /// subscriber gets the alert, and a message is sent more than once only in RFC 1047's window
 /// (accepted by the mail server, killed before the outbox recorded it) — then with the same
 /// Message-ID, so the receiver can drop the copy.
-#[test]
 fn alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id() {
     let tmp = tempfile::tempdir().unwrap();
     // 50 ms per recipient: delivering all 40 takes 2 s, more than the twenty runs get.
-    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 0.05) else {
-        return;
-    };
+    let smtp = SmtpSink::start_slow(tmp.path(), 0, 0.05);
     let data = data_with_breach(tmp.path(), &[]);
     let subscribers: Vec<String> = (0..40).map(|i| format!("sub{i:02}@example.test")).collect();
     for who in &subscribers {
@@ -906,46 +762,6 @@ fn alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id
     );
 }
 
-/// A real DNS server on loopback (dnslib's zone resolver) serving one zone file.
-struct DnsServer {
-    child: Child,
-}
-
-impl DnsServer {
-    /// Serves `zone` on 127.0.0.1:`port`.
-    fn start_on(dir: &Path, port: u16, zone: &str) -> DnsServer {
-        let file = write(&dir.join("zone.txt"), zone.as_bytes());
-        let child = Command::new("python3")
-            .args(["-m", "dnslib.zoneresolver", "--zone"])
-            .arg(&file)
-            .args(["--port", &port.to_string(), "--address", "127.0.0.1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr = format!("127.0.0.1:{port}");
-        // Ready once it answers (any answer; the test checks the content through leakwatch).
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while leakwatch_api::dns::txt_records(
-            addr.parse().unwrap(),
-            "probe.test",
-            Duration::from_millis(200),
-        )
-        .is_err()
-        {
-            assert!(Instant::now() < deadline, "the DNS server did not start");
-        }
-        DnsServer { child }
-    }
-}
-
-impl Drop for DnsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn keyed(
     addr: &str,
     method: &str,
@@ -974,12 +790,9 @@ fn keyed(
     (status, headers, json)
 }
 
-#[test]
 fn domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(smtp) = SmtpSink::start(tmp.path(), 0) else {
-        return;
-    };
+    let smtp = SmtpSink::start(tmp.path(), 0);
     let data = data_with_breach(
         tmp.path(),
         &["ann@corp.test", "bob@corp.test", "eve@elsewhere.test"],
@@ -1156,36 +969,6 @@ fn domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted() {
     assert!(text.contains("\tother.test\tit@other.test\t20"), "{text}");
 }
 
-/// A real webhook receiver on loopback (`tests/py/webhook_sink.py`) that checks each call's
-/// signature with Python's hmac and records it.
-struct WebhookSink {
-    child: Child,
-    port: u16,
-    out: PathBuf,
-}
-
-impl WebhookSink {
-    fn start(dir: &Path, secret: &str, fail_first: u32) -> WebhookSink {
-        let (child, port, out) = start_py_sink(
-            "webhook_sink.py",
-            &dir.join("webhooks.jsonl"),
-            &[secret.to_owned(), fail_first.to_string()],
-        );
-        WebhookSink { child, port, out }
-    }
-
-    fn calls(&self) -> Vec<serde_json::Value> {
-        json_lines(&self.out)
-    }
-}
-
-impl Drop for WebhookSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Subscribes each address through the API and follows the link in its confirmation mail.
 fn subscribe_confirmed(smtp: &SmtpSink, addr: &str, who: &[&str]) {
     let before = smtp.messages().len();
@@ -1215,13 +998,10 @@ fn subscribe_confirmed(smtp: &SmtpSink, addr: &str, who: &[&str]) {
     }
 }
 
-#[test]
 fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_once_each_across_a_kill()
  {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(smtp) = SmtpSink::start_slow(tmp.path(), 0, 1.0) else {
-        return;
-    };
+    let smtp = SmtpSink::start_slow(tmp.path(), 0, 1.0);
     let secret = "a webhook secret of some length";
     // The receiver is down for the first call: the alert waits and is retried.
     let hooks = WebhookSink::start(tmp.path(), secret, 1);
@@ -1326,12 +1106,8 @@ fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_onc
     );
 }
 
-#[test]
 fn mail_goes_over_starttls_and_implicit_tls_to_a_server_with_a_private_ca() {
     let tmp = tempfile::tempdir().unwrap();
-    if SmtpSink::start(tmp.path(), 0).is_none() {
-        return;
-    }
     let (ca, cert, key) = private_ca(tmp.path());
     let data = data_with_breach(tmp.path(), &["alice@example.test"]);
     for (mode, url) in [
@@ -1340,7 +1116,7 @@ fn mail_goes_over_starttls_and_implicit_tls_to_a_server_with_a_private_ca() {
     ] {
         let dir = tmp.path().join(mode);
         std::fs::create_dir_all(&dir).unwrap();
-        let smtp = SmtpSink::start_tls(&dir, mode, &cert, &key).unwrap();
+        let smtp = SmtpSink::start_tls(&dir, mode, &cert, &key);
         let url = url.replace("{port}", &smtp.port.to_string());
         let server = Server::start_with(
             &data,

@@ -1,8 +1,18 @@
 //! leakwatch's integration tests, in one binary to keep link times down. They drive the real
 //! `leakwatch` binary (ingest, serve, crash) and the library crates in-process, and compare
-//! answers with references computed independently from the input files.
+//! answers with references computed independently from the input files. The harness
+//! (`harness.rs`) reports a test whose outside program is missing as ignored, saying what is
+//! missing.
+
+// Scenario tests read top to bottom as a story; the function-length lint is for non-test code.
+#![allow(clippy::too_many_lines)]
+
+#[macro_use]
+mod harness;
+mod support;
 
 mod accounts;
+mod architecture;
 mod audit;
 mod backup;
 mod catalog;
@@ -20,6 +30,31 @@ mod mirror;
 mod packaging;
 mod ranges;
 mod settings;
-mod support;
 mod vendors;
 mod web;
+
+fn main() {
+    harness::main(&[
+        accounts::tests,
+        architecture::tests,
+        audit::tests,
+        backup::tests,
+        catalog::tests,
+        clients::tests,
+        corruption::tests,
+        crash::tests,
+        fixture::tests,
+        forget::tests,
+        formats::tests,
+        http::tests,
+        keys::tests,
+        lookalike::tests,
+        mail::tests,
+        mirror::tests,
+        packaging::tests,
+        ranges::tests,
+        settings::tests,
+        vendors::tests,
+        web::tests,
+    ]);
+}

@@ -15,10 +15,23 @@ use leakwatch_store::Namespace;
 use serde_json::Value;
 
 use crate::support::{
-    Model, Server, available, free_port, generate, has_program, http_get, ingest_quiet, leakwatch,
-    merge, metric, metrics_until, model_of_hash_lines, model_range, private_ca, store_model,
-    try_leakwatch, write,
+    Model, Server, free_port, generate, http_get, ingest_quiet, leakwatch, merge, metric,
+    metrics_until, model_of_hash_lines, model_range, private_ca, store_model, try_leakwatch, write,
 };
+
+use crate::harness::{Need, Test};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(a_mirror_syncs_every_range_then_only_the_changed_ones_and_ends_identical_to_its_source),
+        test!(a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped),
+        test!(a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resumes_later).needs(&[Need::Openssl]),
+        test!(sync_refuses_what_is_not_a_range_api_with_one_line),
+        test!(a_mirror_of_nginx_serving_downloader_files_over_tls_uses_http2_and_gzip_and_refetches_only_changed_files).needs(&[Need::Nginx, Need::Openssl]),
+        test!(timeouts_429_and_5xx_are_retried_with_backoff_and_the_mirror_still_ends_identical),
+    ]
+}
 
 const RANGES: u64 = 1 << 20;
 
@@ -67,7 +80,6 @@ fn wait_for_range(addr: &str, prefix: &str, model: &Model) {
     }
 }
 
-#[test]
 fn a_mirror_syncs_every_range_then_only_the_changed_ones_and_ends_identical_to_its_source() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
@@ -211,7 +223,6 @@ fn kill_when_journal_reaches(mut child: Child, journal: &Path, bytes: u64) {
     child.wait().unwrap();
 }
 
-#[test]
 fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
@@ -299,17 +310,9 @@ fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
     wait_for_range(&mirror_server.addr, &changed[0], &new_model);
 }
 
-#[test]
 /// Also the mirror chain as the public API is served: a leakwatch over TLS, which speaks
 /// HTTP/2 to the syncing leakwatch by ALPN.
 fn a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resumes_later() {
-    if !available(
-        has_program("openssl"),
-        "TLS sync",
-        "apt-get install openssl",
-    ) {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let mirror = tmp.path().join("mirror");
@@ -358,7 +361,6 @@ fn a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resume
     );
 }
 
-#[test]
 fn sync_refuses_what_is_not_a_range_api_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("d");
@@ -491,16 +493,8 @@ fn model_of_dir(root: &Path) -> Model {
     model_of_hash_lines(&text, 40)
 }
 
-#[test]
 fn a_mirror_of_nginx_serving_downloader_files_over_tls_uses_http2_and_gzip_and_refetches_only_changed_files()
  {
-    if !available(
-        has_program("nginx") && has_program("openssl"),
-        "nginx mirror",
-        "apt-get install nginx openssl",
-    ) {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("ranges");
     leakwatch(
@@ -631,7 +625,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-#[test]
 fn timeouts_429_and_5xx_are_retried_with_backoff_and_the_mirror_still_ends_identical() {
     let input = generate(GenFormat::Sha1, 10_000, 81);
     let source = std::sync::Arc::new(FlakySource {

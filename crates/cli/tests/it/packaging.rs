@@ -3,7 +3,17 @@
 
 use crate::support::*;
 
-#[test]
+use crate::harness::{Need, Test};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(completions_and_the_manual_page_come_from_the_cli_definition),
+        test!(the_systemd_units_verify_cleanly).needs(&[Need::SystemdAnalyze]),
+        test!(the_grafana_dashboard_only_queries_exported_metrics),
+    ]
+}
+
 fn completions_and_the_manual_page_come_from_the_cli_definition() {
     for (shell, marker) in [
         ("bash", "complete -F"),
@@ -32,15 +42,7 @@ fn completions_and_the_manual_page_come_from_the_cli_definition() {
 /// The hardened units in `packaging/` (the server, and the daily sync with its timer) pass
 /// `systemd-analyze verify` with no warning (an unknown or misspelt setting would be one),
 /// pointed at the binary under test.
-#[test]
 fn the_systemd_units_verify_cleanly() {
-    let have = std::process::Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available(have, "systemd unit", "apt-get install systemd") {
-        return;
-    }
     let packaging = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging");
     let tmp = tempfile::tempdir().unwrap();
     let mut paths = Vec::new();
@@ -84,7 +86,6 @@ fn the_systemd_units_verify_cleanly() {
 
 /// Every metric the Grafana dashboard in `packaging/grafana/` queries is one the server
 /// exports (read from a live `/metrics`), so the dashboard never shows a silent empty panel.
-#[test]
 fn the_grafana_dashboard_only_queries_exported_metrics() {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -116,7 +117,7 @@ fn the_grafana_dashboard_only_queries_exported_metrics() {
     let server = Server::start_with(
         &data,
         &["--smtp-url", "smtp://127.0.0.1:9"],
-        &[("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY)],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
     );
     http_get(&server.addr, "/range/5BAA6", &[]);
     // And an import running, so its metrics are exported too.

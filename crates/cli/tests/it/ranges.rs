@@ -6,6 +6,16 @@ use leakwatch_store::{MmapDirectory, Namespace, Snapshot};
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(every_sha1_range_of_a_million_hash_store_matches_the_input),
+        test!(every_ntlm_range_matches_the_input),
+    ]
+}
+
 fn check_every_range(ns: Namespace, format: GenFormat, count: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let input = generate(format, count, 42);
@@ -46,12 +56,10 @@ fn check_every_range(ns: Namespace, format: GenFormat, count: u64) {
     assert_eq!(checked, count, "every hash appears in exactly one range");
 }
 
-#[test]
 fn every_sha1_range_of_a_million_hash_store_matches_the_input() {
     check_every_range(Namespace::Sha1, GenFormat::Sha1, 1_000_000);
 }
 
-#[test]
 fn every_ntlm_range_matches_the_input() {
     check_every_range(Namespace::Ntlm, GenFormat::Ntlm, 200_000);
 }

@@ -5,6 +5,17 @@ use std::process::Command;
 
 use crate::support::*;
 
+use crate::harness::Test;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(flags_win_over_the_environment_which_wins_over_the_file),
+        test!(check_names_every_problem_by_line_and_the_example_passes_it),
+        test!(the_readme_configuration_example_passes_the_check),
+    ]
+}
+
 /// `leakwatch ARGS` with extra environment; (success, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(bin())
@@ -21,13 +32,12 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     )
 }
 
-#[test]
 fn flags_win_over_the_environment_which_wins_over_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = |name: &str| tmp.path().join(name).to_str().unwrap().to_owned();
     // Three data directories, each with one breach named after it.
     for name in ["FromFile", "FromEnv", "FromFlag"] {
-        crate::accounts::add_breach(&tmp.path().join(name), name, &[]);
+        crate::support::add_breach(&tmp.path().join(name), name, &[]);
     }
     let file = write(
         &tmp.path().join("leakwatch.toml"),
@@ -81,7 +91,6 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
     assert!(!ok && err.contains("bad.toml:3: `listen`"), "{err}");
 }
 
-#[test]
 fn check_names_every_problem_by_line_and_the_example_passes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let lines = [
@@ -141,7 +150,6 @@ fn check_names_every_problem_by_line_and_the_example_passes_it() {
 }
 
 /// The README's example file is one `config check` accepts, as written.
-#[test]
 fn the_readme_configuration_example_passes_the_check() {
     let readme = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),

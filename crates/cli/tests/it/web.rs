@@ -8,19 +8,15 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-fn browser_available() -> bool {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/js");
-    let have = Path::new("/usr/bin/chromium").exists()
-        && js.join("node_modules/playwright-core").is_dir()
-        && std::process::Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    available(
-        have,
-        "browser",
-        "needs /usr/bin/chromium (apt-get install chromium), node and `npm ci --prefix tests/js`",
-    )
+use crate::harness::{Need, Test};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![test!(the_web_page_runs_every_flow_in_chromium).needs(&[
+        Need::Chromium,
+        Need::NodePackages,
+        Need::Aiosmtpd,
+    ])]
 }
 
 fn breach(data: &Path, name: &str, date: &str, classes: &str, pwn: &str) {
@@ -47,15 +43,9 @@ fn breach(data: &Path, name: &str, date: &str, classes: &str, pwn: &str) {
     );
 }
 
-#[test]
 fn the_web_page_runs_every_flow_in_chromium() {
-    if !browser_available() {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(smtp) = crate::mail::SmtpSink::start(tmp.path(), 0) else {
-        return;
-    };
+    let smtp = SmtpSink::start(tmp.path(), 0);
     let data = tmp.path().join("data");
     // Four breaches in three months; the page must draw three bars.
     breach(
@@ -95,7 +85,7 @@ fn the_web_page_runs_every_flow_in_chromium() {
     let server = Server::start_with(
         &data,
         &["--smtp-url", &smtp.url()],
-        &[("LEAKWATCH_OPERATOR_KEY", crate::accounts::OPERATOR_KEY)],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
     );
 
     let expect = serde_json::json!({

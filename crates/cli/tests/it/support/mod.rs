@@ -1,5 +1,7 @@
-//! Shared test helpers: running the binary, generated inputs, an independent reference model
-//! of a store's content, and a server child process.
+//! Shared test fixtures: running the binary, generated inputs, an independent reference model
+//! of a store's content, a server child process, HTTP requests in-process and over a socket;
+//! breach dumps and their model (`dumps.rs`); the real SMTP, DNS and webhook servers tests
+//! deliver to (`sinks.rs`).
 
 use std::{
     collections::BTreeMap,
@@ -12,9 +14,16 @@ use std::{
 
 use leakwatch_store::{MmapDirectory, Namespace, Snapshot};
 
+mod dumps;
+mod sinks;
+
+pub use dumps::*;
+pub use sinks::*;
+
 /// Server state over the store and catalogue of a data directory, for in-process requests.
 pub fn app_state(data: &Path) -> std::sync::Arc<leakwatch_api::AppState> {
-    use leakwatch_api::{AppState, CatalogHandle, ServerLimits, StoreHandle};
+    use leakwatch_api::{AppState, ServerLimits};
+    use leakwatch_service::{CatalogHandle, StoreHandle};
     let dir: std::sync::Arc<dyn leakwatch_store::Directory> =
         std::sync::Arc::new(MmapDirectory::open(data.join("store")).unwrap());
     let catalog =
@@ -294,6 +303,30 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A GET through the router in-process (no socket) with these headers: status, headers, body.
+pub async fn get(
+    state: &std::sync::Arc<leakwatch_api::AppState>,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = leakwatch_api::app(state.clone())
+        .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}
+
 /// A loopback port nothing listens on (just now: bound and released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -301,40 +334,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Whether `program` can be run here (it starts; its exit status does not matter).
-pub fn has_program(program: &str) -> bool {
-    Command::new(program)
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// Whether an outside program a test needs is here. When it is not, the test should return
-/// early: outside CI with a loud message saying how to get it; in CI (`CI` set, where
-/// `.ci/run` installs everything) the test fails instead.
-pub fn available(have: bool, what: &str, how: &str) -> bool {
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the {what} tests: {how}"
-        );
-        eprintln!("\n*** SKIPPED {what} tests: {how} ***\n");
-    }
-    have
-}
-
-/// Whether `python3` can import `module`.
-pub fn python_has(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// A private CA and a certificate it signed for 127.0.0.1, made with the openssl CLI.

@@ -76,7 +76,7 @@ pub fn breached_domain(
     let mut out = BTreeMap::new();
     for alias in aliases {
         let ids =
-            snap.account_breaches(crate::account::account_key(&format!("{alias}@{domain}")))?;
+            snap.account_breaches(leakwatch_store::Key::account(&format!("{alias}@{domain}")))?;
         let mut names: Vec<String> = ids
             .iter()
             .filter_map(|&id| snap.breach_name(id).map(str::to_owned))

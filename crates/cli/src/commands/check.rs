@@ -1,0 +1,130 @@
+//! `leakwatch check`: an account, a domain or a password, offline.
+
+use std::{
+    io::{IsTerminal, Read},
+    path::Path,
+};
+
+use anyhow::{Context, Result};
+use leakwatch_store::{Namespace, Snapshot};
+
+use super::{catalog, store_dir};
+use crate::flags::*;
+
+pub fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<()> {
+    let key = key.load()?.context(
+        "domain search opens the sealed aliases: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
+    )?;
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    let found = leakwatch_service::domain_search::breached_domain(&snap, &key, domain)?;
+    let retired: std::collections::HashSet<String> = catalog(data)?
+        .all()?
+        .into_iter()
+        .filter(|b| b.is_retired)
+        .map(|b| b.name)
+        .collect();
+    let shown: std::collections::BTreeMap<String, Vec<String>> = found
+        .into_iter()
+        .map(|(alias, names)| {
+            let names: Vec<String> = names.into_iter().filter(|n| !retired.contains(n)).collect();
+            (alias, names)
+        })
+        .filter(|(_, names)| !names.is_empty())
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
+}
+
+pub fn check_account(data: &Path, account: &str, region: Option<&str>, json: bool) -> Result<()> {
+    let candidates = leakwatch_identity::lookup_candidates(account, region)
+        .map_err(|e| anyhow::anyhow!("not an account leakwatch can look up: {e}"))?;
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    let ids = leakwatch_service::accounts::breach_ids(&snap, &candidates)?;
+    let catalog = catalog(data)?;
+    let mut found = Vec::new();
+    for id in ids {
+        let name = snap
+            .breach_name(id)
+            .context("the store names a breach id its manifest lacks")?;
+        match catalog.get(name)? {
+            Some(b) => found.push(b),
+            None => eprintln!(
+                "warning: the store links this account to {name:?}, which the catalogue does not hold"
+            ),
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("not found in any breach loaded here");
+        return Ok(());
+    }
+    println!("found in {} breach(es):", found.len());
+    for b in &found {
+        let mut flags = Vec::new();
+        if b.is_retired {
+            flags.push("retired: hidden from the API");
+        }
+        if b.is_sensitive {
+            flags.push("sensitive: hidden from the API");
+        }
+        if !b.is_verified {
+            flags.push("unverified");
+        }
+        println!(
+            "  {} ({}), breached {}{}\n    data: {}",
+            b.name,
+            b.domain,
+            b.breach_date,
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", flags.join("; "))
+            },
+            b.data_classes.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub fn read_secret() -> Result<String> {
+    let line = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password (not echoed): ")?
+    } else {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    };
+    let pw = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(pw.strip_suffix('\r').unwrap_or(pw).to_owned())
+}
+
+pub fn check_password(data: &Path) -> Result<()> {
+    let pw = read_secret()?;
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    let sha1 = snap.count(
+        Namespace::Sha1,
+        leakwatch_store::Key::sha1_of(pw.as_bytes()),
+    )?;
+    let ntlm = snap.count(Namespace::Ntlm, leakwatch_store::Key::ntlm_of(&pw))?;
+    // SHA-1 is the canonical count; a store loaded only with NTLM data answers from NTLM.
+    let count = if snap.segments(Namespace::Sha1).is_empty() {
+        ntlm
+    } else {
+        sha1
+    };
+    println!("{count}");
+    if std::io::stderr().is_terminal() {
+        if count > 0 {
+            eprintln!(
+                "This password has been seen {count} times in breaches loaded here: do not use it."
+            );
+        } else {
+            eprintln!("This password was not found in the breaches loaded here.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! `leakwatch ingest`: imports, and the catalogue's PwnCount and data classes after a dump.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use leakwatch_store::{Namespace, StoreWriter};
+
+use leakwatch_ingest::{IngestOptions, Source};
+
+use super::{catalog, store_dir};
+use crate::flags::*;
+
+/// `leakwatch ingest`: the flags checked and turned into the import's options.
+pub fn run(args: IngestArgs) -> Result<()> {
+    let IngestArgs {
+        data,
+        source,
+        format,
+        breach,
+        map,
+        identifier,
+        default_region,
+        key,
+        no_aliases,
+        memory,
+        threads,
+        rejects,
+        quiet,
+    } = args;
+    let mut opts = IngestOptions::new(&data.data);
+    opts.format = format.format();
+    opts.dump.map = map;
+    opts.dump.identifier = identifier.map(Into::into);
+    opts.dump.default_region = default_region;
+    if let Some(name) = &breach {
+        if catalog(&data.data)?.get(name)?.is_none() {
+            bail!(
+                "no breach named {name:?} in the catalogue: add it first with `leakwatch breach add --name {name} --breach-date YYYY-MM-DD ...`"
+            );
+        }
+        if !no_aliases {
+            opts.operator_key = Some(key.load()?.context(
+                "a dump import seals e-mail aliases (for domain search) under the operator key: \
+                 set LEAKWATCH_OPERATOR_KEY or --operator-key-file (make one with \
+                 `leakwatch operator-key generate`), or pass --no-aliases",
+            )?);
+        }
+    }
+    opts.breach = breach;
+    opts.memory = memory;
+    if let Some(t) = threads {
+        opts.threads = t;
+    }
+    if let Some(r) = rejects {
+        opts.rejects_path = r;
+    }
+    opts.progress = !quiet;
+    ingest(&data.data, &Source::from_arg(&source), &opts)
+}
+
+pub fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
+    let mut writer = StoreWriter::open(store_dir(data)?)?;
+    let s = leakwatch_ingest::ingest(&mut writer, source, opts).map_err(worded)?;
+    if s.already_imported {
+        println!(
+            "{}: already imported ({}); the store is unchanged",
+            source.label(),
+            s.fingerprint
+        );
+        // A crash between publishing and updating the catalogue is repaired here.
+        if let Some(breach) = &s.breach {
+            record_breach_import(data, breach, &s)?;
+        }
+        return Ok(());
+    }
+    println!(
+        "{}: {} lines read, {} accepted, {} rejected in {:.1}s ({:.0} lines/s), format {:?}",
+        source.label(),
+        s.lines,
+        s.accepted,
+        s.rejected,
+        s.seconds,
+        s.lines as f64 / s.seconds.max(1e-9),
+        s.format
+    );
+    for (ns, n) in [
+        (Namespace::Sha1, s.sha1),
+        (Namespace::Ntlm, s.ntlm),
+        (Namespace::Account, s.accounts),
+    ] {
+        if n.distinct > 0 {
+            println!(
+                "  {ns}: {} distinct hashes, {} new, segment {} bytes",
+                n.distinct, n.new, n.bytes
+            );
+        }
+    }
+    if s.aliases > 0 {
+        println!("  {} sealed alias and domain records", s.aliases);
+    }
+    if let Some(path) = &s.rejects_file {
+        println!("  rejected lines sampled to {}", path.display());
+    }
+    println!("  published generation {}", s.generation);
+    if let Some(breach) = &s.breach {
+        record_breach_import(data, breach, &s)?;
+    }
+    Ok(())
+}
+
+/// Brings the catalogue entry up to date after a dump import: PwnCount is the number of
+/// distinct accounts the store links to the breach (all its imports), and the data classes
+/// gain what the dump was seen to hold.
+pub fn record_breach_import(
+    data: &Path,
+    breach: &str,
+    s: &leakwatch_ingest::Summary,
+) -> Result<()> {
+    let seen = s.fields_seen;
+    let update = |b: &mut leakwatch_catalog::Breach| {
+        b.pwn_count = s.breach_accounts;
+        for (n, class) in [
+            (seen.emails, "Email addresses"),
+            (seen.phones, "Phone numbers"),
+            (seen.usernames, "Usernames"),
+            (seen.passwords, "Passwords"),
+        ] {
+            if n > 0 && !b.data_classes.iter().any(|c| c == class) {
+                b.data_classes.push(class.to_owned());
+            }
+        }
+        b.data_classes.sort();
+    };
+    let mut catalog = catalog(data)?;
+    let current = catalog
+        .get(breach)?
+        .with_context(|| format!("breach {breach:?} left the catalogue during the import"))?;
+    let mut wanted = current.clone();
+    update(&mut wanted);
+    // Only a real change touches ModifiedDate (a repeated import changes nothing).
+    let b = if wanted == current {
+        current
+    } else {
+        catalog.edit(breach, update)?
+    };
+    println!(
+        "  breach {}: PwnCount {}, data classes {}",
+        b.name,
+        b.pwn_count,
+        b.data_classes.join(", ")
+    );
+    Ok(())
+}
+
+/// An import error as the operator reads it: a mismatch of options and input names the flag
+/// that fixes it.
+fn worded(e: leakwatch_ingest::IngestError) -> anyhow::Error {
+    use leakwatch_ingest::{IngestError, Mismatch};
+    let IngestError::Mismatch(m) = e else {
+        return e.into();
+    };
+    anyhow::anyhow!(match m {
+        Mismatch::DirectoryAs(f) => format!("a directory is read as hibp-dir, not {f:?}"),
+        Mismatch::RangeDirectoryIsAFile => "--format hibp-dir needs a directory".to_owned(),
+        Mismatch::NoAccounts(f) => format!(
+            "--breach links a dump's accounts to a breach; {} files hold no accounts",
+            f.name()
+        ),
+        Mismatch::NoBreach(f) => format!(
+            "a {} dump needs --breach NAME (the breach its accounts are linked to)",
+            f.name()
+        ),
+        other => other.to_string(),
+    })
+}

@@ -1,0 +1,110 @@
+//! Each command carried out: one module per command (or family), called by `run` with its
+//! parsed flags; what they share (opening the store and the catalogue) is here.
+
+mod audit;
+mod backup;
+mod breach;
+mod check;
+mod demo;
+mod domain;
+mod generate;
+mod ingest;
+mod keys;
+mod lookalike;
+mod serve;
+mod setup;
+mod store;
+mod subscribe;
+mod sync;
+mod vendors;
+
+use std::{io::Write, path::Path, sync::Arc};
+
+use anyhow::{Context, Result};
+use leakwatch_store::{Directory, MmapDirectory};
+
+use crate::flags::*;
+
+/// Carries out one parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+        crate::die_quietly_on_closed_pipe();
+    }
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Ingest(args) => ingest::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Breach { what } => breach::breach(what),
+        Command::Keys { what } => keys::keys(what),
+        Command::OperatorKey { what } => keys::operator_key(what),
+        Command::Check {
+            what: CheckWhat::Password { data },
+        } => check::check_password(&data.data),
+        Command::Check {
+            what:
+                CheckWhat::Account {
+                    data,
+                    account,
+                    default_region,
+                    json,
+                },
+        } => check::check_account(&data.data, &account, default_region.as_deref(), json),
+        Command::Check {
+            what: CheckWhat::Domain { data, domain, key },
+        } => check::check_domain(&data.data, &domain, &key),
+        Command::Domain { what } => domain::domain_cmd(what),
+        Command::Subscribe { what } => subscribe::subscribe_cmd(what),
+        Command::Lookalike { what } => lookalike::lookalike_cmd(what),
+        Command::Completions { shell } => setup::completions(shell),
+        Command::Manpage => setup::manpage(),
+        Command::Vendors { what } => vendors::vendors_cmd(what),
+        Command::Audit(AuditArgs {
+            data,
+            export,
+            format,
+            output,
+            show_hashes,
+        }) => audit::audit_cmd(&data.data, &export, format, output, show_hashes),
+        Command::Stats(StatsArgs { data, deep }) => store::stats(&data.data, deep),
+        Command::Compact(args) => store::compact(args),
+        Command::Verify { data } => store::verify(data),
+        Command::Forget(args) => store::forget(args),
+        Command::Backup(BackupArgs { data, dest }) => backup::backup(&data.data, &dest),
+        Command::Restore(RestoreArgs { data, src }) => backup::restore(&src, &data.data),
+        Command::Config { what } => setup::config(what),
+        Command::Migrate { data } => store::migrate(data),
+        Command::Gen { what } => generate::run(what),
+        Command::Demo(DemoArgs { data, listen }) => demo::demo(data, listen),
+    }
+}
+
+pub fn catalog(data: &Path) -> Result<leakwatch_catalog::Catalog> {
+    let path = data.join("catalog.db");
+    leakwatch_catalog::Catalog::open(&path).with_context(|| format!("opening {}", path.display()))
+}
+
+pub fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {
+    let dir = MmapDirectory::open(data.join("store"))
+        .with_context(|| format!("opening store in {}", data.display()))?;
+    Ok(Arc::new(dir))
+}
+
+/// Runs a generator into a file or, for `-`, standard output (a closed pipe is not an error).
+pub fn write_to(
+    out: &Path,
+    generate: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let result = if out.as_os_str() == "-" {
+        generate(&mut std::io::stdout().lock())
+    } else {
+        generate(
+            &mut std::fs::File::create(out)
+                .with_context(|| format!("creating {}", out.display()))?,
+        )
+    };
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

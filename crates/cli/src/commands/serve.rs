@@ -1,0 +1,221 @@
+//! `leakwatch serve`: the HTTP server, its mail set-up and its logs.
+
+use std::{io::Write, net::SocketAddr, path::Path, sync::Arc};
+
+use anyhow::{Context, Result, bail};
+
+use leakwatch_api::{AppState, ServerLimits};
+use leakwatch_service::{CatalogHandle, StoreHandle};
+
+use super::{catalog, store_dir};
+use crate::flags::*;
+
+/// Sends the server's log events (`tracing`) to standard error in `format`: its own lines,
+/// the access log (`--access-log`, target `leakwatch::access`), the outbox worker's. Events
+/// carry route templates, counts and error kinds, never a queried value.
+/// `leakwatch serve`.
+pub fn run(args: ServeArgs) -> Result<()> {
+    let ServeArgs {
+        data,
+        listen,
+        default_region,
+        mail,
+        key,
+        dns_resolver,
+        tls_cert,
+        tls_key,
+        access_log,
+        log_format,
+    } = args;
+    start_logging(log_format);
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(leakwatch_api::tls_config(&cert, &key).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
+    serve(
+        &data.data,
+        Serving {
+            listen,
+            default_region,
+            access_log,
+            mail: Some(mail),
+            key,
+            dns_resolver,
+            tls,
+            banner: None,
+        },
+    )
+}
+
+pub fn start_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// How `serve` (and `demo`) run the server.
+pub struct Serving {
+    pub listen: SocketAddr,
+    pub default_region: Option<String>,
+    pub access_log: bool,
+    /// Mail setup; `None` for the demo.
+    pub mail: Option<MailArgs>,
+    pub key: OperatorKeyArg,
+    pub dns_resolver: Option<SocketAddr>,
+    pub tls: Option<Arc<leakwatch_api::TlsConfig>>,
+    /// Printed to stdout once listening, `{addr}` replaced.
+    pub banner: Option<String>,
+}
+
+pub fn serve(data: &Path, how: Serving) -> Result<()> {
+    let Serving {
+        listen,
+        default_region,
+        access_log,
+        mail,
+        key,
+        dns_resolver,
+        tls,
+        banner,
+    } = how;
+    let store = StoreHandle::open(store_dir(data)?)?;
+    let catalog = CatalogHandle::new(catalog(data)?)?;
+    let mut state = AppState::new(store, catalog, ServerLimits::default());
+    state.default_region = default_region;
+    state.operator_key = key.load()?;
+    state.access_log = access_log;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    state.tls = tls;
+    if let Some(resolver) = dns_resolver {
+        state.dns_resolver = resolver;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        if let Some((mail, url)) = mail.as_ref().and_then(|m| Some((m, m.smtp_url.as_ref()?))) {
+            anyhow::ensure!(
+                state.operator_key.is_some(),
+                "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
+                 or --operator-key-file"
+            );
+            let ca = match &mail.smtp_ca_file {
+                Some(path) => Some(
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let url = match &mail.smtp_password_file {
+                Some(path) => {
+                    let password = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    with_password(url, password.trim_end_matches(['\r', '\n']))?
+                }
+                None => url.clone(),
+            };
+            let mailer = leakwatch_notify::Mailer::new(&url, &mail.mail_from, ca.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            let public_url = mail
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("{scheme}://{addr}"));
+            tracing::info!("mail goes through {}", mailer.server());
+            let mut setup =
+                leakwatch_api::MailSetup::new(mailer, data.join("catalog.db"), public_url);
+            setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
+            setup.limits = leakwatch_api::CheckLimits {
+                per_ip_per_hour: mail.check_limit_per_ip,
+                per_address_per_day: mail.check_limit_per_address,
+            };
+            state.mail = Some(setup);
+        }
+        let state = Arc::new(state);
+        tracing::info!(
+            "leakwatch serving {scheme}://{addr}/ (generation {})",
+            state.store.snapshot().generation()
+        );
+        if let Some(b) = banner {
+            println!("{}", b.replace("{addr}", &addr.to_string()));
+            std::io::stdout().flush()?;
+        }
+        leakwatch_api::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    })
+}
+
+/// `url` (smtp://USER@HOST…) with `password` added to its user, percent-encoded.
+pub fn with_password(url: &str, password: &str) -> Result<String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .context("the SMTP URL has no scheme")?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((user, host)) = authority.rsplit_once('@') else {
+        bail!("--smtp-password-file needs a user name in the SMTP URL: {scheme}://USER@HOST");
+    };
+    if user.contains(':') {
+        bail!("the SMTP URL has a password already; give it in one place only");
+    }
+    let encoded: String = password
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Ok(format!("{scheme}://{user}:{encoded}@{host}{tail}"))
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_password;
+
+    #[test]
+    fn a_password_from_a_file_joins_the_user_in_the_smtp_url_percent_encoded() {
+        let check = |url: &str, password: &str, want: Result<&str, &str>| {
+            let got = with_password(url, password).map_err(|e| e.to_string());
+            match want {
+                Ok(w) => assert_eq!(got.as_deref(), Ok(w), "{url}"),
+                Err(part) => assert!(got.as_ref().is_err_and(|e| e.contains(part)), "{got:?}"),
+            }
+        };
+        check(
+            "smtp://alerts@mail.example.org:587?tls=required",
+            "p@ss:w/rd 1",
+            Ok("smtp://alerts:p%40ss%3Aw%2Frd%201@mail.example.org:587?tls=required"),
+        );
+        check("smtps://u@h:465", "plain", Ok("smtps://u:plain@h:465"));
+        check("smtp://mail.example.org:25", "x", Err("needs a user name"));
+        check("smtp://u:old@h:25", "x", Err("has a password already"));
+    }
+}

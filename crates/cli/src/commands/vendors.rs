@@ -1,0 +1,148 @@
+//! `leakwatch vendors`: the vendor inventory and the supply-chain impact report.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use leakwatch_service::{CatalogHandle, StoreHandle};
+
+use super::{catalog, store_dir};
+use crate::flags::*;
+
+pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
+    use leakwatch_catalog::vendors::{CSV_HEADER, Vendor};
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        VendorsCmd::Add {
+            data,
+            name,
+            domains,
+            data_classes,
+            criticality,
+            owner,
+            notes,
+        } => {
+            let v = catalog(&data.data)?.put_vendor(Vendor {
+                name,
+                domains,
+                data_classes,
+                criticality,
+                owner,
+                notes,
+            })?;
+            writeln!(out, "vendor {} stored", v.name)?;
+        }
+        VendorsCmd::Import { data, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let is_json = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let vendors: Vec<Vendor> = if is_json {
+                serde_json::from_str(&text).context("the JSON must be an array of vendors")?
+            } else {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .from_reader(text.as_bytes());
+                let mut v = Vec::new();
+                for (i, record) in reader.records().enumerate() {
+                    let record = record.with_context(|| format!("CSV record {}", i + 1))?;
+                    let fields: Vec<&str> = record.iter().collect();
+                    v.push(
+                        Vendor::from_csv_record(&fields)
+                            .with_context(|| format!("CSV record {}", i + 1))?,
+                    );
+                }
+                v
+            };
+            let n = catalog(&data.data)?.replace_vendors(vendors)?;
+            writeln!(out, "{n} vendors imported (the inventory was replaced)")?;
+        }
+        VendorsCmd::Export { data, format } => {
+            let vendors = catalog(&data.data)?.vendors()?;
+            match format {
+                VendorFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &vendors)?;
+                    writeln!(out)?;
+                }
+                VendorFormat::Csv => {
+                    let mut w = csv::Writer::from_writer(out);
+                    w.write_record(CSV_HEADER)?;
+                    for v in &vendors {
+                        w.write_record(v.to_csv_record())?;
+                    }
+                    w.flush()?;
+                }
+            }
+        }
+        VendorsCmd::List { data } => {
+            writeln!(out, "name\tcriticality\tdomains\tdata classes\towner")?;
+            for v in catalog(&data.data)?.vendors()? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    v.name,
+                    v.criticality,
+                    v.domains.join(","),
+                    v.data_classes.join(","),
+                    v.owner
+                )?;
+            }
+        }
+        VendorsCmd::Remove { data, name } => {
+            anyhow::ensure!(
+                catalog(&data.data)?.remove_vendor(&name)?,
+                "no vendor {name}"
+            );
+            writeln!(out, "vendor {name} removed")?;
+        }
+        VendorsCmd::Impact {
+            data,
+            breach,
+            format,
+            key,
+        } => {
+            let store = StoreHandle::open(store_dir(&data.data)?)?;
+            let handle = CatalogHandle::new(catalog(&data.data)?)?;
+            let operator_key = key.load()?;
+            let cat = catalog(&data.data)?;
+            let names: Vec<String> = match breach {
+                Some(b) => vec![b],
+                None => handle.breaches().iter().map(|b| b.name.clone()).collect(),
+            };
+            let mut reports = Vec::new();
+            for name in &names {
+                if let Some(r) = leakwatch_service::vendors::report(
+                    (&store, &handle),
+                    &cat,
+                    operator_key.as_ref(),
+                    name,
+                )
+                .map_err(anyhow::Error::msg)?
+                {
+                    reports.push(r);
+                }
+            }
+            if reports.is_empty() {
+                anyhow::bail!("no vendor in the inventory is hit by {}", names.join(", "));
+            }
+            match format {
+                ImpactFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &reports)?;
+                    writeln!(out)?;
+                }
+                ImpactFormat::Html => {
+                    for r in &reports {
+                        write!(out, "{}", leakwatch_service::impact::render_html(r))?;
+                    }
+                }
+                ImpactFormat::Text => {
+                    for r in &reports {
+                        writeln!(out, "{}", leakwatch_service::impact::render_text(r))?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The subcommands of the catalogue and of who may do what: breaches, API keys, the operator
+//! key, address subscriptions, domains, the configuration file.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Subcommand;
+
+use super::{DataArg, OperatorKeyArg, parse_size};
+
+#[derive(Subcommand)]
+pub enum BreachCmd {
+    /// Add a breach from flags, or from a JSON/TOML manifest with HIBP's field names.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// Manifest file (.json or .toml); flags override its fields.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        #[command(flatten)]
+        fields: BreachFields,
+    },
+    /// Change fields of a breach (ModifiedDate is set to now).
+    Edit {
+        #[command(flatten)]
+        data: DataArg,
+        /// The breach's Name.
+        breach: String,
+        #[command(flatten)]
+        fields: BreachFields,
+    },
+    /// Import a catalogue in the JSON shape of HIBP's /api/v3/breaches (replaces same names).
+    Import {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON file.
+        file: PathBuf,
+    },
+    /// List breaches (retired ones marked).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print HIBP's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one breach as HIBP's JSON.
+    Show {
+        #[command(flatten)]
+        data: DataArg,
+        /// The breach's Name.
+        breach: String,
+    },
+    /// Retire a breach: kept on record, never returned again.
+    Retire {
+        #[command(flatten)]
+        data: DataArg,
+        /// The breach's Name.
+        breach: String,
+    },
+}
+
+/// Breach fields settable from the command line (HIBP's Breach model).
+#[derive(clap::Args)]
+pub struct BreachFields {
+    /// Name: the stable identifier (letters, digits, - _ .).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Title: the display name (defaults to the Name).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Domain of the breached service.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// BreachDate, YYYY-MM-DD.
+    #[arg(long)]
+    pub breach_date: Option<String>,
+    /// PwnCount (computed by dump imports).
+    #[arg(long)]
+    pub pwn_count: Option<u64>,
+    /// Description (HTML).
+    #[arg(long)]
+    pub description: Option<String>,
+    /// LogoPath.
+    #[arg(long)]
+    pub logo_path: Option<String>,
+    /// DataClasses, comma-separated HIBP names, e.g. "Email addresses,Passwords".
+    #[arg(long)]
+    pub data_classes: Option<String>,
+    /// The vendor through which the data left (supply-chain breaches).
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// IsVerified (default true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub verified: Option<bool>,
+    /// IsFabricated.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub fabricated: Option<bool>,
+    /// IsSensitive: never returned by account searches.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub sensitive: Option<bool>,
+    /// IsSpamList.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub spam_list: Option<bool>,
+    /// IsMalware.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub malware: Option<bool>,
+    /// IsSubscriptionFree.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub subscription_free: Option<bool>,
+    /// IsStealerLog.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub stealer_log: Option<bool>,
+}
+
+impl BreachFields {
+    pub fn apply(self, b: &mut leakwatch_catalog::Breach) {
+        let set = |field: &mut String, v: Option<String>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        set(&mut b.name, self.name);
+        set(&mut b.title, self.title);
+        set(&mut b.domain, self.domain);
+        set(&mut b.breach_date, self.breach_date);
+        set(&mut b.description, self.description);
+        set(&mut b.logo_path, self.logo_path);
+        if let Some(n) = self.pwn_count {
+            b.pwn_count = n;
+        }
+        if let Some(c) = self.data_classes {
+            b.data_classes = c
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if self.vendor.is_some() {
+            b.vendor = self.vendor;
+        }
+        for (flag, value) in [
+            (&mut b.is_verified, self.verified),
+            (&mut b.is_fabricated, self.fabricated),
+            (&mut b.is_sensitive, self.sensitive),
+            (&mut b.is_spam_list, self.spam_list),
+            (&mut b.is_malware, self.malware),
+            (&mut b.is_subscription_free, self.subscription_free),
+            (&mut b.is_stealer_log, self.stealer_log),
+        ] {
+            if let Some(v) = value {
+                *flag = v;
+            }
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum KeysCmd {
+    /// Create a key; it is printed once on standard output and stored only hashed.
+    Create {
+        #[command(flatten)]
+        data: DataArg,
+        /// Who the key is for.
+        #[arg(long)]
+        name: String,
+        /// Requests per minute allowed.
+        #[arg(long, default_value_t = 10)]
+        rpm: u32,
+        /// Last valid day, YYYY-MM-DD.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List keys (never the keys themselves: id, prefix, name, allowance, state).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Revoke a key by id or prefix; the server refuses it within a second.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        /// Id or 6-digit prefix.
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OperatorKeyCmd {
+    /// Print a new random operator key (64 hex digits). Keep it outside the data directory.
+    Generate,
+    /// Re-seal every alias file under the configured (new) key; the old key is read from
+    /// --old-key-file. Imports and queries may go on meanwhile; one manifest swap publishes.
+    Rotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// File holding the previous operator key.
+        #[arg(long)]
+        old_key_file: PathBuf,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+        /// Memory budget for sorting, e.g. 512M.
+        #[arg(long, default_value = "1G", value_parser = parse_size)]
+        memory: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SubscribeCmd {
+    /// Subscribes an address without a confirmation mail (the operator vouches for it).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// The e-mail address.
+        email: String,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Every subscriber: id, what it watches, where alerts go, since when, unsubscribed.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Removes a subscriber by id (from `list`) or address; no more alerts go to it.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        /// Subscriber id or e-mail address.
+        who: String,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DomainCmd {
+    /// Registers DOMAIN for an API key (with --contact) and verifies it: by its DNS TXT
+    /// record, or by the operator's word (--trust). Prints the TXT record to publish.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        /// The domain (IDN or punycode).
+        domain: String,
+        /// The API key (its 6-digit prefix or id) that may then search the domain.
+        #[arg(long = "key")]
+        api_key: String,
+        /// Where alerts for the domain go (needed the first time).
+        #[arg(long)]
+        contact: Option<String>,
+        /// The DNS resolver to ask (default: the system's).
+        #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]
+        dns_resolver: Option<SocketAddr>,
+        /// Verify without DNS: the operator vouches for the key holder.
+        #[arg(long)]
+        trust: bool,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Every registered domain: API key, domain, contact, verified or not.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+    /// Every breached address on a domain and its breaches (as `check domain`).
+    Search {
+        #[command(flatten)]
+        data: DataArg,
+        /// The domain (IDN or punycode).
+        domain: String,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCmd {
+    /// Print a configuration file with every setting, its variable and its default, commented.
+    Example,
+    /// Check a configuration file: every unknown setting or bad value, with its line.
+    Check {
+        /// The file (default: the one leakwatch would read; see --config).
+        file: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,342 @@
+//! The command line's definitions (clap derive): the commands and their flags, as an operator
+//! types them. Nothing here runs anything: `values.rs` turns flag values into the library
+//! types, `crate::commands` carries each command out. Only this crate knows flag names.
+
+mod catalog;
+mod shared;
+mod tools;
+mod values;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Parser, Subcommand};
+use leakwatch_ingest::ColumnMap;
+
+pub use catalog::*;
+pub use shared::*;
+pub use tools::*;
+pub use values::*;
+
+/// The whole command line.
+#[derive(Parser)]
+#[command(
+    name = "leakwatch",
+    version,
+    about = "Self-hosted breach exposure: Pwned Passwords-compatible range API over your own leak corpora"
+)]
+pub struct Cli {
+    /// Configuration file (TOML; `leakwatch config example` shows every setting). Without
+    /// it: LEAKWATCH_CONFIG, then ./leakwatch.toml, ~/.config/leakwatch/leakwatch.toml,
+    /// /etc/leakwatch/leakwatch.toml. Flags win over the environment, the environment over
+    /// the file.
+    #[arg(long, global = true, env = "LEAKWATCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
+    /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
+    Ingest(IngestArgs),
+    /// Mirror the Pwned Passwords corpus from an HIBP-compatible range API, fetching only
+    /// the ranges that changed since the last sync (by their ETags).
+    ///
+    /// All 1,048,576 ranges are asked for; an unchanged one costs a 304. Interrupted (killed,
+    /// network down), the next run resumes where it stopped; the store and a server reading
+    /// it keep answering from the previous generation until every range is in.
+    Sync(SyncArgs),
+    /// The breach catalogue: add, edit, import, list, show, retire.
+    Breach {
+        #[command(subcommand)]
+        what: BreachCmd,
+    },
+    /// API keys for the HIBP-compatible API (`hibp-api-key` header).
+    Keys {
+        #[command(subcommand)]
+        what: KeysCmd,
+    },
+    /// The operator key that seals e-mail aliases in the store.
+    OperatorKey {
+        #[command(subcommand)]
+        what: OperatorKeyCmd,
+    },
+    /// Look something up in the store.
+    Check {
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
+    /// Domains of verified owners: register and verify by DNS, list, search.
+    Domain {
+        #[command(subcommand)]
+        what: DomainCmd,
+    },
+    /// Alert subscriptions of e-mail addresses (people subscribe themselves on the web page
+    /// or with `POST /api/v1/subscriptions`; this is for the operator).
+    Subscribe {
+        #[command(subcommand)]
+        what: SubscribeCmd,
+    },
+    /// Which accounts of a password-hash export (pwdump/secretsdump `user:rid:lm:ntlm:::`,
+    /// `user,ntlm` CSV, or SHA-1 list) use a password seen in a breach, how often it was seen,
+    /// and which accounts share a password. Hashes are not printed unless --show-hashes.
+    Audit(AuditArgs),
+    /// The vendor inventory and the supply-chain impact of breaches on it.
+    Vendors {
+        #[command(subcommand)]
+        what: VendorsCmd,
+    },
+    /// Look-alike domains: every typo, homoglyph/IDN, bit-flip and TLD variant of a domain,
+    /// or a verdict for one sender.
+    Lookalike {
+        #[command(subcommand)]
+        what: LookalikeCmd,
+    },
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell, on standard output
+    /// (e.g. `leakwatch completions bash > /etc/bash_completion.d/leakwatch`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on standard output (e.g. `leakwatch manpage > leakwatch.1`).
+    Manpage,
+    /// Segments, hashes and bytes per hash.
+    Stats(StatsArgs),
+    /// Merge each namespace's segments into one, and the alias files into one.
+    /// With the operator key, the aliases of forgotten accounts leave the alias files too.
+    Compact(CompactArgs),
+    /// Check every checksum of every store file and every catalogue page.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Erase account identifiers from every breach: from the next publication on they are
+    /// never answered (searches, ranges, domain search, alerts), the next compaction drops
+    /// them from the files, and a later import of a dump that holds them cannot bring them
+    /// back. Every reading of an identifier is forgotten (a phone-like string is also a
+    /// username).
+    Forget(ForgetArgs),
+    /// Copy the data directory into DEST while it serves and imports: one consistent
+    /// published generation of the store and an online copy of the catalogue.
+    Backup(BackupArgs),
+    /// Restore a backup into a new data directory, after checking every checksum in it.
+    Restore(RestoreArgs),
+    /// The configuration file: an example with every setting, or a check of one.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
+    },
+    /// Bring the data directory's formats up to this build's versions (back up first).
+    ///
+    /// leakwatch never upgrades a file on its own: a catalogue written by an older release
+    /// is refused (`serve` does not start) until this converts it. Store files of every
+    /// released format are read as they are and need nothing.
+    Migrate {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Generate synthetic, fictional corpora.
+    Gen {
+        #[command(subcommand)]
+        what: GenWhat,
+    },
+    /// Build a small demo store on first run, then serve it.
+    Demo(DemoArgs),
+}
+
+/// The flags of `leakwatch serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Address to listen on.
+    #[arg(long, env = "LEAKWATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Region for queried phone numbers without a country code (ISO 3166, e.g. GB).
+    #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
+    pub default_region: Option<String>,
+    #[command(flatten)]
+    pub mail: MailArgs,
+    #[command(flatten)]
+    pub key: OperatorKeyArg,
+    /// The DNS resolver domain verification asks (default: the system's).
+    #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]
+    pub dns_resolver: Option<SocketAddr>,
+    /// Log one line per request to standard error: time, method, route template (never
+    /// the prefix or account asked for), status, latency.
+    #[arg(long, env = "LEAKWATCH_ACCESS_LOG")]
+    pub access_log: bool,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, env = "LEAKWATCH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "LEAKWATCH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How log lines look on standard error: `human` (a time, a level and a message per
+    /// line) or `json` (one JSON object per line, fields as keys, for a log collector).
+    #[arg(long, value_enum, env = "LEAKWATCH_LOG_FORMAT", default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+/// The flags of `leakwatch ingest`.
+#[derive(clap::Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Input file (plain, .gz or .zst), a downloader range directory, or `-` for stdin.
+    pub source: String,
+    /// Input format; `auto` detects it (a dump format when --breach is given).
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Link the dump's accounts to this breach (add it first: `leakwatch breach add`).
+    #[arg(long)]
+    pub breach: Option<String>,
+    /// Where the fields are in a CSV/TSV/JSONL dump: `email=COL,phone=COL,username=COL,
+    /// password=COL` (header names or 1-based numbers); default: conventional names.
+    #[arg(long)]
+    pub map: Option<ColumnMap>,
+    /// What a combolist's identifiers are; detected per file by default.
+    #[arg(long, value_enum)]
+    pub identifier: Option<KindArg>,
+    /// Region for phone numbers without a country code (ISO 3166, e.g. GB).
+    #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
+    pub default_region: Option<String>,
+    #[command(flatten)]
+    pub key: OperatorKeyArg,
+    /// Do not keep the e-mail aliases domain search needs (no operator key required).
+    #[arg(long)]
+    pub no_aliases: bool,
+    /// Memory budget, e.g. 512M or 2G.
+    #[arg(long, default_value = "2G", value_parser = parse_size)]
+    pub memory: usize,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Where to write the sample of rejected lines.
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The flags of `leakwatch sync`.
+#[derive(clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// The range API's base URL (`/range/{prefix}` is appended), or a URL template with
+    /// `{prefix}` for static per-prefix files, e.g. https://api.pwnedpasswords.com
+    #[arg(long)]
+    pub from: String,
+    /// Which hashes to mirror.
+    #[arg(long, value_enum, default_value_t = SyncMode::Sha1)]
+    pub mode: SyncMode,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub parallel: usize,
+    /// Seconds a request may take, body included, before it is retried.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Retries of one range (with exponential backoff) before the sync stops.
+    #[arg(long, default_value_t = 10)]
+    pub retries: u32,
+    /// Extra root certificates (PEM) to trust, for a private CA or a TLS-inspecting proxy.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The flags of `leakwatch audit`.
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// The export file, or `-` for standard input.
+    pub export: String,
+    /// Export format; detected from the first account line by default.
+    #[arg(long, value_enum, default_value_t = AuditFormatArg::Auto)]
+    pub format: AuditFormatArg,
+    /// Report as a table, CSV (exposed accounts) or JSON (everything).
+    #[arg(long, value_enum, default_value_t = AuditOutput::Text)]
+    pub output: AuditOutput,
+    /// Include each exposed account's hash in the report.
+    #[arg(long)]
+    pub show_hashes: bool,
+}
+
+/// The flags of `leakwatch stats`.
+#[derive(clap::Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Also decode every segment and compare its size with the information-theoretic
+    /// floor, counts' entropy included.
+    #[arg(long)]
+    pub deep: bool,
+}
+
+/// The flags of `leakwatch compact`.
+#[derive(clap::Args)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    #[command(flatten)]
+    pub key: OperatorKeyArg,
+}
+
+/// The flags of `leakwatch forget`.
+#[derive(clap::Args)]
+pub struct ForgetArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Region for phone numbers written without a country code (ISO 3166).
+    #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
+    pub default_region: Option<String>,
+    /// Compact the account segments now, so the keys leave the files at once (and, with
+    /// the operator key, their e-mail aliases leave the alias files).
+    #[arg(long)]
+    pub compact: bool,
+    #[command(flatten)]
+    pub key: OperatorKeyArg,
+    /// The identifiers: e-mail addresses, phone numbers, usernames.
+    #[arg(required = true)]
+    pub identifiers: Vec<String>,
+}
+
+/// The flags of `leakwatch backup`.
+#[derive(clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Where to put the backup: a new or empty directory.
+    pub dest: PathBuf,
+}
+
+/// The flags of `leakwatch restore`.
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// The backup (a directory written by `leakwatch backup`).
+    pub src: PathBuf,
+}
+
+/// The flags of `leakwatch demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Data directory for the demo store.
+    #[arg(long, env = "LEAKWATCH_DEMO_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}

@@ -1,0 +1,115 @@
+//! Flag groups several commands share (the data directory, mail, the operator key) and the
+//! parsers of sizes and counts.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use leakwatch_identity::OperatorKey;
+
+#[derive(clap::Args, Clone)]
+pub struct DataArg {
+    /// Data directory (store, spill space, rejects).
+    #[arg(long, env = "LEAKWATCH_DATA", default_value = "leakwatch-data")]
+    pub data: PathBuf,
+}
+
+/// Mail delivery for the private check and alerts.
+#[derive(clap::Args, Clone)]
+pub struct MailArgs {
+    /// SMTP server: smtp://HOST:PORT (no TLS: loopback only), smtp://HOST:587?tls=required
+    /// (STARTTLS), smtps://HOST:465 (implicit TLS); USER:PASSWORD@ before the host for
+    /// credentials. Needs the operator key, which seals queued mail. Without it, mail
+    /// features answer 503.
+    #[arg(long, env = "LEAKWATCH_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// PEM file of a private CA to trust for the SMTP server's TLS certificate (besides the
+    /// public roots).
+    #[arg(long, env = "LEAKWATCH_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// File holding the SMTP password for the user named in --smtp-url (USER@HOST), so the
+    /// password is in neither the environment nor the process list.
+    #[arg(long, env = "LEAKWATCH_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Checks and subscriptions one client IP may ask for per hour.
+    #[arg(long, env = "LEAKWATCH_CHECK_LIMIT_PER_IP", default_value_t = 10)]
+    pub check_limit_per_ip: u32,
+    /// Checks and subscriptions one address may receive per day.
+    #[arg(long, env = "LEAKWATCH_CHECK_LIMIT_PER_ADDRESS", default_value_t = 3)]
+    pub check_limit_per_address: u32,
+    /// Sender of leakwatch's mails.
+    #[arg(
+        long,
+        env = "LEAKWATCH_MAIL_FROM",
+        default_value = "leakwatch <leakwatch@localhost>"
+    )]
+    pub mail_from: String,
+    /// The URL people reach this server at, quoted in mails (default: http:// and the
+    /// address it listens on).
+    #[arg(long, env = "LEAKWATCH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Seconds before a failed delivery is tried again; doubles with each failure, up to
+    /// an hour.
+    #[arg(long, env = "LEAKWATCH_MAIL_RETRY_AFTER", default_value_t = 30)]
+    pub mail_retry_after: u64,
+}
+
+/// Where the operator key comes from: `--operator-key-file` (or
+/// `LEAKWATCH_OPERATOR_KEY_FILE`), else `LEAKWATCH_OPERATOR_KEY`. Never a plain flag: the
+/// process list would show it.
+#[derive(clap::Args, Clone)]
+pub struct OperatorKeyArg {
+    /// File holding the operator key (64 hex digits) that seals e-mail aliases.
+    #[arg(long, env = "LEAKWATCH_OPERATOR_KEY_FILE")]
+    pub operator_key_file: Option<PathBuf>,
+}
+
+impl OperatorKeyArg {
+    pub fn load(&self) -> Result<Option<OperatorKey>> {
+        let text = match &self.operator_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the operator key from {}", path.display()))?,
+            None => match std::env::var("LEAKWATCH_OPERATOR_KEY") {
+                Ok(v) => v,
+                Err(_) => return Ok(None),
+            },
+        };
+        Ok(Some(OperatorKey::from_hex(&text)?))
+    }
+}
+
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = s[i..].to_ascii_uppercase();
+            let mult: usize = match unit.trim_end_matches("IB").trim_end_matches('B') {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                _ => return Err(format!("unknown size unit in {s:?} (use K, M, G)")),
+            };
+            (&s[..i], mult)
+        }
+        None => (s, 1),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?}"))?;
+    Ok((n * mult as f64) as usize)
+}
+
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let s = s.replace('_', "");
+    let (num, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1_000),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1_000_000),
+        Some('g' | 'G' | 'b' | 'B') => (&s[..s.len() - 1], 1_000_000_000),
+        _ => (&s[..], 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("not a count: {s:?}"))
+}

@@ -1,0 +1,264 @@
+//! Handles on a data directory's published state that every action reads: the store's
+//! current snapshot (swapped when another process publishes a generation; erasures that wait
+//! for the writer lock hidden meanwhile) and an in-memory copy of the breach catalogue and
+//! API key digests (reloaded when another connection commits), so a revoked key stops
+//! working within a reload.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+};
+
+use leakwatch_catalog::{Breach, Catalog, CatalogError, keys::ApiKey};
+use leakwatch_store::{Directory, Key, Snapshot, StoreError, read_manifest};
+
+/// The published store, reloaded when its manifest's generation changes.
+#[derive(Debug)]
+pub struct StoreHandle {
+    dir: Arc<dyn Directory>,
+    current: RwLock<Arc<Snapshot>>,
+    /// Erasures accepted while another writer held the store (an import): hidden from every
+    /// answer at once, kept in [`PENDING_FORGET_FILE`] until published.
+    pending: Mutex<Vec<Key>>,
+}
+
+/// Account keys (40 hex digits a line) whose erasure waits for the store's writer lock; in
+/// the data directory, so a server restarted meanwhile still hides and then publishes them.
+pub const PENDING_FORGET_FILE: &str = "pending-forget.txt";
+
+/// What [`StoreHandle::forget`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forgot {
+    /// Published: a new generation forgets the keys.
+    Published,
+    /// Another writer holds the store: the keys are hidden now and published when it is done.
+    Queued,
+}
+
+impl StoreHandle {
+    /// The data directory the store lives in (the store directory's parent), when on disk.
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        Some(self.dir.local_path()?.parent()?.to_path_buf())
+    }
+
+    fn pending_path(&self) -> Option<std::path::PathBuf> {
+        Some(self.data_dir()?.join(PENDING_FORGET_FILE))
+    }
+
+    /// Opens the published generation of a store, hiding the erasures a previous server
+    /// accepted and could not publish.
+    pub fn open(dir: Arc<dyn Directory>) -> Result<StoreHandle, StoreError> {
+        let snap = Snapshot::open(dir.as_ref())?;
+        let handle = StoreHandle {
+            dir,
+            current: RwLock::new(Arc::new(snap)),
+            pending: Mutex::new(Vec::new()),
+        };
+        if let Some(path) = handle.pending_path()
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            let keys: Vec<Key> = text
+                .lines()
+                .map(|l| {
+                    Key::from_hex(l.trim().as_bytes()).ok_or_else(|| {
+                        StoreError::corrupt(PENDING_FORGET_FILE, 0, "a line is not 40 hex digits")
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            *handle.pending.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+            handle.swap_in(handle.snapshot().as_ref().clone());
+        }
+        Ok(handle)
+    }
+
+    /// The snapshot requests read from.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Serves `snap`, with the pending erasures hidden.
+    fn swap_in(&self, snap: Snapshot) {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = if pending.is_empty() {
+            snap
+        } else {
+            snap.with_forgotten(&pending)
+        };
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snap);
+    }
+
+    /// Forgets account keys as `leakwatch forget` does (one publication, taking the store's
+    /// writer lock), then serves the new generation. While another writer (an import) holds
+    /// the lock, the keys are hidden from every answer at once and written to
+    /// [`PENDING_FORGET_FILE`]; [`StoreHandle::publish_pending`] publishes them later.
+    pub fn forget(&self, keys: &[Key]) -> Result<Forgot, StoreError> {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.extend_from_slice(keys);
+            pending.sort_unstable();
+            pending.dedup();
+        }
+        if self.publish_pending()? {
+            return Ok(Forgot::Published);
+        }
+        self.write_pending()?;
+        self.swap_in(self.snapshot().as_ref().clone());
+        Ok(Forgot::Queued)
+    }
+
+    /// Publishes the pending erasures if the writer lock is free; true if it did (or there
+    /// were none), false while another writer holds the store.
+    pub fn publish_pending(&self) -> Result<bool, StoreError> {
+        let keys = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if keys.is_empty() {
+            return Ok(true);
+        }
+        let mut writer = match leakwatch_store::StoreWriter::open(self.dir.clone()) {
+            Err(StoreError::Locked(_)) => return Ok(false),
+            other => other?,
+        };
+        writer.forget(keys.clone())?;
+        drop(writer);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k| !keys.contains(k));
+        self.write_pending()?;
+        self.reload_if_changed()?;
+        Ok(true)
+    }
+
+    /// Replaces (or removes) the pending file: temporary file, fsync, rename.
+    fn write_pending(&self) -> Result<(), StoreError> {
+        let Some(path) = self.pending_path() else {
+            return Ok(());
+        };
+        let keys = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let io = |e| StoreError::Io {
+            path: path.clone(),
+            source: e,
+        };
+        if keys.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            };
+        }
+        let text: String = keys
+            .iter()
+            .map(|k| {
+                k.to_hex(leakwatch_store::Namespace::Account)
+                    .to_ascii_lowercase()
+                    + "\n"
+            })
+            .collect();
+        let tmp = path.with_extension("tmp");
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Swaps in the published generation if it changed; returns whether it did.
+    pub fn reload_if_changed(&self) -> Result<bool, StoreError> {
+        let published = read_manifest(self.dir.as_ref())?.generation;
+        if published == self.snapshot().generation() {
+            return Ok(false);
+        }
+        self.swap_in(Snapshot::open(self.dir.as_ref())?);
+        Ok(true)
+    }
+}
+
+/// The breach catalogue as requests see it: an in-memory copy, reloaded when another
+/// connection (the CLI) commits a change. It is small (HIBP lists about a thousand breaches).
+#[derive(Debug)]
+pub struct CatalogHandle {
+    db: Mutex<Catalog>,
+    version: Mutex<i64>,
+    current: RwLock<Arc<Vec<Breach>>>,
+    keys: RwLock<Arc<HashMap<[u8; 32], ApiKey>>>,
+}
+
+impl CatalogHandle {
+    /// Serves `catalog`.
+    pub fn new(catalog: Catalog) -> Result<CatalogHandle, CatalogError> {
+        let all = catalog.all()?;
+        let keys = catalog.keys_by_digest()?.into_iter().collect();
+        let version = catalog.data_version()?;
+        Ok(CatalogHandle {
+            db: Mutex::new(catalog),
+            version: Mutex::new(version),
+            current: RwLock::new(Arc::new(all)),
+            keys: RwLock::new(Arc::new(keys)),
+        })
+    }
+
+    /// The key a request presents, if it exists (revoked and expired keys included).
+    pub fn key(&self, presented: &str) -> Option<ApiKey> {
+        let digest = leakwatch_catalog::keys::key_digest(presented);
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest)
+            .cloned()
+    }
+
+    /// Queues a sealed notification in the outbox (see `leakwatch_catalog::outbox`).
+    pub fn enqueue(
+        &self,
+        dedupe: Option<&[u8]>,
+        sealed: &[u8],
+    ) -> Result<Option<i64>, CatalogError> {
+        self.write(|db| db.enqueue(dedupe, sealed, leakwatch_catalog::now_unix()))
+    }
+
+    /// Runs `change` on the database connection (blocking: call from a blocking task).
+    pub fn write<T>(
+        &self,
+        change: impl FnOnce(&mut Catalog) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        change(&mut self.db.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Every breach, retired ones included, sorted by Title.
+    pub fn breaches(&self) -> Arc<Vec<Breach>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the catalogue if another connection changed it; returns whether it did.
+    pub fn reload_if_changed(&self) -> Result<bool, CatalogError> {
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let now = db.data_version()?;
+        let mut seen = self.version.lock().unwrap_or_else(|e| e.into_inner());
+        if now == *seen {
+            return Ok(false);
+        }
+        let all = db.all()?;
+        let keys = db.keys_by_digest()?.into_iter().collect();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        *seen = now;
+        Ok(true)
+    }
+}

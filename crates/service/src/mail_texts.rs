@@ -1,0 +1,97 @@
+//! What leakwatch's mails say: the private check's result, breach alerts, and the pieces
+//! they share (a breach's lines, its description without markup).
+
+use leakwatch_catalog::Breach;
+
+/// The body of a breach alert.
+pub(crate) fn alert_text(url: &str, b: &Breach, whose: &str, unsubscribe: &str) -> String {
+    format!(
+        "Hello,\n\na data breach was just loaded into leakwatch at {url}:\n\n  {}\n\n{whose}\n\n{}\n\nWhat to do:\n  1. Change the password of the account there, and of every other account where\n     the same password was used.\n  2. Turn on two-step verification wherever it is offered.\n  3. Expect phishing that quotes the exposed data to look genuine.\n\nYou get this mail because you subscribed to leakwatch's alerts. To stop them:\n  {unsubscribe}\n\n-- \nleakwatch, {url}\n",
+        breach_lines(b, "  "),
+        plain_text(&b.description),
+    )
+}
+
+/// A breach in a mail: title, domain and date, then what it exposed, indented.
+pub(crate) fn breach_lines(b: &Breach, indent: &str) -> String {
+    let domain = if b.domain.is_empty() {
+        "no domain"
+    } else {
+        &b.domain
+    };
+    format!(
+        "{} ({domain}, {})\n{indent}  Exposed: {}",
+        b.title,
+        b.breach_date,
+        b.data_classes.join(", ")
+    )
+}
+
+/// HTML (as HIBP's descriptions hold) reduced to its text.
+pub(crate) fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// The body of a private-check mail.
+pub(crate) fn check_result_text(public_url: &str, found: &[&Breach], loaded: usize) -> String {
+    use std::fmt::Write;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "Hello,\n\nsomeone (we hope you) asked leakwatch at {public_url} to check this address\nagainst the data breaches it holds.\n"
+    );
+    if found.is_empty() {
+        let _ = writeln!(
+            t,
+            "Good news: this address is not in any of the {loaded} breaches loaded here.\n\nThat is no guarantee: not every breach is known, and not every known one is\nloaded. Keep using a different password on every site (a password manager makes\nthat easy) and turn on two-step verification where it is offered."
+        );
+    } else {
+        let _ = writeln!(
+            t,
+            "This address appears in {} data breach{}:\n",
+            found.len(),
+            if found.len() == 1 { "" } else { "es" }
+        );
+        for b in found {
+            let _ = writeln!(t, "  * {}", breach_lines(b, "  "));
+        }
+        let _ = writeln!(
+            t,
+            "\nWhat to do:\n  1. Change the password of each of these accounts, and of every other account\n     where you used the same password. Use a different password for every site;\n     a password manager makes that easy.\n  2. Turn on two-step verification wherever it is offered.\n  3. Expect phishing: mails, messages and calls that quote the exposed data to\n     look genuine. Do not follow links in them; go to the site yourself."
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nNobody but this mailbox was told the result. If you did not ask for this check,\nignore this mail: nothing more will be sent.\n\n-- \nleakwatch, {public_url}"
+    );
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_lose_their_markup() {
+        assert_eq!(
+            plain_text(
+                r#"In 2024, <a href="https://x.example" target="_blank">Fictobank</a> lost &quot;data&quot; &amp; more."#
+            ),
+            r#"In 2024, Fictobank lost "data" & more."#
+        );
+    }
+}

@@ -1,0 +1,402 @@
+//! The outbox's contents: which alerts and impact reports a published breach queues, and
+//! what every mail and webhook call says when the delivery worker asks (looked up at that
+//! moment in the served store and catalogue, so a retired breach or an unsubscribed address
+//! sends nothing). Only this crate composes mail; the texts are in `mail_texts.rs`.
+//!
+//! Alerts are deduplicated per (subscriber, breach) in the outbox and the breach is then
+//! marked alerted: a crash between the two queues nothing twice. Subscribers hear only of
+//! breaches added (HIBP's AddedDate) no earlier than they subscribed.
+
+use std::collections::BTreeSet;
+
+use leakwatch_catalog::{Breach, Catalog, now_unix, outbox::Pending};
+use leakwatch_identity::OperatorKey;
+use leakwatch_notify::{Email, Link, Outgoing, Payload, Subscription, WebhookCall};
+
+use crate::{
+    CatalogHandle, StoreHandle,
+    mail_texts::{alert_text, check_result_text},
+};
+
+/// How long a confirmation link works.
+pub const CONFIRM_LINK_SECS: u64 = 2 * 86_400;
+
+/// What the outbox reads to queue and compose: the served store and catalogue, the operator
+/// key that seals and opens every payload, and the URL people reach the server at, quoted in
+/// mails.
+#[derive(Debug, Clone, Copy)]
+pub struct Mailroom<'a> {
+    /// The served store.
+    pub store: &'a StoreHandle,
+    /// The served catalogue.
+    pub catalog: &'a CatalogHandle,
+    /// The operator key.
+    pub key: &'a OperatorKey,
+    /// The server's public URL, without a trailing slash.
+    pub public_url: &'a str,
+}
+
+/// Queues one alert per (active subscriber, breach in the store not yet alerted) where the
+/// subscriber's address, or an address on its domain, is in the breach; then marks those
+/// breaches alerted. Returns how many alerts were queued.
+pub fn queue_alerts(
+    m: &Mailroom<'_>,
+    catalog: &mut Catalog,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let key = m.key;
+    let snap = m.store.snapshot();
+    let alerted = catalog.alerted_breaches()?;
+    let all = m.catalog.breaches();
+    // Store-local id and catalogue entry of every breach not alerted yet. A breach the
+    // catalogue does not describe (or has retired) is left for later.
+    let new: Vec<(u32, &Breach)> = snap
+        .manifest()
+        .breaches
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !alerted.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        .filter_map(|(id, name)| {
+            all.iter()
+                .find(|b| &b.name == name && !b.is_retired)
+                .map(|b| (id as u32, b))
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let now = now_unix();
+    let mut queued = 0;
+    for subscriber in catalog.subscribers()? {
+        if !subscriber.is_active() {
+            continue;
+        }
+        let Some(subscription) = Subscription::open(&subscriber.sealed, key) else {
+            tracing::warn!(
+                subscriber = subscriber.id,
+                "a subscriber does not open under the operator key; skipped"
+            );
+            continue;
+        };
+        let hits: Vec<(u32, u64)> = match &subscription {
+            Subscription::Email { email } => {
+                let candidates = leakwatch_identity::lookup_candidates(email, None)?;
+                let ids: BTreeSet<u32> = crate::accounts::breach_ids(&snap, &candidates)?
+                    .into_iter()
+                    .collect();
+                new.iter()
+                    .filter(|(id, _)| ids.contains(id))
+                    .map(|&(id, _)| (id, 1))
+                    .collect()
+            }
+            Subscription::Domain { domain, .. } => {
+                let found = crate::domain_search::breached_domain(&snap, key, domain)?;
+                new.iter()
+                    .map(|&(id, b)| {
+                        let n = found
+                            .values()
+                            .filter(|names| names.iter().any(|n| n == &b.name))
+                            .count() as u64;
+                        (id, n)
+                    })
+                    .filter(|&(_, n)| n > 0)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        // Only breaches added after the subscriber subscribed (HIBP's AddedDate; a tie
+        // alerts): whoever subscribes later can check the older ones themselves.
+        let verified = subscriber.verified.unwrap_or(0);
+        let added_after = |id: u32| {
+            new.iter()
+                .find(|(i, _)| *i == id)
+                .and_then(|(_, b)| leakwatch_catalog::parse_date_time(&b.added_date))
+                .is_none_or(|added| verified <= added)
+        };
+        for (id, accounts) in hits.into_iter().filter(|&(id, _)| added_after(id)) {
+            let breach = snap.manifest().breaches[id as usize].clone();
+            let dedupe = format!("alert {} {}", subscriber.id, breach.to_lowercase());
+            let payload = Payload::BreachAlert {
+                subscriber: subscriber.id,
+                breach,
+                accounts,
+            };
+            if catalog
+                .enqueue(Some(dedupe.as_bytes()), &payload.seal(key), now)?
+                .is_some()
+            {
+                queued += 1;
+            }
+        }
+    }
+    for (_, b) in &new {
+        catalog.mark_alerted(&b.name, now)?;
+    }
+    if queued > 0 {
+        tracing::info!(queued, "breach alerts queued");
+    }
+    Ok(queued)
+}
+
+/// Queues one impact report per (vendor, live breach not assessed yet) that matches, to
+/// the vendor's owner when it is an e-mail address; then marks those breaches assessed.
+/// Breaches already in the catalogue when the inventory is first used are assessed too:
+/// a vendor's past breach is news to its customer.
+pub fn queue_impact_alerts(
+    m: &Mailroom<'_>,
+    catalog: &mut Catalog,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let key = m.key;
+    let done = catalog.impact_alerted()?;
+    let all = m.catalog.breaches();
+    let new: Vec<&Breach> = all
+        .iter()
+        .filter(|b| !b.is_retired && !done.iter().any(|d| d.eq_ignore_ascii_case(&b.name)))
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let vendors = catalog.vendors()?;
+    let now = now_unix();
+    let mut queued = 0;
+    for b in &new {
+        for v in &vendors {
+            if v.matches(&b.domain, b.vendor.as_deref()).is_none() {
+                continue;
+            }
+            let Ok(owner) = leakwatch_identity::normalize_email(&v.owner) else {
+                continue;
+            };
+            let dedupe = format!("impact {} {}", v.name.to_lowercase(), b.name.to_lowercase());
+            let payload = Payload::VendorImpact {
+                breach: b.name.clone(),
+                vendor: v.name.clone(),
+                owner,
+            };
+            if catalog
+                .enqueue(Some(dedupe.as_bytes()), &payload.seal(key), now)?
+                .is_some()
+            {
+                queued += 1;
+            }
+        }
+        catalog.mark_impact_alerted(&b.name, now)?;
+    }
+    if queued > 0 {
+        tracing::info!(queued, "vendor impact reports queued");
+    }
+    Ok(queued)
+}
+
+/// What to send for a queued notification, looked up now in the served store and catalogue.
+pub fn compose(
+    m: &Mailroom<'_>,
+    catalog: &Catalog,
+    pending: &Pending,
+    payload: Payload,
+) -> Result<Outgoing, String> {
+    let (key, url) = (m.key, m.public_url);
+    match payload {
+        Payload::CheckResult { email } => check_result(m, pending, url, email),
+        Payload::ConfirmSubscription { email } => {
+            let token = Link::Confirm {
+                email: email.clone(),
+                expires: pending.created + CONFIRM_LINK_SECS,
+            }
+            .token(key);
+            Ok(Outgoing::Mail(Email {
+                to: email,
+                subject: "Confirm your leakwatch alerts".to_owned(),
+                text: format!(
+                    "Hello,\n\nsomeone (we hope you) asked {url} to send this address an alert whenever\na newly loaded data breach contains it. To confirm, open this link within two days:\n\n  {url}/api/v1/subscriptions/confirm?token={token}\n\nIf you did not ask for this, ignore this mail: without the link nothing happens\nand nothing more will be sent.\n\n-- \nleakwatch, {url}\n"
+                ),
+                id: format!("confirm.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
+        Payload::ConfirmOptOut { email } => {
+            let token = Link::OptOut {
+                email: email.clone(),
+                expires: pending.created + CONFIRM_LINK_SECS,
+            }
+            .token(key);
+            Ok(Outgoing::Mail(Email {
+                to: email,
+                subject: "Confirm: hide this address in leakwatch".to_owned(),
+                text: format!(
+                    "Hello,\n\nsomeone (we hope you) asked {url} to hide this address: it would no longer\nappear in any search of {url} or any alert, for any data breach, now or later.\nTo confirm, open this link within two days and press the button:\n\n  {url}/api/v1/opt-out/confirm?token={token}\n\nIf you did not ask for this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
+                ),
+                id: format!("optout.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
+        Payload::VerifyDomain {
+            subscriber,
+            address,
+        } => {
+            let row = catalog
+                .subscriber(subscriber)
+                .map_err(|e| e.to_string())?
+                .ok_or("the domain registration was removed before delivery")?;
+            let Some(Subscription::Domain { domain, .. }) = Subscription::open(&row.sealed, key)
+            else {
+                return Err("the registration does not open under the operator key".to_owned());
+            };
+            let token = Link::VerifyDomain {
+                subscriber,
+                expires: pending.created + crate::domains::VERIFY_LINK_SECS,
+            }
+            .token(key);
+            Ok(Outgoing::Mail(Email {
+                to: address,
+                subject: format!("Verify {domain} for leakwatch"),
+                text: format!(
+                    "Hello,\n\nsomeone asked leakwatch at {url} to let them search {domain} for breached\naddresses and to alert them when a new breach holds addresses on it. This mail\ngoes to a role address of the domain so that only its administrators can agree.\nTo verify the domain, open this link within two days:\n\n  {url}/api/v1/domains/verify?token={token}\n\nIf you did not expect this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
+                ),
+                id: format!("verify.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
+        Payload::VendorImpact {
+            breach,
+            vendor,
+            owner,
+        } => vendor_impact(m, catalog, pending, url, (breach, vendor, owner)),
+        Payload::BreachAlert {
+            subscriber,
+            breach,
+            accounts,
+        } => breach_alert(
+            (m, catalog, pending),
+            (url, key),
+            subscriber,
+            breach,
+            accounts,
+        ),
+        _ => Err("this server cannot compose that notification".to_owned()),
+    }
+}
+
+/// The result of a private check, mailed to the address checked.
+fn check_result(
+    m: &Mailroom<'_>,
+    pending: &Pending,
+    url: &str,
+    email: String,
+) -> Result<Outgoing, String> {
+    let candidates = leakwatch_identity::lookup_candidates(&email, None)
+        .map_err(|_| "the queued address is no longer valid".to_owned())?;
+    let snap = m.store.snapshot();
+    let ids = crate::accounts::breach_ids(&snap, &candidates).map_err(|e| e.to_string())?;
+    let all = m.catalog.breaches();
+    let live: Vec<&Breach> = all.iter().filter(|b| !b.is_retired).collect();
+    // The owner sees every breach the address is in, sensitive ones included (HIBP
+    // shows those to verified owners, which a mailbox's reader is).
+    let mut found: Vec<&Breach> = ids
+        .iter()
+        .filter_map(|&id| snap.breach_name(id))
+        .filter_map(|name| live.iter().copied().find(|b| b.name == name))
+        .collect();
+    found.sort_by(|a, b| b.breach_date.cmp(&a.breach_date).then(a.name.cmp(&b.name)));
+    found.dedup_by(|a, b| a.name == b.name);
+    Ok(Outgoing::Mail(Email {
+        to: email,
+        subject: "Your leakwatch check".to_owned(),
+        text: check_result_text(url, &found, live.len()),
+        id: format!("check.{}.{}", pending.id, pending.created),
+        unsubscribe: None,
+    }))
+}
+
+/// A vendor's impact report, mailed to the vendor's owner: (breach, vendor, owner).
+fn vendor_impact(
+    m: &Mailroom<'_>,
+    catalog: &Catalog,
+    pending: &Pending,
+    url: &str,
+    (breach, vendor, owner): (String, String, String),
+) -> Result<Outgoing, String> {
+    let report = crate::vendors::report((m.store, m.catalog), catalog, Some(m.key), &breach)?
+        .ok_or("the breach no longer matches a vendor")?;
+    let v = report
+        .vendors
+        .iter()
+        .find(|v| v.vendor == vendor)
+        .ok_or("the vendor was removed before delivery")?;
+    Ok(Outgoing::Mail(Email {
+        to: owner,
+        subject: format!(
+            "leakwatch: vendor {} hit by the {} breach (risk {:.1})",
+            v.vendor, report.breach.title, v.risk
+        ),
+        text: format!(
+            "Hello,\n\nyou own the relationship with {} in leakwatch's vendor inventory at {url}.\n\n{}\n-- \nleakwatch, {url}\n",
+            v.vendor,
+            crate::impact::render_text(&report)
+        ),
+        id: format!("impact.{}.{}", pending.id, pending.created),
+        unsubscribe: None,
+    }))
+}
+
+/// A breach alert to a subscriber: a mail, or a signed webhook call for a domain with one.
+fn breach_alert(
+    (m, catalog, pending): (&Mailroom<'_>, &Catalog, &Pending),
+    (url, key): (&str, &leakwatch_identity::OperatorKey),
+    subscriber: i64,
+    breach: String,
+    accounts: u64,
+) -> Result<Outgoing, String> {
+    let row = catalog
+        .subscriber(subscriber)
+        .map_err(|e| e.to_string())?
+        .filter(|s| s.is_active())
+        .ok_or("the subscriber unsubscribed before delivery")?;
+    let subscription = Subscription::open(&row.sealed, key)
+        .ok_or("the subscription does not open under the operator key")?;
+    let all = m.catalog.breaches();
+    let b = all
+        .iter()
+        .find(|b| b.name == breach && !b.is_retired)
+        .ok_or("the breach was retired before delivery")?;
+    let unsubscribe = format!(
+        "{url}/api/v1/unsubscribe?token={}",
+        Link::Unsubscribe { subscriber }.token(key)
+    );
+    if let Subscription::Domain {
+        domain,
+        webhook: Some(hook),
+        ..
+    } = &subscription
+    {
+        let delivery = format!("alert.{}.{}", pending.id, pending.created);
+        let body = serde_json::json!({
+            "event": "breach.alert",
+            "delivery": delivery,
+            "domain": domain,
+            "accounts": accounts,
+            "breach": b,
+        });
+        return Ok(Outgoing::Webhook(WebhookCall {
+            url: hook.url.clone(),
+            secret: hook.secret.clone(),
+            event: "breach.alert",
+            delivery,
+            body: serde_json::to_vec(&body).map_err(|e| e.to_string())?,
+        }));
+    }
+    let whose = match &subscription {
+        Subscription::Domain { domain, .. } => format!(
+            "{accounts} address{} on {domain} {} in it.",
+            if accounts == 1 { "" } else { "es" },
+            if accounts == 1 { "is" } else { "are" }
+        ),
+        _ => "Your address is in it.".to_owned(),
+    };
+    Ok(Outgoing::Mail(Email {
+        to: subscription.recipient().to_owned(),
+        subject: format!("leakwatch alert: {}", b.title),
+        text: alert_text(url, b, &whose, &unsubscribe),
+        id: format!("alert.{}.{}", pending.id, pending.created),
+        unsubscribe: Some(unsubscribe),
+    }))
+}

@@ -1,0 +1,100 @@
+//! Who an action is for. Every action of the service layer names its principal: an API key
+//! presented to the server, or the operator at a shell on the machine. Scope checks, tenancy
+//! and the audit trail are decided from it, in one place.
+
+use std::fmt;
+
+/// The one on whose behalf an action runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Principal {
+    /// An API key (`hibp-api-key`), as the catalogue records it.
+    ApiKey {
+        /// Its id in the catalogue.
+        id: i64,
+        /// Who it was issued to.
+        name: String,
+    },
+    /// The operator running the CLI: the OS user.
+    Operator {
+        /// The user name (from the password database; the uid when it has none).
+        user: String,
+        /// The real user id.
+        uid: u32,
+    },
+}
+
+impl Principal {
+    /// The operator at this process's shell: its real uid and that user's name.
+    pub fn operator() -> Principal {
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        Principal::Operator {
+            user: user_name(uid).unwrap_or_else(|| uid.to_string()),
+            uid,
+        }
+    }
+
+    /// An API key's principal.
+    pub fn api_key(id: i64, name: &str) -> Principal {
+        Principal::ApiKey {
+            id,
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Principal::ApiKey { id, name } => write!(f, "API key {id} ({name})"),
+            Principal::Operator { user, uid } => write!(f, "operator {user} (uid {uid})"),
+        }
+    }
+}
+
+/// The login name of `uid` in the password database.
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: an all-zero `passwd` is a valid value of this plain C struct (null pointers,
+    // zero ids); getpwuid_r only writes it.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call: `pwd` and `found` are live locals, `buf`
+    // is a writable buffer of the length passed; the strings it fills point into `buf`.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success `pw_name` is a NUL-terminated string inside `buf`, alive here.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_is_this_process_s_real_user() {
+        let Principal::Operator { user, uid } = Principal::operator() else {
+            panic!("not an operator");
+        };
+        // SAFETY: getuid has no preconditions.
+        assert_eq!(uid, unsafe { libc::getuid() });
+        // An independent reading of the name: `id -un` (coreutils).
+        let id = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        assert_eq!(user, String::from_utf8_lossy(&id.stdout).trim());
+    }
+}

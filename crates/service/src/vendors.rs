@@ -1,0 +1,81 @@
+//! The vendor inventory's impact reports: which vendors a live breach hits, and how many
+//! addresses of the verified domains it holds.
+
+use leakwatch_catalog::Catalog;
+use leakwatch_identity::OperatorKey;
+use leakwatch_notify::Subscription;
+use leakwatch_store::Snapshot;
+
+use crate::{
+    CatalogHandle, StoreHandle,
+    impact::{DomainExposure, ImpactReport},
+};
+
+/// How many addresses of each verified domain (of any key) are in `breach`.
+pub fn your_domains(
+    key: Option<&OperatorKey>,
+    catalog: &Catalog,
+    snap: &Snapshot,
+    breach: &str,
+) -> Result<Vec<DomainExposure>, String> {
+    let Some(key) = key else {
+        return Ok(Vec::new());
+    };
+    let mut domains: Vec<String> = catalog
+        .subscribers()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|s| s.is_active())
+        .filter_map(|s| match Subscription::open(&s.sealed, key)? {
+            Subscription::Domain { domain, .. } => Some(domain),
+            _ => None,
+        })
+        .collect();
+    domains.sort();
+    domains.dedup();
+    let mut out = Vec::new();
+    for domain in domains {
+        let found =
+            crate::domain_search::breached_domain(snap, key, &domain).map_err(|e| e.to_string())?;
+        let n = found
+            .values()
+            .filter(|names| names.iter().any(|n| n == breach))
+            .count() as u64;
+        if n > 0 {
+            out.push(DomainExposure {
+                domain,
+                addresses: n,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The impact report of the live breach `name`, if a vendor matches it: over the served
+/// store and catalogue (`handles`), the catalogue connection to read the inventory and
+/// subscribers from, and the operator key that opens the verified domains (none: no domain
+/// counts).
+pub fn report(
+    (store, breaches): (&StoreHandle, &CatalogHandle),
+    catalog: &Catalog,
+    key: Option<&OperatorKey>,
+    name: &str,
+) -> Result<Option<ImpactReport>, String> {
+    let all = breaches.breaches();
+    let Some(breach) = all
+        .iter()
+        .find(|b| b.name.eq_ignore_ascii_case(name) && !b.is_retired)
+    else {
+        return Ok(None);
+    };
+    let vendors = catalog.vendors().map_err(|e| e.to_string())?;
+    if !vendors.iter().any(|v| {
+        v.matches(&breach.domain, breach.vendor.as_deref())
+            .is_some()
+    }) {
+        return Ok(None);
+    }
+    let snap = store.snapshot();
+    let domains = your_domains(key, catalog, &snap, &breach.name)?;
+    Ok(crate::impact::impact(breach, &vendors, domains))
+}
