@@ -84,7 +84,11 @@ fn fixture() -> &'static Fixture {
         state.operator_key = Some(leakwatch_identity::OperatorKey::from_bytes(&[7; 32]));
         // Mail is queued in the outbox, never sent: no delivery worker runs here.
         let mailer = Mailer::new("smtp://127.0.0.1:9", "leakwatch@example.org", None).unwrap();
-        let mut mail = MailSetup::new(mailer, catalog_path, "https://leakwatch.example".into());
+        let mut mail = MailSetup::new(
+            mailer,
+            leakwatch_service::DataDir::new(tmp.path()),
+            "https://leakwatch.example".into(),
+        );
         mail.limits = CheckLimits {
             per_ip_per_hour: u32::MAX,
             per_address_per_day: u32::MAX,

@@ -11,7 +11,6 @@
 use std::{
     hash::{BuildHasher, RandomState},
     net::SocketAddr,
-    path::PathBuf,
     sync::{Arc, Mutex, mpsc::Sender},
 };
 
@@ -21,6 +20,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use leakwatch_notify::{Mailer, Payload, RetryPolicy};
+use leakwatch_service::DataDir;
 
 use crate::{ApiError, AppState, v3::query_param};
 
@@ -55,8 +55,9 @@ impl Default for CheckLimits {
 pub struct MailSetup {
     /// The SMTP server.
     pub mailer: Mailer,
-    /// The catalogue database, which the delivery worker opens on its own connection.
-    pub catalog_path: PathBuf,
+    /// The data directory: its catalogue, which the delivery worker opens on its own
+    /// connection, and the lock that makes that worker the only one.
+    pub data: DataDir,
     /// The URL people reach this server at, quoted in mails.
     pub public_url: String,
     /// Retry and lease policy of the delivery worker.
@@ -72,10 +73,10 @@ pub struct MailSetup {
 
 impl MailSetup {
     /// Mail setup with the default retry policy and limits.
-    pub fn new(mailer: Mailer, catalog_path: PathBuf, public_url: String) -> Self {
+    pub fn new(mailer: Mailer, data: DataDir, public_url: String) -> Self {
         MailSetup {
             mailer,
-            catalog_path,
+            data,
             public_url: public_url.trim_end_matches('/').to_owned(),
             retry: RetryPolicy::default(),
             limits: CheckLimits::default(),

@@ -21,6 +21,10 @@ use std::{
 };
 
 use axum::{extract::State, response::Response};
+use leakwatch_datadir::{
+    DataDir,
+    status::{ImportStatus, SyncStatus, read_running},
+};
 use leakwatch_store::Namespace;
 
 use crate::{
@@ -260,12 +264,8 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
         let n: u64 = snap.segments(ns).iter().map(|s| s.bytes()).sum();
         let _ = writeln!(out, "leakwatch_store_bytes{{namespace=\"{ns}\"}} {n}");
     }
-    render_import(&mut out, state.store.data_dir().as_deref());
-    render_sync(
-        &mut out,
-        state.store.data_dir().as_deref(),
-        &state.store.snapshot(),
-    );
+    render_import(&mut out, state.store.data_dir());
+    render_sync(&mut out, state.store.data_dir(), &state.store.snapshot());
     // The outbox: a short read of the catalogue (a blocking one, but one indexed count).
     if state.mail.is_some()
         && let Ok(counts) = state.catalog.write(|c| c.outbox_counts())
@@ -286,13 +286,10 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
 }
 
 /// The import running on this data directory, from the status file `leakwatch ingest` keeps
-/// there (`leakwatch_ingest::STATUS_FILE`: pid, phase, counts). A file whose process is gone
-/// (a killed import) counts as no import.
-fn render_import(out: &mut String, data: Option<&std::path::Path>) {
-    let status = data
-        .and_then(|d| std::fs::read(d.join("import-status.json")).ok())
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .filter(|v| v["pid"].as_u64().is_some_and(process_is_leakwatch));
+/// there (`ImportStatus`: pid, phase, counts). A file whose process is gone (a killed
+/// import) counts as no import.
+fn render_import(out: &mut String, data: Option<&DataDir>) {
+    let status: Option<ImportStatus> = data.and_then(|d| read_running(&d.import_status()));
     out.push_str(
         "# HELP leakwatch_import_running 1 while an import into this data directory runs.
 # TYPE leakwatch_import_running gauge
@@ -306,9 +303,8 @@ fn render_import(out: &mut String, data: Option<&std::path::Path>) {
     let Some(v) = status else {
         return;
     };
-    let phase: String = v["phase"]
-        .as_str()
-        .unwrap_or("")
+    let phase: String = v
+        .phase
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
         .collect();
@@ -316,29 +312,29 @@ fn render_import(out: &mut String, data: Option<&std::path::Path>) {
 # TYPE leakwatch_import_phase gauge
 ");
     let _ = writeln!(out, "leakwatch_import_phase{{phase=\"{phase}\"}} 1");
-    for (name, field, help) in [
+    for (name, value, help) in [
         (
             "leakwatch_import_lines_read",
-            "lines",
+            Some(v.lines),
             "Lines the running import has read.",
         ),
         (
             "leakwatch_import_bytes_read",
-            "bytes_read",
+            Some(v.bytes_read),
             "Input bytes the running import has read.",
         ),
         (
             "leakwatch_import_bytes_total",
-            "bytes_total",
+            v.bytes_total,
             "The running import's input size, when known.",
         ),
         (
             "leakwatch_import_started_seconds",
-            "started_unix",
+            Some(v.started_unix),
             "When the running import started (Unix time).",
         ),
     ] {
-        if let Some(n) = v[field].as_u64() {
+        if let Some(n) = value {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {n}");
         }
     }
@@ -347,49 +343,44 @@ fn render_import(out: &mut String, data: Option<&std::path::Path>) {
 /// The sync running on this data directory (from `<data>/sync/status.json`, which
 /// `leakwatch sync` keeps: a file whose process is gone counts as no sync), and when each
 /// mirrored namespace last changed by a sync (from the manifest).
-fn render_sync(out: &mut String, data: Option<&std::path::Path>, snap: &leakwatch_store::Snapshot) {
-    let status = data
-        .and_then(|d| std::fs::read(d.join("sync").join("status.json")).ok())
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .filter(|v| v["pid"].as_u64().is_some_and(process_is_leakwatch));
+fn render_sync(out: &mut String, data: Option<&DataDir>, snap: &leakwatch_store::Snapshot) {
+    let status: Option<SyncStatus> = data.and_then(|d| read_running(&d.sync_status()));
     let _ = writeln!(
         out,
         "# HELP leakwatch_sync_running 1 while `leakwatch sync` runs on this data directory.\n# TYPE leakwatch_sync_running gauge\nleakwatch_sync_running {}",
         u8::from(status.is_some())
     );
     if let Some(v) = status {
-        let ns = match v["namespace"].as_str() {
-            Some("ntlm") => "ntlm",
+        let ns = match v.namespace.as_str() {
+            "ntlm" => "ntlm",
             _ => "sha1",
         };
-        for (name, field, help) in [
+        for (name, n, help) in [
             (
                 "leakwatch_sync_ranges_done",
-                "ranges_done",
+                v.ranges_done,
                 "Ranges the running sync has answers for.",
             ),
             (
                 "leakwatch_sync_ranges_total",
-                "ranges_total",
+                v.ranges_total,
                 "Ranges a sync asks for.",
             ),
             (
                 "leakwatch_sync_bytes_received",
-                "bytes_received",
+                v.bytes_received,
                 "Body bytes the running sync has received.",
             ),
             (
                 "leakwatch_sync_started_seconds",
-                "started_unix",
+                v.started_unix,
                 "When the running sync started (Unix time).",
             ),
         ] {
-            if let Some(n) = v[field].as_u64() {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{namespace=\"{ns}\"}} {n}"
-                );
-            }
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{namespace=\"{ns}\"}} {n}"
+            );
         }
     }
     let mirrors = &snap.manifest().mirrors;
@@ -404,10 +395,4 @@ fn render_sync(out: &mut String, data: Option<&std::path::Path>, snap: &leakwatc
             );
         }
     }
-}
-
-/// Whether `pid` is a running leakwatch process (Linux: its /proc entry).
-fn process_is_leakwatch(pid: u64) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| c.windows(9).any(|w| w == b"leakwatch"))
 }

@@ -20,7 +20,7 @@ pub(crate) fn start_worker(
     stop: Arc<AtomicBool>,
 ) -> Option<std::thread::JoinHandle<()>> {
     let (mail, key) = state.mailing()?;
-    let lock_path = mail.catalog_path.with_file_name("outbox.lock");
+    let lock_path = mail.data.outbox_lock();
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -33,7 +33,7 @@ pub(crate) fn start_worker(
         );
         return None;
     }
-    let catalog = match Catalog::open(&mail.catalog_path) {
+    let catalog = match Catalog::open(&mail.data.catalog()) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("outbox worker not started: {e}");

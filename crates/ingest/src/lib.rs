@@ -45,7 +45,6 @@ use leakwatch_store::{
 
 pub use dump::{ColumnMap, DumpOptions, Field};
 pub use parse::Format;
-pub use progress::{ImportStatus, STATUS_FILE};
 pub use reseal::{AliasCompaction, ResealSummary, compact_aliases, reseal};
 pub use source::Source;
 
@@ -146,27 +145,28 @@ pub struct IngestOptions {
     /// Seals e-mail aliases for domain search; `None` stores no aliases.
     pub operator_key: Option<OperatorKey>,
     /// Where to keep the import's status for a running server's metrics
-    /// ([`ImportStatus`]); `None` writes none.
+    /// (`leakwatch_datadir::status::ImportStatus`); `None` writes none.
     pub status_file: Option<PathBuf>,
 }
 
 impl IngestOptions {
     /// Defaults: 2 GiB, every core, spill and rejects beside the given data directory.
     pub fn new(data_dir: &std::path::Path) -> Self {
+        let data = leakwatch_datadir::DataDir::new(data_dir);
         IngestOptions {
             format: None,
             memory: 2 << 30,
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
-            tmp_dir: data_dir.join("tmp"),
-            rejects_path: data_dir.join("rejects").join(format!("{}.txt", unix_now())),
+            tmp_dir: data.tmp(),
+            rejects_path: data.rejects(unix_now()),
             reject_sample: 1000,
             progress: true,
             breach: None,
             dump: DumpOptions::default(),
             operator_key: None,
-            status_file: Some(data_dir.join(progress::STATUS_FILE)),
+            status_file: Some(data.import_status()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Progress reporting: a bar with rate and ETA on a terminal, a log line every few seconds
 //! otherwise (CI logs, pipes), nothing when disabled; and, whatever the terminal, a small
-//! JSON status file in the data directory ([`STATUS_FILE`]) that a running server reads
+//! JSON status file in the data directory (`DataDir::import_status`) that a running server reads
 //! for its import metrics. A thread replaces it atomically once a second; it is removed when
 //! the import ends, however it ends (a killed import's file names a process that is gone).
 //! It holds counts and phases, never input content.
@@ -15,28 +15,7 @@ use std::{
 };
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// Name of the import status file in the data directory.
-pub const STATUS_FILE: &str = "import-status.json";
-
-/// What [`STATUS_FILE`] holds while an import runs.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct ImportStatus {
-    /// The importing process.
-    pub pid: u32,
-    /// When it started (Unix seconds).
-    pub started_unix: u64,
-    /// When this status was written (Unix seconds).
-    pub updated_unix: u64,
-    /// `reading`, or the phase after it (`sorting sha1`…).
-    pub phase: String,
-    /// Lines read so far.
-    pub lines: u64,
-    /// Input bytes read so far (compressed bytes for a compressed file).
-    pub bytes_read: u64,
-    /// The input's size, when known.
-    pub bytes_total: Option<u64>,
-}
+use leakwatch_datadir::{Durability, replace_file, status::ImportStatus, temporary_of};
 
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
@@ -93,11 +72,8 @@ impl StatusFile {
 fn write_status(path: &std::path::Path, state: &std::sync::Mutex<ImportStatus>) {
     let mut status = state.lock().unwrap_or_else(|e| e.into_inner()).clone();
     status.updated_unix = leakwatch_store::unix_now();
-    let tmp = path.with_extension("json.tmp");
-    if let Ok(bytes) = serde_json::to_vec(&status)
-        && std::fs::write(&tmp, bytes).is_ok()
-    {
-        let _ = std::fs::rename(&tmp, path);
+    if let Ok(bytes) = serde_json::to_vec(&status) {
+        let _ = replace_file(path, &bytes, Durability::BestEffort);
     }
 }
 
@@ -108,7 +84,7 @@ impl Drop for StatusFile {
             let _ = writer.join();
         }
         let _ = std::fs::remove_file(&self.path);
-        let _ = std::fs::remove_file(self.path.with_extension("json.tmp"));
+        let _ = std::fs::remove_file(temporary_of(&self.path));
     }
 }
 

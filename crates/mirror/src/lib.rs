@@ -125,6 +125,10 @@ pub struct SyncOptions {
     pub progress: bool,
     /// Where journals, the rejects sample and the sync lock live (outside the store).
     pub work_dir: PathBuf,
+    /// The running sync's progress (`leakwatch_datadir::status::SyncStatus`), rewritten about
+    /// once a second and removed when a namespace's sync ends; the server turns it into
+    /// `leakwatch_sync_*` metrics. Counts only.
+    pub status_file: PathBuf,
 }
 
 /// What one namespace's sync did.
@@ -161,11 +165,6 @@ pub struct NamespaceReport {
     /// Wall time.
     pub seconds: f64,
 }
-
-/// The running sync's progress, in its work directory (`<data>/sync/`), rewritten about once
-/// a second and removed when the namespace's sync ends; the server turns it into
-/// `leakwatch_sync_*` metrics. Counts only.
-pub const STATUS_FILE: &str = "status.json";
 
 /// Rejected lines sampled per namespace.
 const REJECTS_SAMPLE: usize = 1000;
@@ -294,7 +293,7 @@ fn sync_namespace(
         ..NamespaceReport::default()
     };
     let progress = Progress::new(options.progress, ns, u64::from(resumed))
-        .with_status_file(options.work_dir.join(STATUS_FILE));
+        .with_status_file(options.status_file.clone());
 
     let fetched = runtime.block_on(fetch_all(
         fetcher,
@@ -550,6 +549,7 @@ mod tests {
             ca_cert: None,
             progress: false,
             work_dir: work.to_owned(),
+            status_file: work.join("status.json"),
         }
     }
 

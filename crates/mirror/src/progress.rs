@@ -10,6 +10,7 @@ use std::{
 
 use leakwatch_store::{Namespace, unix_now};
 
+use leakwatch_datadir::{Durability, replace_file, status::SyncStatus};
 use leakwatch_store::RANGES;
 
 use crate::{MirrorError, REJECTS_SAMPLE, Result, parse};
@@ -82,7 +83,7 @@ impl Rejects {
 }
 
 /// A bar with rate and ETA on a terminal; a line every ten seconds otherwise; and the
-/// status file ([`STATUS_FILE`]) whatever the terminal.
+/// status file (`SyncOptions::status_file`) whatever the terminal.
 pub(crate) struct Progress {
     bar: Option<indicatif::ProgressBar>,
     log: bool,
@@ -146,18 +147,17 @@ impl Progress {
         let Some(path) = &self.status else {
             return;
         };
-        let status = serde_json::json!({
-            "pid": std::process::id(),
-            "namespace": self.ns.name(),
-            "started_unix": self.started_unix,
-            "updated_unix": unix_now(),
-            "ranges_done": self.pos.get(),
-            "ranges_total": RANGES,
-            "bytes_received": bytes,
-        });
-        let tmp = path.with_extension("tmp");
-        if std::fs::write(&tmp, status.to_string()).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
+        let status = SyncStatus {
+            pid: std::process::id(),
+            namespace: self.ns.name().to_owned(),
+            started_unix: self.started_unix,
+            updated_unix: unix_now(),
+            ranges_done: self.pos.get(),
+            ranges_total: u64::from(RANGES),
+            bytes_received: bytes,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&status) {
+            let _ = replace_file(path, &bytes, Durability::BestEffort);
         }
     }
 

@@ -10,6 +10,7 @@ use std::{
 };
 
 use leakwatch_catalog::{Breach, Catalog, CatalogError, keys::ApiKey};
+use leakwatch_datadir::{DataDir, Durability, replace_file};
 use leakwatch_store::{Directory, Key, Snapshot, StoreError, read_manifest};
 
 /// The published store, reloaded when its manifest's generation changes.
@@ -18,13 +19,11 @@ pub struct StoreHandle {
     dir: Arc<dyn Directory>,
     current: RwLock<Arc<Snapshot>>,
     /// Erasures accepted while another writer held the store (an import): hidden from every
-    /// answer at once, kept in [`PENDING_FORGET_FILE`] until published.
+    /// answer at once, kept in the data directory's pending-forget file until published.
     pending: Mutex<Vec<Key>>,
+    /// The data directory the store lives in, when it is on disk in one.
+    data: Option<DataDir>,
 }
-
-/// Account keys (40 hex digits a line) whose erasure waits for the store's writer lock; in
-/// the data directory, so a server restarted meanwhile still hides and then publishes them.
-pub const PENDING_FORGET_FILE: &str = "pending-forget.txt";
 
 /// What [`StoreHandle::forget`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,23 +35,38 @@ pub enum Forgot {
 }
 
 impl StoreHandle {
-    /// The data directory the store lives in (the store directory's parent), when on disk.
-    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
-        Some(self.dir.local_path()?.parent()?.to_path_buf())
+    /// The data directory the store lives in, when it was opened in one.
+    pub fn data_dir(&self) -> Option<&DataDir> {
+        self.data.as_ref()
     }
 
     fn pending_path(&self) -> Option<std::path::PathBuf> {
-        Some(self.data_dir()?.join(PENDING_FORGET_FILE))
+        Some(self.data.as_ref()?.pending_forget())
     }
 
-    /// Opens the published generation of a store, hiding the erasures a previous server
-    /// accepted and could not publish.
+    /// Opens the published generation of a store on its own, outside a data directory (a
+    /// store in memory, say): erasures that wait for the writer lock are not kept on disk.
     pub fn open(dir: Arc<dyn Directory>) -> Result<StoreHandle, StoreError> {
+        StoreHandle::open_with(dir, None)
+    }
+
+    /// Opens the published generation of the store of data directory `data`, hiding the
+    /// erasures a previous server accepted and could not publish.
+    pub fn open_in(data: &DataDir) -> Result<StoreHandle, StoreError> {
+        let dir = leakwatch_store::MmapDirectory::open(data.store())?;
+        StoreHandle::open_with(Arc::new(dir), Some(data.clone()))
+    }
+
+    fn open_with(
+        dir: Arc<dyn Directory>,
+        data: Option<DataDir>,
+    ) -> Result<StoreHandle, StoreError> {
         let snap = Snapshot::open(dir.as_ref())?;
         let handle = StoreHandle {
             dir,
             current: RwLock::new(Arc::new(snap)),
             pending: Mutex::new(Vec::new()),
+            data,
         };
         if let Some(path) = handle.pending_path()
             && let Ok(text) = std::fs::read_to_string(&path)
@@ -61,7 +75,7 @@ impl StoreHandle {
                 .lines()
                 .map(|l| {
                     Key::from_hex(l.trim().as_bytes()).ok_or_else(|| {
-                        StoreError::corrupt(PENDING_FORGET_FILE, 0, "a line is not 40 hex digits")
+                        StoreError::corrupt("pending-forget.txt", 0, "a line is not 40 hex digits")
                     })
                 })
                 .collect::<Result<_, _>>()?;
@@ -93,7 +107,7 @@ impl StoreHandle {
     /// Forgets account keys as `leakwatch forget` does (one publication, taking the store's
     /// writer lock), then serves the new generation. While another writer (an import) holds
     /// the lock, the keys are hidden from every answer at once and written to
-    /// [`PENDING_FORGET_FILE`]; [`StoreHandle::publish_pending`] publishes them later.
+    /// the pending-forget file; [`StoreHandle::publish_pending`] publishes them later.
     pub fn forget(&self, keys: &[Key]) -> Result<Forgot, StoreError> {
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -163,16 +177,7 @@ impl StoreHandle {
                     + "\n"
             })
             .collect();
-        let tmp = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&tmp).map_err(io)?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io)?;
-        }
+        replace_file(&path, text.as_bytes(), Durability::Synced).map_err(io)?;
         Ok(())
     }
 

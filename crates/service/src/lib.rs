@@ -17,5 +17,6 @@ pub mod outbox;
 mod principal;
 pub mod vendors;
 
-pub use handles::{CatalogHandle, Forgot, PENDING_FORGET_FILE, StoreHandle};
+pub use handles::{CatalogHandle, Forgot, StoreHandle};
+pub use leakwatch_datadir::DataDir;
 pub use principal::Principal;

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use leakwatch_datadir::DataDir;
 use leakwatch_store::{MmapDirectory, Snapshot};
 
 use super::{catalog, store_dir};
@@ -23,15 +24,15 @@ pub fn empty_dir(dir: &Path) -> Result<()> {
 pub fn backup(data: &Path, dest: &Path) -> Result<()> {
     empty_dir(dest)?;
     let started = std::time::Instant::now();
-    let catalogue = data.join("catalog.db");
+    let catalogue = DataDir::new(data).catalog();
     if catalogue.exists() {
         catalog(data)?
-            .backup_to(&dest.join("catalog.db"))
+            .backup_to(&DataDir::new(dest).catalog())
             .context("backing up the catalogue")?;
     }
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
     let bytes = snap
-        .copy_to(&MmapDirectory::open(dest.join("store"))?)
+        .copy_to(&MmapDirectory::open(DataDir::new(dest).store())?)
         .context("backing up the store")?;
     println!(
         "backup of generation {} in {}: {} store files, {} bytes{} in {:.1}s",
@@ -54,13 +55,13 @@ pub fn backup(data: &Path, dest: &Path) -> Result<()> {
 /// directory behind.
 pub fn restore(src: &Path, data: &Path) -> Result<()> {
     anyhow::ensure!(
-        src.join("store").is_dir(),
+        DataDir::new(src).store().is_dir(),
         "{} holds no backup",
         src.display()
     );
-    let snap = Snapshot::open(&MmapDirectory::open(src.join("store"))?)?;
+    let snap = Snapshot::open(&MmapDirectory::open(DataDir::new(src).store())?)?;
     snap.verify().context("the backup's store is damaged")?;
-    let src_catalogue = src.join("catalog.db");
+    let src_catalogue = DataDir::new(src).catalog();
     let catalogue = if src_catalogue.exists() {
         let c = leakwatch_catalog::Catalog::open(&src_catalogue)?;
         c.verify(&src_catalogue)
@@ -81,9 +82,9 @@ pub fn restore(src: &Path, data: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
     if let Some(c) = &catalogue {
-        c.backup_to(&staging.join("catalog.db"))?;
+        c.backup_to(&DataDir::new(&staging).catalog())?;
     }
-    snap.copy_to(&MmapDirectory::open(staging.join("store"))?)?;
+    snap.copy_to(&MmapDirectory::open(DataDir::new(&staging).store())?)?;
     std::fs::rename(&staging, data)
         .with_context(|| format!("moving the restored files to {}", data.display()))?;
     if let Some(parent) = data.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -81,7 +81,7 @@ pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
         bail!("the old and the new key are the same");
     }
     let mut writer = StoreWriter::open(store_dir(&data.data)?)?;
-    let s = leakwatch_ingest::reseal(&mut writer, &old, &new, &data.data.join("tmp"), memory)?;
+    let s = leakwatch_ingest::reseal(&mut writer, &old, &new, &data.dir().tmp(), memory)?;
     if s.files == 0 {
         println!(
             "nothing to re-seal: every alias file is under key {}",

@@ -21,6 +21,7 @@ mod vendors;
 use std::{io::Write, path::Path, sync::Arc};
 
 use anyhow::{Context, Result};
+use leakwatch_datadir::DataDir;
 use leakwatch_store::{Directory, MmapDirectory};
 
 use crate::flags::*;
@@ -80,12 +81,12 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 pub fn catalog(data: &Path) -> Result<leakwatch_catalog::Catalog> {
-    let path = data.join("catalog.db");
+    let path = DataDir::new(data).catalog();
     leakwatch_catalog::Catalog::open(&path).with_context(|| format!("opening {}", path.display()))
 }
 
 pub fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {
-    let dir = MmapDirectory::open(data.join("store"))
+    let dir = MmapDirectory::open(DataDir::new(data).store())
         .with_context(|| format!("opening store in {}", data.display()))?;
     Ok(Arc::new(dir))
 }

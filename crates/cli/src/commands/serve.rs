@@ -3,11 +3,12 @@
 use std::{io::Write, net::SocketAddr, path::Path, sync::Arc};
 
 use anyhow::{Context, Result, bail};
+use leakwatch_datadir::DataDir;
 
 use leakwatch_api::{AppState, ServerLimits};
 use leakwatch_service::{CatalogHandle, StoreHandle};
 
-use super::{catalog, store_dir};
+use super::catalog;
 use crate::flags::*;
 
 /// Sends the server's log events (`tracing`) to standard error in `format`: its own lines,
@@ -85,7 +86,8 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         tls,
         banner,
     } = how;
-    let store = StoreHandle::open(store_dir(data)?)?;
+    let store = StoreHandle::open_in(&DataDir::new(data))
+        .with_context(|| format!("opening store in {}", data.display()))?;
     let catalog = CatalogHandle::new(catalog(data)?)?;
     let mut state = AppState::new(store, catalog, ServerLimits::default());
     state.default_region = default_region;
@@ -131,8 +133,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| format!("{scheme}://{addr}"));
             tracing::info!("mail goes through {}", mailer.server());
-            let mut setup =
-                leakwatch_api::MailSetup::new(mailer, data.join("catalog.db"), public_url);
+            let mut setup = leakwatch_api::MailSetup::new(mailer, DataDir::new(data), public_url);
             setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
             setup.limits = leakwatch_api::CheckLimits {
                 per_ip_per_hour: mail.check_limit_per_ip,

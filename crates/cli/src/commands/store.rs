@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use leakwatch_datadir::DataDir;
 use leakwatch_store::{Namespace, Snapshot, StoreWriter};
 
 use super::{catalog, store_dir};
@@ -28,7 +29,8 @@ pub fn floor_bytes(key_bits: u32, counts: &std::collections::HashMap<u64, u64>) 
 /// Alias compaction, leaving out forgotten accounts' aliases when the operator key is given.
 pub fn compact_aliases(w: &mut StoreWriter, data: &Path, key: &OperatorKeyArg) -> Result<()> {
     let key = key.load()?;
-    let done = leakwatch_ingest::compact_aliases(w, &data.join("tmp"), 1 << 30, key.as_ref())?;
+    let done =
+        leakwatch_ingest::compact_aliases(w, &DataDir::new(data).tmp(), 1 << 30, key.as_ref())?;
     match done.files {
         0 => println!("aliases: nothing to compact"),
         n => println!(
@@ -129,7 +131,7 @@ pub fn verify(data: DataArg) -> Result<()> {
         m.aliases.len(),
         snap.generation()
     );
-    let path = data.data.join("catalog.db");
+    let path = data.dir().catalog();
     if path.exists() {
         let check = match catalog(&data.data) {
             Ok(c) => c.verify(&path).context("verification failed")?,
@@ -185,7 +187,7 @@ pub fn forget(args: ForgetArgs) -> Result<()> {
 
 /// `leakwatch migrate`.
 pub fn migrate(data: DataArg) -> Result<()> {
-    let path = data.data.join("catalog.db");
+    let path = data.dir().catalog();
     match leakwatch_catalog::Catalog::migrate(&path)
         .with_context(|| format!("migrating {}", path.display()))?
     {

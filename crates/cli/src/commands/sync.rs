@@ -26,7 +26,8 @@ pub fn run(args: SyncArgs) -> Result<()> {
         retries,
         ca_cert,
         progress: !quiet,
-        work_dir: data.data.join("sync"),
+        work_dir: data.dir().sync(),
+        status_file: data.dir().sync_status(),
     };
     let reports = leakwatch_mirror::sync(store_dir(&data.data)?, &options)?;
     if json {

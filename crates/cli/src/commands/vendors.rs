@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 
 use leakwatch_service::{CatalogHandle, StoreHandle};
 
-use super::{catalog, store_dir};
+use super::catalog;
 use crate::flags::*;
 
 pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
@@ -102,7 +102,7 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             format,
             key,
         } => {
-            let store = StoreHandle::open(store_dir(&data.data)?)?;
+            let store = StoreHandle::open_in(&data.dir())?;
             let handle = CatalogHandle::new(catalog(&data.data)?)?;
             let operator_key = key.load()?;
             let cat = catalog(&data.data)?;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use leakwatch_datadir::DataDir;
 use leakwatch_identity::OperatorKey;
 
 #[derive(clap::Args, Clone)]
@@ -11,6 +12,13 @@ pub struct DataArg {
     /// Data directory (store, spill space, rejects).
     #[arg(long, env = "LEAKWATCH_DATA", default_value = "leakwatch-data")]
     pub data: PathBuf,
+}
+
+impl DataArg {
+    /// The data directory's layout.
+    pub fn dir(&self) -> DataDir {
+        DataDir::new(&self.data)
+    }
 }
 
 /// Mail delivery for the private check and alerts.

@@ -34,6 +34,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["leakwatch-api", "leakwatch", "leakwatch-ingest"],
     ),
     ("leakwatch-identity", &["*"]),
+    // The data directory's layout is below everything that lives in it.
+    ("leakwatch-datadir", &["*"]),
     ("leakwatch-lookalike", &["*"]),
     // Generated corpora need the key functions (store), not the import pipeline.
     (

@@ -433,7 +433,7 @@ fn an_opt_out_during_an_import_hides_at_once_survives_a_restart_and_is_published
     assert_eq!(parse_response(&r).0, 200);
     assert_eq!(search(&server, "alice@example.test"), 404, "hidden at once");
     assert_eq!(search(&server, "bob@example.test"), 200);
-    let pending = data.join(leakwatch_service::PENDING_FORGET_FILE);
+    let pending = data.join("pending-forget.txt");
     let alice_key = account_key("alice@example.test")
         .to_hex(leakwatch_store::Namespace::Account)
         .to_ascii_lowercase();

@@ -24,13 +24,11 @@ pub use sinks::*;
 pub fn app_state(data: &Path) -> std::sync::Arc<leakwatch_api::AppState> {
     use leakwatch_api::{AppState, ServerLimits};
     use leakwatch_service::{CatalogHandle, StoreHandle};
-    let dir: std::sync::Arc<dyn leakwatch_store::Directory> =
-        std::sync::Arc::new(MmapDirectory::open(data.join("store")).unwrap());
     let catalog =
         CatalogHandle::new(leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap())
             .unwrap();
     std::sync::Arc::new(AppState::new(
-        StoreHandle::open(dir).unwrap(),
+        StoreHandle::open_in(&leakwatch_service::DataDir::new(data)).unwrap(),
         catalog,
         ServerLimits::default(),
     ))
