@@ -1,6 +1,6 @@
 //! `GET /api/v1/lookalike?domain=D[&sender=S]`: every look-alike variant of D (kind,
 //! Unicode, punycode), and with `sender`, the verdict for S against D. Needs an API key:
-//! generation costs milliseconds, so it is not open to anyone. See `leakwatch_lookalike`.
+//! generation costs milliseconds, so it is not open to anyone. See `leakwatch_service::lookalike`.
 
 use std::sync::Arc;
 
@@ -8,6 +8,8 @@ use axum::{
     extract::{RawQuery, State},
     response::Response,
 };
+
+use leakwatch_service::lookalike;
 
 use crate::{
     ApiError, AppState,
@@ -18,9 +20,9 @@ use crate::{
 #[derive(serde::Serialize)]
 struct Answer {
     domain: String,
-    variants: Vec<leakwatch_lookalike::Variant>,
+    variants: Vec<lookalike::Variant>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    verdict: Option<leakwatch_lookalike::Verdict>,
+    verdict: Option<lookalike::Verdict>,
 }
 
 pub(crate) async fn lookalike(
@@ -37,12 +39,11 @@ pub(crate) async fn lookalike(
         ))?;
     let sender = query_param(query, "sender");
     let answer = tokio::task::spawn_blocking(move || {
-        let variants =
-            leakwatch_lookalike::generate(&domain, &leakwatch_lookalike::Options::default())?;
+        let variants = lookalike::variants(&domain, &lookalike::Options::default())?;
         let verdict = sender
-            .map(|s| leakwatch_lookalike::check(&s, std::slice::from_ref(&domain)))
+            .map(|s| lookalike::verdict(&s, std::slice::from_ref(&domain)))
             .transpose()?;
-        Ok::<_, leakwatch_lookalike::InvalidDomain>(Answer {
+        Ok::<_, lookalike::InvalidDomain>(Answer {
             domain: variants[0].unicode.clone(),
             variants,
             verdict,

@@ -7,12 +7,15 @@
 //! Being built (issue #17): what lives here so far is marked in ARCHITECTURE.md.
 
 pub mod accounts;
+pub mod audit;
 pub mod dns;
 pub mod domain_search;
 pub mod domains;
 mod handles;
 pub mod impact;
+pub mod lookalike;
 mod mail_texts;
+pub mod mirror;
 pub mod outbox;
 mod principal;
 pub mod vendors;

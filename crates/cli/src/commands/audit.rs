@@ -3,9 +3,9 @@
 use std::{io::Write, path::Path};
 
 use anyhow::{Context, Result};
-use leakwatch_store::{Namespace, Snapshot};
+use leakwatch_store::Snapshot;
 
-use leakwatch_audit::ExportFormat;
+use leakwatch_service::audit::{Account, audit_export};
 
 use super::store_dir;
 use crate::flags::*;
@@ -18,11 +18,12 @@ pub fn audit_cmd(
     show_hashes: bool,
 ) -> Result<()> {
     let format = format.format();
-    let parsed = if export == "-" {
-        leakwatch_audit::read_export(std::io::stdin().lock(), format)?
+    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
+    let (parsed, report, ns) = if export == "-" {
+        audit_export(&snap, std::io::stdin().lock(), format)?
     } else {
         let file = std::fs::File::open(export).with_context(|| format!("opening {export}"))?;
-        leakwatch_audit::read_export(file, format)?
+        audit_export(&snap, file, format)?
     };
     if parsed.rejected > 0 {
         eprintln!(
@@ -36,13 +37,7 @@ pub fn audit_cmd(
             }
         );
     }
-    let snap = Snapshot::open(store_dir(data)?.as_ref())?;
-    let report = leakwatch_audit::audit(&snap, &parsed)?;
-    let ns = match parsed.format {
-        Some(ExportFormat::Sha1) => Namespace::Sha1,
-        _ => Namespace::Ntlm,
-    };
-    let rid = |a: &leakwatch_audit::Account| a.rid.map(|r| r.to_string()).unwrap_or_default();
+    let rid = |a: &Account| a.rid.map(|r| r.to_string()).unwrap_or_default();
     let mut out = std::io::stdout().lock();
     match output {
         AuditOutput::Text => {

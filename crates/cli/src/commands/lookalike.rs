@@ -27,11 +27,11 @@ pub fn lookalike_cmd(cmd: LookalikeCmd) -> Result<()> {
             tld,
             json,
         } => {
-            let options = leakwatch_lookalike::Options {
+            let options = leakwatch_service::lookalike::Options {
                 dictionary: lines(&dictionary)?,
                 tlds: lines(&tld)?,
             };
-            let variants = leakwatch_lookalike::generate(&domain, &options)
+            let variants = leakwatch_service::lookalike::variants(&domain, &options)
                 .map_err(|e| anyhow::anyhow!("{domain}: {e}"))?;
             if json {
                 serde_json::to_writer(&mut out, &variants)?;
@@ -47,17 +47,17 @@ pub fn lookalike_cmd(cmd: LookalikeCmd) -> Result<()> {
             protect,
             json,
         } => {
-            let verdict = leakwatch_lookalike::check(&sender, &protect)
+            let verdict = leakwatch_service::lookalike::verdict(&sender, &protect)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 serde_json::to_writer(&mut out, &verdict)?;
                 writeln!(out)?;
             } else {
                 match verdict {
-                    leakwatch_lookalike::Verdict::Legitimate { protected } => {
+                    leakwatch_service::lookalike::Verdict::Legitimate { protected } => {
                         writeln!(out, "legitimate: {protected} itself")?
                     }
-                    leakwatch_lookalike::Verdict::Lookalike {
+                    leakwatch_service::lookalike::Verdict::Lookalike {
                         protected,
                         trick,
                         distance,

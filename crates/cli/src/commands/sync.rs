@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 
-use super::store_dir;
 use crate::flags::*;
 
 /// `leakwatch sync`.
@@ -18,18 +17,16 @@ pub fn run(args: SyncArgs) -> Result<()> {
         json,
         quiet,
     } = args;
-    let options = leakwatch_mirror::SyncOptions {
-        source: leakwatch_mirror::Source::parse(&from)?,
+    let request = leakwatch_service::mirror::SyncRequest {
+        source: leakwatch_service::mirror::Source::parse(&from)?,
         namespaces: mode.namespaces(),
         parallel,
         timeout: std::time::Duration::from_secs(timeout.max(1)),
         retries,
         ca_cert,
         progress: !quiet,
-        work_dir: data.dir().sync(),
-        status_file: data.dir().sync_status(),
     };
-    let reports = leakwatch_mirror::sync(store_dir(&data.data)?, &options)?;
+    let reports = leakwatch_service::mirror::sync(&data.dir(), request)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
         return Ok(());

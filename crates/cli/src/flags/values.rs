@@ -2,10 +2,10 @@
 //! library types they stand for.
 
 use clap::ValueEnum;
-use leakwatch_audit::ExportFormat;
 use leakwatch_gen::{DumpFormat, GenFormat};
 use leakwatch_identity::Kind;
 use leakwatch_ingest::Format;
+use leakwatch_service::audit::ExportFormat;
 use leakwatch_store::Namespace;
 
 #[derive(Clone, Copy, ValueEnum)]

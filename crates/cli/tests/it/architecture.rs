@@ -64,13 +64,9 @@ const ENGINES_BEHIND_THE_SERVICE: [&str; 6] = [
 /// Edges that break a rule above until the service crate takes them over (issue #17).
 const NOT_YET: &[(&str, &str)] = &[
     ("leakwatch-api", "leakwatch-catalog"),
-    ("leakwatch-api", "leakwatch-lookalike"),
     ("leakwatch-api", "leakwatch-notify"),
-    ("leakwatch", "leakwatch-audit"),
     ("leakwatch", "leakwatch-catalog"),
     ("leakwatch", "leakwatch-ingest"),
-    ("leakwatch", "leakwatch-lookalike"),
-    ("leakwatch", "leakwatch-mirror"),
     ("leakwatch", "leakwatch-notify"),
 ];
 

@@ -1,0 +1,15 @@
+//! Look-alike domains: every variant of a protected domain, and a verdict for one sender.
+//! Pure computation (`leakwatch-lookalike`); here so that who may ask is decided in one
+//! place with the other actions.
+
+pub use leakwatch_lookalike::{InvalidDomain, Options, Variant, Verdict};
+
+/// Every look-alike variant of `domain` (the domain itself first).
+pub fn variants(domain: &str, options: &Options) -> Result<Vec<Variant>, InvalidDomain> {
+    leakwatch_lookalike::generate(domain, options)
+}
+
+/// Whether `sender` (a domain or an address) imitates one of `protected`, and how.
+pub fn verdict(sender: &str, protected: &[String]) -> Result<Verdict, InvalidDomain> {
+    leakwatch_lookalike::check(sender, protected)
+}
