@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod dns;
 pub mod domain_search;
 pub mod domains;
