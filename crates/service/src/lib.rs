@@ -19,6 +19,7 @@ mod mail_texts;
 pub mod mirror;
 pub mod outbox;
 mod principal;
+pub mod stats;
 pub mod vendors;
 
 pub use handles::{CatalogHandle, Forgot, StoreHandle};

@@ -4,27 +4,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use leakwatch_datadir::DataDir;
+use leakwatch_service::stats;
 use leakwatch_store::{Namespace, Snapshot, StoreWriter};
 
 use super::{catalog, store_dir};
 use crate::flags::*;
-
-/// Bytes the best possible encoding of `n` distinct `key_bits`-bit keys with these counts
-/// needs: log2 C(2^key_bits, n) ≈ n (key_bits − log2 n + log2 e) bits, plus n times the
-/// empirical entropy of the counts.
-pub fn floor_bytes(key_bits: u32, counts: &std::collections::HashMap<u64, u64>) -> (f64, f64) {
-    let n: u64 = counts.values().sum();
-    let nf = n.max(1) as f64;
-    let entropy: f64 = counts
-        .values()
-        .map(|&f| {
-            let p = f as f64 / nf;
-            -p * p.log2()
-        })
-        .sum();
-    let key_bits_per_hash = key_bits as f64 - nf.log2() + std::f64::consts::LOG2_E;
-    (nf * (key_bits_per_hash + entropy) / 8.0, entropy)
-}
 
 /// Alias compaction, leaving out forgotten accounts' aliases when the operator key is given.
 pub fn compact_aliases(w: &mut StoreWriter, data: &Path, key: &OperatorKeyArg) -> Result<()> {
@@ -63,7 +47,7 @@ pub fn stats(data: &Path, deep: bool) -> Result<()> {
             continue;
         }
         let n = hashes.max(1) as f64;
-        let floor = (ns.key_bits() as f64 - n.log2() + std::f64::consts::LOG2_E) / 8.0;
+        let floor = stats::key_floor_per_hash(ns, hashes);
         println!(
             "{ns}: {} segments, {hashes} hashes (before merging), {bytes} bytes, {:.2} B/hash (key floor {:.2} B/hash without counts)",
             segs.len(),
@@ -81,12 +65,11 @@ pub fn stats(data: &Path, deep: bool) -> Result<()> {
         }
         if deep {
             for seg in segs {
-                let mut freq = std::collections::HashMap::<u64, u64>::new();
-                seg.for_each(|_, c| {
-                    *freq.entry(c).or_default() += 1;
-                    true
-                })?;
-                let (floor, entropy) = floor_bytes(ns.key_bits(), &freq);
+                let stats::SegmentFloor {
+                    floor_bytes: floor,
+                    value_entropy: entropy,
+                    ..
+                } = stats::segment_floor(seg, ns)?;
                 let n = seg.hashes().max(1) as f64;
                 println!(
                     "  {}: hashes={} bytes={} bytes_per_hash={:.3} floor_bytes_per_hash={:.3} count_entropy_bits={:.3} ratio_to_floor={:.4}",
