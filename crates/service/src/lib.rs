@@ -15,6 +15,7 @@ pub mod domains;
 mod handles;
 pub mod impact;
 pub mod lookalike;
+pub mod mail;
 mod mail_texts;
 pub mod mirror;
 pub mod outbox;

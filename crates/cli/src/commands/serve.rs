@@ -2,11 +2,11 @@
 
 use std::{io::Write, net::SocketAddr, path::Path, sync::Arc};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use leakwatch_datadir::DataDir;
 
 use leakwatch_api::{AppState, ServerLimits};
-use leakwatch_service::{CatalogHandle, StoreHandle};
+use leakwatch_service::{CatalogHandle, StoreHandle, mail};
 
 use super::catalog;
 use crate::flags::*;
@@ -122,11 +122,18 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
                 Some(path) => {
                     let password = std::fs::read_to_string(path)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    with_password(url, password.trim_end_matches(['\r', '\n']))?
+                    mail::with_password(url, password.trim_end_matches(['\r', '\n'])).map_err(
+                        |e| match e {
+                            mail::SmtpUrlError::NoUser { scheme } => anyhow::anyhow!(
+                                "--smtp-password-file needs a user name in the SMTP URL: {scheme}://USER@HOST"
+                            ),
+                            other => other.into(),
+                        },
+                    )?
                 }
                 None => url.clone(),
             };
-            let mailer = leakwatch_notify::Mailer::new(&url, &mail.mail_from, ca.as_deref())
+            let mailer = mail::Mailer::new(&url, &mail.mail_from, ca.as_deref())
                 .map_err(anyhow::Error::msg)?;
             let public_url = mail
                 .public_url
@@ -156,31 +163,6 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     })
 }
 
-/// `url` (smtp://USER@HOST…) with `password` added to its user, percent-encoded.
-pub fn with_password(url: &str, password: &str) -> Result<String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .context("the SMTP URL has no scheme")?;
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let Some((user, host)) = authority.rsplit_once('@') else {
-        bail!("--smtp-password-file needs a user name in the SMTP URL: {scheme}://USER@HOST");
-    };
-    if user.contains(':') {
-        bail!("the SMTP URL has a password already; give it in one place only");
-    }
-    let encoded: String = password
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    Ok(format!("{scheme}://{user}:{encoded}@{host}{tail}"))
-}
-
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -195,28 +177,4 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_password;
-
-    #[test]
-    fn a_password_from_a_file_joins_the_user_in_the_smtp_url_percent_encoded() {
-        let check = |url: &str, password: &str, want: Result<&str, &str>| {
-            let got = with_password(url, password).map_err(|e| e.to_string());
-            match want {
-                Ok(w) => assert_eq!(got.as_deref(), Ok(w), "{url}"),
-                Err(part) => assert!(got.as_ref().is_err_and(|e| e.contains(part)), "{got:?}"),
-            }
-        };
-        check(
-            "smtp://alerts@mail.example.org:587?tls=required",
-            "p@ss:w/rd 1",
-            Ok("smtp://alerts:p%40ss%3Aw%2Frd%201@mail.example.org:587?tls=required"),
-        );
-        check("smtps://u@h:465", "plain", Ok("smtps://u:plain@h:465"));
-        check("smtp://mail.example.org:25", "x", Err("needs a user name"));
-        check("smtp://u:old@h:25", "x", Err("has a password already"));
-    }
 }

@@ -13,6 +13,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(flags_win_over_the_environment_which_wins_over_the_file),
         test!(check_names_every_problem_by_line_and_the_example_passes_it),
         test!(the_readme_configuration_example_passes_the_check),
+        test!(an_smtp_password_file_needs_a_user_in_the_smtp_url),
     ]
 }
 
@@ -162,4 +163,30 @@ fn the_readme_configuration_example_passes_the_check() {
     let file = write(&tmp.path().join("readme.toml"), block.as_bytes());
     let (ok, out, err) = run(&["config", "check", file.to_str().unwrap()], &[]);
     assert!(ok && out.contains("ok, 7 setting(s)"), "{out}{err}");
+}
+
+/// The SMTP password comes from a file and joins the URL's user; without a user the server
+/// refuses to start, naming the flag (the service layer's error, worded by the CLI).
+fn an_smtp_password_file_needs_a_user_in_the_smtp_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    crate::support::add_breach(&data, "Fictobank", &[]);
+    let password = write(&tmp.path().join("smtp-password"), b"s3cret\n");
+    let out = std::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .args(["--smtp-url", "smtp://127.0.0.1:9", "--smtp-password-file"])
+        .arg(&password)
+        .env("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Error: --smtp-password-file needs a user name in the SMTP URL: smtp://USER@HOST"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }
