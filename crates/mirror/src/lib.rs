@@ -123,8 +123,13 @@ pub struct SyncOptions {
     pub ca_cert: Option<PathBuf>,
     /// A bar on a terminal, a line every few seconds otherwise; nothing when false.
     pub progress: bool,
-    /// Where journals, the rejects sample and the sync lock live (outside the store).
-    pub work_dir: PathBuf,
+}
+
+/// Where a sync keeps its files, outside the store.
+#[derive(Debug, Clone)]
+pub struct WorkFiles {
+    /// Journals, the rejects sample and the sync lock.
+    pub dir: PathBuf,
     /// The running sync's progress (`leakwatch_datadir::status::SyncStatus`), rewritten about
     /// once a second and removed when a namespace's sync ends; the server turns it into
     /// `leakwatch_sync_*` metrics. Counts only.
@@ -173,12 +178,16 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const SYNC_EVERY: Duration = Duration::from_secs(30);
 
 /// Syncs each namespace of `options` in turn into the store in `store`.
-pub fn sync(store: Arc<dyn Directory>, options: &SyncOptions) -> Result<Vec<NamespaceReport>> {
-    std::fs::create_dir_all(&options.work_dir).map_err(|e| MirrorError::Io {
-        path: options.work_dir.clone(),
+pub fn sync(
+    store: Arc<dyn Directory>,
+    options: &SyncOptions,
+    work: &WorkFiles,
+) -> Result<Vec<NamespaceReport>> {
+    std::fs::create_dir_all(&work.dir).map_err(|e| MirrorError::Io {
+        path: work.dir.clone(),
         source: e,
     })?;
-    let _lock = sync_lock(&options.work_dir)?;
+    let _lock = sync_lock(&work.dir)?;
     // One thread: the work per answer is small (a gzip inflate, a parse, a compare), and on
     // a multi-thread runtime every answer woke the loop across threads; measured on 2 cores,
     // one thread did a first sync in 23 s instead of 28 and used 30 % less CPU
@@ -207,7 +216,13 @@ pub fn sync(store: Arc<dyn Directory>, options: &SyncOptions) -> Result<Vec<Name
                 "only password namespaces (sha1, ntlm) can be mirrored".into(),
             ));
         }
-        reports.push(sync_namespace(&store, options, ns, &fetcher, &runtime)?);
+        reports.push(sync_namespace(
+            &store,
+            (options, work),
+            ns,
+            &fetcher,
+            &runtime,
+        )?);
     }
     Ok(reports)
 }
@@ -269,7 +284,7 @@ fn range_entries(segment: Option<&Segment>, prefix: u32) -> Result<Vec<(Key, u64
 
 fn sync_namespace(
     store: &Arc<dyn Directory>,
-    options: &SyncOptions,
+    (options, work): (&SyncOptions, &WorkFiles),
     ns: Namespace,
     fetcher: &Fetcher,
     runtime: &tokio::runtime::Runtime,
@@ -283,9 +298,9 @@ fn sync_namespace(
         source: options.source.as_str().to_owned(),
         base: base.etags_file.clone(),
     };
-    let journal_path = options.work_dir.join(format!("{}.journal", ns.name()));
+    let journal_path = work.dir.join(format!("{}.journal", ns.name()));
     let (mut journal, resumed) = Journal::open(&journal_path, &header)?;
-    let rejects_path = options.work_dir.join(format!("{}.rejects", ns.name()));
+    let rejects_path = work.dir.join(format!("{}.rejects", ns.name()));
     let mut rejects = Rejects::open(&rejects_path, resumed > 0)?;
     let mut report = NamespaceReport {
         namespace: ns.name().to_owned(),
@@ -293,7 +308,7 @@ fn sync_namespace(
         ..NamespaceReport::default()
     };
     let progress = Progress::new(options.progress, ns, u64::from(resumed))
-        .with_status_file(options.status_file.clone());
+        .with_status_file(work.status_file.clone());
 
     let fetched = runtime.block_on(fetch_all(
         fetcher,
@@ -539,7 +554,7 @@ mod tests {
 
     use super::*;
 
-    fn options(work: &Path) -> SyncOptions {
+    fn options() -> SyncOptions {
         SyncOptions {
             source: Source::parse("http://127.0.0.1:9").unwrap(),
             namespaces: vec![Namespace::Sha1],
@@ -548,8 +563,6 @@ mod tests {
             retries: 0,
             ca_cert: None,
             progress: false,
-            work_dir: work.to_owned(),
-            status_file: work.join("status.json"),
         }
     }
 
@@ -590,9 +603,8 @@ mod tests {
         let store: Arc<dyn Directory> = Arc::new(RamDirectory::new());
         let j = journal(work.path(), "", |_| None);
         let snap = Snapshot::open(store.as_ref()).unwrap();
-        let base = base_of(&snap, Namespace::Sha1, &options(work.path()).source).unwrap();
-        let (generation, hashes) =
-            publish(&store, &options(work.path()), Namespace::Sha1, &base, &j).unwrap();
+        let base = base_of(&snap, Namespace::Sha1, &options().source).unwrap();
+        let (generation, hashes) = publish(&store, &options(), Namespace::Sha1, &base, &j).unwrap();
         assert_eq!((generation, hashes), (1, 0));
         let snap = Snapshot::open(store.as_ref()).unwrap();
         let (_, seg, etags) = snap.mirror(Namespace::Sha1).unwrap().unwrap();
@@ -604,7 +616,7 @@ mod tests {
     fn changed_ranges_replace_theirs_and_the_others_are_copied() {
         let work = tempfile::tempdir().unwrap();
         let store: Arc<dyn Directory> = Arc::new(RamDirectory::new());
-        let opts = options(work.path());
+        let opts = options();
         // First: ranges 0..8 hold two keys each.
         let j = journal(work.path(), "", |p| {
             (p < 8).then(|| vec![(key(p, 1), 10), (key(p, 2), 20)])

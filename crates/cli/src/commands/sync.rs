@@ -17,7 +17,7 @@ pub fn run(args: SyncArgs) -> Result<()> {
         json,
         quiet,
     } = args;
-    let request = leakwatch_service::mirror::SyncRequest {
+    let options = leakwatch_service::mirror::SyncOptions {
         source: leakwatch_service::mirror::Source::parse(&from)?,
         namespaces: mode.namespaces(),
         parallel,
@@ -26,7 +26,7 @@ pub fn run(args: SyncArgs) -> Result<()> {
         ca_cert,
         progress: !quiet,
     };
-    let reports = leakwatch_service::mirror::sync(&data.dir(), request)?;
+    let reports = leakwatch_service::mirror::sync(&data.dir(), &options)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
         return Ok(());
