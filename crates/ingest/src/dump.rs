@@ -73,6 +73,45 @@ impl Field {
     }
 }
 
+/// Why a dump's layout cannot be worked out from its options and its first lines. Each
+/// says what is wrong; the CLI words it with the flag that fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// A column map was given for a combolist, which has no columns.
+    #[error("a column map applies to CSV, TSV and JSON Lines, not combolists")]
+    MapOnCombolist,
+    /// A CSV/TSV dump without a header line.
+    #[error("the file is empty: a CSV/TSV dump needs a header line")]
+    NoHeader,
+    /// The header line does not parse.
+    #[error("header line: {0}")]
+    BadHeader(String),
+    /// A JSON Lines map names no identifier field.
+    #[error("the column map names no identifier field (email, phone or username)")]
+    MapWithoutIdentifier,
+    /// A password format where a dump was expected.
+    #[error("{0:?} is not a dump format")]
+    NotADump(Format),
+    /// A column number of 0.
+    #[error("column numbers start at 1")]
+    ColumnZero,
+    /// A mapped column name that the header does not have.
+    #[error("no column `{column}` in the header ({header})")]
+    NoSuchColumn {
+        /// The name asked for.
+        column: String,
+        /// The header's names, comma-separated.
+        header: String,
+    },
+    /// No column holds an identifier (by the map, or by a conventional name).
+    #[error("no identifier column found in the header ({header})")]
+    NoIdentifierColumn {
+        /// The header's names, comma-separated.
+        header: String,
+    },
+}
+
 /// Where each field is: `--map email=COL,phone=COL,username=COL,password=COL`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ColumnMap {
@@ -211,7 +250,7 @@ pub fn detect(head: &[u8], name: Option<&str>) -> Format {
 
 impl Layout {
     /// Works out how to read a file of `format` from its first bytes.
-    pub fn new(format: Format, head: &[u8], opts: &DumpOptions) -> Result<Layout, String> {
+    pub fn new(format: Format, head: &[u8], opts: &DumpOptions) -> Result<Layout, LayoutError> {
         let mut layout = Layout {
             format,
             sep: b',',
@@ -225,19 +264,17 @@ impl Layout {
         match format {
             Format::Combo => {
                 if opts.map.is_some() {
-                    return Err("--map applies to CSV, TSV and JSON Lines, not combolists".into());
+                    return Err(LayoutError::MapOnCombolist);
                 }
                 layout.combo_kind = opts.identifier.unwrap_or_else(|| combo_kind(&lines));
                 layout.sep = best_separator(&lines, layout.combo_kind, opts);
             }
             Format::Csv | Format::Tsv => {
                 layout.sep = if format == Format::Csv { b',' } else { b'\t' };
-                let first = lines
-                    .first()
-                    .ok_or("the file is empty: a CSV/TSV dump needs a header line")?;
+                let first = lines.first().ok_or(LayoutError::NoHeader)?;
                 let mut cells = Vec::new();
                 split_delimited(first, layout.sep, &mut cells)
-                    .map_err(|r| format!("header line: {}", r.reason()))?;
+                    .map_err(|r| LayoutError::BadHeader(r.reason().into_owned()))?;
                 let header: Vec<String> = cells
                     .iter()
                     .map(|c| String::from_utf8_lossy(c).trim().to_owned())
@@ -250,11 +287,11 @@ impl Layout {
                 if let Some(m) = &layout.json_map
                     && !m.iter().any(|(f, _)| f.kind().is_some())
                 {
-                    return Err("--map names no identifier field (email, phone or username)".into());
+                    return Err(LayoutError::MapWithoutIdentifier);
                 }
             }
             Format::Hibp | Format::HibpDir | Format::Plain => {
-                return Err(format!("{format:?} is not a dump format"));
+                return Err(LayoutError::NotADump(format));
             }
         }
         Ok(layout)
@@ -405,19 +442,20 @@ fn best_separator(lines: &[&[u8]], kind: Kind, opts: &DumpOptions) -> u8 {
 fn resolve_columns(
     header: &[String],
     map: Option<&ColumnMap>,
-) -> Result<Vec<(Field, usize)>, String> {
+) -> Result<Vec<(Field, usize)>, LayoutError> {
     let mut columns = Vec::new();
     match map {
         Some(map) => {
             for (field, col) in &map.entries {
                 let index = match col.parse::<usize>() {
                     Ok(n) if n >= 1 => n - 1,
-                    Ok(_) => return Err("column numbers start at 1".into()),
+                    Ok(_) => return Err(LayoutError::ColumnZero),
                     Err(_) => header
                         .iter()
                         .position(|h| h.eq_ignore_ascii_case(col))
-                        .ok_or_else(|| {
-                            format!("no column `{col}` in the header ({})", header.join(", "))
+                        .ok_or_else(|| LayoutError::NoSuchColumn {
+                            column: col.clone(),
+                            header: header.join(", "),
                         })?,
                 };
                 columns.push((*field, index));
@@ -434,10 +472,9 @@ fn resolve_columns(
         }
     }
     if !columns.iter().any(|(f, _)| f.kind().is_some()) {
-        return Err(format!(
-            "no identifier column found in the header ({}); name one with --map email=COLUMN",
-            header.join(", ")
-        ));
+        return Err(LayoutError::NoIdentifierColumn {
+            header: header.join(", "),
+        });
     }
     Ok(columns)
 }
@@ -581,7 +618,12 @@ mod tests {
             Ok((&["x@y.example"], Some("pw"))),
         );
         let err = Layout::new(Format::Csv, b"a,b\n", &DumpOptions::default()).unwrap_err();
-        assert!(err.contains("no identifier column"), "{err}");
+        assert_eq!(
+            err,
+            LayoutError::NoIdentifierColumn {
+                header: "a, b".into()
+            }
+        );
         let tsv = layout(Format::Tsv, "email\tpassword\n", DumpOptions::default());
         check(
             &tsv,

@@ -43,7 +43,7 @@ use leakwatch_store::{
     unix_now,
 };
 
-pub use dump::{ColumnMap, DumpOptions, Field};
+pub use dump::{ColumnMap, DumpOptions, Field, LayoutError};
 pub use parse::Format;
 pub use reseal::{AliasCompaction, ResealSummary, compact_aliases, reseal};
 pub use source::Source;
@@ -76,7 +76,10 @@ pub enum IngestError {
     /// The options do not fit the input (see [`Mismatch`]).
     #[error(transparent)]
     Mismatch(#[from] Mismatch),
-    /// The options cannot work otherwise (a dump's layout, alias files under several keys).
+    /// A dump's layout cannot be worked out (see [`LayoutError`]).
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The options cannot work otherwise (alias files under several keys).
     #[error("{0}")]
     Invalid(String),
 }
@@ -305,7 +308,7 @@ fn ingest_unclean(
         .map_err(io_err(format!("opening {}", source.label())))?;
     let format = resolve_format(opts, source, input.head())?;
     let layout = if format.is_dump() {
-        Some(Layout::new(format, input.head(), &opts.dump).map_err(IngestError::Invalid)?)
+        Some(Layout::new(format, input.head(), &opts.dump)?)
     } else {
         None
     };

@@ -155,9 +155,21 @@ pub fn record_breach_import(
 /// An import error as the operator reads it: a mismatch of options and input names the flag
 /// that fixes it.
 fn worded(e: leakwatch_ingest::IngestError) -> anyhow::Error {
-    use leakwatch_ingest::{IngestError, Mismatch};
-    let IngestError::Mismatch(m) = e else {
-        return e.into();
+    use leakwatch_ingest::{IngestError, LayoutError, Mismatch};
+    let m = match e {
+        IngestError::Mismatch(m) => m,
+        IngestError::Layout(LayoutError::MapOnCombolist) => {
+            return anyhow::anyhow!("--map applies to CSV, TSV and JSON Lines, not combolists");
+        }
+        IngestError::Layout(LayoutError::MapWithoutIdentifier) => {
+            return anyhow::anyhow!("--map names no identifier field (email, phone or username)");
+        }
+        IngestError::Layout(LayoutError::NoIdentifierColumn { header }) => {
+            return anyhow::anyhow!(
+                "no identifier column found in the header ({header}); name one with --map email=COLUMN"
+            );
+        }
+        other => return other.into(),
     };
     anyhow::anyhow!(match m {
         Mismatch::DirectoryAs(f) => format!("a directory is read as hibp-dir, not {f:?}"),

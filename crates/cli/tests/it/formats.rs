@@ -287,6 +287,43 @@ fn options_that_do_not_fit_the_input_are_refused_naming_the_flag() {
         ],
         "a csv dump needs --breach NAME (the breach its accounts are linked to)",
     );
+    // A dump's layout: what the library finds wrong (ingest::LayoutError), worded with --map.
+    let no_id = write(&tmp.path().join("no-id.csv"), b"a,b\n1,2\n");
+    let dump_args = |format: &'static str, file: &std::path::Path, map: Option<&'static str>| {
+        let mut args = vec![
+            "ingest".to_owned(),
+            "-q".into(),
+            "--data".into(),
+            d.to_owned(),
+            "--breach".into(),
+            "Fictobank".into(),
+            "--no-aliases".into(),
+            "--format".into(),
+            format.into(),
+        ];
+        if let Some(m) = map {
+            args.extend(["--map".into(), m.into()]);
+        }
+        args.push(file.to_str().unwrap().to_owned());
+        args
+    };
+    for (args, want) in [
+        (
+            dump_args("combo", &hashes, Some("email=1")),
+            "--map applies to CSV, TSV and JSON Lines, not combolists",
+        ),
+        (
+            dump_args("jsonl", &hashes, Some("password=pw")),
+            "--map names no identifier field (email, phone or username)",
+        ),
+        (
+            dump_args("csv", &no_id, None),
+            "no identifier column found in the header (a, b); name one with --map email=COLUMN",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        check(&args, want);
+    }
     assert_eq!(
         store_model(&data, Namespace::Sha1).len(),
         0,
