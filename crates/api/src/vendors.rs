@@ -85,7 +85,8 @@ pub(crate) async fn impact(
     let report = tokio::task::spawn_blocking(move || {
         s.catalog.write(|c| {
             Ok(leakwatch_service::vendors::report(
-                (&s.store, &s.catalog),
+                &s.store,
+                &s.catalog,
                 c,
                 s.operator_key.as_ref(),
                 &breach,

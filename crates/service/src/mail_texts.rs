@@ -3,6 +3,37 @@
 
 use leakwatch_catalog::Breach;
 
+use crate::impact::{ImpactReport, render_text};
+
+/// The mail that asks an address to confirm its alert subscription.
+pub(crate) fn confirm_subscription_text(url: &str, token: &str) -> String {
+    format!(
+        "Hello,\n\nsomeone (we hope you) asked {url} to send this address an alert whenever\na newly loaded data breach contains it. To confirm, open this link within two days:\n\n  {url}/api/v1/subscriptions/confirm?token={token}\n\nIf you did not ask for this, ignore this mail: without the link nothing happens\nand nothing more will be sent.\n\n-- \nleakwatch, {url}\n"
+    )
+}
+
+/// The mail that asks an address's owner to confirm hiding it (opt-out).
+pub(crate) fn confirm_opt_out_text(url: &str, token: &str) -> String {
+    format!(
+        "Hello,\n\nsomeone (we hope you) asked {url} to hide this address: it would no longer\nappear in any search of {url} or any alert, for any data breach, now or later.\nTo confirm, open this link within two days and press the button:\n\n  {url}/api/v1/opt-out/confirm?token={token}\n\nIf you did not ask for this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
+    )
+}
+
+/// The mail to a domain's role address that verifies a registration of the domain.
+pub(crate) fn verify_domain_text(url: &str, domain: &str, token: &str) -> String {
+    format!(
+        "Hello,\n\nsomeone asked leakwatch at {url} to let them search {domain} for breached\naddresses and to alert them when a new breach holds addresses on it. This mail\ngoes to a role address of the domain so that only its administrators can agree.\nTo verify the domain, open this link within two days:\n\n  {url}/api/v1/domains/verify?token={token}\n\nIf you did not expect this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
+    )
+}
+
+/// The impact report mailed to a vendor's owner.
+pub(crate) fn vendor_impact_text(url: &str, vendor: &str, report: &ImpactReport) -> String {
+    format!(
+        "Hello,\n\nyou own the relationship with {vendor} in leakwatch's vendor inventory at {url}.\n\n{}\n-- \nleakwatch, {url}\n",
+        render_text(report)
+    )
+}
+
 /// The body of a breach alert.
 pub(crate) fn alert_text(url: &str, b: &Breach, whose: &str, unsubscribe: &str) -> String {
     format!(

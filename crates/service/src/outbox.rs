@@ -15,7 +15,10 @@ use leakwatch_notify::{Email, Link, Outgoing, Payload, Subscription, WebhookCall
 
 use crate::{
     CatalogHandle, StoreHandle,
-    mail_texts::{alert_text, check_result_text},
+    mail_texts::{
+        alert_text, check_result_text, confirm_opt_out_text, confirm_subscription_text,
+        vendor_impact_text, verify_domain_text,
+    },
 };
 
 /// How long a confirmation link works.
@@ -196,7 +199,7 @@ pub fn compose(
 ) -> Result<Outgoing, String> {
     let (key, url) = (m.key, m.public_url);
     match payload {
-        Payload::CheckResult { email } => check_result(m, pending, url, email),
+        Payload::CheckResult { email } => check_result(m, pending, email),
         Payload::ConfirmSubscription { email } => {
             let token = Link::Confirm {
                 email: email.clone(),
@@ -206,9 +209,7 @@ pub fn compose(
             Ok(Outgoing::Mail(Email {
                 to: email,
                 subject: "Confirm your leakwatch alerts".to_owned(),
-                text: format!(
-                    "Hello,\n\nsomeone (we hope you) asked {url} to send this address an alert whenever\na newly loaded data breach contains it. To confirm, open this link within two days:\n\n  {url}/api/v1/subscriptions/confirm?token={token}\n\nIf you did not ask for this, ignore this mail: without the link nothing happens\nand nothing more will be sent.\n\n-- \nleakwatch, {url}\n"
-                ),
+                text: confirm_subscription_text(url, &token),
                 id: format!("confirm.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
             }))
@@ -222,9 +223,7 @@ pub fn compose(
             Ok(Outgoing::Mail(Email {
                 to: email,
                 subject: "Confirm: hide this address in leakwatch".to_owned(),
-                text: format!(
-                    "Hello,\n\nsomeone (we hope you) asked {url} to hide this address: it would no longer\nappear in any search of {url} or any alert, for any data breach, now or later.\nTo confirm, open this link within two days and press the button:\n\n  {url}/api/v1/opt-out/confirm?token={token}\n\nIf you did not ask for this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
-                ),
+                text: confirm_opt_out_text(url, &token),
                 id: format!("optout.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
             }))
@@ -249,9 +248,7 @@ pub fn compose(
             Ok(Outgoing::Mail(Email {
                 to: address,
                 subject: format!("Verify {domain} for leakwatch"),
-                text: format!(
-                    "Hello,\n\nsomeone asked leakwatch at {url} to let them search {domain} for breached\naddresses and to alert them when a new breach holds addresses on it. This mail\ngoes to a role address of the domain so that only its administrators can agree.\nTo verify the domain, open this link within two days:\n\n  {url}/api/v1/domains/verify?token={token}\n\nIf you did not expect this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
-                ),
+                text: verify_domain_text(url, &domain, &token),
                 id: format!("verify.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
             }))
@@ -260,29 +257,18 @@ pub fn compose(
             breach,
             vendor,
             owner,
-        } => vendor_impact(m, catalog, pending, url, (breach, vendor, owner)),
+        } => vendor_impact(m, catalog, pending, &breach, &vendor, owner),
         Payload::BreachAlert {
             subscriber,
             breach,
             accounts,
-        } => breach_alert(
-            (m, catalog, pending),
-            (url, key),
-            subscriber,
-            breach,
-            accounts,
-        ),
+        } => breach_alert(m, catalog, pending, subscriber, &breach, accounts),
         _ => Err("this server cannot compose that notification".to_owned()),
     }
 }
 
 /// The result of a private check, mailed to the address checked.
-fn check_result(
-    m: &Mailroom<'_>,
-    pending: &Pending,
-    url: &str,
-    email: String,
-) -> Result<Outgoing, String> {
+fn check_result(m: &Mailroom<'_>, pending: &Pending, email: String) -> Result<Outgoing, String> {
     let candidates = leakwatch_identity::lookup_candidates(&email, None)
         .map_err(|_| "the queued address is no longer valid".to_owned())?;
     let snap = m.store.snapshot();
@@ -301,21 +287,22 @@ fn check_result(
     Ok(Outgoing::Mail(Email {
         to: email,
         subject: "Your leakwatch check".to_owned(),
-        text: check_result_text(url, &found, live.len()),
+        text: check_result_text(m.public_url, &found, live.len()),
         id: format!("check.{}.{}", pending.id, pending.created),
         unsubscribe: None,
     }))
 }
 
-/// A vendor's impact report, mailed to the vendor's owner: (breach, vendor, owner).
+/// A vendor's impact report, mailed to the vendor's owner.
 fn vendor_impact(
     m: &Mailroom<'_>,
     catalog: &Catalog,
     pending: &Pending,
-    url: &str,
-    (breach, vendor, owner): (String, String, String),
+    breach: &str,
+    vendor: &str,
+    owner: String,
 ) -> Result<Outgoing, String> {
-    let report = crate::vendors::report((m.store, m.catalog), catalog, Some(m.key), &breach)?
+    let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), breach)?
         .ok_or("the breach no longer matches a vendor")?;
     let v = report
         .vendors
@@ -328,11 +315,7 @@ fn vendor_impact(
             "leakwatch: vendor {} hit by the {} breach (risk {:.1})",
             v.vendor, report.breach.title, v.risk
         ),
-        text: format!(
-            "Hello,\n\nyou own the relationship with {} in leakwatch's vendor inventory at {url}.\n\n{}\n-- \nleakwatch, {url}\n",
-            v.vendor,
-            crate::impact::render_text(&report)
-        ),
+        text: vendor_impact_text(m.public_url, &v.vendor, &report),
         id: format!("impact.{}.{}", pending.id, pending.created),
         unsubscribe: None,
     }))
@@ -340,12 +323,14 @@ fn vendor_impact(
 
 /// A breach alert to a subscriber: a mail, or a signed webhook call for a domain with one.
 fn breach_alert(
-    (m, catalog, pending): (&Mailroom<'_>, &Catalog, &Pending),
-    (url, key): (&str, &leakwatch_identity::OperatorKey),
+    m: &Mailroom<'_>,
+    catalog: &Catalog,
+    pending: &Pending,
     subscriber: i64,
-    breach: String,
+    breach: &str,
     accounts: u64,
 ) -> Result<Outgoing, String> {
+    let (url, key) = (m.public_url, m.key);
     let row = catalog
         .subscriber(subscriber)
         .map_err(|e| e.to_string())?

@@ -52,11 +52,12 @@ pub fn your_domains(
 }
 
 /// The impact report of the live breach `name`, if a vendor matches it: over the served
-/// store and catalogue (`handles`), the catalogue connection to read the inventory and
+/// store and catalogue, the catalogue connection to read the inventory and
 /// subscribers from, and the operator key that opens the verified domains (none: no domain
 /// counts).
 pub fn report(
-    (store, breaches): (&StoreHandle, &CatalogHandle),
+    store: &StoreHandle,
+    breaches: &CatalogHandle,
     catalog: &Catalog,
     key: Option<&OperatorKey>,
     name: &str,

@@ -113,7 +113,8 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             let mut reports = Vec::new();
             for name in &names {
                 if let Some(r) = leakwatch_service::vendors::report(
-                    (&store, &handle),
+                    &store,
+                    &handle,
                     &cat,
                     operator_key.as_ref(),
                     name,
