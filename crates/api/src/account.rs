@@ -14,7 +14,7 @@ use axum::{
     extract::{Path, RawQuery, State},
     response::Response,
 };
-use leakwatch_catalog::Breach;
+use leakwatch_service::breaches::Breach;
 
 use crate::{
     ApiError, AppState,

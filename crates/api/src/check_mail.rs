@@ -19,8 +19,11 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use leakwatch_notify::{Mailer, Payload, RetryPolicy};
 use leakwatch_service::DataDir;
+use leakwatch_service::{
+    mail::{Mailer, RetryPolicy},
+    outbox::{self, Payload},
+};
 
 use crate::{ApiError, AppState, v3::query_param};
 
@@ -175,9 +178,9 @@ pub(crate) async fn queue_and_accept(
     let (mail, key) = state
         .mailing()
         .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
-    let sealed = payload.seal(key);
+    let key = key.clone();
     let queued = state.clone();
-    tokio::task::spawn_blocking(move || queued.catalog.enqueue(None, &sealed))
+    tokio::task::spawn_blocking(move || outbox::queue(&queued.catalog, &key, &payload))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     mail.wake_worker();

@@ -12,16 +12,21 @@
 //! domain, so nothing about it is stored. Every endpoint needs an API key and the operator
 //! key (503 without).
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::{
     extract::{Path, RawQuery, Request, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use leakwatch_catalog::{keys::ApiKey, now_unix, subscribers::Subscriber};
 use leakwatch_identity::OperatorKey;
-use leakwatch_notify::{Link, Payload, Subscription};
+use leakwatch_service::{
+    Principal,
+    domains::{self, DomainRegistration, Register, Webhook},
+    keys::ApiKey,
+    now_unix,
+    outbox::{Link, Payload},
+};
 
 use crate::{
     ApiError, AppState,
@@ -40,46 +45,42 @@ fn normalize(domain: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::BadRequest("The domain is not a valid domain name"))
 }
 
+/// Runs a service action on the catalogue connection, off the async threads.
+async fn on_catalog<T: Send + 'static>(
+    state: &Arc<AppState>,
+    action: impl FnOnce(
+        &mut leakwatch_service::Catalog,
+        &OperatorKey,
+    ) -> Result<T, leakwatch_service::ServiceError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let operator = operator_key(state)?.clone();
+    let db = state.clone();
+    Ok(
+        tokio::task::spawn_blocking(move || db.catalog.write(|c| action(c, &operator)))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??,
+    )
+}
+
 /// The calling key's registration of `domain`, opened.
 async fn registration(
     state: &Arc<AppState>,
     key: &ApiKey,
     domain: &str,
-) -> Result<Option<(Subscriber, Subscription)>, ApiError> {
-    let operator = operator_key(state)?;
-    let digest = Subscription::Domain {
-        domain: domain.to_owned(),
-        contact: String::new(),
-        key: key.id,
-        webhook: None,
-    }
-    .digest(operator);
-    let db = state.clone();
-    let row =
-        tokio::task::spawn_blocking(move || db.catalog.write(|c| c.subscriber_by_digest(&digest)))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(row.and_then(|r| Some((r.clone(), Subscription::open(&r.sealed, operator)?))))
+) -> Result<Option<DomainRegistration>, ApiError> {
+    let (id, domain) = (key.id, domain.to_owned());
+    on_catalog(state, move |c, op| {
+        domains::registration(c, op, id, &domain)
+    })
+    .await
 }
 
 /// Every domain the calling key has verified, opened.
 async fn verified_domains(state: &Arc<AppState>, key: &ApiKey) -> Result<Vec<String>, ApiError> {
-    let operator = operator_key(state)?.clone();
-    let db = state.clone();
-    let rows = tokio::task::spawn_blocking(move || db.catalog.write(|c| c.subscribers()))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let mut out: Vec<String> = rows
-        .into_iter()
-        .filter(|r| r.key_id == Some(key.id) && r.verified.is_some())
-        .filter_map(|r| match Subscription::open(&r.sealed, &operator)? {
-            Subscription::Domain { domain, .. } => Some(domain),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    Ok(out)
+    let id = key.id;
+    on_catalog(state, move |c, op| domains::verified_domains(c, op, id)).await
 }
 
 #[derive(serde::Serialize)]
@@ -102,8 +103,8 @@ fn registration_answer(
         &Registration {
             domain: domain.to_owned(),
             verified,
-            dns_txt_record: leakwatch_service::domains::dns_token(operator, key.id, domain),
-            verification_addresses: leakwatch_service::domains::ROLE_ADDRESSES
+            dns_txt_record: domains::dns_token(operator, key.id, domain),
+            verification_addresses: domains::ROLE_ADDRESSES
                 .iter()
                 .map(|r| format!("{r}@{domain}"))
                 .collect(),
@@ -117,7 +118,7 @@ struct RegisterBody {
     domain: String,
     contact: String,
     #[serde(default)]
-    webhook: Option<leakwatch_notify::Webhook>,
+    webhook: Option<Webhook>,
 }
 
 /// Reads a small JSON body.
@@ -155,24 +156,15 @@ pub(crate) async fn register(
             ));
         }
     }
-    let subscription = Subscription::Domain {
-        domain: domain.clone(),
-        contact,
+    let register = Register {
         key: key.id,
-        webhook: body.webhook,
+        domain: domain.clone(),
+        contact: Some(contact),
+        webhook: Some(body.webhook),
     };
-    let (digest, sealed) = (subscription.digest(&operator), subscription.seal(&operator));
-    let db = state.clone();
-    let key_id = key.id;
-    let row = tokio::task::spawn_blocking(move || {
-        db.catalog.write(|c| {
-            let id = c.put_subscriber(&digest, &sealed, Some(key_id), None, now_unix())?;
-            c.subscriber(id)
-        })
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let verified = row.is_some_and(|r| r.verified.is_some());
+    let by = Principal::api_key(key.id, &key.name);
+    let row = on_catalog(&state, move |c, op| domains::register(c, op, &by, register)).await?;
+    let verified = row.verified.is_some();
     let mut response = registration_answer(&operator, &key, &domain, verified, accepts);
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
@@ -197,40 +189,24 @@ pub(crate) async fn verify(
     let operator = operator_key(&state)?.clone();
     let domain = normalize(&domain)?;
     let body: VerifyBody = json_body(request).await?;
-    let (row, _) = registration(&state, &key, &domain)
+    let row = registration(&state, &key, &domain)
         .await?
         .ok_or(ApiError::NotFound)?;
     match body {
         VerifyBody::Dns => {
-            let want = leakwatch_service::domains::dns_token(&operator, key.id, &domain);
-            let resolver = state.dns_resolver;
-            let name = domain.clone();
-            let records = tokio::task::spawn_blocking(move || {
-                leakwatch_service::dns::txt_records(resolver, &name, Duration::from_secs(3))
-            })
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|_| {
-                ApiError::Unavailable("The DNS resolver did not answer; try again later")
-            })?;
-            if !records.iter().any(|r| r.trim() == want) {
-                return Err(ApiError::Conflict(
-                    "The TXT record was not found on the domain: publish the DnsTxtRecord value and try again once it has propagated",
-                ));
-            }
-            let db = state.clone();
-            tokio::task::spawn_blocking(move || {
-                db.catalog
-                    .write(|c| c.verify_subscriber(row.id, now_unix()))
-            })
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
-            Ok(registration_answer(&operator, &key, &domain, true, accepts))
+            let (resolver, id) = (state.dns_resolver, row.id);
+            tokio::task::spawn_blocking(move || domains::check_dns(&operator, &row, resolver))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))??;
+            let by = Principal::api_key(key.id, &key.name);
+            on_catalog(&state, move |c, _| domains::mark_verified(c, &by, id)).await?;
+            let operator = operator_key(&state)?;
+            Ok(registration_answer(operator, &key, &domain, true, accepts))
         }
         VerifyBody::Mail { address } => {
             let address = leakwatch_identity::normalize_email(&address)
                 .map_err(|_| ApiError::BadRequest("The address is not a valid e-mail address"))?;
-            let is_role = leakwatch_service::domains::ROLE_ADDRESSES
+            let is_role = domains::ROLE_ADDRESSES
                 .iter()
                 .any(|r| address == format!("{r}@{domain}"));
             if !is_role {
@@ -271,13 +247,11 @@ pub(crate) async fn verify_by_link(
             "This verification link has expired: ask for a new one",
         ));
     }
-    let db = state.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        db.catalog
-            .write(|c| c.verify_subscriber(subscriber, now_unix()))
+    let by = Principal::link_holder();
+    let found = on_catalog(&state, move |c, _| {
+        domains::mark_verified(c, &by, subscriber)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    .await?;
     if !found {
         return Err(ApiError::NotFound);
     }

@@ -2,6 +2,8 @@
 //! Internal failures (I/O, corruption) are logged by kind and answered with a generic 500 or
 //! 503; their details never reach the client.
 
+use leakwatch_service::ServiceError;
+
 use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
@@ -73,9 +75,30 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<leakwatch_catalog::CatalogError> for ApiError {
-    fn from(e: leakwatch_catalog::CatalogError) -> Self {
+impl From<leakwatch_service::CatalogError> for ApiError {
+    fn from(e: leakwatch_service::CatalogError) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownKey(_)
+            | ServiceError::UnknownSubscriber(_)
+            | ServiceError::UnknownVendor(_)
+            | ServiceError::UnknownBreach(_) => ApiError::NotFound,
+            ServiceError::Dns(_) => {
+                ApiError::Unavailable("The DNS resolver did not answer; try again later")
+            }
+            ServiceError::NoTxtRecord { .. } => ApiError::Conflict(
+                "The TXT record was not found on the domain: publish the DnsTxtRecord value and try again once it has propagated",
+            ),
+            ServiceError::NoOperatorKey(_) => {
+                ApiError::Unavailable("The operator key is not set up on this server")
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 

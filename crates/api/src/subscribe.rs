@@ -13,8 +13,11 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use leakwatch_catalog::now_unix;
-use leakwatch_notify::{Link, Payload, Subscription};
+use leakwatch_service::{
+    Principal, now_unix,
+    outbox::{Link, Payload},
+    subscriptions,
+};
 
 use crate::{
     ApiError, AppState,
@@ -75,13 +78,13 @@ pub(crate) async fn confirm(
             "This confirmation link has expired: subscribe again",
         ));
     }
-    let (_, key) = state.mailing().expect("checked by link()");
-    let subscription = Subscription::Email { email };
-    let (digest, sealed) = (subscription.digest(key), subscription.seal(key));
     let db = state.clone();
     tokio::task::spawn_blocking(move || {
+        let (_, key) = db.mailing().expect("checked by link()");
+        // The link's holder confirmed it: the address's owner is the principal.
+        let by = Principal::link_holder();
         db.catalog
-            .write(|c| c.put_subscriber(&digest, &sealed, None, Some(now), now))
+            .write(|c| subscriptions::subscribe_email(c, key, &by, &email))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -100,7 +103,8 @@ pub(crate) async fn unsubscribe(
     };
     let db = state.clone();
     tokio::task::spawn_blocking(move || {
-        db.catalog.write(|c| c.unsubscribe(subscriber, now_unix()))
+        db.catalog
+            .write(|c| subscriptions::unsubscribe(c, subscriber))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

@@ -13,7 +13,7 @@ use axum::{
     http::{header, request::Parts},
     response::{IntoResponse, Response},
 };
-use leakwatch_catalog::{Breach, keys::ApiKey};
+use leakwatch_service::{breaches::Breach, keys::ApiKey};
 
 use crate::{
     ApiError, AppState,
@@ -62,10 +62,17 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let key = (!presented.is_empty())
             .then(|| state.catalog.key(presented))
             .flatten()
-            .filter(|k| k.is_usable(leakwatch_catalog::now_unix()))
+            .filter(|k| k.is_usable(leakwatch_service::now_unix()))
             .ok_or(ApiError::Unauthorized)?;
         state.rate.take(&key).map_err(ApiError::RateLimited)?;
         Ok(Caller(key))
+    }
+}
+
+impl Caller {
+    /// The principal the service layer acts for.
+    pub(crate) fn principal(&self) -> leakwatch_service::Principal {
+        leakwatch_service::Principal::api_key(self.0.id, &self.0.name)
     }
 }
 

@@ -9,7 +9,10 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use leakwatch_catalog::{Catalog, CatalogError, vendors::Vendor};
+use leakwatch_service::{
+    Catalog, ServiceError,
+    vendors::{self, Vendor},
+};
 
 use crate::{
     ApiError, AppState,
@@ -17,9 +20,10 @@ use crate::{
     v3::{Caller, json, query_param},
 };
 
+/// Runs a service action on the catalogue connection, off the async threads.
 async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
-    f: impl FnOnce(&mut Catalog) -> Result<T, CatalogError> + Send + 'static,
+    f: impl FnOnce(&mut Catalog) -> Result<T, ServiceError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let db = state.clone();
     Ok(tokio::task::spawn_blocking(move || db.catalog.write(f))
@@ -28,16 +32,17 @@ async fn blocking<T: Send + 'static>(
 }
 
 pub(crate) async fn list(
-    _: Caller,
+    caller: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
-    let vendors = blocking(&state, |c| c.vendors()).await?;
+    let by = caller.principal();
+    let vendors = blocking(&state, move |c| vendors::list(c, &by)).await?;
     Ok(json(&vendors, accepts))
 }
 
 pub(crate) async fn put(
-    _: Caller,
+    caller: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -55,22 +60,21 @@ pub(crate) async fn put(
             "Invalid vendor: it needs a name, real domains and a criticality of 1 to 5",
         )
     })?;
-    let stored = blocking(&state, move |c| c.put_vendor(vendor)).await?;
+    let by = caller.principal();
+    let stored = blocking(&state, move |c| vendors::put(c, &by, vendor)).await?;
     let mut response = json(&stored, accepts);
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
 }
 
 pub(crate) async fn remove(
-    _: Caller,
+    caller: Caller,
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    if blocking(&state, move |c| c.remove_vendor(&name)).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    let by = caller.principal();
+    blocking(&state, move |c| vendors::remove(c, &by, &name)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(crate) async fn impact(
@@ -83,19 +87,11 @@ pub(crate) async fn impact(
     let html = query_param(query.as_deref(), "format").is_some_and(|f| f == "html");
     let s = state.clone();
     let report = tokio::task::spawn_blocking(move || {
-        s.catalog.write(|c| {
-            Ok(leakwatch_service::vendors::report(
-                &s.store,
-                &s.catalog,
-                c,
-                s.operator_key.as_ref(),
-                &breach,
-            ))
-        })
+        s.catalog
+            .write(|c| vendors::report(&s.store, &s.catalog, c, s.operator_key.as_ref(), &breach))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??
-    .map_err(ApiError::Internal)?
     .ok_or(ApiError::NotFound)?;
     if html {
         return Ok((

@@ -236,10 +236,7 @@ impl CatalogHandle {
     }
 
     /// Runs `change` on the database connection (blocking: call from a blocking task).
-    pub fn write<T>(
-        &self,
-        change: impl FnOnce(&mut Catalog) -> Result<T, CatalogError>,
-    ) -> Result<T, CatalogError> {
+    pub fn write<T, E>(&self, change: impl FnOnce(&mut Catalog) -> Result<T, E>) -> Result<T, E> {
         change(&mut self.db.lock().unwrap_or_else(|e| e.into_inner()))
     }
 

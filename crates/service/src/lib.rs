@@ -9,20 +9,43 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod breaches;
 pub mod dns;
 pub mod domain_search;
 pub mod domains;
+mod error;
 mod handles;
 pub mod impact;
+pub mod imports;
+pub mod keys;
 pub mod lookalike;
 pub mod mail;
 mod mail_texts;
+pub mod maintenance;
 pub mod mirror;
 pub mod outbox;
 mod principal;
 pub mod stats;
+pub mod subscriptions;
 pub mod vendors;
 
+pub use error::ServiceError;
 pub use handles::{CatalogHandle, Forgot, StoreHandle};
+pub use leakwatch_catalog::{Catalog, CatalogError, format_date_time, now_unix};
 pub use leakwatch_datadir::DataDir;
+pub use leakwatch_identity::OperatorKey;
 pub use principal::Principal;
+
+use std::sync::Arc;
+
+use leakwatch_store::{Directory, MmapDirectory, StoreError};
+
+/// Opens the catalogue of data directory `data` (created when it is not there).
+pub fn open_catalog(data: &DataDir) -> Result<Catalog, CatalogError> {
+    Catalog::open(&data.catalog())
+}
+
+/// The directory of the store of data directory `data`.
+fn open_store_dir(data: &DataDir) -> Result<Arc<dyn Directory>, StoreError> {
+    Ok(Arc::new(MmapDirectory::open(data.store())?))
+}

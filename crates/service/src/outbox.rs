@@ -7,11 +7,20 @@
 //! marked alerted: a crash between the two queues nothing twice. Subscribers hear only of
 //! breaches added (HIBP's AddedDate) no earlier than they subscribed.
 
-use std::collections::BTreeSet;
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, atomic::AtomicBool, mpsc::Sender},
+};
 
 use leakwatch_catalog::{Breach, Catalog, now_unix, outbox::Pending};
 use leakwatch_identity::OperatorKey;
-use leakwatch_notify::{Email, Link, Outgoing, Payload, Subscription, WebhookCall};
+use leakwatch_notify::{
+    Deliveries, Email, Mailer, Outgoing, RetryPolicy, Subscription, WebhookCall,
+};
+
+pub use leakwatch_notify::{Link, Payload};
+
+use crate::DataDir;
 
 use crate::{
     CatalogHandle, StoreHandle,
@@ -302,7 +311,8 @@ fn vendor_impact(
     vendor: &str,
     owner: String,
 ) -> Result<Outgoing, String> {
-    let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), breach)?
+    let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), breach)
+        .map_err(|e| e.to_string())?
         .ok_or("the breach no longer matches a vendor")?;
     let v = report
         .vendors
@@ -384,4 +394,112 @@ fn breach_alert(
         id: format!("alert.{}.{}", pending.id, pending.created),
         unsubscribe: Some(unsubscribe),
     }))
+}
+
+/// A server as the outbox worker sees it: what it serves now, when mail is set up.
+pub trait Served: Send + Sync + 'static {
+    /// What the outbox queues and composes from; none when mail is not set up.
+    fn mailroom(&self) -> Option<Mailroom<'_>>;
+}
+
+/// What the delivery worker needs of its own.
+#[derive(Debug, Clone)]
+pub struct WorkerSetup {
+    /// The data directory: its catalogue (the worker's own connection) and `outbox.lock`.
+    pub data: DataDir,
+    /// The operator key, which opens what requests sealed.
+    pub key: OperatorKey,
+    /// The SMTP server.
+    pub mailer: Mailer,
+    /// Retries and leases.
+    pub retry: RetryPolicy,
+}
+
+/// Seals `payload` under the operator key and queues it (not deduplicated).
+pub fn queue(
+    catalog: &CatalogHandle,
+    key: &OperatorKey,
+    payload: &Payload,
+) -> Result<Option<i64>, crate::ServiceError> {
+    Ok(catalog.enqueue(None, &payload.seal(key))?)
+}
+
+/// Starts the delivery worker of `served` on its own thread, unless another server on this
+/// data directory already runs one (one worker per data directory: `outbox.lock`; it alone
+/// may release a dead worker's claims at start). It stops when `stop` is set; a message on
+/// the returned sender wakes it at once.
+pub fn start_worker<S: Served>(
+    served: Arc<S>,
+    setup: WorkerSetup,
+    stop: Arc<AtomicBool>,
+) -> Option<(std::thread::JoinHandle<()>, Sender<()>)> {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(setup.data.outbox_lock())
+        .ok()?;
+    if lock.try_lock().is_err() {
+        tracing::warn!(
+            "another server delivers this data directory's mail; this one only queues it"
+        );
+        return None;
+    }
+    let catalog = match Catalog::open(&setup.data.catalog()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("outbox worker not started: {e}");
+            return None;
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut worker = leakwatch_notify::Worker::new(catalog, setup.key, setup.mailer, setup.retry);
+    let thread = std::thread::Builder::new()
+        .name("leakwatch-outbox".into())
+        .spawn(move || {
+            // Held for the thread's life: the lock is what makes this the only worker.
+            let _lock = lock;
+            match worker.release_claims() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("{n} interrupted deliveries resumed"),
+                Err(e) => tracing::error!("outbox: {e}"),
+            }
+            let mut owner = ServerDeliveries { served, seen: None };
+            worker.run(&stop, &rx, &mut owner);
+        })
+        .ok()?;
+    Some((thread, tx))
+}
+
+/// The server as the worker's owner.
+struct ServerDeliveries<S> {
+    served: Arc<S>,
+    /// Store generation and breach names last scanned for alerts.
+    seen: Option<(u64, usize)>,
+}
+
+impl<S: Served> Deliveries for ServerDeliveries<S> {
+    fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, String> {
+        let Some(m) = self.served.mailroom() else {
+            return Ok(0);
+        };
+        let marker = (m.store.snapshot().generation(), m.catalog.breaches().len());
+        if self.seen == Some(marker) {
+            return Ok(0);
+        }
+        let queued = queue_alerts(&m, catalog).map_err(|e| e.to_string())?
+            + queue_impact_alerts(&m, catalog).map_err(|e| e.to_string())?;
+        self.seen = Some(marker);
+        Ok(queued)
+    }
+
+    fn compose(
+        &mut self,
+        catalog: &Catalog,
+        pending: &Pending,
+        payload: Payload,
+    ) -> Result<Outgoing, String> {
+        let m = self.served.mailroom().ok_or("mail is not set up")?;
+        compose(&m, catalog, pending, payload)
+    }
 }

@@ -22,6 +22,10 @@ pub enum Principal {
         /// The real user id.
         uid: u32,
     },
+    /// Whoever followed a link the server mailed (a confirmation or an unsubscribe link):
+    /// the link, sealed under the operator key, is the authority, and it names what it
+    /// allows.
+    LinkHolder,
 }
 
 impl Principal {
@@ -33,6 +37,11 @@ impl Principal {
             user: user_name(uid).unwrap_or_else(|| uid.to_string()),
             uid,
         }
+    }
+
+    /// Whoever followed a link the server mailed.
+    pub fn link_holder() -> Principal {
+        Principal::LinkHolder
     }
 
     /// An API key's principal.
@@ -49,6 +58,7 @@ impl fmt::Display for Principal {
         match self {
             Principal::ApiKey { id, name } => write!(f, "API key {id} ({name})"),
             Principal::Operator { user, uid } => write!(f, "operator {user} (uid {uid})"),
+            Principal::LinkHolder => f.write_str("the holder of a mailed link"),
         }
     }
 }

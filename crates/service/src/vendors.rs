@@ -1,15 +1,45 @@
-//! The vendor inventory's impact reports: which vendors a live breach hits, and how many
-//! addresses of the verified domains it holds.
+//! The vendor inventory (list, add or replace, import, remove) and its impact reports:
+//! which vendors a live breach hits, and how many addresses of the verified domains it holds.
 
 use leakwatch_catalog::Catalog;
 use leakwatch_identity::OperatorKey;
 use leakwatch_notify::Subscription;
 use leakwatch_store::Snapshot;
 
+pub use leakwatch_catalog::vendors::{CSV_HEADER, Vendor};
+
 use crate::{
-    CatalogHandle, StoreHandle,
+    CatalogHandle, Principal, ServiceError, StoreHandle,
     impact::{DomainExposure, ImpactReport},
 };
+
+/// The inventory, by name.
+pub fn list(catalog: &Catalog, _by: &Principal) -> Result<Vec<Vendor>, ServiceError> {
+    Ok(catalog.vendors()?)
+}
+
+/// Adds a vendor, or replaces the one of the same name; returns it as stored (validated).
+pub fn put(catalog: &mut Catalog, _by: &Principal, vendor: Vendor) -> Result<Vendor, ServiceError> {
+    Ok(catalog.put_vendor(vendor)?)
+}
+
+/// Replaces the whole inventory; returns how many vendors it holds.
+pub fn replace_all(
+    catalog: &mut Catalog,
+    _by: &Principal,
+    vendors: Vec<Vendor>,
+) -> Result<usize, ServiceError> {
+    Ok(catalog.replace_vendors(vendors)?)
+}
+
+/// Removes the vendor `name`.
+pub fn remove(catalog: &mut Catalog, _by: &Principal, name: &str) -> Result<(), ServiceError> {
+    if catalog.remove_vendor(name)? {
+        Ok(())
+    } else {
+        Err(ServiceError::UnknownVendor(name.to_owned()))
+    }
+}
 
 /// How many addresses of each verified domain (of any key) are in `breach`.
 pub fn your_domains(
@@ -17,13 +47,12 @@ pub fn your_domains(
     catalog: &Catalog,
     snap: &Snapshot,
     breach: &str,
-) -> Result<Vec<DomainExposure>, String> {
+) -> Result<Vec<DomainExposure>, ServiceError> {
     let Some(key) = key else {
         return Ok(Vec::new());
     };
     let mut domains: Vec<String> = catalog
-        .subscribers()
-        .map_err(|e| e.to_string())?
+        .subscribers()?
         .into_iter()
         .filter(|s| s.is_active())
         .filter_map(|s| match Subscription::open(&s.sealed, key)? {
@@ -35,8 +64,7 @@ pub fn your_domains(
     domains.dedup();
     let mut out = Vec::new();
     for domain in domains {
-        let found =
-            crate::domain_search::breached_domain(snap, key, &domain).map_err(|e| e.to_string())?;
+        let found = crate::domain_search::breached_domain(snap, key, &domain)?;
         let n = found
             .values()
             .filter(|names| names.iter().any(|n| n == breach))
@@ -61,7 +89,7 @@ pub fn report(
     catalog: &Catalog,
     key: Option<&OperatorKey>,
     name: &str,
-) -> Result<Option<ImpactReport>, String> {
+) -> Result<Option<ImpactReport>, ServiceError> {
     let all = breaches.breaches();
     let Some(breach) = all
         .iter()
@@ -69,7 +97,7 @@ pub fn report(
     else {
         return Ok(None);
     };
-    let vendors = catalog.vendors().map_err(|e| e.to_string())?;
+    let vendors = catalog.vendors()?;
     if !vendors.iter().any(|v| {
         v.matches(&breach.domain, breach.vendor.as_deref())
             .is_some()

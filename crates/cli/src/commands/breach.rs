@@ -1,13 +1,16 @@
 //! `leakwatch breach`: the breach catalogue.
 
 use anyhow::{Context, Result, bail};
-use leakwatch_store::Snapshot;
+use leakwatch_service::{
+    Principal,
+    breaches::{self, Breach},
+};
 
-use super::{catalog, store_dir};
+use super::catalog;
 use crate::flags::*;
 
 pub fn breach(cmd: BreachCmd) -> Result<()> {
-    use leakwatch_catalog::Breach;
+    let by = Principal::operator();
     let show = |b: &Breach| -> Result<()> {
         println!("{}", serde_json::to_string_pretty(b)?);
         Ok(())
@@ -34,37 +37,27 @@ pub fn breach(cmd: BreachCmd) -> Result<()> {
                 }
             };
             fields.apply(&mut b);
-            show(&catalog(&data.data)?.add(b)?)
+            show(&breaches::add(&mut catalog(&data.data)?, &by, b)?)
         }
         BreachCmd::Edit {
             data,
             breach,
             fields,
         } => {
-            // The store links accounts to breaches by Name: renaming one it knows would
-            // orphan those links.
-            if let Some(new) = &fields.name
-                && new != &breach
-                && Snapshot::open(store_dir(&data.data)?.as_ref())?
-                    .manifest()
-                    .breach_id(&breach)
-                    .is_some()
-            {
-                bail!(
-                    "{breach:?} has accounts loaded in the store, which links them by Name: it cannot be renamed to {new:?} (its Title can change freely)"
-                );
-            }
-            show(&catalog(&data.data)?.edit(&breach, |b| fields.apply(b))?)
+            let mut catalog = catalog(&data.data)?;
+            let edited =
+                breaches::edit(&data.dir(), &mut catalog, &by, &breach, |b| fields.apply(b))?;
+            show(&edited)
         }
         BreachCmd::Import { data, file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let n = catalog(&data.data)?.import_hibp_json(&text)?;
+            let n = breaches::import_hibp_json(&mut catalog(&data.data)?, &by, &text)?;
             println!("imported {n} breaches from {}", file.display());
             Ok(())
         }
         BreachCmd::List { data, json } => {
-            let all = catalog(&data.data)?.all()?;
+            let all = breaches::list(&catalog(&data.data)?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
@@ -98,11 +91,12 @@ pub fn breach(cmd: BreachCmd) -> Result<()> {
             Ok(())
         }
         BreachCmd::Show { data, breach } => {
-            let b = catalog(&data.data)?
-                .get(&breach)?
+            let b = breaches::get(&catalog(&data.data)?, &breach)?
                 .with_context(|| format!("no breach named {breach:?}"))?;
             show(&b)
         }
-        BreachCmd::Retire { data, breach } => show(&catalog(&data.data)?.retire(&breach)?),
+        BreachCmd::Retire { data, breach } => {
+            show(&breaches::retire(&mut catalog(&data.data)?, &by, &breach)?)
+        }
     }
 }

@@ -3,10 +3,12 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Result;
-use leakwatch_store::{Snapshot, StoreWriter};
-
 use leakwatch_gen::GenFormat;
-use leakwatch_ingest::{IngestOptions, Source};
+use leakwatch_service::{
+    DataDir, Principal,
+    imports::{self, IngestOptions, Source},
+};
+use leakwatch_store::Snapshot;
 
 use super::serve::{Serving, serve, start_logging};
 use super::store_dir;
@@ -26,7 +28,7 @@ pub fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
             "leakwatch demo: building a demo store in {} from generated, fictional data...",
             data.display()
         );
-        let mut writer = StoreWriter::open(dir)?;
+        let by = Principal::operator();
         let mut opts = IngestOptions::new(&data);
         opts.progress = false;
         for (format, count, seed) in [
@@ -41,7 +43,12 @@ pub fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
                 count,
                 seed,
             )?;
-            let s = leakwatch_ingest::ingest(&mut writer, &Source::File(file.clone()), &opts)?;
+            let s = imports::import(
+                &DataDir::new(&data),
+                &by,
+                &Source::File(file.clone()),
+                &opts,
+            )?;
             std::fs::remove_file(&file)?;
             eprintln!(
                 "  {:?}: {} lines, {} SHA-1 and {} NTLM hashes",

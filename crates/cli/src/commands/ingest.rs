@@ -3,11 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use leakwatch_store::{Namespace, StoreWriter};
+use leakwatch_service::{
+    DataDir, Principal, ServiceError, breaches,
+    imports::{self, IngestError, IngestOptions, LayoutError, Mismatch, Source, Summary},
+};
+use leakwatch_store::Namespace;
 
-use leakwatch_ingest::{IngestOptions, Source};
-
-use super::{catalog, store_dir};
+use super::catalog;
 use crate::flags::*;
 
 /// `leakwatch ingest`: the flags checked and turned into the import's options.
@@ -33,7 +35,7 @@ pub fn run(args: IngestArgs) -> Result<()> {
     opts.dump.identifier = identifier.map(Into::into);
     opts.dump.default_region = default_region;
     if let Some(name) = &breach {
-        if catalog(&data.data)?.get(name)?.is_none() {
+        if breaches::get(&catalog(&data.data)?, name)?.is_none() {
             bail!(
                 "no breach named {name:?} in the catalogue: add it first with `leakwatch breach add --name {name} --breach-date YYYY-MM-DD ...`"
             );
@@ -59,8 +61,8 @@ pub fn run(args: IngestArgs) -> Result<()> {
 }
 
 pub fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {
-    let mut writer = StoreWriter::open(store_dir(data)?)?;
-    let s = leakwatch_ingest::ingest(&mut writer, source, opts).map_err(worded)?;
+    let by = Principal::operator();
+    let s = imports::import(&DataDir::new(data), &by, source, opts).map_err(worded)?;
     if s.already_imported {
         println!(
             "{}: already imported ({}); the store is unchanged",
@@ -108,41 +110,9 @@ pub fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> 
     Ok(())
 }
 
-/// Brings the catalogue entry up to date after a dump import: PwnCount is the number of
-/// distinct accounts the store links to the breach (all its imports), and the data classes
-/// gain what the dump was seen to hold.
-pub fn record_breach_import(
-    data: &Path,
-    breach: &str,
-    s: &leakwatch_ingest::Summary,
-) -> Result<()> {
-    let seen = s.fields_seen;
-    let update = |b: &mut leakwatch_catalog::Breach| {
-        b.pwn_count = s.breach_accounts;
-        for (n, class) in [
-            (seen.emails, "Email addresses"),
-            (seen.phones, "Phone numbers"),
-            (seen.usernames, "Usernames"),
-            (seen.passwords, "Passwords"),
-        ] {
-            if n > 0 && !b.data_classes.iter().any(|c| c == class) {
-                b.data_classes.push(class.to_owned());
-            }
-        }
-        b.data_classes.sort();
-    };
-    let mut catalog = catalog(data)?;
-    let current = catalog
-        .get(breach)?
-        .with_context(|| format!("breach {breach:?} left the catalogue during the import"))?;
-    let mut wanted = current.clone();
-    update(&mut wanted);
-    // Only a real change touches ModifiedDate (a repeated import changes nothing).
-    let b = if wanted == current {
-        current
-    } else {
-        catalog.edit(breach, update)?
-    };
+/// Brings the catalogue entry of `breach` up to date after a dump import, and says so.
+pub fn record_breach_import(data: &Path, breach: &str, s: &Summary) -> Result<()> {
+    let b = imports::record_breach_import(&mut catalog(data)?, breach, s)?;
     println!(
         "  breach {}: PwnCount {}, data classes {}",
         b.name,
@@ -154,8 +124,10 @@ pub fn record_breach_import(
 
 /// An import error as the operator reads it: a mismatch of options and input names the flag
 /// that fixes it.
-fn worded(e: leakwatch_ingest::IngestError) -> anyhow::Error {
-    use leakwatch_ingest::{IngestError, LayoutError, Mismatch};
+fn worded(e: ServiceError) -> anyhow::Error {
+    let ServiceError::Ingest(e) = e else {
+        return e.into();
+    };
     let m = match e {
         IngestError::Mismatch(m) => m,
         IngestError::Layout(LayoutError::MapOnCombolist) => {

@@ -1,12 +1,16 @@
 //! `leakwatch keys` (API keys) and `leakwatch operator-key`.
 
-use anyhow::{Context, Result, bail};
-use leakwatch_store::StoreWriter;
+use anyhow::{Context, Result};
+use leakwatch_service::{
+    Principal,
+    keys::{self, NewKey},
+};
 
-use super::{catalog, store_dir};
+use super::catalog;
 use crate::flags::*;
 
 pub fn keys(cmd: KeysCmd) -> Result<()> {
+    let by = Principal::operator();
     match cmd {
         KeysCmd::Create {
             data,
@@ -14,7 +18,8 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             rpm,
             expires,
         } => {
-            let (key, secret) = catalog(&data.data)?.create_key(&name, rpm, expires.as_deref())?;
+            let new = NewKey { name, rpm, expires };
+            let (key, secret) = keys::create(&mut catalog(&data.data)?, &by, &new)?;
             println!("{secret}");
             eprintln!(
                 "created key {} (prefix {}) for {:?}, {} requests per minute{}; it is shown only now",
@@ -32,17 +37,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 "{:>4}  {:<8} {:<24} {:>6}  {:<20}  STATE",
                 "ID", "PREFIX", "NAME", "RPM", "CREATED"
             );
-            let now = leakwatch_catalog::now_unix();
-            for k in catalog(&data.data)?.keys()? {
-                let state = match (&k.revoked, k.is_usable(now)) {
-                    (Some(when), _) => format!("revoked {when}"),
-                    (None, false) => "expired".to_owned(),
-                    (None, true) => k
-                        .expires
-                        .as_ref()
-                        .map(|e| format!("active until {e}"))
-                        .unwrap_or("active".into()),
-                };
+            for (k, state) in keys::list(&catalog(&data.data)?, &by)? {
                 println!(
                     "{:>4}  {:<8} {:<24} {:>6}  {:<20}  {state}",
                     k.id, k.prefix, k.name, k.rpm, k.created
@@ -50,7 +45,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             }
         }
         KeysCmd::Revoke { data, key } => {
-            let k = catalog(&data.data)?.revoke_key(&key)?;
+            let k = keys::revoke(&mut catalog(&data.data)?, &by, &key)?;
             println!("revoked key {} (prefix {}) of {:?}", k.id, k.prefix, k.name);
         }
     }
@@ -77,11 +72,8 @@ pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
     }
     .load()?
     .context("reading the old key")?;
-    if old.id() == new.id() {
-        bail!("the old and the new key are the same");
-    }
-    let mut writer = StoreWriter::open(store_dir(&data.data)?)?;
-    let s = leakwatch_ingest::reseal(&mut writer, &old, &new, &data.dir().tmp(), memory)?;
+    let by = Principal::operator();
+    let s = keys::rotate_operator_key(&data.dir(), &by, &old, &new, memory)?;
     if s.files == 0 {
         println!(
             "nothing to re-seal: every alias file is under key {}",

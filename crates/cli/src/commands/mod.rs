@@ -80,9 +80,10 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-pub fn catalog(data: &Path) -> Result<leakwatch_catalog::Catalog> {
-    let path = DataDir::new(data).catalog();
-    leakwatch_catalog::Catalog::open(&path).with_context(|| format!("opening {}", path.display()))
+pub fn catalog(data: &Path) -> Result<leakwatch_service::Catalog> {
+    let data = DataDir::new(data);
+    leakwatch_service::open_catalog(&data)
+        .with_context(|| format!("opening {}", data.catalog().display()))
 }
 
 pub fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {

@@ -3,32 +3,30 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use leakwatch_datadir::DataDir;
-use leakwatch_service::stats;
-use leakwatch_store::{Namespace, Snapshot, StoreWriter};
+use leakwatch_service::{
+    Principal,
+    maintenance::{self, AliasesCompacted},
+    stats,
+};
+use leakwatch_store::{Namespace, Snapshot};
 
-use super::{catalog, store_dir};
+use super::store_dir;
 use crate::flags::*;
 
-/// Alias compaction, leaving out forgotten accounts' aliases when the operator key is given.
-pub fn compact_aliases(w: &mut StoreWriter, data: &Path, key: &OperatorKeyArg) -> Result<()> {
-    let key = key.load()?;
-    let done =
-        leakwatch_ingest::compact_aliases(w, &DataDir::new(data).tmp(), 1 << 30, key.as_ref())?;
-    match done.files {
+/// Says what alias compaction did.
+fn report_aliases(a: &AliasesCompacted) {
+    match a.done.files {
         0 => println!("aliases: nothing to compact"),
         n => println!(
             "aliases: merged {n} alias file(s) into one, leaving out {} alias(es) of forgotten accounts",
-            done.erased
+            a.done.erased
         ),
     }
-    let m = w.manifest();
-    if key.is_none() && !m.forgotten.is_empty() && !m.aliases.is_empty() {
+    if a.forgotten_kept {
         println!(
             "aliases of forgotten accounts stay sealed in the alias files (never answered): give the operator key to remove them"
         );
     }
-    Ok(())
 }
 
 pub fn stats(data: &Path, deep: bool) -> Result<()> {
@@ -90,9 +88,10 @@ pub fn stats(data: &Path, deep: bool) -> Result<()> {
 /// `leakwatch compact`.
 pub fn compact(args: CompactArgs) -> Result<()> {
     let CompactArgs { data, key } = args;
-    let mut w = StoreWriter::open(store_dir(&data.data)?)?;
-    for ns in Namespace::ALL {
-        match w.compact(ns)? {
+    let key = key.load()?;
+    let done = maintenance::compact(&data.dir(), &Principal::operator(), key.as_ref())?;
+    for (ns, merged) in done.namespaces {
+        match merged {
             Some(s) => println!(
                 "{ns}: merged {} segments into one: {} hashes, {} -> {} bytes",
                 s.merged, s.hashes, s.bytes_before, s.bytes_after
@@ -100,30 +99,18 @@ pub fn compact(args: CompactArgs) -> Result<()> {
             None => println!("{ns}: nothing to compact"),
         }
     }
-    compact_aliases(&mut w, &data.data, &key)
+    report_aliases(&done.aliases);
+    Ok(())
 }
 
 /// `leakwatch verify`.
 pub fn verify(data: DataArg) -> Result<()> {
-    let snap = Snapshot::open(store_dir(&data.data)?.as_ref())?;
-    snap.verify().context("verification failed")?;
-    let m = snap.manifest();
+    let v = maintenance::verify(&data.dir()).context("verification failed")?;
     println!(
         "ok: manifest, {} segments and {} alias files verified (generation {})",
-        m.segments.len(),
-        m.aliases.len(),
-        snap.generation()
+        v.segments, v.aliases, v.generation
     );
-    let path = data.dir().catalog();
-    if path.exists() {
-        let check = match catalog(&data.data) {
-            Ok(c) => c.verify(&path).context("verification failed")?,
-            Err(e) => {
-                // Too damaged to open: the page scan may still say where.
-                leakwatch_catalog::checksums::verify_file(&path).context("verification failed")?;
-                return Err(e.context("verification failed"));
-            }
-        };
+    if let Some(check) = v.catalog {
         println!(
             "ok: catalogue, {} pages of {} bytes verified",
             check.pages, check.page_size
@@ -141,53 +128,44 @@ pub fn forget(args: ForgetArgs) -> Result<()> {
         key,
         identifiers,
     } = args;
-    let mut keys = Vec::new();
-    for raw in &identifiers {
-        let readings = leakwatch_identity::lookup_candidates(raw, default_region.as_deref())
-            .map_err(|e| anyhow::anyhow!("an identifier: {e}"))?;
-        keys.extend(
-            readings
-                .iter()
-                .map(|c| leakwatch_store::Key::account(c.as_str())),
-        );
-    }
-    let mut writer = StoreWriter::open(store_dir(&data.data)?)?;
-    let forgotten = keys.len();
-    let generation = writer.forget(keys)?.generation;
+    let key = if compact { key.load()? } else { None };
+    let done = maintenance::forget(
+        &data.dir(),
+        &Principal::operator(),
+        &identifiers,
+        default_region.as_deref(),
+        compact.then_some(key.as_ref()),
+    )?;
     println!(
-        "forgot {} identifier(s) ({forgotten} key(s)): never answered from generation {generation} on",
+        "forgot {} identifier(s) ({} key(s)): never answered from generation {} on",
         identifiers.len(),
+        done.keys,
+        done.generation
     );
-    if compact {
-        writer.compact(Namespace::Account)?;
-        println!("account segments compacted: the keys are gone from the files");
-        compact_aliases(&mut writer, &data.data, &key)?;
-    } else {
-        println!("they leave the segment files at the next `leakwatch compact`");
+    match &done.compacted {
+        Some(aliases) => {
+            println!("account segments compacted: the keys are gone from the files");
+            report_aliases(aliases);
+        }
+        None => println!("they leave the segment files at the next `leakwatch compact`"),
     }
     Ok(())
 }
 
 /// `leakwatch migrate`.
 pub fn migrate(data: DataArg) -> Result<()> {
-    let path = data.dir().catalog();
-    match leakwatch_catalog::Catalog::migrate(&path)
-        .with_context(|| format!("migrating {}", path.display()))?
-    {
-        Some(found) => println!(
-            "catalogue: schema version {found} → {}",
-            leakwatch_catalog::SCHEMA_VERSION
-        ),
+    let m = maintenance::migrate(&data.dir(), &Principal::operator())
+        .with_context(|| format!("migrating {}", data.dir().catalog().display()))?;
+    match m.catalog_from {
+        Some(found) => println!("catalogue: schema version {found} → {}", m.catalog_schema),
         None => println!(
             "catalogue: schema version {}, nothing to do",
-            leakwatch_catalog::SCHEMA_VERSION
+            m.catalog_schema
         ),
     }
-    let snap = Snapshot::open(store_dir(&data.data)?.as_ref())?;
     println!(
         "store: generation {}, manifest format {}: read as it is",
-        snap.generation(),
-        snap.manifest().format_version
+        m.generation, m.manifest_format
     );
     Ok(())
 }

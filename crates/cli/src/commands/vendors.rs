@@ -4,13 +4,16 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use leakwatch_service::{CatalogHandle, StoreHandle};
+use leakwatch_service::{
+    CatalogHandle, Principal, StoreHandle,
+    vendors::{self, CSV_HEADER, Vendor},
+};
 
 use super::catalog;
 use crate::flags::*;
 
 pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
-    use leakwatch_catalog::vendors::{CSV_HEADER, Vendor};
+    let by = Principal::operator();
     let mut out = std::io::stdout().lock();
     match cmd {
         VendorsCmd::Add {
@@ -22,14 +25,15 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             owner,
             notes,
         } => {
-            let v = catalog(&data.data)?.put_vendor(Vendor {
+            let vendor = Vendor {
                 name,
                 domains,
                 data_classes,
                 criticality,
                 owner,
                 notes,
-            })?;
+            };
+            let v = vendors::put(&mut catalog(&data.data)?, &by, vendor)?;
             writeln!(out, "vendor {} stored", v.name)?;
         }
         VendorsCmd::Import { data, file } => {
@@ -38,7 +42,7 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             let is_json = file
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-            let vendors: Vec<Vendor> = if is_json {
+            let inventory: Vec<Vendor> = if is_json {
                 serde_json::from_str(&text).context("the JSON must be an array of vendors")?
             } else {
                 let mut reader = csv::ReaderBuilder::new()
@@ -55,20 +59,20 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
                 }
                 v
             };
-            let n = catalog(&data.data)?.replace_vendors(vendors)?;
+            let n = vendors::replace_all(&mut catalog(&data.data)?, &by, inventory)?;
             writeln!(out, "{n} vendors imported (the inventory was replaced)")?;
         }
         VendorsCmd::Export { data, format } => {
-            let vendors = catalog(&data.data)?.vendors()?;
+            let inventory = vendors::list(&catalog(&data.data)?, &by)?;
             match format {
                 VendorFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &vendors)?;
+                    serde_json::to_writer_pretty(&mut out, &inventory)?;
                     writeln!(out)?;
                 }
                 VendorFormat::Csv => {
                     let mut w = csv::Writer::from_writer(out);
                     w.write_record(CSV_HEADER)?;
-                    for v in &vendors {
+                    for v in &inventory {
                         w.write_record(v.to_csv_record())?;
                     }
                     w.flush()?;
@@ -77,7 +81,7 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
         }
         VendorsCmd::List { data } => {
             writeln!(out, "name\tcriticality\tdomains\tdata classes\towner")?;
-            for v in catalog(&data.data)?.vendors()? {
+            for v in vendors::list(&catalog(&data.data)?, &by)? {
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}",
@@ -90,10 +94,7 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             }
         }
         VendorsCmd::Remove { data, name } => {
-            anyhow::ensure!(
-                catalog(&data.data)?.remove_vendor(&name)?,
-                "no vendor {name}"
-            );
+            vendors::remove(&mut catalog(&data.data)?, &by, &name)?;
             writeln!(out, "vendor {name} removed")?;
         }
         VendorsCmd::Impact {
@@ -112,14 +113,8 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             };
             let mut reports = Vec::new();
             for name in &names {
-                if let Some(r) = leakwatch_service::vendors::report(
-                    &store,
-                    &handle,
-                    &cat,
-                    operator_key.as_ref(),
-                    name,
-                )
-                .map_err(anyhow::Error::msg)?
+                if let Some(r) =
+                    vendors::report(&store, &handle, &cat, operator_key.as_ref(), name)?
                 {
                     reports.push(r);
                 }

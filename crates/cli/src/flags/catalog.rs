@@ -113,7 +113,7 @@ pub struct BreachFields {
 }
 
 impl BreachFields {
-    pub fn apply(self, b: &mut leakwatch_catalog::Breach) {
+    pub fn apply(self, b: &mut leakwatch_service::breaches::Breach) {
         let set = |field: &mut String, v: Option<String>| {
             if let Some(v) = v {
                 *field = v;

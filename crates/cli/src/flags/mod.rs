@@ -10,7 +10,7 @@ mod values;
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, Subcommand};
-use leakwatch_ingest::ColumnMap;
+use leakwatch_service::imports::ColumnMap;
 
 pub use catalog::*;
 pub use shared::*;

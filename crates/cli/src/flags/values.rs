@@ -4,8 +4,8 @@
 use clap::ValueEnum;
 use leakwatch_gen::{DumpFormat, GenFormat};
 use leakwatch_identity::Kind;
-use leakwatch_ingest::Format;
 use leakwatch_service::audit::ExportFormat;
+use leakwatch_service::imports::Format;
 use leakwatch_store::Namespace;
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -1,0 +1,77 @@
+//! The service layer's error: what went wrong in an action, typed, so each edge words it for
+//! its reader (a status and a one-line reason in the API, a sentence in the CLI). It never
+//! names a flag or a status code.
+
+use std::net::SocketAddr;
+
+use leakwatch_catalog::CatalogError;
+use leakwatch_ingest::IngestError;
+use leakwatch_store::StoreError;
+
+/// Why an action of the service layer did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The catalogue refused or failed (its own error says which).
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An import or a re-seal failed.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// The action opens or seals something and no operator key was given.
+    #[error("{0} are sealed with the operator key, and none was given")]
+    NoOperatorKey(&'static str),
+    /// A breach that the store links accounts to (by Name) cannot be renamed.
+    #[error(
+        "{breach:?} has accounts loaded in the store, which links them by Name: it cannot be renamed to {new:?} (its Title can change freely)"
+    )]
+    RenameLoaded {
+        /// The breach's Name.
+        breach: String,
+        /// The Name asked for.
+        new: String,
+    },
+    /// No breach of that name: a dump cannot be linked to it.
+    #[error("no breach named {0:?} in the catalogue")]
+    UnknownBreach(String),
+    /// The breach an import was linked to left the catalogue while it ran.
+    #[error("breach {0:?} left the catalogue during the import")]
+    BreachGone(String),
+    /// No API key with that id or prefix.
+    #[error("no API key {0}")]
+    UnknownKey(String),
+    /// The old and the new operator key of a rotation are one key.
+    #[error("the old and the new key are the same")]
+    SameOperatorKey,
+    /// A domain's first registration names no contact address.
+    #[error("the first registration of a domain needs a contact address")]
+    NoContact,
+    /// DNS verification found no TXT record with the token.
+    #[error("{domain} has no TXT record {record:?} (asked {resolver})")]
+    NoTxtRecord {
+        /// The domain.
+        domain: String,
+        /// The record it should publish.
+        record: String,
+        /// The resolver asked.
+        resolver: SocketAddr,
+    },
+    /// The DNS resolver did not answer.
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsError),
+    /// No subscriber with that id or address.
+    #[error("no subscriber {0}")]
+    UnknownSubscriber(String),
+    /// An identifier that is not an e-mail address, phone number or username.
+    #[error("an identifier: {0}")]
+    BadIdentifier(String),
+    /// Searching a domain's aliases failed.
+    #[error(transparent)]
+    DomainSearch(#[from] crate::domain_search::DomainSearchError),
+    /// No vendor of that name.
+    #[error("no vendor {0}")]
+    UnknownVendor(String),
+}

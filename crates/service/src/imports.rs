@@ -1,0 +1,58 @@
+//! Imports into the store (password corpora and dumps of accounts), and the catalogue entry
+//! of the breach a dump is linked to, brought up to date after it.
+
+use leakwatch_catalog::Catalog;
+use leakwatch_store::StoreWriter;
+
+pub use leakwatch_ingest::{
+    ColumnMap, Format, IngestError, IngestOptions, LayoutError, Mismatch, Source, Summary,
+};
+
+use crate::{DataDir, Principal, ServiceError, breaches::Breach};
+
+/// Imports `source` into the store of `data` and publishes one generation (or none, when
+/// the same input was imported before: `Summary::already_imported`).
+pub fn import(
+    data: &DataDir,
+    _by: &Principal,
+    source: &Source,
+    opts: &IngestOptions,
+) -> Result<Summary, ServiceError> {
+    let mut writer = StoreWriter::open(crate::open_store_dir(data)?)?;
+    Ok(leakwatch_ingest::ingest(&mut writer, source, opts)?)
+}
+
+/// Brings the catalogue entry of `breach` up to date after a dump import: PwnCount is the
+/// number of distinct accounts the store links to the breach (all its imports), and the
+/// data classes gain what the dump was seen to hold. Only a real change touches
+/// ModifiedDate (a repeated import changes nothing).
+pub fn record_breach_import(
+    catalog: &mut Catalog,
+    breach: &str,
+    s: &Summary,
+) -> Result<Breach, ServiceError> {
+    let seen = s.fields_seen;
+    let update = |b: &mut Breach| {
+        b.pwn_count = s.breach_accounts;
+        for (n, class) in [
+            (seen.emails, "Email addresses"),
+            (seen.phones, "Phone numbers"),
+            (seen.usernames, "Usernames"),
+            (seen.passwords, "Passwords"),
+        ] {
+            if n > 0 && !b.data_classes.iter().any(|c| c == class) {
+                b.data_classes.push(class.to_owned());
+            }
+        }
+        b.data_classes.sort();
+    };
+    let current = catalog
+        .get(breach)?
+        .ok_or_else(|| ServiceError::BreachGone(breach.to_owned()))?;
+    let mut wanted = current.clone();
+    update(&mut wanted);
+    if wanted == current {
+        return Ok(current);
+    }
+    Ok(catalog.edit(breach, update)?)
+}

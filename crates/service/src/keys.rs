@@ -1,0 +1,117 @@
+//! API keys and the operator key: create, list, revoke an API key; rotate the operator key
+//! that seals aliases (the store's alias files re-sealed from the old key to the new one).
+
+use std::fmt;
+
+use leakwatch_catalog::Catalog;
+use leakwatch_identity::OperatorKey;
+use leakwatch_ingest::ResealSummary;
+use leakwatch_store::StoreWriter;
+
+pub use leakwatch_catalog::keys::ApiKey;
+
+use crate::{DataDir, Principal, ServiceError};
+
+/// What a new key is for and may do.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Who it is for.
+    pub name: String,
+    /// Requests per minute.
+    pub rpm: u32,
+    /// Last valid day (`YYYY-MM-DD`), if it expires.
+    pub expires: Option<String>,
+}
+
+/// Creates a key; returns it with its secret, which is shown only now.
+pub fn create(
+    catalog: &mut Catalog,
+    _by: &Principal,
+    new: &NewKey,
+) -> Result<(ApiKey, String), ServiceError> {
+    Ok(catalog.create_key(&new.name, new.rpm, new.expires.as_deref())?)
+}
+
+/// Where a key stands at an instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyState {
+    /// Revoked at this time.
+    Revoked(String),
+    /// Past its last valid day.
+    Expired,
+    /// Usable, until this day if it expires.
+    Active(Option<String>),
+}
+
+impl KeyState {
+    /// The state of `key` at `now` (Unix seconds).
+    pub fn of(key: &ApiKey, now: u64) -> KeyState {
+        match (&key.revoked, key.is_usable(now)) {
+            (Some(when), _) => KeyState::Revoked(when.clone()),
+            (None, false) => KeyState::Expired,
+            (None, true) => KeyState::Active(key.expires.clone()),
+        }
+    }
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyState::Revoked(when) => write!(f, "revoked {when}"),
+            KeyState::Expired => f.write_str("expired"),
+            KeyState::Active(Some(until)) => write!(f, "active until {until}"),
+            KeyState::Active(None) => f.write_str("active"),
+        }
+    }
+}
+
+/// Every key with its state now, oldest first.
+pub fn list(catalog: &Catalog, _by: &Principal) -> Result<Vec<(ApiKey, KeyState)>, ServiceError> {
+    let now = crate::now_unix();
+    Ok(catalog
+        .keys()?
+        .into_iter()
+        .map(|k| {
+            let state = KeyState::of(&k, now);
+            (k, state)
+        })
+        .collect())
+}
+
+/// Revokes a key by its id or prefix.
+pub fn revoke(catalog: &mut Catalog, _by: &Principal, which: &str) -> Result<ApiKey, ServiceError> {
+    Ok(catalog.revoke_key(which)?)
+}
+
+/// The key with this id or prefix.
+pub fn find(catalog: &Catalog, which: &str) -> Result<ApiKey, ServiceError> {
+    catalog
+        .keys()?
+        .into_iter()
+        .find(|k| k.prefix == which || k.id.to_string() == which)
+        .ok_or_else(|| ServiceError::UnknownKey(which.to_owned()))
+}
+
+/// Re-seals every alias file of the store from `old` to `new` and publishes the result
+/// (files already under `new` are left alone), spilling to the data directory's tmp/ within
+/// `memory` bytes.
+pub fn rotate_operator_key(
+    data: &DataDir,
+    _by: &Principal,
+    old: &OperatorKey,
+    new: &OperatorKey,
+    memory: usize,
+) -> Result<ResealSummary, ServiceError> {
+    if old.id() == new.id() {
+        return Err(ServiceError::SameOperatorKey);
+    }
+    let mut writer = StoreWriter::open(crate::open_store_dir(data)?)?;
+    Ok(leakwatch_ingest::reseal(
+        &mut writer,
+        old,
+        new,
+        &data.tmp(),
+        memory,
+    )?)
+}
