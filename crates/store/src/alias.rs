@@ -13,6 +13,7 @@
 use crate::{
     directory::{FileSlice, WriteFile},
     error::{Result, StoreError},
+    footer::{self, Fault, Fields},
 };
 
 /// Leading magic of an alias file.
@@ -136,16 +137,14 @@ impl AliasWriter {
         self.flush_block()?;
         let index_offset = self.offset;
         let blocks = (self.index.len() / INDEX_ENTRY_LEN) as u64;
-        let mut footer = Vec::with_capacity(FOOTER_LEN);
-        footer.extend_from_slice(&ALIAS_VERSION.to_le_bytes());
-        footer.extend_from_slice(&crc32c::crc32c(&self.index).to_le_bytes());
-        footer.extend_from_slice(&self.records.to_le_bytes());
-        footer.extend_from_slice(&blocks.to_le_bytes());
-        footer.extend_from_slice(&index_offset.to_le_bytes());
-        footer.extend_from_slice(&[0u8; 4]);
-        let crc = crc32c::crc32c(&footer);
-        footer.extend_from_slice(&crc.to_le_bytes());
-        footer.extend_from_slice(ALIAS_END_MAGIC);
+        let footer = Fields::with_capacity(FOOTER_LEN)
+            .u32(ALIAS_VERSION)
+            .u32(crc32c::crc32c(&self.index))
+            .u64(self.records)
+            .u64(blocks)
+            .u64(index_offset)
+            .bytes(&[0u8; 4])
+            .seal(ALIAS_END_MAGIC);
         debug_assert_eq!(footer.len(), FOOTER_LEN);
         self.out.write_all(&self.index).map_err(io)?;
         self.out.write_all(&footer).map_err(io)?;
@@ -180,30 +179,26 @@ impl AliasFile {
         let b = file.bytes();
         let n = b.len();
         let corrupt = |at: usize, why: &str| StoreError::corrupt(name, at as u64, why.to_owned());
-        if n < ALIAS_MAGIC.len() + FOOTER_LEN
-            || &b[..8] != ALIAS_MAGIC
-            || &b[n - 8..] != ALIAS_END_MAGIC
-        {
+        if n < ALIAS_MAGIC.len() + FOOTER_LEN || &b[..8] != ALIAS_MAGIC {
             return Err(corrupt(0, "not an alias file (bad magic)"));
         }
-        let f = &b[n - FOOTER_LEN..];
-        let word = |at: usize| u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
-        let long = |at: usize| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(&f[at..at + 8]);
-            u64::from_le_bytes(x)
+        let f = match footer::open_sealed(b, FOOTER_LEN, ALIAS_END_MAGIC) {
+            Ok(f) => f,
+            Err(Fault::Checksum) => {
+                return Err(corrupt(n - FOOTER_LEN, "alias footer checksum mismatch"));
+            }
+            Err(Fault::Magic | Fault::TooShort) => {
+                return Err(corrupt(0, "not an alias file (bad magic)"));
+            }
         };
-        if crc32c::crc32c(&f[..36]) != word(36) {
-            return Err(corrupt(n - FOOTER_LEN, "alias footer checksum mismatch"));
-        }
-        if word(0) != ALIAS_VERSION {
+        if f.u32(0) != ALIAS_VERSION {
             return Err(StoreError::UnsupportedVersion {
                 file: name.into(),
-                found: word(0),
+                found: f.u32(0),
                 supported: ALIAS_VERSION,
             });
         }
-        let (index_crc, records, blocks, index_offset) = (word(4), long(8), long(16), long(24));
+        let (index_crc, records, blocks, index_offset) = (f.u32(4), f.u64(8), f.u64(16), f.u64(24));
         let index_end = index_offset
             .checked_add(blocks.saturating_mul(INDEX_ENTRY_LEN as u64))
             .filter(|&e| e == (n - FOOTER_LEN) as u64)

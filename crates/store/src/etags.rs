@@ -14,7 +14,7 @@
 use crate::{
     PREFIX_BITS,
     error::{Result, StoreError},
-    trailer,
+    footer::{self, Fields},
 };
 
 /// Ranges in a table: one per 5-hex prefix.
@@ -100,19 +100,21 @@ impl EtagTable {
             raw.extend_from_slice(tag);
         }
         let mut out = zstd::bulk::compress(&raw, 3).unwrap_or_default();
-        trailer::append(&mut out, ETAGS_VERSION, ETAGS_MAGIC);
+        footer::append_trailer(&mut out, ETAGS_VERSION, Fields::default(), ETAGS_MAGIC);
         out
     }
 
     /// Checks the footer and checksum of `bytes` (the file `name`) and reads the table.
     pub fn decode(name: &str, bytes: &[u8]) -> Result<EtagTable> {
-        let (_, compressed) = trailer::check(
+        let compressed = footer::check_trailer(
             name,
             "ETag table",
             bytes,
             ETAGS_MAGIC,
             ETAGS_VERSION..=ETAGS_VERSION,
-        )?;
+            0,
+        )?
+        .body;
         let max = RANGES as usize * (1 + MAX_ETAG_LEN);
         let body = zstd::bulk::decompress(compressed, max).map_err(|e| {
             StoreError::corrupt(name, 0, format!("ETag table does not decompress: {e}"))

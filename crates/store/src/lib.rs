@@ -17,12 +17,12 @@ mod bits;
 mod directory;
 mod error;
 mod etags;
+mod footer;
 mod key;
 mod manifest;
 mod postings;
 mod segment;
 mod store;
-mod trailer;
 
 pub use alias::{ALIAS_VERSION, AliasFile, AliasStats, AliasWriter, MAX_SEALED_LEN};
 pub use directory::{Directory, FileSlice, MmapDirectory, RamDirectory, WriteFile, WriterLock};

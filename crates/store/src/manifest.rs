@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{Result, StoreError},
+    footer::{self, Fields},
     key::Namespace,
-    trailer,
 };
 
 /// File name of the manifest in the store directory.
@@ -172,18 +172,19 @@ impl Manifest {
             ..self.clone()
         };
         let mut out = serde_json::to_vec_pretty(&body).unwrap_or_default();
-        trailer::append(&mut out, version, MANIFEST_MAGIC);
+        footer::append_trailer(&mut out, version, Fields::default(), MANIFEST_MAGIC);
         out
     }
 
     /// Parses and checks a manifest written by [`Manifest::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Manifest> {
-        let (version, body) = trailer::check(
+        let footer::Trailer { version, body, .. } = footer::check_trailer(
             MANIFEST_FILE,
             "manifest",
             bytes,
             MANIFEST_MAGIC,
             MANIFEST_VERSION_1..=MANIFEST_VERSION,
+            0,
         )?;
         let m: Manifest = serde_json::from_slice(body).map_err(|e| {
             StoreError::corrupt(

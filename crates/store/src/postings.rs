@@ -16,13 +16,16 @@
 //! The whole file is read into memory on open (it holds distinct *sets*, not accounts) and
 //! checked against its checksum. Layout in docs/FORMAT.md.
 
-use crate::error::{Result, StoreError};
+use crate::{
+    error::{Result, StoreError},
+    footer::{self, Fields},
+};
 
 /// Trailing magic of a postings file.
 pub const POSTINGS_MAGIC: &[u8; 8] = b"LWPOSTS\x01";
 /// Layout version of postings files.
 pub const POSTINGS_VERSION: u32 = 1;
-const FOOTER_LEN: usize = 32;
+const FOOTER_LEN: usize = footer::TRAILER_LEN + 8;
 
 /// The reference to breach `id` for an identifier that is primary (or only secondary) in it.
 pub const fn breach_ref(id: u32, primary: bool) -> u32 {
@@ -125,53 +128,22 @@ impl Postings {
                 prev = id;
             }
         }
-        let body_len = out.len() as u64;
-        let crc = crc32c::crc32c(&out);
-        out.extend_from_slice(&POSTINGS_VERSION.to_le_bytes());
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
-        out.extend_from_slice(&body_len.to_le_bytes());
-        out.extend_from_slice(POSTINGS_MAGIC);
+        let sets = Fields::with_capacity(8).u64(self.len() as u64);
+        footer::append_trailer(&mut out, POSTINGS_VERSION, sets, POSTINGS_MAGIC);
         out
     }
 
     /// Parses and checks a file written by [`Postings::encode`].
     pub fn decode(name: &str, bytes: &[u8]) -> Result<Postings> {
-        let n = bytes.len();
-        if n < FOOTER_LEN || &bytes[n - 8..] != POSTINGS_MAGIC {
-            return Err(StoreError::corrupt(
-                name,
-                n.saturating_sub(8) as u64,
-                "bad or missing postings footer",
-            ));
-        }
-        let f = &bytes[n - FOOTER_LEN..];
-        let word = |at: usize| u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
-        let long = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&f[at..at + 8]);
-            u64::from_le_bytes(b)
-        };
-        let (version, crc, sets, body_len) = (word(0), word(4), long(8), long(16));
-        if version != POSTINGS_VERSION {
-            return Err(StoreError::UnsupportedVersion {
-                file: name.into(),
-                found: version,
-                supported: POSTINGS_VERSION,
-            });
-        }
-        let footer_at = (n - FOOTER_LEN) as u64;
-        if body_len != footer_at {
-            return Err(StoreError::corrupt(
-                name,
-                footer_at + 16,
-                "postings length mismatch",
-            ));
-        }
-        let body = &bytes[..n - FOOTER_LEN];
-        if crc32c::crc32c(body) != crc {
-            return Err(StoreError::corrupt(name, 0, "postings checksum mismatch"));
-        }
+        let trailer = footer::check_trailer(
+            name,
+            "postings",
+            bytes,
+            POSTINGS_MAGIC,
+            POSTINGS_VERSION..=POSTINGS_VERSION,
+            8,
+        )?;
+        let (sets, body) = (trailer.extra.u64(0), trailer.body);
         let bad = |at: usize, why: &str| StoreError::corrupt(name, at as u64, why.to_owned());
         let mut starts = vec![0u32];
         let mut ids = Vec::new();

@@ -17,6 +17,7 @@ use crate::{
     bits::{BitReader, BitWriter, CHUNK},
     directory::{FileSlice, WriteFile},
     error::{Result, StoreError},
+    footer::{self, Fault, Fields},
     key::{Key, Namespace, PREFIX_BITS},
 };
 
@@ -244,28 +245,26 @@ impl SegmentWriter {
         self.flush_through(self.layout.groups())?;
         let table_offset = self.offset;
         let table_crc = crc32c::crc32c(&self.table);
-        let mut footer = Vec::with_capacity(FOOTER_LEN);
         let version = if self.layout.split() == 0 {
             1
         } else {
             SEGMENT_VERSION
         };
-        footer.extend_from_slice(&u32::to_le_bytes(version));
-        footer.extend_from_slice(&[
-            self.ns.code(),
-            self.ns.key_bits() as u8,
-            self.layout.shift() as u8,
-            self.layout.split() as u8,
-        ]);
-        footer.extend_from_slice(&self.stats.hashes.to_le_bytes());
-        footer.extend_from_slice(&self.stats.total_count.to_le_bytes());
-        footer.extend_from_slice(&(SEGMENT_MAGIC.len() as u64).to_le_bytes());
-        footer.extend_from_slice(&table_offset.to_le_bytes());
-        footer.extend_from_slice(&table_crc.to_le_bytes());
-        footer.extend_from_slice(&[0u8; 8]);
-        let footer_crc = crc32c::crc32c(&footer);
-        footer.extend_from_slice(&footer_crc.to_le_bytes());
-        footer.extend_from_slice(SEGMENT_END_MAGIC);
+        let footer = Fields::with_capacity(FOOTER_LEN)
+            .u32(version)
+            .bytes(&[
+                self.ns.code(),
+                self.ns.key_bits() as u8,
+                self.layout.shift() as u8,
+                self.layout.split() as u8,
+            ])
+            .u64(self.stats.hashes)
+            .u64(self.stats.total_count)
+            .u64(SEGMENT_MAGIC.len() as u64)
+            .u64(table_offset)
+            .u32(table_crc)
+            .bytes(&[0u8; 8])
+            .seal(SEGMENT_END_MAGIC);
         debug_assert_eq!(footer.len(), FOOTER_LEN);
         self.out
             .write_all(&self.table)
@@ -395,14 +394,6 @@ pub struct Segment {
     table_offset: usize,
 }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
 
 impl Segment {
     /// Validates the footer and group table checksums and opens the segment.
@@ -425,23 +416,25 @@ impl Segment {
                 "bad magic: not a leakwatch segment",
             ));
         }
-        let f = &b[len - FOOTER_LEN..];
         let foot_at = (len - FOOTER_LEN) as u64;
-        if &f[56..64] != SEGMENT_END_MAGIC {
-            return Err(StoreError::corrupt(
-                name,
-                foot_at + 56,
-                "bad end magic: truncated segment?",
-            ));
-        }
-        if crc32c::crc32c(&f[..52]) != le_u32(f, 52) {
-            return Err(StoreError::corrupt(
-                name,
-                foot_at,
-                "footer checksum mismatch",
-            ));
-        }
-        let version = le_u32(f, 0);
+        let f = match footer::open_sealed(b, FOOTER_LEN, SEGMENT_END_MAGIC) {
+            Ok(f) => f,
+            Err(Fault::Checksum) => {
+                return Err(StoreError::corrupt(
+                    name,
+                    foot_at,
+                    "footer checksum mismatch",
+                ));
+            }
+            Err(Fault::Magic | Fault::TooShort) => {
+                return Err(StoreError::corrupt(
+                    name,
+                    foot_at + 56,
+                    "bad end magic: truncated segment?",
+                ));
+            }
+        };
+        let version = f.u32(0);
         if !(1..=SEGMENT_VERSION).contains(&version) {
             return Err(StoreError::UnsupportedVersion {
                 file: name.into(),
@@ -449,17 +442,17 @@ impl Segment {
                 supported: SEGMENT_VERSION,
             });
         }
-        let ns = Namespace::from_code(f[4])
-            .filter(|ns| ns.key_bits() == f[5] as u32)
+        let ns = Namespace::from_code(f.u8(4))
+            .filter(|ns| ns.key_bits() == f.u8(5) as u32)
             .ok_or_else(|| StoreError::corrupt(name, foot_at + 4, "unknown namespace"))?;
         // Version 1 had no split; its byte 7 was always 0.
-        let split = if version == 1 { 0 } else { f[7] as u32 };
-        let layout = GroupLayout::from_footer(f[6] as u32, split)
+        let split = if version == 1 { 0 } else { f.u8(7) as u32 };
+        let layout = GroupLayout::from_footer(f.u8(6) as u32, split)
             .filter(|_| version == 1 || split > 0)
             .ok_or_else(|| StoreError::corrupt(name, foot_at + 6, "group layout out of range"))?;
-        let table_offset = le_u64(f, 32);
+        let table_offset = f.u64(32);
         let table_len = (GROUP_ENTRY_LEN as u64) << layout.bits;
-        if le_u64(f, 24) != SEGMENT_MAGIC.len() as u64
+        if f.u64(24) != SEGMENT_MAGIC.len() as u64
             || table_offset.checked_add(table_len) != Some(foot_at)
         {
             return Err(StoreError::corrupt(
@@ -469,7 +462,7 @@ impl Segment {
             ));
         }
         let table = &b[table_offset as usize..foot_at as usize];
-        if crc32c::crc32c(table) != le_u32(f, 40) {
+        if crc32c::crc32c(table) != f.u32(40) {
             return Err(StoreError::corrupt(
                 name,
                 table_offset,
@@ -480,8 +473,8 @@ impl Segment {
             name: name.to_owned(),
             ns,
             layout,
-            hashes: le_u64(f, 8),
-            total_count: le_u64(f, 16),
+            hashes: f.u64(8),
+            total_count: f.u64(16),
             table_offset: table_offset as usize,
             file,
         };
