@@ -1,9 +1,7 @@
 //! Progress reporting: a bar with rate and ETA on a terminal, a log line every few seconds
 //! otherwise (CI logs, pipes), nothing when disabled; and, whatever the terminal, a small
-//! JSON status file in the data directory (`DataDir::import_status`) that a running server reads
-//! for its import metrics. A thread replaces it atomically once a second; it is removed when
-//! the import ends, however it ends (a killed import's file names a process that is gone).
-//! It holds counts and phases, never input content.
+//! JSON status file in the data directory (`DataDir::import_status`, kept by the data
+//! directory's `StatusWriter`) that a running server reads for its import metrics.
 
 use std::{
     io::IsTerminal,
@@ -15,7 +13,7 @@ use std::{
 };
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use leakwatch_datadir::{Durability, replace_file, status::ImportStatus, temporary_of};
+use leakwatch_datadir::status::{ImportStatus, StatusWriter};
 
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
@@ -24,68 +22,7 @@ pub(crate) struct Progress {
     last_log: std::sync::Mutex<Instant>,
     raw_bytes: Arc<AtomicU64>,
     lines: AtomicU64,
-    status: Option<StatusFile>,
-}
-
-/// The status file: the state in memory, and a thread that writes it once a second (so the
-/// last state before a stall, such as a pipe that stops, is written too).
-struct StatusFile {
-    path: std::path::PathBuf,
-    state: Arc<std::sync::Mutex<ImportStatus>>,
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    writer: Option<std::thread::JoinHandle<()>>,
-}
-
-impl StatusFile {
-    fn start(path: std::path::PathBuf, initial: ImportStatus) -> StatusFile {
-        let state = Arc::new(std::sync::Mutex::new(initial));
-        write_status(&path, &state);
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let writer = {
-            let (path, state) = (path.clone(), state.clone());
-            std::thread::Builder::new()
-                .name("import-status".into())
-                .spawn(move || {
-                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                        stopped.recv_timeout(Duration::from_secs(1))
-                    {
-                        write_status(&path, &state);
-                    }
-                })
-                .ok()
-        };
-        StatusFile {
-            path,
-            state,
-            stop: Some(stop),
-            writer,
-        }
-    }
-
-    fn update(&self, change: impl FnOnce(&mut ImportStatus)) {
-        change(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-}
-
-/// Replaces the status file with `state` (best effort: a status that cannot be written only
-/// leaves the metrics stale).
-fn write_status(path: &std::path::Path, state: &std::sync::Mutex<ImportStatus>) {
-    let mut status = state.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    status.updated_unix = leakwatch_store::unix_now();
-    if let Ok(bytes) = serde_json::to_vec(&status) {
-        let _ = replace_file(path, &bytes, Durability::BestEffort);
-    }
-}
-
-impl Drop for StatusFile {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-        let _ = std::fs::remove_file(&self.path);
-        let _ = std::fs::remove_file(temporary_of(&self.path));
-    }
+    status: Option<StatusWriter<ImportStatus>>,
 }
 
 const LOG_EVERY: Duration = Duration::from_secs(5);
@@ -122,7 +59,7 @@ impl Progress {
             lines: AtomicU64::new(0),
             status: status_path.map(|path| {
                 let now = leakwatch_store::unix_now();
-                StatusFile::start(
+                StatusWriter::start(
                     path,
                     ImportStatus {
                         pid: std::process::id(),

@@ -10,7 +10,7 @@ use std::{
 
 use leakwatch_store::{Namespace, unix_now};
 
-use leakwatch_datadir::{Durability, replace_file, status::SyncStatus};
+use leakwatch_datadir::status::{StatusWriter, SyncStatus};
 use leakwatch_store::RANGES;
 
 use crate::{MirrorError, REJECTS_SAMPLE, Result, parse};
@@ -93,16 +93,7 @@ pub(crate) struct Progress {
     start_pos: u64,
     pos: std::cell::Cell<u64>,
     last_log: std::cell::Cell<Instant>,
-    status: Option<PathBuf>,
-    last_status: std::cell::Cell<Instant>,
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if let Some(path) = &self.status {
-            let _ = std::fs::remove_file(path);
-        }
-    }
+    status: Option<StatusWriter<SyncStatus>>,
 }
 
 impl Progress {
@@ -131,42 +122,33 @@ impl Progress {
             pos: std::cell::Cell::new(done),
             last_log: std::cell::Cell::new(Instant::now()),
             status: None,
-            last_status: std::cell::Cell::new(Instant::now()),
         }
     }
 
+    /// Keeps the status file at `path` while the sync runs (written once a second, removed
+    /// when it ends; best effort: progress reporting never stops a sync).
     pub(crate) fn with_status_file(mut self, path: PathBuf) -> Progress {
-        self.status = Some(path);
-        self.write_status(0);
-        self
-    }
-
-    /// Replaces the status file (a temporary file renamed over it; best effort: progress
-    /// reporting never stops a sync).
-    pub(crate) fn write_status(&self, bytes: u64) {
-        let Some(path) = &self.status else {
-            return;
-        };
         let status = SyncStatus {
             pid: std::process::id(),
             namespace: self.ns.name().to_owned(),
             started_unix: self.started_unix,
-            updated_unix: unix_now(),
+            updated_unix: self.started_unix,
             ranges_done: self.pos.get(),
             ranges_total: u64::from(RANGES),
-            bytes_received: bytes,
+            bytes_received: 0,
         };
-        if let Ok(bytes) = serde_json::to_vec(&status) {
-            let _ = replace_file(path, &bytes, Durability::BestEffort);
-        }
+        self.status = Some(StatusWriter::start(path, status));
+        self
     }
 
     pub(crate) fn advance(&self, bytes: u64) {
         let pos = self.pos.get() + 1;
         self.pos.set(pos);
-        if self.last_status.get().elapsed() >= Duration::from_secs(1) {
-            self.last_status.set(Instant::now());
-            self.write_status(bytes);
+        if let Some(status) = &self.status {
+            status.update(|s| {
+                s.ranges_done = pos;
+                s.bytes_received = bytes;
+            });
         }
         if let Some(bar) = &self.bar {
             bar.set_position(pos);
