@@ -79,7 +79,11 @@ pub enum IngestError {
     /// A dump's layout cannot be worked out (see [`LayoutError`]).
     #[error(transparent)]
     Layout(#[from] LayoutError),
-    /// The options cannot work otherwise (alias files under several keys).
+    /// Alias files are sealed under different operator keys, so they cannot be merged until
+    /// the older ones are re-sealed under the newer key.
+    #[error("alias files are sealed under different keys ({0} and {1})")]
+    MixedAliasKeys(String, String),
+    /// An internal step failed (a worker thread panicked, …).
     #[error("{0}")]
     Invalid(String),
 }

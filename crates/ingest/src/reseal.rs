@@ -158,10 +158,10 @@ pub fn compact_aliases(
     }
     let key_id = &manifest.aliases[0].key_id;
     if let Some(other) = manifest.aliases.iter().find(|a| &a.key_id != key_id) {
-        return Err(IngestError::Invalid(format!(
-            "alias files are sealed under different keys ({} and {}): run `leakwatch operator-key rotate` first",
-            key_id, other.key_id
-        )));
+        return Err(IngestError::MixedAliasKeys(
+            key_id.clone(),
+            other.key_id.clone(),
+        ));
     }
     let spill = fresh_spill_dir(tmp_dir, "aliases-")?;
     let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);

@@ -19,7 +19,7 @@ mod worker;
 
 pub use mail::{DeliveryError, Email, Mailer};
 pub use webhook::{WebhookCall, signature};
-pub use worker::{Deliveries, RetryPolicy, Round, Worker, WorkerError};
+pub use worker::{Deliveries, OwnerError, RetryPolicy, Round, Worker, WorkerError};
 
 use leakwatch_identity::OperatorKey;
 

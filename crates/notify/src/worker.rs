@@ -84,7 +84,7 @@ pub struct Round {
 pub trait Deliveries {
     /// Called before every round with the worker's catalogue connection, to queue new
     /// notifications (alerts for a newly published breach). Errors are reported, not fatal.
-    fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, String>;
+    fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, OwnerError>;
 
     /// What to send for an opened payload (with its outbox row), or why it cannot be sent
     /// (then it is given up).
@@ -93,8 +93,12 @@ pub trait Deliveries {
         catalog: &Catalog,
         pending: &Pending,
         payload: Payload,
-    ) -> Result<Outgoing, String>;
+    ) -> Result<Outgoing, OwnerError>;
 }
+
+/// Why the owner could not queue or compose: its own typed error, which the worker only
+/// reports (and records for a notification it gives up).
+pub type OwnerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Delivers the outbox.
 #[derive(Debug)]
@@ -138,7 +142,7 @@ impl Worker {
                         "the payload does not open under the operator key".into(),
                     )),
                     Some(payload) => match owner.compose(&self.catalog, &pending, payload) {
-                        Err(why) => Err(DeliveryError::Permanent(why)),
+                        Err(why) => Err(DeliveryError::Permanent(why.to_string())),
                         Ok(Outgoing::Mail(email)) => self.mailer.send(&email),
                         Ok(Outgoing::Webhook(call)) => crate::webhook::post(&call, now_unix()),
                     },

@@ -19,9 +19,7 @@ pub enum DomainSearchError {
     #[error(transparent)]
     Domain(#[from] InvalidIdentifier),
     /// An alias file was sealed under another operator key.
-    #[error(
-        "{file} is sealed under operator key {found}, not the configured key {configured}: rotate with `leakwatch operator-key rotate`"
-    )]
+    #[error("{file} is sealed under operator key {found}, not the configured key {configured}")]
     WrongKey {
         /// The alias file.
         file: String,

@@ -67,7 +67,7 @@ pub enum ServiceError {
     UnknownSubscriber(String),
     /// An identifier that is not an e-mail address, phone number or username.
     #[error("an identifier: {0}")]
-    BadIdentifier(String),
+    BadIdentifier(#[from] leakwatch_identity::InvalidIdentifier),
     /// Searching a domain's aliases failed.
     #[error(transparent)]
     DomainSearch(#[from] crate::domain_search::DomainSearchError),

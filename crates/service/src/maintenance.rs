@@ -85,8 +85,7 @@ pub fn forget(
 ) -> Result<Forgotten, ServiceError> {
     let mut keys = Vec::new();
     for raw in identifiers {
-        let readings = leakwatch_identity::lookup_candidates(raw, default_region)
-            .map_err(|e| ServiceError::BadIdentifier(e.to_string()))?;
+        let readings = leakwatch_identity::lookup_candidates(raw, default_region)?;
         keys.extend(readings.iter().map(|c| Key::account(c.as_str())));
     }
     let mut writer = StoreWriter::open(crate::open_store_dir(data)?)?;

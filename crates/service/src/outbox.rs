@@ -15,12 +15,12 @@ use std::{
 use leakwatch_catalog::{Breach, Catalog, now_unix, outbox::Pending};
 use leakwatch_identity::OperatorKey;
 use leakwatch_notify::{
-    Deliveries, Email, Mailer, Outgoing, RetryPolicy, Subscription, WebhookCall,
+    Deliveries, Email, Mailer, Outgoing, OwnerError, RetryPolicy, Subscription, WebhookCall,
 };
 
 pub use leakwatch_notify::{Link, Payload};
 
-use crate::DataDir;
+use crate::{DataDir, ServiceError};
 
 use crate::{
     CatalogHandle, StoreHandle,
@@ -51,10 +51,7 @@ pub struct Mailroom<'a> {
 /// Queues one alert per (active subscriber, breach in the store not yet alerted) where the
 /// subscriber's address, or an address on its domain, is in the breach; then marks those
 /// breaches alerted. Returns how many alerts were queued.
-pub fn queue_alerts(
-    m: &Mailroom<'_>,
-    catalog: &mut Catalog,
-) -> Result<usize, Box<dyn std::error::Error>> {
+pub fn queue_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, ServiceError> {
     let key = m.key;
     let snap = m.store.snapshot();
     let alerted = catalog.alerted_breaches()?;
@@ -153,10 +150,7 @@ pub fn queue_alerts(
 /// the vendor's owner when it is an e-mail address; then marks those breaches assessed.
 /// Breaches already in the catalogue when the inventory is first used are assessed too:
 /// a vendor's past breach is news to its customer.
-pub fn queue_impact_alerts(
-    m: &Mailroom<'_>,
-    catalog: &mut Catalog,
-) -> Result<usize, Box<dyn std::error::Error>> {
+pub fn queue_impact_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, ServiceError> {
     let key = m.key;
     let done = catalog.impact_alerted()?;
     let all = m.catalog.breaches();
@@ -199,13 +193,49 @@ pub fn queue_impact_alerts(
     Ok(queued)
 }
 
+/// Why a queued notification is given up instead of sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Undeliverable {
+    /// What it was about was removed before delivery.
+    #[error("the {0} was removed before delivery")]
+    Removed(&'static str),
+    /// What it names does not open under the operator key.
+    #[error("the {0} does not open under the operator key")]
+    Sealed(&'static str),
+    /// A payload this server does not compose.
+    #[error("this server cannot compose that notification")]
+    Unknown,
+    /// The queued address no longer reads as one.
+    #[error("the queued address is no longer valid")]
+    BadAddress,
+    /// The breach no longer matches a vendor of the inventory.
+    #[error("the breach no longer matches a vendor")]
+    NoVendorMatch,
+    /// The subscriber unsubscribed (or was removed) before delivery.
+    #[error("the subscriber unsubscribed before delivery")]
+    Unsubscribed,
+    /// The breach was retired before delivery.
+    #[error("the breach was retired before delivery")]
+    Retired,
+    /// Mail is not set up on this server.
+    #[error("mail is not set up")]
+    NotSetUp,
+    /// Reading the store or the catalogue failed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// A webhook body did not encode.
+    #[error("encoding the webhook body: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// What to send for a queued notification, looked up now in the served store and catalogue.
 pub fn compose(
     m: &Mailroom<'_>,
     catalog: &Catalog,
     pending: &Pending,
     payload: Payload,
-) -> Result<Outgoing, String> {
+) -> Result<Outgoing, Undeliverable> {
     let (key, url) = (m.key, m.public_url);
     match payload {
         Payload::CheckResult { email } => check_result(m, pending, email),
@@ -243,11 +273,11 @@ pub fn compose(
         } => {
             let row = catalog
                 .subscriber(subscriber)
-                .map_err(|e| e.to_string())?
-                .ok_or("the domain registration was removed before delivery")?;
+                .map_err(ServiceError::from)?
+                .ok_or(Undeliverable::Removed("domain registration"))?;
             let Some(Subscription::Domain { domain, .. }) = Subscription::open(&row.sealed, key)
             else {
-                return Err("the registration does not open under the operator key".to_owned());
+                return Err(Undeliverable::Sealed("registration"));
             };
             let token = Link::VerifyDomain {
                 subscriber,
@@ -272,16 +302,20 @@ pub fn compose(
             breach,
             accounts,
         } => breach_alert(m, catalog, pending, subscriber, &breach, accounts),
-        _ => Err("this server cannot compose that notification".to_owned()),
+        _ => Err(Undeliverable::Unknown),
     }
 }
 
 /// The result of a private check, mailed to the address checked.
-fn check_result(m: &Mailroom<'_>, pending: &Pending, email: String) -> Result<Outgoing, String> {
+fn check_result(
+    m: &Mailroom<'_>,
+    pending: &Pending,
+    email: String,
+) -> Result<Outgoing, Undeliverable> {
     let candidates = leakwatch_identity::lookup_candidates(&email, None)
-        .map_err(|_| "the queued address is no longer valid".to_owned())?;
+        .map_err(|_| Undeliverable::BadAddress)?;
     let snap = m.store.snapshot();
-    let ids = crate::accounts::breach_ids(&snap, &candidates).map_err(|e| e.to_string())?;
+    let ids = crate::accounts::breach_ids(&snap, &candidates).map_err(ServiceError::from)?;
     let all = m.catalog.breaches();
     let live: Vec<&Breach> = all.iter().filter(|b| !b.is_retired).collect();
     // The owner sees every breach the address is in, sensitive ones included (HIBP
@@ -310,15 +344,14 @@ fn vendor_impact(
     breach: &str,
     vendor: &str,
     owner: String,
-) -> Result<Outgoing, String> {
-    let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), breach)
-        .map_err(|e| e.to_string())?
-        .ok_or("the breach no longer matches a vendor")?;
+) -> Result<Outgoing, Undeliverable> {
+    let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), breach)?
+        .ok_or(Undeliverable::NoVendorMatch)?;
     let v = report
         .vendors
         .iter()
         .find(|v| v.vendor == vendor)
-        .ok_or("the vendor was removed before delivery")?;
+        .ok_or(Undeliverable::Removed("vendor"))?;
     Ok(Outgoing::Mail(Email {
         to: owner,
         subject: format!(
@@ -339,20 +372,20 @@ fn breach_alert(
     subscriber: i64,
     breach: &str,
     accounts: u64,
-) -> Result<Outgoing, String> {
+) -> Result<Outgoing, Undeliverable> {
     let (url, key) = (m.public_url, m.key);
     let row = catalog
         .subscriber(subscriber)
-        .map_err(|e| e.to_string())?
+        .map_err(ServiceError::from)?
         .filter(|s| s.is_active())
-        .ok_or("the subscriber unsubscribed before delivery")?;
-    let subscription = Subscription::open(&row.sealed, key)
-        .ok_or("the subscription does not open under the operator key")?;
+        .ok_or(Undeliverable::Unsubscribed)?;
+    let subscription =
+        Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;
     let all = m.catalog.breaches();
     let b = all
         .iter()
         .find(|b| b.name == breach && !b.is_retired)
-        .ok_or("the breach was retired before delivery")?;
+        .ok_or(Undeliverable::Retired)?;
     let unsubscribe = format!(
         "{url}/api/v1/unsubscribe?token={}",
         Link::Unsubscribe { subscriber }.token(key)
@@ -376,7 +409,7 @@ fn breach_alert(
             secret: hook.secret.clone(),
             event: "breach.alert",
             delivery,
-            body: serde_json::to_vec(&body).map_err(|e| e.to_string())?,
+            body: serde_json::to_vec(&body)?,
         }));
     }
     let whose = match &subscription {
@@ -479,7 +512,7 @@ struct ServerDeliveries<S> {
 }
 
 impl<S: Served> Deliveries for ServerDeliveries<S> {
-    fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, String> {
+    fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, OwnerError> {
         let Some(m) = self.served.mailroom() else {
             return Ok(0);
         };
@@ -487,8 +520,7 @@ impl<S: Served> Deliveries for ServerDeliveries<S> {
         if self.seen == Some(marker) {
             return Ok(0);
         }
-        let queued = queue_alerts(&m, catalog).map_err(|e| e.to_string())?
-            + queue_impact_alerts(&m, catalog).map_err(|e| e.to_string())?;
+        let queued = queue_alerts(&m, catalog)? + queue_impact_alerts(&m, catalog)?;
         self.seen = Some(marker);
         Ok(queued)
     }
@@ -498,8 +530,8 @@ impl<S: Served> Deliveries for ServerDeliveries<S> {
         catalog: &Catalog,
         pending: &Pending,
         payload: Payload,
-    ) -> Result<Outgoing, String> {
-        let m = self.served.mailroom().ok_or("mail is not set up")?;
-        compose(&m, catalog, pending, payload)
+    ) -> Result<Outgoing, OwnerError> {
+        let m = self.served.mailroom().ok_or(Undeliverable::NotSetUp)?;
+        Ok(compose(&m, catalog, pending, payload)?)
     }
 }

@@ -394,7 +394,6 @@ pub struct Segment {
     table_offset: usize,
 }
 
-
 impl Segment {
     /// Validates the footer and group table checksums and opens the segment.
     /// Group data is checked when each group is read.

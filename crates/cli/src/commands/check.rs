@@ -16,7 +16,13 @@ pub fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<(
         "domain search opens the sealed aliases: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
     )?;
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
-    let found = leakwatch_service::domain_search::breached_domain(&snap, &key, domain)?;
+    use leakwatch_service::domain_search::{DomainSearchError, breached_domain};
+    let found = match breached_domain(&snap, &key, domain) {
+        Err(e @ DomainSearchError::WrongKey { .. }) => {
+            anyhow::bail!("{e}: rotate with `leakwatch operator-key rotate`")
+        }
+        other => other?,
+    };
     let retired: std::collections::HashSet<String> = catalog(data)?
         .all()?
         .into_iter()

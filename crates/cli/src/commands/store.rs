@@ -4,7 +4,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use leakwatch_service::{
-    Principal,
+    Principal, ServiceError,
+    imports::IngestError,
     maintenance::{self, AliasesCompacted},
     stats,
 };
@@ -12,6 +13,16 @@ use leakwatch_store::{Namespace, Snapshot};
 
 use super::store_dir;
 use crate::flags::*;
+
+/// A maintenance error as the operator reads it: alias files under two keys name the
+/// command that reconciles them.
+fn worded(e: ServiceError) -> anyhow::Error {
+    if matches!(e, ServiceError::Ingest(IngestError::MixedAliasKeys(..))) {
+        anyhow::anyhow!("{e}: run `leakwatch operator-key rotate` first")
+    } else {
+        e.into()
+    }
+}
 
 /// Says what alias compaction did.
 fn report_aliases(a: &AliasesCompacted) {
@@ -89,7 +100,8 @@ pub fn stats(data: &Path, deep: bool) -> Result<()> {
 pub fn compact(args: CompactArgs) -> Result<()> {
     let CompactArgs { data, key } = args;
     let key = key.load()?;
-    let done = maintenance::compact(&data.dir(), &Principal::operator(), key.as_ref())?;
+    let done =
+        maintenance::compact(&data.dir(), &Principal::operator(), key.as_ref()).map_err(worded)?;
     for (ns, merged) in done.namespaces {
         match merged {
             Some(s) => println!(
@@ -135,7 +147,8 @@ pub fn forget(args: ForgetArgs) -> Result<()> {
         &identifiers,
         default_region.as_deref(),
         compact.then_some(key.as_ref()),
-    )?;
+    )
+    .map_err(worded)?;
     println!(
         "forgot {} identifier(s) ({} key(s)): never answered from generation {} on",
         identifiers.len(),
