@@ -143,12 +143,16 @@ async fn openapi(accepts: Accepts) -> Response {
     )
 }
 
+/// Ready once an import has published a generation: a load balancer sends no traffic to
+/// a server that would answer every range "never leaked".
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let snap = state.store.snapshot();
-    (
-        StatusCode::OK,
-        format!("ready: generation {}\n", snap.generation()),
-    )
+    match state.store.snapshot().generation() {
+        0 => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: nothing is published yet (import data first)\n".to_owned(),
+        ),
+        generation => (StatusCode::OK, format!("ready: generation {generation}\n")),
+    }
 }
 
 #[cfg(test)]

@@ -155,6 +155,14 @@ pub(crate) async fn range(
     ))?;
     let ns = parse_mode(query.as_deref())?;
     let snap = state.store.snapshot();
+    // Fail closed: with no hashes of this kind loaded, an empty answer would say "never
+    // leaked" about every password.
+    if snap.segments(ns).is_empty() {
+        return Err(ApiError::Unavailable(match ns {
+            Namespace::Ntlm => "No NTLM hashes are loaded on this server: ask without mode=ntlm",
+            _ => "No password hashes are loaded on this server yet",
+        }));
+    }
     let real = snap.range(ns, prefix)?;
 
     let digits = ns.suffix_hex_len();

@@ -54,15 +54,23 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
 
 /// `leakwatch operator-key`.
 pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
-    let OperatorKeyCmd::Rotate {
-        data,
-        old_key_file,
-        key,
-        memory,
-    } = cmd
-    else {
-        println!("{}", leakwatch_identity::OperatorKey::generate_hex());
-        return Ok(());
+    let (data, old_key_file, key, memory) = match cmd {
+        OperatorKeyCmd::Generate { out } => {
+            let key = leakwatch_identity::OperatorKey::generate_hex();
+            return match out {
+                None => {
+                    println!("{key}");
+                    Ok(())
+                }
+                Some(path) => write_private(&path, &key),
+            };
+        }
+        OperatorKeyCmd::Rotate {
+            data,
+            old_key_file,
+            key,
+            memory,
+        } => (data, old_key_file, key, memory),
     };
     let new = key
         .load()?
@@ -89,5 +97,21 @@ pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
             s.generation
         );
     }
+    Ok(())
+}
+
+/// Writes `key` to the new file `path`, readable and writable by its owner only.
+fn write_private(path: &std::path::Path, key: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    writeln!(file, "{key}")?;
+    file.sync_all()?;
+    eprintln!("operator key written to {} (mode 0600)", path.display());
     Ok(())
 }

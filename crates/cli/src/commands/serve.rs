@@ -28,6 +28,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
         access_log,
         log_format,
     } = args;
+    // Fail closed: a mistyped path must not become an empty store that answers "never
+    // leaked" to everyone. Imports create data directories; serving does not.
+    anyhow::ensure!(
+        data.data.is_dir(),
+        "{} is not a data directory (it does not exist): serve does not create one; import into it first",
+        data.data.display()
+    );
     start_logging(log_format);
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => {

@@ -186,8 +186,13 @@ pub enum KeysCmd {
 
 #[derive(Subcommand)]
 pub enum OperatorKeyCmd {
-    /// Print a new random operator key (64 hex digits). Keep it outside the data directory.
-    Generate,
+    /// Print a new random operator key (64 hex digits), or write it to a new file readable
+    /// only by its owner (--out). Keep it outside the data directory.
+    Generate {
+        /// Write the key to this new file (mode 0600) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Re-seal every alias file under the configured (new) key; the old key is read from
     /// --old-key-file. Imports and queries may go on meanwhile; one manifest swap publishes.
     Rotate {

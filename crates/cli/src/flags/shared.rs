@@ -74,8 +74,7 @@ pub struct OperatorKeyArg {
 impl OperatorKeyArg {
     pub fn load(&self) -> Result<Option<OperatorKey>> {
         let text = match &self.operator_key_file {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("reading the operator key from {}", path.display()))?,
+            Some(path) => read_private(path)?,
             None => match std::env::var("LEAKWATCH_OPERATOR_KEY") {
                 Ok(v) => v,
                 Err(_) => return Ok(None),
@@ -83,6 +82,27 @@ impl OperatorKeyArg {
         };
         Ok(Some(OperatorKey::from_hex(&text)?))
     }
+}
+
+/// Reads a key file, refusing one that group or others may read (as ssh refuses a private
+/// key): a key that others can read is a key others may have.
+pub fn read_private(path: &std::path::Path) -> Result<String> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("reading the operator key from {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "{} is readable by others (mode {mode:04o}): an operator key must be private; chmod 600 it",
+            path.display()
+        );
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut &file, &mut text)
+        .with_context(|| format!("reading the operator key from {}", path.display()))?;
+    Ok(text)
 }
 
 pub fn parse_size(s: &str) -> Result<usize, String> {

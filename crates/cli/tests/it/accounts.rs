@@ -696,6 +696,12 @@ fn domain_search_opens_the_sealed_aliases_before_and_after_a_key_rotation() {
     // Rotate: the old key's files are replaced, the new key answers the same, the old one no
     // longer opens anything.
     let old_file = write(&tmp.path().join("old.key"), OPERATOR_KEY.as_bytes());
+    // Key files must be private (a key file others can read is refused).
+    std::fs::set_permissions(
+        &old_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let new_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     let alias_files = || -> BTreeSet<String> {
         store_files(&data)

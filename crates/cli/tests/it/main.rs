@@ -29,6 +29,7 @@ mod mail;
 mod mirror;
 mod packaging;
 mod ranges;
+mod security;
 mod settings;
 mod vendors;
 mod web;
@@ -53,6 +54,7 @@ fn main() {
         mirror::tests,
         packaging::tests,
         ranges::tests,
+        security::tests,
         settings::tests,
         vendors::tests,
         web::tests,
