@@ -50,7 +50,7 @@ done
 
 awk -F: 'NR % 97 == 1 && n++ < 2000 { print $1 }' "$work/dump.txt" |
   sed -e 's/@/%40/g' -e 's/+/%2B/g' >"$work/accounts.url"
-key=$("$bin" keys create --name soak --rpm 4000000000 2>/dev/null)
+key=$("$bin" keys create --name soak --rpm 4000000000 --scope account 2>/dev/null)
 
 "$bin" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!

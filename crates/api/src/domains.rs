@@ -162,7 +162,7 @@ pub(crate) async fn register(
         contact: Some(contact),
         webhook: Some(body.webhook),
     };
-    let by = Principal::api_key(key.id, &key.name);
+    let by = Principal::api_key(&key);
     let row = on_catalog(&state, move |c, op| domains::register(c, op, &by, register)).await?;
     let verified = row.verified.is_some();
     let mut response = registration_answer(&operator, &key, &domain, verified, accepts);
@@ -198,7 +198,7 @@ pub(crate) async fn verify(
             tokio::task::spawn_blocking(move || domains::check_dns(&operator, &row, resolver))
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))??;
-            let by = Principal::api_key(key.id, &key.name);
+            let by = Principal::api_key(&key);
             on_catalog(&state, move |c, _| domains::mark_verified(c, &by, id)).await?;
             let operator = operator_key(&state)?;
             Ok(registration_answer(operator, &key, &domain, true, accepts))

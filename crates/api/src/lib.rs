@@ -42,18 +42,24 @@ pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
 pub use state::{AppState, ServerLimits};
 
 use compress::{Accepts, respond};
+use leakwatch_service::keys::Scope;
 
 /// The router serving every endpoint.
 ///
 /// Every route, and the fallback that answers 404, is timed and counted by
-/// [`metrics::Track`], its only layer. There is no per-request timeout or concurrency
-/// limit: every handler runs from request to answer without an await point, so a timeout
-/// could never fire and a runtime thread holds one request at a time; slow and surplus
-/// clients are cut off per connection by [`serve`] instead. Handlers compress their own
-/// answers: tower-http's layer cost the range route a third of its throughput.
+/// [`metrics::Track`]; a keyed route also carries the access it declares in the route
+/// table, which the [`v3::Caller`] extractor enforces. There is no per-request timeout or
+/// concurrency limit: every handler runs from request to answer without an await point, so a
+/// timeout could never fire and a runtime thread holds one request at a time; slow and
+/// surplus clients are cut off per connection by [`serve`] instead. Handlers compress their
+/// own answers: tower-http's layer cost the range route a third of its throughput.
 pub fn app(state: Arc<AppState>) -> Router {
     let mut router = Router::new();
-    for (path, handler) in route_table() {
+    for (path, access, handler) in route_table() {
+        let handler = match access {
+            Access::Public => handler,
+            Access::Key(scope) => handler.layer(axum::Extension(v3::Declared(scope))),
+        };
         router = router.route(
             path,
             handler.layer(state.metrics.track(path, state.access_log)),
@@ -66,70 +72,131 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Who may call a route, as the route table declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Access {
+    /// Anyone (the page, the range API, the breach catalogue, links from mails).
+    Public,
+    /// A valid API key holding this scope (none: any valid key).
+    Key(Option<Scope>),
+}
+
+/// Every route's path template and declared access, as [`app`] serves them.
+pub fn route_access() -> Vec<(&'static str, Access)> {
+    route_table()
+        .into_iter()
+        .map(|(path, access, _)| (path, access))
+        .collect()
+}
+
 /// The Pwned Passwords range route.
 const RANGE_ROUTE: &str = "/range/{prefix}";
 
-/// Every route: its path template and its handler. [`app`] builds the router from this
-/// list, and a test checks that `/openapi.json` documents exactly these paths. Every
-/// `/api/v3` handler takes `v3::UserAgent` or `v3::Caller` as its first argument, so the
-/// user agent is checked first (403), then the key (401) and its rate (429), as HIBP does,
-/// before anything else is read.
-fn route_table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
-    let mut routes = vec![
-        ("/", get(web::index)),
-        ("/assets/app.js", get(web::app_js)),
-        ("/assets/app.css", get(web::app_css)),
-        (RANGE_ROUTE, get(range::range)),
-        ("/healthz", get(|| async { "ok\n" })),
-        ("/readyz", get(readyz)),
-        ("/metrics", get(metrics::render)),
-        ("/openapi.json", get(openapi)),
-    ];
-    routes.extend([
-        ("/api/v3/breaches", get(v3::breaches)),
-        ("/api/v3/breach/{name}", get(v3::breach)),
-        ("/api/v3/latestbreach", get(v3::latest_breach)),
-        ("/api/v3/dataclasses", get(v3::data_classes)),
-        ("/api/v3/subscription/status", get(v3::subscription_status)),
+/// Every route: its path template, who may call it, and its handler. [`app`] builds the
+/// router from this list, and a test checks that `/openapi.json` documents exactly these
+/// paths. Every `/api/v3` handler takes `v3::UserAgent` or `v3::Caller` as its first argument,
+/// so the user agent is checked first (403), then the key (401), its scope (403) and its rate
+/// (429), as HIBP does, before anything else is read. A handler that takes `Caller` on a
+/// route declared public answers 500: a test calls every route.
+fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
+    use Access::{Key, Public};
+    vec![
+        ("/", Public, get(web::index)),
+        ("/assets/app.js", Public, get(web::app_js)),
+        ("/assets/app.css", Public, get(web::app_css)),
+        (RANGE_ROUTE, Public, get(range::range)),
+        ("/healthz", Public, get(|| async { "ok\n" })),
+        ("/readyz", Public, get(readyz)),
+        ("/metrics", Public, get(metrics::render)),
+        ("/openapi.json", Public, get(openapi)),
+        ("/api/v3/breaches", Public, get(v3::breaches)),
+        ("/api/v3/breach/{name}", Public, get(v3::breach)),
+        ("/api/v3/latestbreach", Public, get(v3::latest_breach)),
+        ("/api/v3/dataclasses", Public, get(v3::data_classes)),
+        (
+            "/api/v3/subscription/status",
+            Key(None),
+            get(v3::subscription_status),
+        ),
         (
             "/api/v3/breachedaccount/{account}",
+            Key(Some(Scope::Account)),
             get(account::breached_account),
         ),
         (
             "/api/v3/breachedaccount/range/{prefix}",
+            Key(Some(Scope::AccountRange)),
             get(account::breached_account_range),
         ),
-    ]);
-    routes.extend([
-        ("/api/v1/check-by-mail", post(check_mail::check_by_mail)),
-        ("/api/v1/subscriptions", post(subscribe::subscribe)),
-        ("/api/v1/subscriptions/confirm", get(subscribe::confirm)),
-        ("/api/v1/opt-out", post(subscribe::opt_out)),
+        (
+            "/api/v1/check-by-mail",
+            Public,
+            post(check_mail::check_by_mail),
+        ),
+        ("/api/v1/subscriptions", Public, post(subscribe::subscribe)),
+        (
+            "/api/v1/subscriptions/confirm",
+            Public,
+            get(subscribe::confirm),
+        ),
+        ("/api/v1/opt-out", Public, post(subscribe::opt_out)),
         (
             "/api/v1/opt-out/confirm",
+            Public,
             get(subscribe::opt_out_page).post(subscribe::opt_out_confirm),
         ),
         (
             "/api/v1/unsubscribe",
+            Public,
             get(subscribe::unsubscribe).post(subscribe::unsubscribe),
         ),
-        ("/api/v1/domains", post(domains::register)),
-        ("/api/v1/domains/{domain}/verify", post(domains::verify)),
-        ("/api/v1/domains/verify", get(domains::verify_by_link)),
+        (
+            "/api/v1/domains",
+            Key(Some(Scope::Domain)),
+            post(domains::register),
+        ),
+        (
+            "/api/v1/domains/{domain}/verify",
+            Key(Some(Scope::Domain)),
+            post(domains::verify),
+        ),
+        (
+            "/api/v1/domains/verify",
+            Public,
+            get(domains::verify_by_link),
+        ),
         (
             "/api/v3/breacheddomain/{domain}",
+            Key(Some(Scope::Domain)),
             get(domains::breached_domain),
         ),
         (
             "/api/v3/subscribeddomains",
+            Key(Some(Scope::Domain)),
             get(domains::subscribed_domains),
         ),
-        ("/api/v1/lookalike", get(lookalike::lookalike)),
-        ("/api/v1/vendors", get(vendors::list).post(vendors::put)),
-        ("/api/v1/vendors/{name}", delete(vendors::remove)),
-        ("/api/v1/vendors/impact/{breach}", get(vendors::impact)),
-    ]);
-    routes
+        (
+            "/api/v1/lookalike",
+            Key(Some(Scope::Lookalike)),
+            get(lookalike::lookalike),
+        ),
+        (
+            "/api/v1/vendors",
+            Key(Some(Scope::Vendors)),
+            get(vendors::list).post(vendors::put),
+        ),
+        (
+            "/api/v1/vendors/{name}",
+            Key(Some(Scope::Vendors)),
+            delete(vendors::remove),
+        ),
+        (
+            "/api/v1/vendors/impact/{breach}",
+            Key(Some(Scope::Vendors)),
+            get(vendors::impact),
+        ),
+    ]
 }
 
 /// The OpenAPI 3.1 description of every endpoint.
@@ -167,7 +234,7 @@ mod tests {
             spec["paths"].as_object().unwrap().keys().cloned().collect();
         let mut served: Vec<String> = route_table()
             .into_iter()
-            .map(|(p, _)| p.to_owned())
+            .map(|(p, _, _)| p.to_owned())
             .collect();
         documented.sort();
         served.sort();

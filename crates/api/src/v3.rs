@@ -13,7 +13,11 @@ use axum::{
     http::{header, request::Parts},
     response::{IntoResponse, Response},
 };
-use leakwatch_service::{breaches::Breach, keys::ApiKey};
+use leakwatch_service::{
+    Principal,
+    breaches::Breach,
+    keys::{ApiKey, Scope, Scopes},
+};
 
 use crate::{
     ApiError, AppState,
@@ -40,8 +44,14 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
     }
 }
 
+/// The access a keyed route declares in the route table: the scope it needs (none: any
+/// valid key). Put on the route by [`crate::app`]; read by [`Caller`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Declared(pub Option<Scope>);
+
 /// The calling API key: the request has a user agent (403), a usable `hibp-api-key` (401),
-/// and the key had a token left this minute (429), checked in that order.
+/// the scope its route declares (403, naming it; checked by the service layer's
+/// `Principal::require`), and the key had a token left this minute (429), in that order.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller(pub ApiKey);
 
@@ -64,6 +74,17 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .flatten()
             .filter(|k| k.is_usable(leakwatch_service::now_unix()))
             .ok_or(ApiError::Unauthorized)?;
+        let Some(Declared(scope)) = parts.extensions.get::<Declared>().copied() else {
+            return Err(ApiError::Internal(format!(
+                "{} takes an API key but its route declares no access",
+                parts.uri.path()
+            )));
+        };
+        if let Some(scope) = scope {
+            Principal::api_key(&key)
+                .require(scope)
+                .map_err(|_| ApiError::Forbidden(missing_scope(scope)))?;
+        }
         state.rate.take(&key).map_err(ApiError::RateLimited)?;
         Ok(Caller(key))
     }
@@ -71,8 +92,25 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 
 impl Caller {
     /// The principal the service layer acts for.
-    pub(crate) fn principal(&self) -> leakwatch_service::Principal {
-        leakwatch_service::Principal::api_key(self.0.id, &self.0.name)
+    pub(crate) fn principal(&self) -> Principal {
+        Principal::api_key(&self.0)
+    }
+}
+
+/// The 403 reason for a key without `scope`.
+fn missing_scope(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Account => "This API key lacks the scope account (breachedaccount)",
+        Scope::AccountRange => "This API key lacks the scope account-range",
+        Scope::Domain => "This API key lacks the scope domain",
+        Scope::DomainBulk => "This API key lacks the scope domain-bulk",
+        Scope::Vendors => "This API key lacks the scope vendors",
+        Scope::Lookalike => "This API key lacks the scope lookalike",
+        Scope::StealerLogs => "This API key lacks the scope stealerlogs",
+        Scope::Pastes => "This API key lacks the scope pastes",
+        Scope::Credentials => "This API key lacks the scope credentials",
+        Scope::Dashboard => "This API key lacks the scope dashboard",
+        _ => "This API key lacks the scope this endpoint needs",
     }
 }
 
@@ -125,6 +163,8 @@ struct SubscriptionStatus {
     rpm: u32,
     domain_search_max_breached_accounts: u32,
     includes_stealer_logs: bool,
+    /// leakwatch's addition: what the key may do (`all`, or the scope names).
+    scopes: Vec<&'static str>,
 }
 
 pub(crate) async fn subscription_status(Caller(key): Caller, accepts: Accepts) -> Response {
@@ -143,7 +183,11 @@ pub(crate) async fn subscription_status(Caller(key): Caller, accepts: Accepts) -
             rpm: key.rpm,
             // Domain search has no per-key cap yet.
             domain_search_max_breached_accounts: u32::MAX >> 1,
-            includes_stealer_logs: true,
+            includes_stealer_logs: key.scopes.allows(Scope::StealerLogs),
+            scopes: match &key.scopes {
+                Scopes::All => vec!["all"],
+                Scopes::Only(set) => set.iter().map(|s| s.name()).collect(),
+            },
         },
         accepts,
     )

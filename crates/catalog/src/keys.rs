@@ -2,8 +2,11 @@
 //!
 //! A key is 32 random hex digits from the operating system's CSPRNG, shown once when it is
 //! created; only its SHA-256 is stored, with a 6-digit prefix to tell keys apart in listings.
-//! Each key has a requests-per-minute allowance (enforced by the server) and may expire or be
-//! revoked. Nothing here rate-limits or speaks HTTP.
+//! Each key has a requests-per-minute allowance (enforced by the server), the scopes of what
+//! it may do ([`Scopes`]), and may expire or be revoked. Nothing here rate-limits, checks a
+//! scope or speaks HTTP.
+
+use std::{collections::BTreeSet, fmt};
 
 use rusqlite::{OptionalExtension, params};
 use sha2::Digest;
@@ -27,6 +30,174 @@ pub struct ApiKey {
     pub expires: Option<String>,
     /// When it was revoked, if it was.
     pub revoked: Option<String>,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// Its scopes are `all` because it predates scopes (schema version 4): the operator
+    /// should narrow them.
+    pub scopes_migrated: bool,
+}
+
+/// One thing a key may do. Routes and actions name the scope they need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// Look up one account (`breachedaccount/{account}`).
+    Account,
+    /// The k-anonymity account range (`breachedaccount/range/{prefix}`).
+    AccountRange,
+    /// Register and verify domains, search and list them.
+    Domain,
+    /// Domain answers above the bulk threshold.
+    DomainBulk,
+    /// The vendor inventory and its impact reports.
+    Vendors,
+    /// Look-alike domains.
+    Lookalike,
+    /// Stealer logs.
+    StealerLogs,
+    /// Pastes.
+    Pastes,
+    /// The private credential check.
+    Credentials,
+    /// Signing in to the organisation dashboard.
+    Dashboard,
+}
+
+impl Scope {
+    /// Every scope there is, in the order they are listed.
+    pub const ALL: [Scope; 10] = [
+        Scope::Account,
+        Scope::AccountRange,
+        Scope::Domain,
+        Scope::DomainBulk,
+        Scope::Vendors,
+        Scope::Lookalike,
+        Scope::StealerLogs,
+        Scope::Pastes,
+        Scope::Credentials,
+        Scope::Dashboard,
+    ];
+
+    /// Its name, as written in `--scope` and stored.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Account => "account",
+            Scope::AccountRange => "account-range",
+            Scope::Domain => "domain",
+            Scope::DomainBulk => "domain-bulk",
+            Scope::Vendors => "vendors",
+            Scope::Lookalike => "lookalike",
+            Scope::StealerLogs => "stealerlogs",
+            Scope::Pastes => "pastes",
+            Scope::Credentials => "credentials",
+            Scope::Dashboard => "dashboard",
+        }
+    }
+
+    /// The scope of this name.
+    pub fn from_name(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a key may do: every scope, present and future (`all`, only when written out), or
+/// the scopes listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scopes {
+    /// Every scope, including those a later version adds.
+    All,
+    /// These scopes only.
+    Only(BTreeSet<Scope>),
+}
+
+impl Scopes {
+    /// Whether a key with these scopes may do what `scope` covers.
+    pub fn allows(&self, scope: Scope) -> bool {
+        match self {
+            Scopes::All => true,
+            Scopes::Only(set) => set.contains(&scope),
+        }
+    }
+
+    /// Reads a comma-separated list of scope names (`all` alone for every scope); an
+    /// unknown name or an empty list is refused.
+    pub fn parse(text: &str) -> Result<Scopes> {
+        let names: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(CatalogError::Invalid(
+                "a key needs at least one scope".into(),
+            ));
+        }
+        if names.contains(&"all") {
+            return if names.len() == 1 {
+                Ok(Scopes::All)
+            } else {
+                Err(CatalogError::Invalid(
+                    "`all` is every scope: give it alone".into(),
+                ))
+            };
+        }
+        let mut set = BTreeSet::new();
+        for name in names {
+            set.insert(Scope::from_name(name).ok_or_else(|| {
+                CatalogError::Invalid(format!(
+                    "unknown scope {name:?} (scopes: all, {})",
+                    Scope::ALL.map(Scope::name).join(", ")
+                ))
+            })?);
+        }
+        Ok(Scopes::Only(set))
+    }
+
+    /// Reads scopes as stored; names this version does not know (written by a later one)
+    /// grant nothing here.
+    fn from_stored(text: &str) -> Scopes {
+        if text == "all" {
+            return Scopes::All;
+        }
+        Scopes::Only(text.split(',').filter_map(Scope::from_name).collect())
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scopes::All => f.write_str("all"),
+            Scopes::Only(set) => {
+                let names: Vec<&str> = set.iter().map(|s| s.name()).collect();
+                f.write_str(&names.join(","))
+            }
+        }
+    }
+}
+
+/// Adds version 4's scope columns to a version 1-3 catalogue's key table (every existing
+/// key gets `all`, marked as migrated); a table that has them already is left alone.
+pub(crate) fn add_scope_columns(conn: &rusqlite::Connection) -> Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('api_key') WHERE name = 'scopes'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has {
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE api_key ADD COLUMN scopes TEXT NOT NULL DEFAULT 'all';
+             ALTER TABLE api_key ADD COLUMN scopes_migrated INTEGER NOT NULL DEFAULT 1;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
 }
 
 impl ApiKey {
@@ -54,7 +225,13 @@ impl Catalog {
         name: &str,
         rpm: u32,
         expires: Option<&str>,
+        scopes: &Scopes,
     ) -> Result<(ApiKey, String)> {
+        if matches!(scopes, Scopes::Only(set) if set.is_empty()) {
+            return Err(CatalogError::Invalid(
+                "a key needs at least one scope".into(),
+            ));
+        }
         if name.trim().is_empty() {
             return Err(CatalogError::Invalid("a key needs a name".into()));
         }
@@ -71,8 +248,17 @@ impl Catalog {
         let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let created = format_date_time(now_unix());
         self.conn.execute(
-            "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![name.trim(), &secret[..6], key_digest(&secret).to_vec(), rpm, created, expires],
+            "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, expires, scopes, scopes_migrated) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+            params![
+                name.trim(),
+                &secret[..6],
+                key_digest(&secret).to_vec(),
+                rpm,
+                created,
+                expires,
+                scopes.to_string()
+            ],
         )?;
         let id = self.conn.last_insert_rowid();
         let key = self
@@ -110,7 +296,7 @@ impl Catalog {
             .prepare(&format!("SELECT {KEY_COLUMNS}, key_sha256 FROM api_key"))?;
         let rows = stmt
             .query_map([], |r| {
-                let digest: Vec<u8> = r.get(7)?;
+                let digest: Vec<u8> = r.get(9)?;
                 Ok((digest, key_row(r)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -153,7 +339,8 @@ impl Catalog {
     }
 }
 
-const KEY_COLUMNS: &str = "id, name, prefix, rpm, created, expires, revoked";
+const KEY_COLUMNS: &str =
+    "id, name, prefix, rpm, created, expires, revoked, scopes, scopes_migrated";
 
 fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -164,6 +351,8 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
         created: r.get(4)?,
         expires: r.get(5)?,
         revoked: r.get(6)?,
+        scopes: Scopes::from_stored(&r.get::<_, String>(7)?),
+        scopes_migrated: r.get(8)?,
     })
 }
 
@@ -176,8 +365,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("catalog.db");
         let mut c = Catalog::open(&path).unwrap();
-        let (k1, secret1) = c.create_key("alice", 10, None).unwrap();
-        let (_, secret2) = c.create_key("bob", 100, Some("2030-01-31")).unwrap();
+        let (k1, secret1) = c.create_key("alice", 10, None, &Scopes::All).unwrap();
+        let (_, secret2) = c
+            .create_key("bob", 100, Some("2030-01-31"), &Scopes::All)
+            .unwrap();
         assert_eq!(secret1.len(), 32);
         assert_ne!(secret1, secret2);
         assert_eq!(k1.prefix, &secret1[..6]);
@@ -203,8 +394,83 @@ mod tests {
             c.revoke_key("nope"),
             Err(CatalogError::NotFound(_))
         ));
-        assert!(c.create_key("", 1, None).is_err() && c.create_key("x", 0, None).is_err());
-        assert!(c.create_key("x", 1, Some("2030-02-30")).is_err());
+        assert!(
+            c.create_key("", 1, None, &Scopes::All).is_err()
+                && c.create_key("x", 0, None, &Scopes::All).is_err()
+        );
+        assert!(
+            c.create_key("x", 1, Some("2030-02-30"), &Scopes::All)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn scopes_are_listed_or_all_alone_and_unknown_names_are_refused() {
+        let only = |names: &[Scope]| Scopes::Only(names.iter().copied().collect());
+        assert_eq!(Scopes::parse("all").unwrap(), Scopes::All);
+        assert_eq!(
+            Scopes::parse("vendors, account").unwrap(),
+            only(&[Scope::Account, Scope::Vendors])
+        );
+        for bad in ["", " , ", "all,account", "acount", "ALL"] {
+            assert!(Scopes::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        for scope in Scope::ALL {
+            assert_eq!(Scope::from_name(scope.name()), Some(scope));
+            assert!(Scopes::All.allows(scope));
+            assert!(only(&[scope]).allows(scope));
+            let others: Vec<Scope> = Scope::ALL.into_iter().filter(|s| *s != scope).collect();
+            assert!(!only(&others).allows(scope));
+        }
+        // Stored and read back; a name a later version wrote grants nothing here.
+        let s = only(&[Scope::Domain, Scope::AccountRange]);
+        assert_eq!(Scopes::from_stored(&s.to_string()), s);
+        assert_eq!(
+            Scopes::from_stored("domain,time-travel"),
+            only(&[Scope::Domain])
+        );
+    }
+
+    #[test]
+    fn keys_keep_their_scopes_and_keys_from_before_scopes_migrate_to_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("catalog.db");
+        let mut c = Catalog::open(&path).unwrap();
+        let narrow = Scopes::parse("account,vendors").unwrap();
+        let (k, _) = c.create_key("soc", 10, None, &narrow).unwrap();
+        assert_eq!(
+            (k.scopes.clone(), k.scopes_migrated),
+            (narrow.clone(), false)
+        );
+        assert!(
+            c.create_key("none", 10, None, &Scopes::Only(BTreeSet::new()))
+                .is_err()
+        );
+        // A version 3 key table: no scope columns.
+        c.conn
+            .execute_batch(
+                "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, scopes) \
+                 VALUES ('old', 'abcdef', x'00', 5, '2026-01-01T00:00:00Z', 'x');
+                 CREATE TABLE api_key_v3 AS SELECT id, name, prefix, key_sha256, rpm, created, \
+                 expires, revoked FROM api_key;
+                 DROP TABLE api_key; ALTER TABLE api_key_v3 RENAME TO api_key;
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        drop(c);
+        assert!(matches!(
+            Catalog::open(&path),
+            Err(CatalogError::NeedsMigration { found: 3, .. })
+        ));
+        assert_eq!(Catalog::migrate(&path).unwrap(), Some(3));
+        let c = Catalog::open(&path).unwrap();
+        let keys = c.keys().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(
+            keys.iter()
+                .all(|k| k.scopes == Scopes::All && k.scopes_migrated),
+            "{keys:?}"
+        );
     }
 
     #[test]
@@ -217,6 +483,8 @@ mod tests {
             created: String::new(),
             expires: Some("2030-01-31".into()),
             revoked: None,
+            scopes: Scopes::All,
+            scopes_migrated: false,
         };
         let day = parse_date("2030-01-31").unwrap() as u64 * 86_400;
         assert!(key.is_usable(day + 86_399));

@@ -23,8 +23,10 @@ pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 
 /// Version of the SQLite schema this build reads and writes (`PRAGMA user_version`).
 /// Version 3 adds no table: it marks a file whose every page carries a checksum (see
-/// [`checksums`]). An older file is refused until [`Catalog::migrate`] converts it.
-pub const SCHEMA_VERSION: i64 = 3;
+/// [`checksums`]). Version 4 gives every API key its scopes (`keys::Scopes`); keys of an
+/// older file become `all`, marked as migrated. An older file is refused until
+/// [`Catalog::migrate`] converts it.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -372,6 +374,8 @@ impl Catalog {
         }
         // Version 3 only added page checksums.
         checksums::enable(&conn)?;
+        // Version 4 gave keys their scopes: every existing key may do everything it could.
+        keys::add_scope_columns(&conn)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?;
         Ok(Some(found))
     }
@@ -439,7 +443,9 @@ impl Catalog {
                         rpm INTEGER NOT NULL,
                         created TEXT NOT NULL,
                         expires TEXT,
-                        revoked TEXT
+                        revoked TEXT,
+                        scopes TEXT NOT NULL,
+                        scopes_migrated INTEGER NOT NULL DEFAULT 0
                      );
                      {OUTBOX_TABLE}
                      PRAGMA user_version = {SCHEMA_VERSION};

@@ -417,7 +417,8 @@ fn fill(c: &mut Catalog) {
             .unwrap();
     }
     for i in 0..10 {
-        c.create_key(&format!("key {i}"), 10, None).unwrap();
+        c.create_key(&format!("key {i}"), 10, None, &crate::keys::Scopes::All)
+            .unwrap();
         c.put_vendor(crate::vendors::Vendor {
             name: format!("Vendor{i}"),
             domains: vec![format!("vendor{i}.example")],

@@ -12,6 +12,9 @@ use leakwatch_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceError {
+    /// The principal lacks the scope the action needs.
+    #[error("the API key lacks the scope {0}")]
+    MissingScope(leakwatch_catalog::keys::Scope),
     /// The catalogue refused or failed (its own error says which).
     #[error(transparent)]
     Catalog(#[from] CatalogError),

@@ -8,7 +8,7 @@ use leakwatch_identity::OperatorKey;
 use leakwatch_ingest::ResealSummary;
 use leakwatch_store::StoreWriter;
 
-pub use leakwatch_catalog::keys::ApiKey;
+pub use leakwatch_catalog::keys::{ApiKey, Scope, Scopes};
 
 use crate::{DataDir, Principal, ServiceError};
 
@@ -21,6 +21,8 @@ pub struct NewKey {
     pub rpm: u32,
     /// Last valid day (`YYYY-MM-DD`), if it expires.
     pub expires: Option<String>,
+    /// What it may do.
+    pub scopes: Scopes,
 }
 
 /// Creates a key; returns it with its secret, which is shown only now.
@@ -29,7 +31,7 @@ pub fn create(
     _by: &Principal,
     new: &NewKey,
 ) -> Result<(ApiKey, String), ServiceError> {
-    Ok(catalog.create_key(&new.name, new.rpm, new.expires.as_deref())?)
+    Ok(catalog.create_key(&new.name, new.rpm, new.expires.as_deref(), &new.scopes)?)
 }
 
 /// Where a key stands at an instant.

@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+use leakwatch_catalog::keys::{ApiKey, Scope, Scopes};
+
+use crate::ServiceError;
+
 /// The one on whose behalf an action runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -14,6 +18,8 @@ pub enum Principal {
         id: i64,
         /// Who it was issued to.
         name: String,
+        /// What it may do.
+        scopes: Scopes,
     },
     /// The operator running the CLI: the OS user.
     Operator {
@@ -44,11 +50,32 @@ impl Principal {
         Principal::LinkHolder
     }
 
-    /// An API key's principal.
-    pub fn api_key(id: i64, name: &str) -> Principal {
+    /// The principal of a request made with `key`.
+    pub fn api_key(key: &ApiKey) -> Principal {
         Principal::ApiKey {
-            id,
-            name: name.to_owned(),
+            id: key.id,
+            name: key.name.clone(),
+            scopes: key.scopes.clone(),
+        }
+    }
+
+    /// Whether this principal may do what `scope` covers: an API key if it holds the scope,
+    /// the operator always (the shell already has the files), a link's holder never (a link
+    /// allows only what it names, checked where it is opened).
+    pub fn may(&self, scope: Scope) -> bool {
+        match self {
+            Principal::ApiKey { scopes, .. } => scopes.allows(scope),
+            Principal::Operator { .. } => true,
+            Principal::LinkHolder => false,
+        }
+    }
+
+    /// [`Principal::may`], as an error naming the missing scope.
+    pub fn require(&self, scope: Scope) -> Result<(), ServiceError> {
+        if self.may(scope) {
+            Ok(())
+        } else {
+            Err(ServiceError::MissingScope(scope))
         }
     }
 }
@@ -56,7 +83,7 @@ impl Principal {
 impl fmt::Display for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Principal::ApiKey { id, name } => write!(f, "API key {id} ({name})"),
+            Principal::ApiKey { id, name, .. } => write!(f, "API key {id} ({name})"),
             Principal::Operator { user, uid } => write!(f, "operator {user} (uid {uid})"),
             Principal::LinkHolder => f.write_str("the holder of a mailed link"),
         }

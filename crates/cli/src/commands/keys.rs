@@ -17,15 +17,22 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             name,
             rpm,
             expires,
+            scope,
         } => {
-            let new = NewKey { name, rpm, expires };
+            let new = NewKey {
+                name,
+                rpm,
+                expires,
+                scopes: scope,
+            };
             let (key, secret) = keys::create(&mut catalog(&data.data)?, &by, &new)?;
             println!("{secret}");
             eprintln!(
-                "created key {} (prefix {}) for {:?}, {} requests per minute{}; it is shown only now",
+                "created key {} (prefix {}) for {:?}, scopes {}, {} requests per minute{}; it is shown only now",
                 key.id,
                 key.prefix,
                 key.name,
+                key.scopes,
                 key.rpm,
                 key.expires
                     .map(|e| format!(", valid until {e}"))
@@ -34,13 +41,26 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
         }
         KeysCmd::List { data } => {
             println!(
-                "{:>4}  {:<8} {:<24} {:>6}  {:<20}  STATE",
-                "ID", "PREFIX", "NAME", "RPM", "CREATED"
+                "{:>4}  {:<8} {:<24} {:>6}  {:<20}  {:<28}  STATE",
+                "ID", "PREFIX", "NAME", "RPM", "CREATED", "SCOPES"
             );
+            let mut migrated = 0;
             for (k, state) in keys::list(&catalog(&data.data)?, &by)? {
+                // A key from before scopes may do everything: marked, so it gets narrowed.
+                let scopes = if k.scopes_migrated {
+                    migrated += 1;
+                    format!("{}*", k.scopes)
+                } else {
+                    k.scopes.to_string()
+                };
                 println!(
-                    "{:>4}  {:<8} {:<24} {:>6}  {:<20}  {state}",
+                    "{:>4}  {:<8} {:<24} {:>6}  {:<20}  {scopes:<28}  {state}",
                     k.id, k.prefix, k.name, k.rpm, k.created
+                );
+            }
+            if migrated > 0 {
+                eprintln!(
+                    "* {migrated} key(s) predate scopes and may do everything: give each only what it needs (create a narrower key, move its client over, revoke this one)"
                 );
             }
         }

@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Subcommand;
+use leakwatch_service::keys::Scopes;
 
 use super::{DataArg, OperatorKeyArg, parse_size};
 
@@ -169,8 +170,13 @@ pub enum KeysCmd {
         /// Last valid day, YYYY-MM-DD.
         #[arg(long)]
         expires: Option<String>,
+        /// What the key may do, comma-separated: account, account-range, domain, domain-bulk,
+        /// vendors, lookalike, stealerlogs, pastes, credentials, dashboard; or `all` (every
+        /// scope, present and future).
+        #[arg(long, value_name = "SCOPE[,SCOPE…]", value_parser = parse_scopes)]
+        scope: Scopes,
     },
-    /// List keys (never the keys themselves: id, prefix, name, allowance, state).
+    /// List keys (never the keys themselves: id, prefix, name, allowance, scopes, state).
     List {
         #[command(flatten)]
         data: DataArg,
@@ -289,4 +295,12 @@ pub enum ConfigCmd {
         /// The file (default: the one leakwatch would read; see --config).
         file: Option<PathBuf>,
     },
+}
+
+/// `--scope`: a comma-separated list of scope names, or `all`.
+fn parse_scopes(text: &str) -> Result<Scopes, String> {
+    Scopes::parse(text).map_err(|e| match e {
+        leakwatch_service::CatalogError::Invalid(why) => why,
+        other => other.to_string(),
+    })
 }

@@ -264,6 +264,7 @@ fn setup() -> Setup {
             "Rpm": 100000,
             "DomainSearchMaxBreachedAccounts": 2147483647,
             "IncludesStealerLogs": true,
+            "Scopes": ["all"],
         },
     });
 

@@ -210,14 +210,29 @@ fn a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held() {
     );
 
     let migrated = list(&["migrate"]);
-    assert!(migrated.contains("schema version 2 → 3"), "{migrated}");
+    assert!(migrated.contains("schema version 2 → 4"), "{migrated}");
     for (args, file) in [
         (&["breach", "list"][..], "breach-list.txt"),
-        (&["keys", "list"][..], "keys-list.txt"),
         (&["vendors", "export"][..], "vendors-export.csv"),
     ] {
         let want = std::fs::read_to_string(fixture.join(file)).unwrap();
         assert_eq!(list(args), want, "{args:?}");
+    }
+    // `keys list` gained a SCOPES column (schema version 4) after CREATED, at column 70: the
+    // rest of each line is the old binary's, and keys from before scopes may do everything
+    // they could, marked `all*`.
+    let want = std::fs::read_to_string(fixture.join("keys-list.txt")).unwrap();
+    let got = list(&["keys", "list"]);
+    assert_eq!(got.lines().count(), want.lines().count(), "{got}");
+    for (i, (got, want)) in got.lines().zip(want.lines()).enumerate() {
+        let (before, rest) = got.split_at(70);
+        let (scopes, after) = rest.split_at(30);
+        assert_eq!(format!("{before}{after}"), want, "line {i}");
+        assert_eq!(
+            scopes.trim(),
+            if i == 0 { "SCOPES" } else { "all*" },
+            "line {i}"
+        );
     }
     leakwatch(&["verify", "--data", d], None);
     let again = list(&["migrate"]);
