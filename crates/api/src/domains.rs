@@ -1,6 +1,7 @@
 //! Domains for verified owners, per API key: register a domain (`POST /api/v1/domains`),
 //! prove control of it by a DNS TXT record or by a link mailed to a role address at it
-//! (`POST /api/v1/domains/{domain}/verify`, `GET /api/v1/domains/verify?token=`), then
+//! (`POST /api/v1/domains/{domain}/verify`; the link's page `GET /api/v1/domains/verify?token=`
+//! names who asked and its button `POST /api/v1/domains/verify` verifies), then
 //! search it (`GET /api/v3/breacheddomain/{domain}`) and list it
 //! (`GET /api/v3/subscribeddomains`) in HIBP's shapes; a verified domain's contact gets an
 //! alert when a new breach holds addresses on it.
@@ -16,13 +17,13 @@ use std::sync::Arc;
 
 use axum::{
     extract::{Path, RawQuery, Request, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 use leakwatch_identity::OperatorKey;
 use leakwatch_service::{
     Principal,
-    domains::{self, DomainRegistration, Register, Webhook},
+    domains::{self, DomainRegistration, LinkVerification, Register, Webhook},
     keys::ApiKey,
     now_unix,
     outbox::{Link, Payload},
@@ -31,6 +32,7 @@ use leakwatch_service::{
 use crate::{
     ApiError, AppState,
     compress::Accepts,
+    pages,
     v3::{Caller, json, query_param},
 };
 
@@ -227,16 +229,14 @@ pub(crate) async fn verify(
     }
 }
 
-/// `GET /api/v1/domains/verify?token=`: the link in a domain verification mail.
-pub(crate) async fn verify_by_link(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let operator = operator_key(&state)?;
+/// The registration a verification link's token names, if the token is this server's, a
+/// verification link and unexpired.
+fn verification_link(state: &AppState, token: Option<String>) -> Result<i64, ApiError> {
+    let operator = operator_key(state)?;
     let Some(Link::VerifyDomain {
         subscriber,
         expires,
-    }) = query_param(query.as_deref(), "token").and_then(|t| Link::from_token(&t, operator))
+    }) = token.and_then(|t| Link::from_token(&t, operator))
     else {
         return Err(ApiError::BadRequest(
             "This link is not valid: copy the whole link from the mail",
@@ -247,20 +247,67 @@ pub(crate) async fn verify_by_link(
             "This verification link has expired: ask for a new one",
         ));
     }
+    Ok(subscriber)
+}
+
+/// `GET /api/v1/domains/verify?token=`: the link in a domain verification mail opens a page
+/// that names who asked (the API key's name and prefix, and the registration's contact) and
+/// verifies only from its button. The GET changes nothing: a mail scanner that follows every
+/// link at `security@victim.example` verifies no attacker's registration.
+pub(crate) async fn verify_page(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = query_param(query.as_deref(), "token");
+    let id = verification_link(&state, token.clone())?;
+    let (registration, key) =
+        on_catalog(&state, move |c, op| domains::registration_by_id(c, op, id))
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    let requester = match &key {
+        Some(k) => format!(
+            "the API key “{}” (prefix {})",
+            pages::escape(&k.name),
+            pages::escape(&k.prefix)
+        ),
+        None => "an API key that has since been removed".to_owned(),
+    };
+    let text = format!(
+        "<p>Someone asked to verify <strong>{domain}</strong> for leakwatch domain search: {requester}, whose contact address is <strong>{contact}</strong>. Once verified, that key can list every breached address on {domain}, and alerts for {domain} go to that contact.</p><p>Verify only if you know this request and trust its contact. If you do not, close this page: nothing changes.</p>",
+        domain = pages::escape(&registration.domain),
+        contact = pages::escape(&registration.contact),
+    );
+    Ok(pages::confirm(
+        &format!("Verify {}?", registration.domain),
+        &text,
+        "/api/v1/domains/verify",
+        &token.unwrap_or_default(),
+        &format!("Verify {}", registration.domain),
+    ))
+}
+
+/// `POST /api/v1/domains/verify` (form field `token`): the verification page's button;
+/// verifies the registration once.
+pub(crate) async fn verify_by_link(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
+        .await
+        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
+    let form = String::from_utf8_lossy(&body).into_owned();
+    let id = verification_link(&state, query_param(Some(&form), "token"))?;
     let by = Principal::link_holder();
-    let found = on_catalog(&state, move |c, _| {
-        domains::mark_verified(c, &by, subscriber)
-    })
-    .await?;
-    if !found {
-        return Err(ApiError::NotFound);
+    match on_catalog(&state, move |c, _| domains::verify_by_link(c, &by, id)).await? {
+        LinkVerification::Verified => Ok(pages::done(
+            "Domain verified",
+            "Its owner can now search it, and its contact will get an alert when a new breach holds addresses on it.",
+        )),
+        LinkVerification::AlreadyUsed => Err(ApiError::Conflict(
+            "This link was used already: the domain is verified",
+        )),
+        _ => Err(ApiError::NotFound),
     }
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Domain verified · leakwatch</title><main><h1>Domain verified</h1><p>Its owner can now search it, and its contact will get an alert when a new breach holds addresses on it.</p><p><a href=\"/\">leakwatch</a></p></main></html>\n",
-    )
-        .into_response())
 }
 
 /// `GET /api/v3/breacheddomain/{domain}`: every breached alias on a domain the calling key

@@ -16,6 +16,7 @@ mod error;
 mod lookalike;
 mod metrics;
 mod outbox;
+mod pages;
 mod range;
 mod server;
 mod state;
@@ -149,7 +150,7 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
         (
             "/api/v1/unsubscribe",
             Public,
-            get(subscribe::unsubscribe).post(subscribe::unsubscribe),
+            get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
         ),
         (
             "/api/v1/domains",
@@ -164,7 +165,7 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
         (
             "/api/v1/domains/verify",
             Public,
-            get(domains::verify_by_link),
+            get(domains::verify_page).post(domains::verify_by_link),
         ),
         (
             "/api/v3/breacheddomain/{domain}",

@@ -1,8 +1,8 @@
 //! Alert subscriptions for e-mail addresses: `POST /api/v1/subscriptions` mails a
 //! confirmation link (signed with the operator key, expiring after two days; nothing is
 //! stored until it is followed), `GET /api/v1/subscriptions/confirm?token=` subscribes, and
-//! `GET|POST /api/v1/unsubscribe?token=` (the link in every alert, RFC 8058 one-click)
-//! unsubscribes. The subscribe request answers the same whatever the address, like the
+//! `GET /api/v1/unsubscribe?token=` (the link in every alert) shows a page whose button
+//! unsubscribes, as a `POST` does (RFC 8058 one-click). The subscribe request answers the same whatever the address, like the
 //! private check, and shares its rate limits. Domains are subscribed by their verified
 //! owners elsewhere.
 
@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{RawQuery, Request, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use leakwatch_service::{
     Principal, now_unix,
@@ -22,6 +21,7 @@ use leakwatch_service::{
 use crate::{
     ApiError, AppState,
     check_mail::{mail_request, queue_and_accept},
+    pages,
     v3::query_param,
 };
 
@@ -53,18 +53,6 @@ fn link(state: &AppState, query: Option<&str>) -> Result<Link, ApiError> {
         ))
 }
 
-/// A small page for a person who followed a link from a mail.
-fn page(title: &str, text: &str) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        format!(
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title} · leakwatch</title><main><h1>{title}</h1><p>{text}</p><p><a href=\"/\">leakwatch</a></p></main></html>\n"
-        ),
-    )
-        .into_response()
-}
-
 pub(crate) async fn confirm(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
@@ -88,17 +76,52 @@ pub(crate) async fn confirm(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(page(
+    Ok(pages::done(
         "Subscribed",
         "You will get a mail whenever a newly loaded data breach contains this address. Every alert has a link to unsubscribe.",
     ))
 }
 
-pub(crate) async fn unsubscribe(
+/// `GET /api/v1/unsubscribe?token=`: the link in every alert opens a page whose button
+/// unsubscribes; the GET itself changes nothing (a mail scanner follows links).
+pub(crate) async fn unsubscribe_page(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Link::Unsubscribe { subscriber } = link(&state, query.as_deref())? else {
+    let Link::Unsubscribe { .. } = link(&state, query.as_deref())? else {
+        return Err(ApiError::BadRequest("This is not an unsubscribe link"));
+    };
+    let token = query_param(query.as_deref(), "token").unwrap_or_default();
+    Ok(pages::confirm(
+        "Stop these alerts",
+        "<p>No more alerts will be sent to this address. You can subscribe again at any time.</p>",
+        "/api/v1/unsubscribe",
+        &token,
+        "Unsubscribe",
+    ))
+}
+
+/// `POST /api/v1/unsubscribe`: the page's button (form field `token`) or a mail client's
+/// RFC 8058 one-click (`List-Unsubscribe=One-Click` to the URL with `?token=`) unsubscribes.
+pub(crate) async fn unsubscribe(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
+        .await
+        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
+    let form = String::from_utf8_lossy(&body).into_owned();
+    let from_form = query_param(Some(&form), "token").is_some();
+    let Link::Unsubscribe { subscriber } = link(
+        &state,
+        if from_form {
+            Some(&form)
+        } else {
+            query.as_deref()
+        },
+    )?
+    else {
         return Err(ApiError::BadRequest("This is not an unsubscribe link"));
     };
     let db = state.clone();
@@ -108,7 +131,7 @@ pub(crate) async fn unsubscribe(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(page(
+    Ok(pages::done(
         "Unsubscribed",
         "No more alerts will be sent to this address. You can subscribe again at any time.",
     ))
@@ -148,14 +171,13 @@ pub(crate) async fn opt_out_page(
 ) -> Result<Response, ApiError> {
     opt_out_link(&state, query.as_deref())?;
     let token = query_param(query.as_deref(), "token").unwrap_or_default();
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        format!(
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Hide this address · leakwatch</title><main><h1>Hide this address</h1><p>It will no longer appear in any search or alert here, for any data breach, now or later. This cannot be undone from this page.</p><form method=\"post\" action=\"/api/v1/opt-out/confirm\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\">Hide this address</button></form></main></html>\n"
-        ),
-    )
-        .into_response())
+    Ok(pages::confirm(
+        "Hide this address",
+        "<p>It will no longer appear in any search or alert here, for any data breach, now or later. This cannot be undone from this page.</p>",
+        "/api/v1/opt-out/confirm",
+        &token,
+        "Hide this address",
+    ))
 }
 
 /// `POST /api/v1/opt-out/confirm` (form field `token`): forgets the address in the store at
@@ -176,7 +198,7 @@ pub(crate) async fn opt_out_confirm(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(page(
+    Ok(pages::done(
         "Hidden",
         "This address no longer appears in any search or alert here, for any data breach.",
     ))

@@ -3,10 +3,7 @@
 //! cannot load a third-party script even if an injected one tried. The page itself (in
 //! `web/`) talks only to this server's API. Nothing here renders data on the server.
 
-use axum::{
-    http::{HeaderMap, HeaderValue, header},
-    response::Response,
-};
+use axum::response::Response;
 
 use crate::compress::{Accepts, respond};
 
@@ -14,22 +11,9 @@ const INDEX: &str = include_str!("web/index.html");
 const APP_JS: &str = include_str!("web/app.js");
 const APP_CSS: &str = include_str!("web/app.css");
 
-/// Nothing from elsewhere; scripts, styles and requests only to this origin.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-                   img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
 fn page(content_type: &'static str, body: &'static str, accepts: Accepts) -> Response {
     let mut response = respond(content_type, body.as_bytes().to_vec(), accepts);
-    let headers: &mut HeaderMap = response.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::CACHE_CONTROL, "no-cache"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
+    crate::pages::harden(&mut response);
     response
 }
 

@@ -9,7 +9,7 @@ use leakwatch_notify::Subscription;
 
 pub use leakwatch_notify::Webhook;
 
-use crate::{Principal, ServiceError};
+use crate::{Principal, ServiceError, keys::ApiKey};
 
 /// The local parts a verification mail may go to, as HIBP offers.
 pub const ROLE_ADDRESSES: [&str; 5] =
@@ -174,6 +174,51 @@ pub fn mark_verified(
     registration: i64,
 ) -> Result<bool, ServiceError> {
     Ok(catalog.verify_subscriber(registration, crate::now_unix())?)
+}
+
+/// Registration `id`, opened, with the API key that made it (none: the key was removed).
+pub fn registration_by_id(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    id: i64,
+) -> Result<Option<(DomainRegistration, Option<ApiKey>)>, ServiceError> {
+    let Some(r) = catalog
+        .subscriber(id)?
+        .and_then(|row| DomainRegistration::open(&row, operator))
+    else {
+        return Ok(None);
+    };
+    let key = catalog.keys()?.into_iter().find(|k| k.id == r.key);
+    Ok(Some((r, key)))
+}
+
+/// What following a verification link's button did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkVerification {
+    /// The registration is verified now.
+    Verified,
+    /// It was verified before: a link verifies once.
+    AlreadyUsed,
+    /// There is no such registration (any more).
+    Gone,
+}
+
+/// Verifies registration `id` by its mailed link: once, while it is unverified.
+pub fn verify_by_link(
+    catalog: &mut Catalog,
+    by: &Principal,
+    id: i64,
+) -> Result<LinkVerification, ServiceError> {
+    match catalog.subscriber(id)? {
+        None => Ok(LinkVerification::Gone),
+        Some(row) if row.verified.is_some() => Ok(LinkVerification::AlreadyUsed),
+        Some(_) => Ok(if mark_verified(catalog, by, id)? {
+            LinkVerification::Verified
+        } else {
+            LinkVerification::Gone
+        }),
+    }
 }
 
 /// Looks for `registration`'s TXT record at `resolver` (blocking, up to a few seconds: not

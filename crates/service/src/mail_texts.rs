@@ -20,9 +20,15 @@ pub(crate) fn confirm_opt_out_text(url: &str, token: &str) -> String {
 }
 
 /// The mail to a domain's role address that verifies a registration of the domain.
-pub(crate) fn verify_domain_text(url: &str, domain: &str, token: &str) -> String {
+pub(crate) fn verify_domain_text(
+    url: &str,
+    domain: &str,
+    requester: &str,
+    contact: &str,
+    token: &str,
+) -> String {
     format!(
-        "Hello,\n\nsomeone asked leakwatch at {url} to let them search {domain} for breached\naddresses and to alert them when a new breach holds addresses on it. This mail\ngoes to a role address of the domain so that only its administrators can agree.\nTo verify the domain, open this link within two days:\n\n  {url}/api/v1/domains/verify?token={token}\n\nIf you did not expect this, ignore this mail: without the link nothing happens.\n\n-- \nleakwatch, {url}\n"
+        "Hello,\n\nsomeone asked leakwatch at {url} to let them search {domain} for breached\naddresses and to alert them when a new breach holds addresses on it:\n\n  requested by: {requester}\n  alerts would go to: {contact}\n\nThis mail goes to a role address of the domain so that only its administrators\ncan agree. To verify the domain, open this link within two days and press the\nbutton on its page (opening the link alone changes nothing):\n\n  {url}/api/v1/domains/verify?token={token}\n\nIf you do not know this request, ignore this mail: nothing happens.\n\n-- \nleakwatch, {url}\n"
     )
 }
 

@@ -74,9 +74,12 @@ pub fn queue_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, Se
         return Ok(0);
     }
     let now = now_unix();
+    let usable = usable_keys(catalog, now)?;
     let mut queued = 0;
     for subscriber in catalog.subscribers()? {
-        if !subscriber.is_active() {
+        // A domain registered by a key that is revoked or expired hears nothing more (issue
+        // #18, finding 4): revoking a key ends what it set up.
+        if !subscriber.is_active() || subscriber.key_id.is_some_and(|k| !usable.contains(&k)) {
             continue;
         }
         let Some(subscription) = Subscription::open(&subscriber.sealed, key) else {
@@ -193,6 +196,16 @@ pub fn queue_impact_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<us
     Ok(queued)
 }
 
+/// The ids of the API keys usable at `now` (neither revoked nor expired).
+fn usable_keys(catalog: &Catalog, now: u64) -> Result<BTreeSet<i64>, ServiceError> {
+    Ok(catalog
+        .keys()?
+        .into_iter()
+        .filter(|k| k.is_usable(now))
+        .map(|k| k.id)
+        .collect())
+}
+
 /// Why a queued notification is given up instead of sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -215,6 +228,9 @@ pub enum Undeliverable {
     /// The subscriber unsubscribed (or was removed) before delivery.
     #[error("the subscriber unsubscribed before delivery")]
     Unsubscribed,
+    /// The API key that registered the domain was revoked or expired before delivery.
+    #[error("the API key that registered the domain was revoked before delivery")]
+    KeyRevoked,
     /// The breach was retired before delivery.
     #[error("the breach was retired before delivery")]
     Retired,
@@ -275,10 +291,24 @@ pub fn compose(
                 .subscriber(subscriber)
                 .map_err(ServiceError::from)?
                 .ok_or(Undeliverable::Removed("domain registration"))?;
-            let Some(Subscription::Domain { domain, .. }) = Subscription::open(&row.sealed, key)
+            let Some(Subscription::Domain {
+                domain,
+                contact,
+                key: key_id,
+                ..
+            }) = Subscription::open(&row.sealed, key)
             else {
                 return Err(Undeliverable::Sealed("registration"));
             };
+            let requester = catalog
+                .keys()
+                .map_err(ServiceError::from)?
+                .into_iter()
+                .find(|k| k.id == key_id)
+                .map_or_else(
+                    || "an API key that has since been removed".to_owned(),
+                    |k| format!("API key \"{}\" (prefix {})", k.name, k.prefix),
+                );
             let token = Link::VerifyDomain {
                 subscriber,
                 expires: pending.created + crate::domains::VERIFY_LINK_SECS,
@@ -287,7 +317,7 @@ pub fn compose(
             Ok(Outgoing::Mail(Email {
                 to: address,
                 subject: format!("Verify {domain} for leakwatch"),
-                text: verify_domain_text(url, &domain, &token),
+                text: verify_domain_text(url, &domain, &requester, &contact, &token),
                 id: format!("verify.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
             }))
@@ -379,6 +409,11 @@ fn breach_alert(
         .map_err(ServiceError::from)?
         .filter(|s| s.is_active())
         .ok_or(Undeliverable::Unsubscribed)?;
+    if let Some(k) = row.key_id
+        && !usable_keys(catalog, now_unix())?.contains(&k)
+    {
+        return Err(Undeliverable::KeyRevoked);
+    }
     let subscription =
         Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;
     let all = m.catalog.breaches();

@@ -26,6 +26,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted).needs(&[Need::Aiosmtpd, Need::Dnslib]),
         test!(a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_once_each_across_a_kill).needs(&[Need::Aiosmtpd]),
         test!(mail_goes_over_starttls_and_implicit_tls_to_a_server_with_a_private_ca).needs(&[Need::Aiosmtpd, Need::Openssl]),
+        test!(a_revoked_keys_domains_get_no_alert_mail_and_no_webhook).needs(&[Need::Aiosmtpd]),
     ]
 }
 
@@ -568,6 +569,9 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
         let (status, headers, page) = http_get(&server.addr, &link, &[]);
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&page));
         assert!(headers["content-type"].starts_with("text/html"));
+        // Every link page carries the strict CSP and sends no Referer (issue #18, finding 7).
+        assert!(headers["content-security-policy"].contains("default-src 'none'"));
+        assert_eq!(headers["referrer-policy"], "no-referrer");
     }
     // A forged or damaged token is refused.
     let (status, _, _) = http_get(
@@ -595,6 +599,20 @@ fn alerts_reach_each_subscriber_once_also_when_the_server_is_killed_midway() {
         assert!(header.contains(&body_link), "{header} vs {body_link}");
         body_link
     };
+    // The link opens a page with a button; the GET unsubscribes nobody (a mail scanner
+    // follows links).
+    let (status, headers, page) = http_get(&server.addr, &dan_unsubscribes, &[]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("method=\"post\""));
+    assert!(headers["content-security-policy"].contains("default-src 'none'"));
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let listed = operator_cli(&data, &["subscribe", "list"]);
+    assert_eq!(
+        listed.lines().filter(|l| l.ends_with("\t-")).count(),
+        4,
+        "a GET unsubscribed: {listed}"
+    );
+    // RFC 8058 one-click: a POST to the link unsubscribes.
     let r = http_raw(
         &server.addr,
         "POST",
@@ -930,7 +948,51 @@ fn domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted() {
         verify[0]["body"].as_str().unwrap(),
         "/api/v1/domains/verify?token=",
     );
-    assert_eq!(http_get(addr, &link, &[]).0, 200);
+    // Issue #18, finding 3: the mail and the link's page name who asked (the key and the
+    // contact), and following the link verifies nothing — a mail scanner at the role
+    // address opens every link, twice here.
+    let mail_body = verify[0]["body"].as_str().unwrap();
+    assert!(
+        mail_body.contains("someone else") && mail_body.contains("it@other.test"),
+        "{mail_body}"
+    );
+    for _ in 0..2 {
+        let (status, headers, page) = http_get(addr, &link, &[]);
+        assert_eq!(status, 200);
+        let page = String::from_utf8_lossy(&page);
+        assert!(
+            page.contains("someone else")
+                && page.contains(&other_key[..6])
+                && page.contains("it@other.test")
+                && page.contains("method=\"post\""),
+            "{page}"
+        );
+        assert!(headers["content-security-policy"].contains("default-src 'none'"));
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+    }
+    let (status, _, _) = keyed(
+        addr,
+        "GET",
+        "/api/v3/breacheddomain/other.test",
+        &other_key,
+        "",
+    );
+    assert_eq!(status, 403, "a GET of the link verified the domain");
+    // The page's button POSTs the token: verified, once.
+    let token = link.split("token=").nth(1).unwrap();
+    let press = || {
+        parse_response(&http_raw(
+            addr,
+            "POST",
+            "/api/v1/domains/verify",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            format!("token={token}").as_bytes(),
+        ))
+    };
+    let (status, headers, _) = press();
+    assert_eq!(status, 200);
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(press().0, 409, "a verification link works once");
     let (status, _, _) = keyed(
         addr,
         "GET",
@@ -1137,4 +1199,79 @@ fn mail_goes_over_starttls_and_implicit_tls_to_a_server_with_a_private_ca() {
             serde_json::json!(["alice@example.test"])
         );
     }
+}
+
+/// Issue #18, finding 4: revoking a key ends what it set up. Three verified domains, two of
+/// them (one alerted by mail, one by webhook) registered by a key that is then revoked: a
+/// breach before the revocation reaches all three, a breach after it only the kept key's.
+fn a_revoked_keys_domains_get_no_alert_mail_and_no_webhook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(tmp.path(), 0);
+    let secret = "a webhook secret of some length";
+    let hooks = WebhookSink::start(tmp.path(), secret, 0);
+    let data = data_with_breach(tmp.path(), &["ann@example.test"]);
+    let d = data.to_str().unwrap();
+    let kept = crate::keys::create_key(d, "kept", "100");
+    let revoked = crate::keys::create_key(d, "revoked", "100");
+    let args = ["--smtp-url", &smtp.url(), "--mail-retry-after", "1"];
+    let env = [("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)];
+    let server = Server::start_with(&data, &args, &env);
+    let hook_url = format!("http://127.0.0.1:{}/hook", hooks.port);
+    for (key, domain, webhook) in [
+        (&kept, "kept.test", None),
+        (&revoked, "gone.test", None),
+        (&revoked, "hook.test", Some(&hook_url)),
+    ] {
+        let mut body = serde_json::json!({"domain": domain, "contact": format!("soc@{domain}")});
+        if let Some(url) = webhook {
+            body["webhook"] = serde_json::json!({"url": url, "secret": secret});
+        }
+        let (status, _, reg) = keyed(
+            &server.addr,
+            "POST",
+            "/api/v1/domains",
+            key,
+            &body.to_string(),
+        );
+        assert_eq!(status, 201, "{reg}");
+        operator_cli(
+            &data,
+            &["domain", "verify", domain, "--trust", "--key", &key[..6]],
+        );
+    }
+    let planted = ["it@kept.test", "it@gone.test", "it@hook.test"];
+
+    // Before the revocation: every domain hears of a new breach.
+    let before = smtp.messages().len();
+    load_breach(tmp.path(), &data, "Firstbank", &planted);
+    let mails = smtp.wait_for(before + 2, 30);
+    assert_eq!(
+        subjects_to(&mails[before..], "leakwatch alert: Firstbank"),
+        ["soc@gone.test", "soc@kept.test"]
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hooks.calls().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        hooks.calls().len(),
+        1,
+        "the webhook was not called before the revocation"
+    );
+
+    // Revoked: the next breach reaches only the kept key's domain.
+    leakwatch(&["keys", "revoke", "--data", d, &revoked[..6]], None);
+    let before = smtp.messages().len();
+    load_breach(tmp.path(), &data, "Secondbank", &planted);
+    smtp.wait_for(before + 1, 30);
+    // Time for anything else queued to go out (the worker runs at least once a second).
+    std::thread::sleep(Duration::from_secs(3));
+    let all = smtp.messages();
+    assert_eq!(
+        subjects_to(&all[before..], "leakwatch alert: Secondbank"),
+        ["soc@kept.test"],
+        "{:#?}",
+        &all[before..]
+    );
+    assert_eq!(hooks.calls().len(), 1, "a revoked key's webhook was called");
 }
