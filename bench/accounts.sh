@@ -65,8 +65,8 @@ rg_per_lookup=$(echo "($t1 - $t0) / 5" | bc -l)
 rg_rate=$(echo "1 / $rg_per_lookup" | bc -l)
 
 # --- leakwatch over HTTP, driven by wrk -------------------------------------------------
-key=$("$bin" keys create --name bench --rpm 4000000000 --scope account 2>/dev/null)
-"$bin" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+key=$("$bin" keys create --name bench --rpm 4000000000 --max-rpm 4000000000 --scope account 2>/dev/null)
+"$bin" serve --metrics-listen 127.0.0.1:0 --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 cat >"$work/lookup.lua" <<EOF

@@ -36,7 +36,7 @@ smtp_port=58525
 sleep infinity | python3 tests/py/smtp_sink.py "$smtp_port" "$work/mail.jsonl" >/dev/null &
 sink=$!
 sleep 1
-"$bin" serve --listen 127.0.0.1:58480 --smtp-url "smtp://127.0.0.1:$smtp_port" \
+"$bin" serve --metrics-listen 127.0.0.1:0 --listen 127.0.0.1:58480 --smtp-url "smtp://127.0.0.1:$smtp_port" \
   --check-limit-per-ip 1000000 --check-limit-per-address 1000 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:58480/healthz >/dev/null && break; sleep 0.1; done

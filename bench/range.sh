@@ -69,7 +69,7 @@ http {
 }
 EOF
 nginx -c "$work/nginx.conf" -p "$work"
-"$bin" serve --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+"$bin" serve --metrics-listen 127.0.0.1:0 --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 

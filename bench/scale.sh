@@ -62,7 +62,7 @@ store_bytes=$(du -sb "$work/data/store" | cut -f1)
 lookup=$("$root/target/release/examples/check_latency" "$work/data/store" "$work/queries.txt" 1000000)
 [ "$(kv found "$lookup")" = 100000 ] || { echo "lookups missed stored hashes: $lookup" >&2; exit 1; }
 
-"$bin" serve --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+"$bin" serve --metrics-listen 127.0.0.1:0 --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 rss() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server/status"; }

@@ -50,9 +50,9 @@ done
 
 awk -F: 'NR % 97 == 1 && n++ < 2000 { print $1 }' "$work/dump.txt" |
   sed -e 's/@/%40/g' -e 's/+/%2B/g' >"$work/accounts.url"
-key=$("$bin" keys create --name soak --rpm 4000000000 --scope account 2>/dev/null)
+key=$("$bin" keys create --name soak --rpm 4000000000 --max-rpm 4000000000 --scope account 2>/dev/null)
 
-"$bin" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+"$bin" serve --metrics-listen 127.0.0.1:0 --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 # Every account in the mix is in the store: a 404 would be an error, not an answer.

@@ -51,9 +51,9 @@ machine_line
   openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out srv.pem 2>/dev/null
 )
 
-"$bin" serve --data "$work/src" --listen "127.0.0.1:$port" 2>"$work/plain.log" &
+"$bin" serve --metrics-listen 127.0.0.1:0 --data "$work/src" --listen "127.0.0.1:$port" 2>"$work/plain.log" &
 plain=$!
-"$bin" serve --data "$work/src" --listen "127.0.0.1:$tls_port" \
+"$bin" serve --metrics-listen 127.0.0.1:0 --data "$work/src" --listen "127.0.0.1:$tls_port" \
   --tls-cert "$work/srv.pem" --tls-key "$work/srv.key" 2>"$work/tls.log" &
 tls=$!
 mkdir -p "$work/nginx"
@@ -123,7 +123,7 @@ run "leakwatch tls+h2: incremental"    "$work/m2" "https://127.0.0.1:$tls_port" 
 for p in 00000 5BAA6 ABCDE FFFFF; do
   want=$(curl -s "http://127.0.0.1:$port/range/$p" | md5sum)
   for m in m1 m2; do
-    "$bin" serve --data "$work/$m" --listen 127.0.0.1:58459 2>/dev/null &
+    "$bin" serve --metrics-listen 127.0.0.1:0 --data "$work/$m" --listen 127.0.0.1:58459 2>/dev/null &
     s=$!
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:58459/healthz >/dev/null && break; sleep 0.05; done
     got=$(curl -s "http://127.0.0.1:58459/range/$p" | md5sum)

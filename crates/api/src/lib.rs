@@ -73,6 +73,22 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// The router of the metrics listener: `GET /metrics` (Prometheus text) and nothing else.
+/// It is not on the public listener (`serve --metrics-listen`, loopback by default): request
+/// counts, store size and the outbox are for the operator's monitoring, not for the world.
+pub fn metrics_app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .with_state(state)
+}
+
+/// Serves [`metrics_app`] on `listener` until the process ends.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, state: Arc<AppState>) {
+    if let Err(e) = axum::serve(listener, metrics_app(state)).await {
+        tracing::error!("the metrics listener stopped: {e}");
+    }
+}
+
 /// Who may call a route, as the route table declares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -109,7 +125,6 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
         (RANGE_ROUTE, Public, get(range::range)),
         ("/healthz", Public, get(|| async { "ok\n" })),
         ("/readyz", Public, get(readyz)),
-        ("/metrics", Public, get(metrics::render)),
         ("/openapi.json", Public, get(openapi)),
         ("/api/v3/breaches", Public, get(v3::breaches)),
         ("/api/v3/breach/{name}", Public, get(v3::breach)),

@@ -93,6 +93,15 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "metrics_listen",
+        "LEAKWATCH_METRICS_LISTEN",
+        Kind::Address,
+        Some("127.0.0.1:9464"),
+        "Address and port of the Prometheus metrics listener (GET /metrics), apart from the\n\
+         public one so that metrics are not served to the world; port 0 picks a free port.",
+    ),
+    setting(
+        "serve",
         "tls_cert",
         "LEAKWATCH_TLS_CERT",
         Kind::Path,
@@ -200,6 +209,15 @@ static SETTINGS: &[Setting] = &[
         Kind::Count,
         Some("3"),
         "Private checks and subscriptions one address may receive per day.",
+    ),
+    setting(
+        "keys",
+        "max_rpm",
+        "LEAKWATCH_MAX_RPM",
+        Kind::Count,
+        Some("10000"),
+        "The most requests per minute `keys create --rpm` may give a key; a larger value is\n\
+         refused, so a typo cannot hand out an unlimited key.",
     ),
 ];
 

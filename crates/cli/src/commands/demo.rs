@@ -64,6 +64,7 @@ pub fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
         &data,
         Serving {
             listen,
+            metrics_listen: "127.0.0.1:0".parse().expect("an address"),
             default_region: None,
             access_log: false,
             mail: None,

@@ -16,9 +16,14 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             data,
             name,
             rpm,
+            max_rpm,
             expires,
             scope,
         } => {
+            anyhow::ensure!(
+                rpm <= max_rpm,
+                "--rpm {rpm} is above the ceiling of {max_rpm} requests per minute (setting [keys] max_rpm, or --max-rpm, raises it)"
+            );
             let new = NewKey {
                 name,
                 rpm,

@@ -19,6 +19,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let ServeArgs {
         data,
         listen,
+        metrics_listen,
         default_region,
         mail,
         key,
@@ -46,6 +47,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         &data.data,
         Serving {
             listen,
+            metrics_listen,
             default_region,
             access_log,
             mail: Some(mail),
@@ -71,6 +73,8 @@ pub fn start_logging(format: LogFormat) {
 /// How `serve` (and `demo`) run the server.
 pub struct Serving {
     pub listen: SocketAddr,
+    /// Where `/metrics` is served.
+    pub metrics_listen: SocketAddr,
     pub default_region: Option<String>,
     pub access_log: bool,
     /// Mail setup; `None` for the demo.
@@ -85,6 +89,7 @@ pub struct Serving {
 pub fn serve(data: &Path, how: Serving) -> Result<()> {
     let Serving {
         listen,
+        metrics_listen,
         default_region,
         access_log,
         mail,
@@ -113,6 +118,10 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
             .await
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
+            .await
+            .with_context(|| format!("binding the metrics listener {metrics_listen}"))?;
+        let metrics_addr = metrics_listener.local_addr()?;
         if let Some((mail, url)) = mail.as_ref().and_then(|m| Some((m, m.smtp_url.as_ref()?))) {
             anyhow::ensure!(
                 state.operator_key.is_some(),
@@ -156,6 +165,8 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
             state.mail = Some(setup);
         }
         let state = Arc::new(state);
+        tracing::info!("metrics at http://{metrics_addr}/metrics");
+        tokio::spawn(leakwatch_api::serve_metrics(metrics_listener, state.clone()));
         tracing::info!(
             "leakwatch serving {scheme}://{addr}/ (generation {})",
             state.store.snapshot().generation()

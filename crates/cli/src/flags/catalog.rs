@@ -167,6 +167,9 @@ pub enum KeysCmd {
         /// Requests per minute allowed.
         #[arg(long, default_value_t = 10)]
         rpm: u32,
+        /// The operator's ceiling for --rpm (setting `[keys] max_rpm`).
+        #[arg(long, env = "LEAKWATCH_MAX_RPM", default_value_t = 10_000)]
+        max_rpm: u32,
         /// Last valid day, YYYY-MM-DD.
         #[arg(long)]
         expires: Option<String>,

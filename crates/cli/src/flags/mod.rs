@@ -155,6 +155,14 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LEAKWATCH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics listener (`GET /metrics`), kept off the public
+    /// listener; port 0 picks a free one (several servers on one host).
+    #[arg(
+        long,
+        env = "LEAKWATCH_METRICS_LISTEN",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub metrics_listen: SocketAddr,
     /// Region for queried phone numbers without a country code (ISO 3166, e.g. GB).
     #[arg(long, env = "LEAKWATCH_DEFAULT_REGION")]
     pub default_region: Option<String>,

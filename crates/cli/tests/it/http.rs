@@ -260,12 +260,13 @@ async fn health_readiness_and_metrics() {
     get(&state, "/range/5BAA6", &[]).await;
     get(&state, "/range/zzzzz", &[]).await;
     assert_eq!(get(&state, "/no/such/page", &[]).await.0, 404);
-    let (_, _, body) = get(&state, "/metrics", &[]).await;
-    let text = String::from_utf8(body).unwrap();
+    let text = get_metrics(&state).await;
     assert!(
         text.contains("leakwatch_http_requests_total{route=\"unmatched\",status=\"404\"} 1"),
         "{text}"
     );
+    // Metrics are served only on the metrics listener (issue #18, finding 7).
+    assert_eq!(get(&state, "/metrics", &[]).await.0, 404);
     // The latency histogram counts both range requests, cumulatively, ending at +Inf.
     let buckets: Vec<u64> = text
         .lines()
@@ -535,6 +536,8 @@ fn served_over_https_with_the_given_certificate() {
             f.data.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--tls-cert",
             cert.to_str().unwrap(),
             "--tls-key",
@@ -681,12 +684,12 @@ fn a_running_import_shows_in_the_metrics_until_it_ends() {
     let first = write(&tmp.path().join("p.txt"), b"hunter2\n");
     ingest_quiet(data.to_str().unwrap(), first.to_str().unwrap());
     let server = Server::start(&data);
-    let idle = metrics_until(&server.addr, |_| true);
+    let idle = metrics_until(&server.metrics_addr, |_| true);
     assert_eq!(metric(&idle, "leakwatch_import_running"), Some(0.0));
 
     let written = 300_000u64;
     let (mut import, stdin) = running_import(&data, written);
-    let busy = metrics_until(&server.addr, |t| {
+    let busy = metrics_until(&server.metrics_addr, |t| {
         metric(t, "leakwatch_import_lines_read").is_some_and(|n| n > 0.0)
     });
     assert_eq!(metric(&busy, "leakwatch_import_running"), Some(1.0));
@@ -701,7 +704,7 @@ fn a_running_import_shows_in_the_metrics_until_it_ends() {
     );
     drop(stdin);
     assert!(import.wait().unwrap().success());
-    let done = metrics_until(&server.addr, |t| {
+    let done = metrics_until(&server.metrics_addr, |t| {
         metric(t, "leakwatch_import_running") == Some(0.0)
     });
     assert!(!done.contains("leakwatch_import_lines_read"), "{done}");
@@ -712,7 +715,7 @@ fn a_running_import_shows_in_the_metrics_until_it_ends() {
         br#"{"pid":4194000,"started_unix":1,"updated_unix":1,"phase":"reading","lines":5,"bytes_read":9,"bytes_total":null}"#,
     )
     .unwrap();
-    let stale = metrics_until(&server.addr, |_| true);
+    let stale = metrics_until(&server.metrics_addr, |_| true);
     assert_eq!(
         metric(&stale, "leakwatch_import_running"),
         Some(0.0),

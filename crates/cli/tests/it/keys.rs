@@ -18,7 +18,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(async keys_authorise_rate_limit_and_revoke),
         test!(api_keys_are_stored_only_as_their_digest),
         test!(async every_keyed_route_declares_one_scope_and_keys_without_it_get_403),
-        test!(keys_need_scopes_and_keys_from_before_scopes_are_marked_all),
+        test!(keys_need_scopes_and_stay_under_the_rpm_ceiling),
     ]
 }
 
@@ -28,11 +28,23 @@ pub fn create_key(data: &str, name: &str, rpm: &str) -> String {
     create_scoped_key(data, name, rpm, "all")
 }
 
-/// Creates a key with these scopes (`--scope`) and returns the secret it printed.
+/// Creates a key with these scopes (`--scope`) and returns the secret it printed. Tests set
+/// their own rpm ceiling, as bench/ does.
 pub fn create_scoped_key(data: &str, name: &str, rpm: &str, scopes: &str) -> String {
     let out = leakwatch(
         &[
-            "keys", "create", "--data", data, "--name", name, "--rpm", rpm, "--scope", scopes,
+            "keys",
+            "create",
+            "--data",
+            data,
+            "--name",
+            name,
+            "--rpm",
+            rpm,
+            "--max-rpm",
+            "4000000000",
+            "--scope",
+            scopes,
         ],
         None,
     );
@@ -293,7 +305,7 @@ async fn every_keyed_route_declares_one_scope_and_keys_without_it_get_403() {
 
 /// `keys create` needs `--scope` (an unknown name is refused with the list); `keys list`
 /// shows each key's scopes.
-fn keys_need_scopes_and_keys_from_before_scopes_are_marked_all() {
+fn keys_need_scopes_and_stay_under_the_rpm_ceiling() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d = data.to_str().unwrap();
@@ -312,6 +324,20 @@ fn keys_need_scopes_and_keys_from_before_scopes_are_marked_all() {
         why.contains("unknown scope") && why.contains("account-range"),
         "{why}"
     );
+    // The operator's rpm ceiling (issue #18, finding 6): 10,000 unless raised.
+    let greedy = |extra: &[&str]| {
+        let mut args = vec![
+            "keys", "create", "--data", d, "--name", "greedy", "--scope", "account", "--rpm",
+            "10001",
+        ];
+        args.extend_from_slice(extra);
+        try_leakwatch(&args, None)
+    };
+    let refused = greedy(&[]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("above the ceiling of 10000"), "{why}");
+    assert!(greedy(&["--max-rpm", "20000"]).status.success());
     create_scoped_key(d, "soc", "10", "vendors,domain");
     let list = String::from_utf8(leakwatch(&["keys", "list", "--data", d], None).stdout).unwrap();
     assert!(list.contains("domain,vendors"), "{list}");

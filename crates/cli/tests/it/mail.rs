@@ -205,7 +205,7 @@ fn private_check_mails_the_result_to_that_address_only_and_answers_identically()
     assert_eq!(status, 429);
     assert_eq!(smtp.wait_for(9, 30).len(), 9);
     // The outbox's states are exported for monitoring.
-    let (_, _, metrics) = http_get(addr, "/metrics", &[]);
+    let (_, _, metrics) = http_get(&server.metrics_addr, "/metrics", &[]);
     let metrics = String::from_utf8(metrics).unwrap();
     assert!(
         metrics.contains("leakwatch_outbox_notifications{state=\"delivered\"} 9")

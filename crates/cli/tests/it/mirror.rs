@@ -268,7 +268,7 @@ fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
     let mut child = spawn_sync(&mirror, &from, &[]);
     wait_for_journal(&mut child, &journal, 4 << 20);
     // The server on the mirror shows the running sync's progress in its metrics.
-    let text = metrics_until(&mirror_server.addr, |t| {
+    let text = metrics_until(&mirror_server.metrics_addr, |t| {
         metric(t, "leakwatch_sync_running") == Some(1.0)
             && metric(t, "leakwatch_sync_ranges_done{namespace=\"sha1\"}").is_some_and(|n| n > 0.0)
     });
@@ -289,7 +289,7 @@ fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
         manifest
     );
     // Killed, its status file names a process that is gone: no sync runs.
-    let text = metrics_until(&mirror_server.addr, |t| {
+    let text = metrics_until(&mirror_server.metrics_addr, |t| {
         metric(t, "leakwatch_sync_running") == Some(0.0)
     });
     assert!(metric(&text, "leakwatch_sync_ranges_done{namespace=\"sha1\"}").is_none());

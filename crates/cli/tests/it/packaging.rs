@@ -122,7 +122,7 @@ fn the_grafana_dashboard_only_queries_exported_metrics() {
     http_get(&server.addr, "/range/5BAA6", &[]);
     // And an import running, so its metrics are exported too.
     let (mut import, stdin) = running_import(&data, 300_000);
-    let exported = metrics_until(&server.addr, |t| {
+    let exported = metrics_until(&server.metrics_addr, |t| {
         metric(t, "leakwatch_import_running") == Some(1.0)
     });
     drop(stdin);

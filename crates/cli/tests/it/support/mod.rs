@@ -163,6 +163,8 @@ pub fn write(path: &Path, bytes: &[u8]) -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// Where its metrics listener answers `/metrics`.
+    pub metrics_addr: String,
     /// Everything the server has written to stderr so far.
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -180,9 +182,15 @@ impl Server {
         } else {
             &["--listen", "127.0.0.1:0"]
         };
+        let metrics: &[&str] = if args.contains(&"--metrics-listen") {
+            &[]
+        } else {
+            &["--metrics-listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(bin())
             .args(["serve", "--data", data.to_str().unwrap()])
             .args(listen)
+            .args(metrics)
             .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -192,6 +200,7 @@ impl Server {
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut line = String::new();
+        let mut metrics_addr = String::new();
         let addr = loop {
             line.clear();
             assert!(
@@ -200,6 +209,9 @@ impl Server {
                 log.lock().unwrap()
             );
             log.lock().unwrap().push_str(&line);
+            if let Some(rest) = line.split("metrics at http://").nth(1) {
+                metrics_addr = rest.split('/').next().unwrap().to_string();
+            }
             if let Some(rest) = line.split("leakwatch serving ").nth(1) {
                 let rest = rest.split("://").nth(1).unwrap();
                 break rest.split('/').next().unwrap().to_string();
@@ -214,7 +226,12 @@ impl Server {
                 line.clear();
             }
         });
-        Server { child, addr, log }
+        Server {
+            child,
+            addr,
+            metrics_addr,
+            log,
+        }
     }
 }
 
@@ -323,6 +340,23 @@ pub async fn get(
         .unwrap()
         .to_vec();
     (status, headers, body)
+}
+
+/// `GET /metrics` through the metrics listener's router in-process: the text.
+pub async fn get_metrics(state: &std::sync::Arc<leakwatch_api::AppState>) -> String {
+    use tower::ServiceExt;
+    let req = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = leakwatch_api::metrics_app(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(body.to_vec()).unwrap()
 }
 
 /// A loopback port nothing listens on (just now: bound and released).
