@@ -292,10 +292,7 @@ pub(crate) async fn verify_by_link(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
-        .await
-        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
-    let form = String::from_utf8_lossy(&body).into_owned();
+    let form = pages::form(request).await?;
     let id = verification_link(&state, query_param(Some(&form), "token"))?;
     let by = Principal::link_holder();
     match on_catalog(&state, move |c, _| domains::verify_by_link(c, &by, id)).await? {

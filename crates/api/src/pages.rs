@@ -6,9 +6,21 @@
 //! follows every link changes nothing.
 
 use axum::{
+    extract::Request,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+
+use crate::ApiError;
+
+/// The body of a page's form POST (`application/x-www-form-urlencoded`, at most 8 KiB), to
+/// read fields from with `v3::query_param`.
+pub(crate) async fn form(request: Request) -> Result<String, ApiError> {
+    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
+        .await
+        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
 
 /// Nothing from elsewhere; scripts, styles and requests only to this origin.
 pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \

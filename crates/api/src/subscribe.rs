@@ -108,10 +108,7 @@ pub(crate) async fn unsubscribe(
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
-        .await
-        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
-    let form = String::from_utf8_lossy(&body).into_owned();
+    let form = pages::form(request).await?;
     let from_form = query_param(Some(&form), "token").is_some();
     let Link::Unsubscribe { subscriber } = link(
         &state,
@@ -188,10 +185,7 @@ pub(crate) async fn opt_out_confirm(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
-        .await
-        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
-    let form = String::from_utf8_lossy(&body).into_owned();
+    let form = pages::form(request).await?;
     let email = opt_out_link(&state, Some(&form))?;
     let db = state.clone();
     tokio::task::spawn_blocking(move || db.store.forget(&[leakwatch_store::Key::account(&email)]))
