@@ -21,6 +21,7 @@ use axum::{
 };
 use leakwatch_service::DataDir;
 use leakwatch_service::{
+    Principal,
     mail::{Mailer, RetryPolicy},
     outbox::{self, Payload},
 };
@@ -127,7 +128,13 @@ pub(crate) async fn check_by_mail(
     request: Request,
 ) -> Result<Response, ApiError> {
     let email = mail_request(&state, request).await?;
-    queue_and_accept(state, Payload::CheckResult { email }, ACCEPTED_BODY).await
+    queue_and_accept(
+        state,
+        Principal::Public,
+        Payload::CheckResult { email },
+        ACCEPTED_BODY,
+    )
+    .await
 }
 
 /// Reads a request that names an address to mail, checks that mail is set up and the
@@ -172,6 +179,7 @@ pub(crate) async fn mail_request(state: &AppState, request: Request) -> Result<S
 /// Seals and queues `payload`, wakes the worker, and answers 202 with `body`.
 pub(crate) async fn queue_and_accept(
     state: Arc<AppState>,
+    by: Principal,
     payload: Payload,
     body: &'static str,
 ) -> Result<Response, ApiError> {
@@ -180,7 +188,7 @@ pub(crate) async fn queue_and_accept(
         .ok_or(ApiError::Unavailable("Mail is not set up on this server"))?;
     let key = key.clone();
     let queued = state.clone();
-    tokio::task::spawn_blocking(move || outbox::queue(&queued.catalog, &key, &payload))
+    tokio::task::spawn_blocking(move || outbox::queue(&queued.catalog, &key, &by, &payload))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     mail.wake_worker();

@@ -218,6 +218,7 @@ pub(crate) async fn verify(
             }
             crate::check_mail::queue_and_accept(
                 state,
+                Principal::api_key(&key),
                 Payload::VerifyDomain {
                     subscriber: row.id,
                     address,
@@ -324,12 +325,12 @@ pub(crate) async fn breached_domain(
     }
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
+    let by = Principal::api_key(&key);
     let found = tokio::task::spawn_blocking(move || {
-        leakwatch_service::domain_search::breached_domain(&snap, &operator, &domain)
+        leakwatch_service::domain_search::search(&snap, &operator, &by, &domain)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     let retired = |name: &String| all.iter().any(|b| &b.name == name && b.is_retired);
     let answer: std::collections::BTreeMap<String, Vec<String>> = found
         .into_iter()
@@ -371,6 +372,7 @@ pub(crate) async fn subscribed_domains(
     let domains = verified_domains(&state, &key).await?;
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
+    let by = Principal::api_key(&key);
     let list = tokio::task::spawn_blocking(move || {
         let spam = |name: &String| all.iter().any(|b| &b.name == name && b.is_spam_list);
         let live = |name: &String| all.iter().any(|b| &b.name == name && !b.is_retired);
@@ -378,7 +380,7 @@ pub(crate) async fn subscribed_domains(
             .into_iter()
             .map(|domain| {
                 let found =
-                    leakwatch_service::domain_search::breached_domain(&snap, &operator, &domain)?;
+                    leakwatch_service::domain_search::search(&snap, &operator, &by, &domain)?;
                 let pwned = found.values().filter(|n| n.iter().any(live)).count() as u64;
                 let not_spam = found
                     .values()
@@ -392,10 +394,9 @@ pub(crate) async fn subscribed_domains(
                     next_subscription_renewal: "9999-12-31T23:59:59".to_owned(),
                 })
             })
-            .collect::<Result<Vec<_>, leakwatch_service::domain_search::DomainSearchError>>()
+            .collect::<Result<Vec<_>, leakwatch_service::ServiceError>>()
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(json(&list, accepts))
 }

@@ -94,6 +94,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::NoTxtRecord { .. } => ApiError::Conflict(
                 "The TXT record was not found on the domain: publish the DnsTxtRecord value and try again once it has propagated",
             ),
+            // The route's extractor refuses a missing scope first; this is the service
+            // layer's own check of the same rule.
+            ServiceError::MissingScope(_) => {
+                ApiError::Forbidden("This API key lacks the scope this endpoint needs")
+            }
             ServiceError::NoOperatorKey(_) => {
                 ApiError::Unavailable("The operator key is not set up on this server")
             }

@@ -35,6 +35,7 @@ pub(crate) async fn subscribe(
     let email = mail_request(&state, request).await?;
     queue_and_accept(
         state,
+        Principal::Public,
         Payload::ConfirmSubscription { email },
         SUBSCRIBE_BODY,
     )
@@ -144,7 +145,13 @@ pub(crate) async fn opt_out(
     request: Request,
 ) -> Result<Response, ApiError> {
     let email = mail_request(&state, request).await?;
-    queue_and_accept(state, Payload::ConfirmOptOut { email }, OPT_OUT_BODY).await
+    queue_and_accept(
+        state,
+        Principal::Public,
+        Payload::ConfirmOptOut { email },
+        OPT_OUT_BODY,
+    )
+    .await
 }
 
 /// The opt-out link's address, if the link is this server's, unexpired and an opt-out.

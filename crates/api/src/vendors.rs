@@ -78,7 +78,7 @@ pub(crate) async fn remove(
 }
 
 pub(crate) async fn impact(
-    _: Caller,
+    caller: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(breach): Path<String>,
@@ -86,9 +86,18 @@ pub(crate) async fn impact(
 ) -> Result<Response, ApiError> {
     let html = query_param(query.as_deref(), "format").is_some_and(|f| f == "html");
     let s = state.clone();
+    let by = caller.principal();
     let report = tokio::task::spawn_blocking(move || {
-        s.catalog
-            .write(|c| vendors::report(&s.store, &s.catalog, c, s.operator_key.as_ref(), &breach))
+        s.catalog.write(|c| {
+            vendors::report(
+                &s.store,
+                &s.catalog,
+                c,
+                s.operator_key.as_ref(),
+                &by,
+                &breach,
+            )
+        })
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??

@@ -92,7 +92,11 @@ fn empty_dir(dir: &Path) -> Result<(), BackupError> {
 }
 
 /// Backs the data directory `data` up into `dest`, a new or empty directory.
-pub fn backup(data: &DataDir, dest: &DataDir) -> Result<BackupSummary, BackupError> {
+pub fn backup(
+    data: &DataDir,
+    _by: &crate::Principal,
+    dest: &DataDir,
+) -> Result<BackupSummary, BackupError> {
     empty_dir(dest.root())?;
     let catalogue = data.catalog().exists();
     if catalogue {
@@ -114,7 +118,7 @@ pub fn backup(data: &DataDir, dest: &DataDir) -> Result<BackupSummary, BackupErr
 
 /// Restores the backup `src` into `data`, which must not exist or be empty; returns the
 /// store generation restored.
-pub fn restore(src: &DataDir, data: &DataDir) -> Result<u64, BackupError> {
+pub fn restore(src: &DataDir, _by: &crate::Principal, data: &DataDir) -> Result<u64, BackupError> {
     if !src.store().is_dir() {
         return Err(BackupError::NoBackup(src.root().to_owned()));
     }

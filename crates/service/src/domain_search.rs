@@ -36,6 +36,18 @@ pub enum DomainSearchError {
     Store(#[from] StoreError),
 }
 
+/// [`breached_domain`] for `by` (scope `domain`; that the domain is theirs to search is the
+/// caller's check: verified for an API key, anything for the operator).
+pub fn search(
+    snap: &Snapshot,
+    key: &OperatorKey,
+    by: &crate::Principal,
+    domain: &str,
+) -> Result<BTreeMap<String, Vec<String>>, crate::ServiceError> {
+    by.require(leakwatch_catalog::keys::Scope::Domain)?;
+    Ok(breached_domain(snap, key, domain)?)
+}
+
 /// Every alias on `domain` (normalised to punycode) with the names of the breaches its
 /// address is linked to, both sorted.
 pub fn breached_domain(

@@ -375,7 +375,8 @@ fn vendor_impact(
     vendor: &str,
     owner: String,
 ) -> Result<Outgoing, Undeliverable> {
-    let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), breach)?
+    let by = crate::Principal::Leakwatch;
+    let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), &by, breach)?
         .ok_or(Undeliverable::NoVendorMatch)?;
     let v = report
         .vendors
@@ -483,10 +484,13 @@ pub struct WorkerSetup {
     pub retry: RetryPolicy,
 }
 
-/// Seals `payload` under the operator key and queues it (not deduplicated).
+/// Seals `payload` under the operator key and queues it for `by` (not deduplicated): a
+/// private check's result, a confirmation, a verification link. What it sends depends only
+/// on the payload, which names its recipient.
 pub fn queue(
     catalog: &CatalogHandle,
     key: &OperatorKey,
+    _by: &crate::Principal,
     payload: &Payload,
 ) -> Result<Option<i64>, crate::ServiceError> {
     Ok(catalog.enqueue(None, &payload.seal(key))?)

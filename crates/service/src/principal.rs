@@ -32,6 +32,12 @@ pub enum Principal {
     /// the link, sealed under the operator key, is the authority, and it names what it
     /// allows.
     LinkHolder,
+    /// A visitor of the public page without a key (the private check, a subscription
+    /// request): may do only what is public.
+    Public,
+    /// leakwatch itself: the delivery worker queueing and composing what a published breach
+    /// sets off, for the subscriptions and inventories their owners set up.
+    Leakwatch,
 }
 
 impl Principal {
@@ -60,13 +66,14 @@ impl Principal {
     }
 
     /// Whether this principal may do what `scope` covers: an API key if it holds the scope,
-    /// the operator always (the shell already has the files), a link's holder never (a link
-    /// allows only what it names, checked where it is opened).
+    /// the operator and leakwatch's own worker always (the shell already has the files), a
+    /// link's holder and a visitor without a key never (a link allows only what it names,
+    /// checked where it is opened).
     pub fn may(&self, scope: Scope) -> bool {
         match self {
             Principal::ApiKey { scopes, .. } => scopes.allows(scope),
-            Principal::Operator { .. } => true,
-            Principal::LinkHolder => false,
+            Principal::Operator { .. } | Principal::Leakwatch => true,
+            Principal::LinkHolder | Principal::Public => false,
         }
     }
 
@@ -86,6 +93,8 @@ impl fmt::Display for Principal {
             Principal::ApiKey { id, name, .. } => write!(f, "API key {id} ({name})"),
             Principal::Operator { user, uid } => write!(f, "operator {user} (uid {uid})"),
             Principal::LinkHolder => f.write_str("the holder of a mailed link"),
+            Principal::Public => f.write_str("a visitor without a key"),
+            Principal::Leakwatch => f.write_str("leakwatch's delivery worker"),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The vendor inventory (list, add or replace, import, remove) and its impact reports:
 //! which vendors a live breach hits, and how many addresses of the verified domains it holds.
 
-use leakwatch_catalog::Catalog;
+use leakwatch_catalog::{Catalog, keys::Scope};
 use leakwatch_identity::OperatorKey;
 use leakwatch_notify::Subscription;
 use leakwatch_store::Snapshot;
@@ -14,26 +14,30 @@ use crate::{
 };
 
 /// The inventory, by name.
-pub fn list(catalog: &Catalog, _by: &Principal) -> Result<Vec<Vendor>, ServiceError> {
+pub fn list(catalog: &Catalog, by: &Principal) -> Result<Vec<Vendor>, ServiceError> {
+    by.require(Scope::Vendors)?;
     Ok(catalog.vendors()?)
 }
 
 /// Adds a vendor, or replaces the one of the same name; returns it as stored (validated).
-pub fn put(catalog: &mut Catalog, _by: &Principal, vendor: Vendor) -> Result<Vendor, ServiceError> {
+pub fn put(catalog: &mut Catalog, by: &Principal, vendor: Vendor) -> Result<Vendor, ServiceError> {
+    by.require(Scope::Vendors)?;
     Ok(catalog.put_vendor(vendor)?)
 }
 
 /// Replaces the whole inventory; returns how many vendors it holds.
 pub fn replace_all(
     catalog: &mut Catalog,
-    _by: &Principal,
+    by: &Principal,
     vendors: Vec<Vendor>,
 ) -> Result<usize, ServiceError> {
+    by.require(Scope::Vendors)?;
     Ok(catalog.replace_vendors(vendors)?)
 }
 
 /// Removes the vendor `name`.
-pub fn remove(catalog: &mut Catalog, _by: &Principal, name: &str) -> Result<(), ServiceError> {
+pub fn remove(catalog: &mut Catalog, by: &Principal, name: &str) -> Result<(), ServiceError> {
+    by.require(Scope::Vendors)?;
     if catalog.remove_vendor(name)? {
         Ok(())
     } else {
@@ -88,8 +92,10 @@ pub fn report(
     breaches: &CatalogHandle,
     catalog: &Catalog,
     key: Option<&OperatorKey>,
+    by: &Principal,
     name: &str,
 ) -> Result<Option<ImpactReport>, ServiceError> {
+    by.require(leakwatch_catalog::keys::Scope::Vendors)?;
     let all = breaches.breaches();
     let Some(breach) = all
         .iter()

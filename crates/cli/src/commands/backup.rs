@@ -5,12 +5,16 @@ use std::path::Path;
 
 use anyhow::Result;
 use leakwatch_datadir::DataDir;
-use leakwatch_service::backup;
+use leakwatch_service::{Principal, backup};
 
 /// `leakwatch backup`.
 pub fn backup(data: &Path, dest: &Path) -> Result<()> {
     let started = std::time::Instant::now();
-    let done = backup::backup(&DataDir::new(data), &DataDir::new(dest))?;
+    let done = backup::backup(
+        &DataDir::new(data),
+        &Principal::operator(),
+        &DataDir::new(dest),
+    )?;
     println!(
         "backup of generation {} in {}: {} store files, {} bytes{} in {:.1}s",
         done.generation,
@@ -29,7 +33,11 @@ pub fn backup(data: &Path, dest: &Path) -> Result<()> {
 
 /// `leakwatch restore`.
 pub fn restore(src: &Path, data: &Path) -> Result<()> {
-    let generation = backup::restore(&DataDir::new(src), &DataDir::new(data))?;
+    let generation = backup::restore(
+        &DataDir::new(src),
+        &Principal::operator(),
+        &DataDir::new(data),
+    )?;
     println!(
         "restored generation {generation} into {} (every checksum verified)",
         data.display()

@@ -8,6 +8,8 @@ use std::{
 use anyhow::{Context, Result};
 use leakwatch_store::{Namespace, Snapshot};
 
+use leakwatch_service::Principal;
+
 use super::{catalog, store_dir};
 use crate::flags::*;
 
@@ -16,13 +18,15 @@ pub fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<(
         "domain search opens the sealed aliases: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
     )?;
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
-    use leakwatch_service::domain_search::{DomainSearchError, breached_domain};
-    let found = match breached_domain(&snap, &key, domain) {
-        Err(e @ DomainSearchError::WrongKey { .. }) => {
-            anyhow::bail!("{e}: rotate with `leakwatch operator-key rotate`")
-        }
-        other => other?,
-    };
+    use leakwatch_service::{ServiceError, domain_search::DomainSearchError};
+    let found =
+        match leakwatch_service::domain_search::search(&snap, &key, &Principal::operator(), domain)
+        {
+            Err(ServiceError::DomainSearch(e @ DomainSearchError::WrongKey { .. })) => {
+                anyhow::bail!("{e}: rotate with `leakwatch operator-key rotate`")
+            }
+            other => other?,
+        };
     let retired: std::collections::HashSet<String> = catalog(data)?
         .all()?
         .into_iter()
@@ -45,7 +49,7 @@ pub fn check_account(data: &Path, account: &str, region: Option<&str>, json: boo
     let candidates = leakwatch_identity::lookup_candidates(account, region)
         .map_err(|e| anyhow::anyhow!("not an account leakwatch can look up: {e}"))?;
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
-    let ids = leakwatch_service::accounts::breach_ids(&snap, &candidates)?;
+    let ids = leakwatch_service::accounts::lookup(&snap, &Principal::operator(), &candidates)?;
     let catalog = catalog(data)?;
     let mut found = Vec::new();
     for id in ids {

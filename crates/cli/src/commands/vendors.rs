@@ -114,7 +114,7 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             let mut reports = Vec::new();
             for name in &names {
                 if let Some(r) =
-                    vendors::report(&store, &handle, &cat, operator_key.as_ref(), name)?
+                    vendors::report(&store, &handle, &cat, operator_key.as_ref(), &by, name)?
                 {
                     reports.push(r);
                 }
