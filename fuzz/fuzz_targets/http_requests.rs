@@ -18,10 +18,10 @@ use axum::{
     http::{Request, StatusCode},
 };
 use leakwatch_api::{AppState, CheckLimits, MailSetup, ServerLimits, app};
-use leakwatch_service::{CatalogHandle, StoreHandle};
 use leakwatch_catalog::{Breach, Catalog};
 use leakwatch_ingest::{IngestOptions, Source, ingest};
 use leakwatch_notify::Mailer;
+use leakwatch_service::{CatalogHandle, StoreHandle};
 use leakwatch_store::{Directory, RamDirectory, StoreWriter};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
@@ -73,7 +73,14 @@ fn fixture() -> &'static Fixture {
         )
         .unwrap();
         catalog.upsert(breach).unwrap();
-        let (_, key) = catalog.create_key("fuzz", 1_000_000_000, None).unwrap();
+        let (_, key) = catalog
+            .create_key(
+                "fuzz",
+                1_000_000_000,
+                None,
+                &leakwatch_catalog::keys::Scopes::All,
+            )
+            .unwrap();
 
         let mut state = AppState::new(
             StoreHandle::open(store).unwrap(),
