@@ -311,6 +311,19 @@ impl Catalog {
             .collect()
     }
 
+    /// Makes key `id` end on `last_day` (`YYYY-MM-DD`) at the latest: a key that ends
+    /// earlier already keeps its day.
+    pub fn expire_key_by(&mut self, id: i64, last_day: &str) -> Result<ApiKey> {
+        parse_date(last_day)
+            .ok_or_else(|| CatalogError::Invalid(format!("{last_day:?} is not YYYY-MM-DD")))?;
+        self.conn.execute(
+            "UPDATE api_key SET expires = ?1 WHERE id = ?2 AND (expires IS NULL OR expires > ?1)",
+            params![last_day, id],
+        )?;
+        self.key_by_id(id)?
+            .ok_or_else(|| CatalogError::NotFound(id.to_string()))
+    }
+
     /// Revokes a key by id or by its prefix (which must match exactly one key).
     pub fn revoke_key(&mut self, id_or_prefix: &str) -> Result<ApiKey> {
         let matching: Vec<ApiKey> = self

@@ -46,6 +46,9 @@ pub enum ServiceError {
     /// No API key with that id or prefix.
     #[error("no API key {0}")]
     UnknownKey(String),
+    /// The key is revoked or expired: it cannot be rotated.
+    #[error("API key {0} is revoked or expired: create a new one instead")]
+    KeyNotUsable(String),
     /// The old and the new operator key of a rotation are one key.
     #[error("the old and the new key are the same")]
     SameOperatorKey,

@@ -86,6 +86,43 @@ pub fn revoke(catalog: &mut Catalog, _by: &Principal, which: &str) -> Result<Api
     Ok(catalog.revoke_key(which)?)
 }
 
+/// What [`rotate`] did.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    /// The key replaced, as it is now (ending after the overlap).
+    pub old: ApiKey,
+    /// Its successor: the same name, rpm, scopes and expiry.
+    pub new: ApiKey,
+    /// The successor's secret, shown only now.
+    pub secret: String,
+}
+
+/// Issues a successor of the usable key `which` (the same name, rpm, scopes and expiry) and
+/// lets the old key work for `overlap_days` more days (to the end of that day), so its
+/// holder can move over without an outage.
+pub fn rotate(
+    catalog: &mut Catalog,
+    by: &Principal,
+    which: &str,
+    overlap_days: u32,
+) -> Result<Rotated, ServiceError> {
+    let now = crate::now_unix();
+    let old = find(catalog, which)?;
+    if !old.is_usable(now) {
+        return Err(ServiceError::KeyNotUsable(old.prefix));
+    }
+    let successor = NewKey {
+        name: old.name.clone(),
+        rpm: old.rpm,
+        expires: old.expires.clone(),
+        scopes: old.scopes.clone(),
+    };
+    let (new, secret) = create(catalog, by, &successor)?;
+    let last_day = &crate::format_date_time(now + u64::from(overlap_days) * 86_400)[..10];
+    let old = catalog.expire_key_by(old.id, last_day)?;
+    Ok(Rotated { old, new, secret })
+}
+
 /// The key with this id or prefix.
 pub fn find(catalog: &Catalog, which: &str) -> Result<ApiKey, ServiceError> {
     catalog

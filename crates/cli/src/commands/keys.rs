@@ -69,6 +69,24 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 );
             }
         }
+        KeysCmd::Rotate {
+            data,
+            key,
+            overlap_days,
+        } => {
+            let r = keys::rotate(&mut catalog(&data.data)?, &by, &key, overlap_days)?;
+            println!("{}", r.secret);
+            eprintln!(
+                "key {} (prefix {}) succeeds key {} (prefix {}) for {:?}, scopes {}; the old key works until {} (the overlap), the new one is shown only now",
+                r.new.id,
+                r.new.prefix,
+                r.old.id,
+                r.old.prefix,
+                r.new.name,
+                r.new.scopes,
+                r.old.expires.as_deref().unwrap_or("its expiry"),
+            );
+        }
         KeysCmd::Revoke { data, key } => {
             let k = keys::revoke(&mut catalog(&data.data)?, &by, &key)?;
             println!("revoked key {} (prefix {}) of {:?}", k.id, k.prefix, k.name);

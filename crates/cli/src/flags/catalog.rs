@@ -184,6 +184,17 @@ pub enum KeysCmd {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Issue a successor of a key (same name, rpm, scopes and expiry; printed once) and let
+    /// the old one work until the overlap ends.
+    Rotate {
+        #[command(flatten)]
+        data: DataArg,
+        /// Id or 6-digit prefix of the key to replace.
+        key: String,
+        /// Days the old key keeps working beside its successor (0: to the end of today).
+        #[arg(long, default_value_t = 7)]
+        overlap_days: u32,
+    },
     /// Revoke a key by id or prefix; the server refuses it within a second.
     Revoke {
         #[command(flatten)]

@@ -19,6 +19,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(api_keys_are_stored_only_as_their_digest),
         test!(async every_keyed_route_declares_one_scope_and_keys_without_it_get_403),
         test!(keys_need_scopes_and_stay_under_the_rpm_ceiling),
+        test!(async a_rotated_key_has_a_successor_with_its_scopes_and_works_until_the_overlap_ends),
     ]
 }
 
@@ -344,4 +345,67 @@ fn keys_need_scopes_and_stay_under_the_rpm_ceiling() {
     assert!(!list.contains('*'), "{list}");
     // Keys from before scopes: see fixture::a_version_2_catalogue_is_refused_until_migrated_…
     // (its keys list as `all*` after `leakwatch migrate`).
+}
+
+/// `keys rotate` (issue #18, key lifecycle): the successor has the old key's name, rpm and
+/// scopes and works at once; the old key keeps working to the end of the stated overlap (its
+/// last day computed here by coreutils' `date`, an independent reference), and a revoked key
+/// cannot be rotated.
+async fn a_rotated_key_has_a_successor_with_its_scopes_and_works_until_the_overlap_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let old = create_scoped_key(d, "soc", "10", "vendors,domain");
+    let out = leakwatch(
+        &[
+            "keys",
+            "rotate",
+            "--data",
+            d,
+            &old[..6],
+            "--overlap-days",
+            "3",
+        ],
+        None,
+    );
+    let new = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(new.len(), 32, "{new}");
+    assert_ne!(new, old);
+    let day = std::process::Command::new("date")
+        .args(["-u", "-d", "+3 days", "+%F"])
+        .output()
+        .unwrap();
+    let day = String::from_utf8(day.stdout).unwrap().trim().to_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("works until {day}")), "{stderr}");
+    let list = String::from_utf8(leakwatch(&["keys", "list", "--data", d], None).stdout).unwrap();
+    let line = |prefix: &str| {
+        list.lines()
+            .find(|l| l.contains(prefix))
+            .unwrap_or_else(|| panic!("{prefix} not listed: {list}"))
+            .to_owned()
+    };
+    let (old_line, new_line) = (line(&old[..6]), line(&new[..6]));
+    assert!(
+        old_line.ends_with(&format!("active until {day}")),
+        "{old_line}"
+    );
+    for l in [&old_line, &new_line] {
+        assert!(l.contains(" soc ") && l.contains("domain,vendors"), "{l}");
+    }
+    assert!(new_line.ends_with("active"), "{new_line}");
+    // Both work during the overlap, with the same scopes.
+    let state = app_state(&data);
+    for key in [&old, &new] {
+        let (code, _, body) = status(&state, Some(key)).await;
+        assert_eq!(code, 200, "{body}");
+        let s: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(s["Scopes"], serde_json::json!(["domain", "vendors"]));
+        assert_eq!(s["Rpm"], 10);
+    }
+    // A revoked key is not rotated.
+    leakwatch(&["keys", "revoke", "--data", d, &new[..6]], None);
+    let refused = try_leakwatch(&["keys", "rotate", "--data", d, &new[..6]], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("revoked or expired"));
 }
