@@ -324,8 +324,9 @@ impl Catalog {
             .ok_or_else(|| CatalogError::NotFound(id.to_string()))
     }
 
-    /// Revokes a key by id or by its prefix (which must match exactly one key).
-    pub fn revoke_key(&mut self, id_or_prefix: &str) -> Result<ApiKey> {
+    /// The key with this id, or the one key with this prefix (any case): a prefix that two
+    /// keys share is refused, never guessed.
+    pub fn find_key(&self, id_or_prefix: &str) -> Result<ApiKey> {
         let matching: Vec<ApiKey> = self
             .keys()?
             .into_iter()
@@ -343,6 +344,12 @@ impl Catalog {
                 ))
             });
         };
+        Ok(key.clone())
+    }
+
+    /// Revokes a key by id or by its prefix (which must match exactly one key).
+    pub fn revoke_key(&mut self, id_or_prefix: &str) -> Result<ApiKey> {
+        let key = self.find_key(id_or_prefix)?;
         self.conn.execute(
             "UPDATE api_key SET revoked = ?1 WHERE id = ?2 AND revoked IS NULL",
             params![format_date_time(now_unix()), key.id],
@@ -483,6 +490,39 @@ mod tests {
             keys.iter()
                 .all(|k| k.scopes == Scopes::All && k.scopes_migrated),
             "{keys:?}"
+        );
+    }
+
+    /// Regression: the service's key lookup took the first key whose prefix matched, so with
+    /// two keys sharing a 6-digit prefix `keys rotate` or `domain verify --key` could act on
+    /// the wrong one (`keys revoke` already refused). One lookup now serves all of them.
+    #[test]
+    fn a_prefix_that_names_two_keys_is_refused_not_guessed() {
+        let mut c = Catalog::open_in_memory().unwrap();
+        let (a, _) = c.create_key("a", 10, None, &Scopes::All).unwrap();
+        let (b, _) = c.create_key("b", 10, None, &Scopes::All).unwrap();
+        assert_eq!(c.find_key(&a.prefix.to_uppercase()).unwrap().id, a.id);
+        assert_eq!(c.find_key(&b.id.to_string()).unwrap().id, b.id);
+        assert!(matches!(
+            c.find_key("abcdeg"),
+            Err(CatalogError::NotFound(_))
+        ));
+        // Give b the prefix of a, as a 1-in-16-million draw would.
+        c.conn
+            .execute(
+                "UPDATE api_key SET prefix = ?1 WHERE id = ?2",
+                params![a.prefix, b.id],
+            )
+            .unwrap();
+        assert!(
+            matches!(c.find_key(&a.prefix), Err(CatalogError::Invalid(_))),
+            "an ambiguous prefix was guessed"
+        );
+        assert!(c.revoke_key(&a.prefix).is_err());
+        assert_eq!(
+            c.find_key(&a.id.to_string()).unwrap().id,
+            a.id,
+            "the id still works"
         );
     }
 

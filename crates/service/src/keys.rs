@@ -123,13 +123,12 @@ pub fn rotate(
     Ok(Rotated { old, new, secret })
 }
 
-/// The key with this id or prefix.
+/// The key with this id, or the one key with this prefix (see `Catalog::find_key`).
 pub fn find(catalog: &Catalog, which: &str) -> Result<ApiKey, ServiceError> {
-    catalog
-        .keys()?
-        .into_iter()
-        .find(|k| k.prefix == which || k.id.to_string() == which)
-        .ok_or_else(|| ServiceError::UnknownKey(which.to_owned()))
+    catalog.find_key(which).map_err(|e| match e {
+        leakwatch_catalog::CatalogError::NotFound(_) => ServiceError::UnknownKey(which.to_owned()),
+        other => other.into(),
+    })
 }
 
 /// Re-seals every alias file of the store from `old` to `new` and publishes the result
