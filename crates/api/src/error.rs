@@ -86,8 +86,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::UnknownKey(_)
             | ServiceError::UnknownSubscriber(_)
-            | ServiceError::UnknownVendor(_)
-            | ServiceError::UnknownBreach(_) => ApiError::NotFound,
+            | ServiceError::UnknownVendor(_) => ApiError::NotFound,
             ServiceError::Dns(_) => {
                 ApiError::Unavailable("The DNS resolver did not answer; try again later")
             }
@@ -98,9 +97,6 @@ impl From<ServiceError> for ApiError {
             // layer's own check of the same rule.
             ServiceError::MissingScope(_) => {
                 ApiError::Forbidden("This API key lacks the scope this endpoint needs")
-            }
-            ServiceError::NoOperatorKey(_) => {
-                ApiError::Unavailable("The operator key is not set up on this server")
             }
             other => ApiError::Internal(other.to_string()),
         }

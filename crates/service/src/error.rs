@@ -24,9 +24,6 @@ pub enum ServiceError {
     /// An import or a re-seal failed.
     #[error(transparent)]
     Ingest(#[from] IngestError),
-    /// The action opens or seals something and no operator key was given.
-    #[error("{0} are sealed with the operator key, and none was given")]
-    NoOperatorKey(&'static str),
     /// A breach that the store links accounts to (by Name) cannot be renamed.
     #[error(
         "{breach:?} has accounts loaded in the store, which links them by Name: it cannot be renamed to {new:?} (its Title can change freely)"
@@ -37,9 +34,6 @@ pub enum ServiceError {
         /// The Name asked for.
         new: String,
     },
-    /// No breach of that name: a dump cannot be linked to it.
-    #[error("no breach named {0:?} in the catalogue")]
-    UnknownBreach(String),
     /// The breach an import was linked to left the catalogue while it ran.
     #[error("breach {0:?} left the catalogue during the import")]
     BreachGone(String),
