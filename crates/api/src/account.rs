@@ -57,7 +57,7 @@ struct Truncated<'a> {
 }
 
 pub(crate) async fn breached_account(
-    caller: Caller,
+    Caller { by, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(account): Path<String>,
@@ -77,7 +77,7 @@ pub(crate) async fn breached_account(
         ApiError::BadRequest("The account is not a valid e-mail address, phone number or username")
     })?;
     let snap = state.store.snapshot();
-    let ids = leakwatch_service::accounts::lookup(&snap, &caller.principal(), &candidates)?;
+    let ids = leakwatch_service::accounts::lookup(&snap, &by, &candidates)?;
     let all = state.catalog.breaches();
     let found: Vec<&Breach> = visible(&all, &snap, &ids)
         .into_iter()
@@ -112,7 +112,7 @@ struct RangeEntry<'a> {
 }
 
 pub(crate) async fn breached_account_range(
-    caller: Caller,
+    Caller { by, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(prefix): Path<String>,
@@ -127,7 +127,7 @@ pub(crate) async fn breached_account_range(
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
     let mut out = Vec::new();
-    for (key, ids) in leakwatch_service::accounts::range(&snap, &caller.principal(), prefix24)? {
+    for (key, ids) in leakwatch_service::accounts::range(&snap, &by, prefix24)? {
         let websites: Vec<&str> = visible(&all, &snap, &ids)
             .into_iter()
             .map(|b| b.name.as_str())

@@ -135,7 +135,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(request: Request) -> Result<T
 /// `POST /api/v1/domains` `{"domain", "contact"}`: registers (or re-registers) a domain for
 /// the calling key and answers how to verify it.
 pub(crate) async fn register(
-    Caller(key): Caller,
+    Caller { key, by }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -164,7 +164,6 @@ pub(crate) async fn register(
         contact: Some(contact),
         webhook: Some(body.webhook),
     };
-    let by = Principal::api_key(&key);
     let row = on_catalog(&state, move |c, op| domains::register(c, op, &by, register)).await?;
     let verified = row.verified.is_some();
     let mut response = registration_answer(&operator, &key, &domain, verified, accepts);
@@ -182,7 +181,7 @@ enum VerifyBody {
 /// `POST /api/v1/domains/{domain}/verify`: `{"method":"dns"}` looks the TXT record up now;
 /// `{"method":"mail","address":"security@…"}` mails a verification link to that role address.
 pub(crate) async fn verify(
-    Caller(key): Caller,
+    Caller { key, by }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
@@ -200,7 +199,6 @@ pub(crate) async fn verify(
             tokio::task::spawn_blocking(move || domains::check_dns(&operator, &row, resolver))
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))??;
-            let by = Principal::api_key(&key);
             on_catalog(&state, move |c, _| domains::mark_verified(c, &by, id)).await?;
             let operator = operator_key(&state)?;
             Ok(registration_answer(operator, &key, &domain, true, accepts))
@@ -218,7 +216,7 @@ pub(crate) async fn verify(
             }
             crate::check_mail::queue_and_accept(
                 state,
-                Principal::api_key(&key),
+                by,
                 Payload::VerifyDomain {
                     subscriber: row.id,
                     address,
@@ -311,7 +309,7 @@ pub(crate) async fn verify_by_link(
 /// `GET /api/v3/breacheddomain/{domain}`: every breached alias on a domain the calling key
 /// has verified, with the names of its breaches (HIBP: `{"alias": ["Breach", …]}`).
 pub(crate) async fn breached_domain(
-    Caller(key): Caller,
+    Caller { key, by }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
@@ -325,7 +323,6 @@ pub(crate) async fn breached_domain(
     }
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
-    let by = Principal::api_key(&key);
     let found = tokio::task::spawn_blocking(move || {
         leakwatch_service::domain_search::search(&snap, &operator, &by, &domain)
     })
@@ -364,7 +361,7 @@ struct SubscribedDomain {
 /// `GET /api/v3/subscribeddomains`: the calling key's verified domains with how many of
 /// their addresses are breached (HIBP's shape; leakwatch subscriptions do not renew).
 pub(crate) async fn subscribed_domains(
-    Caller(key): Caller,
+    Caller { key, by }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
@@ -372,7 +369,6 @@ pub(crate) async fn subscribed_domains(
     let domains = verified_domains(&state, &key).await?;
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
-    let by = Principal::api_key(&key);
     let list = tokio::task::spawn_blocking(move || {
         let spam = |name: &String| all.iter().any(|b| &b.name == name && b.is_spam_list);
         let live = |name: &String| all.iter().any(|b| &b.name == name && !b.is_retired);

@@ -2,8 +2,8 @@
 //! confirmation link (signed with the operator key, expiring after two days; nothing is
 //! stored until it is followed), `GET /api/v1/subscriptions/confirm?token=` subscribes, and
 //! `GET /api/v1/unsubscribe?token=` (the link in every alert) shows a page whose button
-//! unsubscribes, as a `POST` does (RFC 8058 one-click). The subscribe request answers the same whatever the address, like the
-//! private check, and shares its rate limits. Domains are subscribed by their verified
+//! unsubscribes, as a `POST` does (RFC 8058 one-click). The subscribe request answers the
+//! same whatever the address, like the private check, and shares its rate limits. Domains are subscribed by their verified
 //! owners elsewhere.
 
 use std::sync::Arc;
@@ -195,10 +195,11 @@ pub(crate) async fn opt_out_confirm(
     let form = pages::form(request).await?;
     let email = opt_out_link(&state, Some(&form))?;
     let db = state.clone();
-    tokio::task::spawn_blocking(move || db.store.forget(&[leakwatch_store::Key::account(&email)]))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        subscriptions::opt_out(&db.store, &Principal::link_holder(), &email)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(pages::done(
         "Hidden",
         "This address no longer appears in any search or alert here, for any data breach.",

@@ -53,7 +53,12 @@ pub(crate) struct Declared(pub Option<Scope>);
 /// the scope its route declares (403, naming it; checked by the service layer's
 /// `Principal::require`), and the key had a token left this minute (429), in that order.
 #[derive(Debug, Clone)]
-pub(crate) struct Caller(pub ApiKey);
+pub(crate) struct Caller {
+    /// The key, as the catalogue holds it.
+    pub key: ApiKey,
+    /// The principal the service layer acts for, made from the key once per request.
+    pub by: Principal,
+}
 
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
@@ -80,20 +85,13 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 parts.uri.path()
             )));
         };
+        let by = Principal::api_key(&key);
         if let Some(scope) = scope {
-            Principal::api_key(&key)
-                .require(scope)
+            by.require(scope)
                 .map_err(|_| ApiError::Forbidden(missing_scope(scope)))?;
         }
         state.rate.take(&key).map_err(ApiError::RateLimited)?;
-        Ok(Caller(key))
-    }
-}
-
-impl Caller {
-    /// The principal the service layer acts for.
-    pub(crate) fn principal(&self) -> Principal {
-        Principal::api_key(&self.0)
+        Ok(Caller { key, by })
     }
 }
 
@@ -167,7 +165,7 @@ struct SubscriptionStatus {
     scopes: Vec<&'static str>,
 }
 
-pub(crate) async fn subscription_status(Caller(key): Caller, accepts: Accepts) -> Response {
+pub(crate) async fn subscription_status(Caller { key, .. }: Caller, accepts: Accepts) -> Response {
     json(
         &SubscriptionStatus {
             subscription_name: key.name.clone(),

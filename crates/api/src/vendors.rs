@@ -32,17 +32,16 @@ async fn blocking<T: Send + 'static>(
 }
 
 pub(crate) async fn list(
-    caller: Caller,
+    Caller { by, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
-    let by = caller.principal();
     let vendors = blocking(&state, move |c| vendors::list(c, &by)).await?;
     Ok(json(&vendors, accepts))
 }
 
 pub(crate) async fn put(
-    caller: Caller,
+    Caller { by, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -60,7 +59,6 @@ pub(crate) async fn put(
             "Invalid vendor: it needs a name, real domains and a criticality of 1 to 5",
         )
     })?;
-    let by = caller.principal();
     let stored = blocking(&state, move |c| vendors::put(c, &by, vendor)).await?;
     let mut response = json(&stored, accepts);
     *response.status_mut() = StatusCode::CREATED;
@@ -68,17 +66,16 @@ pub(crate) async fn put(
 }
 
 pub(crate) async fn remove(
-    caller: Caller,
+    Caller { by, .. }: Caller,
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let by = caller.principal();
     blocking(&state, move |c| vendors::remove(c, &by, &name)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(crate) async fn impact(
-    caller: Caller,
+    Caller { by, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(breach): Path<String>,
@@ -86,7 +83,6 @@ pub(crate) async fn impact(
 ) -> Result<Response, ApiError> {
     let html = query_param(query.as_deref(), "format").is_some_and(|f| f == "html");
     let s = state.clone();
-    let by = caller.principal();
     let report = tokio::task::spawn_blocking(move || {
         s.catalog.write(|c| {
             vendors::report(

@@ -1,12 +1,13 @@
 //! Alert subscriptions of single addresses: subscribe (confirmed by the address's owner, or
-//! added by the operator), list, unsubscribe, remove. Subscriptions are sealed under the
-//! operator key; the catalogue finds them by a keyed digest.
+//! added by the operator), list, unsubscribe, remove; and an owner's opt-out, which hides
+//! the address everywhere. Subscriptions are sealed under the operator key; the catalogue
+//! finds them by a keyed digest.
 
 use leakwatch_catalog::Catalog;
 use leakwatch_identity::OperatorKey;
 use leakwatch_notify::Subscription;
 
-use crate::{Principal, ServiceError};
+use crate::{Forgot, Principal, ServiceError, StoreHandle};
 
 /// Subscribes the normalised address `email` to alerts for breaches published from now on
 /// (already confirmed: by its owner's link, or by the operator); returns the subscriber id.
@@ -95,6 +96,13 @@ pub fn remove(catalog: &mut Catalog, _by: &Principal, id: i64) -> Result<(), Ser
     } else {
         Err(ServiceError::UnknownSubscriber(id.to_string()))
     }
+}
+
+/// Hides the normalised address `email` from every answer, for its owner (who confirmed by
+/// the mailed opt-out link): forgotten in the store as `leakwatch forget` does, published at
+/// once, or hidden at once and published after an import that holds the writer lock.
+pub fn opt_out(store: &StoreHandle, _by: &Principal, email: &str) -> Result<Forgot, ServiceError> {
+    Ok(store.forget(&[leakwatch_store::Key::account(email)])?)
 }
 
 /// Stops alerts to subscriber `id` (its unsubscribe link); the row stays on record.
