@@ -267,7 +267,8 @@ impl Catalog {
         Ok((key, secret))
     }
 
-    fn key_by_id(&self, id: i64) -> Result<Option<ApiKey>> {
+    /// The key with row id `id`, revoked and expired ones included.
+    pub fn key_by_id(&self, id: i64) -> Result<Option<ApiKey>> {
         Ok(self
             .conn
             .query_row(

@@ -188,7 +188,7 @@ pub fn registration_by_id(
     else {
         return Ok(None);
     };
-    let key = catalog.keys()?.into_iter().find(|k| k.id == r.key);
+    let key = catalog.key_by_id(r.key)?;
     Ok(Some((r, key)))
 }
 

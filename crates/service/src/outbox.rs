@@ -301,10 +301,8 @@ pub fn compose(
                 return Err(Undeliverable::Sealed("registration"));
             };
             let requester = catalog
-                .keys()
+                .key_by_id(key_id)
                 .map_err(ServiceError::from)?
-                .into_iter()
-                .find(|k| k.id == key_id)
                 .map_or_else(
                     || "an API key that has since been removed".to_owned(),
                     |k| format!("API key \"{}\" (prefix {})", k.name, k.prefix),
@@ -410,10 +408,11 @@ fn breach_alert(
         .map_err(ServiceError::from)?
         .filter(|s| s.is_active())
         .ok_or(Undeliverable::Unsubscribed)?;
-    if let Some(k) = row.key_id
-        && !usable_keys(catalog, now_unix())?.contains(&k)
-    {
-        return Err(Undeliverable::KeyRevoked);
+    if let Some(k) = row.key_id {
+        let holder = catalog.key_by_id(k).map_err(ServiceError::from)?;
+        if !holder.is_some_and(|h| h.is_usable(now_unix())) {
+            return Err(Undeliverable::KeyRevoked);
+        }
     }
     let subscription =
         Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;
