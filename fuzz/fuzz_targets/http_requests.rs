@@ -79,6 +79,7 @@ fn fixture() -> &'static Fixture {
                 1_000_000_000,
                 None,
                 &leakwatch_catalog::keys::Scopes::All,
+                None,
             )
             .unwrap();
 

@@ -1,4 +1,4 @@
-//! Domains for verified owners, per API key: register a domain (`POST /api/v1/domains`),
+//! Domains for verified owners, per tenant: register a domain (`POST /api/v1/domains`),
 //! prove control of it by a DNS TXT record or by a link mailed to a role address at it
 //! (`POST /api/v1/domains/{domain}/verify`; the link's page `GET /api/v1/domains/verify?token=`
 //! names who asked and its button `POST /api/v1/domains/verify` verifies), then
@@ -8,9 +8,10 @@
 //!
 //! Alerts go to the registration's contact by mail, or, when it names a webhook
 //! (`{"url", "secret"}`), to that URL as a signed POST (see `leakwatch_notify::WebhookCall`).
-//! A registration is a subscriber row (sealed; keyed by API key and domain, so each key
-//! verifies for itself). The TXT value is derived from the operator key, the API key and the
-//! domain, so nothing about it is stored. Every endpoint needs an API key and the operator
+//! A registration is a subscriber row (sealed) of the key's tenant: every key of the tenant
+//! shares it, another tenant registers and verifies the same domain for itself. The TXT value
+//! is derived from the operator key, the tenant and the domain, so nothing about it is
+//! stored. Which domains a key may search is the service's decision (`domains::searchable`). Every endpoint needs an API key and the operator
 //! key (503 without).
 
 use std::sync::Arc;
@@ -66,23 +67,17 @@ async fn on_catalog<T: Send + 'static>(
     )
 }
 
-/// The calling key's registration of `domain`, opened.
+/// The calling key's tenant's registration of `domain`, opened.
 async fn registration(
     state: &Arc<AppState>,
     key: &ApiKey,
     domain: &str,
 ) -> Result<Option<DomainRegistration>, ApiError> {
-    let (id, domain) = (key.id, domain.to_owned());
+    let (tenant, domain) = (key.tenant.clone(), domain.to_owned());
     on_catalog(state, move |c, op| {
-        domains::registration(c, op, id, &domain)
+        domains::registration(c, op, &tenant, &domain)
     })
     .await
-}
-
-/// Every domain the calling key has verified, opened.
-async fn verified_domains(state: &Arc<AppState>, key: &ApiKey) -> Result<Vec<String>, ApiError> {
-    let id = key.id;
-    on_catalog(state, move |c, op| domains::verified_domains(c, op, id)).await
 }
 
 #[derive(serde::Serialize)]
@@ -105,7 +100,7 @@ fn registration_answer(
         &Registration {
             domain: domain.to_owned(),
             verified,
-            dns_txt_record: domains::dns_token(operator, key.id, domain),
+            dns_txt_record: domains::dns_token(operator, &key.tenant, domain),
             verification_addresses: domains::ROLE_ADDRESSES
                 .iter()
                 .map(|r| format!("{r}@{domain}"))
@@ -159,7 +154,7 @@ pub(crate) async fn register(
         }
     }
     let register = Register {
-        key: key.id,
+        key: Some(key.id),
         domain: domain.clone(),
         contact: Some(contact),
         webhook: Some(body.webhook),
@@ -263,13 +258,17 @@ pub(crate) async fn verify_page(
         on_catalog(&state, move |c, op| domains::registration_by_id(c, op, id))
             .await?
             .ok_or(ApiError::NotFound)?;
-    let requester = match &key {
-        Some(k) => format!(
-            "the API key “{}” (prefix {})",
+    let tenant = pages::escape(&registration.tenant);
+    let requester = match (&key, registration.key) {
+        (Some(k), _) => format!(
+            "the API key “{}” (prefix {}) of the tenant “{tenant}”",
             pages::escape(&k.name),
             pages::escape(&k.prefix)
         ),
-        None => "an API key that has since been removed".to_owned(),
+        (None, Some(_)) => {
+            format!("an API key of the tenant “{tenant}” that has since been removed")
+        }
+        (None, None) => format!("the operator, for the tenant “{tenant}”"),
     };
     let text = format!(
         "<p>Someone asked to verify <strong>{domain}</strong> for leakwatch domain search: {requester}, whose contact address is <strong>{contact}</strong>. Once verified, that key can list every breached address on {domain}, and alerts for {domain} go to that contact.</p><p>Verify only if you know this request and trust its contact. If you do not, close this page: nothing changes.</p>",
@@ -309,18 +308,18 @@ pub(crate) async fn verify_by_link(
 /// `GET /api/v3/breacheddomain/{domain}`: every breached alias on a domain the calling key
 /// has verified, with the names of its breaches (HIBP: `{"alias": ["Breach", …]}`).
 pub(crate) async fn breached_domain(
-    Caller { key, by }: Caller,
+    Caller { by, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
 ) -> Result<Response, ApiError> {
     let operator = operator_key(&state)?.clone();
     let domain = normalize(&domain)?;
-    if !verified_domains(&state, &key).await?.contains(&domain) {
-        return Err(ApiError::Forbidden(
-            "The domain is not verified for this API key: verify it first (POST /api/v1/domains)",
-        ));
-    }
+    let asker = by.clone();
+    let domain = on_catalog(&state, move |c, op| {
+        domains::searchable(c, op, &asker, &domain)
+    })
+    .await?;
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
     let found = tokio::task::spawn_blocking(move || {
@@ -361,12 +360,16 @@ struct SubscribedDomain {
 /// `GET /api/v3/subscribeddomains`: the calling key's verified domains with how many of
 /// their addresses are breached (HIBP's shape; leakwatch subscriptions do not renew).
 pub(crate) async fn subscribed_domains(
-    Caller { key, by }: Caller,
+    Caller { by, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
     let operator = operator_key(&state)?.clone();
-    let domains = verified_domains(&state, &key).await?;
+    let asker = by.clone();
+    let domains = on_catalog(&state, move |c, op| {
+        domains::searchable_domains(c, op, &asker)
+    })
+    .await?;
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
     let list = tokio::task::spawn_blocking(move || {
@@ -383,7 +386,7 @@ pub(crate) async fn subscribed_domains(
                     .filter(|n| n.iter().any(|b| live(b) && !spam(b)))
                     .count() as u64;
                 Ok(SubscribedDomain {
-                    domain_name: domain,
+                    domain_name: domain.domain().to_owned(),
                     pwn_count: pwned,
                     pwn_count_excluding_spam_lists: not_spam,
                     pwn_count_excluding_spam_lists_at_last_subscription_renewal: not_spam,

@@ -84,9 +84,16 @@ impl From<leakwatch_service::CatalogError> for ApiError {
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
+            // Another tenant's rows are answered as missing ones: a key learns nothing of
+            // what it may not see.
             ServiceError::UnknownKey(_)
             | ServiceError::UnknownSubscriber(_)
-            | ServiceError::UnknownVendor(_) => ApiError::NotFound,
+            | ServiceError::UnknownVendor(_)
+            | ServiceError::UnknownTenant(_)
+            | ServiceError::NotYourTenant(_) => ApiError::NotFound,
+            ServiceError::DomainNotVerified(_) => ApiError::Forbidden(
+                "The domain is not verified for this API key's tenant: verify it first (POST /api/v1/domains)",
+            ),
             ServiceError::Dns(_) => {
                 ApiError::Unavailable("The DNS resolver did not answer; try again later")
             }

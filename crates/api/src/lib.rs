@@ -212,6 +212,11 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
             Key(Some(Scope::Vendors)),
             get(vendors::impact),
         ),
+        (
+            "/api/v1/vendor-owner/confirm",
+            Public,
+            get(vendors::owner_page).post(vendors::owner_confirm),
+        ),
     ]
 }
 

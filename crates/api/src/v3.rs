@@ -91,6 +91,16 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 .map_err(|_| ApiError::Forbidden(missing_scope(scope)))?;
         }
         state.rate.take(&key).map_err(ApiError::RateLimited)?;
+        // The key's last-used day, written once a day per key, off the request's path.
+        let now = leakwatch_service::now_unix();
+        if state.catalog.use_is_news(&key, now) {
+            let (s, used) = (state.clone(), key.clone());
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = s.catalog.record_use(&used, now) {
+                    tracing::warn!("recording a key's last use failed: {e}");
+                }
+            });
+        }
         Ok(Caller { key, by })
     }
 }

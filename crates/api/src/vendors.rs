@@ -10,13 +10,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use leakwatch_service::{
-    Catalog, ServiceError,
-    vendors::{self, Vendor},
+    Catalog, Principal, ServiceError, now_unix,
+    outbox::Link,
+    vendors::{self, OwnerConfirmation, Vendor},
 };
 
 use crate::{
     ApiError, AppState,
     compress::Accepts,
+    pages,
     v3::{Caller, json, query_param},
 };
 
@@ -59,8 +61,17 @@ pub(crate) async fn put(
             "Invalid vendor: it needs a name, real domains and a criticality of 1 to 5",
         )
     })?;
-    let stored = blocking(&state, move |c| vendors::put(c, &by, vendor)).await?;
-    let mut response = json(&stored, accepts);
+    let operator = state.operator_key.clone();
+    let stored = blocking(&state, move |c| {
+        vendors::put(c, operator.as_ref(), &by, vendor)
+    })
+    .await?;
+    // The vendor as stored, and `ownerPending` when its owner must follow a mailed link
+    // before any report goes there.
+    let mut answer =
+        serde_json::to_value(&stored.vendor).map_err(|e| ApiError::Internal(e.to_string()))?;
+    answer["ownerPending"] = stored.owner_pending.into();
+    let mut response = json(&answer, accepts);
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
 }
@@ -106,4 +117,73 @@ pub(crate) async fn impact(
             .into_response());
     }
     Ok(json(&report, accepts))
+}
+
+/// The (tenant, vendor, owner) a vendor owner's confirmation link names, if the token is
+/// this server's and unexpired.
+fn owner_link(state: &AppState, token: Option<&str>) -> Result<(String, String, String), ApiError> {
+    let operator = state.operator_key.as_ref().ok_or(ApiError::Unavailable(
+        "Vendor owners are confirmed with the operator key: set it when serving",
+    ))?;
+    let Some(Link::VendorOwner {
+        tenant,
+        vendor,
+        owner,
+        expires,
+    }) = token.and_then(|t| Link::from_token(t, operator))
+    else {
+        return Err(ApiError::BadRequest(
+            "This link is not valid: copy the whole link from the mail",
+        ));
+    };
+    if now_unix() > expires {
+        return Err(ApiError::BadRequest(
+            "This confirmation link has expired: ask the organisation to save the vendor again",
+        ));
+    }
+    Ok((tenant, vendor, owner))
+}
+
+/// `GET /api/v1/vendor-owner/confirm?token=`: the page a vendor owner's confirmation link
+/// opens, naming the tenant and the vendor; it changes nothing (its button does).
+pub(crate) async fn owner_page(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = query_param(query.as_deref(), "token").unwrap_or_default();
+    let (tenant, vendor, owner) = owner_link(&state, Some(&token))?;
+    let text = format!(
+        "<p>The organisation “{}” named <strong>{}</strong> as the owner of its supplier “{}”: when a breach hits that supplier, its impact report would be mailed to this address.</p><p>Agree only if you know this organisation. If you do not, close this page: nothing is sent to you.</p>",
+        pages::escape(&tenant),
+        pages::escape(&owner),
+        pages::escape(&vendor)
+    );
+    Ok(pages::confirm(
+        "Receive impact reports?",
+        &text,
+        "/api/v1/vendor-owner/confirm",
+        &token,
+        "Send me its impact reports",
+    ))
+}
+
+/// `POST /api/v1/vendor-owner/confirm` (form field `token`): the page's button.
+pub(crate) async fn owner_confirm(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let form = pages::form(request).await?;
+    let (tenant, vendor, owner) = owner_link(&state, query_param(Some(&form), "token").as_deref())?;
+    let by = Principal::link_holder();
+    match blocking(&state, move |c| {
+        vendors::confirm_owner(c, &by, &tenant, &vendor, &owner)
+    })
+    .await?
+    {
+        OwnerConfirmation::Confirmed => Ok(pages::done(
+            "Confirmed",
+            "Impact reports for this supplier will come to this address.",
+        )),
+        _ => Err(ApiError::NotFound),
+    }
 }

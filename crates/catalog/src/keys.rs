@@ -11,7 +11,7 @@ use std::{collections::BTreeSet, fmt};
 use rusqlite::{OptionalExtension, params};
 use sha2::Digest;
 
-use crate::{Catalog, CatalogError, Result, format_date_time, now_unix, parse_date};
+use crate::{Catalog, CatalogError, Result, format_date_time, now_unix, parse_date, tenants};
 
 /// A key as stored (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,10 @@ pub struct ApiKey {
     /// Its scopes are `all` because it predates scopes (schema version 4): the operator
     /// should narrow them.
     pub scopes_migrated: bool,
+    /// The tenant it acts for (see [`crate::tenants`]).
+    pub tenant: String,
+    /// The last day (`YYYY-MM-DD`, UTC) a request was served with it, if any was.
+    pub last_used: Option<String>,
 }
 
 /// One thing a key may do. Routes and actions name the scope they need.
@@ -182,7 +186,8 @@ impl fmt::Display for Scopes {
 }
 
 /// Adds version 4's scope columns to a version 1-3 catalogue's key table (every existing
-/// key gets `all`, marked as migrated); a table that has them already is left alone.
+/// key gets `all`, marked as migrated), inside the caller's transaction; a table that has
+/// them already is left alone.
 pub(crate) fn add_scope_columns(conn: &rusqlite::Connection) -> Result<()> {
     let has: bool = conn.query_row(
         "SELECT COUNT(*) FROM pragma_table_info('api_key') WHERE name = 'scopes'",
@@ -191,10 +196,8 @@ pub(crate) fn add_scope_columns(conn: &rusqlite::Connection) -> Result<()> {
     )?;
     if !has {
         conn.execute_batch(
-            "BEGIN;
-             ALTER TABLE api_key ADD COLUMN scopes TEXT NOT NULL DEFAULT 'all';
-             ALTER TABLE api_key ADD COLUMN scopes_migrated INTEGER NOT NULL DEFAULT 1;
-             COMMIT;",
+            "ALTER TABLE api_key ADD COLUMN scopes TEXT NOT NULL DEFAULT 'all';
+             ALTER TABLE api_key ADD COLUMN scopes_migrated INTEGER NOT NULL DEFAULT 1;",
         )?;
     }
     Ok(())
@@ -218,14 +221,17 @@ pub fn key_digest(key: &str) -> [u8; 32] {
 }
 
 impl Catalog {
-    /// Creates a key and returns it with the secret, which is not stored and cannot be shown
-    /// again.
+    /// Creates a key in `tenant` and returns it with the secret, which is not stored and
+    /// cannot be shown again. Without a tenant the key gets one of its own
+    /// ([`tenants::own_tenant`]); a tenant named like that must exist already (a key's own
+    /// tenant is joined, never made up).
     pub fn create_key(
         &mut self,
         name: &str,
         rpm: u32,
         expires: Option<&str>,
         scopes: &Scopes,
+        tenant: Option<&str>,
     ) -> Result<(ApiKey, String)> {
         if matches!(scopes, Scopes::Only(set) if set.is_empty()) {
             return Err(CatalogError::Invalid(
@@ -242,29 +248,64 @@ impl Catalog {
             parse_date(e)
                 .ok_or_else(|| CatalogError::Invalid(format!("expiry {e:?} is not YYYY-MM-DD")))?;
         }
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw)
-            .map_err(|e| CatalogError::Invalid(format!("no randomness available: {e}")))?;
-        let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let created = format_date_time(now_unix());
-        self.conn.execute(
-            "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, expires, scopes, scopes_migrated) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
-            params![
-                name.trim(),
-                &secret[..6],
-                key_digest(&secret).to_vec(),
-                rpm,
-                created,
-                expires,
-                scopes.to_string()
-            ],
-        )?;
-        let id = self.conn.last_insert_rowid();
+        let tenant = tenant.map(tenants::validate).transpose()?;
+        if let Some(t) = tenant
+            && t.starts_with(tenants::OWN_TENANT_PREFIX)
+            && !self.tenant_exists(t)?
+        {
+            return Err(CatalogError::Invalid(format!(
+                "there is no tenant {t:?}, and names starting with {:?} are kept for the \
+                 tenant a key gets of its own",
+                tenants::OWN_TENANT_PREFIX
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        let (id, secret) = insert_key(&tx, name, rpm, expires, scopes, tenant)?;
+        tx.commit()?;
         let key = self
             .key_by_id(id)?
             .ok_or_else(|| CatalogError::NotFound(id.to_string()))?;
         Ok((key, secret))
+    }
+
+    /// Issues a successor of key `id` (the same name, rpm, expiry, scopes and tenant) and
+    /// makes `id` end on `last_day` at the latest, in one transaction: a crash leaves either
+    /// both or neither. Returns the old key as it is now, the successor and its secret.
+    pub fn rotate_key(&mut self, id: i64, last_day: &str) -> Result<(ApiKey, ApiKey, String)> {
+        parse_date(last_day)
+            .ok_or_else(|| CatalogError::Invalid(format!("{last_day:?} is not YYYY-MM-DD")))?;
+        let old = self
+            .key_by_id(id)?
+            .ok_or_else(|| CatalogError::NotFound(id.to_string()))?;
+        let tx = self.conn.transaction()?;
+        let (new_id, secret) = insert_key(
+            &tx,
+            &old.name,
+            old.rpm,
+            old.expires.as_deref(),
+            &old.scopes,
+            Some(&old.tenant),
+        )?;
+        tx.execute(
+            "UPDATE api_key SET expires = ?1 WHERE id = ?2 AND (expires IS NULL OR expires > ?1)",
+            params![last_day, id],
+        )?;
+        tx.commit()?;
+        let get = |id: i64| {
+            self.key_by_id(id)?
+                .ok_or_else(|| CatalogError::NotFound(id.to_string()))
+        };
+        Ok((get(id)?, get(new_id)?, secret))
+    }
+
+    /// Records that key `id` was used on `day` (`YYYY-MM-DD`); an earlier day never
+    /// replaces a later one.
+    pub fn touch_key(&mut self, id: i64, day: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE api_key SET last_used = ?1 WHERE id = ?2 AND (last_used IS NULL OR last_used < ?1)",
+            params![day, id],
+        )?;
+        Ok(())
     }
 
     /// The key with row id `id`, revoked and expired ones included.
@@ -297,7 +338,7 @@ impl Catalog {
             .prepare(&format!("SELECT {KEY_COLUMNS}, key_sha256 FROM api_key"))?;
         let rows = stmt
             .query_map([], |r| {
-                let digest: Vec<u8> = r.get(9)?;
+                let digest: Vec<u8> = r.get(11)?;
                 Ok((digest, key_row(r)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -360,8 +401,92 @@ impl Catalog {
     }
 }
 
-const KEY_COLUMNS: &str =
-    "id, name, prefix, rpm, created, expires, revoked, scopes, scopes_migrated";
+impl Catalog {
+    /// Whether a key (revoked and expired ones included) names `tenant`, or it is the
+    /// operator's [`tenants::DEFAULT_TENANT`].
+    pub fn tenant_exists(&self, tenant: &str) -> Result<bool> {
+        Ok(tenant == tenants::DEFAULT_TENANT
+            || self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM api_key WHERE tenant = ?1)",
+                params![tenant],
+                |r| r.get(0),
+            )?)
+    }
+
+    /// Every key of `tenant`, oldest first.
+    pub fn tenant_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_key WHERE tenant = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt
+            .query_map(params![tenant], key_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Revokes every key of `tenant` that is not revoked yet; returns them as they are now.
+    /// The tenant ends: none of its keys is usable, so its domains hear nothing more.
+    pub fn revoke_tenant(&mut self, tenant: &str) -> Result<Vec<ApiKey>> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = tx
+            .prepare("SELECT id FROM api_key WHERE tenant = ?1 AND revoked IS NULL ORDER BY id")?
+            .query_map(params![tenant], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        tx.execute(
+            "UPDATE api_key SET revoked = ?1 WHERE tenant = ?2 AND revoked IS NULL",
+            params![format_date_time(now_unix()), tenant],
+        )?;
+        tx.commit()?;
+        ids.into_iter()
+            .map(|id| {
+                self.key_by_id(id)?
+                    .ok_or_else(|| CatalogError::NotFound(id.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Inserts a new key (random secret from the OS's CSPRNG, stored only as its digest) in
+/// `tenant`, or in one of its own; returns its id and secret.
+fn insert_key(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    rpm: u32,
+    expires: Option<&str>,
+    scopes: &Scopes,
+    tenant: Option<&str>,
+) -> Result<(i64, String)> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw)
+        .map_err(|e| CatalogError::Invalid(format!("no randomness available: {e}")))?;
+    let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let created = format_date_time(now_unix());
+    tx.execute(
+        "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, expires, scopes, \
+         scopes_migrated, tenant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+        params![
+            name.trim(),
+            &secret[..6],
+            key_digest(&secret).to_vec(),
+            rpm,
+            created,
+            expires,
+            scopes.to_string(),
+            tenant.unwrap_or("")
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    if tenant.is_none() {
+        tx.execute(
+            "UPDATE api_key SET tenant = ?1 WHERE id = ?2",
+            params![tenants::own_tenant(id), id],
+        )?;
+    }
+    Ok((id, secret))
+}
+
+const KEY_COLUMNS: &str = "id, name, prefix, rpm, created, expires, revoked, scopes, \
+     scopes_migrated, tenant, last_used";
 
 fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -374,6 +499,8 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
         revoked: r.get(6)?,
         scopes: Scopes::from_stored(&r.get::<_, String>(7)?),
         scopes_migrated: r.get(8)?,
+        tenant: r.get(9)?,
+        last_used: r.get(10)?,
     })
 }
 
@@ -386,9 +513,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("catalog.db");
         let mut c = Catalog::open(&path).unwrap();
-        let (k1, secret1) = c.create_key("alice", 10, None, &Scopes::All).unwrap();
+        let (k1, secret1) = c.create_key("alice", 10, None, &Scopes::All, None).unwrap();
         let (_, secret2) = c
-            .create_key("bob", 100, Some("2030-01-31"), &Scopes::All)
+            .create_key("bob", 100, Some("2030-01-31"), &Scopes::All, None)
             .unwrap();
         assert_eq!(secret1.len(), 32);
         assert_ne!(secret1, secret2);
@@ -416,11 +543,11 @@ mod tests {
             Err(CatalogError::NotFound(_))
         ));
         assert!(
-            c.create_key("", 1, None, &Scopes::All).is_err()
-                && c.create_key("x", 0, None, &Scopes::All).is_err()
+            c.create_key("", 1, None, &Scopes::All, None).is_err()
+                && c.create_key("x", 0, None, &Scopes::All, None).is_err()
         );
         assert!(
-            c.create_key("x", 1, Some("2030-02-30"), &Scopes::All)
+            c.create_key("x", 1, Some("2030-02-30"), &Scopes::All, None)
                 .is_err()
         );
     }
@@ -458,13 +585,13 @@ mod tests {
         let path = tmp.path().join("catalog.db");
         let mut c = Catalog::open(&path).unwrap();
         let narrow = Scopes::parse("account,vendors").unwrap();
-        let (k, _) = c.create_key("soc", 10, None, &narrow).unwrap();
+        let (k, _) = c.create_key("soc", 10, None, &narrow, None).unwrap();
         assert_eq!(
             (k.scopes.clone(), k.scopes_migrated),
             (narrow.clone(), false)
         );
         assert!(
-            c.create_key("none", 10, None, &Scopes::Only(BTreeSet::new()))
+            c.create_key("none", 10, None, &Scopes::Only(BTreeSet::new()), None)
                 .is_err()
         );
         // A version 3 key table: no scope columns.
@@ -500,8 +627,8 @@ mod tests {
     #[test]
     fn a_prefix_that_names_two_keys_is_refused_not_guessed() {
         let mut c = Catalog::open_in_memory().unwrap();
-        let (a, _) = c.create_key("a", 10, None, &Scopes::All).unwrap();
-        let (b, _) = c.create_key("b", 10, None, &Scopes::All).unwrap();
+        let (a, _) = c.create_key("a", 10, None, &Scopes::All, None).unwrap();
+        let (b, _) = c.create_key("b", 10, None, &Scopes::All, None).unwrap();
         assert_eq!(c.find_key(&a.prefix.to_uppercase()).unwrap().id, a.id);
         assert_eq!(c.find_key(&b.id.to_string()).unwrap().id, b.id);
         assert!(matches!(
@@ -528,6 +655,42 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_issues_a_successor_in_the_tenant_and_ends_the_old_key_together() {
+        let mut c = Catalog::open_in_memory().unwrap();
+        let narrow = Scopes::parse("domain").unwrap();
+        let (old, _) = c
+            .create_key("soc", 7, Some("2031-01-01"), &narrow, Some("acme"))
+            .unwrap();
+        let (ended, new, secret) = c.rotate_key(old.id, "2030-06-30").unwrap();
+        assert_eq!(ended.expires.as_deref(), Some("2030-06-30"));
+        assert_eq!(
+            (&new.name, new.rpm, &new.expires, &new.scopes, &new.tenant),
+            (&old.name, old.rpm, &old.expires, &old.scopes, &old.tenant)
+        );
+        assert_eq!(new.prefix, &secret[..6]);
+        // A key that ends sooner keeps its day; a bad day or key changes nothing.
+        let (ended, _, _) = c.rotate_key(old.id, "2030-12-31").unwrap();
+        assert_eq!(ended.expires.as_deref(), Some("2030-06-30"));
+        let before = c.keys().unwrap().len();
+        assert!(c.rotate_key(old.id, "2030-13-01").is_err());
+        assert!(c.rotate_key(999, "2030-01-01").is_err());
+        assert_eq!(c.keys().unwrap().len(), before);
+    }
+
+    #[test]
+    fn the_last_used_day_only_moves_forward() {
+        let mut c = Catalog::open_in_memory().unwrap();
+        let (k, _) = c.create_key("a", 1, None, &Scopes::All, None).unwrap();
+        assert_eq!(k.last_used, None);
+        c.touch_key(k.id, "2030-01-02").unwrap();
+        c.touch_key(k.id, "2030-01-01").unwrap();
+        assert_eq!(
+            c.key_by_id(k.id).unwrap().unwrap().last_used.as_deref(),
+            Some("2030-01-02")
+        );
+    }
+
+    #[test]
     fn expiry_is_inclusive_of_the_last_day() {
         let key = ApiKey {
             id: 1,
@@ -539,6 +702,8 @@ mod tests {
             revoked: None,
             scopes: Scopes::All,
             scopes_migrated: false,
+            tenant: "t".into(),
+            last_used: None,
         };
         let day = parse_date("2030-01-31").unwrap() as u64 * 86_400;
         assert!(key.is_usable(day + 86_399));

@@ -12,6 +12,7 @@ mod date;
 pub mod keys;
 pub mod outbox;
 pub mod subscribers;
+pub mod tenants;
 pub mod vendors;
 
 use std::path::Path;
@@ -24,9 +25,10 @@ pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 /// Version of the SQLite schema this build reads and writes (`PRAGMA user_version`).
 /// Version 3 adds no table: it marks a file whose every page carries a checksum (see
 /// [`checksums`]). Version 4 gives every API key its scopes (`keys::Scopes`); keys of an
-/// older file become `all`, marked as migrated. An older file is refused until
-/// [`Catalog::migrate`] converts it.
-pub const SCHEMA_VERSION: i64 = 4;
+/// older file become `all`, marked as migrated. Version 5 gives keys, vendors and domain
+/// registrations their tenant ([`tenants`]); an older file's go into the tenant `default`.
+/// An older file is refused until [`Catalog::migrate`] converts it.
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -374,9 +376,13 @@ impl Catalog {
         }
         // Version 3 only added page checksums.
         checksums::enable(&conn)?;
-        // Version 4 gave keys their scopes: every existing key may do everything it could.
+        // Version 4 gave keys their scopes (every existing key may do everything it could),
+        // version 5 their tenants (everything existing shares the tenant `default`, as it
+        // shared everything before): one transaction, so a crash leaves the old version.
+        conn.execute_batch("BEGIN IMMEDIATE;")?;
         keys::add_scope_columns(&conn)?;
-        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?;
+        tenants::add_tenant_columns(&conn)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
         Ok(Some(found))
     }
 
@@ -447,10 +453,12 @@ impl Catalog {
                         scopes TEXT NOT NULL,
                         scopes_migrated INTEGER NOT NULL DEFAULT 0
                      );
-                     {OUTBOX_TABLE}
-                     PRAGMA user_version = {SCHEMA_VERSION};
-                     COMMIT;"
+                     {OUTBOX_TABLE}"
                 ))?;
+                // The tables of version 2 as they are since version 5: one way to the
+                // current shape, for new and migrated files alike.
+                tenants::add_tenant_columns(&conn)?;
+                conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
             }
             SCHEMA_VERSION => {}
             found @ 1..SCHEMA_VERSION => {

@@ -20,6 +20,8 @@ pub struct Subscriber {
     pub sealed: Vec<u8>,
     /// The API key that registered it (domains), if any.
     pub key_id: Option<i64>,
+    /// The tenant it belongs to (domains; addresses belong to nobody's tenant).
+    pub tenant: Option<String>,
     /// When it was confirmed or verified (Unix seconds), if it was.
     pub verified: Option<u64>,
     /// When it unsubscribed, if it did.
@@ -41,33 +43,68 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
         key_id: r.get(2)?,
         verified: time(r.get(3)?),
         unsubscribed: time(r.get(4)?),
+        tenant: r.get(5)?,
     })
 }
 
-const SUBSCRIBER_COLUMNS: &str = "id, sealed, key_id, verified, unsubscribed";
+const SUBSCRIBER_COLUMNS: &str = "id, sealed, key_id, verified, unsubscribed, tenant";
 
 impl Catalog {
     /// Adds the subscriber with this `digest`, or renews it (new sealed data and key,
-    /// subscribed again): returns its id, which stays the same for the same digest.
+    /// subscribed again; its tenant stays): returns its id, which stays the same for the
+    /// same digest.
     pub fn put_subscriber(
         &mut self,
         digest: &[u8],
         sealed: &[u8],
         key_id: Option<i64>,
+        tenant: Option<&str>,
         verified: Option<u64>,
         now: u64,
     ) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO subscriber (digest, sealed, key_id, created, verified) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO subscriber (digest, sealed, key_id, tenant, created, verified)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(digest) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id,
                 verified = coalesce(excluded.verified, subscriber.verified), unsubscribed = NULL",
-            params![digest, sealed, key_id, now as i64, verified.map(|t| t as i64)],
+            params![
+                digest,
+                sealed,
+                key_id,
+                tenant,
+                now as i64,
+                verified.map(|t| t as i64)
+            ],
         )?;
         Ok(self.conn.query_row(
             "SELECT id FROM subscriber WHERE digest = ?1",
             params![digest],
             |r| r.get(0),
         )?)
+    }
+
+    /// Changes subscriber `id`'s sealed data and the key that last changed it (a domain's
+    /// re-registration), subscribed again; false if there is no such row.
+    pub fn update_subscriber(
+        &mut self,
+        id: i64,
+        sealed: &[u8],
+        key_id: Option<i64>,
+    ) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE subscriber SET sealed = ?2, key_id = ?3, unsubscribed = NULL WHERE id = ?1",
+            params![id, sealed, key_id],
+        )? == 1)
+    }
+
+    /// The subscribers of `tenant` (its domain registrations), in id order.
+    pub fn tenant_subscribers(&self, tenant: &str) -> Result<Vec<Subscriber>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE tenant = ?1 ORDER BY id"
+        ))?;
+        Ok(stmt
+            .query_map(params![tenant], row)?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// The subscriber with this digest.

@@ -235,10 +235,10 @@ fn a_version_1_catalogue_is_refused_until_migrated_then_has_the_outbox_and_its_b
 fn subscribers_are_found_by_digest_renewed_in_place_and_never_reuse_ids() {
     let mut c = Catalog::open_in_memory().unwrap();
     let a = c
-        .put_subscriber(b"digest-a", b"sealed-a", None, Some(5), 1)
+        .put_subscriber(b"digest-a", b"sealed-a", None, None, Some(5), 1)
         .unwrap();
     let b = c
-        .put_subscriber(b"digest-b", b"sealed-b", Some(7), None, 2)
+        .put_subscriber(b"digest-b", b"sealed-b", Some(7), Some("acme"), None, 2)
         .unwrap();
     assert_ne!(a, b);
     assert!(c.subscriber(a).unwrap().unwrap().is_active());
@@ -252,7 +252,7 @@ fn subscribers_are_found_by_digest_renewed_in_place_and_never_reuse_ids() {
     assert!(!c.subscriber(a).unwrap().unwrap().is_active());
     // Subscribing again renews the same row, keeping its verification.
     let again = c
-        .put_subscriber(b"digest-a", b"sealed-a2", None, None, 5)
+        .put_subscriber(b"digest-a", b"sealed-a2", None, None, None, 5)
         .unwrap();
     assert_eq!(again, a);
     let renewed = c.subscriber_by_digest(b"digest-a").unwrap().unwrap();
@@ -264,7 +264,7 @@ fn subscribers_are_found_by_digest_renewed_in_place_and_never_reuse_ids() {
     // A removed subscriber's id is not given to the next one (alerts are deduplicated by it).
     assert!(c.remove_subscriber(b).unwrap());
     let next = c
-        .put_subscriber(b"digest-c", b"sealed-c", None, Some(6), 6)
+        .put_subscriber(b"digest-c", b"sealed-c", None, None, Some(6), 6)
         .unwrap();
     assert!(next > b);
     assert_eq!(c.subscribers().unwrap().len(), 2);
@@ -314,11 +314,11 @@ fn vendors_are_validated_matched_and_round_trip_through_csv() {
         owner: "cto@acme.example".into(),
         notes: "analytics; \"EU\" region".into(),
     };
-    let stored = c.put_vendor(v).unwrap();
+    let stored = c.put_vendor("acme", v, false).unwrap();
     assert_eq!(stored.name, "Trackly");
     assert_eq!(stored.domains, ["trackly.example", "cdn.trackly.net"]);
     assert_eq!(stored.data_classes, ["Email addresses", "Names"]);
-    assert_eq!(c.vendors().unwrap(), std::slice::from_ref(&stored));
+    assert_eq!(c.vendors("acme").unwrap(), std::slice::from_ref(&stored));
     assert_eq!(stored.matches("trackly.example", None), Some("domain"));
     assert_eq!(stored.matches("eu.cdn.trackly.net", None), Some("domain"));
     assert_eq!(stored.matches("notrackly.example", None), None);
@@ -353,7 +353,7 @@ fn vendors_are_validated_matched_and_round_trip_through_csv() {
             ..stored.clone()
         },
     ] {
-        assert!(c.put_vendor(bad).is_err());
+        assert!(c.put_vendor("acme", bad, false).is_err());
     }
     // Replacing the inventory is all or nothing.
     let other = Vendor {
@@ -362,20 +362,28 @@ fn vendors_are_validated_matched_and_round_trip_through_csv() {
         ..stored.clone()
     };
     assert!(
-        c.replace_vendors(vec![
-            other.clone(),
-            Vendor {
-                criticality: 9,
-                ..other.clone()
-            }
-        ])
+        c.replace_vendors(
+            "acme",
+            vec![
+                other.clone(),
+                Vendor {
+                    criticality: 9,
+                    ..other.clone()
+                }
+            ],
+            false
+        )
         .is_err()
     );
-    assert_eq!(c.vendors().unwrap().len(), 1);
-    assert_eq!(c.replace_vendors(vec![other.clone()]).unwrap(), 1);
-    assert_eq!(c.vendors().unwrap()[0].name, "Mailer");
-    assert!(c.remove_vendor("mailer").unwrap());
-    assert!(c.vendors().unwrap().is_empty());
+    assert_eq!(c.vendors("acme").unwrap().len(), 1);
+    assert_eq!(
+        c.replace_vendors("acme", vec![other.clone()], false)
+            .unwrap(),
+        1
+    );
+    assert_eq!(c.vendors("acme").unwrap()[0].name, "Mailer");
+    assert!(c.remove_vendor("acme", "mailer").unwrap());
+    assert!(c.vendors("acme").unwrap().is_empty());
 }
 
 /// Everything a catalogue answers, for comparing a damaged copy with the original.
@@ -384,7 +392,7 @@ fn everything(c: &Catalog) -> Result<String> {
         "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
         c.all()?,
         c.keys()?,
-        c.vendors()?,
+        c.all_vendors()?,
         c.subscribers()?,
         c.outbox_counts()?,
         c.alerted_breaches()?,
@@ -413,20 +421,37 @@ fn fill(c: &mut Catalog) {
         c.add(b).unwrap();
         c.enqueue(Some(&[i as u8; 32]), &[i as u8; 200], 1_700_000_000)
             .unwrap();
-        c.put_subscriber(&[i as u8; 32], &[7; 120], None, Some(1), 1_700_000_000)
-            .unwrap();
+        c.put_subscriber(
+            &[i as u8; 32],
+            &[7; 120],
+            None,
+            None,
+            Some(1),
+            1_700_000_000,
+        )
+        .unwrap();
     }
     for i in 0..10 {
-        c.create_key(&format!("key {i}"), 10, None, &crate::keys::Scopes::All)
-            .unwrap();
-        c.put_vendor(crate::vendors::Vendor {
-            name: format!("Vendor{i}"),
-            domains: vec![format!("vendor{i}.example")],
-            data_classes: vec!["Email addresses".into()],
-            criticality: 3,
-            owner: "it@acme.example".into(),
-            notes: String::new(),
-        })
+        c.create_key(
+            &format!("key {i}"),
+            10,
+            None,
+            &crate::keys::Scopes::All,
+            None,
+        )
+        .unwrap();
+        c.put_vendor(
+            "default",
+            crate::vendors::Vendor {
+                name: format!("Vendor{i}"),
+                domains: vec![format!("vendor{i}.example")],
+                data_classes: vec!["Email addresses".into()],
+                criticality: 3,
+                owner: "it@acme.example".into(),
+                notes: String::new(),
+            },
+            i % 2 == 0,
+        )
         .unwrap();
         c.mark_alerted(&format!("Breach{i}"), 1_700_000_000)
             .unwrap();

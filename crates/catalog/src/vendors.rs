@@ -1,4 +1,4 @@
-//! The vendor inventory: the suppliers an organisation sends data to, which data classes
+//! The vendor inventory, one per tenant: the suppliers an organisation sends data to, which data classes
 //! each receives (HIBP's names), how critical it is (1–5), who owns the relationship, and
 //! notes. Loading a breach whose Domain or Vendor matches an entry produces an impact report
 //! (computed by the server and CLI, not here). Import and export in CSV and JSON.
@@ -139,62 +139,144 @@ impl Vendor {
     }
 }
 
+/// A vendor as stored: its tenant, and whether its owner may get impact mails (confirmed by
+/// a mailed link, or set by the operator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantVendor {
+    /// The tenant whose inventory it is in.
+    pub tenant: String,
+    /// The vendor.
+    pub vendor: Vendor,
+    /// Its owner confirmed the address (or the operator vouched for it).
+    pub owner_confirmed: bool,
+}
+
+const VENDOR_COLUMNS: &str =
+    "tenant, name, domains, data_classes, criticality, owner, notes, owner_confirmed";
+
+fn vendor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantVendor> {
+    let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+    Ok(TenantVendor {
+        tenant: r.get(0)?,
+        vendor: Vendor {
+            name: r.get(1)?,
+            domains: list(r.get(2)?),
+            data_classes: list(r.get(3)?),
+            criticality: r.get(4)?,
+            owner: r.get(5)?,
+            notes: r.get(6)?,
+        },
+        owner_confirmed: r.get(7)?,
+    })
+}
+
+/// Inserts or replaces (by tenant and name) one validated vendor. The owner stays confirmed
+/// when it does not change.
+fn upsert(
+    conn: &rusqlite::Connection,
+    tenant: &str,
+    v: &Vendor,
+    owner_confirmed: bool,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO vendor (tenant, name, domains, data_classes, criticality, owner, notes,
+            owner_confirmed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(tenant, name) DO UPDATE SET name = excluded.name,
+            domains = excluded.domains, data_classes = excluded.data_classes,
+            criticality = excluded.criticality, notes = excluded.notes,
+            owner_confirmed = CASE WHEN vendor.owner = excluded.owner
+                THEN max(vendor.owner_confirmed, excluded.owner_confirmed)
+                ELSE excluded.owner_confirmed END,
+            owner = excluded.owner",
+        params![
+            tenant,
+            v.name,
+            serde_json::to_string(&v.domains).expect("strings serialise"),
+            serde_json::to_string(&v.data_classes).expect("strings serialise"),
+            v.criticality,
+            v.owner,
+            v.notes,
+            owner_confirmed
+        ],
+    )?;
+    Ok(())
+}
+
 impl Catalog {
-    /// Adds a vendor, or replaces the one with its name (validated).
-    pub fn put_vendor(&mut self, v: Vendor) -> Result<Vendor> {
+    /// Adds a vendor to `tenant`'s inventory, or replaces the one with its name there
+    /// (validated). `owner_confirmed`: its owner may get impact mails (a changed owner
+    /// needs it again; an unchanged one keeps it).
+    pub fn put_vendor(&mut self, tenant: &str, v: Vendor, owner_confirmed: bool) -> Result<Vendor> {
         let v = v.validate()?;
-        self.conn.execute(
-            "INSERT INTO vendor (name, domains, data_classes, criticality, owner, notes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(name) DO UPDATE SET name = excluded.name, domains = excluded.domains,
-                data_classes = excluded.data_classes, criticality = excluded.criticality,
-                owner = excluded.owner, notes = excluded.notes",
-            params![
-                v.name,
-                serde_json::to_string(&v.domains).expect("strings serialise"),
-                serde_json::to_string(&v.data_classes).expect("strings serialise"),
-                v.criticality,
-                v.owner,
-                v.notes
-            ],
-        )?;
+        upsert(&self.conn, tenant, &v, owner_confirmed)?;
         Ok(v)
     }
 
-    /// Replaces the whole inventory with `vendors` (all validated first; nothing changes if
-    /// one is invalid).
-    pub fn replace_vendors(&mut self, vendors: Vec<Vendor>) -> Result<usize> {
+    /// Replaces `tenant`'s whole inventory with `vendors` (all validated first; nothing
+    /// changes if one is invalid; one transaction). An owner confirmed before for the same
+    /// vendor stays confirmed.
+    pub fn replace_vendors(
+        &mut self,
+        tenant: &str,
+        vendors: Vec<Vendor>,
+        owner_confirmed: bool,
+    ) -> Result<usize> {
         let vendors = vendors
             .into_iter()
             .map(Vendor::validate)
             .collect::<Result<Vec<_>>>()?;
+        let before = self.tenant_vendors(tenant)?;
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM vendor", [])?;
-        tx.commit()?;
-        let n = vendors.len();
-        for v in vendors {
-            self.put_vendor(v)?;
+        tx.execute("DELETE FROM vendor WHERE tenant = ?1", params![tenant])?;
+        for v in &vendors {
+            let kept = before.iter().any(|b| {
+                b.owner_confirmed
+                    && b.vendor.name.eq_ignore_ascii_case(&v.name)
+                    && b.vendor.owner == v.owner
+            });
+            upsert(&tx, tenant, v, owner_confirmed || kept)?;
         }
-        Ok(n)
+        tx.commit()?;
+        Ok(vendors.len())
     }
 
-    /// Every vendor, by name.
-    pub fn vendors(&self) -> Result<Vec<Vendor>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT name, domains, data_classes, criticality, owner, notes FROM vendor ORDER BY name COLLATE NOCASE",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
-            Ok(Vendor {
-                name: r.get(0)?,
-                domains: list(r.get(1)?),
-                data_classes: list(r.get(2)?),
-                criticality: r.get(3)?,
-                owner: r.get(4)?,
-                notes: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    /// `tenant`'s inventory, by name.
+    pub fn vendors(&self, tenant: &str) -> Result<Vec<Vendor>> {
+        Ok(self
+            .tenant_vendors(tenant)?
+            .into_iter()
+            .map(|v| v.vendor)
+            .collect())
+    }
+
+    /// `tenant`'s inventory as stored, by name.
+    pub fn tenant_vendors(&self, tenant: &str) -> Result<Vec<TenantVendor>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {VENDOR_COLUMNS} FROM vendor WHERE tenant = ?1 ORDER BY name COLLATE NOCASE"
+        ))?;
+        Ok(stmt
+            .query_map(params![tenant], vendor_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every tenant's inventory, by tenant then name.
+    pub fn all_vendors(&self) -> Result<Vec<TenantVendor>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {VENDOR_COLUMNS} FROM vendor ORDER BY tenant, name COLLATE NOCASE"
+        ))?;
+        Ok(stmt
+            .query_map([], vendor_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Marks the owner of `tenant`'s vendor `name` confirmed, if it is still `owner`;
+    /// returns whether it is.
+    pub fn confirm_vendor_owner(&mut self, tenant: &str, name: &str, owner: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE vendor SET owner_confirmed = 1 WHERE tenant = ?1 AND name = ?2 AND owner = ?3",
+            params![tenant, name.trim(), owner],
+        )? == 1)
     }
 
     /// Names of the breaches whose impact on the inventory has been assessed (and alerted).
@@ -214,11 +296,11 @@ impl Catalog {
         Ok(())
     }
 
-    /// Removes a vendor by name; returns whether it was there.
-    pub fn remove_vendor(&mut self, name: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM vendor WHERE name = ?1", params![name.trim()])?
-            == 1)
+    /// Removes `tenant`'s vendor `name`; returns whether it was there.
+    pub fn remove_vendor(&mut self, tenant: &str, name: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "DELETE FROM vendor WHERE tenant = ?1 AND name = ?2",
+            params![tenant, name.trim()],
+        )? == 1)
     }
 }

@@ -219,6 +219,15 @@ static SETTINGS: &[Setting] = &[
         "The most requests per minute `keys create --rpm` may give a key; a larger value is\n\
          refused, so a typo cannot hand out an unlimited key.",
     ),
+    setting(
+        "keys",
+        "valid_days",
+        "LEAKWATCH_KEY_VALID_DAYS",
+        Kind::Count,
+        Some("365"),
+        "Days a new key works when `keys create` is given no --expires (`--expires never`\n\
+         for a key that does not expire).",
+    ),
 ];
 
 /// Where leakwatch looks for its file when neither `--config` nor `LEAKWATCH_CONFIG` names

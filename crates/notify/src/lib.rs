@@ -48,8 +48,21 @@ pub enum Payload {
     },
     /// A vendor's breach: its impact report, to the vendor's owner.
     VendorImpact {
+        /// The tenant whose inventory holds the vendor (queued before tenants: `default`).
+        #[serde(default = "default_tenant")]
+        tenant: String,
         /// The breach's Name.
         breach: String,
+        /// The vendor's name.
+        vendor: String,
+        /// The owner's address.
+        owner: String,
+    },
+    /// The mail that asks a vendor's owner to confirm they want its impact reports: an API
+    /// key named an address off its tenant's verified domains.
+    ConfirmVendorOwner {
+        /// The tenant whose inventory holds the vendor.
+        tenant: String,
         /// The vendor's name.
         vendor: String,
         /// The owner's address.
@@ -73,6 +86,10 @@ pub enum Payload {
     },
 }
 
+fn default_tenant() -> String {
+    "default".to_owned()
+}
+
 /// What a subscriber watches and where its alerts go, sealed into its catalogue row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,7 +107,8 @@ pub enum Subscription {
         domain: String,
         /// Where alerts go by mail (and verification results).
         contact: String,
-        /// The API key that registered it: each key verifies a domain for itself.
+        /// The API key that last registered it (0: the operator). The registration belongs
+        /// to the key's tenant (the catalogue row says which).
         key: i64,
         /// Where alerts go instead, if set: a signed POST.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +203,18 @@ pub enum Link {
     VerifyDomain {
         /// The domain's subscriber row id.
         subscriber: i64,
+        /// After this, the link is refused.
+        expires: u64,
+    },
+    /// Confirms that `owner` wants the impact reports of `tenant`'s vendor `vendor`, until
+    /// `expires`.
+    VendorOwner {
+        /// The tenant.
+        tenant: String,
+        /// The vendor's name.
+        vendor: String,
+        /// The owner's address.
+        owner: String,
         /// After this, the link is refused.
         expires: u64,
     },

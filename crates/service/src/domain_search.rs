@@ -3,8 +3,9 @@
 //!
 //! The aliases are opened with the operator key; each is hashed back into its account
 //! (`alias@domain`) and looked up, so an alias whose account is no longer linked to any
-//! breach is not listed. Who may ask for a domain (verification) is the caller's business;
-//! so is hiding sensitive or retired breaches, since the store knows only names.
+//! breach is not listed. Who may ask for a domain is decided before ([`search`] takes a
+//! `domains::Searchable`); hiding sensitive or retired breaches is the caller's business,
+//! since the store knows only names.
 
 use std::collections::BTreeMap;
 
@@ -36,16 +37,27 @@ pub enum DomainSearchError {
     Store(#[from] StoreError),
 }
 
-/// [`breached_domain`] for `by` (scope `domain`; that the domain is theirs to search is the
-/// caller's check: verified for an API key, anything for the operator).
+/// [`breached_domain`] for `by` (scope `domain`), over a domain the service found `by` may
+/// search (`domains::searchable`: verified for an API key's tenant).
 pub fn search(
+    snap: &Snapshot,
+    key: &OperatorKey,
+    by: &crate::Principal,
+    domain: &crate::domains::Searchable,
+) -> Result<BTreeMap<String, Vec<String>>, crate::ServiceError> {
+    by.require(leakwatch_catalog::keys::Scope::Domain)?;
+    Ok(breached_domain(snap, key, domain.domain())?)
+}
+
+/// The operator's search of any domain (`leakwatch check domain`), scope `domain`.
+pub fn search_as_operator(
     snap: &Snapshot,
     key: &OperatorKey,
     by: &crate::Principal,
     domain: &str,
 ) -> Result<BTreeMap<String, Vec<String>>, crate::ServiceError> {
-    by.require(leakwatch_catalog::keys::Scope::Domain)?;
-    Ok(breached_domain(snap, key, domain)?)
+    let domain = crate::domains::Searchable::trusted(by, domain)?;
+    search(snap, key, by, &domain)
 }
 
 /// Every alias on `domain` (normalised to punycode) with the names of the breaches its

@@ -1,9 +1,10 @@
-//! Domain ownership: the proof a domain's owner publishes in DNS, and the role addresses
-//! a verification mail may go to.
+//! Domain ownership, per tenant: registrations (with their webhooks), the proof a domain's
+//! owner publishes in DNS, the role addresses a verification mail may go to, and which
+//! domains a principal may search ([`Searchable`]).
 
 use std::{net::SocketAddr, time::Duration};
 
-use leakwatch_catalog::{Catalog, subscribers::Subscriber};
+use leakwatch_catalog::{Catalog, keys::Scope, subscribers::Subscriber, tenants::DEFAULT_TENANT};
 use leakwatch_identity::OperatorKey;
 use leakwatch_notify::Subscription;
 
@@ -15,10 +16,13 @@ use crate::{Principal, ServiceError, keys::ApiKey};
 pub const ROLE_ADDRESSES: [&str; 5] =
     ["security", "admin", "hostmaster", "postmaster", "webmaster"];
 
-/// The TXT record value that proves control of `domain` for API key `key`.
-pub fn dns_token(operator: &OperatorKey, key: i64, domain: &str) -> String {
-    let digest =
-        operator.keyed_digest(b"domain verification", format!("{key}:{domain}").as_bytes());
+/// The TXT record value that proves control of `domain` for `tenant` (every key of the
+/// tenant, and a rotated key's successor, shares it).
+pub fn dns_token(operator: &OperatorKey, tenant: &str, domain: &str) -> String {
+    let digest = operator.keyed_digest(
+        b"domain verification",
+        format!("tenant {tenant}:{domain}").as_bytes(),
+    );
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("leakwatch-verify={hex}")
 }
@@ -26,17 +30,19 @@ pub fn dns_token(operator: &OperatorKey, key: i64, domain: &str) -> String {
 /// How long a domain verification link works.
 pub const VERIFY_LINK_SECS: u64 = 2 * 86_400;
 
-/// A registration of a domain by an API key, as the catalogue keeps it (sealed) and opened.
+/// A tenant's registration of a domain, as the catalogue keeps it (sealed) and opened.
 #[derive(Debug, Clone)]
 pub struct DomainRegistration {
     /// Its subscriber row id.
     pub id: i64,
+    /// The tenant it belongs to.
+    pub tenant: String,
     /// The normalised domain.
     pub domain: String,
     /// Where alerts and verification results go by mail.
     pub contact: String,
-    /// The API key that registered it.
-    pub key: i64,
+    /// The API key that last registered it (none: the operator did).
+    pub key: Option<i64>,
     /// Where alerts go instead, if set.
     pub webhook: Option<Webhook>,
     /// When control of the domain was proven (Unix seconds), if it was.
@@ -53,9 +59,13 @@ impl DomainRegistration {
                 webhook,
             } => Some(DomainRegistration {
                 id: row.id,
+                tenant: row
+                    .tenant
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
                 domain,
                 contact,
-                key,
+                key: (key != OPERATOR_REGISTERED).then_some(key),
                 webhook,
                 verified: row.verified,
             }),
@@ -64,30 +74,51 @@ impl DomainRegistration {
     }
 }
 
-/// The digest a registration of `domain` by key `key` is found by.
-fn digest(operator: &OperatorKey, key: i64, domain: &str) -> [u8; 32] {
-    Subscription::Domain {
-        domain: domain.to_owned(),
-        contact: String::new(),
-        key,
-        webhook: None,
-    }
-    .digest(operator)
+/// The key id sealed into a registration the operator made without naming a key.
+const OPERATOR_REGISTERED: i64 = 0;
+
+/// The digest a tenant's registration of `domain` is stored under (unique per tenant and
+/// domain; registrations from before tenants keep the digest of their key, and are found
+/// by their tenant column all the same).
+fn digest(operator: &OperatorKey, tenant: &str, domain: &str) -> [u8; 32] {
+    operator.keyed_digest(
+        b"subscriber domain",
+        format!("tenant {tenant}:{domain}").as_bytes(),
+    )
 }
 
-/// Key `key`'s registration of `domain` (normalised), if it registered it.
+/// `tenant`'s registration of `domain` (normalised), if it registered it. Should an older
+/// catalogue hold two (two keys of what became one tenant), the verified one, then the
+/// oldest, is the tenant's.
 pub fn registration(
     catalog: &Catalog,
     operator: &OperatorKey,
-    key: i64,
+    tenant: &str,
     domain: &str,
 ) -> Result<Option<DomainRegistration>, ServiceError> {
-    Ok(catalog
-        .subscriber_by_digest(&digest(operator, key, domain))?
-        .and_then(|row| DomainRegistration::open(&row, operator)))
+    let mut found: Vec<DomainRegistration> = tenant_registrations(catalog, operator, tenant)?
+        .into_iter()
+        .filter(|r| r.domain == domain)
+        .collect();
+    found.sort_by_key(|r| (r.verified.is_none(), r.id));
+    Ok(found.into_iter().next())
 }
 
-/// Every domain registration that opens under the operator key, in catalogue order.
+/// Every registration of `tenant`, in catalogue order.
+fn tenant_registrations(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    tenant: &str,
+) -> Result<Vec<DomainRegistration>, ServiceError> {
+    Ok(catalog
+        .tenant_subscribers(tenant)?
+        .iter()
+        .filter_map(|row| DomainRegistration::open(row, operator))
+        .collect())
+}
+
+/// Every domain registration that opens under the operator key, in catalogue order (the
+/// operator's listing, across tenants).
 pub fn registrations(
     catalog: &Catalog,
     operator: &OperatorKey,
@@ -99,17 +130,15 @@ pub fn registrations(
         .collect())
 }
 
-/// Every domain key `key` has verified, sorted.
+/// Every domain `tenant` has verified, sorted.
 pub fn verified_domains(
     catalog: &Catalog,
     operator: &OperatorKey,
-    key: i64,
+    tenant: &str,
 ) -> Result<Vec<String>, ServiceError> {
-    let mut out: Vec<String> = catalog
-        .subscribers()?
-        .iter()
-        .filter(|r| r.key_id == Some(key) && r.verified.is_some())
-        .filter_map(|r| DomainRegistration::open(r, operator))
+    let mut out: Vec<String> = tenant_registrations(catalog, operator, tenant)?
+        .into_iter()
+        .filter(|r| r.verified.is_some())
         .map(|r| r.domain)
         .collect();
     out.sort();
@@ -117,12 +146,68 @@ pub fn verified_domains(
     Ok(out)
 }
 
+/// A domain a principal may search: verified for an API key's tenant, any for the
+/// operator and leakwatch's worker. Only [`searchable`] and [`searchable_domains`] make
+/// one, so a domain search cannot skip the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Searchable(String);
+
+impl Searchable {
+    /// The normalised domain.
+    pub fn domain(&self) -> &str {
+        &self.0
+    }
+
+    /// For the worker and the operator, who may search any domain.
+    pub(crate) fn trusted(by: &Principal, domain: &str) -> Result<Searchable, ServiceError> {
+        if matches!(by, Principal::ApiKey { .. }) {
+            return Err(ServiceError::DomainNotVerified(domain.to_owned()));
+        }
+        Ok(Searchable(domain.to_owned()))
+    }
+}
+
+/// May `by` search `domain` (normalised)? Scope `domain`, and for an API key the domain
+/// verified for its tenant.
+pub fn searchable(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    by: &Principal,
+    domain: &str,
+) -> Result<Searchable, ServiceError> {
+    by.require(Scope::Domain)?;
+    if !matches!(by, Principal::ApiKey { .. }) {
+        return Searchable::trusted(by, domain);
+    }
+    if verified_domains(catalog, operator, by.tenant()?)?
+        .iter()
+        .any(|d| d == domain)
+    {
+        Ok(Searchable(domain.to_owned()))
+    } else {
+        Err(ServiceError::DomainNotVerified(domain.to_owned()))
+    }
+}
+
+/// Every domain verified for `by`'s tenant, as domains it may search (scope `domain`).
+pub fn searchable_domains(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    by: &Principal,
+) -> Result<Vec<Searchable>, ServiceError> {
+    by.require(Scope::Domain)?;
+    Ok(verified_domains(catalog, operator, by.tenant()?)?
+        .into_iter()
+        .map(Searchable)
+        .collect())
+}
+
 /// What a registration sets: the contact (none: keep the registration's; a first
 /// registration needs one) and the webhook (`None`: keep the registration's).
 #[derive(Debug, Clone)]
 pub struct Register {
-    /// The API key registering.
-    pub key: i64,
+    /// The API key registering (none: the operator, for the tenant it acts for).
+    pub key: Option<i64>,
     /// The normalised domain.
     pub domain: String,
     /// The normalised contact address.
@@ -131,15 +216,21 @@ pub struct Register {
     pub webhook: Option<Option<Webhook>>,
 }
 
-/// Registers (or re-registers) a domain for an API key; returns the registration as stored.
-/// A re-registration keeps its verification.
+/// Registers (or re-registers) a domain for `by`'s tenant; returns the registration as
+/// stored. A re-registration keeps its verification.
 pub fn register(
     catalog: &mut Catalog,
     operator: &OperatorKey,
-    _by: &Principal,
+    by: &Principal,
     r: Register,
 ) -> Result<DomainRegistration, ServiceError> {
-    let existing = registration(catalog, operator, r.key, &r.domain)?;
+    by.require(Scope::Domain)?;
+    let tenant = by.tenant()?.to_owned();
+    let key = match by {
+        Principal::ApiKey { id, .. } => Some(*id),
+        _ => r.key,
+    };
+    let existing = registration(catalog, operator, &tenant, &r.domain)?;
     let contact = match (r.contact, &existing) {
         (Some(c), _) => c,
         (None, Some(e)) => e.contact.clone(),
@@ -147,22 +238,30 @@ pub fn register(
     };
     let webhook = match r.webhook {
         Some(w) => w,
-        None => existing.and_then(|e| e.webhook),
+        None => existing.as_ref().and_then(|e| e.webhook.clone()),
     };
     let subscription = Subscription::Domain {
         domain: r.domain.clone(),
         contact,
-        key: r.key,
+        key: key.unwrap_or(OPERATOR_REGISTERED),
         webhook,
     };
-    catalog.put_subscriber(
-        &subscription.digest(operator),
-        &subscription.seal(operator),
-        Some(r.key),
-        None,
-        crate::now_unix(),
-    )?;
-    registration(catalog, operator, r.key, &r.domain)?
+    match &existing {
+        Some(e) => {
+            catalog.update_subscriber(e.id, &subscription.seal(operator), key)?;
+        }
+        None => {
+            catalog.put_subscriber(
+                &digest(operator, &tenant, &r.domain),
+                &subscription.seal(operator),
+                key,
+                Some(&tenant),
+                None,
+                crate::now_unix(),
+            )?;
+        }
+    }
+    registration(catalog, operator, &tenant, &r.domain)?
         .ok_or_else(|| ServiceError::UnknownSubscriber(r.domain))
 }
 
@@ -176,7 +275,8 @@ pub fn mark_verified(
     Ok(catalog.verify_subscriber(registration, crate::now_unix())?)
 }
 
-/// Registration `id`, opened, with the API key that made it (none: the key was removed).
+/// Registration `id`, opened, with the API key that made it (none: the operator did, or
+/// the key was removed).
 pub fn registration_by_id(
     catalog: &Catalog,
     operator: &OperatorKey,
@@ -188,7 +288,10 @@ pub fn registration_by_id(
     else {
         return Ok(None);
     };
-    let key = catalog.key_by_id(r.key)?;
+    let key = match r.key {
+        Some(k) => catalog.key_by_id(k)?,
+        None => None,
+    };
     Ok(Some((r, key)))
 }
 
@@ -228,7 +331,7 @@ pub fn check_dns(
     registration: &DomainRegistration,
     resolver: SocketAddr,
 ) -> Result<(), ServiceError> {
-    let record = dns_token(operator, registration.key, &registration.domain);
+    let record = dns_token(operator, &registration.tenant, &registration.domain);
     let found = crate::dns::txt_records(resolver, &registration.domain, DNS_TIMEOUT)?;
     if !found.iter().any(|r| r.trim() == record) {
         return Err(ServiceError::NoTxtRecord {

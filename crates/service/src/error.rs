@@ -71,7 +71,16 @@ pub enum ServiceError {
     /// Searching a domain's aliases failed.
     #[error(transparent)]
     DomainSearch(#[from] crate::domain_search::DomainSearchError),
-    /// No vendor of that name.
+    /// No vendor of that name (in the principal's tenant).
     #[error("no vendor {0}")]
     UnknownVendor(String),
+    /// The principal may not act for that tenant (an API key acts only for its own).
+    #[error("not allowed to act for tenant {0:?}")]
+    NotYourTenant(String),
+    /// No key names that tenant.
+    #[error("no tenant {0:?}")]
+    UnknownTenant(String),
+    /// The domain is not verified for the principal's tenant: it may not search it.
+    #[error("{0} is not verified for this tenant")]
+    DomainNotVerified(String),
 }

@@ -200,6 +200,8 @@ pub struct CatalogHandle {
     version: Mutex<i64>,
     current: RwLock<Arc<Vec<Breach>>>,
     keys: RwLock<Arc<HashMap<[u8; 32], ApiKey>>>,
+    /// The day each key's use was last recorded by this server (`YYYY-MM-DD`).
+    used: Mutex<HashMap<i64, String>>,
 }
 
 impl CatalogHandle {
@@ -213,7 +215,30 @@ impl CatalogHandle {
             version: Mutex::new(version),
             current: RwLock::new(Arc::new(all)),
             keys: RwLock::new(Arc::new(keys)),
+            used: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Whether `key`'s use at `now` is not on record yet (the first request of its day):
+    /// then [`CatalogHandle::record_use`] writes it. Cheap: no database access.
+    pub fn use_is_news(&self, key: &ApiKey, now: u64) -> bool {
+        let day = &crate::format_date_time(now)[..10];
+        if key.last_used.as_deref() >= Some(day) {
+            return false;
+        }
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if used.get(&key.id).map(String::as_str) >= Some(day) {
+            return false;
+        }
+        used.insert(key.id, day.to_owned());
+        true
+    }
+
+    /// Records that `key` was used on the day of `now` (`keys list` shows it): one write per
+    /// key and day, the first request's (after [`CatalogHandle::use_is_news`]).
+    pub fn record_use(&self, key: &ApiKey, now: u64) -> Result<(), CatalogError> {
+        let day = &crate::format_date_time(now)[..10];
+        self.write(|c| c.touch_key(key.id, day))
     }
 
     /// The key a request presents, if it exists (revoked and expired keys included).

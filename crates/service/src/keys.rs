@@ -23,6 +23,8 @@ pub struct NewKey {
     pub expires: Option<String>,
     /// What it may do.
     pub scopes: Scopes,
+    /// The tenant it joins (none: a tenant of its own).
+    pub tenant: Option<String>,
 }
 
 /// Creates a key; returns it with its secret, which is shown only now.
@@ -31,7 +33,44 @@ pub fn create(
     _by: &Principal,
     new: &NewKey,
 ) -> Result<(ApiKey, String), ServiceError> {
-    Ok(catalog.create_key(&new.name, new.rpm, new.expires.as_deref(), &new.scopes)?)
+    Ok(catalog.create_key(
+        &new.name,
+        new.rpm,
+        new.expires.as_deref(),
+        &new.scopes,
+        new.tenant.as_deref(),
+    )?)
+}
+
+/// Whether `tenant` still acts: a key of it is usable at `now`. A tenant with no key at all
+/// (the operator's `default` on a server without keys) is not ended by that. When every key
+/// of a tenant is revoked or expired, its domains get no alert and no webhook, and its
+/// vendors' owners no report.
+pub fn tenant_is_live(catalog: &Catalog, tenant: &str, now: u64) -> Result<bool, ServiceError> {
+    let keys = catalog.tenant_keys(tenant)?;
+    Ok(keys.is_empty() || keys.iter().any(|k| k.is_usable(now)))
+}
+
+/// `by` acting for `tenant`, which must exist (a key names it, or it is `default`): a
+/// mistyped `--tenant` is refused, not made into an empty tenant.
+pub fn act_for(catalog: &Catalog, by: Principal, tenant: &str) -> Result<Principal, ServiceError> {
+    let by = by.acting_for(tenant)?;
+    if !catalog.tenant_exists(by.tenant()?)? {
+        return Err(ServiceError::UnknownTenant(tenant.to_owned()));
+    }
+    Ok(by)
+}
+
+/// Ends `tenant`: revokes every key of it that is not revoked yet; returns them.
+pub fn revoke_tenant(
+    catalog: &mut Catalog,
+    _by: &Principal,
+    tenant: &str,
+) -> Result<Vec<ApiKey>, ServiceError> {
+    if catalog.tenant_keys(tenant)?.is_empty() {
+        return Err(ServiceError::UnknownTenant(tenant.to_owned()));
+    }
+    Ok(catalog.revoke_tenant(tenant)?)
 }
 
 /// Where a key stands at an instant.
@@ -97,12 +136,13 @@ pub struct Rotated {
     pub secret: String,
 }
 
-/// Issues a successor of the usable key `which` (the same name, rpm, scopes and expiry) and
+/// Issues a successor of the usable key `which` (the same name, rpm, scopes, expiry and
+/// tenant, so it keeps the tenant's domains, webhooks and vendors) and
 /// lets the old key work for `overlap_days` more days (to the end of that day), so its
 /// holder can move over without an outage.
 pub fn rotate(
     catalog: &mut Catalog,
-    by: &Principal,
+    _by: &Principal,
     which: &str,
     overlap_days: u32,
 ) -> Result<Rotated, ServiceError> {
@@ -111,15 +151,8 @@ pub fn rotate(
     if !old.is_usable(now) {
         return Err(ServiceError::KeyNotUsable(old.prefix));
     }
-    let successor = NewKey {
-        name: old.name.clone(),
-        rpm: old.rpm,
-        expires: old.expires.clone(),
-        scopes: old.scopes.clone(),
-    };
-    let (new, secret) = create(catalog, by, &successor)?;
     let last_day = &crate::format_date_time(now + u64::from(overlap_days) * 86_400)[..10];
-    let old = catalog.expire_key_by(old.id, last_day)?;
+    let (old, new, secret) = catalog.rotate_key(old.id, last_day)?;
     Ok(Rotated { old, new, secret })
 }
 

@@ -31,7 +31,9 @@ pub mod vendors;
 
 pub use error::ServiceError;
 pub use handles::{CatalogHandle, Forgot, StoreHandle};
-pub use leakwatch_catalog::{Catalog, CatalogError, format_date_time, now_unix};
+pub use leakwatch_catalog::{
+    Catalog, CatalogError, format_date_time, now_unix, tenants::DEFAULT_TENANT,
+};
 pub use leakwatch_datadir::DataDir;
 pub use leakwatch_identity::OperatorKey;
 pub use principal::Principal;

@@ -32,6 +32,18 @@ pub(crate) fn verify_domain_text(
     )
 }
 
+/// The mail that asks a vendor's owner whether they want its impact reports.
+pub(crate) fn confirm_vendor_owner_text(
+    url: &str,
+    tenant: &str,
+    vendor: &str,
+    token: &str,
+) -> String {
+    format!(
+        "Hello,\n\nan API key of the organisation \"{tenant}\" at {url} named this address as the\nowner of its supplier \"{vendor}\": when a breach hits that supplier, its impact report\n(which of the organisation's data and addresses it exposes) would be mailed here.\nTo agree, open this link within two days and press the button on its page:\n\n  {url}/api/v1/vendor-owner/confirm?token={token}\n\nIf you do not know this organisation, ignore this mail: nothing is sent to you.\n\n-- \nleakwatch, {url}\n"
+    )
+}
+
 /// The impact report mailed to a vendor's owner.
 pub(crate) fn vendor_impact_text(url: &str, vendor: &str, report: &ImpactReport) -> String {
     format!(

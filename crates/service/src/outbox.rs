@@ -26,7 +26,7 @@ use crate::{
     CatalogHandle, StoreHandle,
     mail_texts::{
         alert_text, check_result_text, confirm_opt_out_text, confirm_subscription_text,
-        vendor_impact_text, verify_domain_text,
+        confirm_vendor_owner_text, vendor_impact_text, verify_domain_text,
     },
 };
 
@@ -74,12 +74,12 @@ pub fn queue_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, Se
         return Ok(0);
     }
     let now = now_unix();
-    let usable = usable_keys(catalog, now)?;
+    let mut live = TenantsLive::new(now);
     let mut queued = 0;
     for subscriber in catalog.subscribers()? {
-        // A domain registered by a key that is revoked or expired hears nothing more (issue
-        // #18, finding 4): revoking a key ends what it set up.
-        if !subscriber.is_active() || subscriber.key_id.is_some_and(|k| !usable.contains(&k)) {
+        // A domain of a tenant whose every key is revoked or expired hears nothing more
+        // (issue #18, finding 4): ending a tenant ends what it set up.
+        if !subscriber.is_active() || !live.check(catalog, subscriber.tenant.as_deref())? {
             continue;
         }
         let Some(subscription) = Subscription::open(&subscriber.sealed, key) else {
@@ -164,19 +164,32 @@ pub fn queue_impact_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<us
     if new.is_empty() {
         return Ok(0);
     }
-    let vendors = catalog.vendors()?;
+    let vendors = catalog.all_vendors()?;
     let now = now_unix();
+    let mut live = TenantsLive::new(now);
     let mut queued = 0;
     for b in &new {
-        for v in &vendors {
-            if v.matches(&b.domain, b.vendor.as_deref()).is_none() {
+        for tv in &vendors {
+            let v = &tv.vendor;
+            if v.matches(&b.domain, b.vendor.as_deref()).is_none()
+                || !live.check(catalog, Some(&tv.tenant))?
+            {
                 continue;
             }
             let Ok(owner) = leakwatch_identity::normalize_email(&v.owner) else {
                 continue;
             };
-            let dedupe = format!("impact {} {}", v.name.to_lowercase(), b.name.to_lowercase());
+            if !crate::vendors::owner_may_be_mailed(catalog, key, &tv.tenant, &v.name, &owner)? {
+                continue;
+            }
+            let dedupe = format!(
+                "impact {} {} {}",
+                tv.tenant,
+                v.name.to_lowercase(),
+                b.name.to_lowercase()
+            );
             let payload = Payload::VendorImpact {
+                tenant: tv.tenant.clone(),
                 breach: b.name.clone(),
                 vendor: v.name.clone(),
                 owner,
@@ -196,14 +209,33 @@ pub fn queue_impact_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<us
     Ok(queued)
 }
 
-/// The ids of the API keys usable at `now` (neither revoked nor expired).
-fn usable_keys(catalog: &Catalog, now: u64) -> Result<BTreeSet<i64>, ServiceError> {
-    Ok(catalog
-        .keys()?
-        .into_iter()
-        .filter(|k| k.is_usable(now))
-        .map(|k| k.id)
-        .collect())
+/// Which tenants still act ([`crate::keys::tenant_is_live`]) at one instant, each asked
+/// once.
+struct TenantsLive {
+    now: u64,
+    known: std::collections::BTreeMap<String, bool>,
+}
+
+impl TenantsLive {
+    fn new(now: u64) -> TenantsLive {
+        TenantsLive {
+            now,
+            known: Default::default(),
+        }
+    }
+
+    /// Whether `tenant` acts (a row of no tenant, an address, always does).
+    fn check(&mut self, catalog: &Catalog, tenant: Option<&str>) -> Result<bool, ServiceError> {
+        let Some(tenant) = tenant else {
+            return Ok(true);
+        };
+        if let Some(&live) = self.known.get(tenant) {
+            return Ok(live);
+        }
+        let live = crate::keys::tenant_is_live(catalog, tenant, self.now)?;
+        self.known.insert(tenant.to_owned(), live);
+        Ok(live)
+    }
 }
 
 /// Why a queued notification is given up instead of sent.
@@ -228,8 +260,8 @@ pub enum Undeliverable {
     /// The subscriber unsubscribed (or was removed) before delivery.
     #[error("the subscriber unsubscribed before delivery")]
     Unsubscribed,
-    /// The API key that registered the domain was revoked or expired before delivery.
-    #[error("the API key that registered the domain was revoked before delivery")]
+    /// Every API key of the tenant it is for was revoked or expired before delivery.
+    #[error("every API key of the tenant was revoked before delivery")]
     KeyRevoked,
     /// The breach was retired before delivery.
     #[error("the breach was retired before delivery")]
@@ -287,26 +319,27 @@ pub fn compose(
             subscriber,
             address,
         } => {
-            let row = catalog
+            catalog
                 .subscriber(subscriber)
                 .map_err(ServiceError::from)?
                 .ok_or(Undeliverable::Removed("domain registration"))?;
-            let Some(Subscription::Domain {
-                domain,
-                contact,
-                key: key_id,
-                ..
-            }) = Subscription::open(&row.sealed, key)
+            let Some((registration, requester)) =
+                crate::domains::registration_by_id(catalog, key, subscriber)?
             else {
                 return Err(Undeliverable::Sealed("registration"));
             };
-            let requester = catalog
-                .key_by_id(key_id)
-                .map_err(ServiceError::from)?
-                .map_or_else(
-                    || "an API key that has since been removed".to_owned(),
-                    |k| format!("API key \"{}\" (prefix {})", k.name, k.prefix),
-                );
+            let (domain, contact) = (registration.domain, registration.contact);
+            let requester = match (requester, registration.key) {
+                (Some(k), _) => format!(
+                    "API key \"{}\" (prefix {}) of tenant \"{}\"",
+                    k.name, k.prefix, registration.tenant
+                ),
+                (None, Some(_)) => format!(
+                    "an API key of tenant \"{}\" that has since been removed",
+                    registration.tenant
+                ),
+                (None, None) => format!("the operator, for tenant \"{}\"", registration.tenant),
+            };
             let token = Link::VerifyDomain {
                 subscriber,
                 expires: pending.created + crate::domains::VERIFY_LINK_SECS,
@@ -321,10 +354,31 @@ pub fn compose(
             }))
         }
         Payload::VendorImpact {
+            tenant,
             breach,
             vendor,
             owner,
-        } => vendor_impact(m, catalog, pending, &breach, &vendor, owner),
+        } => vendor_impact(m, catalog, pending, &tenant, &breach, &vendor, owner),
+        Payload::ConfirmVendorOwner {
+            tenant,
+            vendor,
+            owner,
+        } => {
+            let token = Link::VendorOwner {
+                tenant: tenant.clone(),
+                vendor: vendor.clone(),
+                owner: owner.clone(),
+                expires: pending.created + CONFIRM_LINK_SECS,
+            }
+            .token(key);
+            Ok(Outgoing::Mail(Email {
+                to: owner,
+                subject: format!("Confirm: leakwatch impact reports for vendor {vendor}"),
+                text: confirm_vendor_owner_text(url, &tenant, &vendor, &token),
+                id: format!("owner.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
         Payload::BreachAlert {
             subscriber,
             breach,
@@ -369,11 +423,18 @@ fn vendor_impact(
     m: &Mailroom<'_>,
     catalog: &Catalog,
     pending: &Pending,
+    tenant: &str,
     breach: &str,
     vendor: &str,
     owner: String,
 ) -> Result<Outgoing, Undeliverable> {
-    let by = crate::Principal::Leakwatch;
+    if !crate::keys::tenant_is_live(catalog, tenant, now_unix())? {
+        return Err(Undeliverable::KeyRevoked);
+    }
+    if !crate::vendors::owner_may_be_mailed(catalog, m.key, tenant, vendor, &owner)? {
+        return Err(Undeliverable::Removed("vendor's owner"));
+    }
+    let by = crate::Principal::leakwatch().acting_for(tenant)?;
     let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), &by, breach)?
         .ok_or(Undeliverable::NoVendorMatch)?;
     let v = report
@@ -408,11 +469,10 @@ fn breach_alert(
         .map_err(ServiceError::from)?
         .filter(|s| s.is_active())
         .ok_or(Undeliverable::Unsubscribed)?;
-    if let Some(k) = row.key_id {
-        let holder = catalog.key_by_id(k).map_err(ServiceError::from)?;
-        if !holder.is_some_and(|h| h.is_usable(now_unix())) {
-            return Err(Undeliverable::KeyRevoked);
-        }
+    if let Some(tenant) = &row.tenant
+        && !crate::keys::tenant_is_live(catalog, tenant, now_unix())?
+    {
+        return Err(Undeliverable::KeyRevoked);
     }
     let subscription =
         Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;

@@ -4,7 +4,10 @@
 
 use std::fmt;
 
-use leakwatch_catalog::keys::{ApiKey, Scope, Scopes};
+use leakwatch_catalog::{
+    keys::{ApiKey, Scope, Scopes},
+    tenants::DEFAULT_TENANT,
+};
 
 use crate::ServiceError;
 
@@ -20,6 +23,8 @@ pub enum Principal {
         name: String,
         /// What it may do.
         scopes: Scopes,
+        /// The tenant it acts for: the only one whose rows it sees.
+        tenant: String,
     },
     /// The operator running the CLI: the OS user.
     Operator {
@@ -27,6 +32,8 @@ pub enum Principal {
         user: String,
         /// The real user id.
         uid: u32,
+        /// The tenant it acts for (`--tenant`); none: the operator's own, `default`.
+        tenant: Option<String>,
     },
     /// Whoever followed a link the server mailed (a confirmation or an unsubscribe link):
     /// the link, sealed under the operator key, is the authority, and it names what it
@@ -37,7 +44,10 @@ pub enum Principal {
     Public,
     /// leakwatch itself: the delivery worker queueing and composing what a published breach
     /// sets off, for the subscriptions and inventories their owners set up.
-    Leakwatch,
+    Leakwatch {
+        /// The tenant whose inventory it reads now, if any.
+        tenant: Option<String>,
+    },
 }
 
 impl Principal {
@@ -48,7 +58,54 @@ impl Principal {
         Principal::Operator {
             user: user_name(uid).unwrap_or_else(|| uid.to_string()),
             uid,
+            tenant: None,
         }
+    }
+
+    /// leakwatch's delivery worker, across tenants.
+    pub fn leakwatch() -> Principal {
+        Principal::Leakwatch { tenant: None }
+    }
+
+    /// This principal acting for `tenant`: the operator (`--tenant`) and leakwatch's worker
+    /// may act for any tenant; an API key only for its own, so asking it for another is
+    /// refused, as is asking it of a link's holder or a visitor.
+    pub fn acting_for(self, tenant: &str) -> Result<Principal, ServiceError> {
+        let tenant = leakwatch_catalog::tenants::validate(tenant)?.to_owned();
+        match self {
+            Principal::Operator { user, uid, .. } => Ok(Principal::Operator {
+                user,
+                uid,
+                tenant: Some(tenant),
+            }),
+            Principal::Leakwatch { .. } => Ok(Principal::Leakwatch {
+                tenant: Some(tenant),
+            }),
+            Principal::ApiKey {
+                tenant: ref own, ..
+            } if *own == tenant => Ok(self),
+            _ => Err(ServiceError::NotYourTenant(tenant)),
+        }
+    }
+
+    /// The tenant whose rows this principal sees and changes: an API key's own, or the one
+    /// the operator or worker acts for (the operator's `default` when none was named).
+    /// A link's holder and a visitor act for no tenant.
+    pub fn tenant(&self) -> Result<&str, ServiceError> {
+        match self {
+            Principal::ApiKey { tenant, .. } => Ok(tenant),
+            Principal::Operator { tenant, .. } | Principal::Leakwatch { tenant } => {
+                Ok(tenant.as_deref().unwrap_or(DEFAULT_TENANT))
+            }
+            Principal::LinkHolder | Principal::Public => {
+                Err(ServiceError::NotYourTenant(String::new()))
+            }
+        }
+    }
+
+    /// Whether this is the operator at a shell (trusted with what it sets up).
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Principal::Operator { .. })
     }
 
     /// Whoever followed a link the server mailed.
@@ -62,6 +119,7 @@ impl Principal {
             id: key.id,
             name: key.name.clone(),
             scopes: key.scopes.clone(),
+            tenant: key.tenant.clone(),
         }
     }
 
@@ -72,7 +130,7 @@ impl Principal {
     pub fn may(&self, scope: Scope) -> bool {
         match self {
             Principal::ApiKey { scopes, .. } => scopes.allows(scope),
-            Principal::Operator { .. } | Principal::Leakwatch => true,
+            Principal::Operator { .. } | Principal::Leakwatch { .. } => true,
             Principal::LinkHolder | Principal::Public => false,
         }
     }
@@ -90,11 +148,19 @@ impl Principal {
 impl fmt::Display for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Principal::ApiKey { id, name, .. } => write!(f, "API key {id} ({name})"),
-            Principal::Operator { user, uid } => write!(f, "operator {user} (uid {uid})"),
+            Principal::ApiKey {
+                id, name, tenant, ..
+            } => write!(f, "API key {id} ({name}) of tenant {tenant}"),
+            Principal::Operator { user, uid, tenant } => {
+                write!(f, "operator {user} (uid {uid})")?;
+                match tenant {
+                    Some(t) => write!(f, " for tenant {t}"),
+                    None => Ok(()),
+                }
+            }
             Principal::LinkHolder => f.write_str("the holder of a mailed link"),
             Principal::Public => f.write_str("a visitor without a key"),
-            Principal::Leakwatch => f.write_str("leakwatch's delivery worker"),
+            Principal::Leakwatch { .. } => f.write_str("leakwatch's delivery worker"),
         }
     }
 }
@@ -131,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_operator_is_this_process_s_real_user() {
-        let Principal::Operator { user, uid } = Principal::operator() else {
+        let Principal::Operator { user, uid, .. } = Principal::operator() else {
             panic!("not an operator");
         };
         // SAFETY: getuid has no preconditions.

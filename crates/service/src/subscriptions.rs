@@ -21,7 +21,14 @@ pub fn subscribe_email(
         email: email.to_owned(),
     };
     let now = crate::now_unix();
-    Ok(catalog.put_subscriber(&s.digest(operator), &s.seal(operator), None, Some(now), now)?)
+    Ok(catalog.put_subscriber(
+        &s.digest(operator),
+        &s.seal(operator),
+        None,
+        None,
+        Some(now),
+        now,
+    )?)
 }
 
 /// A subscriber as the operator lists it.

@@ -1,9 +1,12 @@
-//! The vendor inventory (list, add or replace, import, remove) and its impact reports:
-//! which vendors a live breach hits, and how many addresses of the verified domains it holds.
+//! The vendor inventory of a tenant (list, add or replace, import, remove) and its impact
+//! reports: which vendors a live breach hits, and how many addresses of the tenant's
+//! verified domains it holds. A vendor's owner gets reports only at an address on a verified
+//! domain of the tenant, or one that confirmed a mailed link (or the operator set up): a
+//! key cannot point another organisation's counts at an address of its choosing.
 
 use leakwatch_catalog::{Catalog, keys::Scope};
 use leakwatch_identity::OperatorKey;
-use leakwatch_notify::Subscription;
+use leakwatch_notify::{Payload, Subscription};
 use leakwatch_store::Snapshot;
 
 pub use leakwatch_catalog::vendors::{CSV_HEADER, Vendor};
@@ -13,50 +16,188 @@ use crate::{
     impact::{DomainExposure, ImpactReport},
 };
 
-/// The inventory, by name.
+/// The inventory of `by`'s tenant, by name.
 pub fn list(catalog: &Catalog, by: &Principal) -> Result<Vec<Vendor>, ServiceError> {
     by.require(Scope::Vendors)?;
-    Ok(catalog.vendors()?)
+    Ok(catalog.vendors(by.tenant()?)?)
 }
 
-/// Adds a vendor, or replaces the one of the same name; returns it as stored (validated).
-pub fn put(catalog: &mut Catalog, by: &Principal, vendor: Vendor) -> Result<Vendor, ServiceError> {
+/// A vendor as stored, and whether its owner must still confirm a mailed link before
+/// impact reports go to it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The vendor, validated.
+    pub vendor: Vendor,
+    /// A confirmation link was queued to the owner: until it is followed, no report goes
+    /// there.
+    pub owner_pending: bool,
+}
+
+/// Whether an impact report may go to `owner` of a vendor of `tenant` without asking: an
+/// address on one of the tenant's verified domains.
+fn owner_on_verified_domain(
+    catalog: &Catalog,
+    operator: Option<&OperatorKey>,
+    tenant: &str,
+    owner: &str,
+) -> Result<bool, ServiceError> {
+    let (Some(operator), Ok(owner)) = (operator, leakwatch_identity::normalize_email(owner)) else {
+        return Ok(false);
+    };
+    let domain = owner.rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+    Ok(crate::domains::verified_domains(catalog, operator, tenant)?
+        .iter()
+        .any(|d| domain == *d || domain.ends_with(&format!(".{d}"))))
+}
+
+/// Stores `vendors` in `by`'s tenant (`replace`: as the whole inventory). An owner address
+/// an API key names off the tenant's verified domains gets a confirmation link (queued under
+/// the operator key) and no report until it follows it; the operator's word stands.
+fn store(
+    catalog: &mut Catalog,
+    operator: Option<&OperatorKey>,
+    by: &Principal,
+    vendors: Vec<Vendor>,
+    replace: bool,
+) -> Result<Vec<Stored>, ServiceError> {
     by.require(Scope::Vendors)?;
-    Ok(catalog.put_vendor(vendor)?)
+    let tenant = by.tenant()?.to_owned();
+    let vendors = vendors
+        .into_iter()
+        .map(Vendor::validate)
+        .collect::<Result<Vec<_>, _>>()?;
+    let trusted = by.is_operator();
+    if replace {
+        catalog.replace_vendors(&tenant, vendors.clone(), trusted)?;
+    } else {
+        for v in &vendors {
+            catalog.put_vendor(&tenant, v.clone(), trusted)?;
+        }
+    }
+    let now = crate::now_unix();
+    let stored = catalog.tenant_vendors(&tenant)?;
+    let mut out = Vec::new();
+    for v in vendors {
+        let confirmed = stored
+            .iter()
+            .any(|s| s.vendor.name.eq_ignore_ascii_case(&v.name) && s.owner_confirmed);
+        let mut owner_pending = false;
+        if !confirmed && owner_on_verified_domain(catalog, operator, &tenant, &v.owner)? {
+            catalog.confirm_vendor_owner(&tenant, &v.name, &v.owner)?;
+        } else if !confirmed
+            && let (Some(operator), Ok(owner)) =
+                (operator, leakwatch_identity::normalize_email(&v.owner))
+        {
+            let payload = Payload::ConfirmVendorOwner {
+                tenant: tenant.clone(),
+                vendor: v.name.clone(),
+                owner,
+            };
+            catalog.enqueue(None, &payload.seal(operator), now)?;
+            owner_pending = true;
+        }
+        out.push(Stored {
+            vendor: v,
+            owner_pending,
+        });
+    }
+    Ok(out)
 }
 
-/// Replaces the whole inventory; returns how many vendors it holds.
+/// Adds a vendor to `by`'s tenant, or replaces the one of the same name there; returns it
+/// as stored (validated). `operator` seals a confirmation mail to an owner that needs one.
+pub fn put(
+    catalog: &mut Catalog,
+    operator: Option<&OperatorKey>,
+    by: &Principal,
+    vendor: Vendor,
+) -> Result<Stored, ServiceError> {
+    let mut stored = store(catalog, operator, by, vec![vendor], false)?;
+    Ok(stored.remove(0))
+}
+
+/// Replaces the whole inventory of `by`'s tenant; returns how many vendors it holds.
 pub fn replace_all(
     catalog: &mut Catalog,
+    operator: Option<&OperatorKey>,
     by: &Principal,
     vendors: Vec<Vendor>,
 ) -> Result<usize, ServiceError> {
-    by.require(Scope::Vendors)?;
-    Ok(catalog.replace_vendors(vendors)?)
+    Ok(store(catalog, operator, by, vendors, true)?.len())
 }
 
-/// Removes the vendor `name`.
+/// Removes the vendor `name` of `by`'s tenant (another tenant's is not there for it).
 pub fn remove(catalog: &mut Catalog, by: &Principal, name: &str) -> Result<(), ServiceError> {
     by.require(Scope::Vendors)?;
-    if catalog.remove_vendor(name)? {
+    if catalog.remove_vendor(by.tenant()?, name)? {
         Ok(())
     } else {
         Err(ServiceError::UnknownVendor(name.to_owned()))
     }
 }
 
-/// How many addresses of each verified domain (of any key) are in `breach`.
+/// What following a vendor owner's confirmation link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OwnerConfirmation {
+    /// The owner gets the vendor's impact reports from now on.
+    Confirmed,
+    /// The vendor is gone, or has another owner now.
+    Gone,
+}
+
+/// Confirms, by its mailed link, that `owner` wants the reports of `tenant`'s `vendor`.
+pub fn confirm_owner(
+    catalog: &mut Catalog,
+    _by: &Principal,
+    tenant: &str,
+    vendor: &str,
+    owner: &str,
+) -> Result<OwnerConfirmation, ServiceError> {
+    Ok(if catalog.confirm_vendor_owner(tenant, vendor, owner)? {
+        OwnerConfirmation::Confirmed
+    } else {
+        OwnerConfirmation::Gone
+    })
+}
+
+/// Whether `tenant`'s vendor `vendor` may send its impact reports to `owner` now: the
+/// vendor still names that owner, and it was confirmed (by the operator, by its link) or is
+/// on one of the tenant's verified domains.
+pub fn owner_may_be_mailed(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    tenant: &str,
+    vendor: &str,
+    owner: &str,
+) -> Result<bool, ServiceError> {
+    let Some(v) = catalog
+        .tenant_vendors(tenant)?
+        .into_iter()
+        .find(|v| v.vendor.name.eq_ignore_ascii_case(vendor))
+    else {
+        return Ok(false);
+    };
+    let same_owner = leakwatch_identity::normalize_email(&v.vendor.owner)
+        .is_ok_and(|o| o.eq_ignore_ascii_case(owner));
+    Ok(same_owner
+        && (v.owner_confirmed || owner_on_verified_domain(catalog, Some(operator), tenant, owner)?))
+}
+
+/// How many addresses of each domain `tenant` has verified (and not unsubscribed) are in
+/// `breach`: another tenant's domains never count.
 pub fn your_domains(
     key: Option<&OperatorKey>,
     catalog: &Catalog,
     snap: &Snapshot,
+    tenant: &str,
     breach: &str,
 ) -> Result<Vec<DomainExposure>, ServiceError> {
     let Some(key) = key else {
         return Ok(Vec::new());
     };
     let mut domains: Vec<String> = catalog
-        .subscribers()?
+        .tenant_subscribers(tenant)?
         .into_iter()
         .filter(|s| s.is_active())
         .filter_map(|s| match Subscription::open(&s.sealed, key)? {
@@ -83,10 +224,10 @@ pub fn your_domains(
     Ok(out)
 }
 
-/// The impact report of the live breach `name`, if a vendor matches it: over the served
-/// store and catalogue, the catalogue connection to read the inventory and
-/// subscribers from, and the operator key that opens the verified domains (none: no domain
-/// counts).
+/// The impact report of the live breach `name` for `by`'s tenant, if a vendor of its
+/// inventory matches it: over the served store and catalogue, the catalogue connection to
+/// read the inventory and subscribers from, and the operator key that opens the verified
+/// domains (none: no domain counts).
 pub fn report(
     store: &StoreHandle,
     breaches: &CatalogHandle,
@@ -95,7 +236,8 @@ pub fn report(
     by: &Principal,
     name: &str,
 ) -> Result<Option<ImpactReport>, ServiceError> {
-    by.require(leakwatch_catalog::keys::Scope::Vendors)?;
+    by.require(Scope::Vendors)?;
+    let tenant = by.tenant()?;
     let all = breaches.breaches();
     let Some(breach) = all
         .iter()
@@ -103,7 +245,7 @@ pub fn report(
     else {
         return Ok(None);
     };
-    let vendors = catalog.vendors()?;
+    let vendors = catalog.vendors(tenant)?;
     if !vendors.iter().any(|v| {
         v.matches(&breach.domain, breach.vendor.as_deref())
             .is_some()
@@ -111,6 +253,6 @@ pub fn report(
         return Ok(None);
     }
     let snap = store.snapshot();
-    let domains = your_domains(key, catalog, &snap, &breach.name)?;
+    let domains = your_domains(key, catalog, &snap, tenant, &breach.name)?;
     Ok(crate::impact::impact(breach, &vendors, domains))
 }

@@ -19,14 +19,17 @@ pub fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<(
     )?;
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
     use leakwatch_service::{ServiceError, domain_search::DomainSearchError};
-    let found =
-        match leakwatch_service::domain_search::search(&snap, &key, &Principal::operator(), domain)
-        {
-            Err(ServiceError::DomainSearch(e @ DomainSearchError::WrongKey { .. })) => {
-                anyhow::bail!("{e}: rotate with `leakwatch operator-key rotate`")
-            }
-            other => other?,
-        };
+    let found = match leakwatch_service::domain_search::search_as_operator(
+        &snap,
+        &key,
+        &Principal::operator(),
+        domain,
+    ) {
+        Err(ServiceError::DomainSearch(e @ DomainSearchError::WrongKey { .. })) => {
+            anyhow::bail!("{e}: rotate with `leakwatch operator-key rotate`")
+        }
+        other => other?,
+    };
     let retired: std::collections::HashSet<String> = catalog(data)?
         .all()?
         .into_iter()

@@ -20,18 +20,27 @@ pub fn domain_cmd(cmd: DomainCmd) -> Result<()> {
     let by = Principal::operator();
     match cmd {
         DomainCmd::Search { data, domain, key } => check_domain(&data.data, &domain, &key),
-        DomainCmd::List { data, key } => {
+        DomainCmd::List { data, tenant, key } => {
             let operator = need_key(&key)?;
             let catalog = catalog(&data.data)?;
             let keys = keys::list(&catalog, &by)?;
-            println!("key\tdomain\tcontact\tverified");
+            println!("tenant\tkey\tdomain\tcontact\tverified");
             for r in domains::registrations(&catalog, &operator)? {
-                let prefix = keys
-                    .iter()
-                    .find(|(k, _)| k.id == r.key)
-                    .map_or("(removed)", |(k, _)| k.prefix.as_str());
+                if tenant.as_ref().is_some_and(|t| *t != r.tenant) {
+                    continue;
+                }
+                let prefix = match r.key {
+                    None => "(operator)",
+                    Some(id) => keys
+                        .iter()
+                        .find(|(k, _)| k.id == id)
+                        .map_or("(removed)", |(k, _)| k.prefix.as_str()),
+                };
                 let verified = r.verified.map_or("no".to_owned(), format_date_time);
-                println!("{prefix}\t{}\t{}\t{verified}", r.domain, r.contact);
+                println!(
+                    "{}\t{prefix}\t{}\t{}\t{verified}",
+                    r.tenant, r.domain, r.contact
+                );
             }
             Ok(())
         }
@@ -39,6 +48,7 @@ pub fn domain_cmd(cmd: DomainCmd) -> Result<()> {
             data,
             domain,
             api_key,
+            tenant,
             contact,
             dns_resolver,
             trust,
@@ -48,12 +58,25 @@ pub fn domain_cmd(cmd: DomainCmd) -> Result<()> {
             let domain = leakwatch_identity::normalize_domain(&domain)
                 .map_err(|e| anyhow::anyhow!("not a domain: {e}"))?;
             let mut catalog = catalog(&data.data)?;
-            let holder = match keys::find(&catalog, &api_key) {
+            let holder = match api_key.map(|k| keys::find(&catalog, &k)).transpose() {
                 Err(ServiceError::UnknownKey(k)) => {
                     anyhow::bail!("no API key {k} (see `leakwatch keys list`)")
                 }
                 other => other?,
             };
+            let tenant = match (&holder, tenant) {
+                (Some(k), Some(t)) if k.tenant != t => anyhow::bail!(
+                    "API key {} belongs to tenant {}, not {t}",
+                    k.prefix,
+                    k.tenant
+                ),
+                (Some(k), _) => k.tenant.clone(),
+                (None, Some(t)) => t,
+                (None, None) => {
+                    anyhow::bail!("name the tenant with --tenant or an API key with --key")
+                }
+            };
+            let by = keys::act_for(&catalog, by, &tenant)?;
             let contact = contact
                 .map(|c| {
                     leakwatch_identity::normalize_email(&c)
@@ -61,7 +84,7 @@ pub fn domain_cmd(cmd: DomainCmd) -> Result<()> {
                 })
                 .transpose()?;
             let register = Register {
-                key: holder.id,
+                key: holder.as_ref().map(|k| k.id),
                 domain: domain.clone(),
                 contact,
                 webhook: None,
@@ -82,7 +105,7 @@ pub fn domain_cmd(cmd: DomainCmd) -> Result<()> {
                 }
             }
             domains::mark_verified(&mut catalog, &by, registration.id)?;
-            println!("{domain} verified for API key {}", holder.prefix);
+            println!("{domain} verified for tenant {tenant}");
             Ok(())
         }
     }

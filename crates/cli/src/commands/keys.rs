@@ -18,8 +18,21 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             rpm,
             max_rpm,
             expires,
+            valid_days,
             scope,
+            tenant,
         } => {
+            // Every key ends unless the operator writes out that it does not.
+            let expires = match expires.as_deref() {
+                Some("never") => None,
+                Some(day) => Some(day.to_owned()),
+                None => Some(
+                    leakwatch_service::format_date_time(
+                        leakwatch_service::now_unix() + u64::from(valid_days) * 86_400,
+                    )[..10]
+                        .to_owned(),
+                ),
+            };
             anyhow::ensure!(
                 rpm <= max_rpm,
                 "--rpm {rpm} is above the ceiling of {max_rpm} requests per minute (setting [keys] max_rpm, or --max-rpm, raises it)"
@@ -29,14 +42,16 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 rpm,
                 expires,
                 scopes: scope,
+                tenant,
             };
             let (key, secret) = keys::create(&mut catalog(&data.data)?, &by, &new)?;
             println!("{secret}");
             eprintln!(
-                "created key {} (prefix {}) for {:?}, scopes {}, {} requests per minute{}; it is shown only now",
+                "created key {} (prefix {}) for {:?} in tenant {}, scopes {}, {} requests per minute{}; it is shown only now",
                 key.id,
                 key.prefix,
                 key.name,
+                key.tenant,
                 key.scopes,
                 key.rpm,
                 key.expires
@@ -44,13 +59,16 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                     .unwrap_or_default()
             );
         }
-        KeysCmd::List { data } => {
+        KeysCmd::List { data, tenant } => {
             println!(
-                "{:>4}  {:<8} {:<24} {:>6}  {:<20}  {:<28}  STATE",
-                "ID", "PREFIX", "NAME", "RPM", "CREATED", "SCOPES"
+                "{:>4}  {:<8} {:<24} {:<16} {:>6}  {:<20}  {:<28}  {:<10}  STATE",
+                "ID", "PREFIX", "NAME", "TENANT", "RPM", "CREATED", "SCOPES", "LAST USED"
             );
             let mut migrated = 0;
             for (k, state) in keys::list(&catalog(&data.data)?, &by)? {
+                if tenant.as_ref().is_some_and(|t| *t != k.tenant) {
+                    continue;
+                }
                 // A key from before scopes may do everything: marked, so it gets narrowed.
                 let scopes = if k.scopes_migrated {
                     migrated += 1;
@@ -59,8 +77,14 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                     k.scopes.to_string()
                 };
                 println!(
-                    "{:>4}  {:<8} {:<24} {:>6}  {:<20}  {scopes:<28}  {state}",
-                    k.id, k.prefix, k.name, k.rpm, k.created
+                    "{:>4}  {:<8} {:<24} {:<16} {:>6}  {:<20}  {scopes:<28}  {:<10}  {state}",
+                    k.id,
+                    k.prefix,
+                    k.name,
+                    k.tenant,
+                    k.rpm,
+                    k.created,
+                    k.last_used.as_deref().unwrap_or("never")
                 );
             }
             if migrated > 0 {
@@ -87,9 +111,22 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 r.old.expires.as_deref().unwrap_or("its expiry"),
             );
         }
-        KeysCmd::Revoke { data, key } => {
-            let k = keys::revoke(&mut catalog(&data.data)?, &by, &key)?;
-            println!("revoked key {} (prefix {}) of {:?}", k.id, k.prefix, k.name);
+        KeysCmd::Revoke { data, key, tenant } => {
+            let mut catalog = catalog(&data.data)?;
+            let revoked = match (key, tenant) {
+                (Some(key), _) => vec![keys::revoke(&mut catalog, &by, &key)?],
+                (None, Some(tenant)) => keys::revoke_tenant(&mut catalog, &by, &tenant)?,
+                (None, None) => anyhow::bail!("name a key, or a tenant with --tenant"),
+            };
+            for k in &revoked {
+                println!(
+                    "revoked key {} (prefix {}) of {:?} in tenant {}",
+                    k.id, k.prefix, k.name, k.tenant
+                );
+            }
+            if revoked.is_empty() {
+                println!("every key of that tenant was revoked already");
+            }
         }
     }
     Ok(())

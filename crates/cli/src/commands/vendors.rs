@@ -5,19 +5,28 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use leakwatch_service::{
-    CatalogHandle, Principal, StoreHandle,
+    CatalogHandle, Principal, StoreHandle, keys,
     vendors::{self, CSV_HEADER, Vendor},
 };
 
 use super::catalog;
 use crate::flags::*;
 
+/// The operator acting for `--tenant`, which must exist.
+fn acting_for(data: &DataArg, tenant: &TenantArg) -> Result<Principal> {
+    Ok(keys::act_for(
+        &catalog(&data.data)?,
+        Principal::operator(),
+        &tenant.tenant,
+    )?)
+}
+
 pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
-    let by = Principal::operator();
     let mut out = std::io::stdout().lock();
     match cmd {
         VendorsCmd::Add {
             data,
+            tenant,
             name,
             domains,
             data_classes,
@@ -33,10 +42,12 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
                 owner,
                 notes,
             };
-            let v = vendors::put(&mut catalog(&data.data)?, &by, vendor)?;
-            writeln!(out, "vendor {} stored", v.name)?;
+            let by = acting_for(&data, &tenant)?;
+            let v = vendors::put(&mut catalog(&data.data)?, None, &by, vendor)?;
+            writeln!(out, "vendor {} stored", v.vendor.name)?;
         }
-        VendorsCmd::Import { data, file } => {
+        VendorsCmd::Import { data, tenant, file } => {
+            let by = acting_for(&data, &tenant)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let is_json = file
@@ -59,10 +70,15 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
                 }
                 v
             };
-            let n = vendors::replace_all(&mut catalog(&data.data)?, &by, inventory)?;
+            let n = vendors::replace_all(&mut catalog(&data.data)?, None, &by, inventory)?;
             writeln!(out, "{n} vendors imported (the inventory was replaced)")?;
         }
-        VendorsCmd::Export { data, format } => {
+        VendorsCmd::Export {
+            data,
+            tenant,
+            format,
+        } => {
+            let by = acting_for(&data, &tenant)?;
             let inventory = vendors::list(&catalog(&data.data)?, &by)?;
             match format {
                 VendorFormat::Json => {
@@ -79,7 +95,8 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
                 }
             }
         }
-        VendorsCmd::List { data } => {
+        VendorsCmd::List { data, tenant } => {
+            let by = acting_for(&data, &tenant)?;
             writeln!(out, "name\tcriticality\tdomains\tdata classes\towner")?;
             for v in vendors::list(&catalog(&data.data)?, &by)? {
                 writeln!(
@@ -93,16 +110,19 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
                 )?;
             }
         }
-        VendorsCmd::Remove { data, name } => {
+        VendorsCmd::Remove { data, tenant, name } => {
+            let by = acting_for(&data, &tenant)?;
             vendors::remove(&mut catalog(&data.data)?, &by, &name)?;
             writeln!(out, "vendor {name} removed")?;
         }
         VendorsCmd::Impact {
             data,
+            tenant,
             breach,
             format,
             key,
         } => {
+            let by = acting_for(&data, &tenant)?;
             let store = StoreHandle::open_in(&data.dir())?;
             let handle = CatalogHandle::new(catalog(&data.data)?)?;
             let operator_key = key.load()?;

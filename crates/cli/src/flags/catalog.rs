@@ -170,19 +170,30 @@ pub enum KeysCmd {
         /// The operator's ceiling for --rpm (setting `[keys] max_rpm`).
         #[arg(long, env = "LEAKWATCH_MAX_RPM", default_value_t = 10_000)]
         max_rpm: u32,
-        /// Last valid day, YYYY-MM-DD.
-        #[arg(long)]
+        /// Last valid day, YYYY-MM-DD, or `never` (default: --valid-days from today).
+        #[arg(long, value_name = "YYYY-MM-DD|never")]
         expires: Option<String>,
+        /// Days a key works when --expires is not given (setting `[keys] valid_days`).
+        #[arg(long, env = "LEAKWATCH_KEY_VALID_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..))]
+        valid_days: u32,
         /// What the key may do, comma-separated: account, account-range, domain, domain-bulk,
         /// vendors, lookalike, stealerlogs, pastes, credentials, dashboard; or `all` (every
         /// scope, present and future).
         #[arg(long, value_name = "SCOPE[,SCOPE…]", value_parser = parse_scopes)]
         scope: Scopes,
+        /// The tenant the key acts for (it sees only that tenant's domains, webhooks and
+        /// vendors); a tenant is made by its first key. Default: a tenant of its own.
+        #[arg(long)]
+        tenant: Option<String>,
     },
-    /// List keys (never the keys themselves: id, prefix, name, allowance, scopes, state).
+    /// List keys (never the keys themselves: id, prefix, name, tenant, allowance, scopes,
+    /// the last day each was used, state).
     List {
         #[command(flatten)]
         data: DataArg,
+        /// Only this tenant's keys.
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Issue a successor of a key (same name, rpm, scopes and expiry; printed once) and let
     /// the old one work until the overlap ends.
@@ -195,12 +206,17 @@ pub enum KeysCmd {
         #[arg(long, default_value_t = 7)]
         overlap_days: u32,
     },
-    /// Revoke a key by id or prefix; the server refuses it within a second.
+    /// Revoke a key by id or prefix, or every key of a tenant (--tenant: the tenant ends,
+    /// its domains get no more alerts); the server refuses them within a second.
     Revoke {
         #[command(flatten)]
         data: DataArg,
         /// Id or 6-digit prefix.
-        key: String,
+        #[arg(required_unless_present = "tenant", conflicts_with = "tenant")]
+        key: Option<String>,
+        /// Revoke every key of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -260,16 +276,19 @@ pub enum SubscribeCmd {
 
 #[derive(Subcommand)]
 pub enum DomainCmd {
-    /// Registers DOMAIN for an API key (with --contact) and verifies it: by its DNS TXT
+    /// Registers DOMAIN for a tenant (with --contact) and verifies it: by its DNS TXT
     /// record, or by the operator's word (--trust). Prints the TXT record to publish.
     Verify {
         #[command(flatten)]
         data: DataArg,
         /// The domain (IDN or punycode).
         domain: String,
-        /// The API key (its 6-digit prefix or id) that may then search the domain.
-        #[arg(long = "key")]
-        api_key: String,
+        /// An API key (its 6-digit prefix or id) whose tenant may then search the domain.
+        #[arg(long = "key", required_unless_present = "tenant")]
+        api_key: Option<String>,
+        /// The tenant that may then search the domain (instead of --key).
+        #[arg(long)]
+        tenant: Option<String>,
         /// Where alerts for the domain go (needed the first time).
         #[arg(long)]
         contact: Option<String>,
@@ -282,10 +301,13 @@ pub enum DomainCmd {
         #[command(flatten)]
         key: OperatorKeyArg,
     },
-    /// Every registered domain: API key, domain, contact, verified or not.
+    /// Every registered domain: tenant, API key, domain, contact, verified or not.
     List {
         #[command(flatten)]
         data: DataArg,
+        /// Only this tenant's domains.
+        #[arg(long)]
+        tenant: Option<String>,
         #[command(flatten)]
         key: OperatorKeyArg,
     },

@@ -21,6 +21,14 @@ impl DataArg {
     }
 }
 
+/// `--tenant`: the tenant whose rows an operator command reads and changes.
+#[derive(clap::Args, Clone)]
+pub struct TenantArg {
+    /// The tenant to act for (a key's tenant; `default` is the operator's own).
+    #[arg(long, default_value = leakwatch_service::DEFAULT_TENANT)]
+    pub tenant: String,
+}
+
 /// Mail delivery for the private check and alerts.
 #[derive(clap::Args, Clone)]
 pub struct MailArgs {

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::{
-    DataArg, DumpFormatArg, GenFormatArg, ImpactFormat, OperatorKeyArg, SeparatorArg, VendorFormat,
-    parse_count,
+    DataArg, DumpFormatArg, GenFormatArg, ImpactFormat, OperatorKeyArg, SeparatorArg, TenantArg,
+    VendorFormat, parse_count,
 };
 
 #[derive(Subcommand)]
@@ -51,6 +51,8 @@ pub enum VendorsCmd {
     Add {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        tenant: TenantArg,
         /// The vendor's name.
         name: String,
         /// Its domains (comma-separated or repeated).
@@ -74,6 +76,8 @@ pub enum VendorsCmd {
     Import {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        tenant: TenantArg,
         /// The file (.csv or .json).
         file: PathBuf,
     },
@@ -81,6 +85,8 @@ pub enum VendorsCmd {
     Export {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        tenant: TenantArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t = VendorFormat::Csv)]
         format: VendorFormat,
@@ -89,11 +95,15 @@ pub enum VendorsCmd {
     List {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        tenant: TenantArg,
     },
     /// Removes a vendor.
     Remove {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        tenant: TenantArg,
         /// The vendor's name.
         name: String,
     },
@@ -102,6 +112,8 @@ pub enum VendorsCmd {
     Impact {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        tenant: TenantArg,
         /// The breach's Name; all matching breaches when omitted.
         breach: Option<String>,
         /// Text, JSON, or a printable HTML page.

@@ -260,7 +260,7 @@ fn setup() -> Setup {
         "expected": {
             "SubscriptionName": "Compat Client",
             "Description": format!("leakwatch API key {}…, 100000 requests per minute", &api_key[..6]),
-            "SubscribedUntil": "9999-12-31T23:59:59Z",
+            "SubscribedUntil": format!("{}T23:59:59Z", crate::keys::day_in(365)),
             "Rpm": 100000,
             "DomainSearchMaxBreachedAccounts": 2147483647,
             "IncludesStealerLogs": true,

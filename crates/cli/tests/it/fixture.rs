@@ -210,7 +210,7 @@ fn a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held() {
     );
 
     let migrated = list(&["migrate"]);
-    assert!(migrated.contains("schema version 2 → 4"), "{migrated}");
+    assert!(migrated.contains("schema version 2 → 5"), "{migrated}");
     for (args, file) in [
         (&["breach", "list"][..], "breach-list.txt"),
         (&["vendors", "export"][..], "vendors-export.csv"),
@@ -218,19 +218,28 @@ fn a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held() {
         let want = std::fs::read_to_string(fixture.join(file)).unwrap();
         assert_eq!(list(args), want, "{args:?}");
     }
-    // `keys list` gained a SCOPES column (schema version 4) after CREATED, at column 70: the
-    // rest of each line is the old binary's, and keys from before scopes may do everything
-    // they could, marked `all*`.
+    // `keys list` gained a TENANT column (schema version 5) after NAME, at column 40, and
+    // SCOPES (version 4) and LAST USED (version 5) columns after CREATED: the rest of each
+    // line is the old binary's; keys from before tenants are in `default`, keys from before
+    // scopes may do everything they could, marked `all*`, and their last use is unknown.
     let want = std::fs::read_to_string(fixture.join("keys-list.txt")).unwrap();
     let got = list(&["keys", "list"]);
     assert_eq!(got.lines().count(), want.lines().count(), "{got}");
     for (i, (got, want)) in got.lines().zip(want.lines()).enumerate() {
-        let (before, rest) = got.split_at(70);
-        let (scopes, after) = rest.split_at(30);
-        assert_eq!(format!("{before}{after}"), want, "line {i}");
+        let (before, rest) = got.split_at(40);
+        let (tenant, rest) = rest.split_at(17);
+        let (middle, rest) = rest.split_at(30);
+        let (scopes, rest) = rest.split_at(30);
+        let (last_used, after) = rest.split_at(12);
+        assert_eq!(format!("{before}{middle}{after}"), want, "line {i}");
+        let want_new = if i == 0 {
+            ("TENANT", "SCOPES", "LAST USED")
+        } else {
+            ("default", "all*", "never")
+        };
         assert_eq!(
-            scopes.trim(),
-            if i == 0 { "SCOPES" } else { "all*" },
+            (tenant.trim(), scopes.trim(), last_used.trim()),
+            want_new,
             "line {i}"
         );
     }

@@ -20,6 +20,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(async every_keyed_route_declares_one_scope_and_keys_without_it_get_403),
         test!(keys_need_scopes_and_stay_under_the_rpm_ceiling),
         test!(async a_rotated_key_has_a_successor_with_its_scopes_and_works_until_the_overlap_ends),
+        test!(keys_expire_by_default_and_list_the_day_they_were_last_used),
     ]
 }
 
@@ -32,26 +33,44 @@ pub fn create_key(data: &str, name: &str, rpm: &str) -> String {
 /// Creates a key with these scopes (`--scope`) and returns the secret it printed. Tests set
 /// their own rpm ceiling, as bench/ does.
 pub fn create_scoped_key(data: &str, name: &str, rpm: &str, scopes: &str) -> String {
-    let out = leakwatch(
-        &[
-            "keys",
-            "create",
-            "--data",
-            data,
-            "--name",
-            name,
-            "--rpm",
-            rpm,
-            "--max-rpm",
-            "4000000000",
-            "--scope",
-            scopes,
-        ],
-        None,
-    );
+    create_key_with(data, name, rpm, scopes, &[])
+}
+
+/// Creates a key that may do everything in `tenant` (`--tenant`) and returns its secret.
+pub fn create_tenant_key(data: &str, name: &str, tenant: &str) -> String {
+    create_key_with(data, name, "100000", "all", &["--tenant", tenant])
+}
+
+pub fn create_key_with(data: &str, name: &str, rpm: &str, scopes: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "keys",
+        "create",
+        "--data",
+        data,
+        "--name",
+        name,
+        "--rpm",
+        rpm,
+        "--max-rpm",
+        "4000000000",
+        "--scope",
+        scopes,
+    ];
+    args.extend_from_slice(extra);
+    let out = leakwatch(&args, None);
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(secret.len(), 32, "{secret}");
     secret
+}
+
+/// The UTC day `days` from today, `YYYY-MM-DD`, by coreutils' `date` (an independent
+/// calendar).
+pub fn day_in(days: u32) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("+{days} days"), "+%F"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 async fn status(state: &Arc<AppState>, key: Option<&str>) -> (u16, axum::http::HeaderMap, String) {
@@ -85,7 +104,8 @@ async fn keys_authorise_rate_limit_and_revoke() {
     let s: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(s["SubscriptionName"], "Fast Client");
     assert_eq!(s["Rpm"], 600);
-    assert_eq!(s["SubscribedUntil"], "9999-12-31T23:59:59Z");
+    // A key made without --expires ends after the default 365 days.
+    assert_eq!(s["SubscribedUntil"], format!("{}T23:59:59Z", day_in(365)));
     assert_eq!(s["IncludesStealerLogs"], true);
 
     for key in [
@@ -393,7 +413,10 @@ async fn a_rotated_key_has_a_successor_with_its_scopes_and_works_until_the_overl
     for l in [&old_line, &new_line] {
         assert!(l.contains(" soc ") && l.contains("domain,vendors"), "{l}");
     }
-    assert!(new_line.ends_with("active"), "{new_line}");
+    assert!(
+        new_line.ends_with(&format!("active until {}", day_in(365))),
+        "the successor keeps the key's own expiry: {new_line}"
+    );
     // Both work during the overlap, with the same scopes.
     let state = app_state(&data);
     for key in [&old, &new] {
@@ -408,4 +431,52 @@ async fn a_rotated_key_has_a_successor_with_its_scopes_and_works_until_the_overl
     let refused = try_leakwatch(&["keys", "rotate", "--data", d, &new[..6]], None);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("revoked or expired"));
+}
+
+fn keys_expire_by_default_and_list_the_day_they_were_last_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let create = |name: &str, extra: &[&str]| create_key_with(d, name, "100", "account", extra);
+    let default = create("default", &[]);
+    let month = create("month", &["--valid-days", "30"]);
+    let never = create("never", &["--expires", "never"]);
+    let dated = create("dated", &["--expires", "2031-02-03"]);
+    let list =
+        || String::from_utf8(leakwatch(&["keys", "list", "--data", d], None).stdout).unwrap();
+    let line = |list: &str, key: &str| {
+        list.lines()
+            .find(|l| l.contains(&key[..6]))
+            .unwrap_or_else(|| panic!("{key} not listed: {list}"))
+            .to_owned()
+    };
+    let listed = list();
+    assert!(
+        listed.lines().next().unwrap().contains("LAST USED"),
+        "{listed}"
+    );
+    for (key, state) in [
+        (&default, format!("active until {}", day_in(365))),
+        (&month, format!("active until {}", day_in(30))),
+        (&never, "active".to_owned()),
+        (&dated, "active until 2031-02-03".to_owned()),
+    ] {
+        let l = line(&listed, key);
+        assert!(l.ends_with(&format!("never       {state}")), "{l}");
+    }
+    // A request with a key records the day; the others stay unused.
+    let server = Server::start(&data);
+    let (status, _, _) = http_get(
+        &server.addr,
+        "/api/v3/subscription/status",
+        &[("hibp-api-key", month.as_str()), ("User-Agent", "tests")],
+    );
+    assert_eq!(status, 200);
+    let today = day_in(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !line(&list(), &month).contains(&format!("  {today}  ")) {
+        assert!(std::time::Instant::now() < deadline, "{}", list());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(line(&list(), &default).contains("  never  "));
 }

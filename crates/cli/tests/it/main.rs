@@ -31,6 +31,7 @@ mod packaging;
 mod ranges;
 mod security;
 mod settings;
+mod tenants;
 mod vendors;
 mod web;
 
@@ -56,6 +57,7 @@ fn main() {
         ranges::tests,
         security::tests,
         settings::tests,
+        tenants::tests,
         vendors::tests,
         web::tests,
     ]);

@@ -27,8 +27,16 @@ Mailer,mailer.example,Email addresses,2,it@acme.example,newsletters
 Unrelated,other.example,Names,1,,
 ";
 
+/// The tenant whose inventory these tests keep (the key they create belongs to it).
+const TENANT: &str = "acme";
+
+/// The operator CLI; `vendors` commands act for [`TENANT`].
 fn cli(data: &std::path::Path, args: &[&str]) -> String {
-    operator_cli(data, args)
+    let mut args = args.to_vec();
+    if args[0] == "vendors" {
+        args.extend(["--tenant", TENANT]);
+    }
+    operator_cli(data, &args)
 }
 
 /// The analytics vendor's breach: the classes it held.
@@ -46,6 +54,7 @@ const TRACKLY_CLASSES: [&str; 5] = [
 fn breached_inventory(tmp: &std::path::Path, newsblast: bool) -> (std::path::PathBuf, String) {
     let data = tmp.join("data");
     let d = data.to_str().unwrap();
+    let key = crate::keys::create_tenant_key(d, "acme", TENANT);
     let inventory = write(&tmp.join("vendors.csv"), INVENTORY.as_bytes());
     cli(&data, &["vendors", "import", inventory.to_str().unwrap()]);
     // The analytics vendor is breached; three addresses of our verified domain are in it.
@@ -73,7 +82,6 @@ fn breached_inventory(tmp: &std::path::Path, newsblast: bool) -> (std::path::Pat
     // The domain is verified after the breach was added (AddedDate has whole seconds), so
     // its contact gets no alert for it: it was there before they subscribed.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let key = crate::keys::create_key(d, "acme", "100");
     cli(
         &data,
         &[
@@ -107,6 +115,7 @@ fn breached_inventory(tmp: &std::path::Path, newsblast: bool) -> (std::path::Pat
 fn the_inventory_exported_and_imported_again_is_the_same() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
+    crate::keys::create_tenant_key(data.to_str().unwrap(), "acme", TENANT);
     let inventory = write(&tmp.path().join("vendors.csv"), INVENTORY.as_bytes());
     cli(&data, &["vendors", "import", inventory.to_str().unwrap()]);
     // Export and import again: the same inventory.
