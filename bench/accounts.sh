@@ -35,7 +35,8 @@ trap cleanup EXIT
 machine_line
 
 # --- data: one generated dump, loaded into one breach ---------------------------------
-export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate)
+# The key in the environment: the documented test setting (a deployment uses a key file).
+export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate) LEAKWATCH_INSECURE_OPERATOR_KEY_ENV=1
 "$bin" gen dump --format combo --count "$lines" --seed 1 --malformed 5 --out "$work/dump.txt"
 dump_bytes=$(stat -c %s "$work/dump.txt")
 "$bin" breach add --name BenchDump --breach-date 2026-01-01 --domain bench.example >/dev/null

@@ -24,7 +24,8 @@ cleanup() {
 trap cleanup EXIT
 machine_line
 
-export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate)
+# The key in the environment: the documented test setting (a deployment uses a key file).
+export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate) LEAKWATCH_INSECURE_OPERATOR_KEY_ENV=1
 "$bin" gen dump --format combo --count 100000 --seed 3 --out "$work/dump.txt"
 "$bin" breach add --name Benchbank --breach-date 2024-01-01 >/dev/null
 "$bin" ingest -q --breach Benchbank "$work/dump.txt" >/dev/null

@@ -32,7 +32,8 @@ trap cleanup EXIT
 machine_line
 
 # --- data: 2M password hashes, a 200k-line dump in one breach, 30 more breaches ---------
-export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate)
+# The key in the environment: the documented test setting (a deployment uses a key file).
+export LEAKWATCH_DATA=$work/data LEAKWATCH_OPERATOR_KEY=$("$bin" operator-key generate) LEAKWATCH_INSECURE_OPERATOR_KEY_ENV=1
 "$bin" gen passwords --count 2000000 --seed 11 --out "$work/hashes.txt"
 "$bin" ingest -q "$work/hashes.txt" >/dev/null
 "$bin" gen dump --format combo --count 200000 --seed 12 --malformed 0 --out "$work/dump.txt"

@@ -80,6 +80,7 @@ fn fixture() -> &'static Fixture {
                 None,
                 &leakwatch_catalog::keys::Scopes::All,
                 None,
+                &leakwatch_catalog::keys::Quotas::none(),
             )
             .unwrap();
 

@@ -39,7 +39,7 @@ use crate::{
 
 fn operator_key(state: &AppState) -> Result<&OperatorKey, ApiError> {
     state.operator_key.as_ref().ok_or(ApiError::Unavailable(
-        "Domains need the operator key: set LEAKWATCH_OPERATOR_KEY when serving",
+        "Domains need the operator key: pass --operator-key-file when serving",
     ))
 }
 
@@ -140,24 +140,27 @@ pub(crate) async fn register(
     let domain = normalize(&body.domain)?;
     let contact = leakwatch_identity::normalize_email(&body.contact)
         .map_err(|_| ApiError::BadRequest("The contact is not a valid e-mail address"))?;
-    if let Some(hook) = &body.webhook {
-        let scheme_ok = hook.url.starts_with("https://") || hook.url.starts_with("http://");
-        if !scheme_ok || hook.url.len() > 2048 {
-            return Err(ApiError::BadRequest(
-                "The webhook URL must be an http or https URL",
-            ));
+    // The egress guard looks the webhook's host up (blocking, up to seconds): before the
+    // catalogue is held.
+    let webhook = match body.webhook {
+        None => None,
+        Some(hook) => {
+            let policy = state.egress();
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    leakwatch_service::egress::check_webhook(&policy, hook)
+                })
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(leakwatch_service::ServiceError::from)?,
+            )
         }
-        if hook.secret.len() < 16 {
-            return Err(ApiError::BadRequest(
-                "The webhook secret must be at least 16 characters",
-            ));
-        }
-    }
+    };
     let register = Register {
         key: Some(key.id),
         domain: domain.clone(),
         contact: Some(contact),
-        webhook: Some(body.webhook),
+        webhook: Some(webhook),
     };
     let row = on_catalog(&state, move |c, op| domains::register(c, op, &by, register)).await?;
     let verified = row.verified.is_some();

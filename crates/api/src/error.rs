@@ -15,12 +15,24 @@ use axum::{
 pub enum ApiError {
     /// 400 with the reason.
     BadRequest(&'static str),
+    /// 400 with a reason made for this request (naming what the client sent, never a
+    /// stored value).
+    Refused(String),
     /// 401: no valid `hibp-api-key`.
     Unauthorized,
     /// 403 with the reason.
     Forbidden(&'static str),
     /// 429: the key's rate is used up; retry after this many seconds.
     RateLimited(u64),
+    /// 429: the key's daily quota in a scope is used up until midnight UTC.
+    QuotaUsedUp {
+        /// The scope.
+        scope: leakwatch_service::keys::Scope,
+        /// Its quota.
+        limit: u64,
+        /// Seconds until midnight UTC.
+        retry_after: u64,
+    },
     /// 404.
     NotFound,
     /// 409 with the reason: the request is well-formed but the state it needs is not there.
@@ -59,7 +71,41 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
+            ApiError::QuotaUsedUp {
+                scope,
+                limit,
+                retry_after,
+            } => {
+                let body = format!(
+                    "{{\"statusCode\":429,\"message\":\"The daily quota of {limit} requests in scope {scope} is used up. Try again in {retry_after} seconds.\"}}"
+                );
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [
+                        (
+                            header::CONTENT_TYPE,
+                            "application/json; charset=utf-8".to_owned(),
+                        ),
+                        (header::RETRY_AFTER, retry_after.to_string()),
+                    ],
+                    body,
+                )
+                    .into_response();
+            }
             ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
+            ApiError::Refused(reason) => {
+                let mut chars = reason.chars();
+                let reason: String = chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default();
+                return (
+                    StatusCode::BAD_REQUEST,
+                    [(header::CONTENT_TYPE, "text/plain")],
+                    reason,
+                )
+                    .into_response();
+            }
             ApiError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
             ApiError::Conflict(reason) => (StatusCode::CONFLICT, reason),
@@ -94,6 +140,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::DomainNotVerified(_) => ApiError::Forbidden(
                 "The domain is not verified for this API key's tenant: verify it first (POST /api/v1/domains)",
             ),
+            ServiceError::Egress(leakwatch_service::egress::EgressError::Dns(_)) => {
+                ApiError::Unavailable("The DNS resolver did not answer; try again later")
+            }
+            ServiceError::Egress(e) => ApiError::Refused(e.to_string()),
             ServiceError::Dns(_) => {
                 ApiError::Unavailable("The DNS resolver did not answer; try again later")
             }

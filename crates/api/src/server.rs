@@ -51,7 +51,7 @@ pub async fn serve(
     let stop_outbox = Arc::new(AtomicBool::new(false));
     let outbox = crate::outbox::start_worker(state.clone(), stop_outbox.clone());
     let state_tls = state.tls.clone();
-    let router = app(state);
+    let router = app(state.clone());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -119,6 +119,9 @@ pub async fn serve(
     drop(listener);
     let _ = tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await;
     reload.abort();
+    // The limiter's state, so the next start neither refills a bucket nor forgets a quota.
+    let s = state.clone();
+    let _ = tokio::task::spawn_blocking(move || s.save_limits()).await;
     stop_outbox.store(true, Ordering::Relaxed);
     if let Some(worker) = outbox {
         // It finishes the mail it is sending, if any (bounded by the SMTP timeout).

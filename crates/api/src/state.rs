@@ -47,14 +47,19 @@ pub struct AppState {
     pub mail: Option<crate::MailSetup>,
     /// The operator key, if configured: needed by domain search and verification.
     pub operator_key: Option<leakwatch_identity::OperatorKey>,
-    /// The DNS resolver that domain verification asks for TXT records.
+    /// The DNS resolver that domain verification asks for TXT records, and the egress guard
+    /// for a webhook's addresses.
     pub dns_resolver: std::net::SocketAddr,
+    /// Let webhooks go over plain http to loopback (tests only; see
+    /// `leakwatch_service::egress`).
+    pub insecure_webhooks_to_loopback: bool,
     /// Write one line per request to standard error (route templates only, never values).
     pub access_log: bool,
     /// Serve over TLS with this configuration (see `crate::tls_config`).
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     pub(crate) metrics: Metrics,
-    pub(crate) rate: crate::v3::RateLimiter,
+    /// Every API key's requests per minute and daily quotas, saved across restarts.
+    pub(crate) key_limits: leakwatch_service::limits::KeyLimits,
 }
 
 impl AppState {
@@ -72,7 +77,16 @@ impl AppState {
             catalog: &self.catalog,
             key,
             public_url: &mail.public_url,
+            egress: self.egress(),
         })
+    }
+
+    /// Where webhooks may go.
+    pub(crate) fn egress(&self) -> leakwatch_service::egress::EgressPolicy {
+        leakwatch_service::egress::EgressPolicy {
+            resolver: self.dns_resolver,
+            http_to_loopback: self.insecure_webhooks_to_loopback,
+        }
     }
 }
 
@@ -87,12 +101,43 @@ impl AppState {
             mail: None,
             operator_key: None,
             dns_resolver: leakwatch_service::dns::system_resolver(),
+            insecure_webhooks_to_loopback: false,
             tls: None,
             access_log: false,
             metrics: Metrics::default(),
-            rate: Default::default(),
+            key_limits: Default::default(),
+        }
+        .with_saved_limits()
+    }
+
+    /// The limiter's state as the catalogue saved it (a fresh one, logged, if it cannot be
+    /// read).
+    fn with_saved_limits(mut self) -> Self {
+        let now = now_ms();
+        match self
+            .catalog
+            .write(|c| leakwatch_service::limits::KeyLimits::load(c, now))
+        {
+            Ok(limits) => self.key_limits = limits,
+            Err(e) => tracing::error!("the saved rate limits could not be read: {e}"),
+        }
+        self
+    }
+
+    /// Saves the limiter's state to the catalogue, if it changed.
+    pub(crate) fn save_limits(&self) {
+        let now = now_ms();
+        if let Err(e) = self.catalog.write(|c| self.key_limits.save(c, now)) {
+            tracing::error!("saving the rate limits failed, will retry: {e}");
         }
     }
+}
+
+/// The wall clock in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
@@ -108,6 +153,8 @@ pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
             }
             Err(e) => tracing::error!("reload task failed: {e}"),
         }
+        let s = state.clone();
+        let _ = tokio::task::spawn_blocking(move || s.save_limits()).await;
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.store.publish_pending()).await {
             Ok(Ok(_)) => {}

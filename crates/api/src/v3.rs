@@ -17,6 +17,7 @@ use leakwatch_service::{
     Principal,
     breaches::Breach,
     keys::{ApiKey, Scope, Scopes},
+    limits::Limited,
 };
 
 use crate::{
@@ -90,7 +91,22 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             by.require(scope)
                 .map_err(|_| ApiError::Forbidden(missing_scope(scope)))?;
         }
-        state.rate.take(&key).map_err(ApiError::RateLimited)?;
+        state
+            .key_limits
+            .admit(&key, scope, crate::state::now_ms())
+            .map_err(|why| match why {
+                Limited::Quota {
+                    scope,
+                    limit,
+                    retry_after,
+                } => ApiError::QuotaUsedUp {
+                    scope,
+                    limit,
+                    retry_after,
+                },
+                Limited::Rate { retry_after } => ApiError::RateLimited(retry_after),
+                _ => ApiError::RateLimited(60),
+            })?;
         // The key's last-used day, written once a day per key, off the request's path.
         let now = leakwatch_service::now_unix();
         if state.catalog.use_is_news(&key, now) {
@@ -133,13 +149,6 @@ pub(crate) struct RateLimiter {
 const MAX_IDLE_BUCKETS: usize = 100_000;
 
 impl RateLimiter {
-    /// Takes a token for `key` (its rpm per minute), or says how many whole seconds until
-    /// one is free.
-    fn take(&self, key: &ApiKey) -> Result<(), u64> {
-        let rpm = f64::from(key.rpm.max(1));
-        self.take_tokens(key.id as u64, rpm, rpm / 60.0)
-    }
-
     /// Takes a token from bucket `id` (created full), or says how many whole seconds until
     /// one is free.
     pub(crate) fn take_tokens(&self, id: u64, capacity: f64, per_second: f64) -> Result<(), u64> {

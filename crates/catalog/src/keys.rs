@@ -39,6 +39,52 @@ pub struct ApiKey {
     pub tenant: String,
     /// The last day (`YYYY-MM-DD`, UTC) a request was served with it, if any was.
     pub last_used: Option<String>,
+    /// Requests per UTC day it may make in each scope named (the others: no daily cap).
+    pub quotas: Quotas,
+}
+
+/// Daily quotas per scope: how many requests a key may make in a scope per UTC day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quotas(pub std::collections::BTreeMap<Scope, u64>);
+
+impl Quotas {
+    /// No daily quota in any scope.
+    pub fn none() -> Quotas {
+        Quotas::default()
+    }
+
+    /// The quota of `scope`, if it has one.
+    pub fn of(&self, scope: Scope) -> Option<u64> {
+        self.0.get(&scope).copied()
+    }
+
+    /// Reads `SCOPE=N` items, comma-separated (`account=1000,domain=50`); an unknown scope,
+    /// a scope named twice or N = 0 is refused.
+    pub fn parse(text: &str) -> Result<Quotas> {
+        let mut out = std::collections::BTreeMap::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let bad =
+                || CatalogError::Invalid(format!("quota {item:?} is not SCOPE=N (N at least 1)"));
+            let (name, n) = item.split_once('=').ok_or_else(bad)?;
+            let scope = Scope::from_name(name.trim()).ok_or_else(|| {
+                CatalogError::Invalid(format!("unknown scope {:?} in a quota", name.trim()))
+            })?;
+            let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+            if out.insert(scope, n).is_some() {
+                return Err(CatalogError::Invalid(format!(
+                    "scope {scope} has two quotas"
+                )));
+            }
+        }
+        Ok(Quotas(out))
+    }
+}
+
+impl fmt::Display for Quotas {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = self.0.iter().map(|(s, n)| format!("{s}={n}")).collect();
+        f.write_str(&items.join(","))
+    }
 }
 
 /// One thing a key may do. Routes and actions name the scope they need.
@@ -232,6 +278,7 @@ impl Catalog {
         expires: Option<&str>,
         scopes: &Scopes,
         tenant: Option<&str>,
+        quotas: &Quotas,
     ) -> Result<(ApiKey, String)> {
         if matches!(scopes, Scopes::Only(set) if set.is_empty()) {
             return Err(CatalogError::Invalid(
@@ -260,7 +307,7 @@ impl Catalog {
             )));
         }
         let tx = self.conn.transaction()?;
-        let (id, secret) = insert_key(&tx, name, rpm, expires, scopes, tenant)?;
+        let (id, secret) = insert_key(&tx, name, rpm, expires, scopes, tenant, quotas)?;
         tx.commit()?;
         let key = self
             .key_by_id(id)?
@@ -285,6 +332,7 @@ impl Catalog {
             old.expires.as_deref(),
             &old.scopes,
             Some(&old.tenant),
+            &old.quotas,
         )?;
         tx.execute(
             "UPDATE api_key SET expires = ?1 WHERE id = ?2 AND (expires IS NULL OR expires > ?1)",
@@ -338,7 +386,7 @@ impl Catalog {
             .prepare(&format!("SELECT {KEY_COLUMNS}, key_sha256 FROM api_key"))?;
         let rows = stmt
             .query_map([], |r| {
-                let digest: Vec<u8> = r.get(11)?;
+                let digest: Vec<u8> = r.get(12)?;
                 Ok((digest, key_row(r)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -446,6 +494,85 @@ impl Catalog {
     }
 }
 
+/// A key's rate-limit bucket as saved: its tokens at `at_ms` (Unix milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SavedBucket {
+    /// The key's id.
+    pub key_id: i64,
+    /// Tokens left.
+    pub tokens: f64,
+    /// When (Unix milliseconds).
+    pub at_ms: u64,
+}
+
+impl Catalog {
+    /// Saves the limiter's state, so a restart neither refills a bucket nor forgets a day's
+    /// use: every bucket, and each (key, scope)'s count on `day` (days since 1970, UTC).
+    /// Counts of days before yesterday are dropped. One transaction.
+    pub fn save_limits(
+        &mut self,
+        buckets: &[SavedBucket],
+        usage: &[(i64, Scope, u64)],
+        day: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for b in buckets {
+            tx.execute(
+                "INSERT INTO key_bucket (key_id, tokens, at_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key_id) DO UPDATE SET tokens = excluded.tokens, at_ms = excluded.at_ms",
+                params![b.key_id, b.tokens, b.at_ms as i64],
+            )?;
+        }
+        for (key_id, scope, count) in usage {
+            tx.execute(
+                "INSERT INTO key_usage (key_id, scope, day, count) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(key_id, scope, day) DO UPDATE SET count = max(count, excluded.count)",
+                params![key_id, scope.name(), day, *count as i64],
+            )?;
+        }
+        tx.execute("DELETE FROM key_usage WHERE day < ?1", params![day - 1])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every saved rate-limit bucket.
+    pub fn saved_buckets(&self) -> Result<Vec<SavedBucket>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id, tokens, at_ms FROM key_bucket")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SavedBucket {
+                    key_id: r.get(0)?,
+                    tokens: r.get(1)?,
+                    at_ms: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Each (key, scope)'s saved count on `day`.
+    pub fn saved_usage(&self, day: i64) -> Result<Vec<(i64, Scope, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id, scope, count FROM key_usage WHERE day = ?1")?;
+        let rows = stmt
+            .query_map(params![day], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, s, n)| Some((k, Scope::from_name(&s)?, n.max(0) as u64)))
+            .collect())
+    }
+}
+
 /// Inserts a new key (random secret from the OS's CSPRNG, stored only as its digest) in
 /// `tenant`, or in one of its own; returns its id and secret.
 fn insert_key(
@@ -455,6 +582,7 @@ fn insert_key(
     expires: Option<&str>,
     scopes: &Scopes,
     tenant: Option<&str>,
+    quotas: &Quotas,
 ) -> Result<(i64, String)> {
     let mut raw = [0u8; 16];
     getrandom::fill(&mut raw)
@@ -463,7 +591,7 @@ fn insert_key(
     let created = format_date_time(now_unix());
     tx.execute(
         "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, expires, scopes, \
-         scopes_migrated, tenant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+         scopes_migrated, tenant, quotas) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)",
         params![
             name.trim(),
             &secret[..6],
@@ -472,7 +600,8 @@ fn insert_key(
             created,
             expires,
             scopes.to_string(),
-            tenant.unwrap_or("")
+            tenant.unwrap_or(""),
+            quotas.to_string()
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -486,7 +615,7 @@ fn insert_key(
 }
 
 const KEY_COLUMNS: &str = "id, name, prefix, rpm, created, expires, revoked, scopes, \
-     scopes_migrated, tenant, last_used";
+     scopes_migrated, tenant, last_used, quotas";
 
 fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -501,6 +630,16 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
         scopes_migrated: r.get(8)?,
         tenant: r.get(9)?,
         last_used: r.get(10)?,
+        // Written by this code from a parsed value; a scope a later version added is left out.
+        quotas: Quotas(
+            r.get::<_, String>(11)?
+                .split(',')
+                .filter_map(|item| {
+                    let (name, n) = item.split_once('=')?;
+                    Some((Scope::from_name(name)?, n.parse().ok()?))
+                })
+                .collect(),
+        ),
     })
 }
 
@@ -513,9 +652,18 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("catalog.db");
         let mut c = Catalog::open(&path).unwrap();
-        let (k1, secret1) = c.create_key("alice", 10, None, &Scopes::All, None).unwrap();
+        let (k1, secret1) = c
+            .create_key("alice", 10, None, &Scopes::All, None, &Quotas::none())
+            .unwrap();
         let (_, secret2) = c
-            .create_key("bob", 100, Some("2030-01-31"), &Scopes::All, None)
+            .create_key(
+                "bob",
+                100,
+                Some("2030-01-31"),
+                &Scopes::All,
+                None,
+                &Quotas::none(),
+            )
             .unwrap();
         assert_eq!(secret1.len(), 32);
         assert_ne!(secret1, secret2);
@@ -543,12 +691,21 @@ mod tests {
             Err(CatalogError::NotFound(_))
         ));
         assert!(
-            c.create_key("", 1, None, &Scopes::All, None).is_err()
-                && c.create_key("x", 0, None, &Scopes::All, None).is_err()
+            c.create_key("", 1, None, &Scopes::All, None, &Quotas::none())
+                .is_err()
+                && c.create_key("x", 0, None, &Scopes::All, None, &Quotas::none())
+                    .is_err()
         );
         assert!(
-            c.create_key("x", 1, Some("2030-02-30"), &Scopes::All, None)
-                .is_err()
+            c.create_key(
+                "x",
+                1,
+                Some("2030-02-30"),
+                &Scopes::All,
+                None,
+                &Quotas::none()
+            )
+            .is_err()
         );
     }
 
@@ -585,14 +742,23 @@ mod tests {
         let path = tmp.path().join("catalog.db");
         let mut c = Catalog::open(&path).unwrap();
         let narrow = Scopes::parse("account,vendors").unwrap();
-        let (k, _) = c.create_key("soc", 10, None, &narrow, None).unwrap();
+        let (k, _) = c
+            .create_key("soc", 10, None, &narrow, None, &Quotas::none())
+            .unwrap();
         assert_eq!(
             (k.scopes.clone(), k.scopes_migrated),
             (narrow.clone(), false)
         );
         assert!(
-            c.create_key("none", 10, None, &Scopes::Only(BTreeSet::new()), None)
-                .is_err()
+            c.create_key(
+                "none",
+                10,
+                None,
+                &Scopes::Only(BTreeSet::new()),
+                None,
+                &Quotas::none()
+            )
+            .is_err()
         );
         // A version 3 key table: no scope columns.
         c.conn
@@ -627,8 +793,12 @@ mod tests {
     #[test]
     fn a_prefix_that_names_two_keys_is_refused_not_guessed() {
         let mut c = Catalog::open_in_memory().unwrap();
-        let (a, _) = c.create_key("a", 10, None, &Scopes::All, None).unwrap();
-        let (b, _) = c.create_key("b", 10, None, &Scopes::All, None).unwrap();
+        let (a, _) = c
+            .create_key("a", 10, None, &Scopes::All, None, &Quotas::none())
+            .unwrap();
+        let (b, _) = c
+            .create_key("b", 10, None, &Scopes::All, None, &Quotas::none())
+            .unwrap();
         assert_eq!(c.find_key(&a.prefix.to_uppercase()).unwrap().id, a.id);
         assert_eq!(c.find_key(&b.id.to_string()).unwrap().id, b.id);
         assert!(matches!(
@@ -659,7 +829,14 @@ mod tests {
         let mut c = Catalog::open_in_memory().unwrap();
         let narrow = Scopes::parse("domain").unwrap();
         let (old, _) = c
-            .create_key("soc", 7, Some("2031-01-01"), &narrow, Some("acme"))
+            .create_key(
+                "soc",
+                7,
+                Some("2031-01-01"),
+                &narrow,
+                Some("acme"),
+                &Quotas::none(),
+            )
             .unwrap();
         let (ended, new, secret) = c.rotate_key(old.id, "2030-06-30").unwrap();
         assert_eq!(ended.expires.as_deref(), Some("2030-06-30"));
@@ -678,9 +855,50 @@ mod tests {
     }
 
     #[test]
+    fn quotas_parse_round_trip_and_the_limiter_state_is_saved() {
+        let q = Quotas::parse("domain=50, account=1000").unwrap();
+        assert_eq!(
+            (q.of(Scope::Account), q.of(Scope::Domain)),
+            (Some(1000), Some(50))
+        );
+        assert_eq!(q.of(Scope::Vendors), None);
+        assert_eq!(q.to_string(), "account=1000,domain=50");
+        for bad in [
+            "account",
+            "account=0",
+            "account=x",
+            "acount=5",
+            "account=1,account=2",
+        ] {
+            assert!(Quotas::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let mut c = Catalog::open_in_memory().unwrap();
+        let (k, _) = c.create_key("q", 5, None, &Scopes::All, None, &q).unwrap();
+        assert_eq!(c.key_by_id(k.id).unwrap().unwrap().quotas, q);
+        let (_, successor, _) = c.rotate_key(k.id, "2030-01-01").unwrap();
+        assert_eq!(successor.quotas, q, "a successor keeps the quotas");
+        let bucket = SavedBucket {
+            key_id: k.id,
+            tokens: 1.5,
+            at_ms: 1_700_000_000_123,
+        };
+        c.save_limits(&[bucket], &[(k.id, Scope::Account, 7)], 100)
+            .unwrap();
+        // A count never goes down (two servers saving), and old days are dropped.
+        c.save_limits(&[], &[(k.id, Scope::Account, 3)], 100)
+            .unwrap();
+        assert_eq!(c.saved_buckets().unwrap(), [bucket]);
+        assert_eq!(c.saved_usage(100).unwrap(), [(k.id, Scope::Account, 7)]);
+        c.save_limits(&[], &[], 102).unwrap();
+        assert!(c.saved_usage(100).unwrap().is_empty());
+    }
+
+    #[test]
     fn the_last_used_day_only_moves_forward() {
         let mut c = Catalog::open_in_memory().unwrap();
-        let (k, _) = c.create_key("a", 1, None, &Scopes::All, None).unwrap();
+        let (k, _) = c
+            .create_key("a", 1, None, &Scopes::All, None, &Quotas::none())
+            .unwrap();
         assert_eq!(k.last_used, None);
         c.touch_key(k.id, "2030-01-02").unwrap();
         c.touch_key(k.id, "2030-01-01").unwrap();
@@ -704,6 +922,7 @@ mod tests {
             scopes_migrated: false,
             tenant: "t".into(),
             last_used: None,
+            quotas: Quotas::none(),
         };
         let day = parse_date("2030-01-31").unwrap() as u64 * 86_400;
         assert!(key.is_usable(day + 86_399));

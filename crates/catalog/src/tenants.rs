@@ -64,10 +64,28 @@ pub(crate) fn add_tenant_columns(conn: &rusqlite::Connection) -> Result<()> {
             "ALTER TABLE api_key ADD COLUMN tenant TEXT NOT NULL DEFAULT '{DEFAULT_TENANT}';"
         ))?;
     }
-    // Also version 5: the last day each key was used (unknown for older keys).
+    // Also version 5: the last day each key was used (unknown for older keys), its daily
+    // quotas per scope (none for older keys), and the limiter's state across restarts.
     if !has("api_key", "last_used")? {
         conn.execute_batch("ALTER TABLE api_key ADD COLUMN last_used TEXT;")?;
     }
+    if !has("api_key", "quotas")? {
+        conn.execute_batch("ALTER TABLE api_key ADD COLUMN quotas TEXT NOT NULL DEFAULT '';")?;
+    }
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS key_bucket (
+            key_id INTEGER PRIMARY KEY,
+            tokens REAL NOT NULL,
+            at_ms INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS key_usage (
+            key_id INTEGER NOT NULL,
+            scope TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key_id, scope, day)
+         );",
+    )?;
     conn.execute_batch("CREATE INDEX IF NOT EXISTS api_key_tenant ON api_key(tenant);")?;
     if !has("subscriber", "tenant")? {
         conn.execute_batch(&format!(
@@ -103,7 +121,11 @@ pub(crate) fn add_tenant_columns(conn: &rusqlite::Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Catalog, keys::Scopes, vendors::Vendor};
+    use crate::{
+        Catalog,
+        keys::{Quotas, Scopes},
+        vendors::Vendor,
+    };
 
     fn vendor(name: &str, owner: &str) -> Vendor {
         Vendor {
@@ -125,20 +147,29 @@ mod tests {
             assert!(validate(bad).is_err(), "{bad:?} accepted");
         }
         let mut c = Catalog::open_in_memory().unwrap();
-        let (own, _) = c.create_key("solo", 1, None, &Scopes::All, None).unwrap();
+        let (own, _) = c
+            .create_key("solo", 1, None, &Scopes::All, None, &Quotas::none())
+            .unwrap();
         assert_eq!(own.tenant, own_tenant(own.id));
         // Joining a key's own tenant works; inventing one under that prefix does not.
         let (joined, _) = c
-            .create_key("second", 1, None, &Scopes::All, Some(&own.tenant))
+            .create_key(
+                "second",
+                1,
+                None,
+                &Scopes::All,
+                Some(&own.tenant),
+                &Quotas::none(),
+            )
             .unwrap();
         assert_eq!(joined.tenant, own.tenant);
         assert!(
-            c.create_key("x", 1, None, &Scopes::All, Some("key-999"))
+            c.create_key("x", 1, None, &Scopes::All, Some("key-999"), &Quotas::none())
                 .is_err()
         );
         assert!(c.tenant_exists(DEFAULT_TENANT).unwrap());
         assert!(!c.tenant_exists("acme").unwrap());
-        c.create_key("a", 1, None, &Scopes::All, Some("acme"))
+        c.create_key("a", 1, None, &Scopes::All, Some("acme"), &Quotas::none())
             .unwrap();
         assert!(c.tenant_exists("acme").unwrap());
         let ended = c.revoke_tenant(&own.tenant).unwrap();
@@ -189,7 +220,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("catalog.db");
         let mut c = Catalog::open(&path).unwrap();
-        c.create_key("old", 5, None, &Scopes::All, None).unwrap();
+        c.create_key("old", 5, None, &Scopes::All, None, &Quotas::none())
+            .unwrap();
         c.put_subscriber(b"domain", b"sealed", Some(1), Some("x"), Some(1), 1)
             .unwrap();
         c.put_subscriber(b"email", b"sealed", None, None, Some(1), 1)
@@ -198,6 +230,8 @@ mod tests {
             .execute_batch(
                 "DROP INDEX api_key_tenant; ALTER TABLE api_key DROP COLUMN tenant;
                  ALTER TABLE api_key DROP COLUMN last_used;
+                 ALTER TABLE api_key DROP COLUMN quotas;
+                 DROP TABLE key_bucket; DROP TABLE key_usage;
                  ALTER TABLE subscriber DROP COLUMN tenant;
                  DROP TABLE vendor;
                  CREATE TABLE vendor (id INTEGER PRIMARY KEY,

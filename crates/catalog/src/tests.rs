@@ -438,6 +438,7 @@ fn fill(c: &mut Catalog) {
             None,
             &crate::keys::Scopes::All,
             None,
+            &crate::keys::Quotas::none(),
         )
         .unwrap();
         c.put_vendor(

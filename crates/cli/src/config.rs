@@ -118,6 +118,15 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "insecure_webhooks_to_loopback",
+        "LEAKWATCH_INSECURE_WEBHOOKS_TO_LOOPBACK",
+        Kind::Switch,
+        Some("false"),
+        "For tests only: let webhooks go over plain http to loopback addresses. Otherwise a\n\
+         webhook is https:// to a host whose every address is public.",
+    ),
+    setting(
+        "serve",
         "access_log",
         "LEAKWATCH_ACCESS_LOG",
         Kind::Switch,

@@ -19,7 +19,7 @@ mod worker;
 
 pub use mail::{DeliveryError, Email, Mailer};
 pub use webhook::{WebhookCall, signature};
-pub use worker::{Deliveries, OwnerError, RetryPolicy, Round, Worker, WorkerError};
+pub use worker::{Deliveries, OwnerError, RetryPolicy, Round, TryLater, Worker, WorkerError};
 
 use leakwatch_identity::OperatorKey;
 
@@ -67,6 +67,17 @@ pub enum Payload {
         vendor: String,
         /// The owner's address.
         owner: String,
+    },
+    /// The mail that tells a domain's (previous) contact that its registration's webhook or
+    /// contact changed: whoever holds a key of the tenant could otherwise redirect the
+    /// domain's alerts unnoticed.
+    RegistrationChanged {
+        /// The domain's subscriber row id.
+        subscriber: i64,
+        /// The contact before the change, who is told.
+        to: String,
+        /// Who changed it (the principal, as a sentence).
+        by: String,
     },
     /// The mail that confirms an opt-out: a link that hides the address from every search
     /// and alert.

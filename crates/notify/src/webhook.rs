@@ -19,6 +19,10 @@ use crate::DeliveryError;
 pub struct WebhookCall {
     /// Where to POST (http or https).
     pub url: String,
+    /// The addresses to connect to, vetted by the composer just now: the URL's host is not
+    /// looked up again (nothing may change between the check and the connection). Empty:
+    /// nothing is sent.
+    pub addrs: Vec<std::net::SocketAddr>,
     /// The subscriber's signing secret.
     pub secret: String,
     /// What happened (`breach.alert`).
@@ -54,16 +58,50 @@ pub fn signature(secret: &str, timestamp: u64, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-/// POSTs `call`, signed at `now`. 2xx is delivered; 408, 429, 5xx and network errors are
-/// worth retrying; any other status is permanent.
+/// A resolver that answers every name with the addresses vetted for this call.
+#[derive(Debug)]
+struct Vetted(Vec<std::net::SocketAddr>);
+
+impl ureq::unversioned::resolver::Resolver for Vetted {
+    fn resolve(
+        &self,
+        _uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let mut out = self.empty();
+        for addr in &self.0 {
+            if out.try_push(*addr).is_err() {
+                break;
+            }
+        }
+        if out.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(out)
+    }
+}
+
+/// POSTs `call` to its vetted addresses (TLS still checks the URL's host name), signed at
+/// `now`. 2xx is delivered; 408, 429, 5xx and network errors are worth retrying; any other
+/// status is permanent. No redirect is followed (it would lead past the vetting).
 pub fn post(call: &WebhookCall, now: u64) -> Result<(), DeliveryError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    if call.addrs.is_empty() {
+        return Err(DeliveryError::Permanent(
+            "the webhook has no vetted address".into(),
+        ));
+    }
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(15)))
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(concat!("leakwatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+        .build();
+    let agent = ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        Vetted(call.addrs.clone()),
+    );
     let response = agent
         .post(&call.url)
         .header("Content-Type", "application/json")

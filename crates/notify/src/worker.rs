@@ -100,6 +100,12 @@ pub trait Deliveries {
 /// reports (and records for a notification it gives up).
 pub type OwnerError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A composer's error that is worth another try later (a DNS resolver that did not answer):
+/// the notification is retried with backoff instead of given up.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TryLater(pub String);
+
 /// Delivers the outbox.
 #[derive(Debug)]
 pub struct Worker {
@@ -142,6 +148,9 @@ impl Worker {
                         "the payload does not open under the operator key".into(),
                     )),
                     Some(payload) => match owner.compose(&self.catalog, &pending, payload) {
+                        Err(why) if why.is::<TryLater>() => {
+                            Err(DeliveryError::Transient(why.to_string()))
+                        }
                         Err(why) => Err(DeliveryError::Permanent(why.to_string())),
                         Ok(Outgoing::Mail(email)) => self.mailer.send(&email),
                         Ok(Outgoing::Webhook(call)) => crate::webhook::post(&call, now_unix()),

@@ -212,8 +212,8 @@ pub struct Register {
     pub domain: String,
     /// The normalised contact address.
     pub contact: Option<String>,
-    /// The webhook to set (`Some(None)` removes it).
-    pub webhook: Option<Option<Webhook>>,
+    /// The webhook to set, checked by the egress guard (`Some(None)` removes it).
+    pub webhook: Option<Option<crate::egress::CheckedWebhook>>,
 }
 
 /// Registers (or re-registers) a domain for `by`'s tenant; returns the registration as
@@ -237,9 +237,20 @@ pub fn register(
         (None, None) => return Err(ServiceError::NoContact),
     };
     let webhook = match r.webhook {
-        Some(w) => w,
+        Some(w) => w.map(|w| w.webhook().clone()),
         None => existing.as_ref().and_then(|e| e.webhook.clone()),
     };
+    // A changed webhook or contact is told to the contact it had: a key of the tenant
+    // cannot redirect a domain's alerts unnoticed.
+    let changed = existing.as_ref().filter(|e| {
+        e.contact != contact
+            || e.webhook.as_ref().map(|w| &w.url) != webhook.as_ref().map(|w| &w.url)
+    });
+    let tell = changed.map(|e| leakwatch_notify::Payload::RegistrationChanged {
+        subscriber: e.id,
+        to: e.contact.clone(),
+        by: by.to_string(),
+    });
     let subscription = Subscription::Domain {
         domain: r.domain.clone(),
         contact,
@@ -260,6 +271,9 @@ pub fn register(
                 crate::now_unix(),
             )?;
         }
+    }
+    if let Some(payload) = tell {
+        catalog.enqueue(None, &payload.seal(operator), crate::now_unix())?;
     }
     registration(catalog, operator, &tenant, &r.domain)?
         .ok_or_else(|| ServiceError::UnknownSubscriber(r.domain))

@@ -62,6 +62,9 @@ pub enum ServiceError {
     /// The DNS resolver did not answer.
     #[error(transparent)]
     Dns(#[from] crate::dns::DnsError),
+    /// A webhook URL the egress guard refuses.
+    #[error(transparent)]
+    Egress(#[from] crate::egress::EgressError),
     /// No subscriber with that id or address.
     #[error("no subscriber {0}")]
     UnknownSubscriber(String),

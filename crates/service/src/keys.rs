@@ -8,7 +8,7 @@ use leakwatch_identity::OperatorKey;
 use leakwatch_ingest::ResealSummary;
 use leakwatch_store::StoreWriter;
 
-pub use leakwatch_catalog::keys::{ApiKey, Scope, Scopes};
+pub use leakwatch_catalog::keys::{ApiKey, Quotas, Scope, Scopes};
 
 use crate::{DataDir, Principal, ServiceError};
 
@@ -25,6 +25,8 @@ pub struct NewKey {
     pub scopes: Scopes,
     /// The tenant it joins (none: a tenant of its own).
     pub tenant: Option<String>,
+    /// Its daily quotas per scope.
+    pub quotas: Quotas,
 }
 
 /// Creates a key; returns it with its secret, which is shown only now.
@@ -39,6 +41,7 @@ pub fn create(
         new.expires.as_deref(),
         &new.scopes,
         new.tenant.as_deref(),
+        &new.quotas,
     )?)
 }
 

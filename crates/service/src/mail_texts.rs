@@ -44,6 +44,21 @@ pub(crate) fn confirm_vendor_owner_text(
     )
 }
 
+/// The mail to a domain's previous contact when its alerts were redirected.
+pub(crate) fn registration_changed_text(
+    url: &str,
+    domain: &str,
+    tenant: &str,
+    by: &str,
+    contact: &str,
+    webhook: Option<&str>,
+) -> String {
+    let webhook = webhook.unwrap_or("none (alerts go by mail)");
+    format!(
+        "Hello,\n\nthe breach alerts for {domain} (tenant \"{tenant}\") at {url} were changed by\n{by}. They now go to:\n\n  contact: {contact}\n  webhook: {webhook}\n\nIf nobody in your organisation made this change, revoke that API key and tell the\noperator of {url}.\n\n-- \nleakwatch, {url}\n"
+    )
+}
+
 /// The impact report mailed to a vendor's owner.
 pub(crate) fn vendor_impact_text(url: &str, vendor: &str, report: &ImpactReport) -> String {
     format!(

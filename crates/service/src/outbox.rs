@@ -26,7 +26,8 @@ use crate::{
     CatalogHandle, StoreHandle,
     mail_texts::{
         alert_text, check_result_text, confirm_opt_out_text, confirm_subscription_text,
-        confirm_vendor_owner_text, vendor_impact_text, verify_domain_text,
+        confirm_vendor_owner_text, registration_changed_text, vendor_impact_text,
+        verify_domain_text,
     },
 };
 
@@ -46,6 +47,8 @@ pub struct Mailroom<'a> {
     pub key: &'a OperatorKey,
     /// The server's public URL, without a trailing slash.
     pub public_url: &'a str,
+    /// Where webhooks may go (vetted again for every call).
+    pub egress: crate::egress::EgressPolicy,
 }
 
 /// Queues one alert per (active subscriber, breach in the store not yet alerted) where the
@@ -269,6 +272,9 @@ pub enum Undeliverable {
     /// Mail is not set up on this server.
     #[error("mail is not set up")]
     NotSetUp,
+    /// The webhook's host now resolves where webhooks may not go.
+    #[error("the webhook was refused: {0}")]
+    Egress(crate::egress::EgressError),
     /// Reading the store or the catalogue failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -359,6 +365,25 @@ pub fn compose(
             vendor,
             owner,
         } => vendor_impact(m, catalog, pending, &tenant, &breach, &vendor, owner),
+        Payload::RegistrationChanged { subscriber, to, by } => {
+            let Some((r, _)) = crate::domains::registration_by_id(catalog, key, subscriber)? else {
+                return Err(Undeliverable::Removed("domain registration"));
+            };
+            Ok(Outgoing::Mail(Email {
+                to,
+                subject: format!("leakwatch: the alerts for {} were redirected", r.domain),
+                text: registration_changed_text(
+                    url,
+                    &r.domain,
+                    &r.tenant,
+                    &by,
+                    &r.contact,
+                    r.webhook.as_ref().map(|w| w.url.as_str()),
+                ),
+                id: format!("changed.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
         Payload::ConfirmVendorOwner {
             tenant,
             vendor,
@@ -491,6 +516,15 @@ fn breach_alert(
         ..
     } = &subscription
     {
+        // Vetted again now, with a fresh lookup: the name may point elsewhere than at
+        // registration. The call goes only to the addresses vetted here.
+        let vetted = crate::egress::vet(&m.egress, &hook.url).map_err(|e| {
+            tracing::warn!(
+                subscriber,
+                "a webhook call was refused by the egress guard: {e}"
+            );
+            Undeliverable::Egress(e)
+        })?;
         let delivery = format!("alert.{}.{}", pending.id, pending.created);
         let body = serde_json::json!({
             "event": "breach.alert",
@@ -501,6 +535,7 @@ fn breach_alert(
         });
         return Ok(Outgoing::Webhook(WebhookCall {
             url: hook.url.clone(),
+            addrs: vetted.addrs,
             secret: hook.secret.clone(),
             event: "breach.alert",
             delivery,
@@ -630,6 +665,12 @@ impl<S: Served> Deliveries for ServerDeliveries<S> {
         payload: Payload,
     ) -> Result<Outgoing, OwnerError> {
         let m = self.served.mailroom().ok_or(Undeliverable::NotSetUp)?;
-        Ok(compose(&m, catalog, pending, payload)?)
+        match compose(&m, catalog, pending, payload) {
+            // The resolver did not answer: the webhook is vetted again on the next try.
+            Err(Undeliverable::Egress(e @ crate::egress::EgressError::Dns(_))) => {
+                Err(Box::new(leakwatch_notify::TryLater(e.to_string())))
+            }
+            other => Ok(other?),
+        }
     }
 }

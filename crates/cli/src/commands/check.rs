@@ -15,7 +15,7 @@ use crate::flags::*;
 
 pub fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<()> {
     let key = key.load()?.context(
-        "domain search opens the sealed aliases: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
+        "domain search opens the sealed aliases: pass --operator-key-file (or LEAKWATCH_OPERATOR_KEY_FILE)",
     )?;
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
     use leakwatch_service::{ServiceError, domain_search::DomainSearchError};

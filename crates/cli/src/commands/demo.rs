@@ -72,6 +72,7 @@ pub fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
                 operator_key_file: None,
             },
             dns_resolver: None,
+            insecure_webhooks_to_loopback: false,
             tls: None,
             banner: Some(banner),
         },

@@ -14,7 +14,7 @@ use crate::flags::*;
 pub fn domain_cmd(cmd: DomainCmd) -> Result<()> {
     let need_key = |key: &OperatorKeyArg| {
         key.load()?.context(
-            "domains are sealed with the operator key: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
+            "domains are sealed with the operator key: pass --operator-key-file (or LEAKWATCH_OPERATOR_KEY_FILE)",
         )
     };
     let by = Principal::operator();

@@ -43,7 +43,7 @@ pub fn run(args: IngestArgs) -> Result<()> {
         if !no_aliases {
             opts.operator_key = Some(key.load()?.context(
                 "a dump import seals e-mail aliases (for domain search) under the operator key: \
-                 set LEAKWATCH_OPERATOR_KEY or --operator-key-file (make one with \
+                 pass --operator-key-file (or LEAKWATCH_OPERATOR_KEY_FILE) (make one with \
                  `leakwatch operator-key generate`), or pass --no-aliases",
             )?);
         }

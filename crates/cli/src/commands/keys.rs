@@ -21,7 +21,18 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             valid_days,
             scope,
             tenant,
+            quotas,
         } => {
+            let mut all = std::collections::BTreeMap::new();
+            for q in quotas {
+                for (scope, n) in q.0 {
+                    anyhow::ensure!(
+                        all.insert(scope, n).is_none(),
+                        "--quota names scope {scope} twice"
+                    );
+                }
+            }
+            let quotas = keys::Quotas(all);
             // Every key ends unless the operator writes out that it does not.
             let expires = match expires.as_deref() {
                 Some("never") => None,
@@ -43,17 +54,23 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 expires,
                 scopes: scope,
                 tenant,
+                quotas,
             };
             let (key, secret) = keys::create(&mut catalog(&data.data)?, &by, &new)?;
             println!("{secret}");
             eprintln!(
-                "created key {} (prefix {}) for {:?} in tenant {}, scopes {}, {} requests per minute{}; it is shown only now",
+                "created key {} (prefix {}) for {:?} in tenant {}, scopes {}, {} requests per minute{}{}; it is shown only now",
                 key.id,
                 key.prefix,
                 key.name,
                 key.tenant,
                 key.scopes,
                 key.rpm,
+                if key.quotas.0.is_empty() {
+                    String::new()
+                } else {
+                    format!(", daily quotas {}", key.quotas)
+                },
                 key.expires
                     .map(|e| format!(", valid until {e}"))
                     .unwrap_or_default()
@@ -154,7 +171,7 @@ pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
     };
     let new = key
         .load()?
-        .context("set the new key in LEAKWATCH_OPERATOR_KEY or --operator-key-file")?;
+        .context("pass the new key with --operator-key-file (or LEAKWATCH_OPERATOR_KEY_FILE)")?;
     let old = OperatorKeyArg {
         operator_key_file: Some(old_key_file),
     }

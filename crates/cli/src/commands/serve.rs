@@ -24,6 +24,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         mail,
         key,
         dns_resolver,
+        insecure_webhooks_to_loopback,
         tls_cert,
         tls_key,
         access_log,
@@ -53,6 +54,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             mail: Some(mail),
             key,
             dns_resolver,
+            insecure_webhooks_to_loopback,
             tls,
             banner: None,
         },
@@ -81,6 +83,8 @@ pub struct Serving {
     pub mail: Option<MailArgs>,
     pub key: OperatorKeyArg,
     pub dns_resolver: Option<SocketAddr>,
+    /// Webhooks over plain http to loopback (tests only).
+    pub insecure_webhooks_to_loopback: bool,
     pub tls: Option<Arc<leakwatch_api::TlsConfig>>,
     /// Printed to stdout once listening, `{addr}` replaced.
     pub banner: Option<String>,
@@ -95,6 +99,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         mail,
         key,
         dns_resolver,
+        insecure_webhooks_to_loopback,
         tls,
         banner,
     } = how;
@@ -109,6 +114,10 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.tls = tls;
     if let Some(resolver) = dns_resolver {
         state.dns_resolver = resolver;
+    }
+    state.insecure_webhooks_to_loopback = insecure_webhooks_to_loopback;
+    if insecure_webhooks_to_loopback {
+        tracing::warn!("webhooks may go over plain http to loopback: a setting for tests only");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -125,8 +134,8 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         if let Some((mail, url)) = mail.as_ref().and_then(|m| Some((m, m.smtp_url.as_ref()?))) {
             anyhow::ensure!(
                 state.operator_key.is_some(),
-                "mail needs the operator key, which seals queued mail: set LEAKWATCH_OPERATOR_KEY \
-                 or --operator-key-file"
+                "mail needs the operator key, which seals queued mail: pass --operator-key-file \
+                 (or LEAKWATCH_OPERATOR_KEY_FILE)"
             );
             let ca = match &mail.smtp_ca_file {
                 Some(path) => Some(

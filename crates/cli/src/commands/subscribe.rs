@@ -9,7 +9,7 @@ use crate::flags::*;
 pub fn subscribe_cmd(cmd: SubscribeCmd) -> Result<()> {
     let need_key = |key: &OperatorKeyArg| {
         key.load()?.context(
-            "subscribers are sealed with the operator key: set LEAKWATCH_OPERATOR_KEY or --operator-key-file",
+            "subscribers are sealed with the operator key: pass --operator-key-file (or LEAKWATCH_OPERATOR_KEY_FILE)",
         )
     };
     let normalize = |email: &str| {

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Subcommand;
-use leakwatch_service::keys::Scopes;
+use leakwatch_service::keys::{Quotas, Scopes};
 
 use super::{DataArg, OperatorKeyArg, parse_size};
 
@@ -185,6 +185,10 @@ pub enum KeysCmd {
         /// vendors); a tenant is made by its first key. Default: a tenant of its own.
         #[arg(long)]
         tenant: Option<String>,
+        /// Requests per UTC day in a scope, e.g. account=10000,domain=100 (repeatable);
+        /// scopes not named have no daily cap beyond --rpm.
+        #[arg(long = "quota", value_name = "SCOPE=N[,SCOPE=N…]", value_parser = parse_quotas)]
+        quotas: Vec<Quotas>,
     },
     /// List keys (never the keys themselves: id, prefix, name, tenant, allowance, scopes,
     /// the last day each was used, state).
@@ -331,6 +335,14 @@ pub enum ConfigCmd {
         /// The file (default: the one leakwatch would read; see --config).
         file: Option<PathBuf>,
     },
+}
+
+/// `--quota`: SCOPE=N items, comma-separated.
+fn parse_quotas(text: &str) -> Result<Quotas, String> {
+    Quotas::parse(text).map_err(|e| match e {
+        leakwatch_service::CatalogError::Invalid(why) => why,
+        other => other.to_string(),
+    })
 }
 
 /// `--scope`: a comma-separated list of scope names, or `all`.

@@ -170,9 +170,14 @@ pub struct ServeArgs {
     pub mail: MailArgs,
     #[command(flatten)]
     pub key: OperatorKeyArg,
-    /// The DNS resolver domain verification asks (default: the system's).
+    /// The DNS resolver domain verification and the webhook egress guard ask (default: the
+    /// system's).
     #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]
     pub dns_resolver: Option<SocketAddr>,
+    /// FOR TESTS ONLY: let webhooks go over plain http to loopback addresses. Without it a
+    /// webhook is https:// to a public address, nothing else.
+    #[arg(long, env = "LEAKWATCH_INSECURE_WEBHOOKS_TO_LOOPBACK")]
+    pub insecure_webhooks_to_loopback: bool,
     /// Log one line per request to standard error: time, method, route template (never
     /// the prefix or account asked for), status, latency.
     #[arg(long, env = "LEAKWATCH_ACCESS_LOG")]

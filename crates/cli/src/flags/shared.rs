@@ -70,8 +70,10 @@ pub struct MailArgs {
 }
 
 /// Where the operator key comes from: `--operator-key-file` (or
-/// `LEAKWATCH_OPERATOR_KEY_FILE`), else `LEAKWATCH_OPERATOR_KEY`. Never a plain flag: the
-/// process list would show it.
+/// `LEAKWATCH_OPERATOR_KEY_FILE`), a file only its owner may read. Never a plain flag (the
+/// process list would show it), and not the environment (`/proc/PID/environ`, crash reports
+/// and child processes would): `LEAKWATCH_OPERATOR_KEY` is read only with the test setting
+/// `LEAKWATCH_INSECURE_OPERATOR_KEY_ENV=1`, and refused without it.
 #[derive(clap::Args, Clone)]
 pub struct OperatorKeyArg {
     /// File holding the operator key (64 hex digits) that seals e-mail aliases.
@@ -84,12 +86,23 @@ impl OperatorKeyArg {
         let text = match &self.operator_key_file {
             Some(path) => read_private(path)?,
             None => match std::env::var("LEAKWATCH_OPERATOR_KEY") {
-                Ok(v) => v,
+                Ok(v) if insecure_key_env_allowed() => v,
+                Ok(_) => anyhow::bail!(
+                    "LEAKWATCH_OPERATOR_KEY is read only for tests (with \
+                     LEAKWATCH_INSECURE_OPERATOR_KEY_ENV=1): put the key in a file only you may \
+                     read (`leakwatch operator-key generate --out FILE`) and pass \
+                     --operator-key-file FILE"
+                ),
                 Err(_) => return Ok(None),
             },
         };
         Ok(Some(OperatorKey::from_hex(&text)?))
     }
+}
+
+/// The test setting that lets the operator key come from `LEAKWATCH_OPERATOR_KEY`.
+fn insecure_key_env_allowed() -> bool {
+    std::env::var("LEAKWATCH_INSECURE_OPERATOR_KEY_ENV").is_ok_and(|v| v == "1")
 }
 
 /// Reads a key file, refusing one that group or others may read (as ssh refuses a private

@@ -21,6 +21,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(keys_need_scopes_and_stay_under_the_rpm_ceiling),
         test!(async a_rotated_key_has_a_successor_with_its_scopes_and_works_until_the_overlap_ends),
         test!(keys_expire_by_default_and_list_the_day_they_were_last_used),
+        test!(daily_quotas_and_the_rate_limit_hold_across_a_restart),
     ]
 }
 
@@ -479,4 +480,68 @@ fn keys_expire_by_default_and_list_the_day_they_were_last_used() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(line(&list(), &default).contains("  never  "));
+}
+
+fn daily_quotas_and_the_rate_limit_hold_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    crate::mail::load_breach(tmp.path(), &data, "Somebank", &["ann@example.test"]);
+    // A generous rate and a quota of 3 account lookups a day; a slow key without quotas.
+    let quota = create_key_with(d, "quota", "1000", "account", &["--quota", "account=3"]);
+    let slow = create_key_with(d, "slow", "2", "account", &[]);
+    let get = |server: &Server, key: &str, path: &str| {
+        let raw = http_raw(
+            &server.addr,
+            "GET",
+            path,
+            &[("hibp-api-key", key), ("User-Agent", "tests")],
+            b"",
+        );
+        parse_response(&raw)
+    };
+    let lookup = "/api/v3/breachedaccount/ann%40example.test";
+    let server = Server::start(&data);
+    for _ in 0..3 {
+        assert_eq!(get(&server, &quota, lookup).0, 200);
+    }
+    let (status, headers, body) = get(&server, &quota, lookup);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body.contains("daily quota of 3 requests in scope account"),
+        "{body}"
+    );
+    let retry: u64 = headers["retry-after"].parse().unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    // A route of no scope is not counted against the quota.
+    assert_eq!(get(&server, &quota, "/api/v3/subscription/status").0, 200);
+    // The slow key's two tokens, then 429.
+    for _ in 0..2 {
+        assert_eq!(get(&server, &slow, lookup).0, 200);
+    }
+    assert_eq!(get(&server, &slow, lookup).0, 429);
+    // The limiter's state is saved at most half a second later; a restart keeps it.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(server);
+    let server = Server::start(&data);
+    assert_eq!(
+        get(&server, &quota, lookup).0,
+        429,
+        "the quota was forgotten"
+    );
+    assert_eq!(
+        get(&server, &slow, lookup).0,
+        429,
+        "the bucket was refilled"
+    );
+    // Other keys are not touched by either.
+    let fresh = create_key_with(d, "fresh", "1000", "account", &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut status = get(&server, &fresh, lookup).0;
+    while status == 401 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        status = get(&server, &fresh, lookup).0;
+    }
+    assert_eq!(status, 200);
 }

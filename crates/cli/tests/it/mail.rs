@@ -1070,7 +1070,13 @@ fn a_generated_breach_alerts_three_addresses_by_mail_and_a_domain_by_webhook_onc
     let data = data_with_breach(tmp.path(), &["ann@example.test"]);
     let d = data.to_str().unwrap();
     let key = crate::keys::create_key(d, "corp", "100");
-    let args = ["--smtp-url", &smtp.url(), "--mail-retry-after", "1"];
+    let args = [
+        "--smtp-url",
+        &smtp.url(),
+        "--mail-retry-after",
+        "1",
+        "--insecure-webhooks-to-loopback",
+    ];
     let env = [("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)];
     let mut server = Server::start_with(&data, &args, &env);
     let subscribers = ["ann@example.test", "ben@example.test", "cat@example.test"];
@@ -1213,7 +1219,13 @@ fn a_revoked_keys_domains_get_no_alert_mail_and_no_webhook() {
     let d = data.to_str().unwrap();
     let kept = crate::keys::create_key(d, "kept", "100");
     let revoked = crate::keys::create_key(d, "revoked", "100");
-    let args = ["--smtp-url", &smtp.url(), "--mail-retry-after", "1"];
+    let args = [
+        "--smtp-url",
+        &smtp.url(),
+        "--mail-retry-after",
+        "1",
+        "--insecure-webhooks-to-loopback",
+    ];
     let env = [("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)];
     let server = Server::start_with(&data, &args, &env);
     let hook_url = format!("http://127.0.0.1:{}/hook", hooks.port);

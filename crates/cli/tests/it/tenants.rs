@@ -64,7 +64,13 @@ fn two_tenants_see_change_and_hear_nothing_of_each_other() {
     let b = crate::keys::create_tenant_key(d, "beta soc", "beta");
     // An existing breach, so the server is ready.
     load_breach(tmp.path(), &data, "Oldbank", &["x@elsewhere.test"]);
-    let args = ["--smtp-url", &smtp.url(), "--mail-retry-after", "1"];
+    let args = [
+        "--smtp-url",
+        &smtp.url(),
+        "--mail-retry-after",
+        "1",
+        "--insecure-webhooks-to-loopback",
+    ];
     let server = Server::start_with(&data, &args, &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)]);
     let addr = server.addr.as_str();
     let hook = |port: u16| format!("http://127.0.0.1:{port}/hook");
