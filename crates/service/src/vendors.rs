@@ -88,12 +88,24 @@ fn store(
             && let (Some(operator), Ok(owner)) =
                 (operator, leakwatch_identity::normalize_email(&v.owner))
         {
+            // One confirmation mail per tenant, vendor and owner a day, however often the
+            // vendor is saved: a key cannot turn this into a mail cannon. The dedupe key is a
+            // keyed digest, so the outbox names no address.
+            let dedupe = operator.keyed_digest(
+                b"vendor owner confirmation",
+                format!(
+                    "{tenant}\n{}\n{owner}\n{}",
+                    v.name.to_lowercase(),
+                    now / 86_400
+                )
+                .as_bytes(),
+            );
             let payload = Payload::ConfirmVendorOwner {
                 tenant: tenant.clone(),
                 vendor: v.name.clone(),
                 owner,
             };
-            catalog.enqueue(None, &payload.seal(operator), now)?;
+            catalog.enqueue(Some(&dedupe), &payload.seal(operator), now)?;
             owner_pending = true;
         }
         out.push(Stored {

@@ -211,11 +211,14 @@ fn a_vendor_owner_off_the_tenants_domains_gets_reports_only_after_confirming() {
     let addr = server.addr.as_str();
     // The owner is not on a verified domain of the tenant (it has none): a link first.
     let body = vendor("Trackly", "trackly.example", "someone@victim.test");
-    let (status, _, v) = keyed(addr, "POST", "/api/v1/vendors", &key, &body);
-    assert_eq!(
-        (status, &v["ownerPending"]),
-        (201, &serde_json::json!(true))
-    );
+    // Saved three times: one confirmation mail (a key cannot mail-bomb an address).
+    for _ in 0..3 {
+        let (status, _, v) = keyed(addr, "POST", "/api/v1/vendors", &key, &body);
+        assert_eq!(
+            (status, &v["ownerPending"]),
+            (201, &serde_json::json!(true))
+        );
+    }
     let mails = smtp.wait_for(1, 30);
     let ask = mails_to(&mails, "someone@victim.test");
     assert_eq!(ask.len(), 1, "{mails:#?}");
