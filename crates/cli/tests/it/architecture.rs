@@ -37,6 +37,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // The data directory's layout is below everything that lives in it.
     ("leakwatch-datadir", &["*"]),
     ("leakwatch-lookalike", &["*"]),
+    // The audit trail's format and seal know nothing of who may do what (the service makes
+    // the events).
+    ("leakwatch-trail", &["*"]),
     // Generated corpora need the key functions (store), not the import pipeline.
     (
         "leakwatch-gen",

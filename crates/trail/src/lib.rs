@@ -1,0 +1,125 @@
+//! The audit trail (issue #19): who did what, when, to which (digested) target, with what
+//! result — appended, never rewritten, and sealed so that its own writer cannot edit it
+//! unnoticed.
+//!
+//! A trail is a directory of numbered files (`trail-00000001.log`, …; format in FORMAT.md).
+//! Records are chained: a running SHA-256 over every record's bytes, file after file (each
+//! file's header carries the chain and count the previous file ended with). Checkpoint
+//! records seal the chain with an Ed25519 signature under a key derived from the **audit
+//! key**, which is kept outside the data directory. [`verify`] recomputes the chain and
+//! every signature: a flipped byte, a removed or reordered record, a missing file or a file
+//! cut at a checkpoint fails it, naming the file and record; records after the last
+//! checkpoint of the newest file (a crash before the seal) are reported as an unsealed tail,
+//! not a failure, and the next writer seals them.
+//!
+//! Targets (an account, a domain, a prefix) are never written: only a keyed digest
+//! ([`AuditKey::target_digest`]). Names of principals and routes are written once per file
+//! and referred to by number, which keeps a record near 50 bytes.
+//!
+//! Nothing here knows who may do what, HTTP or the CLI: the service layer makes the events.
+
+mod format;
+mod verify;
+mod writer;
+
+pub use format::{Event, Who, WhoKind};
+pub use verify::{Report, VerifyError, verify};
+pub use writer::Trail;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Errors of the trail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrailError {
+    /// Reading or writing a trail file failed.
+    #[error("audit trail {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The audit key is not 64 hex digits.
+    #[error("the audit key must be 64 hex digits (32 bytes)")]
+    BadKey,
+    /// The trail on disk does not verify where the writer needs to continue it.
+    #[error("the audit trail does not verify: {0}")]
+    Broken(#[from] VerifyError),
+    /// The trail was sealed under another audit key.
+    #[error("the audit trail is sealed under another audit key")]
+    OtherKey,
+    /// A name (principal, route) longer than a record can hold.
+    #[error("a name in an audit record is longer than 255 bytes")]
+    TooLong,
+}
+
+/// The secret that seals the trail: 32 random bytes, kept outside the data directory like
+/// the operator key. The signing key and the target-digest key are derived from it, each
+/// for its one use.
+#[derive(Clone)]
+pub struct AuditKey {
+    secret: [u8; 32],
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditKey").finish_non_exhaustive()
+    }
+}
+
+impl AuditKey {
+    /// A key from 64 hex digits (surrounding white space ignored).
+    pub fn from_hex(text: &str) -> Result<AuditKey, TrailError> {
+        let text = text.trim();
+        if text.len() != 64 {
+            return Err(TrailError::BadKey);
+        }
+        let mut secret = [0u8; 32];
+        for (i, byte) in secret.iter_mut().enumerate() {
+            *byte =
+                u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| TrailError::BadKey)?;
+        }
+        Ok(AuditKey { secret })
+    }
+
+    /// A new random key as 64 hex digits (from the operating system's CSPRNG).
+    pub fn generate_hex() -> String {
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).expect("the operating system has randomness");
+        raw.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn derive(&self, purpose: &[u8]) -> [u8; 32] {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes a key of any length");
+        mac.update(purpose);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The key that signs checkpoints.
+    fn signing_key(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&self.derive(b"leakwatch audit signing v1"))
+    }
+
+    /// The public half, which verifies checkpoints (and is written into every file, so a
+    /// trail names the key that sealed it).
+    pub fn verifying_key(&self) -> [u8; 32] {
+        self.signing_key().verifying_key().to_bytes()
+    }
+
+    /// The keyed digest a target is recorded as (16 bytes of HMAC-SHA256 under a key derived
+    /// for this use): the same target gives the same digest, so records about one account
+    /// can be found by whoever holds the key, and nobody else can tell what it was.
+    pub fn target_digest(&self, target: &[u8]) -> [u8; 16] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.derive(b"leakwatch audit target v1"))
+            .expect("HMAC takes a key of any length");
+        mac.update(target);
+        let full: [u8; 32] = mac.finalize().into_bytes().into();
+        full[..16].try_into().expect("16 of 32 bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests;
