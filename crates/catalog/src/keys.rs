@@ -6,12 +6,13 @@
 //! it may do ([`Scopes`]), and may expire or be revoked. Nothing here rate-limits, checks a
 //! scope or speaks HTTP.
 
-use std::{collections::BTreeSet, fmt};
-
 use rusqlite::{OptionalExtension, params};
 use sha2::Digest;
 
 use crate::{Catalog, CatalogError, Result, format_date_time, now_unix, parse_date, tenants};
+
+pub use crate::limits::SavedBucket;
+pub use crate::scopes::{Quotas, Scope, Scopes};
 
 /// A key as stored (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,194 +42,6 @@ pub struct ApiKey {
     pub last_used: Option<String>,
     /// Requests per UTC day it may make in each scope named (the others: no daily cap).
     pub quotas: Quotas,
-}
-
-/// Daily quotas per scope: how many requests a key may make in a scope per UTC day.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Quotas(pub std::collections::BTreeMap<Scope, u64>);
-
-impl Quotas {
-    /// No daily quota in any scope.
-    pub fn none() -> Quotas {
-        Quotas::default()
-    }
-
-    /// The quota of `scope`, if it has one.
-    pub fn of(&self, scope: Scope) -> Option<u64> {
-        self.0.get(&scope).copied()
-    }
-
-    /// Reads `SCOPE=N` items, comma-separated (`account=1000,domain=50`); an unknown scope,
-    /// a scope named twice or N = 0 is refused.
-    pub fn parse(text: &str) -> Result<Quotas> {
-        let mut out = std::collections::BTreeMap::new();
-        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let bad =
-                || CatalogError::Invalid(format!("quota {item:?} is not SCOPE=N (N at least 1)"));
-            let (name, n) = item.split_once('=').ok_or_else(bad)?;
-            let scope = Scope::from_name(name.trim()).ok_or_else(|| {
-                CatalogError::Invalid(format!("unknown scope {:?} in a quota", name.trim()))
-            })?;
-            let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
-            if out.insert(scope, n).is_some() {
-                return Err(CatalogError::Invalid(format!(
-                    "scope {scope} has two quotas"
-                )));
-            }
-        }
-        Ok(Quotas(out))
-    }
-}
-
-impl fmt::Display for Quotas {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let items: Vec<String> = self.0.iter().map(|(s, n)| format!("{s}={n}")).collect();
-        f.write_str(&items.join(","))
-    }
-}
-
-/// One thing a key may do. Routes and actions name the scope they need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Scope {
-    /// Look up one account (`breachedaccount/{account}`).
-    Account,
-    /// The k-anonymity account range (`breachedaccount/range/{prefix}`).
-    AccountRange,
-    /// Register and verify domains, search and list them.
-    Domain,
-    /// Domain answers above the bulk threshold.
-    DomainBulk,
-    /// The vendor inventory and its impact reports.
-    Vendors,
-    /// Look-alike domains.
-    Lookalike,
-    /// Stealer logs.
-    StealerLogs,
-    /// Pastes.
-    Pastes,
-    /// The private credential check.
-    Credentials,
-    /// Signing in to the organisation dashboard.
-    Dashboard,
-}
-
-impl Scope {
-    /// Every scope there is, in the order they are listed.
-    pub const ALL: [Scope; 10] = [
-        Scope::Account,
-        Scope::AccountRange,
-        Scope::Domain,
-        Scope::DomainBulk,
-        Scope::Vendors,
-        Scope::Lookalike,
-        Scope::StealerLogs,
-        Scope::Pastes,
-        Scope::Credentials,
-        Scope::Dashboard,
-    ];
-
-    /// Its name, as written in `--scope` and stored.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scope::Account => "account",
-            Scope::AccountRange => "account-range",
-            Scope::Domain => "domain",
-            Scope::DomainBulk => "domain-bulk",
-            Scope::Vendors => "vendors",
-            Scope::Lookalike => "lookalike",
-            Scope::StealerLogs => "stealerlogs",
-            Scope::Pastes => "pastes",
-            Scope::Credentials => "credentials",
-            Scope::Dashboard => "dashboard",
-        }
-    }
-
-    /// The scope of this name.
-    pub fn from_name(name: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What a key may do: every scope, present and future (`all`, only when written out), or
-/// the scopes listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scopes {
-    /// Every scope, including those a later version adds.
-    All,
-    /// These scopes only.
-    Only(BTreeSet<Scope>),
-}
-
-impl Scopes {
-    /// Whether a key with these scopes may do what `scope` covers.
-    pub fn allows(&self, scope: Scope) -> bool {
-        match self {
-            Scopes::All => true,
-            Scopes::Only(set) => set.contains(&scope),
-        }
-    }
-
-    /// Reads a comma-separated list of scope names (`all` alone for every scope); an
-    /// unknown name or an empty list is refused.
-    pub fn parse(text: &str) -> Result<Scopes> {
-        let names: Vec<&str> = text
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .collect();
-        if names.is_empty() {
-            return Err(CatalogError::Invalid(
-                "a key needs at least one scope".into(),
-            ));
-        }
-        if names.contains(&"all") {
-            return if names.len() == 1 {
-                Ok(Scopes::All)
-            } else {
-                Err(CatalogError::Invalid(
-                    "`all` is every scope: give it alone".into(),
-                ))
-            };
-        }
-        let mut set = BTreeSet::new();
-        for name in names {
-            set.insert(Scope::from_name(name).ok_or_else(|| {
-                CatalogError::Invalid(format!(
-                    "unknown scope {name:?} (scopes: all, {})",
-                    Scope::ALL.map(Scope::name).join(", ")
-                ))
-            })?);
-        }
-        Ok(Scopes::Only(set))
-    }
-
-    /// Reads scopes as stored; names this version does not know (written by a later one)
-    /// grant nothing here.
-    fn from_stored(text: &str) -> Scopes {
-        if text == "all" {
-            return Scopes::All;
-        }
-        Scopes::Only(text.split(',').filter_map(Scope::from_name).collect())
-    }
-}
-
-impl fmt::Display for Scopes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scopes::All => f.write_str("all"),
-            Scopes::Only(set) => {
-                let names: Vec<&str> = set.iter().map(|s| s.name()).collect();
-                f.write_str(&names.join(","))
-            }
-        }
-    }
 }
 
 /// Adds version 4's scope columns to a version 1-3 catalogue's key table (every existing
@@ -494,85 +307,6 @@ impl Catalog {
     }
 }
 
-/// A key's rate-limit bucket as saved: its tokens at `at_ms` (Unix milliseconds).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SavedBucket {
-    /// The key's id.
-    pub key_id: i64,
-    /// Tokens left.
-    pub tokens: f64,
-    /// When (Unix milliseconds).
-    pub at_ms: u64,
-}
-
-impl Catalog {
-    /// Saves the limiter's state, so a restart neither refills a bucket nor forgets a day's
-    /// use: every bucket, and each (key, scope)'s count on `day` (days since 1970, UTC).
-    /// Counts of days before yesterday are dropped. One transaction.
-    pub fn save_limits(
-        &mut self,
-        buckets: &[SavedBucket],
-        usage: &[(i64, Scope, u64)],
-        day: i64,
-    ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for b in buckets {
-            tx.execute(
-                "INSERT INTO key_bucket (key_id, tokens, at_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key_id) DO UPDATE SET tokens = excluded.tokens, at_ms = excluded.at_ms",
-                params![b.key_id, b.tokens, b.at_ms as i64],
-            )?;
-        }
-        for (key_id, scope, count) in usage {
-            tx.execute(
-                "INSERT INTO key_usage (key_id, scope, day, count) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(key_id, scope, day) DO UPDATE SET count = max(count, excluded.count)",
-                params![key_id, scope.name(), day, *count as i64],
-            )?;
-        }
-        tx.execute("DELETE FROM key_usage WHERE day < ?1", params![day - 1])?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Every saved rate-limit bucket.
-    pub fn saved_buckets(&self) -> Result<Vec<SavedBucket>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_id, tokens, at_ms FROM key_bucket")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(SavedBucket {
-                    key_id: r.get(0)?,
-                    tokens: r.get(1)?,
-                    at_ms: r.get::<_, i64>(2)?.max(0) as u64,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
-    }
-
-    /// Each (key, scope)'s saved count on `day`.
-    pub fn saved_usage(&self, day: i64) -> Result<Vec<(i64, Scope, u64)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_id, scope, count FROM key_usage WHERE day = ?1")?;
-        let rows = stmt
-            .query_map(params![day], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(k, s, n)| Some((k, Scope::from_name(&s)?, n.max(0) as u64)))
-            .collect())
-    }
-}
-
 /// Inserts a new key (random secret from the OS's CSPRNG, stored only as its digest) in
 /// `tenant`, or in one of its own; returns its id and secret.
 fn insert_key(
@@ -710,33 +444,6 @@ mod tests {
     }
 
     #[test]
-    fn scopes_are_listed_or_all_alone_and_unknown_names_are_refused() {
-        let only = |names: &[Scope]| Scopes::Only(names.iter().copied().collect());
-        assert_eq!(Scopes::parse("all").unwrap(), Scopes::All);
-        assert_eq!(
-            Scopes::parse("vendors, account").unwrap(),
-            only(&[Scope::Account, Scope::Vendors])
-        );
-        for bad in ["", " , ", "all,account", "acount", "ALL"] {
-            assert!(Scopes::parse(bad).is_err(), "{bad:?} accepted");
-        }
-        for scope in Scope::ALL {
-            assert_eq!(Scope::from_name(scope.name()), Some(scope));
-            assert!(Scopes::All.allows(scope));
-            assert!(only(&[scope]).allows(scope));
-            let others: Vec<Scope> = Scope::ALL.into_iter().filter(|s| *s != scope).collect();
-            assert!(!only(&others).allows(scope));
-        }
-        // Stored and read back; a name a later version wrote grants nothing here.
-        let s = only(&[Scope::Domain, Scope::AccountRange]);
-        assert_eq!(Scopes::from_stored(&s.to_string()), s);
-        assert_eq!(
-            Scopes::from_stored("domain,time-travel"),
-            only(&[Scope::Domain])
-        );
-    }
-
-    #[test]
     fn keys_keep_their_scopes_and_keys_from_before_scopes_migrate_to_all() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("catalog.db");
@@ -754,7 +461,7 @@ mod tests {
                 "none",
                 10,
                 None,
-                &Scopes::Only(BTreeSet::new()),
+                &Scopes::Only(std::collections::BTreeSet::new()),
                 None,
                 &Quotas::none()
             )
@@ -852,45 +559,6 @@ mod tests {
         assert!(c.rotate_key(old.id, "2030-13-01").is_err());
         assert!(c.rotate_key(999, "2030-01-01").is_err());
         assert_eq!(c.keys().unwrap().len(), before);
-    }
-
-    #[test]
-    fn quotas_parse_round_trip_and_the_limiter_state_is_saved() {
-        let q = Quotas::parse("domain=50, account=1000").unwrap();
-        assert_eq!(
-            (q.of(Scope::Account), q.of(Scope::Domain)),
-            (Some(1000), Some(50))
-        );
-        assert_eq!(q.of(Scope::Vendors), None);
-        assert_eq!(q.to_string(), "account=1000,domain=50");
-        for bad in [
-            "account",
-            "account=0",
-            "account=x",
-            "acount=5",
-            "account=1,account=2",
-        ] {
-            assert!(Quotas::parse(bad).is_err(), "{bad:?} accepted");
-        }
-        let mut c = Catalog::open_in_memory().unwrap();
-        let (k, _) = c.create_key("q", 5, None, &Scopes::All, None, &q).unwrap();
-        assert_eq!(c.key_by_id(k.id).unwrap().unwrap().quotas, q);
-        let (_, successor, _) = c.rotate_key(k.id, "2030-01-01").unwrap();
-        assert_eq!(successor.quotas, q, "a successor keeps the quotas");
-        let bucket = SavedBucket {
-            key_id: k.id,
-            tokens: 1.5,
-            at_ms: 1_700_000_000_123,
-        };
-        c.save_limits(&[bucket], &[(k.id, Scope::Account, 7)], 100)
-            .unwrap();
-        // A count never goes down (two servers saving), and old days are dropped.
-        c.save_limits(&[], &[(k.id, Scope::Account, 3)], 100)
-            .unwrap();
-        assert_eq!(c.saved_buckets().unwrap(), [bucket]);
-        assert_eq!(c.saved_usage(100).unwrap(), [(k.id, Scope::Account, 7)]);
-        c.save_limits(&[], &[], 102).unwrap();
-        assert!(c.saved_usage(100).unwrap().is_empty());
     }
 
     #[test]

@@ -10,7 +10,9 @@
 pub mod checksums;
 mod date;
 pub mod keys;
+mod limits;
 pub mod outbox;
+mod scopes;
 pub mod subscribers;
 pub mod tenants;
 pub mod vendors;
