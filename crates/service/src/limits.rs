@@ -70,30 +70,31 @@ impl KeyLimits {
     /// and counted only once the request is admitted.
     pub fn admit(&self, key: &ApiKey, scope: Option<Scope>, now_ms: u64) -> Result<(), Limited> {
         let day = (now_ms / DAY_MS) as i64;
-        let quota = scope.and_then(|s| Some((s, key.quotas.of(s)?)));
+        let Some((scope, limit)) = scope.and_then(|s| Some((s, key.quotas.of(s)?))) else {
+            // No quota here: the bucket alone (the day's counts are not touched).
+            self.take_token(key, now_ms)?;
+            self.changed.store(true, Ordering::Relaxed);
+            return Ok(());
+        };
         let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((scope, limit)) = quota {
-            let used = match usage.get(&(key.id, scope)) {
-                Some(&(d, n)) if d == day => n,
-                _ => 0,
-            };
-            if used >= limit {
-                let midnight = (day as u64 + 1) * DAY_MS;
-                return Err(Limited::Quota {
-                    scope,
-                    limit,
-                    retry_after: (midnight - now_ms).div_ceil(1000),
-                });
-            }
+        let used = match usage.get(&(key.id, scope)) {
+            Some(&(d, n)) if d == day => n,
+            _ => 0,
+        };
+        if used >= limit {
+            let midnight = (day as u64 + 1) * DAY_MS;
+            return Err(Limited::Quota {
+                scope,
+                limit,
+                retry_after: (midnight - now_ms).div_ceil(1000),
+            });
         }
         self.take_token(key, now_ms)?;
-        if let Some((scope, _)) = quota {
-            let entry = usage.entry((key.id, scope)).or_insert((day, 0));
-            if entry.0 != day {
-                *entry = (day, 0);
-            }
-            entry.1 += 1;
+        let entry = usage.entry((key.id, scope)).or_insert((day, 0));
+        if entry.0 != day {
+            *entry = (day, 0);
         }
+        entry.1 += 1;
         self.changed.store(true, Ordering::Relaxed);
         Ok(())
     }
