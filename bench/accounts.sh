@@ -20,6 +20,7 @@ port=58431
 pgport=58432
 
 . bench/lib.sh
+audit_key
 apt_need rg ripgrep wrk wrk /usr/bin/time time bc bc curl curl
 python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb==1.1.3
 

@@ -12,6 +12,7 @@ accounts=${2:-1000000}
 root=$(pwd)
 work=$root/bench/work-audit
 . bench/lib.sh
+audit_key
 cargo build --release -p leakwatch --locked
 bin=$root/target/release/leakwatch
 rm -rf "$work" && mkdir -p "$work"

@@ -23,6 +23,7 @@ work=$root/bench/work-ingest
 pgdir=/tmp/leakwatch-bench-pg-ingest
 pgport=58433
 . bench/lib.sh
+audit_key
 apt_need /usr/bin/time time bc bc psql "postgresql postgresql-contrib"
 python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb==1.1.3
 cargo build --release -p leakwatch --locked

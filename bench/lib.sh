@@ -58,3 +58,12 @@ drop_page_cache() {
 
 # kv KEY TEXT: the number after KEY= in a line of key=value pairs.
 kv() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
+
+# audit_key: a fresh audit key in a private file (mktemp makes it 0600) outside every data
+# directory, exported as LEAKWATCH_AUDIT_KEY_FILE: `serve` and the audited commands refuse
+# to run without one.
+audit_key() {
+  LEAKWATCH_AUDIT_KEY_FILE=$(mktemp /tmp/leakwatch-bench-audit-XXXXXX)
+  od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$LEAKWATCH_AUDIT_KEY_FILE"
+  export LEAKWATCH_AUDIT_KEY_FILE
+}

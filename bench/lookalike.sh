@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-20}
 . bench/lib.sh
+audit_key
 python3 -c 'import dnstwist' 2>/dev/null || pip install -q -r tests/py/requirements.txt
 cargo build --release -p leakwatch --locked
 bin=$(pwd)/target/release/leakwatch

@@ -19,6 +19,7 @@ root=$(pwd)
 work=$root/bench/work-lookup
 
 . bench/lib.sh
+audit_key
 apt_need pwqfilter passwdqc look bsdextrautils bc bc
 python3 -c 'import pwnedpasswords_offline' 2>/dev/null || pip install -q pwnedpasswords-offline==1.2.0
 cargo build --release -p leakwatch --locked

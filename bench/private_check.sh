@@ -13,6 +13,7 @@ n=${1:-2000}
 root=$(pwd)
 work=$root/bench/work-private-check
 . bench/lib.sh
+audit_key
 python3 -c 'import aiosmtpd' 2>/dev/null || pip install -q -r tests/py/requirements.txt
 cargo build --release -p leakwatch --locked
 bin=$root/target/release/leakwatch

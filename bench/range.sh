@@ -24,6 +24,7 @@ port=58801
 nport=58901
 
 . bench/lib.sh
+audit_key
 apt_need nginx nginx wrk wrk bc bc curl curl
 cargo build --release -p leakwatch --locked
 bin=$root/target/release/leakwatch

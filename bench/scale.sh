@@ -19,6 +19,7 @@ root=$(pwd)
 work=${SCALE_DIR:-$root/bench/work-scale}
 port=58802
 . bench/lib.sh
+audit_key
 apt_need wrk wrk /usr/bin/time time bc bc curl curl
 cargo build --release -p leakwatch --locked
 cargo build --release -p leakwatch-ingest --example check_latency --locked

@@ -22,6 +22,7 @@ port=58441
 conns=8
 
 . bench/lib.sh
+audit_key
 apt_need wrk wrk curl curl
 
 cargo build --release -p leakwatch --locked

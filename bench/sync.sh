@@ -24,6 +24,7 @@ tls_port=58452
 nginx_port=58453
 
 . bench/lib.sh
+audit_key
 apt_need nginx nginx openssl openssl curl curl
 
 cargo build --release -p leakwatch --locked

@@ -57,12 +57,13 @@ struct Truncated<'a> {
 }
 
 pub(crate) async fn breached_account(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(account): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    audit.target(&account);
     let query = query.as_deref();
     let truncate = flag(query, "truncateResponse", true)?;
     let unverified = flag(query, "includeUnverified", true)?;
@@ -91,6 +92,7 @@ pub(crate) async fn breached_account(
     if found.is_empty() {
         return Err(ApiError::NotFound);
     }
+    audit.size(found.len());
     Ok(if truncate {
         json(
             &found
@@ -112,11 +114,12 @@ struct RangeEntry<'a> {
 }
 
 pub(crate) async fn breached_account_range(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(prefix): Path<String>,
 ) -> Result<Response, ApiError> {
+    audit.target(&prefix);
     if prefix.len() != 6 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::BadRequest(
             "The hash prefix was not in a valid format: send the first 6 hex digits of the SHA-1 of the account",
@@ -141,5 +144,6 @@ pub(crate) async fn breached_account_range(
             websites,
         });
     }
+    audit.size(out.len());
     Ok(json(&out, accepts))
 }

@@ -130,13 +130,14 @@ async fn json_body<T: serde::de::DeserializeOwned>(request: Request) -> Result<T
 /// `POST /api/v1/domains` `{"domain", "contact"}`: registers (or re-registers) a domain for
 /// the calling key and answers how to verify it.
 pub(crate) async fn register(
-    Caller { key, by }: Caller,
+    Caller { key, by, audit }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let operator = operator_key(&state)?.clone();
     let body: RegisterBody = json_body(request).await?;
+    audit.target(&body.domain);
     let domain = normalize(&body.domain)?;
     let contact = leakwatch_identity::normalize_email(&body.contact)
         .map_err(|_| ApiError::BadRequest("The contact is not a valid e-mail address"))?;
@@ -179,12 +180,13 @@ enum VerifyBody {
 /// `POST /api/v1/domains/{domain}/verify`: `{"method":"dns"}` looks the TXT record up now;
 /// `{"method":"mail","address":"security@…"}` mails a verification link to that role address.
 pub(crate) async fn verify(
-    Caller { key, by }: Caller,
+    Caller { key, by, audit }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    audit.target(&domain);
     let operator = operator_key(&state)?.clone();
     let domain = normalize(&domain)?;
     let body: VerifyBody = json_body(request).await?;
@@ -311,11 +313,12 @@ pub(crate) async fn verify_by_link(
 /// `GET /api/v3/breacheddomain/{domain}`: every breached alias on a domain the calling key
 /// has verified, with the names of its breaches (HIBP: `{"alias": ["Breach", …]}`).
 pub(crate) async fn breached_domain(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
 ) -> Result<Response, ApiError> {
+    audit.target(&domain);
     let operator = operator_key(&state)?.clone();
     let domain = normalize(&domain)?;
     let asker = by.clone();
@@ -347,6 +350,7 @@ pub(crate) async fn breached_domain(
     if answer.is_empty() {
         return Err(ApiError::NotFound);
     }
+    audit.size(answer.len());
     Ok(json(&answer, accepts))
 }
 
@@ -363,7 +367,7 @@ struct SubscribedDomain {
 /// `GET /api/v3/subscribeddomains`: the calling key's verified domains with how many of
 /// their addresses are breached (HIBP's shape; leakwatch subscriptions do not renew).
 pub(crate) async fn subscribed_domains(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
@@ -400,5 +404,6 @@ pub(crate) async fn subscribed_domains(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
+    audit.size(list.len());
     Ok(json(&list, accepts))
 }

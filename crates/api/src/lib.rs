@@ -9,6 +9,7 @@
 //! Query values (prefixes, accounts) are never logged.
 
 mod account;
+mod audited;
 mod check_mail;
 mod compress;
 mod domains;
@@ -59,7 +60,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     for (path, access, handler) in route_table() {
         let handler = match access {
             Access::Public => handler,
-            Access::Key(scope) => handler.layer(axum::Extension(v3::Declared(scope))),
+            Access::Key(scope) => handler.layer(axum::Extension(v3::Declared(scope))).layer(
+                axum::middleware::from_fn_with_state(state.clone(), audited::record),
+            ),
         };
         router = router.route(
             path,

@@ -26,7 +26,7 @@ struct Answer {
 }
 
 pub(crate) async fn lookalike(
-    _: Caller,
+    Caller { audit, .. }: Caller,
     accepts: Accepts,
     State(_): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
@@ -37,6 +37,7 @@ pub(crate) async fn lookalike(
         .ok_or(ApiError::BadRequest(
             "Give the domain to protect: ?domain=example.com",
         ))?;
+    audit.target(&domain);
     let sender = query_param(query, "sender");
     let answer = tokio::task::spawn_blocking(move || {
         let variants = lookalike::variants(&domain, &lookalike::Options::default())?;
@@ -52,5 +53,6 @@ pub(crate) async fn lookalike(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|_| ApiError::BadRequest("Not a valid domain name"))?;
+    audit.size(answer.variants.len());
     Ok(json(&answer, accepts))
 }

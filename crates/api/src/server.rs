@@ -48,6 +48,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.limits;
     let reload = tokio::spawn(reload_loop(state.clone(), Duration::from_millis(500)));
+    // Reads' audit records are group-committed: on disk within 100 ms.
+    let audit = tokio::spawn(crate::audited::flush_loop(
+        state.clone(),
+        Duration::from_millis(100),
+    ));
     let stop_outbox = Arc::new(AtomicBool::new(false));
     let outbox = crate::outbox::start_worker(state.clone(), stop_outbox.clone());
     let state_tls = state.tls.clone();
@@ -119,6 +124,15 @@ pub async fn serve(
     drop(listener);
     let _ = tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await;
     reload.abort();
+    audit.abort();
+    if let Some(log) = state.audit.clone() {
+        // The last records, sealed: a clean stop leaves no unsealed tail.
+        match tokio::task::spawn_blocking(move || log.flush(true)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("writing the last audit records failed: {e}"),
+            Err(e) => tracing::error!("the audit writer: {e}"),
+        }
+    }
     // The limiter's state, so the next start neither refills a bucket nor forgets a quota.
     let s = state.clone();
     let _ = tokio::task::spawn_blocking(move || s.save_limits()).await;

@@ -60,6 +60,11 @@ pub struct AppState {
     pub(crate) metrics: Metrics,
     /// Every API key's requests per minute and daily quotas, saved across restarts.
     pub(crate) key_limits: leakwatch_service::limits::KeyLimits,
+    /// The audit log every keyed request leaves a record in (`serve` always opens one;
+    /// in-process tests may run without).
+    pub audit: Option<Arc<leakwatch_service::auditlog::AuditLog>>,
+    /// False while the audit log cannot be written: keyed requests are refused (503).
+    pub(crate) audit_healthy: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -106,6 +111,8 @@ impl AppState {
             access_log: false,
             metrics: Metrics::default(),
             key_limits: Default::default(),
+            audit: None,
+            audit_healthy: std::sync::atomic::AtomicBool::new(true),
         }
         .with_saved_limits()
     }

@@ -59,6 +59,8 @@ pub(crate) struct Caller {
     pub key: ApiKey,
     /// The principal the service layer acts for, made from the key once per request.
     pub by: Principal,
+    /// The request's audit record: the handler notes its target and how much went out.
+    pub audit: crate::audited::AuditSlot,
 }
 
 impl FromRequestParts<Arc<AppState>> for Caller {
@@ -87,6 +89,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             )));
         };
         let by = Principal::api_key(&key);
+        let audit = parts
+            .extensions
+            .get::<crate::audited::AuditSlot>()
+            .cloned()
+            .unwrap_or_default();
+        audit.principal(&by);
         if let Some(scope) = scope {
             by.require(scope)
                 .map_err(|_| ApiError::Forbidden(missing_scope(scope)))?;
@@ -117,7 +125,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 }
             });
         }
-        Ok(Caller { key, by })
+        Ok(Caller { key, by, audit })
     }
 }
 

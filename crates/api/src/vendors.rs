@@ -34,16 +34,17 @@ async fn blocking<T: Send + 'static>(
 }
 
 pub(crate) async fn list(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
     let vendors = blocking(&state, move |c| vendors::list(c, &by)).await?;
+    audit.size(vendors.len());
     Ok(json(&vendors, accepts))
 }
 
 pub(crate) async fn put(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -61,6 +62,7 @@ pub(crate) async fn put(
             "Invalid vendor: it needs a name, real domains and a criticality of 1 to 5",
         )
     })?;
+    audit.target(&vendor.name);
     let operator = state.operator_key.clone();
     let stored = blocking(&state, move |c| {
         vendors::put(c, operator.as_ref(), &by, vendor)
@@ -77,21 +79,23 @@ pub(crate) async fn put(
 }
 
 pub(crate) async fn remove(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    audit.target(&name);
     blocking(&state, move |c| vendors::remove(c, &by, &name)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(crate) async fn impact(
-    Caller { by, .. }: Caller,
+    Caller { by, audit, .. }: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(breach): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    audit.target(&breach);
     let html = query_param(query.as_deref(), "format").is_some_and(|f| f == "html");
     let s = state.clone();
     let report = tokio::task::spawn_blocking(move || {

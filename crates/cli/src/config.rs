@@ -22,6 +22,8 @@ enum Kind {
     Text,
     Address,
     Count,
+    /// A size with an optional unit (`64M`).
+    Size,
     Switch,
     Region,
     SmtpUrl,
@@ -74,6 +76,34 @@ static SETTINGS: &[Setting] = &[
         None,
         "File holding the operator key (64 hex digits; `leakwatch operator-key generate`). It\n\
          seals e-mail aliases, queued mail and subscribers. Keep it outside the data directory.",
+    ),
+    setting(
+        "",
+        "audit_key_file",
+        "LEAKWATCH_AUDIT_KEY_FILE",
+        Kind::Path,
+        None,
+        "File holding the audit key (64 hex digits; `leakwatch audit-key generate --out FILE`)\n\
+         that seals the audit log. `serve` and every audited command refuse to run without\n\
+         it. Keep it outside the data directory, apart from whoever runs the server.",
+    ),
+    setting(
+        "",
+        "audit_syslog",
+        "LEAKWATCH_AUDIT_SYSLOG",
+        Kind::Path,
+        None,
+        "A syslog datagram socket (e.g. /dev/log) every audit record is also sent to, as an\n\
+         RFC 5424 line, so a log collector keeps a copy the operator cannot edit.",
+    ),
+    setting(
+        "",
+        "audit_file_size",
+        "LEAKWATCH_AUDIT_FILE_SIZE",
+        Kind::Size,
+        Some("64M"),
+        "Size at which an audit log file is sealed and the next begun (a new UTC day begins\n\
+         one too); closed files are never written again.",
     ),
     setting(
         "",
@@ -388,6 +418,7 @@ fn check(setting: &Setting, value: &toml::de::DeValue<'_>) -> Result<String, Str
                 .map_err(|_| format!("{text} is not a whole number from 0 to 4294967295")),
             _ => Err(format!("expected a number, found {text:?}")),
         },
+        Kind::Size => crate::flags::parse_size(&text).map(|_| text.clone()),
         Kind::Switch => match value {
             DeValue::Boolean(_) => Ok(text),
             _ => Err(format!("expected true or false, found {text:?}")),

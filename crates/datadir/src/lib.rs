@@ -70,6 +70,12 @@ impl DataDir {
         self.root.join("pending-forget.txt")
     }
 
+    /// The audit trail (`trail-NNNNNNNN.log` files and their `LOCK`; FORMAT.md, "Audit
+    /// trail"), appended by the server and the operator's commands.
+    pub fn audit(&self) -> PathBuf {
+        self.root.join("audit")
+    }
+
     /// Locked by the one server that delivers the outbox.
     pub fn outbox_lock(&self) -> PathBuf {
         self.root.join("outbox.lock")
@@ -128,6 +134,7 @@ mod tests {
         check(d.sync_status(), "/srv/lw/sync/status.json");
         check(d.pending_forget(), "/srv/lw/pending-forget.txt");
         check(d.outbox_lock(), "/srv/lw/outbox.lock");
+        check(d.audit(), "/srv/lw/audit");
     }
 
     #[test]

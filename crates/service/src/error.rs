@@ -86,4 +86,10 @@ pub enum ServiceError {
     /// The domain is not verified for the principal's tenant: it may not search it.
     #[error("{0} is not verified for this tenant")]
     DomainNotVerified(String),
+    /// The audit log could not be written or read where it must be.
+    #[error(transparent)]
+    Audit(#[from] leakwatch_trail::TrailError),
+    /// The syslog socket the audit records are copied to cannot be reached.
+    #[error("the audit syslog socket {0}")]
+    Syslog(String),
 }

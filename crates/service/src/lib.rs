@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod auditlog;
 pub mod backup;
 pub mod breaches;
 pub mod dns;
@@ -34,7 +35,8 @@ pub mod vendors;
 pub use error::ServiceError;
 pub use handles::{CatalogHandle, Forgot, StoreHandle};
 pub use leakwatch_catalog::{
-    Catalog, CatalogError, format_date_time, now_unix, tenants::DEFAULT_TENANT,
+    Catalog, CatalogError, format_date_time, now_unix, parse_date, parse_date_time,
+    tenants::DEFAULT_TENANT,
 };
 pub use leakwatch_datadir::DataDir;
 pub use leakwatch_identity::OperatorKey;

@@ -348,16 +348,23 @@ pub(crate) type Found<'a> = (usize, &'a [u8], Option<Record>);
 /// Splits a file's bytes after the header into records, and the offset where the framed
 /// records end (less than the length: a torn record there).
 pub(crate) fn records(bytes: &[u8]) -> (Vec<Found<'_>>, usize) {
+    let from = HEADER_LEN.min(bytes.len());
+    records_from(&bytes[from..], from)
+}
+
+/// Splits `bytes`, which start at file offset `base` on a record boundary, into records;
+/// offsets are the file's.
+pub(crate) fn records_from(bytes: &[u8], base: usize) -> (Vec<Found<'_>>, usize) {
     let mut out = Vec::new();
-    let mut at = HEADER_LEN.min(bytes.len());
+    let mut at = 0;
     while at + 2 <= bytes.len() {
         let len = u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
         if len == 0 || at + 2 + len > bytes.len() {
             break;
         }
         let framed = &bytes[at..at + 2 + len];
-        out.push((at, framed, Record::decode(&framed[2..])));
+        out.push((base + at, framed, Record::decode(&framed[2..])));
         at += 2 + len;
     }
-    (out, at)
+    (out, base + at)
 }

@@ -226,3 +226,32 @@ fn the_audit_key_reads_only_as_64_hex_digits() {
             .target_digest(b"a")
     );
 }
+
+#[test]
+fn a_new_utc_day_starts_a_new_file_and_old_files_are_never_rewritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = 86_400_000;
+    let mut t = Trail::open(tmp.path(), key(), 1 << 20, 5 * day).unwrap();
+    let at = |ms: u64, i: u64| Event {
+        time_ms: ms,
+        ..event(i, "soc")
+    };
+    t.append(&[at(5 * day + 1, 0), at(5 * day + 2, 1)], true, 5 * day + 3)
+        .unwrap();
+    let first = std::fs::read(file(tmp.path(), 1)).unwrap();
+    t.append(&[at(6 * day + 1, 2)], true, 6 * day + 2).unwrap();
+    assert_eq!(crate::writer::file_seqs(tmp.path()).unwrap(), vec![1, 2]);
+    // The first file only gained its closing checkpoint.
+    let after = std::fs::read(file(tmp.path(), 1)).unwrap();
+    assert_eq!(&after[..first.len()], &first[..]);
+    let got = all_events(tmp.path()).unwrap();
+    assert_eq!(got.len(), 3);
+    // A second writer continues the chain in the new file, reading only what is new.
+    let mut other = Trail::open(tmp.path(), key(), 1 << 20, 6 * day + 3).unwrap();
+    other
+        .append(&[at(6 * day + 4, 3)], false, 6 * day + 4)
+        .unwrap();
+    t.append(&[at(6 * day + 5, 4)], true, 6 * day + 5).unwrap();
+    let report = verify(tmp.path(), &key(), None).unwrap();
+    assert_eq!((report.files, report.events, report.unsealed), (2, 5, 0));
+}

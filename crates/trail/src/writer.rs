@@ -8,7 +8,7 @@
 use std::{
     collections::HashMap,
     fs::{File, OpenOptions},
-    io::Write,
+    io::{Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
 };
 
@@ -33,6 +33,8 @@ struct State {
     /// Records after the last checkpoint.
     unsealed: u64,
     last_seal_ms: u64,
+    /// The UTC day of the newest file's first record.
+    file_day: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -122,10 +124,15 @@ impl Trail {
             .open(&lock_path)
             .map_err(|e| io(&lock_path, e))?;
         lock.lock().map_err(|e| io(&lock_path, e))?;
+        if events.is_empty() && (self.state.unsealed == 0 && self.state.seq != 0) && !seal {
+            // Nothing to write or seal: no lock, no read.
+            return Ok(());
+        }
         let mut file = self.catch_up()?;
         let mut out = Vec::new();
         for event in events {
-            if self.state.len >= self.max_file_bytes {
+            let new_day = self.state.file_day.is_some_and(|d| d != day(event.time_ms));
+            if self.state.len >= self.max_file_bytes || new_day {
                 self.seal(&mut out, now_ms)?;
                 file.write_all(&out)
                     .map_err(|e| io(&self.path(self.state.seq), e))?;
@@ -176,6 +183,7 @@ impl Trail {
     }
 
     fn write_event(&mut self, out: &mut Vec<u8>, e: &Event) -> Result<(), TrailError> {
+        self.state.file_day.get_or_insert(day(e.time_ms));
         let who = self.name(out, Name::Who(e.who.clone()))?;
         let action = self.name(out, Name::Text(e.action.clone()))?;
         let route = self.name(out, Name::Text(e.route.clone()))?;
@@ -231,29 +239,42 @@ impl Trail {
         self.state.len = HEADER_LEN as u64;
         self.state.names.clear();
         self.state.unsealed = 0;
+        self.state.file_day = None;
         Ok(file)
     }
 
-    /// Reads what other writers appended since this one last looked (or everything, the
-    /// first time): the newest file's records continue the chain and the names. Returns
-    /// that file, open for appending (a new trail's first file when there is none).
+    /// Reads what other writers appended since this one last looked (or the whole newest
+    /// file, the first time or when another writer started a file): the records continue
+    /// the chain and the names. Returns that file, open for appending (a new trail's first
+    /// file when there is none).
     fn catch_up(&mut self) -> Result<File, TrailError> {
         let Some(&newest) = file_seqs(&self.dir)?.last() else {
             self.state = State::default();
             return self.start_file(1);
         };
         let path = self.path(newest);
-        let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-        let header = Header::decode(&bytes).ok_or_else(|| {
-            TrailError::Broken(crate::VerifyError::Header {
-                file: file_name(newest),
-            })
-        })?;
-        if header.verifying_key != self.key.verifying_key() {
-            return Err(TrailError::OtherKey);
-        }
-        if newest != self.state.seq || (bytes.len() as u64) < self.state.len {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        let file_len = file.metadata().map_err(|e| io(&path, e))?.len();
+        if newest != self.state.seq || file_len < self.state.len || self.state.len == 0 {
             // Another writer started this file (or this writer is new): read it whole.
+            let mut head = [0u8; HEADER_LEN];
+            file.read_exact(&mut head).map_err(|_| {
+                TrailError::Broken(crate::VerifyError::Header {
+                    file: file_name(newest),
+                })
+            })?;
+            let header = Header::decode(&head).ok_or_else(|| {
+                TrailError::Broken(crate::VerifyError::Header {
+                    file: file_name(newest),
+                })
+            })?;
+            if header.verifying_key != self.key.verifying_key() {
+                return Err(TrailError::OtherKey);
+            }
             self.state = State {
                 seq: newest,
                 len: HEADER_LEN as u64,
@@ -262,9 +283,15 @@ impl Trail {
                 ..State::default()
             };
         }
-        let from = self.state.len as usize;
-        let (records, end) = format::records(&bytes);
-        for (offset, framed, record) in records.into_iter().filter(|(o, _, _)| *o >= from) {
+        // Only the bytes after what this writer has seen are read: a busy file is not read
+        // again at every append.
+        let from = self.state.len;
+        let mut tail = Vec::with_capacity(file_len.saturating_sub(from) as usize);
+        file.seek(SeekFrom::Start(from))
+            .and_then(|_| file.read_to_end(&mut tail))
+            .map_err(|e| io(&path, e))?;
+        let (records, end) = format::records_from(&tail, from as usize);
+        for (offset, framed, record) in records {
             let Some(record) = record else {
                 return Err(TrailError::Broken(crate::VerifyError::Damaged {
                     file: file_name(newest),
@@ -282,18 +309,17 @@ impl Trail {
                 Record::NameText(id, text) => {
                     self.state.names.insert(Name::Text(text), id);
                 }
-                Record::Event(_) => {}
+                Record::Event(e) => {
+                    self.state.file_day.get_or_insert(day(e.time_ms));
+                }
                 Record::Checkpoint(c) => {
                     self.state.unsealed = 0;
                     self.state.last_seal_ms = c.time_ms;
+                    self.state.file_day.get_or_insert(day(c.time_ms));
                 }
             }
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| io(&path, e))?;
-        if end < bytes.len() {
+        if (end as u64) < file_len {
             // A torn record at the end: a writer died mid-write. Cut it off; the records
             // before it get sealed.
             file.set_len(end as u64).map_err(|e| io(&path, e))?;
@@ -301,4 +327,9 @@ impl Trail {
         }
         Ok(file)
     }
+}
+
+/// The UTC day of a time in Unix milliseconds: a file holds one day's records.
+fn day(time_ms: u64) -> u64 {
+    time_ms / 86_400_000
 }

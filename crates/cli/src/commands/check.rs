@@ -44,6 +44,7 @@ pub fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<(
         })
         .filter(|(_, names)| !names.is_empty())
         .collect();
+    super::result_size(shown.len() as u64);
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())
 }
@@ -67,6 +68,7 @@ pub fn check_account(data: &Path, account: &str, region: Option<&str>, json: boo
         }
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
+    super::result_size(found.len() as u64);
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(());

@@ -14,7 +14,11 @@ use super::serve::{Serving, serve, start_logging};
 use super::store_dir;
 use crate::flags::*;
 
-pub fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
+pub fn demo(
+    data: Option<PathBuf>,
+    listen: SocketAddr,
+    audit: &super::auditlog::AuditSetup,
+) -> Result<()> {
     let data = data.unwrap_or_else(|| {
         let base = std::env::var_os("XDG_DATA_HOME")
             .map(PathBuf::from)
@@ -58,6 +62,20 @@ pub fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
     } else {
         eprintln!("leakwatch demo: using the demo store in {}", data.display());
     }
+    // The demo keeps its own audit key beside (not in) its data directory, unless one is
+    // given.
+    let mut audit = audit.clone();
+    if audit.key_file.is_none() {
+        let file = data.with_extension("audit-key");
+        if !file.exists() {
+            super::keys::write_private(
+                &file,
+                &leakwatch_service::auditlog::AuditKey::generate_hex(),
+            )?;
+        }
+        audit.key_file = Some(file);
+    }
+    let audit = audit.open("demo", &data)?;
     start_logging(LogFormat::Human);
     let banner = "\nDemo ready. Try:\n  curl http://{addr}/range/5BAA6                       # SHA-1 prefix of \"password\"\n  curl -H 'Add-Padding: true' http://{addr}/range/5BAA6\n  curl 'http://{addr}/range/8846F?mode=ntlm'           # NTLM prefix of \"password\"\nPress Ctrl-C to stop.".to_string();
     serve(
@@ -75,6 +93,7 @@ pub fn demo(data: Option<PathBuf>, listen: SocketAddr) -> Result<()> {
             insecure_webhooks_to_loopback: false,
             tls: None,
             banner: Some(banner),
+            audit,
         },
     )
 }

@@ -25,10 +25,12 @@ pub fn domain_cmd(cmd: DomainCmd) -> Result<()> {
             let catalog = catalog(&data.data)?;
             let keys = keys::list(&catalog, &by)?;
             println!("tenant\tkey\tdomain\tcontact\tverified");
-            for r in domains::registrations(&catalog, &operator)? {
-                if tenant.as_ref().is_some_and(|t| *t != r.tenant) {
-                    continue;
-                }
+            let rows: Vec<_> = domains::registrations(&catalog, &operator)?
+                .into_iter()
+                .filter(|r| tenant.as_ref().is_none_or(|t| *t == r.tenant))
+                .collect();
+            super::result_size(rows.len() as u64);
+            for r in rows {
                 let prefix = match r.key {
                     None => "(operator)",
                     Some(id) => keys

@@ -159,7 +159,11 @@ pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
                     println!("{key}");
                     Ok(())
                 }
-                Some(path) => write_private(&path, &key),
+                Some(path) => {
+                    write_private(&path, &key)?;
+                    eprintln!("operator key written to {} (mode 0600)", path.display());
+                    Ok(())
+                }
             };
         }
         OperatorKeyCmd::Rotate {
@@ -198,7 +202,7 @@ pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
 }
 
 /// Writes `key` to the new file `path`, readable and writable by its owner only.
-fn write_private(path: &std::path::Path, key: &str) -> Result<()> {
+pub(super) fn write_private(path: &std::path::Path, key: &str) -> Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -209,6 +213,5 @@ fn write_private(path: &std::path::Path, key: &str) -> Result<()> {
         .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
     writeln!(file, "{key}")?;
     file.sync_all()?;
-    eprintln!("operator key written to {} (mode 0600)", path.display());
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! parsed flags; what they share (opening the store and the catalogue) is here.
 
 mod audit;
+mod auditlog;
 mod backup;
 mod breach;
 mod check;
@@ -32,8 +33,21 @@ pub fn run(cli: Cli) -> Result<()> {
     if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
         crate::die_quietly_on_closed_pipe();
     }
-    match cli.command {
-        Command::Serve(args) => serve::run(args),
+    let audit = auditlog::AuditSetup::of(&cli);
+    match cli.command.audited() {
+        Some(audited) => auditlog::run_audited(&audit, audited, || dispatch(cli.command, &audit)),
+        None => dispatch(cli.command, &audit),
+    }
+}
+
+pub use auditlog::result_size;
+
+/// Carries out one command.
+fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
+    match command {
+        Command::Serve(args) => serve::run(args, audit),
+        Command::AuditKey { what } => auditlog::audit_key_cmd(what),
+        Command::AuditLog { what } => auditlog::audit_log_cmd(audit, what),
         Command::Ingest(args) => ingest::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Breach { what } => breach::breach(what),
@@ -76,7 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Config { what } => setup::config(what),
         Command::Migrate { data } => store::migrate(data),
         Command::Gen { what } => generate::run(what),
-        Command::Demo(DemoArgs { data, listen }) => demo::demo(data, listen),
+        Command::Demo(DemoArgs { data, listen }) => demo::demo(data, listen, audit),
     }
 }
 

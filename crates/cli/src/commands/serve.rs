@@ -15,7 +15,7 @@ use crate::flags::*;
 /// the access log (`--access-log`, target `leakwatch::access`), the outbox worker's. Events
 /// carry route templates, counts and error kinds, never a queried value.
 /// `leakwatch serve`.
-pub fn run(args: ServeArgs) -> Result<()> {
+pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
     let ServeArgs {
         data,
         listen,
@@ -37,6 +37,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         "{} is not a data directory (it does not exist): serve does not create one; import into it first",
         data.data.display()
     );
+    // Every keyed request leaves an audit record: no audit key, no server.
+    let audit = audit.open("serve", &data.data)?;
     start_logging(log_format);
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => {
@@ -57,6 +59,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             insecure_webhooks_to_loopback,
             tls,
             banner: None,
+            audit,
         },
     )
 }
@@ -88,6 +91,8 @@ pub struct Serving {
     pub tls: Option<Arc<leakwatch_api::TlsConfig>>,
     /// Printed to stdout once listening, `{addr}` replaced.
     pub banner: Option<String>,
+    /// The audit log keyed requests are recorded in.
+    pub audit: leakwatch_service::auditlog::AuditLog,
 }
 
 pub fn serve(data: &Path, how: Serving) -> Result<()> {
@@ -102,6 +107,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         insecure_webhooks_to_loopback,
         tls,
         banner,
+        audit,
     } = how;
     let store = StoreHandle::open_in(&DataDir::new(data))
         .with_context(|| format!("opening store in {}", data.display()))?;
@@ -110,6 +116,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.default_region = default_region;
     state.operator_key = key.load()?;
     state.access_log = access_log;
+    state.audit = Some(Arc::new(audit));
     let scheme = if tls.is_some() { "https" } else { "http" };
     state.tls = tls;
     if let Some(resolver) = dns_resolver {

@@ -28,7 +28,9 @@ pub fn subscribe_cmd(cmd: SubscribeCmd) -> Result<()> {
         SubscribeCmd::List { data, key } => {
             let operator = need_key(&key)?;
             println!("id\twatches\talerts to\tsince\tunsubscribed");
-            for row in subscriptions::list(&catalog(&data.data)?, &operator, &by)? {
+            let rows = subscriptions::list(&catalog(&data.data)?, &operator, &by)?;
+            super::result_size(rows.len() as u64);
+            for row in rows {
                 let watches = row
                     .watches
                     .unwrap_or_else(|| "(does not open under this operator key)".into());

@@ -2,6 +2,7 @@
 //! types them. Nothing here runs anything: `values.rs` turns flag values into the library
 //! types, `crate::commands` carries each command out. Only this crate knows flag names.
 
+mod audit;
 mod catalog;
 mod shared;
 mod tools;
@@ -12,6 +13,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use clap::{Parser, Subcommand};
 use leakwatch_service::imports::ColumnMap;
 
+pub use audit::*;
 pub use catalog::*;
 pub use shared::*;
 pub use tools::*;
@@ -31,6 +33,30 @@ pub struct Cli {
     /// the file.
     #[arg(long, global = true, env = "LEAKWATCH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// File holding the audit key (64 hex digits, mode 0600; `leakwatch audit-key generate
+    /// --out FILE`), kept outside the data directory. `serve` and every audited command
+    /// (keys, domain, check account|domain, subscribe, breach changes, vendors changes,
+    /// ingest, forget, backup, restore, operator-key rotate) refuse to run without it.
+    #[arg(
+        long,
+        global = true,
+        env = "LEAKWATCH_AUDIT_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub audit_key_file: Option<PathBuf>,
+    /// Also send every audit record, as an RFC 5424 line, to this syslog datagram socket
+    /// (e.g. /dev/log), so a collector holds a copy the operator cannot edit.
+    #[arg(
+        long,
+        global = true,
+        env = "LEAKWATCH_AUDIT_SYSLOG",
+        value_name = "SOCKET"
+    )]
+    pub audit_syslog: Option<PathBuf>,
+    /// Size at which an audit log file is closed (sealed) and the next begun; a new UTC day
+    /// begins one too. Closed files are never written again.
+    #[arg(long, global = true, env = "LEAKWATCH_AUDIT_FILE_SIZE", default_value = "64M", value_parser = parse_size, value_name = "SIZE")]
+    pub audit_file_size: usize,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -63,6 +89,16 @@ pub enum Command {
     OperatorKey {
         #[command(subcommand)]
         what: OperatorKeyCmd,
+    },
+    /// The audit key that seals the audit log (kept outside the data directory).
+    AuditKey {
+        #[command(subcommand)]
+        what: AuditKeyCmd,
+    },
+    /// The audit log: who did what, when, to which (digested) target, with what result.
+    AuditLog {
+        #[command(subcommand)]
+        what: AuditLogCmd,
     },
     /// Look something up in the store.
     Check {

@@ -109,20 +109,20 @@ fn insecure_key_env_allowed() -> bool {
 /// key): a key that others can read is a key others may have.
 pub fn read_private(path: &std::path::Path) -> Result<String> {
     let file = std::fs::File::open(path)
-        .with_context(|| format!("reading the operator key from {}", path.display()))?;
+        .with_context(|| format!("reading the key file {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = file.metadata()?.permissions().mode() & 0o777;
         anyhow::ensure!(
             mode & 0o077 == 0,
-            "{} is readable by others (mode {mode:04o}): an operator key must be private; chmod 600 it",
+            "{} is readable by others (mode {mode:04o}): a key file must be private; chmod 600 it",
             path.display()
         );
     }
     let mut text = String::new();
     std::io::Read::read_to_string(&mut &file, &mut text)
-        .with_context(|| format!("reading the operator key from {}", path.display()))?;
+        .with_context(|| format!("reading the key file {}", path.display()))?;
     Ok(text)
 }
 

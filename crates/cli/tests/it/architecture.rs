@@ -55,13 +55,14 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 ];
 
 /// The engines the edges (api, cli) reach only through the service layer.
-const ENGINES_BEHIND_THE_SERVICE: [&str; 6] = [
+const ENGINES_BEHIND_THE_SERVICE: [&str; 7] = [
     "leakwatch-ingest",
     "leakwatch-catalog",
     "leakwatch-notify",
     "leakwatch-mirror",
     "leakwatch-audit",
     "leakwatch-lookalike",
+    "leakwatch-trail",
 ];
 
 /// Edges that break a rule above until the service crate takes them over (issue #17).

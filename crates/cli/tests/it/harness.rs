@@ -208,6 +208,12 @@ pub fn main(modules: &[fn() -> Vec<Test>]) -> ! {
     // SAFETY: set before the harness starts any thread, so nothing reads the environment
     // at the same time.
     unsafe { std::env::set_var("LEAKWATCH_INSECURE_OPERATOR_KEY_ENV", "1") };
+    // `serve` and the audited commands refuse to run without the audit key: every process
+    // the tests start finds one in LEAKWATCH_AUDIT_KEY_FILE, a private file outside every
+    // data directory (the audit-log tests read the records back with it).
+    let audit_key = crate::support::audit_key_file();
+    // SAFETY: as above, before any thread.
+    unsafe { std::env::set_var("LEAKWATCH_AUDIT_KEY_FILE", audit_key) };
     let args = Arguments::from_args();
     let trials = modules
         .iter()

@@ -14,6 +14,7 @@ mod support;
 mod accounts;
 mod architecture;
 mod audit;
+mod auditlog;
 mod backup;
 mod catalog;
 mod clients;
@@ -40,6 +41,7 @@ fn main() {
         accounts::tests,
         architecture::tests,
         audit::tests,
+        auditlog::tests,
         backup::tests,
         catalog::tests,
         clients::tests,

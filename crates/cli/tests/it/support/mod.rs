@@ -34,6 +34,29 @@ pub fn app_state(data: &Path) -> std::sync::Arc<leakwatch_api::AppState> {
     ))
 }
 
+/// The audit key every test process uses (`LEAKWATCH_AUDIT_KEY_FILE`, set by the harness).
+pub const AUDIT_KEY: &str = "5d1c0ffee0ddba11c0de5eed5a1ad0b0e5ca1ab1ef00d5ea5b00b5cafe123456";
+
+/// Writes [`AUDIT_KEY`] to a new private file (mode 0600) in a directory of its own, kept for
+/// the test run, and returns its path.
+pub fn audit_key_file() -> PathBuf {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("leakwatch-audit-key-")
+        .tempdir()
+        .expect("a temporary directory")
+        .keep();
+    let path = dir.join("audit.key");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .expect("the audit key file");
+    writeln!(file, "{AUDIT_KEY}").unwrap();
+    path
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_leakwatch")
 }

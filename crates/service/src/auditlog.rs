@@ -1,0 +1,307 @@
+//! The audit log (issue #19): one record for every keyed request and every privileged
+//! operator command — who ([`Principal`]), what, on which target (a keyed digest, never the
+//! target), with what result and how much went out — appended to the data directory's
+//! trail (`leakwatch-trail`: hash-chained, sealed by signed checkpoints under the audit
+//! key, which is kept outside the data directory).
+//!
+//! Durability is the caller's choice per record: [`AuditLog::commit`] writes and syncs
+//! before it returns (operator commands and requests that change state, before their
+//! answer); [`AuditLog::record`] queues a read's record for the next [`AuditLog::flush`],
+//! which the server runs every 100 ms (group commit: a crash loses at most that window,
+//! which `verify` reports as an unsealed tail and the next start seals). A checkpoint
+//! follows at least every second while records arrive, at every commit asked sealed, and
+//! whenever a file closes.
+//!
+//! With a syslog socket ([`AuditLog::forward_to`]), every record also goes out as an
+//! RFC 5424 line, so a collector keeps a copy the operator cannot edit.
+
+use std::{
+    net::SocketAddr,
+    os::unix::net::UnixDatagram,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+use leakwatch_trail::Trail;
+pub use leakwatch_trail::{AuditKey, Event, Report, TrailError, VerifyError, Who, WhoKind};
+
+use crate::{DataDir, Principal, ServiceError};
+
+/// One thing done, as its edge describes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// Who did it.
+    pub by: &'a Principal,
+    /// What (`account.lookup`, `keys.create`, …).
+    pub action: &'a str,
+    /// The route template, or the command as typed without its values (`keys create`).
+    pub route: &'a str,
+    /// What it was done to (an account, a domain, a prefix, a key), if anything; only its
+    /// keyed digest is written ([`AuditLog::digest`]).
+    pub target: Option<&'a str>,
+    /// An HTTP status, or 0 / 1 for a command that succeeded / failed.
+    pub status: u16,
+    /// How much went out: accounts, aliases, breaches or rows.
+    pub size: u64,
+    /// The client's address, for a request.
+    pub peer: Option<SocketAddr>,
+}
+
+/// The data directory's audit log, open for appending.
+#[derive(Debug)]
+pub struct AuditLog {
+    key: AuditKey,
+    trail: Mutex<Trail>,
+    /// Records of reads waiting for the next flush.
+    pending: Mutex<Vec<Event>>,
+    syslog: Option<Syslog>,
+}
+
+impl AuditLog {
+    /// Opens (creating) the audit log of `data` under `key`, sealing what a crashed writer
+    /// left unsealed; its files grow to about `file_bytes` (and a new UTC day starts one).
+    /// Refuses a trail sealed under another key, and one whose newest file does not read.
+    pub fn open(data: &DataDir, key: AuditKey, file_bytes: u64) -> Result<AuditLog, ServiceError> {
+        let trail = Trail::open(&data.audit(), key.clone(), file_bytes, now_ms())?;
+        Ok(AuditLog {
+            key,
+            trail: Mutex::new(trail),
+            pending: Mutex::new(Vec::new()),
+            syslog: None,
+        })
+    }
+
+    /// Also sends every record, as an RFC 5424 line, to the syslog datagram socket at
+    /// `socket` (`/dev/log`, or a collector's).
+    pub fn forward_to(mut self, socket: &Path) -> Result<AuditLog, ServiceError> {
+        self.syslog = Some(Syslog::connect(socket)?);
+        Ok(self)
+    }
+
+    /// The keyed digest a target is written as: the same (case-folded) target, the same
+    /// digest, so the key's holder can find every record about one account or domain.
+    pub fn digest(&self, target: &str) -> [u8; 16] {
+        digest(&self.key, target)
+    }
+
+    /// The event an entry is written as, at `time_ms`.
+    fn event(&self, entry: &Entry<'_>, time_ms: u64) -> Event {
+        Event {
+            time_ms,
+            who: who(entry.by),
+            action: entry.action.to_owned(),
+            route: entry.route.to_owned(),
+            target: entry.target.map(|t| self.digest(t)),
+            status: entry.status,
+            size: entry.size,
+            peer: entry.peer,
+        }
+    }
+
+    /// Queues the record of a read for the next [`AuditLog::flush`].
+    pub fn record(&self, entry: Entry<'_>) {
+        let event = self.event(&entry, now_ms());
+        self.pending.lock().expect("the audit queue").push(event);
+    }
+
+    /// Writes the record of `entry` (after every queued one) and syncs it before returning;
+    /// `seal`: a checkpoint follows at once (a command about to exit).
+    pub fn commit(&self, entry: Entry<'_>, seal: bool) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let event = self.event(&entry, now);
+        let mut events = std::mem::take(&mut *self.pending.lock().expect("the audit queue"));
+        events.push(event);
+        self.write(&events, seal, now)
+    }
+
+    /// Writes the queued records and syncs them; seals when a second has passed since the
+    /// last checkpoint, or when `seal` (the server stopping).
+    pub fn flush(&self, seal: bool) -> Result<(), ServiceError> {
+        let events = std::mem::take(&mut *self.pending.lock().expect("the audit queue"));
+        self.write(&events, seal, now_ms())
+    }
+
+    fn write(&self, events: &[Event], seal: bool, now: u64) -> Result<(), ServiceError> {
+        self.trail
+            .lock()
+            .expect("the audit trail")
+            .append(events, seal, now)?;
+        if let Some(syslog) = &self.syslog {
+            for event in events {
+                syslog.send(event);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The keyed digest of `target` under `key` (case-folded, surrounding white space ignored).
+pub fn digest(key: &AuditKey, target: &str) -> [u8; 16] {
+    key.target_digest(target.trim().to_lowercase().as_bytes())
+}
+
+/// Checks the audit log of `data` against `key`; with `each`, hands every event to it in
+/// order (file number, record number in the file, event).
+pub fn verify(
+    data: &DataDir,
+    key: &AuditKey,
+    each: Option<&mut dyn FnMut(u32, u64, Event)>,
+) -> Result<Report, VerifyError> {
+    let dir = data.audit();
+    if !dir.exists() {
+        return Ok(Report::default());
+    }
+    leakwatch_trail::verify(&dir, key, each)
+}
+
+/// How the trail names a principal.
+pub fn who(by: &Principal) -> Who {
+    let (kind, id, name, tenant) = match by {
+        Principal::ApiKey {
+            id, name, tenant, ..
+        } => (WhoKind::ApiKey, *id, name.as_str(), tenant.as_str()),
+        Principal::Operator { user, uid, tenant } => (
+            WhoKind::Operator,
+            i64::from(*uid),
+            user.as_str(),
+            tenant.as_deref().unwrap_or(""),
+        ),
+        Principal::LinkHolder => (WhoKind::LinkHolder, 0, "", ""),
+        Principal::Public => (WhoKind::Public, 0, "", ""),
+        Principal::Leakwatch { tenant } => {
+            (WhoKind::Leakwatch, 0, "", tenant.as_deref().unwrap_or(""))
+        }
+    };
+    Who {
+        kind,
+        id,
+        name: clip(name),
+        tenant: clip(tenant),
+    }
+}
+
+/// A name cut to the 255 bytes a record holds (at a character boundary).
+fn clip(s: &str) -> String {
+    let mut end = s.len().min(255);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// The name of a principal kind, as `show` and `export` print it.
+pub fn kind_name(kind: WhoKind) -> &'static str {
+    match kind {
+        WhoKind::ApiKey => "api-key",
+        WhoKind::Operator => "operator",
+        WhoKind::LinkHolder => "link-holder",
+        WhoKind::Public => "public",
+        WhoKind::Leakwatch => "leakwatch",
+        _ => "other",
+    }
+}
+
+/// An event as one JSON object (what `export` writes a line of and syslog carries): the
+/// target as its hex digest.
+pub fn event_json(e: &Event) -> serde_json::Value {
+    serde_json::json!({
+        "time": rfc3339_ms(e.time_ms),
+        "principal": {
+            "kind": kind_name(e.who.kind),
+            "id": e.who.id,
+            "name": e.who.name,
+            "tenant": e.who.tenant,
+        },
+        "action": e.action,
+        "route": e.route,
+        "target": e.target.map(|t| hex(&t)),
+        "status": e.status,
+        "size": e.size,
+        "peer": e.peer.map(|p| p.to_string()),
+    })
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of a time in Unix milliseconds.
+pub fn rfc3339_ms(time_ms: u64) -> String {
+    let seconds = crate::format_date_time(time_ms / 1000);
+    format!("{}.{:03}Z", seconds.trim_end_matches('Z'), time_ms % 1000)
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A syslog datagram socket the records are copied to.
+#[derive(Debug)]
+struct Syslog {
+    socket: UnixDatagram,
+    path: PathBuf,
+    host: String,
+}
+
+impl Syslog {
+    fn connect(path: &Path) -> Result<Syslog, ServiceError> {
+        let socket = UnixDatagram::unbound()
+            .and_then(|s| s.connect(path).map(|()| s))
+            .map_err(|e| ServiceError::Syslog(format!("{}: {e}", path.display())))?;
+        Ok(Syslog {
+            socket,
+            path: path.to_owned(),
+            host: host_name(),
+        })
+    }
+
+    /// Sends one record. A collector that is down costs its copy, not the request (the
+    /// trail on disk has the record); the loss is logged.
+    fn send(&self, event: &Event) {
+        let line = rfc5424(event, &self.host, std::process::id());
+        if let Err(e) = self.socket.send(line.as_bytes()) {
+            tracing::warn!(
+                "forwarding an audit record to syslog at {} failed: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// An event as an RFC 5424 message: facility authpriv (10), severity notice (5), the
+/// action as MSGID, the record as JSON in MSG.
+pub fn rfc5424(event: &Event, host: &str, pid: u32) -> String {
+    let msgid: String = event
+        .action
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(32)
+        .collect();
+    format!(
+        "<{}>1 {} {} leakwatch {} {} - {}",
+        10 * 8 + 5,
+        rfc3339_ms(event.time_ms),
+        if host.is_empty() { "-" } else { host },
+        pid,
+        if msgid.is_empty() { "-" } else { &msgid },
+        event_json(event)
+    )
+}
+
+/// This machine's host name (`-` when it has none that syslog takes).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(255)
+                .collect()
+        })
+        .unwrap_or_default()
+}
