@@ -93,6 +93,31 @@ ok=$(curl -s -o /dev/null -w '%{http_code}' -A bench -H "hibp-api-key: $key" "ht
 [ "$ok" = 200 ] || { echo "a known account was not found ($ok)"; exit 1; }
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 
+# --- the audit log's cost (issue #19): c=16 with and without it, servers taking turns ----
+# Without: LEAKWATCH_INSECURE_UNAUDITED_SERVE=1, the benchmarks' setting (recorded in the log).
+serve_bg() {
+  env "$@" "$bin" serve --metrics-listen 127.0.0.1:0 --listen "127.0.0.1:$port" 2>>"$work/serve.log" &
+  server=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+}
+audited=() unaudited=()
+for _ in 1 2 3; do
+  serve_bg LEAKWATCH_INSECURE_UNAUDITED_SERVE=1
+  read -r r _ _ < <(wrk_run 16); unaudited+=("$r")
+  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  serve_bg
+  read -r r _ _ < <(wrk_run 16); audited+=("$r")
+  kill "$server"; wait "$server" 2>/dev/null || true; server=
+done
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+audit_on=$(median "${audited[@]}")
+audit_off=$(median "${unaudited[@]}")
+audit_events=$("$bin" audit-log verify | head -1 | sed -E 's/.* ([0-9]+) events.*/\1/')
+audit_bytes=$(du -cb "$work"/data/audit/trail-*.log | tail -1 | cut -f1)
+printf 'audit log: c=16 %.0f lookups/s with, %.0f without (medians of 3 turns each: %s | %s): %.1f%% fewer; %s records in %s bytes, %.1f B/record\n' \
+  "$audit_on" "$audit_off" "${audited[*]}" "${unaudited[*]}" "$(echo "100 * (1 - $audit_on / $audit_off)" | bc -l)" \
+  "$audit_events" "$audit_bytes" "$(echo "$audit_bytes / $audit_events" | bc -l)"
+
 # --- PostgreSQL: pgbench -S at the same number of rows ----------------------------------
 # Both query modes: simple (a parse and plan per query) and prepared (PRODUCT.md's
 # yardstick: PostgreSQL at its fastest point select).
@@ -163,9 +188,9 @@ printf '| ripgrep scan (rg -F -i) | %.2f | | %.0f× | | – | %s (raw dump) |\n'
 printf '| PostgreSQL pgbench -S -M prepared (TCP) | %.0f | %.0f | %.2f× | %.2f× | %.1f s | %s |\n' "$pgp1" "$pgp16" "$(ratio "$lw1" "$pgp1")" "$(ratio "$lw16" "$pgp16")" "$pg_load_s" "$pg_bytes"
 printf '| PostgreSQL pgbench -S (simple protocol) | %.0f | %.0f | %.2f× | %.2f× | (same) | (same) |\n' "$pg1" "$pg16" "$(ratio "$lw1" "$pg1")" "$(ratio "$lw16" "$pg16")"
 printf '| DuckDB (in-process, PK) | %.0f | %.0f | %.1f× | %.1f× | %.1f s | %s |\n' "$duck1" "$duck16" "$(ratio "$lw1" "$duck1")" "$(ratio "$lw16" "$duck16")" "$duck_load_s" "$duck_bytes"
-line=$(printf '{"scenario":"accounts","date":"%s","lines":%s,"accounts":%s,"ingest_s":%s,"ingest_rss_kb":%s,"account_store_bytes":%s,"dump_bytes":%s,"inprocess_lookup_us":%s,"leakwatch":{"c1":%s,"c1_p50_ms":%s,"c1_p99_ms":%s,"c16":%s,"c16_p50_ms":%s,"c16_p99_ms":%s},"ripgrep_per_lookup_s":%.4f,"pgbench_S":{"c1":%s,"c16":%s,"load_s":%.2f,"bytes":%s},"pgbench_S_prepared":{"c1":%s,"c16":%s},"duckdb":{"c1":%s,"c16":%s,"load_s":%s,"bytes":%s},"seconds_per_run":%s}' \
+line=$(printf '{"scenario":"accounts","date":"%s","lines":%s,"accounts":%s,"ingest_s":%s,"ingest_rss_kb":%s,"account_store_bytes":%s,"dump_bytes":%s,"inprocess_lookup_us":%s,"leakwatch":{"c1":%s,"c1_p50_ms":%s,"c1_p99_ms":%s,"c16":%s,"c16_p50_ms":%s,"c16_p99_ms":%s},"ripgrep_per_lookup_s":%.4f,"pgbench_S":{"c1":%s,"c16":%s,"load_s":%.2f,"bytes":%s},"pgbench_S_prepared":{"c1":%s,"c16":%s},"duckdb":{"c1":%s,"c16":%s,"load_s":%s,"bytes":%s},"audit":{"c16_with":%s,"c16_without":%s,"records":%s,"bytes":%s},"seconds_per_run":%s}' \
   "$(date -u +%FT%TZ)" "$lines" "$accounts" "$ingest_s" "$ingest_rss_kb" "$store_bytes" "$dump_bytes" "$inproc_us" \
   "$lw1" "$lw1_p50" "$lw1_p99" "$lw16" "$lw16_p50" "$lw16_p99" "$rg_per_lookup" "$pg1" "$pg16" "$pg_load_s" "$pg_bytes" \
-  "$pgp1" "$pgp16" "$duck1" "$duck16" "$duck_load_s" "$duck_bytes" "$secs")
+  "$pgp1" "$pgp16" "$duck1" "$duck16" "$duck_load_s" "$duck_bytes" "$audit_on" "$audit_off" "$audit_events" "$audit_bytes" "$secs")
 emit accounts "$line"
 rm -rf "$work"

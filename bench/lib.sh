@@ -67,3 +67,8 @@ audit_key() {
   od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$LEAKWATCH_AUDIT_KEY_FILE"
   export LEAKWATCH_AUDIT_KEY_FILE
 }
+
+# bench/ and the soak read far more distinct accounts, prefixes and domains per key than a
+# client would: the bulk-extraction watch would mail and (configured so) suspend their keys.
+export LEAKWATCH_MAX_ACCOUNT_PREFIXES_PER_HOUR=0 LEAKWATCH_MAX_ACCOUNTS_PER_HOUR=0 \
+  LEAKWATCH_MAX_DOMAINS_PER_HOUR=0 LEAKWATCH_MAX_DOMAIN_ANSWER=0

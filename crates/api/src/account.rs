@@ -14,7 +14,7 @@ use axum::{
     extract::{Path, RawQuery, State},
     response::Response,
 };
-use leakwatch_service::breaches::Breach;
+use leakwatch_service::{breaches::Breach, bulk::Watched};
 
 use crate::{
     ApiError, AppState,
@@ -57,12 +57,13 @@ struct Truncated<'a> {
 }
 
 pub(crate) async fn breached_account(
-    Caller { by, audit, .. }: Caller,
+    caller: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(account): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let audit = caller.audit.clone();
     audit.target(&account);
     let query = query.as_deref();
     let truncate = flag(query, "truncateResponse", true)?;
@@ -77,6 +78,8 @@ pub(crate) async fn breached_account(
     .map_err(|_| {
         ApiError::BadRequest("The account is not a valid e-mail address, phone number or username")
     })?;
+    crate::audited::watch(&state, &caller, Watched::Accounts, &account).await?;
+    let by = caller.by;
     let snap = state.store.snapshot();
     let ids = leakwatch_service::accounts::lookup(&snap, &by, &candidates)?;
     let all = state.catalog.breaches();
@@ -114,11 +117,12 @@ struct RangeEntry<'a> {
 }
 
 pub(crate) async fn breached_account_range(
-    Caller { by, audit, .. }: Caller,
+    caller: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(prefix): Path<String>,
 ) -> Result<Response, ApiError> {
+    let audit = caller.audit.clone();
     audit.target(&prefix);
     if prefix.len() != 6 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::BadRequest(
@@ -127,6 +131,8 @@ pub(crate) async fn breached_account_range(
     }
     let prefix24 = u32::from_str_radix(&prefix, 16)
         .map_err(|_| ApiError::BadRequest("The hash prefix was not in a valid format"))?;
+    crate::audited::watch(&state, &caller, Watched::AccountPrefixes, &prefix).await?;
+    let by = caller.by;
     let snap = state.store.snapshot();
     let all = state.catalog.breaches();
     let mut out = Vec::new();

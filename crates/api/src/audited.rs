@@ -144,6 +144,89 @@ pub(crate) async fn record(
     }
 }
 
+/// Notes that `caller` read `target` of `kind` for the bulk-extraction watch; on the
+/// request that crosses a threshold, records the anomaly (synced), counts it, mails the
+/// operator's contact through the outbox and, when so configured, suspends the key and
+/// refuses this request (401 with the reason). Without an audit log (in-process tests)
+/// nothing is watched.
+pub(crate) async fn watch(
+    state: &Arc<AppState>,
+    caller: &crate::v3::Caller,
+    kind: leakwatch_service::bulk::Watched,
+    target: &str,
+) -> Result<(), ApiError> {
+    let (Some(log), Some(watch)) = (&state.audit, &state.bulk) else {
+        return Ok(());
+    };
+    let now = crate::state::now_ms();
+    let Some(anomaly) = watch.note(&caller.key, kind, &log.digest(target), now) else {
+        return Ok(());
+    };
+    state.metrics.anomaly(&caller.key.prefix, kind.name());
+    tracing::warn!(
+        "API key {} read {} distinct {} this hour (threshold {})",
+        caller.key.prefix,
+        anomaly.count,
+        kind.name(),
+        anomaly.threshold
+    );
+    let (s, key, by) = (state.clone(), caller.key.clone(), caller.by.clone());
+    let response = tokio::task::spawn_blocking(move || {
+        let log = s.audit.as_ref().expect("checked above");
+        log.commit(
+            Entry {
+                by: &by,
+                action: "key.anomaly",
+                route: kind.name(),
+                target: None,
+                status: if anomaly.suspend { 401 } else { 200 },
+                size: anomaly.count,
+                peer: None,
+            },
+            false,
+        )?;
+        let contact = match (&s.operator_contact, &s.operator_key, &s.mail) {
+            (Some(address), Some(key), Some(_)) => {
+                Some(leakwatch_service::bulk::OperatorContact { address, key })
+            }
+            _ => {
+                tracing::warn!(
+                    "no mail about the anomaly: set operator_contact, mail and the operator key"
+                );
+                None
+            }
+        };
+        let told = s.catalog.write(|c| {
+            leakwatch_service::bulk::respond(
+                c,
+                &Principal::leakwatch(),
+                &key,
+                &anomaly,
+                contact,
+                now,
+            )
+        })?;
+        // A suspension holds from the next request on, not from the next reload.
+        if told.suspended.is_some()
+            && let Err(e) = s.catalog.reload()
+        {
+            tracing::error!("reloading the keys after a suspension failed: {e}");
+        }
+        if told.mailed
+            && let Some(mail) = &s.mail
+        {
+            mail.wake_worker();
+        }
+        Ok::<_, leakwatch_service::ServiceError>(told)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    match response.suspended {
+        Some(reason) => Err(ApiError::Suspended(reason)),
+        None => Ok(()),
+    }
+}
+
 /// Writes the queued records every `every` (a read's record is on disk within it), sealing
 /// at least every second while records arrive. A write that fails marks the log unhealthy
 /// (keyed requests get 503) until one succeeds.

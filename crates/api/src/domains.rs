@@ -313,14 +313,24 @@ pub(crate) async fn verify_by_link(
 /// `GET /api/v3/breacheddomain/{domain}`: every breached alias on a domain the calling key
 /// has verified, with the names of its breaches (HIBP: `{"alias": ["Breach", …]}`).
 pub(crate) async fn breached_domain(
-    Caller { by, audit, .. }: Caller,
+    caller: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
 ) -> Result<Response, ApiError> {
+    let audit = caller.audit.clone();
     audit.target(&domain);
     let operator = operator_key(&state)?.clone();
     let domain = normalize(&domain)?;
+    crate::audited::watch(
+        &state,
+        &caller,
+        leakwatch_service::bulk::Watched::Domains,
+        &domain,
+    )
+    .await?;
+    let by = caller.by;
+    let bulk_scope = by.require(leakwatch_service::keys::Scope::DomainBulk);
     let asker = by.clone();
     let domain = on_catalog(&state, move |c, op| {
         domains::searchable(c, op, &asker, &domain)
@@ -349,6 +359,13 @@ pub(crate) async fn breached_domain(
         .collect();
     if answer.is_empty() {
         return Err(ApiError::NotFound);
+    }
+    // A large domain goes out whole only to a key trusted with bulk answers.
+    if state.max_domain_answer > 0 && answer.len() > state.max_domain_answer && bulk_scope.is_err()
+    {
+        return Err(ApiError::Forbidden(
+            "This domain has more breached addresses than this API key may receive in one answer: it needs the scope domain-bulk",
+        ));
     }
     audit.size(answer.len());
     Ok(json(&answer, accepts))

@@ -20,6 +20,9 @@ pub enum ApiError {
     Refused(String),
     /// 401: no valid `hibp-api-key`.
     Unauthorized,
+    /// 401: the key is suspended (it read in bulk), for this reason, until the operator
+    /// resumes it.
+    Suspended(String),
     /// 403 with the reason.
     Forbidden(&'static str),
     /// 429: the key's rate is used up; retry after this many seconds.
@@ -93,6 +96,16 @@ impl IntoResponse for ApiError {
                     .into_response();
             }
             ApiError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
+            ApiError::Suspended(reason) => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::CONTENT_TYPE, "text/plain")],
+                    format!(
+                        "This API key is suspended: it {reason}. Ask the operator to resume it."
+                    ),
+                )
+                    .into_response();
+            }
             ApiError::Refused(reason) => {
                 let mut chars = reason.chars();
                 let reason: String = chars

@@ -93,9 +93,21 @@ fn access_log_line(
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     routes: Mutex<Vec<(&'static str, Arc<RouteStats>)>>,
+    /// Bulk-extraction anomalies by (key prefix, kind).
+    anomalies: Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
 }
 
 impl Metrics {
+    /// Counts an anomaly of the key with `prefix` (`leakwatch_key_anomalies_total`).
+    pub(crate) fn anomaly(&self, prefix: &str, kind: &'static str) {
+        *self
+            .anomalies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((prefix.to_owned(), kind))
+            .or_default() += 1;
+    }
+
     /// The layer recording requests to `route` (a template); the same route always gets the
     /// same counters, however often the router is built.
     pub(crate) fn track(&self, route: &'static str, access_log: bool) -> Track {
@@ -263,6 +275,19 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
     for ns in Namespace::ALL {
         let n: u64 = snap.segments(ns).iter().map(|s| s.bytes()).sum();
         let _ = writeln!(out, "leakwatch_store_bytes{{namespace=\"{ns}\"}} {n}");
+    }
+    out.push_str("# HELP leakwatch_key_anomalies_total API keys that read more distinct prefixes, accounts or domains in an hour than allowed, by key prefix and kind.\n# TYPE leakwatch_key_anomalies_total counter\n");
+    for ((key, kind), n) in state
+        .metrics
+        .anomalies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
+        let _ = writeln!(
+            out,
+            "leakwatch_key_anomalies_total{{key=\"{key}\",kind=\"{kind}\"}} {n}"
+        );
     }
     render_import(&mut out, state.store.data_dir());
     render_sync(&mut out, state.store.data_dir(), &state.store.snapshot());

@@ -65,6 +65,13 @@ pub struct AppState {
     pub audit: Option<Arc<leakwatch_service::auditlog::AuditLog>>,
     /// False while the audit log cannot be written: keyed requests are refused (503).
     pub(crate) audit_healthy: std::sync::atomic::AtomicBool,
+    /// The bulk-extraction watch (with the audit log: it counts the log's target digests).
+    pub bulk: Option<leakwatch_service::bulk::BulkWatch>,
+    /// Where the operator hears of a key's anomaly (`operator_contact`).
+    pub operator_contact: Option<String>,
+    /// The most addresses a `breacheddomain` answer holds for a key without the
+    /// `domain-bulk` scope (0: no limit).
+    pub max_domain_answer: usize,
 }
 
 impl AppState {
@@ -113,6 +120,9 @@ impl AppState {
             key_limits: Default::default(),
             audit: None,
             audit_healthy: std::sync::atomic::AtomicBool::new(true),
+            bulk: None,
+            operator_contact: None,
+            max_domain_answer: 0,
         }
         .with_saved_limits()
     }
@@ -131,11 +141,27 @@ impl AppState {
         self
     }
 
-    /// Saves the limiter's state to the catalogue, if it changed.
+    /// Saves the limiter's and the bulk watch's state to the catalogue, if they changed.
     pub(crate) fn save_limits(&self) {
         let now = now_ms();
         if let Err(e) = self.catalog.write(|c| self.key_limits.save(c, now)) {
             tracing::error!("saving the rate limits failed, will retry: {e}");
+        }
+        if let Some(bulk) = &self.bulk
+            && let Err(e) = self.catalog.write(|c| bulk.save(c, now))
+        {
+            tracing::error!("saving the bulk-extraction counts failed, will retry: {e}");
+        }
+    }
+
+    /// Turns the bulk watch on with `limits`, from the state the catalogue saved.
+    pub fn watch_bulk(&mut self, limits: leakwatch_service::bulk::BulkLimits) {
+        match self
+            .catalog
+            .write(|c| leakwatch_service::bulk::BulkWatch::load(c, limits, now_ms()))
+        {
+            Ok(watch) => self.bulk = Some(watch),
+            Err(e) => tracing::error!("the saved bulk-extraction counts could not be read: {e}"),
         }
     }
 }

@@ -95,6 +95,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .cloned()
             .unwrap_or_default();
         audit.principal(&by);
+        if let Some(reason) = &key.suspended {
+            return Err(ApiError::Suspended(reason.clone()));
+        }
         if let Some(scope) = scope {
             by.require(scope)
                 .map_err(|_| ApiError::Forbidden(missing_scope(scope)))?;

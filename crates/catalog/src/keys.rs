@@ -42,6 +42,9 @@ pub struct ApiKey {
     pub last_used: Option<String>,
     /// Requests per UTC day it may make in each scope named (the others: no daily cap).
     pub quotas: Quotas,
+    /// Why it is suspended (it read in bulk, issue #19), until `keys resume`; requests with
+    /// it are refused saying so.
+    pub suspended: Option<String>,
 }
 
 /// Adds version 4's scope columns to a version 1-3 catalogue's key table (every existing
@@ -199,7 +202,8 @@ impl Catalog {
             .prepare(&format!("SELECT {KEY_COLUMNS}, key_sha256 FROM api_key"))?;
         let rows = stmt
             .query_map([], |r| {
-                let digest: Vec<u8> = r.get(12)?;
+                // After the key's columns.
+                let digest: Vec<u8> = r.get(13)?;
                 Ok((digest, key_row(r)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -349,7 +353,7 @@ fn insert_key(
 }
 
 const KEY_COLUMNS: &str = "id, name, prefix, rpm, created, expires, revoked, scopes, \
-     scopes_migrated, tenant, last_used, quotas";
+     scopes_migrated, tenant, last_used, quotas, suspended";
 
 fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -374,6 +378,7 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
                 })
                 .collect(),
         ),
+        suspended: r.get(12)?,
     })
 }
 
@@ -591,6 +596,7 @@ mod tests {
             tenant: "t".into(),
             last_used: None,
             quotas: Quotas::none(),
+            suspended: None,
         };
         let day = parse_date("2030-01-31").unwrap() as u64 * 86_400;
         assert!(key.is_usable(day + 86_399));

@@ -16,6 +16,7 @@ mod scopes;
 pub mod subscribers;
 pub mod tenants;
 pub mod vendors;
+pub mod watch;
 
 use std::path::Path;
 
@@ -29,8 +30,9 @@ pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 /// [`checksums`]). Version 4 gives every API key its scopes (`keys::Scopes`); keys of an
 /// older file become `all`, marked as migrated. Version 5 gives keys, vendors and domain
 /// registrations their tenant ([`tenants`]); an older file's go into the tenant `default`.
+/// Version 6 adds the bulk-extraction watch and key suspension ([`watch`]).
 /// An older file is refused until [`Catalog::migrate`] converts it.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -384,6 +386,8 @@ impl Catalog {
         conn.execute_batch("BEGIN IMMEDIATE;")?;
         keys::add_scope_columns(&conn)?;
         tenants::add_tenant_columns(&conn)?;
+        // Version 6 added the bulk-extraction watch and key suspension (nothing suspended).
+        watch::add_watch_tables(&conn)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
         Ok(Some(found))
     }
@@ -460,6 +464,7 @@ impl Catalog {
                 // The tables of version 2 as they are since version 5: one way to the
                 // current shape, for new and migrated files alike.
                 tenants::add_tenant_columns(&conn)?;
+                watch::add_watch_tables(&conn)?;
                 conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
             }
             SCHEMA_VERSION => {}

@@ -107,6 +107,15 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "",
+        "operator_contact",
+        "LEAKWATCH_OPERATOR_CONTACT",
+        Kind::Text,
+        None,
+        "Where mail about an API key that reads in bulk goes (see [limits]); needs [mail] and\n\
+         the operator key.",
+    ),
+    setting(
+        "",
         "default_region",
         "LEAKWATCH_DEFAULT_REGION",
         Kind::Region,
@@ -266,6 +275,50 @@ static SETTINGS: &[Setting] = &[
         Some("365"),
         "Days a new key works when `keys create` is given no --expires (`--expires never`\n\
          for a key that does not expire).",
+    ),
+    setting(
+        "limits",
+        "max_account_prefixes_per_hour",
+        "LEAKWATCH_MAX_ACCOUNT_PREFIXES_PER_HOUR",
+        Kind::Count,
+        Some("1000"),
+        "Distinct 6-hex account-range prefixes one API key may read per hour; past it the\n\
+         anomaly is recorded in the audit log, counted (leakwatch_key_anomalies_total) and\n\
+         mailed to operator_contact. 0: no limit.",
+    ),
+    setting(
+        "limits",
+        "max_accounts_per_hour",
+        "LEAKWATCH_MAX_ACCOUNTS_PER_HOUR",
+        Kind::Count,
+        Some("10000"),
+        "Distinct accounts one API key may look up per hour (0: no limit).",
+    ),
+    setting(
+        "limits",
+        "max_domains_per_hour",
+        "LEAKWATCH_MAX_DOMAINS_PER_HOUR",
+        Kind::Count,
+        Some("100"),
+        "Distinct domains one API key may search per hour (0: no limit).",
+    ),
+    setting(
+        "limits",
+        "suspend_on_anomaly",
+        "LEAKWATCH_SUSPEND_ON_ANOMALY",
+        Kind::Switch,
+        Some("false"),
+        "Suspend a key that crosses one of the limits above (its requests get 401 with the\n\
+         reason) until `leakwatch keys resume PREFIX`.",
+    ),
+    setting(
+        "limits",
+        "max_domain_answer",
+        "LEAKWATCH_MAX_DOMAIN_ANSWER",
+        Kind::Count,
+        Some("1000"),
+        "The most addresses a breacheddomain answer may hold for a key without the\n\
+         domain-bulk scope (403 naming the scope beyond). 0: no limit.",
     ),
 ];
 

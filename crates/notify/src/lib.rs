@@ -95,6 +95,22 @@ pub enum Payload {
         /// counts its addresses).
         accounts: u64,
     },
+    /// The operator's contact hears that an API key read in bulk (issue #19): more
+    /// distinct prefixes, accounts or domains in an hour than the configuration allows.
+    KeyAnomaly {
+        /// The operator's contact address (`operator_contact`).
+        to: String,
+        /// The key's id.
+        key: i64,
+        /// What was read too much of (`account-prefixes`, `accounts`, `domains`).
+        watched: String,
+        /// Distinct targets read in the hour.
+        count: u64,
+        /// The threshold crossed.
+        threshold: u64,
+        /// Whether the key was suspended.
+        suspended: bool,
+    },
 }
 
 fn default_tenant() -> String {

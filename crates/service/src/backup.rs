@@ -13,6 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use leakwatch_catalog::{Catalog, CatalogError};
+use leakwatch_trail::AuditKey;
+
+use crate::backup_seal;
 use leakwatch_datadir::DataDir;
 use leakwatch_store::{MmapDirectory, Snapshot, StoreError};
 
@@ -59,6 +62,32 @@ pub enum BackupError {
     /// The catalogue could not be read.
     #[error(transparent)]
     OpenCatalogue(#[from] CatalogError),
+    /// The backup has no signed manifest (or one from before manifests).
+    #[error("the backup has no signed manifest (backup-manifest.json)")]
+    Unsigned,
+    /// The manifest's signature is not the audit key's: the backup was changed, or made
+    /// under another audit key.
+    #[error("the backup's manifest is not signed by this audit key (changed, or another key's)")]
+    BadSignature,
+    /// A file the manifest does not list.
+    #[error("the backup holds {0}, which its signed manifest does not list")]
+    NotInManifest(String),
+    /// A file the manifest lists is missing.
+    #[error("the backup lacks {0}, which its signed manifest lists")]
+    MissingFile(String),
+    /// A file differs from its manifest entry.
+    #[error("{0} is damaged or changed: it differs from the backup's signed manifest")]
+    Changed(String),
+    /// An age recipient that does not parse.
+    #[error("{0:?} is not an age recipient (age1…)")]
+    BadRecipient(String),
+    /// The age identity file could not be read.
+    #[error("the age identity {0}")]
+    Identity(String),
+    /// Encrypting, or decrypting and unpacking, failed (a damaged or foreign file, the
+    /// wrong identity).
+    #[error("the encrypted backup: {0}")]
+    Encryption(String),
     /// A file operation failed.
     #[error(transparent)]
     File(#[from] std::io::Error),
@@ -91,8 +120,51 @@ fn empty_dir(dir: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
-/// Backs the data directory `data` up into `dest`, a new or empty directory.
+/// How a backup is sealed: its manifest signed with the audit key, and the whole encrypted
+/// to these age recipients (none: a plain directory).
+#[derive(Debug, Clone, Copy)]
+pub struct Seal<'a> {
+    /// Signs the manifest.
+    pub audit: &'a AuditKey,
+    /// age X25519 recipients (`age1…`).
+    pub recipients: &'a [String],
+}
+
+/// Backs the data directory `data` up to `dest`: a new or empty directory holding the
+/// files and their signed manifest, or, with recipients, a new file holding them encrypted
+/// (made in the data directory's `tmp/` first, which is removed after).
 pub fn backup(
+    data: &DataDir,
+    by: &crate::Principal,
+    dest: &Path,
+    seal: Seal<'_>,
+) -> Result<BackupSummary, BackupError> {
+    if seal.recipients.is_empty() {
+        let summary = backup_into(data, by, &DataDir::new(dest))?;
+        backup_seal::sign(dest, summary.generation, seal.audit)?;
+        return Ok(summary);
+    }
+    let recipients = backup_seal::recipients(seal.recipients)?;
+    if dest.exists() {
+        return Err(BackupError::NotEmpty(dest.to_owned()));
+    }
+    let staging = data.tmp().join(format!(
+        "backup-{}-{}",
+        std::process::id(),
+        crate::now_unix()
+    ));
+    let result = (|| {
+        let summary = backup_into(data, by, &DataDir::new(&staging))?;
+        backup_seal::sign(&staging, summary.generation, seal.audit)?;
+        let bytes = backup_seal::encrypt(&staging, dest, &recipients)?;
+        Ok(BackupSummary { bytes, ..summary })
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+/// The files of a backup of `data` into the new or empty directory `dest`.
+fn backup_into(
     data: &DataDir,
     _by: &crate::Principal,
     dest: &DataDir,
@@ -117,8 +189,46 @@ pub fn backup(
 }
 
 /// Restores the backup `src` into `data`, which must not exist or be empty; returns the
-/// store generation restored.
-pub fn restore(src: &DataDir, _by: &crate::Principal, data: &DataDir) -> Result<u64, BackupError> {
+/// store generation restored. `src` is a backup directory, or with `identity` (an age
+/// identity file) an encrypted backup file, which is decrypted beside `data` first. Its
+/// manifest's signature (the audit key's) and every file's size and SHA-256 are checked,
+/// then every checksum of its store and catalogue, before anything is written in `data`'s
+/// place; a failure leaves nothing behind.
+pub fn restore(
+    src: &Path,
+    by: &crate::Principal,
+    data: &DataDir,
+    audit: &AuditKey,
+    identity: Option<&Path>,
+) -> Result<u64, BackupError> {
+    let Some(identity) = identity else {
+        if src.is_file() {
+            return Err(BackupError::Encryption(
+                "this backup is encrypted: give the age identity that opens it".into(),
+            ));
+        }
+        backup_seal::check(src, audit)?;
+        return restore_dir(&DataDir::new(src), by, data);
+    };
+    let name = data
+        .root()
+        .file_name()
+        .ok_or(BackupError::Unnamed)?
+        .to_string_lossy()
+        .into_owned();
+    let unpacked = data.root().with_file_name(format!(".{name}.unpacking"));
+    let _ = std::fs::remove_dir_all(&unpacked);
+    let result = (|| {
+        backup_seal::decrypt(src, identity, &unpacked)?;
+        backup_seal::check(&unpacked, audit)?;
+        restore_dir(&DataDir::new(&unpacked), by, data)
+    })();
+    let _ = std::fs::remove_dir_all(&unpacked);
+    result
+}
+
+/// Restores the (checked) backup directory `src` into `data`.
+fn restore_dir(src: &DataDir, _by: &crate::Principal, data: &DataDir) -> Result<u64, BackupError> {
     if !src.store().is_dir() {
         return Err(BackupError::NoBackup(src.root().to_owned()));
     }

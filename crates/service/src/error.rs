@@ -89,6 +89,9 @@ pub enum ServiceError {
     /// The audit log could not be written or read where it must be.
     #[error(transparent)]
     Audit(#[from] leakwatch_trail::TrailError),
+    /// `keys resume` of a key that is not suspended.
+    #[error("API key {0} is not suspended")]
+    NotSuspended(String),
     /// The syslog socket the audit records are copied to cannot be reached.
     #[error("the audit syslog socket {0}")]
     Syslog(String),

@@ -275,10 +275,20 @@ impl CatalogHandle {
 
     /// Re-reads the catalogue if another connection changed it; returns whether it did.
     pub fn reload_if_changed(&self) -> Result<bool, CatalogError> {
+        self.reload_when(false)
+    }
+
+    /// Re-reads the breaches and keys now: after this handle's own change to them (which
+    /// SQLite's data version, counting other connections' commits, does not show).
+    pub fn reload(&self) -> Result<(), CatalogError> {
+        self.reload_when(true).map(|_| ())
+    }
+
+    fn reload_when(&self, always: bool) -> Result<bool, CatalogError> {
         let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
         let now = db.data_version()?;
         let mut seen = self.version.lock().unwrap_or_else(|e| e.into_inner());
-        if now == *seen {
+        if now == *seen && !always {
             return Ok(false);
         }
         let all = db.all()?;

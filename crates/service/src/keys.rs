@@ -84,6 +84,8 @@ pub enum KeyState {
     Revoked(String),
     /// Past its last valid day.
     Expired,
+    /// Suspended for reading in bulk, for this reason, until `keys resume`.
+    Suspended(String),
     /// Usable, until this day if it expires.
     Active(Option<String>),
 }
@@ -94,7 +96,10 @@ impl KeyState {
         match (&key.revoked, key.is_usable(now)) {
             (Some(when), _) => KeyState::Revoked(when.clone()),
             (None, false) => KeyState::Expired,
-            (None, true) => KeyState::Active(key.expires.clone()),
+            (None, true) => match &key.suspended {
+                Some(reason) => KeyState::Suspended(reason.clone()),
+                None => KeyState::Active(key.expires.clone()),
+            },
         }
     }
 }
@@ -104,6 +109,7 @@ impl fmt::Display for KeyState {
         match self {
             KeyState::Revoked(when) => write!(f, "revoked {when}"),
             KeyState::Expired => f.write_str("expired"),
+            KeyState::Suspended(reason) => write!(f, "suspended: {reason}"),
             KeyState::Active(Some(until)) => write!(f, "active until {until}"),
             KeyState::Active(None) => f.write_str("active"),
         }

@@ -59,6 +59,35 @@ pub(crate) fn registration_changed_text(
     )
 }
 
+/// The operator's mail about an API key that read in bulk.
+pub(crate) fn key_anomaly_text(
+    url: &str,
+    key: &leakwatch_catalog::keys::ApiKey,
+    kind: &str,
+    count: u64,
+    threshold: u64,
+    suspended: bool,
+) -> String {
+    let what = kind.replace('-', " ");
+    let then = if suspended {
+        format!(
+            "The key is suspended: its requests are refused until you resume it with\n\n  leakwatch keys resume {}\n",
+            key.prefix
+        )
+    } else {
+        format!(
+            "The key still works (suspend_on_anomaly is off). To stop it:\n\n  leakwatch keys revoke {}\n",
+            key.prefix
+        )
+    };
+    format!(
+        "Hello,\n\nthe API key {prefix} (\"{name}\", tenant \"{tenant}\") of {url} read {count} distinct\n{what} within the hour, more than the {threshold} the configuration allows.\n\n{then}\nIts requests are in the audit log:\n\n  leakwatch audit-log show --key {prefix}\n\n-- \nleakwatch, {url}\n",
+        prefix = key.prefix,
+        name = key.name,
+        tenant = key.tenant,
+    )
+}
+
 /// The impact report mailed to a vendor's owner.
 pub(crate) fn vendor_impact_text(url: &str, vendor: &str, report: &ImpactReport) -> String {
     format!(

@@ -26,7 +26,7 @@ use crate::{
     CatalogHandle, StoreHandle,
     mail_texts::{
         alert_text, check_result_text, confirm_opt_out_text, confirm_subscription_text,
-        confirm_vendor_owner_text, registration_changed_text, vendor_impact_text,
+        confirm_vendor_owner_text, key_anomaly_text, registration_changed_text, vendor_impact_text,
         verify_domain_text,
     },
 };
@@ -304,6 +304,31 @@ pub fn compose(
                 subject: "Confirm your leakwatch alerts".to_owned(),
                 text: confirm_subscription_text(url, &token),
                 id: format!("confirm.{}.{}", pending.id, pending.created),
+                unsubscribe: None,
+            }))
+        }
+        Payload::KeyAnomaly {
+            to,
+            key: id,
+            watched,
+            count,
+            threshold,
+            suspended,
+        } => {
+            let k = catalog
+                .key_by_id(id)
+                .map_err(ServiceError::from)?
+                .ok_or(Undeliverable::Removed("API key"))?;
+            Ok(Outgoing::Mail(Email {
+                to,
+                subject: format!(
+                    "leakwatch: API key {} ({}) read in bulk{}",
+                    k.prefix,
+                    k.name,
+                    if suspended { " and was suspended" } else { "" }
+                ),
+                text: key_anomaly_text(url, &k, &watched, count, threshold, suspended),
+                id: format!("anomaly.{}.{}", pending.id, pending.created),
                 unsubscribe: None,
             }))
         }

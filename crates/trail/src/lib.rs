@@ -109,6 +109,27 @@ impl AuditKey {
         self.signing_key().verifying_key().to_bytes()
     }
 
+    /// Signs `message` for `purpose` (a label kept apart from the trail's checkpoints, e.g.
+    /// `"leakwatch backup manifest v1"`) with the audit key's signing key.
+    pub fn sign(&self, purpose: &str, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.signing_key()
+            .sign(&labelled(purpose, message))
+            .to_bytes()
+    }
+
+    /// Whether `signature` is this key's over `message` for `purpose` ([`AuditKey::sign`]).
+    pub fn verify_signature(&self, purpose: &str, message: &[u8], signature: &[u8; 64]) -> bool {
+        use ed25519_dalek::Verifier;
+        self.signing_key()
+            .verifying_key()
+            .verify(
+                &labelled(purpose, message),
+                &ed25519_dalek::Signature::from_bytes(signature),
+            )
+            .is_ok()
+    }
+
     /// The keyed digest a target is recorded as (16 bytes of HMAC-SHA256 under a key derived
     /// for this use): the same target gives the same digest, so records about one account
     /// can be found by whoever holds the key, and nobody else can tell what it was.
@@ -119,6 +140,16 @@ impl AuditKey {
         let full: [u8; 32] = mac.finalize().into_bytes().into();
         full[..16].try_into().expect("16 of 32 bytes")
     }
+}
+
+/// `purpose ‖ 0 ‖ message`: what [`AuditKey::sign`] signs, so a signature made for one use
+/// never passes for another (a trail checkpoint's message starts with its own label).
+fn labelled(purpose: &str, message: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(purpose.len() + 1 + message.len());
+    m.extend_from_slice(purpose.as_bytes());
+    m.push(0);
+    m.extend_from_slice(message);
+    m
 }
 
 #[cfg(test)]

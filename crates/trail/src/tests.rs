@@ -255,3 +255,13 @@ fn a_new_utc_day_starts_a_new_file_and_old_files_are_never_rewritten() {
     let report = verify(tmp.path(), &key(), None).unwrap();
     assert_eq!((report.files, report.events, report.unsealed), (2, 5, 0));
 }
+
+#[test]
+fn a_signature_holds_only_for_its_key_purpose_and_message() {
+    let sig = key().sign("leakwatch backup manifest v1", b"files");
+    assert!(key().verify_signature("leakwatch backup manifest v1", b"files", &sig));
+    assert!(!key().verify_signature("leakwatch backup manifest v1", b"filez", &sig));
+    assert!(!key().verify_signature("another use", b"files", &sig));
+    let other = AuditKey::from_hex(&"7b".repeat(32)).unwrap();
+    assert!(!other.verify_signature("leakwatch backup manifest v1", b"files", &sig));
+}

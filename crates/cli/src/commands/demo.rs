@@ -93,7 +93,8 @@ pub fn demo(
             insecure_webhooks_to_loopback: false,
             tls: None,
             banner: Some(banner),
-            audit,
+            audit: Some(audit),
+            bulk: None,
         },
     )
 }

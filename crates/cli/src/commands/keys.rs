@@ -145,6 +145,13 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 println!("every key of that tenant was revoked already");
             }
         }
+        KeysCmd::Resume { data, key } => {
+            let k = leakwatch_service::bulk::resume(&mut catalog(&data.data)?, &by, &key)?;
+            println!(
+                "resumed key {} (prefix {}) of {:?}: a running server accepts it again within a second",
+                k.id, k.prefix, k.name
+            );
+        }
     }
     Ok(())
 }

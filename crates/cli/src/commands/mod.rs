@@ -85,8 +85,16 @@ fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
         Command::Compact(args) => store::compact(args),
         Command::Verify { data } => store::verify(data),
         Command::Forget(args) => store::forget(args),
-        Command::Backup(BackupArgs { data, dest }) => backup::backup(&data.data, &dest),
-        Command::Restore(RestoreArgs { data, src }) => backup::restore(&src, &data.data),
+        Command::Backup(BackupArgs {
+            data,
+            dest,
+            encrypt_to,
+        }) => backup::backup(&data.data, &dest, &encrypt_to, audit),
+        Command::Restore(RestoreArgs {
+            data,
+            src,
+            identity,
+        }) => backup::restore(&src, &data.data, identity.as_deref(), audit),
         Command::Config { what } => setup::config(what),
         Command::Migrate { data } => store::migrate(data),
         Command::Gen { what } => generate::run(what),

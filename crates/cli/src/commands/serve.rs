@@ -25,6 +25,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         key,
         dns_resolver,
         insecure_webhooks_to_loopback,
+        bulk,
         tls_cert,
         tls_key,
         access_log,
@@ -39,6 +40,29 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
     );
     // Every keyed request leaves an audit record: no audit key, no server.
     let audit = audit.open("serve", &data.data)?;
+    let audit = if unaudited_for_benchmarks() {
+        // bench/ measures what the audit log costs against a server without it. That server
+        // still needs the audit key, and its start is a sealed record naming who ran it.
+        audit.commit(
+            leakwatch_service::auditlog::Entry {
+                by: &leakwatch_service::Principal::operator(),
+                action: "serve.unaudited",
+                route: "serve",
+                target: None,
+                status: 0,
+                size: 0,
+                peer: None,
+            },
+            true,
+        )?;
+        eprintln!(
+            "WARNING: LEAKWATCH_INSECURE_UNAUDITED_SERVE=1: keyed requests are NOT recorded in the \
+             audit log (a setting for benchmarks only; its use is recorded there)"
+        );
+        None
+    } else {
+        Some(audit)
+    };
     start_logging(log_format);
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => {
@@ -60,8 +84,15 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             tls,
             banner: None,
             audit,
+            bulk: Some(bulk),
         },
     )
+}
+
+/// The benchmarks' setting (`LEAKWATCH_INSECURE_UNAUDITED_SERVE=1`, environment only: no
+/// flag or configuration key offers it) that serves without recording keyed requests.
+fn unaudited_for_benchmarks() -> bool {
+    std::env::var("LEAKWATCH_INSECURE_UNAUDITED_SERVE").is_ok_and(|v| v == "1")
 }
 
 pub fn start_logging(format: LogFormat) {
@@ -91,8 +122,10 @@ pub struct Serving {
     pub tls: Option<Arc<leakwatch_api::TlsConfig>>,
     /// Printed to stdout once listening, `{addr}` replaced.
     pub banner: Option<String>,
-    /// The audit log keyed requests are recorded in.
-    pub audit: leakwatch_service::auditlog::AuditLog,
+    /// The audit log keyed requests are recorded in (none only for benchmarks).
+    pub audit: Option<leakwatch_service::auditlog::AuditLog>,
+    /// The bulk-extraction controls (the defaults for the demo).
+    pub bulk: Option<BulkArgs>,
 }
 
 pub fn serve(data: &Path, how: Serving) -> Result<()> {
@@ -108,6 +141,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         tls,
         banner,
         audit,
+        bulk,
     } = how;
     let store = StoreHandle::open_in(&DataDir::new(data))
         .with_context(|| format!("opening store in {}", data.display()))?;
@@ -116,7 +150,18 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.default_region = default_region;
     state.operator_key = key.load()?;
     state.access_log = access_log;
-    state.audit = Some(Arc::new(audit));
+    state.audit = audit.map(Arc::new);
+    let bulk_limits = bulk
+        .as_ref()
+        .map_or_else(Default::default, BulkArgs::limits);
+    if state.audit.is_some() {
+        // The watch counts the audit log's target digests.
+        state.watch_bulk(bulk_limits);
+    }
+    if let Some(bulk) = bulk {
+        state.operator_contact = bulk.operator_contact;
+        state.max_domain_answer = bulk.max_domain_answer;
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     state.tls = tls;
     if let Some(resolver) = dns_resolver {

@@ -72,6 +72,52 @@ pub struct AuditFilter {
     pub target: Option<String>,
 }
 
+/// The bulk-extraction controls of `serve` (the configuration's `[limits]`).
+#[derive(clap::Args, Clone)]
+pub struct BulkArgs {
+    /// Distinct 6-hex account-range prefixes one key may read per hour before it is an
+    /// anomaly (0: no limit).
+    #[arg(
+        long,
+        env = "LEAKWATCH_MAX_ACCOUNT_PREFIXES_PER_HOUR",
+        default_value_t = 1000
+    )]
+    pub max_account_prefixes_per_hour: u64,
+    /// Distinct accounts one key may look up per hour (0: no limit).
+    #[arg(
+        long,
+        env = "LEAKWATCH_MAX_ACCOUNTS_PER_HOUR",
+        default_value_t = 10_000
+    )]
+    pub max_accounts_per_hour: u64,
+    /// Distinct domains one key may search per hour (0: no limit).
+    #[arg(long, env = "LEAKWATCH_MAX_DOMAINS_PER_HOUR", default_value_t = 100)]
+    pub max_domains_per_hour: u64,
+    /// Suspend a key that crosses one of the limits above (401 with the reason) until
+    /// `leakwatch keys resume`; without it the anomaly is only recorded, counted and mailed.
+    #[arg(long, env = "LEAKWATCH_SUSPEND_ON_ANOMALY")]
+    pub suspend_on_anomaly: bool,
+    /// The most addresses a `breacheddomain` answer may hold for a key without the
+    /// `domain-bulk` scope (403 naming it beyond; 0: no limit).
+    #[arg(long, env = "LEAKWATCH_MAX_DOMAIN_ANSWER", default_value_t = 1000)]
+    pub max_domain_answer: usize,
+    /// Where mail about a key's anomaly goes (needs mail and the operator key).
+    #[arg(long, env = "LEAKWATCH_OPERATOR_CONTACT")]
+    pub operator_contact: Option<String>,
+}
+
+impl BulkArgs {
+    /// The thresholds, as the service layer takes them.
+    pub fn limits(&self) -> leakwatch_service::bulk::BulkLimits {
+        leakwatch_service::bulk::BulkLimits {
+            account_prefixes: self.max_account_prefixes_per_hour,
+            accounts: self.max_accounts_per_hour,
+            domains: self.max_domains_per_hour,
+            suspend: self.suspend_on_anomaly,
+        }
+    }
+}
+
 /// Unix milliseconds of `YYYY-MM-DDTHH:MM:SS[.fff]Z` or `YYYY-MM-DD`.
 fn parse_time_ms(s: &str) -> Result<u64, String> {
     let bad = || format!("not an RFC 3339 time or a day: {s:?} (e.g. 2026-12-03T10:00:00Z)");
@@ -143,6 +189,7 @@ impl Command {
                     tenant: tenant.clone(),
                     ..a(data, "keys.revoke", "keys revoke", key.as_deref())
                 },
+                KeysCmd::Resume { data, key } => a(data, "keys.resume", "keys resume", Some(key)),
                 KeysCmd::List { .. } => return None,
             },
             Command::OperatorKey {

@@ -222,6 +222,14 @@ pub enum KeysCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Lift a key's suspension (a key the server suspended for reading in bulk, with
+    /// `suspend_on_anomaly`): look at its records first (`audit-log show --key PREFIX`).
+    Resume {
+        #[command(flatten)]
+        data: DataArg,
+        /// Id or 6-digit prefix.
+        key: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -214,6 +214,8 @@ pub struct ServeArgs {
     /// webhook is https:// to a public address, nothing else.
     #[arg(long, env = "LEAKWATCH_INSECURE_WEBHOOKS_TO_LOOPBACK")]
     pub insecure_webhooks_to_loopback: bool,
+    #[command(flatten)]
+    pub bulk: BulkArgs,
     /// Log one line per request to standard error: time, method, route template (never
     /// the prefix or account asked for), status, latency.
     #[arg(long, env = "LEAKWATCH_ACCESS_LOG")]
@@ -366,8 +368,12 @@ pub struct ForgetArgs {
 pub struct BackupArgs {
     #[command(flatten)]
     pub data: DataArg,
-    /// Where to put the backup: a new or empty directory.
+    /// Where to put the backup: a new or empty directory, or with --encrypt-to a new file.
     pub dest: PathBuf,
+    /// Encrypt the backup to this age recipient (`age1…`, from `age-keygen`); repeatable.
+    /// The backup is then one file that only the matching identities open.
+    #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
 }
 
 /// The flags of `leakwatch restore`.
@@ -375,8 +381,12 @@ pub struct BackupArgs {
 pub struct RestoreArgs {
     #[command(flatten)]
     pub data: DataArg,
-    /// The backup (a directory written by `leakwatch backup`).
+    /// The backup (a directory written by `leakwatch backup`, or the file it wrote with
+    /// --encrypt-to).
     pub src: PathBuf,
+    /// The age identity file that opens an encrypted backup (`age-keygen -o FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 /// The flags of `leakwatch demo`.

@@ -32,6 +32,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(
             audited_commands_and_serve_refuse_to_run_without_a_private_audit_key_outside_the_data
         ),
+        test!(the_benchmarks_unaudited_server_still_needs_the_key_and_is_recorded_as_such),
     ]
 }
 
@@ -744,4 +745,40 @@ fn audited_commands_and_serve_refuse_to_run_without_a_private_audit_key_outside_
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn the_benchmarks_unaudited_server_still_needs_the_key_and_is_recorded_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let key = crate::keys::create_scoped_key(d, "bench", "100000", "account");
+    load_breach(tmp.path(), &data, "Oldbank", &["ann@corp-seven.test"]);
+    let unaudited = [("LEAKWATCH_INSECURE_UNAUDITED_SERVE", "1")];
+    // Without the audit key it does not start either.
+    let refused = std::process::Command::new(bin())
+        .args([
+            "serve",
+            "--data",
+            d,
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("LEAKWATCH_AUDIT_KEY_FILE")
+        .envs(unaudited)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let server = Server::start_with(&data, &[], &unaudited);
+    let path = "/api/v3/breachedaccount/ann@corp-seven.test";
+    assert_eq!(keyed(&server.addr, "GET", path, &key, "").0, 200);
+    assert!(server.log.lock().unwrap().contains("NOT recorded"));
+    stop(server);
+    let (uid, user) = operator();
+    let started = show(&data, &["--action", "serve.unaudited"]);
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0]["principal"]["id"], uid);
+    assert_eq!(started[0]["principal"]["name"], user.as_str());
+    assert!(show(&data, &["--action", "breachedaccount.get"]).is_empty());
 }

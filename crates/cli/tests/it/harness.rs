@@ -36,9 +36,12 @@ pub enum Need {
     Chromium,
     /// systemd-analyze: the unit files' check.
     SystemdAnalyze,
+    /// The age CLI (`age`, `age-keygen`): identities for encrypted backups, and the
+    /// independent reader of one.
+    Age,
 }
 
-const ALL: [Need; 9] = [
+const ALL: [Need; 10] = [
     Need::NodePackages,
     Need::Pyhibp,
     Need::Aiosmtpd,
@@ -48,6 +51,7 @@ const ALL: [Need; 9] = [
     Need::Nginx,
     Need::Chromium,
     Need::SystemdAnalyze,
+    Need::Age,
 ];
 
 impl Need {
@@ -63,6 +67,7 @@ impl Need {
             Need::Nginx => "nginx: `apt-get install nginx`",
             Need::Chromium => "/usr/bin/chromium: `apt-get install chromium`",
             Need::SystemdAnalyze => "systemd-analyze: `apt-get install systemd`",
+            Need::Age => "the age CLI: `apt-get install age`",
         }
     }
 
@@ -88,6 +93,7 @@ impl Need {
             Need::Nginx => runs("nginx", &["-v"]),
             Need::Chromium => Path::new("/usr/bin/chromium").exists(),
             Need::SystemdAnalyze => runs("systemd-analyze", &["--version"]),
+            Need::Age => runs("age", &["--version"]) && runs("age-keygen", &["--version"]),
         }
     }
 }

@@ -16,6 +16,7 @@ mod architecture;
 mod audit;
 mod auditlog;
 mod backup;
+mod bulk;
 mod catalog;
 mod clients;
 mod corruption;
@@ -43,6 +44,7 @@ fn main() {
         audit::tests,
         auditlog::tests,
         backup::tests,
+        bulk::tests,
         catalog::tests,
         clients::tests,
         corruption::tests,

@@ -1,0 +1,147 @@
+//! The bulk-extraction watch's state as the catalogue keeps it across restarts (issue #19,
+//! schema version 6): per API key and kind of target, the digests of the distinct targets it
+//! read in the current hour and whether that crossed the threshold (table `key_watch`), and
+//! a key's suspension (`api_key.suspended`). The watch itself is the service layer's; the
+//! digests are keyed (under the audit key) before they get here, never a target.
+
+use rusqlite::params;
+
+use crate::{Catalog, Result};
+
+/// Adds version 6's suspension column and watch table, inside the caller's transaction; a
+/// catalogue that has them already is left alone.
+pub(crate) fn add_watch_tables(conn: &rusqlite::Connection) -> Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('api_key') WHERE name = 'suspended'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE api_key ADD COLUMN suspended TEXT;")?;
+    }
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS key_watch (
+            key_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            seen BLOB NOT NULL,
+            crossed INTEGER NOT NULL,
+            PRIMARY KEY (key_id, kind)
+         );",
+    )?;
+    Ok(())
+}
+
+/// One key's watch of one kind of target in one hour, as saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedWatch {
+    /// The key's id.
+    pub key_id: i64,
+    /// The kind of target (`account-prefixes`, `accounts`, `domains`).
+    pub kind: String,
+    /// Hours since 1970 (UTC).
+    pub hour: i64,
+    /// The distinct targets' digests (8 bytes each of their keyed digest).
+    pub seen: Vec<u64>,
+    /// The threshold was crossed this hour (and told).
+    pub crossed: bool,
+}
+
+impl Catalog {
+    /// Saves the watch's rows of `hour`, and drops those of earlier hours. One transaction.
+    pub fn save_watch(&mut self, rows: &[SavedWatch], hour: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for w in rows {
+            let seen: Vec<u8> = w.seen.iter().flat_map(|d| d.to_le_bytes()).collect();
+            tx.execute(
+                "INSERT INTO key_watch (key_id, kind, hour, seen, crossed) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(key_id, kind) DO UPDATE SET hour = excluded.hour, seen = excluded.seen,
+                   crossed = excluded.crossed",
+                params![w.key_id, w.kind, w.hour, seen, w.crossed],
+            )?;
+        }
+        tx.execute("DELETE FROM key_watch WHERE hour < ?1", params![hour])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The watch's saved rows of `hour`.
+    pub fn saved_watch(&self, hour: i64) -> Result<Vec<SavedWatch>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id, kind, hour, seen, crossed FROM key_watch WHERE hour = ?1")?;
+        let rows = stmt
+            .query_map(params![hour], |r| {
+                let seen: Vec<u8> = r.get(3)?;
+                Ok(SavedWatch {
+                    key_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    hour: r.get(2)?,
+                    seen: seen
+                        .chunks_exact(8)
+                        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                        .collect(),
+                    crossed: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Suspends key `id` with `reason` (requests with it are refused, saying why, until
+    /// [`Catalog::resume_key`]). False if there is no such key.
+    pub fn suspend_key(&mut self, id: i64, reason: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE api_key SET suspended = ?2 WHERE id = ?1",
+            params![id, reason],
+        )? > 0)
+    }
+
+    /// Lifts key `id`'s suspension. False if it was not suspended.
+    pub fn resume_key(&mut self, id: i64) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE api_key SET suspended = NULL WHERE id = ?1 AND suspended IS NOT NULL",
+            params![id],
+        )? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        Catalog,
+        keys::{Quotas, Scopes},
+    };
+
+    use super::SavedWatch;
+
+    #[test]
+    fn the_watch_keeps_its_hour_and_a_suspension_lasts_until_resumed() {
+        let mut c = Catalog::open_in_memory().unwrap();
+        let (k, _) = c
+            .create_key("w", 5, None, &Scopes::All, None, &Quotas::none())
+            .unwrap();
+        let row = SavedWatch {
+            key_id: k.id,
+            kind: "accounts".into(),
+            hour: 500_000,
+            seen: vec![1, u64::MAX, 7],
+            crossed: true,
+        };
+        c.save_watch(std::slice::from_ref(&row), 500_000).unwrap();
+        assert_eq!(c.saved_watch(500_000).unwrap(), [row]);
+        // The next hour drops it.
+        c.save_watch(&[], 500_001).unwrap();
+        assert!(c.saved_watch(500_000).unwrap().is_empty());
+
+        assert_eq!(c.key_by_id(k.id).unwrap().unwrap().suspended, None);
+        assert!(c.suspend_key(k.id, "too many accounts").unwrap());
+        assert_eq!(
+            c.key_by_id(k.id).unwrap().unwrap().suspended.as_deref(),
+            Some("too many accounts")
+        );
+        assert!(c.resume_key(k.id).unwrap());
+        assert!(!c.resume_key(k.id).unwrap(), "resumed once");
+        assert_eq!(c.key_by_id(k.id).unwrap().unwrap().suspended, None);
+    }
+}
