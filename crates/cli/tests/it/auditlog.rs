@@ -114,16 +114,6 @@ fn verify(data: &Path) -> (bool, String, String) {
     )
 }
 
-/// Stops a server the way an init system does (SIGTERM), so it writes and seals its last
-/// records, and waits for it.
-fn stop(mut server: Server) {
-    std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    let _ = server.child.wait();
-}
-
 /// `id -u` / `id -un`: who the operator commands run as.
 fn operator() -> (i64, String) {
     let id = |flag: &str| {
@@ -217,7 +207,7 @@ fn every_keyed_request_and_operator_command_leaves_one_record_and_no_target_in_c
         "",
     );
     assert_eq!(s6, 401);
-    stop(server);
+    server.stop();
 
     let records = show(&data, &[]);
     // (kind, id, name, tenant, action, status, size, target) of each, in order.
@@ -363,7 +353,7 @@ fn several_files(tmp: &Path) -> PathBuf {
         let path = format!("/api/v3/breachedaccount/user{i}@corp-two.test");
         assert_eq!(keyed(&server.addr, "GET", &path, &key, "").0, 404);
     }
-    stop(server);
+    server.stop();
     data
 }
 
@@ -555,7 +545,7 @@ fn show_filters_by_time_key_action_and_target_and_export_writes_the_same_records
     assert_eq!(ask(&first, "bob"), 404);
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(ask(&second, "cat"), 404);
-    stop(server);
+    server.stop();
 
     let all = show(&data, &[]);
     assert_eq!(all.len(), 2 + 2 + 4, "{all:?}");
@@ -774,7 +764,7 @@ fn the_benchmarks_unaudited_server_still_needs_the_key_and_is_recorded_as_such()
     let path = "/api/v3/breachedaccount/ann@corp-seven.test";
     assert_eq!(keyed(&server.addr, "GET", path, &key, "").0, 200);
     assert!(server.log.lock().unwrap().contains("NOT recorded"));
-    stop(server);
+    server.stop();
     let (uid, user) = operator();
     let started = show(&data, &["--action", "serve.unaudited"]);
     assert_eq!(started.len(), 1);

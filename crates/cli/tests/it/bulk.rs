@@ -33,14 +33,6 @@ fn clear_of_the_hour_end() {
     }
 }
 
-fn stop(mut server: Server) {
-    std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    let _ = server.child.wait();
-}
-
 /// The value of `leakwatch_key_anomalies_total` for one key and kind (0 when absent).
 fn anomalies(text: &str, key: &str, kind: &str) -> u64 {
     let want = format!("leakwatch_key_anomalies_total{{key=\"{key}\",kind=\"{kind}\"}} ");
@@ -100,7 +92,7 @@ fn a_key_reading_too_many_prefixes_is_suspended_told_once_and_resumed_and_its_co
     for i in [0, 1, 1, 2] {
         assert_eq!(range(&server.addr, &walker, i).0, 200);
     }
-    stop(server);
+    server.stop();
     let server = Server::start_with(&data, &args, &env);
     let addr = server.addr.clone();
     // Two more make five, the threshold: still answered.
@@ -298,5 +290,5 @@ fn accounts_and_domains_are_counted_per_key_and_a_large_domain_needs_domain_bulk
     );
     // The key that was told about stays usable: suspension is the configuration's choice.
     assert_eq!(account(&looker, "a@big.test"), 200);
-    stop(server);
+    server.stop();
 }

@@ -258,6 +258,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Stops the server as an init system does (SIGTERM), so it finishes and writes what
+    /// it holds (the audit log's last records, the limiter's state), and waits for it.
+    pub fn stop(mut self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
