@@ -115,24 +115,8 @@ pub(crate) async fn record(
         return response;
     }
     // A change: its record is on disk before the answer.
-    let event = log.clone();
-    let (by, action, route, target) = (by.clone(), action.clone(), route.clone(), noted.target);
-    let status = response.status().as_u16();
-    let written = tokio::task::spawn_blocking(move || {
-        event.commit(
-            Entry {
-                by: &by,
-                action: &action,
-                route: &route,
-                target: target.as_deref(),
-                status,
-                size: noted.size,
-                peer,
-            },
-            false,
-        )
-    })
-    .await;
+    let event = log.event(&entry);
+    let written = tokio::task::spawn_blocking(move || log.commit_event(event, false)).await;
     match written {
         Ok(Ok(())) => response,
         Ok(Err(e)) => {

@@ -84,10 +84,12 @@ impl AuditLog {
         digest(&self.key, target)
     }
 
-    /// The event an entry is written as, at `time_ms`.
-    fn event(&self, entry: &Entry<'_>, time_ms: u64) -> Event {
+    /// The event `entry` is written as, now: its target digested. What [`AuditLog::record`]
+    /// and [`AuditLog::commit`] write; an edge that must hand the write to another thread
+    /// makes it first and passes it to [`AuditLog::commit_event`].
+    pub fn event(&self, entry: &Entry<'_>) -> Event {
         Event {
-            time_ms,
+            time_ms: now_ms(),
             who: who(entry.by),
             action: entry.action.to_owned(),
             route: entry.route.to_owned(),
@@ -100,18 +102,21 @@ impl AuditLog {
 
     /// Queues the record of a read for the next [`AuditLog::flush`].
     pub fn record(&self, entry: Entry<'_>) {
-        let event = self.event(&entry, now_ms());
+        let event = self.event(&entry);
         self.pending.lock().expect("the audit queue").push(event);
     }
 
     /// Writes the record of `entry` (after every queued one) and syncs it before returning;
     /// `seal`: a checkpoint follows at once (a command about to exit).
     pub fn commit(&self, entry: Entry<'_>, seal: bool) -> Result<(), ServiceError> {
-        let now = now_ms();
-        let event = self.event(&entry, now);
+        self.commit_event(self.event(&entry), seal)
+    }
+
+    /// [`AuditLog::commit`] of an event made by [`AuditLog::event`].
+    pub fn commit_event(&self, event: Event, seal: bool) -> Result<(), ServiceError> {
         let mut events = std::mem::take(&mut *self.pending.lock().expect("the audit queue"));
         events.push(event);
-        self.write(&events, seal, now)
+        self.write(&events, seal, now_ms())
     }
 
     /// Writes the queued records and syncs them; seals when a second has passed since the

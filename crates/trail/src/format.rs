@@ -115,6 +115,36 @@ pub(crate) struct RawEvent {
     pub peer: Option<SocketAddr>,
 }
 
+impl RawEvent {
+    /// `e` as written, its names by these numbers.
+    pub(crate) fn of(e: &Event, who: u16, action: u16, route: u16) -> RawEvent {
+        RawEvent {
+            time_ms: e.time_ms,
+            who,
+            action,
+            route,
+            target: e.target,
+            status: e.status,
+            size: e.size,
+            peer: e.peer,
+        }
+    }
+
+    /// The event this stands for, its names read back.
+    pub(crate) fn named(&self, who: Who, action: String, route: String) -> Event {
+        Event {
+            time_ms: self.time_ms,
+            who,
+            action,
+            route,
+            target: self.target,
+            status: self.status,
+            size: self.size,
+            peer: self.peer,
+        }
+    }
+}
+
 /// A checkpoint: the chain over every record before it, signed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Checkpoint {

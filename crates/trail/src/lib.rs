@@ -60,7 +60,13 @@ pub enum TrailError {
 /// for its one use.
 #[derive(Clone)]
 pub struct AuditKey {
-    secret: [u8; 32],
+    /// Signs checkpoints (and backup manifests): derived once, not at every seal.
+    signing: ed25519_dalek::SigningKey,
+    /// Its public half.
+    verifying: [u8; 32],
+    /// HMAC-SHA256 keyed with the target-digest key, ready to be cloned per digest (a
+    /// digest per audited request: the key schedule is not redone each time).
+    target: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for AuditKey {
@@ -81,7 +87,26 @@ impl AuditKey {
             *byte =
                 u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| TrailError::BadKey)?;
         }
-        Ok(AuditKey { secret })
+        Ok(AuditKey::from_secret(&secret))
+    }
+
+    /// The key whose 32 secret bytes are `secret`, its derived keys made once.
+    fn from_secret(secret: &[u8; 32]) -> AuditKey {
+        let derive = |purpose: &[u8]| -> [u8; 32] {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+            mac.update(purpose);
+            mac.finalize().into_bytes().into()
+        };
+        let signing = ed25519_dalek::SigningKey::from_bytes(&derive(b"leakwatch audit signing v1"));
+        let verifying = signing.verifying_key().to_bytes();
+        let target = Hmac::<Sha256>::new_from_slice(&derive(b"leakwatch audit target v1"))
+            .expect("HMAC takes a key of any length");
+        AuditKey {
+            signing,
+            verifying,
+            target,
+        }
     }
 
     /// A new random key as 64 hex digits (from the operating system's CSPRNG).
@@ -91,22 +116,15 @@ impl AuditKey {
         raw.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn derive(&self, purpose: &[u8]) -> [u8; 32] {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes a key of any length");
-        mac.update(purpose);
-        mac.finalize().into_bytes().into()
-    }
-
     /// The key that signs checkpoints.
-    fn signing_key(&self) -> ed25519_dalek::SigningKey {
-        ed25519_dalek::SigningKey::from_bytes(&self.derive(b"leakwatch audit signing v1"))
+    fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.signing
     }
 
     /// The public half, which verifies checkpoints (and is written into every file, so a
     /// trail names the key that sealed it).
     pub fn verifying_key(&self) -> [u8; 32] {
-        self.signing_key().verifying_key().to_bytes()
+        self.verifying
     }
 
     /// Signs `message` for `purpose` (a label kept apart from the trail's checkpoints, e.g.
@@ -134,8 +152,7 @@ impl AuditKey {
     /// for this use): the same target gives the same digest, so records about one account
     /// can be found by whoever holds the key, and nobody else can tell what it was.
     pub fn target_digest(&self, target: &[u8]) -> [u8; 16] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.derive(b"leakwatch audit target v1"))
-            .expect("HMAC takes a key of any length");
+        let mut mac = self.target.clone();
         mac.update(target);
         let full: [u8; 32] = mac.finalize().into_bytes().into();
         full[..16].try_into().expect("16 of 32 bytes")

@@ -189,20 +189,7 @@ pub fn verify(
                     report.events += 1;
                     unsealed += 1;
                     if let Some(each) = each.as_mut() {
-                        each(
-                            seq,
-                            record_no,
-                            Event {
-                                time_ms: e.time_ms,
-                                who,
-                                action,
-                                route,
-                                target: e.target,
-                                status: e.status,
-                                size: e.size,
-                                peer: e.peer,
-                            },
-                        );
+                        each(seq, record_no, e.named(who, action, route));
                     }
                 }
             }

@@ -187,17 +187,7 @@ impl Trail {
         let who = self.name(out, Name::Who(e.who.clone()))?;
         let action = self.name(out, Name::Text(e.action.clone()))?;
         let route = self.name(out, Name::Text(e.route.clone()))?;
-        let raw = RawEvent {
-            time_ms: e.time_ms,
-            who,
-            action,
-            route,
-            target: e.target,
-            status: e.status,
-            size: e.size,
-            peer: e.peer,
-        };
-        self.push(out, &Record::Event(raw))
+        self.push(out, &Record::Event(RawEvent::of(e, who, action, route)))
     }
 
     /// Adds a signed checkpoint over everything so far.
