@@ -19,11 +19,22 @@ use axum::{
 pub(crate) const MIN_COMPRESSED_LEN: usize = 512;
 
 /// A content coding an answer can be sent in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Coding {
     Identity,
     Gzip,
     Brotli,
+}
+
+impl Coding {
+    /// The `Content-Encoding` to send (none for identity).
+    pub(crate) fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Coding::Identity => None,
+            Coding::Gzip => Some("gzip"),
+            Coding::Brotli => Some("br"),
+        }
+    }
 }
 
 /// The coding `Accept-Encoding` prefers among gzip and br: the highest q-value above 0,

@@ -17,8 +17,10 @@ mod error;
 mod lookalike;
 mod metrics;
 mod outbox;
+mod padding;
 mod pages;
 mod range;
+mod range_cache;
 mod server;
 mod state;
 mod subscribe;
@@ -41,6 +43,7 @@ pub use error::ApiError;
 pub use server::{serve, tls_config};
 /// A TLS configuration for [`serve`] (rustls), made by [`tls_config`].
 pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
+pub use range_cache::{DEFAULT_BUDGET as DEFAULT_RANGE_CACHE, RangeCache};
 pub use state::{AppState, ServerLimits};
 
 use compress::{Accepts, respond};

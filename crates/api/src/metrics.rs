@@ -289,6 +289,45 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
             "leakwatch_key_anomalies_total{{key=\"{key}\",kind=\"{kind}\"}} {n}"
         );
     }
+    let (hits, misses) = state.range_cache.hits_and_misses();
+    let (held, entries) = state.range_cache.held();
+    for (name, kind, help, n) in [
+        (
+            "leakwatch_range_cache_hits_total",
+            "counter",
+            "Range answers sent from the range cache.",
+            hits,
+        ),
+        (
+            "leakwatch_range_cache_misses_total",
+            "counter",
+            "Range answers rendered (and compressed) because the cache did not hold them.",
+            misses,
+        ),
+        (
+            "leakwatch_range_cache_bytes",
+            "gauge",
+            "Bytes of answers the range cache holds (as weighed against its budget).",
+            held,
+        ),
+        (
+            "leakwatch_range_cache_entries",
+            "gauge",
+            "Answers the range cache holds.",
+            entries as u64,
+        ),
+        (
+            "leakwatch_range_cache_budget_bytes",
+            "gauge",
+            "The range cache's memory budget (--range-cache).",
+            state.range_cache.budget(),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {n}"
+        );
+    }
     render_import(&mut out, state.store.data_dir());
     render_sync(&mut out, state.store.data_dir(), &state.store.snapshot());
     // The outbox: a short read of the catalogue (a blocking one, but one indexed count).

@@ -2,28 +2,26 @@
 //!
 //! Answer: every stored hash with that 5-hex prefix as `SUFFIX:COUNT` (upper-case suffix),
 //! lines joined by CRLF with none after the last, `text/plain`; `?mode=ntlm` for NTLM.
-//! `Add-Padding: true` mixes in fake suffixes with count 0 up to 800–1000 lines. The ETag is
-//! a digest of the real lines, so it changes exactly when the range does (padding aside), and
-//! `If-None-Match` answers 304.
+//! `Add-Padding: true` mixes in fake suffixes with count 0 up to 800–1000 lines (see
+//! `padding`). The ETag is a digest of the real lines, so it changes exactly when the range
+//! does (padding aside), and `If-None-Match` answers 304. Answers come from the range cache
+//! (`range_cache`): rendered and compressed once per generation, then sent as shared bytes.
 
 use std::{cell::RefCell, sync::Arc};
 
+use axum::body::Bytes;
 use axum::{
     extract::{Path, RawQuery, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use leakwatch_store::{Key, Namespace};
+use leakwatch_store::Namespace;
 
 use crate::{
     ApiError, AppState,
-    compress::{MIN_COMPRESSED_LEN, encode, preferred_coding},
+    compress::{Coding, MIN_COMPRESSED_LEN, encode, preferred_coding},
+    padding,
 };
-
-/// Padding: at least this many lines...
-const PAD_MIN: usize = 800;
-/// ...plus up to this many more, chosen at random per response.
-const PAD_JITTER: usize = 200;
 
 /// Parses a 5-hex prefix, either case.
 pub(crate) fn parse_prefix(s: &str) -> Option<u32> {
@@ -51,62 +49,6 @@ fn parse_mode(query: Option<&str>) -> Result<Namespace, ApiError> {
     Ok(ns)
 }
 
-fn render(entries: &[(Key, u64)], digits: usize, out: &mut Vec<u8>) {
-    let mut count = itoa_buf();
-    for (i, &(key, c)) in entries.iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b"\r\n");
-        }
-        key.write_hex_suffix(digits, out);
-        out.push(b':');
-        out.extend_from_slice(fmt_u64(c, &mut count));
-    }
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
-/// `real` mixed with random suffixes (count 0) up to 800–1000 lines, sorted. A random
-/// 135-bit suffix colliding with a real one or another fake is astronomically unlikely, but
-/// duplicates are dropped all the same, and the loop tops up what they removed.
-fn padded(ns: Namespace, prefix: u32, real: &[(Key, u64)]) -> Vec<(Key, u64)> {
-    let target = (PAD_MIN + fastrand::usize(0..=PAD_JITTER)).max(real.len());
-    let base = Key::first_with_prefix(ns, prefix as u64, leakwatch_store::PREFIX_BITS);
-    let suffix_bits = ns.key_bits() - leakwatch_store::PREFIX_BITS;
-    let mut all: Vec<(Key, u64)> = Vec::with_capacity(target);
-    all.extend_from_slice(real);
-    while all.len() < target {
-        while all.len() < target {
-            let r = Key::from_u128(fastrand::u128(..))
-                .shift_left(32)
-                .or_low(fastrand::u32(..) as u64);
-            let suffix = r
-                .shift_left(160 - suffix_bits)
-                .shift_right(160 - suffix_bits);
-            if let Some(key) = base.checked_add(suffix) {
-                all.push((key, 0));
-            }
-        }
-        // Real entries (count > 0) sort before a fake twin (count 0) and so survive dedup.
-        all.sort_unstable_by_key(|e| (e.0, std::cmp::Reverse(e.1)));
-        all.dedup_by_key(|e| e.0);
-    }
-    all
-}
-
 thread_local! {
     /// The last `Last-Modified` value rendered on this thread, by namespace and time: it
     /// changes only when an import publishes, so answers share it instead of formatting it.
@@ -128,7 +70,7 @@ fn last_modified(ns: Namespace, unix: u64) -> HeaderValue {
 }
 
 /// The ETag of a range answer: namespace and a digest of its real lines, quoted.
-fn etag(ns: Namespace, body: &[u8]) -> HeaderValue {
+pub(crate) fn etag(ns: Namespace, body: &[u8]) -> HeaderValue {
     let mut tag = Vec::with_capacity(32);
     tag.push(b'"');
     tag.extend_from_slice(ns.name().as_bytes());
@@ -163,13 +105,27 @@ pub(crate) async fn range(
             _ => "No password hashes are loaded on this server yet",
         }));
     }
-    let real = snap.range(ns, prefix)?;
-
-    let digits = ns.suffix_hex_len();
-    // A line is the suffix, ':', a count of up to 20 digits, CRLF.
-    let mut body = Vec::with_capacity((digits + 23) * real.len());
-    render(&real, digits, &mut body);
-    let etag = etag(ns, &body);
+    let coding = preferred_coding(headers);
+    let padded_wanted = headers
+        .get("add-padding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let pad_to = padded_wanted.then(padding::target);
+    // A padded answer is sent plain-and-cached when the range already holds enough lines;
+    // otherwise its real lines come from the cache uncompressed and are padded here.
+    let cached = state.range_cache.answer(&snap, ns, prefix, coding)?;
+    let (answer, pad_to) = match pad_to {
+        Some(target) if (cached.lines as usize) < target => match cached.coding {
+            Coding::Identity => (cached, Some(target)),
+            _ => (
+                state
+                    .range_cache
+                    .answer(&snap, ns, prefix, Coding::Identity)?,
+                Some(target),
+            ),
+        },
+        _ => (cached, None),
+    };
 
     let mut resp_headers = HeaderMap::with_capacity(8);
     let fixed = [
@@ -185,6 +141,7 @@ pub(crate) async fn range(
         header::LAST_MODIFIED,
         last_modified(ns, snap.modified_unix(ns)),
     );
+    let etag = answer.etag.clone();
     resp_headers.insert(header::ETAG, etag.clone());
 
     let matches = headers
@@ -200,21 +157,22 @@ pub(crate) async fn range(
         return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
     }
 
-    let padded_wanted = headers
-        .get("add-padding")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    if padded_wanted {
-        let all = padded(ns, prefix, &real);
-        body = Vec::with_capacity((digits + 23) * all.len());
-        render(&all, digits, &mut body);
-    }
-    // An empty or tiny range goes plain: gzip's own header and trailer would be most of it.
-    if body.len() >= MIN_COMPRESSED_LEN
-        && let Some((encoding, compressed)) = encode(preferred_coding(headers), &body)
-    {
-        resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
-        return Ok((StatusCode::OK, resp_headers, compressed).into_response());
+    let (body, sent_coding) = match pad_to {
+        None => (answer.body, answer.coding),
+        Some(target) => {
+            let body = padding::pad(ns, &answer.body, answer.lines as usize, target);
+            // Padded bodies are fresh every time: compressed per request, never cached.
+            match (body.len() >= MIN_COMPRESSED_LEN)
+                .then(|| encode(coding, &body))
+                .flatten()
+            {
+                Some((_, packed)) => (Bytes::from(packed), coding),
+                None => (Bytes::from(body), Coding::Identity),
+            }
+        }
+    };
+    if let Some(name) = sent_coding.content_encoding() {
+        resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
     }
     Ok((StatusCode::OK, resp_headers, body).into_response())
 }
@@ -244,49 +202,5 @@ mod tests {
         assert_eq!(parse_mode(Some("mode=ntlm")).unwrap(), Namespace::Ntlm);
         assert_eq!(parse_mode(Some("x=1&mode=NTLM")).unwrap(), Namespace::Ntlm);
         assert!(parse_mode(Some("mode=md5")).is_err());
-    }
-
-    #[test]
-    fn padding_fills_to_between_800_and_1000_with_fresh_suffixes_in_the_range() {
-        for ns in Namespace::ALL {
-            let real: Vec<(Key, u64)> = (1..=5u128)
-                .map(|i| {
-                    let base = Key::first_with_prefix(ns, 0xABCDE, 20);
-                    (base.checked_add(Key::from_u128(i * 7)).unwrap(), 9)
-                })
-                .collect();
-            let all = padded(ns, 0xABCDE, &real);
-            assert!((800..=1000).contains(&all.len()), "{}", all.len());
-            assert!(all.iter().all(|(k, _)| k.prefix(ns) == 0xABCDE));
-            assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "sorted, unique");
-            for r in &real {
-                assert!(all.contains(r), "real entry kept with its count");
-            }
-            assert_eq!(
-                all.iter().filter(|e| e.1 == 0).count(),
-                all.len() - real.len()
-            );
-        }
-        // An answer already longer than the padding target is left as it is.
-        let many: Vec<(Key, u64)> = (1..=1200u128)
-            .map(|i| {
-                (
-                    Key::first_with_prefix(Namespace::Sha1, 7, 20)
-                        .checked_add(Key::from_u128(i))
-                        .unwrap(),
-                    1,
-                )
-            })
-            .collect();
-        assert_eq!(padded(Namespace::Sha1, 7, &many), many);
-    }
-
-    #[test]
-    fn render_is_crlf_separated_without_trailing_newline() {
-        let k = Key::from_hex(b"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8").unwrap();
-        let k2 = k.checked_add(Key::from_u128(1)).unwrap();
-        let mut out = Vec::new();
-        render(&[(k, 3), (k2, 10_434_004)], 35, &mut out);
-        assert_eq!(out, b"1E4C9B93F3F0682250B6CF8331B7EE68FD8:3\r\n1E4C9B93F3F0682250B6CF8331B7EE68FD9:10434004");
     }
 }

@@ -72,6 +72,8 @@ pub struct AppState {
     /// The most addresses a `breacheddomain` answer holds for a key without the
     /// `domain-bulk` scope (0: no limit).
     pub max_domain_answer: usize,
+    /// Finished range answers, by generation and coding, within a memory budget.
+    pub range_cache: crate::RangeCache,
 }
 
 impl AppState {
@@ -123,6 +125,7 @@ impl AppState {
             bulk: None,
             operator_contact: None,
             max_domain_answer: 0,
+            range_cache: crate::RangeCache::default(),
         }
         .with_saved_limits()
     }

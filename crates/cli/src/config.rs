@@ -175,6 +175,15 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "range_cache",
+        "LEAKWATCH_RANGE_CACHE",
+        Kind::Size,
+        Some("256M"),
+        "Memory for finished range answers (plain, gzip, brotli), kept by popularity: a\n\
+         popular prefix is rendered and compressed once per import. 0 turns it off.",
+    ),
+    setting(
+        "serve",
         "log_format",
         "LEAKWATCH_LOG_FORMAT",
         Kind::LogFormat,

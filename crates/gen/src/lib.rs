@@ -216,25 +216,150 @@ pub fn write_range_dir(
         .collect();
     entries.sort_unstable_by_key(|e| e.0);
     std::fs::create_dir_all(dir)?;
-    let mut i = 0;
-    for prefix in 0..(1u32 << 20) {
-        let mut body = Vec::new();
-        while i < entries.len() && entries[i].0.prefix(ns) == prefix {
-            if !body.is_empty() {
-                body.extend_from_slice(b"\r\n");
-            }
-            entries[i]
-                .0
-                .write_hex_suffix(ns.suffix_hex_len(), &mut body);
-            body.push(b':');
-            body.extend_from_slice(entries[i].1);
-            i += 1;
-        }
-        if !body.is_empty() {
-            std::fs::write(dir.join(format!("{prefix:05X}.txt")), body)?;
-        }
+    for range in entries.chunk_by(|a, b| a.0.prefix(ns) == b.0.prefix(ns)) {
+        let body = range_file(ns, range.iter().copied());
+        std::fs::write(dir.join(format!("{:05X}.txt", range[0].0.prefix(ns))), body)?;
     }
     Ok(())
+}
+
+/// The shape of a synthetic hash corpus made to match a real one's ranges rather than its
+/// passwords: `lines_per_range` lines (give or take the binomial spread a real corpus shows,
+/// about its square root) under each of `prefixes` evenly spaced 5-hex prefixes. The public
+/// corpus has about 1,900 lines a range; a bench that cannot hold 2 billion hashes keeps that
+/// per-range size over fewer prefixes. Evenly spaced, so that no two populated ranges share
+/// a store group at the group sizes such a corpus gets (see the store's `GroupLayout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeShape {
+    /// Populated prefixes, 1 to 1,048,576.
+    pub prefixes: u32,
+    /// Mean lines per populated range.
+    pub lines_per_range: u32,
+}
+
+impl RangeShape {
+    /// The `i`-th populated prefix.
+    pub fn prefix(self, i: u32) -> u32 {
+        ((i as u64) << 20).div_ceil(self.prefixes.max(1) as u64) as u32
+    }
+}
+
+/// Calls `f(prefix, entries)` for each populated range of `shape` in prefix order, entries
+/// sorted and distinct: random suffixes (no password behind them; the shape is the point)
+/// with Pareto counts, deterministic from `seed`.
+pub fn for_each_shaped_range(
+    ns: Namespace,
+    shape: RangeShape,
+    seed: u64,
+    mut f: impl FnMut(u32, &[(Key, u64)]) -> io::Result<()>,
+) -> io::Result<()> {
+    if shape.prefixes == 0 || shape.prefixes > 1 << 20 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "prefixes must be between 1 and 1048576",
+        ));
+    }
+    let mut rng = Rng::new(seed);
+    let suffix_bits = ns.key_bits() - leakwatch_store::PREFIX_BITS;
+    let mean = shape.lines_per_range as f64;
+    let mut entries: Vec<(Key, u64)> = Vec::with_capacity(shape.lines_per_range as usize * 2);
+    for i in 0..shape.prefixes {
+        let prefix = shape.prefix(i);
+        // Box-Muller: a real range's size is binomial, close to normal around the mean.
+        let z = (-2.0 * rng.unit().ln()).sqrt() * (std::f64::consts::TAU * rng.unit()).cos();
+        let lines = (mean + z * mean.sqrt()).round().max(1.0) as usize;
+        let base = Key::first_with_prefix(ns, prefix as u64, leakwatch_store::PREFIX_BITS);
+        entries.clear();
+        while entries.len() < lines {
+            let random = Key::from_u128((rng.next_u64() as u128) << 64 | rng.next_u64() as u128)
+                .shift_left(32)
+                .or_low(rng.next_u64() & 0xFFFF_FFFF);
+            let suffix = random
+                .shift_left(160 - suffix_bits)
+                .shift_right(160 - suffix_bits);
+            let key = base
+                .checked_add(suffix)
+                .expect("a suffix stays inside its range");
+            let count = count_for(COMMON.len() as u64, &mut rng);
+            entries.push((key, count));
+            if entries.len() == lines {
+                entries.sort_unstable_by_key(|e| e.0);
+                entries.dedup_by_key(|e| e.0);
+            }
+        }
+        f(prefix, &entries)?;
+    }
+    Ok(())
+}
+
+/// Writes a corpus of `shape` as `HASH:COUNT` lines (see [`for_each_shaped_range`]).
+pub fn write_shaped(
+    out: &mut dyn Write,
+    format: GenFormat,
+    shape: RangeShape,
+    seed: u64,
+) -> io::Result<()> {
+    let ns = hash_namespace(format)?;
+    let mut out = io::BufWriter::with_capacity(1 << 20, out);
+    let mut line = Vec::with_capacity(64);
+    for_each_shaped_range(ns, shape, seed, |_, entries| {
+        for &(key, count) in entries {
+            line.clear();
+            key.write_hex_suffix(ns.hex_len(), &mut line);
+            line.push(b':');
+            line.extend_from_slice(count.to_string().as_bytes());
+            line.push(b'\n');
+            out.write_all(&line)?;
+        }
+        Ok(())
+    })?;
+    out.flush()
+}
+
+/// Writes a corpus of `shape` as a downloader-style range directory (see
+/// [`write_range_dir`]).
+pub fn write_shaped_range_dir(
+    dir: &std::path::Path,
+    format: GenFormat,
+    shape: RangeShape,
+    seed: u64,
+) -> io::Result<()> {
+    let ns = hash_namespace(format)?;
+    std::fs::create_dir_all(dir)?;
+    for_each_shaped_range(ns, shape, seed, |prefix, entries| {
+        let body = range_file(
+            ns,
+            entries
+                .iter()
+                .map(|&(k, c)| (k, c.to_string().into_bytes())),
+        );
+        std::fs::write(dir.join(format!("{prefix:05X}.txt")), body)
+    })
+}
+
+/// A range file's bytes: `SUFFIX:COUNT` lines joined by CRLF, none after the last.
+fn range_file<C: AsRef<[u8]>>(ns: Namespace, entries: impl Iterator<Item = (Key, C)>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (key, count) in entries {
+        if !body.is_empty() {
+            body.extend_from_slice(b"\r\n");
+        }
+        key.write_hex_suffix(ns.suffix_hex_len(), &mut body);
+        body.push(b':');
+        body.extend_from_slice(count.as_ref());
+    }
+    body
+}
+
+fn hash_namespace(format: GenFormat) -> io::Result<Namespace> {
+    match format {
+        GenFormat::Sha1 => Ok(Namespace::Sha1),
+        GenFormat::Ntlm => Ok(Namespace::Ntlm),
+        GenFormat::Plain => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a range shape makes hashes: use format sha1 or ntlm",
+        )),
+    }
 }
 
 fn hash(ns: Namespace, pw: &str) -> Key {
@@ -274,6 +399,73 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let top = text.lines().filter(|l| *l == "123456").count();
         assert!(top > 500, "the most popular password appears {top} times");
+    }
+
+    #[test]
+    fn a_range_shape_fills_evenly_spaced_prefixes_with_about_its_lines() {
+        let shape = RangeShape {
+            prefixes: 64,
+            lines_per_range: 1900,
+        };
+        for ns in [Namespace::Sha1, Namespace::Ntlm] {
+            let mut sizes = Vec::new();
+            for_each_shaped_range(ns, shape, 5, |prefix, entries| {
+                assert_eq!(prefix, sizes.len() as u32 * 16384, "evenly spaced");
+                assert!(
+                    entries
+                        .iter()
+                        .all(|(k, c)| k.prefix(ns) == prefix && *c >= 1)
+                );
+                assert!(
+                    entries.windows(2).all(|w| w[0].0 < w[1].0),
+                    "sorted, distinct"
+                );
+                sizes.push(entries.len());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(sizes.len(), 64);
+            let mean = sizes.iter().sum::<usize>() as f64 / 64.0;
+            assert!((1880.0..1920.0).contains(&mean), "{mean}");
+            assert!(
+                sizes.iter().all(|&n| (1700..2100).contains(&n)),
+                "{sizes:?}"
+            );
+            assert!(
+                sizes.iter().any(|&n| n != sizes[0]),
+                "sizes spread as a real corpus's"
+            );
+        }
+        // The file and the directory hold the same lines, deterministically.
+        let small = RangeShape {
+            prefixes: 3,
+            lines_per_range: 10,
+        };
+        let mut text = Vec::new();
+        write_shaped(&mut text, GenFormat::Sha1, small, 9).unwrap();
+        let mut again = Vec::new();
+        write_shaped(&mut again, GenFormat::Sha1, small, 9).unwrap();
+        assert_eq!(text, again);
+        let dir = std::env::temp_dir().join(format!("leakwatch-gen-shape-{}", std::process::id()));
+        write_shaped_range_dir(&dir, GenFormat::Sha1, small, 9).unwrap();
+        let mut from_dir = Vec::new();
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 3);
+        for path in names {
+            let prefix = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            for line in std::fs::read_to_string(&path).unwrap().split("\r\n") {
+                from_dir.extend_from_slice(format!("{prefix}{line}\n").as_bytes());
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            String::from_utf8(from_dir).unwrap(),
+            String::from_utf8(text).unwrap()
+        );
     }
 
     #[test]

@@ -75,12 +75,18 @@ impl BitWriter {
     }
 }
 
-/// Reads bits written by [`BitWriter`].
+/// Reads bits written by [`BitWriter`]: a 64-bit buffer refilled eight bytes at a time, so
+/// a read is a mask and a shift (the segment decoder reads six times a key).
 #[derive(Debug, Clone)]
 pub struct BitReader<'a> {
     data: &'a [u8],
-    pos: u64,
-    end: u64,
+    /// The next byte to load into `buf`.
+    next: usize,
+    /// Unread bits, least significant first; bits above `avail` are zero.
+    buf: u64,
+    avail: u32,
+    /// Bits of `data` not yet read (so reads past the end fail, not the zero padding).
+    left: u64,
 }
 
 impl<'a> BitReader<'a> {
@@ -88,58 +94,76 @@ impl<'a> BitReader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         BitReader {
             data,
-            pos: 0,
-            end: data.len() as u64 * 8,
+            next: 0,
+            buf: 0,
+            avail: 0,
+            left: data.len() as u64 * 8,
         }
     }
 
-    #[inline]
-    fn window(&self) -> u64 {
-        let byte = (self.pos / 8) as usize;
-        let word = match self.data.get(byte..byte + 8) {
+    /// Tops `buf` up to at least 56 bits (zeros past the end of the data).
+    #[inline(always)]
+    fn refill(&mut self) {
+        let word = match self.data.get(self.next..self.next + 8) {
             Some(s) => u64::from_le_bytes(s.try_into().unwrap_or([0; 8])),
             None => {
                 let mut tmp = [0u8; 8];
-                let tail = self.data.get(byte..).unwrap_or(&[]);
+                let tail = self.data.get(self.next..).unwrap_or(&[]);
                 tmp[..tail.len()].copy_from_slice(tail);
                 u64::from_le_bytes(tmp)
             }
         };
-        word >> (self.pos % 8)
+        self.buf |= word << self.avail;
+        let bytes = (63 - self.avail) / 8;
+        self.next += bytes as usize;
+        self.avail += bytes * 8;
     }
 
     /// Reads `n <= 56` bits.
-    #[inline]
+    #[inline(always)]
     pub fn read(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= CHUNK);
-        if self.pos + n as u64 > self.end {
+        if n as u64 > self.left {
             return None;
         }
-        let v = if n == 0 {
-            0
-        } else {
-            self.window() & ((1u64 << n) - 1)
-        };
-        self.pos += n as u64;
+        if self.avail < n {
+            self.refill();
+        }
+        let v = self.buf & ((1u64 << n) - 1);
+        // Two shifts: `n` may be 0..=56, and a shift by 64 is not defined.
+        self.buf = (self.buf >> (n / 2)) >> (n - n / 2);
+        self.avail -= n;
+        self.left -= n as u64;
         Some(v)
     }
 
     /// Reads a unary number written by [`BitWriter::write_unary`].
-    #[inline]
+    #[inline(always)]
     pub fn read_unary(&mut self) -> Option<u64> {
         let mut q = 0u64;
         loop {
-            let w = self.window() | (1u64 << CHUNK);
-            let tz = w.trailing_zeros();
-            if tz < CHUNK {
-                self.pos += tz as u64 + 1;
-                return (self.pos <= self.end).then_some(q + tz as u64);
+            if self.avail < CHUNK {
+                self.refill();
             }
-            q += CHUNK as u64;
-            self.pos += CHUNK as u64;
-            if self.pos >= self.end {
+            let tz = self.buf.trailing_zeros();
+            if tz < self.avail {
+                let used = tz as u64 + 1;
+                if used > self.left {
+                    return None;
+                }
+                self.buf = (self.buf >> tz) >> 1;
+                self.avail -= tz + 1;
+                self.left -= used;
+                return Some(q + tz as u64);
+            }
+            // Only zeros buffered: consume them and look further.
+            if self.avail as u64 >= self.left {
                 return None;
             }
+            q += self.avail as u64;
+            self.left -= self.avail as u64;
+            self.buf = 0;
+            self.avail = 0;
         }
     }
 }

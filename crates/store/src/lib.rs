@@ -21,6 +21,7 @@ mod footer;
 mod key;
 mod manifest;
 mod postings;
+mod render;
 mod segment;
 mod store;
 
@@ -35,6 +36,7 @@ pub use manifest::{
 pub use postings::{
     POSTINGS_VERSION, Postings, breach_ref, canonical_refs, ref_breach, ref_is_primary,
 };
+pub use render::render_entries;
 pub use segment::{
     GroupLayout, MAX_SPLIT, SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter,
     TARGET_GROUP_LEN,

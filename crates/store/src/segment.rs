@@ -118,6 +118,33 @@ impl GroupLayout {
     }
 }
 
+/// A Rice-coded gap: `q · 2^k` plus `k` raw bits (`None` if the bits run out). `k ≤ 160`,
+/// checked by the caller. Up to three reads at fixed offsets: a gap between 140-bit suffixes
+/// has `k` near 129, and a loop with variable 128-bit shifts cost a fifth of a range's decode.
+#[inline(always)]
+fn read_gap(r: &mut BitReader<'_>, q: u64, k: u32) -> Option<Key> {
+    let raw = if k <= CHUNK {
+        Key::from_u128(r.read(k)? as u128)
+    } else if k <= 2 * CHUNK {
+        let low = r.read(CHUNK)? as u128;
+        Key::from_u128(low | (r.read(k - CHUNK)? as u128) << CHUNK)
+    } else {
+        let low = r.read(CHUNK)? as u128;
+        let mid = r.read(CHUNK)? as u128;
+        // k ≤ 160, so at most 48 more bits: 16 complete the low 128, the rest (≤ 32) go high.
+        let top = r.read(k - 2 * CHUNK)?;
+        Key::from_parts(
+            (top >> 16) as u32,
+            low | mid << CHUNK | (top as u128) << (2 * CHUNK),
+        )
+    };
+    if q == 0 {
+        return Some(raw);
+    }
+    // Past 2^160 (a damaged group) is `None`; the key comparison after the add catches the rest.
+    Key::from_u128(q as u128).shift_left(k).checked_add(raw)
+}
+
 /// What a finished segment holds; recorded in the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentStats {
@@ -577,25 +604,28 @@ impl Segment {
         if k > 160 || c > 63 {
             return Err(bad("codec parameters out of range"));
         }
+        // Every key of the group is below the next group's first key (or 2^key_bits): one
+        // comparison a key instead of recomputing its group.
+        let limit = if g + 1 < self.group_count() {
+            self.layout.base(self.ns, g + 1)
+        } else {
+            Key::ZERO
+        };
         let mut r = BitReader::new(bytes);
         let mut prev = base;
         for i in 0..e.len {
             let q = r.read_unary().ok_or_else(|| bad("truncated key"))?;
-            let mut gap = Key::from_u128(q as u128).shift_left(k);
-            let mut done = 0;
-            while done < k {
-                let take = (k - done).min(CHUNK);
-                let v = r.read(take).ok_or_else(|| bad("truncated key"))?;
-                gap = gap
-                    .checked_add(Key::from_u128(v as u128).shift_left(done))
-                    .ok_or_else(|| bad("key overflow"))?;
-                done += take;
-            }
+            let gap = read_gap(&mut r, q, k).ok_or_else(|| bad("truncated key"))?;
             if i > 0 && gap == Key::ZERO {
                 return Err(bad("duplicate key"));
             }
             let key = prev.checked_add(gap).ok_or_else(|| bad("key overflow"))?;
-            if key.bit_len() > self.ns.key_bits() || self.layout.group_of(self.ns, key) != g {
+            let outside = if limit == Key::ZERO {
+                key.bit_len() > self.ns.key_bits()
+            } else {
+                key >= limit
+            };
+            if outside {
                 return Err(bad("key outside its group"));
             }
             let u = r.read_unary().ok_or_else(|| bad("truncated count"))?;
@@ -603,15 +633,23 @@ impl Segment {
             if nbits > 64 {
                 return Err(bad("count too large"));
             }
-            let mut low = 0u128;
-            let mut done = 0;
-            while done < nbits {
-                let take = (nbits - done).min(CHUNK);
-                low |= (r.read(take).ok_or_else(|| bad("truncated count"))? as u128) << done;
-                done += take;
-            }
-            let count = ((1u128 << nbits) | low) - (1u128 << c) + 1;
-            let count = u64::try_from(count).map_err(|_| bad("count too large"))?;
+            // One read for every count below 2^56 (a loop here mispredicted on most keys).
+            let low = if nbits <= CHUNK {
+                r.read(nbits).ok_or_else(|| bad("truncated count"))? as u128
+            } else {
+                let first = r.read(CHUNK).ok_or_else(|| bad("truncated count"))? as u128;
+                let rest = r
+                    .read(nbits - CHUNK)
+                    .ok_or_else(|| bad("truncated count"))?;
+                first | (rest as u128) << CHUNK
+            };
+            // Exp-Golomb: 2^nbits + low - 2^c + 1, in 64 bits but for the widest codes.
+            let count = if nbits < 64 {
+                ((1u64 << nbits) | low as u64) - (1u64 << c) + 1
+            } else {
+                let wide = ((1u128 << nbits) | low) - (1u128 << c) + 1;
+                u64::try_from(wide).map_err(|_| bad("count too large"))?
+            };
             prev = key;
             if !f(key, count) {
                 return Ok(());

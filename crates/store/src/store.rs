@@ -250,6 +250,33 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// Appends the text answer of a range (see [`crate::render_entries`]) to `out`; returns
+    /// its lines.
+    /// With one segment (a compacted store) the lines are written as the keys decode, with
+    /// no list of entries between.
+    pub fn render_range(&self, ns: Namespace, prefix: u32, out: &mut Vec<u8>) -> Result<usize> {
+        password_namespace(ns)?;
+        match self.segments(ns) {
+            [seg] => {
+                let mut lines = crate::render::LineWriter::new(ns, out);
+                let room = lines.room((seg.hashes() >> PREFIX_BITS) as usize * 5 / 4 + 8);
+                out.reserve(room);
+                let mut n = 0;
+                let decoded = seg.for_each_in_range(prefix, |key, count| {
+                    lines.push(key, count, out);
+                    n += 1;
+                });
+                lines.finish(out);
+                decoded.map(|()| n)
+            }
+            _ => {
+                let entries = self.range(ns, prefix)?;
+                crate::render_entries(ns, &entries, out);
+                Ok(entries.len())
+            }
+        }
+    }
+
     /// The summed count of one hash (0 when absent).
     pub fn count(&self, ns: Namespace, key: Key) -> Result<u64> {
         password_namespace(ns)?;

@@ -81,6 +81,7 @@ pub fn demo(
     serve(
         &data,
         Serving {
+            range_cache: leakwatch_api::DEFAULT_RANGE_CACHE,
             listen,
             metrics_listen: "127.0.0.1:0".parse().expect("an address"),
             default_region: None,

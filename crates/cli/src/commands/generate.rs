@@ -1,7 +1,7 @@
 //! `leakwatch gen`: synthetic, fictional corpora.
 
 use anyhow::{Result, bail};
-use leakwatch_gen::GenFormat;
+use leakwatch_gen::{GenFormat, RangeShape};
 
 use super::write_to;
 use crate::flags::*;
@@ -13,9 +13,19 @@ pub fn run(what: GenWhat) -> Result<()> {
             count,
             seed,
             format,
+            prefixes,
+            lines_per_range,
             out,
             dir,
-        } => passwords(count, seed, format, out, dir),
+        } => {
+            let shape = prefixes
+                .zip(lines_per_range)
+                .map(|(prefixes, lines_per_range)| RangeShape {
+                    prefixes,
+                    lines_per_range,
+                });
+            passwords(count, shape, seed, format, out, dir)
+        }
         GenWhat::Dump {
             count,
             seed,
@@ -38,22 +48,31 @@ pub fn run(what: GenWhat) -> Result<()> {
 
 fn passwords(
     count: u64,
+    shape: Option<RangeShape>,
     seed: u64,
     format: GenFormatArg,
     out: std::path::PathBuf,
     dir: bool,
 ) -> Result<()> {
     let format = GenFormat::from(format);
-    if dir {
-        if format == GenFormat::Plain {
-            bail!("--dir writes hashes: use --format sha1 or ntlm");
-        }
-        return Ok(leakwatch_gen::write_range_dir(&out, format, count, seed)?);
+    if format == GenFormat::Plain && (dir || shape.is_some()) {
+        bail!("--dir and --prefixes write hashes: use --format sha1 or ntlm");
     }
+    if dir {
+        match shape {
+            Some(shape) => leakwatch_gen::write_shaped_range_dir(&out, format, shape, seed)?,
+            None => leakwatch_gen::write_range_dir(&out, format, count, seed)?,
+        }
+        return Ok(());
+    }
+    let write = |w: &mut dyn std::io::Write| match shape {
+        Some(shape) => leakwatch_gen::write_shaped(w, format, shape, seed),
+        None => leakwatch_gen::write_passwords(w, format, count, seed),
+    };
     let result = if out.as_os_str() == "-" {
-        leakwatch_gen::write_passwords(&mut std::io::stdout().lock(), format, count, seed)
+        write(&mut std::io::stdout().lock())
     } else {
-        leakwatch_gen::write_passwords(&mut std::fs::File::create(&out)?, format, count, seed)
+        write(&mut std::fs::File::create(&out)?)
     };
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

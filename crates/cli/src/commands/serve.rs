@@ -29,6 +29,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         tls_cert,
         tls_key,
         access_log,
+        range_cache,
         log_format,
     } = args;
     // Fail closed: a mistyped path must not become an empty store that answers "never
@@ -77,6 +78,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             metrics_listen,
             default_region,
             access_log,
+            range_cache: range_cache as u64,
             mail: Some(mail),
             key,
             dns_resolver,
@@ -113,6 +115,8 @@ pub struct Serving {
     pub metrics_listen: SocketAddr,
     pub default_region: Option<String>,
     pub access_log: bool,
+    /// The range cache's budget in bytes (0: none).
+    pub range_cache: u64,
     /// Mail setup; `None` for the demo.
     pub mail: Option<MailArgs>,
     pub key: OperatorKeyArg,
@@ -134,6 +138,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         metrics_listen,
         default_region,
         access_log,
+        range_cache,
         mail,
         key,
         dns_resolver,
@@ -150,6 +155,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.default_region = default_region;
     state.operator_key = key.load()?;
     state.access_log = access_log;
+    state.range_cache = leakwatch_api::RangeCache::new(range_cache);
     state.audit = audit.map(Arc::new);
     let bulk_limits = bulk
         .as_ref()

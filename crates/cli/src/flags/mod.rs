@@ -220,6 +220,10 @@ pub struct ServeArgs {
     /// the prefix or account asked for), status, latency.
     #[arg(long, env = "LEAKWATCH_ACCESS_LOG")]
     pub access_log: bool,
+    /// Memory for finished range answers (plain, gzip, brotli), kept by popularity: a
+    /// popular prefix is rendered and compressed once per import. 0 turns it off.
+    #[arg(long, env = "LEAKWATCH_RANGE_CACHE", default_value = "256M", value_parser = parse_size, value_name = "SIZE")]
+    pub range_cache: usize,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "LEAKWATCH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

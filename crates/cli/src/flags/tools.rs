@@ -158,7 +158,7 @@ pub enum GenWhat {
     /// Password corpora: Pwned Passwords lines, a range directory, or a plaintext list.
     Passwords {
         /// Lines (distinct hashes for sha1/ntlm, passwords for plain).
-        #[arg(long, default_value_t = 1000, value_parser = parse_count)]
+        #[arg(long, default_value_t = 1000, value_parser = parse_count, conflicts_with = "prefixes")]
         count: u64,
         /// Seed: the same seed gives the same bytes.
         #[arg(long, default_value_t = 1)]
@@ -166,6 +166,14 @@ pub enum GenWhat {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GenFormatArg::Sha1)]
         format: GenFormatArg,
+        /// Shape the corpus by its ranges instead of its passwords: this many evenly spaced
+        /// 5-hex prefixes, each holding about --lines-per-range random hashes (the public
+        /// corpus: 1,048,576 prefixes of ~1,900 lines). For benchmarks at a real range size.
+        #[arg(long, requires = "lines_per_range", value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+        prefixes: Option<u32>,
+        /// Mean lines per range of a --prefixes corpus.
+        #[arg(long, requires = "prefixes", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        lines_per_range: Option<u32>,
         /// Output file (`-` = stdout); a directory for `--dir`.
         #[arg(long, default_value = "-")]
         out: PathBuf,

@@ -30,6 +30,7 @@ mod lookalike;
 mod mail;
 mod mirror;
 mod packaging;
+mod range_cache;
 mod ranges;
 mod security;
 mod settings;
@@ -58,6 +59,7 @@ fn main() {
         mail::tests,
         mirror::tests,
         packaging::tests,
+        range_cache::tests,
         ranges::tests,
         security::tests,
         settings::tests,

@@ -22,16 +22,23 @@ pub use sinks::*;
 
 /// Server state over the store and catalogue of a data directory, for in-process requests.
 pub fn app_state(data: &Path) -> std::sync::Arc<leakwatch_api::AppState> {
-    use leakwatch_api::{AppState, ServerLimits};
+    app_state_caching(data, leakwatch_api::DEFAULT_RANGE_CACHE)
+}
+
+/// [`app_state`] with a range cache of `budget` bytes (0: none).
+pub fn app_state_caching(data: &Path, budget: u64) -> std::sync::Arc<leakwatch_api::AppState> {
+    use leakwatch_api::{AppState, RangeCache, ServerLimits};
     use leakwatch_service::{CatalogHandle, StoreHandle};
     let catalog =
         CatalogHandle::new(leakwatch_catalog::Catalog::open(&data.join("catalog.db")).unwrap())
             .unwrap();
-    std::sync::Arc::new(AppState::new(
+    let mut state = AppState::new(
         StoreHandle::open_in(&leakwatch_service::DataDir::new(data)).unwrap(),
         catalog,
         ServerLimits::default(),
-    ))
+    );
+    state.range_cache = RangeCache::new(budget);
+    std::sync::Arc::new(state)
 }
 
 /// The audit key every test process uses (`LEAKWATCH_AUDIT_KEY_FILE`, set by the harness).
