@@ -11,9 +11,12 @@
 # read from /proc around each run: steadier than the rate, and it says who works harder.
 #
 # Usage: bench/range.sh [HASHES] [SECONDS] [CONNECTIONS] [REPEATS]   (default 10000000 10 16 3)
+#        bench/range.sh PREFIXESxLINES [SECONDS] [CONNECTIONS] [REPEATS]: the real shape
+#        (e.g. 4096x1900: ranges of the public corpus's size), run by bench/range_shape.sh.
 # Disk: the range directory takes about 4 KiB per file (4.1 GB) whatever HASHES is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in *x*) exec bench/range_shape.sh "$@" ;; esac
 hashes=${1:-10000000}
 secs=${2:-10}
 conns=${3:-16}

@@ -87,6 +87,25 @@ for s in by.get("range", []):
         ("leakwatch gzip", lw["gzip"][0], True), ("nginx gzip", ng["gzip"][0], False)], "requests/s"))
     md.append("")
 
+for s in by.get("range-shape", []):
+    md.append(f"### Range API at the real shape ({s['prefixes']:,} ranges of ~{s['lines_per_range']:,} lines, "
+              f"range cache {s['range_cache_bytes'] / 1e6:.1f} MB = 1.25% of {s['identity_bytes'] / 1e6:,.0f} MB, "
+              f"{s['connections']} connections, median of {s['repeats']} × {s['seconds']} s)\n")
+    md.append("| pattern | variant | leakwatch req/s (p50 / p99 ms) | peer | peer req/s | leakwatch ÷ peer | server CPU µs/req (leakwatch / peer) |")
+    md.append("|---|---|---:|---|---:|---:|---:|")
+    for pattern in ("uniform", "zipf"):
+        lw, ng = s[pattern]["leakwatch"], s[pattern]["nginx"]
+        rows = [("plain", ng["plain"], "nginx static", 1.0), ("padded", lw["plain"], "leakwatch plain", 0.95),
+                ("gzip", ng["gzip"], "nginx gzip_static", 1.0), ("br", ng["br"], "nginx brotli_static", None)]
+        for v, peer, label, target in rows:
+            a = lw[v]
+            md.append(f"| {pattern} | {v} | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
+            ratios.append((f"range {s['prefixes']}x{s['lines_per_range']} {pattern} {v} ÷ {label}", a[0] / peer[0], target, "×"))
+    budget_mb = s["range_cache_bytes"] / 2**20 + 64
+    anon_mb = s["leakwatch_max_anon_rss_kb"] / 1024
+    md.append(f"\nleakwatch's largest anonymous RSS under the load: {anon_mb:.0f} MB (allowed: cache budget + 64 MiB = {budget_mb:.0f} MiB); {s.get('cache_counters', '')}\n")
+    ratios.append((f"range {s['prefixes']}x{s['lines_per_range']} anonymous RSS ÷ (cache budget + 64 MiB)", anon_mb / budget_mb, 1.0, "× (at most)"))
+
 for s in by.get("ingest", []):
     lw = s["leakwatch"]
     md.append(f"### Ingest vs peers ({s['hashes']:,} hashes, {s['input_bytes'] / 1e6:,.0f} MB, memory budget {s['memory_budget']})\n")

@@ -14,6 +14,7 @@ mod check_mail;
 mod compress;
 mod domains;
 mod error;
+mod hexflate;
 mod lookalike;
 mod metrics;
 mod outbox;

@@ -19,7 +19,7 @@ use leakwatch_store::Namespace;
 
 use crate::{
     ApiError, AppState,
-    compress::{Coding, MIN_COMPRESSED_LEN, encode, preferred_coding},
+    compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text, preferred_coding},
     padding,
 };
 
@@ -163,10 +163,10 @@ pub(crate) async fn range(
             let body = padding::pad(ns, &answer.body, answer.lines as usize, target);
             // Padded bodies are fresh every time: compressed per request, never cached.
             match (body.len() >= MIN_COMPRESSED_LEN)
-                .then(|| encode(coding, &body))
+                .then(|| encode_range_text(coding, &body))
                 .flatten()
             {
-                Some((_, packed)) => (Bytes::from(packed), coding),
+                Some(packed) => (Bytes::from(packed), coding),
                 None => (Bytes::from(body), Coding::Identity),
             }
         }

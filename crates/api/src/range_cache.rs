@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use axum::{body::Bytes, http::HeaderValue};
 use leakwatch_store::{Namespace, Snapshot, StoreError};
 
-use crate::compress::{Coding, MIN_COMPRESSED_LEN, encode};
+use crate::compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text};
 
 /// Bytes an entry costs beyond its body: key, ETag, bookkeeping (an estimate, so that a
 /// budget of many tiny answers still bounds memory).
@@ -179,8 +179,8 @@ fn compressed(plain: Answer, coding: Coding) -> Answer {
     if plain.body.len() < MIN_COMPRESSED_LEN {
         return plain;
     }
-    match encode(coding, &plain.body) {
-        Some((_, mut body)) => Answer {
+    match encode_range_text(coding, &plain.body) {
+        Some(mut body) => Answer {
             body: {
                 body.shrink_to_fit(); // cached: hold no spare capacity the weight misses
                 Bytes::from(body)

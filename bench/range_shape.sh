@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# The range API at the public corpus's real shape (issue #20): PREFIXES evenly spaced ranges of
+# about LINES lines each (the 2-billion-hash corpus holds ~1,900 a range over 1,048,576
+# prefixes; this machine holds a few thousand of them), served by leakwatch and by nginx
+# (Debian) from the same ranges as static per-prefix files, with precompressed twins for
+# nginx's gzip_static (gzip -9) and brotli_static (brotli -q 11). Same client (wrk), same
+# connections, servers taking turns, the median of REPEATS runs reported. Not a test.
+#
+# Two access patterns over the populated prefixes: uniform, and Zipf (s = 1) over a shuffled
+# ranking (popular passwords concentrate on some prefixes). leakwatch's range cache holds the
+# same share of this corpus as a production cache holds of the real one (1 GB of ~80 GB of
+# rendered ranges: 1.25%), so uniform load is mostly misses (rendering) and Zipf load measures
+# the cache. Variants: plain, Add-Padding (nginx cannot pad: compared with leakwatch plain),
+# gzip, br. Also reported: server CPU µs per request (from /proc, steadier than the rate) and
+# leakwatch's largest anonymous RSS against the cache budget + 64 MB.
+#
+# Usage: bench/range_shape.sh PREFIXESxLINES [SECONDS] [CONNECTIONS] [REPEATS]
+#        (bench/range.sh 4096x1900 ... comes here). Default 10 s, 64 connections, 3 repeats.
+# Env:   LEAKWATCH_BIN=path serves with another build (e.g. an older commit's, for a before/after
+#        table; a build without --range-cache serves without one); RANGE_CACHE_SHARE=0.0125.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shape=${1:?usage: bench/range_shape.sh PREFIXESxLINES [SECONDS] [CONNECTIONS] [REPEATS]}
+prefixes=${shape%x*}
+lines=${shape#*x}
+secs=${2:-10}
+conns=${3:-64}
+repeats=${4:-3}
+share=${RANGE_CACHE_SHARE:-0.0125}
+root=$(pwd)
+work=/tmp/leakwatch-bench-range-shape # nginx workers must be able to read it
+port=58802
+nport=58902
+
+. bench/lib.sh
+audit_key
+apt_need nginx nginx wrk wrk bc bc curl curl brotli brotli python3 python3
+if [ ! -f /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-http-brotli-static >/dev/null
+fi
+cargo build --release -p leakwatch --locked
+gen=$root/target/release/leakwatch
+bin=${LEAKWATCH_BIN:-$gen}
+rm -rf "$work" && mkdir -p "$work" bench/results
+cleanup() {
+  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+machine_line
+
+# The same generated corpus as a store and as the downloader's directory (one file a prefix).
+"$gen" gen passwords --format sha1 --prefixes "$prefixes" --lines-per-range "$lines" --seed 3 --out "$work/hashes.txt"
+"$gen" ingest -q --data "$work/data" "$work/hashes.txt" >/dev/null
+rm "$work/hashes.txt"
+"$gen" gen passwords --format sha1 --prefixes "$prefixes" --lines-per-range "$lines" --seed 3 --dir --out "$work/ranges"
+identity_bytes=$(find "$work/ranges" -type f -name '*.txt' -printf '%s\n' | paste -sd+ | bc)
+echo "precompressing $prefixes ranges (gzip -9, brotli -q 11) ..."
+find "$work/ranges" -name '*.txt' -print0 | xargs -0 -n 64 -P "$(nproc)" gzip -9 -k
+find "$work/ranges" -name '*.txt' -print0 | xargs -0 -n 16 -P "$(nproc)" brotli -q 11 -k
+chmod -R a+rX "$work"
+find "$work/ranges" -type f -exec cat {} + >/dev/null # page cache warm for nginx (leakwatch maps its store)
+budget=$(printf '%.0f' "$(echo "$identity_bytes * $share" | bc -l)")
+cache_flag=()
+if "$bin" serve --help | grep -- --range-cache >/dev/null; then cache_flag=(--range-cache "$budget"); else budget=0; fi
+
+cat >"$work/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_http_brotli_static_module.so;
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  open_file_cache max=100000 inactive=600s;
+  open_file_cache_valid 600s;
+  keepalive_requests 10000000;
+  gzip off;
+  gzip_static on;
+  brotli_static on;
+  server {
+    listen 127.0.0.1:$nport;
+    location ~ "^/range/([0-9A-F]{5})\$" {
+      alias $work/ranges/\$1.txt;
+      default_type text/plain;
+      add_header Cache-Control "public, max-age=2678400";
+      add_header Access-Control-Allow-Origin "*";
+    }
+  }
+}
+EOF
+nginx -c "$work/nginx.conf" -p "$work"
+"$bin" serve --metrics-listen "127.0.0.1:$((port + 1))" "${cache_flag[@]}" --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+server=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+# Both servers must give the same bytes for the same range, in every encoding.
+first=$(find "$work/ranges" -name '*.txt' | sort | awk 'NR == 1') # (head would end sort by SIGPIPE)
+p=$(basename "$first" .txt)
+for enc in identity gzip br; do
+  curl -fs -H "Accept-Encoding: $enc" -D "$work/h.n" "http://127.0.0.1:$nport/range/$p" -o "$work/b.n"
+  curl -fs -H "Accept-Encoding: $enc" -D "$work/h.l" "http://127.0.0.1:$port/range/$p" -o "$work/b.l"
+  for s in n l; do
+    case "$enc" in gzip) gzip -dc <"$work/b.$s" >"$work/p.$s" ;; br) brotli -dc <"$work/b.$s" >"$work/p.$s" ;; *) cp "$work/b.$s" "$work/p.$s" ;; esac
+  done
+  cmp -s "$work/p.n" "$work/p.l" || { echo "range $p ($enc): nginx and leakwatch differ" >&2; exit 1; }
+  [ "$enc" = identity ] || grep -qi "content-encoding: $enc" "$work/h.n" || { echo "nginx did not send $enc" >&2; exit 1; }
+done
+
+# wrk scripts: the populated prefixes in a table; Zipf picks a rank by binary search of the
+# cumulative weights 1/k over a shuffled ranking.
+python3 - "$work" <<'PY'
+import os, random, sys
+work = sys.argv[1]
+names = sorted(f[:-4] for f in os.listdir(f"{work}/ranges") if f.endswith(".txt"))
+rng = random.Random(7)
+ranked = names[:]
+rng.shuffle(ranked)
+total, cdf = 0.0, []
+for k in range(1, len(ranked) + 1):
+    total += 1.0 / k
+    cdf.append(total)
+cdf = [c / total for c in cdf]
+table = lambda xs: "{" + ",".join(xs) + "}"
+for pattern in ("uniform", "zipf"):
+    for variant, header in (("plain", ""), ("padded", '["Add-Padding"] = "true"'),
+                            ("gzip", '["Accept-Encoding"] = "gzip"'), ("br", '["Accept-Encoding"] = "br"')):
+        with open(f"{work}/{pattern}-{variant}.lua", "w") as f:
+            f.write(f"wrk.headers = {{ {header} }}\n")
+            if pattern == "uniform":
+                f.write(f"local p = {table(repr(n) for n in names)}\n")
+                f.write("request = function()\n  return wrk.format('GET', '/range/' .. p[math.random(#p)])\nend\n")
+            else:
+                f.write(f"local p = {table(repr(n) for n in ranked)}\n")
+                f.write(f"local c = {table(f'{x:.9g}' for x in cdf)}\n")
+                f.write("request = function()\n  local u, lo, hi = math.random(), 1, #c\n"
+                        "  while lo < hi do local m = math.floor((lo + hi) / 2); if c[m] < u then lo = m + 1 else hi = m end end\n"
+                        "  return wrk.format('GET', '/range/' .. p[lo])\nend\n")
+PY
+# wrk seeds math.random per thread from the time: different draws, same distribution.
+
+cpu_ticks() { # pid -> CPU clock ticks used so far by it and its threads; for nginx every worker
+  if [ "$1" = nginx ]; then
+    pgrep -f "nginx: worker process" | while read -r p; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | paste -sd+ | bc
+  else
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+  fi
+}
+max_anon=0
+note_anon() {
+  local a
+  a=$(awk '/RssAnon/ { print $2 }' "/proc/$server/status")
+  [ "$a" -gt "$max_anon" ] && max_anon=$a
+  return 0
+}
+run() { # who (nginx|leakwatch), script -> "rate p50_ms p99_ms server_cpu_us_per_request"
+  local t0 t1 n target pid
+  if [ "$1" = nginx ]; then target=$nport pid=nginx; else target=$port pid=$server; fi
+  t0=$(cpu_ticks "$pid")
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/$2.lua" "http://127.0.0.1:$target" >"$work/wrk.txt"
+  t1=$(cpu_ticks "$pid")
+  [ "$1" = nginx ] || note_anon
+  if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "$1 $2: non-2xx answers" >&2; cat "$work/wrk.txt" >&2; exit 1; fi
+  n=$(grep -o '[0-9]* requests in' "$work/wrk.txt" | cut -d' ' -f1)
+  echo "$(python3 "$root/bench/wrk_stats.py" "$work/wrk.txt") $(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)"
+}
+median() { sort -g | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+
+# Warm both (nginx's open-file cache, leakwatch's mapped pages and cache), then take turns.
+run nginx uniform-plain >/dev/null
+run leakwatch uniform-plain >/dev/null
+runs=(nginx:plain:plain leakwatch:plain:plain leakwatch:padded:padded nginx:gzip:gzip leakwatch:gzip:gzip nginx:br:br leakwatch:br:br)
+for pattern in uniform zipf; do
+  for r in "${runs[@]}"; do IFS=: read -r who name _ <<<"$r"; : >"$work/$pattern.$who.$name.runs"; done
+  for _ in $(seq 1 "$repeats"); do
+    for r in "${runs[@]}"; do
+      IFS=: read -r who name script <<<"$r"
+      run "$who" "$pattern-$script" >>"$work/$pattern.$who.$name.runs"
+    done
+  done
+done
+hits_misses=$(curl -fs "http://127.0.0.1:$((port + 1))/metrics" | awk '/^leakwatch_range_cache_(hits|misses)_total/ { printf "%s=%s ", $1, $2 }')
+
+# Results: one JSON object, then the table from it.
+python3 - "$work" "$prefixes" "$lines" "$identity_bytes" "$budget" "$max_anon" "$conns" "$secs" "$repeats" "$bin" "$hits_misses" >"$work/result.json" <<'PY'
+import json, subprocess, sys, time
+work, prefixes, lines, ident, budget, anon, conns, secs, repeats, binary, hm = sys.argv[1:]
+def med(path):
+    rows = sorted([float(x) for x in l.split()] for l in open(path) if l.strip())
+    return rows[(len(rows) - 1) // 2]
+out = {"scenario": "range-shape", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+       "prefixes": int(prefixes), "lines_per_range": int(lines), "identity_bytes": int(ident),
+       "range_cache_bytes": int(budget), "leakwatch_max_anon_rss_kb": int(anon),
+       "connections": int(conns), "seconds": int(secs), "repeats": int(repeats),
+       "leakwatch_build": subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip(),
+       "cache_counters": hm.strip(),
+       "fields": ["req_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_req"]}
+for pattern in ("uniform", "zipf"):
+    out[pattern] = {
+        "leakwatch": {v: med(f"{work}/{pattern}.leakwatch.{v}.runs") for v in ("plain", "padded", "gzip", "br")},
+        "nginx": {v: med(f"{work}/{pattern}.nginx.{v}.runs") for v in ("plain", "gzip", "br")},
+    }
+print(json.dumps(out))
+PY
+python3 - "$work/result.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"\n{s['prefixes']:,} ranges of ~{s['lines_per_range']:,} lines ({s['identity_bytes'] / 1e6:,.0f} MB rendered), "
+      f"range cache {s['range_cache_bytes'] / 1e6:.1f} MB, {s['connections']} connections, median of {s['repeats']} × {s['seconds']} s; {s['leakwatch_build']}")
+print("| pattern | variant | leakwatch req/s (p50 / p99 ms) | peer | peer req/s | ratio | CPU µs/req (leakwatch / peer) |")
+print("|---|---|---:|---|---:|---:|---:|")
+for pattern in ("uniform", "zipf"):
+    l, n = s[pattern]["leakwatch"], s[pattern]["nginx"]
+    for v, peer, label in (("plain", n["plain"], "nginx static"), ("padded", l["plain"], "leakwatch plain"),
+                           ("gzip", n["gzip"], "nginx gzip_static"), ("br", n["br"], "nginx brotli_static")):
+        a = l[v]
+        print(f"| {pattern} | {v} | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
+print(f"leakwatch anonymous RSS, largest seen: {s['leakwatch_max_anon_rss_kb'] / 1024:.0f} MB (cache budget {s['range_cache_bytes'] / 2**20:.0f} MiB + 64 MiB allowed); {s['cache_counters']}")
+PY
+emit range-shape "$(cat "$work/result.json")"
