@@ -38,8 +38,10 @@ impl Coding {
 }
 
 /// The coding `Accept-Encoding` prefers among gzip and br: the highest q-value above 0,
-/// brotli on a tie (its answers are smaller); identity if it names neither.
-pub(crate) fn preferred_coding(headers: &HeaderMap) -> Coding {
+/// `on_tie` when both have it (brotli for JSON, whose answers it makes smaller; gzip for
+/// range text, which [`crate::hexflate`] packs as small at a tenth of brotli's cost);
+/// identity if it names neither.
+pub(crate) fn preferred_coding(headers: &HeaderMap, on_tie: Coding) -> Coding {
     let mut best = (Coding::Identity, 0.0f32);
     let items = headers
         .get_all(header::ACCEPT_ENCODING)
@@ -60,7 +62,7 @@ pub(crate) fn preferred_coding(headers: &HeaderMap) -> Coding {
             .find_map(|p| p.trim().strip_prefix("q="))
             .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
             .unwrap_or(0.0);
-        if q > best.1 || (q > 0.0 && q == best.1 && coding == Coding::Brotli) {
+        if q > best.1 || (q > 0.0 && q == best.1 && coding == on_tie) {
             best = (coding, q);
         }
     }
@@ -124,7 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Accepts {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Accepts(preferred_coding(&parts.headers)))
+        Ok(Accepts(preferred_coding(&parts.headers, Coding::Brotli)))
     }
 }
 
@@ -200,7 +202,7 @@ mod tests {
                 header::ACCEPT_ENCODING,
                 HeaderValue::from_str(accept).unwrap(),
             );
-            assert_eq!(preferred_coding(&h), want, "{accept}");
+            assert_eq!(preferred_coding(&h, Coding::Brotli), want, "{accept}");
         };
         check("gzip", Coding::Gzip);
         check("deflate, GZIP", Coding::Gzip);
@@ -213,6 +215,21 @@ mod tests {
         check("identity", Coding::Identity);
         check("deflate, zstd", Coding::Identity);
         check("gzip;q=zero", Coding::Identity);
-        assert_eq!(preferred_coding(&HeaderMap::new()), Coding::Identity);
+        assert_eq!(
+            preferred_coding(&HeaderMap::new(), Coding::Brotli),
+            Coding::Identity
+        );
+        // Range text breaks ties the other way; an explicit preference still wins.
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br"),
+        );
+        assert_eq!(preferred_coding(&h, Coding::Gzip), Coding::Gzip);
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0.8, br"),
+        );
+        assert_eq!(preferred_coding(&h, Coding::Gzip), Coding::Brotli);
     }
 }

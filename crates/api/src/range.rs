@@ -105,7 +105,9 @@ pub(crate) async fn range(
             _ => "No password hashes are loaded on this server yet",
         }));
     }
-    let coding = preferred_coding(headers);
+    // gzip on a tie: for range text it is as small as brotli's fastest level at a tenth of
+    // the cost of a miss (BENCHMARKS.md, "Range API at the real shape").
+    let coding = preferred_coding(headers, Coding::Gzip);
     let padded_wanted = headers
         .get("add-padding")
         .and_then(|v| v.to_str().ok())

@@ -1,9 +1,10 @@
 //! Bit-granular writer and reader used by the segment codec.
 //!
 //! Bits are packed least-significant first into bytes, so a reader can load any 64-bit
-//! little-endian window and shift. The reader never panics on short or hostile input: every
-//! read is bounds-checked and returns `None` past the end, which callers turn into a
-//! corruption error. This module knows nothing about keys or files.
+//! little-endian window and shift. The reader never panics or reads out of bounds on short
+//! or hostile input: past the end it reads on and says so ([`WindowReader::overrun`]), which
+//! the decoder asks once a key and turns into a corruption error. This module knows nothing
+//! about keys or files.
 
 /// Largest number of bits moved by one `write`/`read` call.
 pub const CHUNK: u32 = 56;
@@ -75,8 +76,10 @@ impl BitWriter {
     }
 }
 
-/// Reads bits written by [`BitWriter`]: a 64-bit buffer refilled eight bytes at a time, so
-/// a read is a mask and a shift (the segment decoder reads six times a key).
+/// Reads bits written by [`BitWriter`], checking every read: a 64-bit buffer refilled eight
+/// bytes at a time. The segment decoder used it until [`WindowReader`]; it stays as the
+/// tests' reference for that reader.
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct BitReader<'a> {
     data: &'a [u8],
@@ -89,6 +92,7 @@ pub struct BitReader<'a> {
     left: u64,
 }
 
+#[cfg(test)]
 impl<'a> BitReader<'a> {
     /// Reads `data` from its first bit.
     pub fn new(data: &'a [u8]) -> Self {
@@ -168,6 +172,84 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// Reads bits by position from a window of eight bytes loaded at the position: no buffer to
+/// refill and no check a read, so consecutive reads do not wait on each other's bookkeeping
+/// (a range's decode went from a chain of buffer updates to one add a read).
+///
+/// `data` is the coded bytes followed by whatever the file holds after them; the first
+/// `len` bytes are the code. Reads past them return the following bytes (or, at the end of
+/// `data`, the last eight again: loads are clamped, so nothing ever reads out of bounds),
+/// and the caller must ask [`WindowReader::overrun`] before trusting what it decoded.
+#[derive(Debug, Clone)]
+pub struct WindowReader<'a> {
+    data: &'a [u8],
+    /// The next bit to read.
+    pos: usize,
+    /// Bits of code.
+    end: usize,
+    /// The last byte a window may start at.
+    last: usize,
+}
+
+impl<'a> WindowReader<'a> {
+    /// Reads the first `len` bytes of `data` as code; `None` if `data` is shorter than
+    /// `len` or than one window.
+    pub fn new(data: &'a [u8], len: usize) -> Option<Self> {
+        (data.len() >= len && data.len() >= 8).then(|| WindowReader {
+            data,
+            pos: 0,
+            end: len * 8,
+            last: data.len() - 8,
+        })
+    }
+
+    /// At least 57 bits from `pos` on, least significant first.
+    #[inline(always)]
+    fn window(&self) -> u64 {
+        let at = (self.pos >> 3).min(self.last);
+        let bytes: [u8; 8] = self.data[at..at + 8].try_into().unwrap_or([0; 8]);
+        u64::from_le_bytes(bytes) >> (self.pos & 7)
+    }
+
+    /// Reads `n <= 56` bits (whatever follows the code, past its end: see [`Self::overrun`]).
+    #[inline(always)]
+    pub fn read(&mut self, n: u32) -> u64 {
+        debug_assert!(n <= CHUNK);
+        let v = self.window() & ((1u64 << n) - 1);
+        self.pos += n as usize;
+        v
+    }
+
+    /// Reads a unary number written by [`BitWriter::write_unary`]; `None` for a run of
+    /// zeros that goes past the end.
+    #[inline(always)]
+    pub fn read_unary(&mut self) -> Option<u64> {
+        let mut q = 0u64;
+        loop {
+            let w = self.window() & ((1u64 << CHUNK) - 1);
+            if w != 0 {
+                let tz = w.trailing_zeros();
+                self.pos += tz as usize + 1;
+                return Some(q + tz as u64);
+            }
+            // 56 zeros: consume them and look further, but never past the end (a run of
+            // zeros in damaged data ends here instead of looping over the file).
+            self.pos += CHUNK as usize;
+            q += CHUNK as u64;
+            if self.pos > self.end {
+                return None;
+            }
+        }
+    }
+
+    /// Whether reads went past the end of the code: nothing read since the last time this
+    /// said `false` may be used.
+    #[inline(always)]
+    pub fn overrun(&self) -> bool {
+        self.pos > self.end
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +270,35 @@ mod tests {
             assert_eq!(r.read(n), Some(v), "item {i}");
             assert_eq!(r.read_unary(), Some(i as u64 % 130), "unary {i}");
         }
+    }
+
+    #[test]
+    fn the_window_reader_reads_what_the_checked_reader_reads() {
+        let mut w = BitWriter::new();
+        for i in 0..500u64 {
+            w.write((i * 0x9E37_79B9) & ((1 << (i % 57)) - 1), (i % 57) as u32);
+            w.write_unary(i % 130);
+        }
+        let code = w.take_bytes();
+        let mut file = code.clone();
+        file.extend_from_slice(&[0xA5; 3]); // what follows the code in a file
+        let mut checked = BitReader::new(&code);
+        let mut window = WindowReader::new(&file, code.len()).unwrap();
+        for i in 0..500u64 {
+            let n = (i % 57) as u32;
+            assert_eq!(Some(window.read(n)), checked.read(n), "item {i}");
+            assert_eq!(window.read_unary(), checked.read_unary());
+            assert!(!window.overrun(), "item {i}");
+        }
+        // Past the end: reads go on without panicking, and the reader says so.
+        for _ in 0..20 {
+            window.read(56);
+        }
+        assert!(window.overrun());
+        let zeros = [0u8; 40];
+        let mut r = WindowReader::new(&zeros, 20).unwrap();
+        assert_eq!(r.read_unary(), None);
+        assert!(WindowReader::new(&[0u8; 7], 7).is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use std::io::Write;
 
 use crate::{
-    bits::{BitReader, BitWriter, CHUNK},
+    bits::{BitWriter, CHUNK, WindowReader},
     directory::{FileSlice, WriteFile},
     error::{Result, StoreError},
     footer::{self, Fault, Fields},
@@ -122,17 +122,17 @@ impl GroupLayout {
 /// checked by the caller. Up to three reads at fixed offsets: a gap between 140-bit suffixes
 /// has `k` near 129, and a loop with variable 128-bit shifts cost a fifth of a range's decode.
 #[inline(always)]
-fn read_gap(r: &mut BitReader<'_>, q: u64, k: u32) -> Option<Key> {
+fn read_gap(r: &mut WindowReader<'_>, q: u64, k: u32) -> Option<Key> {
     let raw = if k <= CHUNK {
-        Key::from_u128(r.read(k)? as u128)
+        Key::from_u128(r.read(k) as u128)
     } else if k <= 2 * CHUNK {
-        let low = r.read(CHUNK)? as u128;
-        Key::from_u128(low | (r.read(k - CHUNK)? as u128) << CHUNK)
+        let low = r.read(CHUNK) as u128;
+        Key::from_u128(low | (r.read(k - CHUNK) as u128) << CHUNK)
     } else {
-        let low = r.read(CHUNK)? as u128;
-        let mid = r.read(CHUNK)? as u128;
+        let low = r.read(CHUNK) as u128;
+        let mid = r.read(CHUNK) as u128;
         // k ≤ 160, so at most 48 more bits: 16 complete the low 128, the rest (≤ 32) go high.
-        let top = r.read(k - 2 * CHUNK)?;
+        let top = r.read(k - 2 * CHUNK);
         Key::from_parts(
             (top >> 16) as u32,
             low | mid << CHUNK | (top as u128) << (2 * CHUNK),
@@ -588,7 +588,8 @@ impl Segment {
             return Ok(());
         }
         let end = self.group_end(g);
-        let bytes = &self.file.bytes()[e.offset as usize..end as usize];
+        let file = self.file.bytes();
+        let bytes = &file[e.offset as usize..end as usize];
         if crc32c::crc32c(bytes) != e.crc {
             return Err(StoreError::corrupt(
                 &self.name,
@@ -611,11 +612,17 @@ impl Segment {
         } else {
             Key::ZERO
         };
-        let mut r = BitReader::new(bytes);
+        // The group's bytes and what follows them in the file (at least the group table and
+        // the footer), so reads need no check each: a key's reads are checked once, after.
+        let mut r = WindowReader::new(&file[e.offset as usize..], bytes.len())
+            .ok_or_else(|| bad("group shorter than a read"))?;
         let mut prev = base;
         for i in 0..e.len {
             let q = r.read_unary().ok_or_else(|| bad("truncated key"))?;
-            let gap = read_gap(&mut r, q, k).ok_or_else(|| bad("truncated key"))?;
+            let gap = read_gap(&mut r, q, k).ok_or_else(|| bad("key overflow"))?;
+            if r.overrun() {
+                return Err(bad("truncated key"));
+            }
             if i > 0 && gap == Key::ZERO {
                 return Err(bad("duplicate key"));
             }
@@ -635,14 +642,14 @@ impl Segment {
             }
             // One read for every count below 2^56 (a loop here mispredicted on most keys).
             let low = if nbits <= CHUNK {
-                r.read(nbits).ok_or_else(|| bad("truncated count"))? as u128
+                r.read(nbits) as u128
             } else {
-                let first = r.read(CHUNK).ok_or_else(|| bad("truncated count"))? as u128;
-                let rest = r
-                    .read(nbits - CHUNK)
-                    .ok_or_else(|| bad("truncated count"))?;
-                first | (rest as u128) << CHUNK
+                let first = r.read(CHUNK) as u128;
+                first | (r.read(nbits - CHUNK) as u128) << CHUNK
             };
+            if r.overrun() {
+                return Err(bad("truncated count"));
+            }
             // Exp-Golomb: 2^nbits + low - 2^c + 1, in 64 bits but for the widest codes.
             let count = if nbits < 64 {
                 ((1u64 << nbits) | low as u64) - (1u64 << c) + 1
@@ -658,21 +665,43 @@ impl Segment {
         Ok(())
     }
 
+    /// At least as many keys as range `prefix` holds (its groups' lengths), without decoding.
+    pub fn range_len_bound(&self, prefix: u32) -> usize {
+        self.layout
+            .groups_of_range(prefix)
+            .map(|g| self.entry(g).len as usize)
+            .sum()
+    }
+
     /// Calls `f` for every key whose 20-bit prefix is `prefix`, in order.
     pub fn for_each_in_range(&self, prefix: u32, mut f: impl FnMut(Key, u64)) -> Result<()> {
-        for g in self.layout.groups_of_range(prefix) {
-            let mut past = false;
-            self.scan_group(g, |key, count| {
-                let p = key.prefix(self.ns);
-                if p == prefix {
+        if self.layout.shift() == 0 {
+            // Groups hold one range or part of one: every key they hold is in it.
+            for g in self.layout.groups_of_range(prefix) {
+                self.scan_group(g, |key, count| {
                     f(key, count);
-                }
-                past = p > prefix;
-                !past
-            })?;
-            if past {
-                break;
+                    true
+                })?;
             }
+            return Ok(());
+        }
+        // One group spans this range and its neighbours: keys below the range are skipped,
+        // the first above it ends the scan (compared with the range's bounds, not by
+        // computing each key's prefix).
+        let first = Key::first_with_prefix(self.ns, prefix as u64, PREFIX_BITS);
+        let next = Key::first_with_prefix(self.ns, prefix as u64 + 1, PREFIX_BITS);
+        let last_range = prefix + 1 == 1 << PREFIX_BITS; // `next` wrapped to zero
+        for g in self.layout.groups_of_range(prefix) {
+            self.scan_group(g, |key, count| {
+                if key < first {
+                    return true;
+                }
+                if !last_range && key >= next {
+                    return false;
+                }
+                f(key, count);
+                true
+            })?;
         }
         Ok(())
     }

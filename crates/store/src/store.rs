@@ -259,8 +259,7 @@ impl Snapshot {
         match self.segments(ns) {
             [seg] => {
                 let mut lines = crate::render::LineWriter::new(ns, out);
-                let room = lines.room((seg.hashes() >> PREFIX_BITS) as usize * 5 / 4 + 8);
-                out.reserve(room);
+                lines.make_room(seg.range_len_bound(prefix), out);
                 let mut n = 0;
                 let decoded = seg.for_each_in_range(prefix, |key, count| {
                     lines.push(key, count, out);
