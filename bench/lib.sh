@@ -72,3 +72,15 @@ audit_key() {
 # client would: the bulk-extraction watch would mail and (configured so) suspend their keys.
 export LEAKWATCH_MAX_ACCOUNT_PREFIXES_PER_HOUR=0 LEAKWATCH_MAX_ACCOUNTS_PER_HOUR=0 \
   LEAKWATCH_MAX_DOMAINS_PER_HOUR=0 LEAKWATCH_MAX_DOMAIN_ANSWER=0
+
+# An empty "$work" for a bench that runs a leakwatch server ($server, its pid) beside an nginx
+# of "$work/nginx.conf"; on exit both stop and "$work" goes.
+fresh_server_work() {
+  rm -rf "$work" && mkdir -p "$work" bench/results
+  trap server_work_cleanup EXIT
+}
+server_work_cleanup() {
+  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
+  rm -rf "$work"
+}

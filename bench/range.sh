@@ -31,13 +31,7 @@ audit_key
 apt_need nginx nginx wrk wrk bc bc curl curl
 cargo build --release -p leakwatch --locked
 bin=$root/target/release/leakwatch
-rm -rf "$work" && mkdir -p "$work" bench/results
-cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
-  nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+fresh_server_work
 machine_line
 
 # The same generated corpus, as a store and as the downloader's directory.

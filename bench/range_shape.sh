@@ -41,13 +41,7 @@ fi
 cargo build --release -p leakwatch --locked
 gen=$root/target/release/leakwatch
 bin=${LEAKWATCH_BIN:-$gen}
-rm -rf "$work" && mkdir -p "$work" bench/results
-cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
-  nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+fresh_server_work
 machine_line
 
 # The same generated corpus as a store and as the downloader's directory (one file a prefix).
