@@ -23,7 +23,8 @@ mod manifest;
 mod postings;
 mod render;
 mod segment;
-mod store;
+mod snapshot;
+mod writer;
 
 pub use alias::{ALIAS_VERSION, AliasFile, AliasStats, AliasWriter, MAX_SEALED_LEN};
 pub use directory::{Directory, FileSlice, MmapDirectory, RamDirectory, WriteFile, WriterLock};
@@ -41,7 +42,8 @@ pub use segment::{
     GroupLayout, MAX_SPLIT, SEGMENT_VERSION, Segment, SegmentIter, SegmentStats, SegmentWriter,
     TARGET_GROUP_LEN,
 };
-pub use store::{Commit, CompactStats, Snapshot, StoreWriter, read_manifest, unix_now};
+pub use snapshot::{Snapshot, read_manifest, unix_now};
+pub use writer::{Commit, CompactStats, StoreWriter};
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,8 @@
 //! `k` raw low bits, `k` chosen per group) and counts are Exp-Golomb coded: together within a
 //! fraction of a bit of the information-theoretic floor. Byte layout: docs/FORMAT.md.
 //!
-//! This module does not merge segments or know about manifests; see `store.rs`.
+//! This module does not merge segments or know about manifests; see `snapshot.rs` and
+//! `writer.rs`.
 
 use std::io::Write;
 

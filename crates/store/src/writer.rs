@@ -1,0 +1,372 @@
+//! The single writer of a store: [`StoreWriter`] holds the cross-process writer lock,
+//! writes new segments, and publishes by replacing the manifest; it also removes what
+//! crashed writers left behind and merges segments ([`StoreWriter::compact`]), uniting the
+//! breach sets of equal account keys. Reading is in `snapshot.rs`.
+
+use std::{collections::HashMap, io::Write, sync::Arc};
+
+use crate::{
+    alias::AliasWriter,
+    directory::{Directory, WriterLock},
+    error::{Result, StoreError},
+    etags::EtagTable,
+    key::{Key, Namespace},
+    manifest::{
+        AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SegmentMeta, SourceRecord,
+    },
+    postings::{Postings, canonical_refs},
+    segment::{Segment, SegmentStats, SegmentWriter},
+};
+
+use crate::snapshot::{Snapshot, merge_heads, postings_set, read_manifest, unix_now};
+
+/// What to publish in one step.
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// New segments (already finished with [`StoreWriter::create_segment`]).
+    pub added: Vec<SegmentMeta>,
+    /// Segment files this publication retires.
+    pub removed: Vec<String>,
+    /// Sources this publication imports.
+    pub sources: Vec<SourceRecord>,
+    /// Breach names to append to the manifest's breach table (see
+    /// [`StoreWriter::breach_id`]).
+    pub breaches: Vec<String>,
+    /// New alias files.
+    pub aliases_added: Vec<AliasMeta>,
+    /// Alias files this publication retires.
+    pub aliases_removed: Vec<String>,
+    /// Account keys to forget from this publication on (see [`Manifest::forgotten`]).
+    pub forget: Vec<Key>,
+    /// A mirror entry replacing its namespace's (see [`Manifest::mirrors`]); the segment and
+    /// ETag table it names must be among `added` or already published.
+    pub mirror: Option<MirrorMeta>,
+}
+
+/// Result of a compaction.
+#[derive(Debug, Clone, Copy)]
+pub struct CompactStats {
+    /// Segments merged.
+    pub merged: usize,
+    /// Distinct hashes in the result.
+    pub hashes: u64,
+    /// Bytes before.
+    pub bytes_before: u64,
+    /// Bytes after.
+    pub bytes_after: u64,
+}
+
+/// The single writer of a store: holds the lock for its lifetime.
+///
+/// Dropped, it deletes whatever it wrote and did not publish (an import that failed half
+/// way, on a full disk say, gives its space back at once instead of at the next writer's
+/// start). What counts as published is read again from the manifest on disk then, not taken
+/// from memory: a commit whose manifest reached the disk but reported an error must not lose
+/// its files.
+#[derive(Debug)]
+pub struct StoreWriter {
+    dir: Arc<dyn Directory>,
+    manifest: Manifest,
+    next_seq: u32,
+    _lock: WriterLock,
+}
+
+impl StoreWriter {
+    /// Takes the writer lock, reads the manifest, and deletes every file a crashed writer
+    /// left behind (unfinished files and segments no manifest names).
+    pub fn open(dir: Arc<dyn Directory>) -> Result<StoreWriter> {
+        let lock = dir.lock_writer()?;
+        let manifest = read_manifest(dir.as_ref())?;
+        let w = StoreWriter {
+            dir,
+            manifest,
+            next_seq: 0,
+            _lock: lock,
+        };
+        w.remove_unreferenced_by(&w.manifest)?;
+        Ok(w)
+    }
+
+    /// Deletes unfinished files and every file `manifest` does not name.
+    fn remove_unreferenced_by(&self, manifest: &Manifest) -> Result<usize> {
+        let mut removed = self.dir.remove_partials()?;
+        let live: std::collections::HashSet<&str> = manifest.live_files().collect();
+        for name in self.dir.list()? {
+            if name != MANIFEST_FILE && !live.contains(name.as_str()) {
+                self.dir.delete(&name)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The directory written to.
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.dir
+    }
+    /// The last published manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+    /// Whether a source with this fingerprint was already imported (into this breach, for
+    /// a dump: the same file loaded into another breach links its accounts there too).
+    pub fn has_source(&self, fingerprint: &str, breach: Option<&str>) -> bool {
+        self.manifest
+            .sources
+            .iter()
+            .any(|s| s.fingerprint == fingerprint && s.breach.as_deref() == breach)
+    }
+
+    /// The store-local id a breach has, or will get when a commit lists it in
+    /// [`Commit::breaches`].
+    pub fn breach_id(&self, name: &str) -> (u32, bool) {
+        match self.manifest.breach_id(name) {
+            Some(id) => (id, false),
+            None => (self.manifest.breaches.len() as u32, true),
+        }
+    }
+
+    fn next_name(&mut self, suffix: &str) -> String {
+        let name = format!(
+            "{:010}-{:03}-{suffix}",
+            self.manifest.generation + 1,
+            self.next_seq,
+        );
+        self.next_seq += 1;
+        name
+    }
+
+    /// Writes the postings file of a new account segment; returns its name.
+    pub fn create_postings(&mut self, postings: &Postings) -> Result<String> {
+        let name = self.next_name("account.post");
+        let mut out = self.dir.create(&name)?;
+        out.write_all(&postings.encode())
+            .map_err(|e| StoreError::io("postings", e))?;
+        out.finish()?;
+        Ok(name)
+    }
+
+    /// Starts a new alias file that the next commit can publish.
+    pub fn create_alias_file(&mut self) -> Result<(String, AliasWriter)> {
+        let name = self.next_name("aliases.alias");
+        let out = self.dir.create(&name)?;
+        Ok((name, AliasWriter::new(out)?))
+    }
+
+    /// Writes a mirror's ETag table that the next commit can publish; returns its name.
+    pub fn create_etags(&mut self, ns: Namespace, table: &EtagTable) -> Result<String> {
+        let name = self.next_name(&format!("{}.etags", ns.name()));
+        let mut out = self.dir.create(&name)?;
+        out.write_all(&table.encode())
+            .map_err(|e| StoreError::io("ETag table", e))?;
+        out.finish()?;
+        Ok(name)
+    }
+
+    /// Starts a new segment file that the next [`StoreWriter::commit`] can publish.
+    pub fn create_segment(
+        &mut self,
+        ns: Namespace,
+        expected_hashes: u64,
+    ) -> Result<(String, SegmentWriter)> {
+        let name = self.next_name(&format!("{}.seg", ns.name()));
+        let out = self.dir.create(&name)?;
+        Ok((name.clone(), SegmentWriter::new(out, ns, expected_hashes)?))
+    }
+
+    /// Describes a finished segment for a [`Commit`].
+    pub fn segment_meta(name: String, ns: Namespace, stats: SegmentStats) -> SegmentMeta {
+        SegmentMeta {
+            file: name,
+            namespace: ns,
+            hashes: stats.hashes,
+            total_count: stats.total_count,
+            bytes: stats.bytes,
+            created_unix: unix_now(),
+            postings: None,
+        }
+    }
+
+    /// Publishes a new generation: one atomic manifest replacement. Files retired by the
+    /// commit are deleted afterwards (readers holding them keep their mapped bytes).
+    pub fn commit(&mut self, commit: Commit) -> Result<&Manifest> {
+        let before = self.manifest.clone();
+        let mut next = self.manifest.clone();
+        next.format_version = MANIFEST_VERSION;
+        next.generation += 1;
+        next.published_unix = unix_now();
+        next.segments.retain(|s| !commit.removed.contains(&s.file));
+        next.segments.extend(commit.added);
+        next.sources.extend(commit.sources);
+        for name in commit.breaches {
+            if next.breach_id(&name).is_none() {
+                next.breaches.push(name);
+            }
+        }
+        next.aliases
+            .retain(|a| !commit.aliases_removed.contains(&a.file));
+        next.aliases.extend(commit.aliases_added);
+        next.forgotten.extend(
+            commit
+                .forget
+                .iter()
+                .map(|k| k.to_hex(Namespace::Account).to_ascii_lowercase()),
+        );
+        next.forgotten.sort_unstable();
+        next.forgotten.dedup();
+        if let Some(mirror) = commit.mirror {
+            next.mirrors.retain(|m| m.namespace != mirror.namespace);
+            next.mirrors.push(mirror);
+        }
+        self.dir.atomic_write(MANIFEST_FILE, &next.encode())?;
+        self.manifest = next;
+        self.next_seq = 0;
+        // Delete what the new manifest no longer names (retired segments, their postings,
+        // retired alias files).
+        let live: std::collections::HashSet<&str> = self.manifest.live_files().collect();
+        let retired: Vec<String> = before
+            .live_files()
+            .filter(|f| !live.contains(f))
+            .map(str::to_owned)
+            .collect();
+        for name in &retired {
+            self.dir.delete(name)?;
+        }
+        Ok(&self.manifest)
+    }
+
+    /// Publishes a generation that forgets `keys` (see [`Manifest::forgotten`]): from it on
+    /// they are never answered, and the next account compaction leaves them out.
+    pub fn forget(&mut self, keys: Vec<Key>) -> Result<&Manifest> {
+        self.commit(Commit {
+            forget: keys,
+            ..Commit::default()
+        })
+    }
+
+    /// Merges all segments of a namespace into one: password counts are summed, account
+    /// breach sets are united (and renumbered, most frequent first). Does nothing with
+    /// fewer than two segments. A mirror's segment is left as it is: it must keep holding
+    /// exactly its source's ranges for the next sync.
+    pub fn compact(&mut self, ns: Namespace) -> Result<Option<CompactStats>> {
+        let snap = Snapshot::open_manifest(self.dir.as_ref(), self.manifest.clone())?;
+        let mirror = self.manifest.mirror(ns).map(|m| m.segment.as_str());
+        let segs: Vec<Segment> = snap
+            .segments(ns)
+            .iter()
+            .filter(|s| Some(s.name()) != mirror)
+            .cloned()
+            .collect();
+        let segs = segs.as_slice();
+        // One account segment is rewritten too while it still holds a forgotten key.
+        let erasing = ns == Namespace::Account
+            && snap
+                .forgotten
+                .iter()
+                .any(|&k| segs.iter().any(|s| s.get(k).is_ok_and(|v| v.is_some())));
+        if segs.len() < 2 && !erasing {
+            return Ok(None);
+        }
+        let meta = if ns == Namespace::Account {
+            self.compact_accounts(segs, &snap.postings, &snap.forgotten)?
+        } else {
+            // Pass one counts distinct keys so the output is sized exactly; decoding is cheap.
+            let mut distinct = 0u64;
+            merge_segments(segs, |_, _| {
+                distinct += 1;
+                Ok(())
+            })?;
+            let (name, mut writer) = self.create_segment(ns, distinct)?;
+            merge_segments(segs, |k, c| writer.push(k, c))?;
+            Self::segment_meta(name, ns, writer.finish()?)
+        };
+        let bytes_before = segs.iter().map(Segment::bytes).sum();
+        let removed: Vec<String> = segs.iter().map(|s| s.name().to_owned()).collect();
+        let stats = CompactStats {
+            merged: removed.len(),
+            hashes: meta.hashes,
+            bytes_before,
+            bytes_after: meta.bytes,
+        };
+        self.commit(Commit {
+            added: vec![meta],
+            removed,
+            ..Commit::default()
+        })?;
+        Ok(Some(stats))
+    }
+
+    /// Writes the union of account segments: one pass to count each distinct breach set,
+    /// one to write the keys with sets numbered by descending frequency.
+    fn compact_accounts(
+        &mut self,
+        segs: &[Segment],
+        postings: &[Arc<Postings>],
+        forgotten: &std::collections::HashSet<Key>,
+    ) -> Result<SegmentMeta> {
+        let mut union: Vec<u32> = Vec::new();
+        let unite = |hits: &[(usize, u64)], union: &mut Vec<u32>| -> Result<()> {
+            union.clear();
+            for &(i, set) in hits {
+                union.extend_from_slice(postings_set(&segs[i], &postings[i], set)?);
+            }
+            if hits.len() > 1 {
+                canonical_refs(union);
+            }
+            Ok(())
+        };
+        let mut frequency: HashMap<Vec<u32>, u64> = HashMap::new();
+        let mut distinct = 0u64;
+        merge_heads(segs, |key, hits| {
+            if forgotten.contains(&key) {
+                return Ok(()); // erased: not written again
+            }
+            unite(hits, &mut union)?;
+            match frequency.get_mut(union.as_slice()) {
+                Some(n) => *n += 1,
+                None => {
+                    frequency.insert(union.clone(), 1);
+                }
+            }
+            distinct += 1;
+            Ok(())
+        })?;
+        let mut by_frequency: Vec<(Vec<u32>, u64)> = frequency.into_iter().collect();
+        by_frequency.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let ids: HashMap<Vec<u32>, u64> = by_frequency
+            .iter()
+            .enumerate()
+            .map(|(i, (set, _))| (set.clone(), i as u64 + 1))
+            .collect();
+        let postings_name =
+            self.create_postings(&Postings::new(by_frequency.into_iter().map(|(s, _)| s)))?;
+        let (name, mut writer) = self.create_segment(Namespace::Account, distinct)?;
+        merge_heads(segs, |key, hits| {
+            if forgotten.contains(&key) {
+                return Ok(());
+            }
+            unite(hits, &mut union)?;
+            writer.push(key, ids[union.as_slice()])
+        })?;
+        let mut meta = Self::segment_meta(name, Namespace::Account, writer.finish()?);
+        meta.postings = Some(postings_name);
+        Ok(meta)
+    }
+}
+
+/// Streams the sorted union of segments, summing the counts of equal keys.
+impl Drop for StoreWriter {
+    fn drop(&mut self) {
+        // Best effort, still holding the lock (fields drop after this body): a manifest that
+        // cannot be read now leaves the files for the next writer's start.
+        if let Ok(published) = read_manifest(self.dir.as_ref()) {
+            let _ = self.remove_unreferenced_by(&published);
+        }
+    }
+}
+
+fn merge_segments(segs: &[Segment], mut f: impl FnMut(Key, u64) -> Result<()>) -> Result<()> {
+    merge_heads(segs, |key, hits| {
+        f(key, hits.iter().map(|h| h.1).fold(0, u64::saturating_add))
+    })
+}
