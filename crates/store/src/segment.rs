@@ -620,10 +620,12 @@ impl Segment {
         let mut prev = base;
         for i in 0..e.len {
             let q = r.read_unary().ok_or_else(|| bad("truncated key"))?;
-            let gap = read_gap(&mut r, q, k).ok_or_else(|| bad("key overflow"))?;
+            let gap = read_gap(&mut r, q, k);
+            // Past the end first: a gap read from the bytes after the group is no overflow.
             if r.overrun() {
                 return Err(bad("truncated key"));
             }
+            let gap = gap.ok_or_else(|| bad("key overflow"))?;
             if i > 0 && gap == Key::ZERO {
                 return Err(bad("duplicate key"));
             }
