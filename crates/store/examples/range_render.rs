@@ -8,6 +8,7 @@
 //! Only populated prefixes are queried (a store built by `leakwatch gen passwords --prefixes
 //! N --lines-per-range L` holds N of them), in a fixed pseudo-random order. Not a test: it
 //! prints, it does not assert. The target: decode and render ≤ 3× the copy.
+//! `RANGE_RENDER_ONLY=1` stops before the compression levels (for a profile of rendering).
 
 use std::{hint::black_box, time::Instant};
 
@@ -90,6 +91,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         i += 1;
     });
     println!("decode and render ÷ memcpy: {:.1}×", render / copy);
+    if std::env::var_os("RANGE_RENDER_ONLY").is_some() {
+        return Ok(()); // for profiling the renderer alone
+    }
 
     // What compressing an answer costs and saves, level by level: the server compresses a
     // range once and caches it, so a level must pay for itself on a miss as well.

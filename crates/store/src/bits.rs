@@ -211,6 +211,19 @@ impl<'a> WindowReader<'a> {
         u64::from_le_bytes(bytes) >> (self.pos & 7)
     }
 
+    /// The next 56 bits, least significant first, without consuming them (whatever follows
+    /// the code, past its end): for decoding a short code from one load.
+    #[inline(always)]
+    pub fn peek(&self) -> u64 {
+        self.window() & ((1u64 << CHUNK) - 1)
+    }
+
+    /// Consumes `n` bits; with [`Self::peek`], `n <= 56`.
+    #[inline(always)]
+    pub fn skip(&mut self, n: u32) {
+        self.pos += n as usize;
+    }
+
     /// Reads `n <= 56` bits (whatever follows the code, past its end: see [`Self::overrun`]).
     #[inline(always)]
     pub fn read(&mut self, n: u32) -> u64 {

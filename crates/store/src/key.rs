@@ -99,15 +99,18 @@ impl fmt::Debug for Key {
     }
 }
 
-/// The 32 upper-case hex digits of `x`, most significant first: each byte's nibbles split
-/// and interleaved in one vector register, then `'0' + n`, plus 7 where `n > 9`.
+/// The 32 upper-case hex digits of `x`, most significant first, as two 16-byte words in
+/// memory order (digit 0 in the low byte of the first): each byte's nibbles split and
+/// interleaved in one vector register, then `'0' + n`, plus 7 where `n > 9`. Returned in
+/// registers, not through a stack buffer: a caller stores them where the text goes, and a
+/// load of bytes just stored piecewise would stall on store forwarding.
 ///
 /// # Safety
 /// The processor must have SSE2: every x86-64 processor does.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
 #[inline]
-fn hex_u128(x: u128) -> [u8; 32] {
+fn hex_u128(x: u128) -> [u128; 2] {
     use std::arch::x86_64::*;
     let bytes = x.to_be_bytes();
     let first = u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default());
@@ -121,31 +124,36 @@ fn hex_u128(x: u128) -> [u8; 32] {
         let letters = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8(7));
         _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8(b'0' as i8)), letters)
     };
-    let a = ascii(_mm_unpacklo_epi8(high, low));
-    let b = ascii(_mm_unpackhi_epi8(high, low));
-    let mut out = [0u8; 32];
-    let lanes = |v: __m128i| {
+    let word = |v: __m128i| {
         let lo = _mm_cvtsi128_si64(v) as u64;
         let hi = _mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)) as u64;
-        (lo, hi)
+        (hi as u128) << 64 | lo as u128
     };
-    let (a0, a1) = lanes(a);
-    let (b0, b1) = lanes(b);
-    out[..8].copy_from_slice(&a0.to_le_bytes());
-    out[8..16].copy_from_slice(&a1.to_le_bytes());
-    out[16..24].copy_from_slice(&b0.to_le_bytes());
-    out[24..].copy_from_slice(&b1.to_le_bytes());
-    out
+    [
+        word(ascii(_mm_unpacklo_epi8(high, low))),
+        word(ascii(_mm_unpackhi_epi8(high, low))),
+    ]
 }
 
-/// The 32 upper-case hex digits of `x`, most significant first.
+/// The 32 upper-case hex digits of `x`, most significant first, as two words in memory order.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn hex_u128(x: u128) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out[..16].copy_from_slice(&hex_u64((x >> 64) as u64));
-    out[16..].copy_from_slice(&hex_u64(x as u64));
-    out
+fn hex_u128(x: u128) -> [u128; 2] {
+    let word = |v: u64| u128::from_le_bytes(hex_u64(v));
+    [word((x >> 64) as u64), word(x as u64)]
+}
+
+/// The 32 upper-case hex digits of `x`, most significant first, as two words in memory order
+/// (the first digit in the low byte of the first).
+#[inline(always)]
+pub(crate) fn hex32(x: u128) -> [u128; 2] {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `hex_u128` needs SSE2, which every x86-64 processor has (it is in the target's
+    // baseline features, so the compiler already assumes it everywhere).
+    let digits = unsafe { hex_u128(x) };
+    #[cfg(not(target_arch = "x86_64"))]
+    let digits = hex_u128(x);
+    digits
 }
 
 /// The 16 upper-case hex digits of `x`, most significant first: its nibbles spread one to a
@@ -292,6 +300,49 @@ impl Key {
         out.extend_from_slice(&self.lo.to_be_bytes());
     }
 
+    /// The value as 20 big-endian bytes.
+    #[inline]
+    pub(crate) fn be_bytes(self) -> [u8; 20] {
+        let mut out = [0u8; 20];
+        out[..4].copy_from_slice(&self.hi.to_be_bytes());
+        out[4..].copy_from_slice(&self.lo.to_be_bytes());
+        out
+    }
+
+    /// The value of at most 20 big-endian bytes. The widths segments store (16 and 17
+    /// bytes: the low bits of a key at the real corpus's sizes) take no copy loop.
+    #[inline(always)]
+    pub(crate) fn from_be_tail(b: &[u8]) -> Key {
+        match b.len() {
+            16 => Key {
+                hi: 0,
+                lo: u128::from_be_bytes(b.try_into().unwrap_or_default()),
+            },
+            17 => Key {
+                hi: b[0] as u32,
+                lo: u128::from_be_bytes(b[1..].try_into().unwrap_or_default()),
+            },
+            n => {
+                let mut all = [0u8; 20];
+                let n = n.min(20);
+                all[20 - n..].copy_from_slice(&b[b.len() - n..]);
+                Key {
+                    hi: u32::from_be_bytes([all[0], all[1], all[2], all[3]]),
+                    lo: u128::from_be_bytes(all[4..].try_into().unwrap_or_default()),
+                }
+            }
+        }
+    }
+
+    /// Bitwise OR.
+    #[inline(always)]
+    pub(crate) fn or(self, other: Key) -> Key {
+        Key {
+            hi: self.hi | other.hi,
+            lo: self.lo | other.lo,
+        }
+    }
+
     /// The low 64 bits (uniformly distributed for a cryptographic hash).
     #[inline]
     pub fn low_u64(self) -> u64 {
@@ -319,20 +370,25 @@ impl Key {
         out.extend_from_slice(&self.hex()[40 - digits.min(40)..]);
     }
 
-    /// All 40 upper-case hex digits: SSE2 on x86-64 (part of its baseline), eight bytes at a
-    /// time in registers elsewhere. This is most of rendering a range answer on a cache miss.
+    /// All 40 upper-case hex digits.
     #[inline(always)]
     pub fn hex(self) -> [u8; 40] {
+        let (top, [a, b]) = self.hex_words();
         let mut buf = [0u8; 40];
-        buf[..8].copy_from_slice(&hex_u64(self.hi as u64)[8..]);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `hex_u128` needs SSE2, which every x86-64 processor has (it is in the
-        // target's baseline features, so the compiler already assumes it everywhere).
-        let low = unsafe { hex_u128(self.lo) };
-        #[cfg(not(target_arch = "x86_64"))]
-        let low = hex_u128(self.lo);
-        buf[8..].copy_from_slice(&low);
+        buf[..8].copy_from_slice(&top.to_le_bytes());
+        buf[8..24].copy_from_slice(&a.to_le_bytes());
+        buf[24..].copy_from_slice(&b.to_le_bytes());
         buf
+    }
+
+    /// All 40 upper-case hex digits as words in memory order (the first digit in the low
+    /// byte): 8 digits, then 16 and 16. SSE2 on x86-64 (part of its baseline), eight bytes at
+    /// a time in registers elsewhere. Rendering a range answer on a cache miss stores these
+    /// straight into the answer.
+    #[inline(always)]
+    pub(crate) fn hex_words(self) -> (u64, [u128; 2]) {
+        let top = u64::from_le_bytes(hex_u64(self.hi as u64)[8..].try_into().unwrap_or_default());
+        (top, hex32(self.lo))
     }
 
     /// Upper-case hex of the whole digest in namespace `ns`.

@@ -5,9 +5,12 @@
 //! group shift), so the group table shrinks with the corpus; above, a 5-hex range is split
 //! into `2^s` groups (`s`, the split), so a point lookup decodes as few keys at a billion as
 //! at ten million. A range query reads one group or `2^s` adjacent ones, each contiguous and
-//! checksummed. Inside a group, keys are Rice-coded gaps (unary high part,
-//! `k` raw low bits, `k` chosen per group) and counts are Exp-Golomb coded: together within a
-//! fraction of a bit of the information-theoretic floor. Byte layout: docs/FORMAT.md.
+//! checksummed. Inside a group (version 3), each key's low whole bytes below the group's
+//! mean gap are stored verbatim, big-endian, one fixed-width record a key, and the few bits
+//! above them are Rice-coded gaps, followed by Exp-Golomb coded counts: within a fraction of
+//! a bit of the information-theoretic floor, like versions 1 and 2 (all of a key's bits
+//! Rice-coded as a gap from the one before), but a key is rebuilt with one short read and no
+//! 160-bit addition, and its low bytes are ready to print. Byte layout: docs/FORMAT.md.
 //!
 //! This module does not merge segments or know about manifests; see `snapshot.rs` and
 //! `writer.rs`.
@@ -26,10 +29,11 @@ use crate::{
 pub const SEGMENT_MAGIC: &[u8; 8] = b"LWSEG\0\0\x01";
 /// Magic bytes at the very end of every segment file.
 pub const SEGMENT_END_MAGIC: &[u8; 8] = b"LWSEGEND";
-/// Version of the segment layout this build writes when ranges are split (`s > 0`). Segments
-/// with whole-range groups are written as version 1, byte for byte as before splitting
-/// existed, so older builds still read them and refuse only what they cannot read.
-pub const SEGMENT_VERSION: u32 = 2;
+/// Version of the segment layout this build writes: 3, groups of verbatim low bytes and
+/// Rice-coded high bits ([`GroupCoding::LowBytes`]). It reads versions 1 and 2 (every bit of
+/// a key in its Rice-coded gap; 2 adds split ranges), and writes them only when asked
+/// ([`SegmentWriter::with_coding`]), so their readers stay tested.
+pub const SEGMENT_VERSION: u32 = 3;
 /// Most splits of a 5-hex range: 2^8 groups a range is enough for 2^20 · 2^8 · 64 ≈ 17
 /// billion keys at the target group size.
 pub const MAX_SPLIT: u32 = 8;
@@ -47,6 +51,29 @@ pub const GROUP_ENTRY_LEN: usize = 16;
 pub const TARGET_GROUP_LEN: u64 = 64;
 /// Largest count-code order the writer tries.
 const MAX_COUNT_ORDER: u32 = 12;
+
+/// How a segment's groups code their keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupCoding {
+    /// Versions 1 and 2: each key a Rice-coded gap from the one before, all its bits in the
+    /// bit stream (version 1 without splits, 2 with them). Decoding a 160-bit key takes wide
+    /// reads and a 160-bit addition: most of a range's rendering at the real corpus's shape.
+    RiceGaps,
+    /// Version 3: each key's low bytes verbatim in a fixed-width record, only the bits above
+    /// them Rice-coded; the same size, rebuilt with one short read.
+    LowBytes,
+}
+
+/// Bytes of each key a version-3 group of `n` keys stores verbatim, when its keys' offsets
+/// from the group's base are below `2^width`: the whole bytes below `log2(2^width / n)`, so
+/// that the bits above them (coded as gaps) average a few a key; never more bytes than a
+/// key's range suffix holds (17 for 160-bit keys, 13 for NTLM), so they render as hex
+/// digits of the suffix and the rest (never more than 40 bits) fits a word.
+pub(crate) fn low_bytes(ns: Namespace, width: u32, n: u32) -> u32 {
+    let spread = width.saturating_sub(32 - n.saturating_sub(1).leading_zeros());
+    (spread / 8).min((ns.key_bits() - PREFIX_BITS) / 8)
+}
 
 /// How a segment's keys are split into groups: by their top `bits` bits, so there are
 /// `2^bits` groups. `bits <= 20` means a group spans `2^(20 - bits)` whole 5-hex ranges (the
@@ -170,6 +197,7 @@ pub struct SegmentWriter {
     stats: SegmentStats,
     last: Option<Key>,
     bits: BitWriter,
+    coding: GroupCoding,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -183,7 +211,18 @@ impl std::fmt::Debug for SegmentWriter {
 
 impl SegmentWriter {
     /// Starts a segment; `expected_hashes` (an estimate is fine) sizes the groups.
-    pub fn new(mut out: Box<dyn WriteFile>, ns: Namespace, expected_hashes: u64) -> Result<Self> {
+    pub fn new(out: Box<dyn WriteFile>, ns: Namespace, expected_hashes: u64) -> Result<Self> {
+        Self::with_coding(out, ns, expected_hashes, GroupCoding::LowBytes)
+    }
+
+    /// Starts a segment whose groups use `coding`: [`GroupCoding::RiceGaps`] writes the
+    /// versions older builds read (compatibility tests use it; nothing else should).
+    pub fn with_coding(
+        mut out: Box<dyn WriteFile>,
+        ns: Namespace,
+        expected_hashes: u64,
+        coding: GroupCoding,
+    ) -> Result<Self> {
         out.write_all(SEGMENT_MAGIC)
             .map_err(|e| StoreError::io("segment", e))?;
         Ok(SegmentWriter {
@@ -202,6 +241,7 @@ impl SegmentWriter {
             },
             last: None,
             bits: BitWriter::new(),
+            coding,
         })
     }
 
@@ -239,7 +279,14 @@ impl SegmentWriter {
             let g = self.next_group;
             let entry = if g == self.pending_group && !self.pending.is_empty() {
                 let base = self.layout.base(self.ns, g);
-                let (bytes, k, c) = encode_group(base, &self.pending, &mut self.bits);
+                let (bytes, k, c) = match self.coding {
+                    GroupCoding::RiceGaps => encode_group(base, &self.pending, &mut self.bits),
+                    GroupCoding::LowBytes => {
+                        let width = self.ns.key_bits() - self.layout.bits;
+                        let l8 = low_bytes(self.ns, width, self.pending.len() as u32);
+                        encode_group_low_bytes(base, width, l8, &self.pending, &mut self.bits)
+                    }
+                };
                 self.out
                     .write_all(&bytes)
                     .map_err(|e| StoreError::io("segment", e))?;
@@ -273,10 +320,10 @@ impl SegmentWriter {
         self.flush_through(self.layout.groups())?;
         let table_offset = self.offset;
         let table_crc = crc32c::crc32c(&self.table);
-        let version = if self.layout.split() == 0 {
-            1
-        } else {
-            SEGMENT_VERSION
+        let version = match self.coding {
+            GroupCoding::RiceGaps if self.layout.split() == 0 => 1,
+            GroupCoding::RiceGaps => 2,
+            GroupCoding::LowBytes => SEGMENT_VERSION,
         };
         let footer = Fields::with_capacity(FOOTER_LEN)
             .u32(version)
@@ -354,20 +401,98 @@ fn encode_group(base: Key, elems: &[(Key, u64)], bits: &mut BitWriter) -> (Vec<u
         .map(|k| k.max(min_k).min(160))
         .min_by_key(|&k| (rice_cost(&high, base, k), k))
         .unwrap_or(min_k);
-    let counts: Vec<u64> = elems.iter().map(|e| e.1).collect();
-    let c = (0..=MAX_COUNT_ORDER)
-        .min_by_key(|&c| (count_cost(&counts, c), c))
-        .unwrap_or(0);
+    let c = count_order(elems);
     for (gap, &(_, count)) in gaps.iter().zip(elems) {
         bits.write_unary(gap.shift_right(k).to_u64().unwrap_or(0));
         bits.write_wide(|start, len| gap.bits(start, len), k);
-        let vp = (count - 1) as u128 + (1u128 << c);
-        let bl = 128 - vp.leading_zeros();
-        bits.write_unary((bl - 1 - c) as u64);
-        let low = vp & !(1u128 << (bl - 1));
-        bits.write_wide(|start, len| ((low >> start) as u64) & mask(len), bl - 1);
+        write_count(bits, count, c);
     }
     (bits.take_bytes(), k, c)
+}
+
+/// The Exp-Golomb order that codes a group's counts in the fewest bits.
+fn count_order(elems: &[(Key, u64)]) -> u32 {
+    let counts: Vec<u64> = elems.iter().map(|e| e.1).collect();
+    (0..=MAX_COUNT_ORDER)
+        .min_by_key(|&c| (count_cost(&counts, c), c))
+        .unwrap_or(0)
+}
+
+/// Writes `count - 1` in Exp-Golomb code of order `c`.
+fn write_count(bits: &mut BitWriter, count: u64, c: u32) {
+    let vp = (count - 1) as u128 + (1u128 << c);
+    let bl = 128 - vp.leading_zeros();
+    bits.write_unary((bl - 1 - c) as u64);
+    let low = vp & !(1u128 << (bl - 1));
+    bits.write_wide(|start, len| ((low >> start) as u64) & mask(len), bl - 1);
+}
+
+/// Encodes one version-3 group, `n` keys whose offsets from `base` are below `2^width`:
+///
+/// 1. the byte length of part 4, LEB128;
+/// 2. each key's low `l8` bytes, verbatim and big-endian, a record a key;
+/// 3. the low `k` bits of each key's *high part* (the offset above those bytes), packed
+///    least significant first;
+/// 4. the rest of each high part in Elias–Fano's unary code: for key `i`, a 1 bit at
+///    position `(high >> k) + i`;
+/// 5. the counts, Exp-Golomb of order `c`.
+///
+/// Parts 3 and 4 together cost what Rice-coded gaps with parameter `k` cost (`k` bits and
+/// a unary step a key), but each key's high part is found without decoding the ones before
+/// it, so decoding a key is not a chain of dependent reads.
+fn encode_group_low_bytes(
+    base: Key,
+    width: u32,
+    l8: u32,
+    elems: &[(Key, u64)],
+    bits: &mut BitWriter,
+) -> (Vec<u8>, u32, u32) {
+    let n = elems.len() as u64;
+    let l8 = l8 as usize;
+    let high_bits = width - 8 * l8 as u32;
+    let mut lows = Vec::with_capacity(elems.len() * l8);
+    let mut highs = Vec::with_capacity(elems.len());
+    for &(key, _) in elems {
+        let offset = key.wrapping_sub(base);
+        lows.extend_from_slice(&offset.be_bytes()[20 - l8..]);
+        // Below 2^40 (see `low_bytes`), and ascending because the keys are.
+        highs.push(
+            offset
+                .shift_right(8 * l8 as u32)
+                .to_u64()
+                .unwrap_or(u64::MAX),
+        );
+    }
+    let last = highs.last().copied().unwrap_or(0);
+    // Elias–Fano's cost is exact: k bits a key, one 1 a key, and a 0 per step of 2^k.
+    let k = (0..=high_bits.min(CHUNK))
+        .min_by_key(|&k| (n * k as u64 + (last >> k), k))
+        .unwrap_or(0);
+    for &high in &highs {
+        bits.write(high & mask(k), k);
+    }
+    let low_k = bits.take_bytes();
+    let mut unary = vec![0u8; ((last >> k) + n).div_ceil(8) as usize];
+    for (i, &high) in highs.iter().enumerate() {
+        let at = (high >> k) as usize + i;
+        unary[at / 8] |= 1 << (at % 8);
+    }
+    let c = count_order(elems);
+    for &(_, count) in elems {
+        write_count(bits, count, c);
+    }
+    let counts = bits.take_bytes();
+    let mut out = Vec::with_capacity(5 + lows.len() + low_k.len() + unary.len() + counts.len());
+    let mut len = unary.len() as u64;
+    while len >= 0x80 {
+        out.push(len as u8 | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    for part in [lows, low_k, unary, counts] {
+        out.extend_from_slice(&part);
+    }
+    (out, k, c)
 }
 
 #[inline]
@@ -410,6 +535,61 @@ impl GroupEntry {
     }
 }
 
+/// Whether big-endian `low` follows `prev` (the same length): one 128-bit comparison for the
+/// widths the real corpus's segments store.
+#[inline(always)]
+fn low_bytes_ascend(prev: &[u8], low: &[u8]) -> bool {
+    let tail = |b: &[u8]| {
+        b.get(b.len().wrapping_sub(16)..)
+            .and_then(|t| t.try_into().ok())
+            .map(u128::from_be_bytes)
+    };
+    match (prev.len(), tail(prev), tail(low)) {
+        (16, Some(p), Some(l)) => p < l,
+        (17, Some(p), Some(l)) => (prev[0], p) < (low[0], l),
+        _ => prev < low,
+    }
+}
+
+/// Reads a count: Exp-Golomb of order `c` of `count - 1`.
+#[inline(always)]
+fn read_count(r: &mut WindowReader<'_>, c: u32) -> std::result::Result<u64, &'static str> {
+    // Most codes (every one of up to 56 bits) come from one load: a decoder is as fast as
+    // the chain of its dependent loads.
+    let w = r.peek();
+    let u = w.trailing_zeros();
+    if u + 1 + u + c <= CHUNK {
+        let nbits = u + c;
+        r.skip(u + 1 + nbits);
+        if r.overrun() {
+            return Err("truncated count");
+        }
+        return Ok(((1u64 << nbits) | ((w >> (u + 1)) & mask(nbits))) - (1u64 << c) + 1);
+    }
+    let u = r.read_unary().ok_or("truncated count")?;
+    let nbits = u as u32 + c;
+    if nbits > 64 {
+        return Err("count too large");
+    }
+    // One read for every count below 2^56 (a loop here mispredicted on most keys).
+    let low = if nbits <= CHUNK {
+        r.read(nbits) as u128
+    } else {
+        let first = r.read(CHUNK) as u128;
+        first | (r.read(nbits - CHUNK) as u128) << CHUNK
+    };
+    if r.overrun() {
+        return Err("truncated count");
+    }
+    // Exp-Golomb: 2^nbits + low - 2^c + 1, in 64 bits but for the widest codes.
+    if nbits < 64 {
+        Ok(((1u64 << nbits) | low as u64) - (1u64 << c) + 1)
+    } else {
+        let wide = ((1u128 << nbits) | low) - (1u128 << c) + 1;
+        u64::try_from(wide).map_err(|_| "count too large")
+    }
+}
+
 /// A segment opened for reading. Cheap to clone; reads go straight to the mapped bytes.
 #[derive(Debug, Clone)]
 pub struct Segment {
@@ -420,6 +600,7 @@ pub struct Segment {
     hashes: u64,
     total_count: u64,
     table_offset: usize,
+    version: u32,
 }
 
 impl Segment {
@@ -472,10 +653,11 @@ impl Segment {
         let ns = Namespace::from_code(f.u8(4))
             .filter(|ns| ns.key_bits() == f.u8(5) as u32)
             .ok_or_else(|| StoreError::corrupt(name, foot_at + 4, "unknown namespace"))?;
-        // Version 1 had no split; its byte 7 was always 0.
+        // Version 1 had no split; its byte 7 was always 0. Version 2 was written only for
+        // split segments; version 3 for all.
         let split = if version == 1 { 0 } else { f.u8(7) as u32 };
         let layout = GroupLayout::from_footer(f.u8(6) as u32, split)
-            .filter(|_| version == 1 || split > 0)
+            .filter(|_| version != 2 || split > 0)
             .ok_or_else(|| StoreError::corrupt(name, foot_at + 6, "group layout out of range"))?;
         let table_offset = f.u64(32);
         let table_len = (GROUP_ENTRY_LEN as u64) << layout.bits;
@@ -503,6 +685,7 @@ impl Segment {
             hashes: f.u64(8),
             total_count: f.u64(16),
             table_offset: table_offset as usize,
+            version,
             file,
         };
         // Cheap structural check of the table so later reads can index without surprises.
@@ -581,16 +764,13 @@ impl Segment {
         }
     }
 
-    /// Decodes group `g`, calling `f(key, count)` in key order until it returns `false`.
-    /// The group's checksum is verified first, so damaged bytes never produce an answer.
-    pub fn scan_group(&self, g: u32, mut f: impl FnMut(Key, u64) -> bool) -> Result<()> {
-        let e = self.entry(g);
+    /// The bytes of group `g` (entry `e`) once their checksum matches; `None` when empty.
+    fn checked_group(&self, g: u32, e: GroupEntry) -> Result<Option<&[u8]>> {
         if e.len == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let end = self.group_end(g);
-        let file = self.file.bytes();
-        let bytes = &file[e.offset as usize..end as usize];
+        let bytes = &self.file.bytes()[e.offset as usize..end as usize];
         if crc32c::crc32c(bytes) != e.crc {
             return Err(StoreError::corrupt(
                 &self.name,
@@ -598,11 +778,25 @@ impl Segment {
                 format!("group {g} checksum mismatch"),
             ));
         }
+        Ok(Some(bytes))
+    }
+
+    /// Decodes group `g`, calling `f(key, count)` in key order until it returns `false`.
+    /// The group's checksum is verified first, so damaged bytes never produce an answer.
+    pub fn scan_group(&self, g: u32, mut f: impl FnMut(Key, u64) -> bool) -> Result<()> {
+        let e = self.entry(g);
+        let Some(bytes) = self.checked_group(g, e)? else {
+            return Ok(());
+        };
+        let file = self.file.bytes();
         let bad =
             |why: &str| StoreError::corrupt(&self.name, e.offset, format!("group {g}: {why}"));
         let base = self.layout.base(self.ns, g);
         let k = e.rice_k as u32;
         let c = e.count_order as u32;
+        if self.version >= 3 {
+            return self.scan_low_bytes(g, e, bytes, base, f);
+        }
         if k > 160 || c > 63 {
             return Err(bad("codec parameters out of range"));
         }
@@ -638,34 +832,193 @@ impl Segment {
             if outside {
                 return Err(bad("key outside its group"));
             }
-            let u = r.read_unary().ok_or_else(|| bad("truncated count"))?;
-            let nbits = u as u32 + c;
-            if nbits > 64 {
-                return Err(bad("count too large"));
-            }
-            // One read for every count below 2^56 (a loop here mispredicted on most keys).
-            let low = if nbits <= CHUNK {
-                r.read(nbits) as u128
-            } else {
-                let first = r.read(CHUNK) as u128;
-                first | (r.read(nbits - CHUNK) as u128) << CHUNK
-            };
-            if r.overrun() {
-                return Err(bad("truncated count"));
-            }
-            // Exp-Golomb: 2^nbits + low - 2^c + 1, in 64 bits but for the widest codes.
-            let count = if nbits < 64 {
-                ((1u64 << nbits) | low as u64) - (1u64 << c) + 1
-            } else {
-                let wide = ((1u128 << nbits) | low) - (1u128 << c) + 1;
-                u64::try_from(wide).map_err(|_| bad("count too large"))?
-            };
+            let count = read_count(&mut r, c).map_err(bad)?;
             prev = key;
             if !f(key, count) {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// [`Segment::scan_group`] for a version-3 group: keys rebuilt from their parts.
+    #[inline(always)]
+    fn scan_low_bytes(
+        &self,
+        g: u32,
+        e: GroupEntry,
+        bytes: &[u8],
+        base: Key,
+        mut f: impl FnMut(Key, u64) -> bool,
+    ) -> Result<()> {
+        let low_bits = 8 * self.low_bytes_of(e);
+        self.decode_low_bytes(g, e, bytes, |high, low, count| {
+            let key = base
+                .or(Key::from_u128(high as u128).shift_left(low_bits))
+                .or(Key::from_be_tail(low));
+            f(key, count)
+        })
+    }
+
+    /// Verbatim bytes a key in a version-3 group with entry `e`.
+    fn low_bytes_of(&self, e: GroupEntry) -> u32 {
+        low_bytes(self.ns, self.ns.key_bits() - self.layout.bits, e.len)
+    }
+
+    /// Decodes a version-3 group (`bytes`, checksum verified; laid out as
+    /// `encode_group_low_bytes` says), calling `f(high, low, count)` for each key in order
+    /// (`low`: its verbatim bytes; `high`: its offset from the group's base above them) until
+    /// it returns `false`. Keys are checked to ascend and to stay inside the group. Reads are
+    /// bounded by the group's own bytes, or by the file's for the fixed 8-byte loads that may
+    /// run past them (a group is always followed by the group table and the footer).
+    #[inline(always)]
+    fn decode_low_bytes(
+        &self,
+        g: u32,
+        e: GroupEntry,
+        bytes: &[u8],
+        mut f: impl FnMut(u64, &[u8], u64) -> bool,
+    ) -> Result<()> {
+        let bad =
+            |why: &str| StoreError::corrupt(&self.name, e.offset, format!("group {g}: {why}"));
+        let n = e.len as usize;
+        let width = self.ns.key_bits() - self.layout.bits;
+        let l8 = self.low_bytes_of(e) as usize;
+        // Below 64 by `low_bytes`' choice; a high part must stay below 2^high_bits.
+        let high_bits = width - 8 * l8 as u32;
+        let (k, c) = (e.rice_k as u32, e.count_order as u32);
+        if k > CHUNK || k > high_bits || c > 63 || l8 == 0 {
+            return Err(bad("codec parameters out of range"));
+        }
+        let mut unary_len = 0usize;
+        let mut at = 0usize;
+        loop {
+            let b = *bytes.get(at).ok_or_else(|| bad("truncated header"))?;
+            if at == 4 && b > 0x0F {
+                return Err(bad("truncated header"));
+            }
+            unary_len |= ((b & 0x7F) as usize) << (7 * at);
+            at += 1;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let lows_at = at;
+        let low_k_at = lows_at + n * l8;
+        let unary_at = low_k_at + (n * k as usize).div_ceil(8);
+        let counts_at = unary_at + unary_len;
+        if counts_at > bytes.len() {
+            return Err(bad("group shorter than its keys"));
+        }
+        let lows = &bytes[lows_at..low_k_at];
+        let file = self.file.bytes();
+        let group_at = e.offset as usize;
+        // Eight bytes of the file at `from`, little-endian (`from` is inside the group, so
+        // the table and footer after it keep the load inside the file).
+        let load = |from: usize| -> u64 {
+            let b: [u8; 8] = file[from..from + 8].try_into().unwrap_or([0; 8]);
+            u64::from_le_bytes(b)
+        };
+        let unary_words = unary_len.div_ceil(8);
+        // Word `w` of the unary part, its bytes past the part's end cleared.
+        let unary_word = |w: usize| -> u64 {
+            let v = load(group_at + unary_at + 8 * w);
+            let left = unary_len - 8 * w;
+            if left >= 8 {
+                v
+            } else {
+                v & mask(8 * left as u32)
+            }
+        };
+        let mut r = WindowReader::new(&file[group_at + counts_at..], bytes.len() - counts_at)
+            .ok_or_else(|| bad("group shorter than a read"))?;
+        let mut word = 0usize;
+        let mut ones = if unary_words > 0 { unary_word(0) } else { 0 };
+        let mut prev: Option<(u64, &[u8])> = None;
+        for (i, low) in lows.chunks_exact(l8).enumerate() {
+            while ones == 0 {
+                word += 1;
+                if word >= unary_words {
+                    return Err(bad("truncated key"));
+                }
+                ones = unary_word(word);
+            }
+            let upper = (64 * word + ones.trailing_zeros() as usize - i) as u64;
+            ones &= ones - 1;
+            if upper >> (high_bits - k) != 0 {
+                return Err(bad("key outside its group"));
+            }
+            let bit = i * k as usize;
+            let low_k = (load(group_at + low_k_at + bit / 8) >> (bit % 8)) & mask(k);
+            let high = upper << k | low_k;
+            // High parts never descend (Elias–Fano); equal ones need ascending low bytes.
+            if let Some((prev_high, prev_low)) = prev
+                && high == prev_high
+                && !low_bytes_ascend(prev_low, low)
+            {
+                return Err(bad("duplicate key"));
+            }
+            prev = Some((high, low));
+            let count = read_count(&mut r, c).map_err(bad)?;
+            if !f(high, low, count) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders range `prefix` of a SHA-1 segment of version 3 as range text through
+    /// `lines`, straight from each key's stored parts (its verbatim bytes are the last 32 hex
+    /// digits): the server's path on a cache miss. `None`, having written nothing, when this
+    /// segment's layout is not one this path knows (an older version, or keys stored with
+    /// other than 16 or 17 verbatim bytes); the caller then renders from decoded keys.
+    pub(crate) fn render_sha1_range(
+        &self,
+        prefix: u32,
+        lines: &mut crate::render::LineWriter,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        let groups = self.layout.groups_of_range(prefix);
+        let suffix_bits = self.ns.key_bits() - PREFIX_BITS;
+        if self.version < 3
+            || self.ns != Namespace::Sha1
+            || groups
+                .clone()
+                .any(|g| !(16..=17).contains(&self.low_bytes_of(self.entry(g))))
+        {
+            return Ok(None);
+        }
+        lines.make_room(self.range_len_bound(prefix), out);
+        let mut n = 0;
+        for g in groups {
+            let e = self.entry(g);
+            let Some(bytes) = self.checked_group(g, e)? else {
+                continue;
+            };
+            let l8 = self.low_bytes_of(e);
+            let above = suffix_bits - 8 * l8;
+            // The suffix's bits above the verbatim bytes: the group's base (split bits, or
+            // the range's own bits of a group spanning ranges) with the key's high part.
+            let base = self.layout.base(self.ns, g).shift_right(8 * l8).low_u64();
+            // When a group spans ranges, its keys of this range have these top bits.
+            let spans = self.layout.shift() > 0;
+            let wanted = (prefix & ((1 << self.layout.shift()) - 1)) as u64;
+            let mut past = false;
+            self.decode_low_bytes(g, e, bytes, |high, low, count| {
+                if spans {
+                    let range = (base | high) >> above & ((1 << self.layout.shift()) - 1);
+                    if range != wanted {
+                        past = range > wanted;
+                        return !past;
+                    }
+                }
+                let above_bits = (base | high) & mask(above);
+                lines.push_sha1_parts(above_bits, low, count, out);
+                n += 1;
+                true
+            })?;
+        }
+        Ok(Some(n))
     }
 
     /// At least as many keys as range `prefix` holds (its groups' lengths), without decoding.

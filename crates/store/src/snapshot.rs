@@ -252,6 +252,10 @@ impl Snapshot {
         match self.segments(ns) {
             [seg] => {
                 let mut lines = crate::render::LineWriter::new(ns, out);
+                if let Some(n) = seg.render_sha1_range(prefix, &mut lines, out)? {
+                    lines.finish(out);
+                    return Ok(n);
+                }
                 lines.make_room(seg.range_len_bound(prefix), out);
                 let mut n = 0;
                 let decoded = seg.for_each_in_range(prefix, |key, count| {

@@ -15,7 +15,7 @@ use crate::{
         AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SegmentMeta, SourceRecord,
     },
     postings::{Postings, canonical_refs},
-    segment::{Segment, SegmentStats, SegmentWriter},
+    segment::{GroupCoding, Segment, SegmentStats, SegmentWriter},
 };
 
 use crate::snapshot::{Snapshot, merge_heads, postings_set, read_manifest, unix_now};
@@ -169,9 +169,21 @@ impl StoreWriter {
         ns: Namespace,
         expected_hashes: u64,
     ) -> Result<(String, SegmentWriter)> {
+        self.create_segment_with(ns, expected_hashes, GroupCoding::LowBytes)
+    }
+
+    /// [`StoreWriter::create_segment`] with groups coded as `coding`: the older codings
+    /// only for the tests that keep their readers honest.
+    pub fn create_segment_with(
+        &mut self,
+        ns: Namespace,
+        expected_hashes: u64,
+        coding: GroupCoding,
+    ) -> Result<(String, SegmentWriter)> {
         let name = self.next_name(&format!("{}.seg", ns.name()));
         let out = self.dir.create(&name)?;
-        Ok((name.clone(), SegmentWriter::new(out, ns, expected_hashes)?))
+        let writer = SegmentWriter::with_coding(out, ns, expected_hashes, coding)?;
+        Ok((name.clone(), writer))
     }
 
     /// Describes a finished segment for a [`Commit`].

@@ -1,11 +1,12 @@
 //! Format compatibility: a store written by format version 1 (committed under
 //! tests/fixtures/store-v1 by the first release, built from tests/fixtures/input-v1.txt)
-//! must open and answer exactly, forever. The current writer must produce the bytes under
-//! tests/fixtures/store-v1-current from the same input, so an accidental encoding change
-//! fails here; a deliberate writer change within the format (such as the group size, which
-//! every reader of the version handles) regenerates store-v1-current only. A format change
-//! bumps the version and adds new fixtures; old ones stay: store-v3-mirror holds manifest
-//! version 3 (a mirror and its ETag table, a forgotten account).
+//! must open and answer exactly, forever, and so must store-v1-current (the same input in
+//! the last version-1 writer's 64-key groups) and accounts-v1. The current writer must
+//! produce the segments under tests/fixtures/segments-v3 (segment version 3) from the same
+//! inputs, so an accidental encoding change fails here; a deliberate writer change within
+//! the format regenerates segments-v3 only. A format change bumps the version and adds new
+//! fixtures; old ones stay: store-v3-mirror holds manifest version 3 (a mirror and its ETag
+//! table, a forgotten account).
 
 use std::path::PathBuf;
 
@@ -18,12 +19,13 @@ use crate::harness::Test;
 /// This module's tests, for the harness (main.rs).
 pub(crate) fn tests() -> Vec<Test> {
     vec![
-        test!(version_1_store_opens_and_answers_exactly),
-        test!(current_writer_reproduces_version_1_segments_byte_for_byte),
+        test!(version_1_stores_open_and_answer_exactly),
+        test!(current_writer_reproduces_the_version_3_password_segments_byte_for_byte),
         test!(regenerate_fixture).ignore("by hand only"),
         test!(version_1_account_store_opens_and_answers_exactly),
-        test!(current_writer_reproduces_version_1_account_files_byte_for_byte),
+        test!(current_writer_reproduces_the_account_files_byte_for_byte),
         test!(regenerate_accounts_fixture).ignore("by hand only"),
+        test!(regenerate_account_segment_fixture).ignore("by hand only"),
         test!(a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held),
         test!(write_store_v3_fixture).ignore("writes the committed fixture; run by hand only"),
         test!(version_3_store_with_a_mirror_opens_and_answers_exactly),
@@ -34,16 +36,27 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn version_1_store_opens_and_answers_exactly() {
+fn version_1_stores_open_and_answer_exactly() {
+    for fixture in ["store-v1", "store-v1-current"] {
+        version_1_store_opens_and_answers_exactly(fixture);
+    }
+}
+
+fn version_1_store_opens_and_answers_exactly(fixture: &str) {
     let input = std::fs::read(fixtures().join("input-v1.txt")).unwrap();
     let (sha1, ntlm) = model_of_plain(&input);
     let tmp = tempfile::tempdir().unwrap();
     // Copy: opening for read never writes, but keep the committed files untouchable anyway.
     let data = tmp.path().join("data");
     std::fs::create_dir_all(data.join("store")).unwrap();
-    for e in std::fs::read_dir(fixtures().join("store-v1")).unwrap() {
+    for e in std::fs::read_dir(fixtures().join(fixture)).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), data.join("store").join(e.file_name())).unwrap();
+    }
+    for seg in ["0000000001-000-sha1.seg", "0000000001-001-ntlm.seg"] {
+        let bytes = std::fs::read(data.join("store").join(seg)).unwrap();
+        let version = &bytes[bytes.len() - 64..bytes.len() - 60];
+        assert_eq!(version, 1u32.to_le_bytes(), "{fixture}/{seg}");
     }
     assert_eq!(store_model(&data, Namespace::Sha1), sha1);
     assert_eq!(store_model(&data, Namespace::Ntlm), ntlm);
@@ -52,44 +65,39 @@ fn version_1_store_opens_and_answers_exactly() {
     leakwatch(&["verify", "--data", data.to_str().unwrap()], None);
 }
 
-fn current_writer_reproduces_version_1_segments_byte_for_byte() {
+/// The current segments of the fixtures' inputs (segment version 3).
+fn segments_fixture() -> PathBuf {
+    fixtures().join("segments-v3")
+}
+
+const PASSWORD_SEGMENTS: [&str; 2] = ["0000000001-000-sha1.seg", "0000000001-001-ntlm.seg"];
+
+fn current_writer_reproduces_the_version_3_password_segments_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ingest_quiet(
         data.to_str().unwrap(),
         fixtures().join("input-v1.txt").to_str().unwrap(),
     );
-    let mut compared = 0;
-    for e in std::fs::read_dir(fixtures().join("store-v1-current")).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".seg") {
-            let fresh = std::fs::read(data.join("store").join(&name)).unwrap();
-            assert!(
-                fresh == std::fs::read(e.path()).unwrap(),
-                "{name} differs from the v1 fixture"
-            );
-            compared += 1;
-        }
+    for name in PASSWORD_SEGMENTS {
+        let fresh = std::fs::read(data.join("store").join(name)).unwrap();
+        let want = std::fs::read(segments_fixture().join("passwords").join(name)).unwrap();
+        assert_eq!(&want[want.len() - 64..want.len() - 60], 3u32.to_le_bytes());
+        assert!(fresh == want, "{name} differs from the segments-v3 fixture");
     }
-    assert_eq!(compared, 2);
 }
 
-/// Rebuilds store-v1-current after a deliberate writer change; by hand only:
+/// Rebuilds segments-v3's password segments after a deliberate writer change; by hand only:
 /// `cargo test -p leakwatch --test it -- --ignored regenerate_fixture`
 fn regenerate_fixture() {
     let input = fixtures().join("input-v1.txt");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ingest_quiet(data.to_str().unwrap(), input.to_str().unwrap());
-    let out = fixtures().join("store-v1-current");
-    let _ = std::fs::remove_dir_all(&out);
+    let out = segments_fixture().join("passwords");
     std::fs::create_dir_all(&out).unwrap();
-    for e in std::fs::read_dir(data.join("store")).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), out.join(e.file_name())).unwrap();
-        }
+    for name in PASSWORD_SEGMENTS {
+        std::fs::copy(data.join("store").join(name), out.join(name)).unwrap();
     }
 }
 
@@ -141,7 +149,9 @@ fn version_1_account_store_opens_and_answers_exactly() {
     assert_eq!(found.get(alias), Some(&vec!["FixtureBreach".to_owned()]));
 }
 
-fn current_writer_reproduces_version_1_account_files_byte_for_byte() {
+/// Postings and alias files as version 1 wrote them (their format has not changed since);
+/// the dump's segments (accounts, and its passwords) as segments-v3/accounts holds them.
+fn current_writer_reproduces_the_account_files_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     load_accounts_fixture(&data);
@@ -149,20 +159,39 @@ fn current_writer_reproduces_version_1_account_files_byte_for_byte() {
     for e in std::fs::read_dir(accounts_fixture().join("store")).unwrap() {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().into_owned();
-        if [".seg", ".post", ".alias"]
-            .iter()
-            .any(|x| name.ends_with(x))
-        {
-            let fresh = std::fs::read(data.join("store").join(&name)).unwrap();
-            assert!(
-                fresh == std::fs::read(e.path()).unwrap(),
-                "{name} differs from the v1 fixture"
-            );
-            compared.push(name);
-        }
+        let want = if name.ends_with(".seg") {
+            segments_fixture().join("accounts").join(&name)
+        } else if name.ends_with(".post") || name.ends_with(".alias") {
+            e.path()
+        } else {
+            continue;
+        };
+        let fresh = std::fs::read(data.join("store").join(&name)).unwrap();
+        assert!(
+            fresh == std::fs::read(&want).unwrap(),
+            "{name} differs from {}",
+            want.display()
+        );
+        compared.push(name);
     }
     compared.sort();
     assert_eq!(compared.len(), 5, "{compared:?}");
+}
+
+/// Rebuilds segments-v3/accounts after a deliberate writer change; by hand only:
+/// `cargo test -p leakwatch --test it -- --ignored regenerate_account_segment_fixture`
+fn regenerate_account_segment_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    load_accounts_fixture(&data);
+    let out = segments_fixture().join("accounts");
+    std::fs::create_dir_all(&out).unwrap();
+    for e in std::fs::read_dir(data.join("store")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().ends_with(".seg") {
+            std::fs::copy(e.path(), out.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 /// Rebuilds the account fixture; by hand only, for a new format version:

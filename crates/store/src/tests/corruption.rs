@@ -4,11 +4,16 @@
 use super::*;
 
 /// `n` reference keys of `ns` and the bytes of the one segment file written from them.
-fn segment_file(ns: Namespace, n: usize, seed: u64) -> (BTreeMap<Key, u64>, Vec<u8>) {
+fn segment_file(
+    ns: Namespace,
+    n: usize,
+    seed: u64,
+    coding: GroupCoding,
+) -> (BTreeMap<Key, u64>, Vec<u8>) {
     let data = keys(ns, n, seed);
     let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
     let mut w = StoreWriter::open(dir.clone()).unwrap();
-    let meta = write_segment(&mut w, ns, &data);
+    let meta = write_segment_coded(&mut w, ns, &data, coding);
     let bytes = dir.open_read(&meta.file).unwrap().bytes().to_vec();
     (data, bytes)
 }
@@ -17,8 +22,14 @@ fn segment_file(ns: Namespace, n: usize, seed: u64) -> (BTreeMap<Key, u64>, Vec<
 /// lands in padding that no answer depends on; it never changes an answer.
 #[test]
 fn every_single_byte_flip_in_a_segment_is_detected_or_harmless() {
+    for coding in CODINGS {
+        byte_flips_are_detected_or_harmless(coding);
+    }
+}
+
+fn byte_flips_are_detected_or_harmless(coding: GroupCoding) {
     let ns = Namespace::Sha1;
-    let (data, good) = segment_file(ns, 700, 30);
+    let (data, good) = segment_file(ns, 700, 30, coding);
     let expected: Vec<(Key, u64)> = data.iter().map(|(&k, &c)| (k, c)).collect();
     let mut detected = 0;
     for i in 0..good.len() {
@@ -47,8 +58,14 @@ fn every_single_byte_flip_in_a_segment_is_detected_or_harmless() {
 /// reads once, after them, so this is what holds it to the file's bounds.
 #[test]
 fn garbage_groups_with_matching_checksums_are_refused_not_a_panic() {
+    for coding in CODINGS {
+        garbage_groups_are_refused(coding);
+    }
+}
+
+fn garbage_groups_are_refused(coding: GroupCoding) {
     let ns = Namespace::Sha1;
-    let (data, good) = segment_file(ns, 700, 31);
+    let (data, good) = segment_file(ns, 700, 31, coding);
     let seg = Segment::open("s", FileSlice::from_vec(good.clone())).unwrap();
     let groups = seg.group_count() as usize;
     let foot = good.len() - FOOTER_LEN;
@@ -104,6 +121,10 @@ fn garbage_groups_with_matching_checksums_are_refused_not_a_panic() {
             }
             for &k in data.keys().step_by(50) {
                 let _ = seg.for_each_in_range(k.prefix(ns), |_, _| {});
+                // The server's path, straight from a version-3 group's parts.
+                let mut text = Vec::new();
+                let mut lines = crate::render::LineWriter::new(ns, &text);
+                let _ = seg.render_sha1_range(k.prefix(ns), &mut lines, &mut text);
             }
         }
     }

@@ -37,7 +37,22 @@ fn keys(ns: Namespace, n: usize, seed: u64) -> BTreeMap<Key, u64> {
 }
 
 fn write_segment(w: &mut StoreWriter, ns: Namespace, data: &BTreeMap<Key, u64>) -> SegmentMeta {
-    let (name, mut sw) = w.create_segment(ns, data.len() as u64).unwrap();
+    write_segment_coded(w, ns, data, GroupCoding::LowBytes)
+}
+
+/// Every group coding a build reads: the current one, and the one versions 1 and 2 hold
+/// (written only here, so that its reader stays tested).
+const CODINGS: [GroupCoding; 2] = [GroupCoding::LowBytes, GroupCoding::RiceGaps];
+
+fn write_segment_coded(
+    w: &mut StoreWriter,
+    ns: Namespace,
+    data: &BTreeMap<Key, u64>,
+    coding: GroupCoding,
+) -> SegmentMeta {
+    let (name, mut sw) = w
+        .create_segment_with(ns, data.len() as u64, coding)
+        .unwrap();
     for (&k, &c) in data {
         sw.push(k, c).unwrap();
     }

@@ -5,12 +5,12 @@ use super::*;
 
 #[test]
 fn ranges_and_lookups_match_reference_for_every_size_and_namespace() {
-    for (dir, _keep) in backends() {
+    for ((dir, _keep), coding) in backends().into_iter().zip(CODINGS.iter().cycle()) {
         for ns in Namespace::ALL {
             for (n, seed) in [(0usize, 1u64), (1, 2), (300, 3), (20_000, 4)] {
                 let data = keys(ns, n, seed);
                 let mut w = StoreWriter::open(dir.clone()).unwrap();
-                let meta = write_segment(&mut w, ns, &data);
+                let meta = write_segment_coded(&mut w, ns, &data, *coding);
                 w.commit(Commit {
                     added: vec![meta.clone()],
                     ..Commit::default()
@@ -82,11 +82,15 @@ fn group_layouts_keep_groups_near_the_target_from_one_key_to_billions() {
 }
 
 /// Segments sized for more than 67 million keys split each 5-hex range into several groups
-/// (format version 2). Written here with few keys, crowded into a few ranges so that each of
-/// those ranges spans both of its groups, and checked against the reference like the rest.
+/// (format version 2, and 3). Written here with few keys, crowded into a few ranges so that
+/// each of those ranges spans both of its groups, and checked against the reference like the
+/// rest.
 #[test]
 fn split_ranges_answer_exactly_like_the_reference() {
-    for (dir, _keep) in backends() {
+    for (coding, (dir, _keep)) in CODINGS
+        .into_iter()
+        .flat_map(|c| backends().into_iter().map(move |b| (c, b)))
+    {
         for ns in [Namespace::Sha1, Namespace::Ntlm, Namespace::Account] {
             let mut data = keys(ns, 2_000, 9);
             let scattered = keys(ns, 3_000, 10);
@@ -103,7 +107,7 @@ fn split_ranges_answer_exactly_like_the_reference() {
                 data.insert(key, c);
             }
             let mut w = StoreWriter::open(dir.clone()).unwrap();
-            let (name, mut sw) = w.create_segment(ns, 1 << 26).unwrap();
+            let (name, mut sw) = w.create_segment_with(ns, 1 << 26, coding).unwrap();
             for (&k, &c) in &data {
                 sw.push(k, c).unwrap();
             }
@@ -115,11 +119,11 @@ fn split_ranges_answer_exactly_like_the_reference() {
             .unwrap();
             let file = dir.open_read(&meta.file).unwrap();
             let footer = &file.bytes()[file.bytes().len() - 64..];
-            assert_eq!(
-                footer[..4],
-                2u32.to_le_bytes(),
-                "split segments are version 2"
-            );
+            let version = match coding {
+                GroupCoding::RiceGaps => 2u32,
+                _ => SEGMENT_VERSION,
+            };
+            assert_eq!(footer[..4], version.to_le_bytes(), "{coding:?}");
             assert_eq!((footer[6], footer[7]), (0, 1), "shift 0, split 1");
             let seg = Segment::open(&meta.file, file).unwrap();
             assert_eq!(seg.group_layout().split(), 1);
@@ -156,7 +160,8 @@ fn split_ranges_answer_exactly_like_the_reference() {
 fn segment_versions_and_layouts_a_build_cannot_read_are_refused_not_misread() {
     let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
     let mut w = StoreWriter::open(dir.clone()).unwrap();
-    let meta = write_segment(&mut w, Namespace::Sha1, &keys(Namespace::Sha1, 100, 5));
+    let data = keys(Namespace::Sha1, 100, 5);
+    let meta = write_segment_coded(&mut w, Namespace::Sha1, &data, GroupCoding::RiceGaps);
     let good = dir.open_read(&meta.file).unwrap().bytes().to_vec();
     let patched = |name: &str, version: u32, shift: u8, split: u8| {
         let mut b = good.clone();
@@ -176,22 +181,32 @@ fn segment_versions_and_layouts_a_build_cannot_read_are_refused_not_misread() {
     // Version 1 never had a split: its byte 7 is not read.
     assert!(patched("v1-byte7.seg", 1, shift, 3).is_ok());
     assert!(matches!(
-        patched("v3.seg", 3, shift, 0),
-        Err(StoreError::UnsupportedVersion { found: 3, .. })
+        patched("v4.seg", 4, shift, 0),
+        Err(StoreError::UnsupportedVersion { found: 4, .. })
     ));
-    for (name, shift, split) in [
-        ("v2-nosplit.seg", shift, 0),
-        ("v2-both.seg", 1, 1),
-        ("v2-wide.seg", 0, 9),
+    for (name, version, shift, split) in [
+        ("v2-nosplit.seg", 2, shift, 0),
+        ("v2-both.seg", 2, 1, 1),
+        ("v2-wide.seg", 2, 0, 9),
+        ("v3-both.seg", 3, 1, 1),
+        ("v3-wide.seg", 3, 0, 9),
     ] {
         assert!(
             matches!(
-                patched(name, 2, shift, split),
+                patched(name, version, shift, split),
                 Err(StoreError::Corrupt { .. })
             ),
             "{name}"
         );
     }
+    // Version 3 has whole-range groups and split ones alike; a version-1 segment's groups
+    // read as version 3 are refused when read, not misread.
+    let v3 = write_segment(&mut w, Namespace::Sha1, &data);
+    let v3 = Segment::open(&v3.file, dir.open_read(&v3.file).unwrap()).unwrap();
+    assert_eq!(v3.group_layout().split(), 0);
+    assert_eq!(v3.iter().count(), data.len());
+    let mislabelled = patched("v1-as-v3.seg", 3, shift, 0).unwrap();
+    assert!(mislabelled.iter().any(|r| r.is_err()));
 }
 
 #[test]
@@ -253,4 +268,61 @@ fn segment_size_is_near_the_information_theoretic_floor() {
         actual_bits <= floor_bits * 1.05,
         "actual {actual_bits:.2} bits/hash vs floor {floor_bits:.2}"
     );
+}
+
+/// The server's range text — rendered straight from a version-3 segment's stored parts for
+/// SHA-1, from decoded keys otherwise — equals the reference rendering for every layout a
+/// writer picks (groups spanning many ranges or a few, ranges split in two), in
+/// ranges crowded and sparse, and for counts past the fast path's limit.
+#[test]
+fn range_text_equals_the_reference_in_every_layout_and_coding() {
+    for coding in CODINGS {
+        for ns in Namespace::PASSWORDS {
+            for expected in [1u64, 20_000, 1 << 26] {
+                let mut data = keys(ns, 1_500, 11);
+                for (i, (k, c)) in keys(ns, 2_000, 12).into_iter().enumerate() {
+                    let prefix = [0x00000u64, 0x5BAA6, 0x5BAA7, 0xFFFFF][i % 4];
+                    let suffix_bits = ns.key_bits() - PREFIX_BITS;
+                    let low = k
+                        .shift_left(160 - suffix_bits)
+                        .shift_right(160 - suffix_bits);
+                    let key = Key::first_with_prefix(ns, prefix, PREFIX_BITS).or(low);
+                    let count = [c, 99_999_999, 100_000_000, u64::MAX][i % 4];
+                    data.insert(key, count);
+                }
+                let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+                let mut w = StoreWriter::open(dir.clone()).unwrap();
+                let (name, mut sw) = w.create_segment_with(ns, expected, coding).unwrap();
+                for (&k, &c) in &data {
+                    sw.push(k, c).unwrap();
+                }
+                let meta = StoreWriter::segment_meta(name, ns, sw.finish().unwrap());
+                w.commit(Commit {
+                    added: vec![meta],
+                    ..Commit::default()
+                })
+                .unwrap();
+                let snap = Snapshot::open(dir.as_ref()).unwrap();
+                let mut prefixes: Vec<u32> = data
+                    .keys()
+                    .flat_map(|k| {
+                        let p = k.prefix(ns);
+                        [p.saturating_sub(1), p, (p + 1).min(0xFFFFF)]
+                    })
+                    .collect();
+                prefixes.dedup();
+                for p in prefixes {
+                    let want = reference_range(&data, ns, p);
+                    let mut text = b"before".to_vec();
+                    let n = snap.render_range(ns, p, &mut text).unwrap();
+                    assert_eq!(n, want.len());
+                    assert_eq!(
+                        String::from_utf8(text).unwrap(),
+                        format!("before{}", reference_text(ns, &want)),
+                        "{coding:?} {ns} layout for {expected} prefix {p:05X}"
+                    );
+                }
+            }
+        }
+    }
 }
