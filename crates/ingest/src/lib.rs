@@ -53,7 +53,7 @@ use crate::{
     dump::Layout,
     rejects::Rejects,
     source::Input,
-    spill::{PARTS, Spill},
+    spill::{PART_BITS, PARTS, Spill, SpillBudget},
     workers::{PRIMARY, ParseJob},
 };
 
@@ -319,9 +319,10 @@ fn ingest_unclean(
     let breach_id = opts.breach.as_deref().map(|b| writer.breach_id(b));
 
     let spill_dir = fresh_spill_dir(&opts.tmp_dir, "ingest-")?;
+    let budget = SpillBudget::new(opts.memory / 2);
     let spills: Vec<Spill> = Namespace::ALL
         .iter()
-        .map(|&ns| Spill::new(ns, spill_dir.path().to_path_buf(), opts.memory / 6))
+        .map(|&ns| Spill::with_budget(ns, spill_dir.path().to_path_buf(), budget.clone()))
         .collect();
     let threads = opts.threads.max(1);
     let alias_runs = AliasRuns::new(spill_dir.path().to_path_buf(), opts.memory / 8 / threads);
@@ -472,8 +473,33 @@ fn write_segments(
         // An account's value is its breach set: `{breach, primary}` (1) or
         // `{breach, secondary}` (2); the spill count carries PRIMARY for primary occurrences.
         let is_account = ns == Namespace::Account;
+        let value_of = move |count: u64| match (is_account, count >= PRIMARY) {
+            (false, _) => count,
+            (true, true) => 1,
+            (true, false) => 2,
+        };
+        // Sorter threads encode whole groups when partitions hold whole groups (all but tiny
+        // segments): the caller then only appends their bytes.
+        let encoder = seg.group_encoder();
+        let encode = move |sorted: &spill::Sorted| -> Result<Encoded, IngestError> {
+            let mut keys = Vec::with_capacity(sorted.records());
+            let mut primaries = 0u64;
+            sorted.for_each(|key, count| -> Result<(), IngestError> {
+                primaries += u64::from(is_account && count >= PRIMARY);
+                keys.push((key, value_of(count)));
+                Ok(())
+            })?;
+            Ok(Encoded {
+                groups: encoder.encode(&keys)?,
+                distinct: keys.len() as u64,
+                primaries,
+            })
+        };
+        let encode: Option<&EncodeFn<'_>> =
+            encoder.whole_groups_within(PART_BITS).then_some(&encode);
         let primaries = &mut primaries;
-        let mut push = |key: Key, count: u64| -> Result<(), IngestError> {
+        let walk_existing = !existing.is_empty();
+        let mut note = |key: Key, count: u64| -> Result<u64, IngestError> {
             let mut seen = false;
             for it in &mut existing {
                 while let Some(Ok((k, _))) = it.peek() {
@@ -493,18 +519,34 @@ fn write_segments(
             }
             ns_summary.distinct += 1;
             ns_summary.new += u64::from(!seen);
-            let value = match (is_account, count >= PRIMARY) {
-                (false, _) => count,
-                (true, true) => {
-                    *primaries += 1;
-                    1
+            *primaries += u64::from(is_account && count >= PRIMARY);
+            Ok(value_of(count))
+        };
+        // Keys of encoded partitions when no older segment asks for a walk: all new.
+        let (mut bulk_distinct, mut bulk_primaries) = (0u64, 0u64);
+        let mut take = |piece: Taken<'_>| -> Result<(), IngestError> {
+            match piece {
+                Taken::Key(key, count) => {
+                    let value = note(key, count)?;
+                    seg.push(key, value)?;
                 }
-                (true, false) => 2,
-            };
-            seg.push(key, value)?;
+                Taken::Encoded(sorted, encoded) => {
+                    if walk_existing {
+                        // Which keys are new to the store: a walk beside the older segments.
+                        sorted.for_each(|key, count| note(key, count).map(|_| ()))?;
+                    } else {
+                        bulk_distinct += encoded.distinct;
+                        bulk_primaries += encoded.primaries;
+                    }
+                    seg.append_encoded(encoded.groups)?;
+                }
+            }
             Ok(())
         };
-        sort_in_order(spill, threads, memory, progress, &mut push)?;
+        sort_in_order(spill, threads, memory, progress, encode, &mut take)?;
+        ns_summary.distinct += bulk_distinct;
+        ns_summary.new += bulk_distinct;
+        *primaries += bulk_primaries;
         let stats = seg.finish()?;
         ns_summary.bytes = stats.bytes;
         let mut meta = StoreWriter::segment_meta(name, ns, stats);
@@ -519,19 +561,41 @@ fn write_segments(
     Ok((added, primaries))
 }
 
-/// Feeds every partition of `spill`, sorted, to `push` in key order. Sorter threads work up
-/// to `2 × threads` partitions ahead of the caller, who encodes meanwhile; a partition too
-/// big for a sorter's share of `memory` is left to the caller, who sorts it in bounded pieces.
+/// A partition's groups, encoded by a sorter thread, with what the import's summary needs.
+struct Encoded {
+    groups: leakwatch_store::EncodedGroups,
+    distinct: u64,
+    primaries: u64,
+}
+
+/// What encodes a sorted partition on a sorter thread.
+type EncodeFn<'a> = dyn Fn(&spill::Sorted) -> Result<Encoded, IngestError> + Sync + 'a;
+
+/// What [`sort_in_order`] hands its caller, in key order.
+enum Taken<'a> {
+    /// One distinct key and its summed count (partitions no sorter encoded).
+    Key(Key, u64),
+    /// A whole partition, sorted and encoded.
+    Encoded(&'a spill::Sorted, Encoded),
+}
+
+/// Feeds every partition of `spill`, sorted, to `take` in key order. Sorter threads work up
+/// to `2 × threads` partitions ahead of the caller, and with `encode` they encode each
+/// partition's groups too, so the caller only appends them; a partition too big for a
+/// sorter's share of `memory` is left to the caller, who sorts it in bounded pieces and takes
+/// it a key at a time.
 fn sort_in_order(
     spill: &Spill,
     threads: usize,
     memory: usize,
     progress: &progress::Progress,
-    push: &mut dyn FnMut(Key, u64) -> Result<(), IngestError>,
+    encode: Option<&EncodeFn<'_>>,
+    take: &mut dyn FnMut(Taken<'_>) -> Result<(), IngestError>,
 ) -> Result<(), IngestError> {
     use std::sync::{Condvar, Mutex, atomic::AtomicBool, atomic::AtomicUsize};
     enum Piece {
         Sorted(spill::Sorted),
+        Encoded(spill::Sorted, Result<Encoded, IngestError>),
         TooBig,
     }
     let per_thread = (memory / 2 / (threads + 1)) as u64;
@@ -559,7 +623,13 @@ fn sort_in_order(
                     let piece = if spill.part_bytes(p) * spill::SORT_EXPANSION > per_thread {
                         Ok(Piece::TooBig)
                     } else {
-                        spill.take_sorted(p).map(Piece::Sorted)
+                        spill.take_sorted(p).map(|sorted| match encode {
+                            Some(encode) => {
+                                let encoded = encode(&sorted);
+                                Piece::Encoded(sorted, encoded)
+                            }
+                            None => Piece::Sorted(sorted),
+                        })
                     };
                     if tx.send((p, piece)).is_err() {
                         return;
@@ -580,13 +650,15 @@ fn sort_in_order(
                         .map_err(|_| IngestError::Invalid("a sort thread stopped early".into()))?;
                     pending.insert(p, piece);
                 };
+                let mut one_by_one = |sorted: &spill::Sorted| {
+                    sorted.for_each(|key, count| take(Taken::Key(key, count)))
+                };
                 match piece.map_err(io_err("reading spill files"))? {
-                    Piece::Sorted(sorted) => sorted.for_each(&mut *push)?,
+                    Piece::Sorted(sorted) => one_by_one(&sorted)?,
+                    Piece::Encoded(sorted, encoded) => take(Taken::Encoded(&sorted, encoded?))?,
                     Piece::TooBig => spill
                         .take_sorted_bounded(want, per_thread, &mut |sorted| {
-                            sorted
-                                .for_each(&mut *push)
-                                .map_err(|e| io::Error::other(e.to_string()))
+                            one_by_one(&sorted).map_err(|e| io::Error::other(e.to_string()))
                         })
                         .map_err(io_err("sorting spill files"))?,
                 }

@@ -87,3 +87,49 @@ fn a_full_spill_disk_fails_the_import_instead_of_hanging() {
         "nothing published"
     );
 }
+
+/// An import big enough for its partitions to hold whole groups (sorter threads encode them,
+/// the main thread appends): the store holds exactly the input's summed counts, and the
+/// summary counts distinct and new keys, also when older segments make it walk beside them.
+#[test]
+fn partitions_encoded_by_sorter_threads_store_exactly_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+    let mut model = std::collections::BTreeMap::new();
+    let mut opts = IngestOptions::new(tmp.path());
+    opts.progress = false;
+    for (round, keys) in [(0u32, 0..120_000u32), (1, 60_000..200_000)] {
+        let mut text = String::new();
+        let mut new = 0;
+        for i in keys {
+            let key = leakwatch_store::Key::sha1_of(&i.to_le_bytes());
+            // Some keys twice in the file: their counts are summed.
+            let repeats = 1 + u64::from(i % 7 == 0);
+            for _ in 0..repeats {
+                text.push_str(&format!("{}:{}\n", key.to_hex(Namespace::Sha1), 1 + i % 5));
+            }
+            let count = model.entry(key).or_insert(0u64);
+            new += u64::from(*count == 0);
+            *count += repeats * u64::from(1 + i % 5);
+        }
+        let input = tmp.path().join(format!("hashes-{round}.txt"));
+        std::fs::write(&input, text).unwrap();
+        let mut writer = StoreWriter::open(dir.clone()).unwrap();
+        let summary = crate::ingest(&mut writer, &Source::File(input), &opts).unwrap();
+        assert_eq!(summary.sha1.new, new, "round {round}");
+        let snap = Snapshot::open(dir.as_ref()).unwrap();
+        let seg = &snap.segments(Namespace::Sha1)[round as usize];
+        assert!(seg.group_layout().groups() >= 1 << crate::spill::PART_BITS);
+        for (&key, &count) in model.iter().step_by(97) {
+            assert_eq!(snap.count(Namespace::Sha1, key).unwrap(), count);
+        }
+        let mut stored = std::collections::BTreeMap::new();
+        for seg in snap.segments(Namespace::Sha1) {
+            for item in seg.iter() {
+                let (key, count) = item.unwrap();
+                *stored.entry(key).or_insert(0u64) += count;
+            }
+        }
+        assert_eq!(stored, model, "round {round}");
+    }
+}

@@ -39,8 +39,8 @@ pub use postings::{
 };
 pub use render::render_entries;
 pub use segment::{
-    GroupCoding, GroupLayout, MAX_SPLIT, SEGMENT_VERSION, Segment, SegmentIter, SegmentStats,
-    SegmentWriter, TARGET_GROUP_LEN,
+    EncodedGroups, GroupCoding, GroupEncoder, GroupLayout, MAX_SPLIT, SEGMENT_VERSION, Segment,
+    SegmentIter, SegmentStats, SegmentWriter, TARGET_GROUP_LEN,
 };
 pub use snapshot::{Snapshot, read_manifest, unix_now};
 pub use writer::{Commit, CompactStats, StoreWriter};

@@ -326,3 +326,66 @@ fn range_text_equals_the_reference_in_every_layout_and_coding() {
         }
     }
 }
+
+/// Groups encoded apart (an import's sorter threads) and appended in order make the same
+/// file, byte for byte, as the same keys pushed one at a time, in every coding, also when the
+/// two are mixed; a run that would split a group being filled is refused.
+#[test]
+fn groups_encoded_apart_make_the_same_segment_as_keys_pushed_in_order() {
+    for coding in CODINGS {
+        for ns in Namespace::ALL {
+            let data: Vec<(Key, u64)> = keys(ns, 20_000, 13).into_iter().collect();
+            let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+            let mut w = StoreWriter::open(dir.clone()).unwrap();
+            let pushed = write_segment_coded(&mut w, ns, &data.iter().copied().collect(), coding);
+            let (name, mut sw) = w
+                .create_segment_with(ns, data.len() as u64, coding)
+                .unwrap();
+            let encoder = sw.group_encoder();
+            // 20,000 keys make 256 groups: runs by the top 8 bits (as an import's partitions
+            // are by 10 bits of bigger segments) are whole groups; every third is pushed.
+            assert!(encoder.whole_groups_within(8) && !encoder.whole_groups_within(9));
+            let part = |k: &Key| k.shift_right(ns.key_bits() - 8).low_u64();
+            let mut rest = &data[..];
+            let mut i = 0;
+            while let Some((first, _)) = rest.first() {
+                let n = rest.partition_point(|(k, _)| part(k) == part(first));
+                if i % 3 == 1 {
+                    for &(k, c) in &rest[..n] {
+                        sw.push(k, c).unwrap();
+                    }
+                } else {
+                    sw.append_encoded(encoder.encode(&rest[..n]).unwrap())
+                        .unwrap();
+                }
+                rest = &rest[n..];
+                i += 1;
+            }
+            let stats = sw.finish().unwrap();
+            let appended = StoreWriter::segment_meta(name, ns, stats);
+            assert_eq!(
+                dir.open_read(&appended.file).unwrap().bytes(),
+                dir.open_read(&pushed.file).unwrap().bytes(),
+                "{coding:?} {ns}"
+            );
+        }
+    }
+    // A run inside the group being filled, or before written keys, is refused.
+    let ns = Namespace::Sha1;
+    let data: Vec<(Key, u64)> = keys(ns, 300, 14).into_iter().collect();
+    let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+    let mut w = StoreWriter::open(dir).unwrap();
+    let (_, mut sw) = w.create_segment(ns, 1 << 26).unwrap();
+    let encoder = sw.group_encoder();
+    sw.push(data[0].0, 1).unwrap();
+    let same_group = data[0].0.checked_add(Key::from_u128(1)).unwrap();
+    assert!(
+        sw.append_encoded(encoder.encode(&[(same_group, 1)]).unwrap())
+            .is_err()
+    );
+    assert!(
+        sw.append_encoded(encoder.encode(&[(Key::ZERO, 1)]).unwrap())
+            .is_err()
+    );
+    assert!(encoder.encode(&[(data[2].0, 1), (data[1].0, 1)]).is_err());
+}
