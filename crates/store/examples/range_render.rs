@@ -9,6 +9,9 @@
 //! N --lines-per-range L` holds N of them), in a fixed pseudo-random order. Not a test: it
 //! prints, it does not assert. The target: decode and render ≤ 3× the copy.
 //! `RANGE_RENDER_ONLY=1` stops before the compression levels (for a profile of rendering).
+//! `RANGE_RENDER_LAYOUT_FOR=2000000000` first rewrites the store's SHA-1 keys (in memory) into
+//! a segment laid out for that many keys, as the real corpus's is (each range split into 32
+//! groups of ~60 keys, each with its own CRC32C and start), and measures that one.
 
 use std::{hint::black_box, time::Instant};
 
@@ -20,9 +23,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: range_render STORE_DIR [N]".into());
     }
     let dir = leakwatch_store::MmapDirectory::open(&args[1])?;
-    let snap = leakwatch_store::Snapshot::open(&dir)?;
+    let mut snap = leakwatch_store::Snapshot::open(&dir)?;
     let n: usize = args.get(2).map_or(Ok(20_000), |s| s.parse())?;
     let ns = Namespace::Sha1;
+    if let Some(layout_for) = std::env::var_os("RANGE_RENDER_LAYOUT_FOR") {
+        let layout_for: u64 = layout_for.to_string_lossy().parse()?;
+        let ram: std::sync::Arc<dyn leakwatch_store::Directory> =
+            std::sync::Arc::new(leakwatch_store::RamDirectory::new());
+        let mut w = leakwatch_store::StoreWriter::open(ram.clone())?;
+        let (name, mut seg) = w.create_segment(ns, layout_for)?;
+        for source in snap.segments(ns) {
+            for item in source.iter() {
+                let (key, count) = item?;
+                seg.push(key, count)?;
+            }
+        }
+        let meta = leakwatch_store::StoreWriter::segment_meta(name, ns, seg.finish()?);
+        w.commit(leakwatch_store::Commit {
+            added: vec![meta],
+            ..Default::default()
+        })?;
+        drop(w);
+        snap = leakwatch_store::Snapshot::open(ram.as_ref())?;
+        let l = snap.segments(ns)[0].group_layout();
+        println!(
+            "rewritten for {layout_for} keys: group shift {}, split {}",
+            l.shift(),
+            l.split()
+        );
+    }
 
     let mut populated = Vec::new();
     let mut lines = 0usize;
