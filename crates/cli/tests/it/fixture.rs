@@ -184,12 +184,20 @@ fn regenerate_account_segment_fixture() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     load_accounts_fixture(&data);
-    let out = segments_fixture().join("accounts");
-    std::fs::create_dir_all(&out).unwrap();
-    for e in std::fs::read_dir(data.join("store")).unwrap() {
+    copy_files(
+        &data.join("store"),
+        &segments_fixture().join("accounts"),
+        |name| name.ends_with(".seg"),
+    );
+}
+
+/// Copies the files of `from` whose names `keep` into `to` (made if missing).
+fn copy_files(from: &std::path::Path, to: &std::path::Path, keep: impl Fn(&str) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        if e.file_name().to_string_lossy().ends_with(".seg") {
-            std::fs::copy(e.path(), out.join(e.file_name())).unwrap();
+        if keep(&e.file_name().to_string_lossy()) {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
 }
@@ -203,14 +211,11 @@ fn regenerate_accounts_fixture() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     load_accounts_fixture(&data);
-    let out = accounts_fixture().join("store");
-    std::fs::create_dir_all(&out).unwrap();
-    for e in std::fs::read_dir(data.join("store")).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), out.join(e.file_name())).unwrap();
-        }
-    }
+    copy_files(
+        &data.join("store"),
+        &accounts_fixture().join("store"),
+        |name| name != "LOCK",
+    );
 }
 
 /// A catalogue of schema version 2 (before page checksums), written by the release before

@@ -59,6 +59,20 @@ fn write_segment_coded(
     StoreWriter::segment_meta(name, ns, sw.finish().unwrap())
 }
 
+/// Every prefix that holds a key of `data`, with its neighbours, once each, in order.
+fn prefixes_around(data: &BTreeMap<Key, u64>, ns: Namespace) -> Vec<u32> {
+    let mut prefixes: Vec<u32> = data
+        .keys()
+        .flat_map(|k| {
+            let p = k.prefix(ns);
+            [p.saturating_sub(1), p, (p + 1).min(0xFFFFF)]
+        })
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    prefixes
+}
+
 fn reference_range(data: &BTreeMap<Key, u64>, ns: Namespace, prefix: u32) -> Vec<(Key, u64)> {
     let lo = Key::first_with_prefix(ns, prefix as u64, PREFIX_BITS);
     data.range(lo..)

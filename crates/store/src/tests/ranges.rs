@@ -21,13 +21,7 @@ fn ranges_and_lookups_match_reference_for_every_size_and_namespace() {
                 let all: Vec<(Key, u64)> = seg.iter().map(|r| r.unwrap()).collect();
                 assert_eq!(all, data.iter().map(|(&k, &c)| (k, c)).collect::<Vec<_>>());
                 // Every prefix that holds a key, plus its neighbours and the extremes.
-                let mut prefixes: Vec<u32> = data
-                    .keys()
-                    .flat_map(|k| {
-                        let p = k.prefix(ns);
-                        [p.saturating_sub(1), p, (p + 1).min(0xFFFFF)]
-                    })
-                    .collect();
+                let mut prefixes = prefixes_around(&data, ns);
                 prefixes.extend([0, 0xFFFFF]);
                 for p in prefixes {
                     let mut got = Vec::new();
@@ -303,15 +297,7 @@ fn range_text_equals_the_reference_in_every_layout_and_coding() {
                 })
                 .unwrap();
                 let snap = Snapshot::open(dir.as_ref()).unwrap();
-                let mut prefixes: Vec<u32> = data
-                    .keys()
-                    .flat_map(|k| {
-                        let p = k.prefix(ns);
-                        [p.saturating_sub(1), p, (p + 1).min(0xFFFFF)]
-                    })
-                    .collect();
-                prefixes.dedup();
-                for p in prefixes {
+                for p in prefixes_around(&data, ns) {
                     let want = reference_range(&data, ns, p);
                     let mut text = b"before".to_vec();
                     let n = snap.render_range(ns, p, &mut text).unwrap();
