@@ -162,12 +162,31 @@ fn hex3(v: u64) -> u32 {
     nibbles + 0x0030_3030 + letters * 7
 }
 
+/// "00" to "99".
+static DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
 /// The decimal digits of `n < 10^8` as ASCII in a word, most significant in the low byte, and
 /// how many there are: two 4-digit halves, each split into 2-digit and then 1-digit lanes by
 /// multiplying by reciprocals, all lanes at once (no lane carries into the next).
 #[inline(always)]
 fn decimal(n: u64) -> (u64, usize) {
     debug_assert!(n < 100_000_000);
+    let len = n.max(1).ilog10() as usize + 1;
+    if n < 10_000 {
+        // Most counts: two pairs of digits from a table (a short chain; the multiplications
+        // below made the longest chain of a line, and a line's work is latency-bound).
+        let pair = |i: u64| u16::from_le_bytes(DIGIT_PAIRS[i as usize]) as u64;
+        let four = pair(n / 100) | pair(n % 100) << 16;
+        return (four >> (32 - 8 * len), len);
+    }
     let mut x = (n / 10_000) | (n % 10_000) << 32;
     // x / 100 in each 32-bit lane (exact below 43,699).
     let hundreds = ((x * 5243) >> 19) & 0x0000_007F_0000_007F;
@@ -177,7 +196,6 @@ fn decimal(n: u64) -> (u64, usize) {
     x = tens | (x - tens * 10) << 8;
     // The length comes from the count itself, not from the digits: the next line's place
     // then waits for a `lzcnt`, not for this chain of multiplications.
-    let len = n.max(1).ilog10() as usize + 1;
     ((x >> (64 - 8 * len)) + 0x3030_3030_3030_3030, len)
 }
 
