@@ -84,3 +84,33 @@ server_work_cleanup() {
   nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
   rm -rf "$work"
 }
+
+# Writes "$work/nginx.conf": nginx on 127.0.0.1:$nport serving "$work/ranges/XXXXX.txt" at
+# /range/XXXXX with the headers leakwatch sends. $1: http-level directives (compression),
+# $2: location-level ones, $3: top-level lines (a module to load), $4: open_file_cache max.
+nginx_range_conf() {
+  cat >"$work/nginx.conf" <<CONF
+$3
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  open_file_cache max=$4 inactive=600s;
+  open_file_cache_valid 600s;
+  keepalive_requests 10000000;
+  $1
+  server {
+    listen 127.0.0.1:$nport;
+    location ~ "^/range/([0-9A-F]{5})\$" {
+      alias $work/ranges/\$1.txt;
+      default_type text/plain;
+      add_header Cache-Control "public, max-age=2678400";
+      add_header Access-Control-Allow-Origin "*";
+      $2
+    }
+  }
+}
+CONF
+}

@@ -42,30 +42,7 @@ rm "$work/hashes.txt"
 chmod -R a+rX "$work"
 find "$work/ranges" -type f -exec cat {} + >/dev/null # page cache warm for nginx (leakwatch maps its store)
 
-cat >"$work/nginx.conf" <<EOF
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  open_file_cache max=1100000 inactive=600s;
-  open_file_cache_valid 600s;
-  keepalive_requests 10000000;
-  gzip_types text/plain;
-  gzip_min_length 0;
-  server {
-    listen 127.0.0.1:$nport;
-    location ~ "^/range/([0-9A-F]{5})\$" {
-      alias $work/ranges/\$1.txt;
-      default_type text/plain;
-      add_header Cache-Control "public, max-age=2678400";
-      add_header Access-Control-Allow-Origin "*";
-      gzip on;
-    }
-  }
-}
-EOF
+nginx_range_conf "gzip_types text/plain; gzip_min_length 0;" "gzip on;" "" 1100000
 nginx -c "$work/nginx.conf" -p "$work"
 "$bin" serve --metrics-listen 127.0.0.1:0 --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!

@@ -59,31 +59,8 @@ budget=$(printf '%.0f' "$(echo "$identity_bytes * $share" | bc -l)")
 cache_flag=()
 if "$bin" serve --help | grep -- --range-cache >/dev/null; then cache_flag=(--range-cache "$budget"); else budget=0; fi
 
-cat >"$work/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ngx_http_brotli_static_module.so;
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  open_file_cache max=100000 inactive=600s;
-  open_file_cache_valid 600s;
-  keepalive_requests 10000000;
-  gzip off;
-  gzip_static on;
-  brotli_static on;
-  server {
-    listen 127.0.0.1:$nport;
-    location ~ "^/range/([0-9A-F]{5})\$" {
-      alias $work/ranges/\$1.txt;
-      default_type text/plain;
-      add_header Cache-Control "public, max-age=2678400";
-      add_header Access-Control-Allow-Origin "*";
-    }
-  }
-}
-EOF
+nginx_range_conf "gzip off; gzip_static on; brotli_static on;" "" \
+  "load_module /usr/lib/nginx/modules/ngx_http_brotli_static_module.so;" 100000
 nginx -c "$work/nginx.conf" -p "$work"
 "$bin" serve --metrics-listen "127.0.0.1:$((port + 1))" "${cache_flag[@]}" --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
