@@ -67,14 +67,7 @@ pub fn parse_range(ns: Namespace, prefix: u32, body: &[u8]) -> (Vec<(Key, u64)>,
             None => reject("suffix is not hexadecimal"),
         }
     }
-    entries.sort_unstable_by_key(|e| e.0);
-    entries.dedup_by(|later, kept| {
-        let same = later.0 == kept.0;
-        if same {
-            kept.1 = kept.1.saturating_add(later.1);
-        }
-        same
-    });
+    leakwatch_store::sum_repeats(&mut entries);
     (entries, rejected)
 }
 

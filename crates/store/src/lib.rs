@@ -42,7 +42,7 @@ pub use segment::{
     EncodedGroups, GroupCoding, GroupEncoder, GroupLayout, MAX_SPLIT, SEGMENT_VERSION, Segment,
     SegmentIter, SegmentStats, SegmentWriter, TARGET_GROUP_LEN,
 };
-pub use snapshot::{Snapshot, read_manifest, unix_now};
+pub use snapshot::{Snapshot, read_manifest, sum_repeats, unix_now};
 pub use writer::{Commit, CompactStats, StoreWriter};
 
 #[cfg(test)]

@@ -231,14 +231,7 @@ impl Snapshot {
             seg.for_each_in_range(prefix, |k, c| out.push((k, c)))?;
         }
         if segs.len() > 1 {
-            out.sort_unstable_by_key(|e| e.0);
-            out.dedup_by(|later, kept| {
-                let same = later.0 == kept.0;
-                if same {
-                    kept.1 = kept.1.saturating_add(later.1);
-                }
-                same
-            });
+            sum_repeats(&mut out);
         }
         Ok(out)
     }
@@ -467,4 +460,17 @@ pub(crate) fn merge_heads(
         f(min, &hits)?;
     }
     Ok(())
+}
+
+/// Sorts `entries` by key and sums the counts of a key that appears more than once (a range
+/// merged from several segments, or a source's answer that repeats a line), saturating.
+pub fn sum_repeats(entries: &mut Vec<(Key, u64)>) {
+    entries.sort_unstable_by_key(|e| e.0);
+    entries.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = kept.1.saturating_add(later.1);
+        }
+        same
+    });
 }

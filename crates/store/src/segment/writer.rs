@@ -109,7 +109,7 @@ impl SegmentWriter {
             return Ok(());
         };
         check_next(self.ns, self.last, first, 1)?;
-        let first_group = encoded.groups.first().map_or(0, |g| g.0);
+        let first_group = encoded.groups.first().map_or(0, |&(g, _, _)| g);
         if !self.pending.is_empty() && self.pending_group >= first_group {
             return Err(StoreError::InvalidArgument(format!(
                 "encoded groups from {first_group} overlap group {} being filled",
@@ -117,9 +117,8 @@ impl SegmentWriter {
             )));
         }
         let mut at = 0usize;
-        for (g, mut entry) in encoded.groups {
+        for (g, mut entry, len) in encoded.groups {
             self.flush_through(g)?;
-            let len = entry.offset as usize; // the group's byte length, until placed
             let bytes = &encoded.bytes[at..at + len];
             at += len;
             self.out
@@ -236,11 +235,11 @@ pub struct GroupEncoder {
     coding: GroupCoding,
 }
 
-/// Groups a [`GroupEncoder`] made: their bytes, and their table entries with each group's
-/// byte length where its offset will go.
+/// Groups a [`GroupEncoder`] made: their bytes, and for each its number, table entry (placed
+/// when appended) and byte length.
 #[derive(Debug, Default)]
 pub struct EncodedGroups {
-    groups: Vec<(u32, GroupEntry)>,
+    groups: Vec<(u32, GroupEntry, usize)>,
     bytes: Vec<u8>,
     /// The first and last key.
     keys: Option<(Key, Key)>,
@@ -275,10 +274,9 @@ impl GroupEncoder {
         while let Some(&(key, _)) = rest.first() {
             let g = self.layout.group_of(self.ns, key);
             let n = rest.partition_point(|&(k, _)| self.layout.group_of(self.ns, k) == g);
-            let (bytes, mut entry) = self.encode_group(g, &rest[..n], &mut bits);
-            entry.offset = bytes.len() as u64;
+            let (bytes, entry) = self.encode_group(g, &rest[..n], &mut bits);
             out.bytes.extend_from_slice(&bytes);
-            out.groups.push((g, entry));
+            out.groups.push((g, entry, bytes.len()));
             rest = &rest[n..];
         }
         Ok(out)

@@ -23,11 +23,7 @@ fn snapshot_sums_across_segments_and_compaction_preserves_answers() {
         let mut w = StoreWriter::open(dir.clone()).unwrap();
         for data in [&a, &b, &small] {
             let meta = write_segment(&mut w, ns, data);
-            w.commit(Commit {
-                added: vec![meta],
-                ..Commit::default()
-            })
-            .unwrap();
+            publish(&mut w, meta);
         }
         let snap = Snapshot::open(dir.as_ref()).unwrap();
         assert_eq!(snap.segments(ns).len(), 3);
@@ -99,11 +95,7 @@ fn a_mirror_segment_is_summed_with_imports_but_never_compacted_and_its_etags_tra
         mirror_at(&mut w, &mirrored, 1);
         for data in [&imported, &keys(ns, 10, 22)] {
             let meta = write_segment(&mut w, ns, data);
-            w.commit(Commit {
-                added: vec![meta],
-                ..Commit::default()
-            })
-            .unwrap();
+            publish(&mut w, meta);
         }
         let stats = w.compact(ns).unwrap().unwrap();
         assert_eq!(stats.merged, 2, "the two imports, not the mirror");
@@ -149,11 +141,7 @@ fn reopening_the_writer_removes_unpublished_leftovers() {
     {
         let mut w = StoreWriter::open(dir.clone()).unwrap();
         let meta = write_segment(&mut w, Namespace::Sha1, &data);
-        w.commit(Commit {
-            added: vec![meta],
-            ..Commit::default()
-        })
-        .unwrap();
+        publish(&mut w, meta);
     }
     // What a writer killed before publishing leaves (no destructor ran): a finished segment
     // no manifest names and one never finished.
@@ -185,11 +173,7 @@ fn a_dropped_writer_removes_what_it_wrote_and_did_not_publish() {
         let data = keys(Namespace::Sha1, 100, 21);
         let mut w = StoreWriter::open(dir.clone()).unwrap();
         let meta = write_segment(&mut w, Namespace::Sha1, &data);
-        w.commit(Commit {
-            added: vec![meta],
-            ..Commit::default()
-        })
-        .unwrap();
+        publish(&mut w, meta);
         let published = dir.list().unwrap();
         write_segment(&mut w, Namespace::Sha1, &data);
         let (_, mut unfinished) = w.create_segment(Namespace::Ntlm, 1).unwrap();

@@ -40,6 +40,15 @@ fn write_segment(w: &mut StoreWriter, ns: Namespace, data: &BTreeMap<Key, u64>) 
     write_segment_coded(w, ns, data, GroupCoding::LowBytes)
 }
 
+/// Publishes one finished segment.
+fn publish(w: &mut StoreWriter, meta: SegmentMeta) {
+    w.commit(Commit {
+        added: vec![meta],
+        ..Commit::default()
+    })
+    .unwrap();
+}
+
 /// Every group coding a build reads: the current one, and the one versions 1 and 2 hold
 /// (written only here, so that its reader stays tested).
 const CODINGS: [GroupCoding; 2] = [GroupCoding::LowBytes, GroupCoding::RiceGaps];

@@ -11,11 +11,7 @@ fn ranges_and_lookups_match_reference_for_every_size_and_namespace() {
                 let data = keys(ns, n, seed);
                 let mut w = StoreWriter::open(dir.clone()).unwrap();
                 let meta = write_segment_coded(&mut w, ns, &data, *coding);
-                w.commit(Commit {
-                    added: vec![meta.clone()],
-                    ..Commit::default()
-                })
-                .unwrap();
+                publish(&mut w, meta.clone());
                 let seg = Segment::open(&meta.file, dir.open_read(&meta.file).unwrap()).unwrap();
                 seg.verify().unwrap();
                 let all: Vec<(Key, u64)> = seg.iter().map(|r| r.unwrap()).collect();
@@ -106,11 +102,7 @@ fn split_ranges_answer_exactly_like_the_reference() {
                 sw.push(k, c).unwrap();
             }
             let meta = StoreWriter::segment_meta(name, ns, sw.finish().unwrap());
-            w.commit(Commit {
-                added: vec![meta.clone()],
-                ..Commit::default()
-            })
-            .unwrap();
+            publish(&mut w, meta.clone());
             let file = dir.open_read(&meta.file).unwrap();
             let footer = &file.bytes()[file.bytes().len() - 64..];
             let version = match coding {
@@ -291,11 +283,7 @@ fn range_text_equals_the_reference_in_every_layout_and_coding() {
                     sw.push(k, c).unwrap();
                 }
                 let meta = StoreWriter::segment_meta(name, ns, sw.finish().unwrap());
-                w.commit(Commit {
-                    added: vec![meta],
-                    ..Commit::default()
-                })
-                .unwrap();
+                publish(&mut w, meta);
                 let snap = Snapshot::open(dir.as_ref()).unwrap();
                 for p in prefixes_around(&data, ns) {
                     let want = reference_range(&data, ns, p);
