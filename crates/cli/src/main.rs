@@ -12,8 +12,11 @@ use clap::Parser;
 use flags::Cli;
 
 /// Lets a closed pipe end the program quietly (`leakwatch gen … | head`, `leakwatch breach
-/// list | less`), as it ends other Unix tools, instead of a panic in `println!`. Not for
-/// `serve`: there a peer that hangs up must cost one connection, not the process.
+/// list | less`), as it ends other Unix tools, instead of a panic in `println!`. Only for
+/// commands that touch no network ([`flags::Command::only_prints_local_state`]): SIGPIPE is
+/// raised by every write to a socket whose peer is gone that does not pass MSG_NOSIGNAL, and
+/// rustls writes TLS records with `writev`, so a TLS source, mail server or webhook that goes
+/// away would end `sync`, `serve` or a mailing command silently mid-way.
 #[cfg(unix)]
 pub fn die_quietly_on_closed_pipe() {
     // SAFETY: `signal` with SIG_DFL for SIGPIPE installs no Rust code as a handler, and it

@@ -30,7 +30,7 @@ use crate::flags::*;
 /// Carries out one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     #[cfg(unix)]
-    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+    if cli.command.only_prints_local_state() {
         crate::die_quietly_on_closed_pipe();
     }
     let audit = auditlog::AuditSetup::of(&cli);

@@ -183,6 +183,28 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+impl Command {
+    /// Whether the command only reads local files and prints, so that a closed standard
+    /// output may end it as it ends other Unix tools. The others talk to a network (a range
+    /// API, mail servers, webhooks, DNS) or serve one, and must not die of SIGPIPE when a
+    /// peer goes away. A new command is not on this list until it is known to be local.
+    pub fn only_prints_local_state(&self) -> bool {
+        matches!(
+            self,
+            Command::Gen { .. }
+                | Command::Completions { .. }
+                | Command::Manpage
+                | Command::Stats(_)
+                | Command::Verify { .. }
+                | Command::Breach { .. }
+                | Command::Check { .. }
+                | Command::Audit(_)
+                | Command::AuditLog { .. }
+                | Command::Config { .. }
+        )
+    }
+}
+
 /// The flags of `leakwatch serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {

@@ -30,6 +30,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(sync_refuses_what_is_not_a_range_api_with_one_line),
         test!(a_mirror_of_nginx_serving_downloader_files_over_tls_uses_http2_and_gzip_and_refetches_only_changed_files).needs(&[Need::Nginx, Need::Openssl]),
         test!(timeouts_429_and_5xx_are_retried_with_backoff_and_the_mirror_still_ends_identical),
+        test!(a_sync_ignores_sigpipe_so_a_source_going_away_cannot_end_it_silently),
     ]
 }
 
@@ -340,7 +341,11 @@ fn a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resume
     drop(server); // the network goes away
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert!(
+        out.status.code().is_some_and(|c| c != 0),
+        "{}: {stderr}",
+        out.status
+    );
     assert!(
         stderr.contains("no answer after 3 attempts") && stderr.contains("run the sync again"),
         "{stderr}"
@@ -358,6 +363,64 @@ fn a_sync_over_http2_cut_off_from_its_source_stops_with_a_clear_error_and_resume
     assert_eq!(
         store_model(&mirror, Namespace::Sha1),
         model_of_hash_lines(&input, 40)
+    );
+}
+
+/// Whether the process ignores SIGPIPE (`SigIgn` in `/proc/PID/status`).
+fn ignores_sigpipe(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(ignored, 16).unwrap() & (1 << (libc::SIGPIPE - 1)) != 0
+}
+
+/// Regression (CI, stop 32): `leakwatch sync` reset SIGPIPE to its default, as the commands
+/// that print do, and rustls writes TLS records with `writev` (no MSG_NOSIGNAL), so a write
+/// racing the source's death killed the sync without a word instead of the one-line error
+/// and exit status 1. The race is rare, so this asserts its cause: the running sync ignores
+/// SIGPIPE, while a printing command still ends quietly on a closed pipe.
+fn a_sync_ignores_sigpipe_so_a_source_going_away_cannot_end_it_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let file = write(
+        &tmp.path().join("in.txt"),
+        &generate(GenFormat::Sha1, 100, 7),
+    );
+    ingest_quiet(src.to_str().unwrap(), file.to_str().unwrap());
+    let server = Server::start(&src);
+    let mirror = tmp.path().join("mirror");
+    let mut child = spawn_sync(&mirror, &format!("http://{}", server.addr), &[]);
+    wait_for_journal(&mut child, &mirror.join("sync").join("sha1.journal"), 1);
+    let ignored = ignores_sigpipe(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(ignored, "a running sync must ignore SIGPIPE");
+
+    // `leakwatch gen … | head -c 1`: the closed pipe ends gen by SIGPIPE, silently.
+    let mut generator = Command::new(crate::support::bin())
+        .args(["gen", "passwords", "--count", "1000000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(generator.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(generator.stdout.take());
+    let out = generator.wait_with_output().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(libc::SIGPIPE),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
