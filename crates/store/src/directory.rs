@@ -13,10 +13,18 @@
 //!    a crash) sees the old bytes or the new, never a mixture; when it returns, the new bytes
 //!    are durable. It is the only way to change a name's contents, and the store uses it only
 //!    for the manifest.
-//! 4. **One writer.** [`Directory::lock_writer`] gives at most one holder across processes.
+//! 4. **Writers** ([`Directory::sharing`]). An [`Sharing::Exclusive`] directory (local disk,
+//!    memory) has one writer at a time: [`Directory::lock_writer`] gives at most one holder
+//!    across processes, and the manifest is replaced in place. A [`Sharing::Shared`] one (an
+//!    object store) lets writers on several machines work at once: each generation's manifest
+//!    is a new object created only if absent ([`Directory::publish_manifest`] fails with
+//!    [`StoreError::GenerationTaken`] for the loser), and a file no manifest names may be a
+//!    running writer's, so it is deleted only once older than the grace period.
+//! 5. **Newest manifest.** [`Directory::read_manifest_bytes`] returns the manifest of the
+//!    newest published generation.
 //!
-//! It deliberately offers no append, no in-place update and no sub-directories, so that an
-//! object-store backend (S3 has exactly these operations) can implement it later.
+//! It deliberately offers no append, no in-place update and no sub-directories: an object
+//! store (S3 has exactly these operations) implements it (crates/objstore).
 
 use std::{
     collections::HashMap,
@@ -26,9 +34,26 @@ use std::{
     ops::Deref,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
 };
 
 use crate::error::{Result, StoreError};
+use crate::manifest::MANIFEST_FILE;
+
+/// How writers share a [`Directory`]; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Sharing {
+    /// One writer at a time, under [`Directory::lock_writer`].
+    Exclusive,
+    /// Writers on several machines at once, publishing by create-only manifests.
+    Shared {
+        /// How long a file no manifest names is left alone: longer than any writer takes
+        /// from writing a file to publishing it, and than any reader keeps an older
+        /// generation it has not fully read.
+        grace: Duration,
+    },
+}
 
 /// Read-only bytes of a finished file: memory-mapped on disk, shared in memory.
 #[derive(Clone)]
@@ -62,6 +87,13 @@ pub struct WriterLock {
     _release: Box<dyn Send + Sync>,
 }
 
+impl WriterLock {
+    /// A lock released when `release` is dropped (a backend's lock file or guard).
+    pub fn new(release: Box<dyn Send + Sync>) -> Self {
+        WriterLock { _release: release }
+    }
+}
+
 impl fmt::Debug for WriterLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WriterLock")
@@ -93,9 +125,41 @@ pub trait Directory: Send + Sync + fmt::Debug + 'static {
     fn local_path(&self) -> Option<&Path> {
         None
     }
+    /// How writers share this directory.
+    fn sharing(&self) -> Sharing {
+        Sharing::Exclusive
+    }
+    /// Publishes the manifest of `generation`. An exclusive directory replaces its one
+    /// manifest ([`Directory::atomic_write`]; the writer lock keeps others out); a shared one
+    /// creates the generation's manifest only if no writer did, else
+    /// [`StoreError::GenerationTaken`].
+    fn publish_manifest(&self, generation: u64, bytes: &[u8]) -> Result<()> {
+        let _ = generation;
+        self.atomic_write(MANIFEST_FILE, bytes)
+    }
+    /// The newest published generation's manifest, or `None` before the first.
+    fn read_manifest_bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.read_all(MANIFEST_FILE)
+    }
+    /// The manifests of every generation published at or after `since`, and the newest one
+    /// in any case: what a shared directory's readers may still be reading. An exclusive
+    /// directory keeps only the newest.
+    fn read_manifests_since(&self, since: SystemTime) -> Result<Vec<Vec<u8>>> {
+        let _ = since;
+        Ok(self.read_manifest_bytes()?.into_iter().collect())
+    }
+    /// The finished files last written before `before` (a shared directory's garbage
+    /// collection leaves younger ones, which may be a running writer's). An exclusive
+    /// directory has no other writer: every file.
+    fn list_written_before(&self, before: SystemTime) -> Result<Vec<String>> {
+        let _ = before;
+        self.list()
+    }
 }
 
-fn check_name(name: &str) -> Result<()> {
+/// Refuses a name that is empty, hidden, a partial file's, or holds anything but ASCII
+/// letters, digits, `-`, `_` and `.` (so never a path).
+pub fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && !name.starts_with('.')
         && !name.ends_with(PARTIAL_SUFFIX)
@@ -449,18 +513,77 @@ impl Directory for RamDirectory {
     }
 }
 
-/// The contract every [`Directory`] backend must pass; run on each backend in `tests`.
-#[cfg(test)]
-pub(crate) mod contract {
+/// The contract every [`Directory`] backend must pass, run on each backend: here in
+/// `tests`, and by other crates' backends through the `contract` feature. Give it an empty
+/// directory.
+#[cfg(any(test, feature = "contract"))]
+pub mod contract {
     use super::*;
 
+    /// Runs every check of the contract on `dir`, which must start empty.
     pub fn run_all(dir: &dyn Directory) {
+        manifests_publish_in_generation_order(dir);
         write_once_and_invisible_until_finished(dir);
         unfinished_writer_leaves_nothing(dir);
         reads_survive_delete(dir);
         atomic_write_replaces(dir);
-        single_writer_lock(dir);
+        match dir.sharing() {
+            Sharing::Exclusive => single_writer_lock(dir),
+            Sharing::Shared { .. } => shared_writers_find_young_files_kept(dir),
+        }
         rejects_bad_names(dir);
+    }
+
+    fn manifests_publish_in_generation_order(dir: &dyn Directory) {
+        assert_eq!(dir.read_manifest_bytes().unwrap(), None);
+        dir.publish_manifest(1, b"generation one").unwrap();
+        assert_eq!(
+            dir.read_manifest_bytes().unwrap().as_deref(),
+            Some(&b"generation one"[..])
+        );
+        dir.publish_manifest(2, b"generation two").unwrap();
+        if let Sharing::Shared { .. } = dir.sharing() {
+            // The loser of a race for generation 2 learns it, and changes nothing.
+            assert!(matches!(
+                dir.publish_manifest(2, b"a rival two"),
+                Err(StoreError::GenerationTaken(2))
+            ));
+            assert!(matches!(
+                dir.publish_manifest(1, b"a late one"),
+                Err(StoreError::GenerationTaken(1))
+            ));
+        }
+        assert_eq!(
+            dir.read_manifest_bytes().unwrap().as_deref(),
+            Some(&b"generation two"[..])
+        );
+        if let Sharing::Shared { .. } = dir.sharing() {
+            assert!(
+                !dir.list()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n.starts_with("manifest")),
+                "published manifests are not store files"
+            );
+        }
+    }
+
+    fn shared_writers_find_young_files_kept(dir: &dyn Directory) {
+        let w = dir.create("young.seg").unwrap();
+        w.finish().unwrap();
+        let past = SystemTime::now() - Duration::from_secs(3600);
+        assert!(
+            !dir.list_written_before(past)
+                .unwrap()
+                .contains(&"young.seg".to_owned())
+        );
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        assert!(
+            dir.list_written_before(future)
+                .unwrap()
+                .contains(&"young.seg".to_owned())
+        );
+        dir.delete("young.seg").unwrap();
     }
 
     fn write_once_and_invisible_until_finished(dir: &dyn Directory) {
@@ -510,12 +633,12 @@ pub(crate) mod contract {
     }
 
     fn atomic_write_replaces(dir: &dyn Directory) {
-        assert_eq!(dir.read_all("manifest").unwrap(), None);
-        dir.atomic_write("manifest", b"one").unwrap();
-        let before = dir.open_read("manifest").unwrap();
-        dir.atomic_write("manifest", b"two!").unwrap();
+        assert_eq!(dir.read_all("state").unwrap(), None);
+        dir.atomic_write("state", b"one").unwrap();
+        let before = dir.open_read("state").unwrap();
+        dir.atomic_write("state", b"two!").unwrap();
         assert_eq!(
-            dir.read_all("manifest").unwrap().as_deref(),
+            dir.read_all("state").unwrap().as_deref(),
             Some(&b"two!"[..])
         );
         assert_eq!(before.bytes(), b"one", "an open reader keeps the old bytes");

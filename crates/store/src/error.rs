@@ -54,10 +54,27 @@ pub enum StoreError {
     /// The caller broke an API contract (keys out of order, zero counts, bad names).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Another writer published this generation first (a directory shared by writers, see
+    /// [`crate::Sharing`]); the loser rebases on the newer manifest and tries again.
+    #[error("generation {0} was published by another writer first")]
+    GenerationTaken(u64),
+    /// A concurrent writer changed what a commit depends on, so it cannot be rebased (a
+    /// compaction of segments another writer already replaced, say).
+    #[error("a concurrent writer changed the store under this commit: {0}")]
+    Conflict(String),
+    /// The storage backend (an object store, say) failed or could not be reached.
+    #[error("{operation}: {reason}")]
+    Backend {
+        /// What was being done, naming the object.
+        operation: String,
+        /// The backend's error, its chain of causes joined.
+        reason: String,
+    },
 }
 
 impl StoreError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// A [`StoreError::Io`] on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         StoreError::Io {
             path: path.into(),
             source,

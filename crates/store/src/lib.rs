@@ -27,7 +27,11 @@ mod snapshot;
 mod writer;
 
 pub use alias::{ALIAS_VERSION, AliasFile, AliasStats, AliasWriter, MAX_SEALED_LEN};
-pub use directory::{Directory, FileSlice, MmapDirectory, RamDirectory, WriteFile, WriterLock};
+#[cfg(feature = "contract")]
+pub use directory::contract;
+pub use directory::{
+    Directory, FileSlice, MmapDirectory, RamDirectory, Sharing, WriteFile, WriterLock, check_name,
+};
 pub use error::{Result, StoreError};
 pub use etags::{ETAGS_VERSION, EtagTable, MAX_ETAG_LEN, RANGES};
 pub use key::{Key, Namespace, PREFIX_BITS};

@@ -31,7 +31,7 @@ pub fn unix_now() -> u64 {
 
 /// Reads the published manifest, or an empty one for a new store.
 pub fn read_manifest(dir: &dyn Directory) -> Result<Manifest> {
-    match dir.read_all(MANIFEST_FILE)? {
+    match dir.read_manifest_bytes()? {
         Some(bytes) => Manifest::decode(&bytes),
         None => Ok(Manifest {
             format_version: MANIFEST_VERSION,
@@ -162,7 +162,7 @@ impl Snapshot {
             bytes += file.bytes().len() as u64;
         }
         let manifest = self.manifest.encode();
-        dest.atomic_write(MANIFEST_FILE, &manifest)?;
+        dest.publish_manifest(self.manifest.generation, &manifest)?;
         Ok(bytes + manifest.len() as u64)
     }
 

@@ -1,13 +1,25 @@
-//! The single writer of a store: [`StoreWriter`] holds the cross-process writer lock,
-//! writes new segments, and publishes by replacing the manifest; it also removes what
-//! crashed writers left behind and merges segments ([`StoreWriter::compact`]), uniting the
-//! breach sets of equal account keys. Reading is in `snapshot.rs`.
+//! A writer of a store: [`StoreWriter`] writes new segments and publishes a generation by
+//! its manifest; it also removes what crashed writers left behind and merges segments
+//! ([`StoreWriter::compact`]), uniting the breach sets of equal account keys. Reading is in
+//! `snapshot.rs`.
+//!
+//! On an exclusive directory (local disk) it holds the cross-process writer lock. On a shared
+//! one (an object store, [`Sharing::Shared`]) several writers work at once: each names its
+//! files with a token of its own, publishes generation n+1 create-only, and when another
+//! writer took n+1 first, re-reads the newest manifest, applies its [`Commit`] to that
+//! instead and tries again ([`StoreWriter::commit`]); files no manifest names are left to
+//! the grace period.
 
-use std::{collections::HashMap, io::Write, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    io::Write,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use crate::{
     alias::AliasWriter,
-    directory::{Directory, WriterLock},
+    directory::{Directory, Sharing, WriterLock},
     error::{Result, StoreError},
     etags::EtagTable,
     key::{Key, Namespace},
@@ -68,31 +80,57 @@ pub struct StoreWriter {
     dir: Arc<dyn Directory>,
     manifest: Manifest,
     next_seq: u32,
+    /// In a shared directory, a token in every file name this writer makes, so that
+    /// writers working at once never pick the same name.
+    tag: Option<String>,
     _lock: WriterLock,
 }
 
+/// How often a commit is rebased on a newer generation before it gives up.
+const MAX_REBASES: u64 = 64;
+
 impl StoreWriter {
-    /// Takes the writer lock, reads the manifest, and deletes every file a crashed writer
-    /// left behind (unfinished files and segments no manifest names).
+    /// Takes the writer lock (an exclusive directory), reads the manifest, and deletes every
+    /// file a crashed writer left behind (unfinished files and segments no manifest names;
+    /// in a shared directory only those older than its grace period).
     pub fn open(dir: Arc<dyn Directory>) -> Result<StoreWriter> {
         let lock = dir.lock_writer()?;
         let manifest = read_manifest(dir.as_ref())?;
+        let tag = match dir.sharing() {
+            Sharing::Shared { .. } => Some(writer_token()),
+            _ => None,
+        };
         let w = StoreWriter {
             dir,
             manifest,
             next_seq: 0,
+            tag,
             _lock: lock,
         };
         w.remove_unreferenced_by(&w.manifest)?;
         Ok(w)
     }
 
-    /// Deletes unfinished files and every file `manifest` does not name.
+    /// Deletes unfinished files and every file `manifest` does not name; in a shared
+    /// directory, only those written before its grace period and named by no manifest
+    /// published within it (a reader may still be on that generation).
     fn remove_unreferenced_by(&self, manifest: &Manifest) -> Result<usize> {
         let mut removed = self.dir.remove_partials()?;
-        let live: std::collections::HashSet<&str> = manifest.live_files().collect();
-        for name in self.dir.list()? {
-            if name != MANIFEST_FILE && !live.contains(name.as_str()) {
+        let mut live: HashSet<String> = manifest.live_files().map(str::to_owned).collect();
+        let candidates = match self.dir.sharing() {
+            Sharing::Shared { grace } => {
+                let before = SystemTime::now()
+                    .checked_sub(grace)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                for bytes in self.dir.read_manifests_since(before)? {
+                    live.extend(Manifest::decode(&bytes)?.live_files().map(str::to_owned));
+                }
+                self.dir.list_written_before(before)?
+            }
+            _ => self.dir.list()?,
+        };
+        for name in candidates {
+            if name != MANIFEST_FILE && !live.contains(&name) {
                 self.dir.delete(&name)?;
                 removed += 1;
             }
@@ -127,11 +165,11 @@ impl StoreWriter {
     }
 
     fn next_name(&mut self, suffix: &str) -> String {
-        let name = format!(
-            "{:010}-{:03}-{suffix}",
-            self.manifest.generation + 1,
-            self.next_seq,
-        );
+        let generation = self.manifest.generation + 1;
+        let name = match &self.tag {
+            None => format!("{generation:010}-{:03}-{suffix}", self.next_seq),
+            Some(tag) => format!("{generation:010}-{tag}-{:03}-{suffix}", self.next_seq),
+        };
         self.next_seq += 1;
         name
     }
@@ -199,43 +237,42 @@ impl StoreWriter {
         }
     }
 
-    /// Publishes a new generation: one atomic manifest replacement. Files retired by the
-    /// commit are deleted afterwards (readers holding them keep their mapped bytes).
+    /// Publishes a new generation: one manifest, replaced atomically (exclusive directory)
+    /// or created only if absent (shared). Files retired by the commit are deleted afterwards
+    /// in an exclusive directory (readers holding them keep their mapped bytes), and left to
+    /// the grace period in a shared one.
+    ///
+    /// In a shared directory, when another writer published the next generation first, the
+    /// commit is applied to the newest manifest instead and published as the generation
+    /// after it, unless that writer changed what the commit depends on
+    /// ([`StoreError::Conflict`]).
     pub fn commit(&mut self, commit: Commit) -> Result<&Manifest> {
-        let before = self.manifest.clone();
-        let mut next = self.manifest.clone();
-        next.format_version = MANIFEST_VERSION;
-        next.generation += 1;
-        next.published_unix = unix_now();
-        next.segments.retain(|s| !commit.removed.contains(&s.file));
-        next.segments.extend(commit.added);
-        next.sources.extend(commit.sources);
-        for name in commit.breaches {
-            if next.breach_id(&name).is_none() {
-                next.breaches.push(name);
+        let mut rebases = 0;
+        let next = loop {
+            let next = applied(&self.manifest, &commit);
+            match self.dir.publish_manifest(next.generation, &next.encode()) {
+                Ok(()) => break next,
+                Err(StoreError::GenerationTaken(_)) if rebases < MAX_REBASES => {
+                    rebases += 1;
+                    let newer = read_manifest(self.dir.as_ref())?;
+                    check_rebase(&self.manifest, &newer, &commit)?;
+                    if newer.generation < next.generation {
+                        // The winner's manifest is not visible yet: ask again shortly.
+                        std::thread::sleep(Duration::from_millis(20 * rebases));
+                    }
+                    self.manifest = newer;
+                }
+                Err(e) => return Err(e),
             }
-        }
-        next.aliases
-            .retain(|a| !commit.aliases_removed.contains(&a.file));
-        next.aliases.extend(commit.aliases_added);
-        next.forgotten.extend(
-            commit
-                .forget
-                .iter()
-                .map(|k| k.to_hex(Namespace::Account).to_ascii_lowercase()),
-        );
-        next.forgotten.sort_unstable();
-        next.forgotten.dedup();
-        if let Some(mirror) = commit.mirror {
-            next.mirrors.retain(|m| m.namespace != mirror.namespace);
-            next.mirrors.push(mirror);
-        }
-        self.dir.atomic_write(MANIFEST_FILE, &next.encode())?;
-        self.manifest = next;
+        };
+        let before = std::mem::replace(&mut self.manifest, next);
         self.next_seq = 0;
+        if let Sharing::Shared { .. } = self.dir.sharing() {
+            return Ok(&self.manifest);
+        }
         // Delete what the new manifest no longer names (retired segments, their postings,
         // retired alias files).
-        let live: std::collections::HashSet<&str> = self.manifest.live_files().collect();
+        let live: HashSet<&str> = self.manifest.live_files().collect();
         let retired: Vec<String> = before
             .live_files()
             .filter(|f| !live.contains(f))
@@ -381,4 +418,101 @@ fn merge_segments(segs: &[Segment], mut f: impl FnMut(Key, u64) -> Result<()>) -
     merge_heads(segs, |key, hits| {
         f(key, hits.iter().map(|h| h.1).fold(0, u64::saturating_add))
     })
+}
+
+/// `base` with `commit` applied: the manifest of the generation after it.
+fn applied(base: &Manifest, commit: &Commit) -> Manifest {
+    let mut next = base.clone();
+    next.format_version = MANIFEST_VERSION;
+    next.generation += 1;
+    next.published_unix = unix_now();
+    next.segments.retain(|s| !commit.removed.contains(&s.file));
+    next.segments.extend(commit.added.iter().cloned());
+    next.sources.extend(commit.sources.iter().cloned());
+    for name in &commit.breaches {
+        if next.breach_id(name).is_none() {
+            next.breaches.push(name.clone());
+        }
+    }
+    next.aliases
+        .retain(|a| !commit.aliases_removed.contains(&a.file));
+    next.aliases.extend(commit.aliases_added.iter().cloned());
+    next.forgotten.extend(
+        commit
+            .forget
+            .iter()
+            .map(|k| k.to_hex(Namespace::Account).to_ascii_lowercase()),
+    );
+    next.forgotten.sort_unstable();
+    next.forgotten.dedup();
+    if let Some(mirror) = &commit.mirror {
+        next.mirrors.retain(|m| m.namespace != mirror.namespace);
+        next.mirrors.push(mirror.clone());
+    }
+    next
+}
+
+/// Whether `commit`, made on `base`, still means the same applied to `newer`, which another
+/// writer published meanwhile: what it retires is still live, the breach ids its postings
+/// use for new breaches are still the ids they get, and no source it imports was imported
+/// by the other writer too (its hashes would count twice).
+fn check_rebase(base: &Manifest, newer: &Manifest, commit: &Commit) -> Result<()> {
+    let live: HashSet<&str> = newer.live_files().collect();
+    if let Some(gone) = commit
+        .removed
+        .iter()
+        .chain(&commit.aliases_removed)
+        .find(|f| !live.contains(f.as_str()))
+    {
+        return Err(StoreError::Conflict(format!(
+            "{gone}, which this commit replaces, was retired by generation {}",
+            newer.generation
+        )));
+    }
+    let ids = |m: &Manifest| {
+        let mut next = m.clone();
+        commit
+            .breaches
+            .iter()
+            .map(|name| {
+                if next.breach_id(name).is_none() {
+                    next.breaches.push(name.clone());
+                }
+                next.breach_id(name)
+            })
+            .collect::<Vec<_>>()
+    };
+    if ids(base) != ids(newer) {
+        return Err(StoreError::Conflict(format!(
+            "generation {} added breaches, so the ids this import gave its new breaches are taken",
+            newer.generation
+        )));
+    }
+    if let Some(twice) = commit.sources.iter().find(|s| {
+        newer
+            .sources
+            .iter()
+            .any(|n| n.fingerprint == s.fingerprint && n.breach == s.breach)
+    }) {
+        return Err(StoreError::Conflict(format!(
+            "source {} was imported by another writer meanwhile",
+            twice.fingerprint
+        )));
+    }
+    Ok(())
+}
+
+/// A token for the file names of one writer of a shared directory: unique among writers
+/// working at once (process, time and the standard library's per-process random seed).
+fn writer_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:016x}", h.finish())
 }

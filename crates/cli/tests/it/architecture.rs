@@ -40,6 +40,20 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // The audit trail's format and seal know nothing of who may do what (the service makes
     // the events).
     ("leakwatch-trail", &["*"]),
+    // A Directory backend moves bytes for the store and knows nothing else of leakwatch.
+    (
+        "leakwatch-objstore",
+        &[
+            "leakwatch-ingest",
+            "leakwatch-catalog",
+            "leakwatch-notify",
+            "leakwatch-mirror",
+            "leakwatch-datadir",
+            "leakwatch-service",
+            "leakwatch-api",
+            "leakwatch",
+        ],
+    ),
     // Generated corpora need the key functions (store), not the import pipeline.
     (
         "leakwatch-gen",
@@ -55,8 +69,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 ];
 
 /// The engines the edges (api, cli) reach only through the service layer.
-const ENGINES_BEHIND_THE_SERVICE: [&str; 7] = [
+const ENGINES_BEHIND_THE_SERVICE: [&str; 8] = [
     "leakwatch-ingest",
+    "leakwatch-objstore",
     "leakwatch-catalog",
     "leakwatch-notify",
     "leakwatch-mirror",

