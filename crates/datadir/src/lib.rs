@@ -29,9 +29,30 @@ impl DataDir {
         &self.root
     }
 
-    /// The store's own folder (segments, manifest, its `LOCK`).
+    /// The store's own folder (segments, manifest, its `LOCK`), when the store is local.
     pub fn store(&self) -> PathBuf {
         self.root.join("store")
+    }
+
+    /// The file that binds this directory to a store on object storage (`s3://BUCKET/PREFIX`,
+    /// one line): with it, the directory holds this machine's side of that store (catalogue,
+    /// audit trail, spill space) and [`DataDir::store_cache`], and `store/` is not used.
+    pub fn store_url_file(&self) -> PathBuf {
+        self.root.join("store-url")
+    }
+
+    /// The local copies of a remote store's files (downloaded whole, memory-mapped).
+    pub fn store_cache(&self) -> PathBuf {
+        self.root.join("store-cache")
+    }
+
+    /// The URL of the object-storage store this directory is bound to, if it is.
+    pub fn store_url(&self) -> io::Result<Option<String>> {
+        match std::fs::read_to_string(self.store_url_file()) {
+            Ok(text) => Ok(Some(text.trim().to_owned())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The breach catalogue (SQLite).

@@ -19,6 +19,9 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, …), never from an argument.
 //! The crate knows nothing of segments or manifests' contents: it moves bytes.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::{
     fmt,
     future::Future,
@@ -66,7 +69,8 @@ impl StoreUrl {
     pub fn parse(url: &str) -> Option<StoreUrl> {
         let rest = url.strip_prefix("s3://")?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let ok_bucket = !bucket.is_empty()
+        // S3's rules: 3 to 63 lower-case letters, digits, hyphens and dots.
+        let ok_bucket = (3..=63).contains(&bucket.len())
             && bucket
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b));
@@ -372,7 +376,14 @@ impl ObjectStoreDirectory {
     }
 
     fn get_manifest(&self, generation: u64) -> Result<Option<Vec<u8>>> {
-        let (store, object) = (self.inner.store.clone(), self.manifest_object(generation));
+        let name = format!("{MANIFESTS}/{generation:020}");
+        self.get_small(self.manifest_object(generation), &name)
+    }
+
+    /// A small object's bytes (a manifest, say), or `None` if there is none; `name` for
+    /// errors.
+    fn get_small(&self, object: ObjectPath, name: &str) -> Result<Option<Vec<u8>>> {
+        let store = self.inner.store.clone();
         let got = self.run(async move {
             match store.get(&object).await {
                 Ok(got) => got.bytes().await.map(Some),
@@ -381,7 +392,7 @@ impl ObjectStoreDirectory {
             }
         });
         got.map(|b| b.map(|b| b.to_vec()))
-            .map_err(|e| self.err("read", &format!("{MANIFESTS}/{generation:020}"), e))
+            .map_err(|e| self.err("read", name, e))
     }
 
     fn list_objects(&self) -> Result<Vec<(String, SystemTime)>> {
@@ -536,16 +547,7 @@ impl Directory for ObjectStoreDirectory {
 
     fn read_all(&self, name: &str) -> Result<Option<Vec<u8>>> {
         check_name(name)?;
-        let (store, object) = (self.inner.store.clone(), self.object(name));
-        let got = self.run(async move {
-            match store.get(&object).await {
-                Ok(got) => got.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        });
-        got.map(|b| b.map(|b| b.to_vec()))
-            .map_err(|e| self.err("read", name, e))
+        self.get_small(self.object(name), name)
     }
 
     fn delete(&self, name: &str) -> Result<()> {

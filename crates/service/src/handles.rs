@@ -53,8 +53,7 @@ impl StoreHandle {
     /// Opens the published generation of the store of data directory `data`, hiding the
     /// erasures a previous server accepted and could not publish.
     pub fn open_in(data: &DataDir) -> Result<StoreHandle, StoreError> {
-        let dir = leakwatch_store::MmapDirectory::open(data.store())?;
-        StoreHandle::open_with(Arc::new(dir), Some(data.clone()))
+        StoreHandle::open_with(crate::open_store_dir(data)?, Some(data.clone()))
     }
 
     fn open_with(

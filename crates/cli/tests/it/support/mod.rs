@@ -217,8 +217,15 @@ impl Server {
         } else {
             &["--metrics-listen", "127.0.0.1:0"]
         };
+        // A store on object storage names itself (`--data s3://… --cache-dir …`).
+        let data_arg: &[&str] = if args.contains(&"--data") {
+            &[]
+        } else {
+            &["--data", data.to_str().unwrap()]
+        };
         let mut child = Command::new(bin())
-            .args(["serve", "--data", data.to_str().unwrap()])
+            .arg("serve")
+            .args(data_arg)
             .args(listen)
             .args(metrics)
             .args(args)

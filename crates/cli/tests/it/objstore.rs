@@ -1,0 +1,215 @@
+//! The store on S3-compatible object storage (issue #21) through the real binary: imports
+//! into `--data s3://BUCKET/PREFIX` on a real SeaweedFS, served by several `leakwatch serve`
+//! replicas, each with a cache directory of its own, compared byte for byte with a server on
+//! a local data directory of the same input, and with a model of the input.
+
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use leakwatch_gen::GenFormat;
+use leakwatch_objstore::testing::{make_bucket, seaweedfs};
+
+use crate::harness::{Need, Test};
+use crate::support::{
+    Model, Server, generate, http_get, ingest_quiet, merge, model_of_hash_lines, model_range, write,
+};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(an_import_into_s3_is_served_by_every_replica_as_a_local_store_serves_it)
+            .needs(&[Need::Weed]),
+        test!(a_cache_directory_serves_one_store_and_a_bad_location_is_one_clear_line)
+            .needs(&[Need::Weed]),
+    ]
+}
+
+/// A bucket of the test's own on the process's SeaweedFS, and the environment that reaches
+/// it (endpoint and credentials, as an operator sets them).
+struct Bucket {
+    url: String,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Bucket {
+    fn new(name: &str) -> Bucket {
+        let endpoint = seaweedfs().expect("Need::Weed");
+        let bucket = format!("{name}-{}", std::process::id());
+        make_bucket(endpoint, &bucket);
+        Bucket {
+            url: format!("s3://{bucket}/passwords"),
+            env: vec![
+                ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+                ("AWS_ACCESS_KEY_ID", "leakwatch-test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "leakwatch-test-secret".into()),
+            ],
+        }
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+
+    /// `leakwatch ARGS --data URL --cache-dir CACHE`, with the bucket's environment.
+    fn leakwatch(&self, cache: &Path, args: &[&str]) -> std::process::Output {
+        Command::new(crate::support::bin())
+            .args(args)
+            .args(["--data", &self.url, "--cache-dir", cache.to_str().unwrap()])
+            .envs(self.env())
+            .output()
+            .unwrap()
+    }
+
+    /// Imports `file` from the machine whose cache directory is `cache`.
+    fn import(&self, cache: &Path, file: &Path) {
+        let out = self.leakwatch(cache, &["ingest", "-q", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A replica: `leakwatch serve --data URL --cache-dir CACHE`.
+    fn replica(&self, cache: &Path) -> Server {
+        let cache = cache.to_str().unwrap();
+        Server::start_with(
+            Path::new(cache),
+            &["--data", &self.url, "--cache-dir", cache],
+            &self.env(),
+        )
+    }
+}
+
+/// The 5-hex prefixes of a model's hashes.
+fn prefixes(m: &Model) -> Vec<String> {
+    let mut p: Vec<String> = m.keys().map(|k| k[..5].to_owned()).collect();
+    p.dedup();
+    p
+}
+
+/// Status, ETag and body of a range, as a client sees them.
+fn range(addr: &str, prefix: &str) -> (u16, Option<String>, Vec<u8>) {
+    let (status, headers, body) = http_get(addr, &format!("/range/{prefix}"), &[]);
+    (status, headers.get("etag").cloned(), body)
+}
+
+fn an_import_into_s3_is_served_by_every_replica_as_a_local_store_serves_it() {
+    let bucket = Bucket::new("serve");
+    let tmp = tempfile::tempdir().unwrap();
+    let first = generate(GenFormat::Sha1, 20_000, 61);
+    let first_file = write(&tmp.path().join("first.txt"), &first);
+    let local = tmp.path().join("local");
+    ingest_quiet(local.to_str().unwrap(), first_file.to_str().unwrap());
+    bucket.import(&tmp.path().join("importer-a"), &first_file);
+
+    let local_server = Server::start(&local);
+    let replicas: Vec<Server> = (0..3)
+        .map(|i| bucket.replica(&tmp.path().join(format!("replica-{i}"))))
+        .collect();
+    let model = model_of_hash_lines(&first, 40);
+    let mut asked = prefixes(&model);
+    asked.truncate(300);
+    asked.extend(["00000", "FFFFF", "ABCDE"].map(str::to_owned));
+    for prefix in &asked {
+        let want = range(&local_server.addr, prefix);
+        assert_eq!(
+            want.2,
+            model_range(&model, prefix).join("\r\n").as_bytes(),
+            "{prefix}"
+        );
+        for replica in &replicas {
+            assert_eq!(range(&replica.addr, prefix), want, "{prefix}");
+        }
+    }
+
+    // A second machine imports more; every running replica serves it within 5 s.
+    let second = generate(GenFormat::Sha1, 5_000, 62);
+    let second_file = write(&tmp.path().join("second.txt"), &second);
+    ingest_quiet(local.to_str().unwrap(), second_file.to_str().unwrap());
+    let both = merge(&model, &model_of_hash_lines(&second, 40));
+    let changed = prefixes(&model_of_hash_lines(&second, 40))
+        .into_iter()
+        .find(|p| model_range(&model, p) != model_range(&both, p))
+        .unwrap();
+    let published = Instant::now();
+    bucket.import(&tmp.path().join("importer-b"), &second_file);
+    let want = model_range(&both, &changed).join("\r\n").into_bytes();
+    for (i, replica) in replicas.iter().enumerate() {
+        while range(&replica.addr, &changed).2 != want {
+            assert!(
+                published.elapsed() < Duration::from_secs(5),
+                "replica {i} still serves the old {changed} after 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    eprintln!(
+        "every replica served the new generation {:?} after the import ended",
+        published.elapsed()
+    );
+    let local_server = Server::start(&local);
+    for prefix in prefixes(&model_of_hash_lines(&second, 40)).iter().take(200) {
+        let want = range(&local_server.addr, prefix);
+        for replica in &replicas {
+            assert_eq!(range(&replica.addr, prefix), want, "{prefix}");
+        }
+    }
+}
+
+fn a_cache_directory_serves_one_store_and_a_bad_location_is_one_clear_line() {
+    let bucket = Bucket::new("bind");
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let file = write(
+        &tmp.path().join("in.txt"),
+        &generate(GenFormat::Sha1, 100, 3),
+    );
+    bucket.import(&cache, &file);
+    let refuse = |args: &[&str], says: &str| {
+        let out = Command::new(crate::support::bin())
+            .args(args)
+            .envs(bucket.env())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains("error")).count(),
+            1,
+            "{stderr}"
+        );
+    };
+    let other = format!("{}-other", bucket.url);
+    let cache_arg = cache.to_str().unwrap();
+    refuse(
+        &["stats", "--data", &other, "--cache-dir", cache_arg],
+        "give each store its own directory",
+    );
+    refuse(&["stats", "--data", &bucket.url], "needs --cache-dir");
+    refuse(
+        &[
+            "stats",
+            "--data",
+            "s3://Not_A_Bucket/y",
+            "--cache-dir",
+            cache_arg,
+        ],
+        "not an object-store location",
+    );
+    // Bound, the cache directory names its store: `--data DIR` works on it too.
+    let out = Command::new(crate::support::bin())
+        .args(["stats", "--data", cache_arg])
+        .envs(bucket.env())
+        .output()
+        .unwrap();
+    let stats = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stats.contains("sha1: 1 segments"),
+        "{stats}"
+    );
+}
