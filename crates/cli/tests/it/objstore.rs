@@ -30,6 +30,8 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Weed]),
         test!(a_replica_killed_under_load_behind_haproxy_costs_no_request)
             .needs(&[Need::Weed, Need::Haproxy]),
+        test!(two_ingest_processes_racing_into_one_bucket_both_publish_and_lose_nothing)
+            .needs(&[Need::Weed]),
     ]
 }
 
@@ -342,4 +344,64 @@ fn a_replica_killed_under_load_behind_haproxy_costs_no_request() {
     let (answered, failed) = (answered.into_inner(), failed.into_inner());
     eprintln!("{answered} answers through HAProxy, {failed} failed, one of 3 replicas killed");
     assert_eq!(failed, 0, "of {}", answered + failed);
+}
+
+fn two_ingest_processes_racing_into_one_bucket_both_publish_and_lose_nothing() {
+    let bucket = Bucket::new("race");
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = [
+        generate(GenFormat::Sha1, 30_000, 81),
+        generate(GenFormat::Sha1, 30_000, 82),
+    ];
+    // Two machines, started together: each reads generation 0 and races for generation 1.
+    let importers: Vec<_> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let file = write(&tmp.path().join(format!("in-{i}.txt")), input);
+            let cache = tmp.path().join(format!("machine-{i}"));
+            Command::new(crate::support::bin())
+                .args(["ingest", "-q", file.to_str().unwrap()])
+                .args([
+                    "--data",
+                    &bucket.url,
+                    "--cache-dir",
+                    cache.to_str().unwrap(),
+                ])
+                .envs(bucket.env())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for importer in importers {
+        let out = importer.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let model = merge(
+        &model_of_hash_lines(&inputs[0], 40),
+        &model_of_hash_lines(&inputs[1], 40),
+    );
+    let reader = tmp.path().join("reader");
+    let stats = bucket.leakwatch(&reader, &["stats"]);
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        stats.contains("generation 2") && stats.contains("sources 2"),
+        "{stats}"
+    );
+    let replica = bucket.replica(&reader);
+    for prefix in prefixes(&model).iter().take(400) {
+        let (status, _, body) = range(&replica.addr, prefix);
+        assert_eq!(status, 200);
+        assert_eq!(
+            body,
+            model_range(&model, prefix).join("\r\n").as_bytes(),
+            "{prefix}"
+        );
+    }
 }
