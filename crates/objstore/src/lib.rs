@@ -206,15 +206,18 @@ impl ObjectStoreDirectory {
             .join(format!("{generation:020}"))
     }
 
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.inner
+            .runtime
+            .as_ref()
+            .expect("the runtime lives until the directory is dropped")
+    }
+
     /// Runs `fut` on the directory's runtime and waits for it; callable from any thread,
     /// inside another runtime too.
     fn run<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> T {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let runtime = self
-            .inner
-            .runtime
-            .as_ref()
-            .expect("runtime lives until drop");
+        let runtime = self.runtime();
         runtime.spawn(async move {
             let _ = tx.send(fut.await);
         });
@@ -253,11 +256,7 @@ impl ObjectStoreDirectory {
         };
         let (store, object) = (self.inner.store.clone(), self.object(name));
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, object_store::Error>>(8);
-        let runtime = self
-            .inner
-            .runtime
-            .as_ref()
-            .expect("runtime lives until drop");
+        let runtime = self.runtime();
         runtime.spawn(async move {
             let mut stream = match store.get(&object).await {
                 Ok(got) => got.into_stream(),
@@ -313,11 +312,7 @@ impl ObjectStoreDirectory {
         let mut file = std::fs::File::open(path).map_err(|e| StoreError::io(path, e))?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
-        let runtime = self
-            .inner
-            .runtime
-            .as_ref()
-            .expect("runtime lives until drop");
+        let runtime = self.runtime();
         // Behind a mutex so the task's future is Send (a receiver is not Sync).
         let rx = Mutex::new(rx);
         runtime.spawn(async move {
