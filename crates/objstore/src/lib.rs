@@ -639,6 +639,30 @@ impl Directory for ObjectStoreDirectory {
         Ok(manifests)
     }
 
+    fn remove_manifests_before(&self, before: SystemTime) -> Result<usize> {
+        let generations = self.listed_generations()?;
+        let Some(&(newest, _)) = generations.last() else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for (generation, written) in generations {
+            if generation != newest && written < before {
+                let (store, object) = (self.inner.store.clone(), self.manifest_object(generation));
+                match self.run(async move { store.delete(&object).await }) {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+                    Err(e) => {
+                        return Err(self.err(
+                            "delete",
+                            &format!("{MANIFESTS}/{generation:020}"),
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn drop_cached_except(&self, live: &[&str]) -> Result<usize> {
         let cache = self
             .inner

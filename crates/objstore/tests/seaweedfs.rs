@@ -228,24 +228,36 @@ fn an_unpublished_file_is_kept_through_the_grace_period_and_removed_after() {
         return;
     };
     import(bucket.machine("importer", HOUR), &input(1, 100), None);
+    import(bucket.machine("importer", HOUR), &input(2, 100), None);
+    let mut model = input(1, 100);
+    model.extend(input(2, 100));
     // A writer that died after uploading a segment, before publishing it.
     let dir = bucket.machine("crashed", HOUR);
     let mut w = dir
-        .create("0000000002-deadbeefdeadbeef-000-sha1.seg")
+        .create("0000000003-deadbeefdeadbeef-000-sha1.seg")
         .unwrap();
     std::io::Write::write_all(&mut w, b"an orphan").unwrap();
     w.finish().unwrap();
-    assert_eq!(segment_files(dir.as_ref()).len(), 2);
+    let manifests = || {
+        dir.read_manifests_since(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(segment_files(dir.as_ref()).len(), 3);
+    assert_eq!(manifests(), 2);
     // A writer starting within the grace period leaves it: it may be a running import's.
     drop(StoreWriter::open(bucket.machine("within", HOUR)).unwrap());
-    assert_eq!(segment_files(dir.as_ref()).len(), 2);
-    // Past the grace period (none here), it goes; the published segment stays.
+    assert_eq!(segment_files(dir.as_ref()).len(), 3);
+    assert_eq!(manifests(), 2);
+    // Past the grace period (none here), it goes, and so does generation 1's manifest; the
+    // published segments and the newest manifest stay.
     std::thread::sleep(Duration::from_millis(1100));
     drop(StoreWriter::open(bucket.machine("after", Duration::ZERO)).unwrap());
     let left = segment_files(dir.as_ref());
-    assert_eq!(left.len(), 1, "{left:?}");
-    assert!(!left[0].contains("deadbeef"));
-    assert_answers(dir.as_ref(), &input(1, 100));
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|n| !n.contains("deadbeef")));
+    assert_eq!(manifests(), 1);
+    assert_answers(bucket.machine("newcomer", HOUR).as_ref(), &model);
 }
 
 #[test]

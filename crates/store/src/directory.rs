@@ -148,6 +148,13 @@ pub trait Directory: Send + Sync + fmt::Debug + 'static {
         let _ = since;
         Ok(self.read_manifest_bytes()?.into_iter().collect())
     }
+    /// Deletes the manifests of generations published before `before`, never the newest
+    /// (a shared directory keeps one object per generation); returns how many. An exclusive
+    /// directory has only the newest.
+    fn remove_manifests_before(&self, before: SystemTime) -> Result<usize> {
+        let _ = before;
+        Ok(0)
+    }
     /// Drops this machine's local copies of files not in `live` (the files of the generation
     /// it now serves), for a directory that caches a remote store's files; the files stay in
     /// the store, and a copy still mapped stays readable until unmapped. Copies younger than a

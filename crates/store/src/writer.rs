@@ -135,6 +135,13 @@ impl StoreWriter {
                 removed += 1;
             }
         }
+        if let Sharing::Shared { grace } = self.dir.sharing() {
+            // Last, so that the files of these generations were counted live above.
+            let before = SystemTime::now()
+                .checked_sub(grace)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            self.dir.remove_manifests_before(before)?;
+        }
         Ok(removed)
     }
 
