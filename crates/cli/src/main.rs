@@ -16,7 +16,9 @@ use flags::Cli;
 /// commands that touch no network ([`flags::Command::only_prints_local_state`]): SIGPIPE is
 /// raised by every write to a socket whose peer is gone that does not pass MSG_NOSIGNAL, and
 /// rustls writes TLS records with `writev`, so a TLS source, mail server or webhook that goes
-/// away would end `sync`, `serve` or a mailing command silently mid-way.
+/// away would end `sync`, `serve` or a mailing command silently mid-way. (A printing command
+/// on an `s3://` store does write to the network: the object-store directory blocks SIGPIPE
+/// on the threads that do.)
 #[cfg(unix)]
 pub fn die_quietly_on_closed_pipe() {
     // SAFETY: `signal` with SIG_DFL for SIGPIPE installs no Rust code as a handler, and it

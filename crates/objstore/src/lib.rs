@@ -169,7 +169,8 @@ impl ObjectStoreDirectory {
     ) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("objstore")
+            .thread_name(RUNTIME_THREADS)
+            .on_thread_start(block_sigpipe)
             .enable_all()
             .build()
             .map_err(|e| StoreError::io("object store runtime", e))?;
@@ -433,6 +434,27 @@ impl Drop for PartialFile {
     fn drop(&mut self) {
         // After a successful rename the path is gone and this does nothing.
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The name of the directory's runtime threads, where all of its network I/O happens.
+pub const RUNTIME_THREADS: &str = "objstore";
+
+/// Blocks SIGPIPE on the calling thread (run on each runtime thread as it starts). rustls
+/// writes TLS records with `writev`, which, unlike `send`, takes no MSG_NOSIGNAL: a write to
+/// a connection the object store has closed raises SIGPIPE, and the commands that print
+/// (`stats`, `verify`, `check`, … also on an `s3://` store) set it to its default, which ends
+/// the process without a word. Blocked on the threads that do the writing, the signal stays
+/// pending and the write fails with EPIPE, an error the request's retry handles, whatever the
+/// process's disposition.
+fn block_sigpipe() {
+    // SAFETY: an empty set filled with one valid signal number, passed by pointer to
+    // pthread_sigmask, which changes only the calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 

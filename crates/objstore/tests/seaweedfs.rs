@@ -342,3 +342,41 @@ fn a_replica_drops_its_copies_of_files_the_generation_it_serves_no_longer_names(
     }
     assert_answers(replica.as_ref(), &model);
 }
+
+/// Whether SIGPIPE is blocked on every thread of this process named `name`.
+fn sigpipe_blocked_on_threads(name: &str) -> Option<bool> {
+    let mut found = None;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        let blocked = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:"))
+            .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+            .unwrap();
+        let this = blocked & (1 << (libc::SIGPIPE - 1)) != 0;
+        found = Some(found.unwrap_or(true) && this);
+    }
+    found
+}
+
+/// Regression: a command that prints (`stats`, `verify`) sets SIGPIPE to its default, and on
+/// an `s3://` store its network writes (rustls' `writev`) could then end it silently when the
+/// object store closed a connection. The directory's runtime threads, which do every write,
+/// block SIGPIPE, so such a write fails with EPIPE instead.
+#[test]
+fn the_threads_that_talk_to_the_object_store_never_die_of_sigpipe() {
+    let Some(bucket) = Bucket::new("sigpipe") else {
+        return;
+    };
+    let dir = bucket.machine("a", HOUR);
+    read_manifest(dir.as_ref()).unwrap();
+    assert_eq!(
+        sigpipe_blocked_on_threads(leakwatch_objstore::RUNTIME_THREADS),
+        Some(true)
+    );
+}
