@@ -96,7 +96,7 @@ impl fmt::Display for StoreUrl {
 
 /// Installs ring as the process's rustls provider (object_store's HTTPS client has none of
 /// its own: the rest of leakwatch's TLS is on ring too). Harmless when one is installed.
-pub fn install_ring_provider() {
+fn install_ring_provider() {
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -160,8 +160,8 @@ impl ObjectStoreDirectory {
         Self::with_store(Arc::new(store), url.clone(), cache_dir, grace)
     }
 
-    /// A directory on any `object_store` backend (tests use this with S3 and memory).
-    pub fn with_store(
+    /// A directory on an `object_store` backend, its files cached under `cache_dir`.
+    fn with_store(
         store: Arc<dyn ObjectStore>,
         url: StoreUrl,
         cache_dir: &Path,
@@ -188,11 +188,6 @@ impl ObjectStoreDirectory {
                 runtime: Some(runtime),
             }),
         })
-    }
-
-    /// The store's URL.
-    pub fn url(&self) -> &StoreUrl {
-        &self.inner.url
     }
 
     fn object(&self, name: &str) -> ObjectPath {

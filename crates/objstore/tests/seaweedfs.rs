@@ -38,7 +38,6 @@ fn endpoint() -> Option<&'static str> {
 
 /// A directory on a new bucket of the test's own, as one machine sees it (its own cache).
 struct Bucket {
-    endpoint: &'static str,
     url: StoreUrl,
     tmp: tempfile::TempDir,
 }
@@ -49,7 +48,6 @@ impl Bucket {
         let bucket = format!("{name}-{}", std::process::id());
         make_bucket(endpoint, &bucket);
         Some(Bucket {
-            endpoint,
             url: StoreUrl::parse(&format!("s3://{bucket}/stores/one")).unwrap(),
             tmp: tempfile::tempdir().unwrap(),
         })
@@ -57,7 +55,6 @@ impl Bucket {
 
     /// The store as a machine with cache directory `machine` sees it.
     fn machine(&self, machine: &str, grace: Duration) -> Arc<dyn Directory> {
-        let _ = self.endpoint;
         Arc::new(
             ObjectStoreDirectory::open_s3(&self.url, &self.tmp.path().join(machine), grace)
                 .unwrap(),
