@@ -6,9 +6,9 @@
 //! it may do ([`Scopes`]), and may expire or be revoked. Nothing here rate-limits, checks a
 //! scope or speaks HTTP.
 
-use rusqlite::{OptionalExtension, params};
 use sha2::Digest;
 
+use crate::sql::{Exec, Row, args};
 use crate::{Catalog, CatalogError, Result, format_date_time, now_unix, parse_date, tenants};
 
 pub use crate::limits::SavedBucket;
@@ -122,9 +122,9 @@ impl Catalog {
                 tenants::OWN_TENANT_PREFIX
             )));
         }
-        let tx = self.conn.transaction()?;
-        let (id, secret) = insert_key(&tx, name, rpm, expires, scopes, tenant, quotas)?;
-        tx.commit()?;
+        let (id, secret) = self
+            .conn
+            .transaction(|tx| insert_key(tx, name, rpm, expires, scopes, tenant, quotas))?;
         let key = self
             .key_by_id(id)?
             .ok_or_else(|| CatalogError::NotFound(id.to_string()))?;
@@ -140,21 +140,22 @@ impl Catalog {
         let old = self
             .key_by_id(id)?
             .ok_or_else(|| CatalogError::NotFound(id.to_string()))?;
-        let tx = self.conn.transaction()?;
-        let (new_id, secret) = insert_key(
-            &tx,
-            &old.name,
-            old.rpm,
-            old.expires.as_deref(),
-            &old.scopes,
-            Some(&old.tenant),
-            &old.quotas,
-        )?;
-        tx.execute(
-            "UPDATE api_key SET expires = ?1 WHERE id = ?2 AND (expires IS NULL OR expires > ?1)",
-            params![last_day, id],
-        )?;
-        tx.commit()?;
+        let (new_id, secret) = self.conn.transaction(|tx| {
+            let new = insert_key(
+                tx,
+                &old.name,
+                old.rpm,
+                old.expires.as_deref(),
+                &old.scopes,
+                Some(&old.tenant),
+                &old.quotas,
+            )?;
+            tx.execute(
+                "UPDATE api_key SET expires = ?1 WHERE id = ?2 AND (expires IS NULL OR expires > ?1)",
+                args![last_day, id],
+            )?;
+            Ok(new)
+        })?;
         let get = |id: i64| {
             self.key_by_id(id)?
                 .ok_or_else(|| CatalogError::NotFound(id.to_string()))
@@ -167,48 +168,46 @@ impl Catalog {
     pub fn touch_key(&mut self, id: i64, day: &str) -> Result<()> {
         self.conn.execute(
             "UPDATE api_key SET last_used = ?1 WHERE id = ?2 AND (last_used IS NULL OR last_used < ?1)",
-            params![day, id],
+            args![day, id],
         )?;
         Ok(())
     }
 
     /// The key with row id `id`, revoked and expired ones included.
     pub fn key_by_id(&self, id: i64) -> Result<Option<ApiKey>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.conn
+            .query_opt(
                 &format!("SELECT {KEY_COLUMNS} FROM api_key WHERE id = ?1"),
-                params![id],
-                key_row,
-            )
-            .optional()?)
+                args![id],
+            )?
+            .as_ref()
+            .map(key_row)
+            .transpose()
     }
 
     /// Every key, oldest first.
     pub fn keys(&self) -> Result<Vec<ApiKey>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {KEY_COLUMNS} FROM api_key ORDER BY id"))?;
-        let rows = stmt
-            .query_map([], key_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM api_key ORDER BY id"),
+                args![],
+            )?
+            .iter()
+            .map(key_row)
+            .collect()
     }
 
     /// Every key with the digest requests are matched against.
     pub fn keys_by_digest(&self) -> Result<Vec<([u8; 32], ApiKey)>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {KEY_COLUMNS}, key_sha256 FROM api_key"))?;
-        let rows = stmt
-            .query_map([], |r| {
+        let rows = self.conn.query(
+            &format!("SELECT {KEY_COLUMNS}, key_sha256 FROM api_key"),
+            args![],
+        )?;
+        rows.iter()
+            .map(|r| {
                 // After the key's columns.
-                let digest: Vec<u8> = r.get(13)?;
-                Ok((digest, key_row(r)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(d, k)| {
+                let d: Vec<u8> = r.get(13)?;
+                let k = key_row(r)?;
                 let digest: [u8; 32] = d.try_into().map_err(|_| CatalogError::Corrupt {
                     name: format!("api key {}", k.id),
                     reason: "digest is not 32 bytes".into(),
@@ -225,7 +224,7 @@ impl Catalog {
             .ok_or_else(|| CatalogError::Invalid(format!("{last_day:?} is not YYYY-MM-DD")))?;
         self.conn.execute(
             "UPDATE api_key SET expires = ?1 WHERE id = ?2 AND (expires IS NULL OR expires > ?1)",
-            params![last_day, id],
+            args![last_day, id],
         )?;
         self.key_by_id(id)?
             .ok_or_else(|| CatalogError::NotFound(id.to_string()))
@@ -259,7 +258,7 @@ impl Catalog {
         let key = self.find_key(id_or_prefix)?;
         self.conn.execute(
             "UPDATE api_key SET revoked = ?1 WHERE id = ?2 AND revoked IS NULL",
-            params![format_date_time(now_unix()), key.id],
+            args![format_date_time(now_unix()), key.id],
         )?;
         self.key_by_id(key.id)?
             .ok_or_else(|| CatalogError::NotFound(id_or_prefix.to_owned()))
@@ -271,37 +270,41 @@ impl Catalog {
     /// operator's [`tenants::DEFAULT_TENANT`].
     pub fn tenant_exists(&self, tenant: &str) -> Result<bool> {
         Ok(tenant == tenants::DEFAULT_TENANT
-            || self.conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM api_key WHERE tenant = ?1)",
-                params![tenant],
-                |r| r.get(0),
-            )?)
+            || self
+                .conn
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM api_key WHERE tenant = ?1)",
+                    args![tenant],
+                )?
+                .get(0)?)
     }
 
     /// Every key of `tenant`, oldest first.
     pub fn tenant_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_key WHERE tenant = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt
-            .query_map(params![tenant], key_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.conn
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM api_key WHERE tenant = ?1 ORDER BY id"),
+                args![tenant],
+            )?
+            .iter()
+            .map(key_row)
+            .collect()
     }
 
     /// Revokes every key of `tenant` that is not revoked yet; returns them as they are now.
     /// The tenant ends: none of its keys is usable, so its domains hear nothing more.
     pub fn revoke_tenant(&mut self, tenant: &str) -> Result<Vec<ApiKey>> {
-        let tx = self.conn.transaction()?;
-        let ids: Vec<i64> = tx
-            .prepare("SELECT id FROM api_key WHERE tenant = ?1 AND revoked IS NULL ORDER BY id")?
-            .query_map(params![tenant], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        tx.execute(
-            "UPDATE api_key SET revoked = ?1 WHERE tenant = ?2 AND revoked IS NULL",
-            params![format_date_time(now_unix()), tenant],
-        )?;
-        tx.commit()?;
+        let ids: Vec<i64> = self.conn.transaction(|tx| {
+            let ids = tx.column(
+                "SELECT id FROM api_key WHERE tenant = ?1 AND revoked IS NULL ORDER BY id",
+                args![tenant],
+            )?;
+            tx.execute(
+                "UPDATE api_key SET revoked = ?1 WHERE tenant = ?2 AND revoked IS NULL",
+                args![format_date_time(now_unix()), tenant],
+            )?;
+            Ok(ids)
+        })?;
         ids.into_iter()
             .map(|id| {
                 self.key_by_id(id)?
@@ -314,7 +317,7 @@ impl Catalog {
 /// Inserts a new key (random secret from the OS's CSPRNG, stored only as its digest) in
 /// `tenant`, or in one of its own; returns its id and secret.
 fn insert_key(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &impl Exec,
     name: &str,
     rpm: u32,
     expires: Option<&str>,
@@ -327,10 +330,11 @@ fn insert_key(
         .map_err(|e| CatalogError::Invalid(format!("no randomness available: {e}")))?;
     let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     let created = format_date_time(now_unix());
-    tx.execute(
+    let id: i64 = tx
+        .query_one(
         "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, expires, scopes, \
-         scopes_migrated, tenant, quotas) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)",
-        params![
+         scopes_migrated, tenant, quotas) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9) RETURNING id",
+        args![
             name.trim(),
             &secret[..6],
             key_digest(&secret).to_vec(),
@@ -341,12 +345,12 @@ fn insert_key(
             tenant.unwrap_or(""),
             quotas.to_string()
         ],
-    )?;
-    let id = tx.last_insert_rowid();
+    )?
+        .get(0)?;
     if tenant.is_none() {
         tx.execute(
             "UPDATE api_key SET tenant = ?1 WHERE id = ?2",
-            params![tenants::own_tenant(id), id],
+            args![tenants::own_tenant(id), id],
         )?;
     }
     Ok((id, secret))
@@ -355,7 +359,7 @@ fn insert_key(
 const KEY_COLUMNS: &str = "id, name, prefix, rpm, created, expires, revoked, scopes, \
      scopes_migrated, tenant, last_used, quotas, suspended";
 
-fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
+fn key_row(r: &Row) -> Result<ApiKey> {
     Ok(ApiKey {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -364,13 +368,13 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
         created: r.get(4)?,
         expires: r.get(5)?,
         revoked: r.get(6)?,
-        scopes: Scopes::from_stored(&r.get::<_, String>(7)?),
+        scopes: Scopes::from_stored(&r.get::<String>(7)?),
         scopes_migrated: r.get(8)?,
         tenant: r.get(9)?,
         last_used: r.get(10)?,
         // Written by this code from a parsed value; a scope a later version added is left out.
         quotas: Quotas(
-            r.get::<_, String>(11)?
+            r.get::<String>(11)?
                 .split(',')
                 .filter_map(|item| {
                     let (name, n) = item.split_once('=')?;
@@ -473,7 +477,7 @@ mod tests {
             .is_err()
         );
         // A version 3 key table: no scope columns.
-        c.conn
+        c.raw()
             .execute_batch(
                 "INSERT INTO api_key (name, prefix, key_sha256, rpm, created, scopes) \
                  VALUES ('old', 'abcdef', x'00', 5, '2026-01-01T00:00:00Z', 'x');
@@ -518,10 +522,10 @@ mod tests {
             Err(CatalogError::NotFound(_))
         ));
         // Give b the prefix of a, as a 1-in-16-million draw would.
-        c.conn
+        c.raw()
             .execute(
                 "UPDATE api_key SET prefix = ?1 WHERE id = ?2",
-                params![a.prefix, b.id],
+                rusqlite::params![a.prefix, b.id],
             )
             .unwrap();
         assert!(

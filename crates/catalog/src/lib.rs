@@ -12,16 +12,23 @@ mod date;
 pub mod keys;
 mod limits;
 pub mod outbox;
+pub mod pg;
 mod scopes;
+mod sql;
 pub mod subscribers;
 pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vendors;
 pub mod watch;
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
+
 use serde::{Deserialize, Serialize};
+pub use sql::Dialect;
+use sql::{Conn, Exec, Row, args};
 
 pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 
@@ -41,6 +48,10 @@ pub enum CatalogError {
     /// SQLite failed (I/O, locking).
     #[error("catalogue database: {0}")]
     Sqlite(rusqlite::Error),
+    /// The PostgreSQL catalogue failed (connection, constraint, server error): its SQLSTATE
+    /// and message.
+    #[error("catalogue database (PostgreSQL): {0}")]
+    Postgres(String),
     /// The catalogue file is damaged where it was read: a page failed its checksum or its
     /// structure. Nothing read from it was used.
     #[error(
@@ -308,7 +319,7 @@ const OUTBOX_TABLE: &str = "CREATE TABLE outbox (
 /// The catalogue database.
 #[derive(Debug)]
 pub struct Catalog {
-    conn: Connection,
+    conn: Conn,
 }
 
 const COLUMNS: &str = "name, title, domain, breach_date, added_date, modified_date, pwn_count, description, \
@@ -481,7 +492,40 @@ impl Catalog {
                 });
             }
         }
-        Ok(Catalog { conn })
+        Ok(Catalog {
+            conn: Conn::Sqlite(conn),
+        })
+    }
+
+    /// Connects to the catalogue on the PostgreSQL server at `url` (`postgres://USER@HOST:
+    /// PORT/DB`; the password from `PGPASSWORD` or the password file, see [`pg`]), creating
+    /// its tables the first time.
+    pub fn open_postgres(url: &str) -> Result<Catalog> {
+        Ok(Catalog {
+            conn: Conn::Postgres(Box::new(std::cell::RefCell::new(sql::Pg::new(
+                pg::connect(url)?,
+            )))),
+        })
+    }
+
+    /// Which engine holds this catalogue.
+    pub fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+
+    /// The SQLite connection underneath, for tests that reach past the interface.
+    #[cfg(test)]
+    fn raw(&self) -> &Connection {
+        self.conn.sqlite().expect("a SQLite catalogue")
+    }
+
+    /// The SQLite connection, or why there is none.
+    fn sqlite(&self, what: &str) -> Result<&Connection> {
+        self.conn.sqlite().ok_or_else(|| {
+            CatalogError::Invalid(format!(
+                "the catalogue is on PostgreSQL: {what} is the database server's job there"
+            ))
+        })
     }
 
     /// Adds a new breach (validated); fails if the name is taken.
@@ -510,10 +554,10 @@ impl Catalog {
         change(&mut b);
         b.modified_date = format_date_time(now_unix());
         b.validate(now_unix())?;
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM breach WHERE name = ?1", params![old_name])?;
-        Self::insert(&tx, &b)?;
-        tx.commit()?;
+        self.conn.transaction(|tx| {
+            tx.execute("DELETE FROM breach WHERE name = ?1", args![old_name])?;
+            Self::insert(tx, &b)
+        })?;
         Ok(b)
     }
 
@@ -523,18 +567,17 @@ impl Catalog {
     }
 
     fn write(&mut self, b: &Breach) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM breach WHERE name = ?1", params![b.name])?;
-        Self::insert(&tx, b)?;
-        tx.commit()?;
-        Ok(())
+        self.conn.transaction(|tx| {
+            tx.execute("DELETE FROM breach WHERE name = ?1", args![b.name])?;
+            Self::insert(tx, b)
+        })
     }
 
-    fn insert(conn: &Connection, b: &Breach) -> Result<()> {
+    fn insert(conn: &impl Exec, b: &Breach) -> Result<()> {
         let classes = serde_json::to_string(&b.data_classes).unwrap_or_else(|_| "[]".into());
         conn.execute(
             &format!("INSERT INTO breach ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"),
-            params![
+            args![
                 b.name, b.title, b.domain, b.breach_date, b.added_date, b.modified_date, b.pwn_count as i64,
                 b.description, b.logo_path, classes, b.is_verified, b.is_fabricated, b.is_sensitive, b.is_retired,
                 b.is_spam_list, b.is_malware, b.is_subscription_free, b.is_stealer_log, b.vendor
@@ -543,7 +586,7 @@ impl Catalog {
         Ok(())
     }
 
-    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Breach, String)> {
+    fn row(r: &Row) -> Result<(Breach, String)> {
         let classes: String = r.get(9)?;
         let pwn: i64 = r.get(6)?;
         Ok((
@@ -582,26 +625,28 @@ impl Catalog {
 
     /// One breach by name (case-insensitive), retired or not.
     pub fn get(&self, name: &str) -> Result<Option<Breach>> {
-        let row = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM breach WHERE name = ?1"),
-                params![name.trim()],
-                Self::row,
-            )
-            .optional()?;
-        row.map(Self::finish_row).transpose()
+        let row = self.conn.query_opt(
+            &format!("SELECT {COLUMNS} FROM breach WHERE name = ?1"),
+            args![name.trim()],
+        )?;
+        row.as_ref()
+            .map(|r| Self::finish_row(Self::row(r)?))
+            .transpose()
     }
 
     /// Every breach, retired ones included, sorted by Title then Name.
     pub fn all(&self) -> Result<Vec<Breach>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM breach ORDER BY title COLLATE NOCASE, name COLLATE NOCASE"
-        ))?;
-        let rows = stmt
-            .query_map([], Self::row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter().map(Self::finish_row).collect()
+        // `lower(..) COLLATE "binary"` is SQLite's NOCASE order in both engines.
+        let rows = self.conn.query(
+            &format!(
+                "SELECT {COLUMNS} FROM breach \
+                 ORDER BY lower(title) COLLATE \"binary\", lower(name) COLLATE \"binary\""
+            ),
+            args![],
+        )?;
+        rows.iter()
+            .map(|r| Self::finish_row(Self::row(r)?))
+            .collect()
     }
 
     /// Imports a catalogue in the JSON shape of HIBP's `/breaches` answer, replacing
@@ -615,12 +660,13 @@ impl Catalog {
             b.validate(now)?;
             valid.push(b);
         }
-        let tx = self.conn.transaction()?;
-        for b in &valid {
-            tx.execute("DELETE FROM breach WHERE name = ?1", params![b.name])?;
-            Self::insert(&tx, b)?;
-        }
-        tx.commit()?;
+        self.conn.transaction(|tx| {
+            for b in &valid {
+                tx.execute("DELETE FROM breach WHERE name = ?1", args![b.name])?;
+                Self::insert(tx, b)?;
+            }
+            Ok(())
+        })?;
         Ok(valid.len())
     }
 
@@ -634,9 +680,10 @@ impl Catalog {
                 dest.display()
             )));
         }
+        let conn = self.sqlite("a backup")?;
         checksums::register()?;
         let mut out = Connection::open(dest)?;
-        rusqlite::backup::Backup::new(&self.conn, &mut out)?.run_to_completion(
+        rusqlite::backup::Backup::new(conn, &mut out)?.run_to_completion(
             256,
             std::time::Duration::from_millis(1),
             None,
@@ -656,9 +703,9 @@ impl Catalog {
     /// catalogue's file) recomputed, to name a damaged page by its offset, then SQLite's
     /// integrity check (every table and index consistent).
     pub fn verify(&self, path: &Path) -> Result<checksums::FileCheck> {
+        let conn = self.sqlite("verifying")?;
         let file = checksums::verify_file(path)?;
-        let problems: Vec<String> = self
-            .conn
+        let problems: Vec<String> = conn
             .prepare("PRAGMA integrity_check")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
@@ -668,11 +715,16 @@ impl Catalog {
         Ok(file)
     }
 
-    /// Changes whenever another connection commits to the database: poll it to reload.
+    /// Changes whenever another connection commits to the database (on PostgreSQL: commits
+    /// a change to breaches or keys, by anyone): poll it to reload.
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        match &self.conn {
+            Conn::Sqlite(c) => Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?),
+            Conn::Postgres(_) => self
+                .conn
+                .query_one("SELECT n FROM catalog_change WHERE id = 1", args![])?
+                .get(0),
+        }
     }
 }
 

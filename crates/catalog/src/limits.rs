@@ -2,8 +2,7 @@
 //! bucket and each (key, scope)'s count of the current UTC day (tables `key_bucket` and
 //! `key_usage`, schema version 5). The limiter itself is the service layer's.
 
-use rusqlite::params;
-
+use crate::sql::{Exec, args};
 use crate::{Catalog, Result, keys::Scope};
 
 /// A key's rate-limit bucket as saved: its tokens at `at_ms` (Unix milliseconds).
@@ -27,57 +26,57 @@ impl Catalog {
         usage: &[(i64, Scope, u64)],
         day: i64,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for b in buckets {
-            tx.execute(
-                "INSERT INTO key_bucket (key_id, tokens, at_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key_id) DO UPDATE SET tokens = excluded.tokens, at_ms = excluded.at_ms",
-                params![b.key_id, b.tokens, b.at_ms as i64],
-            )?;
-        }
-        for (key_id, scope, count) in usage {
-            tx.execute(
-                "INSERT INTO key_usage (key_id, scope, day, count) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(key_id, scope, day) DO UPDATE SET count = max(count, excluded.count)",
-                params![key_id, scope.name(), day, *count as i64],
-            )?;
-        }
-        tx.execute("DELETE FROM key_usage WHERE day < ?1", params![day - 1])?;
-        tx.commit()?;
-        Ok(())
+        self.conn.transaction(|tx| {
+            for b in buckets {
+                tx.execute(
+                    "INSERT INTO key_bucket (key_id, tokens, at_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key_id) DO UPDATE SET tokens = excluded.tokens, at_ms = excluded.at_ms",
+                    args![b.key_id, b.tokens, b.at_ms as i64],
+                )?;
+            }
+            for (key_id, scope, count) in usage {
+                tx.execute(
+                    "INSERT INTO key_usage (key_id, scope, day, count) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(key_id, scope, day) DO UPDATE SET count = CASE
+                        WHEN key_usage.count > excluded.count THEN key_usage.count
+                        ELSE excluded.count END",
+                    args![key_id, scope.name(), day, *count as i64],
+                )?;
+            }
+            tx.execute("DELETE FROM key_usage WHERE day < ?1", args![day - 1])?;
+            Ok(())
+        })
     }
 
     /// Every saved rate-limit bucket.
     pub fn saved_buckets(&self) -> Result<Vec<SavedBucket>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_id, tokens, at_ms FROM key_bucket")?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.conn
+            .query(
+                "SELECT key_id, tokens, at_ms FROM key_bucket ORDER BY key_id",
+                args![],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(SavedBucket {
                     key_id: r.get(0)?,
                     tokens: r.get(1)?,
-                    at_ms: r.get::<_, i64>(2)?.max(0) as u64,
+                    at_ms: r.get::<i64>(2)?.max(0) as u64,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     /// Each (key, scope)'s saved count on `day`.
     pub fn saved_usage(&self, day: i64) -> Result<Vec<(i64, Scope, u64)>> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT key_id, scope, count FROM key_usage WHERE day = ?1")?;
-        let rows = stmt
-            .query_map(params![day], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query(
+                "SELECT key_id, scope, count FROM key_usage WHERE day = ?1 ORDER BY key_id, scope COLLATE \"binary\"",
+                args![day],
+            )?
+            .iter()
+            .map(|r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)))
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows
             .into_iter()
             .filter_map(|(k, s, n)| Some((k, Scope::from_name(&s)?, n.max(0) as u64)))

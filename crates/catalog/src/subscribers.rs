@@ -7,8 +7,7 @@
 //! whose alerts have been queued, so a breach alerts each subscriber once, and subscribers
 //! hear only of breaches loaded after they subscribed. Nothing here seals or matches.
 
-use rusqlite::{OptionalExtension, params};
-
+use crate::sql::{Exec, Row, args};
 use crate::{Catalog, Result};
 
 /// A subscriber as stored.
@@ -35,7 +34,7 @@ impl Subscriber {
     }
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
+fn row(r: &Row) -> Result<Subscriber> {
     let time = |v: Option<i64>| v.map(|t| t.max(0) as u64);
     Ok(Subscriber {
         id: r.get(0)?,
@@ -67,7 +66,7 @@ impl Catalog {
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(digest) DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id,
                 verified = coalesce(excluded.verified, subscriber.verified), unsubscribed = NULL",
-            params![
+            args![
                 digest,
                 sealed,
                 key_id,
@@ -76,11 +75,9 @@ impl Catalog {
                 verified.map(|t| t as i64)
             ],
         )?;
-        Ok(self.conn.query_row(
-            "SELECT id FROM subscriber WHERE digest = ?1",
-            params![digest],
-            |r| r.get(0),
-        )?)
+        self.conn
+            .query_one("SELECT id FROM subscriber WHERE digest = ?1", args![digest])?
+            .get(0)
     }
 
     /// Changes subscriber `id`'s sealed data and the key that last changed it (a domain's
@@ -93,57 +90,65 @@ impl Catalog {
     ) -> Result<bool> {
         Ok(self.conn.execute(
             "UPDATE subscriber SET sealed = ?2, key_id = ?3, unsubscribed = NULL WHERE id = ?1",
-            params![id, sealed, key_id],
+            args![id, sealed, key_id],
         )? == 1)
     }
 
     /// The subscribers of `tenant` (its domain registrations), in id order.
     pub fn tenant_subscribers(&self, tenant: &str) -> Result<Vec<Subscriber>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE tenant = ?1 ORDER BY id"
-        ))?;
-        Ok(stmt
-            .query_map(params![tenant], row)?
-            .collect::<rusqlite::Result<_>>()?)
+        self.conn
+            .query(
+                &format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE tenant = ?1 ORDER BY id"
+                ),
+                args![tenant],
+            )?
+            .iter()
+            .map(row)
+            .collect()
     }
 
     /// The subscriber with this digest.
     pub fn subscriber_by_digest(&self, digest: &[u8]) -> Result<Option<Subscriber>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.conn
+            .query_opt(
                 &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE digest = ?1"),
-                params![digest],
-                row,
-            )
-            .optional()?)
+                args![digest],
+            )?
+            .as_ref()
+            .map(row)
+            .transpose()
     }
 
     /// The subscriber with this id.
     pub fn subscriber(&self, id: i64) -> Result<Option<Subscriber>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.conn
+            .query_opt(
                 &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE id = ?1"),
-                params![id],
-                row,
-            )
-            .optional()?)
+                args![id],
+            )?
+            .as_ref()
+            .map(row)
+            .transpose()
     }
 
     /// Every subscriber, in id order.
     pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {SUBSCRIBER_COLUMNS} FROM subscriber ORDER BY id"
-        ))?;
-        Ok(stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?)
+        self.conn
+            .query(
+                &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscriber ORDER BY id"),
+                args![],
+            )?
+            .iter()
+            .map(row)
+            .collect()
     }
 
     /// Marks a subscriber verified (a domain's owner proved control).
     pub fn verify_subscriber(&mut self, id: i64, now: u64) -> Result<bool> {
         Ok(self.conn.execute(
             "UPDATE subscriber SET verified = ?2 WHERE id = ?1",
-            params![id, now as i64],
+            args![id, now as i64],
         )? == 1)
     }
 
@@ -151,7 +156,7 @@ impl Catalog {
     pub fn unsubscribe(&mut self, id: i64, now: u64) -> Result<bool> {
         Ok(self.conn.execute(
             "UPDATE subscriber SET unsubscribed = ?2 WHERE id = ?1 AND unsubscribed IS NULL",
-            params![id, now as i64],
+            args![id, now as i64],
         )? == 1)
     }
 
@@ -159,23 +164,24 @@ impl Catalog {
     pub fn remove_subscriber(&mut self, id: i64) -> Result<bool> {
         Ok(self
             .conn
-            .execute("DELETE FROM subscriber WHERE id = ?1", params![id])?
+            .execute("DELETE FROM subscriber WHERE id = ?1", args![id])?
             == 1)
     }
 
     /// Names of the breaches whose alerts have been queued.
     pub fn alerted_breaches(&self) -> Result<std::collections::BTreeSet<String>> {
-        let mut stmt = self.conn.prepare("SELECT name FROM alerted_breach")?;
-        Ok(stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        Ok(self
+            .conn
+            .column::<String>("SELECT name FROM alerted_breach", args![])?
+            .into_iter()
+            .collect())
     }
 
     /// Records that a breach's alerts are queued.
     pub fn mark_alerted(&mut self, name: &str, now: u64) -> Result<()> {
         self.conn.execute(
-            "INSERT OR IGNORE INTO alerted_breach (name, at) VALUES (?1, ?2)",
-            params![name, now as i64],
+            "INSERT INTO alerted_breach (name, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            args![name, now as i64],
         )?;
         Ok(())
     }

@@ -226,7 +226,7 @@ mod tests {
             .unwrap();
         c.put_subscriber(b"email", b"sealed", None, None, Some(1), 1)
             .unwrap();
-        c.conn
+        c.raw()
             .execute_batch(
                 "DROP INDEX api_key_tenant; ALTER TABLE api_key DROP COLUMN tenant;
                  ALTER TABLE api_key DROP COLUMN last_used;

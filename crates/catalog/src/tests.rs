@@ -186,7 +186,7 @@ fn outbox_dedupes_leases_retries_and_erases_delivered_payloads() {
     assert_eq!((counts.pending, counts.delivered, counts.failed), (0, 1, 1));
     // Delivered and failed rows keep no payload, and their dedupe key still holds.
     let payloads: Vec<Vec<u8>> = c
-        .conn
+        .raw()
         .prepare("SELECT payload FROM outbox")
         .unwrap()
         .query_map([], |r| r.get(0))
@@ -208,7 +208,7 @@ fn a_version_1_catalogue_is_refused_until_migrated_then_has_the_outbox_and_its_b
         let mut c = Catalog::open(&path).unwrap();
         c.import_hibp_json(HIBP_SAMPLE).unwrap();
         // What version 1 had: no outbox.
-        c.conn
+        c.raw()
             .execute_batch(
                 "DROP TABLE outbox; DROP TABLE subscriber; DROP TABLE alerted_breach;
                  DROP TABLE vendor; DROP TABLE impact_alerted; PRAGMA user_version = 1;",
@@ -225,7 +225,7 @@ fn a_version_1_catalogue_is_refused_until_migrated_then_has_the_outbox_and_its_b
     assert_eq!(c.get("fictobank").unwrap().unwrap().pwn_count, 123456);
     assert!(c.enqueue(None, b"p", 1).unwrap().is_some());
     let v: i64 = c
-        .conn
+        .raw()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
@@ -528,7 +528,7 @@ fn a_catalogue_without_checksums_is_refused_until_migrated_then_verifies() {
         let conn = Connection::open_with_flags_and_vfs(&path, flags, c"unix").unwrap();
         let mut c = Catalog::init(conn).unwrap();
         fill(&mut c);
-        c.conn.execute_batch("PRAGMA user_version = 2").unwrap();
+        c.raw().execute_batch("PRAGMA user_version = 2").unwrap();
     }
     assert!(matches!(
         checksums::verify_file(&path),
@@ -541,7 +541,7 @@ fn a_catalogue_without_checksums_is_refused_until_migrated_then_verifies() {
     assert_eq!(Catalog::migrate(&path).unwrap(), Some(2));
     let c = Catalog::open(&path).unwrap();
     let version: i64 = c
-        .conn
+        .raw()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
@@ -552,7 +552,9 @@ fn a_catalogue_without_checksums_is_refused_until_migrated_then_verifies() {
     // checksummed file too: the reserved bytes are just unused space to it).
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE;
     let plain = Catalog {
-        conn: Connection::open_with_flags_and_vfs(&path, flags, c"unix").unwrap(),
+        conn: sql::Conn::Sqlite(
+            Connection::open_with_flags_and_vfs(&path, flags, c"unix").unwrap(),
+        ),
     };
     assert_eq!(everything(&plain).unwrap(), upgraded);
     assert!(upgraded.contains("Breach79") && upgraded.contains("Vendor9"));

@@ -3,8 +3,7 @@
 //! notes. Loading a breach whose Domain or Vendor matches an entry produces an impact report
 //! (computed by the server and CLI, not here). Import and export in CSV and JSON.
 
-use rusqlite::params;
-
+use crate::sql::{Exec, Row, args};
 use crate::{Catalog, CatalogError, Result};
 
 /// One vendor.
@@ -154,7 +153,7 @@ pub struct TenantVendor {
 const VENDOR_COLUMNS: &str =
     "tenant, name, domains, data_classes, criticality, owner, notes, owner_confirmed";
 
-fn vendor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantVendor> {
+fn vendor_row(r: &Row) -> Result<TenantVendor> {
     let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
     Ok(TenantVendor {
         tenant: r.get(0)?,
@@ -172,12 +171,7 @@ fn vendor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantVendor> {
 
 /// Inserts or replaces (by tenant and name) one validated vendor. The owner stays confirmed
 /// when it does not change.
-fn upsert(
-    conn: &rusqlite::Connection,
-    tenant: &str,
-    v: &Vendor,
-    owner_confirmed: bool,
-) -> Result<()> {
+fn upsert(conn: &impl Exec, tenant: &str, v: &Vendor, owner_confirmed: bool) -> Result<()> {
     conn.execute(
         "INSERT INTO vendor (tenant, name, domains, data_classes, criticality, owner, notes,
             owner_confirmed)
@@ -186,10 +180,11 @@ fn upsert(
             domains = excluded.domains, data_classes = excluded.data_classes,
             criticality = excluded.criticality, notes = excluded.notes,
             owner_confirmed = CASE WHEN vendor.owner = excluded.owner
-                THEN max(vendor.owner_confirmed, excluded.owner_confirmed)
+                THEN CASE WHEN vendor.owner_confirmed > excluded.owner_confirmed
+                    THEN vendor.owner_confirmed ELSE excluded.owner_confirmed END
                 ELSE excluded.owner_confirmed END,
             owner = excluded.owner",
-        params![
+        args![
             tenant,
             v.name,
             serde_json::to_string(&v.domains).expect("strings serialise"),
@@ -227,17 +222,18 @@ impl Catalog {
             .map(Vendor::validate)
             .collect::<Result<Vec<_>>>()?;
         let before = self.tenant_vendors(tenant)?;
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM vendor WHERE tenant = ?1", params![tenant])?;
-        for v in &vendors {
-            let kept = before.iter().any(|b| {
-                b.owner_confirmed
-                    && b.vendor.name.eq_ignore_ascii_case(&v.name)
-                    && b.vendor.owner == v.owner
-            });
-            upsert(&tx, tenant, v, owner_confirmed || kept)?;
-        }
-        tx.commit()?;
+        self.conn.transaction(|tx| {
+            tx.execute("DELETE FROM vendor WHERE tenant = ?1", args![tenant])?;
+            for v in &vendors {
+                let kept = before.iter().any(|b| {
+                    b.owner_confirmed
+                        && b.vendor.name.eq_ignore_ascii_case(&v.name)
+                        && b.vendor.owner == v.owner
+                });
+                upsert(tx, tenant, v, owner_confirmed || kept)?;
+            }
+            Ok(())
+        })?;
         Ok(vendors.len())
     }
 
@@ -252,22 +248,32 @@ impl Catalog {
 
     /// `tenant`'s inventory as stored, by name.
     pub fn tenant_vendors(&self, tenant: &str) -> Result<Vec<TenantVendor>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {VENDOR_COLUMNS} FROM vendor WHERE tenant = ?1 ORDER BY name COLLATE NOCASE"
-        ))?;
-        Ok(stmt
-            .query_map(params![tenant], vendor_row)?
-            .collect::<rusqlite::Result<_>>()?)
+        self.conn
+            .query(
+                &format!(
+                    "SELECT {VENDOR_COLUMNS} FROM vendor WHERE tenant = ?1 \
+                     ORDER BY lower(name) COLLATE \"binary\""
+                ),
+                args![tenant],
+            )?
+            .iter()
+            .map(vendor_row)
+            .collect()
     }
 
     /// Every tenant's inventory, by tenant then name.
     pub fn all_vendors(&self) -> Result<Vec<TenantVendor>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {VENDOR_COLUMNS} FROM vendor ORDER BY tenant, name COLLATE NOCASE"
-        ))?;
-        Ok(stmt
-            .query_map([], vendor_row)?
-            .collect::<rusqlite::Result<_>>()?)
+        self.conn
+            .query(
+                &format!(
+                    "SELECT {VENDOR_COLUMNS} FROM vendor \
+                     ORDER BY tenant COLLATE \"binary\", lower(name) COLLATE \"binary\""
+                ),
+                args![],
+            )?
+            .iter()
+            .map(vendor_row)
+            .collect()
     }
 
     /// Marks the owner of `tenant`'s vendor `name` confirmed, if it is still `owner`;
@@ -275,23 +281,24 @@ impl Catalog {
     pub fn confirm_vendor_owner(&mut self, tenant: &str, name: &str, owner: &str) -> Result<bool> {
         Ok(self.conn.execute(
             "UPDATE vendor SET owner_confirmed = 1 WHERE tenant = ?1 AND name = ?2 AND owner = ?3",
-            params![tenant, name.trim(), owner],
+            args![tenant, name.trim(), owner],
         )? == 1)
     }
 
     /// Names of the breaches whose impact on the inventory has been assessed (and alerted).
     pub fn impact_alerted(&self) -> Result<std::collections::BTreeSet<String>> {
-        let mut stmt = self.conn.prepare("SELECT name FROM impact_alerted")?;
-        Ok(stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<_>>()?)
+        Ok(self
+            .conn
+            .column::<String>("SELECT name FROM impact_alerted", args![])?
+            .into_iter()
+            .collect())
     }
 
     /// Records that a breach's impact has been assessed.
     pub fn mark_impact_alerted(&mut self, name: &str, now: u64) -> Result<()> {
         self.conn.execute(
-            "INSERT OR IGNORE INTO impact_alerted (name, at) VALUES (?1, ?2)",
-            params![name, now as i64],
+            "INSERT INTO impact_alerted (name, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            args![name, now as i64],
         )?;
         Ok(())
     }
@@ -300,7 +307,7 @@ impl Catalog {
     pub fn remove_vendor(&mut self, tenant: &str, name: &str) -> Result<bool> {
         Ok(self.conn.execute(
             "DELETE FROM vendor WHERE tenant = ?1 AND name = ?2",
-            params![tenant, name.trim()],
+            args![tenant, name.trim()],
         )? == 1)
     }
 }

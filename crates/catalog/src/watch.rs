@@ -4,8 +4,7 @@
 //! a key's suspension (`api_key.suspended`). The watch itself is the service layer's; the
 //! digests are keyed (under the audit key) before they get here, never a target.
 
-use rusqlite::params;
-
+use crate::sql::{Exec, args};
 use crate::{Catalog, Result};
 
 /// Adds version 6's suspension column and watch table, inside the caller's transaction; a
@@ -50,28 +49,31 @@ pub struct SavedWatch {
 impl Catalog {
     /// Saves the watch's rows of `hour`, and drops those of earlier hours. One transaction.
     pub fn save_watch(&mut self, rows: &[SavedWatch], hour: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for w in rows {
-            let seen: Vec<u8> = w.seen.iter().flat_map(|d| d.to_le_bytes()).collect();
-            tx.execute(
-                "INSERT INTO key_watch (key_id, kind, hour, seen, crossed) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(key_id, kind) DO UPDATE SET hour = excluded.hour, seen = excluded.seen,
-                   crossed = excluded.crossed",
-                params![w.key_id, w.kind, w.hour, seen, w.crossed],
-            )?;
-        }
-        tx.execute("DELETE FROM key_watch WHERE hour < ?1", params![hour])?;
-        tx.commit()?;
-        Ok(())
+        self.conn.transaction(|tx| {
+            for w in rows {
+                let seen: Vec<u8> = w.seen.iter().flat_map(|d| d.to_le_bytes()).collect();
+                tx.execute(
+                    "INSERT INTO key_watch (key_id, kind, hour, seen, crossed) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(key_id, kind) DO UPDATE SET hour = excluded.hour, seen = excluded.seen,
+                       crossed = excluded.crossed",
+                    args![w.key_id, w.kind, w.hour, seen, w.crossed],
+                )?;
+            }
+            tx.execute("DELETE FROM key_watch WHERE hour < ?1", args![hour])?;
+            Ok(())
+        })
     }
 
     /// The watch's saved rows of `hour`.
     pub fn saved_watch(&self, hour: i64) -> Result<Vec<SavedWatch>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_id, kind, hour, seen, crossed FROM key_watch WHERE hour = ?1")?;
-        let rows = stmt
-            .query_map(params![hour], |r| {
+        self.conn
+            .query(
+                "SELECT key_id, kind, hour, seen, crossed FROM key_watch WHERE hour = ?1 \
+                 ORDER BY key_id, kind COLLATE \"binary\"",
+                args![hour],
+            )?
+            .iter()
+            .map(|r| {
                 let seen: Vec<u8> = r.get(3)?;
                 Ok(SavedWatch {
                     key_id: r.get(0)?,
@@ -83,9 +85,8 @@ impl Catalog {
                         .collect(),
                     crossed: r.get(4)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     /// Suspends key `id` with `reason` (requests with it are refused, saying why, until
@@ -93,7 +94,7 @@ impl Catalog {
     pub fn suspend_key(&mut self, id: i64, reason: &str) -> Result<bool> {
         Ok(self.conn.execute(
             "UPDATE api_key SET suspended = ?2 WHERE id = ?1",
-            params![id, reason],
+            args![id, reason],
         )? > 0)
     }
 
@@ -101,7 +102,7 @@ impl Catalog {
     pub fn resume_key(&mut self, id: i64) -> Result<bool> {
         Ok(self.conn.execute(
             "UPDATE api_key SET suspended = NULL WHERE id = ?1 AND suspended IS NOT NULL",
-            params![id],
+            args![id],
         )? > 0)
     }
 }

@@ -1,0 +1,443 @@
+//! The catalogue on a real PostgreSQL server (started by `leakwatch_catalog::testing`): every
+//! operation answers as it does on SQLite, the reference, including case-insensitive names
+//! and upserts; outbox claims from many connections at once never overlap; a change to keys
+//! or breaches by one connection shows in every other's data version; the password comes
+//! from the password file, never the URL.
+
+// Long scenario functions read best whole (the workspace's limit is for non-test code).
+#![allow(clippy::too_many_lines)]
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Barrier};
+
+use leakwatch_catalog::{
+    Breach, Catalog, CatalogError, Dialect,
+    keys::{Quotas, SavedBucket, Scope, Scopes},
+    testing,
+    vendors::Vendor,
+    watch::SavedWatch,
+};
+
+/// A fresh database on the test server, or `None` (skipped) where there is no server.
+fn database(name: &str) -> Option<String> {
+    testing::postgres().map(|s| s.new_database(name, "leakwatch"))
+}
+
+fn breach(name: &str, title: &str, classes: &[&str]) -> Breach {
+    let json = serde_json::json!({
+        "Name": name, "Title": title, "Domain": format!("{}.example", name.to_lowercase()),
+        "BreachDate": "2021-03-04", "AddedDate": "2021-05-06T07:08:09Z",
+        "ModifiedDate": "2021-05-06T07:08:09Z", "PwnCount": 1234,
+        "DataClasses": classes, "IsSensitive": name.starts_with('S'),
+    });
+    Breach::from_manifest(&json.to_string(), false).unwrap()
+}
+
+fn vendor(name: &str, owner: &str) -> Vendor {
+    Vendor {
+        name: name.into(),
+        domains: vec![format!("{}.example", name.to_lowercase())],
+        data_classes: vec!["Email addresses".into()],
+        criticality: 3,
+        owner: owner.into(),
+        notes: "fictional".into(),
+    }
+}
+
+/// Runs every kind of catalogue operation and writes down what each answered, leaving out
+/// what differs by design between two runs (random key secrets and prefixes, the clock).
+fn exercise(c: &mut Catalog) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut note = |what: &str, v: String| seen.push(format!("{what}: {v}"));
+    const NOW: u64 = 1_800_000_000;
+
+    // Breaches: names unique whatever their case, ordered by title then name without case.
+    for (name, title) in [
+        ("Zeta", "beta"),
+        ("Alpha", "Beta"),
+        ("Sigma", "alpha"),
+        ("b2", ""),
+    ] {
+        c.add(breach(name, title, &["Passwords", "Email addresses"]))
+            .unwrap();
+    }
+    note(
+        "dup",
+        format!("{:?}", c.add(breach("ALPHA", "x", &[])).map(|b| b.name)),
+    );
+    note(
+        "get",
+        format!("{:?}", c.get("zeta").unwrap().map(|b| b.name)),
+    );
+    c.edit("alpha", |b| b.pwn_count = 99).unwrap();
+    c.retire("Sigma").unwrap();
+    c.upsert(breach("Zeta", "Gamma", &["Usernames"])).unwrap();
+    let all = |c: &Catalog| {
+        c.all()
+            .unwrap()
+            .into_iter()
+            .map(|mut b| {
+                b.modified_date.clear();
+                format!("{b:?}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    note("all", all(c));
+    let imported = c
+        .import_hibp_json(
+            &serde_json::to_string(&[breach("Omega", "Omega", &["IP addresses"])]).unwrap(),
+        )
+        .unwrap();
+    note("imported", format!("{imported} {}", all(c)));
+    note(
+        "bad import",
+        format!("{:?}", c.import_hibp_json("[{\"Name\": \"\"}]").is_err()),
+    );
+
+    // Keys: tenants, scopes, quotas, rotation, use, revocation.
+    let scopes = Scopes::parse("account,domain").unwrap();
+    let quotas = Quotas::parse("domain=50").unwrap();
+    let (a, _) = c
+        .create_key("alice", 10, None, &scopes, Some("acme"), &quotas)
+        .unwrap();
+    let (b, _) = c
+        .create_key(
+            "bob",
+            20,
+            Some("2099-01-01"),
+            &Scopes::All,
+            None,
+            &Quotas::none(),
+        )
+        .unwrap();
+    let (old, new, _) = c.rotate_key(a.id, "2030-01-01").unwrap();
+    c.touch_key(new.id, "2031-02-03").unwrap();
+    c.touch_key(new.id, "2031-01-01").unwrap();
+    c.expire_key_by(b.id, "2050-01-01").unwrap();
+    c.suspend_key(b.id, "read in bulk").unwrap();
+    let key = |k: &leakwatch_catalog::keys::ApiKey| {
+        format!(
+            "{} {} rpm={} exp={:?} rev={} {} {} used={:?} {:?} susp={:?}",
+            k.id,
+            k.name,
+            k.rpm,
+            k.expires,
+            k.revoked.is_some(),
+            k.scopes,
+            k.tenant,
+            k.last_used,
+            k.quotas.of(Scope::Domain),
+            k.suspended
+        )
+    };
+    note("rotated", format!("{} / {}", key(&old), key(&new)));
+    note(
+        "keys",
+        c.keys()
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    note(
+        "tenant",
+        format!(
+            "{} {}",
+            c.tenant_exists("acme").unwrap(),
+            c.tenant_exists("nope").unwrap()
+        ),
+    );
+    note(
+        "tenant keys",
+        c.tenant_keys("acme")
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    note(
+        "by digest",
+        format!("{}", c.keys_by_digest().unwrap().len()),
+    );
+    c.resume_key(b.id).unwrap();
+    note("revoked", key(&c.revoke_key(&b.id.to_string()).unwrap()));
+    note(
+        "revoked tenant",
+        c.revoke_tenant("acme")
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+
+    // Subscribers.
+    let s1 = c
+        .put_subscriber(b"d1", b"sealed1", Some(a.id), Some("acme"), None, NOW)
+        .unwrap();
+    let again = c
+        .put_subscriber(b"d1", b"sealed1b", None, None, Some(NOW), NOW)
+        .unwrap();
+    let s2 = c
+        .put_subscriber(b"d2", b"sealed2", None, None, Some(NOW), NOW)
+        .unwrap();
+    note("subscriber ids", format!("{} {}", s1 == again, s1 != s2));
+    c.update_subscriber(s2, b"sealed2b", Some(7)).unwrap();
+    c.verify_subscriber(s1, NOW + 1).unwrap();
+    note(
+        "unsub",
+        format!(
+            "{} {}",
+            c.unsubscribe(s2, NOW).unwrap(),
+            c.unsubscribe(s2, NOW).unwrap()
+        ),
+    );
+    note("subs", format!("{:?}", c.subscribers().unwrap()));
+    note(
+        "tenant subs",
+        format!("{:?}", c.tenant_subscribers("acme").unwrap()),
+    );
+    note(
+        "by digest",
+        format!("{:?}", c.subscriber_by_digest(b"d2").unwrap()),
+    );
+    note(
+        "removed",
+        format!(
+            "{} {}",
+            c.remove_subscriber(s2).unwrap(),
+            c.remove_subscriber(s2).unwrap()
+        ),
+    );
+    note("by id", format!("{:?}", c.subscriber(s2).unwrap()));
+    c.mark_alerted("Alpha", NOW).unwrap();
+    c.mark_alerted("alpha", NOW).unwrap();
+    note("alerted", format!("{:?}", c.alerted_breaches().unwrap()));
+
+    // Vendors: by tenant, name without case; a kept owner stays confirmed.
+    c.put_vendor("acme", vendor("Zed", "z@acme.example"), false)
+        .unwrap();
+    c.put_vendor("acme", vendor("alpha", "a@acme.example"), true)
+        .unwrap();
+    c.put_vendor("acme", vendor("ALPHA", "a@acme.example"), false)
+        .unwrap();
+    c.put_vendor("other", vendor("Beta", "b@o.example"), false)
+        .unwrap();
+    note(
+        "confirm",
+        format!(
+            "{}",
+            c.confirm_vendor_owner("acme", "Zed", "z@acme.example")
+                .unwrap()
+        ),
+    );
+    note(
+        "vendors",
+        format!("{:?}", c.tenant_vendors("acme").unwrap()),
+    );
+    c.replace_vendors(
+        "acme",
+        vec![
+            vendor("Alpha", "a@acme.example"),
+            vendor("Mu", "m@x.example"),
+        ],
+        false,
+    )
+    .unwrap();
+    note("replaced", format!("{:?}", c.all_vendors().unwrap()));
+    note(
+        "removed vendor",
+        format!("{}", c.remove_vendor("acme", "mu").unwrap()),
+    );
+    c.mark_impact_alerted("Omega", NOW).unwrap();
+    c.mark_impact_alerted("omega", NOW).unwrap();
+    note("impact", format!("{:?}", c.impact_alerted().unwrap()));
+
+    // Outbox.
+    let first = c.enqueue(Some(b"k1"), b"p1", NOW).unwrap();
+    note(
+        "dedupe",
+        format!(
+            "{} {:?}",
+            first.is_some(),
+            c.enqueue(Some(b"k1"), b"p1", NOW).unwrap()
+        ),
+    );
+    for i in 0..4u8 {
+        c.enqueue(None, &[i], NOW + u64::from(i)).unwrap();
+    }
+    let claimed = c.claim_due(NOW + 2, 60, 10).unwrap();
+    note(
+        "claimed",
+        format!(
+            "{:?}",
+            claimed
+                .iter()
+                .map(|p| (&p.payload, p.attempts, p.created))
+                .collect::<Vec<_>>()
+        ),
+    );
+    c.mark_delivered(claimed[0].id, NOW + 3).unwrap();
+    c.reschedule(claimed[1].id, NOW + 100, "421 try later")
+        .unwrap();
+    c.mark_failed(claimed[2].id, NOW + 3, "550 no such user")
+        .unwrap();
+    note(
+        "released",
+        format!("{}", c.release_claims(NOW + 5).unwrap()),
+    );
+    note(
+        "counts",
+        format!(
+            "{:?} {:?}",
+            c.outbox_counts().unwrap(),
+            c.next_due().unwrap()
+        ),
+    );
+    note(
+        "claimed again",
+        format!(
+            "{:?}",
+            c.claim_due(NOW + 200, 60, 10)
+                .unwrap()
+                .iter()
+                .map(|p| (&p.payload, p.attempts))
+                .collect::<Vec<_>>()
+        ),
+    );
+
+    // Limiter and watch state.
+    let bucket = SavedBucket {
+        key_id: 1,
+        tokens: 2.5,
+        at_ms: 17,
+    };
+    c.save_limits(
+        &[bucket],
+        &[(1, Scope::Domain, 5), (1, Scope::Account, 9)],
+        100,
+    )
+    .unwrap();
+    c.save_limits(&[], &[(1, Scope::Domain, 3)], 100).unwrap();
+    note("buckets", format!("{:?}", c.saved_buckets().unwrap()));
+    note("usage", format!("{:?}", c.saved_usage(100).unwrap()));
+    let watch = SavedWatch {
+        key_id: 1,
+        kind: "accounts".into(),
+        hour: 5,
+        seen: vec![1, u64::MAX],
+        crossed: true,
+    };
+    c.save_watch(std::slice::from_ref(&watch), 5).unwrap();
+    note("watch", format!("{:?}", c.saved_watch(5).unwrap()));
+    seen
+}
+
+#[test]
+fn every_operation_answers_on_postgresql_as_on_sqlite() {
+    let Some(url) = database("same_answers") else {
+        return;
+    };
+    let mut pg = Catalog::open_postgres(&url).unwrap();
+    assert_eq!(pg.dialect(), Dialect::Postgres);
+    let mut sqlite = Catalog::open_in_memory().unwrap();
+    let want = exercise(&mut sqlite);
+    let got = exercise(&mut pg);
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w);
+    }
+    // Opening again finds the schema made, and the data.
+    drop(pg);
+    let again = Catalog::open_postgres(&url).unwrap();
+    assert_eq!(again.all().unwrap().len(), 5);
+}
+
+#[test]
+fn outbox_workers_on_many_connections_never_claim_the_same_notification() {
+    let Some(url) = database("claims") else {
+        return;
+    };
+    let mut c = Catalog::open_postgres(&url).unwrap();
+    for i in 0..400u32 {
+        c.enqueue(Some(&i.to_le_bytes()), &i.to_le_bytes(), 1)
+            .unwrap();
+    }
+    let workers = 6;
+    let start = Arc::new(Barrier::new(workers));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let (url, start) = (url.clone(), start.clone());
+            std::thread::spawn(move || {
+                let mut c = Catalog::open_postgres(&url).unwrap();
+                start.wait();
+                let mut mine = Vec::new();
+                loop {
+                    let batch = c.claim_due(10, 3600, 7).unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|p| p.id));
+                }
+            })
+        })
+        .collect();
+    let per_worker: Vec<Vec<i64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let all: Vec<i64> = per_worker.iter().flatten().copied().collect();
+    let distinct: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 400, "every notification claimed once: {all:?}");
+    assert_eq!(distinct.len(), 400);
+    assert!(
+        per_worker.iter().filter(|w| !w.is_empty()).count() > 1,
+        "the claims were not concurrent: {per_worker:?}"
+    );
+}
+
+#[test]
+fn a_change_to_keys_or_breaches_shows_in_every_connections_data_version_and_nothing_else_does() {
+    let Some(url) = database("versions") else {
+        return;
+    };
+    let mut writer = Catalog::open_postgres(&url).unwrap();
+    let reader = Catalog::open_postgres(&url).unwrap();
+    let (key, _) = writer
+        .create_key("k", 10, None, &Scopes::All, None, &Quotas::none())
+        .unwrap();
+    let v0 = reader.data_version().unwrap();
+    writer.enqueue(None, b"x", 1).unwrap();
+    writer
+        .save_limits(&[], &[(key.id, Scope::Account, 1)], 3)
+        .unwrap();
+    assert_eq!(
+        reader.data_version().unwrap(),
+        v0,
+        "an outbox or limiter write reloads nothing"
+    );
+    writer.revoke_key(&key.id.to_string()).unwrap();
+    let v1 = reader.data_version().unwrap();
+    assert_ne!(v1, v0);
+    writer.add(breach("New", "New", &[])).unwrap();
+    assert_ne!(reader.data_version().unwrap(), v1);
+}
+
+#[test]
+fn the_password_comes_from_the_password_file_and_never_from_the_url() {
+    let Some(server) = testing::postgres() else {
+        return;
+    };
+    let url = server.new_database("password", "leakwatch_pw");
+    // No password: the server refuses (scram-sha-256 for this role).
+    let err = Catalog::open_postgres(&url).unwrap_err();
+    assert!(matches!(err, CatalogError::Postgres(_)), "{err}");
+    let with_password = url.replace("leakwatch_pw@", "leakwatch_pw:secret@");
+    let err = Catalog::open_postgres(&with_password)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("PGPASSFILE") && !err.contains("secret"),
+        "{err}"
+    );
+}
