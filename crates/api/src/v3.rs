@@ -77,6 +77,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .trim();
+        if !state.catalog.keys_are_current() {
+            return Err(ApiError::Unavailable(
+                "The key catalogue cannot be reached; try again later",
+            ));
+        }
         let key = (!presented.is_empty())
             .then(|| state.catalog.key(presented))
             .flatten()

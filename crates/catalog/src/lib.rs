@@ -48,6 +48,10 @@ pub enum CatalogError {
     /// SQLite failed (I/O, locking).
     #[error("catalogue database: {0}")]
     Sqlite(rusqlite::Error),
+    /// A catalogue location that cannot be used (not a PostgreSQL URL, a password in it, a
+    /// password file others may read).
+    #[error("{0}")]
+    Location(String),
     /// The PostgreSQL catalogue failed (connection, constraint, server error): its SQLSTATE
     /// and message.
     #[error("catalogue database (PostgreSQL): {0}")]
@@ -502,9 +506,7 @@ impl Catalog {
     /// its tables the first time.
     pub fn open_postgres(url: &str) -> Result<Catalog> {
         Ok(Catalog {
-            conn: Conn::Postgres(Box::new(std::cell::RefCell::new(sql::Pg::new(
-                pg::connect(url)?,
-            )))),
+            conn: Conn::Postgres(sql::Pg::connect(url)?),
         })
     }
 
@@ -559,6 +561,38 @@ impl Catalog {
             Self::insert(tx, &b)
         })?;
         Ok(b)
+    }
+
+    /// The store-local id of breach `name` as this catalogue allocates it, for an import that
+    /// adds the breach to the store (`floor`: the first id the store's manifest has free, so
+    /// ids the store gave before stay its own). The same name always gets the same id. A
+    /// catalogue of one machine (SQLite) allocates nothing (`None`): its store has one writer,
+    /// which takes the next id of its manifest.
+    pub fn store_breach_id(&self, name: &str, floor: u32) -> Result<Option<u32>> {
+        if self.conn.dialect() == Dialect::Sqlite {
+            return Ok(None);
+        }
+        let id: i64 = self.conn.transaction(|tx| {
+            // One allocation at a time: the next id depends on every earlier one.
+            tx.execute("LOCK TABLE store_breach IN EXCLUSIVE MODE", args![])?;
+            if let Some(r) =
+                tx.query_opt("SELECT id FROM store_breach WHERE name = ?1", args![name])?
+            {
+                return r.get(0);
+            }
+            tx.query_one(
+                "INSERT INTO store_breach (name, id) \
+                 SELECT ?1, greatest(coalesce(max(id) + 1, 0), ?2) FROM store_breach RETURNING id",
+                args![name, i64::from(floor)],
+            )?
+            .get(0)
+        })?;
+        u32::try_from(id)
+            .map(Some)
+            .map_err(|_| CatalogError::Corrupt {
+                name: name.to_owned(),
+                reason: format!("store breach id {id}"),
+            })
     }
 
     /// Marks a breach retired: it disappears from every answer but stays on record.

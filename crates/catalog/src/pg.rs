@@ -9,6 +9,9 @@
 //! - **Names** that SQLite compares `COLLATE NOCASE` are `COLLATE nocase` here: an ICU
 //!   collation that ignores case (level 2), so uniqueness and lookups agree with SQLite's.
 //!   Sorting uses `lower(..) COLLATE "binary"` in both engines (`"binary"` is `C` here; quoted, as `binary` is a keyword of PostgreSQL).
+//! - **Store breach ids**: `store_breach` allocates the id a breach has in the store's
+//!   manifest (which postings files bake in), once per name, so importers on several
+//!   machines adding new breaches at once never take the same id.
 //! - **Changes**: a statement on `breach` or `api_key` bumps `catalog_change.n` in its own
 //!   transaction and notifies channel `leakwatch_catalog` at commit, so a replica that polls
 //!   [`crate::Catalog::data_version`] (or listens) reloads keys and breaches: a revoked key is
@@ -123,6 +126,7 @@ CREATE TABLE key_watch (
     crossed BIGINT NOT NULL,
     PRIMARY KEY (key_id, kind)
 );
+CREATE TABLE store_breach (name TEXT PRIMARY KEY COLLATE nocase, id BIGINT NOT NULL UNIQUE);
 CREATE TABLE catalog_change (id BIGINT PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL);
 INSERT INTO catalog_change VALUES (1, 0);
 CREATE FUNCTION leakwatch_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -146,15 +150,15 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// file; a URL that carries a password itself is refused.
 pub fn config(url: &str) -> Result<postgres::Config> {
     if !is_postgres_url(url) {
-        return Err(CatalogError::Invalid(
+        return Err(CatalogError::Location(
             "a catalogue URL starts with postgres://".into(),
         ));
     }
     let mut config: postgres::Config = url
         .parse()
-        .map_err(|e| CatalogError::Invalid(format!("not a PostgreSQL URL: {e}")))?;
+        .map_err(|e| CatalogError::Location(format!("not a PostgreSQL URL: {e}")))?;
     if config.get_password().is_some() {
-        return Err(CatalogError::Invalid(
+        return Err(CatalogError::Location(
             "the catalogue URL holds a password, and URLs show in process lists: put it in \
              the password file (PGPASSFILE) or PGPASSWORD instead"
                 .into(),
@@ -163,7 +167,7 @@ pub fn config(url: &str) -> Result<postgres::Config> {
     let user = config
         .get_user()
         .ok_or_else(|| {
-            CatalogError::Invalid(
+            CatalogError::Location(
                 "the catalogue URL names no user (postgres://USER@HOST/DB)".into(),
             )
         })?
@@ -207,10 +211,10 @@ fn password_for(
     user: &str,
 ) -> Result<Option<String>> {
     use std::os::unix::fs::PermissionsExt;
-    let io = |e: std::io::Error| CatalogError::Invalid(format!("{}: {e}", file.display()));
+    let io = |e: std::io::Error| CatalogError::Location(format!("{}: {e}", file.display()));
     let meta = std::fs::metadata(file).map_err(io)?;
     if meta.permissions().mode() & 0o077 != 0 {
-        return Err(CatalogError::Invalid(format!(
+        return Err(CatalogError::Location(format!(
             "{} may be read by group or others: chmod 0600 it",
             file.display()
         )));

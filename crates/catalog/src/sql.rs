@@ -11,7 +11,7 @@
 //! Deliberately absent: an ORM or query builder. The catalogue's statements are few and
 //! short; reading them as SQL is the point.
 
-use std::{cell::RefCell, collections::HashMap, fmt};
+use std::{collections::HashMap, fmt, sync::mpsc};
 
 use crate::{CatalogError, Result};
 
@@ -230,7 +230,7 @@ pub(crate) trait Exec {
 /// A connection to either engine.
 pub(crate) enum Conn {
     Sqlite(rusqlite::Connection),
-    Postgres(Box<RefCell<Pg>>),
+    Postgres(Pg),
 }
 
 impl fmt::Debug for Conn {
@@ -242,18 +242,94 @@ impl fmt::Debug for Conn {
     }
 }
 
-/// A PostgreSQL client and the statements it has prepared (by the SQL as written here).
+/// A PostgreSQL connection, owned by a thread of its own.
+///
+/// The `postgres` client blocks on a runtime of its own, which tokio forbids on a thread
+/// that runs async tasks, and the server calls the catalogue from such threads (briefly, as
+/// it did SQLite). So the client lives on the thread `leakwatch-pg`, and each statement is a
+/// job sent to it and waited for on a plain channel, which any thread may do. The thread
+/// ends when this handle is dropped. A connection the server closed (a restart, a network
+/// cut) is opened again before the next statement.
 pub(crate) struct Pg {
-    pub(crate) client: postgres::Client,
+    jobs: mpsc::Sender<Job>,
+}
+
+type Job = Box<dyn FnOnce(&mut PgConn) + Send>;
+
+/// What the connection thread owns: the client and the statements it has prepared (by the
+/// SQL as written here).
+struct PgConn {
+    client: postgres::Client,
     prepared: HashMap<String, postgres::Statement>,
 }
 
 impl Pg {
-    pub(crate) fn new(client: postgres::Client) -> Pg {
-        Pg {
-            client,
-            prepared: HashMap::new(),
-        }
+    /// Connects to `url` (creating the schema the first time) on a new connection thread.
+    pub(crate) fn connect(url: &str) -> Result<Pg> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (ready, connected) = mpsc::channel();
+        let url = url.to_owned();
+        std::thread::Builder::new()
+            .name("leakwatch-pg".into())
+            .spawn(move || {
+                let client = match crate::pg::connect(&url) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(()));
+                let mut conn = PgConn {
+                    client,
+                    prepared: HashMap::new(),
+                };
+                while let Ok(job) = queue.recv() {
+                    if conn.client.is_closed() {
+                        // Reconnect. If the server is still down, the job finds the
+                        // client closed and fails saying so, and the next job tries again.
+                        if let Ok(c) = crate::pg::connect(&url) {
+                            conn.client = c;
+                            conn.prepared.clear();
+                        }
+                    }
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| CatalogError::Postgres(format!("no connection thread: {e}")))?;
+        connected
+            .recv()
+            .map_err(|_| CatalogError::Postgres("the connection thread ended".into()))??;
+        Ok(Pg { jobs })
+    }
+
+    /// Runs `job` on the connection thread and waits for its answer.
+    fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut PgConn) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let gone = || CatalogError::Postgres("the catalogue's connection thread ended".into());
+        self.jobs
+            .send(Box::new(move |conn| {
+                let _ = answer.send(job(conn));
+            }))
+            .map_err(|_| gone())?;
+        answered.recv().map_err(|_| gone())?
+    }
+
+    fn execute(&self, sql: &str, args: &[Value]) -> Result<usize> {
+        let (sql, args) = (sql.to_owned(), args.to_vec());
+        self.run(move |c| pg_execute(&mut c.client, &mut c.prepared, &sql, &args))
+    }
+
+    fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        let (sql, args) = (sql.to_owned(), args.to_vec());
+        self.run(move |c| pg_query(&mut c.client, &mut c.prepared, &sql, &args))
+    }
+
+    fn batch(&self, sql: &'static str) -> Result<()> {
+        self.run(move |c| c.client.batch_execute(sql).map_err(pg_error))
     }
 }
 
@@ -266,7 +342,8 @@ impl Conn {
         }
     }
 
-    /// Runs `body` in one transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// Runs `body` in one transaction: committed if it returns `Ok`, rolled back otherwise
+    /// (also if it panics).
     pub(crate) fn transaction<T>(&self, body: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         match self {
             Conn::Sqlite(c) => {
@@ -276,14 +353,18 @@ impl Conn {
                 tx.commit()?;
                 Ok(out)
             }
-            Conn::Postgres(cell) => {
-                let mut pg = cell.borrow_mut();
-                let Pg { client, prepared } = &mut *pg;
-                let tx = client.transaction().map_err(pg_error)?;
-                let tx = Tx::Postgres(RefCell::new((tx, prepared)));
+            Conn::Postgres(pg) => {
+                pg.batch("BEGIN")?;
+                let tx = Tx::Postgres(PgTx {
+                    pg,
+                    open: true.into(),
+                });
                 let out = body(&tx)?;
-                let Tx::Postgres(tx) = tx else { unreachable!() };
-                tx.into_inner().0.commit().map_err(pg_error)?;
+                let Tx::Postgres(tx) = &tx else {
+                    unreachable!()
+                };
+                tx.open.set(false);
+                pg.batch("COMMIT")?;
                 Ok(out)
             }
         }
@@ -300,34 +381,35 @@ impl Exec for Conn {
     fn execute(&self, sql: &str, args: &[Value]) -> Result<usize> {
         match self {
             Conn::Sqlite(c) => sqlite_execute(c, sql, args),
-            Conn::Postgres(cell) => {
-                let mut pg = cell.borrow_mut();
-                let Pg { client, prepared } = &mut *pg;
-                pg_execute(client, prepared, sql, args)
-            }
+            Conn::Postgres(pg) => pg.execute(sql, args),
         }
     }
     fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
         match self {
             Conn::Sqlite(c) => sqlite_query(c, sql, args),
-            Conn::Postgres(cell) => {
-                let mut pg = cell.borrow_mut();
-                let Pg { client, prepared } = &mut *pg;
-                pg_query(client, prepared, sql, args)
-            }
+            Conn::Postgres(pg) => pg.query(sql, args),
         }
     }
 }
 
-type PgTx<'a> = (
-    postgres::Transaction<'a>,
-    &'a mut HashMap<String, postgres::Statement>,
-);
+/// An open PostgreSQL transaction: rolled back when dropped before its commit.
+pub(crate) struct PgTx<'a> {
+    pg: &'a Pg,
+    open: std::cell::Cell<bool>,
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open.get() {
+            let _ = self.pg.batch("ROLLBACK");
+        }
+    }
+}
 
 /// A transaction in progress ([`Conn::transaction`]).
 pub(crate) enum Tx<'a> {
     Sqlite(rusqlite::Transaction<'a>),
-    Postgres(RefCell<PgTx<'a>>),
+    Postgres(PgTx<'a>),
 }
 
 impl Exec for Tx<'_> {
@@ -340,21 +422,13 @@ impl Exec for Tx<'_> {
     fn execute(&self, sql: &str, args: &[Value]) -> Result<usize> {
         match self {
             Tx::Sqlite(c) => sqlite_execute(c, sql, args),
-            Tx::Postgres(cell) => {
-                let mut guard = cell.borrow_mut();
-                let (tx, prepared) = &mut *guard;
-                pg_execute(tx, prepared, sql, args)
-            }
+            Tx::Postgres(tx) => tx.pg.execute(sql, args),
         }
     }
     fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
         match self {
             Tx::Sqlite(c) => sqlite_query(c, sql, args),
-            Tx::Postgres(cell) => {
-                let mut guard = cell.borrow_mut();
-                let (tx, prepared) = &mut *guard;
-                pg_query(tx, prepared, sql, args)
-            }
+            Tx::Postgres(tx) => tx.pg.query(sql, args),
         }
     }
 }
@@ -431,8 +505,8 @@ pub(crate) fn to_postgres(sql: &str) -> String {
     out
 }
 
-fn statement<C: postgres::GenericClient>(
-    client: &mut C,
+fn statement(
+    client: &mut postgres::Client,
     prepared: &mut HashMap<String, postgres::Statement>,
     sql: &str,
 ) -> Result<postgres::Statement> {
@@ -450,8 +524,8 @@ fn pg_args(args: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
         .collect()
 }
 
-fn pg_execute<C: postgres::GenericClient>(
-    client: &mut C,
+fn pg_execute(
+    client: &mut postgres::Client,
     prepared: &mut HashMap<String, postgres::Statement>,
     sql: &str,
     args: &[Value],
@@ -461,8 +535,8 @@ fn pg_execute<C: postgres::GenericClient>(
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
-fn pg_query<C: postgres::GenericClient>(
-    client: &mut C,
+fn pg_query(
+    client: &mut postgres::Client,
     prepared: &mut HashMap<String, postgres::Statement>,
     sql: &str,
     args: &[Value],

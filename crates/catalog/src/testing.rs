@@ -43,6 +43,11 @@ pub fn postgres() -> Option<&'static Postgres> {
         .as_ref()
 }
 
+/// Whether PostgreSQL's server binaries are here (nothing is started).
+pub fn installed() -> bool {
+    bin_dir().is_some()
+}
+
 /// Where `initdb` and `postgres` are.
 fn bin_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("LEAKWATCH_PG_BIN") {

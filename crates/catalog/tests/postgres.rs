@@ -441,3 +441,52 @@ fn the_password_comes_from_the_password_file_and_never_from_the_url() {
         "{err}"
     );
 }
+
+#[test]
+fn store_breach_ids_are_allocated_once_per_name_and_never_twice_across_connections() {
+    let Some(url) = database("store_ids") else {
+        return;
+    };
+    // SQLite allocates nothing: its store's one writer takes the manifest's next id.
+    let sqlite = Catalog::open_in_memory().unwrap();
+    assert_eq!(sqlite.store_breach_id("Any", 3).unwrap(), None);
+
+    let start = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let (url, start) = (url.clone(), start.clone());
+            std::thread::spawn(move || {
+                let c = Catalog::open_postgres(&url).unwrap();
+                start.wait();
+                // Every thread asks for the same eight names, in its own order.
+                (0..8)
+                    .map(|i| {
+                        let name = format!("Breach{}", (i + t * 3) % 8);
+                        (name.clone(), c.store_breach_id(&name, 5).unwrap().unwrap())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut by_name = std::collections::BTreeMap::<String, BTreeSet<u32>>::new();
+    for h in handles {
+        for (name, id) in h.join().unwrap() {
+            by_name.entry(name).or_default().insert(id);
+        }
+    }
+    assert!(by_name.values().all(|ids| ids.len() == 1), "{by_name:?}");
+    let ids: BTreeSet<u32> = by_name.values().flatten().copied().collect();
+    assert_eq!(
+        ids,
+        (5..13).collect(),
+        "distinct, from the floor up: {by_name:?}"
+    );
+    // Case does not make another breach; a higher floor is honoured for a new name.
+    let c = Catalog::open_postgres(&url).unwrap();
+    assert_eq!(
+        c.store_breach_id("BREACH0", 0).unwrap(),
+        Some(*by_name["Breach0"].first().unwrap())
+    );
+    assert_eq!(c.store_breach_id("Later", 40).unwrap(), Some(40));
+    assert_eq!(c.store_breach_id("Next", 0).unwrap(), Some(41));
+}

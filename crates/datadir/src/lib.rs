@@ -48,16 +48,25 @@ impl DataDir {
 
     /// The URL of the object-storage store this directory is bound to, if it is.
     pub fn store_url(&self) -> io::Result<Option<String>> {
-        match std::fs::read_to_string(self.store_url_file()) {
-            Ok(text) => Ok(Some(text.trim().to_owned())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        read_binding(&self.store_url_file())
     }
 
-    /// The breach catalogue (SQLite).
+    /// The breach catalogue (SQLite), unless the directory is bound to a shared one
+    /// ([`DataDir::catalog_url`]).
     pub fn catalog(&self) -> PathBuf {
         self.root.join("catalog.db")
+    }
+
+    /// The file that binds this directory to a catalogue on PostgreSQL
+    /// (`postgres://USER@HOST:PORT/DB`, one line, never a password): with it, `catalog.db`
+    /// is not used.
+    pub fn catalog_url_file(&self) -> PathBuf {
+        self.root.join("catalog-url")
+    }
+
+    /// The URL of the PostgreSQL catalogue this directory is bound to, if it is.
+    pub fn catalog_url(&self) -> io::Result<Option<String>> {
+        read_binding(&self.catalog_url_file())
     }
 
     /// Spill space of imports and alias rewrites (emptied by the next writer).
@@ -100,6 +109,15 @@ impl DataDir {
     /// Locked by the one server that delivers the outbox.
     pub fn outbox_lock(&self) -> PathBuf {
         self.root.join("outbox.lock")
+    }
+}
+
+/// The one-line URL in a binding file, if the file is there.
+fn read_binding(path: &Path) -> io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.trim().to_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -147,6 +147,9 @@ pub struct IngestOptions {
     /// The breach a dump's accounts are linked to; required for dump formats, refused for
     /// password corpora.
     pub breach: Option<String>,
+    /// The store-local id a shared catalogue allocated to `breach`, for a breach new to the
+    /// store (`None`: the next free id of the writer's manifest, for a store with one writer).
+    pub breach_store_id: Option<u32>,
     /// How to read a dump.
     pub dump: DumpOptions,
     /// Seals e-mail aliases for domain search; `None` stores no aliases.
@@ -171,6 +174,7 @@ impl IngestOptions {
             reject_sample: 1000,
             progress: true,
             breach: None,
+            breach_store_id: None,
             dump: DumpOptions::default(),
             operator_key: None,
             status_file: Some(data.import_status()),
@@ -316,7 +320,14 @@ fn ingest_unclean(
     } else {
         None
     };
-    let breach_id = opts.breach.as_deref().map(|b| writer.breach_id(b));
+    // A breach new to the store takes the id its shared catalogue allocated, if it has one.
+    let breach_id =
+        opts.breach
+            .as_deref()
+            .map(|b| match (writer.breach_id(b), opts.breach_store_id) {
+                ((_, true), Some(placed)) => (placed, true),
+                (found, _) => found,
+            });
 
     let spill_dir = fresh_spill_dir(&opts.tmp_dir, "ingest-")?;
     let budget = SpillBudget::new(opts.memory / 2);
@@ -413,8 +424,12 @@ fn ingest_unclean(
             rejected: summary.rejected,
             breach: opts.breach.clone(),
         }],
-        breaches: match (&opts.breach, breach_id) {
-            (Some(name), Some((_, true))) => vec![name.clone()],
+        breaches: match (&opts.breach, breach_id, opts.breach_store_id) {
+            (Some(name), Some((_, true)), None) => vec![name.clone()],
+            _ => Vec::new(),
+        },
+        placed_breaches: match (&opts.breach, breach_id, opts.breach_store_id) {
+            (Some(name), Some((id, true)), Some(_)) => vec![(name.clone(), id)],
             _ => Vec::new(),
         },
         aliases_added,

@@ -31,6 +31,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// How long a claimed notification is left to its worker before another may take it.
     pub lease: Duration,
+    /// Notifications claimed at once. Where several workers share the outbox, 1: a claim
+    /// must be delivered within its lease, or another worker sends it again, and a dead
+    /// worker strands only what it claimed.
+    pub batch: usize,
 }
 
 impl Default for RetryPolicy {
@@ -41,6 +45,7 @@ impl Default for RetryPolicy {
             max_retry: Duration::from_secs(3600),
             max_attempts: 30,
             lease: Duration::from_secs(120),
+            batch: 32,
         }
     }
 }
@@ -136,9 +141,11 @@ impl Worker {
     pub fn run_once(&mut self, now: u64, owner: &mut dyn Deliveries) -> Result<Round, WorkerError> {
         let mut round = Round::default();
         loop {
-            let batch = self
-                .catalog
-                .claim_due(now, self.policy.lease.as_secs(), 32)?;
+            let batch = self.catalog.claim_due(
+                now,
+                self.policy.lease.as_secs(),
+                self.policy.batch.max(1),
+            )?;
             if batch.is_empty() {
                 return Ok(round);
             }

@@ -212,6 +212,54 @@ fn a_commit_whose_new_breach_id_was_taken_meanwhile_is_refused_not_mislabelled()
     assert_eq!(manifest.generation, 1);
 }
 
+#[test]
+fn writers_given_breach_ids_by_a_shared_catalogue_both_publish_in_either_order() {
+    let Some(bucket) = Bucket::new("placed") else {
+        return;
+    };
+    // The catalogue gave Alpha id 0 and Beta id 1; Beta's writer publishes first, leaving
+    // slot 0 for Alpha's, which rebases on it.
+    let mut a = StoreWriter::open(bucket.machine("a", HOUR)).unwrap();
+    let mut b = StoreWriter::open(bucket.machine("b", HOUR)).unwrap();
+    b.commit(Commit {
+        placed_breaches: vec![("Beta".into(), 1)],
+        ..Commit::default()
+    })
+    .unwrap();
+    let reader = bucket.machine("reader", HOUR);
+    assert_eq!(
+        read_manifest(reader.as_ref()).unwrap().breaches,
+        vec![String::new(), "Beta".to_owned()]
+    );
+    a.commit(Commit {
+        placed_breaches: vec![("Alpha".into(), 0)],
+        ..Commit::default()
+    })
+    .unwrap();
+    let manifest = read_manifest(reader.as_ref()).unwrap();
+    assert_eq!(
+        manifest.breaches,
+        vec!["Alpha".to_owned(), "Beta".to_owned()]
+    );
+    assert_eq!(manifest.generation, 2);
+    // A writer whose catalogue disagrees (another breach at a taken id) is refused.
+    let mut c = StoreWriter::open(bucket.machine("c", HOUR)).unwrap();
+    let mut d = StoreWriter::open(bucket.machine("d", HOUR)).unwrap();
+    c.commit(Commit {
+        placed_breaches: vec![("Gamma".into(), 2)],
+        ..Commit::default()
+    })
+    .unwrap();
+    let refused = d.commit(Commit {
+        placed_breaches: vec![("Delta".into(), 2)],
+        ..Commit::default()
+    });
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+}
+
 /// The names a directory lists that end in `.seg`.
 fn segment_files(dir: &dyn Directory) -> Vec<String> {
     let mut names = dir.list().unwrap();

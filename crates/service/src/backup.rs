@@ -174,7 +174,9 @@ fn backup_into(
     dest: &DataDir,
 ) -> Result<BackupSummary, BackupError> {
     empty_dir(dest.root())?;
-    let catalogue = data.catalog().exists();
+    // A shared catalogue (PostgreSQL) is the database server's to back up (pg_dump:
+    // docs/SCALE.md); the backup holds the store.
+    let catalogue = data.catalog().exists() && data.catalog_url()?.is_none();
     if catalogue {
         Catalog::open(&data.catalog())?
             .backup_to(&dest.catalog())

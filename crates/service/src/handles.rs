@@ -210,7 +210,16 @@ pub struct CatalogHandle {
     keys: RwLock<Arc<HashMap<[u8; 32], ApiKey>>>,
     /// The day each key's use was last recorded by this server (`YYYY-MM-DD`).
     used: Mutex<HashMap<i64, String>>,
+    /// The catalogue is shared (PostgreSQL), so keys may be revoked elsewhere.
+    shared: bool,
+    /// When the keys were last known to be current (a successful check of the catalogue).
+    checked: Mutex<std::time::Instant>,
 }
+
+/// How long a replica of a shared catalogue trusts the keys it holds without reaching the
+/// catalogue: past it, a key revoked elsewhere might still be accepted, so keyed requests are
+/// refused (503) until the catalogue answers again. Two reload ticks and a slow answer.
+pub const KEYS_TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl CatalogHandle {
     /// Serves `catalog`.
@@ -219,12 +228,28 @@ impl CatalogHandle {
         let keys = catalog.keys_by_digest()?.into_iter().collect();
         let version = catalog.data_version()?;
         Ok(CatalogHandle {
+            shared: catalog.dialect() == leakwatch_catalog::Dialect::Postgres,
             db: Mutex::new(catalog),
             version: Mutex::new(version),
             current: RwLock::new(Arc::new(all)),
             keys: RwLock::new(Arc::new(keys)),
             used: Mutex::new(HashMap::new()),
+            checked: Mutex::new(std::time::Instant::now()),
         })
+    }
+
+    /// Whether the keys held are current enough to admit a request: always for a catalogue
+    /// of this machine's own (nobody else changes it unseen), and for a shared one only
+    /// while it answered within [`KEYS_TRUSTED_FOR`]: a replica cut off from it fails
+    /// closed rather than accept a key revoked meanwhile.
+    pub fn keys_are_current(&self) -> bool {
+        !self.shared
+            || self
+                .checked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .elapsed()
+                < KEYS_TRUSTED_FOR
     }
 
     /// Whether `key`'s use at `now` is not on record yet (the first request of its day):
@@ -294,9 +319,11 @@ impl CatalogHandle {
 
     fn reload_when(&self, always: bool) -> Result<bool, CatalogError> {
         let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = std::time::Instant::now();
         let now = db.data_version()?;
         let mut seen = self.version.lock().unwrap_or_else(|e| e.into_inner());
         if now == *seen && !always {
+            *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = asked;
             return Ok(false);
         }
         let all = db.all()?;
@@ -304,6 +331,7 @@ impl CatalogHandle {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         *seen = now;
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = asked;
         Ok(true)
     }
 }

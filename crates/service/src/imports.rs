@@ -11,7 +11,9 @@ pub use leakwatch_ingest::{
 use crate::{DataDir, Principal, ServiceError, breaches::Breach};
 
 /// Imports `source` into the store of `data` and publishes one generation (or none, when
-/// the same input was imported before: `Summary::already_imported`).
+/// the same input was imported before: `Summary::already_imported`). A dump that adds a
+/// breach new to the store takes the store id a shared catalogue allocates to it
+/// (`Catalog::store_breach_id`), so importers on other machines never take it.
 pub fn import(
     data: &DataDir,
     _by: &Principal,
@@ -19,7 +21,14 @@ pub fn import(
     opts: &IngestOptions,
 ) -> Result<Summary, ServiceError> {
     let mut writer = StoreWriter::open(crate::open_store_dir(data)?)?;
-    Ok(leakwatch_ingest::ingest(&mut writer, source, opts)?)
+    let mut opts = opts.clone();
+    if let Some(name) = &opts.breach
+        && let (floor, true) = writer.breach_id(name)
+        && data.catalog_url().ok().flatten().is_some()
+    {
+        opts.breach_store_id = crate::open_catalog(data)?.store_breach_id(name, floor)?;
+    }
+    Ok(leakwatch_ingest::ingest(&mut writer, source, &opts)?)
 }
 
 /// Brings the catalogue entry of `breach` up to date after a dump import: PwnCount is the

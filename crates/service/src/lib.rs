@@ -49,9 +49,16 @@ use std::sync::Arc;
 
 use leakwatch_store::{Directory, MmapDirectory, StoreError};
 
-/// Opens the catalogue of data directory `data` (created when it is not there).
+/// Opens the catalogue of data directory `data`: its `catalog.db` (created when it is not
+/// there), or the PostgreSQL catalogue it is bound to ([`store_location::bind_catalog`]).
 pub fn open_catalog(data: &DataDir) -> Result<Catalog, CatalogError> {
-    Catalog::open(&data.catalog())
+    let url = data.catalog_url().map_err(|e| {
+        CatalogError::Invalid(format!("{}: {e}", data.catalog_url_file().display()))
+    })?;
+    match url {
+        Some(url) => Catalog::open_postgres(&url),
+        None => Catalog::open(&data.catalog()),
+    }
 }
 
 /// The directory of the store of data directory `data`: its `store/` folder, or the

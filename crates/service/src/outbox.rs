@@ -615,48 +615,65 @@ pub fn queue(
     Ok(catalog.enqueue(None, &payload.seal(key))?)
 }
 
-/// Starts the delivery worker of `served` on its own thread, unless another server on this
-/// data directory already runs one (one worker per data directory: `outbox.lock`; it alone
-/// may release a dead worker's claims at start). It stops when `stop` is set; a message on
-/// the returned sender wakes it at once.
+/// Starts the delivery worker of `served` on its own thread. On a catalogue of its own
+/// (`catalog.db`) only one server per data directory delivers (`outbox.lock`; it alone may
+/// release a dead worker's claims at start). On a shared catalogue (PostgreSQL) every
+/// server delivers: claims skip rows another worker holds, and a dead worker's claims come
+/// back when their lease runs out. It stops when `stop` is set; a message on the returned
+/// sender wakes it at once.
 pub fn start_worker<S: Served>(
     served: Arc<S>,
     setup: WorkerSetup,
     stop: Arc<AtomicBool>,
 ) -> Option<(std::thread::JoinHandle<()>, Sender<()>)> {
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(setup.data.outbox_lock())
-        .ok()?;
-    if lock.try_lock().is_err() {
-        tracing::warn!(
-            "another server delivers this data directory's mail; this one only queues it"
-        );
-        return None;
-    }
-    let catalog = match Catalog::open(&setup.data.catalog()) {
+    let catalog = match crate::open_catalog(&setup.data) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("outbox worker not started: {e}");
             return None;
         }
     };
+    let shared = catalog.dialect() == leakwatch_catalog::Dialect::Postgres;
+    let lock = if shared {
+        tracing::info!("the catalogue is shared: this server delivers alongside the others");
+        None
+    } else {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(setup.data.outbox_lock())
+            .ok()?;
+        if lock.try_lock().is_err() {
+            tracing::warn!(
+                "another server delivers this data directory's mail; this one only queues it"
+            );
+            return None;
+        }
+        Some(lock)
+    };
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut worker = leakwatch_notify::Worker::new(catalog, setup.key, setup.mailer, setup.retry);
+    let mut retry = setup.retry;
+    if shared {
+        retry.batch = 1;
+    }
+    let mut worker = leakwatch_notify::Worker::new(catalog, setup.key, setup.mailer, retry);
     let thread = std::thread::Builder::new()
         .name("leakwatch-outbox".into())
         .spawn(move || {
-            // Held for the thread's life: the lock is what makes this the only worker.
-            let _lock = lock;
-            match worker.release_claims() {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("{n} interrupted deliveries resumed"),
-                Err(e) => tracing::error!("outbox: {e}"),
+            // Held for the thread's life: the lock is what makes this the only worker, and
+            // only the only worker may release claims (a shared catalogue's wait for their
+            // lease).
+            if let Some(_lock) = &lock {
+                match worker.release_claims() {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("{n} interrupted deliveries resumed"),
+                    Err(e) => tracing::error!("outbox: {e}"),
+                }
             }
             let mut owner = ServerDeliveries { served, seen: None };
             worker.run(&stop, &rx, &mut owner);
+            drop(lock);
         })
         .ok()?;
     Some((thread, tx))

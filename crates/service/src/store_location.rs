@@ -6,6 +6,11 @@
 //!
 //! One cache directory serves one store: files are cached by name, and names are only unique
 //! within a store, so a directory bound to one URL refuses another.
+//!
+//! The catalogue is bound the same way (`--catalog postgres://USER@HOST:PORT/DB`, its
+//! `catalog-url` file, [`bind_catalog`]): a directory bound to a shared catalogue never
+//! opens a `catalog.db` of its own, and one that has a `catalog.db` already is not bound
+//! (its keys and breaches would silently disappear from view).
 
 use std::{path::Path, time::Duration};
 
@@ -29,6 +34,15 @@ pub enum LocationError {
         /// The URL asked for.
         wanted: String,
     },
+    /// Not a PostgreSQL URL, or one holding a password.
+    #[error("{0}")]
+    BadCatalogUrl(String),
+    /// The directory has a catalogue of its own.
+    #[error(
+        "{0} has a catalogue of its own (catalog.db): a directory bound to a shared catalogue \
+         must not; use a new directory"
+    )]
+    HasOwnCatalogue(String),
     /// The cache directory could not be made or written.
     #[error("{path}: {source}")]
     Io {
@@ -69,6 +83,38 @@ pub fn bind_cache_dir(cache: &Path, url: &str) -> Result<(), LocationError> {
             Durability::Synced,
         )
         .map_err(io(&data.store_url_file())),
+    }
+}
+
+/// Binds the local directory `dir` to the PostgreSQL catalogue at `url` (creating `dir` and
+/// its `catalog-url` file the first time), or checks that it already is bound to it. The URL
+/// is checked (a password in it is refused) but not connected to.
+pub fn bind_catalog(dir: &Path, url: &str) -> Result<(), LocationError> {
+    let wanted = url.trim();
+    leakwatch_catalog::pg::config(wanted)
+        .map_err(|e| LocationError::BadCatalogUrl(format!("--catalog: {e}")))?;
+    let data = DataDir::new(dir);
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| LocationError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    match data.catalog_url().map_err(io(&data.catalog_url_file()))? {
+        Some(bound) if bound == wanted => Ok(()),
+        Some(bound) => Err(LocationError::BoundElsewhere {
+            dir: dir.display().to_string(),
+            bound,
+            wanted: wanted.to_owned(),
+        }),
+        None if data.catalog().exists() => {
+            Err(LocationError::HasOwnCatalogue(dir.display().to_string()))
+        }
+        None => replace_file(
+            &data.catalog_url_file(),
+            format!("{wanted}\n").as_bytes(),
+            Durability::Synced,
+        )
+        .map_err(io(&data.catalog_url_file())),
     }
 }
 

@@ -112,7 +112,9 @@ pub struct Manifest {
     /// Every source imported into the store, oldest first.
     pub sources: Vec<SourceRecord>,
     /// Names of the breaches account segments refer to; a breach's store-local id is its
-    /// index here. Only ever appended to, so ids stay valid for every segment.
+    /// index here. Only ever appended to, so ids stay valid for every segment. An empty
+    /// name is an id a shared catalogue allocated to an import not published yet (another
+    /// writer published an id above it first); that import fills it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breaches: Vec<String>,
     /// Every live alias file.
@@ -138,7 +140,7 @@ impl Manifest {
     pub fn breach_id(&self, name: &str) -> Option<u32> {
         self.breaches
             .iter()
-            .position(|b| b == name)
+            .position(|b| b == name && !name.is_empty())
             .map(|i| i as u32)
     }
 

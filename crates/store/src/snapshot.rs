@@ -334,9 +334,14 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The name of a store-local breach id.
+    /// The name of a store-local breach id (none for an id a shared catalogue allocated
+    /// whose import is not published yet).
     pub fn breach_name(&self, id: u32) -> Option<&str> {
-        self.manifest.breaches.get(id as usize).map(String::as_str)
+        self.manifest
+            .breaches
+            .get(id as usize)
+            .map(String::as_str)
+            .filter(|n| !n.is_empty())
     }
 
     /// Distinct primary identifiers linked to a breach — its PwnCount (a streaming pass

@@ -44,6 +44,11 @@ pub struct Commit {
     /// Breach names to append to the manifest's breach table (see
     /// [`StoreWriter::breach_id`]).
     pub breaches: Vec<String>,
+    /// Breaches at ids a shared catalogue allocated (`Catalog::store_breach_id`): the
+    /// table grows to hold each id (slots below it that nobody filled yet stay empty, for
+    /// the importer that holds them), so writers adding new breaches at once never take
+    /// each other's ids.
+    pub placed_breaches: Vec<(String, u32)>,
     /// New alias files.
     pub aliases_added: Vec<AliasMeta>,
     /// Alias files this publication retires.
@@ -441,6 +446,15 @@ fn applied(base: &Manifest, commit: &Commit) -> Manifest {
             next.breaches.push(name.clone());
         }
     }
+    for (name, id) in &commit.placed_breaches {
+        let at = *id as usize;
+        if next.breaches.len() <= at {
+            next.breaches.resize(at + 1, String::new());
+        }
+        if next.breaches[at].is_empty() {
+            next.breaches[at].clone_from(name);
+        }
+    }
     next.aliases
         .retain(|a| !commit.aliases_removed.contains(&a.file));
     next.aliases.extend(commit.aliases_added.iter().cloned());
@@ -492,6 +506,17 @@ fn check_rebase(base: &Manifest, newer: &Manifest, commit: &Commit) -> Result<()
     if ids(base) != ids(newer) {
         return Err(StoreError::Conflict(format!(
             "generation {} added breaches, so the ids this import gave its new breaches are taken",
+            newer.generation
+        )));
+    }
+    if let Some((name, id)) = commit.placed_breaches.iter().find(|(name, id)| {
+        let slot = newer.breaches.get(*id as usize).map_or("", String::as_str);
+        let elsewhere = newer.breach_id(name).is_some_and(|at| at != *id);
+        !(slot.is_empty() || slot == name) || elsewhere
+    }) {
+        return Err(StoreError::Conflict(format!(
+            "generation {} holds another breach at id {id}, or {name:?} at another id: the \
+             catalogue that allocated it is not the one the other writer used",
             newer.generation
         )));
     }

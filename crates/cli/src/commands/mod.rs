@@ -104,8 +104,11 @@ fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
 
 pub fn catalog(data: &Path) -> Result<leakwatch_service::Catalog> {
     let data = DataDir::new(data);
-    leakwatch_service::open_catalog(&data)
-        .with_context(|| format!("opening {}", data.catalog().display()))
+    let what = match data.catalog_url() {
+        Ok(Some(url)) => format!("opening the catalogue at {url}"),
+        _ => format!("opening {}", data.catalog().display()),
+    };
+    leakwatch_service::open_catalog(&data).context(what)
 }
 
 pub fn store_dir(data: &Path) -> Result<Arc<dyn Directory>> {

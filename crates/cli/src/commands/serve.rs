@@ -225,6 +225,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
             tracing::info!("mail goes through {}", mailer.server());
             let mut setup = leakwatch_api::MailSetup::new(mailer, DataDir::new(data), public_url);
             setup.retry.first_retry = std::time::Duration::from_secs(mail.mail_retry_after.max(1));
+            setup.retry.lease = std::time::Duration::from_secs(mail.mail_lease);
             setup.limits = leakwatch_api::CheckLimits {
                 per_ip_per_hour: mail.check_limit_per_ip,
                 per_address_per_day: mail.check_limit_per_address,

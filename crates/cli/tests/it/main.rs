@@ -35,6 +35,7 @@ mod range_cache;
 mod ranges;
 mod security;
 mod settings;
+mod shared_catalog;
 mod tenants;
 mod vendors;
 mod web;
@@ -65,6 +66,7 @@ fn main() {
         ranges::tests,
         security::tests,
         settings::tests,
+        shared_catalog::tests,
         tenants::tests,
         vendors::tests,
         web::tests,

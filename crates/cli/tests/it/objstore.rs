@@ -37,13 +37,13 @@ pub(crate) fn tests() -> Vec<Test> {
 
 /// A bucket of the test's own on the process's SeaweedFS, and the environment that reaches
 /// it (endpoint and credentials, as an operator sets them).
-struct Bucket {
-    url: String,
+pub(crate) struct Bucket {
+    pub(crate) url: String,
     env: Vec<(&'static str, String)>,
 }
 
 impl Bucket {
-    fn new(name: &str) -> Bucket {
+    pub(crate) fn new(name: &str) -> Bucket {
         let endpoint = seaweedfs().expect("Need::Weed");
         let bucket = format!("{name}-{}", std::process::id());
         make_bucket(endpoint, &bucket);
@@ -57,12 +57,12 @@ impl Bucket {
         }
     }
 
-    fn env(&self) -> Vec<(&str, &str)> {
+    pub(crate) fn env(&self) -> Vec<(&str, &str)> {
         self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
 
     /// `leakwatch ARGS --data URL --cache-dir CACHE`, with the bucket's environment.
-    fn leakwatch(&self, cache: &Path, args: &[&str]) -> std::process::Output {
+    pub(crate) fn leakwatch(&self, cache: &Path, args: &[&str]) -> std::process::Output {
         Command::new(crate::support::bin())
             .args(args)
             .args(["--data", &self.url, "--cache-dir", cache.to_str().unwrap()])
@@ -72,7 +72,7 @@ impl Bucket {
     }
 
     /// Imports `file` from the machine whose cache directory is `cache`.
-    fn import(&self, cache: &Path, file: &Path) {
+    pub(crate) fn import(&self, cache: &Path, file: &Path) {
         let out = self.leakwatch(cache, &["ingest", "-q", file.to_str().unwrap()]);
         assert!(
             out.status.success(),
@@ -82,7 +82,7 @@ impl Bucket {
     }
 
     /// A replica: `leakwatch serve --data URL --cache-dir CACHE`.
-    fn replica(&self, cache: &Path) -> Server {
+    pub(crate) fn replica(&self, cache: &Path) -> Server {
         let cache = cache.to_str().unwrap();
         Server::start_with(
             Path::new(cache),

@@ -1,0 +1,531 @@
+//! The catalogue on PostgreSQL shared by replicas (issue #21) through the real binary: three
+//! `leakwatch serve` replicas, each with a cache directory of its own, over one store on a
+//! real SeaweedFS and one catalogue on a real PostgreSQL, started by the tests on loopback.
+//! Their outbox workers deliver each alert once, and across a replica's SIGKILL at most the
+//! mail in flight twice, with one Message-ID (real SMTP sink); a key revoked on one machine is
+//! refused by every replica within a second; the database password comes from the password
+//! file, never from the URL.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use leakwatch_catalog::testing::{Postgres, postgres};
+
+use crate::harness::{Need, Test};
+use crate::mail::keyed;
+use crate::objstore::Bucket;
+use crate::support::{OPERATOR_KEY, Server, SmtpSink, bin, write};
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(three_replicas_on_one_postgresql_catalogue_alert_each_subscriber_once_across_a_kill)
+            .needs(&[Need::Postgres, Need::Weed, Need::Aiosmtpd]),
+        test!(a_key_revoked_on_one_machine_is_refused_by_every_replica_within_a_second)
+            .needs(&[Need::Postgres, Need::Weed]),
+        test!(the_catalogue_password_comes_from_the_password_file_never_from_the_url)
+            .needs(&[Need::Postgres]),
+        test!(two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_searchable)
+            .needs(&[Need::Postgres, Need::Weed]),
+        test!(keyed_routes_fail_closed_while_the_shared_catalogue_is_unreachable_and_ranges_keep_serving)
+            .needs(&[Need::Postgres, Need::Weed]),
+    ]
+}
+
+/// One deployment: a bucket, a PostgreSQL database, and the machines (cache directories)
+/// that use them.
+struct Deployment {
+    bucket: Bucket,
+    /// The database's name and URL.
+    db: String,
+    catalog: String,
+    tmp: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new(name: &str) -> Deployment {
+        let server = postgres().expect("Need::Postgres");
+        let db = format!("{name}_{}", std::process::id());
+        Deployment {
+            bucket: Bucket::new(name),
+            catalog: server.new_database(&db, "leakwatch"),
+            db,
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The cache directory of machine `name`.
+    fn machine(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `leakwatch ARGS` on machine `name` (`--data s3://… --cache-dir … --catalog …`, the
+    /// bucket's environment, the operator key); its stdout, which it must succeed to give.
+    fn cli(&self, machine: &str, args: &[&str]) -> String {
+        let cache = self.machine(machine);
+        let out = Command::new(bin())
+            .args(args)
+            .args(["--data", &self.bucket.url, "--cache-dir"])
+            .arg(&cache)
+            .args(["--catalog", &self.catalog])
+            .envs(self.bucket.env())
+            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Adds breach `name` and imports `addresses` (and a bystander) into it from machine
+    /// `importer`.
+    fn load_breach(&self, importer: &str, name: &str, addresses: &[String]) {
+        self.cli(
+            importer,
+            &[
+                "breach",
+                "add",
+                "--name",
+                name,
+                "--breach-date",
+                "2024-03-04",
+            ],
+        );
+        let mut dump: String = addresses
+            .iter()
+            .map(|a| format!("{a}:pw-{name}\n"))
+            .collect();
+        dump.push_str("bystander@elsewhere.test:pw\n");
+        let file = write(
+            &self.tmp.path().join(format!("{name}.txt")),
+            dump.as_bytes(),
+        );
+        self.cli(
+            importer,
+            &["ingest", "-q", "--breach", name, file.to_str().unwrap()],
+        );
+    }
+
+    /// Creates a key that may do everything on machine `machine`; returns its secret.
+    fn create_key(&self, machine: &str) -> String {
+        let out = self.cli(
+            machine,
+            &[
+                "keys",
+                "create",
+                "--name",
+                "soc",
+                "--rpm",
+                "100000",
+                "--max-rpm",
+                "4000000000",
+                "--scope",
+                "all",
+            ],
+        );
+        out.trim().to_owned()
+    }
+
+    /// Lets the database take connections or not; when not, ends the ones it has (the
+    /// server, as the replicas see it, is gone).
+    fn database_reachable(&self, reachable: bool) {
+        let mut c = postgres().unwrap().superuser().unwrap();
+        c.batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {reachable}",
+            self.db
+        ))
+        .unwrap();
+        if !reachable {
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&self.db],
+            )
+            .unwrap();
+        }
+    }
+
+    /// Replica `i`: `leakwatch serve` on machine `replica-i` with `extra` arguments.
+    fn replica(&self, i: usize, extra: &[&str]) -> Server {
+        let cache = self.machine(&format!("replica-{i}"));
+        let cache = cache.to_str().unwrap();
+        let mut args = vec![
+            "--data",
+            &self.bucket.url,
+            "--cache-dir",
+            cache,
+            "--catalog",
+            &self.catalog,
+        ];
+        args.extend_from_slice(extra);
+        let mut env = self.bucket.env();
+        env.push(("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY));
+        Server::start_with(Path::new(cache), &args, &env)
+    }
+}
+
+/// Each recipient's alerts for `breach`, as the Message-IDs of the copies it got.
+fn alerts_by_recipient(mails: &[serde_json::Value], breach: &str) -> BTreeMap<String, Vec<String>> {
+    let mut by = BTreeMap::<String, Vec<String>>::new();
+    for m in mails {
+        if m["subject"] == format!("leakwatch alert: {breach}") {
+            by.entry(m["rcpt_tos"][0].as_str().unwrap().to_owned())
+                .or_default()
+                .push(m["message_id"].as_str().unwrap().to_owned());
+        }
+    }
+    by
+}
+
+/// Waits until each of `want` has an alert for `breach`; returns every mail then.
+fn wait_for_alerts(smtp: &SmtpSink, breach: &str, want: &[String]) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let mails = smtp.messages();
+        let got = alerts_by_recipient(&mails, breach);
+        if want.iter().all(|w| got.contains_key(w)) || Instant::now() > deadline {
+            // Let a late duplicate, if any were coming, arrive before counting.
+            std::thread::sleep(Duration::from_millis(1500));
+            return smtp.messages();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn three_replicas_on_one_postgresql_catalogue_alert_each_subscriber_once_across_a_kill() {
+    let d = Deployment::new("alerts");
+    // 50 ms per recipient: 50 alerts take seconds, so the kill lands mid-delivery.
+    let smtp = SmtpSink::start_slow(d.tmp.path(), 0, 0.05);
+    let subscribers: Vec<String> = (0..50).map(|i| format!("sub{i:02}@example.test")).collect();
+    d.load_breach("importer", "Seedbank", &[]);
+    for who in &subscribers {
+        d.cli("importer", &["subscribe", "add", who]);
+    }
+    let mail = [
+        "--smtp-url",
+        &smtp.url(),
+        "--mail-retry-after",
+        "1",
+        // A dead replica's mail in flight waits this long for another replica.
+        "--mail-lease",
+        "3",
+    ];
+    let mut replicas: Vec<Server> = (0..3).map(|i| d.replica(i, &mail)).collect();
+    for r in &replicas {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = r.log.lock().unwrap().clone();
+            if log.contains("delivers alongside the others") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no shared outbox worker: {log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    // Three workers at once on one outbox: each subscriber gets exactly one alert.
+    d.load_breach("importer", "Firstbank", &subscribers);
+    let mails = wait_for_alerts(&smtp, "Firstbank", &subscribers);
+    let first = alerts_by_recipient(&mails, "Firstbank");
+    let want: BTreeSet<&String> = subscribers.iter().collect();
+    assert_eq!(first.keys().collect::<BTreeSet<_>>(), want);
+    assert!(
+        first.values().all(|ids| ids.len() == 1),
+        "an alert went out twice: {first:#?}"
+    );
+
+    // SIGKILL one replica while alerts are going out: every subscriber still gets the
+    // alert, and a repeat (only the mail that replica had in flight) has the same
+    // Message-ID.
+    let before = smtp.rcpts();
+    d.load_breach("importer", "Secondbank", &subscribers);
+    smtp.wait_for_rcpts(before + 8, 60);
+    replicas[0].child.kill().unwrap();
+    replicas[0].child.wait().unwrap();
+    let at_kill = smtp.rcpts() - before;
+    let mails = wait_for_alerts(&smtp, "Secondbank", &subscribers);
+    let second = alerts_by_recipient(&mails, "Secondbank");
+    assert_eq!(
+        second.keys().collect::<BTreeSet<_>>(),
+        want,
+        "killed after {at_kill} deliveries; the others:\n{}\n{}",
+        replicas[1].log.lock().unwrap(),
+        replicas[2].log.lock().unwrap()
+    );
+    let copies: usize = second.values().map(|ids| ids.len() - 1).sum();
+    assert!(copies <= 1, "{copies} repeats for one kill: {second:#?}");
+    assert!(
+        second
+            .values()
+            .all(|ids| ids.iter().collect::<BTreeSet<_>>().len() == 1),
+        "a repeat with another Message-ID: {second:#?}"
+    );
+    eprintln!("killed after {at_kill} of 50 deliveries; {copies} repeat(s)");
+}
+
+fn a_key_revoked_on_one_machine_is_refused_by_every_replica_within_a_second() {
+    let d = Deployment::new("revoke");
+    d.load_breach("importer", "Keybank", &["ann@example.test".to_owned()]);
+    let replicas: Vec<Server> = (0..3).map(|i| d.replica(i, &[])).collect();
+    let secret = d
+        .cli(
+            "importer",
+            &[
+                "keys",
+                "create",
+                "--name",
+                "soc",
+                "--rpm",
+                "100000",
+                "--max-rpm",
+                "4000000000",
+                "--scope",
+                "all",
+            ],
+        )
+        .trim()
+        .to_owned();
+    let path = "/api/v3/breachedaccount/ann@example.test";
+    // A key made on one machine is accepted by every replica.
+    for r in &replicas {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while keyed(&r.addr, "GET", path, &secret, "").0 != 200 {
+            assert!(Instant::now() < deadline, "{}", r.log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // Revoked on replica 0's machine: each replica, polled on its own thread, refuses it.
+    d.cli("replica-0", &["keys", "revoke", &secret[..6]]);
+    let revoked = Instant::now();
+    let took: Vec<Duration> = std::thread::scope(|s| {
+        let polls: Vec<_> = replicas
+            .iter()
+            .map(|r| {
+                let secret = &secret;
+                s.spawn(move || {
+                    while keyed(&r.addr, "GET", path, secret, "").0 != 401 {
+                        assert!(revoked.elapsed() < Duration::from_secs(30));
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    revoked.elapsed()
+                })
+            })
+            .collect();
+        polls.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    eprintln!("revocation refused by the three replicas after {took:?}");
+    assert!(
+        took.iter().all(|t| *t < Duration::from_secs(1)),
+        "refused only after {took:?}"
+    );
+}
+
+fn the_catalogue_password_comes_from_the_password_file_never_from_the_url() {
+    let server = postgres().expect("Need::Postgres");
+    let db = format!("password_{}", std::process::id());
+    let url = server.new_database(&db, "leakwatch_pw");
+    let tmp = tempfile::tempdir().unwrap();
+    let pgpass = tmp.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!(
+            "127.0.0.1:{}:{db}:leakwatch_pw:{}\n",
+            server.port(),
+            Postgres::PASSWORD
+        ),
+    )
+    .unwrap();
+    let run = |data: &str, url: &str, pgpass: Option<&Path>| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["keys", "list", "--data", data, "--catalog", url])
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE")
+            .env("HOME", tmp.path());
+        if let Some(p) = pgpass {
+            cmd.env("PGPASSFILE", p);
+        }
+        cmd.output().unwrap()
+    };
+    let data = |name: &str| tmp.path().join(name).to_str().unwrap().to_owned();
+    use std::os::unix::fs::PermissionsExt;
+
+    // The URL carries no password; the file others may read is refused, as libpq does.
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&data("a"), &url, Some(&pgpass));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("chmod 0600"), "{err}");
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(&data("a"), &url, Some(&pgpass));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without the file the server refuses the role.
+    let out = run(&data("b"), &url, None);
+    assert!(!out.status.success());
+    // A password in the URL is refused before anything connects, and not echoed.
+    let with_password = url.replace("leakwatch_pw@", "leakwatch_pw:hunter2@");
+    let out = run(&data("c"), &with_password, Some(&pgpass));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("PGPASSFILE") && !err.contains("hunter2"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error")).count(),
+        1,
+        "{err}"
+    );
+    // The directory was bound by the first success and needs no --catalog after.
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("a/catalog-url"))
+            .unwrap()
+            .trim(),
+        url
+    );
+    assert!(!tmp.path().join("a/catalog.db").exists());
+}
+
+/// Polls `probe` until it gives `want` (or 20 s pass); returns what it gave last.
+fn poll_until(want: u16, probe: impl Fn() -> u16) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = probe();
+        if got == want || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn keyed_routes_fail_closed_while_the_shared_catalogue_is_unreachable_and_ranges_keep_serving() {
+    let d = Deployment::new("outage");
+    d.load_breach("importer", "Outagebank", &["ann@example.test".to_owned()]);
+    let replica = d.replica(0, &[]);
+    let secret = d.create_key("importer");
+    let path = "/api/v3/breachedaccount/ann@example.test";
+    let account = || keyed(&replica.addr, "GET", path, &secret, "").0;
+    let range = || crate::support::http_get(&replica.addr, "/range/00000", &[]).0;
+    assert_eq!(
+        poll_until(200, account),
+        200,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+
+    // Cut off: the replica cannot know whether the key was revoked meanwhile, so keyed
+    // routes answer 503 (not the key it last saw, not 401); ranges need no catalogue.
+    d.database_reachable(false);
+    assert_eq!(
+        poll_until(503, account),
+        503,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+    let (status, _, body) = keyed(&replica.addr, "GET", path, &secret, "");
+    assert_eq!(status, 503);
+    assert!(body.to_string().contains("cannot be reached"), "{body}");
+    assert_eq!(range(), 200);
+
+    // Back: the replica reconnects by itself and admits the key again.
+    d.database_reachable(true);
+    assert_eq!(
+        poll_until(200, account),
+        200,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+    assert_eq!(range(), 200);
+}
+
+fn two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_searchable() {
+    let d = Deployment::new("racing");
+    d.load_breach("importer-a", "Seedbank", &["seed@example.test".to_owned()]);
+    // Two machines add a breach each and import into it at once.
+    let dump = |name: &str, who: &str| {
+        d.cli(
+            "importer-a",
+            &[
+                "breach",
+                "add",
+                "--name",
+                name,
+                "--breach-date",
+                "2024-03-04",
+            ],
+        );
+        let mut text = format!("{who}:pw\n");
+        for i in 0..3000 {
+            text.push_str(&format!("{name}-bystander{i}@elsewhere.test:pw{i}\n"));
+        }
+        write(&d.tmp.path().join(format!("{name}.txt")), text.as_bytes())
+    };
+    let alpha = dump("Alphabank", "ann@example.test");
+    let beta = dump("Betabank", "bob@example.test");
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            d.cli(
+                "importer-a",
+                &[
+                    "ingest",
+                    "-q",
+                    "--breach",
+                    "Alphabank",
+                    alpha.to_str().unwrap(),
+                ],
+            )
+        });
+        let b = s.spawn(|| {
+            d.cli(
+                "importer-b",
+                &[
+                    "ingest",
+                    "-q",
+                    "--breach",
+                    "Betabank",
+                    beta.to_str().unwrap(),
+                ],
+            )
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+    // Both published, at distinct ids: each address is found in its own breach, and only in
+    // it (one id for both would name one breach for both addresses).
+    let replica = d.replica(0, &[]);
+    let secret = d.create_key("importer-a");
+    // The replica learns of the new key on its next catalogue poll.
+    let probe = || {
+        keyed(
+            &replica.addr,
+            "GET",
+            "/api/v3/breachedaccount/seed@example.test",
+            &secret,
+            "",
+        )
+        .0
+    };
+    assert_eq!(
+        poll_until(200, probe),
+        200,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+    for (who, breach) in [
+        ("ann", "Alphabank"),
+        ("bob", "Betabank"),
+        ("seed", "Seedbank"),
+    ] {
+        let path = format!("/api/v3/breachedaccount/{who}@example.test");
+        let (status, _, body) = keyed(&replica.addr, "GET", &path, &secret, "");
+        assert_eq!(status, 200, "{who}: {body}");
+        assert_eq!(body, serde_json::json!([{ "Name": breach }]), "{who}");
+    }
+}
