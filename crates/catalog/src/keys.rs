@@ -11,7 +11,7 @@ use sha2::Digest;
 use crate::sql::{Exec, Row, args};
 use crate::{Catalog, CatalogError, Result, format_date_time, now_unix, parse_date, tenants};
 
-pub use crate::limits::SavedBucket;
+pub use crate::limits::{BucketUse, SavedBucket};
 pub use crate::scopes::{Quotas, Scope, Scopes};
 
 /// A key as stored (never the key itself).

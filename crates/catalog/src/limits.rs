@@ -1,6 +1,7 @@
-//! The API rate limiter's state as the catalogue keeps it across restarts: each key's token
-//! bucket and each (key, scope)'s count of the current UTC day (tables `key_bucket` and
-//! `key_usage`, schema version 5). The limiter itself is the service layer's.
+//! The API rate limiter's state as the catalogue keeps it across restarts and for every
+//! server sharing it: each key's token bucket and each (key, scope)'s count of the current
+//! UTC day (tables `key_bucket` and `key_usage`, schema version 5), to which each server adds
+//! its own use. The limiter itself is the service layer's.
 
 use crate::sql::{Exec, args};
 use crate::{Catalog, Result, keys::Scope};
@@ -16,30 +17,57 @@ pub struct SavedBucket {
     pub at_ms: u64,
 }
 
+/// What one server took from a key's bucket since it last added its use to the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketUse {
+    /// The key's id.
+    pub key_id: i64,
+    /// The key's requests per minute: the bucket's capacity and refill rate.
+    pub rpm: u32,
+    /// Tokens taken.
+    pub taken: f64,
+    /// When (Unix milliseconds): the shared bucket is refilled up to then first.
+    pub at_ms: u64,
+}
+
 impl Catalog {
-    /// Saves the limiter's state, so a restart neither refills a bucket nor forgets a day's
-    /// use: every bucket, and each (key, scope)'s count on `day` (days since 1970, UTC).
-    /// Counts of days before yesterday are dropped. One transaction.
-    pub fn save_limits(
+    /// Adds one server's use of the limiter since it last did so: tokens taken from each
+    /// key's bucket (refilled first, to `at_ms`, at the key's rate; new buckets start
+    /// full) and each (key, scope)'s requests on `day` (days since 1970, UTC). Every server
+    /// of a catalogue adds its own, so a key spread over several servers is limited by the
+    /// sum. A bucket may go below zero (servers took tokens at once): that debt is repaid
+    /// by the refill before the next token, so over time no key exceeds its rate. Counts of
+    /// days before yesterday are dropped. One transaction; each statement is atomic on
+    /// its own, so concurrent servers never lose each other's use.
+    pub fn add_limits(
         &mut self,
-        buckets: &[SavedBucket],
+        taken: &[BucketUse],
         usage: &[(i64, Scope, u64)],
         day: i64,
     ) -> Result<()> {
         self.conn.transaction(|tx| {
-            for b in buckets {
+            for b in taken {
+                let capacity = f64::from(b.rpm.max(1));
+                let refilled = "key_bucket.tokens + CASE WHEN excluded.at_ms > key_bucket.at_ms
+                    THEN (excluded.at_ms - key_bucket.at_ms) * CAST(?5 AS DOUBLE PRECISION) ELSE 0 END";
                 tx.execute(
-                    "INSERT INTO key_bucket (key_id, tokens, at_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(key_id) DO UPDATE SET tokens = excluded.tokens, at_ms = excluded.at_ms",
-                    args![b.key_id, b.tokens, b.at_ms as i64],
+                    &format!(
+                        "INSERT INTO key_bucket (key_id, tokens, at_ms)
+                         VALUES (?1, CAST(?2 AS DOUBLE PRECISION) - CAST(?3 AS DOUBLE PRECISION), ?4)
+                         ON CONFLICT(key_id) DO UPDATE SET
+                           tokens = CASE WHEN {refilled} > CAST(?2 AS DOUBLE PRECISION)
+                             THEN CAST(?2 AS DOUBLE PRECISION) ELSE {refilled} END
+                             - CAST(?3 AS DOUBLE PRECISION),
+                           at_ms = CASE WHEN excluded.at_ms > key_bucket.at_ms
+                             THEN excluded.at_ms ELSE key_bucket.at_ms END"
+                    ),
+                    args![b.key_id, capacity, b.taken, b.at_ms as i64, capacity / 60_000.0],
                 )?;
             }
             for (key_id, scope, count) in usage {
                 tx.execute(
                     "INSERT INTO key_usage (key_id, scope, day, count) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(key_id, scope, day) DO UPDATE SET count = CASE
-                        WHEN key_usage.count > excluded.count THEN key_usage.count
-                        ELSE excluded.count END",
+                     ON CONFLICT(key_id, scope, day) DO UPDATE SET count = key_usage.count + excluded.count",
                     args![key_id, scope.name(), day, *count as i64],
                 )?;
             }
@@ -112,19 +140,32 @@ mod tests {
         assert_eq!(c.key_by_id(k.id).unwrap().unwrap().quotas, q);
         let (_, successor, _) = c.rotate_key(k.id, "2030-01-01").unwrap();
         assert_eq!(successor.quotas, q, "a successor keeps the quotas");
-        let bucket = SavedBucket {
+        // Two servers' use adds up: a bucket is refilled at the key's rate (5 a minute: one
+        // every 12 s) before each server's tokens are taken, and counts are summed.
+        let t = 1_700_000_000_000;
+        let took = |taken: f64, at_ms: u64| BucketUse {
             key_id: k.id,
-            tokens: 1.5,
-            at_ms: 1_700_000_000_123,
+            rpm: 5,
+            taken,
+            at_ms,
         };
-        c.save_limits(&[bucket], &[(k.id, Scope::Account, 7)], 100)
+        c.add_limits(&[took(2.0, t)], &[(k.id, Scope::Account, 7)], 100)
             .unwrap();
-        // A count never goes down (two servers saving), and old days are dropped.
-        c.save_limits(&[], &[(k.id, Scope::Account, 3)], 100)
+        c.add_limits(&[took(4.0, t + 12_000)], &[(k.id, Scope::Account, 3)], 100)
             .unwrap();
-        assert_eq!(c.saved_buckets().unwrap(), [bucket]);
-        assert_eq!(c.saved_usage(100).unwrap(), [(k.id, Scope::Account, 7)]);
-        c.save_limits(&[], &[], 102).unwrap();
+        let [bucket] = c.saved_buckets().unwrap()[..] else {
+            panic!("one bucket")
+        };
+        assert_eq!(
+            (bucket.at_ms, bucket.tokens),
+            (t + 12_000, 0.0),
+            "5 - 2 + 1 - 4"
+        );
+        // Never refilled past its capacity, and a debt stays owed.
+        c.add_limits(&[took(7.0, t + 3_600_000)], &[], 100).unwrap();
+        assert_eq!(c.saved_buckets().unwrap()[0].tokens, -2.0);
+        assert_eq!(c.saved_usage(100).unwrap(), [(k.id, Scope::Account, 10)]);
+        c.add_limits(&[], &[], 102).unwrap();
         assert!(c.saved_usage(100).unwrap().is_empty());
     }
 }

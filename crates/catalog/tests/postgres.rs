@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier};
 
 use leakwatch_catalog::{
     Breach, Catalog, CatalogError, Dialect,
-    keys::{Quotas, SavedBucket, Scope, Scopes},
+    keys::{BucketUse, Quotas, Scope, Scopes},
     testing,
     vendors::Vendor,
     watch::SavedWatch,
@@ -310,18 +310,20 @@ fn exercise(c: &mut Catalog) -> Vec<String> {
     );
 
     // Limiter and watch state.
-    let bucket = SavedBucket {
+    let took = |taken: f64, at_ms: u64| BucketUse {
         key_id: 1,
-        tokens: 2.5,
-        at_ms: 17,
+        rpm: 6,
+        taken,
+        at_ms,
     };
-    c.save_limits(
-        &[bucket],
+    c.add_limits(
+        &[took(2.5, 17)],
         &[(1, Scope::Domain, 5), (1, Scope::Account, 9)],
         100,
     )
     .unwrap();
-    c.save_limits(&[], &[(1, Scope::Domain, 3)], 100).unwrap();
+    c.add_limits(&[took(1.0, 10_017)], &[(1, Scope::Domain, 3)], 100)
+        .unwrap();
     note("buckets", format!("{:?}", c.saved_buckets().unwrap()));
     note("usage", format!("{:?}", c.saved_usage(100).unwrap()));
     let watch = SavedWatch {
@@ -409,7 +411,7 @@ fn a_change_to_keys_or_breaches_shows_in_every_connections_data_version_and_noth
     let v0 = reader.data_version().unwrap();
     writer.enqueue(None, b"x", 1).unwrap();
     writer
-        .save_limits(&[], &[(key.id, Scope::Account, 1)], 3)
+        .add_limits(&[], &[(key.id, Scope::Account, 1)], 3)
         .unwrap();
     assert_eq!(
         reader.data_version().unwrap(),
@@ -489,4 +491,42 @@ fn store_breach_ids_are_allocated_once_per_name_and_never_twice_across_connectio
     );
     assert_eq!(c.store_breach_id("Later", 40).unwrap(), Some(40));
     assert_eq!(c.store_breach_id("Next", 0).unwrap(), Some(41));
+}
+
+#[test]
+fn limiter_use_added_by_many_connections_at_once_is_summed_and_none_is_lost() {
+    let Some(url) = database("limits") else {
+        return;
+    };
+    let servers = 6;
+    let start = Arc::new(Barrier::new(servers));
+    let handles: Vec<_> = (0..servers)
+        .map(|_| {
+            let (url, start) = (url.clone(), start.clone());
+            std::thread::spawn(move || {
+                let mut c = Catalog::open_postgres(&url).unwrap();
+                start.wait();
+                for _ in 0..50 {
+                    let took = BucketUse {
+                        key_id: 1,
+                        rpm: 1000,
+                        taken: 1.0,
+                        at_ms: 1_000,
+                    };
+                    c.add_limits(&[took], &[(1, Scope::Account, 1)], 9).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let c = Catalog::open_postgres(&url).unwrap();
+    assert_eq!(c.saved_usage(9).unwrap(), [(1, Scope::Account, 300)]);
+    let buckets = c.saved_buckets().unwrap();
+    assert_eq!(
+        (buckets.len(), buckets[0].tokens),
+        (1, 700.0),
+        "a full bucket of 1000, no refill at one instant, 300 taken"
+    );
 }

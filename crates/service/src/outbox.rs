@@ -269,6 +269,10 @@ pub enum Undeliverable {
     /// The breach was retired before delivery.
     #[error("the breach was retired before delivery")]
     Retired,
+    /// The breach is live in the catalogue but this server has not loaded it yet: another
+    /// server queued the notification first. Try later.
+    #[error("this server has not loaded breach {0} yet")]
+    NotLoadedYet(String),
     /// Mail is not set up on this server.
     #[error("mail is not set up")]
     NotSetUp,
@@ -484,6 +488,17 @@ fn vendor_impact(
     if !crate::vendors::owner_may_be_mailed(catalog, m.key, tenant, vendor, &owner)? {
         return Err(Undeliverable::Removed("vendor's owner"));
     }
+    // A vendor's breach may have no dump in the store: what this server must have loaded
+    // is the catalogue entry the report is made from.
+    let loaded = m.catalog.breaches().iter().any(|b| b.name == breach);
+    if !loaded
+        && catalog
+            .get(breach)
+            .map_err(ServiceError::from)?
+            .is_some_and(|b| !b.is_retired)
+    {
+        return Err(Undeliverable::NotLoadedYet(breach.to_owned()));
+    }
     let by = crate::Principal::leakwatch().acting_for(tenant)?;
     let report = crate::vendors::report(m.store, m.catalog, catalog, Some(m.key), &by, breach)?
         .ok_or(Undeliverable::NoVendorMatch)?;
@@ -526,11 +541,15 @@ fn breach_alert(
     }
     let subscription =
         Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;
-    let all = m.catalog.breaches();
-    let b = all
-        .iter()
-        .find(|b| b.name == breach && !b.is_retired)
+    // Asked of the catalogue itself, not of the copy this server serves: on a shared
+    // catalogue another server may queue an alert for a breach this one has not loaded yet,
+    // and that breach is news, not retired.
+    let b = catalog
+        .get(breach)
+        .map_err(ServiceError::from)?
+        .filter(|b| !b.is_retired)
         .ok_or(Undeliverable::Retired)?;
+    let b = &b;
     let unsubscribe = format!(
         "{url}/api/v1/unsubscribe?token={}",
         Link::Unsubscribe { subscriber }.token(key)
@@ -710,6 +729,9 @@ impl<S: Served> Deliveries for ServerDeliveries<S> {
         match compose(&m, catalog, pending, payload) {
             // The resolver did not answer: the webhook is vetted again on the next try.
             Err(Undeliverable::Egress(e @ crate::egress::EgressError::Dns(_))) => {
+                Err(Box::new(leakwatch_notify::TryLater(e.to_string())))
+            }
+            Err(e @ Undeliverable::NotLoadedYet(_)) => {
                 Err(Box::new(leakwatch_notify::TryLater(e.to_string())))
             }
             other => Ok(other?),

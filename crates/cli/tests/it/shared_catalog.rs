@@ -33,6 +33,8 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Postgres, Need::Weed]),
         test!(keyed_routes_fail_closed_while_the_shared_catalogue_is_unreachable_and_ranges_keep_serving)
             .needs(&[Need::Postgres, Need::Weed]),
+        test!(a_daily_quota_holds_for_the_sum_of_three_replicas_not_for_each)
+            .needs(&[Need::Postgres, Need::Weed]),
     ]
 }
 
@@ -113,24 +115,23 @@ impl Deployment {
         );
     }
 
-    /// Creates a key that may do everything on machine `machine`; returns its secret.
-    fn create_key(&self, machine: &str) -> String {
-        let out = self.cli(
-            machine,
-            &[
-                "keys",
-                "create",
-                "--name",
-                "soc",
-                "--rpm",
-                "100000",
-                "--max-rpm",
-                "4000000000",
-                "--scope",
-                "all",
-            ],
-        );
-        out.trim().to_owned()
+    /// Creates a key that may do everything on machine `machine`, with `extra` arguments of
+    /// `keys create`; returns its secret.
+    fn create_key(&self, machine: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "keys",
+            "create",
+            "--name",
+            "soc",
+            "--rpm",
+            "100000",
+            "--max-rpm",
+            "4000000000",
+            "--scope",
+            "all",
+        ];
+        args.extend_from_slice(extra);
+        self.cli(machine, &args).trim().to_owned()
     }
 
     /// Lets the database take connections or not; when not, ends the ones it has (the
@@ -273,24 +274,7 @@ fn a_key_revoked_on_one_machine_is_refused_by_every_replica_within_a_second() {
     let d = Deployment::new("revoke");
     d.load_breach("importer", "Keybank", &["ann@example.test".to_owned()]);
     let replicas: Vec<Server> = (0..3).map(|i| d.replica(i, &[])).collect();
-    let secret = d
-        .cli(
-            "importer",
-            &[
-                "keys",
-                "create",
-                "--name",
-                "soc",
-                "--rpm",
-                "100000",
-                "--max-rpm",
-                "4000000000",
-                "--scope",
-                "all",
-            ],
-        )
-        .trim()
-        .to_owned();
+    let secret = d.create_key("importer", &[]);
     let path = "/api/v3/breachedaccount/ann@example.test";
     // A key made on one machine is accepted by every replica.
     for r in &replicas {
@@ -409,7 +393,7 @@ fn keyed_routes_fail_closed_while_the_shared_catalogue_is_unreachable_and_ranges
     let d = Deployment::new("outage");
     d.load_breach("importer", "Outagebank", &["ann@example.test".to_owned()]);
     let replica = d.replica(0, &[]);
-    let secret = d.create_key("importer");
+    let secret = d.create_key("importer", &[]);
     let path = "/api/v3/breachedaccount/ann@example.test";
     let account = || keyed(&replica.addr, "GET", path, &secret, "").0;
     let range = || crate::support::http_get(&replica.addr, "/range/00000", &[]).0;
@@ -500,7 +484,7 @@ fn two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_sea
     // Both published, at distinct ids: each address is found in its own breach, and only in
     // it (one id for both would name one breach for both addresses).
     let replica = d.replica(0, &[]);
-    let secret = d.create_key("importer-a");
+    let secret = d.create_key("importer-a", &[]);
     // The replica learns of the new key on its next catalogue poll.
     let probe = || {
         keyed(
@@ -527,5 +511,33 @@ fn two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_sea
         let (status, _, body) = keyed(&replica.addr, "GET", &path, &secret, "");
         assert_eq!(status, 200, "{who}: {body}");
         assert_eq!(body, serde_json::json!([{ "Name": breach }]), "{who}");
+    }
+}
+
+fn a_daily_quota_holds_for_the_sum_of_three_replicas_not_for_each() {
+    let d = Deployment::new("quota");
+    d.load_breach("importer", "Quotabank", &["ann@example.test".to_owned()]);
+    let replicas: Vec<Server> = (0..3).map(|i| d.replica(i, &[])).collect();
+    let secret = d.create_key("importer", &["--quota", "account=9"]);
+    // Every replica knows the key (asked on a route of no scope, which no quota counts).
+    for r in &replicas {
+        let status = || keyed(&r.addr, "GET", "/api/v3/subscription/status", &secret, "").0;
+        assert_eq!(poll_until(200, status), 200, "{}", r.log.lock().unwrap());
+    }
+    // Three account searches through each replica in turn, each replica's use added to the
+    // catalogue (every reload tick, 500 ms) before the next one is asked: nine in all.
+    let path = "/api/v3/breachedaccount/ann@example.test";
+    for r in &replicas {
+        for _ in 0..3 {
+            let (status, _, body) = keyed(&r.addr, "GET", path, &secret, "");
+            assert_eq!(status, 200, "{body}");
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    // The key's nine are used up on every replica, though each admitted only three itself.
+    for r in &replicas {
+        let (status, _, body) = keyed(&r.addr, "GET", path, &secret, "");
+        assert_eq!(status, 429, "{body}");
+        assert!(body.to_string().contains("account"), "{body}");
     }
 }
