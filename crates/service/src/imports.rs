@@ -22,9 +22,10 @@ pub fn import(
 ) -> Result<Summary, ServiceError> {
     let mut writer = StoreWriter::open(crate::open_store_dir(data)?)?;
     let mut opts = opts.clone();
+    let shared = crate::shared_catalog_url(data)?.is_some();
     if let Some(name) = &opts.breach
         && let (floor, true) = writer.breach_id(name)
-        && data.catalog_url().ok().flatten().is_some()
+        && shared
     {
         opts.breach_store_id = crate::open_catalog(data)?.store_breach_id(name, floor)?;
     }

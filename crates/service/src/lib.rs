@@ -52,13 +52,16 @@ use leakwatch_store::{Directory, MmapDirectory, StoreError};
 /// Opens the catalogue of data directory `data`: its `catalog.db` (created when it is not
 /// there), or the PostgreSQL catalogue it is bound to ([`store_location::bind_catalog`]).
 pub fn open_catalog(data: &DataDir) -> Result<Catalog, CatalogError> {
-    let url = data.catalog_url().map_err(|e| {
-        CatalogError::Invalid(format!("{}: {e}", data.catalog_url_file().display()))
-    })?;
-    match url {
+    match shared_catalog_url(data)? {
         Some(url) => Catalog::open_postgres(&url),
         None => Catalog::open(&data.catalog()),
     }
+}
+
+/// The URL of the shared catalogue data directory `data` is bound to, if it is bound.
+pub(crate) fn shared_catalog_url(data: &DataDir) -> Result<Option<String>, CatalogError> {
+    data.catalog_url()
+        .map_err(|e| CatalogError::Location(format!("{}: {e}", data.catalog_url_file().display())))
 }
 
 /// The directory of the store of data directory `data`: its `store/` folder, or the

@@ -549,7 +549,6 @@ fn breach_alert(
         .map_err(ServiceError::from)?
         .filter(|b| !b.is_retired)
         .ok_or(Undeliverable::Retired)?;
-    let b = &b;
     let unsubscribe = format!(
         "{url}/api/v1/unsubscribe?token={}",
         Link::Unsubscribe { subscriber }.token(key)
@@ -575,7 +574,7 @@ fn breach_alert(
             "delivery": delivery,
             "domain": domain,
             "accounts": accounts,
-            "breach": b,
+            "breach": &b,
         });
         return Ok(Outgoing::Webhook(WebhookCall {
             url: hook.url.clone(),
@@ -597,7 +596,7 @@ fn breach_alert(
     Ok(Outgoing::Mail(Email {
         to: subscription.recipient().to_owned(),
         subject: format!("leakwatch alert: {}", b.title),
-        text: alert_text(url, b, &whose, &unsubscribe),
+        text: alert_text(url, &b, &whose, &unsubscribe),
         id: format!("alert.{}.{}", pending.id, pending.created),
         unsubscribe: Some(unsubscribe),
     }))

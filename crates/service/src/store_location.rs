@@ -63,27 +63,14 @@ pub fn is_remote(data: &str) -> bool {
 /// `store-url` file the first time), or checks that it already is bound to it.
 pub fn bind_cache_dir(cache: &Path, url: &str) -> Result<(), LocationError> {
     let parsed = StoreUrl::parse(url).ok_or_else(|| LocationError::BadUrl(url.to_owned()))?;
-    let wanted = parsed.to_string();
     let data = DataDir::new(cache);
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| LocationError::Io { path, source }
-    };
-    std::fs::create_dir_all(cache).map_err(io(cache))?;
-    match data.store_url().map_err(io(&data.store_url_file()))? {
-        Some(bound) if bound == wanted => Ok(()),
-        Some(bound) => Err(LocationError::BoundElsewhere {
-            dir: cache.display().to_string(),
-            bound,
-            wanted,
-        }),
-        None => replace_file(
-            &data.store_url_file(),
-            format!("{wanted}\n").as_bytes(),
-            Durability::Synced,
-        )
-        .map_err(io(&data.store_url_file())),
-    }
+    bind(
+        cache,
+        &data.store_url_file(),
+        || data.store_url(),
+        parsed.to_string(),
+        || Ok(()),
+    )
 }
 
 /// Binds the local directory `dir` to the PostgreSQL catalogue at `url` (creating `dir` and
@@ -94,27 +81,44 @@ pub fn bind_catalog(dir: &Path, url: &str) -> Result<(), LocationError> {
     leakwatch_catalog::pg::config(wanted)
         .map_err(|e| LocationError::BadCatalogUrl(format!("--catalog: {e}")))?;
     let data = DataDir::new(dir);
+    bind(
+        dir,
+        &data.catalog_url_file(),
+        || data.catalog_url(),
+        wanted.to_owned(),
+        || match data.catalog().exists() {
+            true => Err(LocationError::HasOwnCatalogue(dir.display().to_string())),
+            false => Ok(()),
+        },
+    )
+}
+
+/// Binds `dir` to `wanted` through its binding `file`: `bound` reads what the file names (once
+/// `dir` exists); `first` decides whether an unbound `dir` may be bound at all.
+fn bind(
+    dir: &Path,
+    file: &Path,
+    bound: impl FnOnce() -> std::io::Result<Option<String>>,
+    wanted: String,
+    first: impl FnOnce() -> Result<(), LocationError>,
+) -> Result<(), LocationError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| LocationError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    match data.catalog_url().map_err(io(&data.catalog_url_file()))? {
+    match bound().map_err(io(file))? {
         Some(bound) if bound == wanted => Ok(()),
         Some(bound) => Err(LocationError::BoundElsewhere {
             dir: dir.display().to_string(),
             bound,
-            wanted: wanted.to_owned(),
+            wanted,
         }),
-        None if data.catalog().exists() => {
-            Err(LocationError::HasOwnCatalogue(dir.display().to_string()))
+        None => {
+            first()?;
+            replace_file(file, format!("{wanted}\n").as_bytes(), Durability::Synced)
+                .map_err(io(file))
         }
-        None => replace_file(
-            &data.catalog_url_file(),
-            format!("{wanted}\n").as_bytes(),
-            Durability::Synced,
-        )
-        .map_err(io(&data.catalog_url_file())),
     }
 }
 

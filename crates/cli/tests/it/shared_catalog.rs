@@ -86,20 +86,23 @@ impl Deployment {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Adds breach `name` to the catalogue from machine `machine`.
+    fn add_breach(&self, machine: &str, name: &str) {
+        let args = [
+            "breach",
+            "add",
+            "--name",
+            name,
+            "--breach-date",
+            "2024-03-04",
+        ];
+        self.cli(machine, &args);
+    }
+
     /// Adds breach `name` and imports `addresses` (and a bystander) into it from machine
     /// `importer`.
     fn load_breach(&self, importer: &str, name: &str, addresses: &[String]) {
-        self.cli(
-            importer,
-            &[
-                "breach",
-                "add",
-                "--name",
-                name,
-                "--breach-date",
-                "2024-03-04",
-            ],
-        );
+        self.add_breach(importer, name);
         let mut dump: String = addresses
             .iter()
             .map(|a| format!("{a}:pw-{name}\n"))
@@ -434,17 +437,7 @@ fn two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_sea
     d.load_breach("importer-a", "Seedbank", &["seed@example.test".to_owned()]);
     // Two machines add a breach each and import into it at once.
     let dump = |name: &str, who: &str| {
-        d.cli(
-            "importer-a",
-            &[
-                "breach",
-                "add",
-                "--name",
-                name,
-                "--breach-date",
-                "2024-03-04",
-            ],
-        );
+        d.add_breach("importer-a", name);
         let mut text = format!("{who}:pw\n");
         for i in 0..3000 {
             text.push_str(&format!("{name}-bystander{i}@elsewhere.test:pw{i}\n"));
