@@ -20,6 +20,7 @@ mod metrics;
 mod outbox;
 mod padding;
 mod pages;
+pub mod proxy_protocol;
 mod range;
 mod range_cache;
 mod server;

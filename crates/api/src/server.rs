@@ -6,7 +6,9 @@
 //! connection — clients that send headers slowly or sit idle (header read timeout, which
 //! hyper also applies between keep-alive requests), oversized headers (431), and how many
 //! connections are open at once (further clients wait in the listen backlog). Each request
-//! carries its peer address as `ConnectInfo<SocketAddr>`. With a TLS configuration
+//! carries its peer address as `ConnectInfo<SocketAddr>`: the client's as a trusted load
+//! balancer's PROXY protocol header names it ([`crate::proxy_protocol`]), the connection's
+//! otherwise. With a TLS configuration
 //! ([`tls_config`], rustls) every connection is a TLS one; the handshake counts against the
 //! header read timeout. An HTTP/2 connection carries at most [`H2_MAX_STREAMS`] requests at
 //! once, so a connection still bounds the work one client can ask for, and is closed when the
@@ -70,6 +72,7 @@ pub async fn serve(
         .max_header_list_size(limits.max_header_bytes.max(8192) as u32);
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tls = state_tls.map(tokio_rustls::TlsAcceptor::from);
+    let proxies = state.proxy_protocol.clone().map(Arc::new);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -92,10 +95,28 @@ pub async fn serve(
         };
         // Small answers go out at once instead of waiting for Nagle.
         let _ = stream.set_nodelay(true);
-        let service = with_peer(router.clone(), peer);
         let (http, h2, watcher, tls) = (http.clone(), h2.clone(), graceful.watcher(), tls.clone());
+        let (router, proxies) = (router.clone(), proxies.clone());
         let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
+            let mut stream = stream;
+            // A trusted proxy's connection opens with the client's address; within the
+            // handshake's time, or the connection is closed.
+            let peer = match proxies.as_deref() {
+                Some(proxies) if proxies.trusts(peer.ip()) => {
+                    let header = crate::proxy_protocol::read_header(&mut stream, peer);
+                    match tokio::time::timeout(handshake_timeout, header).await {
+                        Ok(Ok(client)) => client,
+                        Ok(Err(e)) => {
+                            tracing::warn!("closed a connection from a trusted proxy: {e}");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                _ => peer,
+            };
+            let service = with_peer(router, peer);
             // Errors here are the client's (reset, timeout, bad handshake or request).
             match tls {
                 None => {

@@ -57,6 +57,9 @@ pub struct AppState {
     pub access_log: bool,
     /// Serve over TLS with this configuration (see `crate::tls_config`).
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Load balancers whose connections open with a PROXY protocol v2 header naming the
+    /// client (see [`crate::proxy_protocol`]).
+    pub proxy_protocol: Option<crate::proxy_protocol::TrustedProxies>,
     pub(crate) metrics: Metrics,
     /// Every API key's requests per minute and daily quotas, saved across restarts.
     pub(crate) key_limits: leakwatch_service::limits::KeyLimits,
@@ -117,6 +120,7 @@ impl AppState {
             dns_resolver: leakwatch_service::dns::system_resolver(),
             insecure_webhooks_to_loopback: false,
             tls: None,
+            proxy_protocol: None,
             access_log: false,
             metrics: Metrics::default(),
             key_limits: Default::default(),

@@ -1,6 +1,7 @@
-//! The bulk-extraction watch's state as the catalogue keeps it across restarts (issue #19,
-//! schema version 6): per API key and kind of target, the digests of the distinct targets it
-//! read in the current hour and whether that crossed the threshold (table `key_watch`), and
+//! The bulk-extraction watch's state as the catalogue keeps it across restarts and shares it
+//! between servers (issue #19, schema version 6): per API key and kind of target, the digests
+//! of the distinct targets it read in the current hour, appended by every server that saw
+//! them, and whether that crossed the threshold (table `key_watch`), and
 //! a key's suspension (`api_key.suspended`). The watch itself is the service layer's; the
 //! digests are keyed (under the audit key) before they get here, never a target.
 
@@ -47,17 +48,32 @@ pub struct SavedWatch {
 }
 
 impl Catalog {
-    /// Saves the watch's rows of `hour`, and drops those of earlier hours. One transaction.
-    pub fn save_watch(&mut self, rows: &[SavedWatch], hour: i64) -> Result<()> {
+    /// Adds what the watch saw of `hour` since it last added: each row's digests are
+    /// appended to the key's and kind's row of that hour (a row of an earlier hour is
+    /// replaced; one of a later hour is left alone), and `crossed` once set stays set. Rows
+    /// of earlier hours are dropped. One transaction; servers sharing the catalogue add
+    /// theirs at once without losing any, and [`Catalog::saved_watch`] gives the union (with
+    /// repeats: a digest two servers saw is appended twice).
+    pub fn add_watch(&mut self, rows: &[SavedWatch], hour: i64) -> Result<()> {
         self.conn.transaction(|tx| {
+            // Blob concatenation: PostgreSQL's bytea `||`; SQLite's `||` makes text of the
+            // bytes, which a cast turns back into the same bytes as a blob.
+            let appended = match tx.dialect() {
+                crate::sql::Dialect::Sqlite => "CAST(key_watch.seen || excluded.seen AS BLOB)",
+                crate::sql::Dialect::Postgres => "key_watch.seen || excluded.seen",
+            };
+            let upsert = format!(
+                "INSERT INTO key_watch (key_id, kind, hour, seen, crossed) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(key_id, kind) DO UPDATE SET
+                   seen = CASE WHEN key_watch.hour = excluded.hour THEN {appended} ELSE excluded.seen END,
+                   crossed = CASE WHEN key_watch.hour = excluded.hour AND key_watch.crossed <> 0
+                                  THEN key_watch.crossed ELSE excluded.crossed END,
+                   hour = excluded.hour
+                 WHERE excluded.hour >= key_watch.hour"
+            );
             for w in rows {
                 let seen: Vec<u8> = w.seen.iter().flat_map(|d| d.to_le_bytes()).collect();
-                tx.execute(
-                    "INSERT INTO key_watch (key_id, kind, hour, seen, crossed) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(key_id, kind) DO UPDATE SET hour = excluded.hour, seen = excluded.seen,
-                       crossed = excluded.crossed",
-                    args![w.key_id, w.kind, w.hour, seen, w.crossed],
-                )?;
+                tx.execute(&upsert, args![w.key_id, w.kind, w.hour, seen, w.crossed])?;
             }
             tx.execute("DELETE FROM key_watch WHERE hour < ?1", args![hour])?;
             Ok(())
@@ -129,11 +145,38 @@ mod tests {
             seen: vec![1, u64::MAX, 7],
             crossed: true,
         };
-        c.save_watch(std::slice::from_ref(&row), 500_000).unwrap();
-        assert_eq!(c.saved_watch(500_000).unwrap(), [row]);
-        // The next hour drops it.
-        c.save_watch(&[], 500_001).unwrap();
+        c.add_watch(std::slice::from_ref(&row), 500_000).unwrap();
+        assert_eq!(c.saved_watch(500_000).unwrap(), std::slice::from_ref(&row));
+        // Another server's digests are appended; crossed stays set.
+        let other = SavedWatch {
+            seen: vec![7, 8],
+            crossed: false,
+            ..row.clone()
+        };
+        c.add_watch(std::slice::from_ref(&other), 500_000).unwrap();
+        let both = SavedWatch {
+            seen: vec![1, u64::MAX, 7, 7, 8],
+            ..row.clone()
+        };
+        assert_eq!(c.saved_watch(500_000).unwrap(), [both]);
+        // A server still in the hour before changes nothing.
+        let late = SavedWatch {
+            hour: 499_999,
+            seen: vec![5],
+            ..row.clone()
+        };
+        c.add_watch(std::slice::from_ref(&late), 499_999).unwrap();
+        assert_eq!(c.saved_watch(500_000).unwrap()[0].seen.len(), 5);
+        // The next hour replaces the row, then drops what is older.
+        let next = SavedWatch {
+            hour: 500_001,
+            seen: vec![3],
+            crossed: false,
+            ..row.clone()
+        };
+        c.add_watch(std::slice::from_ref(&next), 500_001).unwrap();
         assert!(c.saved_watch(500_000).unwrap().is_empty());
+        assert_eq!(c.saved_watch(500_001).unwrap(), [next]);
 
         assert_eq!(c.key_by_id(k.id).unwrap().unwrap().suspended, None);
         assert!(c.suspend_key(k.id, "too many accounts").unwrap());

@@ -333,7 +333,8 @@ fn exercise(c: &mut Catalog) -> Vec<String> {
         seen: vec![1, u64::MAX],
         crossed: true,
     };
-    c.save_watch(std::slice::from_ref(&watch), 5).unwrap();
+    c.add_watch(std::slice::from_ref(&watch), 5).unwrap();
+    c.add_watch(std::slice::from_ref(&watch), 5).unwrap();
     note("watch", format!("{:?}", c.saved_watch(5).unwrap()));
     seen
 }

@@ -157,6 +157,16 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "proxy_protocol_from",
+        "LEAKWATCH_PROXY_PROTOCOL_FROM",
+        Kind::Text,
+        None,
+        "Load balancers (IP addresses or CIDR networks, comma-separated) whose connections\n\
+         open with a PROXY protocol v2 header naming the client; per-IP limits and the audit\n\
+         trail's peer are then the client's. Their connections without one are closed.",
+    ),
+    setting(
+        "serve",
         "insecure_webhooks_to_loopback",
         "LEAKWATCH_INSECURE_WEBHOOKS_TO_LOOPBACK",
         Kind::Switch,

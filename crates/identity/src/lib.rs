@@ -13,8 +13,10 @@
 //! [`Identifier::sha1_hex`] is the hash the account store keys on and HIBP's
 //! `breachedaccount/range` uses. This crate stores nothing and never logs an identifier.
 
+mod alias_block;
 mod seal;
 
+pub use alias_block::{AliasGroup, BlockBuilder, SealedBlock};
 pub use seal::{ALIAS_RECORD, DOMAIN_RECORD, OperatorKey, SealError, Sealer};
 use std::borrow::Cow;
 

@@ -51,7 +51,7 @@ pub struct OperatorKey {
 /// prepared once: re-deriving them per record was a tenth of a dump import's time.
 pub struct Sealer {
     tag_mac: Hmac<Sha256>,
-    siv: Aes256Siv,
+    pub(crate) siv: Aes256Siv,
 }
 
 impl std::fmt::Debug for Sealer {

@@ -1,10 +1,12 @@
 //! External sort of sealed aliases, for the alias file of a dump import.
 //!
-//! Workers buffer `(domain tag, sealed alias)` records in a flat arena; when a worker's share
-//! of the memory budget is full the buffer is sorted, deduplicated and written as a run
-//! file. At publication the runs are merged (a heap over buffered readers) straight into the
-//! store's [`AliasWriter`], which drops repeats across runs. Memory stays bounded whatever
-//! the number of aliases, and no run holds anything but sealed bytes.
+//! Workers buffer `(domain tag, sealed record)` records in a flat arena (each alias and each
+//! domain name sealed on its own, the domain's record first in its tag); when a worker's
+//! share of the memory budget is full the buffer is sorted, deduplicated and written as a run
+//! file. At publication the runs are merged (a heap over buffered readers), repeats across
+//! runs dropped, and each record opened again and gathered into the store's sealed blocks
+//! ([`BlockBuilder`]) for its [`AliasWriter`]. Memory stays bounded whatever the number of
+//! aliases, and no run holds anything but sealed bytes.
 
 use std::{
     cmp::Reverse,
@@ -18,7 +20,8 @@ use std::{
     },
 };
 
-use leakwatch_store::{AliasMeta, AliasWriter, StoreError, StoreWriter, unix_now};
+use leakwatch_identity::{BlockBuilder, DOMAIN_RECORD, OperatorKey, SealError, SealedBlock};
+use leakwatch_store::{AliasEntry, AliasMeta, AliasWriter, StoreError, StoreWriter, unix_now};
 
 /// The run files of one import.
 pub(crate) struct AliasRuns {
@@ -42,27 +45,31 @@ impl AliasRuns {
         }
     }
 
-    /// Merges every run into a new alias file of `writer`, sealed under key `key_id`, and
-    /// describes it for the commit that publishes it.
+    /// Merges every run into a new alias file of `writer`, sealed under `key`, and describes
+    /// it for the commit that publishes it.
     pub(crate) fn write_alias_file(
         &self,
         writer: &mut StoreWriter,
-        key_id: &str,
+        key: &OperatorKey,
     ) -> Result<AliasMeta, crate::IngestError> {
         let (name, mut out) = writer.create_alias_file()?;
-        self.merge_into(&mut out)?;
+        self.merge_into(&mut out, key)?;
         let stats = out.finish()?;
         Ok(AliasMeta {
             file: name,
             records: stats.records,
             bytes: stats.bytes,
             created_unix: unix_now(),
-            key_id: key_id.to_owned(),
+            key_id: key.id().to_owned(),
         })
     }
 
-    /// Merges every run into `out`.
-    pub(crate) fn merge_into(&self, out: &mut AliasWriter) -> Result<(), MergeError> {
+    /// Merges every run into `out`, in blocks sealed under `key`.
+    pub(crate) fn merge_into(
+        &self,
+        out: &mut AliasWriter,
+        key: &OperatorKey,
+    ) -> Result<(), MergeError> {
         let runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|e| e.into_inner()));
         let mut readers = Vec::with_capacity(runs.len());
         for path in &runs {
@@ -77,16 +84,175 @@ impl AliasRuns {
                 heap.push(Reverse((tag, sealed, i)));
             }
         }
+        let mut blocks = Blocks {
+            out,
+            builder: BlockBuilder::new(key),
+            sealer: key.sealer(),
+            domain: None,
+        };
+        let mut last: Option<(u64, Vec<u8>)> = None;
         while let Some(Reverse((tag, sealed, i))) = heap.pop() {
-            out.push(tag, &sealed).map_err(MergeError::Store)?;
+            if last
+                .as_ref()
+                .is_none_or(|(t, s)| (*t, s.as_slice()) != (tag, &sealed[..]))
+            {
+                blocks.push(tag, &sealed)?;
+            }
             if let Some((t, s)) = read_record(&mut readers[i]).map_err(MergeError::Io)? {
                 heap.push(Reverse((t, s, i)));
             }
+            last = Some((tag, sealed));
         }
+        blocks.finish()?;
         for path in runs {
             let _ = std::fs::remove_file(path);
         }
         Ok(())
+    }
+}
+
+/// The merge's output: opens each record and gathers the aliases into sealed blocks.
+struct Blocks<'a> {
+    out: &'a mut AliasWriter,
+    builder: BlockBuilder,
+    sealer: leakwatch_identity::Sealer,
+    /// The domain of the current tag, from its domain record.
+    domain: Option<(u64, String)>,
+}
+
+impl Blocks<'_> {
+    fn push(&mut self, tag: u64, sealed: &[u8]) -> Result<(), MergeError> {
+        if sealed.first() == Some(&DOMAIN_RECORD) {
+            let domain = self
+                .sealer
+                .open_domain(tag, sealed)
+                .map_err(|_| MergeError::Unseal)?;
+            self.domain = Some((tag, domain));
+            return Ok(());
+        }
+        let Some((_, domain)) = self.domain.as_ref().filter(|d| d.0 == tag) else {
+            return Err(MergeError::Unseal);
+        };
+        let alias = self
+            .sealer
+            .open(domain, sealed)
+            .map_err(|_| MergeError::Unseal)?;
+        if let Some(block) = self.builder.push(tag, domain, &alias) {
+            self.write(block)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, block: SealedBlock) -> Result<(), MergeError> {
+        write_block(self.out, block)
+    }
+
+    fn finish(self) -> Result<(), MergeError> {
+        match self.builder.finish() {
+            Some(block) => write_block(self.out, block),
+            None => Ok(()),
+        }
+    }
+}
+
+fn write_block(out: &mut AliasWriter, block: SealedBlock) -> Result<(), MergeError> {
+    out.push_block(block.first_tag, block.records, &block.bytes)
+        .map_err(MergeError::Store)
+}
+
+/// Opens what alias files hand out, of either version, into `(domain, alias)` pairs: a
+/// version-2 block whole, a version-1 record against the domain record before it (each
+/// domain's records start with its sealed name).
+pub struct AliasOpener {
+    sealer: leakwatch_identity::Sealer,
+    /// Version 1: the domain of the current tag.
+    domain: Option<(u64, String)>,
+}
+
+impl std::fmt::Debug for AliasOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AliasOpener").finish_non_exhaustive()
+    }
+}
+
+impl AliasOpener {
+    /// An opener for files sealed under `key`.
+    pub fn new(key: &OperatorKey) -> AliasOpener {
+        AliasOpener {
+            sealer: key.sealer(),
+            domain: None,
+        }
+    }
+
+    /// Calls `f(domain, alias)` for every alias `entry` holds (entries of one file, in its
+    /// order). Damage, or another key, is [`SealError::Unseal`].
+    pub fn open(
+        &mut self,
+        entry: AliasEntry<'_>,
+        mut f: impl FnMut(&str, &str),
+    ) -> Result<(), SealError> {
+        match entry {
+            AliasEntry::Block {
+                index,
+                first_tag,
+                sealed,
+                ..
+            } => {
+                for g in self.sealer.open_alias_block(index, first_tag, sealed)? {
+                    for alias in &g.aliases {
+                        f(&g.domain, alias);
+                    }
+                }
+            }
+            AliasEntry::Record { tag, sealed } if sealed.first() == Some(&DOMAIN_RECORD) => {
+                self.domain = Some((tag, self.sealer.open_domain(tag, sealed)?));
+            }
+            AliasEntry::Record { tag, sealed } => {
+                let Some((_, domain)) = self.domain.as_ref().filter(|d| d.0 == tag) else {
+                    return Err(SealError::Unseal);
+                };
+                f(domain, &self.sealer.open(domain, sealed)?);
+            }
+            _ => return Err(SealError::Unseal),
+        }
+        Ok(())
+    }
+}
+
+/// Seals `(domain, alias)` pairs into a run buffer under one key, with each domain's name
+/// record pushed when the domain changes (the merge needs it before the aliases of its tag;
+/// repeats are dropped there).
+pub(crate) struct SealingBuffer<'a> {
+    sealer: leakwatch_identity::Sealer,
+    buffer: AliasBuffer<'a>,
+    last: Option<(String, u64)>,
+}
+
+impl<'a> SealingBuffer<'a> {
+    pub(crate) fn new(key: &OperatorKey, runs: &'a AliasRuns) -> Self {
+        SealingBuffer {
+            sealer: key.sealer(),
+            buffer: AliasBuffer::new(runs),
+            last: None,
+        }
+    }
+
+    pub(crate) fn push(&mut self, domain: &str, alias: &str) -> io::Result<()> {
+        let tag = match &self.last {
+            Some((d, tag)) if d == domain => *tag,
+            _ => {
+                let tag = self.sealer.domain_tag(domain);
+                self.buffer.push(tag, &self.sealer.seal_domain(domain))?;
+                self.last = Some((domain.to_owned(), tag));
+                tag
+            }
+        };
+        let sealed = self.sealer.seal(domain, alias);
+        self.buffer.push(tag, &sealed)
+    }
+
+    pub(crate) fn finish(self) -> io::Result<()> {
+        self.buffer.finish()
     }
 }
 
@@ -95,6 +261,9 @@ impl AliasRuns {
 pub(crate) enum MergeError {
     Io(io::Error),
     Store(StoreError),
+    /// A run's record did not open under the key it was sealed with, or an alias came
+    /// before its domain's name: the spill file was damaged.
+    Unseal,
 }
 
 impl From<MergeError> for crate::IngestError {
@@ -105,6 +274,13 @@ impl From<MergeError> for crate::IngestError {
                 source,
             },
             MergeError::Store(e) => crate::IngestError::Store(e),
+            MergeError::Unseal => crate::IngestError::Io {
+                context: "merging alias runs".into(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a spilled alias does not open under the operator key: the spill file was damaged",
+                ),
+            },
         }
     }
 }
@@ -200,42 +376,54 @@ mod tests {
 
     use super::*;
 
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
     #[test]
-    fn runs_from_several_workers_merge_into_one_sorted_deduplicated_file() {
+    fn runs_from_several_workers_merge_into_one_file_of_every_distinct_alias() {
+        let key = OperatorKey::from_hex(KEY).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let runs = AliasRuns::new(tmp.path().to_path_buf(), 0); // smallest budget: many runs
-        let mut want = std::collections::BTreeSet::new();
+        let pair = |w: u64, i: u64| {
+            // Repeats within and across workers; a domain's aliases in many runs.
+            let domain = format!("d{}.example", (i * 7 + w) % 50);
+            (domain, format!("user{}", i % 3000))
+        };
         std::thread::scope(|s| {
             for w in 0..3u64 {
-                let runs = &runs;
+                let (runs, key) = (&runs, &key);
                 s.spawn(move || {
-                    let mut b = AliasBuffer::new(runs);
+                    let mut b = SealingBuffer::new(key, runs);
                     for i in 0..20_000u64 {
-                        let tag = (i * 7 + w) % 500; // repeats within and across workers
-                        b.push(tag, format!("sealed-{}", i % 3000).as_bytes())
-                            .unwrap();
+                        let (domain, alias) = pair(w, i);
+                        b.push(&domain, &alias).unwrap();
                     }
                     b.finish().unwrap();
                 });
             }
         });
-        for w in 0..3u64 {
-            for i in 0..20_000u64 {
-                want.insert((
-                    (i * 7 + w) % 500,
-                    format!("sealed-{}", i % 3000).into_bytes(),
-                ));
-            }
-        }
+        let want: std::collections::BTreeSet<_> = (0..3u64)
+            .flat_map(|w| (0..20_000u64).map(move |i| pair(w, i)))
+            .collect();
         assert!(runs.runs.lock().unwrap().len() > 3, "expected several runs");
         let dir = Arc::new(RamDirectory::new());
         let mut w = AliasWriter::new(dir.create("a").unwrap()).unwrap();
-        runs.merge_into(&mut w).unwrap();
+        runs.merge_into(&mut w, &key).unwrap();
         assert_eq!(w.finish().unwrap().records, want.len() as u64);
         let file = AliasFile::open("a", dir.open_read("a").unwrap()).unwrap();
-        let mut got = Vec::new();
-        file.for_each(|t, s| got.push((t, s.to_vec()))).unwrap();
-        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+        assert!(
+            file.bytes() < want.len() as u64 * 6,
+            "{} bytes",
+            file.bytes()
+        );
+        let mut got = std::collections::BTreeSet::new();
+        let mut opener = AliasOpener::new(&key);
+        file.for_each(|e| {
+            opener
+                .open(e, |d, a| assert!(got.insert((d.to_owned(), a.to_owned()))))
+                .unwrap()
+        })
+        .unwrap();
+        assert_eq!(got, want);
         assert_eq!(
             std::fs::read_dir(tmp.path()).unwrap().count(),
             0,

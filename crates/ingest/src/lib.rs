@@ -43,6 +43,7 @@ use leakwatch_store::{
     unix_now,
 };
 
+pub use aliases::AliasOpener;
 pub use dump::{ColumnMap, DumpOptions, Field, LayoutError};
 pub use parse::Format;
 pub use reseal::{AliasCompaction, ResealSummary, compact_aliases, reseal};
@@ -409,7 +410,7 @@ fn ingest_unclean(
         && alias_runs.pushed.load(Ordering::Relaxed) > 0
     {
         progress.phase("merging aliases", 1);
-        let meta = alias_runs.write_alias_file(writer, key.id())?;
+        let meta = alias_runs.write_alias_file(writer, key)?;
         summary.aliases = meta.records;
         aliases_added.push(meta);
     }

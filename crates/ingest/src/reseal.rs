@@ -1,21 +1,21 @@
 //! Operator-key rotation: every alias file sealed under the old key is re-tagged and
 //! re-sealed under the new one and published in one manifest swap. Also alias compaction
-//! (all files into one, same key), which shares the machinery and, given the operator key,
-//! leaves out the aliases of forgotten accounts (`leakwatch forget`): the store only sees
-//! sealed bytes, so only the key holder can tell which records those are.
+//! (all files into one, same key), which shares the machinery and leaves out the aliases of
+//! forgotten accounts (`leakwatch forget`). Both take the operator key: the store only sees
+//! sealed blocks, so only the key holder can merge them or tell which aliases those are.
 //!
-//! Each domain's records start with its sealed domain name ([`DOMAIN_RECORD`] sorts first),
-//! so the domain — needed for the new tag and as the aliases' associated data — comes back
+//! Every block names its domains (and in version-1 files each domain's records start with its
+//! sealed name), so the domain — needed for the new tag and to seal under — comes back
 //! without the original dumps. The new records are sorted with the same bounded external
 //! sort as an import. Until the swap, readers see the old files; a crash leaves them, and
 //! the next writer removes the unfinished new file.
 
-use leakwatch_identity::{DOMAIN_RECORD, OperatorKey};
+use leakwatch_identity::OperatorKey;
 use leakwatch_store::{AliasMeta, Commit, Key, StoreError, StoreWriter};
 
 use crate::{
     IngestError,
-    aliases::{AliasBuffer, AliasRuns},
+    aliases::{AliasOpener, AliasRuns, SealingBuffer},
     fresh_spill_dir, io_err,
 };
 
@@ -63,55 +63,17 @@ pub fn reseal(
     }
     let spill = fresh_spill_dir(tmp_dir, "reseal-")?;
     let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
-    let mut buffer = AliasBuffer::new(&runs);
-    let (mut old_sealer, mut new_sealer) = (old.sealer(), new.sealer());
+    let mut buffer = SealingBuffer::new(new, &runs);
     for meta in &stale {
-        let file = leakwatch_store::AliasFile::open(
-            &meta.file,
-            writer.directory().open_read(&meta.file)?,
-        )?;
-        let mut current: Option<(u64, String, u64)> = None; // old tag, domain, new tag
-        let mut failure: Option<IngestError> = None;
-        let corrupt =
-            |why: &str| IngestError::Store(StoreError::corrupt(&meta.file, 0, why.to_owned()));
-        file.for_each(|tag, sealed| {
-            if failure.is_some() {
-                return;
-            }
-            let step = (|| -> Result<(), IngestError> {
-                if current.as_ref().is_none_or(|c| c.0 != tag) {
-                    if sealed.first() != Some(&DOMAIN_RECORD) {
-                        return Err(corrupt("a domain's records do not start with its name"));
-                    }
-                    let domain = old_sealer
-                        .open_domain(tag, sealed)
-                        .map_err(|_| corrupt("a domain record does not open under the old key"))?;
-                    let new_tag = new_sealer.domain_tag(&domain);
-                    buffer
-                        .push(new_tag, &new_sealer.seal_domain(&domain))
-                        .map_err(io_err("writing re-seal runs"))?;
-                    current = Some((tag, domain, new_tag));
-                    return Ok(());
-                }
-                let (_, domain, new_tag) = current.as_ref().expect("set above");
-                let alias = old_sealer
-                    .open(domain, sealed)
-                    .map_err(|_| corrupt("an alias does not open under the old key"))?;
-                buffer
-                    .push(*new_tag, &new_sealer.seal(domain, &alias))
-                    .map_err(io_err("writing re-seal runs"))
-            })();
-            if let Err(e) = step {
-                failure = Some(e);
-            }
+        each_alias(writer, meta, old, |domain, alias| {
+            buffer
+                .push(domain, alias)
+                .map_err(io_err("writing re-seal runs"))
         })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
         summary.files += 1;
     }
     buffer.finish().map_err(io_err("writing re-seal runs"))?;
-    let meta = runs.write_alias_file(writer, new.id())?;
+    let meta = runs.write_alias_file(writer, new)?;
     summary.records = meta.records;
     let published = writer.commit(Commit {
         aliases_added: vec![meta],
@@ -129,18 +91,48 @@ pub struct AliasCompaction {
     pub files: usize,
     /// Aliases of forgotten accounts left out.
     pub erased: u64,
+    /// Alias files left as they are because no operator key was given: their aliases are
+    /// sealed in blocks that only the key opens.
+    pub unmerged: usize,
 }
 
 /// Merges every alias file into one (same key only), so domain search reads one file
-/// whatever the number of imports. With the operator key (`erase`), the aliases of
-/// forgotten accounts are left out too, and a single file that holds one is rewritten.
+/// whatever the number of imports, and leaves out the aliases of forgotten accounts (a
+/// single file that holds one is rewritten too). Opening the sealed blocks takes the
+/// operator `key`; without it nothing is rewritten.
 pub fn compact_aliases(
     writer: &mut StoreWriter,
     tmp_dir: &std::path::Path,
     memory: usize,
-    erase: Option<&OperatorKey>,
+    key: Option<&OperatorKey>,
 ) -> Result<AliasCompaction, IngestError> {
     let manifest = writer.manifest().clone();
+    let Some(key) = key else {
+        return Ok(AliasCompaction {
+            unmerged: if manifest.aliases.len() > 1 {
+                manifest.aliases.len()
+            } else {
+                0
+            },
+            ..AliasCompaction::default()
+        });
+    };
+    if manifest.aliases.is_empty() {
+        return Ok(AliasCompaction::default());
+    }
+    let first = &manifest.aliases[0].key_id;
+    if let Some(other) = manifest.aliases.iter().find(|a| &a.key_id != first) {
+        return Err(IngestError::MixedAliasKeys(
+            first.clone(),
+            other.key_id.clone(),
+        ));
+    }
+    if first != key.id() {
+        return Err(IngestError::Invalid(format!(
+            "the alias files are sealed under operator key {first}, not the configured key {}",
+            key.id()
+        )));
+    }
     // The manifest's keys were checked when the store opened them; an unreadable one
     // cannot match an alias either.
     let forgotten: std::collections::HashSet<Key> = manifest
@@ -148,41 +140,38 @@ pub fn compact_aliases(
         .iter()
         .filter_map(|hex| Key::from_hex(hex.as_bytes()))
         .collect();
-    let erase = erase.filter(|_| !forgotten.is_empty());
-    let erasing = match erase {
-        Some(key) if !manifest.aliases.is_empty() => count_forgotten(writer, key, &forgotten)? > 0,
-        _ => false,
+    let is_forgotten =
+        |domain: &str, alias: &str| forgotten.contains(&Key::account(&format!("{alias}@{domain}")));
+    let erasing = !forgotten.is_empty() && {
+        let mut found = false;
+        for meta in &manifest.aliases {
+            each_alias(writer, meta, key, |domain, alias| {
+                found |= is_forgotten(domain, alias);
+                Ok(())
+            })?;
+        }
+        found
     };
     if manifest.aliases.len() < 2 && !erasing {
         return Ok(AliasCompaction::default());
     }
-    let key_id = &manifest.aliases[0].key_id;
-    if let Some(other) = manifest.aliases.iter().find(|a| &a.key_id != key_id) {
-        return Err(IngestError::MixedAliasKeys(
-            key_id.clone(),
-            other.key_id.clone(),
-        ));
-    }
     let spill = fresh_spill_dir(tmp_dir, "aliases-")?;
     let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
-    let mut buffer = AliasBuffer::new(&runs);
+    let mut buffer = SealingBuffer::new(key, &runs);
     let mut erased = 0u64;
-    let mut judge = erase
-        .filter(|_| erasing)
-        .map(|key| ForgottenAliases::new(key, &forgotten));
-    each_alias_record(writer, |file, tag, sealed| {
-        if let Some(judge) = judge.as_mut()
-            && judge.is_forgotten(file, tag, sealed)?
-        {
-            erased += 1;
-            return Ok(());
-        }
-        buffer
-            .push(tag, sealed)
-            .map_err(io_err("writing alias runs"))
-    })?;
+    for meta in &manifest.aliases {
+        each_alias(writer, meta, key, |domain, alias| {
+            if erasing && is_forgotten(domain, alias) {
+                erased += 1;
+                return Ok(());
+            }
+            buffer
+                .push(domain, alias)
+                .map_err(io_err("writing alias runs"))
+        })?;
+    }
     buffer.finish().map_err(io_err("writing alias runs"))?;
-    let meta = runs.write_alias_file(writer, key_id)?;
+    let meta = runs.write_alias_file(writer, key)?;
     writer.commit(Commit {
         aliases_added: vec![meta],
         aliases_removed: manifest.aliases.iter().map(|a| a.file.clone()).collect(),
@@ -191,93 +180,43 @@ pub fn compact_aliases(
     Ok(AliasCompaction {
         files: manifest.aliases.len(),
         erased,
+        unmerged: 0,
     })
 }
 
-/// How many alias records belong to forgotten accounts (a pass that writes nothing).
-fn count_forgotten(
+/// Calls `f(domain, alias)` for every alias of published alias file `meta`, opened under
+/// `key`; the first error stops it.
+fn each_alias(
     writer: &StoreWriter,
+    meta: &AliasMeta,
     key: &OperatorKey,
-    forgotten: &std::collections::HashSet<Key>,
-) -> Result<u64, IngestError> {
-    let mut judge = ForgottenAliases::new(key, forgotten);
-    let mut count = 0u64;
-    each_alias_record(writer, |file, tag, sealed| {
-        count += u64::from(judge.is_forgotten(file, tag, sealed)?);
-        Ok(())
-    })?;
-    Ok(count)
-}
-
-/// Calls `f(file name, tag, sealed)` for every record of every published alias file, in
-/// file order; the first error stops it.
-fn each_alias_record(
-    writer: &StoreWriter,
-    mut f: impl FnMut(&str, u64, &[u8]) -> Result<(), IngestError>,
+    mut f: impl FnMut(&str, &str) -> Result<(), IngestError>,
 ) -> Result<(), IngestError> {
-    for meta in &writer.manifest().aliases {
-        let file = leakwatch_store::AliasFile::open(
-            &meta.file,
-            writer.directory().open_read(&meta.file)?,
-        )?;
-        let mut failed = None;
-        file.for_each(|tag, sealed| {
+    let file =
+        leakwatch_store::AliasFile::open(&meta.file, writer.directory().open_read(&meta.file)?)?;
+    let mut opener = AliasOpener::new(key);
+    let mut failed = None;
+    file.for_each(|entry| {
+        if failed.is_some() {
+            return;
+        }
+        let opened = opener.open(entry, |domain, alias| {
             if failed.is_none()
-                && let Err(e) = f(&meta.file, tag, sealed)
+                && let Err(e) = f(domain, alias)
             {
                 failed = Some(e);
             }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
+        });
+        if opened.is_err() {
+            failed = Some(IngestError::Store(StoreError::corrupt(
+                &meta.file,
+                0,
+                format!(
+                    "an alias does not open under the operator key {}: the file is damaged",
+                    key.id()
+                ),
+            )));
         }
-    }
-    Ok(())
-}
-
-/// Tells, record by record in file order, whether an alias is a forgotten account's: each
-/// domain's records start with its sealed name, which gives the domain the aliases after it
-/// are sealed with; an alias's account key is SHA-1 of `alias@domain`, as at import.
-struct ForgottenAliases<'a> {
-    sealer: leakwatch_identity::Sealer,
-    key_id: String,
-    forgotten: &'a std::collections::HashSet<Key>,
-    domain: Option<(u64, String)>,
-}
-
-impl<'a> ForgottenAliases<'a> {
-    fn new(key: &OperatorKey, forgotten: &'a std::collections::HashSet<Key>) -> Self {
-        ForgottenAliases {
-            sealer: key.sealer(),
-            key_id: key.id().to_owned(),
-            forgotten,
-            domain: None,
-        }
-    }
-
-    fn is_forgotten(&mut self, file: &str, tag: u64, sealed: &[u8]) -> Result<bool, IngestError> {
-        let corrupt = |why: String| IngestError::Store(StoreError::corrupt(file, 0, why));
-        if sealed.first() == Some(&DOMAIN_RECORD) {
-            let domain = self.sealer.open_domain(tag, sealed).map_err(|_| {
-                corrupt(format!(
-                    "a domain record does not open under the operator key {}",
-                    self.key_id
-                ))
-            })?;
-            self.domain = Some((tag, domain));
-            return Ok(false);
-        }
-        let Some((_, domain)) = self.domain.as_ref().filter(|d| d.0 == tag) else {
-            return Err(corrupt(
-                "a domain's records do not start with its name".into(),
-            ));
-        };
-        let alias = self
-            .sealer
-            .open(domain, sealed)
-            .map_err(|_| corrupt("an alias does not open under the operator key".into()))?;
-        Ok(self
-            .forgotten
-            .contains(&Key::account(&format!("{alias}@{domain}"))))
-    }
+    })?;
+    failed.map_or(Ok(()), Err)
 }

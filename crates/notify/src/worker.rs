@@ -140,9 +140,15 @@ impl Worker {
     /// Delivers every notification due at `now`, in batches.
     pub fn run_once(&mut self, now: u64, owner: &mut dyn Deliveries) -> Result<Round, WorkerError> {
         let mut round = Round::default();
+        let started = now_unix();
         loop {
+            // The round's clock moves with the time it has run: a claim's lease counts from
+            // when it is made, not from the round's start (a round longer than the lease
+            // would otherwise hand out claims already expired, which another server's
+            // worker would take and send again).
+            let at = now + now_unix().saturating_sub(started);
             let batch = self.catalog.claim_due(
-                now,
+                at,
                 self.policy.lease.as_secs(),
                 self.policy.batch.max(1),
             )?;
@@ -212,6 +218,73 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Composes nothing: the first notification takes longer than the lease to compose;
+    /// for the second, another worker's connection asks what it could claim.
+    struct SlowThenAsk {
+        catalog: std::path::PathBuf,
+        composed: usize,
+        others_could_claim: Vec<usize>,
+    }
+
+    impl Deliveries for SlowThenAsk {
+        fn queue(&mut self, _: &mut Catalog) -> Result<usize, OwnerError> {
+            Ok(0)
+        }
+
+        fn compose(
+            &mut self,
+            _: &Catalog,
+            _: &Pending,
+            _: Payload,
+        ) -> Result<Outgoing, OwnerError> {
+            self.composed += 1;
+            if self.composed == 1 {
+                std::thread::sleep(Duration::from_millis(2100));
+            } else {
+                let mut other = Catalog::open(&self.catalog)?;
+                let taken = other.claim_due(now_unix(), 60, 10)?;
+                self.others_could_claim.push(taken.len());
+            }
+            Err(Box::new(TryLater("not now".into())))
+        }
+    }
+
+    #[test]
+    fn a_claim_made_late_in_a_long_round_is_not_yet_due_for_another_worker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("catalog.db");
+        let key = OperatorKey::from_hex(&OperatorKey::generate_hex()).unwrap();
+        let mut catalog = Catalog::open(&path).unwrap();
+        let now = now_unix();
+        for id in 0..2 {
+            let payload = Payload::KeyAnomaly {
+                to: "soc@example.test".into(),
+                key: id,
+                watched: "accounts".into(),
+                count: 11,
+                threshold: 10,
+                suspended: false,
+            };
+            catalog.enqueue(None, &payload.seal(&key), now).unwrap();
+        }
+        let policy = RetryPolicy {
+            lease: Duration::from_secs(1),
+            batch: 1,
+            ..RetryPolicy::default()
+        };
+        let mailer = Mailer::new("smtp://127.0.0.1:9", "leakwatch@example.test", None).unwrap();
+        let mut worker = Worker::new(catalog, key, mailer, policy);
+        let mut owner = SlowThenAsk {
+            catalog: path,
+            composed: 0,
+            others_could_claim: Vec::new(),
+        };
+        let round = worker.run_once(now, &mut owner).unwrap();
+        assert_eq!(round.retried, 2);
+        // The second was claimed 2 s into the round with a 1 s lease: still this worker's.
+        assert_eq!(owner.others_could_claim, [0]);
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_maximum_with_jitter() {

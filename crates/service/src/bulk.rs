@@ -3,14 +3,15 @@
 //! configuration's `[limits]`) is an [`Anomaly`], told once per key, kind and hour: the edge
 //! records it in the audit log, counts it, mails the operator's contact and, with
 //! `suspend_on_anomaly`, suspends the key until `keys resume`. The counts are of keyed
-//! digests (the audit log's, so no target is held in clear), kept in memory and saved to the
-//! catalogue by the server's reload loop and at its stop, so a restart forgets nothing.
+//! digests (the audit log's, so no target is held in clear), kept in memory and added to the
+//! catalogue by the server's reload loop and at its stop, so a restart forgets nothing, and
+//! taken back from it, so servers sharing a catalogue count a key's targets together.
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{
         Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -117,18 +118,39 @@ impl Anomaly {
 struct Seen {
     hour: i64,
     digests: HashSet<u64>,
+    /// Digests this server saw that the catalogue does not have from it yet.
+    fresh: Vec<u64>,
     crossed: bool,
 }
 
-/// Every key's distinct targets of the current hour.
+impl Seen {
+    fn new(hour: i64) -> Seen {
+        Seen {
+            hour,
+            digests: HashSet::new(),
+            fresh: Vec::new(),
+            crossed: false,
+        }
+    }
+}
+
+/// Every key's distinct targets of the current hour, as this server saw them and, merged in
+/// at each save, as every server sharing its catalogue did: a key spread over N replicas is
+/// held to its threshold over all of them, not N times it.
 #[derive(Debug, Default)]
 pub struct BulkWatch {
     limits: BulkLimits,
     seen: Mutex<HashMap<(i64, Watched), Seen>>,
     changed: AtomicBool,
+    /// When the last merge ran (Unix ms).
+    merged_at: AtomicU64,
 }
 
 const HOUR_MS: u64 = 3_600_000;
+/// How often a save takes in the other servers' digests: reading every key's rows is the
+/// costly part (up to a threshold's worth of digests per server, per key and kind), and an
+/// hour's count does not need them sooner.
+const MERGE_EVERY_MS: u64 = 5_000;
 
 impl BulkWatch {
     /// The watch with `limits`, from the state `catalog` saved for the hour of `now_ms`.
@@ -137,25 +159,40 @@ impl BulkWatch {
         limits: BulkLimits,
         now_ms: u64,
     ) -> Result<BulkWatch, CatalogError> {
-        let hour = (now_ms / HOUR_MS) as i64;
-        let mut seen = HashMap::new();
-        for row in catalog.saved_watch(hour)? {
-            if let Some(kind) = Watched::from_name(&row.kind) {
-                seen.insert(
-                    (row.key_id, kind),
-                    Seen {
-                        hour,
-                        digests: row.seen.into_iter().collect(),
-                        crossed: row.crossed,
-                    },
-                );
+        let watch = BulkWatch {
+            limits,
+            seen: Mutex::new(HashMap::new()),
+            changed: AtomicBool::new(false),
+            merged_at: AtomicU64::new(now_ms),
+        };
+        watch.merge(catalog, (now_ms / HOUR_MS) as i64)?;
+        Ok(watch)
+    }
+
+    /// Takes in what every server saved of `hour`: their digests joined to this server's,
+    /// and a crossing any of them told.
+    fn merge(&self, catalog: &Catalog, hour: i64) -> Result<(), CatalogError> {
+        let rows = catalog.saved_watch(hour)?;
+        let mut all = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        for row in rows {
+            let Some(kind) = Watched::from_name(&row.kind) else {
+                continue;
+            };
+            let seen = all
+                .entry((row.key_id, kind))
+                .or_insert_with(|| Seen::new(hour));
+            if seen.hour != hour {
+                *seen = Seen::new(hour);
+            }
+            seen.crossed |= row.crossed;
+            if seen.crossed {
+                // Past the threshold targets are no longer kept (the count has done its job).
+                seen.digests = HashSet::new();
+            } else {
+                seen.digests.extend(row.seen);
             }
         }
-        Ok(BulkWatch {
-            limits,
-            seen: Mutex::new(seen),
-            changed: AtomicBool::new(false),
-        })
+        Ok(())
     }
 
     /// The thresholds.
@@ -164,8 +201,8 @@ impl BulkWatch {
     }
 
     /// Notes that `key` read the target whose keyed digest is `digest` at `now_ms`: the
-    /// anomaly, the first time this hour that its distinct targets of `kind` pass the
-    /// threshold. Past it, targets are no longer kept (the count has done its job).
+    /// anomaly, the first time this hour that its distinct targets of `kind` (on every
+    /// server, as of the last save) pass the threshold. Past it, targets are no longer kept.
     pub fn note(&self, key: &ApiKey, kind: Watched, digest: &[u8], now_ms: u64) -> Option<Anomaly> {
         let threshold = self.limits.of(kind);
         if threshold == 0 {
@@ -174,27 +211,26 @@ impl BulkWatch {
         let hour = (now_ms / HOUR_MS) as i64;
         let short = u64::from_le_bytes(digest.get(..8)?.try_into().ok()?);
         let mut all = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = all.entry((key.id, kind)).or_insert_with(|| Seen {
-            hour,
-            digests: HashSet::new(),
-            crossed: false,
-        });
+        let seen = all.entry((key.id, kind)).or_insert_with(|| Seen::new(hour));
         if seen.hour != hour {
-            *seen = Seen {
-                hour,
-                digests: HashSet::new(),
-                crossed: false,
-            };
+            *seen = Seen::new(hour);
         }
-        if seen.crossed || !seen.digests.insert(short) {
+        if seen.crossed {
             return None;
         }
-        self.changed.store(true, Ordering::Relaxed);
+        if seen.digests.insert(short) {
+            seen.fresh.push(short);
+            self.changed.store(true, Ordering::Relaxed);
+        }
+        // Checked on every request, not only a new target's: other servers' targets merged
+        // in at a save may have taken the count past the threshold.
         let count = seen.digests.len() as u64;
         if count <= threshold {
             return None;
         }
         seen.crossed = true;
+        seen.digests = HashSet::new();
+        self.changed.store(true, Ordering::Relaxed);
         Some(Anomaly {
             kind,
             count,
@@ -203,31 +239,45 @@ impl BulkWatch {
         })
     }
 
-    /// Saves the watch's state of the hour of `now_ms` to `catalog`, if it changed.
+    /// Adds to `catalog` what this server saw in the hour of `now_ms` since its last save,
+    /// then, every [`MERGE_EVERY_MS`], takes in what every server sharing the catalogue saw.
     pub fn save(&self, catalog: &mut Catalog, now_ms: u64) -> Result<(), CatalogError> {
-        if !self.changed.swap(false, Ordering::Relaxed) {
+        let hour = (now_ms / HOUR_MS) as i64;
+        if self.changed.swap(false, Ordering::Relaxed) {
+            let rows: Vec<SavedWatch> = self
+                .seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter_mut()
+                .filter(|(_, s)| s.hour == hour)
+                .map(|(&(key_id, kind), s)| SavedWatch {
+                    key_id,
+                    kind: kind.name().to_owned(),
+                    hour,
+                    seen: std::mem::take(&mut s.fresh),
+                    crossed: s.crossed,
+                })
+                .collect();
+            if let Err(e) = catalog.add_watch(&rows, hour) {
+                // Kept to be added at the next save.
+                let mut all = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+                for row in rows {
+                    if let Some(s) = Watched::from_name(&row.kind)
+                        .and_then(|kind| all.get_mut(&(row.key_id, kind)))
+                        .filter(|s| s.hour == hour)
+                    {
+                        s.fresh.extend(row.seen);
+                    }
+                }
+                self.changed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        if now_ms.saturating_sub(self.merged_at.load(Ordering::Relaxed)) < MERGE_EVERY_MS {
             return Ok(());
         }
-        let hour = (now_ms / HOUR_MS) as i64;
-        let rows: Vec<SavedWatch> = self
-            .seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|(_, s)| s.hour == hour)
-            .map(|(&(key_id, kind), s)| SavedWatch {
-                key_id,
-                kind: kind.name().to_owned(),
-                hour,
-                seen: s.digests.iter().copied().collect(),
-                crossed: s.crossed,
-            })
-            .collect();
-        let saved = catalog.save_watch(&rows, hour);
-        if saved.is_err() {
-            self.changed.store(true, Ordering::Relaxed);
-        }
-        saved
+        self.merged_at.store(now_ms, Ordering::Relaxed);
+        self.merge(catalog, hour)
     }
 }
 
@@ -383,5 +433,45 @@ mod tests {
         for i in 0..100 {
             assert_eq!(off.note(&k, Watched::Accounts, &d(i), t), None);
         }
+    }
+
+    #[test]
+    fn servers_sharing_a_catalogue_count_a_keys_targets_together() {
+        let mut c = Catalog::open_in_memory().unwrap();
+        let k = key(&mut c);
+        let limits = BulkLimits {
+            accounts: 5,
+            ..BulkLimits::default()
+        };
+        let t = 480_000 * HOUR_MS + 10;
+        let (a, b) = (
+            BulkWatch::load(&c, limits, t).unwrap(),
+            BulkWatch::load(&c, limits, t).unwrap(),
+        );
+        // Three targets through each, one of them through both: five distinct, none over.
+        for i in 0..3 {
+            assert_eq!(a.note(&k, Watched::Accounts, &d(i), t), None);
+            assert_eq!(b.note(&k, Watched::Accounts, &d(i + 2), t), None);
+        }
+        // Saved, but not merged within MERGE_EVERY_MS: each still counts its own three.
+        a.save(&mut c, t + 100).unwrap();
+        b.save(&mut c, t + 100).unwrap();
+        assert_eq!(a.note(&k, Watched::Accounts, &d(0), t + 100), None);
+        // Merged: a's sixth distinct target (the union's) is the anomaly, on a; b learns
+        // it was told at its next merge and does not tell it again.
+        let later = t + MERGE_EVERY_MS + 200;
+        a.save(&mut c, later).unwrap();
+        b.save(&mut c, later).unwrap();
+        let anomaly = a.note(&k, Watched::Accounts, &d(9), later).unwrap();
+        assert_eq!((anomaly.count, anomaly.threshold), (6, 5));
+        a.save(&mut c, later + MERGE_EVERY_MS).unwrap();
+        b.save(&mut c, later + MERGE_EVERY_MS).unwrap();
+        assert_eq!(b.note(&k, Watched::Accounts, &d(10), later), None);
+        // A server started now begins from the union, crossing included.
+        let c_started = BulkWatch::load(&c, limits, later + 1).unwrap();
+        assert_eq!(
+            c_started.note(&k, Watched::Accounts, &d(11), later + 1),
+            None
+        );
     }
 }

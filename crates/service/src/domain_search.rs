@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use leakwatch_identity::{DOMAIN_RECORD, InvalidIdentifier, OperatorKey};
+use leakwatch_identity::{InvalidIdentifier, OperatorKey};
 use leakwatch_store::{Snapshot, StoreError};
 
 /// Why a domain search failed.
@@ -69,7 +69,6 @@ pub fn breached_domain(
 ) -> Result<BTreeMap<String, Vec<String>>, DomainSearchError> {
     let domain = leakwatch_identity::normalize_domain(domain)?;
     let tag = key.domain_tag(&domain);
-    let mut sealer = key.sealer();
     let mut aliases = std::collections::BTreeSet::new();
     for (meta, file) in snap.alias_files() {
         if meta.key_id != key.id() {
@@ -79,17 +78,16 @@ pub fn breached_domain(
                 configured: key.id().to_owned(),
             });
         }
+        // A version-2 block may hold other domains' aliases around this one's.
+        let mut opener = leakwatch_ingest::AliasOpener::new(key);
         let mut damaged = false;
-        file.for_tag(tag, |sealed| {
-            if sealed.first() == Some(&DOMAIN_RECORD) {
-                return;
-            }
-            match sealer.open(&domain, sealed) {
-                Ok(alias) => {
-                    aliases.insert(alias);
+        file.for_tag(tag, |entry| {
+            let opened = opener.open(entry, |d, alias| {
+                if d == domain {
+                    aliases.insert(alias.to_owned());
                 }
-                Err(_) => damaged = true,
-            }
+            });
+            damaged |= opened.is_err();
         })?;
         if damaged {
             return Err(DomainSearchError::Unseal(meta.file.clone()));

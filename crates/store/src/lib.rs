@@ -26,7 +26,9 @@ mod segment;
 mod snapshot;
 mod writer;
 
-pub use alias::{ALIAS_VERSION, AliasFile, AliasStats, AliasWriter, MAX_SEALED_LEN};
+pub use alias::{
+    ALIAS_VERSION, AliasEntry, AliasFile, AliasStats, AliasWriter, MAX_BLOCK_LEN, MAX_SEALED_LEN,
+};
 #[cfg(feature = "contract")]
 pub use directory::contract;
 pub use directory::{

@@ -378,15 +378,6 @@ impl Snapshot {
         self.manifest.aliases.iter().zip(&self.aliases)
     }
 
-    /// Calls `f` with every sealed alias filed under a domain tag, in every alias file.
-    /// The same alias may come from several files.
-    pub fn aliases_for_tag(&self, tag: u64, mut f: impl FnMut(&[u8])) -> Result<()> {
-        for file in &self.aliases {
-            file.for_tag(tag, &mut f)?;
-        }
-        Ok(())
-    }
-
     /// Checks every checksum of every segment and alias file.
     pub fn verify(&self) -> Result<()> {
         for seg in self.sha1.iter().chain(&self.ntlm).chain(&self.account) {

@@ -96,6 +96,7 @@ pub fn demo(
             banner: Some(banner),
             audit: Some(audit),
             bulk: None,
+            proxy_protocol: None,
         },
     )
 }

@@ -31,6 +31,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         access_log,
         range_cache,
         log_format,
+        proxy_protocol_from,
     } = args;
     // Fail closed: a mistyped path must not become an empty store that answers "never
     // leaked" to everyone. Imports create data directories; serving does not.
@@ -87,6 +88,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             banner: None,
             audit,
             bulk: Some(bulk),
+            proxy_protocol: proxy_protocol_from,
         },
     )
 }
@@ -130,6 +132,8 @@ pub struct Serving {
     pub audit: Option<leakwatch_service::auditlog::AuditLog>,
     /// The bulk-extraction controls (the defaults for the demo).
     pub bulk: Option<BulkArgs>,
+    /// Load balancers whose connections carry the client's address (PROXY protocol v2).
+    pub proxy_protocol: Option<leakwatch_api::proxy_protocol::TrustedProxies>,
 }
 
 pub fn serve(data: &Path, how: Serving) -> Result<()> {
@@ -147,6 +151,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         banner,
         audit,
         bulk,
+        proxy_protocol,
     } = how;
     let store = StoreHandle::open_in(&DataDir::new(data))
         .with_context(|| format!("opening store in {}", data.display()))?;
@@ -170,6 +175,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     state.tls = tls;
+    state.proxy_protocol = proxy_protocol;
     if let Some(resolver) = dns_resolver {
         state.dns_resolver = resolver;
     }

@@ -27,6 +27,10 @@ fn worded(e: ServiceError) -> anyhow::Error {
 /// Says what alias compaction did.
 fn report_aliases(a: &AliasesCompacted) {
     match a.done.files {
+        0 if a.done.unmerged > 0 => println!(
+            "aliases: {} alias files left unmerged: their aliases are sealed in blocks only the operator key opens; give it to merge them",
+            a.done.unmerged
+        ),
         0 => println!("aliases: nothing to compact"),
         n => println!(
             "aliases: merged {n} alias file(s) into one, leaving out {} alias(es) of forgotten accounts",
@@ -92,6 +96,23 @@ pub fn stats(data: &Path, deep: bool) -> Result<()> {
                 );
             }
         }
+    }
+    let aliases: Vec<_> = snap.alias_files().map(|(_, f)| f).collect();
+    if aliases.is_empty() {
+        println!("aliases: none");
+    } else {
+        let records: u64 = aliases.iter().map(|f| f.records()).sum();
+        let bytes: u64 = aliases.iter().map(|f| f.bytes()).sum();
+        let old = aliases.iter().filter(|f| f.version() == 1).count();
+        println!(
+            "aliases: {} files, {records} aliases, {bytes} bytes, {:.2} B/alias{}",
+            aliases.len(),
+            bytes as f64 / records.max(1) as f64,
+            match old {
+                0 => String::new(),
+                n => format!(" ({n} version-1 files, whose records count domain names too)"),
+            }
+        );
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod values;
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, Subcommand};
+use leakwatch_api::proxy_protocol::TrustedProxies;
 use leakwatch_service::imports::ColumnMap;
 
 pub use audit::*;
@@ -256,6 +257,12 @@ pub struct ServeArgs {
     /// line) or `json` (one JSON object per line, fields as keys, for a log collector).
     #[arg(long, value_enum, env = "LEAKWATCH_LOG_FORMAT", default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Load balancers (IP addresses or CIDR networks, comma-separated) whose connections
+    /// open with a PROXY protocol v2 header naming the client (HAProxy's `send-proxy-v2`):
+    /// per-IP limits and the audit trail's peer are then the client's. Their connections
+    /// without one are closed; nobody else's header is read.
+    #[arg(long, env = "LEAKWATCH_PROXY_PROTOCOL_FROM", value_name = "ADDRS", value_parser = TrustedProxies::parse)]
+    pub proxy_protocol_from: Option<TrustedProxies>,
 }
 
 /// The flags of `leakwatch ingest`.

@@ -666,8 +666,21 @@ fn domain_search_opens_the_sealed_aliases_before_and_after_a_key_rotation() {
         serde_json::json!({})
     );
 
-    // Compaction merges the alias files; answers do not change.
-    leakwatch(&["compact", "--data", d], None);
+    // Compaction without the operator key cannot open the sealed blocks and leaves the
+    // files; with it, it merges them; answers do not change.
+    let out = leakwatch(&["compact", "--data", d], None);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 alias files left unmerged"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let unmerged = store_files(&data)
+        .into_keys()
+        .filter(|f| f.ends_with(".alias"))
+        .count();
+    assert_eq!(unmerged, 3);
+    let out = with_key(&["compact", "--data", d], OPERATOR_KEY);
+    assert!(out.status.success());
     let merged = store_files(&data)
         .into_keys()
         .filter(|f| f.ends_with(".alias"))

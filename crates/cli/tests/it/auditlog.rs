@@ -84,7 +84,7 @@ fn digest(target: &str) -> String {
 }
 
 /// `audit-log show --json` with extra flags: one JSON value per record.
-fn show(data: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+pub(crate) fn show(data: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec![
         "audit-log",
         "show",

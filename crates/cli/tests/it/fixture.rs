@@ -6,7 +6,8 @@
 //! inputs, so an accidental encoding change fails here; a deliberate writer change within
 //! the format regenerates segments-v3 only. A format change bumps the version and adds new
 //! fixtures; old ones stay: store-v3-mirror holds manifest version 3 (a mirror and its ETag
-//! table, a forgotten account).
+//! table, a forgotten account); aliases-v2 holds the account fixture's alias file in alias
+//! file version 2 (sealed blocks), beside accounts-v1's version-1 one.
 
 use std::path::PathBuf;
 
@@ -26,6 +27,8 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(current_writer_reproduces_the_account_files_byte_for_byte),
         test!(regenerate_accounts_fixture).ignore("by hand only"),
         test!(regenerate_account_segment_fixture).ignore("by hand only"),
+        test!(version_2_alias_file_opens_and_answers_every_domain_exactly),
+        test!(regenerate_aliases_v2_fixture).ignore("by hand only"),
         test!(a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held),
         test!(write_store_v3_fixture).ignore("writes the committed fixture; run by hand only"),
         test!(version_3_store_with_a_mirror_opens_and_answers_exactly),
@@ -149,8 +152,9 @@ fn version_1_account_store_opens_and_answers_exactly() {
     assert_eq!(found.get(alias), Some(&vec!["FixtureBreach".to_owned()]));
 }
 
-/// Postings and alias files as version 1 wrote them (their format has not changed since);
-/// the dump's segments (accounts, and its passwords) as segments-v3/accounts holds them.
+/// Postings as version 1 wrote them (their format has not changed since); the dump's
+/// segments (accounts, and its passwords) as segments-v3/accounts holds them; its alias file
+/// as aliases-v2 holds it (alias file version 2, sealed blocks).
 fn current_writer_reproduces_the_account_files_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -161,7 +165,9 @@ fn current_writer_reproduces_the_account_files_byte_for_byte() {
         let name = e.file_name().to_string_lossy().into_owned();
         let want = if name.ends_with(".seg") {
             segments_fixture().join("accounts").join(&name)
-        } else if name.ends_with(".post") || name.ends_with(".alias") {
+        } else if name.ends_with(".alias") {
+            aliases_v2_fixture().join(&name)
+        } else if name.ends_with(".post") {
             e.path()
         } else {
             continue;
@@ -176,6 +182,68 @@ fn current_writer_reproduces_the_account_files_byte_for_byte() {
     }
     compared.sort();
     assert_eq!(compared.len(), 5, "{compared:?}");
+}
+
+/// The account fixture's alias file as alias file version 2 lays it out.
+fn aliases_v2_fixture() -> PathBuf {
+    fixtures().join("aliases-v2")
+}
+
+/// The committed version-2 alias file opens under the tests' key in place of the version-1
+/// one, and domain search over it answers as the dump says, for every domain of the dump.
+fn version_2_alias_file_opens_and_answers_every_domain_exactly() {
+    let dump = std::fs::read(accounts_fixture().join("dump.csv")).unwrap();
+    let model = model_of_dump(&dump, Dump::Csv);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("store")).unwrap();
+    copy_files(
+        &accounts_fixture().join("store"),
+        &data.join("store"),
+        |name| !name.ends_with(".alias"),
+    );
+    copy_files(&aliases_v2_fixture(), &data.join("store"), |_| true);
+    let snap = snapshot(&data);
+    snap.verify().unwrap();
+    let (_, file) = snap.alias_files().next().unwrap();
+    assert_eq!(file.version(), 2);
+    let key = leakwatch_identity::OperatorKey::from_hex(OPERATOR_KEY).unwrap();
+    let mut reference: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for email in model.distinct_emails() {
+        let (alias, domain) = email.rsplit_once('@').unwrap();
+        reference
+            .entry(domain.to_owned())
+            .or_default()
+            .insert(alias.to_owned());
+    }
+    assert!(reference.len() > 5);
+    for (domain, aliases) in &reference {
+        let found = leakwatch_service::domain_search::breached_domain(&snap, &key, domain).unwrap();
+        assert_eq!(
+            &found
+                .keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>(),
+            aliases
+        );
+        assert!(
+            found
+                .values()
+                .all(|b| b == &vec!["FixtureBreach".to_owned()])
+        );
+    }
+}
+
+/// Rebuilds aliases-v2 after a deliberate alias writer change; by hand only:
+/// `cargo test -p leakwatch --test it -- --ignored regenerate_aliases_v2_fixture`
+fn regenerate_aliases_v2_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    load_accounts_fixture(&data);
+    copy_files(&data.join("store"), &aliases_v2_fixture(), |name| {
+        name.ends_with(".alias")
+    });
 }
 
 /// Rebuilds segments-v3/accounts after a deliberate writer change; by hand only:

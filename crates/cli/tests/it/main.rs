@@ -31,6 +31,7 @@ mod mail;
 mod mirror;
 mod objstore;
 mod packaging;
+mod proxy;
 mod range_cache;
 mod ranges;
 mod security;
@@ -62,6 +63,7 @@ fn main() {
         mirror::tests,
         objstore::tests,
         packaging::tests,
+        proxy::tests,
         range_cache::tests,
         ranges::tests,
         security::tests,

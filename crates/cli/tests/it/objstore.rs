@@ -225,9 +225,9 @@ fn a_cache_directory_serves_one_store_and_a_bad_location_is_one_clear_line() {
 /// HAProxy in front of `servers`, as the issue's topology puts it: round robin, health
 /// checks every 100 ms, and an idempotent request that finds its server gone retried on
 /// another (`retry-on all-retryable-errors`, `option redispatch`). Killed on drop.
-struct Haproxy {
+pub(crate) struct Haproxy {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Drop for Haproxy {
@@ -238,6 +238,11 @@ impl Drop for Haproxy {
 }
 
 fn start_haproxy(dir: &Path, servers: &[&str]) -> Haproxy {
+    start_haproxy_with(dir, servers, "")
+}
+
+/// As [`start_haproxy`], with `options` added to every `server` line (`send-proxy-v2`, …).
+pub(crate) fn start_haproxy_with(dir: &Path, servers: &[&str], options: &str) -> Haproxy {
     let port = free_port();
     let mut config = format!(
         "global\n  maxconn 512\n\
@@ -248,7 +253,7 @@ fn start_haproxy(dir: &Path, servers: &[&str]) -> Haproxy {
     );
     for (i, server) in servers.iter().enumerate() {
         config.push_str(&format!(
-            "  server replica{i} {server} check inter 100ms fall 1 rise 2\n"
+            "  server replica{i} {server} check inter 100ms fall 1 rise 2 {options}\n"
         ));
     }
     let path = write(&dir.join("haproxy.cfg"), config.as_bytes());
