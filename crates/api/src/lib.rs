@@ -239,9 +239,18 @@ async fn openapi(accepts: Accepts) -> Response {
     )
 }
 
-/// Ready once an import has published a generation: a load balancer sends no traffic to
-/// a server that would answer every range "never leaked".
+/// Why a replica of an object store that has no generation local yet answers 503.
+pub(crate) const NOT_READY: &str = "This server is still downloading the store; try again shortly";
+
+/// Ready once an import has published a generation and this server has it: a load balancer
+/// sends no traffic to a server that would answer every range "never leaked".
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    if !state.store.is_ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the first generation is still downloading\n".to_owned(),
+        );
+    }
     match state.store.snapshot().generation() {
         0 => (
             StatusCode::SERVICE_UNAVAILABLE,

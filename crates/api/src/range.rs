@@ -101,6 +101,7 @@ pub(crate) async fn range(
     // leaked" about every password.
     if snap.segments(ns).is_empty() {
         return Err(ApiError::Unavailable(match ns {
+            _ if !state.store.is_ready() => crate::NOT_READY,
             Namespace::Ntlm => "No NTLM hashes are loaded on this server: ask without mode=ntlm",
             _ => "No password hashes are loaded on this server yet",
         }));

@@ -77,6 +77,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .trim();
+        if !state.store.is_ready() {
+            return Err(ApiError::Unavailable(crate::NOT_READY));
+        }
         if !state.catalog.keys_are_current() {
             return Err(ApiError::Unavailable(
                 "The key catalogue cannot be reached; try again later",

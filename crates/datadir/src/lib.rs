@@ -46,6 +46,13 @@ impl DataDir {
         self.root.join("store-cache")
     }
 
+    /// A replica's copy of the manifest of the generation it serves from a remote store, so
+    /// that it serves that generation from its cache at its next start even while the object
+    /// store cannot be reached.
+    pub fn served_manifest(&self) -> PathBuf {
+        self.root.join("served-manifest")
+    }
+
     /// The URL of the object-storage store this directory is bound to, if it is.
     pub fn store_url(&self) -> io::Result<Option<String>> {
         read_binding(&self.store_url_file())

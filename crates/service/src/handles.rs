@@ -6,7 +6,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use leakwatch_catalog::{Breach, Catalog, CatalogError, keys::ApiKey};
@@ -23,6 +26,10 @@ pub struct StoreHandle {
     pending: Mutex<Vec<Key>>,
     /// The data directory the store lives in, when it is on disk in one.
     data: Option<DataDir>,
+    /// False only for a replica of a remote store that has no generation local yet.
+    ready: AtomicBool,
+    /// A replica of a remote store: where it keeps the manifest of the generation it serves.
+    served_manifest: Option<std::path::PathBuf>,
 }
 
 /// What [`StoreHandle::forget`] did.
@@ -56,16 +63,75 @@ impl StoreHandle {
         StoreHandle::open_with(crate::open_store_dir(data)?, Some(data.clone()))
     }
 
+    /// Starts serving the store of data directory `data` without waiting for an object
+    /// store: a local store opens as with [`StoreHandle::open_in`]; a replica of a remote one
+    /// serves the generation it served last from its cache (its manifest kept beside it),
+    /// even while the object store cannot be reached, or else starts with nothing and not
+    /// [`ready`](StoreHandle::is_ready) until a [`StoreHandle::reload_if_changed`] has the
+    /// newest generation local. So a server listens (and says it is not ready) at once.
+    pub fn start_in(data: &DataDir) -> Result<StoreHandle, StoreError> {
+        let remote = data
+            .store_url()
+            .map_err(|e| StoreError::io(data.store_url_file(), e))?
+            .is_some();
+        if !remote {
+            return Self::open_in(data);
+        }
+        let dir = crate::open_store_dir(data)?;
+        let path = data.served_manifest();
+        let served = match std::fs::read(&path) {
+            Ok(bytes) => match leakwatch_store::Manifest::decode(&bytes)
+                .and_then(|m| Snapshot::open_manifest(dir.as_ref(), m))
+            {
+                Ok(snap) => Some(snap),
+                Err(e) => {
+                    tracing::warn!("the generation served last does not open from the cache: {e}");
+                    None
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::io(path, e)),
+        };
+        let ready = served.is_some();
+        let empty = || Snapshot::open_manifest(dir.as_ref(), leakwatch_store::Manifest::default());
+        let snap = match served {
+            Some(snap) => snap,
+            None => empty()?,
+        };
+        let handle = Self::with_snapshot(dir, Some(data.clone()), snap, ready)?;
+        Ok(StoreHandle {
+            served_manifest: Some(path),
+            ..handle
+        })
+    }
+
+    /// Whether answers come from a generation of the store: false while a replica of a
+    /// remote store that had none local downloads its first.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
     fn open_with(
         dir: Arc<dyn Directory>,
         data: Option<DataDir>,
     ) -> Result<StoreHandle, StoreError> {
         let snap = Snapshot::open(dir.as_ref())?;
+        Self::with_snapshot(dir, data, snap, true)
+    }
+
+    fn with_snapshot(
+        dir: Arc<dyn Directory>,
+        data: Option<DataDir>,
+        snap: Snapshot,
+        ready: bool,
+    ) -> Result<StoreHandle, StoreError> {
         let handle = StoreHandle {
             dir,
             current: RwLock::new(Arc::new(snap)),
             pending: Mutex::new(Vec::new()),
             data,
+            ready: AtomicBool::new(ready),
+            served_manifest: None,
         };
         if let Some(path) = handle.pending_path()
             && let Ok(text) = std::fs::read_to_string(&path)
@@ -184,9 +250,14 @@ impl StoreHandle {
     pub fn reload_if_changed(&self) -> Result<bool, StoreError> {
         let published = read_manifest(self.dir.as_ref())?.generation;
         if published == self.snapshot().generation() {
+            self.ready.store(true, Ordering::Release);
             return Ok(false);
         }
         let snap = Snapshot::open(self.dir.as_ref())?;
+        if let Some(path) = &self.served_manifest {
+            replace_file(path, &snap.manifest().encode(), Durability::Synced)
+                .map_err(|e| StoreError::io(path.clone(), e))?;
+        }
         let live: Vec<&str> = snap.manifest().live_files().collect();
         // A replica of a remote store keeps local copies of the generation it serves only
         // (the older one's stay mapped, and readable, until its last reader lets go).
@@ -196,6 +267,7 @@ impl StoreHandle {
             Err(e) => tracing::warn!("could not drop cached files of older generations: {e}"),
         }
         self.swap_in(snap);
+        self.ready.store(true, Ordering::Release);
         Ok(true)
     }
 }

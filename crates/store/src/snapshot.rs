@@ -71,7 +71,9 @@ impl Snapshot {
         }
     }
 
-    pub(crate) fn open_manifest(dir: &dyn Directory, manifest: Manifest) -> Result<Snapshot> {
+    /// Opens the generation `manifest` describes (its files from `dir`); the default
+    /// manifest gives the empty store of generation 0.
+    pub fn open_manifest(dir: &dyn Directory, manifest: Manifest) -> Result<Snapshot> {
         let mut snap = Snapshot {
             manifest: Manifest::default(),
             sha1: Vec::new(),

@@ -153,7 +153,8 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         bulk,
         proxy_protocol,
     } = how;
-    let store = StoreHandle::open_in(&DataDir::new(data))
+    // A replica of an object store listens at once (not ready until a generation is local).
+    let store = StoreHandle::start_in(&DataDir::new(data))
         .with_context(|| format!("opening store in {}", data.display()))?;
     let catalog = CatalogHandle::new(catalog(data)?)?;
     let mut state = AppState::new(store, catalog, ServerLimits::default());

@@ -32,7 +32,112 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Weed, Need::Haproxy]),
         test!(two_ingest_processes_racing_into_one_bucket_both_publish_and_lose_nothing)
             .needs(&[Need::Weed]),
+        test!(a_replica_listens_before_its_store_is_local_and_serves_its_cache_while_the_store_is_down)
+            .needs(&[Need::Weed]),
     ]
+}
+
+/// A TCP forwarder in front of the object store that can be cut off: while closed it drops
+/// every connection at once (the store "down"), while open it relays to `to`.
+struct Switch {
+    addr: String,
+    open: std::sync::Arc<AtomicBool>,
+}
+
+impl Switch {
+    fn new(to: &str) -> Switch {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let open = std::sync::Arc::new(AtomicBool::new(false));
+        let (to, flag) = (to.to_owned(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !flag.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&to) else {
+                    continue;
+                };
+                let pump = |mut from: TcpStream, mut into: TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(std::net::Shutdown::Write);
+                    });
+                };
+                pump(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pump(server, client);
+            }
+        });
+        Switch { addr, open }
+    }
+
+    fn set(&self, open: bool) {
+        self.open.store(open, Ordering::SeqCst);
+    }
+}
+
+fn a_replica_listens_before_its_store_is_local_and_serves_its_cache_while_the_store_is_down() {
+    let bucket = Bucket::new("ready");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generate(GenFormat::Sha1, 5_000, 81);
+    bucket.import(
+        &tmp.path().join("importer"),
+        &write(&tmp.path().join("in.txt"), &input),
+    );
+    let model = model_of_hash_lines(&input, 40);
+    let prefix = prefixes(&model)[0].clone();
+    let want = model_range(&model, &prefix).join("\r\n").into_bytes();
+    let switch = Switch::new(seaweedfs().unwrap().strip_prefix("http://").unwrap());
+    let endpoint = format!("http://{}", switch.addr);
+    let mut env = bucket.env();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", &endpoint));
+    let cache = tmp.path().join("replica");
+    let start = || {
+        let c = cache.to_str().unwrap();
+        Server::start_with(&cache, &["--data", &bucket.url, "--cache-dir", c], &env)
+    };
+
+    // The store is down and nothing is cached: the replica listens, says it is not ready,
+    // and answers 503 rather than "never leaked".
+    let replica = start();
+    for _ in 0..3 {
+        let (status, _, body) = http_get(&replica.addr, "/readyz", &[]);
+        assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+        let (status, _, body) = http_get(&replica.addr, &format!("/range/{prefix}"), &[]);
+        assert_eq!(status, 503);
+        assert!(
+            String::from_utf8_lossy(&body).contains("still downloading"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The store comes back: the replica gets the generation and is ready.
+    switch.set(true);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&replica.addr, "/readyz", &[]).0 != 200 {
+        assert!(Instant::now() < deadline, "{}", replica.log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(range(&replica.addr, &prefix).2, want);
+    drop(replica);
+
+    // Restarted while the store is down: it serves the generation it had, from its cache.
+    switch.set(false);
+    let replica = start();
+    assert_eq!(http_get(&replica.addr, "/readyz", &[]).0, 200);
+    for p in prefixes(&model).iter().take(50) {
+        let (status, _, body) = range(&replica.addr, p);
+        assert_eq!(status, 200, "{p}");
+        assert_eq!(
+            body,
+            model_range(&model, p).join("\r\n").into_bytes(),
+            "{p}"
+        );
+    }
 }
 
 /// A bucket of the test's own on the process's SeaweedFS, and the environment that reaches
@@ -81,14 +186,17 @@ impl Bucket {
         );
     }
 
-    /// A replica: `leakwatch serve --data URL --cache-dir CACHE`.
+    /// A replica: `leakwatch serve --data URL --cache-dir CACHE`, once it is ready (it
+    /// listens before its generation is downloaded, and says so on `/readyz`).
     pub(crate) fn replica(&self, cache: &Path) -> Server {
         let cache = cache.to_str().unwrap();
-        Server::start_with(
+        let server = Server::start_with(
             Path::new(cache),
             &["--data", &self.url, "--cache-dir", cache],
             &self.env(),
-        )
+        );
+        server.wait_ready();
+        server
     }
 }
 

@@ -170,7 +170,9 @@ impl Deployment {
         args.extend_from_slice(extra);
         let mut env = self.bucket.env();
         env.push(("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY));
-        Server::start_with(Path::new(cache), &args, &env)
+        let server = Server::start_with(Path::new(cache), &args, &env);
+        server.wait_ready();
+        server
     }
 }
 

@@ -273,6 +273,24 @@ impl Server {
 }
 
 impl Server {
+    /// Waits (up to a minute) until the server has the store's newest generation local (or
+    /// knows there is none): a replica of an object store listens before, and says on
+    /// `/readyz` that it is still downloading.
+    pub fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let downloading = |(status, _, body): (u16, BTreeMap<String, String>, Vec<u8>)| {
+            status == 503 && String::from_utf8_lossy(&body).contains("still downloading")
+        };
+        while downloading(http_get(&self.addr, "/readyz", &[])) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server was not ready after 60 s: {}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops the server as an init system does (SIGTERM), so it finishes and writes what
     /// it holds (the audit log's last records, the limiter's state), and waits for it.
     pub fn stop(mut self) {
