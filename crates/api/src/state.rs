@@ -77,6 +77,9 @@ pub struct AppState {
     pub max_domain_answer: usize,
     /// Finished range answers, by generation and coding, within a memory budget.
     pub range_cache: crate::RangeCache,
+    /// Woken when another machine changes the shared catalogue's keys or breaches: the
+    /// reload loop runs at once instead of at its next tick.
+    pub catalog_changed: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -130,6 +133,7 @@ impl AppState {
             operator_contact: None,
             max_domain_answer: 0,
             range_cache: crate::RangeCache::default(),
+            catalog_changed: Arc::new(tokio::sync::Notify::new()),
         }
         .with_saved_limits()
     }
@@ -183,7 +187,10 @@ pub(crate) fn now_ms() -> u64 {
 pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.catalog_changed.notified() => {}
+        }
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.catalog.reload_if_changed()).await {
             Ok(Ok(true)) => tracing::info!("breach catalogue reloaded"),

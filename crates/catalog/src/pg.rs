@@ -13,9 +13,9 @@
 //!   manifest (which postings files bake in), once per name, so importers on several
 //!   machines adding new breaches at once never take the same id.
 //! - **Changes**: a statement on `breach` or `api_key` bumps `catalog_change.n` in its own
-//!   transaction and notifies channel `leakwatch_catalog` at commit, so a replica that polls
-//!   [`crate::Catalog::data_version`] (or listens) reloads keys and breaches: a revoked key is
-//!   refused everywhere within the poll interval.
+//!   transaction and notifies channel `leakwatch_catalog` at commit, so a replica that
+//!   listens ([`listen`]) reloads keys and breaches at once, and one that polls
+//!   [`crate::Catalog::data_version`] within its poll interval.
 //!
 //! Deliberately absent: TLS to the server (loopback and private networks only, today; put
 //! the server on the replicas' private network or a TLS tunnel) and migrations of this
@@ -23,6 +23,8 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator;
 
 use crate::{CatalogError, Result, SCHEMA_VERSION, sql::pg_error};
 
@@ -295,6 +297,82 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
     }
     tx.commit().map_err(pg_error)?;
     Ok(client)
+}
+
+/// Listens for changes to breaches and keys on a connection of its own (`LISTEN
+/// leakwatch_catalog`), on a thread of its own, and calls `changed` at each: a replica
+/// reloads at once instead of at its next poll. Returns once listening (or why it cannot).
+/// When the connection fails it connects again (a second apart) and calls `changed` once
+/// more, since a change may have come meanwhile. Stops when the [`Listener`] is dropped.
+pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener> {
+    let config = config(url)?;
+    let mut client = Some(listening(&config)?);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::Builder::new()
+        .name("leakwatch-pg-listen".into())
+        .spawn(move || {
+            use std::sync::atomic::Ordering;
+            while !stopped.load(Ordering::Relaxed) {
+                let mut connected = match client.take() {
+                    Some(c) => c,
+                    None => match listening(&config) {
+                        Ok(c) => {
+                            changed();
+                            c
+                        }
+                        Err(e) => {
+                            tracing::warn!("listening for catalogue changes: {e}");
+                            std::thread::sleep(Duration::from_secs(1));
+                            continue;
+                        }
+                    },
+                };
+                while !stopped.load(Ordering::Relaxed) {
+                    // A fresh iterator each time: one whose timeout has passed answers None
+                    // at once ever after.
+                    let next = connected
+                        .notifications()
+                        .timeout_iter(Duration::from_millis(500))
+                        .next();
+                    match next {
+                        Ok(Some(_)) => changed(),
+                        // Gone: connect again. Otherwise the timeout: look at `stopped`.
+                        Ok(None) if connected.is_closed() => break,
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!("listening for catalogue changes: {}", pg_error(e));
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| CatalogError::Postgres(format!("starting the change listener: {e}")))?;
+    Ok(Listener { stop })
+}
+
+/// A connection that listens on [`CHANGE_CHANNEL`].
+fn listening(config: &postgres::Config) -> Result<postgres::Client> {
+    let mut client = config.connect(postgres::NoTls).map_err(|e| {
+        CatalogError::Postgres(format!("cannot connect to the catalogue: {}", pg_error(e)))
+    })?;
+    client
+        .batch_execute(&format!("LISTEN {CHANGE_CHANNEL}"))
+        .map_err(pg_error)?;
+    Ok(client)
+}
+
+/// The change listener of [`listen`]; dropping it stops the listening thread.
+#[derive(Debug)]
+pub struct Listener {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

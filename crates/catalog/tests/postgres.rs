@@ -531,3 +531,50 @@ fn limiter_use_added_by_many_connections_at_once_is_summed_and_none_is_lost() {
         "a full bucket of 1000, no refill at one instant, 300 taken"
     );
 }
+
+#[test]
+fn a_listener_hears_every_change_to_keys_and_breaches_at_once_and_nothing_else() {
+    use std::time::{Duration, Instant};
+    let Some(url) = database("listen") else {
+        return;
+    };
+    let mut c = Catalog::open_postgres(&url).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let listener = leakwatch_catalog::pg::listen(&url, move || {
+        let _ = tx.send(Instant::now());
+    })
+    .unwrap();
+    let heard = |what: &str, asked: Instant| {
+        let at = rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("no notification for {what}"));
+        // The notifications one change made (one per statement) all arrive together.
+        while rx.recv_timeout(Duration::from_millis(200)).is_ok() {}
+        eprintln!(
+            "{what}: heard after {:?}",
+            at.saturating_duration_since(asked)
+        );
+    };
+    let asked = Instant::now();
+    let (key, _) = c
+        .create_key("soc", 5, None, &Scopes::All, None, &Quotas::none())
+        .unwrap();
+    heard("a new key", asked);
+    let asked = Instant::now();
+    c.revoke_key(&key.id.to_string()).unwrap();
+    heard("a revocation", asked);
+    let asked = Instant::now();
+    c.add(breach("Listenbank", "Listen Bank", &["Passwords"]))
+        .unwrap();
+    heard("a new breach", asked);
+    // A vendor is not a key or a breach: nothing to reload.
+    c.put_vendor("", vendor("Quietco", "soc@quietco.example"), false)
+        .unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(800)).is_err());
+    // Dropped, it stops listening.
+    drop(listener);
+    std::thread::sleep(Duration::from_millis(800));
+    c.create_key("later", 5, None, &Scopes::All, None, &Quotas::none())
+        .unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(800)).is_err());
+}

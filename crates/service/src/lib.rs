@@ -58,6 +58,19 @@ pub fn open_catalog(data: &DataDir) -> Result<Catalog, CatalogError> {
     }
 }
 
+/// Listens for the changes to keys and breaches that other machines make in the shared
+/// catalogue data directory `data` is bound to, calling `changed` at each
+/// (`leakwatch_catalog::pg::listen`); none for a catalogue of its own, which is polled.
+pub fn listen_for_catalog_changes(
+    data: &DataDir,
+    changed: impl Fn() + Send + 'static,
+) -> Result<Option<leakwatch_catalog::pg::Listener>, CatalogError> {
+    match shared_catalog_url(data)? {
+        Some(url) => leakwatch_catalog::pg::listen(&url, changed).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The URL of the shared catalogue data directory `data` is bound to, if it is bound.
 pub(crate) fn shared_catalog_url(data: &DataDir) -> Result<Option<String>, CatalogError> {
     data.catalog_url()

@@ -184,6 +184,19 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     if insecure_webhooks_to_loopback {
         tracing::warn!("webhooks may go over plain http to loopback: a setting for tests only");
     }
+    // On a shared catalogue, a change made elsewhere (a key revoked) wakes the reload loop
+    // at once; without the listener it still polls every 500 ms.
+    let changed = state.catalog_changed.clone();
+    let _listener =
+        match leakwatch_service::listen_for_catalog_changes(&DataDir::new(data), move || {
+            changed.notify_one()
+        }) {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!("not listening for catalogue changes (polling instead): {e}");
+                None
+            }
+        };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
