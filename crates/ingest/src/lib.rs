@@ -123,6 +123,25 @@ pub(crate) fn fresh_spill_dir(
         .map_err(io_err("creating spill directory"))
 }
 
+/// This process's own spill directory under `dir`, a directory the operator named (`ingest
+/// --tmp-dir`) that other programs may share: `DIR/leakwatch-spill-<pid>`. What processes
+/// that are gone left there under that name is removed first; nothing else in `dir` is
+/// touched (the import empties and removes only its own).
+pub fn private_spill_dir(dir: &std::path::Path) -> PathBuf {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if let Some(pid) = name.to_string_lossy().strip_prefix("leakwatch-spill-")
+                && pid.parse::<u32>().is_ok()
+                && !std::path::Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    dir.join(format!("leakwatch-spill-{}", std::process::id()))
+}
+
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> IngestError {
     let context = context.into();
     move |source| IngestError::Io { context, source }

@@ -6,6 +6,7 @@ use leakwatch_store::StoreWriter;
 
 pub use leakwatch_ingest::{
     ColumnMap, Format, IngestError, IngestOptions, LayoutError, Mismatch, Source, Summary,
+    private_spill_dir,
 };
 
 use crate::{DataDir, Principal, ServiceError, breaches::Breach};

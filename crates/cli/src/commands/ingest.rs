@@ -27,6 +27,7 @@ pub fn run(args: IngestArgs) -> Result<()> {
         memory,
         threads,
         rejects,
+        tmp_dir,
         quiet,
     } = args;
     let mut opts = IngestOptions::new(&data.data);
@@ -57,7 +58,15 @@ pub fn run(args: IngestArgs) -> Result<()> {
         opts.rejects_path = r;
     }
     opts.progress = !quiet;
-    ingest(&data.data, &Source::from_arg(&source), &opts)
+    if let Some(dir) = &tmp_dir {
+        opts.tmp_dir = imports::private_spill_dir(dir);
+    }
+    let done = ingest(&data.data, &Source::from_arg(&source), &opts);
+    if tmp_dir.is_some() {
+        // Emptied by the import; gone with it.
+        let _ = std::fs::remove_dir(&opts.tmp_dir);
+    }
+    done
 }
 
 pub fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> {

@@ -302,6 +302,11 @@ pub struct IngestArgs {
     /// Where to write the sample of rejected lines.
     #[arg(long)]
     pub rejects: Option<PathBuf>,
+    /// Where the import spills its sorted runs (local disk, about the input's size): a
+    /// directory of its own is made in it and removed after. Default: the data (or cache)
+    /// directory's tmp/.
+    #[arg(long, env = "LEAKWATCH_TMP_DIR", value_name = "DIR")]
+    pub tmp_dir: Option<PathBuf>,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,

@@ -34,6 +34,8 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Weed]),
         test!(a_replica_listens_before_its_store_is_local_and_serves_its_cache_while_the_store_is_down)
             .needs(&[Need::Weed]),
+        test!(stats_verify_compact_forget_backup_and_restore_work_on_a_store_in_a_bucket)
+            .needs(&[Need::Weed]),
     ]
 }
 
@@ -520,4 +522,133 @@ fn two_ingest_processes_racing_into_one_bucket_both_publish_and_lose_nothing() {
             "{prefix}"
         );
     }
+}
+
+fn stats_verify_compact_forget_backup_and_restore_work_on_a_store_in_a_bucket() {
+    use crate::support::{Dump, OPERATOR_KEY, gen_dump, model_of_dump};
+    let bucket = Bucket::new("upkeep");
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("machine");
+    let run = |args: &[&str]| -> String {
+        let out = Command::new(crate::support::bin())
+            .args(args)
+            .args([
+                "--data",
+                &bucket.url,
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ])
+            .envs(bucket.env())
+            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Two dumps into one breach and two password corpora: two segments of each.
+    run(&[
+        "breach",
+        "add",
+        "--name",
+        "Dumpbank",
+        "--breach-date",
+        "2024-01-02",
+    ]);
+    let mut emails = std::collections::BTreeSet::new();
+    for seed in [11, 12] {
+        let dump = gen_dump(Dump::Combo(':'), 1_500, seed, "0");
+        emails.extend(
+            model_of_dump(&dump, Dump::Combo(':'))
+                .distinct_emails()
+                .into_iter()
+                .cloned(),
+        );
+        let file = write(&tmp.path().join(format!("dump-{seed}.txt")), &dump);
+        let f = file.to_str().unwrap();
+        run(&[
+            "ingest", "-q", "--breach", "Dumpbank", "--format", "combo", f,
+        ]);
+    }
+    for seed in [21, 22] {
+        let file = write(
+            &tmp.path().join(format!("sha1-{seed}.txt")),
+            &generate(GenFormat::Sha1, 2_000, seed),
+        );
+        run(&["ingest", "-q", file.to_str().unwrap()]);
+    }
+    let stats = run(&["stats"]);
+    assert!(stats.contains("sha1: 4 segments"), "{stats}");
+    assert!(stats.contains("account: 2 segments"), "{stats}");
+    assert!(stats.contains("aliases: 2 files"), "{stats}");
+    run(&["verify"]);
+    let emails: Vec<String> = emails.into_iter().step_by(97).collect();
+    assert!(emails.len() > 10);
+    let check = |email: &str| run(&["check", "account", email]);
+    let before: Vec<String> = emails.iter().map(|e| check(e)).collect();
+    assert!(before.iter().all(|a| a.contains("Dumpbank")), "{before:?}");
+
+    // Compacted in the bucket: one segment of each kind, the same answers.
+    run(&["compact"]);
+    let stats = run(&["stats"]);
+    assert!(stats.contains("sha1: 1 segments"), "{stats}");
+    assert!(stats.contains("account: 1 segments"), "{stats}");
+    assert!(stats.contains("aliases: 1 files"), "{stats}");
+    let after: Vec<String> = emails.iter().map(|e| check(e)).collect();
+    assert_eq!(after, before);
+
+    // Forgotten in the bucket: never answered again, from this machine or another.
+    let gone = &emails[0];
+    run(&["forget", gone]);
+    assert!(check(gone).contains("not found"), "{}", check(gone));
+    let other = tmp.path().join("other-machine");
+    let out = bucket.leakwatch(&other, &["check", "account", gone]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not found"));
+    run(&["verify"]);
+
+    // Backed up from the bucket, restored into a local directory: the same answers.
+    let backup = tmp.path().join("backup");
+    run(&["backup", backup.to_str().unwrap()]);
+    let restored = tmp.path().join("restored");
+    let out = Command::new(crate::support::bin())
+        .args([
+            "restore",
+            "--data",
+            restored.to_str().unwrap(),
+            backup.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (email, want) in emails.iter().zip(&before).skip(1) {
+        let out = Command::new(crate::support::bin())
+            .args([
+                "check",
+                "account",
+                "--data",
+                restored.to_str().unwrap(),
+                email,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(&String::from_utf8(out.stdout).unwrap(), want, "{email}");
+    }
+    let out = Command::new(crate::support::bin())
+        .args([
+            "check",
+            "account",
+            "--data",
+            restored.to_str().unwrap(),
+            gone,
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not found"));
 }
