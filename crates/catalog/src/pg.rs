@@ -17,9 +17,12 @@
 //!   listens ([`listen`]) reloads keys and breaches at once, and one that polls
 //!   [`crate::Catalog::data_version`] within its poll interval.
 //!
-//! Deliberately absent: TLS to the server (loopback and private networks only, today; put
-//! the server on the replicas' private network or a TLS tunnel) and migrations of this
-//! schema (version 6 is its first).
+//! - **TLS**: `sslmode=require` in the URL connects over TLS (rustls), always verifying the
+//!   server's certificate and name against the public roots and the private CA of
+//!   `sslrootcert=PATH` (taken out of the URL before the driver reads it) or `PGSSLROOTCERT`;
+//!   without it, plain text (loopback and trusted networks only).
+//!
+//! Deliberately absent: migrations of this schema (version 6 is its first).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -151,11 +154,114 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// The connection settings of `url`, with the password from the environment or the password
 /// file; a URL that carries a password itself is refused.
 pub fn config(url: &str) -> Result<postgres::Config> {
+    Ok(target(url)?.config)
+}
+
+/// Where and how to connect: the settings, and with `sslmode=require` the TLS connector.
+pub(crate) struct Target {
+    config: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl Target {
+    /// A new connection.
+    fn connect(&self) -> std::result::Result<postgres::Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(postgres::NoTls),
+        }
+    }
+}
+
+/// `url`'s `sslrootcert=PATH` parameter (libpq's name; the driver does not know it) taken
+/// out: the URL without it, and the path.
+fn take_root_cert(url: &str) -> (String, Option<PathBuf>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut root = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| match p.strip_prefix("sslrootcert=") {
+            Some(path) => {
+                root = Some(PathBuf::from(percent_decoded(path)));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    (url, root)
+}
+
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// TLS that verifies the server's certificate and name (libpq's `verify-full`, whatever
+/// `sslmode` says beyond `require`) against the public roots and, if given, the private CA
+/// in PEM file `root` (`sslrootcert=` in the URL, or `PGSSLROOTCERT`).
+fn tls(root: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use tokio_rustls::rustls::{
+        ClientConfig, RootCertStore,
+        pki_types::{CertificateDer, pem::PemObject},
+    };
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(root) = root {
+        let bad = |e: String| CatalogError::Location(format!("{}: {e}", root.display()));
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(root)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CatalogError::Location(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Where and how `url` is reached: [`config`]'s checks, and TLS when it says
+/// `sslmode=require`.
+pub(crate) fn target(url: &str) -> Result<Target> {
     if !is_postgres_url(url) {
         return Err(CatalogError::Location(
             "a catalogue URL starts with postgres://".into(),
         ));
     }
+    let (url, root) = take_root_cert(url);
+    let root = root.or_else(|| std::env::var_os("PGSSLROOTCERT").map(PathBuf::from));
     let mut config: postgres::Config = url
         .parse()
         .map_err(|e| CatalogError::Location(format!("not a PostgreSQL URL: {e}")))?;
@@ -191,7 +297,11 @@ pub fn config(url: &str) -> Result<postgres::Config> {
             config.password(password);
         }
     }
-    Ok(config)
+    let tls = match config.get_ssl_mode() {
+        postgres::config::SslMode::Require => Some(tls(root.as_deref())?),
+        _ => None,
+    };
+    Ok(Target { config, tls })
 }
 
 fn password_file() -> Option<PathBuf> {
@@ -259,7 +369,7 @@ fn split_pgpass(line: &str) -> Vec<String> {
 /// Connects to the catalogue at `url` and creates its tables the first time; refuses a
 /// database whose schema is of another version.
 pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
-    let mut client = config(url)?.connect(postgres::NoTls).map_err(|e| {
+    let mut client = target(url)?.connect().map_err(|e| {
         CatalogError::Postgres(format!("cannot connect to the catalogue: {}", pg_error(e)))
     })?;
     let mut tx = client.transaction().map_err(pg_error)?;
@@ -305,8 +415,8 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
 /// When the connection fails it connects again (a second apart) and calls `changed` once
 /// more, since a change may have come meanwhile. Stops when the [`Listener`] is dropped.
 pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener> {
-    let config = config(url)?;
-    let mut client = Some(listening(&config)?);
+    let target = target(url)?;
+    let mut client = Some(listening(&target)?);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopped = stop.clone();
     std::thread::Builder::new()
@@ -316,7 +426,7 @@ pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener
             while !stopped.load(Ordering::Relaxed) {
                 let mut connected = match client.take() {
                     Some(c) => c,
-                    None => match listening(&config) {
+                    None => match listening(&target) {
                         Ok(c) => {
                             changed();
                             c
@@ -353,8 +463,8 @@ pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener
 }
 
 /// A connection that listens on [`CHANGE_CHANNEL`].
-fn listening(config: &postgres::Config) -> Result<postgres::Client> {
-    let mut client = config.connect(postgres::NoTls).map_err(|e| {
+fn listening(target: &Target) -> Result<postgres::Client> {
+    let mut client = target.connect().map_err(|e| {
         CatalogError::Postgres(format!("cannot connect to the catalogue: {}", pg_error(e)))
     })?;
     client

@@ -482,7 +482,17 @@ fn sqlite_query(c: &rusqlite::Connection, sql: &str, args: &[Value]) -> Result<V
 pub(crate) fn pg_error(e: postgres::Error) -> CatalogError {
     CatalogError::Postgres(match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+        None => {
+            // The causes too: "error performing TLS handshake" alone does not say that the
+            // server's certificate was not trusted.
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
     })
 }
 

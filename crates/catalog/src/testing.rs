@@ -8,6 +8,10 @@
 //! Roles: `leakwatch` logs in from loopback without a password (`trust`, for tests in one
 //! process, which cannot set a password variable safely), `leakwatch_pw` only with the
 //! password [`Postgres::PASSWORD`] (`scram-sha-256`, for the password-file path).
+//!
+//! TLS: where the openssl CLI runs, the server also speaks TLS with a certificate for
+//! 127.0.0.1 from a private CA made for the process ([`Postgres::ca`]); `leakwatch_tls` may
+//! log in only over TLS (`hostssl`).
 
 use std::{
     net::TcpListener,
@@ -22,6 +26,92 @@ use std::{
 pub struct Postgres {
     port: u16,
     dir: PathBuf,
+    ca: Option<PathBuf>,
+}
+
+/// A private CA (`ca.pem`) and a server certificate and key for 127.0.0.1 it signed, made in
+/// `root` with the openssl CLI and readable by the server's user; none without openssl.
+fn certificates(root: &Path, user: Option<(u32, u32)>) -> Option<(PathBuf, PathBuf)> {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    std::fs::write(
+        root.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .ok()?;
+    let made = run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-days",
+            "2",
+            "-subj",
+            "/CN=leakwatch test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    ]
+    .concat())
+        && run(&[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        ]
+        .concat())
+        && run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ]);
+    if !made {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the openssl CLI (the PostgreSQL TLS tests' CA)"
+        );
+        return None;
+    }
+    let key = root.join("server.key");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).ok()?;
+    if let Some((uid, gid)) = user {
+        std::os::unix::fs::chown(&key, Some(uid), Some(gid)).ok()?;
+    }
+    Some((root.join("server.pem"), key))
 }
 
 /// The process's server, started on first use; `None` where PostgreSQL is not installed
@@ -145,10 +235,14 @@ fn start(bin: &Path) -> Postgres {
     std::fs::write(
         dir.join("pg_hba.conf"),
         "local all postgres trust\n\
+         hostssl all leakwatch_tls 127.0.0.1/32 trust\n\
+         hostnossl all leakwatch_tls 127.0.0.1/32 reject\n\
          host all leakwatch_pw 127.0.0.1/32 scram-sha-256\n\
          host all all 127.0.0.1/32 trust\n",
     )
     .unwrap();
+    let tls = certificates(&root, user);
+    let ca = tls.is_some().then(|| root.join("ca.pem"));
     let port = free_port();
     let (tx, rx) = std::sync::mpsc::channel();
     let server_dir = dir.clone();
@@ -163,6 +257,16 @@ fn start(bin: &Path) -> Postgres {
             .arg("-c")
             .arg(format!("unix_socket_directories={}", server_dir.display()))
             .args(["-c", "fsync=off", "-c", "max_connections=200"])
+            .args(tls.iter().flat_map(|(cert, key)| {
+                [
+                    "-c".to_owned(),
+                    "ssl=on".to_owned(),
+                    "-c".to_owned(),
+                    format!("ssl_cert_file={}", cert.display()),
+                    "-c".to_owned(),
+                    format!("ssl_key_file={}", key.display()),
+                ]
+            }))
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         as_server_user(&mut command, user);
@@ -181,13 +285,18 @@ fn start(bin: &Path) -> Postgres {
         let _ = child.wait();
     });
     rx.recv().unwrap();
-    let server = Postgres { port, dir: root };
+    let server = Postgres {
+        port,
+        dir: root,
+        ca,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match server.superuser() {
             Ok(mut c) => {
                 c.batch_execute(&format!(
                     "CREATE ROLE leakwatch LOGIN CREATEDB;
+                     CREATE ROLE leakwatch_tls LOGIN CREATEDB;
                      CREATE ROLE leakwatch_pw LOGIN CREATEDB PASSWORD '{}';",
                     Postgres::PASSWORD
                 ))
@@ -212,6 +321,11 @@ impl Postgres {
     /// The server's loopback port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The private CA that signed the server's TLS certificate, where the server has TLS.
+    pub fn ca(&self) -> Option<&Path> {
+        self.ca.as_deref()
     }
 
     /// The directory of the cluster and its log (`postgres.log`).

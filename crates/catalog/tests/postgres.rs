@@ -578,3 +578,58 @@ fn a_listener_hears_every_change_to_keys_and_breaches_at_once_and_nothing_else()
         .unwrap();
     assert!(rx.recv_timeout(Duration::from_millis(800)).is_err());
 }
+
+#[test]
+fn over_tls_the_server_is_verified_against_the_given_ca_and_the_session_is_encrypted() {
+    let Some(server) = testing::postgres() else {
+        return;
+    };
+    let ca = server
+        .ca()
+        .expect("the test server has TLS where openssl runs");
+    // A role the server admits over TLS only.
+    let url = server.new_database("tls", "leakwatch_tls");
+    let refused = |url: &str| match Catalog::open_postgres(url) {
+        Ok(_) => panic!("{url} connected"),
+        Err(e) => e.to_string(),
+    };
+    let plain = refused(&url);
+    assert!(plain.contains("no encryption"), "{plain}");
+    // TLS, but the server's certificate is from a CA that is not trusted (the public roots).
+    let untrusted = refused(&format!("{url}?sslmode=require"));
+    assert!(
+        untrusted.to_lowercase().contains("certificate"),
+        "{untrusted}"
+    );
+    // TLS with the private CA named: connected, and the session is encrypted.
+    let mut c = Catalog::open_postgres(&format!(
+        "{url}?sslmode=require&sslrootcert={}",
+        ca.display()
+    ))
+    .unwrap();
+    c.create_key("tls", 5, None, &Scopes::All, None, &Quotas::none())
+        .unwrap();
+    let encrypted: Vec<bool> = server
+        .superuser()
+        .unwrap()
+        .query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.usename = 'leakwatch_tls'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        !encrypted.is_empty() && encrypted.iter().all(|&e| e),
+        "{encrypted:?}"
+    );
+    // A CA file that holds no certificate is a clear error, not a silent plain connection.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let bad = refused(&format!(
+        "{url}?sslmode=require&sslrootcert={}",
+        empty.path().display()
+    ));
+    assert!(bad.contains("no PEM certificate"), "{bad}");
+}
