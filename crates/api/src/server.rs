@@ -35,7 +35,10 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::Service;
 
-use crate::{AppState, app, state::reload_loop};
+use crate::{
+    AppState, app,
+    state::{reload_loop, store_loop},
+};
 
 /// Requests one HTTP/2 connection may have in flight (HTTP/1.1 has one).
 pub const H2_MAX_STREAMS: u32 = 128;
@@ -50,6 +53,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.limits;
     let reload = tokio::spawn(reload_loop(state.clone(), Duration::from_millis(500)));
+    let store_reload = tokio::spawn(store_loop(state.clone(), Duration::from_millis(500)));
     // Reads' audit records are group-committed: on disk within 100 ms.
     let audit = tokio::spawn(crate::audited::flush_loop(
         state.clone(),
@@ -145,6 +149,7 @@ pub async fn serve(
     drop(listener);
     let _ = tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await;
     reload.abort();
+    store_reload.abort();
     audit.abort();
     if let Some(log) = state.audit.clone() {
         // The last records, sealed: a clean stop leaves no unsealed tail.

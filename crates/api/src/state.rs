@@ -184,6 +184,10 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Keeps the catalogue current: every `every`, and at once when another machine changes a
+/// shared catalogue's keys or breaches, reloads breaches and keys and saves the limiter's
+/// state. Apart from [`store_loop`], so that a long download of a new generation never holds
+/// back a revocation (nor, on a shared catalogue, makes keyed routes fail closed meanwhile).
 pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -202,6 +206,17 @@ pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
         }
         let s = state.clone();
         let _ = tokio::task::spawn_blocking(move || s.save_limits()).await;
+    }
+}
+
+/// Keeps the store current: every `every`, publishes the erasures that waited for the writer
+/// lock and swaps in a newly published generation (for a replica of an object store, once its
+/// files are downloaded, which may take long).
+pub(crate) async fn store_loop(state: Arc<AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.store.publish_pending()).await {
             Ok(Ok(_)) => {}

@@ -39,23 +39,29 @@ pub(crate) fn tests() -> Vec<Test> {
     ]
 }
 
-/// A TCP forwarder in front of the object store that can be cut off: while closed it drops
-/// every connection at once (the store "down"), while open it relays to `to`.
-struct Switch {
-    addr: String,
-    open: std::sync::Arc<AtomicBool>,
+/// A TCP forwarder in front of the object store that can be cut off or stalled: closed, it
+/// drops every new connection at once (the store "down"); open, it relays to `to`; stalled,
+/// it holds every byte of every connection, open ones included (the store hanging).
+pub(crate) struct Switch {
+    pub(crate) addr: String,
+    state: std::sync::Arc<std::sync::atomic::AtomicU8>,
 }
 
+const CLOSED: u8 = 0;
+const OPEN: u8 = 1;
+const STALLED: u8 = 2;
+
 impl Switch {
-    fn new(to: &str) -> Switch {
+    /// A switch in front of `to` (`HOST:PORT`), closed.
+    pub(crate) fn new(to: &str) -> Switch {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let open = std::sync::Arc::new(AtomicBool::new(false));
-        let (to, flag) = (to.to_owned(), open.clone());
+        let state = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(CLOSED));
+        let (to, flag) = (to.to_owned(), state.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
-                if !flag.load(Ordering::SeqCst) {
+                if flag.load(Ordering::SeqCst) == CLOSED {
                     drop(client);
                     continue;
                 }
@@ -63,8 +69,17 @@ impl Switch {
                     continue;
                 };
                 let pump = |mut from: TcpStream, mut into: TcpStream| {
+                    let flag = flag.clone();
                     std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut into);
+                        let mut buf = [0u8; 16 << 10];
+                        while let Ok(n @ 1..) = from.read(&mut buf) {
+                            while flag.load(Ordering::SeqCst) == STALLED {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            if into.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
                         let _ = into.shutdown(std::net::Shutdown::Write);
                     });
                 };
@@ -72,11 +87,30 @@ impl Switch {
                 pump(server, client);
             }
         });
-        Switch { addr, open }
+        Switch { addr, state }
     }
 
-    fn set(&self, open: bool) {
-        self.open.store(open, Ordering::SeqCst);
+    /// Relays (true) or drops new connections (false).
+    pub(crate) fn set(&self, open: bool) {
+        self.state
+            .store(if open { OPEN } else { CLOSED }, Ordering::SeqCst);
+    }
+
+    /// Holds every byte until [`Switch::set`] opens it again.
+    pub(crate) fn stall(&self) {
+        self.state.store(STALLED, Ordering::SeqCst);
+    }
+
+    /// The bucket's environment with the endpoint through this switch.
+    pub(crate) fn env<'a>(
+        &'a self,
+        bucket: &'a Bucket,
+        endpoint: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut env = bucket.env();
+        env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+        env.push(("AWS_ENDPOINT_URL", endpoint));
+        env
     }
 }
 
@@ -93,9 +127,7 @@ fn a_replica_listens_before_its_store_is_local_and_serves_its_cache_while_the_st
     let want = model_range(&model, &prefix).join("\r\n").into_bytes();
     let switch = Switch::new(seaweedfs().unwrap().strip_prefix("http://").unwrap());
     let endpoint = format!("http://{}", switch.addr);
-    let mut env = bucket.env();
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", &endpoint));
+    let env = switch.env(&bucket, &endpoint);
     let cache = tmp.path().join("replica");
     let start = || {
         let c = cache.to_str().unwrap();

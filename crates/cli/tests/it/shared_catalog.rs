@@ -17,7 +17,7 @@ use leakwatch_catalog::testing::{Postgres, postgres};
 
 use crate::harness::{Need, Test};
 use crate::mail::keyed;
-use crate::objstore::Bucket;
+use crate::objstore::{Bucket, Switch};
 use crate::support::{OPERATOR_KEY, Server, SmtpSink, bin, write};
 
 /// This module's tests, for the harness (main.rs).
@@ -35,7 +35,68 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Postgres, Need::Weed]),
         test!(a_daily_quota_holds_for_the_sum_of_three_replicas_not_for_each)
             .needs(&[Need::Postgres, Need::Weed]),
+        test!(while_a_replica_waits_on_the_object_store_its_keys_stay_current_and_a_revocation_lands)
+            .needs(&[Need::Postgres, Need::Weed]),
     ]
+}
+
+/// Regression: the store's reload (which, for a new generation, downloads its files) ran in
+/// the same loop as the catalogue's, so while it waited on the object store no key was
+/// checked: after 3 s every keyed request failed closed (503), and a revocation waited for
+/// the download.
+fn while_a_replica_waits_on_the_object_store_its_keys_stay_current_and_a_revocation_lands() {
+    let d = Deployment::new("stalled");
+    d.load_breach("importer", "Firstbank", &["ann@example.test".to_owned()]);
+    let switch = Switch::new(
+        leakwatch_objstore::testing::seaweedfs()
+            .unwrap()
+            .strip_prefix("http://")
+            .unwrap(),
+    );
+    switch.set(true);
+    let replica = d.replica_through(0, &[], Some(&switch));
+    let secret = d.create_key("importer", &[]);
+    let path = "/api/v3/breachedaccount/ann@example.test";
+    let account = || keyed(&replica.addr, "GET", path, &secret, "").0;
+    assert_eq!(
+        poll_until(200, account),
+        200,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+
+    // The object store hangs while a new generation is published: the replica's reload
+    // waits on it.
+    switch.stall();
+    d.load_breach("importer", "Secondbank", &["bob@example.test".to_owned()]);
+    let stalled = Instant::now();
+    while stalled.elapsed() < Duration::from_secs(5) {
+        assert_eq!(account(), 200, "{}", replica.log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    d.cli("importer", &["keys", "revoke", &secret[..6]]);
+    let revoked = Instant::now();
+    assert_eq!(poll_until(401, account), 401);
+    assert!(
+        revoked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        revoked.elapsed()
+    );
+
+    // The store answers again: the new generation is served.
+    switch.set(true);
+    let key = d.create_key("importer", &[]);
+    let bob = || {
+        keyed(
+            &replica.addr,
+            "GET",
+            "/api/v3/breachedaccount/bob@example.test",
+            &key,
+            "",
+        )
+        .0
+    };
+    assert_eq!(poll_until(200, bob), 200, "{}", replica.log.lock().unwrap());
 }
 
 /// One deployment: a bucket, a PostgreSQL database, and the machines (cache directories)
@@ -157,6 +218,11 @@ impl Deployment {
 
     /// Replica `i`: `leakwatch serve` on machine `replica-i` with `extra` arguments.
     fn replica(&self, i: usize, extra: &[&str]) -> Server {
+        self.replica_through(i, extra, None)
+    }
+
+    /// Replica `i`, reaching the object store through `switch` when one is given.
+    fn replica_through(&self, i: usize, extra: &[&str], switch: Option<&Switch>) -> Server {
         let cache = self.machine(&format!("replica-{i}"));
         let cache = cache.to_str().unwrap();
         let mut args = vec![
@@ -168,7 +234,11 @@ impl Deployment {
             &self.catalog,
         ];
         args.extend_from_slice(extra);
-        let mut env = self.bucket.env();
+        let endpoint = switch.map(|s| format!("http://{}", s.addr));
+        let mut env = match (switch, &endpoint) {
+            (Some(switch), Some(endpoint)) => switch.env(&self.bucket, endpoint),
+            _ => self.bucket.env(),
+        };
         env.push(("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY));
         let server = Server::start_with(Path::new(cache), &args, &env);
         server.wait_ready();
