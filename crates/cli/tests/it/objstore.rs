@@ -115,13 +115,7 @@ impl Switch {
 }
 
 fn a_replica_listens_before_its_store_is_local_and_serves_its_cache_while_the_store_is_down() {
-    let bucket = Bucket::new("ready");
-    let tmp = tempfile::tempdir().unwrap();
-    let input = generate(GenFormat::Sha1, 5_000, 81);
-    bucket.import(
-        &tmp.path().join("importer"),
-        &write(&tmp.path().join("in.txt"), &input),
-    );
+    let (bucket, tmp, input) = Bucket::with_hashes("ready", 5_000, 81);
     let model = model_of_hash_lines(&input, 40);
     let prefix = prefixes(&model)[0].clone();
     let want = model_range(&model, &prefix).join("\r\n").into_bytes();
@@ -208,6 +202,37 @@ impl Bucket {
             .envs(self.env())
             .output()
             .unwrap()
+    }
+
+    /// `leakwatch ARGS` on the machine whose cache directory is `cache`, under the tests'
+    /// operator key; its stdout, which it must succeed to give.
+    pub(crate) fn run(&self, cache: &Path, args: &[&str]) -> String {
+        let out = Command::new(crate::support::bin())
+            .args(args)
+            .args(["--data", &self.url, "--cache-dir", cache.to_str().unwrap()])
+            .envs(self.env())
+            .env("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A bucket holding one import of `count` generated SHA-1 hashes, its working directory
+    /// and the input.
+    fn with_hashes(name: &str, count: u64, seed: u64) -> (Bucket, tempfile::TempDir, Vec<u8>) {
+        let bucket = Bucket::new(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let input = generate(GenFormat::Sha1, count, seed);
+        bucket.import(
+            &tmp.path().join("importer"),
+            &write(&tmp.path().join("in.txt"), &input),
+        );
+        (bucket, tmp, input)
     }
 
     /// Imports `file` from the machine whose cache directory is `cache`.
@@ -438,13 +463,7 @@ fn try_get(addr: &str, path: &str) -> Option<(u16, Vec<u8>)> {
 }
 
 fn a_replica_killed_under_load_behind_haproxy_costs_no_request() {
-    let bucket = Bucket::new("failover");
-    let tmp = tempfile::tempdir().unwrap();
-    let input = generate(GenFormat::Sha1, 5_000, 71);
-    bucket.import(
-        &tmp.path().join("importer"),
-        &write(&tmp.path().join("in.txt"), &input),
-    );
+    let (bucket, tmp, input) = Bucket::with_hashes("failover", 5_000, 71);
     let model = model_of_hash_lines(&input, 40);
     let asked = prefixes(&model);
     let mut replicas: Vec<Server> = (0..3)
@@ -557,30 +576,11 @@ fn two_ingest_processes_racing_into_one_bucket_both_publish_and_lose_nothing() {
 }
 
 fn stats_verify_compact_forget_backup_and_restore_work_on_a_store_in_a_bucket() {
-    use crate::support::{Dump, OPERATOR_KEY, gen_dump, model_of_dump};
+    use crate::support::{Dump, gen_dump, model_of_dump};
     let bucket = Bucket::new("upkeep");
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("machine");
-    let run = |args: &[&str]| -> String {
-        let out = Command::new(crate::support::bin())
-            .args(args)
-            .args([
-                "--data",
-                &bucket.url,
-                "--cache-dir",
-                cache.to_str().unwrap(),
-            ])
-            .envs(bucket.env())
-            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| bucket.run(&cache, args);
     // Two dumps into one breach and two password corpora: two segments of each.
     run(&[
         "breach",

@@ -129,22 +129,9 @@ impl Deployment {
     /// `leakwatch ARGS` on machine `name` (`--data s3://… --cache-dir … --catalog …`, the
     /// bucket's environment, the operator key); its stdout, which it must succeed to give.
     fn cli(&self, machine: &str, args: &[&str]) -> String {
-        let cache = self.machine(machine);
-        let out = Command::new(bin())
-            .args(args)
-            .args(["--data", &self.bucket.url, "--cache-dir"])
-            .arg(&cache)
-            .args(["--catalog", &self.catalog])
-            .envs(self.bucket.env())
-            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let mut args = args.to_vec();
+        args.extend(["--catalog", &self.catalog]);
+        self.bucket.run(&self.machine(machine), &args)
     }
 
     /// Adds breach `name` to the catalogue from machine `machine`.
