@@ -59,6 +59,18 @@ drop_page_cache() {
 # kv KEY TEXT: the number after KEY= in a line of key=value pairs.
 kv() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 
+# random_ranges_lua FILE: a wrk script that asks uniformly random /range/XXXXX (a fixed LCG,
+# so every run asks the same sequence).
+random_ranges_lua() {
+  cat >"$1" <<'LUA'
+local x = 12345
+request = function()
+  x = (x * 1103515245 + 12345) % 2147483648
+  return wrk.format("GET", string.format("/range/%05X", x % 1048576))
+end
+LUA
+}
+
 # audit_key: a fresh audit key in a private file (mktemp makes it 0600) outside every data
 # directory, exported as LEAKWATCH_AUDIT_KEY_FILE: `serve` and the audited commands refuse
 # to run without one.

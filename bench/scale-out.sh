@@ -68,13 +68,7 @@ for i in 0 1 2; do
 done
 start_s=$(echo "$(date +%s.%N) - $t0" | bc)
 
-cat >"$work/ranges.lua" <<'LUA'
-local x = 12345
-request = function()
-  x = (x * 1103515245 + 12345) % 2147483648
-  return wrk.format("GET", string.format("/range/%05X", x % 1048576))
-end
-LUA
+random_ranges_lua "$work/ranges.lua"
 load() { # port -> "rate p50_ms p99_ms" and the count of non-2xx answers
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/ranges.lua" "http://127.0.0.1:$1" >"$work/wrk.txt"
   local bad

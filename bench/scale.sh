@@ -68,13 +68,7 @@ server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 rss() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server/status"; }
 anon_start_kb=$(rss RssAnon)
-cat >"$work/range.lua" <<'LUA'
-local x = 12345
-request = function()
-  x = (x * 1103515245 + 12345) % 2147483648
-  return wrk.format("GET", string.format("/range/%05X", x % 1048576))
-end
-LUA
+random_ranges_lua "$work/range.lua"
 wrk -t2 -c16 -d"${secs}s" --latency -s "$work/range.lua" "http://127.0.0.1:$port" >/dev/null # warm
 wrk -t2 -c16 -d"${secs}s" --latency -s "$work/range.lua" "http://127.0.0.1:$port" >"$work/wrk.txt"
 read -r range_rate range_p50 range_p99 < <(python3 bench/wrk_stats.py "$work/wrk.txt")

@@ -659,28 +659,16 @@ fn stats_verify_compact_forget_backup_and_restore_work_on_a_store_in_a_bucket() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for (email, want) in emails.iter().zip(&before).skip(1) {
+    let check_restored = |email: &str| {
+        let data = restored.to_str().unwrap();
         let out = Command::new(crate::support::bin())
-            .args([
-                "check",
-                "account",
-                "--data",
-                restored.to_str().unwrap(),
-                email,
-            ])
+            .args(["check", "account", "--data", data, email])
             .output()
             .unwrap();
-        assert_eq!(&String::from_utf8(out.stdout).unwrap(), want, "{email}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for (email, want) in emails.iter().zip(&before).skip(1) {
+        assert_eq!(&check_restored(email), want, "{email}");
     }
-    let out = Command::new(crate::support::bin())
-        .args([
-            "check",
-            "account",
-            "--data",
-            restored.to_str().unwrap(),
-            gone,
-        ])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("not found"));
+    assert!(check_restored(gone).contains("not found"));
 }
