@@ -37,6 +37,8 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Postgres, Need::Weed]),
         test!(while_a_replica_waits_on_the_object_store_its_keys_stay_current_and_a_revocation_lands)
             .needs(&[Need::Postgres, Need::Weed]),
+        test!(two_importers_racing_into_one_new_breach_both_publish_under_its_one_id)
+            .needs(&[Need::Postgres, Need::Weed]),
     ]
 }
 
@@ -564,6 +566,50 @@ fn two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_sea
         assert_eq!(status, 200, "{who}: {body}");
         assert_eq!(body, serde_json::json!([{ "Name": breach }]), "{who}");
     }
+}
+
+fn two_importers_racing_into_one_new_breach_both_publish_under_its_one_id() {
+    let d = Deployment::new("samename");
+    d.load_breach("importer-a", "Seedbank", &["seed@example.test".to_owned()]);
+    d.add_breach("importer-a", "Jointbank");
+    // Two machines import a dump each into the same breach, new to the store, at once.
+    let dump = |who: &str| {
+        let mut text = format!("{who}@example.test:pw\n");
+        for i in 0..3000 {
+            text.push_str(&format!("{who}-bystander{i}@elsewhere.test:pw{i}\n"));
+        }
+        write(&d.tmp.path().join(format!("{who}.txt")), text.as_bytes())
+    };
+    let (ann, bob) = (dump("ann"), dump("bob"));
+    let d = &d;
+    std::thread::scope(|s| {
+        for (machine, file) in [("importer-a", &ann), ("importer-b", &bob)] {
+            s.spawn(move || {
+                let f = file.to_str().unwrap();
+                d.cli(machine, &["ingest", "-q", "--breach", "Jointbank", f])
+            });
+        }
+    });
+    let replica = d.replica(0, &[]);
+    let secret = d.create_key("importer-a", &[]);
+    let seed = || {
+        let path = "/api/v3/breachedaccount/seed@example.test";
+        keyed(&replica.addr, "GET", path, &secret, "").0
+    };
+    assert_eq!(
+        poll_until(200, seed),
+        200,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+    for who in ["ann", "bob"] {
+        let path = format!("/api/v3/breachedaccount/{who}@example.test");
+        let (status, _, body) = keyed(&replica.addr, "GET", &path, &secret, "");
+        assert_eq!(status, 200, "{who}: {body}");
+        assert_eq!(body, serde_json::json!([{ "Name": "Jointbank" }]), "{who}");
+    }
+    let stats = d.cli("importer-a", &["stats"]);
+    assert!(stats.contains("account: 3 segments"), "{stats}");
 }
 
 fn a_daily_quota_holds_for_the_sum_of_three_replicas_not_for_each() {
