@@ -21,7 +21,9 @@ use crate::seal::{OperatorKey, SealError, Sealer};
 
 /// Aliases gathered (before compression) before a block is sealed.
 const BLOCK_TARGET: usize = 64 << 10;
-/// Largest plaintext a block may open to: the target plus one more record.
+/// Largest plaintext a block may open to: the target, the group count, and one more record
+/// (a domain of at most 253 bytes and an alias of at most 255, with their varints). The
+/// builder counts an upper bound of what it writes, so a block never exceeds it.
 const MAX_PLAIN: usize = BLOCK_TARGET + 4096;
 /// zstd level. Measured over this block layout on a generated 1M-account dump: level 3 gave
 /// 7.23 B/alias, 9 6.83, 19 6.30, at 1×, 4.6× and 49× level 3's time; 19 would double a
@@ -81,7 +83,9 @@ impl BlockBuilder {
         match self.groups.last_mut() {
             Some((t, g)) if *t == tag && g.domain == domain => g.aliases.push(alias.to_owned()),
             _ => {
-                self.plain += domain.len() + 4;
+                // An upper bound of what the group adds: its domain's length and count as
+                // varints (a count below 2^32: at most 5 bytes).
+                self.plain += varint_len(domain.len()) + domain.len() + 5;
                 self.groups.push((
                     tag,
                     AliasGroup {
@@ -91,7 +95,8 @@ impl BlockBuilder {
                 ));
             }
         }
-        self.plain += alias.len() + 2;
+        // At most: both varints as long as the alias's length's, and the whole alias.
+        self.plain += 2 * varint_len(alias.len()) + alias.len();
         (self.plain >= BLOCK_TARGET).then(|| self.seal()).flatten()
     }
 
@@ -122,6 +127,13 @@ impl BlockBuilder {
                 previous = a;
             }
         }
+        // The count of what a block may hold is an upper bound (+ the group count's varint).
+        debug_assert!(
+            plain.len() <= self.plain + 5,
+            "{} > {}",
+            plain.len(),
+            self.plain
+        );
         let compressed = zstd::bulk::compress(&plain, ZSTD_LEVEL)
             .expect("zstd compresses any input held in memory");
         let bytes = self
@@ -189,6 +201,11 @@ fn decode(plain: &[u8]) -> Option<Vec<AliasGroup>> {
         groups.push(AliasGroup { domain, aliases });
     }
     r.0.is_empty().then_some(groups)
+}
+
+/// Bytes of `v` as a varint.
+fn varint_len(v: usize) -> usize {
+    (usize::BITS - (v | 1).leading_zeros()).div_ceil(7) as usize
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -282,6 +299,38 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert_eq!(records as usize, want.len());
+    }
+
+    #[test]
+    fn the_longest_aliases_and_domains_still_fit_a_block_that_opens() {
+        assert_eq!(
+            [0, 1, 127, 128, 16_383, 16_384].map(varint_len),
+            [1, 1, 1, 2, 2, 3]
+        );
+        let key = OperatorKey::from_hex(KEY).unwrap();
+        let domain = format!("{}.example", "d".repeat(200));
+        // Aliases that share nothing, each as long as a sealed record could be.
+        let pairs: Vec<_> = (0..2_000u32)
+            .map(|i| {
+                (
+                    domain.as_str(),
+                    format!("{:010}{}", i.reverse_bits(), "a".repeat(245)),
+                )
+            })
+            .collect();
+        let blocks = build(&key, &pairs);
+        assert!(blocks.len() > 3);
+        let mut sealer = key.sealer();
+        let mut n = 0;
+        for (i, b) in blocks.iter().enumerate() {
+            for g in sealer
+                .open_alias_block(i as u64, b.first_tag, &b.bytes)
+                .unwrap()
+            {
+                n += g.aliases.len();
+            }
+        }
+        assert_eq!(n, pairs.len());
     }
 
     #[test]
