@@ -29,7 +29,10 @@ use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
 
-use crate::{CatalogError, Result, SCHEMA_VERSION, sql::pg_error};
+use crate::{
+    CatalogError, Result, SCHEMA_VERSION,
+    sql::{pg_error, pg_message},
+};
 
 /// The channel `NOTIFY` names after a change to breaches or keys.
 pub const CHANGE_CHANNEL: &str = "leakwatch_catalog";
@@ -370,7 +373,10 @@ fn split_pgpass(line: &str) -> Vec<String> {
 /// database whose schema is of another version.
 pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
     let mut client = target(url)?.connect().map_err(|e| {
-        CatalogError::Postgres(format!("cannot connect to the catalogue: {}", pg_error(e)))
+        CatalogError::Postgres(format!(
+            "cannot connect to the catalogue: {}",
+            pg_message(e)
+        ))
     })?;
     let mut tx = client.transaction().map_err(pg_error)?;
     // One schema maker at a time: replicas and the CLI may start together.
@@ -451,7 +457,7 @@ pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener
                         Ok(None) if connected.is_closed() => break,
                         Ok(None) => {}
                         Err(e) => {
-                            tracing::warn!("listening for catalogue changes: {}", pg_error(e));
+                            tracing::warn!("listening for catalogue changes: {}", pg_message(e));
                             break;
                         }
                     }
@@ -465,7 +471,10 @@ pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener
 /// A connection that listens on [`CHANGE_CHANNEL`].
 fn listening(target: &Target) -> Result<postgres::Client> {
     let mut client = target.connect().map_err(|e| {
-        CatalogError::Postgres(format!("cannot connect to the catalogue: {}", pg_error(e)))
+        CatalogError::Postgres(format!(
+            "cannot connect to the catalogue: {}",
+            pg_message(e)
+        ))
     })?;
     client
         .batch_execute(&format!("LISTEN {CHANGE_CHANNEL}"))

@@ -480,7 +480,13 @@ fn sqlite_query(c: &rusqlite::Connection, sql: &str, args: &[Value]) -> Result<V
 /// A PostgreSQL error as the catalogue's: the server's message (never a parameter's value:
 /// the server does not echo them) and, for a lost connection, that it was lost.
 pub(crate) fn pg_error(e: postgres::Error) -> CatalogError {
-    CatalogError::Postgres(match e.as_db_error() {
+    CatalogError::Postgres(pg_message(e))
+}
+
+/// What a PostgreSQL error says: the server's SQLSTATE and message, or the client's error
+/// with its causes.
+pub(crate) fn pg_message(e: postgres::Error) -> String {
+    match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => {
             // The causes too: "error performing TLS handshake" alone does not say that the
@@ -493,7 +499,7 @@ pub(crate) fn pg_error(e: postgres::Error) -> CatalogError {
             }
             text
         }
-    })
+    }
 }
 
 /// `?1` → `$1`, outside string literals.
