@@ -53,7 +53,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.limits;
     let reload = tokio::spawn(reload_loop(state.clone(), Duration::from_millis(500)));
-    let store_reload = tokio::spawn(store_loop(state.clone(), Duration::from_millis(500)));
+    let store_reload = tokio::spawn(store_loop(state.clone(), state.store_poll));
     // Reads' audit records are group-committed: on disk within 100 ms.
     let audit = tokio::spawn(crate::audited::flush_loop(
         state.clone(),

@@ -80,6 +80,12 @@ pub struct AppState {
     /// Woken when another machine changes the shared catalogue's keys or breaches: the
     /// reload loop runs at once instead of at its next tick.
     pub catalog_changed: Arc<tokio::sync::Notify>,
+    /// Woken when another machine announces a published generation of the store: the store
+    /// loop looks at once.
+    pub store_published: Arc<tokio::sync::Notify>,
+    /// How often the store loop asks for a newer generation (each ask is a request to an
+    /// object store: they are billed).
+    pub store_poll: Duration,
 }
 
 impl AppState {
@@ -134,6 +140,8 @@ impl AppState {
             max_domain_answer: 0,
             range_cache: crate::RangeCache::default(),
             catalog_changed: Arc::new(tokio::sync::Notify::new()),
+            store_published: Arc::new(tokio::sync::Notify::new()),
+            store_poll: Duration::from_millis(500),
         }
         .with_saved_limits()
     }
@@ -209,14 +217,18 @@ pub(crate) async fn reload_loop(state: Arc<AppState>, every: Duration) {
     }
 }
 
-/// Keeps the store current: every `every`, publishes the erasures that waited for the writer
-/// lock and swaps in a newly published generation (for a replica of an object store, once its
+/// Keeps the store current: every `every`, and at once when another machine announces a
+/// publication, publishes the erasures that waited for the writer lock and swaps in a newly
+/// published generation (for a replica of an object store, once its
 /// files are downloaded, which may take long).
 pub(crate) async fn store_loop(state: Arc<AppState>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.store_published.notified() => {}
+        }
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.store.publish_pending()).await {
             Ok(Ok(_)) => {}

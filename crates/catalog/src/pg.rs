@@ -36,6 +36,21 @@ use crate::{
 
 /// The channel `NOTIFY` names after a change to breaches or keys.
 pub const CHANGE_CHANNEL: &str = "leakwatch_catalog";
+/// The channel a writer notifies after it published a generation of the store the
+/// catalogue's machines share ([`crate::Catalog::announce_publication`]).
+pub const STORE_CHANNEL: &str = "leakwatch_store";
+
+/// What a [`listen`]er heard of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Heard {
+    /// Breaches or keys changed.
+    Catalog,
+    /// A generation of the store was published.
+    Store,
+    /// The listener connected again: anything may have changed meanwhile.
+    Reconnected,
+}
 
 /// The tables of schema version 6, as `catalog.db` has them (see `Catalog::init`).
 const SCHEMA: &str = "
@@ -415,12 +430,13 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
     Ok(client)
 }
 
-/// Listens for changes to breaches and keys on a connection of its own (`LISTEN
-/// leakwatch_catalog`), on a thread of its own, and calls `changed` at each: a replica
-/// reloads at once instead of at its next poll. Returns once listening (or why it cannot).
-/// When the connection fails it connects again (a second apart) and calls `changed` once
-/// more, since a change may have come meanwhile. Stops when the [`Listener`] is dropped.
-pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener> {
+/// Listens for changes to breaches and keys ([`CHANGE_CHANNEL`]) and for published
+/// generations of the store ([`STORE_CHANNEL`]) on a connection of its own, on a thread of
+/// its own, and calls `changed` with what it heard: a replica reloads at once instead of at
+/// its next poll. Returns once listening (or why it cannot). When the connection fails it
+/// connects again (a second apart) and tells [`Heard::Reconnected`], since a change may have
+/// come meanwhile. Stops when the [`Listener`] is dropped.
+pub fn listen(url: &str, changed: impl Fn(Heard) + Send + 'static) -> Result<Listener> {
     let target = target(url)?;
     let mut client = Some(listening(&target)?);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -434,7 +450,7 @@ pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener
                     Some(c) => c,
                     None => match listening(&target) {
                         Ok(c) => {
-                            changed();
+                            changed(Heard::Reconnected);
                             c
                         }
                         Err(e) => {
@@ -452,7 +468,8 @@ pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener
                         .timeout_iter(Duration::from_millis(500))
                         .next();
                     match next {
-                        Ok(Some(_)) => changed(),
+                        Ok(Some(n)) if n.channel() == STORE_CHANNEL => changed(Heard::Store),
+                        Ok(Some(_)) => changed(Heard::Catalog),
                         // Gone: connect again. Otherwise the timeout: look at `stopped`.
                         Ok(None) if connected.is_closed() => break,
                         Ok(None) => {}
@@ -468,7 +485,7 @@ pub fn listen(url: &str, changed: impl Fn() + Send + 'static) -> Result<Listener
     Ok(Listener { stop })
 }
 
-/// A connection that listens on [`CHANGE_CHANNEL`].
+/// A connection that listens on [`CHANGE_CHANNEL`] and [`STORE_CHANNEL`].
 fn listening(target: &Target) -> Result<postgres::Client> {
     let mut client = target.connect().map_err(|e| {
         CatalogError::Postgres(format!(
@@ -477,7 +494,7 @@ fn listening(target: &Target) -> Result<postgres::Client> {
         ))
     })?;
     client
-        .batch_execute(&format!("LISTEN {CHANGE_CHANNEL}"))
+        .batch_execute(&format!("LISTEN {CHANGE_CHANNEL}; LISTEN {STORE_CHANNEL}"))
         .map_err(pg_error)?;
     Ok(client)
 }

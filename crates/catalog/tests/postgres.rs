@@ -13,6 +13,7 @@ use std::sync::{Arc, Barrier};
 use leakwatch_catalog::{
     Breach, Catalog, CatalogError, Dialect,
     keys::{BucketUse, Quotas, Scope, Scopes},
+    pg::Heard,
     testing,
     vendors::Vendor,
     watch::SavedWatch,
@@ -533,21 +534,22 @@ fn limiter_use_added_by_many_connections_at_once_is_summed_and_none_is_lost() {
 }
 
 #[test]
-fn a_listener_hears_every_change_to_keys_and_breaches_at_once_and_nothing_else() {
+fn a_listener_hears_changes_to_keys_breaches_and_published_generations_and_nothing_else() {
     use std::time::{Duration, Instant};
     let Some(url) = database("listen") else {
         return;
     };
     let mut c = Catalog::open_postgres(&url).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    let listener = leakwatch_catalog::pg::listen(&url, move || {
-        let _ = tx.send(Instant::now());
+    let listener = leakwatch_catalog::pg::listen(&url, move |heard| {
+        let _ = tx.send((heard, Instant::now()));
     })
     .unwrap();
-    let heard = |what: &str, asked: Instant| {
-        let at = rx
+    let heard = |what: &str, asked: Instant, want: Heard| {
+        let (got, at) = rx
             .recv_timeout(Duration::from_secs(5))
             .unwrap_or_else(|_| panic!("no notification for {what}"));
+        assert_eq!(got, want, "{what}");
         // The notifications one change made (one per statement) all arrive together.
         while rx.recv_timeout(Duration::from_millis(200)).is_ok() {}
         eprintln!(
@@ -559,14 +561,17 @@ fn a_listener_hears_every_change_to_keys_and_breaches_at_once_and_nothing_else()
     let (key, _) = c
         .create_key("soc", 5, None, &Scopes::All, None, &Quotas::none())
         .unwrap();
-    heard("a new key", asked);
+    heard("a new key", asked, Heard::Catalog);
     let asked = Instant::now();
     c.revoke_key(&key.id.to_string()).unwrap();
-    heard("a revocation", asked);
+    heard("a revocation", asked, Heard::Catalog);
     let asked = Instant::now();
     c.add(breach("Listenbank", "Listen Bank", &["Passwords"]))
         .unwrap();
-    heard("a new breach", asked);
+    heard("a new breach", asked, Heard::Catalog);
+    let asked = Instant::now();
+    c.announce_publication(7).unwrap();
+    heard("a published generation", asked, Heard::Store);
     // A vendor is not a key or a breach: nothing to reload.
     c.put_vendor("", vendor("Quietco", "soc@quietco.example"), false)
         .unwrap();

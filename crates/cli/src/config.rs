@@ -167,6 +167,16 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "store_poll_ms",
+        "LEAKWATCH_STORE_POLL_MS",
+        Kind::Count,
+        Some("500"),
+        "How often to ask the store for a newer generation, in milliseconds (on an object store\n\
+         each ask is a billed request; on a shared catalogue writers also announce what they\n\
+         publish, and a replica takes that at once).",
+    ),
+    setting(
+        "serve",
         "insecure_webhooks_to_loopback",
         "LEAKWATCH_INSECURE_WEBHOOKS_TO_LOOPBACK",
         Kind::Switch,

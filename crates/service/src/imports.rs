@@ -30,7 +30,11 @@ pub fn import(
     {
         opts.breach_store_id = crate::open_catalog(data)?.store_breach_id(name, floor)?;
     }
-    Ok(leakwatch_ingest::ingest(&mut writer, source, &opts)?)
+    let summary = leakwatch_ingest::ingest(&mut writer, source, &opts)?;
+    if !summary.already_imported {
+        crate::announce_publication(data, summary.generation);
+    }
+    Ok(summary)
 }
 
 /// Brings the catalogue entry of `breach` up to date after a dump import: PwnCount is the

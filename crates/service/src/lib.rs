@@ -37,6 +37,7 @@ pub mod vendors;
 
 pub use error::ServiceError;
 pub use handles::{CatalogHandle, Forgot, StoreHandle};
+pub use leakwatch_catalog::pg::Heard;
 pub use leakwatch_catalog::{
     Catalog, CatalogError, format_date_time, now_unix, parse_date, parse_date_time,
     tenants::DEFAULT_TENANT,
@@ -59,15 +60,29 @@ pub fn open_catalog(data: &DataDir) -> Result<Catalog, CatalogError> {
 }
 
 /// Listens for the changes to keys and breaches that other machines make in the shared
-/// catalogue data directory `data` is bound to, calling `changed` at each
+/// catalogue data directory `data` is bound to, and for the generations of the store they
+/// publish, calling `changed` at each
 /// (`leakwatch_catalog::pg::listen`); none for a catalogue of its own, which is polled.
 pub fn listen_for_catalog_changes(
     data: &DataDir,
-    changed: impl Fn() + Send + 'static,
+    changed: impl Fn(leakwatch_catalog::pg::Heard) + Send + 'static,
 ) -> Result<Option<leakwatch_catalog::pg::Listener>, CatalogError> {
     match shared_catalog_url(data)? {
         Some(url) => leakwatch_catalog::pg::listen(&url, changed).map(Some),
         None => Ok(None),
+    }
+}
+
+/// Tells the machines that share data directory `data`'s catalogue that `generation` of
+/// their store was published, so listening replicas take it at once (nothing for a catalogue
+/// of its own). A failure to tell is logged, not returned: the publication stands, and
+/// replicas find it at their next poll.
+pub(crate) fn announce_publication(data: &DataDir, generation: u64) {
+    if !matches!(shared_catalog_url(data), Ok(Some(_))) {
+        return;
+    }
+    if let Err(e) = open_catalog(data).and_then(|c| c.announce_publication(generation)) {
+        tracing::warn!("could not announce generation {generation} to the replicas: {e}");
     }
 }
 

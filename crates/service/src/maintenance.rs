@@ -57,6 +57,7 @@ pub fn compact(
         namespaces.push((ns, w.compact(ns)?));
     }
     let aliases = compact_aliases(&mut w, data, key)?;
+    crate::announce_publication(data, w.manifest().generation);
     Ok(Compacted {
         namespaces,
         aliases,
@@ -98,6 +99,7 @@ pub fn forget(
             Some(compact_aliases(&mut writer, data, key)?)
         }
     };
+    crate::announce_publication(data, writer.manifest().generation);
     Ok(Forgotten {
         keys: n,
         generation,

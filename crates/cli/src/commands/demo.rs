@@ -97,6 +97,7 @@ pub fn demo(
             audit: Some(audit),
             bulk: None,
             proxy_protocol: None,
+            store_poll: std::time::Duration::from_millis(500),
         },
     )
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use leakwatch_datadir::DataDir;
 
 use leakwatch_api::{AppState, ServerLimits};
-use leakwatch_service::{CatalogHandle, StoreHandle, mail};
+use leakwatch_service::{CatalogHandle, Heard, StoreHandle, mail};
 
 use super::catalog;
 use crate::flags::*;
@@ -32,6 +32,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         range_cache,
         log_format,
         proxy_protocol_from,
+        store_poll_ms,
     } = args;
     // Fail closed: a mistyped path must not become an empty store that answers "never
     // leaked" to everyone. Imports create data directories; serving does not.
@@ -89,6 +90,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             audit,
             bulk: Some(bulk),
             proxy_protocol: proxy_protocol_from,
+            store_poll: std::time::Duration::from_millis(store_poll_ms.max(10)),
         },
     )
 }
@@ -134,6 +136,8 @@ pub struct Serving {
     pub bulk: Option<BulkArgs>,
     /// Load balancers whose connections carry the client's address (PROXY protocol v2).
     pub proxy_protocol: Option<leakwatch_api::proxy_protocol::TrustedProxies>,
+    /// How often to ask the store for a newer generation.
+    pub store_poll: std::time::Duration,
 }
 
 pub fn serve(data: &Path, how: Serving) -> Result<()> {
@@ -152,6 +156,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         audit,
         bulk,
         proxy_protocol,
+        store_poll,
     } = how;
     // A replica of an object store listens at once (not ready until a generation is local).
     let store = StoreHandle::start_in(&DataDir::new(data))
@@ -177,6 +182,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     state.tls = tls;
     state.proxy_protocol = proxy_protocol;
+    state.store_poll = store_poll;
     if let Some(resolver) = dns_resolver {
         state.dns_resolver = resolver;
     }
@@ -184,19 +190,24 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     if insecure_webhooks_to_loopback {
         tracing::warn!("webhooks may go over plain http to loopback: a setting for tests only");
     }
-    // On a shared catalogue, a change made elsewhere (a key revoked) wakes the reload loop
-    // at once; without the listener it still polls every 500 ms.
-    let changed = state.catalog_changed.clone();
-    let _listener =
-        match leakwatch_service::listen_for_catalog_changes(&DataDir::new(data), move || {
-            changed.notify_one()
-        }) {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!("not listening for catalogue changes (polling instead): {e}");
-                None
-            }
-        };
+    // On a shared catalogue, a change made elsewhere (a key revoked, a generation published)
+    // wakes the reload loops at once; without the listener they still poll.
+    let (changed, published) = (state.catalog_changed.clone(), state.store_published.clone());
+    let wake = move |heard| match heard {
+        Heard::Catalog => changed.notify_one(),
+        Heard::Store => published.notify_one(),
+        _ => {
+            changed.notify_one();
+            published.notify_one();
+        }
+    };
+    let _listener = match leakwatch_service::listen_for_catalog_changes(&DataDir::new(data), wake) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!("not listening for catalogue changes (polling instead): {e}");
+            None
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

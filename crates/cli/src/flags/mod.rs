@@ -263,6 +263,17 @@ pub struct ServeArgs {
     /// without one are closed; nobody else's header is read.
     #[arg(long, env = "LEAKWATCH_PROXY_PROTOCOL_FROM", value_name = "ADDRS", value_parser = TrustedProxies::parse)]
     pub proxy_protocol_from: Option<TrustedProxies>,
+    /// How often to ask the store for a newer generation, in milliseconds. On an object store
+    /// each ask is a billed request; on a shared catalogue writers also announce what they
+    /// publish, and a replica takes that at once, so a long interval only matters when the
+    /// announcement is lost.
+    #[arg(
+        long,
+        env = "LEAKWATCH_STORE_POLL_MS",
+        default_value_t = 500,
+        value_name = "MS"
+    )]
+    pub store_poll_ms: u64,
 }
 
 /// The flags of `leakwatch ingest`.

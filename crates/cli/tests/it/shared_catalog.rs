@@ -39,6 +39,8 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Postgres, Need::Weed]),
         test!(two_importers_racing_into_one_new_breach_both_publish_under_its_one_id)
             .needs(&[Need::Postgres, Need::Weed]),
+        test!(a_replica_that_seldom_polls_the_store_serves_an_announced_generation_at_once)
+            .needs(&[Need::Postgres, Need::Weed]),
     ]
 }
 
@@ -566,6 +568,36 @@ fn two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_sea
         assert_eq!(status, 200, "{who}: {body}");
         assert_eq!(body, serde_json::json!([{ "Name": breach }]), "{who}");
     }
+}
+
+fn a_replica_that_seldom_polls_the_store_serves_an_announced_generation_at_once() {
+    let d = Deployment::new("announced");
+    d.load_breach("importer", "Firstbank", &["ann@example.test".to_owned()]);
+    // Polls the store every ten minutes: only the importer's announcement can tell it.
+    let replica = d.replica(0, &["--store-poll-ms", "600000"]);
+    let secret = d.create_key("importer", &[]);
+    let ask = |who: &str| {
+        let path = format!("/api/v3/breachedaccount/{who}@example.test");
+        keyed(&replica.addr, "GET", &path, &secret, "").0
+    };
+    assert_eq!(
+        poll_until(200, || ask("ann")),
+        200,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+    assert_eq!(ask("bob"), 404);
+    d.load_breach("importer", "Secondbank", &["bob@example.test".to_owned()]);
+    let published = Instant::now();
+    assert_eq!(
+        poll_until(200, || ask("bob")),
+        200,
+        "{}",
+        replica.log.lock().unwrap()
+    );
+    let took = published.elapsed();
+    eprintln!("an announced generation was served after {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
 fn two_importers_racing_into_one_new_breach_both_publish_under_its_one_id() {
