@@ -306,7 +306,9 @@ impl ObjectStoreDirectory {
             Err(e) => return Err(self.err("upload", name, e)),
         }
         let mut file = std::fs::File::open(path).map_err(|e| StoreError::io(path, e))?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+        // Parts, then `None` for the end: a sender gone without it (a read failed) aborts
+        // the upload rather than complete a truncated object, as does any failure upstream.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Option<Vec<u8>>>(1);
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
         let runtime = self.runtime();
         // Behind a mutex so the task's future is Send (a receiver is not Sync).
@@ -321,28 +323,53 @@ impl ObjectStoreDirectory {
                     let part = tokio::task::block_in_place(|| {
                         rx.lock().unwrap_or_else(|p| p.into_inner()).recv()
                     });
-                    let Ok(part) = part else { break };
-                    upload.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-                    upload.write(&part);
+                    match part {
+                        Ok(Some(part)) => {
+                            if let Err(e) = upload.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                                let _ = upload.abort().await;
+                                return Err(e);
+                            }
+                            upload.write(&part);
+                        }
+                        Ok(None) => return upload.finish().await,
+                        Err(_) => {
+                            let _ = upload.abort().await;
+                            return Err(object_store::Error::Generic {
+                                store: "leakwatch",
+                                source: "the file being uploaded could not be read to its end"
+                                    .into(),
+                            });
+                        }
+                    }
                 }
-                upload.finish().await
             }
             .await;
             let _ = done_tx.send(result);
         });
         let mut buf = vec![0u8; PART_SIZE];
-        loop {
-            let n = read_full(&mut file, &mut buf).map_err(|e| StoreError::io(path, e))?;
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
+        let read_failed = loop {
+            match read_full(&mut file, &mut buf) {
+                // Without the end marker the task aborts the upload.
+                Err(e) => break Some(e),
+                Ok(0) => {
+                    let _ = tx.send(None);
+                    break None;
+                }
+                Ok(n) => {
+                    if tx.send(Some(buf[..n].to_vec())).is_err() {
+                        break None;
+                    }
+                }
             }
-        }
+        };
         drop(tx);
-        done_rx
+        let uploaded = done_rx
             .recv()
-            .expect("the upload task ended without an answer")
-            .map(drop)
-            .map_err(|e| self.err("upload", name, e))
+            .expect("the upload task ended without an answer");
+        if let Some(e) = read_failed {
+            return Err(StoreError::io(path, e));
+        }
+        uploaded.map(drop).map_err(|e| self.err("upload", name, e))
     }
 
     /// Every published generation, by listing (first use; later ones are asked for).
