@@ -191,8 +191,9 @@ impl Target {
     }
 }
 
-/// `url`'s `sslrootcert=PATH` parameter (libpq's name; the driver does not know it) taken
-/// out: the URL without it, and the path.
+/// `url` in the words the driver knows: its `sslrootcert=PATH` parameter (libpq's name)
+/// taken out and returned, and libpq's `sslmode=verify-ca` and `verify-full` read as
+/// `require` (leakwatch verifies the certificate and the name whenever it uses TLS).
 fn take_root_cert(url: &str) -> (String, Option<PathBuf>) {
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_owned(), None);
@@ -200,12 +201,15 @@ fn take_root_cert(url: &str) -> (String, Option<PathBuf>) {
     let mut root = None;
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|p| match p.strip_prefix("sslrootcert=") {
+        .filter_map(|p| match p.strip_prefix("sslrootcert=") {
             Some(path) => {
                 root = Some(PathBuf::from(percent_decoded(path)));
-                false
+                None
             }
-            None => true,
+            None if p == "sslmode=verify-full" || p == "sslmode=verify-ca" => {
+                Some("sslmode=require")
+            }
+            None => Some(p),
         })
         .collect();
     let url = match kept.is_empty() {
@@ -514,6 +518,37 @@ impl Drop for Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libpq_tls_words_are_read_and_the_ca_path_taken_out() {
+        for (url, want, root) in [
+            ("postgres://u@h/db", "postgres://u@h/db", None),
+            (
+                "postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca%20dir/ca.pem",
+                "postgres://u@h/db?sslmode=require",
+                Some("/etc/ca dir/ca.pem"),
+            ),
+            (
+                "postgres://u@h/db?sslrootcert=ca.pem&connect_timeout=3&sslmode=verify-ca",
+                "postgres://u@h/db?connect_timeout=3&sslmode=require",
+                Some("ca.pem"),
+            ),
+            (
+                "postgres://u@h/db?sslrootcert=x",
+                "postgres://u@h/db",
+                Some("x"),
+            ),
+        ] {
+            assert_eq!(
+                take_root_cert(url),
+                (want.to_owned(), root.map(PathBuf::from)),
+                "{url}"
+            );
+        }
+        let tls = target("postgres://u@h/db?sslmode=verify-full").unwrap();
+        assert!(tls.tls.is_some());
+        assert!(target("postgres://u@h/db").unwrap().tls.is_none());
+    }
 
     #[test]
     fn a_password_in_the_url_is_refused_and_one_in_the_password_file_is_found() {
