@@ -203,7 +203,11 @@ fn take_root_cert(url: &str) -> (String, Option<PathBuf>) {
         .split('&')
         .filter_map(|p| match p.strip_prefix("sslrootcert=") {
             Some(path) => {
-                root = Some(PathBuf::from(percent_decoded(path)));
+                root = Some(PathBuf::from(
+                    percent_encoding::percent_decode_str(path)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                ));
                 None
             }
             None if p == "sslmode=verify-full" || p == "sslmode=verify-ca" => {
@@ -217,28 +221,6 @@ fn take_root_cert(url: &str) -> (String, Option<PathBuf>) {
         false => format!("{base}?{}", kept.join("&")),
     };
     (url, root)
-}
-
-fn percent_decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// TLS that verifies the server's certificate and name (libpq's `verify-full`, whatever

@@ -576,7 +576,7 @@ fn two_ingest_processes_racing_into_one_bucket_both_publish_and_lose_nothing() {
 }
 
 fn stats_verify_compact_forget_backup_and_restore_work_on_a_store_in_a_bucket() {
-    use crate::support::{Dump, gen_dump, model_of_dump};
+    use crate::support::{Dump, gen_dump, leakwatch, model_of_dump};
     let bucket = Bucket::new("upkeep");
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("machine");
@@ -645,26 +645,13 @@ fn stats_verify_compact_forget_backup_and_restore_work_on_a_store_in_a_bucket() 
     let backup = tmp.path().join("backup");
     run(&["backup", backup.to_str().unwrap()]);
     let restored = tmp.path().join("restored");
-    let out = Command::new(crate::support::bin())
-        .args([
-            "restore",
-            "--data",
-            restored.to_str().unwrap(),
-            backup.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let restored_data = restored.to_str().unwrap();
+    leakwatch(
+        &["restore", "--data", restored_data, backup.to_str().unwrap()],
+        None,
     );
     let check_restored = |email: &str| {
-        let data = restored.to_str().unwrap();
-        let out = Command::new(crate::support::bin())
-            .args(["check", "account", "--data", data, email])
-            .output()
-            .unwrap();
+        let out = leakwatch(&["check", "account", "--data", restored_data, email], None);
         String::from_utf8(out.stdout).unwrap()
     };
     for (email, want) in emails.iter().zip(&before).skip(1) {
