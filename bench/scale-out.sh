@@ -10,10 +10,13 @@
 # correctly, not linear scaling; on N machines each replica brings its own cores.
 # Not a test: numbers go to bench/results/scale-out-DATE.json.
 #
-# Usage: bench/scale-out.sh [HASHES] [SECONDS] [CONNECTIONS]   (default 10000000 10 64)
+# Usage: bench/scale-out.sh [PREFIXESxLINES | HASHES] [SECONDS] [CONNECTIONS]
+#        (default 4096x1900 10 64: ranges of the public corpus's ~1,900 lines, uniformly over
+#        the populated prefixes, with the range cache holding 1.25% of the rendered ranges as a
+#        production cache holds of the real corpus; a bare HASHES spreads them over every prefix)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hashes=${1:-10000000}
+shape=${1:-4096x1900}
 secs=${2:-10}
 conns=${3:-64}
 root=$(pwd)
@@ -48,7 +51,22 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$s3 AWS_ACCESS_KEY_ID=bench AWS_SECRET_
 store=s3://bench/passwords
 
 # --- the first import, from an importer's own cache directory -----------------------------
-"$bin" gen passwords --format sha1 --count "$hashes" --seed 3 --out "$work/first.txt"
+if [[ $shape == *x* ]]; then
+  gen_shape=(--prefixes "${shape%x*}" --lines-per-range "${shape#*x}")
+else
+  gen_shape=(--count "$shape")
+fi
+"$bin" gen passwords --format sha1 "${gen_shape[@]}" --seed 3 --out "$work/first.txt"
+hashes=$(wc -l <"$work/first.txt")
+if [[ $shape == *x* ]]; then
+  # The populated prefixes, asked uniformly; the cache holds 1.25% of their rendered text.
+  cut -c1-5 "$work/first.txt" | uniq | awk 'BEGIN { printf "local p = {" } { printf "%s\"%s\"", (NR > 1 ? "," : ""), $1 } END { print "}" }' >"$work/ranges.lua"
+  printf 'request = function()\n  return wrk.format("GET", "/range/" .. p[math.random(#p)])\nend\n' >>"$work/ranges.lua"
+  cache_bytes=$(awk '{ n += length($0) - 3 } END { printf "%d", n * 0.0125 }' "$work/first.txt")
+else
+  random_ranges_lua "$work/ranges.lua"
+  cache_bytes=268435456
+fi
 t0=$(date +%s.%N)
 "$bin" ingest -q --data "$store" --cache-dir "$work/importer" "$work/first.txt"
 ingest_s=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -59,7 +77,7 @@ store_bytes=$(du -sb "$work/weed" | cut -f1)
 ports=(58921 58922 58923)
 for i in 0 1 2; do
   "$bin" serve --data "$store" --cache-dir "$work/replica$i" --listen "127.0.0.1:${ports[$i]}" \
-    --metrics-listen 127.0.0.1:0 2>"$work/replica$i.log" &
+    --metrics-listen 127.0.0.1:0 --range-cache "$cache_bytes" 2>"$work/replica$i.log" &
   pids+=($!)
 done
 t0=$(date +%s.%N)
@@ -68,7 +86,6 @@ for i in 0 1 2; do
 done
 start_s=$(echo "$(date +%s.%N) - $t0" | bc)
 
-random_ranges_lua "$work/ranges.lua"
 load() { # port -> "rate p50_ms p99_ms" and the count of non-2xx answers
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/ranges.lua" "http://127.0.0.1:$1" >"$work/wrk.txt"
   local bad
@@ -117,8 +134,8 @@ for i in 0 1 2; do
 done
 publish_s=$(echo "$(date +%s.%N) - $t0" | bc)
 
-line=$(printf '{"bench": "scale-out", "hashes": %s, "seconds": %s, "connections": %s, "ingest_s": %s, "store_bytes": %s, "replicas_ready_s": %s, "direct_one_replica": {"rate": %s, "p50_ms": %s, "p99_ms": %s, "non_2xx": %s}, "through_haproxy": [%s], "publish_to_all_replicas_s": %s, "note": "2 cores shared by wrk, HAProxy and every replica: overhead and correctness, not scaling"}' \
-  "$hashes" "$secs" "$conns" "$ingest_s" "$store_bytes" "$start_s" "$direct_rate" "$direct_p50" "$direct_p99" "$direct_bad" \
+line=$(printf '{"bench": "scale-out", "shape": "%s", "hashes": %s, "range_cache_bytes": %s, "seconds": %s, "connections": %s, "ingest_s": %s, "store_bytes": %s, "replicas_ready_s": %s, "direct_one_replica": {"rate": %s, "p50_ms": %s, "p99_ms": %s, "non_2xx": %s}, "through_haproxy": [%s], "publish_to_all_replicas_s": %s, "note": "2 cores shared by wrk, HAProxy and every replica: overhead and correctness, not scaling"}' \
+  "$shape" "$hashes" "$cache_bytes" "$secs" "$conns" "$ingest_s" "$store_bytes" "$start_s" "$direct_rate" "$direct_p50" "$direct_p99" "$direct_bad" \
   "$(IFS=,; echo "${results[*]}")" "$publish_s")
 echo "$line"
 emit scale-out "$line"
