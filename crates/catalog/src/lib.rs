@@ -19,6 +19,7 @@ pub mod subscribers;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trail_table;
 pub mod vendors;
 pub mod watch;
 

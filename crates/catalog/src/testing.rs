@@ -335,11 +335,16 @@ impl Postgres {
 
     /// A connection as the superuser.
     pub fn superuser(&self) -> Result<postgres::Client, postgres::Error> {
+        self.connect_as("postgres", "postgres")
+    }
+
+    /// A connection as role `user` (one that logs in without a password) to database `db`.
+    pub fn connect_as(&self, user: &str, db: &str) -> Result<postgres::Client, postgres::Error> {
         postgres::Config::new()
             .host("127.0.0.1")
             .port(self.port)
-            .user("postgres")
-            .dbname("postgres")
+            .user(user)
+            .dbname(db)
             .connect_timeout(Duration::from_secs(5))
             .connect(postgres::NoTls)
     }

@@ -4,6 +4,12 @@
 //! trail (`leakwatch-trail`: hash-chained, sealed by signed checkpoints under the audit
 //! key, which is kept outside the data directory).
 //!
+//! Where the trail is kept follows the catalogue: a data directory with its own
+//! `catalog.db` keeps it in `audit/`; one bound to a shared PostgreSQL catalogue
+//! (`catalog-url`) writes the one trail every replica and machine shares, in the
+//! catalogue's append-only table ([`leakwatch_catalog::trail_table`]), so that
+//! `audit-log verify` on any machine checks everything every machine did (issue #21).
+//!
 //! Durability is the caller's choice per record: [`AuditLog::commit`] writes and syncs
 //! before it returns (operator commands and requests that change state, before their
 //! answer); [`AuditLog::record`] queues a read's record for the next [`AuditLog::flush`],
@@ -22,8 +28,9 @@ use std::{
     sync::Mutex,
 };
 
-use leakwatch_trail::Trail;
+use leakwatch_catalog::trail_table::{TrailTable, TrailTx};
 pub use leakwatch_trail::{AuditKey, Event, Report, TrailError, VerifyError, Who, WhoKind};
+use leakwatch_trail::{DirFiles, Files, Locked, Trail};
 
 use crate::{DataDir, Principal, ServiceError};
 
@@ -62,7 +69,7 @@ impl AuditLog {
     /// left unsealed; its files grow to about `file_bytes` (and a new UTC day starts one).
     /// Refuses a trail sealed under another key, and one whose newest file does not read.
     pub fn open(data: &DataDir, key: AuditKey, file_bytes: u64) -> Result<AuditLog, ServiceError> {
-        let trail = Trail::open(&data.audit(), key.clone(), file_bytes, now_ms())?;
+        let trail = Trail::open_in(files_of(data)?, key.clone(), file_bytes, now_ms())?;
         Ok(AuditLog {
             key,
             trail: Mutex::new(trail),
@@ -126,17 +133,149 @@ impl AuditLog {
         self.write(&events, seal, now_ms())
     }
 
+    /// Writes `events`; when that fails they go back to the front of the queue for the
+    /// next flush (the server's keyed requests get 503 meanwhile), up to [`MAX_QUEUED`].
     fn write(&self, events: &[Event], seal: bool, now: u64) -> Result<(), ServiceError> {
-        self.trail
+        let written = self
+            .trail
             .lock()
             .expect("the audit trail")
-            .append(events, seal, now)?;
+            .append(events, seal, now);
+        if let Err(e) = written {
+            let mut pending = self.pending.lock().expect("the audit queue");
+            let mut requeued = events.to_vec();
+            requeued.append(&mut pending);
+            if requeued.len() > MAX_QUEUED {
+                let lost = requeued.len() - MAX_QUEUED;
+                requeued.drain(..lost);
+                tracing::error!(
+                    "the audit log cannot be written and holds {MAX_QUEUED} records waiting: \
+                     the {lost} oldest are lost"
+                );
+            }
+            *pending = requeued;
+            return Err(e.into());
+        }
         if let Some(syslog) = &self.syslog {
             for event in events {
                 syslog.send(event);
             }
         }
         Ok(())
+    }
+}
+
+/// The most records waiting for a write that failed (a catalogue away for minutes under
+/// load); beyond it the oldest are dropped, and the loss is logged.
+const MAX_QUEUED: usize = 100_000;
+
+/// Where the audit log of `data` is kept: the shared catalogue's table when `data` is bound
+/// to one, else its `audit/` directory.
+fn files_of(data: &DataDir) -> Result<Box<dyn Files>, TrailError> {
+    match catalog_url(data)? {
+        Some(url) => Ok(Box::new(TableFiles::connect(&url)?)),
+        None => Ok(Box::new(DirFiles::new(&data.audit()))),
+    }
+}
+
+fn catalog_url(data: &DataDir) -> Result<Option<String>, TrailError> {
+    data.catalog_url().map_err(|source| TrailError::Io {
+        path: data.catalog_url_file().display().to_string(),
+        source,
+    })
+}
+
+/// The trail's files in the shared catalogue's table: each file the chunks its writers
+/// appended, one transaction (holding the writers' lock) per append.
+#[derive(Debug)]
+struct TableFiles(TrailTable);
+
+impl TableFiles {
+    fn connect(url: &str) -> Result<TableFiles, TrailError> {
+        Ok(TableFiles(TrailTable::connect(url).map_err(table_error)?))
+    }
+}
+
+/// A catalogue error as the trail's.
+fn table_error(e: leakwatch_catalog::CatalogError) -> TrailError {
+    TrailError::Io {
+        path: "the catalogue's audit table".into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// The bytes of file `seq` after its first `from`, out of its chunks from the one holding
+/// byte `from` on, and where the last chunk ends. A gap between chunks (a row removed) is
+/// damage at its offset.
+fn join(seq: u32, from: u64, chunks: Vec<(u64, Vec<u8>)>) -> Result<(Vec<u8>, u64), TrailError> {
+    let mut out = Vec::new();
+    let mut end = from;
+    for (off, bytes) in chunks {
+        if off > end {
+            return Err(TrailError::Broken(VerifyError::Damaged {
+                file: leakwatch_trail::file_name(seq),
+                offset: end,
+            }));
+        }
+        let skip = (end - off) as usize;
+        out.extend_from_slice(bytes.get(skip..).unwrap_or_default());
+        end = end.max(off + bytes.len() as u64);
+    }
+    Ok((out, end))
+}
+
+impl Files for TableFiles {
+    fn lock(&mut self) -> Result<Box<dyn Locked + '_>, TrailError> {
+        Ok(Box::new(TableLocked(self.0.begin().map_err(table_error)?)))
+    }
+
+    fn seqs(&mut self) -> Result<Vec<u32>, TrailError> {
+        self.0.seqs().map_err(table_error)
+    }
+
+    fn read(&mut self, seq: u32) -> Result<Vec<u8>, TrailError> {
+        let chunks = self.0.chunks(seq, 0).map_err(table_error)?;
+        Ok(join(seq, 0, chunks)?.0)
+    }
+}
+
+/// The table while this writer's transaction holds the lock.
+struct TableLocked<'a>(TrailTx<'a>);
+
+impl Locked for TableLocked<'_> {
+    fn newest(&mut self) -> Result<Option<u32>, TrailError> {
+        self.0.newest().map_err(table_error)
+    }
+
+    fn read_from(&mut self, seq: u32, from: u64) -> Result<(Vec<u8>, u64), TrailError> {
+        let chunks = self.0.chunks(seq, from).map_err(table_error)?;
+        let (bytes, end) = join(seq, from, chunks)?;
+        if end == from && bytes.is_empty() {
+            // Nothing at or after `from`: the file may be shorter.
+            return Ok((bytes, self.0.len(seq).map_err(table_error)?));
+        }
+        Ok((bytes, end))
+    }
+
+    fn create(&mut self, seq: u32, header: &[u8]) -> Result<(), TrailError> {
+        self.0.insert(seq, 0, header).map_err(table_error)
+    }
+
+    fn append(&mut self, seq: u32, at: u64, bytes: &[u8]) -> Result<(), TrailError> {
+        self.0.insert(seq, at, bytes).map_err(table_error)
+    }
+
+    fn cut(&mut self, seq: u32, len: u64) -> Result<(), TrailError> {
+        // Appends commit whole here, so no writer leaves a torn record: bytes at the end
+        // that do not read were put there by someone else, and stay for `verify` to name.
+        Err(TrailError::Broken(VerifyError::Damaged {
+            file: leakwatch_trail::file_name(seq),
+            offset: len,
+        }))
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), TrailError> {
+        self.0.commit().map_err(table_error)
     }
 }
 
@@ -152,11 +291,8 @@ pub fn verify(
     key: &AuditKey,
     each: Option<&mut dyn FnMut(u32, u64, Event)>,
 ) -> Result<Report, VerifyError> {
-    let dir = data.audit();
-    if !dir.exists() {
-        return Ok(Report::default());
-    }
-    leakwatch_trail::verify(&dir, key, each)
+    let mut files = files_of(data).map_err(|e| VerifyError::Io(e.to_string()))?;
+    leakwatch_trail::verify_in(files.as_mut(), key, each)
 }
 
 /// How the trail names a principal.

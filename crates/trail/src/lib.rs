@@ -2,7 +2,9 @@
 //! result — appended, never rewritten, and sealed so that its own writer cannot edit it
 //! unnoticed.
 //!
-//! A trail is a directory of numbered files (`trail-00000001.log`, …; format in FORMAT.md).
+//! A trail is a sequence of numbered files (`trail-00000001.log`, …; format in FORMAT.md),
+//! kept in a directory or anywhere else that keeps the [`Files`] contract (the shared
+//! catalogue's PostgreSQL, through the service layer).
 //! Records are chained: a running SHA-256 over every record's bytes, file after file (each
 //! file's header carries the chain and count the previous file ended with). Checkpoint
 //! records seal the chain with an Ed25519 signature under a key derived from the **audit
@@ -18,12 +20,14 @@
 //!
 //! Nothing here knows who may do what, HTTP or the CLI: the service layer makes the events.
 
+mod files;
 mod format;
 mod verify;
 mod writer;
 
+pub use files::{DirFiles, Files, Locked, file_name};
 pub use format::{Event, Who, WhoKind};
-pub use verify::{Report, VerifyError, verify};
+pub use verify::{Report, VerifyError, verify, verify_in};
 pub use writer::Trail;
 
 use hmac::{Hmac, Mac};

@@ -45,7 +45,7 @@ fn all_events(dir: &Path) -> Result<Vec<Event>, VerifyError> {
 }
 
 fn file(dir: &Path, seq: u32) -> std::path::PathBuf {
-    dir.join(crate::writer::file_name(seq))
+    dir.join(crate::files::file_name(seq))
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn every_edit_is_caught_and_placed() {
     let tmp = tempfile::tempdir().unwrap();
     // Small files: the trail spans several.
     trail(tmp.path(), 80, 4096);
-    let seqs = crate::writer::file_seqs(tmp.path()).unwrap();
+    let seqs = DirFiles::new(tmp.path()).seqs().unwrap();
     assert!(seqs.len() >= 3, "{seqs:?}");
     let clean = verify(tmp.path(), &key(), None).unwrap();
     assert_eq!((clean.events, clean.unsealed, clean.torn_bytes), (80, 0, 0));
@@ -240,7 +240,7 @@ fn a_new_utc_day_starts_a_new_file_and_old_files_are_never_rewritten() {
         .unwrap();
     let first = std::fs::read(file(tmp.path(), 1)).unwrap();
     t.append(&[at(6 * day + 1, 2)], true, 6 * day + 2).unwrap();
-    assert_eq!(crate::writer::file_seqs(tmp.path()).unwrap(), vec![1, 2]);
+    assert_eq!(DirFiles::new(tmp.path()).seqs().unwrap(), vec![1, 2]);
     // The first file only gained its closing checkpoint.
     let after = std::fs::read(file(tmp.path(), 1)).unwrap();
     assert_eq!(&after[..first.len()], &first[..]);
@@ -264,4 +264,117 @@ fn a_signature_holds_only_for_its_key_purpose_and_message() {
     assert!(!key().verify_signature("another use", b"files", &sig));
     let other = AuditKey::from_hex(&"7b".repeat(32)).unwrap();
     assert!(!other.verify_signature("leakwatch backup manifest v1", b"files", &sig));
+}
+
+/// A place whose appends commit whole at `finish` (as the catalogue's table does), shared by
+/// its writers, and which can be told to fail the next `finish`.
+#[derive(Debug, Clone, Default)]
+struct Transactional {
+    inner: std::sync::Arc<std::sync::Mutex<Shared>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    files: std::collections::BTreeMap<u32, Vec<u8>>,
+    fail_next_finish: bool,
+}
+
+struct Tx<'a> {
+    place: &'a Transactional,
+    staged: std::collections::BTreeMap<u32, Vec<u8>>,
+}
+
+impl Files for Transactional {
+    fn lock(&mut self) -> Result<Box<dyn Locked + '_>, TrailError> {
+        let staged = self.inner.lock().unwrap().files.clone();
+        Ok(Box::new(Tx {
+            place: self,
+            staged,
+        }))
+    }
+    fn seqs(&mut self) -> Result<Vec<u32>, TrailError> {
+        Ok(self.inner.lock().unwrap().files.keys().copied().collect())
+    }
+    fn read(&mut self, seq: u32) -> Result<Vec<u8>, TrailError> {
+        Ok(self.inner.lock().unwrap().files[&seq].clone())
+    }
+}
+
+impl Locked for Tx<'_> {
+    fn newest(&mut self) -> Result<Option<u32>, TrailError> {
+        Ok(self.staged.keys().last().copied())
+    }
+    fn read_from(&mut self, seq: u32, from: u64) -> Result<(Vec<u8>, u64), TrailError> {
+        let f = &self.staged[&seq];
+        Ok((
+            f.get(from as usize..).unwrap_or_default().to_vec(),
+            f.len() as u64,
+        ))
+    }
+    fn create(&mut self, seq: u32, header: &[u8]) -> Result<(), TrailError> {
+        assert!(self.staged.insert(seq, header.to_vec()).is_none());
+        Ok(())
+    }
+    fn append(&mut self, seq: u32, at: u64, bytes: &[u8]) -> Result<(), TrailError> {
+        let f = self.staged.get_mut(&seq).unwrap();
+        assert_eq!(
+            f.len() as u64,
+            at,
+            "an append that does not start at the file's end"
+        );
+        f.extend_from_slice(bytes);
+        Ok(())
+    }
+    fn cut(&mut self, _: u32, _: u64) -> Result<(), TrailError> {
+        panic!("appends commit whole: nothing is ever torn")
+    }
+    fn finish(self: Box<Self>) -> Result<(), TrailError> {
+        let mut shared = self.place.inner.lock().unwrap();
+        if std::mem::take(&mut shared.fail_next_finish) {
+            return Err(TrailError::Io {
+                path: "the test place".into(),
+                source: std::io::Error::other("connection lost"),
+            });
+        }
+        shared.files = self.staged;
+        Ok(())
+    }
+}
+
+/// Regression for the shared catalogue's trail: a writer whose write failed (its
+/// transaction rolled back) had counted its records as written, so its next append
+/// continued a chain the place did not hold, and `verify` failed on it.
+#[test]
+fn a_write_that_failed_leaves_nothing_half_taken_and_the_next_one_continues_the_chain() {
+    let place = Transactional::default();
+    let mut a = Trail::open_in(Box::new(place.clone()), key(), 4096, 1).unwrap();
+    let mut b = Trail::open_in(Box::new(place.clone()), key(), 4096, 2).unwrap();
+    let mut written = Vec::new();
+    for i in 0..120u64 {
+        let (writer, who) = if i % 2 == 0 {
+            (&mut a, "a")
+        } else {
+            (&mut b, "b")
+        };
+        let e = event(i, who);
+        if i % 7 == 3 {
+            place.inner.lock().unwrap().fail_next_finish = true;
+            assert!(
+                writer
+                    .append(std::slice::from_ref(&e), true, 10 + i)
+                    .is_err()
+            );
+            continue;
+        }
+        writer
+            .append(std::slice::from_ref(&e), i % 5 == 0, 10 + i)
+            .unwrap();
+        written.push(e);
+    }
+    a.append(&[], true, 1000).unwrap();
+    let mut got = Vec::new();
+    let report = verify_in(&mut place.clone(), &key(), Some(&mut |_, _, e| got.push(e))).unwrap();
+    assert!(report.files >= 2, "{report:?}");
+    assert_eq!(report.unsealed, 0, "{report:?}");
+    assert_eq!(got, written);
 }

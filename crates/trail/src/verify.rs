@@ -9,8 +9,9 @@ use ed25519_dalek::Verifier;
 
 use crate::{
     AuditKey,
+    files::{DirFiles, Files, file_name},
     format::{self, Event, Header, Record, Who},
-    writer::{extend, file_name, file_seqs},
+    writer::extend,
 };
 
 /// Where and how a trail fails to verify.
@@ -98,14 +99,26 @@ pub struct Report {
     pub torn_bytes: u64,
 }
 
-/// Verifies the trail in `dir` against `key`; with `each`, hands every event to it in order
-/// (file number, record number in the file, the event).
+/// Verifies the trail in the directory `dir` against `key`: [`verify_in`] on [`DirFiles`].
 pub fn verify(
     dir: &Path,
     key: &AuditKey,
+    each: Option<&mut dyn FnMut(u32, u64, Event)>,
+) -> Result<Report, VerifyError> {
+    verify_in(&mut DirFiles::new(dir), key, each)
+}
+
+/// Verifies the trail kept by `files` against `key`; with `each`, hands every event to it
+/// in order (file number, record number in the file, the event).
+pub fn verify_in(
+    files: &mut dyn Files,
+    key: &AuditKey,
     mut each: Option<&mut dyn FnMut(u32, u64, Event)>,
 ) -> Result<Report, VerifyError> {
-    let seqs = file_seqs(dir).map_err(|e| VerifyError::Io(e.to_string()))?;
+    let seqs = files.seqs().map_err(|e| match e {
+        crate::TrailError::Broken(e) => e,
+        e => VerifyError::Io(e.to_string()),
+    })?;
     let mut report = Report::default();
     let (mut count, mut chain) = (0u64, [0u8; 32]);
     let verifying = ed25519_dalek::VerifyingKey::from_bytes(&key.verifying_key())
@@ -117,7 +130,10 @@ pub fn verify(
                 file: file_name(i as u32 + 1),
             });
         }
-        let bytes = std::fs::read(dir.join(&file)).map_err(|e| VerifyError::Io(e.to_string()))?;
+        let bytes = files.read(seq).map_err(|e| match e {
+            crate::TrailError::Broken(e) => e,
+            e => VerifyError::Io(e.to_string()),
+        })?;
         let header = Header::decode(&bytes).ok_or(VerifyError::Header { file: file.clone() })?;
         if header.seq != seq {
             return Err(VerifyError::Header { file });

@@ -41,6 +41,8 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Postgres, Need::Weed]),
         test!(a_replica_that_seldom_polls_the_store_serves_an_announced_generation_at_once)
             .needs(&[Need::Postgres, Need::Weed]),
+        test!(replicas_and_machines_on_one_catalogue_write_one_audit_trail_that_refuses_edits)
+            .needs(&[Need::Postgres, Need::Weed]),
     ]
 }
 
@@ -136,6 +138,20 @@ impl Deployment {
         let mut args = args.to_vec();
         args.extend(["--catalog", &self.catalog]);
         self.bucket.run(&self.machine(machine), &args)
+    }
+
+    /// `leakwatch ARGS` on machine `name`, as [`Deployment::cli`], whatever its outcome.
+    fn cli_output(&self, machine: &str, args: &[&str]) -> std::process::Output {
+        let mut args = args.to_vec();
+        args.extend(["--catalog", &self.catalog]);
+        Command::new(bin())
+            .args(&args)
+            .args(["--data", &self.bucket.url, "--cache-dir"])
+            .arg(self.machine(machine))
+            .envs(self.bucket.env())
+            .env("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)
+            .output()
+            .unwrap()
     }
 
     /// Adds breach `name` to the catalogue from machine `machine`.
@@ -479,12 +495,19 @@ fn keyed_routes_fail_closed_while_the_shared_catalogue_is_unreachable_and_ranges
         "{}",
         replica.log.lock().unwrap()
     );
+    // Whichever the replica finds first: the keys it cannot check, or the audit trail (in
+    // the same catalogue) it cannot write.
     let (status, _, body) = keyed(&replica.addr, "GET", path, &secret, "");
     assert_eq!(status, 503);
-    assert!(body.to_string().contains("cannot be reached"), "{body}");
+    let body = body.to_string();
+    assert!(
+        body.contains("cannot be reached") || body.contains("audit log cannot be written"),
+        "{body}"
+    );
     assert_eq!(range(), 200);
 
-    // Back: the replica reconnects by itself and admits the key again.
+    // Back: the replica reconnects by itself (its keys and its audit trail) and admits the
+    // key again.
     d.database_reachable(true);
     assert_eq!(
         poll_until(200, account),
@@ -493,6 +516,16 @@ fn keyed_routes_fail_closed_while_the_shared_catalogue_is_unreachable_and_ranges
         replica.log.lock().unwrap()
     );
     assert_eq!(range(), 200);
+    // A request after the outage is recorded in the catalogue's trail, over the audit log's
+    // own connection made again.
+    let after = "/api/v3/breachedaccount/carol@example.test";
+    assert_eq!(keyed(&replica.addr, "GET", after, &secret, "").0, 404);
+    std::thread::sleep(Duration::from_millis(300));
+    let verified = d.cli("auditor", &["audit-log", "verify"]);
+    assert!(verified.starts_with("the audit log verifies"), "{verified}");
+    let recorded = audit_events(&d, "auditor", &["--target", "carol@example.test"]);
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["status"], 404);
 }
 
 fn two_importers_racing_each_with_a_new_breach_get_distinct_ids_and_both_are_searchable() {
@@ -670,4 +703,129 @@ fn a_daily_quota_holds_for_the_sum_of_three_replicas_not_for_each() {
         assert_eq!(status, 429, "{body}");
         assert!(body.to_string().contains("account"), "{body}");
     }
+}
+
+/// The events of `audit-log show --json ARGS` on machine `machine`.
+fn audit_events(d: &Deployment, machine: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["audit-log", "show", "--json"];
+    all.extend_from_slice(args);
+    d.cli(machine, &all)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Two replicas answering at once and commands on three machines write one chain in the
+/// shared catalogue, which any machine verifies and reads; the catalogue refuses to change
+/// or remove what was written, and an edit forced past that (by the database's superuser)
+/// is named by `audit-log verify`.
+fn replicas_and_machines_on_one_catalogue_write_one_audit_trail_that_refuses_edits() {
+    let d = Deployment::new("trail");
+    let (ann, bob) = ("ann@example.test", "bob@example.test");
+    d.load_breach("importer", "Trailbank", &[ann.to_owned(), bob.to_owned()]);
+    let secret = d.create_key("admin", &[]);
+    let replicas: Vec<Server> = (0..2).map(|i| d.replica(i, &[])).collect();
+    // Each replica looks one address up 25 times while the other does the same: the two
+    // servers' flushes interleave in the one chain.
+    std::thread::scope(|s| {
+        // And a command on a third machine meanwhile.
+        s.spawn(|| d.create_key("admin", &[]));
+        for (r, who) in replicas.iter().zip([ann, bob]) {
+            let secret = &secret;
+            s.spawn(move || {
+                let path = format!("/api/v3/breachedaccount/{who}");
+                let status = || keyed(&r.addr, "GET", &path, secret, "").0;
+                assert_eq!(poll_until(200, status), 200, "{}", r.log.lock().unwrap());
+                for _ in 0..24 {
+                    assert_eq!(status(), 200);
+                }
+            });
+        }
+    });
+    // The replicas' queues written (every 100 ms).
+    std::thread::sleep(Duration::from_millis(600));
+
+    // A machine that took part in nothing reads everything, after a full verify.
+    let verified = d.cli("auditor", &["audit-log", "verify"]);
+    assert!(verified.starts_with("the audit log verifies"), "{verified}");
+    let lookups = |who: &str| {
+        audit_events(
+            &d,
+            "auditor",
+            &["--target", who, "--action", "breachedaccount.get"],
+        )
+    };
+    for who in [ann, bob] {
+        let got = lookups(who);
+        // At least the 25 answered 200 (the replica may have refused the key before it knew it).
+        let answered = got.iter().filter(|e| e["status"] == 200).count();
+        assert_eq!(answered, 25, "{who}: {got:?}");
+        assert!(got.iter().all(|e| e["principal"]["kind"] == "api-key"));
+    }
+    for (action, times) in [("breach.add", 1), ("keys.create", 2)] {
+        let got = audit_events(&d, "auditor", &["--action", action]);
+        assert_eq!(got.len(), times, "{action}: {got:?}");
+        assert!(
+            got.iter().all(|e| e["principal"]["kind"] == "operator"),
+            "{got:?}"
+        );
+    }
+    // No machine kept a trail of its own.
+    for machine in ["importer", "admin", "auditor", "replica-0", "replica-1"] {
+        let own = d.machine(machine).join("audit");
+        let files = std::fs::read_dir(&own).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(files, 0, "{} holds trail files", own.display());
+    }
+
+    // The catalogue refuses edits, also from the database's owner.
+    let mut owner = postgres().unwrap().connect_as("leakwatch", &d.db).unwrap();
+    for edit in [
+        "UPDATE leakwatch_audit_chunk SET bytes = bytes",
+        "DELETE FROM leakwatch_audit_chunk WHERE off > 0",
+        "TRUNCATE leakwatch_audit_chunk",
+    ] {
+        let refused = owner.batch_execute(edit).unwrap_err();
+        let db = refused.as_db_error().map(|e| e.message().to_owned());
+        assert!(
+            db.as_deref().is_some_and(|m| m.contains("append-only")),
+            "{edit}: {refused:?}"
+        );
+    }
+    // Past the triggers, a flipped byte in the middle of the first file is named.
+    let mut su = postgres().unwrap().connect_as("postgres", &d.db).unwrap();
+    su.batch_execute(
+        "ALTER TABLE leakwatch_audit_chunk DISABLE TRIGGER USER;
+         UPDATE leakwatch_audit_chunk SET bytes = set_byte(bytes, length(bytes) / 2,
+             get_byte(bytes, length(bytes) / 2) # 16)
+         WHERE (seq, off) = (SELECT seq, off FROM leakwatch_audit_chunk
+                             WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 2)",
+    )
+    .unwrap();
+    let out = d.cli_output("auditor", &["audit-log", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a flipped byte verified");
+    assert!(
+        stderr.contains("does not verify") && stderr.contains("trail-00000001.log"),
+        "{stderr}"
+    );
+    // A removed chunk is named by its offset.
+    let mut su = postgres().unwrap().connect_as("postgres", &d.db).unwrap();
+    su.batch_execute(
+        "UPDATE leakwatch_audit_chunk SET bytes = set_byte(bytes, length(bytes) / 2,
+             get_byte(bytes, length(bytes) / 2) # 16)
+         WHERE (seq, off) = (SELECT seq, off FROM leakwatch_audit_chunk
+                             WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 2);
+         DELETE FROM leakwatch_audit_chunk
+         WHERE (seq, off) = (SELECT seq, off FROM leakwatch_audit_chunk
+                             WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 1)",
+    )
+    .unwrap();
+    let out = d.cli_output("auditor", &["audit-log", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a removed chunk verified");
+    assert!(
+        stderr.contains("trail-00000001.log: the record at byte"),
+        "{stderr}"
+    );
+    drop(replicas);
 }
