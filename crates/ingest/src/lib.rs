@@ -24,6 +24,7 @@ mod rejects;
 mod reseal;
 pub mod source;
 mod spill;
+pub mod stealer;
 mod workers;
 
 use std::{

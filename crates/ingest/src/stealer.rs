@@ -1,0 +1,614 @@
+//! Stealer logs (issue #22): from a log file to the credentials it captured — where each was
+//! typed (the website), the login and the password.
+//!
+//! Three layouts, detected per file ([`detect`]):
+//! - **ULP lines**, `URL:login:password`. The URL may hold colons itself (a port, a path,
+//!   `android://…@com.app/`) and so may the password, so the URL is recognised first
+//!   ([`split_ulp`]): a scheme and its authority (user-info and port included), then a path
+//!   up to the next colon; then the login up to the next colon; the rest is the password. A
+//!   line without a scheme is read as `host[:port][/path]:login:password`. A port is taken as
+//!   one only when a login and a password still follow it (`host:8443:login:pw`); a path
+//!   that holds a colon itself is read as ending there (the layout cannot tell).
+//! - **Blocks**, as common stealer families write `passwords.txt` / `All Passwords.txt`:
+//!   `Key: value` lines (`URL`/`Host`, `Username`/`Login`/`USER`, `Password`/`PASS`; others
+//!   such as `Application`/`Soft`/`Browser` are read past), blocks separated by blank lines
+//!   or lines of one repeated symbol (`====`, `----`, `****`) ([`Blocks`]).
+//! - **CSV/TSV/JSONL** with url, login and password columns: the dump parser's machinery
+//!   with the stealer fields (not in this module).
+//!
+//! A **website** is the registrable domain of the URL's host by the Public Suffix List
+//! ([`website_of`]): IDN hosts in punycode, lower case. An IP-address host, a host that is
+//! a public suffix itself or a single label (`localhost`), and an app scheme (`android://`,
+//! anything but http, https, ftp, ws, wss) are captured credentials of **no website**.
+//!
+//! A unit that does not read — a line of the line layouts, a block of the block layout — is
+//! a [`Malformed`] unit, counted and sampled by its (first) line number by the caller;
+//! nothing here keeps or logs a line's content.
+
+use std::borrow::Cow;
+
+use crate::parse::trim_cr;
+
+/// Where a credential was typed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Website {
+    /// The registrable domain of a web URL's host (punycode, lower case).
+    Domain(String),
+    /// An app scheme, an IP-address host, or a host that has no registrable domain.
+    None,
+}
+
+/// Why a unit was not read (no content: only what kind of fault).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// No URL could be recognised at the start.
+    NoUrl,
+    /// The URL's host is empty or not a host name.
+    BadHost,
+    /// No login, or an empty one.
+    NoLogin,
+    /// No password, or an empty one.
+    NoPassword,
+    /// Not text (invalid UTF-8).
+    NotText,
+    /// A block with none of the fields a credential needs.
+    Junk,
+}
+
+impl Malformed {
+    /// A one-line reason, for the rejects file.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Malformed::NoUrl => "no URL at the start",
+            Malformed::BadHost => "the URL has no valid host",
+            Malformed::NoLogin => "no login",
+            Malformed::NoPassword => "no password",
+            Malformed::NotText => "not UTF-8 text",
+            Malformed::Junk => "a block without URL, login and password",
+        }
+    }
+}
+
+/// One captured credential, as the log holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture<'a> {
+    /// Where it was typed.
+    pub website: Website,
+    /// The login as typed (trimmed): an e-mail address, a username, a phone number.
+    pub login: Cow<'a, str>,
+    /// The password, byte for byte.
+    pub password: Cow<'a, [u8]>,
+}
+
+/// Schemes whose host is a website; any other scheme is an app's.
+const WEB_SCHEMES: &[&str] = &["http", "https", "ftp", "ws", "wss"];
+
+/// The website of `url` (a URL with a scheme, or `host[:port][/path]` without one).
+pub fn website_of(url: &str) -> Result<Website, Malformed> {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => (scheme.to_ascii_lowercase(), rest),
+        _ => ("http".to_owned(), url),
+    };
+    if !WEB_SCHEMES.contains(&scheme.as_str()) {
+        return Ok(Website::None);
+    }
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(Malformed::BadHost);
+    }
+    let parsed =
+        url::Url::parse(&format!("{scheme}://{authority}/")).map_err(|_| Malformed::BadHost)?;
+    match parsed.host() {
+        Some(url::Host::Domain(host)) => {
+            let host = host.trim_end_matches('.');
+            if host.is_empty() || host.contains(['%', '*', ' ']) {
+                return Err(Malformed::BadHost);
+            }
+            // A host of one label (`localhost`, an intranet name) or that is a public
+            // suffix itself has no registrable domain.
+            Ok(match psl::domain_str(host) {
+                Some(domain) if host.contains('.') => Website::Domain(domain.to_owned()),
+                _ => Website::None,
+            })
+        }
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => Ok(Website::None),
+        None => Err(Malformed::BadHost),
+    }
+}
+
+/// RFC 3986's scheme: a letter, then letters, digits, `+`, `-`, `.`.
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Splits a ULP line into its URL, login and password (see the module's rules).
+pub fn split_ulp(line: &[u8]) -> Result<(&str, &str, &[u8]), Malformed> {
+    let line = trim_cr(line);
+    let url_end = url_end(line)?;
+    let login_end = memchr::memchr(b':', &line[url_end + 1..])
+        .map(|i| url_end + 1 + i)
+        .ok_or(Malformed::NoPassword)?;
+    // The URL and login must be text; the password may be any bytes.
+    let url = std::str::from_utf8(&line[..url_end]).map_err(|_| Malformed::NotText)?;
+    let login =
+        std::str::from_utf8(&line[url_end + 1..login_end]).map_err(|_| Malformed::NotText)?;
+    let password = &line[login_end + 1..];
+    let (url, login) = (url.trim(), login.trim());
+    if url.is_empty() {
+        return Err(Malformed::NoUrl);
+    }
+    if login.is_empty() {
+        return Err(Malformed::NoLogin);
+    }
+    if password.is_empty() {
+        return Err(Malformed::NoPassword);
+    }
+    Ok((url, login, password))
+}
+
+/// The offset of the colon that ends a ULP line's URL.
+fn url_end(line: &[u8]) -> Result<usize, Malformed> {
+    let find = |from: usize, what: &dyn Fn(u8) -> bool| {
+        line[from.min(line.len())..]
+            .iter()
+            .position(|&b| what(b))
+            .map(|i| from + i)
+    };
+    let colon_after = |from: usize| find(from, &|b| b == b':');
+    let is_port_digits = |from: usize| {
+        let digits = line[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        (1..=5).contains(&digits).then_some(from + digits)
+    };
+    // After `scheme://`, or from the start.
+    let authority = line
+        .windows(3)
+        .position(|w| w == b"://")
+        .filter(|&i| std::str::from_utf8(&line[..i]).is_ok_and(is_scheme))
+        .map_or(0, |i| i + 3);
+    // User-info (`…@host`) only where a path bounds the authority and what lies between
+    // the `@` and the path is a host and maybe a port: an `@` in a login is not one.
+    let mut host = authority;
+    if let Some(slash) = find(authority, &|b| b == b'/')
+        && let Some(at) = line[authority..slash].iter().rposition(|&b| b == b'@')
+    {
+        let at = authority + at;
+        let between = &line[at + 1..slash];
+        let port_only = match memchr::memchr(b':', between) {
+            None => true,
+            Some(c) => between[c + 1..].iter().all(u8::is_ascii_digit),
+        };
+        if port_only {
+            host = at + 1;
+        }
+    }
+    let host_end = if line.get(host) == Some(&b'[') {
+        find(host, &|b| b == b']').map_or(line.len(), |i| i + 1)
+    } else {
+        find(host, &|b| matches!(b, b':' | b'/' | b'?' | b'#')).unwrap_or(line.len())
+    };
+    match line.get(host_end) {
+        None => Err(Malformed::NoLogin),
+        Some(b':') => match is_port_digits(host_end + 1) {
+            // `:port` then a path: the URL runs to the path's first colon.
+            Some(port_end) if matches!(line.get(port_end), Some(b'/' | b'?' | b'#')) => {
+                colon_after(port_end).ok_or(Malformed::NoLogin)
+            }
+            // `:port:login:password` (a login and a password still follow the port).
+            Some(port_end)
+                if line.get(port_end) == Some(&b':')
+                    && memchr::memchr_iter(b':', &line[port_end..]).count() >= 2 =>
+            {
+                Ok(port_end)
+            }
+            _ => Ok(host_end),
+        },
+        // A path: the URL runs to its first colon.
+        Some(_) => colon_after(host_end).ok_or(Malformed::NoLogin),
+    }
+}
+
+/// Reads one ULP line into a capture.
+pub fn parse_ulp(line: &[u8]) -> Result<Capture<'_>, Malformed> {
+    let (url, login, password) = split_ulp(line)?;
+    Ok(Capture {
+        website: website_of(url)?,
+        login: Cow::Borrowed(login),
+        password: Cow::Borrowed(password),
+    })
+}
+
+/// Which field a block's key names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockField {
+    Url,
+    Login,
+    Password,
+    /// Known and read past (application, browser, profile…).
+    Other,
+}
+
+fn block_field(key: &str) -> Option<BlockField> {
+    let key: String = key
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    Some(match key.as_str() {
+        "url" | "host" | "hostname" | "site" | "website" | "origin" | "originurl" => {
+            BlockField::Url
+        }
+        "username" | "login" | "user" | "usr" | "email" | "userlogin" => BlockField::Login,
+        "password" | "pass" | "pwd" | "userpassword" => BlockField::Password,
+        "application" | "soft" | "browser" | "profile" | "storage" | "app" | "software" => {
+            BlockField::Other
+        }
+        _ => return None,
+    })
+}
+
+/// Whether a line separates blocks: blank, or one symbol repeated (at least three).
+fn is_separator(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    match line.first() {
+        None => true,
+        Some(&first) => {
+            line.len() >= 3
+                && matches!(first, b'=' | b'-' | b'*' | b'_' | b'#' | b'~')
+                && line.iter().all(|&b| b == first)
+        }
+    }
+}
+
+/// A block as read so far: its first line number and fields.
+#[derive(Debug, Default)]
+struct Block {
+    first_line: u64,
+    url: Option<String>,
+    login: Option<String>,
+    password: Option<Vec<u8>>,
+    lines: usize,
+}
+
+impl Block {
+    fn finish(self) -> Option<BlockRead> {
+        if self.lines == 0 {
+            return None;
+        }
+        let result = match (self.url, self.login, self.password) {
+            (None, None, None) => Err(Malformed::Junk),
+            (None, _, _) => Err(Malformed::NoUrl),
+            (_, None, _) => Err(Malformed::NoLogin),
+            (_, _, None) => Err(Malformed::NoPassword),
+            (Some(url), Some(login), Some(password)) => {
+                if login.trim().is_empty() {
+                    Err(Malformed::NoLogin)
+                } else if password.is_empty() {
+                    Err(Malformed::NoPassword)
+                } else {
+                    website_of(&url).map(|website| Capture {
+                        website,
+                        login: Cow::Owned(login.trim().to_owned()),
+                        password: Cow::Owned(password),
+                    })
+                }
+            }
+        };
+        Some((self.first_line, result))
+    }
+}
+
+/// A finished block: its first line's number and what it held.
+pub type BlockRead = (u64, Result<Capture<'static>, Malformed>);
+
+/// Reads the block layout line by line: feed every line ([`Blocks::line`]), then
+/// [`Blocks::finish`]; each finished block comes out with its first line's number.
+#[derive(Debug, Default)]
+pub struct Blocks {
+    block: Block,
+}
+
+impl Blocks {
+    /// A reader at the start of a file.
+    pub fn new() -> Blocks {
+        Blocks::default()
+    }
+
+    /// Feeds line `number` (from 1); returns the block it ended, if it ended one.
+    pub fn line(&mut self, number: u64, line: &[u8]) -> Option<BlockRead> {
+        let line = trim_cr(line);
+        if is_separator(line) {
+            return std::mem::take(&mut self.block).finish();
+        }
+        if self.block.lines == 0 {
+            self.block.first_line = number;
+        }
+        self.block.lines += 1;
+        let colon = memchr::memchr(b':', line)?;
+        let Ok(key) = std::str::from_utf8(&line[..colon]) else {
+            return None;
+        };
+        let value = &line[colon + 1..];
+        // One space after the colon belongs to the layout, not to the value.
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        match block_field(key) {
+            Some(BlockField::Url) => {
+                self.block.url = std::str::from_utf8(value).ok().map(|v| v.trim().to_owned())
+            }
+            Some(BlockField::Login) => {
+                self.block.login = std::str::from_utf8(value).ok().map(|v| v.trim().to_owned())
+            }
+            Some(BlockField::Password) => self.block.password = Some(value.to_vec()),
+            Some(BlockField::Other) | None => {}
+        }
+        None
+    }
+
+    /// The last block, at the end of the file.
+    pub fn finish(self) -> Option<BlockRead> {
+        self.block.finish()
+    }
+}
+
+/// How a stealer-log file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StealerLayout {
+    /// `URL:login:password` lines.
+    Ulp,
+    /// `Key: value` blocks.
+    Blocks,
+    /// Delimited text with a header, or JSON Lines (the dump parser's).
+    Table,
+}
+
+/// The layout of a file named `name` whose first bytes are `head`: the block layout for the
+/// names stealer families give it or when its first lines are `Key: value` fields; a table
+/// when its first line is a header naming a url column or a JSON object; else ULP lines.
+pub fn detect(name: Option<&str>, head: &[u8]) -> StealerLayout {
+    let base = name
+        .map(|n| {
+            n.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(n)
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if matches!(
+        base.as_str(),
+        "passwords.txt" | "all passwords.txt" | "allpasswords.txt" | "_allpasswords_list.txt"
+    ) {
+        return StealerLayout::Blocks;
+    }
+    let lines: Vec<&[u8]> = head
+        .split(|&b| b == b'\n')
+        .map(trim_cr)
+        .filter(|l| !is_separator(l))
+        .take(20)
+        .collect();
+    let Some(first) = lines.first() else {
+        return StealerLayout::Ulp;
+    };
+    if first.starts_with(b"{") {
+        return StealerLayout::Table;
+    }
+    let first_text = String::from_utf8_lossy(first).to_ascii_lowercase();
+    let header = first_text
+        .split([',', '\t', ';', '|'])
+        .map(|c| c.trim().trim_matches('"'))
+        .collect::<Vec<_>>();
+    if header.len() >= 3
+        && header
+            .iter()
+            .any(|c| matches!(*c, "url" | "host" | "website"))
+    {
+        return StealerLayout::Table;
+    }
+    let fields = lines
+        .iter()
+        .filter(|l| {
+            memchr::memchr(b':', l).is_some_and(|c| {
+                std::str::from_utf8(&l[..c])
+                    .is_ok_and(|k| !k.contains('/') && block_field(k).is_some())
+            })
+        })
+        .count();
+    if fields * 2 > lines.len() {
+        StealerLayout::Blocks
+    } else {
+        StealerLayout::Ulp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domain(d: &str) -> Website {
+        Website::Domain(d.to_owned())
+    }
+
+    #[test]
+    fn websites_are_registrable_domains_and_apps_and_addresses_are_none() {
+        let check = |url: &str, want: Result<Website, Malformed>| {
+            assert_eq!(website_of(url), want, "{url}");
+        };
+        check("https://www.netflix.com/login", Ok(domain("netflix.com")));
+        check(
+            "https://accounts.google.co.uk:8443/x",
+            Ok(domain("google.co.uk")),
+        );
+        check("HTTP://Shop.EXAMPLE.test/", Ok(domain("example.test")));
+        check(
+            "https://user:pw@mail.example.org/",
+            Ok(domain("example.org")),
+        );
+        check("bücher.example.de/login", Ok(domain("example.de")));
+        check("https://münchen.de/", Ok(domain("xn--mnchen-3ya.de")));
+        check("login.example.com:8080", Ok(domain("example.com")));
+        check("https://192.0.2.7/admin", Ok(Website::None));
+        check("http://[2001:db8::1]:8080/", Ok(Website::None));
+        check("android://hash==@com.example.app/", Ok(Website::None));
+        check("https://localhost:3000/", Ok(Website::None));
+        check("https://co.uk/", Ok(Website::None));
+        check("https:///nohost", Err(Malformed::BadHost));
+        check("https://exa mple.com/", Err(Malformed::BadHost));
+    }
+
+    #[test]
+    fn ulp_lines_split_where_the_url_ends_whatever_colons_it_and_the_password_hold() {
+        let check = |line: &str, want: Result<(&str, &str, &str), Malformed>| {
+            let got =
+                split_ulp(line.as_bytes()).map(|(u, l, p)| (u, l, std::str::from_utf8(p).unwrap()));
+            assert_eq!(got, want, "{line}");
+        };
+        check(
+            "https://www.example.com/login:ann@example.test:pw",
+            Ok(("https://www.example.com/login", "ann@example.test", "pw")),
+        );
+        check(
+            "https://host.example.com:8443/path:bob:pa:ss:word",
+            Ok(("https://host.example.com:8443/path", "bob", "pa:ss:word")),
+        );
+        check(
+            "https://host.example.com:8443:bob:secret",
+            Ok(("https://host.example.com:8443", "bob", "secret")),
+        );
+        check(
+            "android://k3yH4sh==@com.example.app/:carol@example.test:pw1\r",
+            Ok((
+                "android://k3yH4sh==@com.example.app/",
+                "carol@example.test",
+                "pw1",
+            )),
+        );
+        check(
+            "shop.example.test:8080:dave:pw",
+            Ok(("shop.example.test:8080", "dave", "pw")),
+        );
+        check(
+            "shop.example.test:dave:pw:x",
+            Ok(("shop.example.test", "dave", "pw:x")),
+        );
+        check(
+            "https://example.com:12345:pw",
+            Ok(("https://example.com", "12345", "pw")),
+        );
+        check(
+            "http://[2001:db8::1]:8080/x:eve:pw",
+            Ok(("http://[2001:db8::1]:8080/x", "eve", "pw")),
+        );
+        check(
+            "https://example.com:ann@example.test:p/w",
+            Ok(("https://example.com", "ann@example.test", "p/w")),
+        );
+        check(
+            "https://u:p@www.example.com:8443/x:login:pass",
+            Ok(("https://u:p@www.example.com:8443/x", "login", "pass")),
+        );
+        check("https://example.com/only-url", Err(Malformed::NoLogin));
+        check(
+            "https://example.com/:login-only",
+            Err(Malformed::NoPassword),
+        );
+        check("https://example.com/: :pw", Err(Malformed::NoLogin));
+        check("https://example.com/:ann:", Err(Malformed::NoPassword));
+        check(":ann:pw", Err(Malformed::NoUrl));
+        check("", Err(Malformed::NoLogin));
+    }
+
+    #[test]
+    fn blocks_are_read_whatever_the_family_and_junk_is_counted_by_its_first_line() {
+        let text = "\
+===============\r
+Soft: Chrome (Default)\r
+URL: https://www.example.com/login\r
+Username: ann@example.test\r
+Password: p: w d\r
+===============\r
+\r
+Host: android://x==@com.example.app/\r
+Login: 5551234\r
+PASS: pw2\r
+Application: Edge\r
+\r
+Browser: Firefox\r
+Profile: 1\r
+\r
+URL: https://shop.example.org/\r
+USER: bob\r
+\r
+random junk line\r
+";
+        let mut blocks = Blocks::new();
+        let mut got = Vec::new();
+        for (i, line) in text.split('\n').enumerate() {
+            got.extend(blocks.line(i as u64 + 1, line.as_bytes()));
+        }
+        got.extend(blocks.finish());
+        type Read = Result<(Website, String, String), Malformed>;
+        let got: Vec<(u64, Read)> = got
+            .into_iter()
+            .map(|(n, r)| {
+                (
+                    n,
+                    r.map(|c| {
+                        (
+                            c.website,
+                            c.login.into_owned(),
+                            String::from_utf8(c.password.into_owned()).unwrap(),
+                        )
+                    }),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    2,
+                    Ok((
+                        domain("example.com"),
+                        "ann@example.test".into(),
+                        "p: w d".into()
+                    ))
+                ),
+                (8, Ok((Website::None, "5551234".into(), "pw2".into()))),
+                (13, Err(Malformed::Junk)),
+                (16, Err(Malformed::NoPassword)),
+                (19, Err(Malformed::Junk)),
+            ]
+        );
+    }
+
+    #[test]
+    fn layouts_are_told_apart_by_name_and_first_lines() {
+        assert_eq!(
+            detect(Some("logs/PL[1234]/Passwords.txt"), b""),
+            StealerLayout::Blocks
+        );
+        assert_eq!(
+            detect(None, b"URL: https://a.example/\nUsername: x\nPassword: y\n"),
+            StealerLayout::Blocks
+        );
+        assert_eq!(
+            detect(None, b"https://a.example/:x:y\nhttps://b.example/:x:y\n"),
+            StealerLayout::Ulp
+        );
+        assert_eq!(
+            detect(None, b"url,login,password\nhttps://a.example/,x,y\n"),
+            StealerLayout::Table
+        );
+        assert_eq!(
+            detect(None, b"{\"url\":\"https://a.example/\"}\n"),
+            StealerLayout::Table
+        );
+    }
+}
