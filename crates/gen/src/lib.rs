@@ -10,10 +10,12 @@
 //! dependency's version.
 
 mod dump;
+mod stealer;
 
 use std::io::{self, Write};
 
 pub use dump::{Account, DumpFormat, write_dump};
+pub use stealer::{GenCapture, StealerTruth, write_stealer_tree};
 
 use leakwatch_store::{Key, Namespace};
 

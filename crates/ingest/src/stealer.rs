@@ -25,7 +25,12 @@
 //! a [`Malformed`] unit, counted and sampled by its (first) line number by the caller;
 //! nothing here keeps or logs a line's content.
 
-use std::borrow::Cow;
+use std::{
+    borrow::Cow,
+    fs,
+    io::{self, BufRead},
+    path::{Path, PathBuf},
+};
 
 use crate::parse::trim_cr;
 
@@ -98,24 +103,33 @@ pub fn website_of(url: &str) -> Result<Website, Malformed> {
     if authority.is_empty() {
         return Err(Malformed::BadHost);
     }
-    let parsed =
-        url::Url::parse(&format!("{scheme}://{authority}/")).map_err(|_| Malformed::BadHost)?;
+    // The host as written: after any user-info, before any port.
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some((h, port)) if h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    // IP addresses as a browser reads them (WHATWG: `0x7f.1` is one too).
+    let parsed = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|_| Malformed::BadHost)?;
     match parsed.host() {
-        Some(url::Host::Domain(host)) => {
-            let host = host.trim_end_matches('.');
-            if host.is_empty() || host.contains(['%', '*', ' ']) {
-                return Err(Malformed::BadHost);
-            }
-            // A host of one label (`localhost`, an intranet name) or that is a public
-            // suffix itself has no registrable domain.
-            Ok(match psl::domain_str(host) {
-                Some(domain) if host.contains('.') => Website::Domain(domain.to_owned()),
-                _ => Website::None,
-            })
-        }
-        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => Ok(Website::None),
-        None => Err(Malformed::BadHost),
+        Some(url::Host::Domain(_)) => {}
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => return Ok(Website::None),
+        None => return Err(Malformed::BadHost),
     }
+    let host = host.trim_end_matches('.');
+    if !host.contains('.') {
+        // One label (`localhost`, an intranet name): no registrable domain.
+        return Ok(Website::None);
+    }
+    // Punycode as e-mail domains are normalised (UTS #46, IDNA 2008: `ß` stays `ß`), so a
+    // website and an address's domain compare.
+    let host = leakwatch_identity::normalize_domain(host).map_err(|_| Malformed::BadHost)?;
+    // A host that is a public suffix itself has no registrable domain.
+    Ok(match psl::domain_str(&host) {
+        Some(domain) => Website::Domain(domain.to_owned()),
+        None => Website::None,
+    })
 }
 
 /// RFC 3986's scheme: a letter, then letters, digits, `+`, `-`, `.`.
@@ -367,6 +381,9 @@ pub enum StealerLayout {
     Blocks,
     /// Delimited text with a header, or JSON Lines (the dump parser's).
     Table,
+    /// None of these: a log's other files (system information, cookies, autofill), read
+    /// past in a tree.
+    Other,
 }
 
 /// The layout of a file named `name` whose first bytes are `head`: the block layout for the
@@ -421,10 +438,93 @@ pub fn detect(name: Option<&str>, head: &[u8]) -> StealerLayout {
         })
         .count();
     if fields * 2 > lines.len() {
-        StealerLayout::Blocks
-    } else {
-        StealerLayout::Ulp
+        return StealerLayout::Blocks;
     }
+    let ulp = lines.iter().filter(|l| split_ulp(l).is_ok()).count();
+    if ulp * 2 >= lines.len() {
+        StealerLayout::Ulp
+    } else {
+        StealerLayout::Other
+    }
+}
+
+/// What [`read_tree`] went through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeStats {
+    /// Files read as credentials.
+    pub files: u64,
+    /// Files read past (another layout, or a table, which the dump parser reads).
+    pub skipped: u64,
+}
+
+/// One unit of a tree as [`read_tree`] hands it over: the file (relative to the root), the
+/// unit's (first) line, and what it held.
+pub type TreeUnit<'a> = (&'a Path, u64, Result<Capture<'a>, Malformed>);
+
+/// Reads every regular file under `root` (or `root` itself, a file) in path order, each
+/// in the layout [`detect`] finds, and hands over every unit. Symbolic links are not
+/// followed. Tables are skipped here (the dump parser reads them).
+pub fn read_tree(root: &Path, each: &mut dyn FnMut(TreeUnit<'_>)) -> io::Result<TreeStats> {
+    let mut stats = TreeStats::default();
+    let mut files = Vec::new();
+    collect_files(root, &mut files)?;
+    for path in files {
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_owned();
+        let name = path.to_string_lossy();
+        let mut reader = io::BufReader::with_capacity(1 << 16, fs::File::open(&path)?);
+        let layout = detect(Some(&name), reader.fill_buf()?);
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        match layout {
+            StealerLayout::Ulp => {
+                while reader.read_until(b'\n', &mut line)? > 0 {
+                    number += 1;
+                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                    if !trim_cr(text).iter().all(u8::is_ascii_whitespace) {
+                        each((&rel, number, parse_ulp(text)));
+                    }
+                    line.clear();
+                }
+            }
+            StealerLayout::Blocks => {
+                let mut blocks = Blocks::new();
+                while reader.read_until(b'\n', &mut line)? > 0 {
+                    number += 1;
+                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                    if let Some((first, read)) = blocks.line(number, text) {
+                        each((&rel, first, read));
+                    }
+                    line.clear();
+                }
+                if let Some((first, read)) = blocks.finish() {
+                    each((&rel, first, read));
+                }
+            }
+            StealerLayout::Table | StealerLayout::Other => {
+                stats.skipped += 1;
+                continue;
+            }
+        }
+        stats.files += 1;
+    }
+    Ok(stats)
+}
+
+/// The regular files under `path`, in path order (symbolic links not followed).
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.is_file() {
+        out.push(path.to_owned());
+    } else if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<io::Result<_>>()?;
+        entries.sort();
+        for entry in entries {
+            collect_files(&entry, out)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -586,6 +686,55 @@ random junk line\r
                 (19, Err(Malformed::Junk)),
             ]
         );
+    }
+
+    /// The generator writes a tree and, independently of this parser, the truth of what
+    /// it holds: every capture with its website and every malformed unit, by file and line.
+    #[test]
+    fn a_generated_stealer_tree_reads_exactly_as_its_generator_says() {
+        let tmp = tempfile::tempdir().unwrap();
+        let truth = leakwatch_gen::write_stealer_tree(tmp.path(), 4000, 5, 22).unwrap();
+        let mut captures = Vec::new();
+        let mut malformed = Vec::new();
+        let stats = read_tree(tmp.path(), &mut |(file, line, read)| match read {
+            Ok(c) => captures.push(leakwatch_gen::GenCapture {
+                file: file.to_owned(),
+                line,
+                website: match c.website {
+                    Website::Domain(d) => Some(d),
+                    Website::None => None,
+                },
+                login: c.login.into_owned(),
+                password: String::from_utf8(c.password.into_owned()).unwrap(),
+            }),
+            Err(_) => malformed.push((file.to_owned(), line)),
+        })
+        .unwrap();
+        captures.sort();
+        malformed.sort();
+        assert!(
+            stats.skipped >= 1,
+            "{stats:?}: System.txt is no credential file"
+        );
+        assert!(truth.malformed.len() > 100, "{}", truth.malformed.len());
+        let first_difference = captures.iter().zip(&truth.captures).find(|(a, b)| a != b);
+        assert_eq!(first_difference, None);
+        assert_eq!(captures.len(), truth.captures.len());
+        assert_eq!(malformed, truth.malformed);
+        // The hostile kinds are all there.
+        for website in [
+            None,
+            Some("xn--bcherei-n2a.example"),
+            Some("xn--strae-oqa.test"),
+        ] {
+            assert!(
+                truth
+                    .captures
+                    .iter()
+                    .any(|c| c.website.as_deref() == website),
+                "{website:?}"
+            );
+        }
     }
 
     #[test]

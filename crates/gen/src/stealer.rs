@@ -1,0 +1,281 @@
+//! Synthetic stealer logs (issue #22): a directory tree laid out as infostealer families and
+//! combolist sellers lay theirs out, with the truth of what it holds.
+//!
+//! ```text
+//! DIR/logs/XX[nnnn]/Passwords.txt       blocks: URL: / Username: / Password: / Application:,
+//!                                       separated by ======== lines (RedLine-like)
+//! DIR/logs/XX[nnnn]/All Passwords.txt   blocks: Soft: / Host: / USER: / PASS:, separated by
+//!                                       blank lines (Raccoon-like)
+//! DIR/logs/XX[nnnn]/System.txt          not a credential file (read past)
+//! DIR/ulp/part-N.txt                    URL:login:password lines, some CRLF
+//! ```
+//!
+//! URLs are hostile on purpose: ports, paths, user-info, IDN hosts, IP-address hosts, IPv6,
+//! `android://` apps, `host:port` without a scheme, upper case; passwords hold colons. A chosen
+//! share of units (a line, or a block) is malformed. Every host is fictional, on the reserved
+//! `.example` and `.test` names. The [`StealerTruth`] is worked out here from what was
+//! written, independently of leakwatch's parser: its websites are the registrable domains
+//! the generator put the hosts under (punycode spelled out), `None` for apps and addresses.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+use crate::{Rng, password};
+
+/// What a generated tree holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StealerTruth {
+    /// Every readable unit: (file, first line, website, login, password).
+    pub captures: Vec<GenCapture>,
+    /// Every malformed unit: (file, first line).
+    pub malformed: Vec<(PathBuf, u64)>,
+}
+
+/// One credential the tree holds, where it is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GenCapture {
+    /// The file, relative to the tree's root.
+    pub file: PathBuf,
+    /// Its (first) line, from 1.
+    pub line: u64,
+    /// The registrable domain, `None` for an app or an IP-address host.
+    pub website: Option<String>,
+    /// The login as written (trimmed).
+    pub login: String,
+    /// The password.
+    pub password: String,
+}
+
+/// Registrable domains of the fictional websites, with the punycode of the IDN ones.
+const SITES: &[(&str, &str)] = &[
+    ("streamflix.example", "streamflix.example"),
+    ("shopmart.test", "shopmart.test"),
+    ("mybank.example", "mybank.example"),
+    ("socialhub.test", "socialhub.test"),
+    ("webmail.example", "webmail.example"),
+    ("bücherei.example", "xn--bcherei-n2a.example"),
+    ("straße.test", "xn--strae-oqa.test"),
+    ("gamezone.example", "gamezone.example"),
+];
+const SUBDOMAINS: &[&str] = &["", "www.", "login.", "accounts.", "m.", "secure.auth."];
+const PATHS: &[&str] = &["/", "/login", "/signin/v2", "/account/login.php", ""];
+const APPS: &[&str] = &["com.example.chat", "com.example.wallet", "org.example.game"];
+const PROVIDERS: &[&str] = &["mailbox.example", "inbox.test", "webpost.example"];
+
+fn pick<'a>(rng: &mut Rng, list: &'a [&'a str]) -> &'a str {
+    list[(rng.next_u64() % list.len() as u64) as usize]
+}
+
+/// A URL and its truth: (as written, website).
+fn url(rng: &mut Rng) -> (String, Option<String>) {
+    let (shown, puny) = SITES[(rng.next_u64() % SITES.len() as u64) as usize];
+    let sub = pick(rng, SUBDOMAINS);
+    let path = pick(rng, PATHS);
+    let site = Some(puny.to_owned());
+    match rng.next_u64() % 12 {
+        0 => (format!("https://{sub}{shown}:8443{path}"), site),
+        // User-info only with a path: `https://user:pw@host:login:pw` cannot be split.
+        1 => (format!("https://user:secret@{sub}{shown}/signin"), site),
+        2 => (
+            format!(
+                "HTTPS://{}{path}",
+                format!("{sub}{shown}").to_ascii_uppercase()
+            ),
+            site,
+        ),
+        3 => {
+            let a = rng.next_u64();
+            (
+                format!("http://192.0.2.{}:{}/admin", a % 250 + 1, 8000 + a % 100),
+                None,
+            )
+        }
+        4 => (
+            format!("http://[2001:db8::{:x}]/login", rng.next_u64() % 4096),
+            None,
+        ),
+        5 => {
+            let hash: String = (0..16)
+                .map(|_| (b'A' + (rng.next_u64() % 26) as u8) as char)
+                .collect();
+            (format!("android://{hash}==@{}/", pick(rng, APPS)), None)
+        }
+        6 => (format!("{sub}{shown}:8080"), site),
+        7 => (format!("{sub}{shown}"), site),
+        _ => (format!("https://{sub}{shown}{path}"), site),
+    }
+}
+
+/// A login: mostly e-mail addresses, some usernames and phone-like numbers.
+fn login(rng: &mut Rng, i: u64) -> String {
+    match rng.next_u64() % 10 {
+        0 => format!("user{i}"),
+        1 => format!("0207946{:04}", i % 10_000),
+        _ => format!("person{i}@{}", pick(rng, PROVIDERS)),
+    }
+}
+
+/// A password; some hold colons and spaces.
+fn secret(rng: &mut Rng) -> String {
+    let base = password(rng.next_u64() % 5_000);
+    match rng.next_u64() % 8 {
+        0 => format!("{base}:x:{}", rng.next_u64() % 100),
+        1 => format!("{base} {base}"),
+        _ => base,
+    }
+}
+
+/// An open file of the tree and its next line's number.
+struct Out {
+    file: io::BufWriter<fs::File>,
+    line: u64,
+}
+
+impl Out {
+    fn create(root: &Path, rel: PathBuf) -> io::Result<Out> {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+        Ok(Out {
+            file: io::BufWriter::new(fs::File::create(path)?),
+            line: 1,
+        })
+    }
+
+    /// Writes `lines`, each ended by `eol`; returns the first one's number.
+    fn lines(&mut self, lines: &[String], eol: &str) -> io::Result<u64> {
+        let first = self.line;
+        for l in lines {
+            write!(self.file, "{l}{eol}")?;
+            self.line += 1;
+        }
+        Ok(first)
+    }
+}
+
+/// Writes a tree of about `units` credential units under `root` (a new or empty directory),
+/// `malformed_percent` of them malformed, from `seed`; returns what it holds.
+pub fn write_stealer_tree(
+    root: &Path,
+    units: u64,
+    malformed_percent: u64,
+    seed: u64,
+) -> io::Result<StealerTruth> {
+    let mut rng = Rng::new(seed);
+    let mut truth = StealerTruth::default();
+    let mut files: BTreeMap<PathBuf, Out> = BTreeMap::new();
+    let machines = (units / 40).max(1);
+    let ulp_parts = (units / 500).max(1);
+    for i in 0..units {
+        let bad = rng.next_u64() % 100 < malformed_percent;
+        let (url, website) = url(&mut rng);
+        let (login, password) = (login(&mut rng, i), secret(&mut rng));
+        let kind = rng.next_u64() % 3;
+        let rel = match kind {
+            0 => PathBuf::from(format!(
+                "logs/XX[{:04}]/Passwords.txt",
+                rng.next_u64() % machines
+            )),
+            1 => PathBuf::from(format!(
+                "logs/XX[{:04}]/All Passwords.txt",
+                rng.next_u64() % machines
+            )),
+            _ => PathBuf::from(format!("ulp/part-{}.txt", rng.next_u64() % ulp_parts)),
+        };
+        if !files.contains_key(&rel) {
+            let out = Out::create(root, rel.clone())?;
+            files.insert(rel.clone(), out);
+            if kind == 0 {
+                // RedLine-like files open with a banner block of separators.
+                let out = files.get_mut(&rel).expect("just made");
+                out.lines(&["*".repeat(20)], "\r\n")?;
+            }
+        }
+        let out = files.get_mut(&rel).expect("opened above");
+        let crlf = rng.next_u64().is_multiple_of(4);
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let (lines, good): (Vec<String>, bool) = match (kind, bad) {
+            (0, false) => (
+                vec![
+                    format!("URL: {url}"),
+                    format!("Username: {login}"),
+                    format!("Password: {password}"),
+                    "Application: Google_[Chrome]_Default".to_owned(),
+                    "===============".to_owned(),
+                ],
+                true,
+            ),
+            (0, true) => (
+                vec![
+                    format!("URL: {url}"),
+                    format!("Username: {login}"),
+                    "Application: Google_[Chrome]_Default".to_owned(),
+                    "===============".to_owned(),
+                ],
+                false,
+            ),
+            (1, false) => (
+                vec![
+                    "Soft: Chromium".to_owned(),
+                    format!("Host: {url}"),
+                    format!("USER: {login}"),
+                    format!("PASS: {password}"),
+                    String::new(),
+                ],
+                true,
+            ),
+            (1, true) => (
+                vec![
+                    "Browser: Edge".to_owned(),
+                    "Profile: Default".to_owned(),
+                    String::new(),
+                ],
+                false,
+            ),
+            (_, false) => (vec![format!("{url}:{login}:{password}")], true),
+            (_, true) => (
+                // (`URL:login` is not among them: after `host:8080` or `https://host:8443`
+                // it reads as a port-less URL, a login and a password.)
+                vec![match rng.next_u64() % 3 {
+                    0 => url.clone(),
+                    1 => format!("{url}: :{password}"),
+                    _ => "!!!! junk".to_owned(),
+                }],
+                false,
+            ),
+        };
+        let first = out.lines(&lines, eol)?;
+        if good {
+            truth.captures.push(GenCapture {
+                file: rel,
+                line: first,
+                website,
+                login,
+                password,
+            });
+        } else {
+            truth.malformed.push((rel, first));
+        }
+    }
+    for machine in 0..machines.min(4) {
+        let rel = PathBuf::from(format!("logs/XX[{machine:04}]/System.txt"));
+        let mut out = Out::create(root, rel)?;
+        out.lines(
+            &[
+                "Build ID: fiction".to_owned(),
+                "OS: Windows 10 x64".to_owned(),
+            ],
+            "\n",
+        )?;
+        out.file.flush()?;
+    }
+    for (_, mut out) in files {
+        out.file.flush()?;
+    }
+    truth.captures.sort();
+    truth.malformed.sort();
+    Ok(truth)
+}
