@@ -791,41 +791,30 @@ fn replicas_and_machines_on_one_catalogue_write_one_audit_trail_that_refuses_edi
             "{edit}: {refused:?}"
         );
     }
-    // Past the triggers, a flipped byte in the middle of the first file is named.
+    // Past the triggers (as the superuser), a flipped byte in the middle of the first file
+    // is named; flipped back, and a chunk removed, the gap is named by its offset.
+    const FLIP: &str = "UPDATE leakwatch_audit_chunk SET bytes = set_byte(bytes,
+            length(bytes) / 2, get_byte(bytes, length(bytes) / 2) # 16)
+        WHERE (seq, off) = (SELECT seq, off FROM leakwatch_audit_chunk
+                            WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 2);";
     let mut su = postgres().unwrap().connect_as("postgres", &d.db).unwrap();
-    su.batch_execute(
-        "ALTER TABLE leakwatch_audit_chunk DISABLE TRIGGER USER;
-         UPDATE leakwatch_audit_chunk SET bytes = set_byte(bytes, length(bytes) / 2,
-             get_byte(bytes, length(bytes) / 2) # 16)
-         WHERE (seq, off) = (SELECT seq, off FROM leakwatch_audit_chunk
-                             WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 2)",
-    )
+    let verify_fails = |why: &str, want: &str| {
+        let out = d.cli_output("auditor", &["audit-log", "verify"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{why} verified");
+        assert!(stderr.contains(want), "{why}: {stderr}");
+    };
+    su.batch_execute(&format!(
+        "ALTER TABLE leakwatch_audit_chunk DISABLE TRIGGER USER; {FLIP}"
+    ))
     .unwrap();
-    let out = d.cli_output("auditor", &["audit-log", "verify"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a flipped byte verified");
-    assert!(
-        stderr.contains("does not verify") && stderr.contains("trail-00000001.log"),
-        "{stderr}"
-    );
-    // A removed chunk is named by its offset.
-    let mut su = postgres().unwrap().connect_as("postgres", &d.db).unwrap();
-    su.batch_execute(
-        "UPDATE leakwatch_audit_chunk SET bytes = set_byte(bytes, length(bytes) / 2,
-             get_byte(bytes, length(bytes) / 2) # 16)
+    verify_fails("a flipped byte", "does not verify: trail-00000001.log");
+    su.batch_execute(&format!(
+        "{FLIP} DELETE FROM leakwatch_audit_chunk
          WHERE (seq, off) = (SELECT seq, off FROM leakwatch_audit_chunk
-                             WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 2);
-         DELETE FROM leakwatch_audit_chunk
-         WHERE (seq, off) = (SELECT seq, off FROM leakwatch_audit_chunk
-                             WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 1)",
-    )
+                             WHERE seq = 1 AND off > 0 ORDER BY off LIMIT 1 OFFSET 1)"
+    ))
     .unwrap();
-    let out = d.cli_output("auditor", &["audit-log", "verify"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a removed chunk verified");
-    assert!(
-        stderr.contains("trail-00000001.log: the record at byte"),
-        "{stderr}"
-    );
+    verify_fails("a removed chunk", "trail-00000001.log: the record at byte");
     drop(replicas);
 }
