@@ -22,13 +22,47 @@ use crate::seal::{OperatorKey, SealError, Sealer};
 /// Aliases gathered (before compression) before a block is sealed.
 const BLOCK_TARGET: usize = 64 << 10;
 /// Largest plaintext a block may open to: the target, the group count, and one more record
-/// (a domain of at most 253 bytes and an alias of at most 255, with their varints). The
-/// builder counts an upper bound of what it writes, so a block never exceeds it.
+/// (a key of at most 255 bytes and a value of at most [`MAX_VALUE_LEN`], with their
+/// varints). The builder counts an upper bound of what it writes, so a block never exceeds
+/// it.
 const MAX_PLAIN: usize = BLOCK_TARGET + 4096;
 /// zstd level. Measured over this block layout on a generated 1M-account dump: level 3 gave
 /// 7.23 B/alias, 9 6.83, 19 6.30, at 1×, 4.6× and 49× level 3's time; 19 would double a
 /// dump import's time for 8%.
 const ZSTD_LEVEL: i32 = 9;
+
+/// What a file of sealed blocks holds: the same layout (groups of a key and its values,
+/// front-coded, compressed, sealed as one), each kind under its own label in the seal's
+/// associated data, so a block of one kind never opens as another (issue #22 adds the
+/// stealer-log kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlockKind {
+    /// An e-mail domain and its aliases (alias file version 2).
+    Aliases,
+    /// A normalised e-mail address and the websites it was captured for.
+    StealerEmailWebsites,
+    /// A website (registrable domain) and the addresses captured for it.
+    StealerWebsiteAddresses,
+    /// An e-mail domain and `alias NUL website` for each of its aliases' captures.
+    StealerDomainAliases,
+}
+
+impl BlockKind {
+    /// The label the seal binds.
+    fn label(self) -> &'static [u8] {
+        match self {
+            BlockKind::Aliases => b"alias block",
+            BlockKind::StealerEmailWebsites => b"stealer email-websites block",
+            BlockKind::StealerWebsiteAddresses => b"stealer website-addresses block",
+            BlockKind::StealerDomainAliases => b"stealer domain-aliases block",
+        }
+    }
+}
+
+/// Longest value a block takes (an alias, a website, an address, or `alias NUL website`);
+/// [`MAX_PLAIN`] leaves room for one group of a key and one value past the target.
+pub const MAX_VALUE_LEN: usize = 255 + 1 + 253;
 
 /// One domain's aliases in a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +84,10 @@ pub struct SealedBlock {
     pub bytes: Vec<u8>,
 }
 
-/// Gathers aliases in domain-tag order into sealed blocks of about 64 KiB of aliases.
+/// Gathers aliases in domain-tag order into sealed blocks of about 64 KiB of aliases (or,
+/// for another [`BlockKind`], values by their key's tag).
 pub struct BlockBuilder {
+    kind: BlockKind,
     sealer: Sealer,
     groups: Vec<(u64, AliasGroup)>,
     plain: usize,
@@ -67,9 +103,15 @@ impl std::fmt::Debug for BlockBuilder {
 }
 
 impl BlockBuilder {
-    /// A builder sealing under `key`, numbering blocks from 0.
+    /// A builder of alias blocks sealing under `key`, numbering blocks from 0.
     pub fn new(key: &OperatorKey) -> BlockBuilder {
+        BlockBuilder::of_kind(key, BlockKind::Aliases)
+    }
+
+    /// A builder of blocks of `kind` sealing under `key`, numbering blocks from 0.
+    pub fn of_kind(key: &OperatorKey, kind: BlockKind) -> BlockBuilder {
         BlockBuilder {
+            kind,
             sealer: key.sealer(),
             groups: Vec::new(),
             plain: 0,
@@ -80,6 +122,10 @@ impl BlockBuilder {
     /// Adds `alias` of `domain`, whose tag is `tag`; calls come in increasing (or equal)
     /// tag order. Returns the block this filled, if it did.
     pub fn push(&mut self, tag: u64, domain: &str, alias: &str) -> Option<SealedBlock> {
+        assert!(
+            domain.len() <= 255 && alias.len() <= MAX_VALUE_LEN,
+            "a block's key or value longer than its bound"
+        );
         match self.groups.last_mut() {
             Some((t, g)) if *t == tag && g.domain == domain => g.aliases.push(alias.to_owned()),
             _ => {
@@ -139,7 +185,10 @@ impl BlockBuilder {
         let bytes = self
             .sealer
             .siv
-            .encrypt(ad(first_tag, self.blocks).as_slice(), &compressed)
+            .encrypt(
+                ad(self.kind, first_tag, self.blocks).as_slice(),
+                &compressed,
+            )
             .expect("AES-SIV encryption of a block cannot fail");
         self.blocks += 1;
         self.groups.clear();
@@ -152,9 +201,9 @@ impl BlockBuilder {
     }
 }
 
-fn ad(first_tag: u64, index: u64) -> [Vec<u8>; 3] {
+fn ad(kind: BlockKind, first_tag: u64, index: u64) -> [Vec<u8>; 3] {
     [
-        b"alias block".to_vec(),
+        kind.label().to_vec(),
         first_tag.to_be_bytes().to_vec(),
         index.to_be_bytes().to_vec(),
     ]
@@ -170,9 +219,22 @@ impl Sealer {
         first_tag: u64,
         sealed: &[u8],
     ) -> Result<Vec<AliasGroup>, SealError> {
+        self.open_block(BlockKind::Aliases, index, first_tag, sealed)
+    }
+
+    /// Opens block number `index` of a file of `kind` blocks (first tag `first_tag`): its
+    /// groups, each a key (`domain`) and its values (`aliases`). A block of another kind,
+    /// damage, another key, or a block moved from elsewhere gives [`SealError::Unseal`].
+    pub fn open_block(
+        &mut self,
+        kind: BlockKind,
+        index: u64,
+        first_tag: u64,
+        sealed: &[u8],
+    ) -> Result<Vec<AliasGroup>, SealError> {
         let compressed = self
             .siv
-            .decrypt(ad(first_tag, index).as_slice(), sealed)
+            .decrypt(ad(kind, first_tag, index).as_slice(), sealed)
             .map_err(|_| SealError::Unseal)?;
         let plain =
             zstd::bulk::decompress(&compressed, MAX_PLAIN).map_err(|_| SealError::Unseal)?;
@@ -299,6 +361,43 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert_eq!(records as usize, want.len());
+    }
+
+    #[test]
+    fn a_block_of_one_kind_never_opens_as_another() {
+        let key = OperatorKey::from_hex(KEY).unwrap();
+        let kinds = [
+            BlockKind::Aliases,
+            BlockKind::StealerEmailWebsites,
+            BlockKind::StealerWebsiteAddresses,
+            BlockKind::StealerDomainAliases,
+        ];
+        let email = "ann@example.test";
+        let tag = key.domain_tag(email);
+        // The longest value a kind holds: `alias NUL website`.
+        let value = format!("{}\0{}.example", "a".repeat(255), "w".repeat(245));
+        assert_eq!(value.len(), MAX_VALUE_LEN);
+        for kind in kinds {
+            let mut b = BlockBuilder::of_kind(&key, kind);
+            assert!(b.push(tag, email, "streamflix.example").is_none());
+            assert!(b.push(tag, email, &value).is_none());
+            let block = b.finish().unwrap();
+            let mut sealer = key.sealer();
+            for other in kinds {
+                let opened = sealer.open_block(other, 0, block.first_tag, &block.bytes);
+                if other == kind {
+                    let groups = opened.unwrap();
+                    assert_eq!(groups.len(), 1);
+                    assert_eq!(groups[0].domain, email);
+                    assert_eq!(
+                        groups[0].aliases,
+                        [value.clone(), "streamflix.example".into()]
+                    );
+                } else {
+                    assert!(opened.is_err(), "{kind:?} opened as {other:?}");
+                }
+            }
+        }
     }
 
     #[test]

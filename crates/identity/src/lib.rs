@@ -16,7 +16,7 @@
 mod alias_block;
 mod seal;
 
-pub use alias_block::{AliasGroup, BlockBuilder, SealedBlock};
+pub use alias_block::{AliasGroup, BlockBuilder, BlockKind, MAX_VALUE_LEN, SealedBlock};
 pub use seal::{ALIAS_RECORD, DOMAIN_RECORD, OperatorKey, SealError, Sealer};
 use std::borrow::Cow;
 
