@@ -8,6 +8,8 @@
 //!                                       blank lines (Raccoon-like)
 //! DIR/logs/XX[nnnn]/System.txt          not a credential file (read past)
 //! DIR/ulp/part-N.txt                    URL:login:password lines, some CRLF
+//! DIR/exports/credentials.csv           URL,Username,Password,Browser (quoted cells)
+//! DIR/exports/credentials.jsonl         {"url","login","password"} objects
 //! ```
 //!
 //! URLs are hostile on purpose: ports, paths, user-info, IDN hosts, IP-address hosts, IPv6,
@@ -129,6 +131,26 @@ fn secret(rng: &mut Rng) -> String {
     }
 }
 
+/// A CSV cell, always quoted (RFC 4180: a quote doubled).
+fn csv(value: &str) -> String {
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+/// A JSON string.
+fn json(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// An open file of the tree and its next line's number.
 struct Out {
     file: io::BufWriter<fs::File>,
@@ -173,7 +195,7 @@ pub fn write_stealer_tree(
         let bad = rng.next_u64() % 100 < malformed_percent;
         let (url, website) = url(&mut rng);
         let (login, password) = (login(&mut rng, i), secret(&mut rng));
-        let kind = rng.next_u64() % 3;
+        let kind = rng.next_u64() % 5;
         let rel = match kind {
             0 => PathBuf::from(format!(
                 "logs/XX[{:04}]/Passwords.txt",
@@ -183,15 +205,19 @@ pub fn write_stealer_tree(
                 "logs/XX[{:04}]/All Passwords.txt",
                 rng.next_u64() % machines
             )),
+            3 => PathBuf::from("exports/credentials.csv"),
+            4 => PathBuf::from("exports/credentials.jsonl"),
             _ => PathBuf::from(format!("ulp/part-{}.txt", rng.next_u64() % ulp_parts)),
         };
         if !files.contains_key(&rel) {
             let out = Out::create(root, rel.clone())?;
             files.insert(rel.clone(), out);
-            if kind == 0 {
+            let out = files.get_mut(&rel).expect("just made");
+            match kind {
                 // RedLine-like files open with a banner block of separators.
-                let out = files.get_mut(&rel).expect("just made");
-                out.lines(&["*".repeat(20)], "\r\n")?;
+                0 => drop(out.lines(&["*".repeat(20)], "\r\n")?),
+                3 => drop(out.lines(&["URL,Username,Password,Browser".to_owned()], "\n")?),
+                _ => {}
             }
         }
         let out = files.get_mut(&rel).expect("opened above");
@@ -233,6 +259,35 @@ pub fn write_stealer_tree(
                     "Profile: Default".to_owned(),
                     String::new(),
                 ],
+                false,
+            ),
+            (3, false) => (
+                vec![format!(
+                    "{},{},{},Chrome",
+                    csv(&url),
+                    csv(&login),
+                    csv(&password)
+                )],
+                true,
+            ),
+            (3, true) => (
+                vec![format!("{},,{},Chrome", csv(&url), csv(&password))],
+                false,
+            ),
+            (4, false) => (
+                vec![format!(
+                    "{{\"url\":{},\"login\":{},\"password\":{}}}",
+                    json(&url),
+                    json(&login),
+                    json(&password)
+                )],
+                true,
+            ),
+            (4, true) => (
+                vec![match rng.next_u64() % 2 {
+                    0 => format!("{{\"url\":{},\"login\":{}}}", json(&url), json(&login)),
+                    _ => "[\"not an object\"]".to_owned(),
+                }],
                 false,
             ),
             (_, false) => (vec![format!("{url}:{login}:{password}")], true),
