@@ -111,7 +111,7 @@ fn account(i: u64, rng: &mut Rng, vocab: f64, companies: u64, sep: u8) -> Accoun
     }
 }
 
-fn csv_field(s: &str, sep: u8) -> String {
+pub(crate) fn csv_field(s: &str, sep: u8) -> String {
     if s.contains([sep as char, '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -119,7 +119,7 @@ fn csv_field(s: &str, sep: u8) -> String {
     }
 }
 
-fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

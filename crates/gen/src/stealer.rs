@@ -8,7 +8,7 @@
 //!                                       blank lines (Raccoon-like)
 //! DIR/logs/XX[nnnn]/System.txt          not a credential file (read past)
 //! DIR/ulp/part-N.txt                    URL:login:password lines, some CRLF
-//! DIR/exports/credentials.csv           URL,Username,Password,Browser (quoted cells)
+//! DIR/exports/credentials.csv           URL,Username,Password,Browser (RFC 4180 quoting)
 //! DIR/exports/credentials.jsonl         {"url","login","password"} objects
 //! ```
 //!
@@ -26,7 +26,11 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{Rng, password};
+use crate::{
+    Rng,
+    dump::{csv_field, json_str},
+    password,
+};
 
 /// What a generated tree holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -131,26 +135,6 @@ fn secret(rng: &mut Rng) -> String {
     }
 }
 
-/// A CSV cell, always quoted (RFC 4180: a quote doubled).
-fn csv(value: &str) -> String {
-    format!("\"{}\"", value.replace('"', "\"\""))
-}
-
-/// A JSON string.
-fn json(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// An open file of the tree and its next line's number.
 struct Out {
     file: io::BufWriter<fs::File>,
@@ -175,6 +159,103 @@ impl Out {
             self.line += 1;
         }
         Ok(first)
+    }
+}
+
+/// The lines of one unit of layout `kind` (0 RedLine blocks, 1 Raccoon blocks, 3 CSV,
+/// 4 JSONL, else ULP), malformed when `bad`; and whether it reads.
+fn unit_lines(
+    rng: &mut Rng,
+    kind: u64,
+    bad: bool,
+    (url, login, password): (&str, &str, &str),
+) -> (Vec<String>, bool) {
+    match (kind, bad) {
+        (0, false) => (
+            vec![
+                format!("URL: {url}"),
+                format!("Username: {login}"),
+                format!("Password: {password}"),
+                "Application: Google_[Chrome]_Default".to_owned(),
+                "===============".to_owned(),
+            ],
+            true,
+        ),
+        (0, true) => (
+            vec![
+                format!("URL: {url}"),
+                format!("Username: {login}"),
+                "Application: Google_[Chrome]_Default".to_owned(),
+                "===============".to_owned(),
+            ],
+            false,
+        ),
+        (1, false) => (
+            vec![
+                "Soft: Chromium".to_owned(),
+                format!("Host: {url}"),
+                format!("USER: {login}"),
+                format!("PASS: {password}"),
+                String::new(),
+            ],
+            true,
+        ),
+        (1, true) => (
+            vec![
+                "Browser: Edge".to_owned(),
+                "Profile: Default".to_owned(),
+                String::new(),
+            ],
+            false,
+        ),
+        (3, false) => (
+            vec![format!(
+                "{},{},{},Chrome",
+                csv_field(url, b','),
+                csv_field(login, b','),
+                csv_field(password, b',')
+            )],
+            true,
+        ),
+        (3, true) => (
+            vec![format!(
+                "{},,{},Chrome",
+                csv_field(url, b','),
+                csv_field(password, b',')
+            )],
+            false,
+        ),
+        (4, false) => (
+            vec![format!(
+                "{{\"url\":{},\"login\":{},\"password\":{}}}",
+                json_str(url),
+                json_str(login),
+                json_str(password)
+            )],
+            true,
+        ),
+        (4, true) => (
+            vec![match rng.next_u64() % 2 {
+                0 => format!(
+                    "{{\"url\":{},\"login\":{}}}",
+                    json_str(url),
+                    json_str(login)
+                ),
+                _ => "[\"not an object\"]".to_owned(),
+            }],
+            false,
+        ),
+        (_, false) => (vec![format!("{url}:{login}:{password}")], true),
+        (_, true) => (
+            // (`URL:login` is not among them: after `host:8080` or `https://host:8443`
+            // it reads as a port-less URL, a login and a password.)
+            vec![match rng.next_u64() % 3 {
+                0 => url.to_owned(),
+                1 => format!("{url}: :{password}"),
+                _ => "!!!! junk".to_owned(),
+            }],
+            false,
+        ),
     }
 }
 
@@ -223,85 +304,7 @@ pub fn write_stealer_tree(
         let out = files.get_mut(&rel).expect("opened above");
         let crlf = rng.next_u64().is_multiple_of(4);
         let eol = if crlf { "\r\n" } else { "\n" };
-        let (lines, good): (Vec<String>, bool) = match (kind, bad) {
-            (0, false) => (
-                vec![
-                    format!("URL: {url}"),
-                    format!("Username: {login}"),
-                    format!("Password: {password}"),
-                    "Application: Google_[Chrome]_Default".to_owned(),
-                    "===============".to_owned(),
-                ],
-                true,
-            ),
-            (0, true) => (
-                vec![
-                    format!("URL: {url}"),
-                    format!("Username: {login}"),
-                    "Application: Google_[Chrome]_Default".to_owned(),
-                    "===============".to_owned(),
-                ],
-                false,
-            ),
-            (1, false) => (
-                vec![
-                    "Soft: Chromium".to_owned(),
-                    format!("Host: {url}"),
-                    format!("USER: {login}"),
-                    format!("PASS: {password}"),
-                    String::new(),
-                ],
-                true,
-            ),
-            (1, true) => (
-                vec![
-                    "Browser: Edge".to_owned(),
-                    "Profile: Default".to_owned(),
-                    String::new(),
-                ],
-                false,
-            ),
-            (3, false) => (
-                vec![format!(
-                    "{},{},{},Chrome",
-                    csv(&url),
-                    csv(&login),
-                    csv(&password)
-                )],
-                true,
-            ),
-            (3, true) => (
-                vec![format!("{},,{},Chrome", csv(&url), csv(&password))],
-                false,
-            ),
-            (4, false) => (
-                vec![format!(
-                    "{{\"url\":{},\"login\":{},\"password\":{}}}",
-                    json(&url),
-                    json(&login),
-                    json(&password)
-                )],
-                true,
-            ),
-            (4, true) => (
-                vec![match rng.next_u64() % 2 {
-                    0 => format!("{{\"url\":{},\"login\":{}}}", json(&url), json(&login)),
-                    _ => "[\"not an object\"]".to_owned(),
-                }],
-                false,
-            ),
-            (_, false) => (vec![format!("{url}:{login}:{password}")], true),
-            (_, true) => (
-                // (`URL:login` is not among them: after `host:8080` or `https://host:8443`
-                // it reads as a port-less URL, a login and a password.)
-                vec![match rng.next_u64() % 3 {
-                    0 => url.clone(),
-                    1 => format!("{url}: :{password}"),
-                    _ => "!!!! junk".to_owned(),
-                }],
-                false,
-            ),
-        };
+        let (lines, good) = unit_lines(&mut rng, kind, bad, (&url, &login, &password));
         let first = out.lines(&lines, eol)?;
         if good {
             truth.captures.push(GenCapture {
