@@ -254,9 +254,13 @@ impl Writing<'_> {
         };
         // Only the bytes after what this writer has seen are read: a busy file is not read
         // again at every append.
-        let (mut tail, mut file_len) = files.read_from(newest, self.state.len)?;
+        let same_file = newest == self.state.seq && self.state.len > 0;
+        let (mut tail, mut file_len) = match same_file {
+            true => files.read_from(newest, self.state.len)?,
+            false => (Vec::new(), 0),
+        };
         let mut from = self.state.len;
-        if newest != self.state.seq || file_len < self.state.len || self.state.len == 0 {
+        if !same_file || file_len < self.state.len {
             // Another writer started this file (or this writer is new): read it whole.
             (tail, file_len) = files.read_from(newest, 0)?;
             let header = tail
