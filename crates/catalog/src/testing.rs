@@ -29,13 +29,15 @@ pub struct Postgres {
     ca: Option<PathBuf>,
 }
 
-/// A private CA (`ca.pem`) and a server certificate and key for 127.0.0.1 it signed, made in
-/// `root` with the openssl CLI and readable by the server's user; none without openssl.
-fn certificates(root: &Path, user: Option<(u32, u32)>) -> Option<(PathBuf, PathBuf)> {
+/// A private CA and a server certificate for 127.0.0.1 it signed (EC P-256), made in `dir`
+/// with the openssl CLI: (`ca.pem`, `server.pem`, `server.key`); none without openssl. For
+/// every loopback TLS server of the tests (PostgreSQL here; SMTP, HTTPS and mirrors in the
+/// CLI's).
+pub fn private_ca(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
     let run = |args: &[&str]| {
         Command::new("openssl")
             .args(args)
-            .current_dir(root)
+            .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -49,7 +51,7 @@ fn certificates(root: &Path, user: Option<(u32, u32)>) -> Option<(PathBuf, PathB
         "-nodes",
     ];
     std::fs::write(
-        root.join("san.ext"),
+        dir.join("san.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
     )
     .ok()?;
@@ -98,20 +100,31 @@ fn certificates(root: &Path, user: Option<(u32, u32)>) -> Option<(PathBuf, PathB
             "-out",
             "server.pem",
         ]);
-    if !made {
+    made.then(|| {
+        (
+            dir.join("ca.pem"),
+            dir.join("server.pem"),
+            dir.join("server.key"),
+        )
+    })
+}
+
+/// [`private_ca`] in `root` for the PostgreSQL server: its key private (0600) and owned by
+/// the server's user; none without openssl (a failure under CI).
+fn certificates(root: &Path, user: Option<(u32, u32)>) -> Option<(PathBuf, PathBuf)> {
+    let Some((_, cert, key)) = private_ca(root) else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must have the openssl CLI (the PostgreSQL TLS tests' CA)"
         );
         return None;
-    }
-    let key = root.join("server.key");
+    };
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).ok()?;
     if let Some((uid, gid)) = user {
         std::os::unix::fs::chown(&key, Some(uid), Some(gid)).ok()?;
     }
-    Some((root.join("server.pem"), key))
+    Some((cert, key))
 }
 
 /// The process's server, started on first use; `None` where PostgreSQL is not installed

@@ -435,74 +435,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A private CA and a certificate it signed for 127.0.0.1, made with the openssl CLI.
+/// A private CA and a certificate it signed for 127.0.0.1, made with the openssl CLI:
+/// (CA, certificate, key).
 pub fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=leakwatch test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "smtp.key",
-        "-out",
-        "smtp.csr",
-    ]);
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "smtp.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "smtp.pem",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("smtp.pem"),
-        dir.join("smtp.key"),
-    )
+    leakwatch_catalog::testing::private_ca(dir).expect("the openssl CLI makes a private CA")
 }
 
 /// A tmpfs mounted for a test (a small disk that fills up); unmounted on drop.
