@@ -38,7 +38,8 @@ pub use error::{Result, StoreError};
 pub use etags::{ETAGS_VERSION, EtagTable, MAX_ETAG_LEN, RANGES};
 pub use key::{Key, Namespace, PREFIX_BITS};
 pub use manifest::{
-    AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SegmentMeta, SourceRecord,
+    AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SealedKind, SegmentMeta,
+    SourceRecord,
 };
 pub use postings::{
     POSTINGS_VERSION, Postings, breach_ref, canonical_refs, ref_breach, ref_is_primary,

@@ -16,13 +16,16 @@ use crate::{
 /// File name of the manifest in the store directory.
 pub const MANIFEST_FILE: &str = "manifest";
 /// Version of the manifest layout this build writes and reads.
-pub const MANIFEST_VERSION: u32 = 3;
+pub const MANIFEST_VERSION: u32 = 4;
 
 /// The oldest version, written when nothing needs a newer one: a store that never forgot an
 /// account nor mirrored a source keeps writing exactly the manifest version 1 readers know.
 const MANIFEST_VERSION_1: u32 = 1;
-/// Version 2 added `forgotten`; version 3 added `mirrors`.
+/// Version 2 added `forgotten`; version 3 added `mirrors`; version 4 sealed files of
+/// another kind than aliases (`AliasMeta::kind`), which a version-3 reader would take for
+/// alias files.
 const MANIFEST_VERSION_2: u32 = 2;
+const MANIFEST_VERSION_3: u32 = 3;
 const MANIFEST_MAGIC: &[u8; 8] = b"LWMANIF\x01";
 
 /// A published segment, as recorded in the manifest.
@@ -45,11 +48,57 @@ pub struct SegmentMeta {
     pub postings: Option<String>,
 }
 
-/// A published alias file (sealed e-mail local parts by domain tag).
+/// What a file of sealed blocks (an alias file's layout) holds. The store never opens a
+/// block; the kind says which readers a file is for, and the caller's seal binds it too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SealedKind {
+    /// E-mail domains and their aliases (domain search).
+    #[default]
+    Aliases,
+    /// Stealer logs: an e-mail address and the websites it was captured for.
+    StealerEmail,
+    /// Stealer logs: a website and the addresses captured for it.
+    StealerWebsite,
+    /// Stealer logs: an e-mail domain and `alias NUL website` of its aliases' captures.
+    StealerDomain,
+}
+
+impl SealedKind {
+    /// Every kind, in the order files of each are listed.
+    pub const ALL: [SealedKind; 4] = [
+        SealedKind::Aliases,
+        SealedKind::StealerEmail,
+        SealedKind::StealerWebsite,
+        SealedKind::StealerDomain,
+    ];
+
+    /// Whether this is the alias kind (the only one version-3 manifests know).
+    pub fn is_aliases(&self) -> bool {
+        *self == SealedKind::Aliases
+    }
+
+    /// The stem of the kind's file names.
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            SealedKind::Aliases => "aliases",
+            SealedKind::StealerEmail => "stealer-email",
+            SealedKind::StealerWebsite => "stealer-website",
+            SealedKind::StealerDomain => "stealer-domain",
+        }
+    }
+}
+
+/// A published alias file (sealed e-mail local parts by domain tag), or another file of
+/// the same layout holding another [`SealedKind`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AliasMeta {
     /// File name in the store directory.
     pub file: String,
+    /// What its blocks hold (absent: aliases, as every file before version 4).
+    #[serde(default, skip_serializing_if = "SealedKind::is_aliases")]
+    pub kind: SealedKind,
     /// Records in it.
     pub records: u64,
     /// File size in bytes.
@@ -162,8 +211,10 @@ impl Manifest {
     pub fn encode(&self) -> Vec<u8> {
         // The oldest version that can say everything in it, so older builds keep reading
         // stores that use none of the newer fields.
-        let version = if !self.mirrors.is_empty() {
+        let version = if self.aliases.iter().any(|a| !a.kind.is_aliases()) {
             MANIFEST_VERSION
+        } else if !self.mirrors.is_empty() {
+            MANIFEST_VERSION_3
         } else if !self.forgotten.is_empty() {
             MANIFEST_VERSION_2
         } else {

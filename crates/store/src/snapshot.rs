@@ -16,7 +16,7 @@ use crate::{
     error::{Result, StoreError},
     etags::EtagTable,
     key::{Key, Namespace, PREFIX_BITS},
-    manifest::{AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta},
+    manifest::{AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SealedKind},
     postings::{Postings, ref_breach},
     segment::{Segment, SegmentIter},
 };
@@ -375,9 +375,19 @@ impl Snapshot {
         Ok(n)
     }
 
-    /// Every live alias file with its manifest entry (which names the sealing key).
+    /// Every live alias file with its manifest entry (which names the sealing key): the
+    /// files of [`SealedKind::Aliases`].
     pub fn alias_files(&self) -> impl Iterator<Item = (&AliasMeta, &AliasFile)> {
-        self.manifest.aliases.iter().zip(&self.aliases)
+        self.sealed_files(SealedKind::Aliases)
+    }
+
+    /// Every live file of sealed blocks of `kind`, with its manifest entry.
+    pub fn sealed_files(&self, kind: SealedKind) -> impl Iterator<Item = (&AliasMeta, &AliasFile)> {
+        self.manifest
+            .aliases
+            .iter()
+            .zip(&self.aliases)
+            .filter(move |(m, _)| m.kind == kind)
     }
 
     /// Checks every checksum of every segment and alias file.

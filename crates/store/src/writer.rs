@@ -24,7 +24,8 @@ use crate::{
     etags::EtagTable,
     key::{Key, Namespace},
     manifest::{
-        AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SegmentMeta, SourceRecord,
+        AliasMeta, MANIFEST_FILE, MANIFEST_VERSION, Manifest, MirrorMeta, SealedKind, SegmentMeta,
+        SourceRecord,
     },
     postings::{Postings, canonical_refs},
     segment::{GroupCoding, Segment, SegmentStats, SegmentWriter},
@@ -198,7 +199,13 @@ impl StoreWriter {
 
     /// Starts a new alias file that the next commit can publish.
     pub fn create_alias_file(&mut self) -> Result<(String, AliasWriter)> {
-        let name = self.next_name("aliases.alias");
+        self.create_sealed_file(SealedKind::Aliases)
+    }
+
+    /// Starts a new file of sealed blocks of `kind` (an alias file's layout) that the next
+    /// commit can publish.
+    pub fn create_sealed_file(&mut self, kind: SealedKind) -> Result<(String, AliasWriter)> {
+        let name = self.next_name(&format!("{}.alias", kind.file_stem()));
         let out = self.dir.create(&name)?;
         Ok((name, AliasWriter::new(out)?))
     }

@@ -155,19 +155,22 @@ fn manifest_roundtrip_and_corruption() {
             bytes: 300,
             created_unix: 1,
             key_id: "k1".into(),
+            kind: SealedKind::Aliases,
         }],
         forgotten: vec![],
         mirrors: vec![],
     };
     // Without forgotten keys a manifest is version 1, byte for byte what version-1 readers
-    // know; with them, version 2; with a mirror, version 3.
+    // know; with them, version 2; with a mirror, version 3; with a sealed file of another
+    // kind than aliases (stealer logs), version 4, which older readers refuse rather than
+    // take it for an alias file.
     let forgetful = Manifest {
         format_version: 2,
         forgotten: vec!["00ff".repeat(10)],
         ..m.clone()
     };
     let mirrored = Manifest {
-        format_version: MANIFEST_VERSION,
+        format_version: 3,
         mirrors: vec![MirrorMeta {
             namespace: Namespace::Sha1,
             source: "https://api.pwnedpasswords.com".into(),
@@ -177,7 +180,19 @@ fn manifest_roundtrip_and_corruption() {
         }],
         ..m.clone()
     };
-    for (m, version) in [(m, 1u32), (forgetful, 2), (mirrored, 3)] {
+    let mut stealer = mirrored.clone();
+    stealer.format_version = MANIFEST_VERSION;
+    stealer.aliases.push(AliasMeta {
+        file: "0000000004-000-stealer-email.alias".into(),
+        records: 9,
+        bytes: 400,
+        created_unix: 2,
+        key_id: "k1".into(),
+        kind: SealedKind::StealerEmail,
+    });
+    assert!(!String::from_utf8_lossy(&m.encode()).contains("kind"));
+    assert!(String::from_utf8_lossy(&stealer.encode()).contains("\"kind\": \"stealer-email\""));
+    for (m, version) in [(m, 1u32), (forgetful, 2), (mirrored, 3), (stealer, 4)] {
         let bytes = m.encode();
         assert_eq!(
             bytes[bytes.len() - 24..bytes.len() - 20],
