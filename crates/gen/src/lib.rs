@@ -15,7 +15,7 @@ mod stealer;
 use std::io::{self, Write};
 
 pub use dump::{Account, DumpFormat, write_dump};
-pub use stealer::{GenCapture, StealerTruth, write_stealer_tree};
+pub use stealer::{GenCapture, StealerTruth, write_stealer_tree, write_stealer_truth};
 
 use leakwatch_store::{Key, Namespace};
 

@@ -337,3 +337,28 @@ pub fn write_stealer_tree(
     truth.malformed.sort();
     Ok(truth)
 }
+
+/// Writes `truth` as JSON Lines: `{"file","line","website","login","password"}` per
+/// capture (`website` null for none), then `{"file","line","malformed":true}` per
+/// malformed unit — the reference a test in another language reads.
+pub fn write_stealer_truth(out: &mut dyn Write, truth: &StealerTruth) -> io::Result<()> {
+    for c in &truth.captures {
+        writeln!(
+            out,
+            "{{\"file\":{},\"line\":{},\"website\":{},\"login\":{},\"password\":{}}}",
+            json_str(&c.file.to_string_lossy()),
+            c.line,
+            c.website.as_deref().map_or("null".to_owned(), json_str),
+            json_str(&c.login),
+            json_str(&c.password)
+        )?;
+    }
+    for (file, line) in &truth.malformed {
+        writeln!(
+            out,
+            "{{\"file\":{},\"line\":{line},\"malformed\":true}}",
+            json_str(&file.to_string_lossy())
+        )?;
+    }
+    Ok(())
+}

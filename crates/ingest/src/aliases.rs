@@ -20,12 +20,45 @@ use std::{
     },
 };
 
-use leakwatch_identity::{BlockBuilder, DOMAIN_RECORD, OperatorKey, SealError, SealedBlock};
-use leakwatch_store::{AliasEntry, AliasMeta, AliasWriter, StoreError, StoreWriter, unix_now};
+use leakwatch_identity::{
+    BlockBuilder, BlockKind, DOMAIN_RECORD, OperatorKey, SealError, SealedBlock,
+};
+use leakwatch_store::{
+    AliasEntry, AliasMeta, AliasWriter, SealedKind, StoreError, StoreWriter, unix_now,
+};
 
-/// The run files of one import.
+/// The stealer-log files' kinds, in the order an import gathers them: by address, by
+/// website, by e-mail domain.
+pub(crate) const STEALER_KINDS: [BlockKind; 3] = [
+    BlockKind::StealerEmailWebsites,
+    BlockKind::StealerWebsiteAddresses,
+    BlockKind::StealerDomainAliases,
+];
+
+/// The store's name for what a file of `kind` blocks holds.
+pub(crate) fn sealed_kind(kind: BlockKind) -> SealedKind {
+    match kind {
+        BlockKind::StealerEmailWebsites => SealedKind::StealerEmail,
+        BlockKind::StealerWebsiteAddresses => SealedKind::StealerWebsite,
+        BlockKind::StealerDomainAliases => SealedKind::StealerDomain,
+        _ => SealedKind::Aliases,
+    }
+}
+
+/// The blocks a file of the store's `kind` holds.
+pub(crate) fn block_kind(kind: SealedKind) -> BlockKind {
+    match kind {
+        SealedKind::StealerEmail => BlockKind::StealerEmailWebsites,
+        SealedKind::StealerWebsite => BlockKind::StealerWebsiteAddresses,
+        SealedKind::StealerDomain => BlockKind::StealerDomainAliases,
+        _ => BlockKind::Aliases,
+    }
+}
+
+/// The run files of one import (of one kind of sealed file).
 pub(crate) struct AliasRuns {
     dir: PathBuf,
+    kind: BlockKind,
     budget: usize,
     runs: Mutex<Vec<PathBuf>>,
     next: AtomicU64,
@@ -35,9 +68,17 @@ pub(crate) struct AliasRuns {
 
 impl AliasRuns {
     /// Runs in `dir`, each worker holding at most `budget` bytes before it writes one.
+    #[cfg(test)]
     pub(crate) fn new(dir: PathBuf, budget: usize) -> AliasRuns {
+        AliasRuns::of_kind(dir, budget, BlockKind::Aliases)
+    }
+
+    /// Runs of records for a file of `kind` blocks (each key's name record first, as a
+    /// domain's, then its values).
+    pub(crate) fn of_kind(dir: PathBuf, budget: usize, kind: BlockKind) -> AliasRuns {
         AliasRuns {
             dir,
+            kind,
             budget: budget.max(64 << 10),
             runs: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
@@ -52,11 +93,13 @@ impl AliasRuns {
         writer: &mut StoreWriter,
         key: &OperatorKey,
     ) -> Result<AliasMeta, crate::IngestError> {
-        let (name, mut out) = writer.create_alias_file()?;
+        let kind = sealed_kind(self.kind);
+        let (name, mut out) = writer.create_sealed_file(kind)?;
         self.merge_into(&mut out, key)?;
         let stats = out.finish()?;
         Ok(AliasMeta {
             file: name,
+            kind,
             records: stats.records,
             bytes: stats.bytes,
             created_unix: unix_now(),
@@ -86,7 +129,7 @@ impl AliasRuns {
         }
         let mut blocks = Blocks {
             out,
-            builder: BlockBuilder::new(key),
+            builder: BlockBuilder::of_kind(key, self.kind),
             sealer: key.sealer(),
             domain: None,
         };
@@ -164,6 +207,7 @@ fn write_block(out: &mut AliasWriter, block: SealedBlock) -> Result<(), MergeErr
 /// version-2 block whole, a version-1 record against the domain record before it (each
 /// domain's records start with its sealed name).
 pub struct AliasOpener {
+    kind: BlockKind,
     sealer: leakwatch_identity::Sealer,
     /// Version 1: the domain of the current tag.
     domain: Option<(u64, String)>,
@@ -178,7 +222,19 @@ impl std::fmt::Debug for AliasOpener {
 impl AliasOpener {
     /// An opener for files sealed under `key`.
     pub fn new(key: &OperatorKey) -> AliasOpener {
+        AliasOpener::of_kind(key, BlockKind::Aliases)
+    }
+
+    /// An opener for the files the store lists as `kind`, sealed under `key`.
+    pub fn for_files(key: &OperatorKey, kind: SealedKind) -> AliasOpener {
+        AliasOpener::of_kind(key, block_kind(kind))
+    }
+
+    /// An opener for files of `kind` blocks sealed under `key` (their groups' keys come as
+    /// `domain`, their values as `alias`).
+    pub fn of_kind(key: &OperatorKey, kind: BlockKind) -> AliasOpener {
         AliasOpener {
+            kind,
             sealer: key.sealer(),
             domain: None,
         }
@@ -198,11 +254,18 @@ impl AliasOpener {
                 sealed,
                 ..
             } => {
-                for g in self.sealer.open_alias_block(index, first_tag, sealed)? {
+                for g in self
+                    .sealer
+                    .open_block(self.kind, index, first_tag, sealed)?
+                {
                     for alias in &g.aliases {
                         f(&g.domain, alias);
                     }
                 }
+            }
+            // Version-1 records are aliases only.
+            AliasEntry::Record { .. } if self.kind != BlockKind::Aliases => {
+                return Err(SealError::Unseal);
             }
             AliasEntry::Record { tag, sealed } if sealed.first() == Some(&DOMAIN_RECORD) => {
                 self.domain = Some((tag, self.sealer.open_domain(tag, sealed)?));
@@ -286,19 +349,24 @@ impl From<MergeError> for crate::IngestError {
 }
 
 fn read_record(r: &mut impl Read) -> io::Result<Option<(u64, Vec<u8>)>> {
-    let mut head = [0u8; 9];
+    let mut head = [0u8; RECORD_HEAD];
     match r.read_exact(&mut head) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let mut sealed = vec![0u8; head[8] as usize];
+    let mut sealed = vec![0u8; u16::from_be_bytes([head[8], head[9]]) as usize];
     r.read_exact(&mut sealed)?;
     let tag = u64::from_be_bytes(head[..8].try_into().expect("8 bytes"));
     Ok(Some((tag, sealed)))
 }
 
-/// One worker's buffer: records `[tag BE 8][len 1][sealed]` back to back.
+/// A run record's head: the tag (8 bytes, big-endian) and the sealed length (2).
+const RECORD_HEAD: usize = 10;
+/// Longest sealed record a run takes: a stealer value (`alias NUL website`) and its seal.
+const MAX_RUN_RECORD: usize = 1 + 16 + leakwatch_identity::MAX_VALUE_LEN;
+
+/// One worker's buffer: records `[tag BE 8][len BE 2][sealed]` back to back.
 pub(crate) struct AliasBuffer<'a> {
     runs: &'a AliasRuns,
     arena: Vec<u8>,
@@ -315,10 +383,11 @@ impl<'a> AliasBuffer<'a> {
     }
 
     pub(crate) fn push(&mut self, tag: u64, sealed: &[u8]) -> io::Result<()> {
-        debug_assert!(!sealed.is_empty() && sealed.len() <= leakwatch_store::MAX_SEALED_LEN);
+        debug_assert!(!sealed.is_empty() && sealed.len() <= MAX_RUN_RECORD);
         self.starts.push(self.arena.len() as u32);
         self.arena.extend_from_slice(&tag.to_be_bytes());
-        self.arena.push(sealed.len() as u8);
+        self.arena
+            .extend_from_slice(&(sealed.len() as u16).to_be_bytes());
         self.arena.extend_from_slice(sealed);
         self.runs.pushed.fetch_add(1, Ordering::Relaxed);
         if self.arena.len() + self.starts.len() * 4 >= self.runs.budget {
@@ -329,7 +398,8 @@ impl<'a> AliasBuffer<'a> {
 
     fn record(&self, start: u32) -> &[u8] {
         let s = start as usize;
-        &self.arena[s..s + 9 + self.arena[s + 8] as usize]
+        let len = u16::from_be_bytes([self.arena[s + 8], self.arena[s + 9]]) as usize;
+        &self.arena[s..s + RECORD_HEAD + len]
     }
 
     fn write_run(&mut self) -> io::Result<()> {
@@ -338,14 +408,15 @@ impl<'a> AliasBuffer<'a> {
         }
         let mut starts = std::mem::take(&mut self.starts);
         // (tag, sealed) order: the tag bytes are big-endian, so compare them, then the
-        // sealed bytes after the length byte.
+        // sealed bytes after the length.
         starts.sort_unstable_by(|&a, &b| {
             let (ra, rb) = (self.record(a), self.record(b));
-            (&ra[..8], &ra[9..]).cmp(&(&rb[..8], &rb[9..]))
+            (&ra[..8], &ra[RECORD_HEAD..]).cmp(&(&rb[..8], &rb[RECORD_HEAD..]))
         });
         starts.dedup_by(|a, b| self.record(*a) == self.record(*b));
         let n = self.runs.next.fetch_add(1, Ordering::Relaxed);
-        let path = self.runs.dir.join(format!("aliases-{n:06}.run"));
+        let stem = sealed_kind(self.runs.kind).file_stem();
+        let path = self.runs.dir.join(format!("{stem}-{n:06}.run"));
         let mut out = BufWriter::with_capacity(256 << 10, File::create(&path)?);
         for &s in &starts {
             out.write_all(self.record(s))?;

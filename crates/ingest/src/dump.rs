@@ -290,7 +290,7 @@ impl Layout {
                     return Err(LayoutError::MapWithoutIdentifier);
                 }
             }
-            Format::Hibp | Format::HibpDir | Format::Plain => {
+            Format::Hibp | Format::HibpDir | Format::Plain | Format::Stealer => {
                 return Err(LayoutError::NotADump(format));
             }
         }
@@ -349,7 +349,9 @@ impl Layout {
                     add_field(&mut rec, field, Cow::Owned(value), region)?;
                 }
             }
-            Format::Hibp | Format::HibpDir | Format::Plain => return Err(Reject::NotAHashLine),
+            Format::Hibp | Format::HibpDir | Format::Plain | Format::Stealer => {
+                return Err(Reject::NotAHashLine);
+            }
         }
         if rec.identifiers.is_empty() {
             return Err(Reject::NoIdentifier);

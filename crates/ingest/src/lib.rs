@@ -173,6 +173,12 @@ pub struct IngestOptions {
     pub breach_store_id: Option<u32>,
     /// How to read a dump.
     pub dump: DumpOptions,
+    /// How to read stealer-log tables (`--map url=…,login=…,password=…`).
+    pub stealer_map: stealer::TableMap,
+    /// `breach` is a stealer-log set: with no format given, stealer logs are read (a
+    /// directory, an archive, or a file whose first lines are URL:login:password lines,
+    /// blocks or a url/login/password table), and a plain dump as a dump.
+    pub stealer_set: bool,
     /// Seals e-mail aliases for domain search; `None` stores no aliases.
     pub operator_key: Option<OperatorKey>,
     /// Where to keep the import's status for a running server's metrics
@@ -197,6 +203,8 @@ impl IngestOptions {
             breach: None,
             breach_store_id: None,
             dump: DumpOptions::default(),
+            stealer_map: stealer::TableMap::default(),
+            stealer_set: false,
             operator_key: None,
             status_file: Some(data.import_status()),
         }
@@ -240,6 +248,12 @@ pub struct Summary {
     /// Sealed records written to the alias file: distinct aliases plus one sealed name per
     /// domain (dumps with an operator key).
     pub aliases: u64,
+    /// Stealer logs: sealed records written to the three stealer-log files (each distinct
+    /// address–website pair three times: by address, by website, by e-mail domain).
+    pub stealer_records: u64,
+    /// Stealer logs: the files of the source read as credentials, read past, and archive
+    /// members that could not be read.
+    pub stealer_files: Option<stealer::TreeStats>,
     /// The breach the accounts were linked to.
     pub breach: Option<String>,
     /// Distinct accounts in the breach after this import (all its imports together).
@@ -332,6 +346,14 @@ fn ingest_unclean(
     opts: &IngestOptions,
 ) -> Result<Summary, IngestError> {
     let started = Instant::now();
+    if opts.format == Some(Format::Stealer)
+        || (opts.format.is_none() && opts.stealer_set && stealer::looks_like_logs(source)?)
+    {
+        if opts.breach.is_none() {
+            return Err(Mismatch::NoBreach(Format::Stealer).into());
+        }
+        return stealer::import::ingest(writer, source, opts, started);
+    }
     let raw_bytes = Arc::new(AtomicU64::new(0));
     let mut input = Input::open(source, raw_bytes.clone())
         .map_err(io_err(format!("opening {}", source.label())))?;
@@ -341,6 +363,96 @@ fn ingest_unclean(
     } else {
         None
     };
+    let spill_dir = fresh_spill_dir(&opts.tmp_dir, "ingest-")?;
+    let gathering = Gathering::new(opts, spill_dir.path(), format);
+    let sealer = if layout.is_some() {
+        opts.operator_key.as_ref()
+    } else {
+        None
+    };
+    let progress = progress::Progress::start(
+        opts.progress,
+        source.raw_len(),
+        raw_bytes.clone(),
+        opts.status_file.clone(),
+    );
+    let job = ParseJob {
+        format,
+        layout: layout.as_ref(),
+        spills: &gathering.spills,
+        alias_runs: &gathering.runs[0],
+        sealer,
+        rejects: &gathering.rejects,
+        progress: &progress,
+        threads: gathering.threads,
+    };
+    let parsed = workers::parse_all(&mut input, &job)?;
+    let gathered = Gathered {
+        format,
+        label: source.label(),
+        fingerprint: input.fingerprint(),
+        lines: parsed.lines,
+        fields_seen: parsed.fields_seen,
+        hll: parsed.hll,
+    };
+    publish(
+        writer, opts, &gathering, gathered, sealer, &progress, started,
+    )
+}
+
+/// What an import gathers into before it publishes: the spills of the three namespaces,
+/// the runs of each kind of sealed file, the rejects.
+pub(crate) struct Gathering {
+    pub(crate) spills: Vec<Spill>,
+    /// Aliases, then the stealer-log kinds ([`aliases::STEALER_KINDS`]).
+    pub(crate) runs: Vec<AliasRuns>,
+    pub(crate) rejects: Rejects,
+    pub(crate) threads: usize,
+}
+
+impl Gathering {
+    pub(crate) fn new(opts: &IngestOptions, spill_dir: &std::path::Path, format: Format) -> Self {
+        let budget = SpillBudget::new(opts.memory / 2);
+        let threads = opts.threads.max(1);
+        let run_budget = opts.memory / 8 / threads;
+        let runs = std::iter::once(leakwatch_identity::BlockKind::Aliases)
+            .chain(aliases::STEALER_KINDS)
+            .map(|kind| AliasRuns::of_kind(spill_dir.to_path_buf(), run_budget, kind))
+            .collect();
+        Gathering {
+            spills: Namespace::ALL
+                .iter()
+                .map(|&ns| Spill::with_budget(ns, spill_dir.to_path_buf(), budget.clone()))
+                .collect(),
+            runs,
+            rejects: Rejects::new(opts.rejects_path.clone(), opts.reject_sample, format),
+            threads,
+        }
+    }
+}
+
+/// What the reading half of an import found.
+pub(crate) struct Gathered {
+    pub(crate) format: Format,
+    pub(crate) label: String,
+    pub(crate) fingerprint: String,
+    pub(crate) lines: u64,
+    pub(crate) fields_seen: FieldsSeen,
+    pub(crate) hll: [spill::Hll; 3],
+}
+
+/// The publishing half of an import: unless this source was imported before, one new
+/// segment per namespace, one sealed file per kind with records, and the source's record,
+/// in one manifest swap.
+pub(crate) fn publish(
+    writer: &mut StoreWriter,
+    opts: &IngestOptions,
+    gathering: &Gathering,
+    gathered: Gathered,
+    sealer: Option<&OperatorKey>,
+    progress: &progress::Progress,
+    started: Instant,
+) -> Result<Summary, IngestError> {
     // A breach new to the store takes the id its shared catalogue allocated, if it has one.
     let breach_id =
         opts.breach
@@ -349,42 +461,15 @@ fn ingest_unclean(
                 ((_, true), Some(placed)) => (placed, true),
                 (found, _) => found,
             });
-
-    let spill_dir = fresh_spill_dir(&opts.tmp_dir, "ingest-")?;
-    let budget = SpillBudget::new(opts.memory / 2);
-    let spills: Vec<Spill> = Namespace::ALL
-        .iter()
-        .map(|&ns| Spill::with_budget(ns, spill_dir.path().to_path_buf(), budget.clone()))
-        .collect();
-    let threads = opts.threads.max(1);
-    let alias_runs = AliasRuns::new(spill_dir.path().to_path_buf(), opts.memory / 8 / threads);
-    let sealer = if layout.is_some() {
-        opts.operator_key.as_ref()
-    } else {
-        None
-    };
-    let rejects = Rejects::new(opts.rejects_path.clone(), opts.reject_sample, format);
-    let progress = progress::Progress::start(
-        opts.progress,
-        source.raw_len(),
-        raw_bytes.clone(),
-        opts.status_file.clone(),
-    );
-
-    let job = ParseJob {
+    let Gathered {
         format,
-        layout: layout.as_ref(),
-        spills: &spills,
-        alias_runs: &alias_runs,
-        sealer,
-        rejects: &rejects,
-        progress: &progress,
-        threads,
-    };
-    let parsed = workers::parse_all(&mut input, &job)?;
-    let hll = parsed.hll;
-    let fingerprint = input.fingerprint();
-    let lines = parsed.lines;
+        label,
+        fingerprint,
+        lines,
+        fields_seen,
+        hll,
+    } = gathered;
+    let rejects = &gathering.rejects;
     let rejected = rejects.count();
     let mut summary = Summary {
         fingerprint: fingerprint.clone(),
@@ -400,9 +485,11 @@ fn ingest_unclean(
         ntlm: NamespaceSummary::default(),
         accounts: NamespaceSummary::default(),
         aliases: 0,
+        stealer_records: 0,
+        stealer_files: None,
         breach: opts.breach.clone(),
         breach_accounts: 0,
-        fields_seen: parsed.fields_seen,
+        fields_seen,
         generation: writer.manifest().generation,
         seconds: 0.0,
     };
@@ -418,27 +505,34 @@ fn ingest_unclean(
 
     let (added, primaries) = write_segments(
         writer,
-        &spills,
+        &gathering.spills,
         &hll,
         breach_id,
-        (threads, opts.memory),
-        &progress,
+        (gathering.threads, opts.memory),
+        progress,
         &mut summary,
     )?;
     let mut aliases_added = Vec::new();
-    if let Some(key) = sealer
-        && alias_runs.pushed.load(Ordering::Relaxed) > 0
-    {
-        progress.phase("merging aliases", 1);
-        let meta = alias_runs.write_alias_file(writer, key)?;
-        summary.aliases = meta.records;
-        aliases_added.push(meta);
+    if let Some(key) = sealer {
+        for runs in &gathering.runs {
+            if runs.pushed.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            progress.phase("merging sealed records", 1);
+            let meta = runs.write_alias_file(writer, key)?;
+            if meta.kind == leakwatch_store::SealedKind::Aliases {
+                summary.aliases += meta.records;
+            } else {
+                summary.stealer_records += meta.records;
+            }
+            aliases_added.push(meta);
+        }
     }
     let manifest = writer.commit(Commit {
         added,
         sources: vec![SourceRecord {
             fingerprint,
-            label: source.label(),
+            label,
             imported_unix: unix_now(),
             lines: summary.lines,
             accepted: summary.accepted,

@@ -23,6 +23,9 @@ pub enum Format {
     Tsv,
     /// A breach dump in JSON Lines.
     Jsonl,
+    /// Stealer logs: a file, a directory tree or an archive of ULP lines, `Key: value`
+    /// blocks and url/login/password tables ([`crate::stealer`]).
+    Stealer,
 }
 
 impl Format {
@@ -35,7 +38,7 @@ impl Format {
     pub fn is_dump(self) -> bool {
         matches!(
             self,
-            Format::Combo | Format::Csv | Format::Tsv | Format::Jsonl
+            Format::Combo | Format::Csv | Format::Tsv | Format::Jsonl | Format::Stealer
         )
     }
     /// The name used on the command line.
@@ -48,6 +51,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Tsv => "tsv",
             Format::Jsonl => "jsonl",
+            Format::Stealer => "stealer",
         }
     }
 }
@@ -82,6 +86,8 @@ pub enum Reject {
     BadQuoting,
     /// A JSON Lines line that is not a JSON object of strings and numbers.
     BadJson,
+    /// A stealer-log unit (a line, or a block) that does not read.
+    Stealer(crate::stealer::Malformed),
 }
 
 impl Reject {
@@ -100,6 +106,7 @@ impl Reject {
             Reject::TooFewColumns => "fewer fields than the column mapping needs",
             Reject::BadQuoting => "unbalanced or misplaced quotes (fields may not span lines)",
             Reject::BadJson => "not a JSON object of string or number fields",
+            Reject::Stealer(m) => m.reason(),
         })
     }
 }

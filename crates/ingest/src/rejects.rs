@@ -26,7 +26,9 @@ pub(crate) struct Rejects {
 
 #[derive(Default)]
 struct Sample {
-    entries: Vec<(u64, Reject, Option<String>)>,
+    /// (file number, line number, reason, the line when quotable); the file number is 0
+    /// for a single input.
+    entries: Vec<(u64, u64, Reject, Option<String>)>,
 }
 
 impl Rejects {
@@ -49,7 +51,21 @@ impl Rejects {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .entries
-                .push((line_no, reason, quoted));
+                .push((0, line_no, reason, quoted));
+        }
+    }
+
+    /// Counts a rejected unit of file number `file_no` (1-based, in the order the source's
+    /// files were read) at `line_no`, sampled by number only: a stealer log's units and
+    /// their file names may hold credentials or a victim's machine name.
+    pub(crate) fn reject_unit(&self, file_no: u64, line_no: u64, reason: Reject) {
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        if (n as usize) < self.limit {
+            self.sample
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entries
+                .push((file_no, line_no, reason, None));
         }
     }
 
@@ -63,11 +79,26 @@ impl Rejects {
         if sample.entries.is_empty() {
             return Ok(None);
         }
-        sample.entries.sort_by_key(|e| e.0);
+        sample.entries.sort_by_key(|e| (e.0, e.1));
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let mut out = BufWriter::new(File::create(&self.path)?);
+        if self.format == Format::Stealer {
+            writeln!(
+                out,
+                "# {} rejected units; the first {} follow as FILE<TAB>LINE<TAB>REASON \
+                 (FILE: the file's number in the order they were read, directories in path \
+                 order, archives in member order; LINE: the unit's first line)",
+                self.count(),
+                sample.entries.len()
+            )?;
+            for (file_no, line_no, reason, _) in &sample.entries {
+                writeln!(out, "{file_no}\t{line_no}\t{}", reason.reason())?;
+            }
+            out.flush()?;
+            return Ok(Some(self.path.clone()));
+        }
         writeln!(
             out,
             "# {} rejected lines; the first {} follow as LINE<TAB>REASON<TAB>CONTENT",
@@ -80,7 +111,7 @@ impl Rejects {
                 "# content is withheld: lines of this format hold passwords or identifiers"
             )?;
         }
-        for (line_no, reason, quoted) in &sample.entries {
+        for (_, line_no, reason, quoted) in &sample.entries {
             writeln!(
                 out,
                 "{line_no}\t{}\t{}",

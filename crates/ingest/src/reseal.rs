@@ -11,11 +11,11 @@
 //! the next writer removes the unfinished new file.
 
 use leakwatch_identity::OperatorKey;
-use leakwatch_store::{AliasMeta, Commit, Key, StoreError, StoreWriter};
+use leakwatch_store::{AliasMeta, Commit, Key, SealedKind, StoreError, StoreWriter};
 
 use crate::{
     IngestError,
-    aliases::{AliasOpener, AliasRuns, SealingBuffer},
+    aliases::{AliasOpener, AliasRuns, SealingBuffer, block_kind},
     fresh_spill_dir, io_err,
 };
 
@@ -62,21 +62,30 @@ pub fn reseal(
         return Ok(summary);
     }
     let spill = fresh_spill_dir(tmp_dir, "reseal-")?;
-    let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
-    let mut buffer = SealingBuffer::new(new, &runs);
-    for meta in &stale {
-        each_alias(writer, meta, old, |domain, alias| {
-            buffer
-                .push(domain, alias)
-                .map_err(io_err("writing re-seal runs"))
-        })?;
-        summary.files += 1;
+    let mut added = Vec::new();
+    // One new file per kind of sealed file (aliases, and the stealer-log kinds).
+    for kind in SealedKind::ALL {
+        let of_kind: Vec<&&AliasMeta> = stale.iter().filter(|a| a.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let runs = AliasRuns::of_kind(spill.path().to_path_buf(), memory / 2, block_kind(kind));
+        let mut buffer = SealingBuffer::new(new, &runs);
+        for meta in of_kind {
+            each_alias(writer, meta, old, |domain, alias| {
+                buffer
+                    .push(domain, alias)
+                    .map_err(io_err("writing re-seal runs"))
+            })?;
+            summary.files += 1;
+        }
+        buffer.finish().map_err(io_err("writing re-seal runs"))?;
+        let meta = runs.write_alias_file(writer, new)?;
+        summary.records += meta.records;
+        added.push(meta);
     }
-    buffer.finish().map_err(io_err("writing re-seal runs"))?;
-    let meta = runs.write_alias_file(writer, new)?;
-    summary.records = meta.records;
     let published = writer.commit(Commit {
-        aliases_added: vec![meta],
+        aliases_added: added,
         aliases_removed: stale.iter().map(|a| a.file.clone()).collect(),
         ..Commit::default()
     })?;
@@ -98,7 +107,8 @@ pub struct AliasCompaction {
 
 /// Merges every alias file into one (same key only), so domain search reads one file
 /// whatever the number of imports, and leaves out the aliases of forgotten accounts (a
-/// single file that holds one is rewritten too). Opening the sealed blocks takes the
+/// single file that holds one is rewritten too); the stealer-log files likewise, each kind
+/// into one file of its own. Opening the sealed blocks takes the
 /// operator `key`; without it nothing is rewritten.
 pub fn compact_aliases(
     writer: &mut StoreWriter,
@@ -108,12 +118,13 @@ pub fn compact_aliases(
 ) -> Result<AliasCompaction, IngestError> {
     let manifest = writer.manifest().clone();
     let Some(key) = key else {
+        let unmerged = SealedKind::ALL
+            .into_iter()
+            .map(|kind| manifest.aliases.iter().filter(|a| a.kind == kind).count())
+            .filter(|&n| n > 1)
+            .sum();
         return Ok(AliasCompaction {
-            unmerged: if manifest.aliases.len() > 1 {
-                manifest.aliases.len()
-            } else {
-                0
-            },
+            unmerged,
             ..AliasCompaction::default()
         });
     };
@@ -140,48 +151,72 @@ pub fn compact_aliases(
         .iter()
         .filter_map(|hex| Key::from_hex(hex.as_bytes()))
         .collect();
-    let is_forgotten =
-        |domain: &str, alias: &str| forgotten.contains(&Key::account(&format!("{alias}@{domain}")));
-    let erasing = !forgotten.is_empty() && {
-        let mut found = false;
-        for meta in &manifest.aliases {
-            each_alias(writer, meta, key, |domain, alias| {
-                found |= is_forgotten(domain, alias);
-                Ok(())
+    let is_forgotten = |kind: SealedKind, key: &str, value: &str| {
+        !forgotten.is_empty()
+            && account_of(kind, key, value).is_some_and(|a| forgotten.contains(&Key::account(&a)))
+    };
+    let spill = fresh_spill_dir(tmp_dir, "aliases-")?;
+    let mut summary = AliasCompaction::default();
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    // Each kind of sealed file on its own: its files merged into one, forgotten accounts
+    // left out.
+    for kind in SealedKind::ALL {
+        let files: Vec<&AliasMeta> = manifest.aliases.iter().filter(|a| a.kind == kind).collect();
+        let erasing = !forgotten.is_empty() && {
+            let mut found = false;
+            for meta in &files {
+                each_alias(writer, meta, key, |k, v| {
+                    found |= is_forgotten(kind, k, v);
+                    Ok(())
+                })?;
+            }
+            found
+        };
+        if files.len() < 2 && !erasing {
+            continue;
+        }
+        let runs = AliasRuns::of_kind(spill.path().to_path_buf(), memory / 2, block_kind(kind));
+        let mut buffer = SealingBuffer::new(key, &runs);
+        for meta in &files {
+            each_alias(writer, meta, key, |k, v| {
+                if erasing && is_forgotten(kind, k, v) {
+                    summary.erased += 1;
+                    return Ok(());
+                }
+                buffer.push(k, v).map_err(io_err("writing alias runs"))
             })?;
         }
-        found
-    };
-    if manifest.aliases.len() < 2 && !erasing {
-        return Ok(AliasCompaction::default());
+        buffer.finish().map_err(io_err("writing alias runs"))?;
+        let pushed = runs.pushed.load(std::sync::atomic::Ordering::Relaxed);
+        if pushed > 0 {
+            added.push(runs.write_alias_file(writer, key)?);
+        }
+        removed.extend(files.iter().map(|a| a.file.clone()));
+        summary.files += files.len();
     }
-    let spill = fresh_spill_dir(tmp_dir, "aliases-")?;
-    let runs = AliasRuns::new(spill.path().to_path_buf(), memory / 2);
-    let mut buffer = SealingBuffer::new(key, &runs);
-    let mut erased = 0u64;
-    for meta in &manifest.aliases {
-        each_alias(writer, meta, key, |domain, alias| {
-            if erasing && is_forgotten(domain, alias) {
-                erased += 1;
-                return Ok(());
-            }
-            buffer
-                .push(domain, alias)
-                .map_err(io_err("writing alias runs"))
-        })?;
+    if removed.is_empty() {
+        return Ok(summary);
     }
-    buffer.finish().map_err(io_err("writing alias runs"))?;
-    let meta = runs.write_alias_file(writer, key)?;
     writer.commit(Commit {
-        aliases_added: vec![meta],
-        aliases_removed: manifest.aliases.iter().map(|a| a.file.clone()).collect(),
+        aliases_added: added,
+        aliases_removed: removed,
         ..Commit::default()
     })?;
-    Ok(AliasCompaction {
-        files: manifest.aliases.len(),
-        erased,
-        unmerged: 0,
-    })
+    Ok(summary)
+}
+
+/// The account (normalised e-mail address) a record of a sealed file of `kind` belongs to:
+/// what `forget` erases with it.
+pub(crate) fn account_of(kind: SealedKind, key: &str, value: &str) -> Option<String> {
+    match kind {
+        SealedKind::Aliases => Some(format!("{value}@{key}")),
+        SealedKind::StealerEmail => Some(key.to_owned()),
+        SealedKind::StealerWebsite => Some(value.to_owned()),
+        SealedKind::StealerDomain => value
+            .split_once('\0')
+            .map(|(alias, _)| format!("{alias}@{key}")),
+        _ => None,
+    }
 }
 
 /// Calls `f(domain, alias)` for every alias of published alias file `meta`, opened under
@@ -194,7 +229,7 @@ fn each_alias(
 ) -> Result<(), IngestError> {
     let file =
         leakwatch_store::AliasFile::open(&meta.file, writer.directory().open_read(&meta.file)?)?;
-    let mut opener = AliasOpener::new(key);
+    let mut opener = AliasOpener::of_kind(key, block_kind(meta.kind));
     let mut failed = None;
     file.for_each(|entry| {
         if failed.is_some() {

@@ -27,16 +27,43 @@
 //! nothing here keeps or logs a line's content.
 
 mod blocks;
+pub(crate) mod import;
 mod table;
 mod tree;
 mod ulp;
+mod walk;
 
 use std::borrow::Cow;
 
 pub use blocks::{BlockRead, Blocks};
 pub use table::{Table, TableMap};
-pub use tree::{StealerLayout, TreeStats, TreeUnit, detect, read_tree};
+pub use tree::{StealerLayout, TreeStats, TreeUnit, detect, read_file, read_source, read_tree};
 pub use ulp::{parse_ulp, split_ulp};
+
+/// Whether `source` holds stealer logs rather than a breach dump: a directory, a `.zip`,
+/// `.tar` or `.tar.gz`, or a file (or standard input) whose first lines [`detect`] reads as
+/// a stealer-log layout. A combolist (`address:password`) reads as none of them.
+pub fn looks_like_logs(source: &crate::Source) -> Result<bool, crate::IngestError> {
+    use std::io::Read;
+    let path = match source {
+        crate::Source::Dir(_) => return Ok(true),
+        crate::Source::File(p) => p,
+        // Standard input cannot be read twice: a stealer-log set's stdin is stealer logs.
+        crate::Source::Stdin => return Ok(true),
+    };
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if [".zip", ".tar", ".tar.gz", ".tgz"]
+        .iter()
+        .any(|e| name.ends_with(e))
+    {
+        return Ok(true);
+    }
+    let mut head = Vec::with_capacity(64 << 10);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .map_err(crate::io_err(format!("reading {}", path.display())))?;
+    Ok(detect(Some(&name), &head) != StealerLayout::Other)
+}
 
 /// Where a credential was typed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

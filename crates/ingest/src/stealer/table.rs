@@ -18,6 +18,38 @@ pub struct TableMap {
     pub password: Option<String>,
 }
 
+impl std::str::FromStr for TableMap {
+    type Err = String;
+    /// Reads `url=COL,login=COL,password=COL` (any of them; the rest by convention).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut map = TableMap::default();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (field, col) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}`: expected FIELD=COLUMN"))?;
+            let col = col.trim();
+            if col.is_empty() {
+                return Err(format!("`{part}`: empty column"));
+            }
+            let slot = match field.trim().to_ascii_lowercase().as_str() {
+                "url" => &mut map.url,
+                "login" => &mut map.login,
+                "password" => &mut map.password,
+                other => {
+                    return Err(format!("unknown field `{other}` (url, login, password)"));
+                }
+            };
+            if slot.replace(col.to_owned()).is_some() {
+                return Err(format!("`{part}`: field mapped twice"));
+            }
+        }
+        if map == TableMap::default() {
+            return Err("empty mapping".into());
+        }
+        Ok(map)
+    }
+}
+
 /// The field a column named `name` holds by convention.
 fn table_field(name: &str) -> Option<Field> {
     let folded: String = name

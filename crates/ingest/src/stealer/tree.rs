@@ -2,9 +2,8 @@
 //! under a directory, in path order.
 
 use std::{
-    fs,
     io::{self, BufRead},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use super::{
@@ -97,97 +96,107 @@ pub fn detect(name: Option<&str>, head: &[u8]) -> StealerLayout {
 pub struct TreeStats {
     /// Files read as credentials.
     pub files: u64,
-    /// Files read past (another layout, or a table, which the dump parser reads).
+    /// Files read past (another layout, or a table without url, login and password
+    /// columns).
     pub skipped: u64,
+    /// Archive members that could not be read (encrypted, or compressed by a method this
+    /// build does not read), read past and counted.
+    pub unreadable: u64,
 }
 
-/// One unit of a tree as [`read_tree`] hands it over: the file (relative to the root), the
-/// unit's (first) line, and what it held.
+/// One unit of a tree as [`read_tree`] hands it over: the file (relative to the root, or
+/// its path inside the archive), the unit's (first) line, and what it held.
 pub type TreeUnit<'a> = (&'a Path, u64, Result<Capture<'a>, Malformed>);
 
-/// Reads every regular file under `root` (or `root` itself, a file) in path order, each
-/// in the layout [`detect`] finds, and hands over every unit. Symbolic links are not
-/// followed. Tables are read by their conventional column names (a table without a url,
-/// login and password column is read past).
+/// Reads every regular file under `root` (or `root` itself, a file or an archive) as
+/// [`read_source`] does, with the conventional table columns.
 pub fn read_tree(root: &Path, each: &mut dyn FnMut(TreeUnit<'_>)) -> io::Result<TreeStats> {
-    let mut stats = TreeStats::default();
-    let mut files = Vec::new();
-    collect_files(root, &mut files)?;
-    for path in files {
-        let rel = path.strip_prefix(root).unwrap_or(&path).to_owned();
-        let name = path.to_string_lossy();
-        let mut reader = io::BufReader::with_capacity(1 << 16, fs::File::open(&path)?);
-        let layout = detect(Some(&name), reader.fill_buf()?);
-        let mut line = Vec::new();
-        let mut number = 0u64;
-        match layout {
-            StealerLayout::Ulp => {
-                while reader.read_until(b'\n', &mut line)? > 0 {
-                    number += 1;
-                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                    if !trim_cr(text).iter().all(u8::is_ascii_whitespace) {
-                        each((&rel, number, parse_ulp(text)));
-                    }
-                    line.clear();
-                }
-            }
-            StealerLayout::Blocks => {
-                let mut blocks = Blocks::new();
-                while reader.read_until(b'\n', &mut line)? > 0 {
-                    number += 1;
-                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                    if let Some((first, read)) = blocks.line(number, text) {
-                        each((&rel, first, read));
-                    }
-                    line.clear();
-                }
-                if let Some((first, read)) = blocks.finish() {
-                    each((&rel, first, read));
-                }
-            }
-            StealerLayout::Table => {
-                let Some(table) = Table::new(reader.fill_buf()?, &TableMap::default()) else {
-                    stats.skipped += 1;
-                    continue;
-                };
-                let header = table.has_header();
-                while reader.read_until(b'\n', &mut line)? > 0 {
-                    number += 1;
-                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                    let blank = trim_cr(text).iter().all(u8::is_ascii_whitespace);
-                    // A delimited table's first line is its header.
-                    let is_header = header && number == 1;
-                    if !blank && !is_header {
-                        each((&rel, number, table.parse(text)));
-                    }
-                    line.clear();
-                }
-            }
-            StealerLayout::Other => {
-                stats.skipped += 1;
-                continue;
-            }
-        }
-        stats.files += 1;
-    }
-    Ok(stats)
+    read_source(root, &TableMap::default(), each)
 }
 
-/// The regular files under `path`, in path order (symbolic links not followed).
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    let meta = fs::symlink_metadata(path)?;
-    if meta.is_file() {
-        out.push(path.to_owned());
-    } else if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<io::Result<_>>()?;
-        entries.sort();
-        for entry in entries {
-            collect_files(&entry, out)?;
+/// Reads every credential file of `source` — a directory tree (in path order, symbolic
+/// links not followed), a `.zip`, `.tar`, `.tar.gz`/`.tgz` archive of one (in archive
+/// order), or a single file — each in the layout [`detect`] finds, and hands over every
+/// unit. Tables are read by `map` (a table without a url, login and password column is
+/// read past, as are a log's other files).
+pub fn read_source(
+    source: &Path,
+    map: &TableMap,
+    each: &mut dyn FnMut(TreeUnit<'_>),
+) -> io::Result<TreeStats> {
+    let (mut files, mut skipped) = (0u64, 0u64);
+    let unreadable = super::walk::walk(source, &mut |name, reader| {
+        if read_file(Path::new(name), reader, map, each)? {
+            files += 1;
+        } else {
+            skipped += 1;
         }
+        Ok(())
+    })?;
+    Ok(TreeStats {
+        files,
+        skipped,
+        unreadable,
+    })
+}
+
+/// Reads one file named `rel` in the layout [`detect`] finds; `false` when it is no
+/// credential file (read past).
+pub fn read_file(
+    rel: &Path,
+    reader: &mut dyn BufRead,
+    map: &TableMap,
+    each: &mut dyn FnMut(TreeUnit<'_>),
+) -> io::Result<bool> {
+    let name = rel.to_string_lossy();
+    let layout = detect(Some(&name), reader.fill_buf()?);
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    match layout {
+        StealerLayout::Ulp => {
+            while reader.read_until(b'\n', &mut line)? > 0 {
+                number += 1;
+                let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                if !trim_cr(text).iter().all(u8::is_ascii_whitespace) {
+                    each((rel, number, parse_ulp(text)));
+                }
+                line.clear();
+            }
+        }
+        StealerLayout::Blocks => {
+            let mut blocks = Blocks::new();
+            while reader.read_until(b'\n', &mut line)? > 0 {
+                number += 1;
+                let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                if let Some((first, read)) = blocks.line(number, text) {
+                    each((rel, first, read));
+                }
+                line.clear();
+            }
+            if let Some((first, read)) = blocks.finish() {
+                each((rel, first, read));
+            }
+        }
+        StealerLayout::Table => {
+            let Some(table) = Table::new(reader.fill_buf()?, map) else {
+                return Ok(false);
+            };
+            let header = table.has_header();
+            while reader.read_until(b'\n', &mut line)? > 0 {
+                number += 1;
+                let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                let blank = trim_cr(text).iter().all(u8::is_ascii_whitespace);
+                // A delimited table's first line is its header.
+                let is_header = header && number == 1;
+                if !blank && !is_header {
+                    each((rel, number, table.parse(text)));
+                }
+                line.clear();
+            }
+        }
+        StealerLayout::Other => return Ok(false),
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
