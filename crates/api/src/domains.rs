@@ -37,19 +37,19 @@ use crate::{
     v3::{Caller, json, query_param},
 };
 
-fn operator_key(state: &AppState) -> Result<&OperatorKey, ApiError> {
+pub(crate) fn operator_key(state: &AppState) -> Result<&OperatorKey, ApiError> {
     state.operator_key.as_ref().ok_or(ApiError::Unavailable(
         "Domains need the operator key: pass --operator-key-file when serving",
     ))
 }
 
-fn normalize(domain: &str) -> Result<String, ApiError> {
+pub(crate) fn normalize(domain: &str) -> Result<String, ApiError> {
     leakwatch_identity::normalize_domain(domain)
         .map_err(|_| ApiError::BadRequest("The domain is not a valid domain name"))
 }
 
 /// Runs a service action on the catalogue connection, off the async threads.
-async fn on_catalog<T: Send + 'static>(
+pub(crate) async fn on_catalog<T: Send + 'static>(
     state: &Arc<AppState>,
     action: impl FnOnce(
         &mut leakwatch_service::Catalog,

@@ -25,6 +25,7 @@ mod range;
 mod range_cache;
 mod server;
 mod state;
+mod stealer;
 mod subscribe;
 mod v3;
 mod vendors;
@@ -194,6 +195,21 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
             "/api/v3/breacheddomain/{domain}",
             Key(Some(Scope::Domain)),
             get(domains::breached_domain),
+        ),
+        (
+            "/api/v3/stealerlogsbyemail/{email}",
+            Key(Some(Scope::StealerLogs)),
+            get(stealer::by_email),
+        ),
+        (
+            "/api/v3/stealerlogsbywebsitedomain/{domain}",
+            Key(Some(Scope::StealerLogs)),
+            get(stealer::by_website_domain),
+        ),
+        (
+            "/api/v3/stealerlogsbyemaildomain/{domain}",
+            Key(Some(Scope::StealerLogs)),
+            get(stealer::by_email_domain),
         ),
         (
             "/api/v3/subscribeddomains",

@@ -175,7 +175,19 @@ pub fn searchable(
     by: &Principal,
     domain: &str,
 ) -> Result<Searchable, ServiceError> {
-    by.require(Scope::Domain)?;
+    verified_for(catalog, operator, by, Scope::Domain, domain)
+}
+
+/// May `by` ask in `scope` about `domain` (normalised)? The scope, and for an API key the
+/// domain verified for its tenant (the stealer-log endpoints ask this in `stealerlogs`).
+pub fn verified_for(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    by: &Principal,
+    scope: Scope,
+    domain: &str,
+) -> Result<Searchable, ServiceError> {
+    by.require(scope)?;
     if !matches!(by, Principal::ApiKey { .. }) {
         return Searchable::trusted(by, domain);
     }

@@ -4,6 +4,7 @@
 use leakwatch_catalog::Catalog;
 use leakwatch_store::StoreWriter;
 
+pub use leakwatch_ingest::stealer::TableMap;
 pub use leakwatch_ingest::{
     ColumnMap, Format, IngestError, IngestOptions, LayoutError, Mismatch, Source, Summary,
     private_spill_dir,

@@ -31,6 +31,7 @@ pub mod mirror;
 pub mod outbox;
 mod principal;
 pub mod stats;
+pub mod stealer_logs;
 pub mod store_location;
 pub mod subscriptions;
 pub mod vendors;

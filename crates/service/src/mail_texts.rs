@@ -140,7 +140,12 @@ pub(crate) fn plain_text(html: &str) -> String {
 }
 
 /// The body of a private-check mail.
-pub(crate) fn check_result_text(public_url: &str, found: &[&Breach], loaded: usize) -> String {
+pub(crate) fn check_result_text(
+    public_url: &str,
+    found: &[&Breach],
+    websites: &[String],
+    loaded: usize,
+) -> String {
     use std::fmt::Write;
     let mut t = String::new();
     let _ = writeln!(
@@ -161,6 +166,19 @@ pub(crate) fn check_result_text(public_url: &str, found: &[&Breach], loaded: usi
         );
         for b in found {
             let _ = writeln!(t, "  * {}", breach_lines(b, "  "));
+        }
+        if !websites.is_empty() {
+            let _ = writeln!(
+                t,
+                "\nStealer logs -- records that malware on a computer made of what was typed into\nit -- hold this address's login and password for these websites:\n"
+            );
+            for site in websites {
+                let _ = writeln!(t, "  * {site}");
+            }
+            let _ = writeln!(
+                t,
+                "\nChange those passwords first: they were taken as typed and work until they are\nchanged. Then have the computers you used checked for malware."
+            );
         }
         let _ = writeln!(
             t,

@@ -111,8 +111,17 @@ pub fn queue_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, Se
                             .values()
                             .filter(|names| names.iter().any(|n| n == &b.name))
                             .count() as u64;
-                        (id, n)
+                        // A stealer-log set's addresses are in its own sealed files, not in
+                        // domain search's alias files.
+                        let captured = if b.is_stealer_log {
+                            crate::stealer_logs::aliases_in_set(&snap, key, domain, &b.name)?
+                        } else {
+                            0
+                        };
+                        Ok((id, n + captured))
                     })
+                    .collect::<Result<Vec<_>, ServiceError>>()?
+                    .into_iter()
                     .filter(|&(_, n)| n > 0)
                     .collect()
             }
@@ -463,10 +472,19 @@ fn check_result(
         .collect();
     found.sort_by(|a, b| b.breach_date.cmp(&a.breach_date).then(a.name.cmp(&b.name)));
     found.dedup_by(|a, b| a.name == b.name);
+    // The websites stealer logs captured this address on: the mailbox owns the address.
+    let websites = match leakwatch_identity::normalize_email(&email) {
+        Ok(address) if found.iter().any(|b| b.is_stealer_log) => {
+            crate::stealer_logs::websites_captured(&snap, m.key, &address, &|name| {
+                found.iter().any(|b| b.is_stealer_log && b.name == name)
+            })?
+        }
+        _ => Vec::new(),
+    };
     Ok(Outgoing::Mail(Email {
         to: email,
         subject: "Your leakwatch check".to_owned(),
-        text: check_result_text(m.public_url, &found, live.len()),
+        text: check_result_text(m.public_url, &found, &websites, live.len()),
         id: format!("check.{}.{}", pending.id, pending.created),
         unsubscribe: None,
     }))
