@@ -4,10 +4,11 @@
 #
 #   bench/run.sh small   about 14 minutes: range (10M hashes, 5 s runs; 1,024 ranges of
 #                        ~1,900 lines, 3 s runs), accounts (1M lines), ingest (10M),
+#                        stealer logs against combolists (1M units),
 #                        single-password lookup (10M), scale (10M)
 #   bench/run.sh large   range and accounts at 10M with 10 s runs, range at the real shape
 #                        (4,096 ranges of ~1,900 and of ~950 lines), ingest at 10M and 100M,
-#                        lookup at 10M, scale at 10M and 1,000,000,000 (about 45 GB of disk
+#                        stealer logs against combolists at 10M units, lookup at 10M, scale at 10M and 1,000,000,000 (about 45 GB of disk
 #                        while ingesting; an hour)
 #
 # Installs the peers (nginx, wrk, PostgreSQL, ripgrep, passwdqc, bsdextrautils from Debian;
@@ -37,6 +38,7 @@ if [ "$mode" = small ]; then
   step bench/range.sh 1024x1900 3 64 3
   step bench/accounts.sh 1000000 5
   step bench/ingest.sh 10000000
+  step bench/stealer.sh 1000000
   step bench/lookup.sh 10000000 2000
   step bench/scale.sh 10000000 5
 else
@@ -45,6 +47,7 @@ else
   step bench/range.sh 4096x950 10 64 3
   step bench/accounts.sh 10000000 10
   step bench/ingest.sh 10000000 100000000
+  step bench/stealer.sh 10000000
   step bench/lookup.sh 10000000 2000
   step bench/scale.sh 10000000 10
   step bench/scale.sh 1000000000 10

@@ -49,7 +49,13 @@ pub fn check_domain(data: &Path, domain: &str, key: &OperatorKeyArg) -> Result<(
     Ok(())
 }
 
-pub fn check_account(data: &Path, account: &str, region: Option<&str>, json: bool) -> Result<()> {
+pub fn check_account(
+    data: &Path,
+    account: &str,
+    region: Option<&str>,
+    json: bool,
+    key: &OperatorKeyArg,
+) -> Result<()> {
     let candidates = leakwatch_identity::lookup_candidates(account, region)
         .map_err(|e| anyhow::anyhow!("not an account leakwatch can look up: {e}"))?;
     let snap = Snapshot::open(store_dir(data)?.as_ref())?;
@@ -101,6 +107,36 @@ pub fn check_account(data: &Path, account: &str, region: Option<&str>, json: boo
             },
             b.data_classes.join(", ")
         );
+    }
+    if found.iter().any(|b| b.is_stealer_log) && account.contains('@') {
+        match key.load()? {
+            Some(key) => {
+                let sets: Vec<&str> = found
+                    .iter()
+                    .filter(|b| b.is_stealer_log)
+                    .map(|b| b.name.as_str())
+                    .collect();
+                let sites = leakwatch_service::stealer_logs::websites_as_operator(
+                    &snap,
+                    &key,
+                    &Principal::operator(),
+                    account,
+                    &|name| sets.contains(&name),
+                )?;
+                if !sites.is_empty() {
+                    println!(
+                        "stealer logs captured its login and password on {} website(s) -- change those passwords first:",
+                        sites.len()
+                    );
+                    for site in sites {
+                        println!("  {site}");
+                    }
+                }
+            }
+            None => println!(
+                "(a stealer-log set holds it: pass --operator-key-file to list the websites its login was captured on)"
+            ),
+        }
     }
     Ok(())
 }

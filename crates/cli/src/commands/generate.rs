@@ -43,6 +43,31 @@ pub fn run(what: GenWhat) -> Result<()> {
                 leakwatch_gen::write_dump(w, format, count, seed, per_mille)
             })
         }
+        GenWhat::Stealer {
+            count,
+            seed,
+            malformed,
+            out,
+            truth,
+        } => {
+            if out.exists() && std::fs::read_dir(&out)?.next().is_some() {
+                bail!(
+                    "{} is not empty: --out takes a new or empty directory",
+                    out.display()
+                );
+            }
+            let t = leakwatch_gen::write_stealer_tree(&out, count, malformed, seed)?;
+            if let Some(path) = truth {
+                write_to(&path, |w| leakwatch_gen::write_stealer_truth(w, &t))?;
+            }
+            println!(
+                "{}: {} captures, {} malformed units",
+                out.display(),
+                t.captures.len(),
+                t.malformed.len()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use leakwatch_service::{
     DataDir, Principal, ServiceError, breaches,
-    imports::{self, IngestError, IngestOptions, LayoutError, Mismatch, Source, Summary},
+    imports::{self, Format, IngestError, IngestOptions, LayoutError, Mismatch, Source, Summary},
 };
 use leakwatch_store::Namespace;
 
@@ -32,21 +32,43 @@ pub fn run(args: IngestArgs) -> Result<()> {
     } = args;
     let mut opts = IngestOptions::new(&data.data);
     opts.format = format.format();
-    opts.dump.map = map;
     opts.dump.identifier = identifier.map(Into::into);
     opts.dump.default_region = default_region;
     if let Some(name) = &breach {
-        if breaches::get(&catalog(&data.data)?, name)?.is_none() {
+        let Some(b) = breaches::get(&catalog(&data.data)?, name)? else {
             bail!(
                 "no breach named {name:?} in the catalogue: add it first with `leakwatch breach add --name {name} --breach-date YYYY-MM-DD ...`"
+            );
+        };
+        opts.stealer_set = b.is_stealer_log;
+        if !b.is_stealer_log && opts.format == Some(Format::Stealer) {
+            bail!(
+                "--format stealer imports into a stealer-log set, and {name:?} is a breach: \
+                 add one with `leakwatch breach add --stealer-log ...`"
             );
         }
         if !no_aliases {
             opts.operator_key = Some(key.load()?.context(
-                "a dump import seals e-mail aliases (for domain search) under the operator key: \
-                 pass --operator-key-file (or LEAKWATCH_OPERATOR_KEY_FILE) (make one with \
-                 `leakwatch operator-key generate`), or pass --no-aliases",
+                "a dump import seals e-mail aliases (for domain search, and a stealer log's \
+                 address–website pairs) under the operator key: pass --operator-key-file (or \
+                 LEAKWATCH_OPERATOR_KEY_FILE) (make one with `leakwatch operator-key \
+                 generate`), or pass --no-aliases",
             )?);
+        }
+    }
+    if let Some(map) = &map {
+        // A stealer-log map names url/login/password, a dump's email/phone/username/password;
+        // a stealer-log set without --format may be given either (it may receive a dump).
+        let stealer = map.parse::<imports::TableMap>();
+        let dump = map.parse::<imports::ColumnMap>();
+        match (opts.format, opts.stealer_set) {
+            (Some(Format::Stealer), _) | (None, true) if stealer.is_ok() => {
+                opts.stealer_map = stealer.unwrap_or_default();
+            }
+            (Some(Format::Stealer), _) => {
+                bail!("--map {map:?}: {}", stealer.err().unwrap_or_default())
+            }
+            _ => opts.dump.map = Some(dump.map_err(|e| anyhow::anyhow!("--map {map:?}: {e}"))?),
         }
     }
     opts.breach = breach;
@@ -108,6 +130,17 @@ pub fn ingest(data: &Path, source: &Source, opts: &IngestOptions) -> Result<()> 
     }
     if s.aliases > 0 {
         println!("  {} sealed alias and domain records", s.aliases);
+    }
+    if let Some(files) = &s.stealer_files {
+        println!(
+            "  stealer logs: {} credential files read, {} other files read past, {} archive \
+             members unreadable (encrypted or an unsupported compression)",
+            files.files, files.skipped, files.unreadable
+        );
+        println!(
+            "  {} sealed records of address–website pairs (by address, website and domain)",
+            s.stealer_records
+        );
     }
     if let Some(path) = &s.rejects_file {
         println!("  rejected lines sampled to {}", path.display());

@@ -63,8 +63,9 @@ fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
                     account,
                     default_region,
                     json,
+                    key,
                 },
-        } => check::check_account(&data.data, &account, default_region.as_deref(), json),
+        } => check::check_account(&data.data, &account, default_region.as_deref(), json, &key),
         Command::Check {
             what: CheckWhat::Domain { data, domain, key },
         } => check::check_domain(&data.data, &domain, &key),

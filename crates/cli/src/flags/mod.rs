@@ -12,7 +12,6 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, Subcommand};
 use leakwatch_api::proxy_protocol::TrustedProxies;
-use leakwatch_service::imports::ColumnMap;
 
 pub use audit::*;
 pub use catalog::*;
@@ -281,18 +280,21 @@ pub struct ServeArgs {
 pub struct IngestArgs {
     #[command(flatten)]
     pub data: DataArg,
-    /// Input file (plain, .gz or .zst), a downloader range directory, or `-` for stdin.
+    /// Input file (plain, .gz or .zst), a downloader range directory, or `-` for stdin;
+    /// for stealer logs also a directory tree of logs or a .zip, .tar or .tar.gz of one.
     pub source: String,
-    /// Input format; `auto` detects it (a dump format when --breach is given).
+    /// Input format; `auto` detects it (a dump format when --breach is given; `stealer`
+    /// when --breach names a stealer-log set).
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
     /// Link the dump's accounts to this breach (add it first: `leakwatch breach add`).
     #[arg(long)]
     pub breach: Option<String>,
     /// Where the fields are in a CSV/TSV/JSONL dump: `email=COL,phone=COL,username=COL,
-    /// password=COL` (header names or 1-based numbers); default: conventional names.
-    #[arg(long)]
-    pub map: Option<ColumnMap>,
+    /// password=COL`, or in stealer-log tables `url=COL,login=COL,password=COL` (header
+    /// names or 1-based numbers); default: conventional names.
+    #[arg(long, value_name = "FIELD=COL,...")]
+    pub map: Option<String>,
     /// What a combolist's identifiers are; detected per file by default.
     #[arg(long, value_enum)]
     pub identifier: Option<KindArg>,

@@ -25,6 +25,10 @@ pub enum CheckWhat {
         /// Print the breaches as HIBP's JSON.
         #[arg(long)]
         json: bool,
+        /// With it, an address in a stealer-log set is shown with the websites its login
+        /// was captured on (they are sealed under the operator key).
+        #[command(flatten)]
+        key: OperatorKeyArg,
     },
     /// Every breached address on a domain and its breaches, as HIBP's domain search answers
     /// (`{"alias": ["Breach", ...]}`); needs the operator key. Retired breaches are left
@@ -201,5 +205,26 @@ pub enum GenWhat {
         /// Output file (`-` = stdout).
         #[arg(long, default_value = "-")]
         out: PathBuf,
+    },
+    /// A tree of fictional stealer logs: RedLine- and Raccoon-style `Passwords.txt` blocks,
+    /// URL:login:password lines, CSV and JSON Lines exports, and other files read past.
+    Stealer {
+        /// Credential units (lines or blocks), malformed ones included.
+        #[arg(long, default_value_t = 1000, value_parser = parse_count)]
+        count: u64,
+        /// Seed: the same seed gives the same tree.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Malformed units, in whole percent.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=100))]
+        malformed: u64,
+        /// The directory to write (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the generator's truth as JSON Lines here: one
+        /// `{"file","line","website","login","password"}` per capture, and one
+        /// `{"file","line","malformed":true}` per malformed unit.
+        #[arg(long)]
+        truth: Option<PathBuf>,
     },
 }

@@ -87,6 +87,7 @@ pub enum FormatArg {
     Csv,
     Tsv,
     Jsonl,
+    Stealer,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -159,6 +160,7 @@ impl FormatArg {
             FormatArg::Csv => Some(Format::Csv),
             FormatArg::Tsv => Some(Format::Tsv),
             FormatArg::Jsonl => Some(Format::Jsonl),
+            FormatArg::Stealer => Some(Format::Stealer),
         }
     }
 }

@@ -37,6 +37,7 @@ mod ranges;
 mod security;
 mod settings;
 mod shared_catalog;
+mod stealer;
 mod tenants;
 mod vendors;
 mod web;
@@ -69,6 +70,7 @@ fn main() {
         security::tests,
         settings::tests,
         shared_catalog::tests,
+        stealer::tests,
         tenants::tests,
         vendors::tests,
         web::tests,
