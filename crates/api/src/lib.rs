@@ -20,6 +20,7 @@ mod metrics;
 mod outbox;
 mod padding;
 mod pages;
+mod pastes;
 pub mod proxy_protocol;
 mod range;
 mod range_cache;
@@ -210,6 +211,11 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
             "/api/v3/stealerlogsbyemaildomain/{domain}",
             Key(Some(Scope::StealerLogs)),
             get(stealer::by_email_domain),
+        ),
+        (
+            "/api/v3/pasteaccount/{email}",
+            Key(Some(Scope::Pastes)),
+            get(pastes::paste_account),
         ),
         (
             "/api/v3/subscribeddomains",

@@ -12,6 +12,7 @@ mod date;
 pub mod keys;
 mod limits;
 pub mod outbox;
+pub mod pastes;
 pub mod pg;
 mod scopes;
 mod sql;
@@ -40,7 +41,7 @@ pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 /// registrations their tenant ([`tenants`]); an older file's go into the tenant `default`.
 /// Version 6 adds the bulk-extraction watch and key suspension ([`watch`]).
 /// An older file is refused until [`Catalog::migrate`] converts it.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -404,6 +405,8 @@ impl Catalog {
         tenants::add_tenant_columns(&conn)?;
         // Version 6 added the bulk-extraction watch and key suspension (nothing suspended).
         watch::add_watch_tables(&conn)?;
+        // Version 7 added the paste catalogue (empty).
+        pastes::add_paste_tables(&conn)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
         Ok(Some(found))
     }
@@ -481,6 +484,7 @@ impl Catalog {
                 // current shape, for new and migrated files alike.
                 tenants::add_tenant_columns(&conn)?;
                 watch::add_watch_tables(&conn)?;
+                pastes::add_paste_tables(&conn)?;
                 conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
             }
             SCHEMA_VERSION => {}

@@ -22,7 +22,9 @@
 //!   `sslrootcert=PATH` (taken out of the URL before the driver reads it) or `PGSSLROOTCERT`;
 //!   without it, plain text (loopback and trusted networks only).
 //!
-//! Deliberately absent: migrations of this schema (version 6 is its first).
+//! Migrations: version 6 was this schema's first; version 7 only added the paste tables,
+//! which the first process of version 7 to connect adds (under the advisory lock). An older
+//! binary then refuses the newer schema rather than write past it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,7 +54,8 @@ pub enum Heard {
     Reconnected,
 }
 
-/// The tables of schema version 6, as `catalog.db` has them (see `Catalog::init`).
+/// The tables of schema version 6, as `catalog.db` has them (see `Catalog::init`); version
+/// 7 added the paste tables (`crate::pastes::POSTGRES_TABLES`).
 const SCHEMA: &str = "
 CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE COLLATION IF NOT EXISTS \"binary\" (provider = libc, locale = 'C');
@@ -392,6 +395,8 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
     match found {
         None => {
             tx.batch_execute(SCHEMA).map_err(pg_error)?;
+            tx.batch_execute(crate::pastes::POSTGRES_TABLES)
+                .map_err(pg_error)?;
             tx.execute(
                 "INSERT INTO leakwatch_schema VALUES ($1)",
                 &[&SCHEMA_VERSION],
@@ -399,6 +404,17 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
             .map_err(pg_error)?;
         }
         Some(SCHEMA_VERSION) => {}
+        // Version 7 only added the (empty) paste tables: added here, under the lock, by the
+        // first process of the new version to connect.
+        Some(6) => {
+            tx.batch_execute(crate::pastes::POSTGRES_TABLES)
+                .map_err(pg_error)?;
+            tx.execute(
+                "UPDATE leakwatch_schema SET version = $1",
+                &[&SCHEMA_VERSION],
+            )
+            .map_err(pg_error)?;
+        }
         Some(found) if found < SCHEMA_VERSION => {
             return Err(CatalogError::NeedsMigration {
                 found,

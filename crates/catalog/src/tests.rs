@@ -559,3 +559,42 @@ fn a_catalogue_without_checksums_is_refused_until_migrated_then_verifies() {
     assert_eq!(everything(&plain).unwrap(), upgraded);
     assert!(upgraded.contains("Breach79") && upgraded.contains("Vendor9"));
 }
+
+#[test]
+fn pastes_are_unique_by_source_and_id_answered_in_hibp_shape_and_forgotten_per_address() {
+    use crate::pastes::Paste;
+    let mut c = Catalog::open_in_memory().unwrap();
+    let paste = |source: &str, id: &str, date: Option<&str>, n: u64| Paste {
+        source: source.into(),
+        id: id.into(),
+        title: None,
+        date: date.map(Into::into),
+        email_count: n,
+    };
+    let (alice, bob) = ([1u8; 32], [2u8; 32]);
+    assert!(
+        !c.put_paste(&paste("Pastebin", "abc", None, 2), &[alice, bob], 1)
+            .unwrap()
+    );
+    let dated = paste("Pastie", "9", Some("2014-03-04T19:14:54Z"), 1);
+    assert!(!c.put_paste(&dated, &[alice], 2).unwrap());
+    // Undated pastes come last; HIBP's field names, `Title` and `Date` null when unknown.
+    let found = c.pastes_of(&alice).unwrap();
+    assert_eq!(
+        serde_json::to_value(&found).unwrap(),
+        serde_json::json!([
+            {"Source": "Pastie", "Id": "9", "Title": null, "Date": "2014-03-04T19:14:54Z", "EmailCount": 1},
+            {"Source": "Pastebin", "Id": "abc", "Title": null, "Date": null, "EmailCount": 2},
+        ])
+    );
+    // The same paste again (source in another case) replaces its addresses.
+    assert!(
+        c.put_paste(&paste("PASTEBIN", "abc", None, 1), &[bob], 3)
+            .unwrap()
+    );
+    assert_eq!(c.pastes_of(&alice).unwrap(), vec![dated.clone()]);
+    assert_eq!(c.pastes().unwrap().len(), 2);
+    assert_eq!(c.forget_paste_accounts(&[bob, [7; 32]]).unwrap(), 1);
+    assert!(c.pastes_of(&bob).unwrap().is_empty());
+    assert!(c.put_paste(&paste(" ", "x", None, 0), &[], 4).is_err());
+}

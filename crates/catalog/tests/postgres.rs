@@ -13,6 +13,7 @@ use std::sync::{Arc, Barrier};
 use leakwatch_catalog::{
     Breach, Catalog, CatalogError, Dialect,
     keys::{BucketUse, Quotas, Scope, Scopes},
+    pastes::Paste,
     pg::Heard,
     testing,
     vendors::Vendor,
@@ -337,6 +338,50 @@ fn exercise(c: &mut Catalog) -> Vec<String> {
     c.add_watch(std::slice::from_ref(&watch), 5).unwrap();
     c.add_watch(std::slice::from_ref(&watch), 5).unwrap();
     note("watch", format!("{:?}", c.saved_watch(5).unwrap()));
+
+    // Pastes: unique by source (any case) and id; adding again replaces the addresses.
+    let paste = |source: &str, id: &str, date: Option<&str>, n: u64| Paste {
+        source: source.into(),
+        id: id.into(),
+        title: date.map(|_| format!("{id} title")),
+        date: date.map(Into::into),
+        email_count: n,
+    };
+    let (x, y, z) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    note(
+        "paste",
+        format!(
+            "{:?} {:?} {:?}",
+            c.put_paste(&paste("Pastebin", "a1", None, 2), &[x, y], 1),
+            c.put_paste(
+                &paste("Pastie", "b2", Some("2020-01-02T03:04:05Z"), 1),
+                &[x],
+                2
+            ),
+            c.put_paste(
+                &paste("pastebin", "a1", Some("2019-05-06T00:00:00Z"), 2),
+                &[y, z],
+                3
+            ),
+        ),
+    );
+    note(
+        "pastes of",
+        format!(
+            "{:?} / {:?} / {:?}",
+            c.pastes_of(&x).unwrap(),
+            c.pastes_of(&y).unwrap(),
+            c.pastes_of(&[9; 32]).unwrap()
+        ),
+    );
+    note(
+        "paste forget",
+        format!("{:?}", c.forget_paste_accounts(&[y, x])),
+    );
+    note(
+        "pastes",
+        format!("{:?} {:?}", c.pastes().unwrap(), c.pastes_of(&z).unwrap()),
+    );
     seen
 }
 
@@ -637,4 +682,42 @@ fn over_tls_the_server_is_verified_against_the_given_ca_and_the_session_is_encry
         empty.path().display()
     ));
     assert!(bad.contains("no PEM certificate"), "{bad}");
+}
+
+#[test]
+fn a_version_6_schema_gains_the_paste_tables_on_first_connect() {
+    let Some(url) = database("from_version_6") else {
+        return;
+    };
+    drop(Catalog::open_postgres(&url).unwrap());
+    let server = testing::postgres().unwrap();
+    let mut admin = server.connect_as("leakwatch", "from_version_6").unwrap();
+    admin
+        .batch_execute(
+            "DROP TABLE paste_account; DROP TABLE paste; UPDATE leakwatch_schema SET version = 6;",
+        )
+        .unwrap();
+    let mut c = Catalog::open_postgres(&url).unwrap();
+    let version: i64 = admin
+        .query_one("SELECT version FROM leakwatch_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, leakwatch_catalog::SCHEMA_VERSION);
+    let paste = Paste {
+        source: "Pastebin".into(),
+        id: "x".into(),
+        title: None,
+        date: None,
+        email_count: 1,
+    };
+    c.put_paste(&paste, &[[5; 32]], 1).unwrap();
+    assert_eq!(c.pastes_of(&[5; 32]).unwrap(), vec![paste]);
+    // A newer schema than this build's is refused, not written past.
+    admin
+        .batch_execute("UPDATE leakwatch_schema SET version = 99")
+        .unwrap();
+    assert!(matches!(
+        Catalog::open_postgres(&url),
+        Err(CatalogError::UnsupportedVersion { found: 99, .. })
+    ));
 }

@@ -29,6 +29,7 @@ mod mail_texts;
 pub mod maintenance;
 pub mod mirror;
 pub mod outbox;
+pub mod pastes;
 mod principal;
 pub mod stats;
 pub mod stealer_logs;

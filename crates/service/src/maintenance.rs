@@ -73,37 +73,58 @@ pub struct Forgotten {
     pub generation: u64,
     /// With compaction: the account segments were rewritten without them, and the aliases.
     pub compacted: Option<AliasesCompacted>,
+    /// With the operator key: the paste links dropped from the catalogue (without it they
+    /// stay, unanswered: a paste lookup never answers a forgotten address).
+    pub paste_links: Option<usize>,
 }
 
 /// Forgets identifiers (every reading of each, as a lookup would read it) in one
-/// publication; with `compact`, rewrites the account segments and the aliases without them.
+/// publication; with `compact`, rewrites the account segments and the aliases without them
+/// (the aliases only with the operator key `key`). With `key`, the addresses' paste links
+/// leave the catalogue too.
 pub fn forget(
     data: &DataDir,
     _by: &Principal,
     identifiers: &[String],
     default_region: Option<&str>,
-    compact: Option<Option<&OperatorKey>>,
+    compact: bool,
+    key: Option<&OperatorKey>,
 ) -> Result<Forgotten, ServiceError> {
     let mut keys = Vec::new();
+    let mut addresses = Vec::new();
     for raw in identifiers {
         let readings = leakwatch_identity::lookup_candidates(raw, default_region)?;
         keys.extend(readings.iter().map(|c| Key::account(c.as_str())));
+        addresses.extend(
+            readings
+                .iter()
+                .filter(|c| c.email_parts().is_some())
+                .map(|c| c.as_str().to_owned()),
+        );
     }
     let mut writer = StoreWriter::open(crate::open_store_dir(data)?)?;
     let n = keys.len();
     let generation = writer.forget(keys)?.generation;
-    let compacted = match compact {
-        None => None,
-        Some(key) => {
-            writer.compact(Namespace::Account)?;
-            Some(compact_aliases(&mut writer, data, key)?)
-        }
+    let compacted = if compact {
+        writer.compact(Namespace::Account)?;
+        Some(compact_aliases(&mut writer, data, key)?)
+    } else {
+        None
     };
     crate::announce_publication(data, writer.manifest().generation);
+    let paste_links = match key {
+        Some(key) if !addresses.is_empty() => Some(crate::pastes::forget(
+            &mut crate::open_catalog(data)?,
+            key,
+            &addresses,
+        )?),
+        _ => None,
+    };
     Ok(Forgotten {
         keys: n,
         generation,
         compacted,
+        paste_links,
     })
 }
 

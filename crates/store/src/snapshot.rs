@@ -196,6 +196,12 @@ impl Snapshot {
         snap
     }
 
+    /// Whether the account `key` is forgotten (by the manifest or a pending erasure): the
+    /// store never answers it, and nothing filed elsewhere under it should be answered.
+    pub fn is_forgotten(&self, key: Key) -> bool {
+        self.forgotten.contains(&key)
+    }
+
     /// The manifest this snapshot was opened from.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest

@@ -12,6 +12,7 @@ mod generate;
 mod ingest;
 mod keys;
 mod lookalike;
+mod paste;
 mod serve;
 mod setup;
 mod store;
@@ -51,6 +52,7 @@ fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
         Command::Ingest(args) => ingest::run(args),
         Command::Sync(args) => sync::run(args),
         Command::Breach { what } => breach::breach(what),
+        Command::Paste { what } => paste::paste(what),
         Command::Keys { what } => keys::keys(what),
         Command::OperatorKey { what } => keys::operator_key(what),
         Command::Check {

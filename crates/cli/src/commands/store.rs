@@ -161,13 +161,14 @@ pub fn forget(args: ForgetArgs) -> Result<()> {
         key,
         identifiers,
     } = args;
-    let key = if compact { key.load()? } else { None };
+    let key = key.load()?;
     let done = maintenance::forget(
         &data.dir(),
         &Principal::operator(),
         &identifiers,
         default_region.as_deref(),
-        compact.then_some(key.as_ref()),
+        compact,
+        key.as_ref(),
     )
     .map_err(worded)?;
     println!(
@@ -182,6 +183,9 @@ pub fn forget(args: ForgetArgs) -> Result<()> {
             report_aliases(aliases);
         }
         None => println!("they leave the segment files at the next `leakwatch compact`"),
+    }
+    if let Some(n) = done.paste_links {
+        println!("{n} paste link(s) removed from the catalogue");
     }
     Ok(())
 }

@@ -251,6 +251,10 @@ impl Command {
                 }
                 BreachCmd::List { .. } | BreachCmd::Show { .. } => return None,
             },
+            Command::Paste { what } => match what {
+                PasteCmd::Add { data, id, .. } => a(data, "paste.add", "paste add", Some(id)),
+                PasteCmd::List { .. } => return None,
+            },
             Command::Vendors { what } => match what {
                 VendorsCmd::Add {
                     data, tenant, name, ..

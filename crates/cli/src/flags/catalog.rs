@@ -8,6 +8,38 @@ use leakwatch_service::keys::{Quotas, Scopes};
 
 use super::{DataArg, OperatorKeyArg, parse_size};
 
+/// `leakwatch paste ...`.
+#[derive(Subcommand)]
+pub enum PasteCmd {
+    /// Add a paste: every e-mail address in its text is found, normalised and filed (keyed
+    /// under the operator key, never in clear); the same source and id again replaces it.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// Where it was posted (Pastebin, Pastie, ...).
+        #[arg(long)]
+        source: String,
+        /// Its id there.
+        #[arg(long)]
+        id: String,
+        /// Its title.
+        #[arg(long)]
+        title: Option<String>,
+        /// When it was posted: RFC 3339 (2014-03-04T19:14:54Z) or YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        key: OperatorKeyArg,
+        /// The paste's text (`-` for standard input).
+        file: PathBuf,
+    },
+    /// List the pastes (source, id, date, title, addresses).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
 #[derive(Subcommand)]
 pub enum BreachCmd {
     /// Add a breach from flags, or from a JSON/TOML manifest with HIBP's field names.

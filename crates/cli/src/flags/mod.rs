@@ -80,6 +80,11 @@ pub enum Command {
         #[command(subcommand)]
         what: BreachCmd,
     },
+    /// Pastes: add one (its addresses become findable with `pasteaccount`), list them.
+    Paste {
+        #[command(subcommand)]
+        what: PasteCmd,
+    },
     /// API keys for the HIBP-compatible API (`hibp-api-key` header).
     Keys {
         #[command(subcommand)]

@@ -31,6 +31,7 @@ mod mail;
 mod mirror;
 mod objstore;
 mod packaging;
+mod pastes;
 mod proxy;
 mod range_cache;
 mod ranges;
@@ -70,6 +71,7 @@ fn main() {
         security::tests,
         settings::tests,
         shared_catalog::tests,
+        pastes::tests,
         stealer::tests,
         tenants::tests,
         vendors::tests,
