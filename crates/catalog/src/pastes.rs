@@ -1,8 +1,9 @@
 //! The paste catalogue (issue #22, schema version 7): each paste HIBP's way — `Source`, `Id`,
 //! `Title`, `Date`, `EmailCount` — and the addresses found in it, as keyed digests only
 //! (the service layer keys each normalised address under the operator key before it gets
-//! here; never an address). A paste is unique by (source, id): adding it again replaces its
-//! addresses, so re-adding the same text changes nothing.
+//! here; never an address), and for alerts how many of its addresses each e-mail domain has
+//! (the domain keyed too). A paste is unique by (source, id): adding it again replaces its
+//! addresses, so re-adding the same text changes nothing (and alerts nobody again).
 
 use crate::sql::{Exec, Row, args};
 use crate::{Catalog, CatalogError, Result};
@@ -17,8 +18,15 @@ const SQLITE_TABLES: &str = "CREATE TABLE IF NOT EXISTS paste (
         date TEXT,
         email_count INTEGER NOT NULL,
         added INTEGER NOT NULL,
+        alerted INTEGER,
         UNIQUE (source, paste_id)
      );
+     CREATE TABLE IF NOT EXISTS paste_domain (
+        paste INTEGER NOT NULL REFERENCES paste(id) ON DELETE CASCADE,
+        domain BLOB NOT NULL,
+        accounts INTEGER NOT NULL,
+        PRIMARY KEY (paste, domain)
+     ) WITHOUT ROWID;
      CREATE TABLE IF NOT EXISTS paste_account (
         account BLOB NOT NULL,
         paste INTEGER NOT NULL REFERENCES paste(id) ON DELETE CASCADE,
@@ -36,7 +44,14 @@ CREATE TABLE IF NOT EXISTS paste (
     date TEXT,
     email_count BIGINT NOT NULL,
     added BIGINT NOT NULL,
+    alerted BIGINT,
     UNIQUE (source, paste_id)
+);
+CREATE TABLE IF NOT EXISTS paste_domain (
+    paste BIGINT NOT NULL REFERENCES paste(id) ON DELETE CASCADE,
+    domain BYTEA NOT NULL,
+    accounts BIGINT NOT NULL,
+    PRIMARY KEY (paste, domain)
 );
 CREATE TABLE IF NOT EXISTS paste_account (
     account BYTEA NOT NULL,
@@ -69,6 +84,17 @@ pub struct Paste {
     pub email_count: u64,
 }
 
+/// A paste whose alerts are not queued yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unalerted {
+    /// Its row id.
+    pub row: i64,
+    /// When it was added (Unix seconds).
+    pub added: i64,
+    /// The paste.
+    pub paste: Paste,
+}
+
 fn paste_of(row: &Row) -> Result<Paste> {
     Ok(Paste {
         source: row.get(0)?,
@@ -80,9 +106,16 @@ fn paste_of(row: &Row) -> Result<Paste> {
 }
 
 impl Catalog {
-    /// Adds `paste` with the digests of its addresses, replacing the addresses of a paste
-    /// of the same source and id (one transaction). True if it replaced one.
-    pub fn put_paste(&mut self, paste: &Paste, accounts: &[[u8; 32]], now: i64) -> Result<bool> {
+    /// Adds `paste` with the digests of its addresses and of its e-mail domains (with how
+    /// many addresses each has), replacing those of a paste of the same source and id (one
+    /// transaction; a replaced paste keeps its alerted mark). True if it replaced one.
+    pub fn put_paste(
+        &mut self,
+        paste: &Paste,
+        accounts: &[[u8; 32]],
+        domains: &[([u8; 32], u64)],
+        now: i64,
+    ) -> Result<bool> {
         if paste.source.trim().is_empty() || paste.id.trim().is_empty() {
             return Err(CatalogError::Invalid(
                 "a paste needs a source and an id".into(),
@@ -97,6 +130,7 @@ impl Catalog {
                 Some(row) => {
                     let id: i64 = row.get(0)?;
                     tx.execute("DELETE FROM paste_account WHERE paste = ?1", args![id])?;
+                    tx.execute("DELETE FROM paste_domain WHERE paste = ?1", args![id])?;
                     tx.execute(
                         "UPDATE paste SET title = ?1, date = ?2, email_count = ?3, added = ?4 WHERE id = ?5",
                         args![paste.title, paste.date, paste.email_count as i64, now, id],
@@ -124,8 +158,68 @@ impl Catalog {
                     args![account, id],
                 )?;
             }
+            for (domain, n) in domains {
+                tx.execute(
+                    "INSERT INTO paste_domain (paste, domain, accounts) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    args![id, domain, *n as i64],
+                )?;
+            }
             Ok(old.is_some())
         })
+    }
+
+    /// The pastes whose alerts are not queued yet, in the order they were added.
+    pub fn unalerted_pastes(&self) -> Result<Vec<Unalerted>> {
+        self.conn
+            .query(
+                "SELECT source, paste_id, title, date, email_count, id, added FROM paste
+                 WHERE alerted IS NULL ORDER BY id",
+                args![],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(Unalerted {
+                    paste: paste_of(r)?,
+                    row: r.get(5)?,
+                    added: r.get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether paste `row` holds the address of digest `account`.
+    pub fn paste_holds(&self, row: i64, account: &[u8; 32]) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_opt(
+                "SELECT 1 FROM paste_account WHERE account = ?1 AND paste = ?2",
+                args![account, row],
+            )?
+            .is_some())
+    }
+
+    /// How many addresses of the e-mail domain of digest `domain` paste `row` holds.
+    pub fn paste_domain_accounts(&self, row: i64, domain: &[u8; 32]) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_opt(
+                "SELECT accounts FROM paste_domain WHERE paste = ?1 AND domain = ?2",
+                args![row, domain],
+            )?
+            .map(|r| r.get::<i64>(0))
+            .transpose()?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    /// Marks paste `row`'s alerts queued.
+    pub fn mark_paste_alerted(&mut self, row: i64, now: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE paste SET alerted = ?1 WHERE id = ?2",
+            args![now, row],
+        )?;
+        Ok(())
     }
 
     /// The pastes holding the address of digest `account`, oldest first (undated last).

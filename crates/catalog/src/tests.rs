@@ -573,11 +573,30 @@ fn pastes_are_unique_by_source_and_id_answered_in_hibp_shape_and_forgotten_per_a
     };
     let (alice, bob) = ([1u8; 32], [2u8; 32]);
     assert!(
-        !c.put_paste(&paste("Pastebin", "abc", None, 2), &[alice, bob], 1)
-            .unwrap()
+        !c.put_paste(
+            &paste("Pastebin", "abc", None, 2),
+            &[alice, bob],
+            &[([8; 32], 2)],
+            1
+        )
+        .unwrap()
     );
     let dated = paste("Pastie", "9", Some("2014-03-04T19:14:54Z"), 1);
-    assert!(!c.put_paste(&dated, &[alice], 2).unwrap());
+    assert!(!c.put_paste(&dated, &[alice], &[([9; 32], 1)], 2).unwrap());
+    // Both wait for their alerts, in the order they came; each counts its domains.
+    let new = c.unalerted_pastes().unwrap();
+    assert_eq!(
+        new.iter()
+            .map(|u| (u.paste.id.as_str(), u.added))
+            .collect::<Vec<_>>(),
+        [("abc", 1), ("9", 2)]
+    );
+    let (first, second) = (new[0].row, new[1].row);
+    assert_eq!(c.paste_domain_accounts(first, &[8; 32]).unwrap(), 2);
+    assert_eq!(c.paste_domain_accounts(first, &[9; 32]).unwrap(), 0);
+    assert!(c.paste_holds(second, &alice).unwrap() && !c.paste_holds(second, &bob).unwrap());
+    c.mark_paste_alerted(first, 5).unwrap();
+    assert_eq!(c.unalerted_pastes().unwrap().len(), 1);
     // Undated pastes come last; HIBP's field names, `Title` and `Date` null when unknown.
     let found = c.pastes_of(&alice).unwrap();
     assert_eq!(
@@ -589,12 +608,20 @@ fn pastes_are_unique_by_source_and_id_answered_in_hibp_shape_and_forgotten_per_a
     );
     // The same paste again (source in another case) replaces its addresses.
     assert!(
-        c.put_paste(&paste("PASTEBIN", "abc", None, 1), &[bob], 3)
-            .unwrap()
+        c.put_paste(
+            &paste("PASTEBIN", "abc", None, 1),
+            &[bob],
+            &[([8; 32], 1)],
+            3
+        )
+        .unwrap()
     );
     assert_eq!(c.pastes_of(&alice).unwrap(), vec![dated.clone()]);
+    // ... with its new counts, and still alerted: replacing a paste alerts nobody again.
+    assert_eq!(c.paste_domain_accounts(first, &[8; 32]).unwrap(), 1);
+    assert_eq!(c.unalerted_pastes().unwrap()[0].row, second);
     assert_eq!(c.pastes().unwrap().len(), 2);
     assert_eq!(c.forget_paste_accounts(&[bob, [7; 32]]).unwrap(), 1);
     assert!(c.pastes_of(&bob).unwrap().is_empty());
-    assert!(c.put_paste(&paste(" ", "x", None, 0), &[], 4).is_err());
+    assert!(c.put_paste(&paste(" ", "x", None, 0), &[], &[], 4).is_err());
 }

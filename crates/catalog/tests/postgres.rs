@@ -352,15 +352,17 @@ fn exercise(c: &mut Catalog) -> Vec<String> {
         "paste",
         format!(
             "{:?} {:?} {:?}",
-            c.put_paste(&paste("Pastebin", "a1", None, 2), &[x, y], 1),
+            c.put_paste(&paste("Pastebin", "a1", None, 2), &[x, y], &[(z, 2)], 1),
             c.put_paste(
                 &paste("Pastie", "b2", Some("2020-01-02T03:04:05Z"), 1),
                 &[x],
+                &[(x, 1)],
                 2
             ),
             c.put_paste(
                 &paste("pastebin", "a1", Some("2019-05-06T00:00:00Z"), 2),
                 &[y, z],
+                &[(z, 1), (y, 1)],
                 3
             ),
         ),
@@ -694,7 +696,8 @@ fn a_version_6_schema_gains_the_paste_tables_on_first_connect() {
     let mut admin = server.connect_as("leakwatch", "from_version_6").unwrap();
     admin
         .batch_execute(
-            "DROP TABLE paste_account; DROP TABLE paste; UPDATE leakwatch_schema SET version = 6;",
+            "DROP TABLE paste_account; DROP TABLE paste_domain; DROP TABLE paste; \
+             UPDATE leakwatch_schema SET version = 6;",
         )
         .unwrap();
     let mut c = Catalog::open_postgres(&url).unwrap();
@@ -710,7 +713,7 @@ fn a_version_6_schema_gains_the_paste_tables_on_first_connect() {
         date: None,
         email_count: 1,
     };
-    c.put_paste(&paste, &[[5; 32]], 1).unwrap();
+    c.put_paste(&paste, &[[5; 32]], &[], 1).unwrap();
     assert_eq!(c.pastes_of(&[5; 32]).unwrap(), vec![paste]);
     // A newer schema than this build's is refused, not written past.
     admin

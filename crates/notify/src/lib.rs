@@ -95,6 +95,18 @@ pub enum Payload {
         /// counts its addresses).
         accounts: u64,
     },
+    /// A subscriber's alert: a paste holding its address, or addresses on its domain, was
+    /// added.
+    PasteAlert {
+        /// The subscriber's row id.
+        subscriber: i64,
+        /// The paste's source.
+        source: String,
+        /// The paste's id there.
+        id: String,
+        /// How many of the subscriber's addresses are in it.
+        accounts: u64,
+    },
     /// The operator's contact hears that an API key read in bulk (issue #19): more
     /// distinct prefixes, accounts or domains in an hour than the configuration allows.
     KeyAnomaly {

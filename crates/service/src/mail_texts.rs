@@ -1,7 +1,7 @@
 //! What leakwatch's mails say: the private check's result, breach alerts, and the pieces
 //! they share (a breach's lines, its description without markup).
 
-use leakwatch_catalog::Breach;
+use leakwatch_catalog::{Breach, pastes::Paste};
 
 use crate::impact::{ImpactReport, render_text};
 
@@ -102,6 +102,19 @@ pub(crate) fn alert_text(url: &str, b: &Breach, whose: &str, unsubscribe: &str) 
         "Hello,\n\na data breach was just loaded into leakwatch at {url}:\n\n  {}\n\n{whose}\n\n{}\n\nWhat to do:\n  1. Change the password of the account there, and of every other account where\n     the same password was used.\n  2. Turn on two-step verification wherever it is offered.\n  3. Expect phishing that quotes the exposed data to look genuine.\n\nYou get this mail because you subscribed to leakwatch's alerts. To stop them:\n  {unsubscribe}\n\n-- \nleakwatch, {url}\n",
         breach_lines(b, "  "),
         plain_text(&b.description),
+    )
+}
+
+/// A paste alert: which paste, whose addresses, what to do.
+pub(crate) fn paste_alert_text(url: &str, p: &Paste, whose: &str, unsubscribe: &str) -> String {
+    let title = p.title.as_deref().unwrap_or("(no title)");
+    let date = p.date.as_deref().unwrap_or("date unknown");
+    format!(
+        "Hello,\n\na paste was just added to leakwatch at {url}:\n\n  {} paste {} -- {title} ({date})\n  {} distinct e-mail address{} in it\n\n{whose}\n\nWhat to do:\n  1. A paste often lists addresses with their passwords: change the password of each\n     account of the address, starting with the mailbox itself.\n  2. Turn on two-step verification wherever it is offered.\n  3. Expect phishing and spam aimed at the address.\n\nYou get this mail because you subscribed to leakwatch's alerts. To stop them:\n  {unsubscribe}\n\n-- \nleakwatch, {url}\n",
+        p.source,
+        p.id,
+        p.email_count,
+        if p.email_count == 1 { "" } else { "es" },
     )
 }
 

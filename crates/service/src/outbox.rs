@@ -26,8 +26,8 @@ use crate::{
     CatalogHandle, StoreHandle,
     mail_texts::{
         alert_text, check_result_text, confirm_opt_out_text, confirm_subscription_text,
-        confirm_vendor_owner_text, key_anomaly_text, registration_changed_text, vendor_impact_text,
-        verify_domain_text,
+        confirm_vendor_owner_text, key_anomaly_text, paste_alert_text, registration_changed_text,
+        vendor_impact_text, verify_domain_text,
     },
 };
 
@@ -157,6 +157,75 @@ pub fn queue_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, Se
     }
     if queued > 0 {
         tracing::info!(queued, "breach alerts queued");
+    }
+    Ok(queued)
+}
+
+/// Queues one alert per (active subscriber, paste not alerted yet) where the subscriber's
+/// address, or an address on its domain, is in the paste and the paste was added after the
+/// subscriber subscribed; then marks those pastes alerted. Returns how many were queued.
+pub fn queue_paste_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, ServiceError> {
+    let new = catalog.unalerted_pastes()?;
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let key = m.key;
+    let now = now_unix();
+    let mut live = TenantsLive::new(now);
+    let mut queued = 0;
+    for subscriber in catalog.subscribers()? {
+        if !subscriber.is_active() || !live.check(catalog, subscriber.tenant.as_deref())? {
+            continue;
+        }
+        let Some(subscription) = Subscription::open(&subscriber.sealed, key) else {
+            continue;
+        };
+        let verified = subscriber.verified.unwrap_or(0) as i64;
+        for paste in new.iter().filter(|p| verified <= p.added) {
+            let accounts = match &subscription {
+                Subscription::Email { email } => {
+                    let Ok(address) = leakwatch_identity::normalize_email(email) else {
+                        continue;
+                    };
+                    u64::from(
+                        catalog.paste_holds(
+                            paste.row,
+                            &crate::pastes::account_digest(key, &address),
+                        )?,
+                    )
+                }
+                Subscription::Domain { domain, .. } => catalog
+                    .paste_domain_accounts(paste.row, &crate::pastes::domain_digest(key, domain))?,
+                _ => 0,
+            };
+            if accounts == 0 {
+                continue;
+            }
+            let (source, id) = (paste.paste.source.clone(), paste.paste.id.clone());
+            let dedupe = format!(
+                "paste alert {} {}/{id}",
+                subscriber.id,
+                source.to_lowercase()
+            );
+            let payload = Payload::PasteAlert {
+                subscriber: subscriber.id,
+                source,
+                id,
+                accounts,
+            };
+            if catalog
+                .enqueue(Some(dedupe.as_bytes()), &payload.seal(key), now)?
+                .is_some()
+            {
+                queued += 1;
+            }
+        }
+    }
+    for paste in &new {
+        catalog.mark_paste_alerted(paste.row, now as i64)?;
+    }
+    if queued > 0 {
+        tracing::info!(queued, "paste alerts queued");
     }
     Ok(queued)
 }
@@ -442,11 +511,9 @@ pub fn compose(
                 unsubscribe: None,
             }))
         }
-        Payload::BreachAlert {
-            subscriber,
-            breach,
-            accounts,
-        } => breach_alert(m, catalog, pending, subscriber, &breach, accounts),
+        alert @ (Payload::BreachAlert { .. } | Payload::PasteAlert { .. }) => {
+            subscriber_alert(m, catalog, pending, alert)
+        }
         _ => Err(Undeliverable::Unknown),
     }
 }
@@ -620,6 +687,108 @@ fn breach_alert(
     }))
 }
 
+/// A subscriber's alert of a breach or a paste.
+fn subscriber_alert(
+    m: &Mailroom<'_>,
+    catalog: &Catalog,
+    pending: &Pending,
+    alert: Payload,
+) -> Result<Outgoing, Undeliverable> {
+    match alert {
+        Payload::BreachAlert {
+            subscriber,
+            breach,
+            accounts,
+        } => breach_alert(m, catalog, pending, subscriber, &breach, accounts),
+        Payload::PasteAlert {
+            subscriber,
+            source,
+            id,
+            accounts,
+        } => paste_alert(m, catalog, pending, subscriber, (&source, &id), accounts),
+        _ => Err(Undeliverable::Unknown),
+    }
+}
+
+/// A paste alert, by mail or to the domain's webhook (event `paste.alert`).
+fn paste_alert(
+    m: &Mailroom<'_>,
+    catalog: &Catalog,
+    pending: &Pending,
+    subscriber: i64,
+    (source, id): (&str, &str),
+    accounts: u64,
+) -> Result<Outgoing, Undeliverable> {
+    let (url, key) = (m.public_url, m.key);
+    let row = catalog
+        .subscriber(subscriber)
+        .map_err(ServiceError::from)?
+        .filter(|s| s.is_active())
+        .ok_or(Undeliverable::Unsubscribed)?;
+    if let Some(tenant) = &row.tenant
+        && !crate::keys::tenant_is_live(catalog, tenant, now_unix())?
+    {
+        return Err(Undeliverable::KeyRevoked);
+    }
+    let subscription =
+        Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;
+    let paste = catalog
+        .pastes()
+        .map_err(ServiceError::from)?
+        .into_iter()
+        .find(|p| p.source.eq_ignore_ascii_case(source) && p.id == id)
+        .ok_or(Undeliverable::Retired)?;
+    let unsubscribe = format!(
+        "{url}/api/v1/unsubscribe?token={}",
+        Link::Unsubscribe { subscriber }.token(key)
+    );
+    let delivery = format!("alert.{}.{}", pending.id, pending.created);
+    if let Subscription::Domain {
+        domain,
+        webhook: Some(hook),
+        ..
+    } = &subscription
+    {
+        let vetted = crate::egress::vet(&m.egress, &hook.url).map_err(|e| {
+            tracing::warn!(
+                subscriber,
+                "a webhook call was refused by the egress guard: {e}"
+            );
+            Undeliverable::Egress(e)
+        })?;
+        let body = serde_json::json!({
+            "event": "paste.alert",
+            "delivery": delivery,
+            "domain": domain,
+            "accounts": accounts,
+            "paste": &paste,
+        });
+        return Ok(Outgoing::Webhook(WebhookCall {
+            url: hook.url.clone(),
+            addrs: vetted.addrs,
+            secret: hook.secret.clone(),
+            event: "paste.alert",
+            delivery,
+            body: serde_json::to_vec(&body)?,
+        }));
+    }
+    let whose = match &subscription {
+        Subscription::Domain { domain, .. } => format!(
+            "{accounts} address{} on {domain} {} in it.",
+            if accounts == 1 { "" } else { "es" },
+            if accounts == 1 { "is" } else { "are" }
+        ),
+        _ => "Your address is in it.".to_owned(),
+    };
+    Ok(Outgoing::Mail(Email {
+        to: subscription.recipient().to_owned(),
+        subject: format!("leakwatch alert: a paste on {}", paste.source),
+        text: paste_alert_text(url, &paste, &whose, &unsubscribe),
+        id: delivery,
+        unsubscribe: Some(unsubscribe),
+    }))
+}
+
 /// A server as the outbox worker sees it: what it serves now, when mail is set up.
 pub trait Served: Send + Sync + 'static {
     /// What the outbox queues and composes from; none when mail is not set up.
@@ -727,13 +896,16 @@ impl<S: Served> Deliveries for ServerDeliveries<S> {
         let Some(m) = self.served.mailroom() else {
             return Ok(0);
         };
+        // Pastes are added to the catalogue, not the store: asked for at every round (one
+        // indexed query that finds none almost always).
+        let pasted = queue_paste_alerts(&m, catalog)?;
         let marker = (m.store.snapshot().generation(), m.catalog.breaches().len());
         if self.seen == Some(marker) {
-            return Ok(0);
+            return Ok(pasted);
         }
         let queued = queue_alerts(&m, catalog)? + queue_impact_alerts(&m, catalog)?;
         self.seen = Some(marker);
-        Ok(queued)
+        Ok(pasted + queued)
     }
 
     fn compose(

@@ -43,6 +43,11 @@ pub fn account_digest(key: &OperatorKey, address: &str) -> [u8; 32] {
     key.keyed_digest(b"leakwatch paste account v1", address.as_bytes())
 }
 
+/// The digest a paste's e-mail domain is counted under, for alerts to the domain's owner.
+pub fn domain_digest(key: &OperatorKey, domain: &str) -> [u8; 32] {
+    key.keyed_digest(b"leakwatch paste domain v1", domain.as_bytes())
+}
+
 /// Adds the paste `meta` of text `text`, with every address in it (see
 /// [`addresses_in`]); the same source and id again replaces it.
 pub fn add(
@@ -55,6 +60,16 @@ pub fn add(
     let date = meta.date.as_deref().map(utc_date_time).transpose()?;
     let addresses = addresses_in(text);
     let digests: Vec<[u8; 32]> = addresses.iter().map(|a| account_digest(key, a)).collect();
+    let mut per_domain: std::collections::BTreeMap<&str, u64> = Default::default();
+    for a in &addresses {
+        if let Some((_, domain)) = a.rsplit_once('@') {
+            *per_domain.entry(domain).or_default() += 1;
+        }
+    }
+    let domains: Vec<([u8; 32], u64)> = per_domain
+        .into_iter()
+        .map(|(d, n)| (domain_digest(key, d), n))
+        .collect();
     let title = meta
         .title
         .map(|t| t.trim().to_owned())
@@ -66,7 +81,7 @@ pub fn add(
         date,
         email_count: addresses.len() as u64,
     };
-    let replaced = catalog.put_paste(&paste, &digests, crate::now_unix() as i64)?;
+    let replaced = catalog.put_paste(&paste, &digests, &domains, crate::now_unix() as i64)?;
     Ok(Added { paste, replaced })
 }
 

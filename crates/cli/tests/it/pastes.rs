@@ -2,7 +2,8 @@
 //! text, and `pasteaccount` answers, for each, exactly the pastes it was planted in, as
 //! HIBP does (`Title`/`Date` null when unknown, dates in UTC, `EmailCount` the distinct
 //! addresses) — to raw HTTP, to the npm `hibp` client and to PyPI's `pyhibp`; nothing of an
-//! address is in clear on disk; a forgotten address leaves the answers.
+//! address is in clear on disk; a forgotten address leaves the answers; a verified domain's
+//! contact hears once of each paste holding its addresses.
 
 use std::{
     collections::BTreeMap,
@@ -21,6 +22,8 @@ pub(crate) fn tests() -> Vec<Test> {
     vec![
         test!(pastes_answer_exactly_the_planted_addresses_and_a_forgotten_one_leaves),
         test!(npm_hibp_and_pyhibp_get_the_paste_answers).needs(&[Need::NodePackages, Need::Pyhibp]),
+        test!(a_paste_with_addresses_of_a_verified_domain_alerts_its_contact_once)
+            .needs(&[Need::Aiosmtpd]),
     ]
 }
 
@@ -273,6 +276,85 @@ fn npm_hibp_and_pyhibp_get_the_paste_answers() {
             "{script}: {stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+    server.stop();
+}
+
+fn a_paste_with_addresses_of_a_verified_domain_alerts_its_contact_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(tmp.path(), 0);
+    let data = tmp.path().join("data");
+    crate::mail::load_breach(tmp.path(), &data, "Oldbank", &["x@elsewhere.test"]);
+    let d = data.to_str().unwrap();
+    let key = crate::keys::create_tenant_key(d, "corp soc", "corp");
+    let contact = "soc@mailbox.example";
+    operator_cli(
+        &data,
+        &[
+            "domain",
+            "verify",
+            "mailbox.example",
+            "--trust",
+            "--key",
+            &key[..6],
+            "--contact",
+            contact,
+        ],
+    );
+    let server = Server::start_with(
+        &data,
+        &[
+            "--smtp-url",
+            &smtp.url(),
+            "--public-url",
+            "https://leakwatch.test",
+        ],
+        &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)],
+    );
+    let add = |n: usize| {
+        let (source, id, _, _, _, range) = &PASTES[n];
+        let file = write(
+            &tmp.path().join(format!("paste{n}.txt")),
+            paste_text(range.clone()).as_bytes(),
+        );
+        operator_cli(
+            &data,
+            &[
+                "paste",
+                "add",
+                "--source",
+                source,
+                "--id",
+                id,
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    // A paste with 30 of the domain's addresses; the same paste again alerts nobody again.
+    add(0);
+    let mails = smtp.wait_for(1, 30);
+    add(0);
+    // A second paste, with one.
+    add(2);
+    let mails = smtp.wait_for(mails.len() + 1, 30);
+    let alerts = crate::mail::mails_to(&mails, contact);
+    assert_eq!(alerts.len(), 2, "{mails:#?}");
+    let bodies: Vec<&str> = alerts.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert!(bodies[0].contains("Pastebin paste A1b2C3"), "{}", bodies[0]);
+    assert!(
+        bodies[0].contains("30 addresses on mailbox.example are in it."),
+        "{}",
+        bodies[0]
+    );
+    assert!(bodies[1].contains("Slexy paste zz9"), "{}", bodies[1]);
+    assert!(
+        bodies[1].contains("1 address on mailbox.example is in it."),
+        "{}",
+        bodies[1]
+    );
+    // No address of the paste is in any mail.
+    for body in &bodies {
+        assert!(!body.contains("paste.user"), "{body}");
     }
     server.stop();
 }
