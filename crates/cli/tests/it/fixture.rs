@@ -312,7 +312,7 @@ fn a_version_2_catalogue_is_refused_until_migrated_then_lists_what_it_held() {
     );
 
     let migrated = list(&["migrate"]);
-    assert!(migrated.contains("schema version 2 → 6"), "{migrated}");
+    assert!(migrated.contains("schema version 2 → 7"), "{migrated}");
     for (args, file) in [
         (&["breach", "list"][..], "breach-list.txt"),
         (&["vendors", "export"][..], "vendors-export.csv"),
