@@ -7,27 +7,28 @@
 //! marked alerted: a crash between the two queues nothing twice. Subscribers hear only of
 //! breaches added (HIBP's AddedDate) no earlier than they subscribed.
 
-use std::{
-    collections::BTreeSet,
-    sync::{Arc, atomic::AtomicBool, mpsc::Sender},
-};
+use std::collections::BTreeSet;
 
 use leakwatch_catalog::{Breach, Catalog, now_unix, outbox::Pending};
 use leakwatch_identity::OperatorKey;
-use leakwatch_notify::{
-    Deliveries, Email, Mailer, Outgoing, OwnerError, RetryPolicy, Subscription, WebhookCall,
-};
+use leakwatch_notify::{Email, Outgoing, Subscription, WebhookCall};
 
 pub use leakwatch_notify::{Link, Payload};
 
-use crate::{DataDir, ServiceError};
+mod paste_alerts;
+mod worker;
+use paste_alerts::paste_alert;
+pub use paste_alerts::queue_paste_alerts;
+pub use worker::{Served, WorkerSetup, start_worker};
+
+use crate::ServiceError;
 
 use crate::{
     CatalogHandle, StoreHandle,
     mail_texts::{
         alert_text, check_result_text, confirm_opt_out_text, confirm_subscription_text,
-        confirm_vendor_owner_text, key_anomaly_text, paste_alert_text, registration_changed_text,
-        vendor_impact_text, verify_domain_text,
+        confirm_vendor_owner_text, key_anomaly_text, registration_changed_text, vendor_impact_text,
+        verify_domain_text,
     },
 };
 
@@ -157,75 +158,6 @@ pub fn queue_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, Se
     }
     if queued > 0 {
         tracing::info!(queued, "breach alerts queued");
-    }
-    Ok(queued)
-}
-
-/// Queues one alert per (active subscriber, paste not alerted yet) where the subscriber's
-/// address, or an address on its domain, is in the paste and the paste was added after the
-/// subscriber subscribed; then marks those pastes alerted. Returns how many were queued.
-pub fn queue_paste_alerts(m: &Mailroom<'_>, catalog: &mut Catalog) -> Result<usize, ServiceError> {
-    let new = catalog.unalerted_pastes()?;
-    if new.is_empty() {
-        return Ok(0);
-    }
-    let key = m.key;
-    let now = now_unix();
-    let mut live = TenantsLive::new(now);
-    let mut queued = 0;
-    for subscriber in catalog.subscribers()? {
-        if !subscriber.is_active() || !live.check(catalog, subscriber.tenant.as_deref())? {
-            continue;
-        }
-        let Some(subscription) = Subscription::open(&subscriber.sealed, key) else {
-            continue;
-        };
-        let verified = subscriber.verified.unwrap_or(0) as i64;
-        for paste in new.iter().filter(|p| verified <= p.added) {
-            let accounts = match &subscription {
-                Subscription::Email { email } => {
-                    let Ok(address) = leakwatch_identity::normalize_email(email) else {
-                        continue;
-                    };
-                    u64::from(
-                        catalog.paste_holds(
-                            paste.row,
-                            &crate::pastes::account_digest(key, &address),
-                        )?,
-                    )
-                }
-                Subscription::Domain { domain, .. } => catalog
-                    .paste_domain_accounts(paste.row, &crate::pastes::domain_digest(key, domain))?,
-                _ => 0,
-            };
-            if accounts == 0 {
-                continue;
-            }
-            let (source, id) = (paste.paste.source.clone(), paste.paste.id.clone());
-            let dedupe = format!(
-                "paste alert {} {}/{id}",
-                subscriber.id,
-                source.to_lowercase()
-            );
-            let payload = Payload::PasteAlert {
-                subscriber: subscriber.id,
-                source,
-                id,
-                accounts,
-            };
-            if catalog
-                .enqueue(Some(dedupe.as_bytes()), &payload.seal(key), now)?
-                .is_some()
-            {
-                queued += 1;
-            }
-        }
-    }
-    for paste in &new {
-        catalog.mark_paste_alerted(paste.row, now as i64)?;
-    }
-    if queued > 0 {
-        tracing::info!(queued, "paste alerts queued");
     }
     Ok(queued)
 }
@@ -614,18 +546,7 @@ fn breach_alert(
     accounts: u64,
 ) -> Result<Outgoing, Undeliverable> {
     let (url, key) = (m.public_url, m.key);
-    let row = catalog
-        .subscriber(subscriber)
-        .map_err(ServiceError::from)?
-        .filter(|s| s.is_active())
-        .ok_or(Undeliverable::Unsubscribed)?;
-    if let Some(tenant) = &row.tenant
-        && !crate::keys::tenant_is_live(catalog, tenant, now_unix())?
-    {
-        return Err(Undeliverable::KeyRevoked);
-    }
-    let subscription =
-        Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;
+    let subscription = alert_subscription(catalog, key, subscriber)?;
     // Asked of the catalogue itself, not of the copy this server serves: on a shared
     // catalogue another server may queue an alert for a breach this one has not loaded yet,
     // and that breach is news, not retired.
@@ -644,15 +565,6 @@ fn breach_alert(
         ..
     } = &subscription
     {
-        // Vetted again now, with a fresh lookup: the name may point elsewhere than at
-        // registration. The call goes only to the addresses vetted here.
-        let vetted = crate::egress::vet(&m.egress, &hook.url).map_err(|e| {
-            tracing::warn!(
-                subscriber,
-                "a webhook call was refused by the egress guard: {e}"
-            );
-            Undeliverable::Egress(e)
-        })?;
         let delivery = format!("alert.{}.{}", pending.id, pending.created);
         let body = serde_json::json!({
             "event": "breach.alert",
@@ -661,23 +573,9 @@ fn breach_alert(
             "accounts": accounts,
             "breach": &b,
         });
-        return Ok(Outgoing::Webhook(WebhookCall {
-            url: hook.url.clone(),
-            addrs: vetted.addrs,
-            secret: hook.secret.clone(),
-            event: "breach.alert",
-            delivery,
-            body: serde_json::to_vec(&body)?,
-        }));
+        return alert_webhook(m, subscriber, hook, "breach.alert", delivery, &body);
     }
-    let whose = match &subscription {
-        Subscription::Domain { domain, .. } => format!(
-            "{accounts} address{} on {domain} {} in it.",
-            if accounts == 1 { "" } else { "es" },
-            if accounts == 1 { "is" } else { "are" }
-        ),
-        _ => "Your address is in it.".to_owned(),
-    };
+    let whose = whose_line(&subscription, accounts);
     Ok(Outgoing::Mail(Email {
         to: subscription.recipient().to_owned(),
         subject: format!("leakwatch alert: {}", b.title),
@@ -685,6 +583,66 @@ fn breach_alert(
         id: format!("alert.{}.{}", pending.id, pending.created),
         unsubscribe: Some(unsubscribe),
     }))
+}
+
+/// The active subscriber `subscriber`'s subscription, opened, while its tenant (if any)
+/// still has a live key.
+fn alert_subscription(
+    catalog: &Catalog,
+    key: &OperatorKey,
+    subscriber: i64,
+) -> Result<Subscription, Undeliverable> {
+    let row = catalog
+        .subscriber(subscriber)
+        .map_err(ServiceError::from)?
+        .filter(|s| s.is_active())
+        .ok_or(Undeliverable::Unsubscribed)?;
+    if let Some(tenant) = &row.tenant
+        && !crate::keys::tenant_is_live(catalog, tenant, now_unix())?
+    {
+        return Err(Undeliverable::KeyRevoked);
+    }
+    Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))
+}
+
+/// A signed call of a domain's webhook with `body`.
+fn alert_webhook(
+    m: &Mailroom<'_>,
+    subscriber: i64,
+    hook: &leakwatch_notify::Webhook,
+    event: &'static str,
+    delivery: String,
+    body: &serde_json::Value,
+) -> Result<Outgoing, Undeliverable> {
+    // Vetted again now, with a fresh lookup: the name may point elsewhere than at
+    // registration. The call goes only to the addresses vetted here.
+    let vetted = crate::egress::vet(&m.egress, &hook.url).map_err(|e| {
+        tracing::warn!(
+            subscriber,
+            "a webhook call was refused by the egress guard: {e}"
+        );
+        Undeliverable::Egress(e)
+    })?;
+    Ok(Outgoing::Webhook(WebhookCall {
+        url: hook.url.clone(),
+        addrs: vetted.addrs,
+        secret: hook.secret.clone(),
+        event,
+        delivery,
+        body: serde_json::to_vec(body)?,
+    }))
+}
+
+/// Whose addresses an alert is about, as its mail says.
+fn whose_line(subscription: &Subscription, accounts: u64) -> String {
+    match subscription {
+        Subscription::Domain { domain, .. } => format!(
+            "{accounts} address{} on {domain} {} in it.",
+            if accounts == 1 { "" } else { "es" },
+            if accounts == 1 { "is" } else { "are" }
+        ),
+        _ => "Your address is in it.".to_owned(),
+    }
 }
 
 /// A subscriber's alert of a breach or a paste.
@@ -710,104 +668,6 @@ fn subscriber_alert(
     }
 }
 
-/// A paste alert, by mail or to the domain's webhook (event `paste.alert`).
-fn paste_alert(
-    m: &Mailroom<'_>,
-    catalog: &Catalog,
-    pending: &Pending,
-    subscriber: i64,
-    (source, id): (&str, &str),
-    accounts: u64,
-) -> Result<Outgoing, Undeliverable> {
-    let (url, key) = (m.public_url, m.key);
-    let row = catalog
-        .subscriber(subscriber)
-        .map_err(ServiceError::from)?
-        .filter(|s| s.is_active())
-        .ok_or(Undeliverable::Unsubscribed)?;
-    if let Some(tenant) = &row.tenant
-        && !crate::keys::tenant_is_live(catalog, tenant, now_unix())?
-    {
-        return Err(Undeliverable::KeyRevoked);
-    }
-    let subscription =
-        Subscription::open(&row.sealed, key).ok_or(Undeliverable::Sealed("subscription"))?;
-    let paste = catalog
-        .pastes()
-        .map_err(ServiceError::from)?
-        .into_iter()
-        .find(|p| p.source.eq_ignore_ascii_case(source) && p.id == id)
-        .ok_or(Undeliverable::Retired)?;
-    let unsubscribe = format!(
-        "{url}/api/v1/unsubscribe?token={}",
-        Link::Unsubscribe { subscriber }.token(key)
-    );
-    let delivery = format!("alert.{}.{}", pending.id, pending.created);
-    if let Subscription::Domain {
-        domain,
-        webhook: Some(hook),
-        ..
-    } = &subscription
-    {
-        let vetted = crate::egress::vet(&m.egress, &hook.url).map_err(|e| {
-            tracing::warn!(
-                subscriber,
-                "a webhook call was refused by the egress guard: {e}"
-            );
-            Undeliverable::Egress(e)
-        })?;
-        let body = serde_json::json!({
-            "event": "paste.alert",
-            "delivery": delivery,
-            "domain": domain,
-            "accounts": accounts,
-            "paste": &paste,
-        });
-        return Ok(Outgoing::Webhook(WebhookCall {
-            url: hook.url.clone(),
-            addrs: vetted.addrs,
-            secret: hook.secret.clone(),
-            event: "paste.alert",
-            delivery,
-            body: serde_json::to_vec(&body)?,
-        }));
-    }
-    let whose = match &subscription {
-        Subscription::Domain { domain, .. } => format!(
-            "{accounts} address{} on {domain} {} in it.",
-            if accounts == 1 { "" } else { "es" },
-            if accounts == 1 { "is" } else { "are" }
-        ),
-        _ => "Your address is in it.".to_owned(),
-    };
-    Ok(Outgoing::Mail(Email {
-        to: subscription.recipient().to_owned(),
-        subject: format!("leakwatch alert: a paste on {}", paste.source),
-        text: paste_alert_text(url, &paste, &whose, &unsubscribe),
-        id: delivery,
-        unsubscribe: Some(unsubscribe),
-    }))
-}
-
-/// A server as the outbox worker sees it: what it serves now, when mail is set up.
-pub trait Served: Send + Sync + 'static {
-    /// What the outbox queues and composes from; none when mail is not set up.
-    fn mailroom(&self) -> Option<Mailroom<'_>>;
-}
-
-/// What the delivery worker needs of its own.
-#[derive(Debug, Clone)]
-pub struct WorkerSetup {
-    /// The data directory: its catalogue (the worker's own connection) and `outbox.lock`.
-    pub data: DataDir,
-    /// The operator key, which opens what requests sealed.
-    pub key: OperatorKey,
-    /// The SMTP server.
-    pub mailer: Mailer,
-    /// Retries and leases.
-    pub retry: RetryPolicy,
-}
-
 /// Seals `payload` under the operator key and queues it for `by` (not deduplicated): a
 /// private check's result, a confirmation, a verification link. What it sends depends only
 /// on the payload, which names its recipient.
@@ -818,112 +678,4 @@ pub fn queue(
     payload: &Payload,
 ) -> Result<Option<i64>, crate::ServiceError> {
     Ok(catalog.enqueue(None, &payload.seal(key))?)
-}
-
-/// Starts the delivery worker of `served` on its own thread. On a catalogue of its own
-/// (`catalog.db`) only one server per data directory delivers (`outbox.lock`; it alone may
-/// release a dead worker's claims at start). On a shared catalogue (PostgreSQL) every
-/// server delivers: claims skip rows another worker holds, and a dead worker's claims come
-/// back when their lease runs out. It stops when `stop` is set; a message on the returned
-/// sender wakes it at once.
-pub fn start_worker<S: Served>(
-    served: Arc<S>,
-    setup: WorkerSetup,
-    stop: Arc<AtomicBool>,
-) -> Option<(std::thread::JoinHandle<()>, Sender<()>)> {
-    let catalog = match crate::open_catalog(&setup.data) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("outbox worker not started: {e}");
-            return None;
-        }
-    };
-    let shared = catalog.dialect() == leakwatch_catalog::Dialect::Postgres;
-    let lock = if shared {
-        tracing::info!("the catalogue is shared: this server delivers alongside the others");
-        None
-    } else {
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(setup.data.outbox_lock())
-            .ok()?;
-        if lock.try_lock().is_err() {
-            tracing::warn!(
-                "another server delivers this data directory's mail; this one only queues it"
-            );
-            return None;
-        }
-        Some(lock)
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut retry = setup.retry;
-    if shared {
-        retry.batch = 1;
-    }
-    let mut worker = leakwatch_notify::Worker::new(catalog, setup.key, setup.mailer, retry);
-    let thread = std::thread::Builder::new()
-        .name("leakwatch-outbox".into())
-        .spawn(move || {
-            // Held for the thread's life: the lock is what makes this the only worker, and
-            // only the only worker may release claims (a shared catalogue's wait for their
-            // lease).
-            if let Some(_lock) = &lock {
-                match worker.release_claims() {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!("{n} interrupted deliveries resumed"),
-                    Err(e) => tracing::error!("outbox: {e}"),
-                }
-            }
-            let mut owner = ServerDeliveries { served, seen: None };
-            worker.run(&stop, &rx, &mut owner);
-            drop(lock);
-        })
-        .ok()?;
-    Some((thread, tx))
-}
-
-/// The server as the worker's owner.
-struct ServerDeliveries<S> {
-    served: Arc<S>,
-    /// Store generation and breach names last scanned for alerts.
-    seen: Option<(u64, usize)>,
-}
-
-impl<S: Served> Deliveries for ServerDeliveries<S> {
-    fn queue(&mut self, catalog: &mut Catalog) -> Result<usize, OwnerError> {
-        let Some(m) = self.served.mailroom() else {
-            return Ok(0);
-        };
-        // Pastes are added to the catalogue, not the store: asked for at every round (one
-        // indexed query that finds none almost always).
-        let pasted = queue_paste_alerts(&m, catalog)?;
-        let marker = (m.store.snapshot().generation(), m.catalog.breaches().len());
-        if self.seen == Some(marker) {
-            return Ok(pasted);
-        }
-        let queued = queue_alerts(&m, catalog)? + queue_impact_alerts(&m, catalog)?;
-        self.seen = Some(marker);
-        Ok(pasted + queued)
-    }
-
-    fn compose(
-        &mut self,
-        catalog: &Catalog,
-        pending: &Pending,
-        payload: Payload,
-    ) -> Result<Outgoing, OwnerError> {
-        let m = self.served.mailroom().ok_or(Undeliverable::NotSetUp)?;
-        match compose(&m, catalog, pending, payload) {
-            // The resolver did not answer: the webhook is vetted again on the next try.
-            Err(Undeliverable::Egress(e @ crate::egress::EgressError::Dns(_))) => {
-                Err(Box::new(leakwatch_notify::TryLater(e.to_string())))
-            }
-            Err(e @ Undeliverable::NotLoadedYet(_)) => {
-                Err(Box::new(leakwatch_notify::TryLater(e.to_string())))
-            }
-            other => Ok(other?),
-        }
-    }
 }
