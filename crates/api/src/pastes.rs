@@ -32,13 +32,12 @@ pub(crate) async fn paste_account(
         return Err(ApiError::BadRequest("The e-mail address is not valid"));
     }
     let (db, by) = (state.clone(), caller.by.clone());
-    let found = tokio::task::spawn_blocking(move || {
+    let found = crate::stealer::blocking(move || {
         let snap = db.store.snapshot();
         db.catalog
             .write(|c| pastes::of_account(c, &snap, &by, &operator, &email))
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    .await?;
     if found.is_empty() {
         return Err(ApiError::NotFound);
     }

@@ -45,7 +45,7 @@ async fn verified(
 }
 
 /// Runs a lookup off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, leakwatch_service::ServiceError> + Send + 'static,
 ) -> Result<T, ApiError> {
     Ok(tokio::task::spawn_blocking(f)

@@ -32,7 +32,8 @@ const SQLITE_TABLES: &str = "CREATE TABLE IF NOT EXISTS paste (
         paste INTEGER NOT NULL REFERENCES paste(id) ON DELETE CASCADE,
         PRIMARY KEY (account, paste)
      ) WITHOUT ROWID;
-     CREATE INDEX IF NOT EXISTS paste_account_paste ON paste_account(paste);";
+     CREATE INDEX IF NOT EXISTS paste_account_paste ON paste_account(paste);
+     CREATE INDEX IF NOT EXISTS paste_unalerted ON paste(id) WHERE alerted IS NULL;";
 
 /// The same tables on PostgreSQL.
 pub(crate) const POSTGRES_TABLES: &str = "
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS paste_account (
     PRIMARY KEY (account, paste)
 );
 CREATE INDEX IF NOT EXISTS paste_account_paste ON paste_account(paste);
+CREATE INDEX IF NOT EXISTS paste_unalerted ON paste(id) WHERE alerted IS NULL;
 ";
 
 /// Adds version 7's tables inside the caller's transaction; a catalogue that has them is
@@ -235,6 +237,19 @@ impl Catalog {
             .iter()
             .map(paste_of)
             .collect()
+    }
+
+    /// The paste of `source` (any case) and `id`, if there is one.
+    pub fn paste(&self, source: &str, id: &str) -> Result<Option<Paste>> {
+        self.conn
+            .query_opt(
+                "SELECT source, paste_id, title, date, email_count FROM paste
+                 WHERE source = ?1 AND paste_id = ?2",
+                args![source, id],
+            )?
+            .as_ref()
+            .map(paste_of)
+            .transpose()
     }
 
     /// Every paste, oldest first.

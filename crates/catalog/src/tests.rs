@@ -621,6 +621,8 @@ fn pastes_are_unique_by_source_and_id_answered_in_hibp_shape_and_forgotten_per_a
     assert_eq!(c.paste_domain_accounts(first, &[8; 32]).unwrap(), 1);
     assert_eq!(c.unalerted_pastes().unwrap()[0].row, second);
     assert_eq!(c.pastes().unwrap().len(), 2);
+    assert_eq!(c.paste("PASTIE", "9").unwrap(), Some(dated.clone()));
+    assert_eq!(c.paste("Pastie", "10").unwrap(), None);
     assert_eq!(c.forget_paste_accounts(&[bob, [7; 32]]).unwrap(), 1);
     assert!(c.pastes_of(&bob).unwrap().is_empty());
     assert!(c.put_paste(&paste(" ", "x", None, 0), &[], &[], 4).is_err());

@@ -92,10 +92,8 @@ pub(super) fn paste_alert(
     let (url, key) = (m.public_url, m.key);
     let subscription = alert_subscription(catalog, key, subscriber)?;
     let paste = catalog
-        .pastes()
+        .paste(source, id)
         .map_err(ServiceError::from)?
-        .into_iter()
-        .find(|p| p.source.eq_ignore_ascii_case(source) && p.id == id)
         .ok_or(Undeliverable::Retired)?;
     let unsubscribe = format!(
         "{url}/api/v1/unsubscribe?token={}",

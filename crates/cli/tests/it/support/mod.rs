@@ -538,3 +538,29 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())
 }
+
+/// Fails naming the first of `needles` found in clear in any file under `dir`.
+pub fn assert_none_in_clear<'a>(dir: &Path, needles: impl IntoIterator<Item = &'a str> + Clone) {
+    fn every_file(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                every_file(&path, out);
+            } else if path.is_file() {
+                out.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut stored = Vec::new();
+    every_file(dir, &mut stored);
+    assert!(!stored.is_empty(), "no file under {}", dir.display());
+    for (path, bytes) in &stored {
+        for needle in needles.clone() {
+            assert!(
+                memchr::memmem::find(bytes, needle.as_bytes()).is_none(),
+                "{needle:?} in clear in {}",
+                path.display()
+            );
+        }
+    }
+}
