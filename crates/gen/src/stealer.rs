@@ -135,18 +135,25 @@ fn secret(rng: &mut Rng) -> String {
     }
 }
 
-/// An open file of the tree and its next line's number.
+/// A file of the tree and its next line's number; open while it is among the
+/// [`MAX_OPEN`] written last (a tree of millions of units has more files than a process may
+/// hold open), reopened for appending when written again.
 struct Out {
-    file: io::BufWriter<fs::File>,
+    path: PathBuf,
+    file: Option<io::BufWriter<fs::File>>,
     line: u64,
 }
 
+/// Files of a tree held open at once.
+const MAX_OPEN: usize = 256;
+
 impl Out {
-    fn create(root: &Path, rel: PathBuf) -> io::Result<Out> {
+    fn create(root: &Path, rel: &Path) -> io::Result<Out> {
         let path = root.join(rel);
         fs::create_dir_all(path.parent().expect("a file in a folder"))?;
         Ok(Out {
-            file: io::BufWriter::new(fs::File::create(path)?),
+            file: Some(io::BufWriter::new(fs::File::create(&path)?)),
+            path,
             line: 1,
         })
     }
@@ -154,11 +161,25 @@ impl Out {
     /// Writes `lines`, each ended by `eol`; returns the first one's number.
     fn lines(&mut self, lines: &[String], eol: &str) -> io::Result<u64> {
         let first = self.line;
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(io::BufWriter::new(
+                fs::OpenOptions::new().append(true).open(&self.path)?,
+            )),
+        };
         for l in lines {
-            write!(self.file, "{l}{eol}")?;
+            write!(file, "{l}{eol}")?;
             self.line += 1;
         }
         Ok(first)
+    }
+
+    /// Flushes and closes the file (it reopens on the next write).
+    fn close(&mut self) -> io::Result<()> {
+        match self.file.take() {
+            Some(mut file) => file.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -270,6 +291,8 @@ pub fn write_stealer_tree(
     let mut rng = Rng::new(seed);
     let mut truth = StealerTruth::default();
     let mut files: BTreeMap<PathBuf, Out> = BTreeMap::new();
+    // The files open now, oldest first.
+    let mut open: std::collections::VecDeque<PathBuf> = Default::default();
     let machines = (units / 40).max(1);
     let ulp_parts = (units / 500).max(1);
     for i in 0..units {
@@ -290,8 +313,16 @@ pub fn write_stealer_tree(
             4 => PathBuf::from("exports/credentials.jsonl"),
             _ => PathBuf::from(format!("ulp/part-{}.txt", rng.next_u64() % ulp_parts)),
         };
+        let opening = files.get(&rel).is_none_or(|out| out.file.is_none());
+        if opening {
+            if open.len() >= MAX_OPEN {
+                let oldest = open.pop_front().expect("MAX_OPEN > 0");
+                files.get_mut(&oldest).expect("an open file").close()?;
+            }
+            open.push_back(rel.clone());
+        }
         if !files.contains_key(&rel) {
-            let out = Out::create(root, rel.clone())?;
+            let out = Out::create(root, &rel)?;
             files.insert(rel.clone(), out);
             let out = files.get_mut(&rel).expect("just made");
             match kind {
@@ -320,7 +351,7 @@ pub fn write_stealer_tree(
     }
     for machine in 0..machines.min(4) {
         let rel = PathBuf::from(format!("logs/XX[{machine:04}]/System.txt"));
-        let mut out = Out::create(root, rel)?;
+        let mut out = Out::create(root, &rel)?;
         out.lines(
             &[
                 "Build ID: fiction".to_owned(),
@@ -328,10 +359,10 @@ pub fn write_stealer_tree(
             ],
             "\n",
         )?;
-        out.file.flush()?;
+        out.close()?;
     }
     for (_, mut out) in files {
-        out.file.flush()?;
+        out.close()?;
     }
     truth.captures.sort();
     truth.malformed.sort();

@@ -21,6 +21,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(the_npm_hibp_client_gets_the_stealer_log_answers).needs(&[Need::NodePackages]),
         test!(a_stealer_log_set_alerts_its_domains_contact_once_and_the_private_check_names_its_websites)
             .needs(&[Need::Aiosmtpd]),
+        test!(a_backup_restores_the_stealer_logs_and_the_pastes_to_a_store_that_answers_the_same),
     ]
 }
 
@@ -175,38 +176,7 @@ fn a_stealer_log_tree_imports_completely_and_the_three_endpoints_answer_exactly_
     let addr = server.addr.as_str();
     let ask = |path: &str| keyed(addr, "GET", path, key, "");
 
-    for (address, sites) in &reference.by_address {
-        let (status, _, body) = ask(&format!("/api/v3/stealerlogsbyemail/{address}"));
-        assert_eq!((status, json_set(&body)), (200, sites.clone()), "{address}");
-    }
-    for address in reference.without_website().iter().take(50) {
-        let (status, _, _) = ask(&format!("/api/v3/stealerlogsbyemail/{address}"));
-        assert_eq!(status, 404, "{address}: captured only on apps and IP hosts");
-    }
-    let never = format!(
-        "nobody@{}",
-        reference.by_email_domain().keys().next().unwrap()
-    );
-    assert_eq!(ask(&format!("/api/v3/stealerlogsbyemail/{never}")).0, 404);
-    for (site, addresses) in &reference.by_website() {
-        let (status, _, body) = ask(&format!("/api/v3/stealerlogsbywebsitedomain/{site}"));
-        assert_eq!(
-            (status, json_set(&body)),
-            (200, addresses.clone()),
-            "{site}"
-        );
-    }
-    for (domain, aliases) in &reference.by_email_domain() {
-        let (status, _, body) = ask(&format!("/api/v3/stealerlogsbyemaildomain/{domain}"));
-        assert_eq!(status, 200, "{domain}");
-        let got: BTreeMap<String, BTreeSet<String>> = body
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(alias, sites)| (alias.clone(), json_set(sites)))
-            .collect();
-        assert_eq!(&got, aliases, "{domain}");
-    }
+    answers_the_reference(&ask, reference);
     // The account search lists the stealer-log set like a breach.
     let some = reference.by_address.keys().next().unwrap();
     let (status, _, body) = ask(&format!(
@@ -291,6 +261,44 @@ fn a_stealer_log_tree_imports_completely_and_the_three_endpoints_answer_exactly_
 
 /// A keyed request's status, headers and JSON body.
 type Answer = (u16, BTreeMap<String, String>, serde_json::Value);
+
+/// Every endpoint answers exactly the reference: each address its websites (and 404 for
+/// addresses captured only on apps and IP hosts, and for one never captured), each website
+/// its addresses, each e-mail domain its aliases with their websites.
+fn answers_the_reference(ask: &dyn Fn(&str) -> Answer, reference: &Reference) {
+    for (address, sites) in &reference.by_address {
+        let (status, _, body) = ask(&format!("/api/v3/stealerlogsbyemail/{address}"));
+        assert_eq!((status, json_set(&body)), (200, sites.clone()), "{address}");
+    }
+    for address in reference.without_website().iter().take(50) {
+        let (status, _, _) = ask(&format!("/api/v3/stealerlogsbyemail/{address}"));
+        assert_eq!(status, 404, "{address}: captured only on apps and IP hosts");
+    }
+    let never = format!(
+        "nobody@{}",
+        reference.by_email_domain().keys().next().unwrap()
+    );
+    assert_eq!(ask(&format!("/api/v3/stealerlogsbyemail/{never}")).0, 404);
+    for (site, addresses) in &reference.by_website() {
+        let (status, _, body) = ask(&format!("/api/v3/stealerlogsbywebsitedomain/{site}"));
+        assert_eq!(
+            (status, json_set(&body)),
+            (200, addresses.clone()),
+            "{site}"
+        );
+    }
+    for (domain, aliases) in &reference.by_email_domain() {
+        let (status, _, body) = ask(&format!("/api/v3/stealerlogsbyemaildomain/{domain}"));
+        assert_eq!(status, 200, "{domain}");
+        let got: BTreeMap<String, BTreeSet<String>> = body
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(alias, sites)| (alias.clone(), json_set(sites)))
+            .collect();
+        assert_eq!(&got, aliases, "{domain}");
+    }
+}
 
 /// Waits until the server has loaded the generation that forgot `gone`.
 fn wait_for_404(ask: &dyn Fn(&str) -> Answer, gone: &str) {
@@ -493,5 +501,75 @@ fn a_stealer_log_set_alerts_its_domains_contact_once_and_the_private_check_names
         .map(|l| l.trim().to_owned())
         .collect();
     assert_eq!(&shown, sites, "{out}");
+    server.stop();
+}
+
+/// A backup of a store holding a stealer-log set and a paste verifies, and restores into a
+/// fresh directory whose three stealer-log endpoints and `pasteaccount` answer the same
+/// reference the original answered: the sealed stealer-log files and the paste tables are
+/// in it.
+fn a_backup_restores_the_stealer_logs_and_the_pastes_to_a_store_that_answers_the_same() {
+    let s = import_and_verify(400);
+    let pasted: Vec<&String> = s.reference.by_address.keys().step_by(3).collect();
+    let text: String = pasted.iter().map(|a| format!("{a}:secret\n")).collect();
+    let file = write(&s.tmp.path().join("paste.txt"), text.as_bytes());
+    let out = operator_cli(
+        &s.data,
+        &[
+            "paste",
+            "add",
+            "--source",
+            "Pastebin",
+            "--id",
+            "bk1",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains(&format!("{} distinct", pasted.len())), "{out}");
+
+    let backup = s.tmp.path().join("backup");
+    let restored = s.tmp.path().join("restored");
+    leakwatch(
+        &[
+            "backup",
+            "--data",
+            s.data.to_str().unwrap(),
+            backup.to_str().unwrap(),
+        ],
+        None,
+    );
+    leakwatch(&["verify", "--data", backup.to_str().unwrap()], None);
+    // The original goes away: the answers below can come only from the restored copy.
+    std::fs::remove_dir_all(&s.data).unwrap();
+    leakwatch(
+        &[
+            "restore",
+            "--data",
+            restored.to_str().unwrap(),
+            backup.to_str().unwrap(),
+        ],
+        None,
+    );
+    let kinds: BTreeSet<String> = snapshot(&restored)
+        .manifest()
+        .aliases
+        .iter()
+        .map(|a| format!("{:?}", a.kind))
+        .collect();
+    assert_eq!(kinds.len(), 3, "the three stealer-log kinds: {kinds:?}");
+
+    let server = Server::start_with(&restored, &[], &[("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)]);
+    let addr = server.addr.as_str();
+    let ask = |path: &str| keyed(addr, "GET", path, &s.key, "");
+    answers_the_reference(&ask, &s.reference);
+    let want = serde_json::json!([{
+        "Source": "Pastebin", "Id": "bk1", "Title": null, "Date": null, "EmailCount": pasted.len()
+    }]);
+    for address in &pasted {
+        let (status, _, body) = ask(&format!("/api/v3/pasteaccount/{address}"));
+        assert_eq!((status, &body), (200, &want), "{address}");
+    }
+    let unpasted = s.reference.by_address.keys().nth(1).unwrap();
+    assert_eq!(ask(&format!("/api/v3/pasteaccount/{unpasted}")).0, 404);
     server.stop();
 }

@@ -206,10 +206,12 @@ mod tests {
 
     /// The generator writes a tree and, independently of this parser, the truth of what
     /// it holds: every capture with its website and every malformed unit, by file and line.
+    /// 12,000 units make ~600 files, more than the generator holds open at once: files it
+    /// closed and reopened for appending must still hold their lines where it says.
     #[test]
     fn a_generated_stealer_tree_reads_exactly_as_its_generator_says() {
         let tmp = tempfile::tempdir().unwrap();
-        let truth = leakwatch_gen::write_stealer_tree(tmp.path(), 4000, 5, 22).unwrap();
+        let truth = leakwatch_gen::write_stealer_tree(tmp.path(), 12_000, 5, 22).unwrap();
         let mut captures = Vec::new();
         let mut malformed = Vec::new();
         let stats = read_tree(tmp.path(), &mut |(file, line, read)| match read {
