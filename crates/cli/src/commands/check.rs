@@ -79,12 +79,35 @@ pub fn check_account(
         println!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(());
     }
+    // The operator key unseals what is kept only under it: stealer-log websites and pastes.
+    let operator = match leakwatch_identity::normalize_email(account) {
+        Ok(_) => key.load()?,
+        Err(_) => None,
+    };
     if found.is_empty() {
         println!("not found in any breach loaded here");
-        return Ok(());
+    } else {
+        print_breaches(&found, &snap, operator.as_ref(), account)?;
     }
+    match &operator {
+        Some(key) => print_pastes(data, &snap, key, account)?,
+        None if account.contains('@') => {
+            println!("(pass --operator-key-file to list the pastes it was seen in)")
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// The breaches an account is in, and the websites stealer logs captured its login on.
+fn print_breaches(
+    found: &[leakwatch_service::breaches::Breach],
+    snap: &Snapshot,
+    operator: Option<&leakwatch_identity::OperatorKey>,
+    account: &str,
+) -> Result<()> {
     println!("found in {} breach(es):", found.len());
-    for b in &found {
+    for b in found {
         let mut flags = Vec::new();
         if b.is_retired {
             flags.push("retired: hidden from the API");
@@ -109,7 +132,7 @@ pub fn check_account(
         );
     }
     if found.iter().any(|b| b.is_stealer_log) && account.contains('@') {
-        match key.load()? {
+        match operator {
             Some(key) => {
                 let sets: Vec<&str> = found
                     .iter()
@@ -117,8 +140,8 @@ pub fn check_account(
                     .map(|b| b.name.as_str())
                     .collect();
                 let sites = leakwatch_service::stealer_logs::websites_as_operator(
-                    &snap,
-                    &key,
+                    snap,
+                    key,
                     &Principal::operator(),
                     account,
                     &|name| sets.contains(&name),
@@ -137,6 +160,38 @@ pub fn check_account(
                 "(a stealer-log set holds it: pass --operator-key-file to list the websites its login was captured on)"
             ),
         }
+    }
+    Ok(())
+}
+
+/// The pastes an address was seen in, oldest first, as `pasteaccount` answers them.
+fn print_pastes(
+    data: &Path,
+    snap: &Snapshot,
+    key: &leakwatch_identity::OperatorKey,
+    account: &str,
+) -> Result<()> {
+    let pastes = leakwatch_service::pastes::of_account(
+        &catalog(data)?,
+        snap,
+        &Principal::operator(),
+        key,
+        account,
+    )?;
+    if pastes.is_empty() {
+        println!("seen in no paste");
+        return Ok(());
+    }
+    println!("seen in {} paste(s):", pastes.len());
+    for p in pastes {
+        println!(
+            "  {}/{}{}, {}, {} address(es)",
+            p.source,
+            p.id,
+            p.title.map(|t| format!(" {t:?}")).unwrap_or_default(),
+            p.date.as_deref().unwrap_or("undated"),
+            p.email_count
+        );
     }
     Ok(())
 }

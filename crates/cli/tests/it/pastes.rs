@@ -197,8 +197,27 @@ fn pastes_answer_exactly_the_planted_addresses_and_a_forgotten_one_leaves() {
     // Nothing of an address is in clear in the data directory.
     assert_none_in_clear(&data, want.keys().map(|a| a.split('@').next().unwrap()));
 
-    // A forgotten address leaves every paste; the others stay.
+    // `check account` lists the same pastes, oldest first, from the planted cases.
     let gone = "paste.user12@mailbox.example";
+    let want_lines: Vec<String> = [1, 0]
+        .iter()
+        .map(|&n| {
+            let (source, id, title, _, utc, range) = &PASTES[n];
+            let title = title.map(|t| format!(" {t:?}")).unwrap_or_default();
+            let date = utc.unwrap_or("undated");
+            format!(
+                "  {source}/{id}{title}, {date}, {} address(es)",
+                range.len()
+            )
+        })
+        .collect();
+    let checked = operator_cli(&data, &["check", "account", gone]);
+    assert!(
+        checked.contains(&format!("seen in 2 paste(s):\n{}\n", want_lines.join("\n"))),
+        "{checked}"
+    );
+
+    // A forgotten address leaves every paste; the others stay.
     let out = operator_cli(&data, &["forget", gone]);
     assert!(out.contains("2 paste link(s) removed"), "{out}");
     server.wait_ready();
@@ -214,6 +233,8 @@ fn pastes_answer_exactly_the_planted_addresses_and_a_forgotten_one_leaves() {
         ask("paste.user13@mailbox.example").2,
         want["paste.user13@mailbox.example"]
     );
+    let checked = operator_cli(&data, &["check", "account", gone]);
+    assert!(checked.contains("seen in no paste"), "{checked}");
     server.stop();
 }
 

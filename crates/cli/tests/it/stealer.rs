@@ -498,6 +498,7 @@ fn a_stealer_log_set_alerts_its_domains_contact_once_and_the_private_check_names
         .lines()
         .skip_while(|l| !l.starts_with("stealer logs captured"))
         .skip(1)
+        .take_while(|l| l.starts_with("  "))
         .map(|l| l.trim().to_owned())
         .collect();
     assert_eq!(&shown, sites, "{out}");
