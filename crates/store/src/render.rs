@@ -18,11 +18,10 @@ const STORE: usize = 64;
 
 /// Appends the answer for `entries` (sorted, of one range of `ns`) to `out`.
 pub fn render_entries(ns: Namespace, entries: &[(Key, u64)], out: &mut Vec<u8>) {
-    let mut lines = LineWriter::new(ns, out);
+    let mut lines = LineWriter::new(ns);
     for &(key, count) in entries {
         lines.push(key, count, out);
     }
-    lines.finish(out);
 }
 
 /// Appends range lines one at a time, CRLF between them, to a `Vec` whose length is always
@@ -71,7 +70,7 @@ unsafe fn commit(out: &mut Vec<u8>, len: usize) {
 }
 
 impl LineWriter {
-    pub(crate) fn new(ns: Namespace, _out: &[u8]) -> Self {
+    pub(crate) fn new(ns: Namespace) -> Self {
         LineWriter {
             digits: ns.suffix_hex_len(),
             first: true,
@@ -173,10 +172,6 @@ impl LineWriter {
         // SAFETY: bytes `..at + 44` of the slot were written just above (`len <= 8`).
         unsafe { commit(out, at + 36 + len) };
     }
-
-    /// Ends the answer: the lines are `out`'s bytes already, so this only gives back the
-    /// writer (kept as the point where an answer is complete).
-    pub(crate) fn finish(self, _out: &mut Vec<u8>) {}
 }
 
 /// The three upper-case hex digits of `v < 4096` in the low bytes of a word, most

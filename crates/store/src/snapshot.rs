@@ -252,9 +252,8 @@ impl Snapshot {
         password_namespace(ns)?;
         match self.segments(ns) {
             [seg] => {
-                let mut lines = crate::render::LineWriter::new(ns, out);
+                let mut lines = crate::render::LineWriter::new(ns);
                 if let Some(n) = seg.render_sha1_range(prefix, &mut lines, out)? {
-                    lines.finish(out);
                     return Ok(n);
                 }
                 lines.make_room(seg.range_len_bound(prefix), out);
@@ -263,7 +262,6 @@ impl Snapshot {
                     lines.push(key, count, out);
                     n += 1;
                 });
-                lines.finish(out);
                 decoded.map(|()| n)
             }
             _ => {

@@ -79,19 +79,18 @@ pub fn check_account(
         println!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(());
     }
-    // The operator key unseals what is kept only under it: stealer-log websites and pastes.
-    let operator = match leakwatch_identity::normalize_email(account) {
-        Ok(_) => key.load()?,
-        Err(_) => None,
-    };
+    // The operator key unseals what is kept only under it, for an address: the websites
+    // stealer logs captured its login on, and the pastes it was seen in.
+    let is_address = leakwatch_identity::normalize_email(account).is_ok();
+    let operator = if is_address { key.load()? } else { None };
     if found.is_empty() {
         println!("not found in any breach loaded here");
     } else {
-        print_breaches(&found, &snap, operator.as_ref(), account)?;
+        print_breaches(&found, &snap, is_address, operator.as_ref(), account)?;
     }
     match &operator {
-        Some(key) => print_pastes(data, &snap, key, account)?,
-        None if account.contains('@') => {
+        Some(key) => print_pastes(&catalog, &snap, key, account)?,
+        None if is_address => {
             println!("(pass --operator-key-file to list the pastes it was seen in)")
         }
         None => {}
@@ -103,6 +102,7 @@ pub fn check_account(
 fn print_breaches(
     found: &[leakwatch_service::breaches::Breach],
     snap: &Snapshot,
+    is_address: bool,
     operator: Option<&leakwatch_identity::OperatorKey>,
     account: &str,
 ) -> Result<()> {
@@ -131,7 +131,7 @@ fn print_breaches(
             b.data_classes.join(", ")
         );
     }
-    if found.iter().any(|b| b.is_stealer_log) && account.contains('@') {
+    if found.iter().any(|b| b.is_stealer_log) && is_address {
         match operator {
             Some(key) => {
                 let sets: Vec<&str> = found
@@ -166,18 +166,13 @@ fn print_breaches(
 
 /// The pastes an address was seen in, oldest first, as `pasteaccount` answers them.
 fn print_pastes(
-    data: &Path,
+    catalog: &leakwatch_service::Catalog,
     snap: &Snapshot,
     key: &leakwatch_identity::OperatorKey,
     account: &str,
 ) -> Result<()> {
-    let pastes = leakwatch_service::pastes::of_account(
-        &catalog(data)?,
-        snap,
-        &Principal::operator(),
-        key,
-        account,
-    )?;
+    let pastes =
+        leakwatch_service::pastes::of_account(catalog, snap, &Principal::operator(), key, account)?;
     if pastes.is_empty() {
         println!("seen in no paste");
         return Ok(());

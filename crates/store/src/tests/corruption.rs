@@ -123,7 +123,7 @@ fn garbage_groups_are_refused(coding: GroupCoding) {
                 let _ = seg.for_each_in_range(k.prefix(ns), |_, _| {});
                 // The server's path, straight from a version-3 group's parts.
                 let mut text = Vec::new();
-                let mut lines = crate::render::LineWriter::new(ns, &text);
+                let mut lines = crate::render::LineWriter::new(ns);
                 let _ = seg.render_sha1_range(k.prefix(ns), &mut lines, &mut text);
             }
         }
