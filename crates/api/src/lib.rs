@@ -12,6 +12,7 @@ mod account;
 mod audited;
 mod check_mail;
 mod compress;
+mod demo;
 mod domains;
 mod error;
 mod hexflate;
@@ -134,6 +135,7 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
         ("/assets/app.css", Public, get(web::app_css)),
         (RANGE_ROUTE, Public, get(range::range)),
         ("/healthz", Public, get(|| async { "ok\n" })),
+        ("/demo/mailbox", Public, get(demo::mailbox)),
         ("/readyz", Public, get(readyz)),
         ("/openapi.json", Public, get(openapi)),
         ("/api/v3/breaches", Public, get(v3::breaches)),

@@ -86,6 +86,9 @@ pub struct AppState {
     /// How often the store loop asks for a newer generation (each ask is a request to an
     /// object store: they are billed).
     pub store_poll: Duration,
+    /// The Maildir `leakwatch demo` delivers into, shown at `/demo/mailbox` to loopback
+    /// clients; `None` (404 there) for every other server.
+    pub demo_mailbox: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -142,6 +145,7 @@ impl AppState {
             catalog_changed: Arc::new(tokio::sync::Notify::new()),
             store_published: Arc::new(tokio::sync::Notify::new()),
             store_poll: Duration::from_millis(500),
+            demo_mailbox: None,
         }
         .with_saved_limits()
     }

@@ -14,6 +14,7 @@
 //! not decide what a mail says (composers do) and does not speak HTTP.
 
 mod mail;
+pub mod maildir;
 mod webhook;
 mod worker;
 

@@ -1,8 +1,13 @@
 //! E-mail over SMTP with lettre: a [`Mailer`] built from a URL, and the [`Email`] a
 //! composer hands it. Plain text only; the body is ASCII-safe whatever it holds, since
-//! lettre picks the transfer encoding.
+//! lettre picks the transfer encoding. The demo's mailer delivers into a local Maildir
+//! instead ([`Mailer::maildir`]), so its mail can be read without a mail server.
 
-use std::time::Duration;
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use lettre::{
     Message, SmtpTransport, Transport,
@@ -73,10 +78,19 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
-/// Sends mail through one SMTP server.
+/// Where a [`Mailer`] hands its messages.
+#[derive(Clone)]
+enum Delivery {
+    /// One SMTP server.
+    Smtp(SmtpTransport),
+    /// A local Maildir (`tmp`, `new`, `cur`): the demo's mailbox.
+    Maildir(Arc<PathBuf>),
+}
+
+/// Sends mail through one SMTP server (or, for the demo, into a local Maildir).
 #[derive(Clone)]
 pub struct Mailer {
-    transport: SmtpTransport,
+    transport: Delivery,
     from: Mailbox,
     /// Right-hand side of every `Message-ID`.
     id_domain: String,
@@ -132,13 +146,39 @@ impl Mailer {
                 ));
             });
         }
-        let transport = builder.build();
+        let transport = Delivery::Smtp(builder.build());
         let id_domain = from.email.domain().to_owned();
         Ok(Mailer {
             transport,
             from,
             id_domain,
             server,
+        })
+    }
+
+    /// A mailer that delivers into the Maildir `dir` (made, with its `tmp`, `new` and `cur`,
+    /// private to the user, if missing), sending as `from`. For `leakwatch demo`: its
+    /// messages hold addresses in clear, which a real deployment hands only to its SMTP
+    /// server.
+    pub fn maildir(dir: &Path, from: &str) -> Result<Mailer, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("mail sender {from:?}: {e}"))?;
+        for sub in ["tmp", "new", "cur"] {
+            let path = dir.join(sub);
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(&path)
+                .map_err(|e| format!("making the Maildir {}: {e}", path.display()))?;
+        }
+        Ok(Mailer {
+            transport: Delivery::Maildir(Arc::new(dir.to_owned())),
+            id_domain: from.email.domain().to_owned(),
+            from,
+            server: format!("the Maildir {}", dir.display()),
         })
     }
 
@@ -167,7 +207,14 @@ impl Mailer {
         let message = message
             .body(email.text.clone())
             .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
-        self.transport.send(&message).map(drop).map_err(|e| {
+        let transport = match &self.transport {
+            Delivery::Smtp(transport) => transport,
+            Delivery::Maildir(dir) => {
+                return crate::maildir::deliver(dir, &email.id, &message.formatted())
+                    .map_err(|e| DeliveryError::Transient(format!("writing to the Maildir: {e}")));
+            }
+        };
+        transport.send(&message).map(drop).map_err(|e| {
             // The error's text may quote the server's reply, never the recipient.
             let reason = e.to_string();
             if e.is_permanent() {

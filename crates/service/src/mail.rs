@@ -2,7 +2,7 @@
 //! password read from a file joined to it, so the password is in neither the environment nor
 //! the process list.
 
-pub use leakwatch_notify::{Mailer, RetryPolicy};
+pub use leakwatch_notify::{Email, Mailer, RetryPolicy, maildir};
 
 /// Why a password cannot be joined to an SMTP URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

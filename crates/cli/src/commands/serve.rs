@@ -87,6 +87,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             insecure_webhooks_to_loopback,
             tls,
             banner: None,
+            demo_mailbox: None,
             audit,
             bulk: Some(bulk),
             proxy_protocol: proxy_protocol_from,
@@ -128,8 +129,13 @@ pub struct Serving {
     /// Webhooks over plain http to loopback (tests only).
     pub insecure_webhooks_to_loopback: bool,
     pub tls: Option<Arc<leakwatch_api::TlsConfig>>,
-    /// Printed to stdout once listening, `{addr}` replaced.
+    /// Printed to stdout once listening, `{addr}` replaced by the address listened on and
+    /// `{url}` by the server's URL (`localhost` for a loopback address: a passkey's relying
+    /// party cannot be an IP address).
     pub banner: Option<String>,
+    /// The demo's Maildir: mail is delivered there instead of to an SMTP server, and shown at
+    /// `/demo/mailbox` (`leakwatch demo` only).
+    pub demo_mailbox: Option<std::path::PathBuf>,
     /// The audit log keyed requests are recorded in (none only for benchmarks).
     pub audit: Option<leakwatch_service::auditlog::AuditLog>,
     /// The bulk-extraction controls (the defaults for the demo).
@@ -153,6 +159,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         insecure_webhooks_to_loopback,
         tls,
         banner,
+        demo_mailbox,
         audit,
         bulk,
         proxy_protocol,
@@ -220,6 +227,14 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
             .await
             .with_context(|| format!("binding the metrics listener {metrics_listen}"))?;
         let metrics_addr = metrics_listener.local_addr()?;
+        let url = if addr.ip().is_loopback() {
+            format!("{scheme}://localhost:{}", addr.port())
+        } else {
+            format!("{scheme}://{addr}")
+        };
+        if let Some(dir) = &demo_mailbox {
+            demo_mail(&mut state, data, dir, &url)?;
+        }
         if let Some((mail, url)) = mail.as_ref().and_then(|m| Some((m, m.smtp_url.as_ref()?))) {
             anyhow::ensure!(
                 state.operator_key.is_some(),
@@ -271,13 +286,35 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
             state.store.snapshot().generation()
         );
         if let Some(b) = banner {
-            println!("{}", b.replace("{addr}", &addr.to_string()));
+            println!(
+                "{}",
+                b.replace("{addr}", &addr.to_string()).replace("{url}", &url)
+            );
             std::io::stdout().flush()?;
         }
         leakwatch_api::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("shut down cleanly");
         Ok(())
     })
+}
+
+/// The demo's mail: delivered into the Maildir `dir` and shown at `/demo/mailbox`.
+fn demo_mail(state: &mut AppState, data: &Path, dir: &Path, url: &str) -> Result<()> {
+    anyhow::ensure!(
+        state.operator_key.is_some(),
+        "the demo's mail needs the operator key, which seals queued mail"
+    );
+    let mailer = mail::Mailer::maildir(dir, "leakwatch demo <demo@leakwatch.example>")
+        .map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        "mail goes to {} (shown at {url}/demo/mailbox)",
+        mailer.server()
+    );
+    let mut setup = leakwatch_api::MailSetup::new(mailer, DataDir::new(data), url.to_owned());
+    setup.retry.first_retry = std::time::Duration::from_secs(1);
+    state.mail = Some(setup);
+    state.demo_mailbox = Some(dir.to_owned());
+    Ok(())
 }
 
 pub async fn shutdown_signal() {

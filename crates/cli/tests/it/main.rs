@@ -21,6 +21,7 @@ mod catalog;
 mod clients;
 mod corruption;
 mod crash;
+mod demo;
 mod fixture;
 mod forget;
 mod formats;
@@ -55,6 +56,7 @@ fn main() {
         clients::tests,
         corruption::tests,
         crash::tests,
+        demo::tests,
         fixture::tests,
         forget::tests,
         formats::tests,
