@@ -12,6 +12,7 @@ mod account;
 mod audited;
 mod check_mail;
 mod compress;
+mod dashboard;
 mod demo;
 mod domains;
 mod error;
@@ -71,6 +72,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             Access::Key(scope) => handler.layer(axum::Extension(v3::Declared(scope))).layer(
                 axum::middleware::from_fn_with_state(state.clone(), audited::record),
             ),
+            Access::Dashboard => handler.layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                audited::record,
+            )),
         };
         router = router.route(
             path,
@@ -108,6 +113,9 @@ pub enum Access {
     Public,
     /// A valid API key holding this scope (none: any valid key).
     Key(Option<Scope>),
+    /// The dashboard: a session made from a key with the `dashboard` scope (or the form
+    /// that makes one); each page checks the scope of what it shows. Audited like keys.
+    Dashboard,
 }
 
 /// Every route's path template and declared access, as [`app`] serves them.
@@ -136,6 +144,22 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
         (RANGE_ROUTE, Public, get(range::range)),
         ("/healthz", Public, get(|| async { "ok\n" })),
         ("/demo/mailbox", Public, get(demo::mailbox)),
+        ("/dashboard", Access::Dashboard, get(dashboard::home)),
+        (
+            "/dashboard/sign-in",
+            Access::Dashboard,
+            post(dashboard::sign_in),
+        ),
+        (
+            "/dashboard/sign-out",
+            Access::Dashboard,
+            post(dashboard::sign_out),
+        ),
+        (
+            "/dashboard/activity",
+            Access::Dashboard,
+            get(dashboard::activity),
+        ),
         ("/readyz", Public, get(readyz)),
         ("/openapi.json", Public, get(openapi)),
         ("/api/v3/breaches", Public, get(v3::breaches)),

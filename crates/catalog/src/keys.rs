@@ -254,12 +254,19 @@ impl Catalog {
     }
 
     /// Revokes a key by id or by its prefix (which must match exactly one key).
+    /// Its dashboard sessions end with it.
     pub fn revoke_key(&mut self, id_or_prefix: &str) -> Result<ApiKey> {
         let key = self.find_key(id_or_prefix)?;
-        self.conn.execute(
-            "UPDATE api_key SET revoked = ?1 WHERE id = ?2 AND revoked IS NULL",
-            args![format_date_time(now_unix()), key.id],
-        )?;
+        self.conn.transaction(|tx| {
+            tx.execute(
+                "UPDATE api_key SET revoked = ?1 WHERE id = ?2 AND revoked IS NULL",
+                args![format_date_time(now_unix()), key.id],
+            )?;
+            tx.execute(
+                "DELETE FROM dashboard_session WHERE key_id = ?1",
+                args![key.id],
+            )
+        })?;
         self.key_by_id(key.id)?
             .ok_or_else(|| CatalogError::NotFound(id_or_prefix.to_owned()))
     }
@@ -302,6 +309,11 @@ impl Catalog {
             tx.execute(
                 "UPDATE api_key SET revoked = ?1 WHERE tenant = ?2 AND revoked IS NULL",
                 args![format_date_time(now_unix()), tenant],
+            )?;
+            tx.execute(
+                "DELETE FROM dashboard_session
+                 WHERE key_id IN (SELECT id FROM api_key WHERE tenant = ?1)",
+                args![tenant],
             )?;
             Ok(ids)
         })?;

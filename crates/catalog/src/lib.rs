@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod pastes;
 pub mod pg;
 mod scopes;
+pub mod sessions;
 mod sql;
 pub mod subscribers;
 pub mod tenants;
@@ -41,7 +42,7 @@ pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 /// registrations their tenant ([`tenants`]); an older file's go into the tenant `default`.
 /// Version 6 adds the bulk-extraction watch and key suspension ([`watch`]).
 /// An older file is refused until [`Catalog::migrate`] converts it.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -407,6 +408,8 @@ impl Catalog {
         watch::add_watch_tables(&conn)?;
         // Version 7 added the paste catalogue (empty).
         pastes::add_paste_tables(&conn)?;
+        // Version 8 added the dashboard's sessions (none).
+        sessions::add_session_tables(&conn)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
         Ok(Some(found))
     }
@@ -485,6 +488,7 @@ impl Catalog {
                 tenants::add_tenant_columns(&conn)?;
                 watch::add_watch_tables(&conn)?;
                 pastes::add_paste_tables(&conn)?;
+                sessions::add_session_tables(&conn)?;
                 conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
             }
             SCHEMA_VERSION => {}

@@ -22,7 +22,8 @@
 //!   `sslrootcert=PATH` (taken out of the URL before the driver reads it) or `PGSSLROOTCERT`;
 //!   without it, plain text (loopback and trusted networks only).
 //!
-//! Migrations: version 6 was this schema's first; version 7 only added the paste tables,
+//! Migrations: version 6 was this schema's first; version 7 only added the paste tables
+//! (version 8 the dashboard sessions, the same way),
 //! which the first process of version 7 to connect adds (under the advisory lock). An older
 //! binary then refuses the newer schema rather than write past it.
 
@@ -397,6 +398,8 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
             tx.batch_execute(SCHEMA).map_err(pg_error)?;
             tx.batch_execute(crate::pastes::POSTGRES_TABLES)
                 .map_err(pg_error)?;
+            tx.batch_execute(crate::sessions::POSTGRES_TABLES)
+                .map_err(pg_error)?;
             tx.execute(
                 "INSERT INTO leakwatch_schema VALUES ($1)",
                 &[&SCHEMA_VERSION],
@@ -404,10 +407,15 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
             .map_err(pg_error)?;
         }
         Some(SCHEMA_VERSION) => {}
-        // Version 7 only added the (empty) paste tables: added here, under the lock, by the
-        // first process of the new version to connect.
-        Some(6) => {
-            tx.batch_execute(crate::pastes::POSTGRES_TABLES)
+        // Version 7 only added the (empty) paste tables, version 8 the (empty) dashboard
+        // sessions: added here, under the lock, by the first process of the new version to
+        // connect.
+        Some(found @ 6..8) => {
+            if found == 6 {
+                tx.batch_execute(crate::pastes::POSTGRES_TABLES)
+                    .map_err(pg_error)?;
+            }
+            tx.batch_execute(crate::sessions::POSTGRES_TABLES)
                 .map_err(pg_error)?;
             tx.execute(
                 "UPDATE leakwatch_schema SET version = $1",

@@ -627,3 +627,48 @@ fn pastes_are_unique_by_source_and_id_answered_in_hibp_shape_and_forgotten_per_a
     assert!(c.pastes_of(&bob).unwrap().is_empty());
     assert!(c.put_paste(&paste(" ", "x", None, 0), &[], &[], 4).is_err());
 }
+
+#[test]
+fn sessions_are_kept_by_digest_swept_when_expired_and_end_with_their_key() {
+    use crate::keys::{Quotas, Scopes};
+    use crate::sessions::StoredSession;
+    let mut c = Catalog::open_in_memory().unwrap();
+    let (key, _) = c
+        .create_key("soc", 10, None, &Scopes::All, Some("acme"), &Quotas::none())
+        .unwrap();
+    let (other, _) = c
+        .create_key("ops", 10, None, &Scopes::All, Some("acme"), &Quotas::none())
+        .unwrap();
+    let old = StoredSession {
+        key_id: key.id,
+        created: 100,
+        expires: 200,
+    };
+    c.create_session(&[1; 32], old).unwrap();
+    assert_eq!(c.session(&[1; 32]).unwrap(), Some(old));
+    assert_eq!(c.session(&[9; 32]).unwrap(), None);
+    // The next session made after the first expired sweeps it.
+    let later = StoredSession {
+        created: 300,
+        expires: 500,
+        ..old
+    };
+    c.create_session(&[2; 32], later).unwrap();
+    assert_eq!(c.session(&[1; 32]).unwrap(), None);
+    c.create_session(
+        &[3; 32],
+        StoredSession {
+            key_id: other.id,
+            ..later
+        },
+    )
+    .unwrap();
+    // Revoking a key ends its sessions and no other key's.
+    c.revoke_key(&key.id.to_string()).unwrap();
+    assert_eq!(c.session(&[2; 32]).unwrap(), None);
+    assert!(c.session(&[3; 32]).unwrap().is_some());
+    // Revoking the tenant ends the rest.
+    c.revoke_tenant("acme").unwrap();
+    assert_eq!(c.session(&[3; 32]).unwrap(), None);
+    assert!(!c.delete_session(&[3; 32]).unwrap());
+}

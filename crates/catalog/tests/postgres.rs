@@ -15,6 +15,7 @@ use leakwatch_catalog::{
     keys::{BucketUse, Quotas, Scope, Scopes},
     pastes::Paste,
     pg::Heard,
+    sessions::StoredSession,
     testing,
     vendors::Vendor,
     watch::SavedWatch,
@@ -384,6 +385,53 @@ fn exercise(c: &mut Catalog) -> Vec<String> {
         "pastes",
         format!("{:?} {:?}", c.pastes().unwrap(), c.pastes_of(&z).unwrap()),
     );
+
+    // Dashboard sessions: stored by digest, expired ones swept by the next, ended by the
+    // key's revocation.
+    let (session_key, _) = c
+        .create_key(
+            "dash",
+            10,
+            None,
+            &Scopes::All,
+            Some("dashco"),
+            &Quotas::none(),
+        )
+        .unwrap();
+    let s1 = StoredSession {
+        key_id: session_key.id,
+        created: 100,
+        expires: 200,
+    };
+    let s2 = StoredSession {
+        created: 250,
+        expires: 400,
+        ..s1
+    };
+    note(
+        "sessions",
+        format!(
+            "{:?} {:?} {:?} {:?}",
+            c.create_session(&[1; 32], s1),
+            c.session(&[1; 32]),
+            c.create_session(&[2; 32], s2),
+            (
+                c.session(&[1; 32]),
+                c.session(&[2; 32]),
+                c.session(&[3; 32])
+            )
+        ),
+    );
+    note(
+        "session end",
+        format!(
+            "{:?} {:?} {:?}",
+            c.delete_session(&[2; 32]),
+            c.create_session(&[4; 32], s2),
+            c.revoke_key(&session_key.id.to_string()).map(|k| k.id),
+        ),
+    );
+    note("session after revoke", format!("{:?}", c.session(&[4; 32])));
     seen
 }
 
@@ -687,7 +735,7 @@ fn over_tls_the_server_is_verified_against_the_given_ca_and_the_session_is_encry
 }
 
 #[test]
-fn a_version_6_schema_gains_the_paste_tables_on_first_connect() {
+fn a_version_6_or_7_schema_gains_the_paste_and_session_tables_on_first_connect() {
     let Some(url) = database("from_version_6") else {
         return;
     };
@@ -697,7 +745,7 @@ fn a_version_6_schema_gains_the_paste_tables_on_first_connect() {
     admin
         .batch_execute(
             "DROP TABLE paste_account; DROP TABLE paste_domain; DROP TABLE paste; \
-             UPDATE leakwatch_schema SET version = 6;",
+             DROP TABLE dashboard_session; UPDATE leakwatch_schema SET version = 6;",
         )
         .unwrap();
     let mut c = Catalog::open_postgres(&url).unwrap();
@@ -715,6 +763,25 @@ fn a_version_6_schema_gains_the_paste_tables_on_first_connect() {
     };
     c.put_paste(&paste, &[[5; 32]], &[], 1).unwrap();
     assert_eq!(c.pastes_of(&[5; 32]).unwrap(), vec![paste]);
+    let session = StoredSession {
+        key_id: 1,
+        created: 1,
+        expires: 2,
+    };
+    c.create_session(&[6; 32], session).unwrap();
+    assert_eq!(c.session(&[6; 32]).unwrap(), Some(session));
+    // From version 7, only the sessions are added.
+    admin
+        .batch_execute("DROP TABLE dashboard_session; UPDATE leakwatch_schema SET version = 7;")
+        .unwrap();
+    let mut c = Catalog::open_postgres(&url).unwrap();
+    c.create_session(&[7; 32], session).unwrap();
+    assert_eq!(c.session(&[7; 32]).unwrap(), Some(session));
+    assert_eq!(
+        c.pastes_of(&[5; 32]).unwrap().len(),
+        1,
+        "the pastes are kept"
+    );
     // A newer schema than this build's is refused, not written past.
     admin
         .batch_execute("UPDATE leakwatch_schema SET version = 99")

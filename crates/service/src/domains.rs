@@ -104,6 +104,16 @@ pub fn registration(
     Ok(found.into_iter().next())
 }
 
+/// Every registration of the principal's tenant, in catalogue order (the `domain` scope).
+pub fn of_tenant(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    by: &Principal,
+) -> Result<Vec<DomainRegistration>, ServiceError> {
+    by.require(leakwatch_catalog::keys::Scope::Domain)?;
+    tenant_registrations(catalog, operator, by.tenant()?)
+}
+
 /// Every registration of `tenant`, in catalogue order.
 fn tenant_registrations(
     catalog: &Catalog,

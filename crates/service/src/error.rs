@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// No API key with that id or prefix.
     #[error("no API key {0}")]
     UnknownKey(String),
+
+    #[error("the system's random number generator failed: {0}")]
+    Random(String),
     /// The key is revoked or expired: it cannot be rotated.
     #[error("API key {0} is revoked or expired: create a new one instead")]
     KeyNotUsable(String),

@@ -13,6 +13,7 @@ pub mod backup;
 mod backup_seal;
 pub mod breaches;
 pub mod bulk;
+pub mod dashboard;
 pub mod dns;
 pub mod domain_search;
 pub mod domains;

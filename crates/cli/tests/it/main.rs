@@ -21,6 +21,7 @@ mod catalog;
 mod clients;
 mod corruption;
 mod crash;
+mod dashboard;
 mod demo;
 mod fixture;
 mod forget;
@@ -56,6 +57,7 @@ fn main() {
         clients::tests,
         corruption::tests,
         crash::tests,
+        dashboard::tests,
         demo::tests,
         fixture::tests,
         forget::tests,

@@ -1,0 +1,329 @@
+//! The organisation dashboard (issue #23): server-rendered pages for a tenant's security
+//! team, behind a session that an API key with the `dashboard` scope is exchanged for.
+//!
+//! - Sign-in (`POST /dashboard/sign-in`, the key in the form body, never in a URL) sets the
+//!   session cookie: `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's
+//!   page sends it), `Path=/dashboard`, 30 minutes, `Secure` under TLS. The catalogue keeps
+//!   only the token's digest (`leakwatch_service::dashboard`).
+//! - Every form that changes something carries the session's CSRF token, and every POST must
+//!   come from this origin (`Sec-Fetch-Site`, `Origin`): a cross-site form is refused (403).
+//! - A session acts as its key: each page checks the scope of what it shows, inside the
+//!   key's tenant, and every dashboard request is an audit record (the routes carry the
+//!   audit layer; the handler names the principal).
+//!
+//! Pages so far: the overview (the tenant's domains) and Activity (the tenant's keys and
+//! their last use). Passkeys, vendors, look-alikes, the audit slice and the charts are the
+//! issue's next steps.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use leakwatch_service::{
+    dashboard::{self, Session, SignInRefused},
+    domains,
+    keys::Scope,
+};
+
+use crate::{
+    ApiError, AppState,
+    audited::AuditSlot,
+    pages::{escape, form, harden},
+    v3::query_param,
+};
+
+/// The session cookie's name.
+pub(crate) const COOKIE: &str = "leakwatch_dashboard";
+
+/// The session token the request's cookie carries, if any.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE).then(|| value.to_owned())
+        })
+}
+
+/// The request's live session, with its token.
+fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<(String, Session)>, ApiError> {
+    let Some(token) = cookie_token(headers) else {
+        return Ok(None);
+    };
+    let session = dashboard::session(&state.catalog, &token, leakwatch_service::now_unix())
+        .map_err(|e| ApiError::Internal(format!("reading a dashboard session: {e}")))?;
+    Ok(session.map(|s| (token, s)))
+}
+
+/// Whether a POST comes from a page of this origin: browsers say so in `Sec-Fetch-Site`
+/// and `Origin`; a request with neither (a script, curl) is judged by its CSRF token alone.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v == "same-origin" || v == "none");
+    let origin_ok = match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        (Some(_), None) => false,
+    };
+    site_ok && origin_ok
+}
+
+/// The audit slot the route's audit layer put on the request (none in tests without a log).
+fn slot(request: &Request) -> AuditSlot {
+    request
+        .extensions()
+        .get::<AuditSlot>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A dashboard page: the public page's style sheet, the navigation, and a sign-out form when
+/// signed in.
+fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &str) -> Response {
+    let nav = match session {
+        Some(s) => format!(
+            "<nav aria-label=\"Dashboard\"><ul><li><a href=\"/dashboard\">Overview</a></li>\
+             <li><a href=\"/dashboard/activity\">Activity</a></li><li><a href=\"/\">The public \
+             page</a></li></ul></nav><p class=\"meta\">Signed in with the key <strong>{}</strong> \
+             ({}…) of <strong>{}</strong>, until {}.</p><form method=\"post\" \
+             action=\"/dashboard/sign-out\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button type=\"submit\">Sign out</button></form>",
+            escape(&s.key.name),
+            escape(&s.key.prefix),
+            escape(&s.key.tenant),
+            escape(&leakwatch_service::format_date_time(s.expires)),
+            escape(&s.csrf)
+        ),
+        None => "<nav aria-label=\"Dashboard\"><ul><li><a href=\"/\">The public page</a></li>\
+                 </ul></nav>"
+            .to_owned(),
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>{} · leakwatch dashboard</title>\
+         <link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/app.css\">\
+         </head><body><a class=\"skip\" href=\"#main\">Skip to content</a><header>\
+         <h1>leakwatch dashboard</h1>{nav}</header><main id=\"main\"><h2>{}</h2>{body}</main>\
+         </body></html>\n",
+        escape(title),
+        escape(title)
+    );
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    harden(&mut response);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The sign-in form, with `problem` above it if the last attempt failed.
+fn sign_in_page(status: StatusCode, problem: Option<&str>) -> Response {
+    let problem = problem.map_or_else(String::new, |p| {
+        format!("<p class=\"result bad\" role=\"alert\">{}</p>", escape(p))
+    });
+    page(
+        status,
+        "Sign in",
+        None,
+        &format!(
+            "<p>Sign in with an API key that holds the <code>dashboard</code> scope. The key is \
+             exchanged for a 30-minute session; it is not kept in the browser.</p>{problem}\
+             <form method=\"post\" action=\"/dashboard/sign-in\"><label for=\"key\">API key</label>\
+             <div class=\"row\"><input id=\"key\" name=\"key\" type=\"password\" \
+             autocomplete=\"off\" required><button type=\"submit\">Sign in</button></div></form>"
+        ),
+    )
+}
+
+/// A redirect after a form (303: the browser GETs `to`).
+fn see_other(to: &'static str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+}
+
+/// `GET /dashboard`: the overview, or the sign-in form without a session.
+pub(crate) async fn home(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Some((_, session)) = current(&state, request.headers())? else {
+        return Ok(sign_in_page(StatusCode::OK, None));
+    };
+    slot(&request).principal(&session.by);
+    let domains = match (&state.operator_key, session.by.may(Scope::Domain)) {
+        (Some(operator), true) => {
+            let rows = state
+                .catalog
+                .write(|c| domains::of_tenant(c, operator, &session.by))
+                .map_err(|e| ApiError::Internal(format!("listing a tenant's domains: {e}")))?;
+            if rows.is_empty() {
+                "<p>No domain registered yet.</p>".to_owned()
+            } else {
+                let mut t = String::from(
+                    "<table><caption>Your domains</caption><thead><tr><th scope=\"col\">Domain</th>\
+                     <th scope=\"col\">Verified</th><th scope=\"col\">Alert contact</th></tr>\
+                     </thead><tbody>",
+                );
+                for r in rows {
+                    t.push_str(&format!(
+                        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        escape(&r.domain),
+                        r.verified.map_or_else(
+                            || "not yet".to_owned(),
+                            |at| escape(&leakwatch_service::format_date_time(at)[..10]),
+                        ),
+                        escape(&r.contact)
+                    ));
+                }
+                t.push_str("</tbody></table>");
+                t
+            }
+        }
+        (None, true) => "<p>Domains need the server's operator key.</p>".to_owned(),
+        (_, false) => "<p>This key does not hold the <code>domain</code> scope.</p>".to_owned(),
+    };
+    Ok(page(
+        StatusCode::OK,
+        "Overview",
+        Some(&session),
+        &format!(
+            "<section aria-labelledby=\"domains-title\"><h3 id=\"domains-title\">Domains</h3>{domains}</section>"
+        ),
+    ))
+}
+
+/// `GET /dashboard/activity`: the tenant's keys, their scopes, state and last use.
+pub(crate) async fn activity(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Some((_, session)) = current(&state, request.headers())? else {
+        return Ok(see_other("/dashboard"));
+    };
+    slot(&request).principal(&session.by);
+    let keys = dashboard::tenant_keys(&state.catalog, &session, leakwatch_service::now_unix())
+        .map_err(|e| ApiError::Internal(format!("listing a tenant's keys: {e}")))?;
+    let mut t = String::from(
+        "<table><caption>Your tenant's API keys</caption><thead><tr><th scope=\"col\">Name</th>\
+         <th scope=\"col\">Prefix</th><th scope=\"col\">Scopes</th><th scope=\"col\">Created</th>\
+         <th scope=\"col\">Last used</th><th scope=\"col\">State</th></tr></thead><tbody>",
+    );
+    for (key, key_state) in keys {
+        let this = if key.id == session.key.id {
+            " <strong>(this session)</strong>"
+        } else {
+            ""
+        };
+        t.push_str(&format!(
+            "<tr><td>{}{this}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&key.name),
+            escape(&key.prefix),
+            escape(&key.scopes.to_string()),
+            escape(&key.created),
+            escape(key.last_used.as_deref().unwrap_or("never")),
+            escape(&key_state.to_string())
+        ));
+    }
+    t.push_str("</tbody></table>");
+    Ok(page(StatusCode::OK, "Activity", Some(&session), &t))
+}
+
+/// `POST /dashboard/sign-in`: the form's key for a session cookie.
+pub(crate) async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if !same_origin(request.headers()) {
+        return Err(ApiError::Forbidden(
+            "A form from another site cannot sign in here",
+        ));
+    }
+    let audit = slot(&request);
+    let body = form(request).await?;
+    let presented = query_param(Some(&body), "key").unwrap_or_default();
+    let now = leakwatch_service::now_unix();
+    let made = dashboard::sign_in(&state.catalog, &presented, now)
+        .map_err(|e| ApiError::Internal(format!("making a dashboard session: {e}")))?;
+    let session = match made {
+        Ok(session) => session,
+        Err(why) => {
+            let status = match why {
+                SignInRefused::NoDashboardScope => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let text = match why {
+                SignInRefused::NoDashboardScope => {
+                    "That key does not hold the dashboard scope: ask your operator for one that does."
+                }
+                _ => "That is not a valid API key (or it was revoked, expired or suspended).",
+            };
+            return Ok(sign_in_page(status, Some(text)));
+        }
+    };
+    audit.principal(&leakwatch_service::Principal::api_key(&session.key));
+    let secure = if state.tls.is_some() { "; Secure" } else { "" };
+    let cookie = format!(
+        "{COOKIE}={}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        session.token,
+        dashboard::SESSION_SECS
+    );
+    let mut response = see_other("/dashboard");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(response)
+}
+
+/// `POST /dashboard/sign-out`: ends the session (its CSRF token required).
+pub(crate) async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if !same_origin(request.headers()) {
+        return Err(ApiError::Forbidden(
+            "A form from another site cannot act here",
+        ));
+    }
+    let Some((token, session)) = current(&state, request.headers())? else {
+        return Ok(see_other("/dashboard"));
+    };
+    let audit = slot(&request);
+    audit.principal(&session.by);
+    let body = form(request).await?;
+    let csrf = query_param(Some(&body), "csrf").unwrap_or_default();
+    if !dashboard::csrf_matches(&session, &csrf) {
+        return Err(ApiError::Forbidden(
+            "The form's CSRF token is missing or wrong: reload the page and try again",
+        ));
+    }
+    dashboard::sign_out(&state.catalog, &token)
+        .map_err(|e| ApiError::Internal(format!("ending a dashboard session: {e}")))?;
+    let mut response = see_other("/dashboard");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0"
+        ))
+        .map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(response)
+}
