@@ -51,13 +51,33 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         })
 }
 
+/// Runs `work` on the catalogue off the async threads (SQLite reads the disk; PostgreSQL
+/// blocks on its connection thread), as every handler that touches the catalogue does.
+async fn on_catalog<T: Send + 'static>(
+    state: &Arc<AppState>,
+    what: &'static str,
+    work: impl FnOnce(&AppState) -> Result<T, leakwatch_service::ServiceError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || work(&state))
+        .await
+        .map_err(|e| ApiError::Internal(format!("{what}: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("{what}: {e}")))
+}
+
 /// The request's live session, with its token.
-fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<(String, Session)>, ApiError> {
+async fn current(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Result<Option<(String, Session)>, ApiError> {
     let Some(token) = cookie_token(headers) else {
         return Ok(None);
     };
-    let session = dashboard::session(&state.catalog, &token, leakwatch_service::now_unix())
-        .map_err(|e| ApiError::Internal(format!("reading a dashboard session: {e}")))?;
+    let looked_up = token.clone();
+    let session = on_catalog(state, "reading a dashboard session", move |s| {
+        dashboard::session(&s.catalog, &looked_up, leakwatch_service::now_unix())
+    })
+    .await?;
     Ok(session.map(|s| (token, s)))
 }
 
@@ -164,16 +184,17 @@ pub(crate) async fn home(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Some((_, session)) = current(&state, request.headers())? else {
+    let Some((_, session)) = current(&state, request.headers()).await? else {
         return Ok(sign_in_page(StatusCode::OK, None));
     };
     slot(&request).principal(&session.by);
     let domains = match (&state.operator_key, session.by.may(Scope::Domain)) {
         (Some(operator), true) => {
-            let rows = state
-                .catalog
-                .write(|c| domains::of_tenant(c, operator, &session.by))
-                .map_err(|e| ApiError::Internal(format!("listing a tenant's domains: {e}")))?;
+            let (operator, by) = (operator.clone(), session.by.clone());
+            let rows = on_catalog(&state, "listing a tenant's domains", move |s| {
+                s.catalog.write(|c| domains::of_tenant(c, &operator, &by))
+            })
+            .await?;
             if rows.is_empty() {
                 "<p>No domain registered yet.</p>".to_owned()
             } else {
@@ -215,12 +236,15 @@ pub(crate) async fn activity(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Some((_, session)) = current(&state, request.headers())? else {
+    let Some((_, session)) = current(&state, request.headers()).await? else {
         return Ok(see_other("/dashboard"));
     };
     slot(&request).principal(&session.by);
-    let keys = dashboard::tenant_keys(&state.catalog, &session, leakwatch_service::now_unix())
-        .map_err(|e| ApiError::Internal(format!("listing a tenant's keys: {e}")))?;
+    let of = session.clone();
+    let keys = on_catalog(&state, "listing a tenant's keys", move |s| {
+        dashboard::tenant_keys(&s.catalog, &of, leakwatch_service::now_unix())
+    })
+    .await?;
     let mut t = String::from(
         "<table><caption>Your tenant's API keys</caption><thead><tr><th scope=\"col\">Name</th>\
          <th scope=\"col\">Prefix</th><th scope=\"col\">Scopes</th><th scope=\"col\">Created</th>\
@@ -260,8 +284,10 @@ pub(crate) async fn sign_in(
     let body = form(request).await?;
     let presented = query_param(Some(&body), "key").unwrap_or_default();
     let now = leakwatch_service::now_unix();
-    let made = dashboard::sign_in(&state.catalog, &presented, now)
-        .map_err(|e| ApiError::Internal(format!("making a dashboard session: {e}")))?;
+    let made = on_catalog(&state, "making a dashboard session", move |s| {
+        dashboard::sign_in(&s.catalog, &presented, now)
+    })
+    .await?;
     let session = match made {
         Ok(session) => session,
         Err(why) => {
@@ -303,7 +329,7 @@ pub(crate) async fn sign_out(
             "A form from another site cannot act here",
         ));
     }
-    let Some((token, session)) = current(&state, request.headers())? else {
+    let Some((token, session)) = current(&state, request.headers()).await? else {
         return Ok(see_other("/dashboard"));
     };
     let audit = slot(&request);
@@ -315,8 +341,10 @@ pub(crate) async fn sign_out(
             "The form's CSRF token is missing or wrong: reload the page and try again",
         ));
     }
-    dashboard::sign_out(&state.catalog, &token)
-        .map_err(|e| ApiError::Internal(format!("ending a dashboard session: {e}")))?;
+    on_catalog(&state, "ending a dashboard session", move |s| {
+        dashboard::sign_out(&s.catalog, &token)
+    })
+    .await?;
     let mut response = see_other("/dashboard");
     response.headers_mut().insert(
         header::SET_COOKIE,
