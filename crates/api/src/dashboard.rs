@@ -11,9 +11,10 @@
 //!   key's tenant, and every dashboard request is an audit record (the routes carry the
 //!   audit layer; the handler names the principal).
 //!
-//! Pages so far: the overview (the tenant's domains) and Activity (the tenant's keys and
-//! their last use). Passkeys, vendors, look-alikes, the audit slice and the charts are the
-//! issue's next steps.
+//! Pages so far: the overview (the tenant's domains), Vendors (the inventory, and the impact
+//! ranking of every breach that reaches one, with its chart) and Activity (the tenant's keys
+//! and their last use). Passkeys, look-alikes, the forms that change things, the audit slice
+//! and the exposure chart are the issue's next steps.
 
 use std::sync::Arc;
 
@@ -25,7 +26,9 @@ use axum::{
 use leakwatch_service::{
     dashboard::{self, Session, SignInRefused},
     domains,
+    impact::ImpactReport,
     keys::Scope,
+    vendors,
 };
 
 use crate::{
@@ -116,6 +119,7 @@ fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &str) 
     let nav = match session {
         Some(s) => format!(
             "<nav aria-label=\"Dashboard\"><ul><li><a href=\"/dashboard\">Overview</a></li>\
+             <li><a href=\"/dashboard/vendors\">Vendors</a></li>\
              <li><a href=\"/dashboard/activity\">Activity</a></li><li><a href=\"/\">The public \
              page</a></li></ul></nav><p class=\"meta\">Signed in with the key <strong>{}</strong> \
              ({}…) of <strong>{}</strong>, until {}.</p><form method=\"post\" \
@@ -354,4 +358,162 @@ pub(crate) async fn sign_out(
         .map_err(|e| ApiError::Internal(e.to_string()))?,
     );
     Ok(response)
+}
+
+/// One row of the impact ranking: a vendor hit by a breach.
+struct Ranked {
+    vendor: String,
+    breach: String,
+    risk: f32,
+    exposed: Vec<String>,
+    addresses: u64,
+    actions: Vec<String>,
+}
+
+/// The ranking of every report, riskiest first.
+fn ranking(reports: &[ImpactReport]) -> Vec<Ranked> {
+    let mut rows: Vec<Ranked> = reports
+        .iter()
+        .flat_map(|r| {
+            let addresses = r.your_domains.iter().map(|d| d.addresses).sum();
+            r.vendors.iter().map(move |v| Ranked {
+                vendor: v.vendor.clone(),
+                breach: r.breach.title.clone(),
+                risk: v.risk,
+                exposed: v.exposed_classes.clone(),
+                addresses,
+                actions: v.actions.clone(),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.risk.total_cmp(&a.risk).then(a.vendor.cmp(&b.vendor)));
+    rows
+}
+
+/// Vendors by risk as an inline SVG bar chart (no script, allowed by the strict CSP), with
+/// its numbers in text as well for those who do not see it.
+fn risk_chart(rows: &[Ranked]) -> String {
+    let max = rows.iter().map(|r| r.risk).fold(1.0f32, f32::max);
+    let (bar_h, label_w, width) = (22, 260, 640);
+    let mut svg = format!(
+        "<figure class=\"timeline\"><svg role=\"img\" aria-labelledby=\"risk-chart-title\" \
+         viewBox=\"0 0 {width} {}\" width=\"{width}\"><title id=\"risk-chart-title\">Vendors by \
+         risk</title>",
+        rows.len() * bar_h + 4
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let y = i * bar_h + 2;
+        let w = ((width - label_w - 50) as f32 * r.risk / max).max(2.0);
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\">{} · {}</text><rect class=\"bar\" x=\"{label_w}\" \
+             y=\"{}\" width=\"{w:.0}\" height=\"{}\"></rect><text x=\"{:.0}\" \
+             y=\"{}\">{:.1}</text>",
+            y + 15,
+            escape(&r.vendor),
+            escape(&r.breach),
+            y + 3,
+            bar_h - 6,
+            label_w as f32 + w + 6.0,
+            y + 15,
+            r.risk
+        ));
+    }
+    svg.push_str("</svg><figcaption>Vendors hit by a breach, by risk score (criticality × the sensitivity of what it exposed of yours).</figcaption></figure>");
+    svg
+}
+
+/// `GET /dashboard/vendors`: the inventory, and the impact ranking of every live breach that
+/// reaches a vendor of it (the `vendors` scope).
+pub(crate) async fn vendors(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Some((_, session)) = current(&state, request.headers()).await? else {
+        return Ok(see_other("/dashboard"));
+    };
+    slot(&request).principal(&session.by);
+    if !session.by.may(Scope::Vendors) {
+        return Ok(page(
+            StatusCode::FORBIDDEN,
+            "Vendors",
+            Some(&session),
+            "<p>This key does not hold the <code>vendors</code> scope.</p>",
+        ));
+    }
+    let by = session.by.clone();
+    let (inventory, reports) = on_catalog(&state, "reading the vendor inventory", move |s| {
+        s.catalog.write(|c| {
+            let inventory = vendors::list(c, &by)?;
+            let mut reports = Vec::new();
+            for breach in s.catalog.breaches().iter() {
+                if let Some(r) = vendors::report(
+                    &s.store,
+                    &s.catalog,
+                    c,
+                    s.operator_key.as_ref(),
+                    &by,
+                    &breach.name,
+                )? {
+                    reports.push(r);
+                }
+            }
+            Ok((inventory, reports))
+        })
+    })
+    .await?;
+    let mut body = String::from(
+        "<section aria-labelledby=\"ranking-title\"><h3 id=\"ranking-title\">Impact ranking</h3>",
+    );
+    let rows = ranking(&reports);
+    if rows.is_empty() {
+        body.push_str("<p>No breach reaches a vendor of your inventory.</p>");
+    } else {
+        body.push_str(&risk_chart(&rows));
+        body.push_str(
+            "<table id=\"ranking\"><caption>Vendors hit by breaches, riskiest first</caption><thead><tr>\
+             <th scope=\"col\">Vendor</th><th scope=\"col\">Breach</th><th scope=\"col\">Risk</th>\
+             <th scope=\"col\">Your data exposed</th><th scope=\"col\">Your addresses in it</th>\
+             <th scope=\"col\">Recommended actions</th></tr></thead><tbody>",
+        );
+        for r in &rows {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td><ul>{}</ul></td></tr>",
+                escape(&r.vendor),
+                escape(&r.breach),
+                r.risk,
+                escape(&r.exposed.join(", ")),
+                r.addresses,
+                r.actions
+                    .iter()
+                    .map(|a| format!("<li>{}</li>", escape(a)))
+                    .collect::<String>()
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str(
+        "</section><section aria-labelledby=\"inventory-title\"><h3 id=\"inventory-title\">Inventory</h3>",
+    );
+    if inventory.is_empty() {
+        body.push_str("<p>No vendor yet.</p>");
+    } else {
+        body.push_str(
+            "<table id=\"inventory\"><caption>Your vendors</caption><thead><tr><th scope=\"col\">Name</th>\
+             <th scope=\"col\">Domains</th><th scope=\"col\">Data classes sent</th>\
+             <th scope=\"col\">Criticality</th><th scope=\"col\">Owner</th></tr></thead><tbody>",
+        );
+        for v in &inventory {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&v.name),
+                escape(&v.domains.join(", ")),
+                escape(&v.data_classes.join(", ")),
+                v.criticality,
+                escape(&v.owner)
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("</section>");
+    Ok(page(StatusCode::OK, "Vendors", Some(&session), &body))
 }

@@ -160,6 +160,11 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
             Access::Dashboard,
             get(dashboard::activity),
         ),
+        (
+            "/dashboard/vendors",
+            Access::Dashboard,
+            get(dashboard::vendors),
+        ),
         ("/readyz", Public, get(readyz)),
         ("/openapi.json", Public, get(openapi)),
         ("/api/v3/breaches", Public, get(v3::breaches)),

@@ -493,6 +493,7 @@ pub fn demo(
         "\nleakwatch demo: a fictional world, served.\n\
          \n  The public page:     {{url}}/\
          \n  The demo mailbox:    {{url}}/demo/mailbox   (every mail the demo sends lands here)\
+         \n  The dashboard:       {{url}}/dashboard      (sign in with the key below)\
          \n  The API:             {{url}}/api/v3/breaches\
          \n  Demo API key (Example Corp, every scope; shown only now, revoked by the next run):\
          \n    {key}\

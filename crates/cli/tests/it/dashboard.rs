@@ -30,7 +30,7 @@ fn post_form(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn get_page(addr: &str, path: &str, cookie: Option<&str>) -> (u16, String) {
+pub(crate) fn get_page(addr: &str, path: &str, cookie: Option<&str>) -> (u16, String) {
     let cookie = cookie.map(|c| format!("leakwatch_dashboard={c}"));
     let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
     let (status, _, body) = http_get(addr, path, &headers);
@@ -38,7 +38,7 @@ fn get_page(addr: &str, path: &str, cookie: Option<&str>) -> (u16, String) {
 }
 
 /// Signs in with `key`; the session token from the cookie, whose attributes are checked.
-fn sign_in(addr: &str, key: &str) -> String {
+pub(crate) fn sign_in(addr: &str, key: &str) -> String {
     let (status, headers, body) = post_form(addr, "/dashboard/sign-in", &[], &format!("key={key}"));
     assert_eq!(status, 303, "{body}");
     assert_eq!(headers["location"], "/dashboard");

@@ -232,6 +232,24 @@ fn a_second_demo_run_keeps_the_world_and_revokes_the_previous_key() {
         get_json(&first, "/api/v3/subscription/status", Some(&old_key)).0,
         200
     );
+    // The printed key signs in to the dashboard: Example Corp's verified domain, and the
+    // vendors its world's breaches reach (by domain, and MailBlast named by Newsletterly).
+    let session = crate::dashboard::sign_in(&first.addr, &old_key);
+    let (status, home) = crate::dashboard::get_page(&first.addr, "/dashboard", Some(&session));
+    assert_eq!(status, 200);
+    assert!(home.contains("examplecorp.example"), "{home}");
+    let (status, vendors) =
+        crate::dashboard::get_page(&first.addr, "/dashboard/vendors", Some(&session));
+    assert_eq!(status, 200);
+    let ranking = &vendors[vendors.find("<table id=\"ranking\"").unwrap()..];
+    let ranking = &ranking[..ranking.find("</table>").unwrap()];
+    for vendor in ["Trackwise", "TalentPool", "MailBlast"] {
+        assert!(
+            ranking.contains(&format!("<td>{vendor}</td>")),
+            "{vendor}: {vendors}"
+        );
+    }
+    assert!(!ranking.contains("<td>PayDay Payroll</td>"));
     drop(first);
     // The demo's keys are its own and private.
     for key in ["operator.key", "audit.key"] {

@@ -17,6 +17,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(a_breach_that_names_its_vendor_matches_it_and_every_report_is_ranked),
         test!(served_the_api_gives_the_same_report_and_each_vendor_owner_is_mailed_once)
             .needs(&[Need::Aiosmtpd]),
+        test!(the_dashboard_ranks_every_vendor_a_breach_reaches_with_what_it_exposed),
     ]
 }
 
@@ -286,4 +287,111 @@ fn reports_for(data: &std::path::Path, breach: &str) -> serde_json::Value {
     ))
     .unwrap();
     all[0].clone()
+}
+
+/// The cells of each body row of the HTML table with this id.
+fn table_rows(page: &str, id: &str) -> Vec<Vec<String>> {
+    let start = page.find(&format!("<table id=\"{id}\"")).unwrap();
+    let table = &page[start..start + page[start..].find("</table>").unwrap()];
+    let body = &table[table.find("<tbody>").unwrap()..];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<td>")
+                .skip(1)
+                .map(|cell| cell.split("</td>").next().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+fn the_dashboard_ranks_every_vendor_a_breach_reaches_with_what_it_exposed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, key) = breached_inventory(tmp.path(), true);
+    // A key of the tenant without the vendors scope.
+    let narrow = crate::keys::create_key_with(
+        data.to_str().unwrap(),
+        "acme dash",
+        "1000",
+        "dashboard",
+        &["--tenant", TENANT],
+    );
+    let server = Server::start_with(
+        &data,
+        &[],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
+    );
+    let session = crate::dashboard::sign_in(&server.addr, &key);
+    let (status, page) =
+        crate::dashboard::get_page(&server.addr, "/dashboard/vendors", Some(&session));
+    assert_eq!(status, 200, "{page}");
+
+    // The inventory, as imported.
+    let names: Vec<String> = table_rows(&page, "inventory")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(names, ["Mailer", "Payroll Co", "Trackly", "Unrelated"]);
+
+    // The ranking: Trackly (its domain breached) and Mailer (named by Newsblast), riskier
+    // first by criticality (4 against 2); nobody else.
+    let ranked = table_rows(&page, "ranking");
+    let hit: Vec<(&str, &str)> = ranked
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        hit,
+        [("Trackly", "Trackly"), ("Mailer", "Newsblast")],
+        "{page}"
+    );
+    // What each exposed of ours: what we sent it, among what the breach held (computed here).
+    let breach = |name: &str| -> BTreeSet<String> {
+        let (_, _, body) = http_get(
+            &server.addr,
+            &format!("/api/v3/breach/{name}"),
+            &[("user-agent", "leakwatch-tests")],
+        );
+        let b: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        b["DataClasses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let sent = |vendor: &str| -> BTreeSet<String> {
+        let line = INVENTORY.lines().find(|l| l.starts_with(vendor)).unwrap();
+        line.split(',')
+            .nth(2)
+            .unwrap()
+            .split(';')
+            .map(str::to_owned)
+            .collect()
+    };
+    for (row, (vendor, breach_name)) in ranked
+        .iter()
+        .zip([("Trackly", "Trackly"), ("Mailer", "Newsblast")])
+    {
+        let shown: BTreeSet<String> = row[3].split(", ").map(str::to_owned).collect();
+        let want: BTreeSet<String> = sent(vendor)
+            .intersection(&breach(breach_name))
+            .cloned()
+            .collect();
+        assert_eq!(shown, want, "{vendor}");
+        assert!(row[2].parse::<f32>().unwrap() > 0.0);
+        assert!(row[5].contains("<li>"), "recommended actions for {vendor}");
+    }
+    // Our verified domain's three planted addresses are in Trackly's breach; none in Newsblast.
+    assert_eq!(ranked[0][4], "3");
+    assert_eq!(ranked[1][4], "0");
+    // The chart draws one bar a ranked vendor.
+    assert_eq!(page.matches("<rect class=\"bar\"").count(), ranked.len());
+
+    // A key without the vendors scope sees no inventory.
+    let other = crate::dashboard::sign_in(&server.addr, &narrow);
+    let (status, page) =
+        crate::dashboard::get_page(&server.addr, "/dashboard/vendors", Some(&other));
+    assert_eq!(status, 403);
+    assert!(!page.contains("Trackly"));
 }
