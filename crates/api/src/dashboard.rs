@@ -19,8 +19,8 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use leakwatch_service::{
@@ -82,6 +82,52 @@ async fn current(
     })
     .await?;
     Ok(session.map(|s| (token, s)))
+}
+
+/// The signed-in session of a dashboard page: extracting it looks the session up (a page
+/// without one is sent to the sign-in form, 303) and names its key in the request's audit
+/// record. Pages that show something check its scope with [`Viewer::refusal`].
+pub(crate) struct Viewer {
+    /// The session token (from the cookie), to end it with.
+    token: String,
+    session: Session,
+}
+
+impl FromRequestParts<Arc<AppState>> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let Some((token, session)) = current(state, &parts.headers)
+            .await
+            .map_err(IntoResponse::into_response)?
+        else {
+            return Err(see_other("/dashboard"));
+        };
+        if let Some(slot) = parts.extensions.get::<AuditSlot>() {
+            slot.principal(&session.by);
+        }
+        Ok(Viewer { token, session })
+    }
+}
+
+impl Viewer {
+    /// The page `title` refused (403) if the session's key lacks `scope`.
+    fn refusal(&self, scope: Scope, title: &str) -> Option<Response> {
+        (!self.session.by.may(scope)).then(|| {
+            page(
+                StatusCode::FORBIDDEN,
+                title,
+                Some(&self.session),
+                &format!(
+                    "<p>This key does not hold the <code>{}</code> scope.</p>",
+                    scope.name()
+                ),
+            )
+        })
+    }
 }
 
 /// Whether a POST comes from a page of this origin: browsers say so in `Sec-Fetch-Site`
@@ -238,12 +284,8 @@ pub(crate) async fn home(
 /// `GET /dashboard/activity`: the tenant's keys, their scopes, state and last use.
 pub(crate) async fn activity(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    Viewer { session, .. }: Viewer,
 ) -> Result<Response, ApiError> {
-    let Some((_, session)) = current(&state, request.headers()).await? else {
-        return Ok(see_other("/dashboard"));
-    };
-    slot(&request).principal(&session.by);
     let of = session.clone();
     let keys = on_catalog(&state, "listing a tenant's keys", move |s| {
         dashboard::tenant_keys(&s.catalog, &of, leakwatch_service::now_unix())
@@ -326,6 +368,7 @@ pub(crate) async fn sign_in(
 /// `POST /dashboard/sign-out`: ends the session (its CSRF token required).
 pub(crate) async fn sign_out(
     State(state): State<Arc<AppState>>,
+    Viewer { token, session }: Viewer,
     request: Request,
 ) -> Result<Response, ApiError> {
     if !same_origin(request.headers()) {
@@ -333,11 +376,6 @@ pub(crate) async fn sign_out(
             "A form from another site cannot act here",
         ));
     }
-    let Some((token, session)) = current(&state, request.headers()).await? else {
-        return Ok(see_other("/dashboard"));
-    };
-    let audit = slot(&request);
-    audit.principal(&session.by);
     let body = form(request).await?;
     let csrf = query_param(Some(&body), "csrf").unwrap_or_default();
     if !dashboard::csrf_matches(&session, &csrf) {
@@ -426,20 +464,12 @@ fn risk_chart(rows: &[Ranked]) -> String {
 /// reaches a vendor of it (the `vendors` scope).
 pub(crate) async fn vendors(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    viewer: Viewer,
 ) -> Result<Response, ApiError> {
-    let Some((_, session)) = current(&state, request.headers()).await? else {
-        return Ok(see_other("/dashboard"));
-    };
-    slot(&request).principal(&session.by);
-    if !session.by.may(Scope::Vendors) {
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            "Vendors",
-            Some(&session),
-            "<p>This key does not hold the <code>vendors</code> scope.</p>",
-        ));
+    if let Some(refused) = viewer.refusal(Scope::Vendors, "Vendors") {
+        return Ok(refused);
     }
+    let session = viewer.session;
     let by = session.by.clone();
     let (inventory, reports) = on_catalog(&state, "reading the vendor inventory", move |s| {
         s.catalog.write(|c| {
