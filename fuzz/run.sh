@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A bounded run of every fuzz target (cargo-fuzz, libFuzzer, no sanitizer: works on stable
-# Rust), SECONDS each (default 20), starting from the committed seeds in fuzz/seeds/TARGET;
+# Rust), SECONDS each (default 20), one a core at a time, starting from the committed seeds in fuzz/seeds/TARGET;
 # what the fuzzer learns goes to fuzz/corpus/ (not committed). A crash fails the run and
 # leaves its input in fuzz/artifacts/TARGET: turn it into a regression test named after it,
 # and copy it into fuzz/seeds/TARGET. A fixed seed (-seed=1) makes a run reproducible: a
@@ -10,13 +10,35 @@ cd "$(dirname "$0")"
 secs=${1:-20}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 cargo fuzz build --sanitizer none
-for target in $(cargo fuzz list); do
+# Each fuzzer runs on one core: run as many at once as there are cores (two on CI), each
+# with its own log, printed when it ends.
+jobs=$(nproc 2>/dev/null || echo 2)
+logs=$(mktemp -d)
+fuzz_one() {
+  local target=$1
   mkdir -p "corpus/$target"
-  echo "== fuzz $target (${secs} s)"
   cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$secs" -seed=1 -rss_limit_mb=2048 -timeout=10 2>&1 | grep -E "^Done|ERROR|panicked|SUMMARY" || true
-  if [ -n "$(ls -A "artifacts/$target" 2>/dev/null)" ]; then
-    echo "fuzz target $target crashed: see fuzz/artifacts/$target" >&2
-    exit 1
+    -max_total_time="$secs" -seed=1 -rss_limit_mb=2048 -timeout=10 >"$logs/$target" 2>&1 || true
+}
+targets=$(cargo fuzz list)
+running=0
+for target in $targets; do
+  fuzz_one "$target" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
   fi
 done
+wait
+failed=0
+for target in $targets; do
+  echo "== fuzz $target (${secs} s)"
+  grep -E "^Done|ERROR|panicked|SUMMARY" "$logs/$target" || true
+  if [ -n "$(ls -A "artifacts/$target" 2>/dev/null)" ]; then
+    echo "fuzz target $target crashed: see fuzz/artifacts/$target" >&2
+    failed=1
+  fi
+done
+rm -rf "$logs"
+exit "$failed"
