@@ -130,24 +130,26 @@ impl Viewer {
     }
 }
 
-/// Whether a POST comes from a page of this origin: browsers say so in `Sec-Fetch-Site`
-/// and `Origin`; a request with neither (a script, curl) is judged by its CSRF token alone.
+/// Whether a POST comes from a page of this origin. Browsers say so in `Sec-Fetch-Site`,
+/// which is trusted when present; without it, `Origin` must name this host. (`Origin` alone
+/// is not enough: under `Referrer-Policy: no-referrer`, which every page here sends, Chromium
+/// sends `Origin: null` even for this origin's own forms.) A request with neither header (a
+/// script, curl) is judged by its CSRF token alone.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let site_ok = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v == "same-origin" || v == "none");
-    let origin_ok = match (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    match (
+        header(header::ORIGIN.as_str()),
+        header(header::HOST.as_str()),
     ) {
         (None, _) => true,
         (Some(origin), Some(host)) => origin
             .split_once("://")
             .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
         (Some(_), None) => false,
-    };
-    site_ok && origin_ok
+    }
 }
 
 /// The audit slot the route's audit layer put on the request (none in tests without a log).

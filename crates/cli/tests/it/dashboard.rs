@@ -135,6 +135,23 @@ fn dashboard_sessions_are_cookies_scoped_to_their_tenant_csrf_checked_and_end_wi
     );
     assert_eq!(status, 403);
     assert!(!headers.contains_key("set-cookie"));
+    // An older browser without Sec-Fetch-Site is judged by its Origin.
+    let (status, _, _) = post_form(
+        addr,
+        "/dashboard/sign-in",
+        &[("Origin", "http://evil.example")],
+        &format!("key={acme}"),
+    );
+    assert_eq!(status, 403);
+    // Regression (found in Chromium): this origin's own form, under the pages'
+    // `Referrer-Policy: no-referrer`, arrives with `Origin: null`; Sec-Fetch-Site decides.
+    let (status, _, body) = post_form(
+        addr,
+        "/dashboard/sign-in",
+        &[("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
+        &format!("key={acme}"),
+    );
+    assert_eq!(status, 303, "{body}");
 
     // Each tenant sees its own domain only.
     let a = sign_in(addr, &acme);
@@ -215,7 +232,7 @@ fn dashboard_sessions_are_cookies_scoped_to_their_tenant_csrf_checked_and_end_wi
         .iter()
         .filter(|r| r["action"] == "dashboard.sign-in.post" && r["status"] == 303)
         .collect();
-    assert_eq!(signed_in.len(), 3, "{records:#?}");
+    assert_eq!(signed_in.len(), 4, "{records:#?}");
     assert!(signed_in.iter().all(|r| r["principal"]["kind"] != "public"));
     assert!(
         records

@@ -189,6 +189,8 @@ fn the_demo_serves_a_world_of_every_kind_of_breach_and_mails_into_its_mailbox() 
         "breaches": breaches.len(),
         "months": months.len(),
         "checkEmail": check,
+        "key": demo.key,
+        "tenantDomain": "examplecorp.example",
     });
     let expect_file = write(
         &tmp.path().join("expect.json"),
@@ -217,7 +219,7 @@ fn the_demo_serves_a_world_of_every_kind_of_breach_and_mails_into_its_mailbox() 
             "{title} not in the mail:\n{mail}"
         );
     }
-    for shot in ["demo-breaches", "demo-mailbox"] {
+    for shot in ["demo-breaches", "demo-mailbox", "dashboard-vendors"] {
         let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{shot}.png");
     }
