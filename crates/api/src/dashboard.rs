@@ -476,19 +476,7 @@ pub(crate) async fn vendors(
     let (inventory, reports) = on_catalog(&state, "reading the vendor inventory", move |s| {
         s.catalog.write(|c| {
             let inventory = vendors::list(c, &by)?;
-            let mut reports = Vec::new();
-            for breach in s.catalog.breaches().iter() {
-                if let Some(r) = vendors::report(
-                    &s.store,
-                    &s.catalog,
-                    c,
-                    s.operator_key.as_ref(),
-                    &by,
-                    &breach.name,
-                )? {
-                    reports.push(r);
-                }
-            }
+            let reports = vendors::reports(&s.store, &s.catalog, c, s.operator_key.as_ref(), &by)?;
             Ok((inventory, reports))
         })
     })

@@ -31,8 +31,13 @@ pub(crate) async fn mailbox(
     if !on_loopback {
         return Err(ApiError::NotFound);
     }
-    let messages = leakwatch_service::mail::maildir::read(dir, SHOWN)
-        .map_err(|e| ApiError::Internal(format!("reading the demo mailbox: {e}")))?;
+    // Files on disk: read off the async threads, as every handler that touches the disk does.
+    let dir = dir.clone();
+    let messages =
+        tokio::task::spawn_blocking(move || leakwatch_service::mail::maildir::read(&dir, SHOWN))
+            .await
+            .map_err(|e| ApiError::Internal(format!("reading the demo mailbox: {e}")))?
+            .map_err(|e| ApiError::Internal(format!("reading the demo mailbox: {e}")))?;
     let mut html = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

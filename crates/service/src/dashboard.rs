@@ -128,16 +128,20 @@ pub fn session(
         return Ok(None);
     }
     let d = digest(token);
-    let Some(stored) = catalog.write(|c| c.session(&d))? else {
-        return Ok(None);
-    };
-    let key = catalog.write(|c| c.key_by_id(stored.key_id))?;
-    let live = stored.expires > now as i64
-        && key
-            .as_ref()
-            .is_some_and(|k| usable_for_dashboard(k, now).is_ok());
-    let Some(key) = key.filter(|_| live) else {
-        catalog.write(|c| c.delete_session(&d))?;
+    // One hold of the catalogue: the session, its key, and the end of a dead session.
+    let found = catalog.write(|c| -> Result<_, leakwatch_catalog::CatalogError> {
+        let Some(stored) = c.session(&d)? else {
+            return Ok(None);
+        };
+        let key = c
+            .key_by_id(stored.key_id)?
+            .filter(|k| stored.expires > now as i64 && usable_for_dashboard(k, now).is_ok());
+        if key.is_none() {
+            c.delete_session(&d)?;
+        }
+        Ok(key.map(|k| (stored, k)))
+    })?;
+    let Some((stored, key)) = found else {
         return Ok(None);
     };
     Ok(Some(Session {

@@ -268,3 +268,31 @@ pub fn report(
     let domains = your_domains(key, catalog, &snap, tenant, &breach.name)?;
     Ok(crate::impact::impact(breach, &vendors, domains))
 }
+
+/// The impact report of every live breach that reaches a vendor of `by`'s inventory, in the
+/// catalogue's order: [`report`] for all breaches at once, reading the inventory and the
+/// store's snapshot once rather than per breach.
+pub fn reports(
+    store: &StoreHandle,
+    breaches: &CatalogHandle,
+    catalog: &Catalog,
+    key: Option<&OperatorKey>,
+    by: &Principal,
+) -> Result<Vec<ImpactReport>, ServiceError> {
+    by.require(Scope::Vendors)?;
+    let tenant = by.tenant()?;
+    let vendors = catalog.vendors(tenant)?;
+    let snap = store.snapshot();
+    let mut out = Vec::new();
+    for breach in breaches.breaches().iter().filter(|b| !b.is_retired) {
+        if !vendors.iter().any(|v| {
+            v.matches(&breach.domain, breach.vendor.as_deref())
+                .is_some()
+        }) {
+            continue;
+        }
+        let domains = your_domains(key, catalog, &snap, tenant, &breach.name)?;
+        out.extend(crate::impact::impact(breach, &vendors, domains));
+    }
+    Ok(out)
+}

@@ -127,20 +127,19 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             let handle = CatalogHandle::new(catalog(&data.data)?)?;
             let operator_key = key.load()?;
             let cat = catalog(&data.data)?;
-            let names: Vec<String> = match breach {
-                Some(b) => vec![b],
-                None => handle.breaches().iter().map(|b| b.name.clone()).collect(),
-            };
-            let mut reports = Vec::new();
-            for name in &names {
-                if let Some(r) =
+            let reports = match &breach {
+                Some(name) => {
                     vendors::report(&store, &handle, &cat, operator_key.as_ref(), &by, name)?
-                {
-                    reports.push(r);
+                        .into_iter()
+                        .collect()
                 }
-            }
+                None => vendors::reports(&store, &handle, &cat, operator_key.as_ref(), &by)?,
+            };
             if reports.is_empty() {
-                anyhow::bail!("no vendor in the inventory is hit by {}", names.join(", "));
+                anyhow::bail!(
+                    "no vendor in the inventory is hit by {}",
+                    breach.unwrap_or_else(|| "any breach".to_owned())
+                );
             }
             match format {
                 ImpactFormat::Json => {
