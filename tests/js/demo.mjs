@@ -9,21 +9,10 @@
 // Prints one JSON line: {"mail": TEXT, "subject": SUBJECT, "waitedMs": N}; exits non-zero on
 // the first failed assertion.
 import assert from "node:assert/strict";
-import { readFileSync, mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium, scriptArgs } from "./browser.mjs";
 
-const [base, shots, expectFile] = process.argv.slice(2);
-const expect = JSON.parse(readFileSync(expectFile, "utf8"));
-mkdirSync(shots, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { base, shots, expect } = scriptArgs();
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();

@@ -192,26 +192,13 @@ fn the_demo_serves_a_world_of_every_kind_of_breach_and_mails_into_its_mailbox() 
         "key": demo.key,
         "tenantDomain": "examplecorp.example",
     });
-    let expect_file = write(
-        &tmp.path().join("expect.json"),
-        expect.to_string().as_bytes(),
+    let (report, shots) = browser_script(
+        "demo.mjs",
+        &format!("{}/", demo.url),
+        "demo-screenshots",
+        tmp.path(),
+        &expect,
     );
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-screenshots");
-    let out = Command::new("node")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/js/demo.mjs"))
-        .arg(format!("{}/", demo.url))
-        .arg(&shots)
-        .arg(&expect_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the demo in the browser failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     let mail = report["mail"].as_str().unwrap();
     for title in &titles {
         assert!(

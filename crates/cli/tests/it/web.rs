@@ -4,7 +4,7 @@
 //! server (aiosmtpd) receives what the page asked to be mailed. Screenshots of each flow are
 //! saved under the test target's temporary directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::support::*;
 
@@ -99,23 +99,12 @@ fn the_web_page_runs_every_flow_in_chromium() {
         "subscribeEmail": "watcher@example.test",
         "hideEmail": "private@example.test",
     });
-    let expect_file = write(
-        &tmp.path().join("expect.json"),
-        expect.to_string().as_bytes(),
-    );
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
-    let out = std::process::Command::new("node")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/js/web.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(&shots)
-        .arg(&expect_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "browser flows failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (report, shots) = browser_script(
+        "web.mjs",
+        &format!("http://{}/", server.addr),
+        "web-screenshots",
+        tmp.path(),
+        &expect,
     );
     eprintln!("screenshots in {}", shots.display());
     for shot in [
@@ -132,8 +121,6 @@ fn the_web_page_runs_every_flow_in_chromium() {
         assert!(png.starts_with(b"\x89PNG"), "{shot}.png");
     }
     // The prefixes the page sent are the SHA-1 prefixes of the two passwords, computed here.
-    let report: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     let prefix = |p: &str| {
         use sha1::Digest;
         let d = sha1::Sha1::digest(p.as_bytes());

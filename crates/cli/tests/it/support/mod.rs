@@ -564,3 +564,37 @@ pub fn assert_none_in_clear<'a>(dir: &Path, needles: impl IntoIterator<Item = &'
         }
     }
 }
+
+/// Runs a browser script of `tests/js` (`node SCRIPT BASE_URL SCREENSHOT_DIR EXPECT_JSON`:
+/// Debian's Chromium driven by playwright-core), which must succeed; returns the one JSON line
+/// it printed and the directory its screenshots (named `shots`, under the test target's
+/// temporary directory) went to.
+pub fn browser_script(
+    script: &str,
+    base_url: &str,
+    shots: &str,
+    tmp: &Path,
+    expect: &serde_json::Value,
+) -> (serde_json::Value, PathBuf) {
+    let expect_file = write(&tmp.join("expect.json"), expect.to_string().as_bytes());
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(shots);
+    let out = Command::new("node")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/js")
+                .join(script),
+        )
+        .arg(base_url)
+        .arg(&shots)
+        .arg(&expect_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed in the browser:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    (report, shots)
+}
