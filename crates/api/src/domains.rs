@@ -127,23 +127,23 @@ async fn json_body<T: serde::de::DeserializeOwned>(request: Request) -> Result<T
         .map_err(|_| ApiError::BadRequest("The body is not the JSON object this endpoint expects"))
 }
 
-/// `POST /api/v1/domains` `{"domain", "contact"}`: registers (or re-registers) a domain for
-/// the calling key and answers how to verify it.
-pub(crate) async fn register(
-    Caller { key, by, audit }: Caller,
-    accepts: Accepts,
-    State(state): State<Arc<AppState>>,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let operator = operator_key(&state)?.clone();
-    let body: RegisterBody = json_body(request).await?;
-    audit.target(&body.domain);
-    let domain = normalize(&body.domain)?;
-    let contact = leakwatch_identity::normalize_email(&body.contact)
+/// Registers (or re-registers) `domain` for the caller's tenant, alerts to `contact` (and
+/// to `webhook`, which the egress guard checks first); the domain as normalised and whether
+/// it is verified already. The API's `POST /api/v1/domains` and the dashboard's form.
+pub(crate) async fn register_domain(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    domain: &str,
+    contact: &str,
+    webhook: Option<Webhook>,
+) -> Result<(String, bool), ApiError> {
+    caller.audit.target(domain);
+    let domain = normalize(domain)?;
+    let contact = leakwatch_identity::normalize_email(contact)
         .map_err(|_| ApiError::BadRequest("The contact is not a valid e-mail address"))?;
     // The egress guard looks the webhook's host up (blocking, up to seconds): before the
     // catalogue is held.
-    let webhook = match body.webhook {
+    let webhook = match webhook {
         None => None,
         Some(hook) => {
             let policy = state.egress();
@@ -158,16 +158,89 @@ pub(crate) async fn register(
         }
     };
     let register = Register {
-        key: Some(key.id),
+        key: Some(caller.key.id),
         domain: domain.clone(),
         contact: Some(contact),
         webhook: Some(webhook),
     };
-    let row = on_catalog(&state, move |c, op| domains::register(c, op, &by, register)).await?;
-    let verified = row.verified.is_some();
-    let mut response = registration_answer(&operator, &key, &domain, verified, accepts);
+    let by = caller.by.clone();
+    let row = on_catalog(state, move |c, op| domains::register(c, op, &by, register)).await?;
+    Ok((domain, row.verified.is_some()))
+}
+
+/// `POST /api/v1/domains` `{"domain", "contact"}`: registers (or re-registers) a domain for
+/// the calling key and answers how to verify it.
+pub(crate) async fn register(
+    caller: Caller,
+    accepts: Accepts,
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let operator = operator_key(&state)?.clone();
+    let body: RegisterBody = json_body(request).await?;
+    let (domain, verified) =
+        register_domain(&state, &caller, &body.domain, &body.contact, body.webhook).await?;
+    let mut response = registration_answer(&operator, &caller.key, &domain, verified, accepts);
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
+}
+
+/// Proves the caller's tenant controls `domain` (normalised, registered): its TXT record is
+/// looked up now, and the registration marked verified if it holds the tenant's value.
+pub(crate) async fn verify_by_dns(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    row: DomainRegistration,
+) -> Result<(), ApiError> {
+    let operator = operator_key(state)?.clone();
+    let (resolver, id, by) = (state.dns_resolver, row.id, caller.by.clone());
+    tokio::task::spawn_blocking(move || domains::check_dns(&operator, &row, resolver))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    on_catalog(state, move |c, _| domains::mark_verified(c, &by, id)).await?;
+    Ok(())
+}
+
+/// Mails a verification link for the caller's registration `row` to `address`, which must
+/// be one of the domain's role addresses (queued; answered 202 with `body`).
+pub(crate) async fn verify_by_mail(
+    state: Arc<AppState>,
+    caller: &Caller,
+    row: DomainRegistration,
+    address: &str,
+    body: &'static str,
+) -> Result<Response, ApiError> {
+    let address = leakwatch_identity::normalize_email(address)
+        .map_err(|_| ApiError::BadRequest("The address is not a valid e-mail address"))?;
+    let is_role = domains::ROLE_ADDRESSES
+        .iter()
+        .any(|r| address == format!("{r}@{}", row.domain));
+    if !is_role {
+        return Err(ApiError::BadRequest(
+            "Verification mail goes only to security@, admin@, hostmaster@, postmaster@ or webmaster@ the domain",
+        ));
+    }
+    crate::check_mail::queue_and_accept(
+        state,
+        caller.by.clone(),
+        Payload::VerifyDomain {
+            subscriber: row.id,
+            address,
+        },
+        body,
+    )
+    .await
+}
+
+/// The caller's tenant's registration of `domain` (normalised), 404 if there is none.
+pub(crate) async fn registration_of(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    domain: &str,
+) -> Result<DomainRegistration, ApiError> {
+    registration(state, &caller.key, domain)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 #[derive(serde::Deserialize)]
@@ -180,47 +253,34 @@ enum VerifyBody {
 /// `POST /api/v1/domains/{domain}/verify`: `{"method":"dns"}` looks the TXT record up now;
 /// `{"method":"mail","address":"security@…"}` mails a verification link to that role address.
 pub(crate) async fn verify(
-    Caller { key, by, audit }: Caller,
+    caller: Caller,
     accepts: Accepts,
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    audit.target(&domain);
-    let operator = operator_key(&state)?.clone();
+    caller.audit.target(&domain);
     let domain = normalize(&domain)?;
     let body: VerifyBody = json_body(request).await?;
-    let row = registration(&state, &key, &domain)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let row = registration_of(&state, &caller, &domain).await?;
     match body {
         VerifyBody::Dns => {
-            let (resolver, id) = (state.dns_resolver, row.id);
-            tokio::task::spawn_blocking(move || domains::check_dns(&operator, &row, resolver))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))??;
-            on_catalog(&state, move |c, _| domains::mark_verified(c, &by, id)).await?;
+            verify_by_dns(&state, &caller, row).await?;
             let operator = operator_key(&state)?;
-            Ok(registration_answer(operator, &key, &domain, true, accepts))
+            Ok(registration_answer(
+                operator,
+                &caller.key,
+                &domain,
+                true,
+                accepts,
+            ))
         }
         VerifyBody::Mail { address } => {
-            let address = leakwatch_identity::normalize_email(&address)
-                .map_err(|_| ApiError::BadRequest("The address is not a valid e-mail address"))?;
-            let is_role = domains::ROLE_ADDRESSES
-                .iter()
-                .any(|r| address == format!("{r}@{domain}"));
-            if !is_role {
-                return Err(ApiError::BadRequest(
-                    "Verification mail goes only to security@, admin@, hostmaster@, postmaster@ or webmaster@ the domain",
-                ));
-            }
-            crate::check_mail::queue_and_accept(
+            verify_by_mail(
                 state,
-                by,
-                Payload::VerifyDomain {
-                    subscriber: row.id,
-                    address,
-                },
+                &caller,
+                row,
+                &address,
                 "{\"status\":\"queued\",\"message\":\"A verification link is on its way to that address.\"}",
             )
             .await
@@ -318,21 +378,35 @@ pub(crate) async fn breached_domain(
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
 ) -> Result<Response, ApiError> {
-    let audit = caller.audit.clone();
-    audit.target(&domain);
-    let operator = operator_key(&state)?.clone();
-    let domain = normalize(&domain)?;
+    let answer = breached_aliases(&state, &caller, &domain).await?;
+    if answer.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(json(&answer, accepts))
+}
+
+/// Every breached alias on `domain`, which the caller's tenant has verified, with the names
+/// of its live breaches: what `breacheddomain` answers and the dashboard shows and exports.
+/// Watched for bulk reading like the API's answer, and as large only for `domain-bulk`.
+pub(crate) async fn breached_aliases(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    domain: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, ApiError> {
+    caller.audit.target(domain);
+    let operator = operator_key(state)?.clone();
+    let domain = normalize(domain)?;
     crate::audited::watch(
-        &state,
-        &caller,
+        state,
+        caller,
         leakwatch_service::bulk::Watched::Domains,
         &domain,
     )
     .await?;
-    let by = caller.by;
+    let by = caller.by.clone();
     let bulk_scope = by.require(leakwatch_service::keys::Scope::DomainBulk);
     let asker = by.clone();
-    let domain = on_catalog(&state, move |c, op| {
+    let domain = on_catalog(state, move |c, op| {
         domains::searchable(c, op, &asker, &domain)
     })
     .await?;
@@ -357,9 +431,6 @@ pub(crate) async fn breached_domain(
         })
         .filter(|(_, names)| !names.is_empty())
         .collect();
-    if answer.is_empty() {
-        return Err(ApiError::NotFound);
-    }
     // A large domain goes out whole only to a key trusted with bulk answers.
     if state.max_domain_answer > 0 && answer.len() > state.max_domain_answer && bulk_scope.is_err()
     {
@@ -367,8 +438,8 @@ pub(crate) async fn breached_domain(
             "This domain has more breached addresses than this API key may receive in one answer: it needs the scope domain-bulk",
         ));
     }
-    audit.size(answer.len());
-    Ok(json(&answer, accepts))
+    caller.audit.size(answer.len());
+    Ok(answer)
 }
 
 #[derive(serde::Serialize)]

@@ -141,30 +141,10 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
         ("/", Public, get(web::index)),
         ("/assets/app.js", Public, get(web::app_js)),
         ("/assets/app.css", Public, get(web::app_css)),
+        ("/assets/dashboard.js", Public, get(web::dashboard_js)),
         (RANGE_ROUTE, Public, get(range::range)),
         ("/healthz", Public, get(|| async { "ok\n" })),
         ("/demo/mailbox", Public, get(demo::mailbox)),
-        ("/dashboard", Access::Dashboard, get(dashboard::home)),
-        (
-            "/dashboard/sign-in",
-            Access::Dashboard,
-            post(dashboard::sign_in),
-        ),
-        (
-            "/dashboard/sign-out",
-            Access::Dashboard,
-            post(dashboard::sign_out),
-        ),
-        (
-            "/dashboard/activity",
-            Access::Dashboard,
-            get(dashboard::activity),
-        ),
-        (
-            "/dashboard/vendors",
-            Access::Dashboard,
-            get(dashboard::vendors),
-        ),
         ("/readyz", Public, get(readyz)),
         ("/openapi.json", Public, get(openapi)),
         ("/api/v3/breaches", Public, get(v3::breaches)),
@@ -277,6 +257,91 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
             "/api/v1/vendor-owner/confirm",
             Public,
             get(vendors::owner_page).post(vendors::owner_confirm),
+        ),
+    ]
+    .into_iter()
+    .chain(dashboard_routes())
+    .collect()
+}
+
+/// The dashboard's part of the route table (see [`route_table`]).
+fn dashboard_routes() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
+    vec![
+        ("/dashboard", Access::Dashboard, get(dashboard::home)),
+        (
+            "/dashboard/sign-in",
+            Access::Dashboard,
+            post(dashboard::sign_in),
+        ),
+        (
+            "/dashboard/sign-out",
+            Access::Dashboard,
+            post(dashboard::sign_out),
+        ),
+        (
+            "/dashboard/activity",
+            Access::Dashboard,
+            get(dashboard::activity),
+        ),
+        (
+            "/dashboard/vendors",
+            Access::Dashboard,
+            get(dashboard::vendors),
+        ),
+        (
+            "/dashboard/domains",
+            Access::Dashboard,
+            get(dashboard::domains::list).post(dashboard::domains::register),
+        ),
+        (
+            "/dashboard/domains/verify",
+            Access::Dashboard,
+            post(dashboard::domains::verify),
+        ),
+        (
+            "/dashboard/domains/breaches",
+            Access::Dashboard,
+            get(dashboard::domains::breaches),
+        ),
+        (
+            "/dashboard/domains/export",
+            Access::Dashboard,
+            get(dashboard::domains::export),
+        ),
+        (
+            "/dashboard/passkey",
+            Access::Dashboard,
+            get(dashboard::passkeys::second_factor),
+        ),
+        (
+            "/dashboard/passkey/challenge",
+            Access::Dashboard,
+            post(dashboard::passkeys::sign_in_challenge),
+        ),
+        (
+            "/dashboard/passkey/verify",
+            Access::Dashboard,
+            post(dashboard::passkeys::sign_in_verify),
+        ),
+        (
+            "/dashboard/passkeys",
+            Access::Dashboard,
+            get(dashboard::passkeys::list),
+        ),
+        (
+            "/dashboard/passkeys/options",
+            Access::Dashboard,
+            post(dashboard::passkeys::enrol_options),
+        ),
+        (
+            "/dashboard/passkeys/enrol",
+            Access::Dashboard,
+            post(dashboard::passkeys::enrol),
+        ),
+        (
+            "/dashboard/passkeys/remove",
+            Access::Dashboard,
+            post(dashboard::passkeys::remove),
         ),
     ]
 }

@@ -89,6 +89,9 @@ pub struct AppState {
     /// The Maildir `leakwatch demo` delivers into, shown at `/demo/mailbox` to loopback
     /// clients; `None` (404 there) for every other server.
     pub demo_mailbox: Option<std::path::PathBuf>,
+    /// The relying party the dashboard's passkeys belong to (from the public URL); `None`:
+    /// passkeys cannot be enrolled, and a tenant that has some cannot open the dashboard.
+    pub passkeys: Option<Arc<leakwatch_service::passkeys::RelyingParty>>,
 }
 
 impl AppState {
@@ -146,6 +149,7 @@ impl AppState {
             store_published: Arc::new(tokio::sync::Notify::new()),
             store_poll: Duration::from_millis(500),
             demo_mailbox: None,
+            passkeys: None,
         }
         .with_saved_limits()
     }

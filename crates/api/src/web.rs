@@ -10,6 +10,7 @@ use crate::compress::{Accepts, respond};
 const INDEX: &str = include_str!("web/index.html");
 const APP_JS: &str = include_str!("web/app.js");
 const APP_CSS: &str = include_str!("web/app.css");
+const DASHBOARD_JS: &str = include_str!("web/dashboard.js");
 
 fn page(content_type: &'static str, body: &'static str, accepts: Accepts) -> Response {
     let mut response = respond(content_type, body.as_bytes().to_vec(), accepts);
@@ -23,6 +24,11 @@ pub(crate) async fn index(accepts: Accepts) -> Response {
 
 pub(crate) async fn app_js(accepts: Accepts) -> Response {
     page("text/javascript; charset=utf-8", APP_JS, accepts)
+}
+
+/// The dashboard's one script: the passkey ceremonies (`navigator.credentials`).
+pub(crate) async fn dashboard_js(accepts: Accepts) -> Response {
+    page("text/javascript; charset=utf-8", DASHBOARD_JS, accepts)
 }
 
 pub(crate) async fn app_css(accepts: Accepts) -> Response {

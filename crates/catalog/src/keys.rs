@@ -262,10 +262,7 @@ impl Catalog {
                 "UPDATE api_key SET revoked = ?1 WHERE id = ?2 AND revoked IS NULL",
                 args![format_date_time(now_unix()), key.id],
             )?;
-            tx.execute(
-                "DELETE FROM dashboard_session WHERE key_id = ?1",
-                args![key.id],
-            )
+            crate::sessions::end_sessions(tx, "key_id = ?1", args![key.id])
         })?;
         self.key_by_id(key.id)?
             .ok_or_else(|| CatalogError::NotFound(id_or_prefix.to_owned()))
@@ -310,9 +307,9 @@ impl Catalog {
                 "UPDATE api_key SET revoked = ?1 WHERE tenant = ?2 AND revoked IS NULL",
                 args![format_date_time(now_unix()), tenant],
             )?;
-            tx.execute(
-                "DELETE FROM dashboard_session
-                 WHERE key_id IN (SELECT id FROM api_key WHERE tenant = ?1)",
+            crate::sessions::end_sessions(
+                tx,
+                "key_id IN (SELECT id FROM api_key WHERE tenant = ?1)",
                 args![tenant],
             )?;
             Ok(ids)

@@ -12,6 +12,7 @@ mod date;
 pub mod keys;
 mod limits;
 pub mod outbox;
+pub mod passkeys;
 pub mod pastes;
 pub mod pg;
 mod scopes;
@@ -42,7 +43,7 @@ pub use date::{format_date_time, now_unix, parse_date, parse_date_time};
 /// registrations their tenant ([`tenants`]); an older file's go into the tenant `default`.
 /// Version 6 adds the bulk-extraction watch and key suspension ([`watch`]).
 /// An older file is refused until [`Catalog::migrate`] converts it.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Errors from the catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -408,8 +409,9 @@ impl Catalog {
         watch::add_watch_tables(&conn)?;
         // Version 7 added the paste catalogue (empty).
         pastes::add_paste_tables(&conn)?;
-        // Version 8 added the dashboard's sessions (none).
+        // Version 8 added the dashboard's sessions (none), version 9 its passkeys (none).
         sessions::add_session_tables(&conn)?;
+        passkeys::add_passkey_tables(&conn)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
         Ok(Some(found))
     }
@@ -489,6 +491,7 @@ impl Catalog {
                 watch::add_watch_tables(&conn)?;
                 pastes::add_paste_tables(&conn)?;
                 sessions::add_session_tables(&conn)?;
+                passkeys::add_passkey_tables(&conn)?;
                 conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
             }
             SCHEMA_VERSION => {}

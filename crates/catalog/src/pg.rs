@@ -23,7 +23,7 @@
 //!   without it, plain text (loopback and trusted networks only).
 //!
 //! Migrations: version 6 was this schema's first; version 7 only added the paste tables
-//! (version 8 the dashboard sessions, the same way),
+//! (version 8 the dashboard sessions, version 9 the passkeys, the same way),
 //! which the first process of version 7 to connect adds (under the advisory lock). An older
 //! binary then refuses the newer schema rather than write past it.
 
@@ -400,6 +400,8 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
                 .map_err(pg_error)?;
             tx.batch_execute(crate::sessions::POSTGRES_TABLES)
                 .map_err(pg_error)?;
+            tx.batch_execute(crate::passkeys::POSTGRES_TABLES)
+                .map_err(pg_error)?;
             tx.execute(
                 "INSERT INTO leakwatch_schema VALUES ($1)",
                 &[&SCHEMA_VERSION],
@@ -408,14 +410,18 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client> {
         }
         Some(SCHEMA_VERSION) => {}
         // Version 7 only added the (empty) paste tables, version 8 the (empty) dashboard
-        // sessions: added here, under the lock, by the first process of the new version to
-        // connect.
-        Some(found @ 6..8) => {
+        // sessions, version 9 the (empty) passkey tables: added here, under the lock, by the
+        // first process of the new version to connect.
+        Some(found @ 6..9) => {
             if found == 6 {
                 tx.batch_execute(crate::pastes::POSTGRES_TABLES)
                     .map_err(pg_error)?;
             }
-            tx.batch_execute(crate::sessions::POSTGRES_TABLES)
+            if found <= 7 {
+                tx.batch_execute(crate::sessions::POSTGRES_TABLES)
+                    .map_err(pg_error)?;
+            }
+            tx.batch_execute(crate::passkeys::POSTGRES_TABLES)
                 .map_err(pg_error)?;
             tx.execute(
                 "UPDATE leakwatch_schema SET version = $1",

@@ -35,6 +35,29 @@ pub(crate) fn add_session_tables(conn: &rusqlite::Connection) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the sessions `condition` (on `dashboard_session`, with parameters `args`) selects,
+/// with what hangs on them (a passkey still owed, a ceremony in flight), inside the caller's
+/// transaction; how many sessions there were.
+pub(crate) fn end_sessions(
+    tx: &impl Exec,
+    condition: &str,
+    args: &[crate::sql::Value],
+) -> Result<usize> {
+    for table in ["dashboard_owed", "webauthn_ceremony"] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE digest IN
+                 (SELECT digest FROM dashboard_session WHERE {condition})"
+            ),
+            args,
+        )?;
+    }
+    tx.execute(
+        &format!("DELETE FROM dashboard_session WHERE {condition}"),
+        args,
+    )
+}
+
 /// A stored session: which key it stands for and when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredSession {
@@ -44,21 +67,26 @@ pub struct StoredSession {
     pub created: i64,
     /// When it ends (Unix seconds).
     pub expires: i64,
+    /// Whether it still owes a passkey (its tenant has one; see [`crate::passkeys`]).
+    pub owes_passkey: bool,
 }
 
 impl Catalog {
     /// Stores a session under its token's digest; expired sessions are removed on the way.
     pub fn create_session(&mut self, digest: &[u8; 32], session: StoredSession) -> Result<()> {
         self.conn.transaction(|tx| {
-            tx.execute(
-                "DELETE FROM dashboard_session WHERE expires <= ?1",
-                args![session.created],
-            )?;
+            end_sessions(tx, "expires <= ?1", args![session.created])?;
             tx.execute(
                 "INSERT INTO dashboard_session (digest, key_id, created, expires)
                  VALUES (?1, ?2, ?3, ?4)",
                 args![digest, session.key_id, session.created, session.expires],
             )?;
+            if session.owes_passkey {
+                tx.execute(
+                    "INSERT INTO dashboard_owed (digest) VALUES (?1)",
+                    args![digest],
+                )?;
+            }
             Ok(())
         })
     }
@@ -68,7 +96,9 @@ impl Catalog {
     pub fn session(&self, digest: &[u8; 32]) -> Result<Option<StoredSession>> {
         self.conn
             .query_opt(
-                "SELECT key_id, created, expires FROM dashboard_session WHERE digest = ?1",
+                "SELECT s.key_id, s.created, s.expires,
+                        (SELECT COUNT(*) FROM dashboard_owed o WHERE o.digest = s.digest)
+                 FROM dashboard_session s WHERE s.digest = ?1",
                 args![digest],
             )?
             .map(|r| {
@@ -76,6 +106,7 @@ impl Catalog {
                     key_id: r.get(0)?,
                     created: r.get(1)?,
                     expires: r.get(2)?,
+                    owes_passkey: r.get::<i64>(3)? > 0,
                 })
             })
             .transpose()
@@ -83,17 +114,13 @@ impl Catalog {
 
     /// Ends the session of this token digest (signing out); whether there was one.
     pub fn delete_session(&mut self, digest: &[u8; 32]) -> Result<bool> {
-        Ok(self.conn.execute(
-            "DELETE FROM dashboard_session WHERE digest = ?1",
-            args![digest],
-        )? > 0)
+        self.conn
+            .transaction(|tx| Ok(end_sessions(tx, "digest = ?1", args![digest])? > 0))
     }
 
     /// Ends every session of key `key_id` (the key was revoked); how many there were.
     pub fn delete_sessions_of_key(&mut self, key_id: i64) -> Result<usize> {
-        self.conn.execute(
-            "DELETE FROM dashboard_session WHERE key_id = ?1",
-            args![key_id],
-        )
+        self.conn
+            .transaction(|tx| end_sessions(tx, "key_id = ?1", args![key_id]))
     }
 }

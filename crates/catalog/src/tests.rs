@@ -643,6 +643,7 @@ fn sessions_are_kept_by_digest_swept_when_expired_and_end_with_their_key() {
         key_id: key.id,
         created: 100,
         expires: 200,
+        owes_passkey: false,
     };
     c.create_session(&[1; 32], old).unwrap();
     assert_eq!(c.session(&[1; 32]).unwrap(), Some(old));
@@ -671,4 +672,104 @@ fn sessions_are_kept_by_digest_swept_when_expired_and_end_with_their_key() {
     c.revoke_tenant("acme").unwrap();
     assert_eq!(c.session(&[3; 32]).unwrap(), None);
     assert!(!c.delete_session(&[3; 32]).unwrap());
+}
+
+#[test]
+fn a_session_owes_its_passkey_until_paid_and_a_ceremony_is_taken_once() {
+    use crate::keys::{Quotas, Scopes};
+    use crate::passkeys::{CeremonyKind, StoredPasskey};
+    use crate::sessions::StoredSession;
+    let mut c = Catalog::open_in_memory().unwrap();
+    let (key, _) = c
+        .create_key("soc", 10, None, &Scopes::All, Some("acme"), &Quotas::none())
+        .unwrap();
+    let passkey = StoredPasskey {
+        credential_id: vec![7; 16],
+        tenant: "acme".into(),
+        name: "laptop".into(),
+        credential: "{}".into(),
+        created: 10,
+        created_by: key.id,
+        last_used: None,
+    };
+    assert!(c.add_passkey(&passkey).unwrap());
+    // A credential id belongs to one tenant only.
+    let stolen = StoredPasskey {
+        tenant: "evil".into(),
+        ..passkey.clone()
+    };
+    assert!(!c.add_passkey(&stolen).unwrap());
+    assert_eq!(c.passkeys("acme").unwrap(), vec![passkey.clone()]);
+    assert!(c.passkeys("evil").unwrap().is_empty());
+    c.passkey_used(&[7; 16], "{\"n\":1}", 50).unwrap();
+    let used = &c.passkeys("acme").unwrap()[0];
+    assert_eq!(
+        (used.credential.as_str(), used.last_used),
+        ("{\"n\":1}", Some(50))
+    );
+
+    let owing = StoredSession {
+        key_id: key.id,
+        created: 100,
+        expires: 200,
+        owes_passkey: true,
+    };
+    c.create_session(&[1; 32], owing).unwrap();
+    assert!(c.session(&[1; 32]).unwrap().unwrap().owes_passkey);
+    assert!(c.session_owes_passkey(&[1; 32]).unwrap());
+
+    // A ceremony is taken once, only as the kind it was begun as, and not once expired.
+    c.begin_ceremony(&[1; 32], CeremonyKind::Authenticate, "a", 150)
+        .unwrap();
+    assert_eq!(
+        c.take_ceremony(&[1; 32], CeremonyKind::Register, 120)
+            .unwrap(),
+        None
+    );
+    c.begin_ceremony(&[1; 32], CeremonyKind::Authenticate, "a", 150)
+        .unwrap();
+    assert_eq!(
+        c.take_ceremony(&[1; 32], CeremonyKind::Authenticate, 150)
+            .unwrap(),
+        None
+    );
+    c.begin_ceremony(&[1; 32], CeremonyKind::Authenticate, "b", 150)
+        .unwrap();
+    assert_eq!(
+        c.take_ceremony(&[1; 32], CeremonyKind::Authenticate, 120)
+            .unwrap(),
+        Some("b".to_owned())
+    );
+    assert_eq!(
+        c.take_ceremony(&[1; 32], CeremonyKind::Authenticate, 120)
+            .unwrap(),
+        None
+    );
+
+    c.passkey_paid(&[1; 32]).unwrap();
+    assert!(!c.session(&[1; 32]).unwrap().unwrap().owes_passkey);
+
+    // Revoking the key ends the session with whatever hangs on it.
+    c.create_session(
+        &[2; 32],
+        StoredSession {
+            created: 110,
+            ..owing
+        },
+    )
+    .unwrap();
+    c.begin_ceremony(&[2; 32], CeremonyKind::Authenticate, "c", 190)
+        .unwrap();
+    c.revoke_key(&key.id.to_string()).unwrap();
+    assert_eq!(c.session(&[2; 32]).unwrap(), None);
+    assert!(!c.session_owes_passkey(&[2; 32]).unwrap());
+    assert_eq!(
+        c.take_ceremony(&[2; 32], CeremonyKind::Authenticate, 120)
+            .unwrap(),
+        None
+    );
+
+    assert!(!c.remove_passkey("evil", &[7; 16]).unwrap());
+    assert!(c.remove_passkey("acme", &[7; 16]).unwrap());
+    assert!(c.passkeys("acme").unwrap().is_empty());
 }

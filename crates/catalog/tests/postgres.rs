@@ -13,6 +13,7 @@ use std::sync::{Arc, Barrier};
 use leakwatch_catalog::{
     Breach, Catalog, CatalogError, Dialect,
     keys::{BucketUse, Quotas, Scope, Scopes},
+    passkeys::{CeremonyKind, StoredPasskey},
     pastes::Paste,
     pg::Heard,
     sessions::StoredSession,
@@ -402,6 +403,7 @@ fn exercise(c: &mut Catalog) -> Vec<String> {
         key_id: session_key.id,
         created: 100,
         expires: 200,
+        owes_passkey: false,
     };
     let s2 = StoredSession {
         created: 250,
@@ -432,6 +434,65 @@ fn exercise(c: &mut Catalog) -> Vec<String> {
         ),
     );
     note("session after revoke", format!("{:?}", c.session(&[4; 32])));
+
+    // Passkeys: enrolled once per credential id, listed per tenant, a session owing one
+    // until paid, a ceremony taken once and only as its kind.
+    let pk = |id: u8, tenant: &str| StoredPasskey {
+        credential_id: vec![id; 16],
+        tenant: tenant.to_owned(),
+        name: format!("key {id}"),
+        credential: format!("{{\"cred\":{id}}}"),
+        created: 300 + i64::from(id),
+        created_by: session_key.id,
+        last_used: None,
+    };
+    let owing = StoredSession {
+        created: 300,
+        expires: 900,
+        owes_passkey: true,
+        ..s1
+    };
+    note(
+        "passkeys",
+        format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            c.add_passkey(&pk(1, "dashco")),
+            c.add_passkey(&pk(2, "dashco")),
+            c.add_passkey(&pk(1, "other")),
+            c.passkey_used(&[1; 16], "{\"cred\":11}", 777),
+            c.passkeys("dashco"),
+        ),
+    );
+    note(
+        "passkey owed",
+        format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            c.create_session(&[5; 32], owing),
+            c.session(&[5; 32]),
+            c.passkey_paid(&[5; 32]),
+            c.session(&[5; 32]),
+            c.remove_passkey("other", &[2; 16]),
+        ),
+    );
+    note(
+        "ceremony",
+        format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            c.begin_ceremony(&[5; 32], CeremonyKind::Register, "state-r", 1000),
+            c.take_ceremony(&[5; 32], CeremonyKind::Authenticate, 500),
+            c.begin_ceremony(&[5; 32], CeremonyKind::Authenticate, "state-a", 1000),
+            c.take_ceremony(&[5; 32], CeremonyKind::Authenticate, 500),
+            c.take_ceremony(&[5; 32], CeremonyKind::Authenticate, 500),
+        ),
+    );
+    note(
+        "passkey removed",
+        format!(
+            "{:?} {:?}",
+            c.remove_passkey("dashco", &[2; 16]),
+            c.passkeys("dashco").map(|p| p.len()),
+        ),
+    );
     seen
 }
 
@@ -735,7 +796,7 @@ fn over_tls_the_server_is_verified_against_the_given_ca_and_the_session_is_encry
 }
 
 #[test]
-fn a_version_6_or_7_schema_gains_the_paste_and_session_tables_on_first_connect() {
+fn a_version_6_7_or_8_schema_gains_the_paste_session_and_passkey_tables_on_first_connect() {
     let Some(url) = database("from_version_6") else {
         return;
     };
@@ -745,7 +806,8 @@ fn a_version_6_or_7_schema_gains_the_paste_and_session_tables_on_first_connect()
     admin
         .batch_execute(
             "DROP TABLE paste_account; DROP TABLE paste_domain; DROP TABLE paste; \
-             DROP TABLE dashboard_session; UPDATE leakwatch_schema SET version = 6;",
+             DROP TABLE dashboard_session; DROP TABLE passkey; DROP TABLE dashboard_owed; \
+             DROP TABLE webauthn_ceremony; UPDATE leakwatch_schema SET version = 6;",
         )
         .unwrap();
     let mut c = Catalog::open_postgres(&url).unwrap();
@@ -767,12 +829,16 @@ fn a_version_6_or_7_schema_gains_the_paste_and_session_tables_on_first_connect()
         key_id: 1,
         created: 1,
         expires: 2,
+        owes_passkey: true,
     };
     c.create_session(&[6; 32], session).unwrap();
     assert_eq!(c.session(&[6; 32]).unwrap(), Some(session));
     // From version 7, only the sessions are added.
     admin
-        .batch_execute("DROP TABLE dashboard_session; UPDATE leakwatch_schema SET version = 7;")
+        .batch_execute(
+            "DROP TABLE dashboard_session; DROP TABLE passkey; DROP TABLE dashboard_owed; \
+             DROP TABLE webauthn_ceremony; UPDATE leakwatch_schema SET version = 7;",
+        )
         .unwrap();
     let mut c = Catalog::open_postgres(&url).unwrap();
     c.create_session(&[7; 32], session).unwrap();
@@ -782,6 +848,22 @@ fn a_version_6_or_7_schema_gains_the_paste_and_session_tables_on_first_connect()
         1,
         "the pastes are kept"
     );
+    // From version 8, only the passkey tables are added; the sessions are kept.
+    admin
+        .batch_execute(
+            "DROP TABLE passkey; DROP TABLE dashboard_owed; DROP TABLE webauthn_ceremony; \
+             UPDATE leakwatch_schema SET version = 8;",
+        )
+        .unwrap();
+    let mut c = Catalog::open_postgres(&url).unwrap();
+    assert_eq!(
+        c.session(&[7; 32]).unwrap().map(|s| s.key_id),
+        Some(1),
+        "the sessions are kept"
+    );
+    c.create_session(&[8; 32], session).unwrap();
+    assert_eq!(c.session(&[8; 32]).unwrap(), Some(session));
+    assert!(c.passkeys("anyone").unwrap().is_empty());
     // A newer schema than this build's is refused, not written past.
     admin
         .batch_execute("UPDATE leakwatch_schema SET version = 99")

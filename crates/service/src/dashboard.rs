@@ -6,7 +6,8 @@
 //! the session if the key was revoked, expired, suspended or lost the `dashboard` scope
 //! (the catalogue also deletes a key's sessions when it is revoked). The principal a session
 //! acts as is its key's, so each dashboard page checks the scope of what it shows as the API
-//! does. Each session has a CSRF token, derived from the session token (so it is never
+//! does. A session of a tenant that has enrolled a passkey owes one (see [`crate::passkeys`])
+//! and shows nothing until it is paid. Each session has a CSRF token, derived from the session token (so it is never
 //! stored and dies with the session): every form that changes something carries it.
 
 use leakwatch_catalog::{
@@ -29,6 +30,8 @@ pub struct NewSession {
     pub expires: u64,
     /// The key it stands for.
     pub key: ApiKey,
+    /// Whether it owes a passkey before it shows anything (its tenant has enrolled one).
+    pub owes_passkey: bool,
 }
 
 impl std::fmt::Debug for NewSession {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for NewSession {
         f.debug_struct("NewSession")
             .field("expires", &self.expires)
             .field("key", &self.key.id)
+            .field("owes_passkey", &self.owes_passkey)
             .finish_non_exhaustive()
     }
 }
@@ -51,6 +55,9 @@ pub struct Session {
     pub csrf: String,
     /// Unix seconds.
     pub expires: u64,
+    /// Whether it still owes a passkey: such a session may only finish signing in (or sign
+    /// out) and shows nothing else.
+    pub owes_passkey: bool,
 }
 
 /// Why a key cannot sign in.
@@ -100,20 +107,26 @@ pub fn sign_in(
     getrandom::fill(&mut raw).map_err(|e| ServiceError::Random(e.to_string()))?;
     let token = crate::auditlog::hex(&raw);
     let expires = now + SESSION_SECS;
-    catalog.write(|c: &mut Catalog| {
+    // Whether the tenant has a passkey is read in the same hold as the session is made: a
+    // passkey enrolled a moment before is owed.
+    let owes_passkey = catalog.write(|c: &mut Catalog| {
+        let owes_passkey = !c.passkeys(&key.tenant)?.is_empty();
         c.create_session(
             &digest(&token),
             StoredSession {
                 key_id: key.id,
                 created: now as i64,
                 expires: expires as i64,
+                owes_passkey,
             },
-        )
+        )?;
+        Ok::<_, leakwatch_catalog::CatalogError>(owes_passkey)
     })?;
     Ok(Ok(NewSession {
         token,
         expires,
         key,
+        owes_passkey,
     }))
 }
 
@@ -148,6 +161,7 @@ pub fn session(
         by: Principal::api_key(&key),
         csrf: csrf_token(token),
         expires: stored.expires as u64,
+        owes_passkey: stored.owes_passkey,
         key,
     }))
 }

@@ -30,6 +30,7 @@ mod mail_texts;
 pub mod maintenance;
 pub mod mirror;
 pub mod outbox;
+pub mod passkeys;
 pub mod pastes;
 mod principal;
 pub mod stats;
@@ -42,7 +43,7 @@ pub use error::ServiceError;
 pub use handles::{CatalogHandle, Forgot, StoreHandle};
 pub use leakwatch_catalog::pg::Heard;
 pub use leakwatch_catalog::{
-    Catalog, CatalogError, format_date_time, now_unix, parse_date, parse_date_time,
+    Breach, Catalog, CatalogError, format_date_time, now_unix, parse_date, parse_date_time,
     tenants::DEFAULT_TENANT,
 };
 pub use leakwatch_datadir::DataDir;

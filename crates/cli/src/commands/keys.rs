@@ -145,6 +145,12 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 println!("every key of that tenant was revoked already");
             }
         }
+        KeysCmd::Passkeys {
+            data,
+            tenant,
+            remove,
+            remove_all,
+        } => passkeys(&data.data, by, &tenant, remove.as_deref(), remove_all)?,
         KeysCmd::Resume { data, key } => {
             let k = leakwatch_service::bulk::resume(&mut catalog(&data.data)?, &by, &key)?;
             println!(
@@ -152,6 +158,47 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 k.id, k.prefix, k.name
             );
         }
+    }
+    Ok(())
+}
+
+/// `leakwatch keys passkeys`: a tenant's dashboard passkeys listed, or removed (the way back
+/// in for a tenant that lost them).
+fn passkeys(
+    data: &std::path::Path,
+    by: Principal,
+    tenant: &str,
+    remove: Option<&str>,
+    remove_all: bool,
+) -> Result<()> {
+    let mut catalog = catalog(data)?;
+    let by = keys::act_for(&catalog, by, tenant)?;
+    if remove.is_some() || remove_all {
+        let removed = leakwatch_service::passkeys::remove(&mut catalog, &by, remove)?;
+        anyhow::ensure!(
+            removed > 0 || remove_all,
+            "tenant {tenant} has no passkey of that id (see `keys passkeys --tenant {tenant}`)"
+        );
+        println!(
+            "removed {removed} passkey(s) of tenant {tenant}; sessions made from now on need none unless one remains"
+        );
+        return Ok(());
+    }
+    let found = leakwatch_service::passkeys::list(&catalog, &by)?;
+    if found.is_empty() {
+        println!("tenant {tenant} has no passkey");
+    }
+    for p in found {
+        println!(
+            "{}\t{:?}\tenrolled {}\tlast used {}",
+            p.id,
+            p.name,
+            leakwatch_service::format_date_time(p.created as u64),
+            p.last_used.map_or_else(
+                || "never".to_owned(),
+                |at| leakwatch_service::format_date_time(at as u64)
+            )
+        );
     }
     Ok(())
 }

@@ -146,6 +146,21 @@ pub struct Serving {
     pub store_poll: std::time::Duration,
 }
 
+/// The relying party of the dashboard's passkeys: the public URL's host (a name: a relying
+/// party cannot be an IP address), or the host of the URL this server prints.
+fn relying_party(
+    public_url: Option<&str>,
+    url: &str,
+) -> Option<Arc<leakwatch_service::passkeys::RelyingParty>> {
+    match leakwatch_service::passkeys::RelyingParty::new(public_url.unwrap_or(url)) {
+        Ok(rp) => Some(Arc::new(rp)),
+        Err(e) => {
+            tracing::warn!("dashboard passkeys are off: {e}");
+            None
+        }
+    }
+}
+
 pub fn serve(data: &Path, how: Serving) -> Result<()> {
     let Serving {
         listen,
@@ -235,6 +250,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         if let Some(dir) = &demo_mailbox {
             demo_mail(&mut state, data, dir, &url)?;
         }
+        state.passkeys = relying_party(mail.as_ref().and_then(|m| m.public_url.as_deref()), &url);
         if let Some((mail, url)) = mail.as_ref().and_then(|m| Some((m, m.smtp_url.as_ref()?))) {
             anyhow::ensure!(
                 state.operator_key.is_some(),

@@ -190,6 +190,24 @@ impl Command {
                     ..a(data, "keys.revoke", "keys revoke", key.as_deref())
                 },
                 KeysCmd::Resume { data, key } => a(data, "keys.resume", "keys resume", Some(key)),
+                KeysCmd::Passkeys {
+                    data,
+                    tenant,
+                    remove,
+                    remove_all,
+                } => Audited {
+                    tenant: Some(tenant.clone()),
+                    ..if remove.is_some() || *remove_all {
+                        a(
+                            data,
+                            "keys.passkeys.remove",
+                            "keys passkeys --remove",
+                            remove.as_deref(),
+                        )
+                    } else {
+                        a(data, "keys.passkeys.list", "keys passkeys", None)
+                    }
+                },
                 KeysCmd::List { .. } => return None,
             },
             Command::OperatorKey {

@@ -254,6 +254,22 @@ pub enum KeysCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// List a tenant's dashboard passkeys, or remove one (--remove ID) or all (--remove-all:
+    /// the way back in for a tenant that lost every passkey; its keys alone then open the
+    /// dashboard again, so check with the tenant first).
+    Passkeys {
+        #[command(flatten)]
+        data: DataArg,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Remove the passkey of this id (as listed).
+        #[arg(long, conflicts_with = "remove_all")]
+        remove: Option<String>,
+        /// Remove every passkey of the tenant.
+        #[arg(long)]
+        remove_all: bool,
+    },
     /// Lift a key's suspension (a key the server suspended for reading in bulk, with
     /// `suspend_on_anomaly`): look at its records first (`audit-log show --key PREFIX`).
     Resume {

@@ -7,13 +7,19 @@ use std::collections::BTreeMap;
 
 use crate::support::*;
 
-use crate::harness::Test;
+use crate::harness::{Need, Test};
 
 /// This module's tests, for the harness (main.rs).
 pub(crate) fn tests() -> Vec<Test> {
-    vec![test!(
-        dashboard_sessions_are_cookies_scoped_to_their_tenant_csrf_checked_and_end_with_their_key
-    )]
+    vec![
+        test!(
+            dashboard_sessions_are_cookies_scoped_to_their_tenant_csrf_checked_and_end_with_their_key
+        ),
+        test!(a_tenant_with_a_passkey_cannot_open_the_dashboard_with_its_key_alone)
+            .needs(&[Need::Chromium, Need::NodePackages]),
+        test!(the_dashboard_registers_and_verifies_a_domain_then_shows_and_exports_its_breaches)
+            .needs(&[Need::Dnslib]),
+    ]
 }
 
 /// A POSTed form over a fresh connection: (status, lower-cased headers, body).
@@ -39,9 +45,14 @@ pub(crate) fn get_page(addr: &str, path: &str, cookie: Option<&str>) -> (u16, St
 
 /// Signs in with `key`; the session token from the cookie, whose attributes are checked.
 pub(crate) fn sign_in(addr: &str, key: &str) -> String {
+    sign_in_to(addr, key, "/dashboard")
+}
+
+/// Signs in with `key`, expecting to be sent to `landing`; the session token.
+fn sign_in_to(addr: &str, key: &str, landing: &str) -> String {
     let (status, headers, body) = post_form(addr, "/dashboard/sign-in", &[], &format!("key={key}"));
     assert_eq!(status, 303, "{body}");
-    assert_eq!(headers["location"], "/dashboard");
+    assert_eq!(headers["location"], landing);
     let cookie = &headers["set-cookie"];
     let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
     for wanted in [
@@ -244,4 +255,409 @@ fn dashboard_sessions_are_cookies_scoped_to_their_tenant_csrf_checked_and_end_wi
             .iter()
             .any(|r| r["action"] == "dashboard.sign-out.post" && r["status"] == 303)
     );
+}
+
+/// A JSON POST of the passkey step's script: (status, body).
+fn post_json(addr: &str, path: &str, token: &str, csrf: &str, body: &str) -> (u16, String) {
+    let cookie = format!("leakwatch_dashboard={token}");
+    let (status, _, body) = parse_response(&http_raw(
+        addr,
+        "POST",
+        path,
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", csrf),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    ));
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn a_tenant_with_a_passkey_cannot_open_the_dashboard_with_its_key_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let scopes = "dashboard,domain";
+    let enrol = crate::keys::create_key_with(d, "acme soc", "1000", scopes, &["--tenant", "acme"]);
+    let second =
+        crate::keys::create_key_with(d, "acme oncall", "1000", scopes, &["--tenant", "acme"]);
+    let third =
+        crate::keys::create_key_with(d, "acme audit", "1000", scopes, &["--tenant", "acme"]);
+    let globex =
+        crate::keys::create_key_with(d, "globex soc", "1000", scopes, &["--tenant", "globex"]);
+    operator_cli(
+        &data,
+        &[
+            "domain",
+            "verify",
+            "acme.example",
+            "--trust",
+            "--tenant",
+            "acme",
+            "--contact",
+            "soc@acme.example",
+        ],
+    );
+    let server = Server::start_with(
+        &data,
+        &[],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
+    );
+    let addr = server.addr.as_str();
+    let port = addr.rsplit(':').next().unwrap();
+    // A passkey's relying party is a host name: the browser is pointed at localhost.
+    let (report, shots) = browser_script(
+        "passkeys.mjs",
+        &format!("http://localhost:{port}/"),
+        "passkey-screenshots",
+        tmp.path(),
+        &serde_json::json!({
+            "enrolKey": enrol,
+            "secondKey": second,
+            "tenantDomain": "acme.example",
+            "passkeyName": "Ops laptop",
+        }),
+    );
+    assert!(
+        report["stepUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/dashboard/passkey"),
+        "{report}"
+    );
+    assert!(
+        report["guardedUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/dashboard/passkey"),
+        "{report}"
+    );
+    assert_ne!(report["lastUsed"], "never", "{report}");
+    assert!(shots.join("dashboard-passkeys.png").exists());
+
+    // Over a socket, with a third key of the tenant: the key alone gets a session that owes
+    // its passkey and shows nothing.
+    let owing = sign_in_to(addr, &third, "/dashboard/passkey");
+    for path in [
+        "/dashboard",
+        "/dashboard/vendors",
+        "/dashboard/activity",
+        "/dashboard/passkeys",
+    ] {
+        let cookie = format!("leakwatch_dashboard={owing}");
+        let (status, headers, body) = http_get(addr, path, &[("Cookie", &cookie)]);
+        assert_eq!(status, 303, "{path}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(headers["location"], "/dashboard/passkey", "{path}");
+    }
+    let (status, step) = get_page(addr, "/dashboard/passkey", Some(&owing));
+    assert_eq!(status, 200);
+    assert!(!step.contains("acme.example"), "{step}");
+    let csrf = {
+        let at = step.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
+        step[at..at + 64].to_owned()
+    };
+    // The signature the browser posted is good once: replayed against this session's own
+    // fresh challenge it does not verify, and without a challenge there is nothing to verify.
+    let replay = report["verifyBody"].as_str().unwrap();
+    let (status, body) = post_json(addr, "/dashboard/passkey/verify", &owing, &csrf, replay);
+    assert_eq!(status, 409, "{body}");
+    let (status, challenge) = post_json(addr, "/dashboard/passkey/challenge", &owing, &csrf, "");
+    assert_eq!(status, 200, "{challenge}");
+    let challenge: serde_json::Value = serde_json::from_str(&challenge).unwrap();
+    assert_eq!(
+        challenge["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{challenge}"
+    );
+    let (status, body) = post_json(addr, "/dashboard/passkey/verify", &owing, &csrf, replay);
+    assert_eq!(status, 401, "{body}");
+    // Without the CSRF token the script's requests are refused.
+    let (status, _) = post_json(addr, "/dashboard/passkey/challenge", &owing, "", "");
+    assert_eq!(status, 403);
+    // Still owing after all that.
+    let cookie = format!("leakwatch_dashboard={owing}");
+    let (status, _, _) = http_get(addr, "/dashboard", &[("Cookie", &cookie)]);
+    assert_eq!(status, 303);
+
+    // Another tenant's keys are untouched by acme's passkey, and cannot enrol into it.
+    let other = sign_in(addr, &globex);
+    let (status, page) = get_page(addr, "/dashboard/passkeys", Some(&other));
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("No passkey yet") && !page.contains("Ops laptop"),
+        "{page}"
+    );
+
+    // The operator's way back in for a tenant that lost its passkeys: list, remove all; the
+    // keys alone open the dashboard again.
+    let listed = operator_cli(&data, &["keys", "passkeys", "--tenant", "acme"]);
+    assert!(listed.contains("\"Ops laptop\""), "{listed}");
+    let removed = operator_cli(
+        &data,
+        &["keys", "passkeys", "--tenant", "acme", "--remove-all"],
+    );
+    assert!(removed.contains("removed 1 passkey"), "{removed}");
+    sign_in(addr, &third);
+    server.stop();
+
+    assert_none_in_clear(&data, [owing.as_str(), other.as_str(), third.as_str()]);
+    // Enrolment and the passkey sign-in are audit records of their keys.
+    let records = crate::auditlog::show(&data, &[]);
+    let of = |action: &str, status: u64| {
+        records
+            .iter()
+            .filter(|r| r["action"] == action && r["status"] == status)
+            .count()
+    };
+    assert_eq!(of("dashboard.passkeys.enrol.post", 201), 1, "{records:#?}");
+    assert_eq!(of("dashboard.passkey.verify.post", 200), 1, "{records:#?}");
+    assert_eq!(of("dashboard.passkey.verify.post", 401), 1, "{records:#?}");
+    assert_eq!(of("keys.passkeys.remove", 0), 1, "{records:#?}");
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["action"].as_str().unwrap_or("").contains("passkey"))
+            .all(|r| r["principal"]["kind"] != "public"),
+        "{records:#?}"
+    );
+}
+
+/// A form posted with the session's cookie: (status, body).
+fn post_session_form(addr: &str, path: &str, token: &str, form: &str) -> (u16, String) {
+    let cookie = format!("leakwatch_dashboard={token}");
+    let (status, _, body) = post_form(addr, path, &[("Cookie", &cookie)], form);
+    (status, body)
+}
+
+/// The fields of one CSV line as RFC 4180 writes them (every field quoted here).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    while chars.peek().is_some() {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match (c, chars.peek()) {
+                    ('"', Some('"')) => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    ('"', _) => break,
+                    (c, _) => field.push(c),
+                }
+            }
+        }
+        for c in chars.by_ref() {
+            if c == ',' {
+                break;
+            }
+            field.push(c);
+        }
+        fields.push(field);
+    }
+    fields
+}
+
+fn the_dashboard_registers_and_verifies_a_domain_then_shows_and_exports_its_breaches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = crate::mail::data_with_breach(
+        tmp.path(),
+        &[
+            "ann@corp.test",
+            "bob@corp.test",
+            "-cmd@corp.test",
+            "eve@elsewhere.test",
+        ],
+    );
+    let d = data.to_str().unwrap();
+    let scopes = "dashboard,domain";
+    let acme = crate::keys::create_key_with(d, "acme soc", "1000", scopes, &["--tenant", "acme"]);
+    let globex =
+        crate::keys::create_key_with(d, "globex soc", "1000", scopes, &["--tenant", "globex"]);
+    let no_domain =
+        crate::keys::create_key_with(d, "acme viewer", "1000", "dashboard", &["--tenant", "acme"]);
+    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server::start_with(
+        &data,
+        &["--dns-resolver", &format!("127.0.0.1:{dns_port}")],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
+    );
+    let addr = server.addr.as_str();
+    let a = sign_in(addr, &acme);
+    let (status, page) = get_page(addr, "/dashboard/domains", Some(&a));
+    assert_eq!(status, 200);
+    assert!(page.contains("No domain registered yet"), "{page}");
+    let csrf = csrf_of(&page);
+
+    // The registration form: refused without its CSRF token, done with it.
+    let form = "domain=Corp.Test&contact=soc%40corp.test";
+    let (status, _) = post_session_form(addr, "/dashboard/domains", &a, form);
+    assert_eq!(status, 403);
+    let (status, page) = post_session_form(
+        addr,
+        "/dashboard/domains",
+        &a,
+        &format!("csrf={csrf}&{form}"),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("corp.test is registered"), "{page}");
+    // The TXT record the page asks for is the one the API names for this tenant.
+    let (status, _, api) = crate::mail::keyed(
+        addr,
+        "POST",
+        "/api/v1/domains",
+        &acme,
+        r#"{"domain":"corp.test","contact":"soc@corp.test"}"#,
+    );
+    assert_eq!(status, 201, "{api}");
+    let record = api["DnsTxtRecord"].as_str().unwrap().to_owned();
+    assert!(page.contains(&format!("<code>{record}</code>")), "{page}");
+    // A bad contact is a clear reason on the page, and registers nothing.
+    let (status, page) = post_session_form(
+        addr,
+        "/dashboard/domains",
+        &a,
+        &format!("csrf={csrf}&domain=other.test&contact=not-an-address"),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("not a valid e-mail address") && !page.contains("<td>other.test</td>"),
+        "{page}"
+    );
+
+    // Verification by DNS: the resolver down, a wrong record, then the right one.
+    let verify = format!("csrf={csrf}&domain=corp.test&method=dns");
+    let (status, page) = post_session_form(addr, "/dashboard/domains/verify", &a, &verify);
+    assert_eq!(status, 503, "{page}");
+    {
+        let _dns = DnsServer::start_on(
+            tmp.path(),
+            dns_port,
+            "corp.test. 60 IN TXT \"leakwatch-verify=0000\"\n",
+        );
+        let (status, page) = post_session_form(addr, "/dashboard/domains/verify", &a, &verify);
+        assert_eq!(status, 409, "{page}");
+        assert!(page.contains("TXT record was not found"), "{page}");
+    }
+    // A breached-addresses page of a domain not verified yet is refused.
+    let (status, _) = get_page(
+        addr,
+        "/dashboard/domains/breaches?domain=corp.test",
+        Some(&a),
+    );
+    assert_eq!(status, 403);
+    let _dns = DnsServer::start_on(
+        tmp.path(),
+        dns_port,
+        &format!("corp.test. 60 IN TXT \"{record}\"\n"),
+    );
+    let (status, page) = post_session_form(addr, "/dashboard/domains/verify", &a, &verify);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("corp.test is verified"), "{page}");
+
+    // Its breached addresses, per breach, and the exposure chart: what the API's
+    // breacheddomain answers.
+    let (status, _, api) =
+        crate::mail::keyed(addr, "GET", "/api/v3/breacheddomain/corp.test", &acme, "");
+    assert_eq!(status, 200);
+    let api: BTreeMap<String, Vec<String>> = serde_json::from_value(api).unwrap();
+    assert_eq!(api.len(), 3, "{api:?}");
+    let (status, page) = get_page(
+        addr,
+        "/dashboard/domains/breaches?domain=corp.test",
+        Some(&a),
+    );
+    assert_eq!(status, 200, "{page}");
+    for alias in api.keys() {
+        assert!(
+            page.contains(&format!("{alias}@corp.test")),
+            "{alias}: {page}"
+        );
+    }
+    assert!(!page.contains("elsewhere.test"), "{page}");
+    assert!(page.contains("Geographic locations"), "{page}");
+    assert_eq!(page.matches("<rect class=\"bar\"").count(), 1, "{page}");
+
+    // The CSV export: one row per address and breach, the same as the API's answer, and a
+    // leading '-' defused for spreadsheets.
+    let cookie = format!("leakwatch_dashboard={a}");
+    let (status, headers, body) = http_get(
+        addr,
+        "/dashboard/domains/export?domain=corp.test",
+        &[("Cookie", &cookie)],
+    );
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].starts_with("text/csv"));
+    assert!(headers["content-disposition"].starts_with("attachment"));
+    let csv = String::from_utf8(body).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "address,alias,breach,title,breach_date,added_date,data_classes"
+    );
+    let mut exported: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in lines {
+        let f = csv_fields(line);
+        assert_eq!(f.len(), 7, "{line}");
+        let alias = f[1].strip_prefix('\'').unwrap_or(&f[1]).to_owned();
+        assert_eq!(
+            f[0].strip_prefix('\'').unwrap_or(&f[0]),
+            format!("{alias}@corp.test")
+        );
+        exported.entry(alias).or_default().push(f[2].clone());
+    }
+    assert_eq!(exported, api);
+    assert!(csv.contains("\"'-cmd@corp.test\""), "{csv}");
+
+    // Another tenant sees none of it, and can export none of it.
+    let b = sign_in(addr, &globex);
+    let (_, page) = get_page(addr, "/dashboard/domains", Some(&b));
+    assert!(!page.contains("corp.test"), "{page}");
+    for path in [
+        "/dashboard/domains/breaches?domain=corp.test",
+        "/dashboard/domains/export?domain=corp.test",
+    ] {
+        let (status, body) = get_page(addr, path, Some(&b));
+        assert_eq!(status, 403, "{path}");
+        assert!(!body.contains("ann@corp.test"), "{body}");
+    }
+    // A key without the domain scope gets the page refused.
+    let c = sign_in(addr, &no_domain);
+    let (status, _) = get_page(addr, "/dashboard/domains", Some(&c));
+    assert_eq!(status, 403);
+    server.stop();
+
+    let records = crate::auditlog::show(&data, &[]);
+    let count = |action: &str, status: u64| {
+        records
+            .iter()
+            .filter(|r| r["action"] == action && r["status"] == status)
+            .count()
+    };
+    assert_eq!(count("dashboard.domains.post", 200), 1, "{records:#?}");
+    assert_eq!(
+        count("dashboard.domains.verify.post", 200),
+        1,
+        "{records:#?}"
+    );
+    assert_eq!(
+        count("dashboard.domains.export.get", 200),
+        1,
+        "{records:#?}"
+    );
+    let export = records
+        .iter()
+        .find(|r| r["action"] == "dashboard.domains.export.get" && r["status"] == 200)
+        .unwrap();
+    assert_eq!(export["size"], 3, "{export}");
+    assert!(export["target"].is_string(), "{export}");
 }

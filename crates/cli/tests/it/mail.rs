@@ -31,7 +31,7 @@ pub(crate) fn tests() -> Vec<Test> {
 }
 
 /// A data directory with one breach, "Fictobank", holding the given addresses.
-fn data_with_breach(dir: &Path, addresses: &[&str]) -> PathBuf {
+pub(crate) fn data_with_breach(dir: &Path, addresses: &[&str]) -> PathBuf {
     let data = dir.join("data");
     add_breach(
         &data,

@@ -11,10 +11,14 @@
 //!   key's tenant, and every dashboard request is an audit record (the routes carry the
 //!   audit layer; the handler names the principal).
 //!
-//! Pages so far: the overview (the tenant's domains), Vendors (the inventory, and the impact
-//! ranking of every breach that reaches one, with its chart) and Activity (the tenant's keys
-//! and their last use). Passkeys, look-alikes, the forms that change things, the audit slice
-//! and the exposure chart are the issue's next steps.
+//! - Once the tenant has enrolled a passkey, a new session owes one ([`passkeys`]): it is
+//!   sent to the passkey step and shows nothing until a passkey of the tenant signs.
+//!
+//! Pages so far: the overview (the tenant's domains), Domains ([`domains`]: register, verify
+//! by DNS or mail, breached addresses per breach with the exposure chart, CSV export),
+//! Vendors (the inventory, and the impact ranking of every breach that reaches one, with its
+//! chart), Activity (the tenant's keys and their last use) and Passkeys ([`passkeys`]).
+//! Look-alikes, the vendor forms and the audit slice are the issue's next steps.
 
 use std::sync::Arc;
 
@@ -25,11 +29,13 @@ use axum::{
 };
 use leakwatch_service::{
     dashboard::{self, Session, SignInRefused},
-    domains,
     impact::ImpactReport,
     keys::Scope,
     vendors,
 };
+
+pub(crate) mod domains;
+pub(crate) mod passkeys;
 
 use crate::{
     ApiError, AppState,
@@ -85,15 +91,23 @@ async fn current(
 }
 
 /// The signed-in session of a dashboard page: extracting it looks the session up (a page
-/// without one is sent to the sign-in form, 303) and names its key in the request's audit
-/// record. Pages that show something check its scope with [`Viewer::refusal`].
+/// without one is sent to the sign-in form, 303; a session that still owes its passkey to
+/// the passkey step, 303) and names its key in the request's audit record. Pages that show
+/// something check its scope with [`Viewer::refusal`].
 pub(crate) struct Viewer {
     /// The session token (from the cookie), to end it with.
     token: String,
     session: Session,
 }
 
-impl FromRequestParts<Arc<AppState>> for Viewer {
+/// Any live session, also one that still owes its passkey: what the passkey step and
+/// signing out take. Named in the audit record like a [`Viewer`].
+pub(crate) struct Signing {
+    token: String,
+    session: Session,
+}
+
+impl FromRequestParts<Arc<AppState>> for Signing {
     type Rejection = Response;
 
     async fn from_request_parts(
@@ -109,9 +123,27 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
         if let Some(slot) = parts.extensions.get::<AuditSlot>() {
             slot.principal(&session.by);
         }
+        Ok(Signing { token, session })
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let Signing { token, session } = Signing::from_request_parts(parts, state).await?;
+        if session.owes_passkey {
+            return Err(see_other(PASSKEY_STEP));
+        }
         Ok(Viewer { token, session })
     }
 }
+
+/// Where a session that owes its passkey is sent.
+const PASSKEY_STEP: &str = "/dashboard/passkey";
 
 impl Viewer {
     /// The page `title` refused (403) if the session's key lacks `scope`.
@@ -152,6 +184,26 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// A form's body, if it comes from this origin and carries `session`'s CSRF token (403
+/// otherwise): how every dashboard form that changes something is read.
+async fn checked_form(session: &Session, request: Request) -> Result<String, ApiError> {
+    if !same_origin(request.headers()) {
+        return Err(ApiError::Forbidden(
+            "A form from another site cannot act here",
+        ));
+    }
+    let body = form(request).await?;
+    if !dashboard::csrf_matches(
+        session,
+        &query_param(Some(&body), "csrf").unwrap_or_default(),
+    ) {
+        return Err(ApiError::Forbidden(
+            "The form's CSRF token is missing or wrong: reload the page and try again",
+        ));
+    }
+    Ok(body)
+}
+
 /// The audit slot the route's audit layer put on the request (none in tests without a log).
 fn slot(request: &Request) -> AuditSlot {
     request
@@ -166,13 +218,20 @@ fn slot(request: &Request) -> AuditSlot {
 fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &str) -> Response {
     let nav = match session {
         Some(s) => format!(
-            "<nav aria-label=\"Dashboard\"><ul><li><a href=\"/dashboard\">Overview</a></li>\
-             <li><a href=\"/dashboard/vendors\">Vendors</a></li>\
-             <li><a href=\"/dashboard/activity\">Activity</a></li><li><a href=\"/\">The public \
+            "<nav aria-label=\"Dashboard\"><ul>{}<li><a href=\"/\">The public \
              page</a></li></ul></nav><p class=\"meta\">Signed in with the key <strong>{}</strong> \
              ({}…) of <strong>{}</strong>, until {}.</p><form method=\"post\" \
              action=\"/dashboard/sign-out\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button type=\"submit\">Sign out</button></form>",
+            if s.owes_passkey {
+                ""
+            } else {
+                "<li><a href=\"/dashboard\">Overview</a></li>\
+                 <li><a href=\"/dashboard/domains\">Domains</a></li>\
+                 <li><a href=\"/dashboard/vendors\">Vendors</a></li>\
+                 <li><a href=\"/dashboard/activity\">Activity</a></li>\
+                 <li><a href=\"/dashboard/passkeys\">Passkeys</a></li>"
+            },
             escape(&s.key.name),
             escape(&s.key.prefix),
             escape(&s.key.tenant),
@@ -240,11 +299,15 @@ pub(crate) async fn home(
         return Ok(sign_in_page(StatusCode::OK, None));
     };
     slot(&request).principal(&session.by);
+    if session.owes_passkey {
+        return Ok(see_other(PASSKEY_STEP));
+    }
     let domains = match (&state.operator_key, session.by.may(Scope::Domain)) {
         (Some(operator), true) => {
             let (operator, by) = (operator.clone(), session.by.clone());
             let rows = on_catalog(&state, "listing a tenant's domains", move |s| {
-                s.catalog.write(|c| domains::of_tenant(c, &operator, &by))
+                s.catalog
+                    .write(|c| leakwatch_service::domains::of_tenant(c, &operator, &by))
             })
             .await?;
             if rows.is_empty() {
@@ -359,7 +422,11 @@ pub(crate) async fn sign_in(
         session.token,
         dashboard::SESSION_SECS
     );
-    let mut response = see_other("/dashboard");
+    let mut response = see_other(if session.owes_passkey {
+        PASSKEY_STEP
+    } else {
+        "/dashboard"
+    });
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.to_string()))?,
@@ -370,21 +437,10 @@ pub(crate) async fn sign_in(
 /// `POST /dashboard/sign-out`: ends the session (its CSRF token required).
 pub(crate) async fn sign_out(
     State(state): State<Arc<AppState>>,
-    Viewer { token, session }: Viewer,
+    Signing { token, session }: Signing,
     request: Request,
 ) -> Result<Response, ApiError> {
-    if !same_origin(request.headers()) {
-        return Err(ApiError::Forbidden(
-            "A form from another site cannot act here",
-        ));
-    }
-    let body = form(request).await?;
-    let csrf = query_param(Some(&body), "csrf").unwrap_or_default();
-    if !dashboard::csrf_matches(&session, &csrf) {
-        return Err(ApiError::Forbidden(
-            "The form's CSRF token is missing or wrong: reload the page and try again",
-        ));
-    }
+    checked_form(&session, request).await?;
     on_catalog(&state, "ending a dashboard session", move |s| {
         dashboard::sign_out(&s.catalog, &token)
     })
