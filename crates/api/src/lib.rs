@@ -286,7 +286,22 @@ fn dashboard_routes() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)
         (
             "/dashboard/vendors",
             Access::Dashboard,
-            get(dashboard::vendors),
+            get(dashboard::vendors::list).post(dashboard::vendors::save),
+        ),
+        (
+            "/dashboard/vendors/remove",
+            Access::Dashboard,
+            post(dashboard::vendors::remove),
+        ),
+        (
+            "/dashboard/vendors/import",
+            Access::Dashboard,
+            post(dashboard::vendors::import),
+        ),
+        (
+            "/dashboard/vendors/report",
+            Access::Dashboard,
+            get(dashboard::vendors::report),
         ),
         (
             "/dashboard/domains",

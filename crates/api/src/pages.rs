@@ -16,9 +16,14 @@ use crate::ApiError;
 /// The body of a page's form POST (`application/x-www-form-urlencoded`, at most 8 KiB), to
 /// read fields from with `v3::query_param`.
 pub(crate) async fn form(request: Request) -> Result<String, ApiError> {
-    let body = axum::body::to_bytes(request.into_body(), 8 * 1024)
+    form_up_to(request, 8 * 1024).await
+}
+
+/// A form's body of up to `limit` bytes (413 beyond).
+pub(crate) async fn form_up_to(request: Request, limit: usize) -> Result<String, ApiError> {
+    let body = axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| ApiError::TooLarge("The request body is larger than 8 KiB"))?;
+        .map_err(|_| ApiError::TooLarge("The form is larger than this server accepts"))?;
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 

@@ -138,6 +138,37 @@ pub fn replace_all(
     Ok(store(catalog, operator, by, vendors, true)?.len())
 }
 
+/// Why an inventory in CSV cannot be read: the record (1 = the first after the header) and
+/// the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("CSV record {record}: {reason}")]
+pub struct CsvError {
+    /// Which record, counting from 1 after the header.
+    pub record: usize,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// An inventory in CSV with [`CSV_HEADER`]'s columns (lists `;`-separated), every vendor
+/// validated; the first bad record refuses the whole file (an import replaces the
+/// inventory, so half of one is never stored).
+pub fn parse_csv(text: &str) -> Result<Vec<Vendor>, CsvError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let error = |reason: String| CsvError {
+            record: i + 1,
+            reason,
+        };
+        let record = record.map_err(|e| error(e.to_string()))?;
+        let fields: Vec<&str> = record.iter().collect();
+        out.push(Vendor::from_csv_record(&fields).map_err(|e| error(e.to_string()))?);
+    }
+    Ok(out)
+}
+
 /// Removes the vendor `name` of `by`'s tenant (another tenant's is not there for it).
 pub fn remove(catalog: &mut Catalog, by: &Principal, name: &str) -> Result<(), ServiceError> {
     by.require(Scope::Vendors)?;

@@ -16,9 +16,9 @@
 //!
 //! Pages so far: the overview (the tenant's domains), Domains ([`domains`]: register, verify
 //! by DNS or mail, breached addresses per breach with the exposure chart, CSV export),
-//! Vendors (the inventory, and the impact ranking of every breach that reaches one, with its
-//! chart), Activity (the tenant's keys and their last use) and Passkeys ([`passkeys`]).
-//! Look-alikes, the vendor forms and the audit slice are the issue's next steps.
+//! Vendors ([`vendors`]: the ranking with its chart and printable reports, the inventory and
+//! its forms), Activity (the tenant's keys and their last use) and Passkeys ([`passkeys`]).
+//! Look-alikes and the audit slice are the issue's next steps.
 
 use std::sync::Arc;
 
@@ -29,13 +29,12 @@ use axum::{
 };
 use leakwatch_service::{
     dashboard::{self, Session, SignInRefused},
-    impact::ImpactReport,
     keys::Scope,
-    vendors,
 };
 
 pub(crate) mod domains;
 pub(crate) mod passkeys;
+pub(crate) mod vendors;
 
 use crate::{
     ApiError, AppState,
@@ -187,12 +186,21 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// A form's body, if it comes from this origin and carries `session`'s CSRF token (403
 /// otherwise): how every dashboard form that changes something is read.
 async fn checked_form(session: &Session, request: Request) -> Result<String, ApiError> {
+    checked_form_up_to(session, request, 8 * 1024).await
+}
+
+/// [`checked_form`] for a form of up to `limit` bytes (an inventory to import).
+async fn checked_form_up_to(
+    session: &Session,
+    request: Request,
+    limit: usize,
+) -> Result<String, ApiError> {
     if !same_origin(request.headers()) {
         return Err(ApiError::Forbidden(
             "A form from another site cannot act here",
         ));
     }
-    let body = form(request).await?;
+    let body = crate::pages::form_up_to(request, limit).await?;
     if !dashboard::csrf_matches(
         session,
         &query_param(Some(&body), "csrf").unwrap_or_default(),
@@ -454,142 +462,4 @@ pub(crate) async fn sign_out(
         .map_err(|e| ApiError::Internal(e.to_string()))?,
     );
     Ok(response)
-}
-
-/// One row of the impact ranking: a vendor hit by a breach.
-struct Ranked {
-    vendor: String,
-    breach: String,
-    risk: f32,
-    exposed: Vec<String>,
-    addresses: u64,
-    actions: Vec<String>,
-}
-
-/// The ranking of every report, riskiest first.
-fn ranking(reports: &[ImpactReport]) -> Vec<Ranked> {
-    let mut rows: Vec<Ranked> = reports
-        .iter()
-        .flat_map(|r| {
-            let addresses = r.your_domains.iter().map(|d| d.addresses).sum();
-            r.vendors.iter().map(move |v| Ranked {
-                vendor: v.vendor.clone(),
-                breach: r.breach.title.clone(),
-                risk: v.risk,
-                exposed: v.exposed_classes.clone(),
-                addresses,
-                actions: v.actions.clone(),
-            })
-        })
-        .collect();
-    rows.sort_by(|a, b| b.risk.total_cmp(&a.risk).then(a.vendor.cmp(&b.vendor)));
-    rows
-}
-
-/// Vendors by risk as an inline SVG bar chart (no script, allowed by the strict CSP), with
-/// its numbers in text as well for those who do not see it.
-fn risk_chart(rows: &[Ranked]) -> String {
-    let max = rows.iter().map(|r| r.risk).fold(1.0f32, f32::max);
-    let (bar_h, label_w, width) = (22, 260, 640);
-    let mut svg = format!(
-        "<figure class=\"timeline\"><svg role=\"img\" aria-labelledby=\"risk-chart-title\" \
-         viewBox=\"0 0 {width} {}\" width=\"{width}\"><title id=\"risk-chart-title\">Vendors by \
-         risk</title>",
-        rows.len() * bar_h + 4
-    );
-    for (i, r) in rows.iter().enumerate() {
-        let y = i * bar_h + 2;
-        let w = ((width - label_w - 50) as f32 * r.risk / max).max(2.0);
-        svg.push_str(&format!(
-            "<text x=\"0\" y=\"{}\">{} · {}</text><rect class=\"bar\" x=\"{label_w}\" \
-             y=\"{}\" width=\"{w:.0}\" height=\"{}\"></rect><text x=\"{:.0}\" \
-             y=\"{}\">{:.1}</text>",
-            y + 15,
-            escape(&r.vendor),
-            escape(&r.breach),
-            y + 3,
-            bar_h - 6,
-            label_w as f32 + w + 6.0,
-            y + 15,
-            r.risk
-        ));
-    }
-    svg.push_str("</svg><figcaption>Vendors hit by a breach, by risk score (criticality × the sensitivity of what it exposed of yours).</figcaption></figure>");
-    svg
-}
-
-/// `GET /dashboard/vendors`: the inventory, and the impact ranking of every live breach that
-/// reaches a vendor of it (the `vendors` scope).
-pub(crate) async fn vendors(
-    State(state): State<Arc<AppState>>,
-    viewer: Viewer,
-) -> Result<Response, ApiError> {
-    if let Some(refused) = viewer.refusal(Scope::Vendors, "Vendors") {
-        return Ok(refused);
-    }
-    let session = viewer.session;
-    let by = session.by.clone();
-    let (inventory, reports) = on_catalog(&state, "reading the vendor inventory", move |s| {
-        s.catalog.write(|c| {
-            let inventory = vendors::list(c, &by)?;
-            let reports = vendors::reports(&s.store, &s.catalog, c, s.operator_key.as_ref(), &by)?;
-            Ok((inventory, reports))
-        })
-    })
-    .await?;
-    let mut body = String::from(
-        "<section aria-labelledby=\"ranking-title\"><h3 id=\"ranking-title\">Impact ranking</h3>",
-    );
-    let rows = ranking(&reports);
-    if rows.is_empty() {
-        body.push_str("<p>No breach reaches a vendor of your inventory.</p>");
-    } else {
-        body.push_str(&risk_chart(&rows));
-        body.push_str(
-            "<table id=\"ranking\"><caption>Vendors hit by breaches, riskiest first</caption><thead><tr>\
-             <th scope=\"col\">Vendor</th><th scope=\"col\">Breach</th><th scope=\"col\">Risk</th>\
-             <th scope=\"col\">Your data exposed</th><th scope=\"col\">Your addresses in it</th>\
-             <th scope=\"col\">Recommended actions</th></tr></thead><tbody>",
-        );
-        for r in &rows {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td><ul>{}</ul></td></tr>",
-                escape(&r.vendor),
-                escape(&r.breach),
-                r.risk,
-                escape(&r.exposed.join(", ")),
-                r.addresses,
-                r.actions
-                    .iter()
-                    .map(|a| format!("<li>{}</li>", escape(a)))
-                    .collect::<String>()
-            ));
-        }
-        body.push_str("</tbody></table>");
-    }
-    body.push_str(
-        "</section><section aria-labelledby=\"inventory-title\"><h3 id=\"inventory-title\">Inventory</h3>",
-    );
-    if inventory.is_empty() {
-        body.push_str("<p>No vendor yet.</p>");
-    } else {
-        body.push_str(
-            "<table id=\"inventory\"><caption>Your vendors</caption><thead><tr><th scope=\"col\">Name</th>\
-             <th scope=\"col\">Domains</th><th scope=\"col\">Data classes sent</th>\
-             <th scope=\"col\">Criticality</th><th scope=\"col\">Owner</th></tr></thead><tbody>",
-        );
-        for v in &inventory {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&v.name),
-                escape(&v.domains.join(", ")),
-                escape(&v.data_classes.join(", ")),
-                v.criticality,
-                escape(&v.owner)
-            ));
-        }
-        body.push_str("</tbody></table>");
-    }
-    body.push_str("</section>");
-    Ok(page(StatusCode::OK, "Vendors", Some(&session), &body))
 }

@@ -1,9 +1,20 @@
-// The dashboard's passkey ceremonies (issue #23). The server sends WebAuthn options as JSON
-// with binary fields in base64url; the browser's API wants ArrayBuffers and answers with
-// them, so this file converts both ways and nothing else. Served from /assets under the
+// The dashboard's script (issue #23): a chosen vendor CSV file read into the import form's
+// text area, and the passkey ceremonies. For those the server sends WebAuthn options as
+// JSON with binary fields in base64url; the browser's API wants ArrayBuffers and answers
+// with them, so this file converts both ways. Served from /assets under the
 // strict CSP (script-src 'self'); it reads the CSRF token from the page and sends it in the
 // x-csrf-token header of every POST.
 "use strict";
+
+(function () {
+  const file = document.getElementById("vendor-csv-file");
+  const text = document.getElementById("vendor-csv");
+  if (file && text) {
+    file.addEventListener("change", () => {
+      if (file.files.length > 0) file.files[0].text().then((csv) => { text.value = csv; });
+    });
+  }
+})();
 
 (function () {
   const box = document.getElementById("passkey");

@@ -56,19 +56,7 @@ pub fn vendors_cmd(cmd: VendorsCmd) -> Result<()> {
             let inventory: Vec<Vendor> = if is_json {
                 serde_json::from_str(&text).context("the JSON must be an array of vendors")?
             } else {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .from_reader(text.as_bytes());
-                let mut v = Vec::new();
-                for (i, record) in reader.records().enumerate() {
-                    let record = record.with_context(|| format!("CSV record {}", i + 1))?;
-                    let fields: Vec<&str> = record.iter().collect();
-                    v.push(
-                        Vendor::from_csv_record(&fields)
-                            .with_context(|| format!("CSV record {}", i + 1))?,
-                    );
-                }
-                v
+                vendors::parse_csv(&text)?
             };
             let n = vendors::replace_all(&mut catalog(&data.data)?, None, &by, inventory)?;
             writeln!(out, "{n} vendors imported (the inventory was replaced)")?;

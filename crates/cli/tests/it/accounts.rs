@@ -351,18 +351,6 @@ fn no_address_or_password_reaches_the_data_directory_or_the_output() {
     }
 }
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// A GET in-process, with an API key or none, with or without a User-Agent: status and body.
 async fn get(
     state: &std::sync::Arc<leakwatch_api::AppState>,

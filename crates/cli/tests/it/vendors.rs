@@ -3,7 +3,7 @@
 //! checked against the inventory (intersections and counts computed here), through the CLI,
 //! the API and the alert mailed to the vendor's owner.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::support::*;
 
@@ -18,6 +18,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(served_the_api_gives_the_same_report_and_each_vendor_owner_is_mailed_once)
             .needs(&[Need::Aiosmtpd]),
         test!(the_dashboard_ranks_every_vendor_a_breach_reaches_with_what_it_exposed),
+        test!(the_dashboards_vendor_forms_add_edit_import_and_remove_and_print_a_report),
     ]
 }
 
@@ -394,4 +395,189 @@ fn the_dashboard_ranks_every_vendor_a_breach_reaches_with_what_it_exposed() {
         crate::dashboard::get_page(&server.addr, "/dashboard/vendors", Some(&other));
     assert_eq!(status, 403);
     assert!(!page.contains("Trackly"));
+}
+
+/// The inventory as the API lists it: name → the vendor's JSON.
+fn api_inventory(addr: &str, key: &str) -> BTreeMap<String, serde_json::Value> {
+    let headers = [("hibp-api-key", key), ("User-Agent", "tests")];
+    let (status, _, list) = http_get(addr, "/api/v1/vendors", &headers);
+    assert_eq!(status, 200);
+    serde_json::from_slice::<Vec<serde_json::Value>>(&list)
+        .unwrap()
+        .into_iter()
+        .map(|v| (v["name"].as_str().unwrap().to_owned(), v))
+        .collect()
+}
+
+fn the_dashboards_vendor_forms_add_edit_import_and_remove_and_print_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, key) = breached_inventory(tmp.path(), true);
+    let server = Server::start_with(
+        &data,
+        &[],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
+    );
+    let addr = server.addr.as_str();
+    let session = crate::dashboard::sign_in(addr, &key);
+    let cookie = format!("leakwatch_dashboard={session}");
+    let (_, page) = crate::dashboard::get_page(addr, "/dashboard/vendors", Some(&session));
+    let csrf = {
+        let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+        page[at..at + 64].to_owned()
+    };
+    let post = |path: &str, fields: &[(&str, &str)]| -> (u16, String) {
+        let form: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        let (status, _, body) = parse_response(&http_raw(
+            addr,
+            "POST",
+            path,
+            &[
+                ("Cookie", cookie.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            form.join("&").as_bytes(),
+        ));
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+
+    // Add: refused without the CSRF token; stored with it, as the API then lists it.
+    let newco = [
+        ("name", "Newco"),
+        ("domains", "newco.example, cdn.newco.example"),
+        ("data_classes", "Email addresses; Names"),
+        ("criticality", "3"),
+        ("owner", "sec@acme.example"),
+        ("notes", "payments & more"),
+    ];
+    let (status, _) = post("/dashboard/vendors", &newco);
+    assert_eq!(status, 403);
+    let mut fields = vec![("csrf", csrf.as_str())];
+    fields.extend(newco);
+    let (status, page) = post("/dashboard/vendors", &fields);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Newco is saved."), "{page}");
+    let listed = &api_inventory(addr, &key)["Newco"];
+    assert_eq!(
+        listed["domains"],
+        serde_json::json!(["newco.example", "cdn.newco.example"])
+    );
+    assert_eq!(
+        listed["dataClasses"],
+        serde_json::json!(["Email addresses", "Names"])
+    );
+    assert_eq!(
+        (&listed["criticality"], &listed["owner"], &listed["notes"]),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!("sec@acme.example"),
+            &serde_json::json!("payments & more")
+        )
+    );
+
+    // Edit: the form starts from the vendor; an owner off our verified domains must confirm.
+    let (_, form) =
+        crate::dashboard::get_page(addr, "/dashboard/vendors?edit=Newco", Some(&session));
+    assert!(
+        form.contains("value=\"newco.example, cdn.newco.example\"")
+            && form.contains("<option value=\"3\" selected>"),
+        "{form}"
+    );
+    let mut edited = fields.clone();
+    edited[4] = ("criticality", "5");
+    edited[5] = ("owner", "someone@outside.example");
+    let (status, page) = post("/dashboard/vendors", &edited);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("confirm the address first"), "{page}");
+    assert_eq!(api_inventory(addr, &key)["Newco"]["criticality"], 5);
+    // A bad criticality is a reason on the page and changes nothing.
+    let mut bad = fields.clone();
+    bad[4] = ("criticality", "9");
+    let (status, page) = post("/dashboard/vendors", &bad);
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("class=\"result bad\""), "{page}");
+    assert_eq!(api_inventory(addr, &key)["Newco"]["criticality"], 5);
+
+    // Remove.
+    let (status, page) = post(
+        "/dashboard/vendors/remove",
+        &[("csrf", &csrf), ("name", "Newco")],
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(!api_inventory(addr, &key).contains_key("Newco"));
+
+    // Import: a bad record refuses the whole file; a good one replaces the inventory.
+    let bad_csv = "name,domains,data_classes,criticality,owner,notes\n\
+                   A,a.example,Names,2,,\nB,b.example,Names,x,,\n";
+    let (status, page) = post(
+        "/dashboard/vendors/import",
+        &[("csrf", &csrf), ("csv", bad_csv)],
+    );
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("CSV record 2"), "{page}");
+    assert_eq!(api_inventory(addr, &key).len(), 4);
+    let csv: String = INVENTORY
+        .lines()
+        .filter(|l| !l.starts_with("Unrelated"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (status, page) = post(
+        "/dashboard/vendors/import",
+        &[("csrf", &csrf), ("csv", &csv)],
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("3 vendor(s) imported"), "{page}");
+    assert_eq!(
+        api_inventory(addr, &key).into_keys().collect::<Vec<_>>(),
+        ["Mailer", "Payroll Co", "Trackly"]
+    );
+
+    // The printable report: the API's own printable page, under a CSP that runs no script.
+    let (status, headers, report) = http_get(
+        addr,
+        "/dashboard/vendors/report?breach=Trackly",
+        &[("Cookie", cookie.as_str())],
+    );
+    assert_eq!(status, 200);
+    let csp = &headers["content-security-policy"];
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let api_headers = [("hibp-api-key", key.as_str()), ("User-Agent", "tests")];
+    let (_, _, api_report) = http_get(
+        addr,
+        "/api/v1/vendors/impact/Trackly?format=html",
+        &api_headers,
+    );
+    assert_eq!(report, api_report);
+    assert!(String::from_utf8_lossy(&report).contains("Trackly"));
+    server.stop();
+
+    let records = crate::auditlog::show(&data, &[]);
+    let count = |action: &str, status: u64| {
+        records
+            .iter()
+            .filter(|r| r["action"] == action && r["status"] == status)
+            .count()
+    };
+    assert_eq!(count("dashboard.vendors.post", 200), 2, "{records:#?}");
+    assert_eq!(count("dashboard.vendors.post", 400), 1, "{records:#?}");
+    assert_eq!(
+        count("dashboard.vendors.remove.post", 200),
+        1,
+        "{records:#?}"
+    );
+    assert_eq!(
+        count("dashboard.vendors.import.post", 200),
+        1,
+        "{records:#?}"
+    );
+    assert_eq!(
+        count("dashboard.vendors.report.get", 200),
+        1,
+        "{records:#?}"
+    );
 }

@@ -598,3 +598,17 @@ pub fn browser_script(
     let report = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     (report, shots)
 }
+
+/// `s` percent-encoded for a URL's query or a form body (every byte but RFC 3986's
+/// unreserved ones).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
