@@ -58,6 +58,8 @@ pub struct Entry<'a> {
 #[derive(Debug)]
 pub struct AuditLog {
     key: AuditKey,
+    /// Where the trail is (read back for a tenant's slice).
+    data: DataDir,
     trail: Mutex<Trail>,
     /// Records of reads waiting for the next flush.
     pending: Mutex<Vec<Event>>,
@@ -72,6 +74,7 @@ impl AuditLog {
         let trail = Trail::open_in(files_of(data)?, key.clone(), file_bytes, now_ms())?;
         Ok(AuditLog {
             key,
+            data: data.clone(),
             trail: Mutex::new(trail),
             pending: Mutex::new(Vec::new()),
             syslog: None,
@@ -131,6 +134,31 @@ impl AuditLog {
     pub fn flush(&self, seal: bool) -> Result<(), ServiceError> {
         let events = std::mem::take(&mut *self.pending.lock().expect("the audit queue"));
         self.write(&events, seal, now_ms())
+    }
+
+    /// The newest `limit` records of `tenant` — its keys' requests and the operator's
+    /// commands for it — newest first: the dashboard's Activity slice. Read from a trail that
+    /// verifies, end to end, under the audit key (queued records are written first, and
+    /// writers wait meanwhile, so the read sees a whole trail): a slice of an edited log is
+    /// an error, never a quiet answer. It reads the whole trail, as `audit-log verify` does.
+    pub fn tenant_records(&self, tenant: &str, limit: usize) -> Result<Vec<Event>, ServiceError> {
+        self.flush(false)?;
+        let _writers_wait = self.trail.lock().expect("the audit trail");
+        let mut newest = std::collections::VecDeque::with_capacity(limit + 1);
+        verify(
+            &self.data,
+            &self.key,
+            Some(&mut |_, _, event: Event| {
+                if !tenant.is_empty() && event.who.tenant == tenant {
+                    newest.push_back(event);
+                    if newest.len() > limit {
+                        newest.pop_front();
+                    }
+                }
+            }),
+        )
+        .map_err(TrailError::from)?;
+        Ok(newest.into_iter().rev().collect())
     }
 
     /// Writes `events`; when that fails they go back to the front of the queue for the

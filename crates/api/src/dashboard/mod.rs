@@ -17,8 +17,9 @@
 //! Pages so far: the overview (the tenant's domains), Domains ([`domains`]: register, verify
 //! by DNS or mail, breached addresses per breach with the exposure chart, CSV export),
 //! Vendors ([`vendors`]: the ranking with its chart and printable reports, the inventory and
-//! its forms), Activity (the tenant's keys and their last use) and Passkeys ([`passkeys`]).
-//! Look-alikes and the audit slice are the issue's next steps.
+//! its forms), Activity (the tenant's keys, their last use, and the tenant's newest audit
+//! records from the verified log) and Passkeys ([`passkeys`]). Look-alikes are the issue's
+//! next step.
 
 use std::sync::Arc;
 
@@ -386,7 +387,52 @@ pub(crate) async fn activity(
         ));
     }
     t.push_str("</tbody></table>");
+    t.push_str(&audit_slice(&state, &session).await?);
     Ok(page(StatusCode::OK, "Activity", Some(&session), &t))
+}
+
+/// How many of the tenant's newest audit records the Activity page shows.
+const AUDIT_SLICE: usize = 50;
+
+/// The Activity page's table of the tenant's newest audit records (read from the verified
+/// trail), or why there is none.
+async fn audit_slice(state: &Arc<AppState>, session: &Session) -> Result<String, ApiError> {
+    use leakwatch_service::auditlog::{self, WhoKind};
+    let Some(log) = state.audit.clone() else {
+        return Ok("<p>This server keeps no audit log.</p>".to_owned());
+    };
+    let tenant = session.by.tenant()?.to_owned();
+    let records = on_catalog(state, "reading the audit log", move |_| {
+        log.tenant_records(&tenant, AUDIT_SLICE)
+    })
+    .await?;
+    let mut t = format!(
+        "<table id=\"audit\"><caption>Your tenant's newest {AUDIT_SLICE} audit records (from \
+         the verified log; targets are keyed digests)</caption><thead><tr>\
+         <th scope=\"col\">Time (UTC)</th><th scope=\"col\">Who</th><th scope=\"col\">Action\
+         </th><th scope=\"col\">Result</th><th scope=\"col\">Size</th>\
+         <th scope=\"col\">Target</th></tr></thead><tbody>"
+    );
+    for e in &records {
+        let who = match e.who.kind {
+            WhoKind::ApiKey => format!("{} (key #{})", e.who.name, e.who.id),
+            kind => auditlog::kind_name(kind).to_owned(),
+        };
+        t.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&auditlog::rfc3339_ms(e.time_ms)),
+            escape(&who),
+            escape(&e.action),
+            e.status,
+            e.size,
+            e.target.map_or_else(
+                || "—".to_owned(),
+                |d| format!("<code>{}</code>", &auditlog::hex(&d)[..12])
+            ),
+        ));
+    }
+    t.push_str("</tbody></table>");
+    Ok(t)
 }
 
 /// `POST /dashboard/sign-in`: the form's key for a session cookie.

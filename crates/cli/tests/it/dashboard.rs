@@ -19,6 +19,7 @@ pub(crate) fn tests() -> Vec<Test> {
             .needs(&[Need::Chromium, Need::NodePackages]),
         test!(the_dashboard_registers_and_verifies_a_domain_then_shows_and_exports_its_breaches)
             .needs(&[Need::Dnslib]),
+        test!(the_activity_page_shows_the_tenants_own_records_from_the_verified_audit_log),
     ]
 }
 
@@ -660,4 +661,71 @@ fn the_dashboard_registers_and_verifies_a_domain_then_shows_and_exports_its_brea
         .unwrap();
     assert_eq!(export["size"], 3, "{export}");
     assert!(export["target"].is_string(), "{export}");
+}
+
+fn the_activity_page_shows_the_tenants_own_records_from_the_verified_audit_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let scopes = "dashboard,domain";
+    let acme = crate::keys::create_key_with(d, "acme soc", "1000", scopes, &["--tenant", "acme"]);
+    let globex =
+        crate::keys::create_key_with(d, "globex soc", "1000", scopes, &["--tenant", "globex"]);
+    let server = Server::start_with(
+        &data,
+        &[],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
+    );
+    let addr = server.addr.as_str();
+    for key in [&acme, &globex] {
+        let (status, _, _) = crate::mail::keyed(addr, "GET", "/api/v3/subscribeddomains", key, "");
+        assert_eq!(status, 200);
+    }
+    let a = sign_in(addr, &acme);
+    let (status, page) = get_page(addr, "/dashboard/activity", Some(&a));
+    assert_eq!(status, 200, "{page}");
+    let audit = &page[page.find("id=\"audit\"").expect("the audit table")..];
+    // The key's last use is known (it was just used), and its records are listed.
+    assert!(!page.contains(">never<"), "{page}");
+    for action in ["subscribeddomains.get", "dashboard.sign-in.post"] {
+        assert!(
+            audit.contains(&format!("<code>{action}</code>")),
+            "{action}: {audit}"
+        );
+    }
+    assert!(audit.contains("acme soc (key #"), "{audit}");
+    assert!(!audit.contains("globex"), "{audit}");
+    server.stop();
+
+    // What the page listed is what the independent reader (`audit-log show`, which verifies
+    // the chain too) holds for this tenant: each of the page's rows, in its order.
+    let records = crate::auditlog::show(&data, &[]);
+    let acme_actions: Vec<String> = records
+        .iter()
+        .filter(|r| r["principal"]["tenant"] == "acme")
+        .map(|r| r["action"].as_str().unwrap().to_owned())
+        .collect();
+    let shown: Vec<String> = audit
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| {
+            let at = row.find("<code>").unwrap() + "<code>".len();
+            row[at..at + row[at..].find("</code>").unwrap()].to_owned()
+        })
+        .collect();
+    assert!(!shown.is_empty());
+    // The page shows the newest first; the log holds them oldest first, and the page's own
+    // request came after it was read.
+    let mut oldest_first = shown.clone();
+    oldest_first.reverse();
+    assert_eq!(
+        acme_actions[..oldest_first.len()],
+        oldest_first[..],
+        "{acme_actions:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["principal"]["tenant"] == "globex" && r["action"] == "subscribeddomains.get")
+    );
 }
