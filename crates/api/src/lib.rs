@@ -289,6 +289,11 @@ fn dashboard_routes() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)
             get(dashboard::vendors::list).post(dashboard::vendors::save),
         ),
         (
+            "/dashboard/lookalikes",
+            Access::Dashboard,
+            get(dashboard::lookalikes::page_of),
+        ),
+        (
             "/dashboard/vendors/remove",
             Access::Dashboard,
             post(dashboard::vendors::remove),

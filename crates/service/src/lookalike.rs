@@ -4,6 +4,22 @@
 
 pub use leakwatch_lookalike::{InvalidDomain, Options, Variant, Verdict};
 
+use leakwatch_catalog::{Catalog, keys::Scope};
+use leakwatch_identity::OperatorKey;
+
+use crate::{Principal, ServiceError};
+
+/// The domains `by`'s tenant protects from look-alikes: its verified domains (scope
+/// `lookalike`).
+pub fn protected_domains(
+    catalog: &Catalog,
+    operator: &OperatorKey,
+    by: &Principal,
+) -> Result<Vec<String>, ServiceError> {
+    by.require(Scope::Lookalike)?;
+    crate::domains::verified_domains(catalog, operator, by.tenant()?)
+}
+
 /// Every look-alike variant of `domain` (the domain itself first).
 pub fn variants(domain: &str, options: &Options) -> Result<Vec<Variant>, InvalidDomain> {
     leakwatch_lookalike::generate(domain, options)

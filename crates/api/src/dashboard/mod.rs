@@ -18,8 +18,8 @@
 //! by DNS or mail, breached addresses per breach with the exposure chart, CSV export),
 //! Vendors ([`vendors`]: the ranking with its chart and printable reports, the inventory and
 //! its forms), Activity (the tenant's keys, their last use, and the tenant's newest audit
-//! records from the verified log) and Passkeys ([`passkeys`]). Look-alikes are the issue's
-//! next step.
+//! records from the verified log), Look-alikes ([`lookalikes`]: the domains to protect,
+//! their variants, a sender check) and Passkeys ([`passkeys`]).
 
 use std::sync::Arc;
 
@@ -34,6 +34,7 @@ use leakwatch_service::{
 };
 
 pub(crate) mod domains;
+pub(crate) mod lookalikes;
 pub(crate) mod passkeys;
 pub(crate) mod vendors;
 
@@ -238,6 +239,7 @@ fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &str) 
                 "<li><a href=\"/dashboard\">Overview</a></li>\
                  <li><a href=\"/dashboard/domains\">Domains</a></li>\
                  <li><a href=\"/dashboard/vendors\">Vendors</a></li>\
+                 <li><a href=\"/dashboard/lookalikes\">Look-alikes</a></li>\
                  <li><a href=\"/dashboard/activity\">Activity</a></li>\
                  <li><a href=\"/dashboard/passkeys\">Passkeys</a></li>"
             },

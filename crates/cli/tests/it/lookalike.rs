@@ -15,6 +15,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(every_dnstwist_variant_is_generated).needs(&[Need::Dnstwist]),
         test!(check_names_the_imitated_domain_and_the_trick),
         test!(the_api_lists_variants_and_judges_a_sender_for_key_holders),
+        test!(the_dashboard_lists_the_variants_of_a_protected_domain_and_judges_senders),
     ]
 }
 
@@ -148,4 +149,104 @@ fn the_api_lists_variants_and_judges_a_sender_for_key_holders() {
         http_get(&server.addr, "/api/v1/lookalike?domain=a..b", &headers).0,
         400
     );
+}
+
+fn the_dashboard_lists_the_variants_of_a_protected_domain_and_judges_senders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let key = crate::keys::create_key_with(
+        d,
+        "acme soc",
+        "1000",
+        "dashboard,lookalike",
+        &["--tenant", "acme"],
+    );
+    let narrow =
+        crate::keys::create_key_with(d, "acme viewer", "1000", "dashboard", &["--tenant", "acme"]);
+    operator_cli(
+        &data,
+        &[
+            "domain",
+            "verify",
+            "acme-bank.example",
+            "--trust",
+            "--tenant",
+            "acme",
+            "--contact",
+            "soc@acme-bank.example",
+        ],
+    );
+    let server = Server::start_with(
+        &data,
+        &[],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
+    );
+    let addr = server.addr.as_str();
+    let session = crate::dashboard::sign_in(addr, &key);
+    let get = |path: &str| crate::dashboard::get_page(addr, path, Some(&session));
+
+    // The verified domain is listed to protect; its variants are the API's, every one.
+    let (status, page) = get("/dashboard/lookalikes");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("?domain=acme-bank.example\">acme-bank.example</a>"),
+        "{page}"
+    );
+    let (status, page) = get("/dashboard/lookalikes?domain=acme-bank.example");
+    assert_eq!(status, 200);
+    let headers = [("hibp-api-key", key.as_str()), ("User-Agent", "tests")];
+    let (_, _, body) = http_get(addr, "/api/v1/lookalike?domain=acme-bank.example", &headers);
+    let api: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let api: BTreeSet<(String, String)> = api["variants"].as_array().unwrap()[1..]
+        .iter()
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap().to_owned(),
+                v["punycode"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let table = &page[page.find("id=\"variants\"").unwrap()..];
+    let shown: BTreeSet<(String, String)> = table
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| {
+            let kind = row[..row.find("</td>").unwrap()].to_owned();
+            let at = row.find("<code>").unwrap() + "<code>".len();
+            (
+                kind,
+                row[at..at + row[at..].find("</code>").unwrap()].to_owned(),
+            )
+        })
+        .collect();
+    assert!(api.len() > 100, "{}", api.len());
+    assert_eq!(shown, api);
+
+    // Senders, judged against every protected domain when none is named.
+    let verdict = |sender: &str| {
+        let (status, page) = get(&format!(
+            "/dashboard/lookalikes?sender={}",
+            percent_encode(sender)
+        ));
+        assert_eq!(status, 200, "{page}");
+        let at = page.find("id=\"verdict\"").unwrap();
+        page[at..at + page[at..].find("</p>").unwrap()].to_owned()
+    };
+    let bad = verdict("security@acme-banc.example");
+    assert!(
+        bad.contains("imitates acme-bank.example") && bad.contains("result bad"),
+        "{bad}"
+    );
+    let own = verdict("alerts@mail.acme-bank.example");
+    assert!(own.contains("legitimate"), "{own}");
+    let unrelated = verdict("news@weather.example");
+    assert!(unrelated.contains("does not imitate"), "{unrelated}");
+    // Not a domain: a clear refusal.
+    let (status, _) = get("/dashboard/lookalikes?domain=a..b");
+    assert_eq!(status, 400);
+    // A key without the lookalike scope gets the page refused.
+    let other = crate::dashboard::sign_in(addr, &narrow);
+    let (status, _) = crate::dashboard::get_page(addr, "/dashboard/lookalikes", Some(&other));
+    assert_eq!(status, 403);
 }
