@@ -20,6 +20,13 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(the_dashboard_registers_and_verifies_a_domain_then_shows_and_exports_its_breaches)
             .needs(&[Need::Dnslib]),
         test!(the_activity_page_shows_the_tenants_own_records_from_the_verified_audit_log),
+        test!(the_dashboard_end_to_end_in_chromium_for_two_tenants_with_no_serious_axe_violation)
+            .needs(&[
+                Need::Chromium,
+                Need::NodePackages,
+                Need::Dnslib,
+                Need::Aiosmtpd
+            ]),
     ]
 }
 
@@ -728,4 +735,134 @@ fn the_activity_page_shows_the_tenants_own_records_from_the_verified_audit_log()
             .iter()
             .any(|r| r["principal"]["tenant"] == "globex" && r["action"] == "subscribeddomains.get")
     );
+}
+
+/// The serious and critical axe-core violations a browser phase reported, by page.
+fn axe_violations(report: &serde_json::Value) -> Vec<String> {
+    report["axe"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(page, found)| {
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |v| format!("{page}: {}", v.as_str().unwrap()))
+        })
+        .collect()
+}
+
+fn the_dashboard_end_to_end_in_chromium_for_two_tenants_with_no_serious_axe_violation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start(tmp.path(), 0);
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let acme = crate::keys::create_key_with(d, "acme soc", "1000", "all", &["--tenant", "acme"]);
+    let globex =
+        crate::keys::create_key_with(d, "globex soc", "1000", "all", &["--tenant", "globex"]);
+    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server::start_with(
+        &data,
+        &[
+            "--smtp-url",
+            &smtp.url(),
+            "--dns-resolver",
+            &format!("127.0.0.1:{dns_port}"),
+        ],
+        &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
+    );
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let base = format!("http://localhost:{port}/");
+    let mut expect = serde_json::json!({
+        "keyA": acme,
+        "keyB": globex,
+        "domain": "corp.test",
+        "contact": "soc@corp.test",
+        "vendor": {
+            "name": "Trackly",
+            "domains": "trackly.example",
+            "classes": "Email addresses; Names",
+            "criticality": 4,
+        },
+        "breach": "Trackly",
+        "lookalikeSender": "billing@c0rp.test",
+    });
+    let mut phase = |name: &str| {
+        expect["phase"] = name.into();
+        let (report, shots) =
+            browser_script("dashboard.mjs", &base, "dashboard-e2e", tmp.path(), &expect);
+        assert_eq!(axe_violations(&report), Vec::<String>::new(), "{name}");
+        (report, shots)
+    };
+
+    // The browser registers the domain; the DNS operator publishes the record it shows.
+    let (report, _) = phase("register");
+    let record = report["record"].as_str().unwrap().to_owned();
+    let _dns = DnsServer::start_on(
+        tmp.path(),
+        dns_port,
+        &format!("corp.test. 60 IN TXT \"{record}\"\n"),
+    );
+    // The browser verifies it and adds the vendor (and a form without its token is refused).
+    phase("verify");
+
+    // The vendor's breach is published, holding two of the domain's addresses: the domain's
+    // contact gets the breach alert, and the vendor's owner (the same address) its impact.
+    add_breach(
+        &data,
+        "Trackly",
+        &[
+            "--title",
+            "Trackly",
+            "--domain",
+            "trackly.example",
+            "--data-classes",
+            "Email addresses,Names,Passwords",
+        ],
+    );
+    let dump = write(
+        &tmp.path().join("trackly.txt"),
+        b"ann@corp.test:pw1\nbob@corp.test:pw2\nzed@else.test:pw3\n",
+    );
+    ingest_dump(&data, &dump, "Trackly", &[]);
+    let mails = smtp.wait_for(2, 30);
+    let subjects: Vec<&str> = mails
+        .iter()
+        .filter(|m| m["rcpt_tos"][0] == "soc@corp.test")
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("leakwatch: vendor Trackly hit by the Trackly breach")),
+        "{subjects:?}"
+    );
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+
+    // The tour: exposure, ranking, printable report, look-alikes, activity, passkeys; then
+    // tenant B sees none of it. axe-core on every page.
+    let (_, shots) = phase("tour");
+    server.stop();
+    // The README's screenshots: written from here when asked (small PNGs, committed).
+    let names = [
+        "public",
+        "dashboard-exposure",
+        "dashboard-vendors",
+        "dashboard-activity",
+    ];
+    for name in names {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name}");
+        if std::env::var_os("LEAKWATCH_WRITE_SCREENSHOTS").is_some() {
+            let docs =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::write(docs.join(format!("{name}.png")), &png).unwrap();
+        }
+    }
 }

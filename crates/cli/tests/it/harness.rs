@@ -96,6 +96,7 @@ impl Need {
                 runs("node", &["--version"])
                     && js.join("hibp").is_dir()
                     && js.join("playwright-core").is_dir()
+                    && js.join("axe-core").is_dir()
             }
             Need::Pyhibp => python_imports("pyhibp"),
             Need::Aiosmtpd => python_imports("aiosmtpd"),
