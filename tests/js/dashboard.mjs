@@ -11,24 +11,17 @@
 // impact serious or critical]}, "pages": [...]} for the others. Exits non-zero on the first
 // failed assertion.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { launchChromium, scriptArgs } from "./browser.mjs";
+import { launchChromium, scriptArgs, seriousAxeViolations } from "./browser.mjs";
 
 const { base, shots, expect } = scriptArgs();
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const url = (path) => new URL(path, base).href;
 const browser = await launchChromium();
 const axe = {};
 const errors = [];
 
-/** axe-core on the page as it is now: the ids of serious and critical violations. */
+/** axe-core on the page as it is now, kept under `name`. */
 async function audit(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  axe[name] = result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  axe[name] = await seriousAxeViolations(page);
 }
 
 async function newPage() {

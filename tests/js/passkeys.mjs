@@ -11,7 +11,7 @@
 // where /dashboard/vendors led before the passkey, "verifyBody": the signed answer the page
 // posted (for the Rust side to replay), "lastUsed": the passkey's "Last used" cell}.
 import assert from "node:assert/strict";
-import { launchChromium, scriptArgs } from "./browser.mjs";
+import { launchChromium, scriptArgs, seriousAxeViolations } from "./browser.mjs";
 
 const { base, shots, expect } = scriptArgs();
 const browser = await launchChromium();
@@ -50,6 +50,7 @@ try {
   await page.getByLabel("Name of the new passkey").fill(expect.passkeyName);
   await page.getByRole("button", { name: "Add a passkey" }).click();
   await page.locator("#passkeys td", { hasText: expect.passkeyName }).waitFor();
+  assert.deepEqual(await seriousAxeViolations(page), [], "axe on the Passkeys page");
   await page.screenshot({ path: `${shots}/dashboard-passkeys.png`, fullPage: true });
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("API key").waitFor();
@@ -58,6 +59,7 @@ try {
   await signIn(expect.secondKey);
   await page.locator("h2", { hasText: "Confirm with your passkey" }).waitFor();
   const stepUrl = page.url();
+  assert.deepEqual(await seriousAxeViolations(page), [], "axe on the passkey step");
   assert.doesNotMatch(await page.locator("main").textContent(), new RegExp(expect.tenantDomain.replace(".", "\\.")));
   await page.goto(new URL("/dashboard/vendors", base).href);
   await page.locator("h2", { hasText: "Confirm with your passkey" }).waitFor();

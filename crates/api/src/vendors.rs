@@ -97,8 +97,26 @@ pub(crate) async fn impact(
 ) -> Result<Response, ApiError> {
     audit.target(&breach);
     let html = query_param(query.as_deref(), "format").is_some_and(|f| f == "html");
+    let report = impact_report(&state, by, breach).await?;
+    if html {
+        return Ok((
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            leakwatch_service::impact::render_html(&report),
+        )
+            .into_response());
+    }
+    Ok(json(&report, accepts))
+}
+
+/// `breach`'s supply-chain impact on `by`'s tenant (404 if it reaches no vendor of it):
+/// what the API answers and the dashboard prints.
+pub(crate) async fn impact_report(
+    state: &Arc<AppState>,
+    by: Principal,
+    breach: String,
+) -> Result<leakwatch_service::impact::ImpactReport, ApiError> {
     let s = state.clone();
-    let report = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         s.catalog.write(|c| {
             vendors::report(
                 &s.store,
@@ -112,15 +130,7 @@ pub(crate) async fn impact(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??
-    .ok_or(ApiError::NotFound)?;
-    if html {
-        return Ok((
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            leakwatch_service::impact::render_html(&report),
-        )
-            .into_response());
-    }
-    Ok(json(&report, accepts))
+    .ok_or(ApiError::NotFound)
 }
 
 /// The (tenant, vendor, owner) a vendor owner's confirmation link names, if the token is

@@ -18,7 +18,7 @@ use axum::{
 };
 use leakwatch_service::{Breach, domains, keys::Scope};
 
-use super::{Viewer, checked_form, on_catalog, page};
+use super::{Viewer, checked_form, notice, on_catalog, page, reason};
 use crate::{
     ApiError, AppState,
     domains::{breached_aliases, register_domain, registration_of, verify_by_dns, verify_by_mail},
@@ -35,16 +35,6 @@ fn caller(viewer: &Viewer, request: &Request) -> Caller {
     }
 }
 
-/// An error's status and its one-line reason, for the page that shows it.
-async fn reason(e: ApiError) -> (StatusCode, String) {
-    let response = e.into_response();
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap_or_default();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
 /// `GET /dashboard/domains`: the tenant's domains, how to verify each, and the forms.
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
@@ -53,12 +43,12 @@ pub(crate) async fn list(
     domains_page(&state, &viewer, StatusCode::OK, None).await
 }
 
-/// The Domains page, with `notice` (a form's outcome: text, and whether it failed) on top.
+/// The Domains page, with `outcome` (a form's: its text, and whether it failed) on top.
 async fn domains_page(
     state: &Arc<AppState>,
     viewer: &Viewer,
     status: StatusCode,
-    notice: Option<(&str, bool)>,
+    outcome: Option<(&str, bool)>,
 ) -> Result<Response, ApiError> {
     if let Some(refused) = viewer.refusal(Scope::Domain, "Domains") {
         return Ok(refused);
@@ -79,14 +69,7 @@ async fn domains_page(
     .await?;
     let operator = state.operator_key.as_ref().expect("checked above");
     let csrf = escape(&session.csrf);
-    let mut body = notice.map_or_else(String::new, |(text, bad)| {
-        format!(
-            "<p class=\"result{}\" role=\"{}\">{}</p>",
-            if bad { " bad" } else { "" },
-            if bad { "alert" } else { "status" },
-            escape(text)
-        )
-    });
+    let mut body = outcome.map_or_else(String::new, |(text, failed)| notice(text, failed));
     body.push_str(
         "<section aria-labelledby=\"domains-title\"><h3 id=\"domains-title\">Your domains</h3>",
     );

@@ -214,6 +214,27 @@ async fn checked_form_up_to(
     Ok(body)
 }
 
+/// A form's outcome on top of a page: its text, as an alert when it failed.
+fn notice(text: &str, failed: bool) -> String {
+    format!(
+        "<p class=\"result{}\" role=\"{}\">{}</p>",
+        if failed { " bad" } else { "" },
+        if failed { "alert" } else { "status" },
+        escape(text)
+    )
+}
+
+/// A refusal's status and its one-line reason (what the API would answer), for the page
+/// that shows it above the form.
+async fn reason(e: ApiError) -> (StatusCode, String) {
+    let response = e.into_response();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
 /// The audit slot the route's audit layer put on the request (none in tests without a log).
 fn slot(request: &Request) -> AuditSlot {
     request

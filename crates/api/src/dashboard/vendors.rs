@@ -21,7 +21,7 @@ use leakwatch_service::{
     vendors::{self, Vendor},
 };
 
-use super::{Viewer, checked_form_up_to, on_catalog, page, slot};
+use super::{Viewer, checked_form_up_to, notice, on_catalog, page, reason, slot};
 use crate::{ApiError, AppState, pages::escape, v3::query_param};
 
 /// The largest inventory a CSV import may be.
@@ -99,16 +99,6 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let edit = query_param(query.as_deref(), "edit");
     vendors_page(&state, &viewer, StatusCode::OK, None, edit.as_deref()).await
-}
-
-/// A form's outcome on top of the page: its text and whether it failed.
-fn notice(text: &str, bad: bool) -> String {
-    format!(
-        "<p class=\"result{}\" role=\"{}\">{}</p>",
-        if bad { " bad" } else { "" },
-        if bad { "alert" } else { "status" },
-        escape(text)
-    )
 }
 
 /// The Vendors page: the ranking, the inventory and the forms (`edit`: the vendor the
@@ -283,13 +273,8 @@ async fn after(
     match outcome {
         Ok(text) => vendors_page(state, viewer, StatusCode::OK, Some((&text, false)), None).await,
         Err(e) => {
-            let response = e.into_response();
-            let status = response.status();
-            let reason = axum::body::to_bytes(response.into_body(), 4096)
-                .await
-                .unwrap_or_default();
-            let reason = String::from_utf8_lossy(&reason).into_owned();
-            vendors_page(state, viewer, status, Some((&reason, true)), None).await
+            let (status, why) = reason(e).await;
+            vendors_page(state, viewer, status, Some((&why, true)), None).await
         }
     }
 }
@@ -400,21 +385,7 @@ pub(crate) async fn report(
     }
     let breach = query_param(query.as_deref(), "breach").unwrap_or_default();
     slot(&request).target(&breach);
-    let by = viewer.session.by.clone();
-    let report = on_catalog(&state, "an impact report", move |s| {
-        s.catalog.write(|c| {
-            vendors::report(
-                &s.store,
-                &s.catalog,
-                c,
-                s.operator_key.as_ref(),
-                &by,
-                &breach,
-            )
-        })
-    })
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let report = crate::vendors::impact_report(&state, viewer.session.by.clone(), breach).await?;
     let mut response = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],

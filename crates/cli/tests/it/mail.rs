@@ -715,8 +715,14 @@ fn alerts_survive_twenty_kills_at_random_instants_and_arrive_once_per_message_id
     let env = [("LEAKWATCH_OPERATOR_KEY", OPERATOR_KEY)];
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let mut delivered_at_kill = Vec::new();
-    for _ in 0..20 {
+    for run in 0..20 {
         let mut server = Server::start_with(&data, &args, &env);
+        // The first run queues the 40 alerts before it sends any: on a loaded machine that
+        // alone took longer than 150 ms, and five kills landed before the first mail (a
+        // flake seen once). So the first run is killed only once a delivery is under way.
+        if run == 0 {
+            smtp.wait_for_rcpts(1, 30);
+        }
         // xorshift: 0 to 150 ms after the server is ready, reproducibly.
         seed ^= seed << 13;
         seed ^= seed >> 7;
