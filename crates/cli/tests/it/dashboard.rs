@@ -542,6 +542,28 @@ fn the_dashboard_registers_and_verifies_a_domain_then_shows_and_exports_its_brea
         "{page}"
     );
 
+    // Verification by mail needs mail: this server has none, and says so; a non-role
+    // address is refused before that.
+    let (status, page) = post_session_form(
+        addr,
+        "/dashboard/domains/verify",
+        &a,
+        &format!("csrf={csrf}&domain=corp.test&method=mail&address=ann%40corp.test"),
+    );
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("Verification mail goes only to security@"),
+        "{page}"
+    );
+    let (status, page) = post_session_form(
+        addr,
+        "/dashboard/domains/verify",
+        &a,
+        &format!("csrf={csrf}&domain=corp.test&method=mail&address=security%40corp.test"),
+    );
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains("Mail is not set up"), "{page}");
+
     // Verification by DNS: the resolver down, a wrong record, then the right one.
     let verify = format!("csrf={csrf}&domain=corp.test&method=dns");
     let (status, page) = post_session_form(addr, "/dashboard/domains/verify", &a, &verify);
