@@ -144,3 +144,62 @@ pub fn ip_addrs(
         Ok(r.lookup_ip(name.as_str()).await?.iter().collect())
     })
 }
+
+/// Which of `names` look registered — each has name servers or an address (NS, else A or
+/// AAAA), as dnstwist decides — asking `resolver`, at most `parallel` names at a time, the
+/// answers in the names' order. A name that does not exist or has neither is unregistered;
+/// a resolver that does not answer is an error (the caller says so rather than guess).
+pub fn registered(
+    resolver_at: SocketAddr,
+    names: &[String],
+    timeout: Duration,
+    parallel: usize,
+) -> Result<Vec<bool>, DnsError> {
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| absolute(n))
+        .collect::<Result<_, _>>()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DnsError::Unreachable(resolver_at, e.to_string()))?;
+    runtime.block_on(async {
+        let resolver = resolver(resolver_at, timeout)?;
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+        let mut lookups = tokio::task::JoinSet::new();
+        for (i, name) in names.into_iter().enumerate() {
+            let (resolver, permits) = (resolver.clone(), permits.clone());
+            lookups.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let known = |e: &hickory_resolver::net::NetError| {
+                    e.is_no_records_found() || e.is_nx_domain()
+                };
+                let fail = |e: hickory_resolver::net::NetError| {
+                    if e.to_string().contains("timed out") {
+                        DnsError::Unreachable(resolver_at, e.to_string())
+                    } else {
+                        DnsError::Failed(resolver_at, e.to_string())
+                    }
+                };
+                match resolver.ns_lookup(name.as_str()).await {
+                    Ok(found) if !found.answers().is_empty() => return Ok((i, true)),
+                    Ok(_) => {}
+                    Err(e) if known(&e) => {}
+                    Err(e) => return Err(fail(e)),
+                }
+                match resolver.lookup_ip(name.as_str()).await {
+                    Ok(found) => Ok((i, found.iter().next().is_some())),
+                    Err(e) if known(&e) => Ok((i, false)),
+                    Err(e) => Err(fail(e)),
+                }
+            });
+        }
+        let mut out = vec![false; lookups.len()];
+        while let Some(done) = lookups.join_next().await {
+            let (i, registered) =
+                done.map_err(|e| DnsError::Failed(resolver_at, e.to_string()))??;
+            out[i] = registered;
+        }
+        Ok(out)
+    })
+}

@@ -29,3 +29,19 @@ pub fn variants(domain: &str, options: &Options) -> Result<Vec<Variant>, Invalid
 pub fn verdict(sender: &str, protected: &[String]) -> Result<Verdict, InvalidDomain> {
     leakwatch_lookalike::check(sender, protected)
 }
+
+/// Which of `variants` look registered — have name servers or an address — asking the DNS
+/// `resolver` (at most 32 names at a time, 2 s a try): the look-alikes someone already holds.
+/// In the variants' order.
+pub fn registered(
+    resolver: std::net::SocketAddr,
+    variants: &[Variant],
+) -> Result<Vec<bool>, ServiceError> {
+    let names: Vec<String> = variants.iter().map(|v| v.punycode.clone()).collect();
+    Ok(crate::dns::registered(
+        resolver,
+        &names,
+        std::time::Duration::from_secs(2),
+        32,
+    )?)
+}

@@ -69,13 +69,15 @@ pub(crate) async fn page_of(
             .filter(|v| !v.is_empty() && v.len() <= 253)
     };
     let (domain, sender) = (field("domain"), field("sender"));
+    let ask_dns = field("registered").is_some();
     if let Some(target) = domain.as_ref().or(sender.as_ref()) {
         slot(&request).target(target);
     }
     let checked_against = domain
         .clone()
         .map_or_else(|| protected.clone(), |d| vec![d]);
-    let (variants, verdict) = {
+    let resolver = state.dns_resolver;
+    let (variants, verdict, registered) = {
         let (domain, sender) = (domain.clone(), sender.clone());
         tokio::task::spawn_blocking(move || {
             let variants = domain
@@ -85,7 +87,12 @@ pub(crate) async fn page_of(
                 .filter(|_| !checked_against.is_empty())
                 .map(|s| lookalike::verdict(&s, &checked_against))
                 .transpose();
-            (variants, verdict)
+            // Asked for only: a DNS lookup for every variant (hundreds to thousands).
+            let registered = match (&variants, ask_dns) {
+                (Ok(Some(v)), true) => Some(lookalike::registered(resolver, &v[1..])),
+                _ => None,
+            };
+            (variants, verdict, registered)
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -141,32 +148,11 @@ pub(crate) async fn page_of(
     match variants {
         Ok(Some(variants)) => {
             slot(&request).size(variants.len());
-            let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
-            for v in &variants[1..] {
-                *kinds.entry(v.kind).or_default() += 1;
+            let (sections, dns_failed) = variant_sections(&variants, registered);
+            if dns_failed {
+                status = StatusCode::SERVICE_UNAVAILABLE;
             }
-            body.push_str(&format!(
-                "<section aria-labelledby=\"variants-title\"><h3 id=\"variants-title\">{} look-alikes \
-                 of {}</h3><p>{}</p><table id=\"variants\"><caption>Every variant, by kind</caption>\
-                 <thead><tr><th scope=\"col\">Kind</th><th scope=\"col\">As people read it</th>\
-                 <th scope=\"col\">As DNS spells it</th></tr></thead><tbody>",
-                variants.len() - 1,
-                escape(&variants[0].unicode),
-                kinds
-                    .iter()
-                    .map(|(k, n)| format!("{} {n}", escape(k)))
-                    .collect::<Vec<_>>()
-                    .join(" · ")
-            ));
-            for v in &variants[1..] {
-                body.push_str(&format!(
-                    "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                    escape(v.kind),
-                    escape(&v.unicode),
-                    escape(&v.punycode)
-                ));
-            }
-            body.push_str("</tbody></table></section>");
+            body.push_str(&sections);
         }
         Ok(None) => {}
         Err(_) => {
@@ -177,4 +163,94 @@ pub(crate) async fn page_of(
         }
     }
     Ok(page(status, "Look-alikes", Some(session), &body))
+}
+
+/// The sections of a domain's variants: the registered ones (a button to look them up, the
+/// lookups' outcome) and every variant by kind; and whether the DNS failed.
+fn variant_sections(
+    variants: &[lookalike::Variant],
+    registered: Option<Result<Vec<bool>, leakwatch_service::ServiceError>>,
+) -> (String, bool) {
+    let mut body = String::new();
+    let mut dns_failed = false;
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in &variants[1..] {
+        *kinds.entry(v.kind).or_default() += 1;
+    }
+    let escaped = escape(&variants[0].punycode);
+    body.push_str(
+        "<section aria-labelledby=\"registered-title\"><h3 id=\"registered-title\">\
+         Registered look-alikes</h3>",
+    );
+    match registered {
+        None => body.push_str(&format!(
+            "<p>Which of them someone already holds is a DNS lookup per variant: \
+             asked for only.</p><form method=\"get\" action=\"/dashboard/lookalikes\">\
+             <input type=\"hidden\" name=\"domain\" value=\"{escaped}\">\
+             <input type=\"hidden\" name=\"registered\" value=\"1\"><button \
+             type=\"submit\">Look up which are registered</button></form>"
+        )),
+        Some(Err(e)) => {
+            dns_failed = true;
+            tracing::warn!("look-alike lookups failed: {e}");
+            body.push_str(
+                "<p class=\"result bad\" role=\"alert\">The DNS resolver did not answer: \
+                 try again later.</p>",
+            );
+        }
+        Some(Ok(found)) => {
+            let held: Vec<&lookalike::Variant> = variants[1..]
+                .iter()
+                .zip(&found)
+                .filter(|(_, registered)| **registered)
+                .map(|(v, _)| v)
+                .collect();
+            if held.is_empty() {
+                body.push_str(&format!(
+                    "<p id=\"registered\">None of the {} variants is registered.</p>",
+                    found.len()
+                ));
+            } else {
+                body.push_str(
+                    "<table id=\"registered\"><caption>Variants that have name servers \
+                     or an address</caption><thead><tr><th scope=\"col\">Kind</th>\
+                     <th scope=\"col\">As people read it</th><th scope=\"col\">As DNS \
+                     spells it</th></tr></thead><tbody>",
+                );
+                for v in held {
+                    body.push_str(&format!(
+                        "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                        escape(v.kind),
+                        escape(&v.unicode),
+                        escape(&v.punycode)
+                    ));
+                }
+                body.push_str("</tbody></table>");
+            }
+        }
+    }
+    body.push_str("</section>");
+    body.push_str(&format!(
+        "<section aria-labelledby=\"variants-title\"><h3 id=\"variants-title\">{} look-alikes \
+         of {}</h3><p>{}</p><table id=\"variants\"><caption>Every variant, by kind</caption>\
+         <thead><tr><th scope=\"col\">Kind</th><th scope=\"col\">As people read it</th>\
+         <th scope=\"col\">As DNS spells it</th></tr></thead><tbody>",
+        variants.len() - 1,
+        escape(&variants[0].unicode),
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{} {n}", escape(k)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    ));
+    for v in &variants[1..] {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            escape(v.kind),
+            escape(&v.unicode),
+            escape(&v.punycode)
+        ));
+    }
+    body.push_str("</tbody></table></section>");
+    (body, dns_failed)
 }

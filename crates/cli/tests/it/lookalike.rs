@@ -15,7 +15,8 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(every_dnstwist_variant_is_generated).needs(&[Need::Dnstwist]),
         test!(check_names_the_imitated_domain_and_the_trick),
         test!(the_api_lists_variants_and_judges_a_sender_for_key_holders),
-        test!(the_dashboard_lists_the_variants_of_a_protected_domain_and_judges_senders),
+        test!(the_dashboard_lists_the_variants_of_a_protected_domain_and_judges_senders)
+            .needs(&[Need::Dnslib]),
     ]
 }
 
@@ -177,9 +178,14 @@ fn the_dashboard_lists_the_variants_of_a_protected_domain_and_judges_senders() {
             "soc@acme-bank.example",
         ],
     );
+    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let server = Server::start_with(
         &data,
-        &[],
+        &["--dns-resolver", &format!("127.0.0.1:{dns_port}")],
         &[("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)],
     );
     let addr = server.addr.as_str();
@@ -222,6 +228,40 @@ fn the_dashboard_lists_the_variants_of_a_protected_domain_and_judges_senders() {
         .collect();
     assert!(api.len() > 100, "{}", api.len());
     assert_eq!(shown, api);
+
+    // Which are registered: asked of the DNS, where two variants have records (one an
+    // address, one name servers) and the rest do not exist.
+    let held: Vec<&(String, String)> = api.iter().step_by(37).take(2).collect();
+    let _dns = DnsServer::start_on(
+        tmp.path(),
+        dns_port,
+        &format!(
+            "{}. 60 IN A 192.0.2.7\n{}. 60 IN NS ns1.parking.example.\n",
+            held[0].1, held[1].1
+        ),
+    );
+    assert!(page.contains("Look up which are registered"), "{page}");
+    let (status, page) = get("/dashboard/lookalikes?domain=acme-bank.example&registered=1");
+    assert_eq!(status, 200, "{page}");
+    let table =
+        &page[page.find("id=\"registered\"").unwrap()..page.find("id=\"variants\"").unwrap()];
+    let registered: BTreeSet<(String, String)> = table
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| {
+            let kind = row[..row.find("</td>").unwrap()].to_owned();
+            let at = row.find("<code>").unwrap() + "<code>".len();
+            (
+                kind,
+                row[at..at + row[at..].find("</code>").unwrap()].to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        registered,
+        held.into_iter().cloned().collect::<BTreeSet<_>>(),
+        "{table}"
+    );
 
     // Senders, judged against every protected domain when none is named.
     let verdict = |sender: &str| {
