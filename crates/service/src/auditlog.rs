@@ -136,12 +136,13 @@ impl AuditLog {
         self.write(&events, seal, now_ms())
     }
 
-    /// The newest `limit` records of `tenant` — its keys' requests and the operator's
+    /// The newest `limit` records of `by`'s tenant — its keys' requests and the operator's
     /// commands for it — newest first: the dashboard's Activity slice. Read from a trail that
     /// verifies, end to end, under the audit key (queued records are written first, and
     /// writers wait meanwhile, so the read sees a whole trail): a slice of an edited log is
     /// an error, never a quiet answer. It reads the whole trail, as `audit-log verify` does.
-    pub fn tenant_records(&self, tenant: &str, limit: usize) -> Result<Vec<Event>, ServiceError> {
+    pub fn tenant_records(&self, by: &Principal, limit: usize) -> Result<Vec<Event>, ServiceError> {
+        let tenant = by.tenant()?;
         self.flush(false)?;
         let _writers_wait = self.trail.lock().expect("the audit trail");
         let mut newest = std::collections::VecDeque::with_capacity(limit + 1);

@@ -424,9 +424,9 @@ async fn audit_slice(state: &Arc<AppState>, session: &Session) -> Result<String,
     let Some(log) = state.audit.clone() else {
         return Ok("<p>This server keeps no audit log.</p>".to_owned());
     };
-    let tenant = session.by.tenant()?.to_owned();
+    let by = session.by.clone();
     let records = on_catalog(state, "reading the audit log", move |_| {
-        log.tenant_records(&tenant, AUDIT_SLICE)
+        log.tenant_records(&by, AUDIT_SLICE)
     })
     .await?;
     let mut t = format!(

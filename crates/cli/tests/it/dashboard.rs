@@ -489,11 +489,7 @@ fn the_dashboard_registers_and_verifies_a_domain_then_shows_and_exports_its_brea
         crate::keys::create_key_with(d, "globex soc", "1000", scopes, &["--tenant", "globex"]);
     let no_domain =
         crate::keys::create_key_with(d, "acme viewer", "1000", "dashboard", &["--tenant", "acme"]);
-    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dns_port = free_udp_port();
     let server = Server::start_with(
         &data,
         &["--dns-resolver", &format!("127.0.0.1:{dns_port}")],
@@ -783,11 +779,7 @@ fn the_dashboard_end_to_end_in_chromium_for_two_tenants_with_no_serious_axe_viol
     let acme = crate::keys::create_key_with(d, "acme soc", "1000", "all", &["--tenant", "acme"]);
     let globex =
         crate::keys::create_key_with(d, "globex soc", "1000", "all", &["--tenant", "globex"]);
-    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dns_port = free_udp_port();
     let server = Server::start_with(
         &data,
         &[

@@ -825,11 +825,7 @@ fn domains_are_verified_by_dns_or_role_mail_then_searched_listed_and_alerted() {
     let key = crate::keys::create_key(d, "corp soc", "100");
     let other_key = crate::keys::create_key(d, "someone else", "100");
     // The record is published once its value is known; the resolver is set up front.
-    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dns_port = free_udp_port();
     let dns_addr = format!("127.0.0.1:{dns_port}");
     let server = Server::start_with(
         &data,

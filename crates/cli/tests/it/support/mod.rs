@@ -326,8 +326,21 @@ pub fn http_raw(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Vec<u8> {
+    http_raw_within(addr, method, path, headers, body, Duration::from_secs(10))
+}
+
+/// [`http_raw`] for an answer that may take up to `wait` (one that does many DNS lookups,
+/// on a machine running the other tests beside it).
+pub fn http_raw_within(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    wait: Duration,
+) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -611,4 +624,14 @@ pub fn percent_encode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A UDP port on loopback free a moment ago: where a test's DNS server will listen, known
+/// before the server under test starts (its `--dns-resolver`).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
