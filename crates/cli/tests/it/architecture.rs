@@ -37,6 +37,27 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // The data directory's layout is below everything that lives in it.
     ("leakwatch-datadir", &["*"]),
     ("leakwatch-lookalike", &["*"]),
+    // The credential check's protocol is arithmetic and byte formats: it knows how a login
+    // is normalised (identity) and nothing of storage, HTTP or the catalogue.
+    (
+        "leakwatch-credentials",
+        &[
+            "leakwatch-store",
+            "leakwatch-ingest",
+            "leakwatch-catalog",
+            "leakwatch-notify",
+            "leakwatch-mirror",
+            "leakwatch-datadir",
+            "leakwatch-objstore",
+            "leakwatch-service",
+            "leakwatch-api",
+            "leakwatch",
+            "leakwatch-audit",
+            "leakwatch-trail",
+            "leakwatch-lookalike",
+            "leakwatch-gen",
+        ],
+    ),
     // The audit trail's format and seal know nothing of who may do what (the service makes
     // the events).
     ("leakwatch-trail", &["*"]),

@@ -1,0 +1,87 @@
+//! Logins: normalised as the README's identifier rules say, bucketed by their SHA-256, and
+//! encoded with a password into the bytes the OPRF is evaluated on.
+
+use leakwatch_identity::{InvalidIdentifier, normalize_email, normalize_username};
+use sha2::{Digest, Sha256};
+
+/// Bits of a login's SHA-256 a client sends: 2^20 buckets, as the password ranges have, so
+/// that at 16 billion credentials a bucket holds ~15,000 logins' entries (FORMAT.md says how
+/// a larger bucket is split).
+pub const BUCKET_BITS: u32 = 20;
+
+/// The login as leaked data and clients both spell it: an e-mail address (anything with an
+/// `@`) by the e-mail rule, anything else by the username rule (trimmed, case-folded).
+pub fn normalize_login(raw: &str) -> Result<String, InvalidIdentifier> {
+    if raw.contains('@') {
+        normalize_email(raw)
+    } else {
+        normalize_username(raw)
+    }
+}
+
+/// The bucket of a normalised login: the first `bits` (1..=32) bits of its SHA-256, big-endian.
+pub fn bucket_of(login: &str, bits: u32) -> u32 {
+    assert!(
+        (1..=32).contains(&bits),
+        "bucket bits {bits} outside 1..=32"
+    );
+    let digest = Sha256::digest(login.as_bytes());
+    let top = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    top >> (32 - bits)
+}
+
+/// Label of the OPRF input's encoding (its version: a change of encoding is a new label).
+const INPUT_LABEL: &[u8] = b"leakwatch credential v1";
+
+/// The bytes the OPRF is evaluated on for a normalised login and a password: the label, the
+/// login's length (two bytes, big-endian), the login, the password's UTF-8 bytes as typed
+/// (passwords are not normalised). `None` when it would exceed RFC 9497's 65,535-byte input.
+pub fn oprf_input(login: &str, password: &str) -> Option<Vec<u8>> {
+    let login_len = u16::try_from(login.len()).ok()?;
+    let len = INPUT_LABEL.len() + 2 + login.len() + password.len();
+    if len > usize::from(u16::MAX) || login.is_empty() {
+        return None;
+    }
+    let mut input = Vec::with_capacity(len);
+    input.extend_from_slice(INPUT_LABEL);
+    input.extend_from_slice(&login_len.to_be_bytes());
+    input.extend_from_slice(login.as_bytes());
+    input.extend_from_slice(password.as_bytes());
+    Some(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_follow_the_identifier_rules() {
+        let check = |raw: &str, want: &str| assert_eq!(normalize_login(raw).unwrap(), want);
+        check(
+            " Foo+News@Bücher.Example. ",
+            "foo+news@xn--bcher-kva.example",
+        );
+        check(" Straße ", "strasse");
+        check("JSmith", "jsmith");
+        assert!(normalize_login("not@an@address").is_err());
+    }
+
+    #[test]
+    fn a_bucket_is_the_top_bits_of_the_sha256() {
+        // SHA-256("abc") = ba7816bf 8f01cfea… (FIPS 180-2's example).
+        assert_eq!(bucket_of("abc", 20), 0xba781);
+        assert_eq!(bucket_of("abc", 32), 0xba78_16bf);
+        assert_eq!(bucket_of("abc", 1), 1);
+    }
+
+    #[test]
+    fn the_input_separates_login_from_password() {
+        // Without the length, ("ab", "c") and ("a", "bc") would be one input.
+        assert_ne!(oprf_input("ab", "c"), oprf_input("a", "bc"));
+        let input = oprf_input("ab", "pw").unwrap();
+        assert_eq!(&input[..INPUT_LABEL.len()], INPUT_LABEL);
+        assert_eq!(&input[INPUT_LABEL.len()..], b"\x00\x02abpw");
+        assert_eq!(oprf_input("", "pw"), None);
+        assert_eq!(oprf_input("a", &"x".repeat(70_000)), None);
+    }
+}
