@@ -1,19 +1,24 @@
 //! A bucket's entries: for each leaked (login, password) pair and each of its password's
-//! variants, a [`TAG_LEN`]-byte tag of the OPRF output that says exact or similar. The
+//! variants, a [`TAG_BITS`]-bit tag of the OPRF output that says exact or similar. The
 //! client, having finalised its own output, computes the exact and the similar tag and looks
 //! for either; nobody without the OPRF key can compute any tag, so a bucket reveals neither
 //! logins nor passwords, nor which of its entries are exact.
+//!
+//! An entry is stored as a 128-bit key, the bucket's 20 bits above the tag's 108 (the
+//! store's `credential` namespace, laid out as NTLM keys are), so that a bucket is one
+//! contiguous range of the store, as a password range is.
 
 use sha2::{Digest, Sha256};
 
+use crate::login::BUCKET_BITS;
 use crate::oprf::OUTPUT_LEN;
 
-/// Bytes of a tag: at 16 billion credentials × 11 entries over 2^20 buckets (~170,000
-/// entries a bucket), the chance that a check meets a false match is ~2^-110.
-pub const TAG_LEN: usize = 16;
+/// Bits of a tag: at 16 billion credentials × 10 entries over 2^20 buckets (~150,000 entries
+/// a bucket), the chance that a check meets a false match is ~2^-90.
+pub const TAG_BITS: u32 = 128 - BUCKET_BITS;
 
-/// A bucket entry's tag.
-pub type Tag = [u8; TAG_LEN];
+/// A bucket entry's tag, in the low [`TAG_BITS`] bits.
+pub type Tag = u128;
 
 /// What an entry says of the pair whose output it tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,16 +47,22 @@ impl Match {
     }
 }
 
-/// The tag of an OPRF output as an entry of kind `kind`: the first [`TAG_LEN`] bytes of
-/// SHA-256(label of the kind ‖ output).
+/// The tag of an OPRF output as an entry of kind `kind`: the first [`TAG_BITS`] bits of
+/// SHA-256(label of the kind ‖ output), big-endian.
 pub fn tag(output: &[u8; OUTPUT_LEN], kind: Match) -> Tag {
     let mut hash = Sha256::new();
     hash.update(kind.label());
     hash.update(output);
     let digest = hash.finalize();
-    let mut tag = [0; TAG_LEN];
-    tag.copy_from_slice(&digest[..TAG_LEN]);
-    tag
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first) >> BUCKET_BITS
+}
+
+/// The store key of an entry: the bucket's bits above the tag's.
+pub fn entry_key(bucket: u32, tag: Tag) -> u128 {
+    debug_assert!(bucket < 1 << BUCKET_BITS && tag >> TAG_BITS == 0);
+    u128::from(bucket) << TAG_BITS | tag
 }
 
 /// What a client learns from a bucket's tags (sorted, as a bucket holds them) for its
@@ -80,5 +91,21 @@ mod tests {
         tags.push(tag(&output, Match::Exact));
         tags.sort();
         assert_eq!(lookup(&tags, &output), Some(Match::Exact));
+    }
+
+    #[test]
+    fn a_tag_is_the_top_108_bits_of_its_sha256_under_the_bucket() {
+        let output = [0u8; OUTPUT_LEN];
+        let mut hash = Sha256::new();
+        hash.update(b"leakwatch credential entry v1 exact");
+        hash.update(output);
+        let digest = hash.finalize();
+        let t = tag(&output, Match::Exact);
+        assert_eq!(t >> TAG_BITS, 0);
+        // The tag's first byte is the digest's first byte (108 = 128 - 20 bits, shifted).
+        assert_eq!((t >> (TAG_BITS - 8)) as u8, digest[0]);
+        let key = entry_key(0xABCDE, t);
+        assert_eq!(key >> TAG_BITS, 0xABCDE);
+        assert_eq!(key & ((1 << TAG_BITS) - 1), t);
     }
 }

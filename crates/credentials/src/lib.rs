@@ -10,7 +10,7 @@
 //!   key, evaluation and blind evaluation, and the client's blind and finalise;
 //! - [`variants`]: the password variants a leaked pair also stands for (at most
 //!   [`variants::MAX_VARIANTS`]), after MIGP's rules;
-//! - [`entry`]: a bucket entry, a tag of an OPRF output and whether it is exact or similar,
+//! - [`entry`]: a bucket entry, a 108-bit tag of an OPRF output that says exact or similar,
 //!   which nobody without the OPRF key can link to a login or a password.
 //!
 //! Architecture invariant: this crate knows nothing of HTTP, the store or the catalogue; it
@@ -22,6 +22,6 @@ pub mod login;
 pub mod oprf;
 pub mod variants;
 
-pub use entry::{Match, TAG_LEN, Tag, lookup, tag};
+pub use entry::{Match, TAG_BITS, Tag, entry_key, lookup, tag};
 pub use login::{BUCKET_BITS, bucket_of, normalize_login, oprf_input};
 pub use oprf::{Blinded, ELEMENT_LEN, OUTPUT_LEN, OprfError, OprfKey};

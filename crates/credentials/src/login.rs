@@ -66,6 +66,27 @@ mod tests {
         assert!(normalize_login("not@an@address").is_err());
     }
 
+    /// The vector file the JavaScript client is tested against too (its references are
+    /// Python's `str.casefold` and `hashlib`, and hand-written addresses).
+    #[test]
+    fn the_shared_login_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/logins.json")).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 20);
+        for case in cases {
+            let raw = case["raw"].as_str().unwrap();
+            match case["login"].as_str() {
+                Some(login) => {
+                    assert_eq!(normalize_login(raw).as_deref(), Ok(login), "{raw:?}");
+                    let bucket = format!("{:05X}", bucket_of(login, BUCKET_BITS));
+                    assert_eq!(bucket, case["bucket"].as_str().unwrap(), "{raw:?}");
+                }
+                None => assert!(normalize_login(raw).is_err(), "{raw:?} accepted"),
+            }
+        }
+    }
+
     #[test]
     fn a_bucket_is_the_top_bits_of_the_sha256() {
         // SHA-256("abc") = ba7816bf 8f01cfea… (FIPS 180-2's example).
