@@ -87,6 +87,32 @@ mod tests {
         }
     }
 
+    /// The browser folds usernames by `tests/casefold.json` (Python's `str.casefold`, Unicode
+    /// 14, and the 27 folds of code points Unicode 16 added, which the `caseless` crate
+    /// knows): the Rust rule must fold every code point the same, or the two clients would ask
+    /// different buckets for one login.
+    #[test]
+    fn the_username_rule_folds_every_code_point_as_the_shared_table_does() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/casefold.json")).unwrap();
+        let table = doc["fold"].as_object().unwrap();
+        let newer = doc["newer"].as_object().unwrap();
+        assert!(table.len() > 1_400 && newer.len() < 64);
+        let mut differ = Vec::new();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let hex = format!("{:X}", c as u32);
+            let want = table
+                .get(&hex)
+                .or_else(|| newer.get(&hex))
+                .map_or_else(|| c.to_string(), |v| v.as_str().unwrap().to_owned());
+            let got = caseless::default_case_fold_str(&c.to_string());
+            if got != want {
+                differ.push(format!("U+{:04X} {got:?} != {want:?}", c as u32));
+            }
+        }
+        assert!(differ.is_empty(), "{} differ: {:?}", differ.len(), &differ);
+    }
+
     #[test]
     fn a_bucket_is_the_top_bits_of_the_sha256() {
         // SHA-256("abc") = ba7816bf 8f01cfea… (FIPS 180-2's example).
