@@ -25,3 +25,44 @@ pub mod variants;
 pub use entry::{Match, TAG_BITS, Tag, entry_key, lookup, tag};
 pub use login::{BUCKET_BITS, bucket_of, normalize_login, oprf_input};
 pub use oprf::{Blinded, ELEMENT_LEN, OUTPUT_LEN, OprfError, OprfKey};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// `tests/entries.json` was written by the JavaScript client (crates/api/src/web/
+    /// credentials.js over @noble/curves): the two implementations agree on the whole
+    /// protocol — login, bucket, input, the OPRF's output under a key, both tags.
+    #[test]
+    fn the_javascript_clients_entries_are_the_rust_ones() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/entries.json")).unwrap();
+        let key = OprfKey::from_hex(doc["skSm"].as_str().unwrap()).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 5);
+        for case in cases {
+            let s = |k: &str| case[k].as_str().unwrap();
+            let login = normalize_login(s("raw")).unwrap();
+            assert_eq!(login, s("login"));
+            assert_eq!(
+                format!("{:05X}", bucket_of(&login, BUCKET_BITS)),
+                s("bucket")
+            );
+            let input = oprf_input(&login, s("password")).unwrap();
+            assert_eq!(input, unhex(s("input")), "{login}");
+            let output = key.evaluate(&input).unwrap();
+            assert_eq!(output.to_vec(), unhex(s("output")), "{login}");
+            assert_eq!(format!("{:027x}", tag(&output, Match::Exact)), s("exact"));
+            assert_eq!(
+                format!("{:027x}", tag(&output, Match::Similar)),
+                s("similar")
+            );
+        }
+    }
+}

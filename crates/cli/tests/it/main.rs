@@ -21,6 +21,7 @@ mod catalog;
 mod clients;
 mod corruption;
 mod crash;
+mod credentials;
 mod dashboard;
 mod demo;
 mod fixture;
@@ -57,6 +58,7 @@ fn main() {
         clients::tests,
         corruption::tests,
         crash::tests,
+        credentials::tests,
         dashboard::tests,
         demo::tests,
         fixture::tests,
