@@ -26,15 +26,17 @@ pub use entry::{Match, TAG_BITS, Tag, entry_key, lookup, tag};
 pub use login::{BUCKET_BITS, bucket_of, normalize_login, oprf_input};
 pub use oprf::{Blinded, ELEMENT_LEN, OUTPUT_LEN, OprfError, OprfKey};
 
+/// Bytes from hex digits, for the tests' vectors.
+#[cfg(test)]
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect()
-    }
 
     /// `tests/entries.json` was written by the JavaScript client (crates/api/src/web/
     /// credentials.js over @noble/curves): the two implementations agree on the whole
