@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use leakwatch_identity::hex::{key_from_hex, to_hex};
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use voprf::{BlindedElement, EvaluationElement, Group, OprfClient, OprfServer, Ristretto255};
@@ -13,8 +14,6 @@ use voprf::{BlindedElement, EvaluationElement, Group, OprfClient, OprfServer, Ri
 pub const ELEMENT_LEN: usize = 32;
 /// Bytes of an OPRF output (SHA-512).
 pub const OUTPUT_LEN: usize = 64;
-/// Bytes of the server's private key (a ristretto255 scalar).
-pub const KEY_LEN: usize = 32;
 
 /// Why an OPRF step failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -51,18 +50,12 @@ impl OprfKey {
     pub fn generate_hex() -> String {
         let server =
             OprfServer::<Ristretto255>::new(&mut OsRng).expect("a random seed derives a key");
-        hex_of(&server.serialize())
+        to_hex(&server.serialize())
     }
 
     /// The key from its file's content (64 hex digits, surrounding white space ignored).
     pub fn from_hex(text: &str) -> Result<OprfKey, OprfError> {
-        let text = text.trim();
-        if text.len() != 2 * KEY_LEN || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(OprfError::Key("want 64 hex digits"));
-        }
-        let bytes: Vec<u8> = (0..KEY_LEN)
-            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
-            .collect();
+        let bytes = key_from_hex(text).ok_or(OprfError::Key("want 64 hex digits"))?;
         Self::from_bytes(&bytes)
     }
 
@@ -90,7 +83,7 @@ impl OprfKey {
         let digest = Sha256::digest(Ristretto255::serialize_elem(public));
         OprfKey {
             server,
-            fingerprint: hex_of(&digest[..8]),
+            fingerprint: to_hex(&digest[..8]),
         }
     }
 
@@ -101,7 +94,7 @@ impl OprfKey {
 
     /// The key's 32 bytes as 64 hex digits (what its file holds).
     pub fn to_hex(&self) -> String {
-        hex_of(&self.server.serialize())
+        to_hex(&self.server.serialize())
     }
 
     /// The OPRF's output for `input`, computed with the key (RFC 9497 `Evaluate`): what the
@@ -178,10 +171,6 @@ fn to_element(bytes: &[u8]) -> Result<[u8; ELEMENT_LEN], OprfError> {
     bytes.try_into().map_err(|_| OprfError::Element)
 }
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,12 +212,12 @@ mod tests {
         for (input, blinded, evaluated, output) in VECTORS {
             let input = unhex(input);
             let client = Blinded::with_blind(&input, &unhex(BLIND));
-            assert_eq!(hex_of(client.message()), blinded);
+            assert_eq!(to_hex(client.message()), blinded);
             let answer = key.blind_evaluate(client.message()).unwrap();
-            assert_eq!(hex_of(&answer), evaluated);
-            assert_eq!(hex_of(&client.finalize(&input, &answer).unwrap()), output);
+            assert_eq!(to_hex(&answer), evaluated);
+            assert_eq!(to_hex(&client.finalize(&input, &answer).unwrap()), output);
             // The server's own evaluation (the bucket builder's) is the same function.
-            assert_eq!(hex_of(&key.evaluate(&input).unwrap()), output);
+            assert_eq!(to_hex(&key.evaluate(&input).unwrap()), output);
         }
     }
 

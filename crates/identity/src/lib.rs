@@ -14,6 +14,7 @@
 //! `breachedaccount/range` uses. This crate stores nothing and never logs an identifier.
 
 mod alias_block;
+pub mod hex;
 mod seal;
 
 pub use alias_block::{AliasGroup, BlockBuilder, BlockKind, MAX_VALUE_LEN, SealedBlock};

@@ -77,15 +77,7 @@ fn derive(key: &[u8; 32], label: &[u8]) -> [u8; 32] {
 impl OperatorKey {
     /// Reads a key written as 64 hex digits (surrounding white space ignored).
     pub fn from_hex(text: &str) -> Result<OperatorKey, SealError> {
-        let t = text.trim().as_bytes();
-        if t.len() != 64 {
-            return Err(SealError::BadKey);
-        }
-        let mut key = [0u8; 32];
-        for (i, pair) in t.chunks_exact(2).enumerate() {
-            let s = std::str::from_utf8(pair).map_err(|_| SealError::BadKey)?;
-            key[i] = u8::from_str_radix(s, 16).map_err(|_| SealError::BadKey)?;
-        }
+        let key = crate::hex::key_from_hex(text).ok_or(SealError::BadKey)?;
         Ok(Self::from_bytes(&key))
     }
 
@@ -94,10 +86,7 @@ impl OperatorKey {
         let mut siv_key = [0u8; 64];
         siv_key[..32].copy_from_slice(&derive(key, b"leakwatch alias siv mac"));
         siv_key[32..].copy_from_slice(&derive(key, b"leakwatch alias siv ctr"));
-        let id: String = Sha256::digest(derive(key, b"leakwatch key id"))[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id = crate::hex::to_hex(&Sha256::digest(derive(key, b"leakwatch key id"))[..8]);
         OperatorKey {
             tag_mac: <Hmac<Sha256> as Mac>::new_from_slice(&derive(key, b"leakwatch domain tag"))
                 .expect("HMAC takes any key length"),
@@ -110,7 +99,7 @@ impl OperatorKey {
     pub fn generate_hex() -> String {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).expect("the operating system's random source");
-        key.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::to_hex(&key)
     }
 
     /// A public identifier of the key (16 hex digits): safe to store and log.
