@@ -83,7 +83,9 @@ impl AuditKey {
     /// A key from 64 hex digits (surrounding white space ignored).
     pub fn from_hex(text: &str) -> Result<AuditKey, TrailError> {
         let text = text.trim();
-        if text.len() != 64 {
+        // Digits only: `from_str_radix` alone takes a "+f" pair, and slicing other text by
+        // byte could split a character (a panic, not an error).
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(TrailError::BadKey);
         }
         let mut secret = [0u8; 32];

@@ -378,3 +378,22 @@ fn a_write_that_failed_leaves_nothing_half_taken_and_the_next_one_continues_the_
     assert_eq!(report.unsealed, 0, "{report:?}");
     assert_eq!(got, written);
 }
+
+/// Regression: the key reader sliced the text by byte and parsed pairs with
+/// `from_str_radix`, so a "+f" pair was a byte and 64 bytes of non-ASCII text panicked.
+#[test]
+fn a_key_file_with_anything_but_64_hex_digits_is_refused_not_misread() {
+    let good = "0f".repeat(32);
+    assert!(AuditKey::from_hex(&format!("  {good}\n")).is_ok());
+    for bad in [
+        format!("{}+f", "0f".repeat(31)),
+        "é".repeat(32),
+        format!("a€{}", "0f".repeat(30)), // 64 bytes; byte 2 is inside the '€'
+        "0f".repeat(31),
+    ] {
+        assert!(
+            matches!(AuditKey::from_hex(&bad), Err(TrailError::BadKey)),
+            "{bad:?} accepted"
+        );
+    }
+}
