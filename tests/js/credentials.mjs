@@ -74,9 +74,11 @@ for (const e of entries.cases) {
   const { blind, blinded } = c.blind(input);
   const output = c.finalize(input, blind, oprf.blindEvaluate(key, blinded));
   check(`entry output ${login}`, hex(output), e.output);
-  check(`entry exact tag ${login}`, c.tag(output, 'exact').toString(16).padStart(27, '0'), e.exact);
-  check(`entry similar tag ${login}`, c.tag(output, 'similar').toString(16).padStart(27, '0'), e.similar);
-  const tags = new Set([BigInt(`0x${e.similar}`)]);
+  check(`entry exact tag ${login}`, c.tag(output, 'exact'), e.exact);
+  check(`entry similar tag ${login}`, c.tag(output, 'similar'), e.similar);
+  check(`entry split bucket ${login}`, c.bucketOf(login, 32).toString(16).padStart(8, '0'), e.prefix);
+  check(`entry bucket ${login}`, c.bucketOf(login, 24), Number.parseInt(e.prefix.slice(0, 6), 16));
+  const tags = c.tagsFromBytes(unhex(`${e.exact.replace(/^./, (d) => (d === '0' ? '1' : '0'))}${e.similar}`));
   check(`lookup similar ${login}`, c.lookup(tags, output), 'similar');
   check(`lookup none ${login}`, c.lookup(new Set(), output), null);
 }

@@ -4,18 +4,30 @@
 //! for either; nobody without the OPRF key can compute any tag, so a bucket reveals neither
 //! logins nor passwords, nor which of its entries are exact.
 //!
-//! An entry is stored as a 128-bit key, the bucket's 20 bits above the tag's 108 (the
-//! store's `credential` namespace, laid out as NTLM keys are), so that a bucket is one
-//! contiguous range of the store, as a password range is.
+//! An entry is stored as a 128-bit key, the first [`LOGIN_BITS`] bits of its login's SHA-256
+//! above the tag's [`TAG_BITS`] (the store's `credential` namespace, laid out as NTLM keys
+//! are), so that a 20-bit bucket is one contiguous range of the store, as a password range
+//! is, and a bucket too large to answer can be split by up to 12 more bits of the login
+//! ([`answer_bits`]).
 
 use sha2::{Digest, Sha256};
 
-use crate::login::BUCKET_BITS;
+use crate::login::{BUCKET_BITS, MAX_BUCKET_BITS};
 use crate::oprf::OUTPUT_LEN;
 
+/// Bits of the login's SHA-256 kept in an entry's key: the most a bucket can be split to.
+pub const LOGIN_BITS: u32 = MAX_BUCKET_BITS;
+
 /// Bits of a tag: at 16 billion credentials × 10 entries over 2^20 buckets (~150,000 entries
-/// a bucket), the chance that a check meets a false match is ~2^-90.
-pub const TAG_BITS: u32 = 128 - BUCKET_BITS;
+/// a bucket), the chance that a check meets a false match is ~2^-78.
+pub const TAG_BITS: u32 = 128 - LOGIN_BITS;
+
+/// Bytes of a tag in an answer (big-endian).
+pub const TAG_BYTES: usize = TAG_BITS as usize / 8;
+
+/// The most entries one answer holds: ~768 KB of tags. A 20-bit bucket with more is split —
+/// the client is asked to send more bits of its login's hash ([`answer_bits`]).
+pub const MAX_ANSWER_ENTRIES: usize = 65_536;
 
 /// A bucket entry's tag, in the low [`TAG_BITS`] bits.
 pub type Tag = u128;
@@ -55,14 +67,90 @@ pub fn tag(output: &[u8; OUTPUT_LEN], kind: Match) -> Tag {
     hash.update(output);
     let digest = hash.finalize();
     let mut first = [0u8; 16];
-    first.copy_from_slice(&digest[..16]);
-    u128::from_be_bytes(first) >> BUCKET_BITS
+    first[16 - TAG_BYTES..].copy_from_slice(&digest[..TAG_BYTES]);
+    u128::from_be_bytes(first)
 }
 
-/// The store key of an entry: the bucket's bits above the tag's.
-pub fn entry_key(bucket: u32, tag: Tag) -> u128 {
-    debug_assert!(bucket < 1 << BUCKET_BITS && tag >> TAG_BITS == 0);
-    u128::from(bucket) << TAG_BITS | tag
+/// The store key of an entry: the first [`LOGIN_BITS`] bits of its login's SHA-256
+/// (`crate::login_prefix`) above the tag's bits.
+pub fn entry_key(login_prefix: u32, tag: Tag) -> u128 {
+    debug_assert!(tag >> TAG_BITS == 0);
+    u128::from(login_prefix) << TAG_BITS | tag
+}
+
+/// The login prefix of an entry's key.
+pub fn key_login_prefix(key: u128) -> u32 {
+    (key >> TAG_BITS) as u32
+}
+
+/// The tag of an entry's key.
+pub fn key_tag(key: u128) -> Tag {
+    key & ((1 << TAG_BITS) - 1)
+}
+
+/// How many bits of the login's hash a client must send for the 20-bit bucket whose entries'
+/// keys are `keys` (sorted): the fewest, from [`BUCKET_BITS`] up, with which no part of the
+/// bucket holds more than [`MAX_ANSWER_ENTRIES`] entries. It depends on the whole bucket,
+/// not on the part a client asks for, so the number tells the server nothing. `None` when a
+/// part stays too large even at [`LOGIN_BITS`] (one login leaked with thousands of passwords):
+/// such a bucket part is not answered.
+pub fn answer_bits(keys: &[u128]) -> Option<u32> {
+    (BUCKET_BITS..=LOGIN_BITS).find(|&bits| largest_part(keys, bits) <= MAX_ANSWER_ENTRIES)
+}
+
+/// The most entries of `keys` (sorted) that share their login prefix's first `bits` bits.
+fn largest_part(keys: &[u128], bits: u32) -> usize {
+    let part = |k: &u128| key_login_prefix(*k) >> (LOGIN_BITS - bits);
+    let mut largest = 0;
+    let mut run = 0;
+    let mut last = None;
+    for k in keys {
+        let p = part(k);
+        run = if last == Some(p) { run + 1 } else { 1 };
+        last = Some(p);
+        largest = largest.max(run);
+    }
+    largest
+}
+
+/// The tags of the entries of `keys` (sorted) in the bucket `bucket` of `bits` bits, sorted:
+/// what an answer holds.
+pub fn bucket_tags(keys: &[u128], bucket: u32, bits: u32) -> Vec<Tag> {
+    assert!((1..=LOGIN_BITS).contains(&bits), "bucket bits {bits}");
+    let mut tags: Vec<Tag> = keys
+        .iter()
+        .filter(|&&k| key_login_prefix(k) >> (LOGIN_BITS - bits) == bucket)
+        .map(|&k| key_tag(k))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
+}
+
+/// Tags as an answer carries them: [`TAG_BYTES`] big-endian bytes each, concatenated.
+pub fn tags_to_bytes(tags: &[Tag]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(tags.len() * TAG_BYTES);
+    for t in tags {
+        out.extend_from_slice(&t.to_be_bytes()[16 - TAG_BYTES..]);
+    }
+    out
+}
+
+/// The tags of an answer's bytes, sorted; `None` when the length is not a whole number of tags.
+pub fn tags_from_bytes(bytes: &[u8]) -> Option<Vec<Tag>> {
+    if !bytes.len().is_multiple_of(TAG_BYTES) {
+        return None;
+    }
+    let mut tags: Vec<Tag> = bytes
+        .chunks_exact(TAG_BYTES)
+        .map(|c| {
+            let mut b = [0u8; 16];
+            b[16 - TAG_BYTES..].copy_from_slice(c);
+            u128::from_be_bytes(b)
+        })
+        .collect();
+    tags.sort_unstable();
+    Some(tags)
 }
 
 /// What a client learns from a bucket's tags (sorted, as a bucket holds them) for its
@@ -94,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tag_is_the_top_108_bits_of_its_sha256_under_the_bucket() {
+    fn a_tag_is_the_first_96_bits_of_its_sha256_under_the_login_prefix() {
         let output = [0u8; OUTPUT_LEN];
         let mut hash = Sha256::new();
         hash.update(b"leakwatch credential entry v1 exact");
@@ -102,10 +190,38 @@ mod tests {
         let digest = hash.finalize();
         let t = tag(&output, Match::Exact);
         assert_eq!(t >> TAG_BITS, 0);
-        // The tag's first byte is the digest's first byte (108 = 128 - 20 bits, shifted).
-        assert_eq!((t >> (TAG_BITS - 8)) as u8, digest[0]);
-        let key = entry_key(0xABCDE, t);
-        assert_eq!(key >> TAG_BITS, 0xABCDE);
-        assert_eq!(key & ((1 << TAG_BITS) - 1), t);
+        assert_eq!(tags_to_bytes(&[t]), digest[..12].to_vec());
+        let key = entry_key(0xABCD_E012, t);
+        assert_eq!(key_login_prefix(key), 0xABCD_E012);
+        assert_eq!(key_tag(key), t);
+        assert_eq!(tags_from_bytes(&tags_to_bytes(&[t, 5])), Some(vec![5, t]));
+        assert_eq!(tags_from_bytes(&[0; 13]), None);
+    }
+
+    /// Keys of `n` entries under each of `logins` (32-bit login prefixes), every tag distinct.
+    fn keys_of(logins: &[(u32, usize)]) -> Vec<u128> {
+        let mut keys: Vec<u128> = logins
+            .iter()
+            .flat_map(|&(p, n)| (0..n as u128).map(move |t| entry_key(p, u128::from(p) << 40 | t)))
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn a_bucket_is_split_only_as_far_as_its_largest_part_needs() {
+        let small = keys_of(&[(0x1234_5000, 10), (0x1234_5FFF, 10)]);
+        assert_eq!(answer_bits(&small), Some(20));
+        assert_eq!(bucket_tags(&small, 0x12345, 20).len(), 20);
+        // Two logins whose prefixes first differ in their 21st bit (…5000 and …5800).
+        let half = MAX_ANSWER_ENTRIES / 2 + 1;
+        let big = keys_of(&[(0x1234_5000, half), (0x1234_5800, half)]);
+        assert_eq!(answer_bits(&big), Some(21));
+        assert_eq!(bucket_tags(&big, 0x12345 << 1, 21).len(), half);
+        assert_eq!(bucket_tags(&big, (0x12345 << 1) | 1, 21).len(), half);
+        // One login with more entries than an answer holds: never answered.
+        let hot = keys_of(&[(0x1234_5000, MAX_ANSWER_ENTRIES + 1)]);
+        assert_eq!(answer_bits(&hot), None);
+        assert_eq!(answer_bits(&[]), Some(20));
     }
 }

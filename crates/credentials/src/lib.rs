@@ -10,7 +10,7 @@
 //!   key, evaluation and blind evaluation, and the client's blind and finalise;
 //! - [`variants`]: the password variants a leaked pair also stands for (at most
 //!   [`variants::MAX_VARIANTS`]), after MIGP's rules;
-//! - [`entry`]: a bucket entry, a 108-bit tag of an OPRF output that says exact or similar,
+//! - [`entry`]: a bucket entry, a 96-bit tag of an OPRF output that says exact or similar,
 //!   which nobody without the OPRF key can link to a login or a password.
 //!
 //! Architecture invariant: this crate knows nothing of HTTP, the store or the catalogue; it
@@ -22,8 +22,13 @@ pub mod login;
 pub mod oprf;
 pub mod variants;
 
-pub use entry::{Match, TAG_BITS, Tag, entry_key, lookup, tag};
-pub use login::{BUCKET_BITS, bucket_of, normalize_login, oprf_input};
+pub use entry::{
+    LOGIN_BITS, MAX_ANSWER_ENTRIES, Match, TAG_BITS, TAG_BYTES, Tag, answer_bits, bucket_tags,
+    entry_key, key_login_prefix, key_tag, lookup, tag, tags_from_bytes, tags_to_bytes,
+};
+pub use login::{
+    BUCKET_BITS, MAX_BUCKET_BITS, bucket_of, login_prefix, normalize_login, oprf_input,
+};
 pub use oprf::{Blinded, ELEMENT_LEN, OUTPUT_LEN, OprfError, OprfKey};
 
 /// Bytes from hex digits, for the tests' vectors.
@@ -56,13 +61,14 @@ mod tests {
                 format!("{:05X}", bucket_of(&login, BUCKET_BITS)),
                 s("bucket")
             );
+            assert_eq!(format!("{:08x}", login_prefix(&login)), s("prefix"));
             let input = oprf_input(&login, s("password")).unwrap();
             assert_eq!(input, unhex(s("input")), "{login}");
             let output = key.evaluate(&input).unwrap();
             assert_eq!(output.to_vec(), unhex(s("output")), "{login}");
-            assert_eq!(format!("{:027x}", tag(&output, Match::Exact)), s("exact"));
+            assert_eq!(format!("{:024x}", tag(&output, Match::Exact)), s("exact"));
             assert_eq!(
-                format!("{:027x}", tag(&output, Match::Similar)),
+                format!("{:024x}", tag(&output, Match::Similar)),
                 s("similar")
             );
         }

@@ -9,6 +9,9 @@ use sha2::{Digest, Sha256};
 /// a larger bucket is split).
 pub const BUCKET_BITS: u32 = 20;
 
+/// The most bits of a login's SHA-256 a client can be asked to send (a split bucket).
+pub const MAX_BUCKET_BITS: u32 = 32;
+
 /// The login as leaked data and clients both spell it: an e-mail address (anything with an
 /// `@`) by the e-mail rule, anything else by the username rule (trimmed, case-folded).
 pub fn normalize_login(raw: &str) -> Result<String, InvalidIdentifier> {
@@ -28,6 +31,11 @@ pub fn bucket_of(login: &str, bits: u32) -> u32 {
     let digest = Sha256::digest(login.as_bytes());
     let top = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
     top >> (32 - bits)
+}
+
+/// The first 32 bits of a normalised login's SHA-256: what an entry's key keeps of its login.
+pub fn login_prefix(login: &str) -> u32 {
+    bucket_of(login, MAX_BUCKET_BITS)
 }
 
 /// Label of the OPRF input's encoding (its version: a change of encoding is a new label).

@@ -367,7 +367,8 @@ fn hash_namespace(format: GenFormat) -> io::Result<Namespace> {
 fn hash(ns: Namespace, pw: &str) -> Key {
     match ns {
         Namespace::Ntlm => Key::ntlm_of(pw),
-        Namespace::Sha1 | Namespace::Account => Key::sha1_of(pw.as_bytes()),
+        // hash_namespace gives only the password namespaces.
+        Namespace::Sha1 | Namespace::Account | Namespace::Credential => Key::sha1_of(pw.as_bytes()),
     }
 }
 

@@ -246,6 +246,8 @@ pub struct Summary {
     pub ntlm: NamespaceSummary,
     /// Account outcome (dumps only): `distinct` identifiers, `new` to the store.
     pub accounts: NamespaceSummary,
+    /// Credential-check entries (only a credential build writes them).
+    pub credentials: NamespaceSummary,
     /// Sealed records written to the alias file: distinct aliases plus one sealed name per
     /// domain (dumps with an operator key).
     pub aliases: u64,
@@ -485,6 +487,7 @@ pub(crate) fn publish(
         sha1: NamespaceSummary::default(),
         ntlm: NamespaceSummary::default(),
         accounts: NamespaceSummary::default(),
+        credentials: NamespaceSummary::default(),
         aliases: 0,
         stealer_records: 0,
         stealer_files: None,

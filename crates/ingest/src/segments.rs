@@ -22,7 +22,7 @@ use crate::{
 pub(crate) fn write_segments(
     writer: &mut StoreWriter,
     spills: &[Spill],
-    hll: &[spill::Hll; 3],
+    hll: &[spill::Hll],
     breach_id: Option<(u32, bool)>,
     threads_and_memory: (usize, usize),
     progress: &progress::Progress,
@@ -40,7 +40,8 @@ pub(crate) fn write_segments(
             continue;
         }
         progress.phase(&format!("sorting {ns}"), PARTS as u64);
-        let (name, mut seg) = writer.create_segment(ns, hll[i].estimate())?;
+        let expected = hll.get(i).map_or(0, spill::Hll::estimate);
+        let (name, mut seg) = writer.create_segment(ns, expected)?;
         let mut existing: Vec<_> = before
             .segments(ns)
             .iter()
@@ -50,6 +51,7 @@ pub(crate) fn write_segments(
             Namespace::Sha1 => &mut summary.sha1,
             Namespace::Ntlm => &mut summary.ntlm,
             Namespace::Account => &mut summary.accounts,
+            Namespace::Credential => &mut summary.credentials,
         };
         // An account's value is its breach set: `{breach, primary}` (1) or
         // `{breach, secondary}` (2); the spill count carries PRIMARY for primary occurrences.

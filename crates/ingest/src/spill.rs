@@ -573,7 +573,7 @@ mod tests {
             let mut c = Combiner::new(&spill, true);
             for i in 0..400_000u64 {
                 let key = Key::sha1_of(&(i % 300_000).to_le_bytes());
-                let key = if ns == Namespace::Ntlm {
+                let key = if ns.key_bits() == 128 {
                     Key::from_digest(&key.to_digest(Namespace::Sha1)[..16]).unwrap()
                 } else {
                     key

@@ -1,4 +1,5 @@
-//! Hash keys and the namespaces they live in (two password hashes, one account hash).
+//! Hash keys and the namespaces they live in (two password hashes, one account hash, the
+//! credential check's entries).
 //!
 //! A [`Key`] is an unsigned integer of up to 160 bits: a SHA-1 digest (160 bits) or an NTLM
 //! digest (128 bits), read big-endian so that numeric order is the order of the hex strings.
@@ -19,11 +20,20 @@ pub enum Namespace {
     /// SHA-1 of a normalised account identifier (e-mail, phone, username). The value stored
     /// with each key is not a count but a breach-set id into the segment's postings file.
     Account,
+    /// Entries of the private credential check (128 bits: a login's hash prefix above an OPRF
+    /// output's tag; `leakwatch_credentials::entry_key`), valued by how often they were
+    /// built. Never answered as a range: only through the credential check.
+    Credential,
 }
 
 impl Namespace {
     /// Every namespace, in file-code order.
-    pub const ALL: [Namespace; 3] = [Namespace::Sha1, Namespace::Ntlm, Namespace::Account];
+    pub const ALL: [Namespace; 4] = [
+        Namespace::Sha1,
+        Namespace::Ntlm,
+        Namespace::Account,
+        Namespace::Credential,
+    ];
     /// The password-hash namespaces, whose values are occurrence counts.
     pub const PASSWORDS: [Namespace; 2] = [Namespace::Sha1, Namespace::Ntlm];
 
@@ -31,7 +41,7 @@ impl Namespace {
     pub const fn key_bits(self) -> u32 {
         match self {
             Namespace::Sha1 | Namespace::Account => 160,
-            Namespace::Ntlm => 128,
+            Namespace::Ntlm | Namespace::Credential => 128,
         }
     }
     /// Width of the hash in hex digits.
@@ -48,6 +58,7 @@ impl Namespace {
             Namespace::Sha1 => 1,
             Namespace::Ntlm => 2,
             Namespace::Account => 3,
+            Namespace::Credential => 4,
         }
     }
     /// Inverse of [`Namespace::code`].
@@ -56,6 +67,7 @@ impl Namespace {
             1 => Some(Namespace::Sha1),
             2 => Some(Namespace::Ntlm),
             3 => Some(Namespace::Account),
+            4 => Some(Namespace::Credential),
             _ => None,
         }
     }
@@ -65,6 +77,7 @@ impl Namespace {
             Namespace::Sha1 => "sha1",
             Namespace::Ntlm => "ntlm",
             Namespace::Account => "account",
+            Namespace::Credential => "credential",
         }
     }
     /// The password namespace whose hex digests have `len` digits.
@@ -341,6 +354,12 @@ impl Key {
             hi: self.hi | other.hi,
             lo: self.lo | other.lo,
         }
+    }
+
+    /// The low 128 bits: the whole key of a 128-bit namespace.
+    #[inline]
+    pub fn low_u128(self) -> u128 {
+        self.lo
     }
 
     /// The low 64 bits (uniformly distributed for a cryptographic hash).

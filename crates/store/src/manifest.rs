@@ -16,16 +16,18 @@ use crate::{
 /// File name of the manifest in the store directory.
 pub const MANIFEST_FILE: &str = "manifest";
 /// Version of the manifest layout this build writes and reads.
-pub const MANIFEST_VERSION: u32 = 4;
+pub const MANIFEST_VERSION: u32 = 5;
 
 /// The oldest version, written when nothing needs a newer one: a store that never forgot an
 /// account nor mirrored a source keeps writing exactly the manifest version 1 readers know.
 const MANIFEST_VERSION_1: u32 = 1;
 /// Version 2 added `forgotten`; version 3 added `mirrors`; version 4 sealed files of
 /// another kind than aliases (`AliasMeta::kind`), which a version-3 reader would take for
-/// alias files.
+/// alias files; version 5 segments of the credential namespace, each naming its OPRF key,
+/// which a version-4 reader could not parse.
 const MANIFEST_VERSION_2: u32 = 2;
 const MANIFEST_VERSION_3: u32 = 3;
+const MANIFEST_VERSION_4: u32 = 4;
 const MANIFEST_MAGIC: &[u8; 8] = b"LWMANIF\x01";
 
 /// A published segment, as recorded in the manifest.
@@ -46,6 +48,10 @@ pub struct SegmentMeta {
     /// For an account segment, its postings file (breach-set id → breach ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postings: Option<String>,
+    /// For a credential segment, the fingerprint of the OPRF key its entries were built
+    /// under (never the key): every live credential segment names the same one. Version 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oprf_key: Option<String>,
 }
 
 /// What a file of sealed blocks (an alias file's layout) holds. The store never opens a
@@ -211,8 +217,14 @@ impl Manifest {
     pub fn encode(&self) -> Vec<u8> {
         // The oldest version that can say everything in it, so older builds keep reading
         // stores that use none of the newer fields.
-        let version = if self.aliases.iter().any(|a| !a.kind.is_aliases()) {
+        let version = if self
+            .segments
+            .iter()
+            .any(|s| s.namespace == Namespace::Credential)
+        {
             MANIFEST_VERSION
+        } else if self.aliases.iter().any(|a| !a.kind.is_aliases()) {
+            MANIFEST_VERSION_4
         } else if !self.mirrors.is_empty() {
             MANIFEST_VERSION_3
         } else if !self.forgotten.is_empty() {

@@ -47,6 +47,7 @@ pub struct Snapshot {
     sha1: Vec<Segment>,
     ntlm: Vec<Segment>,
     account: Vec<Segment>,
+    credential: Vec<Segment>,
     /// One per account segment, same order.
     pub(crate) postings: Vec<Arc<Postings>>,
     aliases: Vec<AliasFile>,
@@ -79,6 +80,7 @@ impl Snapshot {
             sha1: Vec::new(),
             ntlm: Vec::new(),
             account: Vec::new(),
+            credential: Vec::new(),
             postings: Vec::new(),
             aliases: Vec::new(),
             files: Vec::new(),
@@ -116,8 +118,10 @@ impl Snapshot {
                     snap.account.push(seg);
                     snap.postings.push(Arc::new(postings));
                 }
+                Namespace::Credential => snap.credential.push(seg),
             }
         }
+        check_one_oprf_key(&manifest)?;
         for meta in &manifest.aliases {
             let file = dir.open_read(&meta.file)?;
             snap.files.push((meta.file.clone(), file.clone()));
@@ -216,6 +220,7 @@ impl Snapshot {
             Namespace::Sha1 => &self.sha1,
             Namespace::Ntlm => &self.ntlm,
             Namespace::Account => &self.account,
+            Namespace::Credential => &self.credential,
         }
     }
     /// Unix time of the newest segment of a namespace (or of the manifest).
@@ -280,6 +285,28 @@ impl Snapshot {
             total = total.saturating_add(seg.get(key)?.unwrap_or(0));
         }
         Ok(total)
+    }
+
+    /// The fingerprint of the OPRF key the live credential entries were built under (the
+    /// same for all of them), `None` when there are none.
+    pub fn credential_key(&self) -> Option<&str> {
+        self.manifest
+            .segments_of(Namespace::Credential)
+            .find_map(|s| s.oprf_key.as_deref())
+    }
+
+    /// The keys of every credential entry whose top 20 bits are `prefix`, sorted, each once
+    /// (the values, how often an entry was built, mean nothing to a check).
+    pub fn credential_range(&self, prefix: u32) -> Result<Vec<u128>> {
+        let mut out = Vec::new();
+        for seg in &self.credential {
+            seg.for_each_in_range(prefix, |k, _| out.push(k.low_u128()))?;
+        }
+        if self.credential.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        Ok(out)
     }
 
     /// The store-local ids of the breaches an account hash appears in, sorted.
@@ -396,7 +423,13 @@ impl Snapshot {
 
     /// Checks every checksum of every segment and alias file.
     pub fn verify(&self) -> Result<()> {
-        for seg in self.sha1.iter().chain(&self.ntlm).chain(&self.account) {
+        for seg in self
+            .sha1
+            .iter()
+            .chain(&self.ntlm)
+            .chain(&self.account)
+            .chain(&self.credential)
+        {
             seg.verify()?;
         }
         for file in &self.aliases {
@@ -422,11 +455,41 @@ fn forgotten_keys(manifest: &Manifest) -> Result<std::collections::HashSet<Key>>
         .collect()
 }
 
-/// Account values are breach-set ids: summing them as counts would be nonsense.
+/// Account values are breach-set ids: summing them as counts would be nonsense; credential
+/// entries are answered only by the credential check, a bucket at a time.
 fn password_namespace(ns: Namespace) -> Result<()> {
-    if ns == Namespace::Account {
-        return Err(StoreError::InvalidArgument(
+    match ns {
+        Namespace::Sha1 | Namespace::Ntlm => Ok(()),
+        Namespace::Account => Err(StoreError::InvalidArgument(
             "accounts have breach sets, not counts".into(),
+        )),
+        Namespace::Credential => Err(StoreError::InvalidArgument(
+            "credential entries are read only by the credential check".into(),
+        )),
+    }
+}
+
+/// Every credential segment names the OPRF key it was built under, and all name the same:
+/// a check's output under one key finds nothing among entries built under another.
+fn check_one_oprf_key(manifest: &Manifest) -> Result<()> {
+    let mut keys = manifest
+        .segments_of(Namespace::Credential)
+        .map(|s| (s, s.oprf_key.as_deref()));
+    let Some((first, key)) = keys.next() else {
+        return Ok(());
+    };
+    if key.is_none() {
+        return Err(StoreError::corrupt(
+            &first.file,
+            0,
+            "credential segment without its OPRF key's fingerprint",
+        ));
+    }
+    if let Some((other, _)) = keys.find(|(_, k)| *k != key) {
+        return Err(StoreError::corrupt(
+            &other.file,
+            0,
+            "credential segments built under different OPRF keys",
         ));
     }
     Ok(())

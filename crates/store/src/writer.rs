@@ -253,6 +253,7 @@ impl StoreWriter {
             bytes: stats.bytes,
             created_unix: unix_now(),
             postings: None,
+            oprf_key: None,
         }
     }
 
@@ -346,7 +347,14 @@ impl StoreWriter {
             })?;
             let (name, mut writer) = self.create_segment(ns, distinct)?;
             merge_segments(segs, |k, c| writer.push(k, c))?;
-            Self::segment_meta(name, ns, writer.finish()?)
+            let mut meta = Self::segment_meta(name, ns, writer.finish()?);
+            // Credential segments all name one OPRF key (the snapshot checked): so does their
+            // merge.
+            meta.oprf_key = self
+                .manifest
+                .segments_of(ns)
+                .find_map(|s| s.oprf_key.clone());
+            meta
         };
         let bytes_before = segs.iter().map(Segment::bytes).sum();
         let removed: Vec<String> = segs.iter().map(|s| s.name().to_owned()).collect();

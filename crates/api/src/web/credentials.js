@@ -10,10 +10,12 @@ import { FOLD } from './casefold.js';
 const oprf = ristretto255_oprf.oprf;
 const encoder = new TextEncoder();
 
-/** Bits of a login's SHA-256 that name its bucket. */
+/** Bits of a login's SHA-256 that name its bucket, unless the server asks for more. */
 export const BUCKET_BITS = 20;
-/** Bits of an entry's tag (a bucket entry's key is the bucket above the tag). */
-export const TAG_BITS = 128 - BUCKET_BITS;
+/** The most bits a server can ask for (a split bucket). */
+export const MAX_BUCKET_BITS = 32;
+/** Bytes of an entry's tag in an answer. */
+export const TAG_BYTES = 12;
 
 const LOCAL_SPECIALS = "!#$%&'*+/=?^_`{|}~-.";
 
@@ -80,10 +82,12 @@ export function normalizeLogin(raw) {
   return raw.includes('@') ? normalizeEmail(raw) : normalizeUsername(raw);
 }
 
-/** The bucket of a normalised login: the first 20 bits of its SHA-256. */
-export function bucketOf(login) {
+/** The bucket of a normalised login: the first `bits` (1 to 32) bits of its SHA-256. */
+export function bucketOf(login, bits = BUCKET_BITS) {
+  if (!(bits >= 1 && bits <= MAX_BUCKET_BITS)) throw new Error(`bucket bits ${bits}`);
   const d = sha256(encoder.encode(login));
-  return ((d[0] << 12) | (d[1] << 4) | (d[2] >> 4)) >>> 0;
+  const top = ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
+  return bits === 32 ? top : Math.floor(top / 2 ** (32 - bits));
 }
 
 /** The bytes the OPRF is evaluated on: label, login length (u16 BE), login, password. */
@@ -103,19 +107,29 @@ export function oprfInput(login, password) {
   return out;
 }
 
-/** An entry's tag (a BigInt below 2^108) for an OPRF output: 'exact' or 'similar'. */
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** An entry's tag for an OPRF output, 'exact' or 'similar': the first 12 bytes of
+ * SHA-256(label ‖ output), as 24 lower-case hex digits. */
 export function tag(output, kind) {
   const label = encoder.encode(`leakwatch credential entry v1 ${kind}`);
   const msg = new Uint8Array(label.length + output.length);
   msg.set(label, 0);
   msg.set(output, label.length);
-  const d = sha256(msg);
-  let v = 0n;
-  for (let i = 0; i < 16; i += 1) v = (v << 8n) | BigInt(d[i]);
-  return v >> BigInt(BUCKET_BITS);
+  return hex(sha256(msg).subarray(0, TAG_BYTES));
 }
 
-/** What a bucket's tags (a Set of BigInts) say of an output: 'exact', 'similar' or null. */
+/** The tags an answer carries (12 bytes each, concatenated) as a Set of hex strings. */
+export function tagsFromBytes(bytes) {
+  if (bytes.length % TAG_BYTES !== 0) throw new Error('the answer is not a whole number of tags');
+  const tags = new Set();
+  for (let i = 0; i < bytes.length; i += TAG_BYTES) tags.add(hex(bytes.subarray(i, i + TAG_BYTES)));
+  return tags;
+}
+
+/** What a bucket's tags (a Set of hex strings) say of an output: 'exact', 'similar' or null. */
 export function lookup(tags, output) {
   for (const kind of ['exact', 'similar']) {
     if (tags.has(tag(output, kind))) return kind;

@@ -181,7 +181,7 @@ fn manifest_roundtrip_and_corruption() {
         ..m.clone()
     };
     let mut stealer = mirrored.clone();
-    stealer.format_version = MANIFEST_VERSION;
+    stealer.format_version = 4;
     stealer.aliases.push(AliasMeta {
         file: "0000000004-000-stealer-email.alias".into(),
         records: 9,
@@ -192,7 +192,31 @@ fn manifest_roundtrip_and_corruption() {
     });
     assert!(!String::from_utf8_lossy(&m.encode()).contains("kind"));
     assert!(String::from_utf8_lossy(&stealer.encode()).contains("\"kind\": \"stealer-email\""));
-    for (m, version) in [(m, 1u32), (forgetful, 2), (mirrored, 3), (stealer, 4)] {
+    // A live credential segment (with its OPRF key's fingerprint): version 5.
+    let mut credential = stealer.clone();
+    credential.format_version = MANIFEST_VERSION;
+    credential.segments.push(SegmentMeta {
+        file: "0000000005-000-credential.seg".into(),
+        namespace: Namespace::Credential,
+        hashes: 7,
+        total_count: 7,
+        bytes: 100,
+        created_unix: 3,
+        postings: None,
+        oprf_key: Some("0123456789abcdef".into()),
+    });
+    assert!(!String::from_utf8_lossy(&stealer.encode()).contains("oprf_key"));
+    assert!(
+        String::from_utf8_lossy(&credential.encode())
+            .contains("\"oprf_key\": \"0123456789abcdef\"")
+    );
+    for (m, version) in [
+        (m, 1u32),
+        (forgetful, 2),
+        (mirrored, 3),
+        (stealer, 4),
+        (credential, 5),
+    ] {
         let bytes = m.encode();
         assert_eq!(
             bytes[bytes.len() - 24..bytes.len() - 20],

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod corruption;
+mod credentials;
 mod lifecycle;
 mod ranges;
 
