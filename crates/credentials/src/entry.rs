@@ -98,14 +98,18 @@ pub fn answer_bits(keys: &[u128]) -> Option<u32> {
     (BUCKET_BITS..=LOGIN_BITS).find(|&bits| largest_part(keys, bits) <= MAX_ANSWER_ENTRIES)
 }
 
+/// The bucket of `bits` bits an entry's key falls in: its login prefix's first `bits` bits.
+fn bucket_of_key(key: u128, bits: u32) -> u32 {
+    key_login_prefix(key) >> (LOGIN_BITS - bits)
+}
+
 /// The most entries of `keys` (sorted) that share their login prefix's first `bits` bits.
 fn largest_part(keys: &[u128], bits: u32) -> usize {
-    let part = |k: &u128| key_login_prefix(*k) >> (LOGIN_BITS - bits);
     let mut largest = 0;
     let mut run = 0;
     let mut last = None;
-    for k in keys {
-        let p = part(k);
+    for &k in keys {
+        let p = bucket_of_key(k, bits);
         run = if last == Some(p) { run + 1 } else { 1 };
         last = Some(p);
         largest = largest.max(run);
@@ -119,7 +123,7 @@ pub fn bucket_tags(keys: &[u128], bucket: u32, bits: u32) -> Vec<Tag> {
     assert!((1..=LOGIN_BITS).contains(&bits), "bucket bits {bits}");
     let mut tags: Vec<Tag> = keys
         .iter()
-        .filter(|&&k| key_login_prefix(k) >> (LOGIN_BITS - bits) == bucket)
+        .filter(|&&k| bucket_of_key(k, bits) == bucket)
         .map(|&k| key_tag(k))
         .collect();
     tags.sort_unstable();
