@@ -560,19 +560,31 @@ impl Catalog {
     }
 
     /// Applies `change` to a stored breach, sets ModifiedDate to now, and saves it.
+    ///
+    /// The read, the change and the write are one transaction, the row locked from the read
+    /// on (PostgreSQL `FOR UPDATE`; SQLite has one writer at a time), so edits from many
+    /// machines at once follow one another and none is lost.
     pub fn edit(&mut self, name: &str, change: impl FnOnce(&mut Breach)) -> Result<Breach> {
-        let mut b = self
-            .get(name)?
-            .ok_or_else(|| CatalogError::NotFound(name.to_owned()))?;
-        let old_name = b.name.clone();
-        change(&mut b);
-        b.modified_date = format_date_time(now_unix());
-        b.validate(now_unix())?;
         self.conn.transaction(|tx| {
-            tx.execute("DELETE FROM breach WHERE name = ?1", args![old_name])?;
-            Self::insert(tx, &b)
-        })?;
-        Ok(b)
+            let lock = match tx.dialect() {
+                Dialect::Postgres => " FOR UPDATE",
+                Dialect::Sqlite => "",
+            };
+            let row = tx.query_opt(
+                &format!("SELECT {COLUMNS} FROM breach WHERE name = ?1{lock}"),
+                args![name.trim()],
+            )?;
+            let mut b = match row {
+                Some(r) => Self::finish_row(Self::row(&r)?)?,
+                None => return Err(CatalogError::NotFound(name.to_owned())),
+            };
+            let old_name = b.name.clone();
+            change(&mut b);
+            b.modified_date = format_date_time(now_unix());
+            b.validate(now_unix())?;
+            Self::update(tx, &old_name, &b)?;
+            Ok(b)
+        })
     }
 
     /// The store-local id of breach `name` as this catalogue allocates it, for an import that
@@ -620,14 +632,58 @@ impl Catalog {
     }
 
     fn insert(conn: &impl Exec, b: &Breach) -> Result<()> {
-        let classes = serde_json::to_string(&b.data_classes).unwrap_or_else(|_| "[]".into());
+        let places = (1..=19).map(|i| format!("?{i}")).collect::<Vec<_>>();
         conn.execute(
-            &format!("INSERT INTO breach ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"),
-            args![
-                b.name, b.title, b.domain, b.breach_date, b.added_date, b.modified_date, b.pwn_count as i64,
-                b.description, b.logo_path, classes, b.is_verified, b.is_fabricated, b.is_sensitive, b.is_retired,
-                b.is_spam_list, b.is_malware, b.is_subscription_free, b.is_stealer_log, b.vendor
-            ],
+            &format!(
+                "INSERT INTO breach ({COLUMNS}) VALUES ({})",
+                places.join(",")
+            ),
+            &Self::values(b),
+        )?;
+        Ok(())
+    }
+
+    /// A breach's values in the order of [`COLUMNS`].
+    fn values(b: &Breach) -> Vec<sql::Value> {
+        let classes = serde_json::to_string(&b.data_classes).unwrap_or_else(|_| "[]".into());
+        args![
+            b.name,
+            b.title,
+            b.domain,
+            b.breach_date,
+            b.added_date,
+            b.modified_date,
+            b.pwn_count as i64,
+            b.description,
+            b.logo_path,
+            classes,
+            b.is_verified,
+            b.is_fabricated,
+            b.is_sensitive,
+            b.is_retired,
+            b.is_spam_list,
+            b.is_malware,
+            b.is_subscription_free,
+            b.is_stealer_log,
+            b.vendor
+        ]
+        .to_vec()
+    }
+
+    /// Rewrites the row of `old_name` in place (an UPDATE, not DELETE + INSERT: a concurrent
+    /// `FOR UPDATE` reader then waits for this row and reads its new version).
+    fn update(conn: &impl Exec, old_name: &str, b: &Breach) -> Result<()> {
+        let set = COLUMNS
+            .split(", ")
+            .enumerate()
+            .map(|(i, column)| format!("{column} = ?{}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut values = Self::values(b);
+        values.push(sql::ToValue::to_value(&old_name));
+        conn.execute(
+            &format!("UPDATE breach SET {set} WHERE name = ?20"),
+            &values,
         )?;
         Ok(())
     }

@@ -347,7 +347,13 @@ impl Conn {
     pub(crate) fn transaction<T>(&self, body: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         match self {
             Conn::Sqlite(c) => {
-                let tx = Tx::Sqlite(c.unchecked_transaction()?);
+                // IMMEDIATE: the write lock is taken (or waited for, through the busy
+                // handler) at BEGIN, so a transaction that reads before it writes never
+                // finds another writer between the two (SQLite would fail it at once).
+                let tx = Tx::Sqlite(rusqlite::Transaction::new_unchecked(
+                    c,
+                    rusqlite::TransactionBehavior::Immediate,
+                )?);
                 let out = body(&tx)?;
                 let Tx::Sqlite(tx) = tx else { unreachable!() };
                 tx.commit()?;

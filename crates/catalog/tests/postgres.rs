@@ -651,6 +651,55 @@ fn store_breach_ids_are_allocated_once_per_name_and_never_twice_across_connectio
     assert_eq!(c.store_breach_id("Next", 0).unwrap(), Some(41));
 }
 
+/// Regression: `edit` read the breach outside its transaction and wrote it back as DELETE +
+/// INSERT; under READ COMMITTED two importers editing one breach at once both deleted the
+/// old row and the second INSERT failed with a duplicate name (23505), and an edit made
+/// between another's read and write was lost.
+#[test]
+fn edits_of_one_breach_from_many_connections_at_once_all_land_and_none_fails() {
+    let Some(url) = database("edits") else {
+        return;
+    };
+    Catalog::open_postgres(&url)
+        .unwrap()
+        .add(breach("Jointbank", "Jointbank", &[]))
+        .unwrap();
+    let (threads, edits) = (4, 25);
+    let start = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (url, start) = (url.clone(), start.clone());
+            std::thread::spawn(move || {
+                let mut c = Catalog::open_postgres(&url).unwrap();
+                start.wait();
+                for i in 0..edits {
+                    c.edit("jointbank", |b| {
+                        b.data_classes.push(format!("Class {t}-{i}"));
+                        b.pwn_count += 1;
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let b = Catalog::open_postgres(&url)
+        .unwrap()
+        .get("Jointbank")
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.pwn_count, 1234 + (threads * edits) as u64, "no edit lost");
+    let want: BTreeSet<String> = (0..threads)
+        .flat_map(|t| (0..edits).map(move |i| format!("Class {t}-{i}")))
+        .collect();
+    assert_eq!(
+        b.data_classes.iter().cloned().collect::<BTreeSet<_>>(),
+        want
+    );
+}
+
 #[test]
 fn limiter_use_added_by_many_connections_at_once_is_summed_and_none_is_lost() {
     let Some(url) = database("limits") else {
