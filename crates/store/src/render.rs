@@ -129,11 +129,16 @@ impl LineWriter {
             17 => (above << 8 | low[0] as u64, &low[1..]),
             _ => (above, low),
         };
-        let last = u128::from_be_bytes(last.try_into().unwrap_or_default());
-        let [a, b] = crate::key::hex32(last);
+        let last: &[u8; 16] = last.try_into().unwrap_or(&[0; 16]);
         if count < 100_000_000 {
-            self.store_sha1(hex3(top), a, b, count, out);
+            self.store_sha1_with(
+                hex3(top),
+                |digits| crate::key::hex32_into(last, digits),
+                count,
+                out,
+            );
         } else {
+            let [a, b] = crate::key::hex32(u128::from_be_bytes(*last));
             let mut digits = [0u8; 35];
             digits[..3].copy_from_slice(&hex3(top).to_le_bytes()[..3]);
             digits[3..19].copy_from_slice(&a.to_le_bytes());
@@ -156,6 +161,22 @@ impl LineWriter {
     /// piecewise): it was a third of a range's rendering.
     #[inline(always)]
     fn store_sha1(&mut self, top: u32, a: u128, b: u128, count: u64, out: &mut Vec<u8>) {
+        let hex = |digits: &mut [MaybeUninit<u8>; 32]| {
+            put(&mut digits[..16], &a.to_le_bytes());
+            put(&mut digits[16..], &b.to_le_bytes());
+        };
+        self.store_sha1_with(top, hex, count, out);
+    }
+
+    /// [`Self::store_sha1`] with the last 32 digits written by `hex`.
+    #[inline(always)]
+    fn store_sha1_with(
+        &mut self,
+        top: u32,
+        hex: impl FnOnce(&mut [MaybeUninit<u8>; 32]),
+        count: u64,
+        out: &mut Vec<u8>,
+    ) {
         let (digits, len) = decimal(count);
         let slot = slot(out);
         let mut at = 0;
@@ -165,8 +186,9 @@ impl LineWriter {
         }
         self.first = false;
         put(&mut slot[at..at + 4], &top.to_le_bytes());
-        put(&mut slot[at + 3..at + 19], &a.to_le_bytes());
-        put(&mut slot[at + 19..at + 35], &b.to_le_bytes());
+        hex((&mut slot[at + 3..at + 35])
+            .try_into()
+            .expect("32 bytes of the slot"));
         slot[at + 35].write(b':');
         put(&mut slot[at + 36..at + 44], &digits.to_le_bytes());
         // SAFETY: bytes `..at + 44` of the slot were written just above (`len <= 8`).
