@@ -582,8 +582,7 @@ impl Catalog {
             change(&mut b);
             b.modified_date = format_date_time(now_unix());
             b.validate(now_unix())?;
-            Self::update(tx, &old_name, &b)?;
-            Ok(b)
+            Self::update(tx, &old_name, &b).map(|_| b)
         })
     }
 
@@ -624,11 +623,13 @@ impl Catalog {
         self.edit(name, |b| b.is_retired = true)
     }
 
+    /// Writes `b` over the breach of its name in place, or adds it.
     fn write(&mut self, b: &Breach) -> Result<()> {
-        self.conn.transaction(|tx| {
-            tx.execute("DELETE FROM breach WHERE name = ?1", args![b.name])?;
-            Self::insert(tx, b)
-        })
+        self.conn
+            .transaction(|tx| match Self::update(tx, &b.name, b)? {
+                0 => Self::insert(tx, b),
+                _ => Ok(()),
+            })
     }
 
     fn insert(conn: &impl Exec, b: &Breach) -> Result<()> {
@@ -672,7 +673,8 @@ impl Catalog {
 
     /// Rewrites the row of `old_name` in place (an UPDATE, not DELETE + INSERT: a concurrent
     /// `FOR UPDATE` reader then waits for this row and reads its new version).
-    fn update(conn: &impl Exec, old_name: &str, b: &Breach) -> Result<()> {
+    /// Returns how many rows it rewrote (0 or 1).
+    fn update(conn: &impl Exec, old_name: &str, b: &Breach) -> Result<usize> {
         let set = COLUMNS
             .split(", ")
             .enumerate()
@@ -684,8 +686,7 @@ impl Catalog {
         conn.execute(
             &format!("UPDATE breach SET {set} WHERE name = ?20"),
             &values,
-        )?;
-        Ok(())
+        )
     }
 
     fn row(r: &Row) -> Result<(Breach, String)> {
