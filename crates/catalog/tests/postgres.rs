@@ -8,7 +8,7 @@
 #![allow(clippy::too_many_lines)]
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 
 use leakwatch_catalog::{
     Breach, Catalog, CatalogError, Dialect,
@@ -25,6 +25,29 @@ use leakwatch_catalog::{
 /// A fresh database on the test server, or `None` (skipped) where there is no server.
 fn database(name: &str) -> Option<String> {
     testing::postgres().map(|s| s.new_database(name, "leakwatch"))
+}
+
+/// Runs `work(catalogue, thread)` on `threads` connections of their own to `url`, all
+/// started at once (a barrier after connecting); what each returned, in thread order.
+fn at_once<T: Send>(
+    url: &str,
+    threads: usize,
+    work: impl Fn(&mut Catalog, usize) -> T + Sync,
+) -> Vec<T> {
+    let start = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (start, work) = (&start, &work);
+                s.spawn(move || {
+                    let mut c = Catalog::open_postgres(url).unwrap();
+                    start.wait();
+                    work(&mut c, t)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
 }
 
 fn breach(name: &str, title: &str, classes: &[&str]) -> Breach {
@@ -526,26 +549,16 @@ fn outbox_workers_on_many_connections_never_claim_the_same_notification() {
         c.enqueue(Some(&i.to_le_bytes()), &i.to_le_bytes(), 1)
             .unwrap();
     }
-    let workers = 6;
-    let start = Arc::new(Barrier::new(workers));
-    let handles: Vec<_> = (0..workers)
-        .map(|_| {
-            let (url, start) = (url.clone(), start.clone());
-            std::thread::spawn(move || {
-                let mut c = Catalog::open_postgres(&url).unwrap();
-                start.wait();
-                let mut mine = Vec::new();
-                loop {
-                    let batch = c.claim_due(10, 3600, 7).unwrap();
-                    if batch.is_empty() {
-                        return mine;
-                    }
-                    mine.extend(batch.into_iter().map(|p| p.id));
-                }
-            })
-        })
-        .collect();
-    let per_worker: Vec<Vec<i64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let per_worker: Vec<Vec<i64>> = at_once(&url, 6, |c, _| {
+        let mut mine = Vec::new();
+        loop {
+            let batch = c.claim_due(10, 3600, 7).unwrap();
+            if batch.is_empty() {
+                return mine;
+            }
+            mine.extend(batch.into_iter().map(|p| p.id));
+        }
+    });
     let all: Vec<i64> = per_worker.iter().flatten().copied().collect();
     let distinct: BTreeSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), 400, "every notification claimed once: {all:?}");
@@ -611,28 +624,18 @@ fn store_breach_ids_are_allocated_once_per_name_and_never_twice_across_connectio
     let sqlite = Catalog::open_in_memory().unwrap();
     assert_eq!(sqlite.store_breach_id("Any", 3).unwrap(), None);
 
-    let start = Arc::new(Barrier::new(4));
-    let handles: Vec<_> = (0..4)
-        .map(|t| {
-            let (url, start) = (url.clone(), start.clone());
-            std::thread::spawn(move || {
-                let c = Catalog::open_postgres(&url).unwrap();
-                start.wait();
-                // Every thread asks for the same eight names, in its own order.
-                (0..8)
-                    .map(|i| {
-                        let name = format!("Breach{}", (i + t * 3) % 8);
-                        (name.clone(), c.store_breach_id(&name, 5).unwrap().unwrap())
-                    })
-                    .collect::<Vec<_>>()
+    // Every thread asks for the same eight names, in its own order.
+    let asked = at_once(&url, 4, |c, t| {
+        (0..8)
+            .map(|i| {
+                let name = format!("Breach{}", (i + t * 3) % 8);
+                (name.clone(), c.store_breach_id(&name, 5).unwrap().unwrap())
             })
-        })
-        .collect();
+            .collect::<Vec<_>>()
+    });
     let mut by_name = std::collections::BTreeMap::<String, BTreeSet<u32>>::new();
-    for h in handles {
-        for (name, id) in h.join().unwrap() {
-            by_name.entry(name).or_default().insert(id);
-        }
+    for (name, id) in asked.into_iter().flatten() {
+        by_name.entry(name).or_default().insert(id);
     }
     assert!(by_name.values().all(|ids| ids.len() == 1), "{by_name:?}");
     let ids: BTreeSet<u32> = by_name.values().flatten().copied().collect();
@@ -665,26 +668,15 @@ fn edits_of_one_breach_from_many_connections_at_once_all_land_and_none_fails() {
         .add(breach("Jointbank", "Jointbank", &[]))
         .unwrap();
     let (threads, edits) = (4, 25);
-    let start = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (url, start) = (url.clone(), start.clone());
-            std::thread::spawn(move || {
-                let mut c = Catalog::open_postgres(&url).unwrap();
-                start.wait();
-                for i in 0..edits {
-                    c.edit("jointbank", |b| {
-                        b.data_classes.push(format!("Class {t}-{i}"));
-                        b.pwn_count += 1;
-                    })
-                    .unwrap();
-                }
+    at_once(&url, threads, |c, t| {
+        for i in 0..edits {
+            c.edit("jointbank", |b| {
+                b.data_classes.push(format!("Class {t}-{i}"));
+                b.pwn_count += 1;
             })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+            .unwrap();
+        }
+    });
     let b = Catalog::open_postgres(&url)
         .unwrap()
         .get("Jointbank")
@@ -705,29 +697,17 @@ fn limiter_use_added_by_many_connections_at_once_is_summed_and_none_is_lost() {
     let Some(url) = database("limits") else {
         return;
     };
-    let servers = 6;
-    let start = Arc::new(Barrier::new(servers));
-    let handles: Vec<_> = (0..servers)
-        .map(|_| {
-            let (url, start) = (url.clone(), start.clone());
-            std::thread::spawn(move || {
-                let mut c = Catalog::open_postgres(&url).unwrap();
-                start.wait();
-                for _ in 0..50 {
-                    let took = BucketUse {
-                        key_id: 1,
-                        rpm: 1000,
-                        taken: 1.0,
-                        at_ms: 1_000,
-                    };
-                    c.add_limits(&[took], &[(1, Scope::Account, 1)], 9).unwrap();
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+    at_once(&url, 6, |c, _| {
+        for _ in 0..50 {
+            let took = BucketUse {
+                key_id: 1,
+                rpm: 1000,
+                taken: 1.0,
+                at_ms: 1_000,
+            };
+            c.add_limits(&[took], &[(1, Scope::Account, 1)], 9).unwrap();
+        }
+    });
     let c = Catalog::open_postgres(&url).unwrap();
     assert_eq!(c.saved_usage(9).unwrap(), [(1, Scope::Account, 300)]);
     let buckets = c.saved_buckets().unwrap();
