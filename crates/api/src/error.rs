@@ -163,6 +163,27 @@ impl From<ServiceError> for ApiError {
             ServiceError::NoTxtRecord { .. } => ApiError::Conflict(
                 "The TXT record was not found on the domain: publish the DnsTxtRecord value and try again once it has propagated",
             ),
+            ServiceError::Credentials(e) => {
+                use leakwatch_service::credentials::CredentialsError as C;
+                match e {
+                    C::BucketBits => ApiError::BadRequest(
+                        "bucketBits must be 20 to 32 and bucket below 2^bucketBits",
+                    ),
+                    C::Element => {
+                        ApiError::BadRequest("blinded is not a valid ristretto255 element")
+                    }
+                    C::TooLarge => ApiError::TooLarge(
+                        "This bucket part holds more entries than an answer may; it is not answered",
+                    ),
+                    C::NotBuilt => {
+                        ApiError::Unavailable("No credential buckets are built on this server")
+                    }
+                    other => {
+                        tracing::error!("credential check: {other}");
+                        ApiError::Unavailable("The credential check is not available")
+                    }
+                }
+            }
             // The route's extractor refuses a missing scope first; this is the service
             // layer's own check of the same rule.
             ServiceError::MissingScope(_) => {

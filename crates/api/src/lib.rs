@@ -12,6 +12,7 @@ mod account;
 mod audited;
 mod check_mail;
 mod compress;
+mod credentials;
 mod dashboard;
 mod demo;
 mod domains;
@@ -252,6 +253,11 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
             "/api/v1/vendors/impact/{breach}",
             Key(Some(Scope::Vendors)),
             get(vendors::impact),
+        ),
+        (
+            "/api/v1/credentials/check",
+            Key(Some(Scope::Credentials)),
+            post(credentials::check),
         ),
         (
             "/api/v1/vendor-owner/confirm",

@@ -92,6 +92,9 @@ pub struct AppState {
     /// The relying party the dashboard's passkeys belong to (from the public URL); `None`:
     /// passkeys cannot be enrolled, and a tenant that has some cannot open the dashboard.
     pub passkeys: Option<Arc<leakwatch_service::passkeys::RelyingParty>>,
+    /// The OPRF key of the private credential check (from its file, reloaded when a
+    /// rotation is published); `None`: checks are answered 503.
+    pub credential_keys: Option<Arc<leakwatch_service::credentials::CredentialKeys>>,
 }
 
 impl AppState {
@@ -132,6 +135,7 @@ impl AppState {
             default_region: None,
             mail: None,
             operator_key: None,
+            credential_keys: None,
             dns_resolver: leakwatch_service::dns::system_resolver(),
             insecure_webhooks_to_loopback: false,
             tls: None,

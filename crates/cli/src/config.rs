@@ -79,6 +79,16 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "",
+        "oprf_key_file",
+        "LEAKWATCH_OPRF_KEY_FILE",
+        Kind::Path,
+        None,
+        "File holding the private credential check's OPRF key (64 hex digits; made by the\n\
+         first `leakwatch credentials build`, replaced by `credentials rotate-key`). `serve`\n\
+         answers credential checks with it. Keep it as the operator key.",
+    ),
+    setting(
+        "",
         "audit_key_file",
         "LEAKWATCH_AUDIT_KEY_FILE",
         Kind::Path,

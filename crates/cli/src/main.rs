@@ -45,6 +45,10 @@ fn main() -> std::process::ExitCode {
     }
     match commands::run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<commands::Exit>().is_some() => {
+            let code = e.downcast_ref::<commands::Exit>().map_or(1, |x| x.0);
+            std::process::ExitCode::from(code)
+        }
         Err(e) => {
             eprint!("{}", error_report(&e));
             std::process::ExitCode::FAILURE

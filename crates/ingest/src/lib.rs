@@ -17,6 +17,7 @@
 //! This crate does not serve queries and does not decide where the store lives.
 
 mod aliases;
+mod credentials;
 pub mod dump;
 pub mod parse;
 mod progress;
@@ -46,6 +47,9 @@ use leakwatch_store::{
 };
 
 pub use aliases::AliasOpener;
+pub use credentials::{
+    BuiltSource, CredentialBuild, CredentialSource, OtherOprfKey, build_credentials,
+};
 pub use dump::{ColumnMap, DumpOptions, Field, LayoutError};
 pub use parse::Format;
 pub use reseal::{AliasCompaction, ResealSummary, compact_aliases, reseal};
@@ -86,6 +90,9 @@ pub enum IngestError {
     /// the older ones are re-sealed under the newer key.
     #[error("alias files are sealed under different keys ({0} and {1})")]
     MixedAliasKeys(String, String),
+    /// The store's credential entries were built under another OPRF key.
+    #[error(transparent)]
+    OtherOprfKey(#[from] OtherOprfKey),
     /// An internal step failed (a worker thread panicked, …).
     #[error("{0}")]
     Invalid(String),
@@ -280,6 +287,33 @@ pub struct FieldsSeen {
     pub usernames: u64,
     /// Lines with a password.
     pub passwords: u64,
+}
+
+impl Summary {
+    /// A summary of nothing yet, for a job that only writes segments.
+    pub(crate) fn empty(format: Format) -> Summary {
+        Summary {
+            fingerprint: String::new(),
+            format,
+            already_imported: false,
+            lines: 0,
+            accepted: 0,
+            rejected: 0,
+            rejects_file: None,
+            sha1: NamespaceSummary::default(),
+            ntlm: NamespaceSummary::default(),
+            accounts: NamespaceSummary::default(),
+            credentials: NamespaceSummary::default(),
+            aliases: 0,
+            stealer_records: 0,
+            stealer_files: None,
+            breach: None,
+            breach_accounts: 0,
+            fields_seen: FieldsSeen::default(),
+            generation: 0,
+            seconds: 0.0,
+        }
+    }
 }
 
 impl FieldsSeen {
@@ -542,6 +576,7 @@ pub(crate) fn publish(
             accepted: summary.accepted,
             rejected: summary.rejected,
             breach: opts.breach.clone(),
+            credential_key: None,
         }],
         breaches: match (&opts.breach, breach_id, opts.breach_store_id) {
             (Some(name), Some((_, true)), None) => vec![name.clone()],

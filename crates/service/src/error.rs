@@ -12,6 +12,9 @@ use leakwatch_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceError {
+    /// A credential-check action failed (see [`crate::credentials::CredentialsError`]).
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
     /// The principal lacks the scope the action needs.
     #[error("the API key lacks the scope {0}")]
     MissingScope(leakwatch_catalog::keys::Scope),

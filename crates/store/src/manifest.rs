@@ -151,6 +151,11 @@ pub struct SourceRecord {
     pub accepted: u64,
     /// Lines rejected.
     pub rejected: u64,
+    /// For a credential build (`leakwatch credentials build`), the fingerprint of the OPRF
+    /// key its entries were built under: such a record says the source's credential-check
+    /// entries are in the store, not that it was imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_key: Option<String>,
 }
 
 /// The published state of a store.

@@ -162,10 +162,20 @@ impl StoreWriter {
     /// Whether a source with this fingerprint was already imported (into this breach, for
     /// a dump: the same file loaded into another breach links its accounts there too).
     pub fn has_source(&self, fingerprint: &str, breach: Option<&str>) -> bool {
+        self.manifest.sources.iter().any(|s| {
+            s.fingerprint == fingerprint
+                && s.breach.as_deref() == breach
+                && s.credential_key.is_none()
+        })
+    }
+
+    /// Whether the credential-check entries of the source with this fingerprint were built
+    /// into the store under the OPRF key with fingerprint `key`.
+    pub fn has_credential_source(&self, fingerprint: &str, key: &str) -> bool {
         self.manifest
             .sources
             .iter()
-            .any(|s| s.fingerprint == fingerprint && s.breach.as_deref() == breach)
+            .any(|s| s.fingerprint == fingerprint && s.credential_key.as_deref() == Some(key))
     }
 
     /// The store-local id a breach has, or will get when a commit lists it in

@@ -257,15 +257,5 @@ pub fn operator_key(cmd: OperatorKeyCmd) -> Result<()> {
 
 /// Writes `key` to the new file `path`, readable and writable by its owner only.
 pub(super) fn write_private(path: &std::path::Path, key: &str) -> Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    writeln!(file, "{key}")?;
-    file.sync_all()?;
-    Ok(())
+    Ok(leakwatch_service::key_files::write_private(path, key)?)
 }

@@ -6,6 +6,7 @@ mod auditlog;
 mod backup;
 mod breach;
 mod check;
+mod credentials;
 mod demo;
 mod domain;
 mod generate;
@@ -42,11 +43,12 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 pub use auditlog::result_size;
+pub use credentials::Exit;
 
 /// Carries out one command.
 fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
     match command {
-        Command::Serve(args) => serve::run(args, audit),
+        Command::Serve(args) => serve::run(*args, audit),
         Command::AuditKey { what } => auditlog::audit_key_cmd(what),
         Command::AuditLog { what } => auditlog::audit_log_cmd(audit, what),
         Command::Ingest(args) => ingest::run(args),
@@ -55,6 +57,7 @@ fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
         Command::Paste { what } => paste::paste(what),
         Command::Keys { what } => keys::keys(what),
         Command::OperatorKey { what } => keys::operator_key(what),
+        Command::Credentials { what } => credentials::credentials(what),
         Command::Check {
             what: CheckWhat::Password { data },
         } => check::check_password(&data.data),

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use leakwatch_datadir::DataDir;
 
 use leakwatch_api::{AppState, ServerLimits};
-use leakwatch_service::{CatalogHandle, Heard, StoreHandle, mail};
+use leakwatch_service::{CatalogHandle, Heard, StoreHandle, credentials, mail};
 
 use super::catalog;
 use crate::flags::*;
@@ -23,6 +23,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         default_region,
         mail,
         key,
+        oprf_key,
         dns_resolver,
         insecure_webhooks_to_loopback,
         bulk,
@@ -83,6 +84,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             range_cache: range_cache as u64,
             mail: Some(mail),
             key,
+            oprf_key_file: oprf_key.oprf_key_file,
             dns_resolver,
             insecure_webhooks_to_loopback,
             tls,
@@ -125,6 +127,8 @@ pub struct Serving {
     /// Mail setup; `None` for the demo.
     pub mail: Option<MailArgs>,
     pub key: OperatorKeyArg,
+    /// The credential check's OPRF key file (none: checks are answered 503).
+    pub oprf_key_file: Option<std::path::PathBuf>,
     pub dns_resolver: Option<SocketAddr>,
     /// Webhooks over plain http to loopback (tests only).
     pub insecure_webhooks_to_loopback: bool,
@@ -144,6 +148,14 @@ pub struct Serving {
     pub proxy_protocol: Option<leakwatch_api::proxy_protocol::TrustedProxies>,
     /// How often to ask the store for a newer generation.
     pub store_poll: std::time::Duration,
+}
+
+/// The credential check's OPRF key file, read now so that a missing or readable-by-others
+/// file stops the start, and again when the store's buckets name another key (a rotation).
+fn credential_keys(path: std::path::PathBuf) -> Result<Arc<credentials::CredentialKeys>> {
+    let file = credentials::OprfKeyFile::new(path);
+    file.load().context("the credential check's OPRF key")?;
+    Ok(Arc::new(credentials::CredentialKeys::new(file)))
 }
 
 /// The relying party of the dashboard's passkeys: the public URL's host (a name: a relying
@@ -170,6 +182,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         range_cache,
         mail,
         key,
+        oprf_key_file,
         dns_resolver,
         insecure_webhooks_to_loopback,
         tls,
@@ -187,6 +200,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     let mut state = AppState::new(store, catalog, ServerLimits::default());
     state.default_region = default_region;
     state.operator_key = key.load()?;
+    state.credential_keys = oprf_key_file.map(credential_keys).transpose()?;
     state.access_log = access_log;
     state.range_cache = leakwatch_api::RangeCache::new(range_cache);
     state.audit = audit.map(Arc::new);

@@ -293,6 +293,19 @@ impl Command {
                 }
             },
             Command::Ingest(args) => a(&args.data, "ingest", "ingest", args.breach.as_deref()),
+            Command::Credentials { what } => match what {
+                CredentialsCmd::Build(args) => {
+                    a(&args.data, "credentials.build", "credentials build", None)
+                }
+                CredentialsCmd::RotateKey(args) => a(
+                    &args.data,
+                    "credentials.rotate-key",
+                    "credentials rotate-key",
+                    None,
+                ),
+                // A client of a server: the server records the check.
+                CredentialsCmd::Check(_) => return None,
+            },
             Command::Forget(args) => a(
                 &args.data,
                 "forget",

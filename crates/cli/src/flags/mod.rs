@@ -4,6 +4,7 @@
 
 mod audit;
 mod catalog;
+mod credentials;
 mod shared;
 mod tools;
 mod values;
@@ -15,6 +16,7 @@ use leakwatch_api::proxy_protocol::TrustedProxies;
 
 pub use audit::*;
 pub use catalog::*;
+pub use credentials::*;
 pub use shared::*;
 pub use tools::*;
 pub use values::*;
@@ -64,7 +66,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Import a Pwned Passwords file or directory, a plaintext password list, or (with
     /// --breach) a breach dump: combolist, CSV/TSV, JSON Lines.
     Ingest(IngestArgs),
@@ -104,6 +106,12 @@ pub enum Command {
     AuditLog {
         #[command(subcommand)]
         what: AuditLogCmd,
+    },
+    /// The private credential check: build its buckets from dumps and stealer logs,
+    /// rotate its OPRF key, check a login and password against a server.
+    Credentials {
+        #[command(subcommand)]
+        what: CredentialsCmd,
     },
     /// Look something up in the store.
     Check {
@@ -233,6 +241,10 @@ pub struct ServeArgs {
     pub mail: MailArgs,
     #[command(flatten)]
     pub key: OperatorKeyArg,
+    /// The credential check's OPRF key (`POST /api/v1/credentials/check` answers 503
+    /// without it).
+    #[command(flatten)]
+    pub oprf_key: OprfKeyArg,
     /// The DNS resolver domain verification and the webhook egress guard ask (default: the
     /// system's).
     #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]

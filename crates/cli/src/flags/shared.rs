@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use leakwatch_datadir::DataDir;
 use leakwatch_identity::OperatorKey;
 
@@ -190,22 +190,7 @@ fn insecure_key_env_allowed() -> bool {
 /// Reads a key file, refusing one that group or others may read (as ssh refuses a private
 /// key): a key that others can read is a key others may have.
 pub fn read_private(path: &std::path::Path) -> Result<String> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("reading the key file {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = file.metadata()?.permissions().mode() & 0o777;
-        anyhow::ensure!(
-            mode & 0o077 == 0,
-            "{} is readable by others (mode {mode:04o}): a key file must be private; chmod 600 it",
-            path.display()
-        );
-    }
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut &file, &mut text)
-        .with_context(|| format!("reading the key file {}", path.display()))?;
-    Ok(text)
+    Ok(leakwatch_service::key_files::read_private(path)?)
 }
 
 pub fn parse_size(s: &str) -> Result<usize, String> {

@@ -58,6 +58,26 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "leakwatch-gen",
         ],
     ),
+    // A login server's client speaks HTTP and the protocol's arithmetic, nothing else.
+    (
+        "leakwatch-client",
+        &[
+            "leakwatch-store",
+            "leakwatch-ingest",
+            "leakwatch-catalog",
+            "leakwatch-notify",
+            "leakwatch-mirror",
+            "leakwatch-datadir",
+            "leakwatch-objstore",
+            "leakwatch-service",
+            "leakwatch-api",
+            "leakwatch",
+            "leakwatch-audit",
+            "leakwatch-trail",
+            "leakwatch-lookalike",
+            "leakwatch-gen",
+        ],
+    ),
     // The audit trail's format and seal know nothing of who may do what (the service makes
     // the events).
     ("leakwatch-trail", &["*"]),

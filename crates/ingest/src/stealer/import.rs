@@ -38,13 +38,13 @@ use crate::{
 };
 
 /// Captures handed to a worker at a time.
-const BATCH: usize = 2048;
+pub(crate) const BATCH: usize = 2048;
 
 /// One capture, owned, on its way to a worker.
-struct Owned {
-    website: Option<String>,
-    login: String,
-    password: Vec<u8>,
+pub(crate) struct Owned {
+    pub(crate) website: Option<String>,
+    pub(crate) login: String,
+    pub(crate) password: Vec<u8>,
 }
 
 /// Imports the stealer logs of `source` (a file, a directory tree or an archive; `-` for
@@ -123,7 +123,7 @@ pub(crate) fn ingest(
 
 /// Reads every unit of `path`: malformed ones counted and sampled, captures sent to the
 /// workers in batches. Returns the fingerprint of what was read and the files' counts.
-fn read_all(
+pub(crate) fn read_all(
     path: &Path,
     map: &TableMap,
     gathering: &Gathering,

@@ -147,6 +147,7 @@ fn manifest_roundtrip_and_corruption() {
             accepted: 2,
             rejected: 0,
             breach: Some("Alpha".into()),
+            credential_key: None,
         }],
         breaches: vec!["Alpha".into()],
         aliases: vec![AliasMeta {

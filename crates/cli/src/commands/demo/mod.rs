@@ -221,6 +221,7 @@ pub fn demo(
             key: OperatorKeyArg {
                 operator_key_file: Some(dir.operator_key()),
             },
+            oprf_key_file: None,
             dns_resolver: None,
             insecure_webhooks_to_loopback: false,
             tls: None,
