@@ -51,7 +51,7 @@ pub use server::{serve, tls_config};
 /// A TLS configuration for [`serve`] (rustls), made by [`tls_config`].
 pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
 pub use range_cache::{DEFAULT_BUDGET as DEFAULT_RANGE_CACHE, RangeCache};
-pub use state::{AppState, ServerLimits};
+pub use state::{AppState, DEFAULT_CREDENTIAL_PAGE_CHECKS, ServerLimits};
 
 use compress::{Accepts, respond};
 use leakwatch_service::keys::Scope;
@@ -143,6 +143,14 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
         ("/assets/app.js", Public, get(web::app_js)),
         ("/assets/app.css", Public, get(web::app_css)),
         ("/assets/dashboard.js", Public, get(web::dashboard_js)),
+        ("/assets/check-login.js", Public, get(web::check_login_js)),
+        ("/assets/credentials.js", Public, get(web::credentials_js)),
+        ("/assets/casefold.js", Public, get(web::casefold_js)),
+        (
+            "/assets/vendor/noble-oprf.js",
+            Public,
+            get(web::noble_oprf_js),
+        ),
         (RANGE_ROUTE, Public, get(range::range)),
         ("/healthz", Public, get(|| async { "ok\n" })),
         ("/demo/mailbox", Public, get(demo::mailbox)),
@@ -258,6 +266,11 @@ fn route_table() -> Vec<(&'static str, Access, MethodRouter<Arc<AppState>>)> {
             "/api/v1/credentials/check",
             Key(Some(Scope::Credentials)),
             post(credentials::check),
+        ),
+        (
+            "/api/v1/credentials/page-check",
+            Public,
+            post(credentials::page_check),
         ),
         (
             "/api/v1/vendor-owner/confirm",

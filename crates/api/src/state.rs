@@ -32,6 +32,9 @@ impl Default for ServerLimits {
     }
 }
 
+/// The web page's credential checks a client address may make an hour, by default.
+pub const DEFAULT_CREDENTIAL_PAGE_CHECKS: u32 = 60;
+
 /// Everything handlers share.
 #[derive(Debug)]
 pub struct AppState {
@@ -95,6 +98,12 @@ pub struct AppState {
     /// The OPRF key of the private credential check (from its file, reloaded when a
     /// rotation is published); `None`: checks are answered 503.
     pub credential_keys: Option<Arc<leakwatch_service::credentials::CredentialKeys>>,
+    /// The web page's credential checks one client address may make an hour (0: the page's
+    /// check is off; keyed checks are limited by their key).
+    pub credential_page_checks_per_hour: u32,
+    pub(crate) credential_page_limiter: crate::v3::RateLimiter,
+    /// Keys the per-address limiter, so memory holds no address.
+    pub(crate) credential_page_hasher: std::hash::RandomState,
 }
 
 impl AppState {
@@ -136,6 +145,9 @@ impl AppState {
             mail: None,
             operator_key: None,
             credential_keys: None,
+            credential_page_checks_per_hour: DEFAULT_CREDENTIAL_PAGE_CHECKS,
+            credential_page_limiter: Default::default(),
+            credential_page_hasher: std::hash::RandomState::new(),
             dns_resolver: leakwatch_service::dns::system_resolver(),
             insecure_webhooks_to_loopback: false,
             tls: None,

@@ -151,6 +151,15 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "credential_page_checks",
+        "LEAKWATCH_CREDENTIAL_PAGE_CHECKS",
+        Kind::Count,
+        Some("60"),
+        "Credential checks the web page's \"Check a login\" form may make from one client\n\
+         address an hour; 0 switches the form's check off (keyed checks are limited by key).",
+    ),
+    setting(
+        "serve",
         "tls_cert",
         "LEAKWATCH_TLS_CERT",
         Kind::Path,

@@ -304,6 +304,24 @@ pub fn check(
     request: &CheckRequest,
 ) -> Result<CheckAnswer, ServiceError> {
     by.require(Scope::Credentials)?;
+    answer(snap, keys, request)
+}
+
+/// The web page's "Check a login" form (`POST /api/v1/credentials/page-check`): the same
+/// answer for a visitor without a key, whom the edge limits by client address instead.
+pub fn check_from_page(
+    snap: &Snapshot,
+    keys: &CredentialKeys,
+    request: &CheckRequest,
+) -> Result<CheckAnswer, ServiceError> {
+    answer(snap, keys, request)
+}
+
+fn answer(
+    snap: &Snapshot,
+    keys: &CredentialKeys,
+    request: &CheckRequest,
+) -> Result<CheckAnswer, ServiceError> {
     let bits = request.bucket_bits;
     if !(BUCKET_BITS..=LOGIN_BITS).contains(&bits) || u64::from(request.bucket) >= 1u64 << bits {
         return Err(CredentialsError::BucketBits.into());

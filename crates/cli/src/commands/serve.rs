@@ -24,6 +24,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         mail,
         key,
         oprf_key,
+        credential_page_checks,
         dns_resolver,
         insecure_webhooks_to_loopback,
         bulk,
@@ -85,6 +86,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             mail: Some(mail),
             key,
             oprf_key_file: oprf_key.oprf_key_file,
+            credential_page_checks,
             dns_resolver,
             insecure_webhooks_to_loopback,
             tls,
@@ -129,6 +131,8 @@ pub struct Serving {
     pub key: OperatorKeyArg,
     /// The credential check's OPRF key file (none: checks are answered 503).
     pub oprf_key_file: Option<std::path::PathBuf>,
+    /// The web page's credential checks a client address may make an hour (0: off).
+    pub credential_page_checks: u32,
     pub dns_resolver: Option<SocketAddr>,
     /// Webhooks over plain http to loopback (tests only).
     pub insecure_webhooks_to_loopback: bool,
@@ -183,6 +187,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         mail,
         key,
         oprf_key_file,
+        credential_page_checks,
         dns_resolver,
         insecure_webhooks_to_loopback,
         tls,
@@ -201,6 +206,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.default_region = default_region;
     state.operator_key = key.load()?;
     state.credential_keys = oprf_key_file.map(credential_keys).transpose()?;
+    state.credential_page_checks_per_hour = credential_page_checks;
     state.access_log = access_log;
     state.range_cache = leakwatch_api::RangeCache::new(range_cache);
     state.audit = audit.map(Arc::new);

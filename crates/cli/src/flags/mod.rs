@@ -245,6 +245,11 @@ pub struct ServeArgs {
     /// without it).
     #[command(flatten)]
     pub oprf_key: OprfKeyArg,
+    /// Credential checks the web page's "Check a login" form may make from one client address
+    /// an hour (`POST /api/v1/credentials/page-check`); 0 switches the form's check off.
+    #[arg(long, env = "LEAKWATCH_CREDENTIAL_PAGE_CHECKS", value_name = "N",
+          default_value_t = leakwatch_api::DEFAULT_CREDENTIAL_PAGE_CHECKS)]
+    pub credential_page_checks: u32,
     /// The DNS resolver domain verification and the webhook egress guard ask (default: the
     /// system's).
     #[arg(long, env = "LEAKWATCH_DNS_RESOLVER")]

@@ -33,6 +33,8 @@ pub(crate) fn tests() -> Vec<Test> {
         ),
         test!(credentials_check_prints_the_answer_and_exits_as_grep_does),
         test!(a_rotated_key_rebuilds_every_bucket_and_the_running_server_follows_it),
+        test!(the_browser_client_and_the_rust_client_agree_on_every_answer)
+            .needs(&[Need::NodePackages, Need::Chromium]),
     ]
 }
 
@@ -117,6 +119,11 @@ impl Built {
 /// A CSV dump of `accounts` fictional accounts (an e-mail address and a username each, so
 /// two pairs a line) and a generated stealer-log tree, built into buckets under a new key.
 fn built(accounts: usize) -> Built {
+    built_with(accounts, 300)
+}
+
+/// [`built`] with a stealer-log tree of about `units` units.
+fn built_with(accounts: usize, units: u64) -> Built {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut csv = String::from("email,username,password\n");
@@ -139,7 +146,7 @@ fn built(accounts: usize) -> Built {
     }
     let dump = write(&tmp.path().join("shop.csv"), csv.as_bytes());
     let logs = tmp.path().join("logs");
-    let truth = leakwatch_gen::write_stealer_tree(&logs, 300, 5, 31).unwrap();
+    let truth = leakwatch_gen::write_stealer_tree(&logs, units, 5, 31).unwrap();
     pairs.extend(
         truth
             .captures
@@ -239,8 +246,14 @@ fn every_leaked_pair_is_exact_its_variants_similar_and_random_pairs_not_found() 
             .unwrap(),
         Some(Match::Similar)
     );
-    // 1,000 random pairs: a fresh login with a random password, and a leaked login with a
-    // random password.
+    for (login, password) in random_pairs(&b, 1000) {
+        assert_eq!(client.check(&login, &password).unwrap(), None, "{login}");
+    }
+}
+
+/// `n` pairs nobody leaked: half a fresh login with a random password, half a leaked login
+/// with a random password.
+fn random_pairs(b: &Built, n: usize) -> Vec<(String, String)> {
     let mut rng = 0x5eed_u64;
     let mut next = || {
         rng ^= rng << 13;
@@ -248,15 +261,17 @@ fn every_leaked_pair_is_exact_its_variants_similar_and_random_pairs_not_found() 
         rng ^= rng << 17;
         rng
     };
-    for i in 0..1000 {
-        let password = format!("{:016x}", next());
-        let login = if i % 2 == 0 {
-            format!("stranger{}@elsewhere.example", next() % 1_000_000)
-        } else {
-            b.pairs[(next() % b.pairs.len() as u64) as usize].0.clone()
-        };
-        assert_eq!(client.check(&login, &password).unwrap(), None, "{login}");
-    }
+    (0..n)
+        .map(|i| {
+            let password = format!("{:016x}", next());
+            let login = if i % 2 == 0 {
+                format!("stranger{}@elsewhere.example", next() % 1_000_000)
+            } else {
+                b.pairs[(next() % b.pairs.len() as u64) as usize].0.clone()
+            };
+            (login, password)
+        })
+        .collect()
 }
 
 /// A TCP relay in front of `server` that keeps every byte clients send through it.
@@ -516,4 +531,102 @@ fn a_rotated_key_rebuilds_every_bucket_and_the_running_server_follows_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn the_browser_client_and_the_rust_client_agree_on_every_answer() {
+    let b = built_with(60, 150);
+    let server = Server::start_with(
+        &b.data,
+        &[
+            "--oprf-key-file",
+            b.key_file.to_str().unwrap(),
+            "--credential-page-checks",
+            "100000",
+        ],
+        &[],
+    );
+    let client = Client::new(&format!("http://{}", server.addr), &b.api_key);
+    // Every leaked pair, variants of every third, 1,000 random pairs: what each should be.
+    let mut cases: Vec<(String, String, &str)> = b
+        .pairs
+        .iter()
+        .map(|(l, p)| (l.clone(), p.clone(), "exact"))
+        .collect();
+    for (login, password) in b.pairs.iter().step_by(3) {
+        for variant in migp_variants(password) {
+            let expected = if b.was_leaked(login, &variant) {
+                "exact"
+            } else {
+                "similar"
+            };
+            cases.push((login.clone(), variant, expected));
+        }
+    }
+    cases.extend(
+        random_pairs(&b, 1000)
+            .into_iter()
+            .map(|(l, p)| (l, p, "not found")),
+    );
+    let word = |m: Option<Match>| match m {
+        Some(Match::Exact) => "exact",
+        Some(Match::Similar) => "similar",
+        _ => "not found",
+    };
+    let rust: Vec<&str> = cases
+        .iter()
+        .map(|(l, p, _)| word(client.check(l, p).unwrap()))
+        .collect();
+    let form: Vec<serde_json::Value> = [0, 1, cases.len() - 1]
+        .iter()
+        .chain(&[b.pairs.len()])
+        .map(|&i| {
+            let (l, p, r) = &cases[i];
+            serde_json::json!({"login": l, "password": p, "result": r})
+        })
+        .collect();
+    let pairs: Vec<[&str; 2]> = cases
+        .iter()
+        .map(|(l, p, _)| [l.as_str(), p.as_str()])
+        .collect();
+    let (report, _) = browser_script(
+        "check-login.mjs",
+        &format!("http://{}", server.addr),
+        "check-login",
+        b.tmp.path(),
+        &serde_json::json!({ "form": form, "pairs": pairs }),
+    );
+    let browser: Vec<&str> = report["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(browser.len(), cases.len());
+    for (i, (login, password, expected)) in cases.iter().enumerate() {
+        assert_eq!(rust[i], *expected, "rust: {login} {password}");
+        assert_eq!(browser[i], *expected, "browser: {login} {password}");
+    }
+    // What the page sent: buckets and blinded elements, no login or password, nowhere else.
+    assert_eq!(report["otherOrigins"], serde_json::json!([]));
+    let bodies = report["bodies"].as_array().unwrap();
+    assert!(bodies.len() >= cases.len(), "{}", bodies.len());
+    for body in bodies.iter().step_by(7) {
+        let body = body.as_str().unwrap();
+        let sent: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(sent.as_object().unwrap().len(), 3, "{body}");
+        assert_eq!(sent["bucketBits"], 20);
+    }
+    let all = bodies
+        .iter()
+        .map(|b| b.as_str().unwrap().to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (login, password, _) in cases.iter().step_by(11) {
+        let normal = normalize_login(login).unwrap();
+        assert!(!all.contains(&normal), "{normal} was sent");
+        assert!(
+            !all.contains(&password.to_lowercase()),
+            "{password} was sent"
+        );
+    }
 }

@@ -222,6 +222,7 @@ pub fn demo(
                 operator_key_file: Some(dir.operator_key()),
             },
             oprf_key_file: None,
+            credential_page_checks: leakwatch_api::DEFAULT_CREDENTIAL_PAGE_CHECKS,
             dns_resolver: None,
             insecure_webhooks_to_loopback: false,
             tls: None,
