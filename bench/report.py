@@ -185,6 +185,20 @@ for s in by.get("stealer-ingest", []):
     # Issue #22 sets no target for this ratio: it is reported, not judged.
     ratios.append((f"stealer-log ingest ÷ combolist ingest, lines/s ({s['units']:,} units)", st["lines_per_s"] / co["lines_per_s"], None, "×"))
 
+for s in by.get("credentials", []):
+    md.append(f"### Private credential check ({s['pairs']:,} generated pairs built; checks at two bucket densities)\n")
+    md.append(f"Build: {s['pairs_per_second']:,.0f} pairs/s on every core ({s['entries_per_pair']} entries a pair, "
+              f"{s['bytes_per_pair']} bytes a pair, peak RSS {s['build_peak_rss_kb'] / 1024:,.0f} MB); "
+              f"16 billion credentials: ~{s['days_16b']} days here, {s['tb_16b']} TB of buckets.\n")
+    md.append("| shape | entries a bucket | bucket bits | answer bytes | server CPU µs | wall µs | client CPU µs | range: bytes / server CPU µs / wall µs |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---|")
+    for label, c, e in [("10M credentials", s["check_10m"], s["entries_per_bucket_10m"]), ("16B credentials", s["check_16b"], s["entries_per_bucket_16b"])]:
+        md.append(f"| {label} | {e:,} | {c['check_bucket_bits']} | {c['check_answer_bytes']:,.0f} | {c['check_server_cpu_us']:,.0f} | {c['check_wall_us']:,.0f} | {c['check_client_cpu_us']:,.0f} | "
+                  f"{c['range_answer_bytes']:,.0f} / {c['range_server_cpu_us']:,.0f} / {c['range_wall_us']:,.0f} |")
+        # Issue #24 sets no target: reported, not judged.
+        ratios.append((f"credential check ÷ range request, server CPU ({label})", c["check_server_cpu_us"] / c["range_server_cpu_us"], None, "×"))
+    md.append("")
+
 scale = sorted(by.get("scale", []), key=lambda s: s["hashes"])
 if scale:
     md.append("### Scale: streamed from `leakwatch gen` into `leakwatch ingest -`\n")

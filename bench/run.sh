@@ -39,6 +39,7 @@ if [ "$mode" = small ]; then
   step bench/accounts.sh 1000000 5
   step bench/ingest.sh 10000000
   step bench/stealer.sh 1000000
+  step bench/credentials.sh 100000 200 64
   step bench/lookup.sh 10000000 2000
   step bench/scale.sh 10000000 5
 else
@@ -48,6 +49,7 @@ else
   step bench/accounts.sh 10000000 10
   step bench/ingest.sh 10000000 100000000
   step bench/stealer.sh 10000000
+  step bench/credentials.sh 1000000 300 64
   step bench/lookup.sh 10000000 2000
   step bench/scale.sh 10000000 10
   step bench/scale.sh 1000000000 10

@@ -510,7 +510,6 @@ pub(crate) fn publish(
     let rejected = rejects.count();
     let mut summary = Summary {
         fingerprint: fingerprint.clone(),
-        format,
         already_imported: writer.has_source(&fingerprint, opts.breach.as_deref()),
         lines,
         accepted: lines - rejected,
@@ -518,18 +517,10 @@ pub(crate) fn publish(
         rejects_file: rejects
             .finish()
             .map_err(io_err("writing the rejects file"))?,
-        sha1: NamespaceSummary::default(),
-        ntlm: NamespaceSummary::default(),
-        accounts: NamespaceSummary::default(),
-        credentials: NamespaceSummary::default(),
-        aliases: 0,
-        stealer_records: 0,
-        stealer_files: None,
         breach: opts.breach.clone(),
-        breach_accounts: 0,
         fields_seen,
         generation: writer.manifest().generation,
-        seconds: 0.0,
+        ..Summary::empty(format)
     };
     if summary.already_imported {
         if let Some(breach) = &opts.breach {

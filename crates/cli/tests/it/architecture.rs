@@ -39,45 +39,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("leakwatch-lookalike", &["*"]),
     // The credential check's protocol is arithmetic and byte formats: it knows how a login
     // is normalised (identity) and nothing of storage, HTTP or the catalogue.
-    (
-        "leakwatch-credentials",
-        &[
-            "leakwatch-store",
-            "leakwatch-ingest",
-            "leakwatch-catalog",
-            "leakwatch-notify",
-            "leakwatch-mirror",
-            "leakwatch-datadir",
-            "leakwatch-objstore",
-            "leakwatch-service",
-            "leakwatch-api",
-            "leakwatch",
-            "leakwatch-audit",
-            "leakwatch-trail",
-            "leakwatch-lookalike",
-            "leakwatch-gen",
-        ],
-    ),
+    ("leakwatch-credentials", &PROTOCOL_ONLY),
     // A login server's client speaks HTTP and the protocol's arithmetic, nothing else.
-    (
-        "leakwatch-client",
-        &[
-            "leakwatch-store",
-            "leakwatch-ingest",
-            "leakwatch-catalog",
-            "leakwatch-notify",
-            "leakwatch-mirror",
-            "leakwatch-datadir",
-            "leakwatch-objstore",
-            "leakwatch-service",
-            "leakwatch-api",
-            "leakwatch",
-            "leakwatch-audit",
-            "leakwatch-trail",
-            "leakwatch-lookalike",
-            "leakwatch-gen",
-        ],
-    ),
+    ("leakwatch-client", &PROTOCOL_ONLY),
     // The audit trail's format and seal know nothing of who may do what (the service makes
     // the events).
     ("leakwatch-trail", &["*"]),
@@ -107,6 +71,25 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // The CLI may start the server; the server never calls the CLI.
     ("leakwatch-api", &["leakwatch"]),
     ("leakwatch-service", &["leakwatch-api", "leakwatch"]),
+];
+
+/// What the credential check's protocol crate and its client may not depend on: every
+/// workspace crate but identity (how a login is normalised) and, for the client, the protocol.
+const PROTOCOL_ONLY: [&str; 14] = [
+    "leakwatch-store",
+    "leakwatch-ingest",
+    "leakwatch-catalog",
+    "leakwatch-notify",
+    "leakwatch-mirror",
+    "leakwatch-datadir",
+    "leakwatch-objstore",
+    "leakwatch-service",
+    "leakwatch-api",
+    "leakwatch",
+    "leakwatch-audit",
+    "leakwatch-trail",
+    "leakwatch-lookalike",
+    "leakwatch-gen",
 ];
 
 /// The engines the edges (api, cli) reach only through the service layer.
