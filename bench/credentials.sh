@@ -9,8 +9,9 @@
 #    16-billion one (entries a 20-bit bucket = credentials × entries a pair / 2^20, from step
 #    1), each in BUCKETS buckets filled with random entries (what a check costs depends only on
 #    its bucket's size: `credential_fill`), beside 4,096 password ranges of ~1,900 lines (the
-#    real corpus's shape). CHECKS checks and as many plain range requests, one at a time over
-#    one connection (`credential_load`): server CPU a request (/proc), wall time, answer bytes,
+#    real corpus's shape). CHECKS checks and three times as many plain range requests, one at a time over
+#    one connection (`credential_load`): server CPU a request (/proc/PID/task/*/schedstat), wall
+#    time, answer bytes,
 #    the client's CPU. The range cache is off, so every range is rendered (its worst case).
 #
 # Usage: bench/credentials.sh [LINES] [CHECKS] [BUCKETS]   (default 200000 300 64)
@@ -66,7 +67,7 @@ server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 load() { # offset -> the JSON line
   LEAKWATCH_API_KEY=$key "$root/target/release/examples/credential_load" \
-    "http://127.0.0.1:$port" "$server" "$buckets" "$checks" 4096 "$checks" "$1"
+    "http://127.0.0.1:$port" "$server" "$buckets" "$checks" 4096 "$((checks * 3))" "$1"
 }
 at10m=$(load 0)
 at16b=$(load 7)

@@ -309,6 +309,20 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// The keys of every credential entry whose first `bits` bits (20 to 32: a split bucket's
+    /// part) are `part`, sorted, each once: only the groups that hold them are read.
+    pub fn credential_part(&self, part: u32, bits: u32) -> Result<Vec<u128>> {
+        let mut out = Vec::new();
+        for seg in &self.credential {
+            seg.for_each_with_prefix(u64::from(part), bits, |k, _| out.push(k.low_u128()))?;
+        }
+        if self.credential.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        Ok(out)
+    }
+
     /// The store-local ids of the breaches an account hash appears in, sorted.
     /// (Whether it was primary there does not matter to a lookup.)
     pub fn account_breaches(&self, key: Key) -> Result<Vec<u32>> {

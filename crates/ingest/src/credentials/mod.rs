@@ -150,12 +150,23 @@ pub fn build_credentials(
         Arc::new(AtomicU64::new(0)),
         opts.status_file.clone(),
     );
+    if sources.iter().filter(|s| is_stdin(&s.source)).count() > 1 {
+        return Err(IngestError::Invalid(
+            "standard input can be one source only".into(),
+        ));
+    }
     let mut built = Vec::new();
     for s in sources {
-        let fingerprint_of_source = fingerprint_only(s, opts, &gathering, &progress)?;
+        // Standard input cannot be read twice: its fingerprint comes from the one pass.
+        let fingerprint_of_source = if is_stdin(&s.source) {
+            String::new()
+        } else {
+            fingerprint_only(s, opts, &gathering, &progress)?
+        };
         built.push(BuiltSource {
             label: s.source.label(),
             already_built: !rotate
+                && !fingerprint_of_source.is_empty()
                 && writer.has_credential_source(&fingerprint_of_source, &fingerprint),
             fingerprint: fingerprint_of_source,
         });
@@ -185,7 +196,10 @@ pub fn build_credentials(
         build.seconds = started.elapsed().as_secs_f64();
         return Ok(build);
     }
-    let (lines, counts, hll) = evaluate_all(&todo, key, opts, &gathering, &progress)?;
+    let (lines, counts, hll, read) = evaluate_all(&todo, key, opts, &gathering, &progress)?;
+    for (&(i, _), fingerprint) in todo.iter().zip(read) {
+        build.sources[i].fingerprint = fingerprint;
+    }
     build.lines = lines;
     build.pairs = counts.pairs;
     build.evaluations = counts.evaluations;
@@ -252,14 +266,15 @@ struct Counts {
 }
 
 /// Reads every source of `todo` and evaluates its pairs on one worker a core into the
-/// credential spill. Returns the lines read, the workers' counts and the entries' sketch.
+/// credential spill. Returns the lines read, the workers' counts, the entries' sketch and each
+/// source's fingerprint as this pass read it.
 fn evaluate_all(
     todo: &[(usize, &CredentialSource)],
     key: &OprfKey,
     opts: &IngestOptions,
     gathering: &Gathering,
     progress: &Progress,
-) -> Result<(u64, Counts, Hll), IngestError> {
+) -> Result<(u64, Counts, Hll, Vec<String>), IngestError> {
     let abort = AtomicBool::new(false);
     let (tx, rx) = mpsc::sync_channel::<Vec<Owned>>(gathering.threads * 4);
     let rx = Mutex::new(rx);
@@ -271,13 +286,17 @@ fn evaluate_all(
             .collect();
         let mut lines = 0u64;
         let mut read = Ok(());
+        let mut fingerprints = Vec::new();
         for &(i, s) in todo {
             let sent = match s.stealer {
                 true => read_stealer(s, opts, gathering, progress, &abort, tx.clone()),
                 false => read_dump(i, s, opts, gathering, &abort, &tx),
             };
             match sent {
-                Ok(n) => lines += n,
+                Ok((n, fingerprint)) => {
+                    lines += n;
+                    fingerprints.push(fingerprint);
+                }
                 Err(e) => {
                     abort.store(true, Ordering::Relaxed);
                     read = Err(e);
@@ -298,11 +317,11 @@ fn evaluate_all(
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(lines),
+            None => Ok((lines, fingerprints)),
         }
     })?;
     let (counts, hll) = total.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok((lines, counts, hll))
+    Ok((lines.0, counts, hll, lines.1))
 }
 
 /// A source's fingerprint, read without evaluating anything (a fraction of a percent of the
@@ -339,6 +358,10 @@ fn fingerprint_only(
     Ok(input.fingerprint())
 }
 
+fn is_stdin(source: &Source) -> bool {
+    *source == Source::Stdin || *source == Source::File(PathBuf::from("-"))
+}
+
 fn stealer_path(source: &Source) -> PathBuf {
     match source {
         Source::Stdin => PathBuf::from("-"),
@@ -346,7 +369,8 @@ fn stealer_path(source: &Source) -> PathBuf {
     }
 }
 
-/// Sends the captures of a stealer-log source to the workers; returns the units read.
+/// Sends the captures of a stealer-log source to the workers; returns the units read and
+/// the source's fingerprint.
 fn read_stealer(
     s: &CredentialSource,
     opts: &IngestOptions,
@@ -354,9 +378,9 @@ fn read_stealer(
     progress: &Progress,
     abort: &AtomicBool,
     tx: mpsc::SyncSender<Vec<Owned>>,
-) -> Result<u64, IngestError> {
+) -> Result<(u64, String), IngestError> {
     let units = AtomicU64::new(0);
-    read_all(
+    let (fingerprint, _) = read_all(
         &stealer_path(&s.source),
         &opts.stealer_map,
         gathering,
@@ -365,12 +389,13 @@ fn read_stealer(
         abort,
         tx,
     )?;
-    Ok(units.load(Ordering::Relaxed))
+    Ok((units.load(Ordering::Relaxed), fingerprint))
 }
 
 /// Sends the (login, password) pairs of a dump's lines to the workers — one pair for each
 /// e-mail address and username of a line with a password — and returns the lines read.
 /// Lines without either are counted as rejected and sampled by number (file `index + 1`).
+/// Also returns the dump's fingerprint.
 fn read_dump(
     index: usize,
     s: &CredentialSource,
@@ -378,7 +403,7 @@ fn read_dump(
     gathering: &Gathering,
     abort: &AtomicBool,
     tx: &mpsc::SyncSender<Vec<Owned>>,
-) -> Result<u64, IngestError> {
+) -> Result<(u64, String), IngestError> {
     let label = s.source.label();
     let mut input = Input::open(&s.source, Arc::new(AtomicU64::new(0)))
         .map_err(io_err(format!("opening {label}")))?;
@@ -451,7 +476,7 @@ fn read_dump(
     if !batch.is_empty() {
         let _ = tx.send(batch);
     }
-    Ok(number)
+    Ok((number, reader.into_inner().fingerprint()))
 }
 
 /// One worker: evaluates batches of pairs until the channel closes.

@@ -487,6 +487,41 @@ impl Segment {
         Ok(())
     }
 
+    /// Calls `f` for every key whose first `bits` bits (1 to 64) are `prefix`, in order: the
+    /// groups from the one that would hold the first such key to the one that would hold the
+    /// last, keys outside skipped (a credential bucket split into more than 20 bits).
+    pub fn for_each_with_prefix(
+        &self,
+        prefix: u64,
+        bits: u32,
+        mut f: impl FnMut(Key, u64),
+    ) -> Result<()> {
+        debug_assert!((1..=64).contains(&bits) && (bits == 64 || prefix >> bits == 0));
+        let first = Key::first_with_prefix(self.ns, prefix, bits);
+        let end = (bits == 64 || prefix + 1 < 1 << bits)
+            .then(|| Key::first_with_prefix(self.ns, prefix.wrapping_add(1), bits))
+            .filter(|e| *e > first);
+        let last_group = match end {
+            Some(e) => self
+                .layout
+                .group_of(self.ns, e.wrapping_sub(Key::ZERO.or_low(1))),
+            None => self.layout.groups() - 1,
+        };
+        for g in self.layout.group_of(self.ns, first)..=last_group {
+            self.scan_group(g, |key, count| {
+                if key < first {
+                    return true;
+                }
+                if end.is_some_and(|e| key >= e) {
+                    return false;
+                }
+                f(key, count);
+                true
+            })?;
+        }
+        Ok(())
+    }
+
     /// The count stored for `key`, if present.
     pub fn get(&self, key: Key) -> Result<Option<u64>> {
         let mut found = None;

@@ -87,3 +87,72 @@ fn credential_segments_under_two_oprf_keys_are_refused_as_corrupt() {
     let err = Snapshot::open_manifest(dir.as_ref(), manifest).unwrap_err();
     assert!(err.to_string().contains("OPRF key"), "{err}");
 }
+
+/// A split bucket's part is read from its own groups: for every number of bits from 20 to 32,
+/// the part's keys are exactly those whose first bits are the part's, at the key space's
+/// two ends too (where the end of the part wraps), with one segment and with two.
+#[test]
+fn a_split_buckets_part_holds_exactly_the_keys_under_its_bits() {
+    let mut state = 0x1234_5678_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut a: BTreeMap<Key, u64> = keys(Namespace::Credential, 2_000, 3);
+    // A crowded bucket, and keys at the lowest and the highest login prefixes.
+    for login in
+        (0..6_000u64)
+            .map(|i| 0xABCD_E000 | (i * 7 % 4096))
+            .chain([0, 1, 0xFFFF_FFFF, 0xFFFF_FFFE])
+    {
+        let k = u128::from(login) << 96 | u128::from(next()) << 32 | u128::from(next() >> 32);
+        a.insert(Key::from_digest(&k.to_be_bytes()).unwrap(), 1);
+    }
+    let b = keys(Namespace::Credential, 500, 4);
+    for both in [false, true] {
+        let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
+        let mut w = StoreWriter::open(dir.clone()).unwrap();
+        let meta = credential_segment(&mut w, &a, "f1");
+        publish(&mut w, meta);
+        if both {
+            let meta = credential_segment(&mut w, &b, "f1");
+            publish(&mut w, meta);
+        }
+        let snap = Snapshot::open(dir.as_ref()).unwrap();
+        let all: Vec<u128> = {
+            let mut v: Vec<u128> = a
+                .keys()
+                .chain(b.keys().filter(|_| both))
+                .map(|k| k.low_u128())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        for bits in 20..=32u32 {
+            let login = |k: u128| (k >> 96) as u32;
+            let parts = [
+                0xABCD_E000u32,
+                0xABCD_E7FF,
+                0,
+                0xFFFF_FFFF,
+                login(all[all.len() / 3]),
+            ]
+            .map(|p| p >> (32 - bits));
+            for part in parts {
+                let expected: Vec<u128> = all
+                    .iter()
+                    .copied()
+                    .filter(|&k| login(k) >> (32 - bits) == part)
+                    .collect();
+                assert_eq!(
+                    snap.credential_part(part, bits).unwrap(),
+                    expected,
+                    "bits {bits} part {part:x} two segments {both}"
+                );
+            }
+        }
+    }
+}

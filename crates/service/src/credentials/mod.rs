@@ -233,12 +233,25 @@ fn credential_key_of(writer: &StoreWriter) -> Option<String> {
 }
 
 /// The server's OPRF key, loaded from its file on first use and again whenever the store's
-/// buckets name another key (a rotation was published).
+/// buckets name another key (a rotation was published); and, per generation, the bits each
+/// split bucket is split into, so that asking a split bucket with too few bits costs no read.
 #[derive(Debug)]
 pub struct CredentialKeys {
     file: OprfKeyFile,
     loaded: Mutex<Option<Arc<OprfKey>>>,
+    split: Mutex<SplitBuckets>,
 }
+
+/// The split buckets of one generation: 20-bit bucket → bits (more than 20).
+#[derive(Debug, Default)]
+struct SplitBuckets {
+    generation: u64,
+    bits: std::collections::HashMap<u32, u8>,
+}
+
+/// At most this many split buckets are remembered (every bucket of a 16-billion-credential
+/// store is split: 2^20 of them, ~20 MB); past it the memory starts again.
+const MAX_SPLIT_REMEMBERED: usize = 1 << 20;
 
 impl CredentialKeys {
     /// Keys from `file`.
@@ -246,7 +259,25 @@ impl CredentialKeys {
         CredentialKeys {
             file,
             loaded: Mutex::new(None),
+            split: Mutex::new(SplitBuckets::default()),
         }
+    }
+
+    /// The bits `bucket20` is split into in `generation`, if it is split and known.
+    fn split_bits(&self, generation: u64, bucket20: u32) -> Option<u32> {
+        let split = self.split.lock().unwrap_or_else(|e| e.into_inner());
+        (split.generation == generation)
+            .then(|| split.bits.get(&bucket20).map(|&b| u32::from(b)))
+            .flatten()
+    }
+
+    fn remember_split(&self, generation: u64, bucket20: u32, bits: u32) {
+        let mut split = self.split.lock().unwrap_or_else(|e| e.into_inner());
+        if split.generation != generation || split.bits.len() >= MAX_SPLIT_REMEMBERED {
+            split.generation = generation;
+            split.bits.clear();
+        }
+        split.bits.insert(bucket20, bits as u8);
     }
 
     /// The key whose fingerprint is `fingerprint`.
@@ -329,11 +360,28 @@ fn answer(
     let fingerprint = snap.credential_key().ok_or(CredentialsError::NotBuilt)?;
     let key = keys.key_for(fingerprint)?;
     let bucket20 = request.bucket >> (bits - BUCKET_BITS);
-    let entries = snap.credential_range(bucket20)?;
-    let needed = answer_bits(&entries).unwrap_or(LOGIN_BITS);
+    let generation = snap.generation();
+    // How many bits the bucket needs: remembered for a split bucket, else worked out from
+    // the whole bucket (which, unsplit, is the answer).
+    let (needed, whole) = match keys.split_bits(generation, bucket20) {
+        Some(needed) => (needed, None),
+        None => {
+            let entries = snap.credential_range(bucket20)?;
+            let needed = answer_bits(&entries).unwrap_or(LOGIN_BITS);
+            if needed > BUCKET_BITS {
+                keys.remember_split(generation, bucket20, needed);
+            }
+            (needed, Some(entries))
+        }
+    };
     if bits < needed {
         return Ok(CheckAnswer::MoreBits(needed));
     }
+    let entries = match whole {
+        Some(entries) => entries,
+        // Only the asked part's groups are read.
+        None => snap.credential_part(request.bucket, bits)?,
+    };
     let tags = bucket_tags(&entries, request.bucket, bits);
     if tags.len() > MAX_ANSWER_ENTRIES {
         return Err(CredentialsError::TooLarge.into());
@@ -348,3 +396,6 @@ fn answer(
         tags: tags_to_bytes(&tags),
     })
 }
+
+#[cfg(test)]
+mod tests;
