@@ -16,6 +16,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use leakwatch_datadir::status::{ImportStatus, StatusWriter};
 
 pub(crate) struct Progress {
+    /// What the log lines start with (`ingest`, `credentials`).
+    label: &'static str,
     bar: Option<ProgressBar>,
     log: bool,
     started: Instant,
@@ -51,6 +53,7 @@ impl Progress {
             bar
         });
         Progress {
+            label: "ingest",
             bar,
             log: enabled && !tty,
             started: Instant::now(),
@@ -75,6 +78,12 @@ impl Progress {
         }
     }
 
+    /// The same, its log lines starting with `label` instead of `ingest`.
+    pub(crate) fn labelled(mut self, label: &'static str) -> Progress {
+        self.label = label;
+        self
+    }
+
     pub(crate) fn set_lines(&self, lines: u64) {
         self.lines.store(lines, Ordering::Relaxed);
         let bytes = self.raw_bytes.load(Ordering::Relaxed);
@@ -93,7 +102,8 @@ impl Progress {
             if last.elapsed() >= LOG_EVERY {
                 *last = Instant::now();
                 eprintln!(
-                    "ingest: read {} MB, {lines} lines, {rate:.0} lines/s",
+                    "{}: read {} MB, {lines} lines, {rate:.0} lines/s",
+                    self.label,
                     bytes / 1_000_000
                 );
             }
@@ -115,7 +125,8 @@ impl Progress {
             bar.set_message(what.to_owned());
         } else if self.log {
             eprintln!(
-                "ingest: {what} ({steps} partitions) at {:.1}s",
+                "{}: {what} ({steps} partitions) at {:.1}s",
+                self.label,
                 self.started.elapsed().as_secs_f64()
             );
         }
@@ -133,7 +144,8 @@ impl Progress {
         }
         if self.log {
             eprintln!(
-                "ingest: {msg} after {:.1}s",
+                "{}: {msg} after {:.1}s",
+                self.label,
                 self.started.elapsed().as_secs_f64()
             );
         }

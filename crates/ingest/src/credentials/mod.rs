@@ -144,12 +144,20 @@ pub fn build_credentials(
     }
     let spill_dir = fresh_spill_dir(&opts.tmp_dir, "credentials-")?;
     let gathering = Gathering::new(opts, spill_dir.path(), Format::Stealer);
+    // The bar follows the bytes the reader has taken (it runs at the workers' pace: the
+    // channel between them is short), against the sources' sizes when all are known.
+    let raw_bytes = Arc::new(AtomicU64::new(0));
+    let total = sources
+        .iter()
+        .map(|s| s.source.raw_len())
+        .sum::<Option<u64>>();
     let progress = Progress::start(
         opts.progress,
-        None,
-        Arc::new(AtomicU64::new(0)),
+        total,
+        raw_bytes.clone(),
         opts.status_file.clone(),
-    );
+    )
+    .labelled("credentials");
     if sources.iter().filter(|s| is_stdin(&s.source)).count() > 1 {
         return Err(IngestError::Invalid(
             "standard input can be one source only".into(),
@@ -196,7 +204,13 @@ pub fn build_credentials(
         build.seconds = started.elapsed().as_secs_f64();
         return Ok(build);
     }
-    let (lines, counts, hll, read) = evaluate_all(&todo, key, opts, &gathering, &progress)?;
+    let reading = Reading {
+        opts,
+        gathering: &gathering,
+        progress: &progress,
+        raw_bytes: &raw_bytes,
+    };
+    let (lines, counts, hll, read) = evaluate_all(&todo, key, &reading)?;
     for (&(i, _), fingerprint) in todo.iter().zip(read) {
         build.sources[i].fingerprint = fingerprint;
     }
@@ -255,6 +269,16 @@ pub fn build_credentials(
     Ok(build)
 }
 
+/// What the reading half of a build works with.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    opts: &'a IngestOptions,
+    gathering: &'a Gathering,
+    progress: &'a Progress,
+    /// Raw bytes of the sources taken so far (the bar's position).
+    raw_bytes: &'a Arc<AtomicU64>,
+}
+
 /// What the workers counted.
 #[derive(Debug, Default, Clone, Copy)]
 struct Counts {
@@ -271,10 +295,14 @@ struct Counts {
 fn evaluate_all(
     todo: &[(usize, &CredentialSource)],
     key: &OprfKey,
-    opts: &IngestOptions,
-    gathering: &Gathering,
-    progress: &Progress,
+    reading: &Reading<'_>,
 ) -> Result<(u64, Counts, Hll, Vec<String>), IngestError> {
+    let Reading {
+        opts,
+        gathering,
+        progress,
+        raw_bytes,
+    } = *reading;
     let abort = AtomicBool::new(false);
     let (tx, rx) = mpsc::sync_channel::<Vec<Owned>>(gathering.threads * 4);
     let rx = Mutex::new(rx);
@@ -290,7 +318,7 @@ fn evaluate_all(
         for &(i, s) in todo {
             let sent = match s.stealer {
                 true => read_stealer(s, opts, gathering, progress, &abort, tx.clone()),
-                false => read_dump(i, s, opts, gathering, &abort, &tx),
+                false => read_dump(i, s, opts, gathering, raw_bytes, &abort, &tx),
             };
             match sent {
                 Ok((n, fingerprint)) => {
@@ -401,12 +429,13 @@ fn read_dump(
     s: &CredentialSource,
     opts: &IngestOptions,
     gathering: &Gathering,
+    raw_bytes: &Arc<AtomicU64>,
     abort: &AtomicBool,
     tx: &mpsc::SyncSender<Vec<Owned>>,
 ) -> Result<(u64, String), IngestError> {
     let label = s.source.label();
-    let mut input = Input::open(&s.source, Arc::new(AtomicU64::new(0)))
-        .map_err(io_err(format!("opening {label}")))?;
+    let mut input =
+        Input::open(&s.source, raw_bytes.clone()).map_err(io_err(format!("opening {label}")))?;
     let format = match opts.format {
         Some(f) if f.is_dump() && f != Format::Stealer => f,
         _ => dump::detect(input.head(), s.source.file_name()),
