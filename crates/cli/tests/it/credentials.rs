@@ -34,6 +34,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(credentials_check_prints_the_answer_and_exits_as_grep_does),
         test!(a_rotated_key_rebuilds_every_bucket_and_the_running_server_follows_it),
         test!(a_dump_read_from_standard_input_is_built_and_then_known_by_its_fingerprint),
+        test!(the_pages_check_is_limited_per_client_address_and_bad_requests_get_their_status),
         test!(the_browser_client_and_the_rust_client_agree_on_every_answer)
             .needs(&[Need::NodePackages, Need::Chromium]),
     ]
@@ -712,4 +713,102 @@ fn a_dump_read_from_standard_input_is_built_and_then_known_by_its_fingerprint() 
     let out = leakwatch(&again, None);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("already built"), "{said}");
+}
+
+/// The web page's check needs no key but allows `--credential-page-checks` an hour from one
+/// client address (429 with Retry-After after), 0 switches it off (503); a bad body gets 400
+/// with a reason, a keyed check without its key 401.
+fn the_pages_check_is_limited_per_client_address_and_bad_requests_get_their_status() {
+    let b = built(5);
+    let normal = normalize_login(&b.pairs[0].0).unwrap();
+    let blinded = leakwatch_credentials::Blinded::new(
+        &leakwatch_credentials::oprf_input(&normal, &b.pairs[0].1).unwrap(),
+    )
+    .unwrap();
+    use base64::Engine;
+    let body = serde_json::json!({
+        "bucket": bucket_of(&normal, BUCKET_BITS),
+        "bucketBits": 20,
+        "blinded": base64::engine::general_purpose::STANDARD.encode(blinded.message()),
+    })
+    .to_string();
+    let post = |server: &Server, path: &str, body: &str, key: Option<&str>| {
+        let mut headers = vec![("Content-Type", "application/json"), ("User-Agent", "test")];
+        if let Some(k) = key {
+            headers.push(("hibp-api-key", k));
+        }
+        parse_response(&http_raw(
+            &server.addr,
+            "POST",
+            path,
+            &headers,
+            body.as_bytes(),
+        ))
+    };
+    let page = "/api/v1/credentials/page-check";
+    let key_file = b.key_file.to_str().unwrap();
+    let server = Server::start_with(
+        &b.data,
+        &["--oprf-key-file", key_file, "--credential-page-checks", "3"],
+        &[],
+    );
+    for _ in 0..3 {
+        let (status, _, answer) = post(&server, page, &body, None);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer["bucketBits"], 20);
+        assert!(answer["entries"].as_u64().unwrap() >= 1);
+    }
+    let (status, headers, _) = post(&server, page, &body, None);
+    assert_eq!(status, 429);
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    // The keyed route is limited by its key, not by the page's allowance; without a key, 401.
+    let (status, _, _) = post(
+        &server,
+        "/api/v1/credentials/check",
+        &body,
+        Some(&b.api_key),
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = post(&server, "/api/v1/credentials/check", &body, None);
+    assert_eq!(status, 401);
+    for (bad, reason) in [
+        ("{}", "Send JSON"),
+        (
+            r#"{"bucket": 1, "bucketBits": 19, "blinded": "AAAA"}"#,
+            "bucketBits",
+        ),
+        (
+            r#"{"bucket": 1, "bucketBits": 20, "blinded": "not base64!"}"#,
+            "base64",
+        ),
+    ] {
+        let (status, _, text) = post(&server, "/api/v1/credentials/check", bad, Some(&b.api_key));
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            String::from_utf8_lossy(&text).contains(reason),
+            "{bad}: {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+    drop(server);
+    let off = Server::start_with(
+        &b.data,
+        &["--oprf-key-file", key_file, "--credential-page-checks", "0"],
+        &[],
+    );
+    assert_eq!(post(&off, page, &body, None).0, 503);
+    drop(off);
+    // A server without the OPRF key answers checks 503.
+    let keyless = Server::start(&b.data);
+    assert_eq!(
+        post(
+            &keyless,
+            "/api/v1/credentials/check",
+            &body,
+            Some(&b.api_key)
+        )
+        .0,
+        503
+    );
 }
