@@ -98,7 +98,15 @@ pub(crate) async fn page_check(
             .map_err(ApiError::RateLimited)?;
     }
     let request = read(request).await?;
-    let (answer, _) = respond(&state, accepts, credentials::check_from_page, request).await?;
+    let (answer, _) = respond(
+        &state,
+        accepts,
+        |snap, keys, request| {
+            credentials::check_from_page(snap, keys, &leakwatch_service::Principal::Public, request)
+        },
+        request,
+    )
+    .await?;
     Ok(answer)
 }
 

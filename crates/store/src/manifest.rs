@@ -196,6 +196,13 @@ impl Manifest {
         self.segments.iter().filter(move |s| s.namespace == ns)
     }
 
+    /// The fingerprint of the OPRF key the live credential segments were built under (one
+    /// for all of them: a snapshot refuses a manifest where they differ), `None` without any.
+    pub fn credential_key(&self) -> Option<&str> {
+        self.segments_of(Namespace::Credential)
+            .find_map(|s| s.oprf_key.as_deref())
+    }
+
     /// The store-local id of a breach, if any account was ever imported into it.
     pub fn breach_id(&self, name: &str) -> Option<u32> {
         self.breaches

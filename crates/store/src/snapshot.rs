@@ -290,9 +290,7 @@ impl Snapshot {
     /// The fingerprint of the OPRF key the live credential entries were built under (the
     /// same for all of them), `None` when there are none.
     pub fn credential_key(&self) -> Option<&str> {
-        self.manifest
-            .segments_of(Namespace::Credential)
-            .find_map(|s| s.oprf_key.as_deref())
+        self.manifest.credential_key()
     }
 
     /// The keys of every credential entry whose top 20 bits are `prefix`, sorted, each once

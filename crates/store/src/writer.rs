@@ -360,10 +360,7 @@ impl StoreWriter {
             let mut meta = Self::segment_meta(name, ns, writer.finish()?);
             // Credential segments all name one OPRF key (the snapshot checked): so does their
             // merge.
-            meta.oprf_key = self
-                .manifest
-                .segments_of(ns)
-                .find_map(|s| s.oprf_key.clone());
+            meta.oprf_key = self.manifest.credential_key().map(str::to_owned);
             meta
         };
         let bytes_before = segs.iter().map(Segment::bytes).sum();

@@ -79,12 +79,8 @@ fn build(args: CredentialsBuildArgs, rotate: bool) -> Result<()> {
             source: Source::from_arg(d),
             stealer: false,
         })
-        .chain(stealer.into_iter().map(|p| CredentialSource {
-            source: if p.is_dir() {
-                Source::Dir(p)
-            } else {
-                Source::File(p)
-            },
+        .chain(stealer.iter().map(|p| CredentialSource {
+            source: Source::from_arg(p),
             stealer: true,
         }))
         .collect();

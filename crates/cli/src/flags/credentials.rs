@@ -42,9 +42,9 @@ pub struct CredentialsBuildArgs {
     #[arg(value_name = "DUMP")]
     pub dumps: Vec<String>,
     /// Stealer logs: a file, a directory tree of logs, or a .zip, .tar or .tar.gz of one
-    /// (repeatable).
+    /// (repeatable; `-` for standard input).
     #[arg(long, value_name = "PATH")]
-    pub stealer: Vec<PathBuf>,
+    pub stealer: Vec<String>,
     #[command(flatten)]
     pub key: OprfKeyArg,
     /// Dumps' format; `auto` detects it per file.

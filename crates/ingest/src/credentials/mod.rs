@@ -127,14 +127,9 @@ pub fn build_credentials(
 ) -> Result<CredentialBuild, IngestError> {
     let started = Instant::now();
     let fingerprint = key.fingerprint().to_owned();
-    let live: Vec<_> = writer
+    if let Some(other) = writer
         .manifest()
-        .segments_of(Namespace::Credential)
-        .cloned()
-        .collect();
-    if let Some(other) = live
-        .iter()
-        .find_map(|s| s.oprf_key.as_deref())
+        .credential_key()
         .filter(|&f| f != fingerprint && !rotate)
     {
         return Err(IngestError::OtherOprfKey(OtherOprfKey {
@@ -238,7 +233,11 @@ pub fn build_credentials(
     }
     build.entries = summary.credentials;
     let removed: Vec<String> = if rotate {
-        live.iter().map(|s| s.file.clone()).collect()
+        writer
+            .manifest()
+            .segments_of(Namespace::Credential)
+            .map(|s| s.file.clone())
+            .collect()
     } else {
         Vec::new()
     };
@@ -387,7 +386,7 @@ fn fingerprint_only(
 }
 
 fn is_stdin(source: &Source) -> bool {
-    *source == Source::Stdin || *source == Source::File(PathBuf::from("-"))
+    *source == Source::Stdin
 }
 
 fn stealer_path(source: &Source) -> PathBuf {

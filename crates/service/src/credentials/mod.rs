@@ -189,8 +189,7 @@ pub fn build(
 ) -> Result<Built, ServiceError> {
     require_operator(by)?;
     let mut writer = StoreWriter::open(crate::open_store_dir(data)?)?;
-    let store_key = credential_key_of(&writer);
-    key_file.finish_rotation(store_key.as_deref())?;
+    key_file.finish_rotation(writer.manifest().credential_key())?;
     let (key, key_created) = key_file.load_or_create()?;
     let before = writer.manifest().generation;
     let build = build_credentials(&mut writer, sources, &key, opts, false)?;
@@ -223,13 +222,6 @@ pub fn rotate_key(
     key_file.install(&next)?;
     crate::announce_publication(data, build.generation);
     Ok(Built { build, key_created })
-}
-
-fn credential_key_of(writer: &StoreWriter) -> Option<String> {
-    writer
-        .manifest()
-        .segments_of(leakwatch_store::Namespace::Credential)
-        .find_map(|s| s.oprf_key.clone())
 }
 
 /// The server's OPRF key, loaded from its file on first use and again whenever the store's
@@ -339,12 +331,18 @@ pub fn check(
 }
 
 /// The web page's "Check a login" form (`POST /api/v1/credentials/page-check`): the same
-/// answer for a visitor without a key, whom the edge limits by client address instead.
+/// answer for a visitor without a key (`by` is the public), whom the edge limits by client
+/// address instead of by a key's scope and rate. Only the public asks here: a key's holder
+/// asks through [`check`], in its scope.
 pub fn check_from_page(
     snap: &Snapshot,
     keys: &CredentialKeys,
+    by: &Principal,
     request: &CheckRequest,
 ) -> Result<CheckAnswer, ServiceError> {
+    if !matches!(by, Principal::Public) {
+        return Err(ServiceError::MissingScope(Scope::Credentials));
+    }
     answer(snap, keys, request)
 }
 

@@ -125,6 +125,15 @@ fn a_split_bucket_names_its_bits_and_its_part_holds_the_clients_entry() {
         check(&snap, &keys, &Principal::Public, &ask(22, &blinded)),
         Err(ServiceError::MissingScope(_))
     ));
+    // The page's route answers the public the same, and only the public.
+    assert_eq!(
+        check_from_page(&snap, &keys, &Principal::Public, &ask(22, &blinded)).unwrap(),
+        check(&snap, &keys, &by, &ask(22, &blinded)).unwrap()
+    );
+    assert!(matches!(
+        check_from_page(&snap, &keys, &by, &ask(22, &blinded)),
+        Err(ServiceError::MissingScope(_))
+    ));
 }
 
 fn bits_bucket(login: &str) -> u32 {

@@ -572,4 +572,12 @@ fn a_dump_read_from_standard_input_is_built_and_then_known_by_its_fingerprint() 
     let out = leakwatch(&again, None);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("already built"), "{said}");
+    // Stealer logs piped in (`--stealer -`) too.
+    let logs = b"https://shop.example.net/login:carol:Winter2023\nhttps://mail.example.org/:dan@mail.example.org:correct horse\n";
+    let mut piped = args("--quiet");
+    piped.extend(["--stealer".to_owned(), "-".to_owned()]);
+    let piped: Vec<&str> = piped.iter().map(String::as_str).collect();
+    let out = leakwatch(&piped, Some(logs));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("2 (login, password) pairs"), "{said}");
 }
