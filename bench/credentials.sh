@@ -8,7 +8,8 @@
 # 2. Checks at two bucket densities, on one server: the 10-million-credential shape and the
 #    16-billion one (entries a 20-bit bucket = credentials × entries a pair / 2^20, from step
 #    1), each in BUCKETS buckets filled with random entries (what a check costs depends only on
-#    its bucket's size: `credential_fill`), beside 4,096 password ranges of ~1,900 lines (the
+#    its bucket's size: `credential_fill`) of a store of its own, laid out as a whole store of
+#    that density is (the 16B layout capped at 2^30 entries: 16 groups a bucket), beside 4,096 password ranges of ~1,900 lines (the
 #    real corpus's shape). CHECKS checks and three times as many plain range requests, one at a time over
 #    one connection (`credential_load`): server CPU a request (/proc/PID/task/*/schedstat), wall
 #    time, answer bytes,
@@ -58,21 +59,24 @@ echo "  at 10M credentials: ~$e10m entries a bucket; at 16B: ~$e16b entries a bu
 "$bin" gen passwords --format sha1 --prefixes 4096 --lines-per-range 1900 --seed 3 --out "$work/hashes.txt"
 "$bin" ingest -q --data "$work/serve" "$work/hashes.txt" >/dev/null
 rm "$work/hashes.txt"
-"$root/target/release/examples/credential_fill" "$work/serve/store" "$buckets" "$e10m" "$fingerprint" 0
-"$root/target/release/examples/credential_fill" "$work/serve/store" "$buckets" "$e16b" "$fingerprint" 7
 key=$("$bin" keys create --data "$work/serve" --name bench --rpm 4000000000 --max-rpm 4000000000 --scope credentials 2>/dev/null)
-"$bin" serve --data "$work/serve" --oprf-key-file "$work/oprf.key" --range-cache 0 \
-  --metrics-listen 127.0.0.1:0 --listen "127.0.0.1:$port" 2>"$work/serve.log" &
-server=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-load() { # offset -> the JSON line
+# One store a density, each with one credential segment laid out for the whole store's size
+# (as a built and compacted store holds), the same ranges and key beside it.
+load() { # name entries-a-bucket -> the JSON line
+  rm -rf "$work/serve-$1" && cp -r "$work/serve" "$work/serve-$1"
+  "$root/target/release/examples/credential_fill" "$work/serve-$1/store" "$buckets" "$2" "$fingerprint" >&2
+  "$bin" serve --data "$work/serve-$1" --oprf-key-file "$work/oprf.key" --range-cache 0 \
+    --metrics-listen 127.0.0.1:0 --listen "127.0.0.1:$port" >/dev/null 2>>"$work/serve.log" &
+  server=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   LEAKWATCH_API_KEY=$key "$root/target/release/examples/credential_load" \
-    "http://127.0.0.1:$port" "$server" "$buckets" "$checks" 4096 "$((checks * 3))" "$1"
+    "http://127.0.0.1:$port" "$server" "$buckets" "$checks" 4096 "$((checks * 3))"
+  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  rm -rf "$work/serve-$1"
 }
-at10m=$(load 0)
-at16b=$(load 7)
+at10m=$(load 10m "$e10m")
+at16b=$(load 16b "$e16b")
 echo "10M shape: $at10m"
 echo "16B shape: $at16b"
-kill "$server"; wait "$server" 2>/dev/null || true; server=
 
 emit credentials "{\"scenario\":\"credentials\",\"date\":\"$(date -u +%FT%TZ)\",\"lines\":$lines,\"pairs\":$pairs,\"build_seconds\":$seconds,\"pairs_per_second\":$rate,\"evaluations\":$evaluations,\"entries_per_pair\":$entries_per_pair,\"bytes_per_pair\":$per_pair,\"bytes_per_entry\":$per_entry,\"build_peak_rss_kb\":$rss_kb,\"entries_per_bucket_10m\":$e10m,\"entries_per_bucket_16b\":$e16b,\"days_16b\":$days16b,\"tb_16b\":$tb16b,\"check_10m\":$at10m,\"check_16b\":$at16b}"

@@ -5,7 +5,10 @@
 //! a bucket splits as a real one does) into each of `BUCKETS` evenly spaced 20-bit buckets
 //! (bucket `i` is `ceil(i * 2^20 / BUCKETS)`, as `leakwatch gen passwords --prefixes` spaces
 //! its ranges), as one credential segment naming the OPRF key fingerprint `FINGERPRINT`, and
-//! publishes it.
+//! publishes it. The segment is laid out as one holding `ENTRIES` in *every* bucket would be
+//! (capped at 2^30 entries: 16 groups a bucket, so a split bucket's part is still read from
+//! its own groups, as at the real layout's 256), not as one holding only the filled buckets,
+//! whose few groups would each span many buckets and make every read decode them whole.
 //!
 //! `cargo run --release -p leakwatch-store --example credential_fill -- STORE_DIR BUCKETS ENTRIES FINGERPRINT [OFFSET]`
 //!
@@ -26,7 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let buckets: u64 = args[2].parse()?;
     let entries: u64 = args[3].parse()?;
     let mut w = StoreWriter::open(Arc::new(MmapDirectory::open(&args[1])?))?;
-    let (name, mut seg) = w.create_segment(Namespace::Credential, buckets * entries)?;
+    let layout_for = (entries << 20).min(1 << 30);
+    let (name, mut seg) = w.create_segment(Namespace::Credential, layout_for)?;
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
     let mut next = move || {
         // SplitMix64: reproducible, and no dependency for a bench tool.
@@ -57,11 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut meta = StoreWriter::segment_meta(name, Namespace::Credential, seg.finish()?);
     meta.oprf_key = Some(args[4].clone());
+    // Bytes an entry leave out the group table, which is sized for the whole store.
     println!(
-        "{} entries in {buckets} buckets, {} bytes ({:.2} bytes an entry)",
-        meta.hashes,
-        meta.bytes,
-        meta.bytes as f64 / meta.hashes as f64
+        "{} entries in {buckets} buckets, laid out for {layout_for} entries",
+        meta.hashes
     );
     w.commit(Commit {
         added: vec![meta],
