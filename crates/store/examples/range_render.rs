@@ -53,6 +53,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let (bytes, keys) = snap
+        .segments(ns)
+        .iter()
+        .fold((0, 0), |(b, k), s| (b + s.bytes(), k + s.hashes()));
+    println!(
+        "segments: {keys} keys, {:.2} bytes a key",
+        bytes as f64 / keys.max(1) as f64
+    );
+
     let mut populated = Vec::new();
     let mut lines = 0usize;
     for prefix in 0..1u32 << 20 {

@@ -115,45 +115,6 @@ impl LineWriter {
         self.store_sha1((top >> 40) as u32, a, b, count, out);
     }
 
-    /// A SHA-1 line from a version-3 segment's parts of a key: `above`, the suffix's bits
-    /// above its verbatim bytes `low` (16 or 17 of them; the suffix's other 128 or 136 bits).
-    #[inline(always)]
-    pub(crate) fn push_sha1_parts(
-        &mut self,
-        above: u64,
-        low: &[u8],
-        count: u64,
-        out: &mut Vec<u8>,
-    ) {
-        let (top, last) = match low.len() {
-            17 => (above << 8 | low[0] as u64, &low[1..]),
-            _ => (above, low),
-        };
-        let last: &[u8; 16] = last.try_into().unwrap_or(&[0; 16]);
-        if count < 100_000_000 {
-            self.store_sha1_with(
-                hex3(top),
-                |digits| crate::key::hex32_into(last, digits),
-                count,
-                out,
-            );
-        } else {
-            let [a, b] = crate::key::hex32(u128::from_be_bytes(*last));
-            let mut digits = [0u8; 35];
-            digits[..3].copy_from_slice(&hex3(top).to_le_bytes()[..3]);
-            digits[3..19].copy_from_slice(&a.to_le_bytes());
-            digits[19..].copy_from_slice(&b.to_le_bytes());
-            let text = self.count.format(count).as_bytes();
-            if !self.first {
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(&digits);
-            out.push(b':');
-            out.extend_from_slice(text);
-            self.first = false;
-        }
-    }
-
     /// Stores a SHA-1 line in six writes of words computed in registers, straight into
     /// `out`'s spare capacity: `top` holds the suffix's first three digits in its low bytes,
     /// `a` and `b` the other 32. Assembling the line in a stack buffer and copying it, as the
@@ -199,7 +160,7 @@ impl LineWriter {
 /// The three upper-case hex digits of `v < 4096` in the low bytes of a word, most
 /// significant first: `'0' + n`, plus 7 where `n > 9`, for the three at once.
 #[inline(always)]
-fn hex3(v: u64) -> u32 {
+pub(crate) const fn hex3(v: u64) -> u32 {
     let v = v as u32;
     let nibbles = (v >> 8 & 0xF) | (v >> 4 & 0xF) << 8 | (v & 0xF) << 16;
     let letters = ((nibbles + 0x0006_0606) >> 4) & 0x0001_0101;

@@ -257,10 +257,10 @@ impl Snapshot {
         password_namespace(ns)?;
         match self.segments(ns) {
             [seg] => {
-                let mut lines = crate::render::LineWriter::new(ns);
-                if let Some(n) = seg.render_sha1_range(prefix, &mut lines, out)? {
+                if let Some(n) = seg.render_sha1_range(prefix, out)? {
                     return Ok(n);
                 }
+                let mut lines = crate::render::LineWriter::new(ns);
                 lines.make_room(seg.range_len_bound(prefix), out);
                 let mut n = 0;
                 let decoded = seg.for_each_in_range(prefix, |key, count| {

@@ -17,6 +17,7 @@
 
 mod codec;
 mod reader;
+mod text;
 mod writer;
 
 pub use reader::{Segment, SegmentIter};

@@ -6,6 +6,7 @@ use super::{
     SEGMENT_VERSION,
     codec::{low_bytes_ascend, read_count, read_gap},
     low_bytes, mask,
+    text::{LowBytesGroup, Spanning, render_low_bytes_sha1},
 };
 use crate::{
     bits::{CHUNK, WindowReader},
@@ -306,40 +307,22 @@ impl Segment {
     ) -> Result<()> {
         let bad =
             |why: &str| StoreError::corrupt(&self.name, e.offset, format!("group {g}: {why}"));
-        let n = e.len as usize;
-        let width = self.ns.key_bits() - self.layout.bits;
-        let l8 = self.low_bytes_of(e) as usize;
-        // Below 64 by `low_bytes`' choice; a high part must stay below 2^high_bits.
-        let high_bits = width - 8 * l8 as u32;
-        let (k, c) = (e.rice_k as u32, e.count_order as u32);
-        if k > CHUNK || k > high_bits || c > 63 || l8 == 0 {
-            return Err(bad("codec parameters out of range"));
-        }
-        let mut unary_len = 0usize;
-        let mut at = 0usize;
-        loop {
-            let b = *bytes.get(at).ok_or_else(|| bad("truncated header"))?;
-            if at == 4 && b > 0x0F {
-                return Err(bad("truncated header"));
-            }
-            unary_len |= ((b & 0x7F) as usize) << (7 * at);
-            at += 1;
-            if b < 0x80 {
-                break;
-            }
-        }
-        let lows_at = at;
-        let low_k_at = lows_at + n * l8;
-        let unary_at = low_k_at + (n * k as usize).div_ceil(8);
-        let counts_at = unary_at + unary_len;
-        if counts_at > bytes.len() {
-            return Err(bad("group shorter than its keys"));
-        }
-        let lows = &bytes[lows_at..low_k_at];
-        let file = self.file.bytes();
-        let group_at = e.offset as usize;
-        // Eight bytes of the file at `from`, little-endian (`from` is inside the group, so
-        // the table and footer after it keep the load inside the file).
+        let LowBytesGroup {
+            file,
+            l8,
+            lows_at,
+            low_k_at,
+            unary_at,
+            unary_len,
+            counts_at,
+            k,
+            c,
+            high_bits,
+            ..
+        } = self.low_bytes_group(e, bytes, 0).map_err(bad)?;
+        let lows = &file[lows_at..low_k_at];
+        // Eight bytes of the group's file at `from`, little-endian (`from` is inside the
+        // group, so the table and footer after it keep the load inside the file).
         let load = |from: usize| -> u64 {
             let b: [u8; 8] = file[from..from + 8].try_into().unwrap_or([0; 8]);
             u64::from_le_bytes(b)
@@ -347,7 +330,7 @@ impl Segment {
         let unary_words = unary_len.div_ceil(8);
         // Word `w` of the unary part, its bytes past the part's end cleared.
         let unary_word = |w: usize| -> u64 {
-            let v = load(group_at + unary_at + 8 * w);
+            let v = load(unary_at + 8 * w);
             let left = unary_len - 8 * w;
             if left >= 8 {
                 v
@@ -355,7 +338,7 @@ impl Segment {
                 v & mask(8 * left as u32)
             }
         };
-        let mut r = WindowReader::new(&file[group_at + counts_at..], bytes.len() - counts_at)
+        let mut r = WindowReader::new(&file[counts_at..], bytes.len() - counts_at)
             .ok_or_else(|| bad("group shorter than a read"))?;
         let mut word = 0usize;
         let mut ones = if unary_words > 0 { unary_word(0) } else { 0 };
@@ -374,7 +357,7 @@ impl Segment {
                 return Err(bad("key outside its group"));
             }
             let bit = i * k as usize;
-            let low_k = (load(group_at + low_k_at + bit / 8) >> (bit % 8)) & mask(k);
+            let low_k = (load(low_k_at + bit / 8) >> (bit % 8)) & mask(k);
             let high = upper << k | low_k;
             // High parts never descend (Elias–Fano); equal ones need ascending low bytes.
             if let Some((prev_high, prev_low)) = prev
@@ -392,19 +375,18 @@ impl Segment {
         Ok(())
     }
 
-    /// Renders range `prefix` of a SHA-1 segment of version 3 as range text through
-    /// `lines`, straight from each key's stored parts (its verbatim bytes are the last 32 hex
-    /// digits): the server's path on a cache miss. `None`, having written nothing, when this
-    /// segment's layout is not one this path knows (an older version, or keys stored with
-    /// other than 16 or 17 verbatim bytes); the caller then renders from decoded keys.
+    /// Renders range `prefix` of a SHA-1 segment of version 3 as range text, straight
+    /// from each key's stored parts (its verbatim bytes are the last 32 hex digits), one
+    /// tight loop a group (`text.rs`): the server's path on a cache miss. `None`, having
+    /// written nothing, when this segment's layout is not one this path knows (an older
+    /// version, or keys stored with other than 16 or 17 verbatim bytes); the caller then
+    /// renders from decoded keys. On an error `out` is left as it was.
     pub(crate) fn render_sha1_range(
         &self,
         prefix: u32,
-        lines: &mut crate::render::LineWriter,
         out: &mut Vec<u8>,
     ) -> Result<Option<usize>> {
         let groups = self.layout.groups_of_range(prefix);
-        let suffix_bits = self.ns.key_bits() - PREFIX_BITS;
         if self.version < 3
             || self.ns != Namespace::Sha1
             || groups
@@ -413,7 +395,15 @@ impl Segment {
         {
             return Ok(None);
         }
-        lines.make_room(self.range_len_bound(prefix), out);
+        let suffix_bits = self.ns.key_bits() - PREFIX_BITS;
+        // When a group spans ranges, its keys of this range have these top bits.
+        let spanning = |shift: u32| {
+            (shift > 0).then(|| Spanning {
+                shift,
+                wanted: (prefix & ((1 << shift) - 1)) as u64,
+            })
+        };
+        let start_len = out.len();
         let mut n = 0;
         for g in groups {
             let e = self.entry(g);
@@ -421,29 +411,84 @@ impl Segment {
                 continue;
             };
             let l8 = self.low_bytes_of(e);
-            let above = suffix_bits - 8 * l8;
             // The suffix's bits above the verbatim bytes: the group's base (split bits, or
-            // the range's own bits of a group spanning ranges) with the key's high part.
-            let base = self.layout.base(self.ns, g).shift_right(8 * l8).low_u64();
-            // When a group spans ranges, its keys of this range have these top bits.
-            let spans = self.layout.shift() > 0;
-            let wanted = (prefix & ((1 << self.layout.shift()) - 1)) as u64;
-            let mut past = false;
-            self.decode_low_bytes(g, e, bytes, |high, low, count| {
-                if spans {
-                    let range = (base | high) >> above & ((1 << self.layout.shift()) - 1);
-                    if range != wanted {
-                        past = range > wanted;
-                        return !past;
-                    }
+            // the range's own bits of a group spanning ranges) with each key's high part.
+            let base_above = self.layout.base(self.ns, g).shift_right(8 * l8).low_u64();
+            let above = suffix_bits - 8 * l8;
+            let rendered = self
+                .low_bytes_group(e, bytes, base_above)
+                .and_then(|group| {
+                    render_low_bytes_sha1(&group, above, spanning(self.layout.shift()), out)
+                });
+            match rendered {
+                Ok(lines) => n += lines,
+                Err(why) => {
+                    out.truncate(start_len);
+                    return Err(StoreError::corrupt(
+                        &self.name,
+                        e.offset,
+                        format!("group {g}: {why}"),
+                    ));
                 }
-                let above_bits = (base | high) & mask(above);
-                lines.push_sha1_parts(above_bits, low, count, out);
-                n += 1;
-                true
-            })?;
+            }
+        }
+        if n > 0 {
+            // Every line ends in CRLF; the answer does not.
+            out.truncate(out.len() - 2);
         }
         Ok(Some(n))
+    }
+
+    /// Where the parts of a version-3 group (entry `e`, its `bytes`) are: its header read.
+    fn low_bytes_group<'a>(
+        &'a self,
+        e: GroupEntry,
+        bytes: &'a [u8],
+        base_above: u64,
+    ) -> std::result::Result<LowBytesGroup<'a>, &'static str> {
+        let n = e.len as usize;
+        let width = self.ns.key_bits() - self.layout.bits;
+        let l8 = self.low_bytes_of(e) as usize;
+        let (k, c) = (e.rice_k as u32, e.count_order as u32);
+        // Below 64 by `low_bytes`' choice; a high part must stay below 2^high_bits.
+        let high_bits = width - 8 * l8 as u32;
+        if k > CHUNK || k > high_bits || c > 63 || l8 == 0 {
+            return Err("codec parameters out of range");
+        }
+        let mut unary_len = 0usize;
+        let mut at = 0usize;
+        loop {
+            let b = *bytes.get(at).ok_or("truncated header")?;
+            if at == 4 && b > 0x0F {
+                return Err("truncated header");
+            }
+            unary_len |= ((b & 0x7F) as usize) << (7 * at);
+            at += 1;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let low_k_at = at + n * l8;
+        let unary_at = low_k_at + (n * k as usize).div_ceil(8);
+        let counts_at = unary_at + unary_len;
+        if counts_at > bytes.len() {
+            return Err("group shorter than its keys");
+        }
+        Ok(LowBytesGroup {
+            file: &self.file.bytes()[e.offset as usize..],
+            len: bytes.len(),
+            n,
+            l8,
+            lows_at: at,
+            low_k_at,
+            unary_at,
+            unary_len,
+            counts_at,
+            k,
+            c,
+            high_bits,
+            base_above,
+        })
     }
 
     /// At least as many keys as range `prefix` holds (its groups' lengths), without decoding.

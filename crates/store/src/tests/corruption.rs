@@ -121,10 +121,9 @@ fn garbage_groups_are_refused(coding: GroupCoding) {
             }
             for &k in data.keys().step_by(50) {
                 let _ = seg.for_each_in_range(k.prefix(ns), |_, _| {});
-                // The server's path, straight from a version-3 group's parts.
+                // The server's path, straight from a version-3 or 4 group's parts.
                 let mut text = Vec::new();
-                let mut lines = crate::render::LineWriter::new(ns);
-                let _ = seg.render_sha1_range(k.prefix(ns), &mut lines, &mut text);
+                let _ = seg.render_sha1_range(k.prefix(ns), &mut text);
             }
         }
     }

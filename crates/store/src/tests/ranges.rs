@@ -259,7 +259,8 @@ fn segment_size_is_near_the_information_theoretic_floor() {
 /// The server's range text — rendered straight from a version-3 segment's stored parts for
 /// SHA-1, from decoded keys otherwise — equals the reference rendering for every layout a
 /// writer picks (groups spanning many ranges or a few, ranges split in two), in
-/// ranges crowded and sparse, and for counts past the fast path's limit.
+/// ranges crowded and sparse (16 and 17 verbatim bytes a key), and for counts on both sides
+/// of the renderer's table and past the general path's limit.
 #[test]
 fn range_text_equals_the_reference_in_every_layout_and_coding() {
     for coding in CODINGS {
@@ -273,7 +274,8 @@ fn range_text_equals_the_reference_in_every_layout_and_coding() {
                         .shift_left(160 - suffix_bits)
                         .shift_right(160 - suffix_bits);
                     let key = Key::first_with_prefix(ns, prefix, PREFIX_BITS).or(low);
-                    let count = [c, 99_999_999, 100_000_000, u64::MAX][i % 4];
+                    // Both sides of the renderer's table of counts (below 256), and the widest.
+                    let count = [c, 255, 256, 99_999_999, 100_000_000, u64::MAX][i % 6];
                     data.insert(key, count);
                 }
                 let dir: Arc<dyn Directory> = Arc::new(RamDirectory::new());
