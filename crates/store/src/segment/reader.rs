@@ -6,7 +6,7 @@ use super::{
     SEGMENT_VERSION,
     codec::{low_bytes_ascend, read_count, read_gap},
     low_bytes, mask,
-    text::{LowBytesGroup, Spanning, render_low_bytes_sha1},
+    text::{LowBytesGroup, Spanning, render_low_bytes_sha1, room_for},
 };
 use crate::{
     bits::{CHUNK, WindowReader},
@@ -404,6 +404,7 @@ impl Segment {
             })
         };
         let start_len = out.len();
+        out.reserve(room_for(self.range_len_bound(prefix)));
         let mut n = 0;
         for g in groups {
             let e = self.entry(g);

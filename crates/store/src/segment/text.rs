@@ -27,6 +27,13 @@ const SHORT_LINE: usize = 41;
 /// + 2 = 58 bytes), rounded up; a short line's 8-byte count store ends at 43.
 const SLOT: usize = 64;
 
+/// Room for `n` lines whose counts are below 256 and the stores of the last: reserved once
+/// for a whole range, so that a range of many groups (32 at the real corpus's layout) grows
+/// its answer in one allocation rather than by doubling copies.
+pub(super) fn room_for(n: usize) -> usize {
+    n * SHORT_LINE + SLOT
+}
+
 /// `:COUNT\r\n` for each count 1..=255 (0 is no count) in a word's low bytes, its length in the
 /// top byte (never part of a line: at most 6 bytes are kept).
 static COUNT_TAILS: [u64; 256] = {
@@ -142,7 +149,7 @@ fn render_low_bytes<const EXTRA: usize>(
     let lows = &g.file[g.lows_at..g.lows_at + g.n * l8];
     let above_mask = (1u64 << above) - 1;
     let k_mask = super::mask(g.k);
-    out.reserve(g.n * SHORT_LINE + SLOT);
+    out.reserve(room_for(g.n));
     let mut at = 0usize;
     let mut lines = 0usize;
     let mut too_high = 0u64;
@@ -206,7 +213,7 @@ fn render_low_bytes<const EXTRA: usize>(
             // SAFETY: as below, for the lines so far; room for the rest is made again.
             unsafe { out.set_len(out.len() + at) };
             at = 0;
-            out.reserve((g.n - i) * SHORT_LINE + SLOT);
+            out.reserve(room_for(g.n - i));
         }
         lines += 1;
     }
