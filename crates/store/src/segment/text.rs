@@ -21,17 +21,17 @@ pub(super) struct Spanning {
     pub wanted: u64,
 }
 
-/// Bytes a line takes at most when its count fits a byte: 35 digits, ':', 3 digits, CRLF.
-const SHORT_LINE: usize = 41;
 /// Room a line's stores may touch past its start: a line with the widest count (35 + 1 + 20
 /// + 2 = 58 bytes), rounded up; a short line's 8-byte count store ends at 43.
 const SLOT: usize = 64;
 
-/// Room for `n` lines whose counts are below 256 and the stores of the last: reserved once
-/// for a whole range, so that a range of many groups (32 at the real corpus's layout) grows
-/// its answer in one allocation rather than by doubling copies.
+/// Room for `n` lines of any counts and the stores of the last: reserved once for a whole
+/// range, so that a range of many groups (32 at the real corpus's layout) grows its answer in
+/// one allocation rather than by doubling copies, and no line checks for room. Most lines
+/// take 41 bytes (35 digits, ':', up to 3 digits, CRLF): the answer's unused capacity is
+/// given back by the cache's `shrink_to_fit`, in place.
 pub(super) fn room_for(n: usize) -> usize {
-    n * SHORT_LINE + SLOT
+    n * SLOT + SLOT
 }
 
 /// `:COUNT\r\n` for each count 1..=255 (0 is no count) in a word's low bytes, its length in the
@@ -150,6 +150,8 @@ fn render_low_bytes<const EXTRA: usize>(
     let above_mask = (1u64 << above) - 1;
     let k_mask = super::mask(g.k);
     out.reserve(room_for(g.n));
+    // Taken once: every line fits the room made (see `room_for`), so no line checks it.
+    let spare = out.spare_capacity_mut();
     let mut at = 0usize;
     let mut lines = 0usize;
     let mut too_high = 0u64;
@@ -188,10 +190,6 @@ fn render_low_bytes<const EXTRA: usize>(
         ascending &= lines == 0 || key > prev;
         prev = key;
         let top = (((g.base_above | h) & above_mask) << (8 * EXTRA) | first) & 0xFFF;
-        let spare = out.spare_capacity_mut();
-        if spare.len() < at + SLOT {
-            return Err("line slot");
-        }
         let slot: &mut [MaybeUninit<u8>; SLOT] = (&mut spare[at..at + SLOT])
             .try_into()
             .map_err(|_| "line slot")?;
@@ -210,10 +208,6 @@ fn render_low_bytes<const EXTRA: usize>(
             put(&mut slot[36..36 + digits.len()], digits);
             put(&mut slot[36 + digits.len()..38 + digits.len()], b"\r\n");
             at += 38 + digits.len();
-            // SAFETY: as below, for the lines so far; room for the rest is made again.
-            unsafe { out.set_len(out.len() + at) };
-            at = 0;
-            out.reserve(room_for(g.n - i));
         }
         lines += 1;
     }
