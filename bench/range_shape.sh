@@ -164,7 +164,10 @@ out = {"scenario": "range-shape", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", ti
        "prefixes": int(prefixes), "lines_per_range": int(lines), "identity_bytes": int(ident),
        "range_cache_bytes": int(budget), "leakwatch_max_anon_rss_kb": int(anon),
        "connections": int(conns), "seconds": int(secs), "repeats": int(repeats),
-       "leakwatch_build": subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip(),
+       # The version names no commit; the checkout's does (LEAKWATCH_BIN may be another's).
+       "leakwatch_build": subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+           + " (checkout " + subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                           capture_output=True, text=True).stdout.strip() + ")",
        "cache_counters": hm.strip(),
        "fields": ["req_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_req"]}
 for pattern in ("uniform", "zipf"):
