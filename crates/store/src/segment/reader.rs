@@ -5,7 +5,7 @@ use super::{
     FOOTER_LEN, GROUP_ENTRY_LEN, GroupEntry, GroupLayout, SEGMENT_END_MAGIC, SEGMENT_MAGIC,
     SEGMENT_VERSION,
     codec::{low_bytes_ascend, read_count, read_gap},
-    low_bytes, mask,
+    low_bytes,
     text::{LowBytesGroup, Spanning, render_low_bytes_sha1, room_for},
 };
 use crate::{
@@ -307,67 +307,25 @@ impl Segment {
     ) -> Result<()> {
         let bad =
             |why: &str| StoreError::corrupt(&self.name, e.offset, format!("group {g}: {why}"));
-        let LowBytesGroup {
-            file,
-            l8,
-            lows_at,
-            low_k_at,
-            unary_at,
-            unary_len,
-            counts_at,
-            k,
-            c,
-            high_bits,
-            ..
-        } = self.low_bytes_group(e, bytes, 0).map_err(bad)?;
-        let lows = &file[lows_at..low_k_at];
-        // Eight bytes of the group's file at `from`, little-endian (`from` is inside the
-        // group, so the table and footer after it keep the load inside the file).
-        let load = |from: usize| -> u64 {
-            let b: [u8; 8] = file[from..from + 8].try_into().unwrap_or([0; 8]);
-            u64::from_le_bytes(b)
-        };
-        let unary_words = unary_len.div_ceil(8);
-        // Word `w` of the unary part, its bytes past the part's end cleared.
-        let unary_word = |w: usize| -> u64 {
-            let v = load(unary_at + 8 * w);
-            let left = unary_len - 8 * w;
-            if left >= 8 {
-                v
-            } else {
-                v & mask(8 * left as u32)
-            }
-        };
-        let mut r = WindowReader::new(&file[counts_at..], bytes.len() - counts_at)
-            .ok_or_else(|| bad("group shorter than a read"))?;
-        let mut word = 0usize;
-        let mut ones = if unary_words > 0 { unary_word(0) } else { 0 };
+        let group = self.low_bytes_group(e, bytes, 0).map_err(bad)?;
+        let mut highs = group.high_parts();
+        let mut r = group.counts().map_err(bad)?;
         let mut prev: Option<(u64, &[u8])> = None;
-        for (i, low) in lows.chunks_exact(l8).enumerate() {
-            while ones == 0 {
-                word += 1;
-                if word >= unary_words {
-                    return Err(bad("truncated key"));
-                }
-                ones = unary_word(word);
-            }
-            let upper = (64 * word + ones.trailing_zeros() as usize - i) as u64;
-            ones &= ones - 1;
-            if upper >> (high_bits - k) != 0 {
+        for (i, low) in group.lows().chunks_exact(group.l8).enumerate() {
+            let high = highs.next(i).map_err(bad)?;
+            if high >> group.high_bits != 0 {
                 return Err(bad("key outside its group"));
             }
-            let bit = i * k as usize;
-            let low_k = (load(low_k_at + bit / 8) >> (bit % 8)) & mask(k);
-            let high = upper << k | low_k;
-            // High parts never descend (Elias–Fano); equal ones need ascending low bytes.
+            // Elias–Fano keeps the upper bits from descending, not the packed `k` bits below
+            // them: a damaged group can descend there, or repeat a high part with low bytes
+            // that do not ascend.
             if let Some((prev_high, prev_low)) = prev
-                && high == prev_high
-                && !low_bytes_ascend(prev_low, low)
+                && (high < prev_high || high == prev_high && !low_bytes_ascend(prev_low, low))
             {
-                return Err(bad("duplicate key"));
+                return Err(bad("keys out of order"));
             }
             prev = Some((high, low));
-            let count = read_count(&mut r, c).map_err(bad)?;
+            let count = read_count(&mut r, group.c).map_err(bad)?;
             if !f(high, low, count) {
                 return Ok(());
             }
@@ -397,12 +355,11 @@ impl Segment {
         }
         let suffix_bits = self.ns.key_bits() - PREFIX_BITS;
         // When a group spans ranges, its keys of this range have these top bits.
-        let spanning = |shift: u32| {
-            (shift > 0).then(|| Spanning {
-                shift,
-                wanted: (prefix & ((1 << shift) - 1)) as u64,
-            })
-        };
+        let shift = self.layout.shift();
+        let spanning = (shift > 0).then(|| Spanning {
+            shift,
+            wanted: (prefix & ((1 << shift) - 1)) as u64,
+        });
         let start_len = out.len();
         out.reserve(room_for(self.range_len_bound(prefix)));
         let mut n = 0;
@@ -418,9 +375,7 @@ impl Segment {
             let above = suffix_bits - 8 * l8;
             let rendered = self
                 .low_bytes_group(e, bytes, base_above)
-                .and_then(|group| {
-                    render_low_bytes_sha1(&group, above, spanning(self.layout.shift()), out)
-                });
+                .and_then(|group| render_low_bytes_sha1(&group, above, spanning, out));
             match rendered {
                 Ok(lines) => n += lines,
                 Err(why) => {

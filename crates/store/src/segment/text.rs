@@ -9,13 +9,16 @@
 //! but that machinery (a call a key, its arguments spilled to the stack) was a third of a
 //! range's cost (`range_render`: 35.6 → 26 µs a range). Checks that cost a branch a key
 //! (keys ascend, high parts fit their width) are folded into flags tested once a group.
+//! The group's parts ([`LowBytesGroup`], its high parts by [`HighParts`]) are the ones the
+//! reader's key-by-key decoder walks too.
 
 use std::mem::MaybeUninit;
 
-use crate::{key::hex32_into, render::hex3};
+use crate::{bits::WindowReader, key::hex32_into, render::hex3};
 
 /// Where a group's keys of the wanted range are, when the group spans several ranges: the
 /// range of a key is `((base_above | high) >> above) mod 2^shift`.
+#[derive(Clone, Copy)]
 pub(super) struct Spanning {
     pub shift: u32,
     pub wanted: u64,
@@ -103,6 +106,86 @@ pub(super) struct LowBytesGroup<'a> {
     pub base_above: u64,
 }
 
+impl<'a> LowBytesGroup<'a> {
+    /// Eight bytes of the group's file at `from`, little-endian (`from` is inside the group,
+    /// so the table and footer after it keep the load inside the file).
+    #[inline(always)]
+    fn load(&self, from: usize) -> u64 {
+        let b: [u8; 8] = self.file[from..from + 8].try_into().unwrap_or([0; 8]);
+        u64::from_le_bytes(b)
+    }
+
+    /// The verbatim bytes of every key, `l8` a key.
+    pub(super) fn lows(&self) -> &'a [u8] {
+        &self.file[self.lows_at..self.low_k_at]
+    }
+
+    /// The reader of the counts' Exp-Golomb codes.
+    pub(super) fn counts(&self) -> Result<WindowReader<'a>, &'static str> {
+        WindowReader::new(&self.file[self.counts_at..], self.len - self.counts_at)
+            .ok_or("group shorter than a read")
+    }
+
+    /// The keys' high parts, in order.
+    pub(super) fn high_parts(&self) -> HighParts<'_, 'a> {
+        let mut parts = HighParts {
+            group: self,
+            words: self.unary_len.div_ceil(8),
+            word: 0,
+            ones: 0,
+            k_mask: super::mask(self.k),
+        };
+        if parts.words > 0 {
+            parts.ones = parts.unary_word(0);
+        }
+        parts
+    }
+}
+
+/// A version-3 group's high parts key by key: Elias–Fano's unary words (a key's upper bits
+/// are where its 1 bit is, less its index) above its `k` packed low bits.
+pub(super) struct HighParts<'g, 'a> {
+    group: &'g LowBytesGroup<'a>,
+    words: usize,
+    word: usize,
+    /// The 1 bits of the current word not yet taken.
+    ones: u64,
+    k_mask: u64,
+}
+
+impl HighParts<'_, '_> {
+    /// Word `w` of the unary part, its bytes past the part's end cleared.
+    #[inline(always)]
+    fn unary_word(&self, w: usize) -> u64 {
+        let g = self.group;
+        let v = g.load(g.unary_at + 8 * w);
+        let left = g.unary_len - 8 * w;
+        if left >= 8 {
+            v
+        } else {
+            v & super::mask(8 * left as u32)
+        }
+    }
+
+    /// The high part of key `i`, the keys being taken in order from 0; an error when the
+    /// unary words run out first. Its width is the caller's to check (`high_bits`).
+    #[inline(always)]
+    pub(super) fn next(&mut self, i: usize) -> Result<u64, &'static str> {
+        while self.ones == 0 {
+            self.word += 1;
+            if self.word >= self.words {
+                return Err("truncated key");
+            }
+            self.ones = self.unary_word(self.word);
+        }
+        let upper = (64 * self.word + self.ones.trailing_zeros() as usize - i) as u64;
+        self.ones &= self.ones - 1;
+        let g = self.group;
+        let bit = i * g.k as usize;
+        Ok(upper << g.k | (g.load(g.low_k_at + bit / 8) >> (bit % 8)) & self.k_mask)
+    }
+}
+
 /// Appends the lines of `group`'s keys in the wanted range (all of them when it spans no
 /// other range), each followed by CRLF, to `out`, and returns how many. `above` is the
 /// number of suffix bits above the verbatim bytes (12 for 16 of them, 4 for 17). A damaged
@@ -130,25 +213,10 @@ fn render_low_bytes<const EXTRA: usize>(
 ) -> Result<usize, &'static str> {
     let g = group;
     let l8 = 16 + EXTRA;
-    let load = |from: usize| -> u64 {
-        let b: [u8; 8] = g.file[from..from + 8].try_into().unwrap_or([0; 8]);
-        u64::from_le_bytes(b)
-    };
-    let unary_words = g.unary_len.div_ceil(8);
-    let unary_word = |w: usize| -> u64 {
-        let v = load(g.unary_at + 8 * w);
-        let left = g.unary_len - 8 * w;
-        if left >= 8 {
-            v
-        } else {
-            v & super::mask(8 * left as u32)
-        }
-    };
-    let mut counts = crate::bits::WindowReader::new(&g.file[g.counts_at..], g.len - g.counts_at)
-        .ok_or("group shorter than a read")?;
-    let lows = &g.file[g.lows_at..g.lows_at + g.n * l8];
+    let mut highs = g.high_parts();
+    let mut counts = g.counts()?;
+    let lows = g.lows();
     let above_mask = (1u64 << above) - 1;
-    let k_mask = super::mask(g.k);
     out.reserve(room_for(g.n));
     // Taken once: every line fits the room made (see `room_for`), so no line checks it.
     let spare = out.spare_capacity_mut();
@@ -157,23 +225,18 @@ fn render_low_bytes<const EXTRA: usize>(
     let mut too_high = 0u64;
     let mut ascending = true;
     let mut prev = (0u64, 0u128);
-    let mut word = 0usize;
-    let mut ones = if unary_words > 0 { unary_word(0) } else { 0 };
     let mut itoa = itoa::Buffer::new();
     for i in 0..g.n {
-        while ones == 0 {
-            word += 1;
-            if word >= unary_words {
-                return Err("truncated key");
-            }
-            ones = unary_word(word);
-        }
-        let upper = (64 * word + ones.trailing_zeros() as usize - i) as u64;
-        ones &= ones - 1;
-        let bit = i * g.k as usize;
-        let h = upper << g.k | (load(g.low_k_at + bit / 8) >> (bit % 8)) & k_mask;
+        let h = highs.next(i)?;
         too_high |= h >> g.high_bits;
         let count = super::codec::read_count(&mut counts, g.c)?;
+        let low = &lows[i * l8..(i + 1) * l8];
+        let last: &[u8; 16] = low[EXTRA..].try_into().map_err(|_| "bad low bytes")?;
+        let first = if EXTRA == 1 { low[0] as u64 } else { 0 };
+        // Every key read is checked, as the decoder checks it, rendered or not.
+        let key = (h << (8 * EXTRA) | first, u128::from_be_bytes(*last));
+        ascending &= i == 0 || key > prev;
+        prev = key;
         if let Some(Spanning { shift, wanted }) = spanning {
             let range = ((g.base_above | h) >> above) & ((1 << shift) - 1);
             if range != wanted {
@@ -183,12 +246,6 @@ fn render_low_bytes<const EXTRA: usize>(
                 continue;
             }
         }
-        let low = &lows[i * l8..(i + 1) * l8];
-        let last: &[u8; 16] = low[EXTRA..].try_into().map_err(|_| "bad low bytes")?;
-        let first = if EXTRA == 1 { low[0] as u64 } else { 0 };
-        let key = (h << (8 * EXTRA) | first, u128::from_be_bytes(*last));
-        ascending &= lines == 0 || key > prev;
-        prev = key;
         let top = (((g.base_above | h) & above_mask) << (8 * EXTRA) | first) & 0xFFF;
         let slot: &mut [MaybeUninit<u8>; SLOT] = (&mut spare[at..at + SLOT])
             .try_into()

@@ -68,27 +68,13 @@ fn garbage_groups_are_refused(coding: GroupCoding) {
     let (data, good) = segment_file(ns, 700, 31, coding);
     let seg = Segment::open("s", FileSlice::from_vec(good.clone())).unwrap();
     let groups = seg.group_count() as usize;
-    let foot = good.len() - FOOTER_LEN;
-    let table = u64::from_le_bytes(good[foot + 32..foot + 40].try_into().unwrap()) as usize;
-    let entry = |b: &[u8], g: usize| {
-        let at = table + g * 16;
-        let mut off = [0u8; 8];
-        off[..6].copy_from_slice(&b[at..at + 6]);
-        let end = if g + 1 < groups {
-            let mut next = [0u8; 8];
-            next[..6].copy_from_slice(&b[at + 16..at + 22]);
-            u64::from_le_bytes(next) as usize
-        } else {
-            table
-        };
-        (u64::from_le_bytes(off) as usize, end)
-    };
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     let mut refused = 0;
+    let (mut rendered, mut render_refused) = (0, 0);
     for g in 0..groups {
         for pattern in 0..4 {
             let mut bad = good.clone();
-            let (start, end) = entry(&bad, g);
+            let (start, end) = group_span(&bad, g);
             for b in &mut bad[start..end] {
                 x ^= x << 13;
                 x ^= x >> 7;
@@ -100,14 +86,7 @@ fn garbage_groups_are_refused(coding: GroupCoding) {
                     _ => x as u8,
                 };
             }
-            // Make every checksum agree: the group's, the table's, the footer's.
-            let crc = crc32c::crc32c(&bad[start..end]);
-            bad[table + g * 16 + 12..table + g * 16 + 16].copy_from_slice(&crc.to_le_bytes());
-            let table_crc = crc32c::crc32c(&bad[table..foot]);
-            bad[foot + 40..foot + 44].copy_from_slice(&table_crc.to_le_bytes());
-            let footer_crc = crc32c::crc32c(&bad[foot..foot + FOOTER_LEN - 12]);
-            bad[foot + FOOTER_LEN - 12..foot + FOOTER_LEN - 8]
-                .copy_from_slice(&footer_crc.to_le_bytes());
+            reseal(&mut bad, g);
             let seg = Segment::open("s", FileSlice::from_vec(bad)).unwrap();
             match seg.iter().collect::<Result<Vec<_>>>() {
                 Err(e) => {
@@ -120,15 +99,122 @@ fn garbage_groups_are_refused(coding: GroupCoding) {
                 ),
             }
             for &k in data.keys().step_by(50) {
-                let _ = seg.for_each_in_range(k.prefix(ns), |_, _| {});
-                // The server's path, straight from a version-3 or 4 group's parts.
+                let p = k.prefix(ns);
+                let mut decoded = Vec::new();
+                let walked = seg.for_each_in_range(p, |k, c| decoded.push((k, c)));
+                // The server's path, straight from a version-3 group's parts, has checks of
+                // its own: it refuses what the decoder refuses, and answers what it answers.
                 let mut text = Vec::new();
-                let _ = seg.render_sha1_range(k.prefix(ns), &mut text);
+                match seg.render_sha1_range(p, &mut text) {
+                    Err(e) => {
+                        assert!(e.is_corruption(), "group {g} pattern {pattern}: {e}");
+                        assert!(walked.is_err(), "group {g} pattern {pattern}: {p:05X}");
+                        assert!(text.is_empty(), "a refused range leaves no text");
+                        render_refused += 1;
+                    }
+                    Ok(Some(n)) => {
+                        assert!(
+                            walked.is_ok(),
+                            "group {g} pattern {pattern}: {p:05X} rendered"
+                        );
+                        assert_eq!(n, decoded.len());
+                        assert_eq!(text, reference_text(ns, &decoded).as_bytes());
+                        rendered += 1;
+                    }
+                    Ok(None) => assert_ne!(coding, GroupCoding::LowBytes, "version 3 renders"),
+                }
             }
         }
     }
     // Zeros are one unary run past the end of every group: always refused.
     assert_eq!(refused, groups, "groups of zeros refused");
+    if coding == GroupCoding::LowBytes {
+        assert!(
+            rendered > 0 && render_refused > 0,
+            "{rendered} rendered, {render_refused} refused"
+        );
+    }
+}
+
+/// Where group `g`'s bytes are in segment file `b`: from its table entry's offset to the
+/// next group's (the last group ends at the table).
+fn group_span(b: &[u8], g: usize) -> (usize, usize) {
+    let foot = b.len() - FOOTER_LEN;
+    let table = u64::from_le_bytes(b[foot + 32..foot + 40].try_into().unwrap()) as usize;
+    let offset = |at: usize| {
+        let mut off = [0u8; 8];
+        off[..6].copy_from_slice(&b[at..at + 6]);
+        u64::from_le_bytes(off) as usize
+    };
+    let at = table + g * 16;
+    let end = if at + 16 < foot {
+        offset(at + 16)
+    } else {
+        table
+    };
+    (offset(at), end)
+}
+
+/// Makes every checksum of segment file `b` agree after group `g`'s bytes changed: the
+/// group's, the table's, the footer's (a hostile or buggy writer, not a flipped bit).
+fn reseal(b: &mut [u8], g: usize) {
+    let foot = b.len() - FOOTER_LEN;
+    let table = u64::from_le_bytes(b[foot + 32..foot + 40].try_into().unwrap()) as usize;
+    let (start, end) = group_span(b, g);
+    let crc = crc32c::crc32c(&b[start..end]);
+    b[table + g * 16 + 12..table + g * 16 + 16].copy_from_slice(&crc.to_le_bytes());
+    let table_crc = crc32c::crc32c(&b[table..foot]);
+    b[foot + 40..foot + 44].copy_from_slice(&table_crc.to_le_bytes());
+    let footer_crc = crc32c::crc32c(&b[foot..foot + FOOTER_LEN - 12]);
+    b[foot + FOOTER_LEN - 12..foot + FOOTER_LEN - 8].copy_from_slice(&footer_crc.to_le_bytes());
+}
+
+/// The server's range text comes from a loop with checks of its own (`segment/text.rs`),
+/// not from the decoder: for every byte of every version-3 group changed under matching
+/// checksums, each range of that group is refused by both or answered by both alike.
+#[test]
+fn range_text_refuses_what_decoding_refuses_byte_by_byte() {
+    let ns = Namespace::Sha1;
+    let (data, good) = segment_file(ns, 700, 32, GroupCoding::LowBytes);
+    let seg = Segment::open("s", FileSlice::from_vec(good.clone())).unwrap();
+    let layout = seg.group_layout();
+    let mut prefixes: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for k in data.keys() {
+        let list = prefixes.entry(layout.group_of(ns, *k)).or_default();
+        if list.last() != Some(&k.prefix(ns)) {
+            list.push(k.prefix(ns));
+        }
+    }
+    let (mut both_refused, mut both_answered) = (0, 0);
+    for (&g, group_prefixes) in &prefixes {
+        let (start, end) = group_span(&good, g as usize);
+        for i in start..end {
+            let mut bad = good.clone();
+            bad[i] ^= 0x5A;
+            reseal(&mut bad, g as usize);
+            let seg = Segment::open("s", FileSlice::from_vec(bad)).unwrap();
+            for &p in group_prefixes {
+                let mut decoded = Vec::new();
+                let walked = seg.for_each_in_range(p, |k, c| decoded.push((k, c)));
+                let mut text = Vec::new();
+                match (seg.render_sha1_range(p, &mut text), walked) {
+                    (Err(_), Err(_)) => both_refused += 1,
+                    (Ok(Some(n)), Ok(())) => {
+                        assert_eq!(n, decoded.len(), "byte {i} prefix {p:05X}");
+                        assert_eq!(text, reference_text(ns, &decoded).as_bytes(), "byte {i}");
+                        both_answered += 1;
+                    }
+                    (rendered, walked) => {
+                        panic!("byte {i} prefix {p:05X}: rendered {rendered:?}, decoded {walked:?}")
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        both_refused > 100 && both_answered > 100,
+        "{both_refused} / {both_answered}"
+    );
 }
 
 #[test]
