@@ -39,7 +39,7 @@ impl Coding {
 
 /// The coding `Accept-Encoding` prefers among gzip and br: the highest q-value above 0,
 /// `on_tie` when both have it (brotli for JSON, whose answers it makes smaller; gzip for
-/// range text, which [`crate::hexflate`] packs as small at a tenth of brotli's cost);
+/// range text, which [`crate::hexflate`] packs in either at the same size and cost);
 /// identity if it names neither.
 pub(crate) fn preferred_coding(headers: &HeaderMap, on_tie: Coding) -> Coding {
     let mut best = (Coding::Identity, 0.0f32);
@@ -140,14 +140,15 @@ pub(crate) fn encode(coding: Coding, body: &[u8]) -> Option<(&'static str, Vec<u
     }
 }
 
-/// Range text (`SUFFIX:COUNT` lines) in `coding`; `None` to send it plain. gzip goes through
-/// the encoder made for that text ([`crate::hexflate`]), ~20× faster than zlib's fastest level
-/// at about its size; anything it does not hold, through the general encoders.
+/// Range text (`SUFFIX:COUNT` lines) in `coding`; `None` to send it plain. gzip and brotli go
+/// through the encoder made for that text ([`crate::hexflate`]), ~20× faster than zlib's
+/// fastest level and ~5× brotli's at about their sizes; anything it does not hold, through
+/// the general encoders.
 pub(crate) fn encode_range_text(coding: Coding, body: &[u8]) -> Option<Vec<u8>> {
     match coding {
         Coding::Identity => None,
         Coding::Gzip => crate::hexflate::gzip(body).or_else(|| gzip(body)),
-        Coding::Brotli => brotli(body),
+        Coding::Brotli => crate::hexflate::brotli(body).or_else(|| brotli(body)),
     }
 }
 

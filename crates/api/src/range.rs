@@ -106,8 +106,8 @@ pub(crate) async fn range(
             _ => "No password hashes are loaded on this server yet",
         }));
     }
-    // gzip on a tie: for range text it is as small as brotli's fastest level at a tenth of
-    // the cost of a miss (BENCHMARKS.md, "Range API at the real shape").
+    // gzip on a tie: range text costs the same in either (`hexflate`), and every client
+    // decodes gzip.
     let coding = preferred_coding(headers, Coding::Gzip);
     let padded_wanted = headers
         .get("add-padding")

@@ -181,8 +181,8 @@ async fn a_padded_answer_of_a_range_of_a_thousand_lines_is_the_plain_answer() {
     }
 }
 
-/// A browser sends `gzip, deflate, br`: range text goes in gzip, as small as brotli's
-/// fastest level at a tenth of its cost; a client that says it prefers br still gets br.
+/// A browser sends `gzip, deflate, br`: range text goes in gzip, which every client decodes
+/// (brotli costs as much and is as small); a client that says it prefers br still gets br.
 async fn a_client_taking_gzip_or_br_gets_range_text_in_gzip() {
     let (_tmp, data, model) = shaped_store(2, 200);
     let state = app_state(&data);
