@@ -270,8 +270,8 @@ fn literals_with(body: &[u8], bits: &mut Bits<'_>, vector: bool) -> Option<()> {
     let mut body = body;
     #[cfg(target_arch = "x86_64")]
     if vector {
-        // SAFETY: `vector` says the processor has SSSE3 (`literals`, or a test that checked);
-        // `n` is below 8 after the flush above.
+        // SAFETY: `vector` says the processor has SSSE3 (`literals`, or a test that checked).
+        // `n` is below 8 after the flush above, as `encode` needs.
         let (taken, held) = unsafe { ssse3::encode(body, out, &mut pos, &mut acc, &mut n) };
         valid &= held;
         body = &body[taken..];

@@ -133,9 +133,10 @@ pub(super) unsafe fn pieces(src: *const u8, bad: &mut __m128i) -> [u64; 2] {
 /// Writes the codes of `body`'s leading 16-byte chunks at bit `*n` of `*acc`, storing
 /// eight bytes of `acc` at `out[*pos..]` a piece and moving `*pos` past the whole bytes (as
 /// the scalar loop does). Returns the bytes taken and whether the code held all of them.
+/// `*n` must be below 8 (whole bytes flushed), so that a 40-bit piece fits the accumulator.
 ///
 /// # Safety
-/// The processor must have SSSE3 ([`available`]); `*n` must be below 8.
+/// The processor must have SSSE3 ([`available`]).
 #[target_feature(enable = "ssse3")]
 pub(super) unsafe fn encode(
     body: &[u8],
@@ -144,6 +145,7 @@ pub(super) unsafe fn encode(
     acc: &mut u64,
     n: &mut u32,
 ) -> (usize, bool) {
+    debug_assert!(*n < 8, "{} pending bits", *n);
     let (mut a, mut bits, mut at) = (*acc, *n, *pos);
     let mut bad = _mm_setzero_si128();
     let mut chunks = body.chunks_exact(16);
