@@ -53,6 +53,48 @@ pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
 pub use range_cache::{DEFAULT_BUDGET as DEFAULT_RANGE_CACHE, RangeCache};
 pub use state::{AppState, DEFAULT_CREDENTIAL_PAGE_CHECKS, ServerLimits};
 
+/// What `examples/range_codings.rs` times (BENCHMARKS.md, #20); not an interface.
+#[doc(hidden)]
+pub mod bench_support {
+    use crate::hexflate::{self, Loop};
+
+    /// The range code's literal loops this processor runs, by name, the table's first.
+    pub fn literal_loops() -> Vec<&'static str> {
+        Loop::ALL
+            .iter()
+            .filter(|l| l.available())
+            .map(|l| name(*l))
+            .collect()
+    }
+
+    fn name(lp: Loop) -> &'static str {
+        match lp {
+            Loop::Table => "table",
+            #[cfg(target_arch = "x86_64")]
+            Loop::Ssse3 => "ssse3",
+            #[cfg(target_arch = "x86_64")]
+            Loop::Avx2 => "avx2",
+        }
+    }
+
+    /// `body`'s literal codes through the loop named `lp` (one of [`literal_loops`]);
+    /// `None` for text the code does not hold or a loop not run here.
+    pub fn literal_codes(body: &[u8], lp: &str) -> Option<Vec<u8>> {
+        let lp = *Loop::ALL
+            .iter()
+            .find(|l| name(**l) == lp && l.available())?;
+        hexflate::literal_codes(body, lp)
+    }
+
+    /// `body` as the server sends range text in gzip and in brotli.
+    pub fn range_gzip(body: &[u8]) -> Option<Vec<u8>> {
+        hexflate::gzip(body)
+    }
+    pub fn range_brotli(body: &[u8]) -> Option<Vec<u8>> {
+        hexflate::brotli(body)
+    }
+}
+
 use compress::{Accepts, respond};
 use leakwatch_service::keys::Scope;
 
