@@ -153,6 +153,14 @@ for pattern in uniform zipf; do
 done
 hits_misses=$(curl -fs "http://127.0.0.1:$((port + 1))/metrics" | awk '/^leakwatch_range_cache_(hits|misses)_total/ { printf "%s=%s ", $1, $2 }')
 
+# The issue's render target (decode and render ≤ 3× a memcpy of the answer) and the range
+# code's cost a range, each literal loop this processor runs: on this store, after the load so
+# that nothing else shares the cores.
+cargo build --release --locked -p leakwatch-store --example range_render
+cargo build --release --locked -p leakwatch-api --example range_codings
+RANGE_RENDER_ONLY=1 "$root/target/release/examples/range_render" "$work/data/store" 20000 | tee "$work/render.txt"
+"$root/target/release/examples/range_codings" "$work/data/store" 1024 | tee "$work/codings.txt"
+
 # Results: one JSON object, then the table from it.
 python3 - "$work" "$prefixes" "$lines" "$identity_bytes" "$budget" "$max_anon" "$conns" "$secs" "$repeats" "$bin" "$hits_misses" >"$work/result.json" <<'PY'
 import json, subprocess, sys, time
@@ -175,6 +183,19 @@ for pattern in ("uniform", "zipf"):
         "leakwatch": {v: med(f"{work}/{pattern}.leakwatch.{v}.runs") for v in ("plain", "padded", "gzip", "br")},
         "nginx": {v: med(f"{work}/{pattern}.nginx.{v}.runs") for v in ("plain", "gzip", "br")},
     }
+def micros(path, label):  # "LABEL  12.34 µs ..." -> 12.34
+    for l in open(path):
+        if l.startswith(label + " "):
+            return float(l[len(label):].split()[0])
+    return None
+out["render"] = {
+    "decode_and_render_us": micros(f"{work}/render.txt", "decode and render"),
+    "memcpy_us": micros(f"{work}/render.txt", "memcpy of an answer"),
+    "literal_codes_us": {lp: micros(f"{work}/codings.txt", f"literal codes, {lp}")
+                         for lp in ("table", "ssse3", "avx2")},
+    "gzip_member_us": micros(f"{work}/codings.txt", "gzip member (best loop, CRC-32)"),
+    "brotli_stream_us": micros(f"{work}/codings.txt", "brotli stream (best loop)"),
+}
 print(json.dumps(out))
 PY
 python3 - "$work/result.json" <<'PY'
@@ -190,6 +211,11 @@ for pattern in ("uniform", "zipf"):
                            ("gzip", n["gzip"], "nginx gzip_static"), ("br", n["br"], "nginx brotli_static")):
         a = l[v]
         print(f"| {pattern} | {v} | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
+r = s["render"]
+loops = " / ".join(f"{k} {v:.1f}" for k, v in r["literal_codes_us"].items() if v is not None)
+print(f"a range, µs: decode and render {r['decode_and_render_us']:.1f} = {r['decode_and_render_us'] / r['memcpy_us']:.1f}× "
+      f"a memcpy of the answer ({r['memcpy_us']:.2f}; target ≤ 3×); range code's literal loops {loops}; "
+      f"gzip member {r['gzip_member_us']:.1f}, brotli stream {r['brotli_stream_us']:.1f}")
 print(f"leakwatch anonymous RSS, largest seen: {s['leakwatch_max_anon_rss_kb'] / 1024:.0f} MB (cache budget {s['range_cache_bytes'] / 2**20:.0f} MiB + 64 MiB allowed); {s['cache_counters']}")
 PY
 emit range-shape "$(cat "$work/result.json")"

@@ -101,6 +101,14 @@ for s in by.get("range-shape", []):
             a = lw[v]
             md.append(f"| {pattern} | {v} | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
             ratios.append((f"range {s['prefixes']}x{s['lines_per_range']} {pattern} {v} ÷ {label}", a[0] / peer[0], target, "×"))
+    r = s.get("render")  # from 2026-12-07 on
+    if r and r.get("decode_and_render_us") and r.get("memcpy_us"):
+        loops = " / ".join(f"{k} {v:.1f}" for k, v in r["literal_codes_us"].items() if v is not None)
+        md.append(f"\nA range on this store, µs (`range_render`, `range_codings` examples): decode and render "
+                  f"{r['decode_and_render_us']:.1f}, a memcpy of the answer {r['memcpy_us']:.2f}; the range code's "
+                  f"literal loops {loops}; gzip member {r['gzip_member_us']:.1f}, brotli stream {r['brotli_stream_us']:.1f}.")
+        ratios.append((f"range {s['prefixes']}x{s['lines_per_range']} decode and render ÷ memcpy",
+                       r["decode_and_render_us"] / r["memcpy_us"], 3.0, "× (at most)"))
     budget_mb = s["range_cache_bytes"] / 2**20 + 64
     anon_mb = s["leakwatch_max_anon_rss_kb"] / 1024
     md.append(f"\nleakwatch's largest anonymous RSS under the load: {anon_mb:.0f} MB (allowed: cache budget + 64 MiB = {budget_mb:.0f} MiB); {s.get('cache_counters', '')}\n")
