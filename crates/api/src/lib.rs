@@ -53,9 +53,12 @@ pub type TlsConfig = tokio_rustls::rustls::ServerConfig;
 pub use range_cache::{DEFAULT_BUDGET as DEFAULT_RANGE_CACHE, RangeCache};
 pub use state::{AppState, DEFAULT_CREDENTIAL_PAGE_CHECKS, ServerLimits};
 
-/// What `examples/range_codings.rs` times (BENCHMARKS.md, #20); not an interface.
+/// What `examples/range_codings.rs` times (BENCHMARKS.md, #20) and
+/// `fuzz/fuzz_targets/range_codings.rs` checks; not an interface.
 #[doc(hidden)]
 pub mod bench_support {
+    use std::io::Read;
+
     use crate::hexflate::{self, Loop};
 
     /// The range code's literal loops this processor runs, by name, the table's first.
@@ -84,6 +87,46 @@ pub mod bench_support {
             .iter()
             .find(|l| name(**l) == lp && l.available())?;
         hexflate::literal_codes(body, lp)
+    }
+
+    /// Checks the range code on `body`: every literal loop writes the table loop's bytes and
+    /// takes exactly the bodies of range text's alphabet; a gzip member and a brotli stream of
+    /// such a body decode back to it through flate2 and the brotli crate (independent
+    /// decoders); any other body gets neither. The error says which part failed.
+    pub fn check_range_codings(body: &[u8]) -> Result<(), String> {
+        let in_code = body.iter().all(|b| b"0123456789ABCDEF:\r\n".contains(b));
+        let table = hexflate::literal_codes(body, Loop::Table);
+        if table.is_some() != in_code {
+            return Err(format!("the table loop held {}: wrong", table.is_some()));
+        }
+        for lp in Loop::ALL.iter().filter(|l| l.available()) {
+            if hexflate::literal_codes(body, *lp) != table {
+                return Err(format!("{lp:?} wrote other bytes than the table loop"));
+            }
+        }
+        let gzip = hexflate::gzip(body);
+        let brotli = hexflate::brotli(body);
+        if gzip.is_some() != in_code || brotli.is_some() != in_code {
+            return Err("gzip or brotli took a body outside the code, or refused one in it".into());
+        }
+        let (Some(gzip), Some(brotli)) = (gzip, brotli) else {
+            return Ok(());
+        };
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gzip[..])
+            .read_to_end(&mut back)
+            .map_err(|e| format!("gzip does not decode: {e}"))?;
+        if back != body {
+            return Err("gzip decodes to other bytes".into());
+        }
+        back.clear();
+        brotli::Decompressor::new(&brotli[..], 4096)
+            .read_to_end(&mut back)
+            .map_err(|e| format!("brotli does not decode: {e}"))?;
+        if back != body {
+            return Err("brotli decodes to other bytes".into());
+        }
+        Ok(())
     }
 
     /// `body` as the server sends range text in gzip and in brotli.
