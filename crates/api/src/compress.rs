@@ -141,9 +141,10 @@ pub(crate) fn encode(coding: Coding, body: &[u8]) -> Option<(&'static str, Vec<u
 }
 
 /// Range text (`SUFFIX:COUNT` lines) in `coding`; `None` to send it plain. gzip and brotli go
-/// through the encoder made for that text ([`crate::hexflate`]), ~20× faster than zlib's
-/// fastest level and ~5× brotli's at about their sizes; anything it does not hold, through
-/// the general encoders.
+/// through the encoder made for that text ([`crate::hexflate`]), ~30× faster than zlib's
+/// fastest level and brotli's fastest quality at about their sizes (~28 and ~23 µs a
+/// 1,900-line range against 828 and 670); anything it does not hold, through the general
+/// encoders.
 pub(crate) fn encode_range_text(coding: Coding, body: &[u8]) -> Option<Vec<u8>> {
     match coding {
         Coding::Identity => None,

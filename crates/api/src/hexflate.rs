@@ -601,6 +601,24 @@ mod tests {
         }
     }
 
+    /// The widest loop the processor runs is the one answers go through (all write the same
+    /// bits, so only this says the fast one is in use): asked of the processor here, not of
+    /// `Loop::available`.
+    #[test]
+    fn answers_take_the_widest_loop_the_processor_runs() {
+        #[cfg(target_arch = "x86_64")]
+        let want = if is_x86_feature_detected!("avx2") {
+            Loop::Avx2
+        } else if is_x86_feature_detected!("ssse3") {
+            Loop::Ssse3
+        } else {
+            Loop::Table
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let want = Loop::Table;
+        assert_eq!(Loop::best(), want);
+    }
+
     #[test]
     fn the_code_is_complete_and_prefix_free() {
         let kraft: f64 = LENGTHS.iter().map(|&(_, l)| 0.5f64.powi(l as i32)).sum();
