@@ -14,6 +14,11 @@
 # gzip, br. Also reported: server CPU µs per request (from /proc, steadier than the rate) and
 # leakwatch's largest anonymous RSS against the cache budget + 64 MB.
 #
+# A second leakwatch serves with its answer tier (`--answer-dir`: every range of the
+# generation rendered ahead into a file, plain, gzip and brotli) — the same trade nginx's
+# static files and precompressed twins make, disk for CPU — so the table shows both: the
+# store alone (rendering every miss) and the store with the tier (the tier's size beside it).
+#
 # Usage: bench/range_shape.sh PREFIXESxLINES [SECONDS] [CONNECTIONS] [REPEATS]
 #        (bench/range.sh 4096x1900 ... comes here). Default 10 s, 64 connections, 3 repeats.
 # Env:   LEAKWATCH_BIN=path serves with another build (e.g. an older commit's, for a before/after
@@ -65,6 +70,24 @@ nginx -c "$work/nginx.conf" -p "$work"
 "$bin" serve --metrics-listen "127.0.0.1:$((port + 1))" "${cache_flag[@]}" --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+tport=$((port + 2)) # the tier's server (a build without --answer-dir: none)
+tier_server=""
+if "$bin" serve --help | grep -- --answer-dir >/dev/null; then
+  "$bin" serve --metrics-listen "127.0.0.1:$((tport + 1))" "${cache_flag[@]}" --answer-dir "$work/answers" \
+    --data "$work/data" --listen "127.0.0.1:$tport" 2>"$work/serve-tier.log" &
+  tier_server=$!
+  trap 'kill "$tier_server" 2>/dev/null; server_work_cleanup' EXIT
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$tport/healthz" >/dev/null && break; sleep 0.1; done
+  curl -fs "http://127.0.0.1:$tport/range/00000" >/dev/null # starts writing the tier's file
+  for _ in $(seq 1 600); do
+    curl -fs "http://127.0.0.1:$((tport + 1))/metrics" | grep -q '^leakwatch_answer_tier_generation{' && break
+    sleep 0.5
+  done
+  curl -fs "http://127.0.0.1:$((tport + 1))/metrics" | grep -q '^leakwatch_answer_tier_generation{' ||
+    { echo "the answer tier was not written in 5 minutes" >&2; exit 1; }
+  tier_bytes=$(du -sb "$work/answers" | cut -f1)
+  store_bytes=$(du -sb "$work/data/store" | cut -f1)
+fi
 
 # Both servers must give the same bytes for the same range, in every encoding.
 first=$(find "$work/ranges" -name '*.txt' | sort | awk 'NR == 1') # (head would end sort by SIGPIPE)
@@ -72,10 +95,17 @@ p=$(basename "$first" .txt)
 for enc in identity gzip br; do
   curl -fs -H "Accept-Encoding: $enc" -D "$work/h.n" "http://127.0.0.1:$nport/range/$p" -o "$work/b.n"
   curl -fs -H "Accept-Encoding: $enc" -D "$work/h.l" "http://127.0.0.1:$port/range/$p" -o "$work/b.l"
-  for s in n l; do
+  if [ -n "$tier_server" ]; then
+    curl -fs -H "Accept-Encoding: $enc" "http://127.0.0.1:$tport/range/$p" -o "$work/b.t"
+    sides="n l t"
+  else
+    sides="n l"
+  fi
+  for s in $sides; do
     case "$enc" in gzip) gzip -dc <"$work/b.$s" >"$work/p.$s" ;; br) brotli -dc <"$work/b.$s" >"$work/p.$s" ;; *) cp "$work/b.$s" "$work/p.$s" ;; esac
   done
   cmp -s "$work/p.n" "$work/p.l" || { echo "range $p ($enc): nginx and leakwatch differ" >&2; exit 1; }
+  [ -z "$tier_server" ] || cmp -s "$work/p.n" "$work/p.t" || { echo "range $p ($enc): nginx and leakwatch's tier differ" >&2; exit 1; }
   [ "$enc" = identity ] || grep -qi "content-encoding: $enc" "$work/h.n" || { echo "nginx did not send $enc" >&2; exit 1; }
 done
 
@@ -127,11 +157,15 @@ note_anon() {
 }
 run() { # who (nginx|leakwatch), script -> "rate p50_ms p99_ms server_cpu_us_per_request"
   local t0 t1 n target pid
-  if [ "$1" = nginx ]; then target=$nport pid=nginx; else target=$port pid=$server; fi
+  case "$1" in
+    nginx) target=$nport pid=nginx ;;
+    tier) target=$tport pid=$tier_server ;;
+    *) target=$port pid=$server ;;
+  esac
   t0=$(cpu_ticks "$pid")
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/$2.lua" "http://127.0.0.1:$target" >"$work/wrk.txt"
   t1=$(cpu_ticks "$pid")
-  [ "$1" = nginx ] || note_anon
+  [ "$1" != leakwatch ] || note_anon
   if grep -q 'Non-2xx' "$work/wrk.txt"; then echo "$1 $2: non-2xx answers" >&2; cat "$work/wrk.txt" >&2; exit 1; fi
   n=$(grep -o '[0-9]* requests in' "$work/wrk.txt" | cut -d' ' -f1)
   echo "$(python3 "$root/bench/wrk_stats.py" "$work/wrk.txt") $(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)"
@@ -142,6 +176,8 @@ median() { sort -g | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 run nginx uniform-plain >/dev/null
 run leakwatch uniform-plain >/dev/null
 runs=(nginx:plain:plain leakwatch:plain:plain leakwatch:padded:padded nginx:gzip:gzip leakwatch:gzip:gzip nginx:br:br leakwatch:br:br)
+[ -z "$tier_server" ] || runs+=(tier:plain:plain tier:gzip:gzip tier:br:br)
+[ -z "$tier_server" ] || run tier uniform-plain >/dev/null
 for pattern in uniform zipf; do
   for r in "${runs[@]}"; do IFS=: read -r who name _ <<<"$r"; : >"$work/$pattern.$who.$name.runs"; done
   for _ in $(seq 1 "$repeats"); do
@@ -162,8 +198,9 @@ RANGE_RENDER_ONLY=1 "$root/target/release/examples/range_render" "$work/data/sto
 "$root/target/release/examples/range_codings" "$work/data/store" 1024 | tee "$work/codings.txt"
 
 # Results: one JSON object, then the table from it.
+TIER="$tier_server" TIER_BYTES="${tier_bytes:-0}" STORE_BYTES="${store_bytes:-0}" \
 python3 - "$work" "$prefixes" "$lines" "$identity_bytes" "$budget" "$max_anon" "$conns" "$secs" "$repeats" "$bin" "$hits_misses" >"$work/result.json" <<'PY'
-import json, subprocess, sys, time
+import json, os, subprocess, sys, time
 work, prefixes, lines, ident, budget, anon, conns, secs, repeats, binary, hm = sys.argv[1:]
 def med(path):
     rows = sorted([float(x) for x in l.split()] for l in open(path) if l.strip())
@@ -183,6 +220,11 @@ for pattern in ("uniform", "zipf"):
         "leakwatch": {v: med(f"{work}/{pattern}.leakwatch.{v}.runs") for v in ("plain", "padded", "gzip", "br")},
         "nginx": {v: med(f"{work}/{pattern}.nginx.{v}.runs") for v in ("plain", "gzip", "br")},
     }
+    if os.environ["TIER"]:
+        out[pattern]["tier"] = {v: med(f"{work}/{pattern}.tier.{v}.runs") for v in ("plain", "gzip", "br")}
+if os.environ["TIER"]:
+    out["answer_tier_bytes"] = int(os.environ["TIER_BYTES"])
+    out["store_bytes"] = int(os.environ["STORE_BYTES"])
 def micros(path, label):  # "LABEL  12.34 µs ..." -> 12.34
     for l in open(path):
         if l.startswith(label + " "):
@@ -211,11 +253,19 @@ for pattern in ("uniform", "zipf"):
                            ("gzip", n["gzip"], "nginx gzip_static"), ("br", n["br"], "nginx brotli_static")):
         a = l[v]
         print(f"| {pattern} | {v} | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
+    for v, peer, label in (("plain", n["plain"], "nginx static"), ("gzip", n["gzip"], "nginx gzip_static"),
+                           ("br", n["br"], "nginx brotli_static")):
+        a = s[pattern].get("tier", {}).get(v)
+        if a:
+            print(f"| {pattern} | {v}, answer tier | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
 r = s["render"]
 loops = " / ".join(f"{k} {v:.1f}" for k, v in r["literal_codes_us"].items() if v is not None)
 print(f"a range, µs: decode and render {r['decode_and_render_us']:.1f} = {r['decode_and_render_us'] / r['memcpy_us']:.1f}× "
       f"a memcpy of the answer ({r['memcpy_us']:.2f}; target ≤ 3×); range code's literal loops {loops}; "
       f"gzip member {r['gzip_member_us']:.1f}, brotli stream {r['brotli_stream_us']:.1f}")
+if "answer_tier_bytes" in s:
+    print(f"answer tier: {s['answer_tier_bytes'] / 1e6:,.0f} MB on disk = {s['answer_tier_bytes'] / s['store_bytes']:.1f}× the store ({s['store_bytes'] / 1e6:,.0f} MB); "
+          f"nginx's files: {s['identity_bytes'] / 1e6:,.0f} MB plain + their gzip and brotli twins")
 print(f"leakwatch anonymous RSS, largest seen: {s['leakwatch_max_anon_rss_kb'] / 1024:.0f} MB (cache budget {s['range_cache_bytes'] / 2**20:.0f} MiB + 64 MiB allowed); {s['cache_counters']}")
 PY
 emit range-shape "$(cat "$work/result.json")"

@@ -101,6 +101,15 @@ for s in by.get("range-shape", []):
             a = lw[v]
             md.append(f"| {pattern} | {v} | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
             ratios.append((f"range {s['prefixes']}x{s['lines_per_range']} {pattern} {v} ÷ {label}", a[0] / peer[0], target, "×"))
+        for v, peer, label, target in rows:
+            a = s[pattern].get("tier", {}).get(v)  # from 2026-12-07's ninth session on
+            if a:
+                md.append(f"| {pattern} | {v}, answer tier | {a[0]:,.0f} ({a[1]:.2f} / {a[2]:.2f}) | {label} | {peer[0]:,.0f} | {a[0] / peer[0]:.2f}× | {a[3]:.1f} / {peer[3]:.1f} |")
+                ratios.append((f"range {s['prefixes']}x{s['lines_per_range']} {pattern} {v} with the answer tier ÷ {label}", a[0] / peer[0], target, "×"))
+    if "answer_tier_bytes" in s:
+        md.append(f"\nThe answer tier (`serve --answer-dir`) on disk: {s['answer_tier_bytes'] / 1e6:,.0f} MB, "
+                  f"{s['answer_tier_bytes'] / s['store_bytes']:.1f}× the store's {s['store_bytes'] / 1e6:,.0f} MB "
+                  f"(nginx's files: {s['identity_bytes'] / 1e6:,.0f} MB plain, plus their precompressed twins).")
     r = s.get("render")  # from 2026-12-07 on
     if r and r.get("decode_and_render_us") and r.get("memcpy_us"):
         loops = " / ".join(f"{k} {v:.1f}" for k, v in r["literal_codes_us"].items() if v is not None)

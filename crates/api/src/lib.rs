@@ -9,6 +9,7 @@
 //! Query values (prefixes, accounts) are never logged.
 
 mod account;
+mod answer_tier;
 mod audited;
 mod check_mail;
 mod compress;
@@ -45,6 +46,7 @@ use axum::{
     routing::{MethodRouter, any, delete, get, post},
 };
 
+pub use answer_tier::AnswerTier;
 pub use check_mail::{CheckLimits, MailSetup};
 pub use error::ApiError;
 pub use server::{serve, tls_config};

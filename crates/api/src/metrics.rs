@@ -289,6 +289,63 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
             "leakwatch_key_anomalies_total{{key=\"{key}\",kind=\"{kind}\"}} {n}"
         );
     }
+    render_range_answers(&mut out, &state);
+    render_import(&mut out, state.store.data_dir());
+    render_sync(&mut out, state.store.data_dir(), &state.store.snapshot());
+    // The outbox: a short read of the catalogue (a blocking one, but one indexed count).
+    if state.mail.is_some()
+        && let Ok(counts) = state.catalog.write(|c| c.outbox_counts())
+    {
+        out.push_str("# HELP leakwatch_outbox_notifications Notifications in the outbox by state (pending: waiting or being delivered; failed: given up).\n# TYPE leakwatch_outbox_notifications gauge\n");
+        for (name, n) in [
+            ("pending", counts.pending),
+            ("delivered", counts.delivered),
+            ("failed", counts.failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "leakwatch_outbox_notifications{{state=\"{name}\"}} {n}"
+            );
+        }
+    }
+    respond("text/plain; version=0.0.4", out.into_bytes(), accepts)
+}
+
+/// The range cache's and the answer tier's counters.
+fn render_range_answers(out: &mut String, state: &AppState) {
+    if let Some(tier) = &state.answer_tier {
+        let (sent, failed, built) = tier.counters();
+        for (name, help, n) in [
+            (
+                "leakwatch_answer_tier_sent_total",
+                "Range answers sent from the answer tier's files (--answer-dir).",
+                sent,
+            ),
+            (
+                "leakwatch_answer_tier_failed_total",
+                "Answers whose checksum failed in an answer file (the file is then not used).",
+                failed,
+            ),
+            (
+                "leakwatch_answer_tier_files_built_total",
+                "Answer files written by this server.",
+                built,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
+            );
+        }
+        let name = "leakwatch_answer_tier_generation";
+        let _ = writeln!(
+            out,
+            "# HELP {name} The store generation each namespace's ranges are answered from by the answer tier.\n# TYPE {name} gauge"
+        );
+        for (ns, generation) in tier.serving() {
+            let _ = writeln!(out, "{name}{{namespace=\"{}\"}} {generation}", ns.name());
+        }
+    }
     let (hits, misses) = state.range_cache.hits_and_misses();
     let (held, entries) = state.range_cache.held();
     for (name, kind, help, n) in [
@@ -328,25 +385,6 @@ pub(crate) async fn render(State(state): State<Arc<AppState>>, accepts: Accepts)
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {n}"
         );
     }
-    render_import(&mut out, state.store.data_dir());
-    render_sync(&mut out, state.store.data_dir(), &state.store.snapshot());
-    // The outbox: a short read of the catalogue (a blocking one, but one indexed count).
-    if state.mail.is_some()
-        && let Ok(counts) = state.catalog.write(|c| c.outbox_counts())
-    {
-        out.push_str("# HELP leakwatch_outbox_notifications Notifications in the outbox by state (pending: waiting or being delivered; failed: given up).\n# TYPE leakwatch_outbox_notifications gauge\n");
-        for (name, n) in [
-            ("pending", counts.pending),
-            ("delivered", counts.delivered),
-            ("failed", counts.failed),
-        ] {
-            let _ = writeln!(
-                out,
-                "leakwatch_outbox_notifications{{state=\"{name}\"}} {n}"
-            );
-        }
-    }
-    respond("text/plain; version=0.0.4", out.into_bytes(), accepts)
 }
 
 /// The import running on this data directory, from the status file `leakwatch ingest` keeps

@@ -71,11 +71,20 @@ fn last_modified(ns: Namespace, unix: u64) -> HeaderValue {
 
 /// The ETag of a range answer: namespace and a digest of its real lines, quoted.
 pub(crate) fn etag(ns: Namespace, body: &[u8]) -> HeaderValue {
+    etag_header(ns, etag_digest(body))
+}
+
+/// The digest of a range answer's real lines that its ETag names.
+pub(crate) fn etag_digest(body: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(body)
+}
+
+/// The ETag naming `digest` of a range answer of `ns`.
+pub(crate) fn etag_header(ns: Namespace, digest: u64) -> HeaderValue {
     let mut tag = Vec::with_capacity(32);
     tag.push(b'"');
     tag.extend_from_slice(ns.name().as_bytes());
     tag.push(b'-');
-    let digest = xxhash_rust::xxh3::xxh3_64(body);
     for shift in (0..16).rev() {
         tag.push(b"0123456789abcdef"[(digest >> (shift * 4)) as usize & 15]);
     }
@@ -116,16 +125,20 @@ pub(crate) async fn range(
     let pad_to = padded_wanted.then(padding::target);
     // A padded answer is sent plain-and-cached when the range already holds enough lines;
     // otherwise its real lines come from the cache uncompressed and are padded here.
-    let cached = state.range_cache.answer(&snap, ns, prefix, coding)?;
+    // From the answer tier when it holds this generation, else from the cache (or rendered).
+    let answer_in = |coding| match state
+        .answer_tier
+        .as_ref()
+        .and_then(|tier| tier.answer(&snap, ns, prefix, coding))
+    {
+        Some(answer) => Ok(answer),
+        None => state.range_cache.answer(&snap, ns, prefix, coding),
+    };
+    let cached = answer_in(coding)?;
     let (answer, pad_to) = match pad_to {
         Some(target) if (cached.lines as usize) < target => match cached.coding {
             Coding::Identity => (cached, Some(target)),
-            _ => (
-                state
-                    .range_cache
-                    .answer(&snap, ns, prefix, Coding::Identity)?,
-                Some(target),
-            ),
+            _ => (answer_in(Coding::Identity)?, Some(target)),
         },
         _ => (cached, None),
     };

@@ -153,7 +153,7 @@ impl RangeCache {
 }
 
 /// A range rendered as text, with its ETag.
-fn render(snap: &Snapshot, ns: Namespace, prefix: u32) -> Result<Answer, StoreError> {
+pub(crate) fn render(snap: &Snapshot, ns: Namespace, prefix: u32) -> Result<Answer, StoreError> {
     // Rendered into its own allocation (sized once from the range's key count), then cut to
     // its length in place, so a cache entry weighs what it holds without the copy out of a
     // reusable buffer that this replaced (3.5% of the server's CPU under uniform load).
@@ -169,7 +169,7 @@ fn render(snap: &Snapshot, ns: Namespace, prefix: u32) -> Result<Answer, StoreEr
 }
 
 /// `plain` in `coding` if it is worth compressing and the encoder succeeds; else plain.
-fn compressed(plain: Answer, coding: Coding) -> Answer {
+pub(crate) fn compressed(plain: Answer, coding: Coding) -> Answer {
     if plain.body.len() < MIN_COMPRESSED_LEN {
         return plain;
     }

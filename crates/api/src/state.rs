@@ -80,6 +80,8 @@ pub struct AppState {
     pub max_domain_answer: usize,
     /// Finished range answers, by generation and coding, within a memory budget.
     pub range_cache: crate::RangeCache,
+    /// Every range of the served generation rendered ahead into files (`--answer-dir`).
+    pub answer_tier: Option<Arc<crate::AnswerTier>>,
     /// Woken when another machine changes the shared catalogue's keys or breaches: the
     /// reload loop runs at once instead of at its next tick.
     pub catalog_changed: Arc<tokio::sync::Notify>,
@@ -161,6 +163,7 @@ impl AppState {
             operator_contact: None,
             max_domain_answer: 0,
             range_cache: crate::RangeCache::default(),
+            answer_tier: None,
             catalog_changed: Arc::new(tokio::sync::Notify::new()),
             store_published: Arc::new(tokio::sync::Notify::new()),
             store_poll: Duration::from_millis(500),

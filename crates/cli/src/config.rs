@@ -223,6 +223,16 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "answer_dir",
+        "LEAKWATCH_ANSWER_DIR",
+        Kind::Path,
+        None,
+        "Render every range of the served generation ahead into files here (plain, gzip,\n\
+         brotli: about four times the store at the public corpus's shape) and answer from\n\
+         them. A local directory outside the data directory.",
+    ),
+    setting(
+        "serve",
         "log_format",
         "LEAKWATCH_LOG_FORMAT",
         Kind::LogFormat,

@@ -7,12 +7,14 @@
 //! - [`Postings`]: the breach sets an account segment's values stand for.
 //! - [`AliasFile`]: sealed e-mail local parts filed by a keyed domain tag, for domain search.
 //! - [`EtagTable`]: a mirrored namespace's per-range ETags from its source.
+//! - [`AnswerFile`]: every range of a generation rendered ahead (a server's answer tier).
 //! - [`Manifest`]: the list of live files, breaches and imported sources, replaced atomically.
 //! - [`Snapshot`] to read a published generation, [`StoreWriter`] to publish a new one.
 //!
 //! This crate does not parse input files, hash passwords, or serve HTTP.
 
 mod alias;
+mod answers;
 mod bits;
 mod directory;
 mod error;
@@ -28,6 +30,10 @@ mod writer;
 
 pub use alias::{
     ALIAS_VERSION, AliasEntry, AliasFile, AliasStats, AliasWriter, MAX_BLOCK_LEN, MAX_SEALED_LEN,
+};
+pub use answers::{
+    ANSWER_SLOTS, ANSWERS_VERSION, AnswerEntry, AnswerFile, AnswerFileWriter, RangeAnswers,
+    answer_file_name, remove_partial_answer_files,
 };
 #[cfg(feature = "contract")]
 pub use directory::contract;

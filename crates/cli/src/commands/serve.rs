@@ -32,6 +32,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         tls_key,
         access_log,
         range_cache,
+        answer_dir,
         log_format,
         proxy_protocol_from,
         store_poll_ms,
@@ -83,6 +84,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             default_region,
             access_log,
             range_cache: range_cache as u64,
+            answer_dir,
             mail: Some(mail),
             key,
             oprf_key_file: oprf_key.oprf_key_file,
@@ -126,6 +128,8 @@ pub struct Serving {
     pub access_log: bool,
     /// The range cache's budget in bytes (0: none).
     pub range_cache: u64,
+    /// Where every range of the served generation is rendered ahead (`--answer-dir`).
+    pub answer_dir: Option<std::path::PathBuf>,
     /// Mail setup; `None` for the demo.
     pub mail: Option<MailArgs>,
     pub key: OperatorKeyArg,
@@ -152,6 +156,28 @@ pub struct Serving {
     pub proxy_protocol: Option<leakwatch_api::proxy_protocol::TrustedProxies>,
     /// How often to ask the store for a newer generation.
     pub store_poll: std::time::Duration,
+}
+
+/// The bulk-extraction watch and its limits (the watch counts the audit log's target
+/// digests: none without the log).
+fn watch_bulk(state: &mut AppState, bulk: Option<BulkArgs>) {
+    let bulk_limits = bulk
+        .as_ref()
+        .map_or_else(Default::default, BulkArgs::limits);
+    if state.audit.is_some() {
+        state.watch_bulk(bulk_limits);
+    }
+    if let Some(bulk) = bulk {
+        state.operator_contact = bulk.operator_contact;
+        state.max_domain_answer = bulk.max_domain_answer;
+    }
+}
+
+/// The answer tier in `dir` (`--answer-dir`), made owner-only when new.
+fn answer_tier(dir: std::path::PathBuf) -> Result<Arc<leakwatch_api::AnswerTier>> {
+    let tier = leakwatch_api::AnswerTier::open(&dir)
+        .with_context(|| format!("opening the answer directory {}", dir.display()))?;
+    Ok(Arc::new(tier))
 }
 
 /// The credential check's OPRF key file, read now so that a missing or readable-by-others
@@ -184,6 +210,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         default_region,
         access_log,
         range_cache,
+        answer_dir,
         mail,
         key,
         oprf_key_file,
@@ -209,18 +236,9 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.credential_page_checks_per_hour = credential_page_checks;
     state.access_log = access_log;
     state.range_cache = leakwatch_api::RangeCache::new(range_cache);
+    state.answer_tier = answer_dir.map(answer_tier).transpose()?;
     state.audit = audit.map(Arc::new);
-    let bulk_limits = bulk
-        .as_ref()
-        .map_or_else(Default::default, BulkArgs::limits);
-    if state.audit.is_some() {
-        // The watch counts the audit log's target digests.
-        state.watch_bulk(bulk_limits);
-    }
-    if let Some(bulk) = bulk {
-        state.operator_contact = bulk.operator_contact;
-        state.max_domain_answer = bulk.max_domain_answer;
-    }
+    watch_bulk(&mut state, bulk);
     let scheme = if tls.is_some() { "https" } else { "http" };
     state.tls = tls;
     state.proxy_protocol = proxy_protocol;

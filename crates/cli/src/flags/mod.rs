@@ -268,6 +268,12 @@ pub struct ServeArgs {
     /// popular prefix is rendered and compressed once per import. 0 turns it off.
     #[arg(long, env = "LEAKWATCH_RANGE_CACHE", default_value = "256M", value_parser = parse_size, value_name = "SIZE")]
     pub range_cache: usize,
+    /// Render every range of the served generation ahead into files in DIR (plain, gzip and
+    /// brotli; about four times the store's size at the public corpus's shape) and answer
+    /// from them: no range is rendered per request once a generation's files are written.
+    /// A local directory, outside the data directory; owner-only.
+    #[arg(long, env = "LEAKWATCH_ANSWER_DIR", value_name = "DIR")]
+    pub answer_dir: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "LEAKWATCH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -12,6 +12,7 @@ mod harness;
 mod support;
 
 mod accounts;
+mod answer_tier;
 mod architecture;
 mod audit;
 mod auditlog;
@@ -49,6 +50,7 @@ mod web;
 fn main() {
     harness::main(&[
         accounts::tests,
+        answer_tier::tests,
         architecture::tests,
         audit::tests,
         auditlog::tests,

@@ -19,7 +19,10 @@ pub(crate) fn tests() -> Vec<Test> {
 }
 
 /// A store of `prefixes` ranges of about `lines` lines each, and its reference model.
-fn shaped_store(prefixes: u32, lines: u32) -> (tempfile::TempDir, std::path::PathBuf, Model) {
+pub(crate) fn shaped_store(
+    prefixes: u32,
+    lines: u32,
+) -> (tempfile::TempDir, std::path::PathBuf, Model) {
     let tmp = tempfile::tempdir().unwrap();
     let mut text = Vec::new();
     let shape = RangeShape {
@@ -33,11 +36,11 @@ fn shaped_store(prefixes: u32, lines: u32) -> (tempfile::TempDir, std::path::Pat
     (tmp, data, model_of_hash_lines(&text, 40))
 }
 
-const CODINGS: [Option<&str>; 3] = [None, Some("gzip"), Some("br")];
+pub(crate) const CODINGS: [Option<&str>; 3] = [None, Some("gzip"), Some("br")];
 
 /// A range answer as lines, decoded from the encoding its `Content-Encoding` names, which
 /// must be the one asked for (answers this size are always compressed).
-async fn range_lines(
+pub(crate) async fn range_lines(
     state: &std::sync::Arc<leakwatch_api::AppState>,
     prefix: &str,
     coding: Option<&str>,

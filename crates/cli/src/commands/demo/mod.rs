@@ -213,6 +213,7 @@ pub fn demo(
         &dir.data(),
         Serving {
             range_cache: leakwatch_api::DEFAULT_RANGE_CACHE,
+            answer_dir: None,
             listen,
             metrics_listen: "127.0.0.1:0".parse().expect("an address"),
             default_region: None,

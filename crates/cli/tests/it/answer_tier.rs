@@ -1,0 +1,195 @@
+//! The answer tier (`serve --answer-dir`): answers sent from the files equal the reference in
+//! every encoding and carry the same ETag as a rendering, a publish moves answers to the new
+//! generation's files (the old ones are never served again, then deleted), and a damaged file
+//! is not trusted: its ranges are rendered from the store.
+
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use leakwatch_api::{AnswerTier, AppState};
+use leakwatch_store::Namespace;
+
+use crate::harness::Test;
+use crate::range_cache::{CODINGS, range_lines, shaped_store};
+use crate::support::*;
+
+/// This module's tests, for the harness (main.rs).
+pub(crate) fn tests() -> Vec<Test> {
+    vec![
+        test!(async every_answer_from_the_tier_equals_the_reference_in_every_encoding),
+        test!(async after_a_publish_the_tier_answers_from_the_new_generation_only),
+        test!(async a_damaged_answer_file_is_not_served_from),
+    ]
+}
+
+/// Server state over `data` with an answer tier in `dir` (no range cache, so that an answer
+/// not from the tier is a rendering) and the tier.
+fn tiered(data: &Path, dir: &Path) -> (Arc<AppState>, Arc<AnswerTier>) {
+    let tier = Arc::new(AnswerTier::open(dir).unwrap());
+    let mut state = Arc::try_unwrap(app_state_caching(data, 0)).ok().unwrap();
+    state.answer_tier = Some(tier.clone());
+    (Arc::new(state), tier)
+}
+
+fn populated(model: &Model) -> Vec<String> {
+    let mut prefixes: Vec<String> = model.keys().map(|k| k[..5].to_owned()).collect();
+    prefixes.dedup();
+    prefixes
+}
+
+async fn every_answer_from_the_tier_equals_the_reference_in_every_encoding() {
+    // Ranges of ~60 lines (compressed in every coding) and of ~2 (too small to compress:
+    // the tier holds them plain only).
+    for (prefixes, lines) in [(256, 60), (64, 2)] {
+        let (tmp, data, model) = shaped_store(prefixes, lines);
+        let (state, tier) = tiered(&data, &tmp.path().join("answers"));
+        let reference = app_state_caching(&data, 0);
+        tier.build(&state.store.snapshot()).unwrap();
+        let generation = state.store.snapshot().generation();
+        assert_eq!(tier.serving(), vec![(Namespace::Sha1, generation)]);
+        let mut asked = populated(&model);
+        assert_eq!(asked.len(), prefixes as usize);
+        asked.extend(["00001", "FFFFF"].map(String::from)); // empty: rendered, not in the file
+        for prefix in &asked {
+            for coding in CODINGS {
+                let (got, etag) = range_lines(&state, prefix, coding, &[]).await;
+                assert_eq!(got, model_range(&model, prefix), "{prefix} {coding:?}");
+                let (_, rendered_etag) = range_lines(&reference, prefix, coding, &[]).await;
+                assert_eq!(
+                    etag, rendered_etag,
+                    "{prefix} {coding:?}: the ETag of a rendering"
+                );
+            }
+            // Padded answers take their real lines from the tier too.
+            let (padded, _) = range_lines(&state, prefix, None, &[("Add-Padding", "true")]).await;
+            let real: Vec<_> = padded
+                .iter()
+                .filter(|l| !l.ends_with(":0"))
+                .cloned()
+                .collect();
+            assert_eq!(real, model_range(&model, prefix), "{prefix} padded");
+            assert!(
+                (800..=1000).contains(&padded.len()),
+                "{prefix}: {}",
+                padded.len()
+            );
+        }
+        let (sent, failed, built) = tier.counters();
+        assert_eq!((failed, built), (0, 1));
+        // Every populated range in each coding, and padded, came from the file.
+        assert_eq!(sent, prefixes as u64 * 4, "answers sent from the tier");
+        let metrics = get_metrics(&state).await;
+        assert!(
+            metrics.contains(&format!(
+                "leakwatch_answer_tier_generation{{namespace=\"sha1\"}} {generation}"
+            )),
+            "{metrics}"
+        );
+    }
+}
+
+/// Waits until the tier answers `ns` from `generation` (its background build is done).
+fn wait_serving(tier: &AnswerTier, generation: u64) {
+    let start = Instant::now();
+    while !tier.serving().contains(&(Namespace::Sha1, generation)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the answer tier never served generation {generation}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn after_a_publish_the_tier_answers_from_the_new_generation_only() {
+    let (tmp, data, mut model) = shaped_store(16, 200);
+    let dir = tmp.path().join("answers");
+    let (state, tier) = tiered(&data, &dir);
+    let changed = model.keys().next().unwrap()[..5].to_owned();
+    // The first request starts the build in the background and is rendered meanwhile.
+    let (first, old_etag) = range_lines(&state, &changed, None, &[]).await;
+    assert_eq!(first, model_range(&model, &changed));
+    let old = state.store.snapshot().generation();
+    wait_serving(&tier, old);
+    let (_, etag) = range_lines(&state, &changed, Some("gzip"), &[]).await;
+    assert_eq!(etag, old_etag);
+
+    let added = format!("{changed}00000000000000000000000000000000077");
+    let extra = write(&tmp.path().join("x.txt"), format!("{added}:5\n").as_bytes());
+    ingest_quiet(data.to_str().unwrap(), extra.to_str().unwrap());
+    *model.entry(added).or_default() += 5;
+    assert!(state.store.reload_if_changed().unwrap());
+    let new = state.store.snapshot().generation();
+    assert!(new > old);
+    // Before and after the new generation's file is written, never the old answer.
+    for coding in CODINGS {
+        let (got, etag) = range_lines(&state, &changed, coding, &[]).await;
+        assert_eq!(got, model_range(&model, &changed), "{coding:?}");
+        assert_ne!(etag, old_etag);
+    }
+    wait_serving(&tier, new);
+    let sent_before = tier.counters().0;
+    for coding in CODINGS {
+        let (got, _) = range_lines(&state, &changed, coding, &[]).await;
+        assert_eq!(
+            got,
+            model_range(&model, &changed),
+            "{coding:?} from the new file"
+        );
+    }
+    assert_eq!(tier.counters().0, sent_before + 3);
+    assert_eq!(tier.serving(), vec![(Namespace::Sha1, new)]);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec![leakwatch_store::answer_file_name(Namespace::Sha1, new)]
+    );
+}
+
+async fn a_damaged_answer_file_is_not_served_from() {
+    use std::os::unix::fs::FileExt;
+    let (tmp, data, model) = shaped_store(8, 300);
+    let dir = tmp.path().join("answers");
+    let (state, tier) = tiered(&data, &dir);
+    let snap = state.store.snapshot();
+    tier.build(&snap).unwrap();
+    let path = dir.join(leakwatch_store::answer_file_name(
+        Namespace::Sha1,
+        snap.generation(),
+    ));
+    // A byte inside the first range's plain answer turns into another hex digit (bit rot on
+    // disk, or someone editing the file): the mapped pages show it.
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let prefix = populated(&model)[0].clone();
+    file.write_all_at(b"Z", 10).unwrap();
+    drop(file);
+    let (got, _) = range_lines(&state, &prefix, None, &[]).await;
+    assert_eq!(
+        got,
+        model_range(&model, &prefix),
+        "rendered from the store instead"
+    );
+    let (_, failed, _) = tier.counters();
+    assert_eq!(failed, 1);
+    assert!(
+        tier.serving().is_empty(),
+        "the damaged file is no longer served from"
+    );
+    assert!(!path.exists(), "deleted, to be written anew");
+    // The next request starts a new build; answers are right before and after it.
+    for other in populated(&model) {
+        let (got, _) = range_lines(&state, &other, Some("gzip"), &[]).await;
+        assert_eq!(got, model_range(&model, &other));
+    }
+    wait_serving(&tier, snap.generation());
+    for other in populated(&model) {
+        let (got, _) = range_lines(&state, &other, Some("gzip"), &[]).await;
+        assert_eq!(got, model_range(&model, &other));
+    }
+    assert_eq!(tier.counters(), (8, 1, 2), "(sent, failed, built)");
+}
