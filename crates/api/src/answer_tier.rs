@@ -231,8 +231,17 @@ impl AnswerTier {
                 continue;
             }
             let path = self.dir.join(answer_file_name(ns, generation));
+            let segments = snap.segments_fingerprint(ns);
             let file = match AnswerFile::open(&path) {
-                Ok(f) if f.namespace() == ns && f.generation() == generation => f,
+                // Written before (this server's last run): taken when it was rendered from
+                // these very segments (another store's file may carry the same generation).
+                Ok(f)
+                    if f.namespace() == ns
+                        && f.generation() == generation
+                        && f.segments_fingerprint() == segments =>
+                {
+                    f
+                }
                 _ => {
                     write_file(&self.dir, snap, ns)?;
                     self.built.fetch_add(1, Ordering::Relaxed);
@@ -272,7 +281,8 @@ impl AnswerTier {
 
 /// Renders every range of `ns` in `snap` in each coding into its answer file.
 fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace) -> Result<(), StoreError> {
-    let mut writer = AnswerFileWriter::create(dir, ns, snap.generation())?;
+    let mut writer =
+        AnswerFileWriter::create(dir, ns, snap.generation(), snap.segments_fingerprint(ns))?;
     for prefix in 0..RANGES {
         let plain = render(snap, ns, prefix)?;
         if plain.lines == 0 {

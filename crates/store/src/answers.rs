@@ -16,8 +16,9 @@
 //! bodies   each populated range's answers, slot by slot, ranges in prefix order
 //! index    one 48-byte record a populated range, in prefix order:
 //!          prefix u32 | lines u32 | etag u64 | start u64 | len u32 ×3 | crc32c u32 ×3
-//! footer   version u32 | namespace u8 + 3 zero | generation u64 | index offset u64 |
-//!          records u64 | index CRC32C u32 | slots u32 | footer CRC32C u32 | "LWANSWR\x01"
+//! footer   version u32 | namespace u8 + 3 zero | generation u64 | segments u64 |
+//!          index offset u64 | records u64 | index CRC32C u32 | slots u32 |
+//!          footer CRC32C u32 | "LWANSWR\x01"
 //! ```
 //!
 //! A record's bodies follow each other from `start` (slot 0, then 1, then 2); a slot of
@@ -45,7 +46,7 @@ pub const ANSWER_SLOTS: usize = 3;
 
 const MAGIC: &[u8; 8] = b"LWANSWR\x01";
 const RECORD: usize = 48;
-const FOOTER_LEN: usize = 40 + 4 + 8;
+const FOOTER_LEN: usize = 48 + 4 + 8;
 const PARTIAL: &str = ".partial";
 
 /// The name of the answer file of `ns` at `generation`.
@@ -74,6 +75,7 @@ pub struct AnswerFileWriter {
     path: PathBuf,
     ns: Namespace,
     generation: u64,
+    segments: u64,
     index: Vec<u8>,
     written: u64,
     last: Option<u32>,
@@ -81,8 +83,10 @@ pub struct AnswerFileWriter {
 
 impl AnswerFileWriter {
     /// Starts the file of `ns` at `generation` in `dir` (under a `.partial` name, readable by
-    /// its owner only: it holds every hash of the namespace).
-    pub fn create(dir: &Path, ns: Namespace, generation: u64) -> Result<Self> {
+    /// its owner only: it holds every hash of the namespace), rendered from the segments
+    /// whose [`Snapshot::segments_fingerprint`](crate::Snapshot::segments_fingerprint) is
+    /// `segments`.
+    pub fn create(dir: &Path, ns: Namespace, generation: u64, segments: u64) -> Result<Self> {
         let path = dir.join(answer_file_name(ns, generation));
         let partial = dir.join(format!("{}{PARTIAL}", answer_file_name(ns, generation)));
         let mut options = OpenOptions::new();
@@ -98,6 +102,7 @@ impl AnswerFileWriter {
             path,
             ns,
             generation,
+            segments,
             index: Vec::new(),
             written: 0,
             last: None,
@@ -140,6 +145,7 @@ impl AnswerFileWriter {
             .u32(ANSWERS_VERSION)
             .bytes(&[self.ns.code(), 0, 0, 0])
             .u64(self.generation)
+            .u64(self.segments)
             .u64(self.written)
             .u64(records)
             .u32(crc32c::crc32c(&self.index))
@@ -186,6 +192,7 @@ pub struct AnswerFile {
     map: memmap2::Mmap,
     ns: Namespace,
     generation: u64,
+    segments: u64,
     index: Range<usize>,
 }
 
@@ -229,17 +236,18 @@ impl AnswerFile {
         }
         let ns = Namespace::from_code(f.u8(4)).ok_or_else(|| corrupt(0, "unknown namespace"))?;
         let generation = f.u64(8);
-        let index_at = f.u64(16);
-        let records = f.u64(24);
+        let segments = f.u64(16);
+        let index_at = f.u64(24);
+        let records = f.u64(32);
         let index_end = index_at
             .checked_add(records.saturating_mul(RECORD as u64))
             .filter(|&end| end == (map.len() - FOOTER_LEN) as u64)
             .ok_or_else(|| corrupt(0, "answer index outside the file"))?;
         let index = index_at as usize..index_end as usize;
-        if f.u32(32) != crc32c::crc32c(&map[index.clone()]) {
+        if f.u32(40) != crc32c::crc32c(&map[index.clone()]) {
             return Err(corrupt(index.start, "answer index checksum mismatch"));
         }
-        if f.u32(36) != ANSWER_SLOTS as u32 {
+        if f.u32(44) != ANSWER_SLOTS as u32 {
             return Err(corrupt(0, "answer slots not this build's"));
         }
         Ok(AnswerFile {
@@ -247,6 +255,7 @@ impl AnswerFile {
             map,
             ns,
             generation,
+            segments,
             index,
         })
     }
@@ -259,6 +268,11 @@ impl AnswerFile {
     /// The store generation the answers were rendered from.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The fingerprint of the segments the answers were rendered from.
+    pub fn segments_fingerprint(&self) -> u64 {
+        self.segments
     }
 
     /// The whole file (bodies are ranges of it: see [`AnswerFile::body`]).
@@ -328,7 +342,7 @@ mod tests {
     use super::*;
 
     fn write(dir: &Path, ranges: &[(u32, RangeAnswers<'_>)]) -> PathBuf {
-        let mut w = AnswerFileWriter::create(dir, Namespace::Sha1, 7).unwrap();
+        let mut w = AnswerFileWriter::create(dir, Namespace::Sha1, 7, 99).unwrap();
         for &(p, a) in ranges {
             w.push(p, a).unwrap();
         }
@@ -368,7 +382,14 @@ mod tests {
         let path = write(dir.path(), &ranges);
         assert_eq!(path.file_name().unwrap(), "sha1-0000000000000007.answers");
         let file = AnswerFile::open(&path).unwrap();
-        assert_eq!((file.namespace(), file.generation()), (Namespace::Sha1, 7));
+        assert_eq!(
+            (
+                file.namespace(),
+                file.generation(),
+                file.segments_fingerprint()
+            ),
+            (Namespace::Sha1, 7, 99)
+        );
         for (prefix, want) in ranges {
             let e = file.entry(prefix).unwrap();
             assert_eq!((e.lines, e.etag), (want.lines, want.etag));
@@ -426,7 +447,7 @@ mod tests {
     #[test]
     fn an_interrupted_writer_leaves_only_a_partial_file_that_is_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = AnswerFileWriter::create(dir.path(), Namespace::Ntlm, 1).unwrap();
+        let mut w = AnswerFileWriter::create(dir.path(), Namespace::Ntlm, 1, 0).unwrap();
         w.push(
             1,
             RangeAnswers {

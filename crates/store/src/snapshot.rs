@@ -214,6 +214,18 @@ impl Snapshot {
     pub fn generation(&self) -> u64 {
         self.manifest.generation
     }
+    /// A digest of the live segments of `ns` (each one's [`Segment::fingerprint`]): what
+    /// is derived from them (a server's answer files) names it, so that content of another
+    /// store at the same generation number is never taken for this one's.
+    pub fn segments_fingerprint(&self, ns: Namespace) -> u64 {
+        let prints: Vec<u8> = self
+            .segments(ns)
+            .iter()
+            .flat_map(|s| s.fingerprint().to_le_bytes())
+            .collect();
+        xxhash_rust::xxh3::xxh3_64(&prints)
+    }
+
     /// Live segments of a namespace, oldest first.
     pub fn segments(&self, ns: Namespace) -> &[Segment] {
         match ns {

@@ -1,7 +1,8 @@
 //! The answer tier (`serve --answer-dir`): answers sent from the files equal the reference in
 //! every encoding and carry the same ETag as a rendering, a publish moves answers to the new
-//! generation's files (the old ones are never served again, then deleted), and a damaged file
-//! is not trusted: its ranges are rendered from the store.
+//! generation's files (the old ones are never served again, then deleted), a damaged file is
+//! not trusted (its ranges are rendered from the store), and neither is another store's file
+//! of the same generation number.
 
 use std::{
     path::Path,
@@ -22,6 +23,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(async every_answer_from_the_tier_equals_the_reference_in_every_encoding),
         test!(async after_a_publish_the_tier_answers_from_the_new_generation_only),
         test!(async a_damaged_answer_file_is_not_served_from),
+        test!(async an_answer_file_of_another_store_at_the_same_generation_is_not_served),
     ]
 }
 
@@ -192,4 +194,26 @@ async fn a_damaged_answer_file_is_not_served_from() {
         assert_eq!(got, model_range(&model, &other));
     }
     assert_eq!(tier.counters(), (8, 1, 2), "(sent, failed, built)");
+}
+
+/// Two stores both at generation 1, one answer directory: the second server must not take
+/// the first one's file for its own (the file names only namespace and generation).
+async fn an_answer_file_of_another_store_at_the_same_generation_is_not_served() {
+    let (tmp, data_a, _) = shaped_store(16, 100);
+    let (_tmp_b, data_b, model_b) = shaped_store(16, 130);
+    let dir = tmp.path().join("answers");
+    let (state_a, tier_a) = tiered(&data_a, &dir);
+    let (state_b, tier_b) = tiered(&data_b, &dir);
+    let (snap_a, snap_b) = (state_a.store.snapshot(), state_b.store.snapshot());
+    assert_eq!(snap_a.generation(), snap_b.generation());
+    tier_a.build(&snap_a).unwrap();
+    tier_b.build(&snap_b).unwrap();
+    assert_eq!(tier_b.counters().2, 1, "written anew, not adopted");
+    for prefix in populated(&model_b) {
+        for coding in CODINGS {
+            let (got, _) = range_lines(&state_b, &prefix, coding, &[]).await;
+            assert_eq!(got, model_range(&model_b, &prefix), "{prefix} {coding:?}");
+        }
+    }
+    assert_eq!(tier_b.counters().0, 16 * 3, "all from the tier");
 }

@@ -166,6 +166,16 @@ impl Segment {
     pub fn bytes(&self) -> u64 {
         self.file.bytes().len() as u64
     }
+    /// A digest of the segment's name and footer, whose checksum covers the group table and
+    /// so every group's checksum: another segment (another store's, under the same name)
+    /// has another fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        let b = self.file.bytes();
+        let mut named = self.name.as_bytes().to_vec();
+        named.push(0);
+        named.extend_from_slice(&b[b.len() - FOOTER_LEN..]);
+        xxhash_rust::xxh3::xxh3_64(&named)
+    }
     /// How keys are split into groups.
     pub fn group_layout(&self) -> GroupLayout {
         self.layout
