@@ -11,7 +11,8 @@
 //!
 //! Invariants: an answer comes from the file of the request's own generation and namespace
 //! or not at all (a request then renders, exactly as without the tier); a file is built by
-//! one background thread at a time, for the newest generation a request has seen, written
+//! one background thread at a time, for the newest generation the server has seen (at the
+//! start, at each swap, or at a request of a generation without a file), written
 //! under a `.partial` name and published by rename (`leakwatch_store::AnswerFileWriter`);
 //! every body's checksum is checked as it is sent, and a file that fails one is dropped
 //! from serving and deleted (counted in `/metrics`), to be written anew, not trusted again.
@@ -20,7 +21,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc, RwLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     },
 };
 
@@ -35,8 +36,18 @@ use crate::{
     range_cache::{Answer, compressed, render},
 };
 
-/// How long after a failed build the next is tried.
-const RETRY_AFTER_SECS: u64 = 60;
+/// How long after a failed build the next is tried: doubled after each further failure up
+/// to [`RETRY_AT_MOST_SECS`], so that a full disk is neither hammered by a rendering of
+/// every range each poll nor left alone for long once space is freed.
+const RETRY_FIRST_SECS: u64 = 2;
+const RETRY_AT_MOST_SECS: u64 = 300;
+
+/// The wait after `failures` builds failed in a row.
+fn retry_after(failures: u32) -> u64 {
+    RETRY_FIRST_SECS
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(RETRY_AT_MOST_SECS)
+}
 
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
@@ -59,9 +70,12 @@ pub struct AnswerTier {
     /// When a build may be tried again after one failed (seconds since the epoch): a full
     /// disk is not hammered by every request.
     retry_at: AtomicU64,
+    /// Builds failed in a row (0 after one succeeds).
+    failures_in_a_row: AtomicU32,
     sent: AtomicU64,
     failed: AtomicU64,
     built: AtomicU64,
+    build_failures: AtomicU64,
 }
 
 /// A body inside an answer file, owned by the response that sends it (keeps the map alive).
@@ -101,9 +115,11 @@ impl AnswerTier {
             newest: AtomicU64::new(0),
             building: AtomicBool::new(false),
             retry_at: AtomicU64::new(0),
+            failures_in_a_row: AtomicU32::new(0),
             sent: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             built: AtomicU64::new(0),
+            build_failures: AtomicU64::new(0),
         })
     }
 
@@ -119,6 +135,25 @@ impl AnswerTier {
             self.failed.load(Ordering::Relaxed),
             self.built.load(Ordering::Relaxed),
         )
+    }
+
+    /// Builds that failed (each is retried later, see [`retry_after`]).
+    pub fn build_failures(&self) -> u64 {
+        self.build_failures.load(Ordering::Relaxed)
+    }
+
+    /// Starts building the files of `snap`'s generation unless they are served already:
+    /// called when the server starts and on each look at the store, so that a generation's
+    /// answers are written when it is published, not when a request first asks for them.
+    pub fn keep_up(self: &Arc<Self>, snap: &Arc<Snapshot>) {
+        let generation = snap.generation();
+        let serving = self.serving();
+        let done = RANGE_NAMESPACES
+            .iter()
+            .all(|&ns| snap.segments(ns).is_empty() || serving.contains(&(ns, generation)));
+        if !done {
+            self.build_in_background(snap);
+        }
     }
 
     /// The generation each namespace is served from (by its file).
@@ -204,15 +239,20 @@ impl AnswerTier {
             .spawn(move || {
                 let started = std::time::Instant::now();
                 match tier.build(&snap) {
-                    Ok(()) => tracing::info!(
-                        generation,
-                        seconds = started.elapsed().as_secs_f64(),
-                        "answer tier: generation ready"
-                    ),
+                    Ok(()) => {
+                        tier.failures_in_a_row.store(0, Ordering::Release);
+                        tracing::info!(
+                            generation,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "answer tier: generation ready"
+                        )
+                    }
                     Err(e) => {
-                        tier.retry_at
-                            .store(now_unix() + RETRY_AFTER_SECS, Ordering::Release);
-                        tracing::error!(error = %e, generation, retry_in_seconds = RETRY_AFTER_SECS, "answer tier: build failed; ranges are rendered from the store")
+                        tier.build_failures.fetch_add(1, Ordering::Relaxed);
+                        let failures = tier.failures_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
+                        let wait = retry_after(failures);
+                        tier.retry_at.store(now_unix() + wait, Ordering::Release);
+                        tracing::error!(error = %e, generation, retry_in_seconds = wait, "answer tier: build failed; ranges are rendered from the store")
                     }
                 }
                 tier.building.store(false, Ordering::Release);
@@ -309,4 +349,16 @@ fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace) -> Result<(), StoreErr
     }
     writer.finish()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_build_is_retried_sooner_first_then_at_most_every_five_minutes() {
+        let waits: Vec<u64> = (1..=10).map(retry_after).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(retry_after(u32::MAX), RETRY_AT_MOST_SECS);
+    }
 }

@@ -331,6 +331,11 @@ fn render_range_answers(out: &mut String, state: &AppState) {
                 "Answer files written by this server.",
                 built,
             ),
+            (
+                "leakwatch_answer_tier_build_failures_total",
+                "Answer file builds that failed (retried after 2 s, doubling up to 5 minutes).",
+                tier.build_failures(),
+            ),
         ] {
             let _ = writeln!(
                 out,

@@ -274,5 +274,10 @@ pub(crate) async fn store_loop(state: Arc<AppState>, every: Duration) {
             }
             Err(e) => tracing::error!("reload task failed: {e}"),
         }
+        // The served generation's answers are written as soon as it is served (and at the
+        // start), not when a request first asks for one.
+        if let Some(tier) = &state.answer_tier {
+            tier.keep_up(&state.store.snapshot());
+        }
     }
 }

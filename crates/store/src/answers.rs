@@ -71,7 +71,7 @@ pub struct RangeAnswers<'a> {
 #[derive(Debug)]
 pub struct AnswerFileWriter {
     out: BufWriter<File>,
-    partial: PathBuf,
+    partial: PartialFile,
     path: PathBuf,
     ns: Namespace,
     generation: u64,
@@ -98,7 +98,10 @@ impl AnswerFileWriter {
             .map_err(|e| StoreError::io(&partial, e))?;
         Ok(AnswerFileWriter {
             out: BufWriter::with_capacity(1 << 20, file),
-            partial,
+            partial: PartialFile {
+                path: partial,
+                published: false,
+            },
             path,
             ns,
             generation,
@@ -132,7 +135,7 @@ impl AnswerFileWriter {
         for body in answers.bodies {
             self.out
                 .write_all(body)
-                .map_err(|e| StoreError::io(&self.partial, e))?;
+                .map_err(|e| StoreError::io(&self.partial.path, e))?;
             self.written += body.len() as u64;
         }
         Ok(())
@@ -151,22 +154,40 @@ impl AnswerFileWriter {
             .u32(crc32c::crc32c(&self.index))
             .u32(ANSWER_SLOTS as u32)
             .seal(MAGIC);
-        let io = |e| StoreError::io(&self.partial, e);
+        let io = |e| StoreError::io(&self.partial.path, e);
         self.out.write_all(&self.index).map_err(io)?;
         self.out.write_all(&footer).map_err(io)?;
         let file = self
             .out
             .into_inner()
-            .map_err(|e| StoreError::io(&self.partial, e.into_error()))?;
+            .map_err(|e| StoreError::io(&self.partial.path, e.into_error()))?;
         file.sync_all()
-            .map_err(|e| StoreError::io(&self.partial, e))?;
-        fs::rename(&self.partial, &self.path).map_err(|e| StoreError::io(&self.path, e))?;
+            .map_err(|e| StoreError::io(&self.partial.path, e))?;
+        fs::rename(&self.partial.path, &self.path).map_err(|e| StoreError::io(&self.path, e))?;
+        self.partial.published = true;
         if let Some(dir) = self.path.parent() {
             File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|e| StoreError::io(dir, e))?;
         }
         Ok(self.path)
+    }
+}
+
+/// The `.partial` file a writer writes: removed when the writer is dropped before it is
+/// published (a failed build must not leave hundreds of megabytes on a disk that may be
+/// full); a killed process leaves it to [`remove_partial_answer_files`].
+#[derive(Debug)]
+struct PartialFile {
+    path: PathBuf,
+    published: bool,
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -444,10 +465,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_interrupted_writer_leaves_only_a_partial_file_that_is_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = AnswerFileWriter::create(dir.path(), Namespace::Ntlm, 1, 0).unwrap();
+    fn pushed_one_range(dir: &Path) -> AnswerFileWriter {
+        let mut w = AnswerFileWriter::create(dir, Namespace::Ntlm, 1, 0).unwrap();
         w.push(
             1,
             RangeAnswers {
@@ -457,7 +476,14 @@ mod tests {
             },
         )
         .unwrap();
-        drop(w);
+        w
+    }
+
+    #[test]
+    fn an_interrupted_writer_leaves_only_a_partial_file_that_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process killed mid-write runs no destructor.
+        std::mem::forget(pushed_one_range(dir.path()));
         assert!(
             !dir.path()
                 .join(answer_file_name(Namespace::Ntlm, 1))
@@ -465,5 +491,15 @@ mod tests {
         );
         assert_eq!(remove_partial_answer_files(dir.path()).unwrap(), 1);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_writer_dropped_unfinished_removes_its_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(pushed_one_range(dir.path()));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        // A finished one stays.
+        pushed_one_range(dir.path()).finish().unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -173,11 +173,45 @@ fn watch_bulk(state: &mut AppState, bulk: Option<BulkArgs>) {
     }
 }
 
-/// The answer tier in `dir` (`--answer-dir`), made owner-only when new.
-fn answer_tier(dir: std::path::PathBuf) -> Result<Arc<leakwatch_api::AnswerTier>> {
+/// The answer tier in `dir` (`--answer-dir`), made owner-only when new. Refused inside the
+/// data directory: backups and mirrors copy that directory whole, and the tier's files are
+/// a rendering (several times the store's size) that each server writes for itself.
+fn answer_tier(dir: std::path::PathBuf, data: &Path) -> Result<Arc<leakwatch_api::AnswerTier>> {
+    let (inside, data_at) = (resolved(&dir)?, resolved(data)?);
+    anyhow::ensure!(
+        !inside.starts_with(&data_at),
+        "--answer-dir {} is inside the data directory {}: give it a directory of its own \
+         (backups copy the data directory whole; answer files are rebuilt from it)",
+        dir.display(),
+        data.display()
+    );
     let tier = leakwatch_api::AnswerTier::open(&dir)
         .with_context(|| format!("opening the answer directory {}", dir.display()))?;
     Ok(Arc::new(tier))
+}
+
+/// `path` made absolute with its links and `..` resolved, as far as it exists (the rest
+/// taken as given): an answer directory may not exist yet.
+fn resolved(path: &Path) -> Result<std::path::PathBuf> {
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+    let mut found = std::path::PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            // `found` holds no links (each step is canonical), so `..` is its parent.
+            std::path::Component::ParentDir => {
+                found.pop();
+            }
+            std::path::Component::CurDir => {}
+            part => {
+                found.push(part);
+                if let Ok(real) = found.canonicalize() {
+                    found = real;
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The credential check's OPRF key file, read now so that a missing or readable-by-others
@@ -236,7 +270,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.credential_page_checks_per_hour = credential_page_checks;
     state.access_log = access_log;
     state.range_cache = leakwatch_api::RangeCache::new(range_cache);
-    state.answer_tier = answer_dir.map(answer_tier).transpose()?;
+    state.answer_tier = answer_dir.map(|dir| answer_tier(dir, data)).transpose()?;
     state.audit = audit.map(Arc::new);
     watch_bulk(&mut state, bulk);
     let scheme = if tls.is_some() { "https" } else { "http" };

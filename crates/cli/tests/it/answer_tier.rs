@@ -2,7 +2,9 @@
 //! every encoding and carry the same ETag as a rendering, a publish moves answers to the new
 //! generation's files (the old ones are never served again, then deleted), a damaged file is
 //! not trusted (its ranges are rendered from the store), and neither is another store's file
-//! of the same generation number.
+//! of the same generation number. Through `leakwatch serve`: files are written when a
+//! generation is served, not when a request first asks; a failed build is retried after a
+//! wait, not at every request; the directory cannot be inside the data directory.
 
 use std::{
     path::Path,
@@ -24,6 +26,9 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(async after_a_publish_the_tier_answers_from_the_new_generation_only),
         test!(async a_damaged_answer_file_is_not_served_from),
         test!(async an_answer_file_of_another_store_at_the_same_generation_is_not_served),
+        test!(the_answer_files_are_written_at_the_start_and_at_each_publish_not_at_a_request),
+        test!(a_failed_answer_build_is_retried_later_and_leaves_nothing_behind),
+        test!(an_answer_dir_inside_the_data_directory_is_refused),
     ]
 }
 
@@ -216,4 +221,153 @@ async fn an_answer_file_of_another_store_at_the_same_generation_is_not_served() 
         }
     }
     assert_eq!(tier_b.counters().0, 16 * 3, "all from the tier");
+}
+
+fn tier_metric(server: &Server, until: impl Fn(&str) -> bool) -> String {
+    metrics_until(&server.metrics_addr, until)
+}
+
+fn counter(text: &str, name: &str) -> u64 {
+    metric(text, &format!("leakwatch_answer_tier_{name}_total")).unwrap_or(-1.0) as u64
+}
+
+fn serves_generation(text: &str, generation: u64) -> bool {
+    text.contains(&format!(
+        "leakwatch_answer_tier_generation{{namespace=\"sha1\"}} {generation}\n"
+    ))
+}
+
+fn generation_of(data: &Path) -> u64 {
+    app_state_caching(data, 0).store.snapshot().generation()
+}
+
+/// The range `prefix` from `server`, as lines, checked against `model`.
+fn assert_range(server: &Server, model: &Model, prefix: &str) {
+    let (status, _, body) = http_get(&server.addr, &format!("/range/{prefix}"), &[]);
+    assert_eq!(status, 200);
+    let got: Vec<String> = String::from_utf8(body)
+        .unwrap()
+        .split("\r\n")
+        .map(String::from)
+        .collect();
+    assert_eq!(got, model_range(model, prefix), "{prefix}");
+}
+
+fn the_answer_files_are_written_at_the_start_and_at_each_publish_not_at_a_request() {
+    let (tmp, data, mut model) = shaped_store(16, 100);
+    let dir = tmp.path().join("answers");
+    let server = Server::start_with(&data, &["--answer-dir", dir.to_str().unwrap()], &[]);
+    let first = generation_of(&data);
+    // No range has been asked for: the start alone writes the served generation's file.
+    let text = tier_metric(&server, |t| serves_generation(t, first));
+    assert_eq!(
+        (counter(&text, "files_built"), counter(&text, "sent")),
+        (1, 0)
+    );
+    let prefix = populated(&model)[0].clone();
+    assert_range(&server, &model, &prefix);
+    let text = tier_metric(&server, |_| true);
+    assert_eq!(
+        counter(&text, "sent"),
+        1,
+        "the first request came from the file"
+    );
+
+    // A publish: the new generation's file is written without a request either.
+    let added = format!("{prefix}00000000000000000000000000000000042");
+    let extra = write(&tmp.path().join("x.txt"), format!("{added}:3\n").as_bytes());
+    ingest_quiet(data.to_str().unwrap(), extra.to_str().unwrap());
+    *model.entry(added).or_default() += 3;
+    let second = generation_of(&data);
+    assert!(second > first);
+    let text = tier_metric(&server, |t| serves_generation(t, second));
+    assert_eq!(
+        (counter(&text, "files_built"), counter(&text, "sent")),
+        (2, 1)
+    );
+    assert_range(&server, &model, &prefix);
+    let text = tier_metric(&server, |_| true);
+    assert_eq!(counter(&text, "sent"), 2);
+    server.stop();
+}
+
+fn a_failed_answer_build_is_retried_later_and_leaves_nothing_behind() {
+    let (tmp, data, model) = shaped_store(16, 100);
+    let dir = tmp.path().join("answers");
+    // Something in the way of the file's name (a directory with a file in it: no rename
+    // can replace it, whoever runs the test), as a full disk or a failing one would be.
+    let name = leakwatch_store::answer_file_name(Namespace::Sha1, generation_of(&data));
+    let blocker = dir.join(&name);
+    std::fs::create_dir_all(&blocker).unwrap();
+    write(&blocker.join("in-the-way"), b"x");
+    let server = Server::start_with(&data, &["--answer-dir", dir.to_str().unwrap()], &[]);
+    tier_metric(&server, |t| counter(t, "build_failures") == 1);
+    // Requests meanwhile are answered from the store, and do not each start a build.
+    for prefix in populated(&model) {
+        assert_range(&server, &model, &prefix);
+    }
+    let text = tier_metric(&server, |_| true);
+    assert_eq!(counter(&text, "sent"), 0);
+    assert!(
+        counter(&text, "build_failures") <= 2,
+        "retried at a request's pace: {text}"
+    );
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec![name.clone()], "no .partial file left behind");
+
+    // Once the way is clear, a later try succeeds without a restart.
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let text = tier_metric(&server, |t| counter(t, "files_built") == 1);
+    assert!(counter(&text, "build_failures") >= 1);
+    assert_range(&server, &model, &populated(&model)[3]);
+    let text = tier_metric(&server, |_| true);
+    assert_eq!(counter(&text, "sent"), 1);
+    server.stop();
+}
+
+fn an_answer_dir_inside_the_data_directory_is_refused() {
+    let (tmp, data, _) = shaped_store(4, 10);
+    let link = tmp.path().join("link-to-data");
+    std::os::unix::fs::symlink(&data, &link).unwrap();
+    for dir in [
+        data.join("answers"),
+        data.clone(),
+        link.join("deeper/answers"),
+        // `..` that comes back inside.
+        tmp.path().join("elsewhere/../data/answers"),
+    ] {
+        let mut child = std::process::Command::new(bin())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--data", data.to_str().unwrap()])
+            .args(["--answer-dir", dir.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{}: the server started", dir.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(!status.success(), "{}", dir.display());
+        assert!(err.contains("inside the data directory"), "{err}");
+        assert!(!data.join("answers").exists() && !data.join("deeper").exists());
+    }
 }
