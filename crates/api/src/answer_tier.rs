@@ -58,10 +58,38 @@ fn now_unix() -> u64 {
 /// The namespaces answered as ranges.
 const RANGE_NAMESPACES: [Namespace; 2] = [Namespace::Sha1, Namespace::Ntlm];
 
+/// The codings an answer tier writes beside the plain text (`serve --answer-codings`): each
+/// costs about half the plain text's size on disk. A request in a coding left out is
+/// answered as without the tier (range cache, or rendered and compressed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerCodings {
+    pub gzip: bool,
+    pub brotli: bool,
+}
+
+impl Default for AnswerCodings {
+    fn default() -> Self {
+        AnswerCodings {
+            gzip: true,
+            brotli: true,
+        }
+    }
+}
+
+impl AnswerCodings {
+    /// The answer file's omitted-slots mask for these codings.
+    fn omitted_slots(self) -> u8 {
+        let left_out = |coding, kept: bool| if kept { 0 } else { 1 << slot(coding) };
+        left_out(Coding::Gzip, self.gzip) | left_out(Coding::Brotli, self.brotli)
+    }
+}
+
 /// The answer files a server serves from, and their counters.
 #[derive(Debug)]
 pub struct AnswerTier {
     dir: PathBuf,
+    /// The slots (codings) this server does not write ([`AnswerCodings`]).
+    omitted: u8,
     /// The files served: at most one a namespace, each of the newest generation built.
     files: RwLock<Vec<Arc<AnswerFile>>>,
     /// The newest generation a request has seen: older ones are never built.
@@ -111,6 +139,7 @@ impl AnswerTier {
         remove_partial_answer_files(&dir)?;
         Ok(AnswerTier {
             dir,
+            omitted: 0,
             files: RwLock::new(Vec::new()),
             newest: AtomicU64::new(0),
             building: AtomicBool::new(false),
@@ -121,6 +150,14 @@ impl AnswerTier {
             built: AtomicU64::new(0),
             build_failures: AtomicU64::new(0),
         })
+    }
+
+    /// The tier writing only `codings` beside the plain text (all by default). A file
+    /// written with other codings is written anew, not adopted.
+    #[must_use]
+    pub fn with_codings(mut self, codings: AnswerCodings) -> Self {
+        self.omitted = codings.omitted_slots();
+        self
     }
 
     /// The answer directory.
@@ -175,6 +212,9 @@ impl AnswerTier {
         prefix: u32,
         coding: Coding,
     ) -> Option<Answer> {
+        if self.omitted & (1 << slot(coding)) != 0 {
+            return None;
+        }
         let generation = snap.generation();
         let file = {
             let files = self.files.read().unwrap_or_else(|e| e.into_inner());
@@ -278,12 +318,13 @@ impl AnswerTier {
                 Ok(f)
                     if f.namespace() == ns
                         && f.generation() == generation
-                        && f.segments_fingerprint() == segments =>
+                        && f.segments_fingerprint() == segments
+                        && f.omitted_slots() == self.omitted =>
                 {
                     f
                 }
                 _ => {
-                    write_file(&self.dir, snap, ns)?;
+                    write_file(&self.dir, snap, ns, self.omitted)?;
                     self.built.fetch_add(1, Ordering::Relaxed);
                     AnswerFile::open(&path)?
                 }
@@ -319,10 +360,11 @@ impl AnswerTier {
     }
 }
 
-/// Renders every range of `ns` in `snap` in each coding into its answer file.
-fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace) -> Result<(), StoreError> {
+/// Renders every range of `ns` in `snap` in each coding not `omitted` into its answer file.
+fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace, omitted: u8) -> Result<(), StoreError> {
     let mut writer =
-        AnswerFileWriter::create(dir, ns, snap.generation(), snap.segments_fingerprint(ns))?;
+        AnswerFileWriter::create(dir, ns, snap.generation(), snap.segments_fingerprint(ns))?
+            .omitting(omitted);
     for prefix in 0..RANGES {
         let plain = render(snap, ns, prefix)?;
         if plain.lines == 0 {
@@ -330,6 +372,9 @@ fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace) -> Result<(), StoreErr
         }
         let digest = crate::range::etag_digest(&plain.body);
         let packed = |coding| {
+            if omitted & (1 << slot(coding)) != 0 {
+                return None;
+            }
             let answer = compressed(plain.clone(), coding);
             (answer.coding == coding).then_some(answer.body)
         };

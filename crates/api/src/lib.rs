@@ -46,7 +46,7 @@ use axum::{
     routing::{MethodRouter, any, delete, get, post},
 };
 
-pub use answer_tier::AnswerTier;
+pub use answer_tier::{AnswerCodings, AnswerTier};
 pub use check_mail::{CheckLimits, MailSetup};
 pub use error::ApiError;
 pub use server::{serve, tls_config};

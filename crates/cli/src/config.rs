@@ -233,6 +233,15 @@ static SETTINGS: &[Setting] = &[
     ),
     setting(
         "serve",
+        "answer_codings",
+        "LEAKWATCH_ANSWER_CODINGS",
+        Kind::Text,
+        Some("gzip,br"),
+        "The codings the answer files hold beside plain text, comma-separated: gzip, br, or\n\
+         none (each takes about half the plain text's size on disk).",
+    ),
+    setting(
+        "serve",
         "log_format",
         "LEAKWATCH_LOG_FORMAT",
         Kind::LogFormat,

@@ -16,13 +16,14 @@
 //! bodies   each populated range's answers, slot by slot, ranges in prefix order
 //! index    one 48-byte record a populated range, in prefix order:
 //!          prefix u32 | lines u32 | etag u64 | start u64 | len u32 ×3 | crc32c u32 ×3
-//! footer   version u32 | namespace u8 + 3 zero | generation u64 | segments u64 |
+//! footer   version u32 | namespace u8 | omitted slots u8 + 2 zero | generation u64 | segments u64 |
 //!          index offset u64 | records u64 | index CRC32C u32 | slots u32 |
 //!          footer CRC32C u32 | "LWANSWR\x01"
 //! ```
 //!
 //! A record's bodies follow each other from `start` (slot 0, then 1, then 2); a slot of
-//! length 0 holds nothing. What a slot means (identity, gzip, brotli) and what the ETag digest
+//! length 0 holds nothing; a slot whose bit is set in "omitted slots" was not written for any
+//! range (the server was told to leave that coding out). What a slot means (identity, gzip, brotli) and what the ETag digest
 //! is are the server's business: this module stores bytes and checks them. Every body's
 //! CRC32C is checked each time it is handed out, as segment groups are.
 
@@ -76,6 +77,7 @@ pub struct AnswerFileWriter {
     ns: Namespace,
     generation: u64,
     segments: u64,
+    omitted: u8,
     index: Vec<u8>,
     written: u64,
     last: Option<u32>,
@@ -106,10 +108,22 @@ impl AnswerFileWriter {
             ns,
             generation,
             segments,
+            omitted: 0,
             index: Vec::new(),
             written: 0,
             last: None,
         })
+    }
+
+    /// Leaves the slots whose bits are set in `slots` out of every range (a reader sees them
+    /// as [`AnswerFile::omitted_slots`]); their bodies must be pushed empty.
+    pub fn omitting(mut self, slots: u8) -> Self {
+        assert!(
+            u32::from(slots) < 1 << ANSWER_SLOTS,
+            "an omitted slot is one of the file's slots"
+        );
+        self.omitted = slots;
+        self
     }
 
     /// Adds the answers of range `prefix`, which must be above every prefix pushed before.
@@ -119,6 +133,11 @@ impl AnswerFileWriter {
             "answer ranges are pushed once each, in ascending order"
         );
         self.last = Some(prefix);
+        assert!(
+            (0..ANSWER_SLOTS)
+                .all(|slot| self.omitted & (1 << slot) == 0 || answers.bodies[slot].is_empty()),
+            "an omitted slot holds nothing"
+        );
         let mut record = Fields::with_capacity(RECORD)
             .u32(prefix)
             .u32(answers.lines)
@@ -146,7 +165,7 @@ impl AnswerFileWriter {
         let records = (self.index.len() / RECORD) as u64;
         let footer = Fields::with_capacity(FOOTER_LEN)
             .u32(ANSWERS_VERSION)
-            .bytes(&[self.ns.code(), 0, 0, 0])
+            .bytes(&[self.ns.code(), self.omitted, 0, 0])
             .u64(self.generation)
             .u64(self.segments)
             .u64(self.written)
@@ -214,6 +233,7 @@ pub struct AnswerFile {
     ns: Namespace,
     generation: u64,
     segments: u64,
+    omitted: u8,
     index: Range<usize>,
 }
 
@@ -256,6 +276,10 @@ impl AnswerFile {
             });
         }
         let ns = Namespace::from_code(f.u8(4)).ok_or_else(|| corrupt(0, "unknown namespace"))?;
+        let omitted = f.u8(5);
+        if u32::from(omitted) >= 1 << ANSWER_SLOTS {
+            return Err(corrupt(0, "omitted slots not this build's"));
+        }
         let generation = f.u64(8);
         let segments = f.u64(16);
         let index_at = f.u64(24);
@@ -277,6 +301,7 @@ impl AnswerFile {
             ns,
             generation,
             segments,
+            omitted,
             index,
         })
     }
@@ -289,6 +314,11 @@ impl AnswerFile {
     /// The store generation the answers were rendered from.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The slots (bit `1 << slot`) the writer left out of every range.
+    pub fn omitted_slots(&self) -> u8 {
+        self.omitted
     }
 
     /// The fingerprint of the segments the answers were rendered from.
@@ -423,6 +453,34 @@ mod tests {
         for absent in [1, 0x5BAA5, 0x5BAA7, 0xFFFFE] {
             assert_eq!(file.entry(absent), None);
         }
+    }
+
+    #[test]
+    fn omitted_slots_are_recorded_and_must_stay_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = AnswerFileWriter::create(dir.path(), Namespace::Sha1, 2, 5)
+            .unwrap()
+            .omitting(0b100);
+        let answers = RangeAnswers {
+            lines: 1,
+            etag: 1,
+            bodies: [b"plain", b"gz", b""],
+        };
+        w.push(9, answers).unwrap();
+        let file = AnswerFile::open(&w.finish().unwrap()).unwrap();
+        assert_eq!(file.omitted_slots(), 0b100);
+        let e = file.entry(9).unwrap();
+        assert_eq!(file.body(&e, 2).unwrap(), None);
+        let all = write(dir.path(), &[(1, answers)]);
+        assert_eq!(AnswerFile::open(&all).unwrap().omitted_slots(), 0);
+        let refused = std::panic::catch_unwind(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = AnswerFileWriter::create(dir.path(), Namespace::Sha1, 2, 5)
+                .unwrap()
+                .omitting(0b010);
+            let _ = w.push(9, answers);
+        });
+        assert!(refused.is_err(), "a body in an omitted slot");
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
         access_log,
         range_cache,
         answer_dir,
+        answer_codings,
         log_format,
         proxy_protocol_from,
         store_poll_ms,
@@ -85,6 +86,8 @@ pub fn run(args: ServeArgs, audit: &super::auditlog::AuditSetup) -> Result<()> {
             access_log,
             range_cache: range_cache as u64,
             answer_dir,
+            answer_codings: AnswerCodingArg::codings(&answer_codings)
+                .map_err(anyhow::Error::msg)?,
             mail: Some(mail),
             key,
             oprf_key_file: oprf_key.oprf_key_file,
@@ -130,6 +133,8 @@ pub struct Serving {
     pub range_cache: u64,
     /// Where every range of the served generation is rendered ahead (`--answer-dir`).
     pub answer_dir: Option<std::path::PathBuf>,
+    /// What the answer files hold beside plain text (`--answer-codings`).
+    pub answer_codings: leakwatch_api::AnswerCodings,
     /// Mail setup; `None` for the demo.
     pub mail: Option<MailArgs>,
     pub key: OperatorKeyArg,
@@ -176,7 +181,11 @@ fn watch_bulk(state: &mut AppState, bulk: Option<BulkArgs>) {
 /// The answer tier in `dir` (`--answer-dir`), made owner-only when new. Refused inside the
 /// data directory: backups and mirrors copy that directory whole, and the tier's files are
 /// a rendering (several times the store's size) that each server writes for itself.
-fn answer_tier(dir: std::path::PathBuf, data: &Path) -> Result<Arc<leakwatch_api::AnswerTier>> {
+fn answer_tier(
+    dir: std::path::PathBuf,
+    data: &Path,
+    codings: leakwatch_api::AnswerCodings,
+) -> Result<Arc<leakwatch_api::AnswerTier>> {
     let (inside, data_at) = (resolved(&dir)?, resolved(data)?);
     anyhow::ensure!(
         !inside.starts_with(&data_at),
@@ -187,7 +196,7 @@ fn answer_tier(dir: std::path::PathBuf, data: &Path) -> Result<Arc<leakwatch_api
     );
     let tier = leakwatch_api::AnswerTier::open(&dir)
         .with_context(|| format!("opening the answer directory {}", dir.display()))?;
-    Ok(Arc::new(tier))
+    Ok(Arc::new(tier.with_codings(codings)))
 }
 
 /// `path` made absolute with its links and `..` resolved, as far as it exists (the rest
@@ -245,6 +254,7 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
         access_log,
         range_cache,
         answer_dir,
+        answer_codings,
         mail,
         key,
         oprf_key_file,
@@ -270,7 +280,9 @@ pub fn serve(data: &Path, how: Serving) -> Result<()> {
     state.credential_page_checks_per_hour = credential_page_checks;
     state.access_log = access_log;
     state.range_cache = leakwatch_api::RangeCache::new(range_cache);
-    state.answer_tier = answer_dir.map(|dir| answer_tier(dir, data)).transpose()?;
+    state.answer_tier = answer_dir
+        .map(|dir| answer_tier(dir, data, answer_codings))
+        .transpose()?;
     state.audit = audit.map(Arc::new);
     watch_bulk(&mut state, bulk);
     let scheme = if tls.is_some() { "https" } else { "http" };

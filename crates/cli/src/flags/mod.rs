@@ -274,6 +274,18 @@ pub struct ServeArgs {
     /// A local directory, outside the data directory; owner-only.
     #[arg(long, env = "LEAKWATCH_ANSWER_DIR", value_name = "DIR")]
     pub answer_dir: Option<PathBuf>,
+    /// The codings the answer files hold beside plain text, comma-separated: `gzip`, `br`,
+    /// or `none` (each takes about half the plain text's size on disk; a request in one left
+    /// out is answered as without --answer-dir).
+    #[arg(
+        long,
+        env = "LEAKWATCH_ANSWER_CODINGS",
+        value_delimiter = ',',
+        default_value = "gzip,br",
+        value_name = "LIST",
+        requires = "answer_dir"
+    )]
+    pub answer_codings: Vec<AnswerCodingArg>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "LEAKWATCH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -22,6 +22,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// A coding the answer tier writes beside plain text (`serve --answer-codings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AnswerCodingArg {
+    Gzip,
+    Br,
+    /// Plain text only.
+    None,
+}
+
+impl AnswerCodingArg {
+    /// The codings a list of these names (`none` alone, or any of the others).
+    pub fn codings(list: &[AnswerCodingArg]) -> Result<leakwatch_api::AnswerCodings, String> {
+        if list.contains(&AnswerCodingArg::None) && list.len() > 1 {
+            return Err("--answer-codings: `none` stands alone".into());
+        }
+        Ok(leakwatch_api::AnswerCodings {
+            gzip: list.contains(&AnswerCodingArg::Gzip),
+            brotli: list.contains(&AnswerCodingArg::Br),
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum KindArg {
     Email,

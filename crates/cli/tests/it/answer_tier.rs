@@ -4,7 +4,9 @@
 //! not trusted (its ranges are rendered from the store), and neither is another store's file
 //! of the same generation number. Through `leakwatch serve`: files are written when a
 //! generation is served, not when a request first asks; a failed build is retried after a
-//! wait, not at every request; the directory cannot be inside the data directory.
+//! wait, not at every request; the directory cannot be inside the data directory; a coding
+//! left out of the files (`--answer-codings`) is answered from the store, and a file written
+//! with other codings is not adopted.
 
 use std::{
     path::Path,
@@ -16,7 +18,7 @@ use leakwatch_api::{AnswerTier, AppState};
 use leakwatch_store::Namespace;
 
 use crate::harness::Test;
-use crate::range_cache::{CODINGS, range_lines, shaped_store};
+use crate::range_cache::{CODINGS, decoded, range_lines, shaped_store};
 use crate::support::*;
 
 /// This module's tests, for the harness (main.rs).
@@ -29,6 +31,7 @@ pub(crate) fn tests() -> Vec<Test> {
         test!(the_answer_files_are_written_at_the_start_and_at_each_publish_not_at_a_request),
         test!(a_failed_answer_build_is_retried_later_and_leaves_nothing_behind),
         test!(an_answer_dir_inside_the_data_directory_is_refused),
+        test!(a_coding_left_out_of_the_answer_files_is_answered_from_the_store),
     ]
 }
 
@@ -370,4 +373,79 @@ fn an_answer_dir_inside_the_data_directory_is_refused() {
         assert!(err.contains("inside the data directory"), "{err}");
         assert!(!data.join("answers").exists() && !data.join("deeper").exists());
     }
+}
+
+/// The size of the one answer file in `dir`.
+fn answer_file_size(dir: &Path) -> u64 {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "one answer file");
+    files[0].metadata().unwrap().len()
+}
+
+/// Every populated range in each coding from `server`, decoded and checked against `model`;
+/// how many of them the tier sent.
+fn ask_every_coding(server: &Server, model: &Model) -> u64 {
+    let before = counter(&tier_metric(server, |_| true), "sent");
+    for prefix in populated(model) {
+        for coding in CODINGS {
+            let accept: Vec<(&str, &str)> =
+                coding.map(|c| ("Accept-Encoding", c)).into_iter().collect();
+            let (status, headers, body) =
+                http_get(&server.addr, &format!("/range/{prefix}"), &accept);
+            assert_eq!(status, 200);
+            let sent = headers.get("content-encoding").map(String::as_str);
+            assert_eq!(sent, coding, "{prefix}: the coding asked for");
+            let lines: Vec<String> = decoded(sent, &body)
+                .split("\r\n")
+                .map(String::from)
+                .collect();
+            assert_eq!(lines, model_range(model, &prefix), "{prefix} {coding:?}");
+        }
+    }
+    counter(&tier_metric(server, |_| true), "sent") - before
+}
+
+fn a_coding_left_out_of_the_answer_files_is_answered_from_the_store() {
+    let (tmp, data, model) = shaped_store(16, 120);
+    let generation = generation_of(&data);
+    let (all, gzip_only) = (tmp.path().join("all"), tmp.path().join("gzip-only"));
+    let server = Server::start_with(&data, &["--answer-dir", all.to_str().unwrap()], &[]);
+    tier_metric(&server, |t| serves_generation(t, generation));
+    assert_eq!(
+        ask_every_coding(&server, &model),
+        16 * 3,
+        "all three from the files"
+    );
+    server.stop();
+
+    let args = [
+        "--answer-dir",
+        gzip_only.to_str().unwrap(),
+        "--answer-codings",
+        "gzip",
+    ];
+    let server = Server::start_with(&data, &args, &[]);
+    tier_metric(&server, |t| serves_generation(t, generation));
+    assert_eq!(
+        ask_every_coding(&server, &model),
+        16 * 2,
+        "brotli rendered from the store"
+    );
+    server.stop();
+    let (with_all, with_gzip) = (answer_file_size(&all), answer_file_size(&gzip_only));
+    assert!(
+        with_gzip * 10 < with_all * 8,
+        "{with_gzip} bytes against {with_all}"
+    );
+
+    // The same directory with brotli asked for again: the file is written anew, not adopted.
+    let server = Server::start_with(&data, &["--answer-dir", gzip_only.to_str().unwrap()], &[]);
+    let text = tier_metric(&server, |t| serves_generation(t, generation));
+    assert_eq!(counter(&text, "files_built"), 1);
+    assert_eq!(ask_every_coding(&server, &model), 16 * 3);
+    server.stop();
+    assert_eq!(answer_file_size(&gzip_only), with_all);
 }

@@ -38,6 +38,26 @@ pub(crate) fn shaped_store(
 
 pub(crate) const CODINGS: [Option<&str>; 3] = [None, Some("gzip"), Some("br")];
 
+/// `body` decoded from the `Content-Encoding` it was `sent` in.
+pub(crate) fn decoded(sent: Option<&str>, body: &[u8]) -> String {
+    let mut text = String::new();
+    match sent {
+        None => text = String::from_utf8(body.to_vec()).unwrap(),
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_string(&mut text)
+                .unwrap();
+        }
+        Some("br") => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_string(&mut text)
+                .unwrap();
+        }
+        Some(other) => panic!("unexpected Content-Encoding {other}"),
+    }
+    text
+}
+
 /// A range answer as lines, decoded from the encoding its `Content-Encoding` names, which
 /// must be the one asked for (answers this size are always compressed).
 pub(crate) async fn range_lines(
@@ -53,21 +73,7 @@ pub(crate) async fn range_lines(
     let (status, h, body) = get(state, &format!("/range/{prefix}"), &headers).await;
     assert_eq!(status, 200, "{prefix}");
     let sent = h.get("content-encoding").map(|v| v.to_str().unwrap());
-    let mut text = String::new();
-    match sent {
-        None => text = String::from_utf8(body).unwrap(),
-        Some("gzip") => {
-            flate2::read::GzDecoder::new(&body[..])
-                .read_to_string(&mut text)
-                .unwrap();
-        }
-        Some("br") => {
-            brotli::Decompressor::new(&body[..], 4096)
-                .read_to_string(&mut text)
-                .unwrap();
-        }
-        Some(other) => panic!("unexpected Content-Encoding {other}"),
-    }
+    let text = decoded(sent, &body);
     if text.len() >= 512 {
         assert_eq!(sent, coding, "{prefix}: sent in the coding asked for");
     }

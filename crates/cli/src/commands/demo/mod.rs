@@ -214,6 +214,7 @@ pub fn demo(
         Serving {
             range_cache: leakwatch_api::DEFAULT_RANGE_CACHE,
             answer_dir: None,
+            answer_codings: Default::default(),
             listen,
             metrics_listen: "127.0.0.1:0".parse().expect("an address"),
             default_region: None,
