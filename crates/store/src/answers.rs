@@ -340,21 +340,32 @@ impl AnswerFile {
         };
         let wide =
             |r: usize, at: usize| u64::from(field(r, at)) | u64::from(field(r, at + 4)) << 32;
-        let (mut lo, mut hi) = (0, index.len() / RECORD);
+        let record = |r: usize| AnswerEntry {
+            lines: field(r, 4),
+            etag: wide(r, 8),
+            start: wide(r, 16),
+            lens: [field(r, 24), field(r, 28), field(r, 32)],
+            crcs: [field(r, 36), field(r, 40), field(r, 44)],
+        };
+        let records = index.len() / RECORD;
+        if records == 0 {
+            return None;
+        }
+        // Populated prefixes spread evenly over the 2^20 (every one of them at the public
+        // corpus's size): the record where an even spread puts `prefix` is first looked at,
+        // one read where a binary search over a million records takes twenty.
+        let guess = (u64::from(prefix) * records as u64 / u64::from(crate::RANGES)) as usize;
+        let (mut lo, mut hi) = match field(guess, 0).cmp(&prefix) {
+            std::cmp::Ordering::Equal => return Some(record(guess)),
+            std::cmp::Ordering::Less => (guess + 1, records),
+            std::cmp::Ordering::Greater => (0, guess),
+        };
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match field(mid, 0).cmp(&prefix) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => {
-                    return Some(AnswerEntry {
-                        lines: field(mid, 4),
-                        etag: wide(mid, 8),
-                        start: wide(mid, 16),
-                        lens: [field(mid, 24), field(mid, 28), field(mid, 32)],
-                        crcs: [field(mid, 36), field(mid, 40), field(mid, 44)],
-                    });
-                }
+                std::cmp::Ordering::Equal => return Some(record(mid)),
             }
         }
         None
@@ -452,6 +463,41 @@ mod tests {
         }
         for absent in [1, 0x5BAA5, 0x5BAA7, 0xFFFFE] {
             assert_eq!(file.entry(absent), None);
+        }
+    }
+
+    #[test]
+    fn every_prefix_is_found_or_absent_whatever_the_spread() {
+        let dir = tempfile::tempdir().unwrap();
+        // Dense runs, lone prefixes at both ends, and gaps: where an even spread guesses
+        // wrong the search must still find each prefix and no other.
+        let mut prefixes: Vec<u32> = (0..600).chain(5_000..5_010).collect();
+        prefixes.extend((0..300).map(|i| 0x80000 + i * 7));
+        prefixes.extend([0xFFFF0, 0xFFFFF]);
+        let mut w = AnswerFileWriter::create(dir.path(), Namespace::Sha1, 1, 0).unwrap();
+        for &p in &prefixes {
+            let etag = u64::from(p) * 3;
+            let body = p.to_le_bytes();
+            let answers = RangeAnswers {
+                lines: p,
+                etag,
+                bodies: [&body, b"", b""],
+            };
+            w.push(p, answers).unwrap();
+        }
+        let file = AnswerFile::open(&w.finish().unwrap()).unwrap();
+        let present: std::collections::BTreeSet<u32> = prefixes.iter().copied().collect();
+        let probes = (0..crate::RANGES)
+            .step_by(97)
+            .chain(prefixes.iter().copied());
+        for p in probes.chain([1 << 19, 0xFFFFE, 600, 4_999, 5_010]) {
+            match file.entry(p) {
+                Some(e) => {
+                    assert!(present.contains(&p), "{p:05X} found but never written");
+                    assert_eq!((e.lines, e.etag), (p, u64::from(p) * 3));
+                }
+                None => assert!(!present.contains(&p), "{p:05X} written but not found"),
+            }
         }
     }
 
