@@ -354,7 +354,8 @@ impl AnswerFile {
         // Populated prefixes spread evenly over the 2^20 (every one of them at the public
         // corpus's size): the record where an even spread puts `prefix` is first looked at,
         // one read where a binary search over a million records takes twenty.
-        let guess = (u64::from(prefix) * records as u64 / u64::from(crate::RANGES)) as usize;
+        let guess = (u64::from(prefix) * records as u64 / u64::from(crate::RANGES))
+            .min(records as u64 - 1) as usize;
         let (mut lo, mut hi) = match field(guess, 0).cmp(&prefix) {
             std::cmp::Ordering::Equal => return Some(record(guess)),
             std::cmp::Ordering::Less => (guess + 1, records),
@@ -490,7 +491,8 @@ mod tests {
         let probes = (0..crate::RANGES)
             .step_by(97)
             .chain(prefixes.iter().copied());
-        for p in probes.chain([1 << 19, 0xFFFFE, 600, 4_999, 5_010]) {
+        // Past the 2^20 prefixes too: absent, as before the guess (no index out of bounds).
+        for p in probes.chain([1 << 19, 0xFFFFE, 600, 4_999, 5_010, crate::RANGES, u32::MAX]) {
             match file.entry(p) {
                 Some(e) => {
                     assert!(present.contains(&p), "{p:05X} found but never written");
