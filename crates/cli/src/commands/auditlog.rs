@@ -44,15 +44,13 @@ impl AuditSetup {
                  outside the data directory)"
             );
         };
-        if let (Ok(key), Ok(data)) = (path.canonicalize(), data.canonicalize()) {
-            anyhow::ensure!(
-                !key.starts_with(&data),
-                "the audit key file {} is inside the data directory {}: keep it outside, where \
-                 a copy of the data directory does not carry it",
-                path.display(),
-                data.display()
-            );
-        }
+        anyhow::ensure!(
+            !super::inside_data_dir(path, data)?,
+            "the audit key file {} is inside the data directory {}: keep it outside, where \
+             a copy of the data directory does not carry it",
+            path.display(),
+            data.display()
+        );
         let text = read_private(path).context("reading the audit key")?;
         AuditKey::from_hex(&text).with_context(|| format!("reading {}", path.display()))
     }

@@ -108,6 +108,36 @@ fn dispatch(command: Command, audit: &auditlog::AuditSetup) -> Result<()> {
     }
 }
 
+/// Whether `path` lies inside the data directory `data` (or is it), with links and `..`
+/// resolved as far as each exists: what a copy of the data directory carries.
+pub fn inside_data_dir(path: &Path, data: &Path) -> Result<bool> {
+    Ok(resolved(path)?.starts_with(resolved(data)?))
+}
+
+/// `path` made absolute with its links and `..` resolved, as far as it exists (the rest
+/// taken as given): a directory about to be made may not exist yet.
+fn resolved(path: &Path) -> Result<std::path::PathBuf> {
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+    let mut found = std::path::PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            // `found` holds no links (each step is canonical), so `..` is its parent.
+            std::path::Component::ParentDir => {
+                found.pop();
+            }
+            std::path::Component::CurDir => {}
+            part => {
+                found.push(part);
+                if let Ok(real) = found.canonicalize() {
+                    found = real;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 pub fn catalog(data: &Path) -> Result<leakwatch_service::Catalog> {
     let data = DataDir::new(data);
     let what = match data.catalog_url() {

@@ -186,9 +186,8 @@ fn answer_tier(
     data: &Path,
     codings: leakwatch_api::AnswerCodings,
 ) -> Result<Arc<leakwatch_api::AnswerTier>> {
-    let (inside, data_at) = (resolved(&dir)?, resolved(data)?);
     anyhow::ensure!(
-        !inside.starts_with(&data_at),
+        !super::inside_data_dir(&dir, data)?,
         "--answer-dir {} is inside the data directory {}: give it a directory of its own \
          (backups copy the data directory whole; answer files are rebuilt from it)",
         dir.display(),
@@ -197,30 +196,6 @@ fn answer_tier(
     let tier = leakwatch_api::AnswerTier::open(&dir)
         .with_context(|| format!("opening the answer directory {}", dir.display()))?;
     Ok(Arc::new(tier.with_codings(codings)))
-}
-
-/// `path` made absolute with its links and `..` resolved, as far as it exists (the rest
-/// taken as given): an answer directory may not exist yet.
-fn resolved(path: &Path) -> Result<std::path::PathBuf> {
-    let absolute =
-        std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
-    let mut found = std::path::PathBuf::new();
-    for part in absolute.components() {
-        match part {
-            // `found` holds no links (each step is canonical), so `..` is its parent.
-            std::path::Component::ParentDir => {
-                found.pop();
-            }
-            std::path::Component::CurDir => {}
-            part => {
-                found.push(part);
-                if let Ok(real) = found.canonicalize() {
-                    found = real;
-                }
-            }
-        }
-    }
-    Ok(found)
 }
 
 /// The credential check's OPRF key file, read now so that a missing or readable-by-others
