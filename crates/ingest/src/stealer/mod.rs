@@ -145,6 +145,10 @@ pub fn website_of(url: &str) -> Result<Website, Malformed> {
         Some((h, port)) if h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
     };
+    // Trailing dots go before the parser sees the host: WHATWG drops only one before it asks
+    // whether the last label is a number, so `a.0x1..` would pass as a domain and be reported
+    // as `a.0x1`, which is no host at all.
+    let host = host.trim_end_matches('.');
     // IP addresses as a browser reads them (WHATWG: `0x7f.1` is one too).
     let parsed = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|_| Malformed::BadHost)?;
     match parsed.host() {
@@ -152,7 +156,6 @@ pub fn website_of(url: &str) -> Result<Website, Malformed> {
         Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => return Ok(Website::None),
         None => return Err(Malformed::BadHost),
     }
-    let host = host.trim_end_matches('.');
     if !host.contains('.') {
         // One label (`localhost`, an intranet name): no registrable domain.
         return Ok(Website::None);
@@ -218,5 +221,16 @@ pub(super) mod tests {
         check("https://co.uk/", Ok(Website::None));
         check("https:///nohost", Err(Malformed::BadHost));
         check("https://exa mple.com/", Err(Malformed::BadHost));
+    }
+
+    /// Fuzz `stealer_logs` (CI of 2026-12-07): a browser drops one trailing dot before it
+    /// asks whether a host ends in a number, so `a.0x1..` was a domain while the `a.0x1` it
+    /// was reported as is an address that does not parse; a website must be its own website.
+    #[test]
+    fn regression_trailing_dots_hid_a_numeric_last_label() {
+        for url in ["a.0x1..", "http://a.0x1../", "a.0x1.", "a.0x1", "b.a.12.."] {
+            assert_eq!(website_of(url), Err(Malformed::BadHost), "{url}");
+        }
+        assert_eq!(website_of("shop.example.com.."), Ok(domain("example.com")));
     }
 }
