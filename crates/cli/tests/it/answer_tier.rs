@@ -342,15 +342,7 @@ fn an_answer_dir_inside_the_data_directory_is_refused() {
         // `..` that comes back inside.
         tmp.path().join("elsewhere/../data/answers"),
     ] {
-        let mut child = std::process::Command::new(bin())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--data", data.to_str().unwrap()])
+        let mut child = serve_command(&data)
             .args(["--answer-dir", dir.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

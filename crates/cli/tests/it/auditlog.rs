@@ -745,16 +745,7 @@ fn the_benchmarks_unaudited_server_still_needs_the_key_and_is_recorded_as_such()
     load_breach(tmp.path(), &data, "Oldbank", &["ann@corp-seven.test"]);
     let unaudited = [("LEAKWATCH_INSECURE_UNAUDITED_SERVE", "1")];
     // Without the audit key it does not start either.
-    let refused = std::process::Command::new(bin())
-        .args([
-            "serve",
-            "--data",
-            d,
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
+    let refused = serve_command(&data)
         .env_remove("LEAKWATCH_AUDIT_KEY_FILE")
         .envs(unaudited)
         .output()

@@ -529,22 +529,13 @@ fn served_over_https_with_the_given_certificate() {
         String::from_utf8_lossy(&raw)
     );
     // A key that does not match the certificate is refused at start.
-    let out = try_leakwatch(
-        &[
-            "serve",
-            "--data",
-            f.data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            tmp.path().join("ca.key").to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = serve_command(&f.data)
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(tmp.path().join("ca.key"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS certificate and key"));
 }

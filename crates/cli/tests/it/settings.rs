@@ -184,16 +184,7 @@ fn an_smtp_password_file_needs_a_user_in_the_smtp_url() {
     let data = tmp.path().join("data");
     crate::support::add_breach(&data, "Fictobank", &[]);
     let password = write(&tmp.path().join("smtp-password"), b"s3cret\n");
-    let out = std::process::Command::new(bin())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data")
-        .arg(&data)
+    let out = crate::support::serve_command(&data)
         .args(["--smtp-url", "smtp://127.0.0.1:9", "--smtp-password-file"])
         .arg(&password)
         .env("LEAKWATCH_OPERATOR_KEY", crate::support::OPERATOR_KEY)

@@ -68,6 +68,19 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_leakwatch")
 }
 
+/// `leakwatch serve --data DATA` on loopback ports the kernel picks (API and metrics), for a
+/// test that adds its own flags and environment and expects the server to refuse to start.
+pub fn serve_command(data: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("serve").arg("--data").arg(data).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]);
+    cmd
+}
+
 /// Runs `leakwatch ARGS` with optional stdin; panics with its stderr if it fails.
 pub fn leakwatch(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let out = try_leakwatch(args, stdin);
