@@ -76,7 +76,7 @@ pub(crate) fn etag(ns: Namespace, body: &[u8]) -> HeaderValue {
 
 /// The digest of a range answer's real lines that its ETag names.
 pub(crate) fn etag_digest(body: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(body)
+    twox_hash::XxHash3_64::oneshot(body)
 }
 
 /// The ETag naming `digest` of a range answer of `ns`.

@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use xxhash_rust::xxh3::Xxh3;
+use twox_hash::XxHash3_128;
 
 /// Where input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl<R: Read> Read for Counted<R> {
 /// A decompressed byte stream that fingerprints what it yields.
 pub struct Input {
     reader: Box<dyn Read + Send>,
-    hasher: Xxh3,
+    hasher: XxHash3_128,
     peeked: Vec<u8>,
     peek_pos: usize,
 }
@@ -114,7 +114,7 @@ impl Input {
         };
         Ok(Input {
             reader,
-            hasher: Xxh3::new(),
+            hasher: XxHash3_128::new(),
             peeked: Vec::new(),
             peek_pos: 0,
         })
@@ -139,7 +139,7 @@ impl Input {
 
     /// `xxh3-128:` and the digest of every byte read so far.
     pub fn fingerprint(&self) -> String {
-        format!("xxh3-128:{:032x}", self.hasher.digest128())
+        format!("xxh3-128:{:032x}", self.hasher.finish_128())
     }
 }
 
@@ -153,7 +153,7 @@ impl Read for Input {
         } else {
             self.reader.read(buf)?
         };
-        self.hasher.update(&buf[..n]);
+        self.hasher.write(&buf[..n]);
         Ok(n)
     }
 }

@@ -223,7 +223,7 @@ impl Snapshot {
             .iter()
             .flat_map(|s| s.fingerprint().to_le_bytes())
             .collect();
-        xxhash_rust::xxh3::xxh3_64(&prints)
+        twox_hash::XxHash3_64::oneshot(&prints)
     }
 
     /// Live segments of a namespace, oldest first.

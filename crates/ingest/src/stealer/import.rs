@@ -23,7 +23,7 @@ use std::{
 
 use leakwatch_identity::{Identifier, Kind, MAX_VALUE_LEN, OperatorKey};
 use leakwatch_store::{Key, StoreWriter};
-use xxhash_rust::xxh3::Xxh3;
+use twox_hash::XxHash3_128;
 
 use super::{TableMap, Website, read_source};
 use crate::{
@@ -135,6 +135,8 @@ pub(crate) fn read_all(
     // The fingerprint is the sum of every unit's digest (of its file's name, its line and
     // what it held), so a tree and an archive of it (read in another order) agree.
     let mut sum = 0u128;
+    // A unit's bytes, digested at once (the same digest as streaming them into a hasher).
+    let mut unit: Vec<u8> = Vec::new();
     let mut file_no = 0u64;
     let mut last_file = PathBuf::new();
     let mut file_name: Vec<u8> = Vec::new();
@@ -155,17 +157,17 @@ pub(crate) fn read_all(
             units.store(n, Ordering::Relaxed);
             progress.set_lines(n);
         }
-        let mut hasher = Xxh3::new();
-        hasher.update(&(file_name.len() as u64).to_le_bytes());
-        hasher.update(&file_name);
-        hasher.update(&line.to_le_bytes());
+        unit.clear();
+        unit.extend_from_slice(&(file_name.len() as u64).to_le_bytes());
+        unit.extend_from_slice(&file_name);
+        unit.extend_from_slice(&line.to_le_bytes());
         let capture = match read {
             Ok(c) if c.password.len() > MAX_PASSWORD_LEN => {
                 gathering
                     .rejects
                     .reject_unit(file_no, line, Reject::TooLong);
-                hasher.update(b"\0long");
-                sum = sum.wrapping_add(hasher.digest128());
+                unit.extend_from_slice(b"\0long");
+                sum = sum.wrapping_add(XxHash3_128::oneshot(&unit));
                 return;
             }
             Ok(c) => c,
@@ -173,8 +175,8 @@ pub(crate) fn read_all(
                 gathering
                     .rejects
                     .reject_unit(file_no, line, Reject::Stealer(m));
-                hasher.update(b"\0bad");
-                sum = sum.wrapping_add(hasher.digest128());
+                unit.extend_from_slice(b"\0bad");
+                sum = sum.wrapping_add(XxHash3_128::oneshot(&unit));
                 return;
             }
         };
@@ -187,10 +189,10 @@ pub(crate) fn read_all(
             capture.login.as_bytes(),
             &capture.password,
         ] {
-            hasher.update(&(field.len() as u64).to_le_bytes());
-            hasher.update(field);
+            unit.extend_from_slice(&(field.len() as u64).to_le_bytes());
+            unit.extend_from_slice(field);
         }
-        sum = sum.wrapping_add(hasher.digest128());
+        sum = sum.wrapping_add(XxHash3_128::oneshot(&unit));
         batch.push(Owned {
             website,
             login: capture.login.into_owned(),

@@ -174,7 +174,7 @@ impl Segment {
         let mut named = self.name.as_bytes().to_vec();
         named.push(0);
         named.extend_from_slice(&b[b.len() - FOOTER_LEN..]);
-        xxhash_rust::xxh3::xxh3_64(&named)
+        twox_hash::XxHash3_64::oneshot(&named)
     }
     /// How keys are split into groups.
     pub fn group_layout(&self) -> GroupLayout {
