@@ -1,10 +1,8 @@
-//! What finding and checking a range's answer in an answer file costs at the public corpus's
-//! shape: every one of the 1,048,576 prefixes populated, so the index is 60 MB and does not
-//! fit a CPU cache. µs per `AnswerFile::entry` over prefixes in a pseudo-random order (the
+//! What finding a range's record in an answer file costs at the public corpus's shape:
+//! every one of the 1,048,576 prefixes populated, so the index is 48 MB and does not fit a
+//! CPU cache. µs per `AnswerFile::entry` over prefixes in a pseudo-random order (the
 //! uniform load of `bench/range_shape.sh`), then over one prefix again and again (a cache-hot
-//! lookup: the floor). Then the checksum every send pays, at the sizes of a real range's
-//! answers (~76 KB plain, ~41 KB gzip): the file's XXH3-64 against the CRC32C the store's
-//! other files use, on the same cache-hot bytes.
+//! lookup: the floor).
 //!
 //! `cargo run --release -p leakwatch-store --example answer_lookup -- [N]`
 //!
@@ -52,27 +50,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             best = best.min(start.elapsed().as_secs_f64() * 1e6 / n as f64);
         }
         println!("{label:<18} {best:.3} µs a lookup (best of 5 × {n})");
-    }
-    for len in [41_000, 76_000] {
-        let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        let rounds = 20_000;
-        let time = |f: &dyn Fn(&[u8]) -> u64| {
-            let mut best = f64::MAX;
-            for _ in 0..5 {
-                let start = Instant::now();
-                for _ in 0..rounds {
-                    black_box(f(black_box(&body)));
-                }
-                best = best.min(start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds));
-            }
-            best
-        };
-        let xxh3 = time(&|b| twox_hash::XxHash3_64::oneshot(b));
-        let crc = time(&|b| u64::from(crc32c::crc32c(b)));
-        println!(
-            "checksum of {len} B: xxh3-64 {xxh3:.2} µs, crc32c {crc:.2} µs ({:.1}×)",
-            crc / xxh3
-        );
     }
     Ok(())
 }
