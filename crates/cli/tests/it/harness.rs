@@ -129,6 +129,9 @@ pub fn python_imports(module: &str) -> bool {
     runs("python3", &["-c", &format!("import {module}")])
 }
 
+/// A test that runs this long is named on stderr when it passes.
+const SLOW: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// One registered test: see [`test!`](crate::test).
 pub struct Test {
     name: String,
@@ -169,6 +172,7 @@ impl Test {
             needs,
             ignore,
         } = self;
+        let label = name.clone();
         let trial = Trial::ignorable_test(name, move || {
             let missing: Vec<&str> = needs
                 .iter()
@@ -176,7 +180,14 @@ impl Test {
                 .map(|n| n.missing())
                 .collect();
             if missing.is_empty() {
+                let started = std::time::Instant::now();
                 run();
+                // libtest-mimic reports no durations: the slow ones are named here, so that
+                // the time CI spends on tests can be found without timing each one by hand.
+                let took = started.elapsed();
+                if took >= SLOW {
+                    eprintln!("slow test: {label} took {:.0} s", took.as_secs_f64());
+                }
                 return Ok(Completion::Completed);
             }
             let missing = missing.join("; ");
