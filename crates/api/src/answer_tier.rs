@@ -79,7 +79,7 @@ impl Default for AnswerCodings {
 impl AnswerCodings {
     /// The answer file's omitted-slots mask for these codings.
     fn omitted_slots(self) -> u8 {
-        let left_out = |coding, kept: bool| if kept { 0 } else { 1 << slot(coding) };
+        let left_out = |coding, kept: bool| if kept { 0 } else { bit(coding) };
         left_out(Coding::Gzip, self.gzip) | left_out(Coding::Brotli, self.brotli)
     }
 }
@@ -124,6 +124,11 @@ fn slot(coding: Coding) -> usize {
         Coding::Gzip => 1,
         Coding::Brotli => 2,
     }
+}
+
+/// The bit of `coding`'s slot in an answer file's omitted-slots mask.
+fn bit(coding: Coding) -> u8 {
+    1 << slot(coding)
 }
 
 impl AnswerTier {
@@ -212,7 +217,7 @@ impl AnswerTier {
         prefix: u32,
         coding: Coding,
     ) -> Option<Answer> {
-        if self.omitted & (1 << slot(coding)) != 0 {
+        if self.omitted & bit(coding) != 0 {
             return None;
         }
         let generation = snap.generation();
@@ -372,7 +377,7 @@ fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace, omitted: u8) -> Result
         }
         let digest = crate::range::etag_digest(&plain.body);
         let packed = |coding| {
-            if omitted & (1 << slot(coding)) != 0 {
+            if omitted & bit(coding) != 0 {
                 return None;
             }
             let answer = compressed(plain.clone(), coding);

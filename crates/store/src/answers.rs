@@ -16,16 +16,17 @@
 //! bodies   each populated range's answers, slot by slot, ranges in prefix order
 //! index    one 48-byte record a populated range, in prefix order:
 //!          prefix u32 | lines u32 | etag u64 | start u64 | len u32 ×3 | crc32c u32 ×3
-//! footer   version u32 | namespace u8 | omitted slots u8 + 2 zero | generation u64 | segments u64 |
-//!          index offset u64 | records u64 | index CRC32C u32 | slots u32 |
+//! footer   version u32 | namespace u8 | omitted slots u8 + 2 zero | generation u64 |
+//!          segments u64 | index offset u64 | records u64 | index CRC32C u32 | slots u32 |
 //!          footer CRC32C u32 | "LWANSWR\x01"
 //! ```
 //!
 //! A record's bodies follow each other from `start` (slot 0, then 1, then 2); a slot of
 //! length 0 holds nothing; a slot whose bit is set in "omitted slots" was not written for any
-//! range (the server was told to leave that coding out). What a slot means (identity, gzip, brotli) and what the ETag digest
-//! is are the server's business: this module stores bytes and checks them. Every body's
-//! CRC32C is checked each time it is handed out, as segment groups are.
+//! range (the server was told to leave that coding out). What a slot means (identity, gzip,
+//! brotli) and what the ETag digest is are the server's business: this module stores bytes
+//! and checks them. Every body's CRC32C is checked each time it is handed out, as segment
+//! groups are.
 
 use std::{
     fs::{self, File, OpenOptions},
