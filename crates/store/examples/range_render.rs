@@ -1,7 +1,8 @@
 //! What a range answer costs to make, against copying its bytes: µs per range for decoding
 //! the range's keys (`Snapshot::range`), for decoding and rendering its text answer
 //! (`Snapshot::render_range`, what the server does on a cache miss), and for `memcpy` of an
-//! answer of the same size (the floor a static file server pays at least once).
+//! answer of the same size (the floor a static file server pays at least once); then the
+//! XXH3-64 of an answer just written (cache-hot), which a miss adds for its ETag.
 //!
 //! `cargo run --release -p leakwatch-store --example range_render -- STORE_DIR [N]`
 //!
@@ -27,30 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.get(2).map_or(Ok(20_000), |s| s.parse())?;
     let ns = Namespace::Sha1;
     if let Some(layout_for) = std::env::var_os("RANGE_RENDER_LAYOUT_FOR") {
-        let layout_for: u64 = layout_for.to_string_lossy().parse()?;
-        let ram: std::sync::Arc<dyn leakwatch_store::Directory> =
-            std::sync::Arc::new(leakwatch_store::RamDirectory::new());
-        let mut w = leakwatch_store::StoreWriter::open(ram.clone())?;
-        let (name, mut seg) = w.create_segment(ns, layout_for)?;
-        for source in snap.segments(ns) {
-            for item in source.iter() {
-                let (key, count) = item?;
-                seg.push(key, count)?;
-            }
-        }
-        let meta = leakwatch_store::StoreWriter::segment_meta(name, ns, seg.finish()?);
-        w.commit(leakwatch_store::Commit {
-            added: vec![meta],
-            ..Default::default()
-        })?;
-        drop(w);
-        snap = leakwatch_store::Snapshot::open(ram.as_ref())?;
-        let l = snap.segments(ns)[0].group_layout();
-        println!(
-            "rewritten for {layout_for} keys: group shift {}, split {}",
-            l.shift(),
-            l.split()
-        );
+        snap = laid_out_for(&snap, ns, layout_for.to_string_lossy().parse()?)?;
     }
 
     let (bytes, keys) = snap
@@ -129,6 +107,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         i += 1;
     });
     println!("decode and render ÷ memcpy: {:.1}×", render / copy);
+    time("XXH3-64 of an answer", &mut |_| {
+        black_box(twox_hash::XxHash3_64::oneshot(black_box(&dest)));
+    });
     if std::env::var_os("RANGE_RENDER_ONLY").is_some() {
         return Ok(()); // for profiling the renderer alone
     }
@@ -175,4 +156,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     Ok(())
+}
+
+/// `snap`'s keys of `ns` rewritten (in memory) into one segment laid out for `layout_for`
+/// keys (`RANGE_RENDER_LAYOUT_FOR`).
+fn laid_out_for(
+    snap: &leakwatch_store::Snapshot,
+    ns: Namespace,
+    layout_for: u64,
+) -> Result<leakwatch_store::Snapshot, Box<dyn std::error::Error>> {
+    let ram: std::sync::Arc<dyn leakwatch_store::Directory> =
+        std::sync::Arc::new(leakwatch_store::RamDirectory::new());
+    let mut w = leakwatch_store::StoreWriter::open(ram.clone())?;
+    let (name, mut seg) = w.create_segment(ns, layout_for)?;
+    for source in snap.segments(ns) {
+        for item in source.iter() {
+            let (key, count) = item?;
+            seg.push(key, count)?;
+        }
+    }
+    let meta = leakwatch_store::StoreWriter::segment_meta(name, ns, seg.finish()?);
+    w.commit(leakwatch_store::Commit {
+        added: vec![meta],
+        ..Default::default()
+    })?;
+    drop(w);
+    let snap = leakwatch_store::Snapshot::open(ram.as_ref())?;
+    let l = snap.segments(ns)[0].group_layout();
+    println!(
+        "rewritten for {layout_for} keys: group shift {}, split {}",
+        l.shift(),
+        l.split()
+    );
+    Ok(snap)
 }
