@@ -196,3 +196,28 @@ impl From<GenFormatArg> for GenFormat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AnswerCodingArg::{self, Br, Gzip, None as Plain};
+    use leakwatch_api::AnswerCodings;
+
+    #[test]
+    fn answer_codings_name_what_the_files_hold_and_none_stands_alone() {
+        let check = |list: &[AnswerCodingArg], gzip, brotli| {
+            assert_eq!(
+                AnswerCodingArg::codings(list),
+                Ok(AnswerCodings { gzip, brotli }),
+                "{list:?}"
+            );
+        };
+        check(&[Gzip, Br], true, true);
+        check(&[Br, Gzip, Gzip], true, true);
+        check(&[Gzip], true, false);
+        check(&[Br], false, true);
+        check(&[Plain], false, false);
+        for list in [&[Plain, Gzip][..], &[Br, Plain], &[Plain, Plain]] {
+            assert!(AnswerCodingArg::codings(list).is_err(), "{list:?}");
+        }
+    }
+}
