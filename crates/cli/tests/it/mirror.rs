@@ -151,20 +151,17 @@ fn a_mirror_syncs_every_range_then_only_the_changed_ones_and_ends_identical_to_i
         "an incremental sync transfers a fraction: {} of {first_bytes}",
         n(sha, "bytes")
     );
+    // NTLM did not change at the source, so its half is the sync of an unchanged source:
+    // nothing transferred, nothing published (a third sync to show it alone would cost a
+    // million more requests).
     assert_eq!(n(ntlm, "changed"), 0, "{ntlm}");
     assert_eq!(n(ntlm, "not_modified"), RANGES, "{ntlm}");
+    assert_eq!(n(ntlm, "bytes"), 0, "{ntlm}");
     assert!(ntlm["published_generation"].is_null(), "{ntlm}");
     assert_eq!(sha["published_generation"].as_u64(), Some(before + 1));
+    assert_eq!(generation(&mirror), before + 1);
     assert_eq!(store_model(&mirror, Namespace::Sha1), sha_model);
     assert_eq!(store_model(&mirror, Namespace::Ntlm), ntlm_model);
-
-    // Third sync against an unchanged source: nothing transferred, nothing published.
-    let third = sync(&mirror, &from, &[]);
-    assert_eq!(third.len(), 1);
-    assert_eq!(n(&third[0], "not_modified"), RANGES, "{}", third[0]);
-    assert_eq!(n(&third[0], "bytes"), 0);
-    assert!(third[0]["published_generation"].is_null());
-    assert_eq!(generation(&mirror), before + 1);
     let stats = leakwatch(&["stats", "--data", mirror.to_str().unwrap()], None);
     let stats = String::from_utf8_lossy(&stats.stdout);
     assert!(stats.contains(&format!("mirror of {from}")), "{stats}");
@@ -246,6 +243,7 @@ fn a_sync_killed_mid_way_publishes_nothing_and_resumes_where_it_stopped() {
         );
     }
     let resumed = sync(&mirror, &from, &[]);
+    assert_eq!(resumed.len(), 1, "SHA-1 only without --mode");
     let r = &resumed[0];
     assert!(n(r, "resumed") > 0, "{r}");
     assert_eq!(n(r, "resumed") + n(r, "fetched"), RANGES, "{r}");
@@ -611,12 +609,9 @@ fn a_mirror_of_nginx_serving_downloader_files_over_tls_uses_http2_and_gzip_and_r
         "{rejects}"
     );
 
-    // Unchanged files: every range a 304 (nginx's ETags), nothing published.
-    let again = &sync(&mirror, &from, &ca_arg)[0];
-    assert_eq!(n(again, "not_modified"), RANGES, "{again}");
-    assert!(again["published_generation"].is_null());
-
-    // Three files grow a line and a range that had no file gets one: four ranges change.
+    // Three files grow a line and a range that had no file gets one: four ranges change,
+    // every other one is a 304 on nginx's ETags. (That a sync of an unchanged source
+    // publishes nothing is shown against leakwatch in the first test of this module.)
     let new_line = |i: usize| format!("\r\n{:035X}:{}", 0xABCDEF_u64 + i as u64, 7 + i);
     for (i, f) in files.iter().skip(100).step_by(1000).take(3).enumerate() {
         let mut text = std::fs::read(f).unwrap();
