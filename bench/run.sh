@@ -2,14 +2,14 @@
 # Every benchmark scenario in one run, peers measured alongside leakwatch on this machine,
 # then the figures and tables of docs/BENCHMARKS.md rebuilt from the results.
 #
-#   bench/run.sh small   about 14 minutes: range (10M hashes, 5 s runs; 1,024 ranges of
+#   bench/run.sh small   about 25 minutes: range (10M hashes, 5 s runs; 1,024 ranges of
 #                        ~1,900 lines, 3 s runs), accounts (1M lines), ingest (10M),
-#                        stealer logs against combolists (1M units),
+#                        stealer logs against combolists (1M units), credential checks,
 #                        single-password lookup (10M), scale (10M)
 #   bench/run.sh large   range and accounts at 10M with 10 s runs, range at the real shape
 #                        (4,096 ranges of ~1,900 and of ~950 lines), ingest at 10M and 100M,
 #                        stealer logs against combolists at 10M units, lookup at 10M, scale at 10M and 1,000,000,000 (about 45 GB of disk
-#                        while ingesting; an hour)
+#                        while ingesting; well over an hour)
 #
 # Installs the peers (nginx, wrk, PostgreSQL, ripgrep, passwdqc, bsdextrautils from Debian;
 # duckdb and pwnedpasswords-offline from PyPI) where missing. Every server listens on
