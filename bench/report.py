@@ -242,8 +242,8 @@ md.append("### Every ratio against its target\n")
 if run["command"].endswith("small"):
     # PRODUCT.md: "a ratio from a convenient small shape is not the product's". The targets
     # are printed beside a small run's ratios so a regression shows, not as a verdict.
-    md.append("A `small` run measures at convenient sizes (10M hashes, a 1M-line dump, 1,024 "
-              "ranges): its ratios show regressions, not the product's standing, which is the "
+    md.append("A `small` run measures at convenient sizes (each table above names its own): "
+              "its ratios show regressions, not the product's standing, which is the "
               "`large` run's at the deployment's shape (a ripgrep scan, for one, is linear in "
               "the dump, so the accounts ratio grows with it).\n")
 md.append("| what | measured | target |")
