@@ -85,6 +85,15 @@ audit_key() {
 export LEAKWATCH_MAX_ACCOUNT_PREFIXES_PER_HOUR=0 LEAKWATCH_MAX_ACCOUNTS_PER_HOUR=0 \
   LEAKWATCH_MAX_DOMAINS_PER_HOUR=0 LEAKWATCH_MAX_DOMAIN_ANSWER=0
 
+# Stops the processes this shell started (pids; empty ones skipped) and waits for them: a
+# leakwatch server seals its audit trail as it shuts down, and removing "$work" under it
+# fails ("Directory not empty": the 2026-12-08 large run stopped there).
+stop_and_wait() {
+  local p
+  for p in "$@"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do [ -z "$p" ] || wait "$p" 2>/dev/null || true; done
+}
+
 # An empty "$work" for a bench that runs a leakwatch server ($server, its pid) beside an nginx
 # of "$work/nginx.conf"; on exit both stop and "$work" goes.
 fresh_server_work() {
@@ -92,7 +101,7 @@ fresh_server_work() {
   trap server_work_cleanup EXIT
 }
 server_work_cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  stop_and_wait "${server:-}"
   nginx -c "$work/nginx.conf" -p "$work" -s stop 2>/dev/null || true
   rm -rf "$work"
 }

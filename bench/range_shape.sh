@@ -76,7 +76,7 @@ if "$bin" serve --help | grep -- --answer-dir >/dev/null; then
   "$bin" serve --metrics-listen "127.0.0.1:$((tport + 1))" "${cache_flag[@]}" --answer-dir "$work/answers" \
     --data "$work/data" --listen "127.0.0.1:$tport" 2>"$work/serve-tier.log" &
   tier_server=$!
-  trap 'kill "$tier_server" 2>/dev/null; server_work_cleanup' EXIT
+  trap 'stop_and_wait "$tier_server"; server_work_cleanup' EXIT
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$tport/healthz" >/dev/null && break; sleep 0.1; done
   curl -fs "http://127.0.0.1:$tport/range/00000" >/dev/null # starts writing the tier's file
   for _ in $(seq 1 600); do

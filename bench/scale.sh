@@ -32,7 +32,7 @@ if [ "$free_kb" -lt "$need_kb" ]; then
   exit 1
 fi
 cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  stop_and_wait "${server:-}"
   rm -rf "$work"
 }
 trap cleanup EXIT
