@@ -72,6 +72,10 @@ md.append(
 # How the results were gathered when not by one uninterrupted run (see the results file).
 if run.get("note"):
     md.append(f"{run['note']}\n")
+# Where the run's time went (recorded since 2026-12-08).
+if run.get("steps"):
+    md.append(f"{run['elapsed_s']:,} s in all: " + "; ".join(
+        f"`{st['command']}` {st['seconds']:,} s" for st in run["steps"]) + ".\n")
 
 for s in by.get("range", []):
     lw, ng = s["leakwatch"], s["nginx"]

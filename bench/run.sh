@@ -28,11 +28,20 @@ stamp=$(date -u +%Y-%m-%dT%H%MZ)
 out=bench/results/$stamp-$mode.json
 export BENCH_JSON
 BENCH_JSON=$(mktemp)
-trap 'rm -f "$BENCH_JSON"' EXIT
+# Where the run's time went: "SECONDS COMMAND" a line, the build first (it is in the total).
+steps=$(mktemp)
+trap 'rm -f "$BENCH_JSON" "$steps"' EXIT
 cargo build --release -p leakwatch --locked
+echo "$(($(date +%s) - started)) cargo build --release -p leakwatch" >>"$steps"
 machine_line
 
-step() { echo; echo "=== $* ($(($(date +%s) - started)) s in)"; "$@"; }
+step() {
+  local t0
+  t0=$(date +%s)
+  echo; echo "=== $* ($((t0 - started)) s in)"
+  "$@"
+  echo "$(($(date +%s) - t0)) $*" >>"$steps"
+}
 if [ "$mode" = small ]; then
   step bench/range.sh 10000000 5 16 3
   step bench/range.sh 1024x1900 3 64 3
@@ -55,9 +64,9 @@ else
   step bench/scale.sh 1000000000 10
 fi
 
-python3 - "$BENCH_JSON" "$out" "$mode" "$(($(date +%s) - started))" <<'PY'
+python3 - "$BENCH_JSON" "$out" "$mode" "$(($(date +%s) - started))" "$steps" <<'PY'
 import json, os, sys
-lines, out, mode, elapsed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+lines, out, mode, elapsed, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 cpu = {}
 for line in open("/proc/cpuinfo"):
     k, _, v = line.partition(":")
@@ -69,6 +78,8 @@ run = {
     "date": os.popen("date -u +%FT%TZ").read().strip(),
     "file": out,
     "elapsed_s": elapsed,
+    "steps": [{"command": c, "seconds": int(t)} for t, _, c in
+              (l.rstrip("\n").partition(" ") for l in open(steps) if l.strip())],
     "machine": {
         "cores": os.cpu_count(),
         "ram_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
