@@ -2,7 +2,7 @@
 # Every benchmark scenario in one run, peers measured alongside leakwatch on this machine,
 # then the figures and tables of docs/BENCHMARKS.md rebuilt from the results.
 #
-#   bench/run.sh small   about 15 minutes once built (855 s on 2026-12-08; a first build adds ~7): range (10M hashes, 5 s runs; 1,024 ranges of
+#   bench/run.sh small   about 15 minutes once built (855 s on 2026-12-08; a first build adds ~7 min): range (10M hashes, 5 s runs; 1,024 ranges of
 #                        ~1,900 lines, 3 s runs), accounts (1M lines), ingest (10M),
 #                        stealer logs against combolists (1M units), credential checks,
 #                        single-password lookup (10M), scale (10M)
