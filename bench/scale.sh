@@ -4,8 +4,9 @@
 # queried. Reports total time and rate, the generator alone (the floor of a streamed
 # ingest), bytes per hash against the floor, ingest peak RSS against its budget, range
 # API rate and p50/p99 (wrk, uniformly random prefixes), in-process lookup p50/p99, and the
-# server's resident memory: anonymous (what the process allocates) and file-backed (mapped
-# store pages the kernel may drop).
+# server's resident memory: anonymous (what the process allocates: with the range cache's
+# bytes and budget, and again on a server without the cache after the same load) and
+# file-backed (mapped store pages the kernel may drop).
 # Not a test: numbers go to bench/results/ (and $BENCH_JSON when bench/run.sh runs it).
 #
 # Usage: bench/scale.sh HASHES [SECONDS]     (SCALE_DIR= to put the store elsewhere)
