@@ -240,9 +240,8 @@ if scale:
     # corpus's ~950 lines) and not at 10M's ~10. So: all of it within budget + 64 MiB at each
     # size; and, on a server without it (scale.sh's second pass, `--range-cache 0`, recorded
     # since 2026-12-08), flat from the smallest to the largest corpus.
-    default_budget_kb = 256 * 1024
     for s in scale:
-        budget_kb = s.get("range_cache", {}).get("budget_bytes", default_budget_kb * 1024) / 1024
+        budget_kb = s.get("range_cache", {}).get("budget_bytes", 256 * 2**20) / 1024
         ratios.append((f"serving anonymous RSS after load ÷ (range cache budget + 64 MiB), {s['hashes']:,}",
                        s["server_rss_kb"]["anon_after_load"] / (budget_kb + 64 * 1024), 1.0, "× (at most)"))
     if len(scale) > 1:
