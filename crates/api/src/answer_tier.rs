@@ -32,8 +32,8 @@ use leakwatch_store::{
 };
 
 use crate::{
-    compress::Coding,
-    range_cache::{Answer, compressed, render},
+    compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text},
+    range_cache::Answer,
 };
 
 /// How long after a failed build the next is tried: doubled after each further failure up
@@ -370,27 +370,26 @@ fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace, omitted: u8) -> Result
     let mut writer =
         AnswerFileWriter::create(dir, ns, snap.generation(), snap.segments_fingerprint(ns))?
             .omitting(omitted);
+    let mut text = Vec::new();
     for prefix in 0..RANGES {
-        let plain = render(snap, ns, prefix)?;
-        if plain.lines == 0 {
+        text.clear();
+        let lines = snap.render_range(ns, prefix, &mut text)? as u32;
+        if lines == 0 {
             continue;
         }
-        let digest = crate::range::etag_digest(&plain.body);
         let packed = |coding| {
-            if omitted & bit(coding) != 0 {
-                return None;
-            }
-            let answer = compressed(plain.clone(), coding);
-            (answer.coding == coding).then_some(answer.body)
+            (omitted & bit(coding) == 0 && text.len() >= MIN_COMPRESSED_LEN)
+                .then(|| encode_range_text(coding, &text))
+                .flatten()
         };
         let (gzip, brotli) = (packed(Coding::Gzip), packed(Coding::Brotli));
         writer.push(
             prefix,
             RangeAnswers {
-                lines: plain.lines,
-                etag: digest,
+                lines,
+                etag: crate::range::etag_digest(&text),
                 bodies: [
-                    &plain.body,
+                    &text,
                     gzip.as_deref().unwrap_or_default(),
                     brotli.as_deref().unwrap_or_default(),
                 ],

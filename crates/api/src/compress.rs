@@ -146,11 +146,25 @@ pub(crate) fn encode(coding: Coding, body: &[u8]) -> Option<(&'static str, Vec<u
 /// 1,900-line range against 828 and 670); anything it does not hold, through the general
 /// encoders.
 pub(crate) fn encode_range_text(coding: Coding, body: &[u8]) -> Option<Vec<u8>> {
-    match coding {
-        Coding::Identity => None,
-        Coding::Gzip => crate::hexflate::gzip(body).or_else(|| gzip(body)),
-        Coding::Brotli => crate::hexflate::brotli(body).or_else(|| brotli(body)),
-    }
+    let mut out = Vec::new();
+    encode_range_text_into(coding, body, &mut out).then_some(out)
+}
+
+/// [`encode_range_text`] into `out` (cleared first; a reused room): `false` to send plain.
+pub(crate) fn encode_range_text_into(coding: Coding, body: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let general = match coding {
+        Coding::Identity => return false,
+        Coding::Gzip if crate::hexflate::gzip_into(body, out).is_some() => return true,
+        Coding::Brotli if crate::hexflate::brotli_into(body, out).is_some() => return true,
+        Coding::Gzip => gzip(body),
+        Coding::Brotli => brotli(body),
+    };
+    out.clear();
+    general.is_some_and(|general| {
+        out.extend_from_slice(&general);
+        true
+    })
 }
 
 /// A 200 answer of `content_type`, compressed in the coding the client prefers when it is

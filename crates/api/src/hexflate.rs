@@ -372,13 +372,18 @@ pub(crate) fn literal_codes(body: &[u8], lp: Loop) -> Option<Vec<u8>> {
 /// `body` as a gzip member (RFC 1952) in the range code, or `None` if it is not range text.
 pub(crate) fn gzip(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
+    gzip_into(body, &mut out).map(|()| out)
+}
+
+/// [`gzip`] appended to `out` (a reused room); on `None` `out` holds a partial member.
+pub(crate) fn gzip_into(body: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-    deflate(body, &mut out)?;
+    deflate(body, out)?;
     let mut crc = flate2::Crc::new();
     crc.update(body);
     out.extend_from_slice(&crc.sum().to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    Some(out)
+    Some(())
 }
 
 /// `body` as a brotli stream (RFC 7932) in the range code, or `None` if it is not range text
@@ -393,17 +398,18 @@ pub(crate) fn gzip(body: &[u8]) -> Option<Vec<u8>> {
 /// in ~670 µs a 1,900-line range, some twenty times this encoder (BENCHMARKS.md, #20).
 pub(crate) fn brotli(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len() * 5 / 8 + 128);
-    let mut bits = Bits {
-        out: &mut out,
-        acc: 0,
-        n: 0,
-    };
+    brotli_into(body, &mut out).map(|()| out)
+}
+
+/// [`brotli`] appended to `out` (a reused room); on `None` `out` holds a partial stream.
+pub(crate) fn brotli_into(body: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let mut bits = Bits { out, acc: 0, n: 0 };
     bits.put(0, 1); // WBITS = 16: no distance ever reaches back
     bits.put(1, 1); // ISLAST
     if body.is_empty() {
         bits.put(1, 1); // ISLASTEMPTY
         bits.finish();
-        return Some(out);
+        return Some(());
     }
     bits.put(0, 1); // ISLASTEMPTY
     let mlen = body.len() as u64;
@@ -438,7 +444,7 @@ pub(crate) fn brotli(body: &[u8]) -> Option<Vec<u8>> {
     bits.put(mlen - base, extra);
     literals(body, &mut bits)?;
     bits.finish();
-    Some(out)
+    Some(())
 }
 
 /// The literal code as a complex prefix code (RFC 7932 §3.5): the lengths of symbols 0–71

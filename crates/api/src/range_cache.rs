@@ -12,16 +12,49 @@
 //! generation is served after a publish to a request of the newer one. Padded answers are
 //! never cached (their padding is fresh every time); their real lines are.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::{
+    cell::RefCell,
+    sync::atomic::{AtomicU64, Ordering::Relaxed},
+};
 
 use axum::{body::Bytes, http::HeaderValue};
 use leakwatch_store::{Namespace, Snapshot, StoreError};
 
-use crate::compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text};
+use crate::compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text_into};
 
 /// Bytes an entry costs beyond its body: key, ETag, bookkeeping (an estimate, so that a
 /// budget of many tiny answers still bounds memory).
 const ENTRY_OVERHEAD: u64 = 256;
+
+thread_local! {
+    /// The rooms a miss renders and compresses into, kept from one miss to the next on its
+    /// thread; an answer leaves them copied at its exact length. Rendering into a fresh
+    /// allocation of the range's bound and cutting it in place (as before) left the cut tail
+    /// and each evicted answer as holes the next bound-sized room did not fit: a full 256 MiB
+    /// cache of ~37 KB answers held 1.64–1.74× its weight in anonymous memory, 1.19–1.45×
+    /// since (BENCHMARKS, #20, 2026-12-08).
+    static ROOMS: RefCell<Rooms> = const { RefCell::new(Rooms { text: Vec::new(), packed: Vec::new() }) };
+}
+
+/// A thread's rooms: the range text and its compressed form.
+struct Rooms {
+    text: Vec<u8>,
+    packed: Vec<u8>,
+}
+
+impl Rooms {
+    /// Drops a room an outsized range grew past [`MAX_ROOM`].
+    fn trim(&mut self) {
+        for room in [&mut self.text, &mut self.packed] {
+            if room.capacity() > MAX_ROOM {
+                *room = Vec::new();
+            }
+        }
+    }
+}
+
+/// The largest room kept between misses (a public-corpus range takes ~120 KB).
+const MAX_ROOM: usize = 1 << 20;
 
 /// What a range answer is, ready to send.
 #[derive(Debug, Clone)]
@@ -120,8 +153,7 @@ impl RangeCache {
         let generation = snap.generation();
         let Some(cache) = &self.cache else {
             self.misses.fetch_add(1, Relaxed);
-            let plain = render(snap, ns, prefix)?;
-            return Ok(compressed(plain, coding));
+            return fresh(snap, ns, prefix, coding);
         };
         if self.generation.fetch_max(generation, Relaxed) < generation {
             // A newer generation is published: nothing cached before is current for it.
@@ -142,46 +174,59 @@ impl RangeCache {
             Coding::Identity => None,
             _ => cache.peek(&key(Coding::Identity)),
         };
-        let plain = match plain {
-            Some(plain) => plain,
-            None => render(snap, ns, prefix)?,
+        let answer = match plain {
+            Some(plain) => compressed(plain, coding),
+            None => fresh(snap, ns, prefix, coding)?,
         };
-        let answer = compressed(plain, coding);
         cache.insert(key(coding), answer.clone());
         Ok(answer)
     }
 }
 
-/// A range rendered as text, with its ETag.
-pub(crate) fn render(snap: &Snapshot, ns: Namespace, prefix: u32) -> Result<Answer, StoreError> {
-    // Rendered into its own allocation (sized once from the range's key count), then cut to
-    // its length in place, so a cache entry weighs what it holds without the copy out of a
-    // reusable buffer that this replaced (3.5% of the server's CPU under uniform load).
-    let mut body = Vec::new();
-    let lines = snap.render_range(ns, prefix, &mut body)?;
-    body.shrink_to_fit();
-    Ok(Answer {
-        etag: crate::range::etag(ns, &body),
-        body: Bytes::from(body),
-        coding: Coding::Identity,
-        lines: lines as u32,
+/// A range rendered now, in `coding` if it is worth compressing (else plain).
+fn fresh(
+    snap: &Snapshot,
+    ns: Namespace,
+    prefix: u32,
+    coding: Coding,
+) -> Result<Answer, StoreError> {
+    ROOMS.with_borrow_mut(|rooms| {
+        rooms.text.clear();
+        let lines = snap.render_range(ns, prefix, &mut rooms.text)? as u32;
+        let (body, coding) = match pack(&rooms.text, coding, &mut rooms.packed) {
+            Some(packed) => (packed, coding),
+            None => (Bytes::copy_from_slice(&rooms.text), Coding::Identity),
+        };
+        let answer = Answer {
+            etag: crate::range::etag(ns, &rooms.text),
+            body,
+            coding,
+            lines,
+        };
+        rooms.trim();
+        Ok(answer)
     })
 }
 
 /// `plain` in `coding` if it is worth compressing and the encoder succeeds; else plain.
-pub(crate) fn compressed(plain: Answer, coding: Coding) -> Answer {
-    if plain.body.len() < MIN_COMPRESSED_LEN {
-        return plain;
-    }
-    match encode_range_text(coding, &plain.body) {
-        Some(mut body) => Answer {
-            body: {
-                body.shrink_to_fit(); // cached: hold no spare capacity the weight misses
-                Bytes::from(body)
+fn compressed(plain: Answer, coding: Coding) -> Answer {
+    ROOMS.with_borrow_mut(|rooms| {
+        let packed = pack(&plain.body, coding, &mut rooms.packed);
+        rooms.trim();
+        match packed {
+            Some(body) => Answer {
+                body,
+                coding,
+                ..plain
             },
-            coding,
-            ..plain
-        },
-        None => plain,
-    }
+            None => plain,
+        }
+    })
+}
+
+/// `text` in `coding` through the room `packed`, copied out at its length; `None` if it is
+/// too short to be worth it, `coding` is identity or the encoder fails.
+fn pack(text: &[u8], coding: Coding, packed: &mut Vec<u8>) -> Option<Bytes> {
+    (text.len() >= MIN_COMPRESSED_LEN && encode_range_text_into(coding, text, packed))
+        .then(|| Bytes::copy_from_slice(packed))
 }
