@@ -130,6 +130,18 @@ for s in by.get("range-shape", []):
     md.append(f"\nleakwatch's largest anonymous RSS under the load: {anon_mb:.0f} MB (allowed: cache budget + 64 MiB = {budget_mb:.0f} MiB); {s.get('cache_counters', '')}\n")
     ratios.append((f"range {s['prefixes']}x{s['lines_per_range']} anonymous RSS ÷ (cache budget + 64 MiB)", anon_mb / budget_mb, 1.0, "× (at most)"))
 
+for s in by.get("range-cache-memory", []):  # from 2026-12-08 on
+    budget_mb = s["budget_bytes"] / 2**20
+    md.append(f"### Range cache memory at a deployment's budget ({s['shape']} store, `--range-cache` "
+              f"{budget_mb:,.0f} MiB, plain and gzip load taking turns, {s['seconds']} s each)\n")
+    md.append("| turn | req/s | anonymous RSS MB | cache MiB (weighed) |")
+    md.append("|---|---:|---:|---:|")
+    for t in s["turns"]:
+        md.append(f"| {t['variant']} | {t['req_per_s']:,.0f} | {t['anon_kb'] / 1024:,.0f} | {t['cache_bytes'] / 2**20:,.0f} |")
+    md.append("")
+    ratios.append((f"range cache at {budget_mb:,.0f} MiB ({s['shape']}): largest anonymous RSS ÷ (budget + 64 MiB)",
+                   s["max_anon_kb"] / 1024 / (budget_mb + 64), 1.0, "× (at most)"))
+
 for s in by.get("ingest", []):
     lw = s["leakwatch"]
     md.append(f"### Ingest vs peers ({s['hashes']:,} hashes, {s['input_bytes'] / 1e6:,.0f} MB, memory budget {s['memory_budget']})\n")

@@ -3,11 +3,13 @@
 # then the figures and tables of docs/BENCHMARKS.md rebuilt from the results.
 #
 #   bench/run.sh small   about 15 minutes once built (855 s on 2026-12-08; a first build adds ~7 min): range (10M hashes, 5 s runs; 1,024 ranges of
-#                        ~1,900 lines, 3 s runs), accounts (1M lines), ingest (10M),
+#                        ~1,900 lines, 3 s runs; the range cache's memory at 64 MiB),
+#                        accounts (1M lines), ingest (10M),
 #                        stealer logs against combolists (1M units), credential checks,
 #                        single-password lookup (10M), scale (10M)
 #   bench/run.sh large   range and accounts at 10M with 10 s runs, range at the real shape
-#                        (4,096 ranges of ~1,900 and of ~950 lines), ingest at 10M and 100M,
+#                        (4,096 ranges of ~1,900 and of ~950 lines), the range cache's
+#                        memory at a 1 GiB budget, ingest at 10M and 100M,
 #                        stealer logs against combolists at 10M units, lookup at 10M, scale at 10M and 1,000,000,000 (about 45 GB of disk
 #                        while ingesting; well over an hour)
 #
@@ -45,6 +47,7 @@ step() {
 if [ "$mode" = small ]; then
   step bench/range.sh 10000000 5 16 3
   step bench/range.sh 1024x1900 3 64 3
+  step bench/range_cache_memory.sh 4096x950 64M 5
   step bench/accounts.sh 1000000 5
   step bench/ingest.sh 10000000
   step bench/stealer.sh 1000000
@@ -55,6 +58,7 @@ else
   step bench/range.sh 10000000 10 16 3
   step bench/range.sh 4096x1900 10 64 3
   step bench/range.sh 4096x950 10 64 3
+  step bench/range_cache_memory.sh 65536x950 1G 10
   step bench/accounts.sh 10000000 10
   step bench/ingest.sh 10000000 100000000
   step bench/stealer.sh 10000000
