@@ -369,7 +369,7 @@ fn render_range_answers(out: &mut String, state: &AppState) {
         (
             "leakwatch_range_cache_bytes",
             "gauge",
-            "Bytes of answers the range cache holds (as weighed against its budget).",
+            "Bytes the range cache's answers weigh against its budget: their length and a third more for the heap around them, and 256 an entry.",
             held,
         ),
         (

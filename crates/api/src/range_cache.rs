@@ -5,7 +5,8 @@
 //! is the same idea inside the server. The policy is quick_cache's S3-FIFO, which keeps the
 //! prefixes that are asked for again (popular passwords concentrate on some) and lets a scan
 //! of one-off prefixes pass through its small queue without flushing them. Entries weigh
-//! their bytes, so `--range-cache` is a memory budget, not a count.
+//! what they cost the heap (their bytes, the heap's slack around them, bookkeeping), so
+//! `--range-cache` is a memory budget, not a count.
 //!
 //! Invariants: an answer is cached under the generation it was rendered from, and the first
 //! request that sees a newer generation drops every entry, so no answer of an older
@@ -25,6 +26,14 @@ use crate::compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text_into};
 /// Bytes an entry costs beyond its body: key, ETag, bookkeeping (an estimate, so that a
 /// budget of many tiny answers still bounds memory).
 const ENTRY_OVERHEAD: u64 = 256;
+
+/// What a body costs the heap, as a fraction of its length (numerator, denominator): its
+/// bytes and a third more. A cache churned through by answers of changing sizes (plain,
+/// then gzip, then plain) holds holes around them that no later answer fits: the process
+/// held 1.19–1.45× the bodies' bytes over a 256 MiB cache and 1.28× over 1 GiB
+/// (`bench/range_cache_memory.sh`, BENCHMARKS #20, 2026-12-08). Weighed at 4/3, answers
+/// keep the process within `--range-cache` + 64 MiB, which is what the flag promises.
+const HEAP_COST: (u64, u64) = (4, 3);
 
 thread_local! {
     /// The rooms a miss renders and compresses into, kept from one miss to the next on its
@@ -83,7 +92,7 @@ struct Weight;
 
 impl quick_cache::Weighter<AnswerKey, Answer> for Weight {
     fn weight(&self, _: &AnswerKey, answer: &Answer) -> u64 {
-        answer.body.len() as u64 + ENTRY_OVERHEAD
+        answer.body.len() as u64 * HEAP_COST.0 / HEAP_COST.1 + ENTRY_OVERHEAD
     }
 }
 
