@@ -40,8 +40,8 @@ thread_local! {
     /// thread; an answer leaves them copied at its exact length. Rendering into a fresh
     /// allocation of the range's bound and cutting it in place (as before) left the cut tail
     /// and each evicted answer as holes the next bound-sized room did not fit: a full 256 MiB
-    /// cache of ~37 KB answers held 1.64–1.74× its weight in anonymous memory, 1.19–1.45×
-    /// since (BENCHMARKS, #20, 2026-12-08).
+    /// cache of ~37 KB answers held 1.64–1.74× its answers' bytes in anonymous memory,
+    /// 1.19–1.45× since (BENCHMARKS, #20, 2026-12-08).
     static ROOMS: RefCell<Rooms> = const { RefCell::new(Rooms { text: Vec::new(), packed: Vec::new() }) };
 }
 
