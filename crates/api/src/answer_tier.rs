@@ -32,7 +32,7 @@ use leakwatch_store::{
 };
 
 use crate::{
-    compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text},
+    compress::{Coding, encode_range_text},
     range_cache::Answer,
 };
 
@@ -378,7 +378,7 @@ fn write_file(dir: &Path, snap: &Snapshot, ns: Namespace, omitted: u8) -> Result
             continue;
         }
         let packed = |coding| {
-            (omitted & bit(coding) == 0 && text.len() >= MIN_COMPRESSED_LEN)
+            (omitted & bit(coding) == 0)
                 .then(|| encode_range_text(coding, &text))
                 .flatten()
         };

@@ -140,7 +140,8 @@ pub(crate) fn encode(coding: Coding, body: &[u8]) -> Option<(&'static str, Vec<u
     }
 }
 
-/// Range text (`SUFFIX:COUNT` lines) in `coding`; `None` to send it plain. gzip and brotli go
+/// Range text (`SUFFIX:COUNT` lines) in `coding`; `None` to send it plain (identity wanted,
+/// shorter than [`MIN_COMPRESSED_LEN`] so not worth it, or no encoder took it). gzip and brotli go
 /// through the encoder made for that text ([`crate::hexflate`]), ~30× faster than zlib's
 /// fastest level and brotli's fastest quality at about their sizes (~28 and ~23 µs a
 /// 1,900-line range against 828 and 670); anything it does not hold, through the general
@@ -153,6 +154,9 @@ pub(crate) fn encode_range_text(coding: Coding, body: &[u8]) -> Option<Vec<u8>> 
 /// [`encode_range_text`] into `out` (cleared first; a reused room): `false` to send plain.
 pub(crate) fn encode_range_text_into(coding: Coding, body: &[u8], out: &mut Vec<u8>) -> bool {
     out.clear();
+    if body.len() < MIN_COMPRESSED_LEN {
+        return false;
+    }
     let general = match coding {
         Coding::Identity => return false,
         Coding::Gzip if crate::hexflate::gzip_into(body, out).is_some() => return true,
@@ -231,6 +235,11 @@ mod tests {
             crate::hexflate::brotli(&text)
         );
         assert_eq!(encode_range_text(Coding::Identity, &text), None);
+        // Too short to be worth compressing: sent plain, in either coding.
+        let short = &text[..MIN_COMPRESSED_LEN - 1];
+        assert_eq!(encode_range_text(Coding::Gzip, short), None);
+        assert_eq!(encode_range_text(Coding::Brotli, short), None);
+        assert!(encode_range_text(Coding::Gzip, &text[..MIN_COMPRESSED_LEN]).is_some());
         let other = [&b"{\"hashSuffix\": 1}"[..]; 100].concat();
         let gz = encode_range_text(Coding::Gzip, &other).unwrap();
         let mut back = Vec::new();

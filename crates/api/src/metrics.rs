@@ -369,7 +369,7 @@ fn render_range_answers(out: &mut String, state: &AppState) {
         (
             "leakwatch_range_cache_bytes",
             "gauge",
-            "Bytes the range cache's answers weigh against its budget: their length and a third more for the heap around them, and 256 an entry.",
+            "Bytes the range cache's answers weigh against its budget: their length, the heap's slack around them and bookkeeping.",
             held,
         ),
         (

@@ -19,7 +19,7 @@ use leakwatch_store::Namespace;
 
 use crate::{
     ApiError, AppState,
-    compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text, preferred_coding},
+    compress::{Coding, encode_range_text, preferred_coding},
     padding,
 };
 
@@ -178,10 +178,7 @@ pub(crate) async fn range(
         Some(target) => {
             let body = padding::pad(ns, &answer.body, answer.lines as usize, target);
             // Padded bodies are fresh every time: compressed per request, never cached.
-            match (body.len() >= MIN_COMPRESSED_LEN)
-                .then(|| encode_range_text(coding, &body))
-                .flatten()
-            {
+            match encode_range_text(coding, &body) {
                 Some(packed) => (Bytes::from(packed), coding),
                 None => (Bytes::from(body), Coding::Identity),
             }
