@@ -52,8 +52,10 @@ PY
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 metric() { curl -fs "http://127.0.0.1:$((port + 1))/metrics" | awk -v k="$1" '$1 == k { printf "%d", $2 }'; }
-[ "$(curl -fs "http://127.0.0.1:$port/range/00000" | wc -l)" -gt $((lines / 2)) ] ||
-  { echo "range 00000 is not populated: the prefix list is wrong" >&2; exit 1; }
+# The last prefix of the list is where a wrong spacing would show (the first is 00000 either way).
+last=$(printf '%05X' $(( ((prefixes - 1) * 1048576 + prefixes - 1) / prefixes )))
+[ "$(curl -fs "http://127.0.0.1:$port/range/$last" | wc -l)" -gt $((lines / 2)) ] ||
+  { echo "range $last is not populated: the prefix list is wrong" >&2; exit 1; }
 
 turns=()
 max_anon=0

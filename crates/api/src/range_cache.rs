@@ -21,7 +21,7 @@ use std::{
 use axum::{body::Bytes, http::HeaderValue};
 use leakwatch_store::{Namespace, Snapshot, StoreError};
 
-use crate::compress::{Coding, MIN_COMPRESSED_LEN, encode_range_text_into};
+use crate::compress::{Coding, encode_range_text_into};
 
 /// Bytes an entry costs beyond its body: key, ETag, bookkeeping (an estimate, so that a
 /// budget of many tiny answers still bounds memory).
@@ -30,8 +30,8 @@ const ENTRY_OVERHEAD: u64 = 256;
 /// What a body costs the heap, as a fraction of its length (numerator, denominator): its
 /// bytes and a third more. A cache churned through by answers of changing sizes (plain,
 /// then gzip, then plain) holds holes around them that no later answer fits: the process
-/// held 1.19–1.45× the bodies' bytes over a 256 MiB cache and 1.28× over 1 GiB
-/// (`bench/range_cache_memory.sh`, BENCHMARKS #20, 2026-12-08). Weighed at 4/3, answers
+/// held 1.19–1.45× the bodies' bytes over a 256 MiB cache and 1.28× over 1 GiB, with
+/// ~950-line ranges (`bench/range_cache_memory.sh`, BENCHMARKS #20, 2026-12-08). Weighed at 4/3, answers
 /// keep the process within `--range-cache` + 64 MiB, which is what the flag promises.
 const HEAP_COST: (u64, u64) = (4, 3);
 
@@ -233,9 +233,8 @@ fn compressed(plain: Answer, coding: Coding) -> Answer {
     })
 }
 
-/// `text` in `coding` through the room `packed`, copied out at its length; `None` if it is
-/// too short to be worth it, `coding` is identity or the encoder fails.
+/// `text` in `coding` through the room `packed`, copied out at its length; `None` to send
+/// it plain ([`encode_range_text_into`] says when).
 fn pack(text: &[u8], coding: Coding, packed: &mut Vec<u8>) -> Option<Bytes> {
-    (text.len() >= MIN_COMPRESSED_LEN && encode_range_text_into(coding, text, packed))
-        .then(|| Bytes::copy_from_slice(packed))
+    encode_range_text_into(coding, text, packed).then(|| Bytes::copy_from_slice(packed))
 }
